@@ -1,0 +1,107 @@
+# ionflow - build, test, install.
+#
+#   make                 build ./ionflow
+#   make check           run the test suite (TAP, through prove)
+#   make check SANITIZE=1  the same under AddressSanitizer + UBSan
+#   make check VALGRIND=1  the same under valgrind
+#   make demo            the main job on built-in data, into demo-out/
+#   make bench           benchmarks (throughput, not timed tests)
+#   make deps            install the Debian packages ionflow needs
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+BINDIR   = $(PREFIX)/bin
+DATADIR  = $(PREFIX)/share/ionflow
+MANDIR   = $(PREFIX)/share/man
+
+CC      ?= cc
+PKGS     = lua5.4 gsl readline
+HDF5_PC := $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)
+XRL_PC  := $(shell pkg-config --exists libxrl && echo libxrl)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) $(XRL_PC) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(HDF5_PC) $(XRL_PC) 2>/dev/null)
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno
+CPPFLAGS += $(PKG_CFLAGS) -Isrc -DIONFLOW_LUADIR='"$(DATADIR)/lua"'
+LDLIBS  += $(PKG_LIBS) -lm
+LDFLAGS += -fopenmp
+
+# BUILD may be overridden (make BUILD=build/mine check) so that several
+# people or tools can build in one tree without racing on objects
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/san
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   ?= build/opt
+endif
+
+SRC      = $(wildcard src/*.c)
+OBJ      = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC))
+LIBOBJ   = $(filter-out $(BUILD)/main.o,$(OBJ))
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TESTS    ?= $(wildcard tests/lua/*.lua tests/*/*.py)
+MANPAGES = $(wildcard man/*.1 man/*.7)
+
+all: ionflow
+
+# the binary at the top is the one the tests run; it is relinked when the
+# build flavour (SANITIZE or not) changes
+ionflow: $(BUILD)/ionflow FORCE
+	@cmp -s $< $@ || cp $< $@
+
+$(BUILD)/ionflow: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(BUILD)/libionflow.a: $(LIBOBJ)
+	rm -f $@ && ar rcs $@ $(LIBOBJ)
+
+$(BUILD)/%.o: src/%.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libionflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
+
+# objects are rebuilt when the compiler flags change
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
+
+-include $(OBJ:.o=.d)
+
+# the tests run the binary of this build flavour ($(BUILD)/ionflow)
+check: $(BUILD)/ionflow $(UNIT_BIN) check-man
+	@IONFLOW=$(abspath $(BUILD)/ionflow) IONFLOW_VALGRIND=$(VALGRIND) \
+	  prove --exec tests/run-test $(UNIT_BIN) $(TESTS)
+
+check-man:
+	@for m in $(MANPAGES); do \
+	  out=$$(LC_ALL=C.UTF-8 groff -man -ww -z $$m 2>&1); \
+	  if [ -n "$$out" ]; then echo "$$m: $$out"; exit 1; fi; done
+
+demo: ionflow
+	./ionflow scripts/demo.lua -o demo-out
+
+bench: ionflow
+	./ionflow bench/run.lua
+
+deps:
+	@scripts/install-deps.sh
+
+install: ionflow
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/lua/ionflow \
+	  $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BUILD)/ionflow $(DESTDIR)$(BINDIR)/ionflow
+	for f in lua/ionflow/*.lua; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(DATADIR)/lua/ionflow/; done; true
+	for f in scripts/*.lua; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(DATADIR)/scripts/; done; true
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
+
+clean:
+	rm -rf build ionflow demo-out
+
+.PHONY: all check check-man demo bench deps install clean FORCE

@@ -1,0 +1,69 @@
+-- ionflow.tap: a minimal TAP producer for tests written in Lua.
+--
+--   local t = require "ionflow.tap"
+--   t.ok(x > 0, "x is positive")
+--   t.near(got, want, 1e-12, "sum")
+--   t.errors(function() h5.open("missing.h5") end, "missing.h5", "names the file")
+--   t.done()      -- prints the plan; exits non-zero when anything failed
+
+local M = {}
+local n, failed = 0, 0
+
+local function report(cond, name)
+  n = n + 1
+  if not cond then failed = failed + 1 end
+  io.write(string.format("%sok %d - %s\n", cond and "" or "not ", n, name or ""))
+  io.flush()
+  return cond
+end
+
+function M.diag(fmt, ...)
+  io.write("# ", string.format(fmt, ...):gsub("\n", "\n# "), "\n")
+end
+
+function M.ok(cond, name) return report(cond and true or false, name) end
+
+function M.is(got, want, name)
+  local r = report(got == want, name)
+  if not r then M.diag("got %s, want %s", tostring(got), tostring(want)) end
+  return r
+end
+
+-- |got - want| <= tol; NaN passes only against NaN
+function M.near(got, want, tol, name)
+  local cond = (got ~= got and want ~= want) or
+    (type(got) == "number" and math.abs(got - want) <= tol)
+  local r = report(cond, name)
+  if not r then
+    M.diag("got %s, want %s (tol %g)", tostring(got), tostring(want), tol)
+  end
+  return r
+end
+
+-- fn must raise an error whose message contains pattern (plain text)
+function M.errors(fn, pattern, name)
+  local okk, msg = pcall(fn)
+  msg = tostring(msg)
+  local cond = not okk and msg:find(pattern, 1, true) ~= nil
+  local r = report(cond, name)
+  if not r then
+    M.diag(okk and "no error raised" or ("error was: " .. msg))
+  end
+  return r
+end
+
+-- fn must run without error
+function M.lives(fn, name)
+  local okk, msg = pcall(fn)
+  local r = report(okk, name)
+  if not r then M.diag("error: %s", tostring(msg)) end
+  return r
+end
+
+function M.done()
+  io.write(string.format("1..%d\n", n))
+  io.flush()
+  os.exit(failed == 0 and 0 or 1)
+end
+
+return M

@@ -1,0 +1,39 @@
+/*
+** larray.h - the Lua face of arr (see array.h), used by every binding.
+**
+** An array userdata embeds an arr; its buffer is reference counted, so a
+** view is a second userdata holding another reference. Allocations of big
+** buffers are reported to Lua's collector with an incremental GC step, so
+** that a loop making frames does not let memory balloon.
+*/
+#ifndef ionflow_larray_h
+#define ionflow_larray_h
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "array.h"
+
+#define LARRAY_MT "ionflow.array"
+
+/* the arr at stack index i, or a Lua argument error */
+arr *larray_check(lua_State *L, int i);
+/* the arr at stack index i, or NULL when it is not an array */
+arr *larray_test(lua_State *L, int i);
+/* push a new zeroed array (Lua error on failure); returns its arr */
+arr *larray_new(lua_State *L, arr_dtype dt, int ndim, const size_t *shape);
+/* the same, uninitialised, for arrays the caller overwrites whole */
+arr *larray_new_uninit(lua_State *L, arr_dtype dt, int ndim,
+		       const size_t *shape);
+/* push an array userdata that takes over a's reference (a is zeroed) */
+arr *larray_push(lua_State *L, arr *a);
+/* an array from the argument at i: an array (returned as is, no copy)
+** or a nested Lua table of numbers, converted to a new array of dtype dt
+** that is left on the stack above the arguments */
+arr *larray_from_arg(lua_State *L, int i, arr_dtype dt);
+/* raise a Lua error carrying a core's message, prefixed by fname */
+int larray_error(lua_State *L, const char *fname, const char *err);
+
+int luaopen_ionflow_array(lua_State *L);
+
+#endif

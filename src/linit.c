@@ -1,0 +1,25 @@
+/*
+** linit.c - the list of ionflow's native modules (cf. Lua's linit.c).
+** A new binding adds its luaopen_ionflow_<name> here, and nowhere else.
+*/
+#include <lauxlib.h>
+
+#include "linit.h"
+
+
+static const luaL_Reg linit_modules[] = {
+	{NULL, NULL}
+};
+
+void linit_openlibs(lua_State *L)
+{
+	const luaL_Reg *m;
+	for (m = linit_modules; m->func != NULL; m++) {
+		luaL_requiref(L, m->name, m->func, 1);	/* global too */
+		luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+		lua_pushfstring(L, "ionflow.%s", m->name);
+		lua_pushvalue(L, -3);
+		lua_settable(L, -3);
+		lua_pop(L, 2);
+	}
+}

@@ -1,0 +1,186 @@
+/*
+** lrun.c - calling Lua with tracebacks and Ctrl-C, and making the state.
+*/
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "intr.h"
+#include "linit.h"
+#include "lrun.h"
+
+#ifndef IONFLOW_LUADIR
+#define IONFLOW_LUADIR "/usr/local/share/ionflow/lua"
+#endif
+
+const char *lrun_progname = "ionflow";
+
+/* the state being run, for the signal handler (Lua code is single-threaded) */
+static lua_State *lrun_active = NULL;
+
+/* The hook that turns a pending Ctrl-C into an error inside Lua code. It is
+** set from the signal handler, which is the one thing lua_sethook allows. */
+static void lrun_stophook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	lua_sethook(L, NULL, 0, 0);
+	luaL_error(L, "interrupted");
+}
+
+/* First Ctrl-C: ask Lua (hook) and C loops (intr_flag) to stop. A second
+** one while the first is pending restores the default action, so a stuck
+** program can still be killed from the keyboard. */
+static void lrun_sigint(int sig)
+{
+	int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+	if (intr_pending())
+		signal(sig, SIG_DFL);
+	intr_raise();
+	if (lrun_active != NULL)
+		lua_sethook(lrun_active, lrun_stophook, mask, 1);
+}
+
+static int lrun_msghandler(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (msg == NULL) {
+		if (luaL_callmeta(L, 1, "__tostring") &&
+		    lua_type(L, -1) == LUA_TSTRING)
+			return 1;
+		msg = lua_pushfstring(L, "(error object is a %s value)",
+				      luaL_typename(L, 1));
+	}
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+int lrun_docall(lua_State *L, int narg, int nres)
+{
+	int status, base = lua_gettop(L) - narg;
+	void (*old)(int);
+	lua_pushcfunction(L, lrun_msghandler);
+	lua_insert(L, base);
+	intr_clear();
+	lrun_active = L;
+	old = signal(SIGINT, lrun_sigint);
+	status = lua_pcall(L, narg, nres, base);
+	signal(SIGINT, old);
+	lrun_active = NULL;
+	lua_sethook(L, NULL, 0, 0);
+	intr_clear();
+	lua_remove(L, base);
+	return status;
+}
+
+int lrun_report(lua_State *L, int status)
+{
+	if (status != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		fprintf(stderr, "%s: %s\n", lrun_progname,
+			msg ? msg : "(error object is not a string)");
+		fflush(stderr);
+		lua_pop(L, 1);
+	}
+	return status;
+}
+
+/* push the elements of the global arg (1..n) and return n */
+static int lrun_pushargs(lua_State *L)
+{
+	int i, n;
+	if (lua_getglobal(L, "arg") != LUA_TTABLE) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	n = (int)luaL_len(L, -1);
+	luaL_checkstack(L, n + 3, "too many arguments to script");
+	for (i = 1; i <= n; i++)
+		lua_rawgeti(L, -i, i);
+	lua_remove(L, -i);
+	return n;
+}
+
+int lrun_script(lua_State *L, const char *fname)
+{
+	int status = luaL_loadfile(L, fname);
+	if (status == LUA_OK) {
+		int n = lrun_pushargs(L);
+		status = lrun_docall(L, n, LUA_MULTRET);
+	}
+	return lrun_report(L, status);
+}
+
+static int lrun_isdir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* package.path: $IONFLOW_PATH first, then lua/ beside the binary when run
+** from the source tree, else the installed share/ionflow/lua, then Lua's
+** default path. */
+static void lrun_setpath(lua_State *L)
+{
+	char exe[PATH_MAX], dir[PATH_MAX + 16];
+	const char *env = getenv("IONFLOW_PATH");
+	const char *luadir = IONFLOW_LUADIR;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	luaL_Buffer b;
+	if (n > 0) {
+		char *slash;
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		snprintf(dir, sizeof dir, "%s/lua/ionflow", exe);
+		if (lrun_isdir(dir)) {
+			snprintf(dir, sizeof dir, "%s/lua", exe);
+			luadir = dir;
+		}
+	}
+	lua_getglobal(L, "package");
+	luaL_buffinit(L, &b);
+	if (env != NULL && *env != '\0') {
+		luaL_addstring(&b, env);
+		luaL_addchar(&b, ';');
+	}
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", luadir, luadir);
+	luaL_addvalue(&b);
+	lua_getfield(L, -2, "path");
+	luaL_addvalue(&b);
+	luaL_pushresult(&b);
+	lua_setfield(L, -2, "path");
+	lua_pushstring(L, luadir);
+	lua_setfield(L, LUA_REGISTRYINDEX, "ionflow.luadir");
+	lua_pop(L, 1);
+}
+
+static int lrun_openall(lua_State *L)
+{
+	luaL_openlibs(L);
+	lrun_setpath(L);
+	linit_openlibs(L);
+	return 0;
+}
+
+lua_State *lrun_newstate(const char *progname)
+{
+	lua_State *L = luaL_newstate();
+	if (progname != NULL)
+		lrun_progname = progname;
+	if (L == NULL)
+		return NULL;
+	lua_pushcfunction(L, lrun_openall);
+	if (lrun_report(L, lrun_docall(L, 0, 0)) != LUA_OK) {
+		lua_close(L);
+		return NULL;
+	}
+	return L;
+}
