@@ -58,7 +58,7 @@ void *err_malloc(size_t n, size_t size, char *err)
 		err_set(err, "allocation of %zu x %zu bytes overflows", n, size);
 		return NULL;
 	}
-	p = malloc(n * size ? n * size : 1);
+	p = malloc(n != 0 && size != 0 ? n * size : 1);
 	if (p == NULL)
 		err_set(err, "out of memory allocating %zu bytes", n * size);
 	return p;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -117,34 +116,44 @@ int lrun_script(lua_State *L, const char *fname)
 	return lrun_report(L, status);
 }
 
-static int lrun_isdir(const char *path)
+/* The lua/ directory of a source tree holding the binary: the binary is at
+** the top of the tree (./ionflow) or in a build directory two levels down
+** (build/<flavour>/ionflow). Writes it into dir and returns 1 if found. */
+static int lrun_srctree(char *dir, size_t n)
 {
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	const char *up[] = {"", "/..", "/../.."};
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	char *slash;
+	size_t k;
+	if (len <= 0)
+		return 0;
+	exe[len] = '\0';
+	if ((slash = strrchr(exe, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	for (k = 0; k < sizeof up / sizeof up[0]; k++) {
+		snprintf(probe, sizeof probe, "%s%s/lua/ionflow/units.lua",
+			 exe, up[k]);
+		if (access(probe, R_OK) == 0) {
+			snprintf(dir, n, "%s%s/lua", exe, up[k]);
+			return 1;
+		}
+	}
+	return 0;
 }
 
-/* package.path: $IONFLOW_PATH first, then lua/ beside the binary when run
-** from the source tree, else the installed share/ionflow/lua, then Lua's
+/* package.path: $IONFLOW_PATH first, then lua/ of the source tree when the
+** binary runs from one, else the installed share/ionflow/lua, then Lua's
 ** default path. */
 static void lrun_setpath(lua_State *L)
 {
-	char exe[PATH_MAX], dir[PATH_MAX + 16];
+	char dir[PATH_MAX + 64];
 	const char *env = getenv("IONFLOW_PATH");
 	const char *luadir = IONFLOW_LUADIR;
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	luaL_Buffer b;
-	if (n > 0) {
-		char *slash;
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash != NULL)
-			*slash = '\0';
-		snprintf(dir, sizeof dir, "%s/lua/ionflow", exe);
-		if (lrun_isdir(dir)) {
-			snprintf(dir, sizeof dir, "%s/lua", exe);
-			luadir = dir;
-		}
-	}
+	if (lrun_srctree(dir, sizeof dir))
+		luadir = dir;
 	lua_getglobal(L, "package");
 	luaL_buffinit(L, &b);
 	if (env != NULL && *env != '\0') {
@@ -162,11 +171,29 @@ static void lrun_setpath(lua_State *L)
 	lua_pop(L, 1);
 }
 
+/* Lua-written modules (lua/ionflow/<name>.lua: units, csv, plot, ...) load
+** on first use of their global name, so that the REPL and short scripts need
+** no require. Only lower-case names are looked up, each once. */
+static const char lrun_lazy[] =
+	"local searched = {}\n"
+	"setmetatable(_G, {__index = function(t, k)\n"
+	"  if type(k) ~= 'string' or searched[k] or not k:match('^[a-z][a-z0-9]*$') then return nil end\n"
+	"  searched[k] = true\n"
+	"  local name = 'ionflow.' .. k\n"
+	"  if not package.searchpath(name, package.path) then return nil end\n"
+	"  local m = require(name)\n"
+	"  rawset(t, k, m)\n"
+	"  return m\n"
+	"end})\n";
+
 static int lrun_openall(lua_State *L)
 {
 	luaL_openlibs(L);
 	lrun_setpath(L);
 	linit_openlibs(L);
+	if (luaL_loadbuffer(L, lrun_lazy, sizeof lrun_lazy - 1, "=ionflow") != LUA_OK)
+		return lua_error(L);
+	lua_call(L, 0, 0);
 	return 0;
 }
 
