@@ -16,10 +16,11 @@ MANDIR   = $(PREFIX)/share/man
 
 CC      ?= cc
 PKGS     = lua5.4 gsl readline
-HDF5_PC := $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)
-XRL_PC  := $(shell pkg-config --exists libxrl && echo libxrl)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) $(XRL_PC) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(HDF5_PC) $(XRL_PC) 2>/dev/null)
+# recursive (=) on purpose: evaluated when first compiling, after the deps
+# step has installed what a fresh machine lacks
+HDF5_PC  = $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) libxrl)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(HDF5_PC) libxrl)
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno
@@ -67,7 +68,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libionflow.a
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
 
 # objects are rebuilt when the compiler flags change
-$(BUILD)/.flags: FORCE
+$(BUILD)/.flags: FORCE | deps
 	@mkdir -p $(BUILD)
 	@echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
 

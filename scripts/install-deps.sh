@@ -10,7 +10,7 @@ for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
     missing="$missing $p"
 done
-[ -z "$missing" ] && { echo "ionflow: all Debian dependencies are installed"; exit 0; }
+[ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "ionflow: installing$missing"
   export DEBIAN_FRONTEND=noninteractive

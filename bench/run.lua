@@ -1,0 +1,33 @@
+-- make bench: runs every bench/*.lua (except this file) in its own
+-- ionflow process and prints what each reports. Benchmarks report
+-- throughput; they are not timed tests and never fail on speed.
+local self = arg[0]
+local dir = self:match("^(.*)/[^/]*$") or "."
+local exe = arg[-1]
+
+local function sh(cmd)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  p:close()
+  return (out:gsub("%s+$", ""))
+end
+
+print(string.format("ionflow benchmarks, %s", os.date("!%Y-%m-%d %H:%M UTC")))
+print(string.format("machine: %s, %s cores, OMP_NUM_THREADS=%s",
+  sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'"),
+  sh("nproc"), os.getenv("OMP_NUM_THREADS") or "(unset)"))
+local only = arg[1]
+local files = {}
+for f in sh("ls " .. dir .. "/*.lua"):gmatch("[^\n]+") do
+  if not f:match("/run%.lua$") and (not only or f:find(only, 1, true)) then
+    files[#files + 1] = f
+  end
+end
+local failed = 0
+for _, f in ipairs(files) do
+  print("\n== " .. f:match("([^/]+)%.lua$"))
+  io.stdout:flush()
+  local ok = os.execute(string.format("%q %q", exe, f))
+  if not ok then failed = failed + 1; print("(benchmark failed)") end
+end
+os.exit(failed == 0)
