@@ -17,8 +17,11 @@ local function report(cond, name)
   return cond
 end
 
+-- a comment line for the TAP stream; with extra arguments fmt is a format
+-- (a lone message is written as is, so a '%' in an error message is safe)
 function M.diag(fmt, ...)
-  io.write("# ", string.format(fmt, ...):gsub("\n", "\n# "), "\n")
+  local msg = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
+  io.write("# ", (msg:gsub("\n", "\n# ")), "\n")
 end
 
 function M.ok(cond, name) return report(cond and true or false, name) end

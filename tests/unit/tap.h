@@ -1,7 +1,7 @@
 /*
 ** tap.h - a minimal TAP producer for ionflow's C unit tests.
 **
-** Each test file is one program: tap_plan() or tap_done() at the end,
+** Each test file is one program: tap_done() at the end (it prints the plan),
 ** ok()/is_num()/is_int() per assertion. Output goes to stdout for prove.
 ** Header-only on purpose: every test binary gets its own counters.
 */
@@ -15,7 +15,6 @@
 
 static int tap_n = 0, tap_failed = 0;
 
-static void tap_plan(int n) { printf("1..%d\n", n); }
 
 static int tap_vok(int cond, const char *fmt, va_list ap)
 {
