@@ -34,6 +34,14 @@ arr *larray_from_arg(lua_State *L, int i, arr_dtype dt);
 /* raise a Lua error carrying a core's message, prefixed by fname */
 int larray_error(lua_State *L, const char *fname, const char *err);
 
+/* push an array userdata holding an empty (zeroed) arr for a core to fill:
+** `arr *o = larray_push_empty(L); if (core(o, ..., err) < 0) larray_error(...)`
+** cannot leak, as the userdata releases whatever o holds when collected */
+arr *larray_push_empty(lua_State *L);
+/* report a freshly made buffer of a to the collector (larray_new and
+** larray_push do this; call it after filling a larray_push_empty) */
+void larray_account(lua_State *L, const arr *a);
+
 int luaopen_ionflow_array(lua_State *L);
 
 #endif

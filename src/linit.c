@@ -6,8 +6,11 @@
 
 #include "linit.h"
 
+int luaopen_ionflow_array(lua_State *L);
+
 
 static const luaL_Reg linit_modules[] = {
+	{"array", luaopen_ionflow_array},
 	{NULL, NULL}
 };
 
