@@ -7,10 +7,12 @@
 #include "linit.h"
 
 int luaopen_ionflow_array(lua_State *L);
+int luaopen_ionflow_h5(lua_State *L);
 
 
 static const luaL_Reg linit_modules[] = {
 	{"array", luaopen_ionflow_array},
+	{"h5", luaopen_ionflow_h5},
 	{NULL, NULL}
 };
 
