@@ -7,6 +7,7 @@
 #include "linit.h"
 
 int luaopen_ionflow_array(lua_State *L);
+int luaopen_ionflow_sys(lua_State *L);
 int luaopen_ionflow_chem(lua_State *L);
 int luaopen_ionflow_xam(lua_State *L);
 int luaopen_ionflow_h5(lua_State *L);
@@ -14,6 +15,7 @@ int luaopen_ionflow_h5(lua_State *L);
 
 static const luaL_Reg linit_modules[] = {
 	{"array", luaopen_ionflow_array},
+	{"sys", luaopen_ionflow_sys},
 	{"chem", luaopen_ionflow_chem},
 	{"xam", luaopen_ionflow_xam},
 	{"h5", luaopen_ionflow_h5},

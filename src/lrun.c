@@ -14,6 +14,7 @@
 #include "intr.h"
 #include "linit.h"
 #include "lrun.h"
+#include "progress.h"
 
 #ifndef IONFLOW_LUADIR
 #define IONFLOW_LUADIR "/usr/local/share/ionflow/lua"
@@ -35,10 +36,14 @@ static void lrun_stophook(lua_State *L, lua_Debug *ar)
 
 /* First Ctrl-C: ask Lua (hook) and C loops (intr_flag) to stop. A second
 ** one while the first is pending restores the default action, so a stuck
-** program can still be killed from the keyboard. */
+** program can still be killed from the keyboard.
+** The hook is a count hook only, firing at the next instruction of Lua
+** code: a call hook would also fire when a C primitive that saw the flag
+** raises its own error (the message handler is a call), and replace that
+** error, which names the primitive, by a bare "interrupted". */
 static void lrun_sigint(int sig)
 {
-	int mask = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
+	int mask = LUA_MASKCOUNT;
 	if (intr_pending())
 		signal(sig, SIG_DFL);
 	intr_raise();
@@ -60,20 +65,28 @@ static int lrun_msghandler(lua_State *L)
 	return 1;
 }
 
+/* The handler is installed without SA_RESTART (as Lua's own lua.c does):
+** a Ctrl-C also ends a blocking read or wait in the chunk (io.read at the
+** REPL) instead of waiting for it; the caller's handler, flags included,
+** is put back afterwards. */
 int lrun_docall(lua_State *L, int narg, int nres)
 {
 	int status, base = lua_gettop(L) - narg;
-	void (*old)(int);
+	struct sigaction sa, old;
 	lua_pushcfunction(L, lrun_msghandler);
 	lua_insert(L, base);
 	intr_clear();
 	lrun_active = L;
-	old = signal(SIGINT, lrun_sigint);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = lrun_sigint;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old);
 	status = lua_pcall(L, narg, nres, base);
-	signal(SIGINT, old);
+	sigaction(SIGINT, &old, NULL);
 	lrun_active = NULL;
 	lua_sethook(L, NULL, 0, 0);
 	intr_clear();
+	progress_reset();	/* a bar an interrupted primitive left */
 	lua_remove(L, base);
 	return status;
 }

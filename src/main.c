@@ -17,8 +17,7 @@
 
 #include "lrepl.h"
 #include "lrun.h"
-
-#define IONFLOW_VERSION "0.1.0"
+#include "sys.h"	/* IONFLOW_VERSION */
 
 static void main_usage(const char *badopt)
 {
