@@ -32,9 +32,14 @@ int err_prefix(char *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, ERR_LEN, fmt, ap);
 	va_end(ap);
+	/* append as much of the old message as fits; the cut is intended */
 	n = strlen(err);
-	if (n + 2 < ERR_LEN)
-		snprintf(err + n, ERR_LEN - n, ": %s", old);
+	if (n + 2 < ERR_LEN) {
+		size_t room = ERR_LEN - n - 3, len = strlen(old);
+		memcpy(err + n, ": ", 2);
+		memcpy(err + n + 2, old, len < room ? len : room);
+		err[n + 2 + (len < room ? len : room)] = '\0';
+	}
 	return -1;
 }
 
