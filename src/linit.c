@@ -11,6 +11,7 @@ int luaopen_ionflow_sys(lua_State *L);
 int luaopen_ionflow_chem(lua_State *L);
 int luaopen_ionflow_xam(lua_State *L);
 int luaopen_ionflow_h5(lua_State *L);
+int luaopen_ionflow_xpcs(lua_State *L);
 
 
 static const luaL_Reg linit_modules[] = {
@@ -19,6 +20,7 @@ static const luaL_Reg linit_modules[] = {
 	{"chem", luaopen_ionflow_chem},
 	{"xam", luaopen_ionflow_xam},
 	{"h5", luaopen_ionflow_h5},
+	{"xpcs", luaopen_ionflow_xpcs},
 	{NULL, NULL}
 };
 

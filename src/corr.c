@@ -1,0 +1,1237 @@
+/*
+** corr.c - streaming multi-tau correlator (see corr.h for the definitions).
+**
+** Layout for speed: the used pixels are listed once (pix[]); they are cut
+** into tiles of P pixels, and every per-pixel array of a level is stored
+** tile after tile (ring of the last K frames: K rows of P, G: nlag rows of
+** P, S, pend: P), so a tile's whole state is contiguous. Frames are
+** gathered into batches of up to T (copied into a stage only when a push
+** ends with an incomplete batch). A batch is processed tile by tile
+** (OpenMP over tiles): the tile's pixels of the batch are converted to
+** double once into a work buffer, then for each vector of pixels the lag
+** accumulators stay in registers while the kernel runs down the rows.
+** Coarse-grained rows of the next level are built from pairs of this
+** level's new rows in the same tile pass, so every level is advanced while
+** the data are in cache. The kernels and the tile pass are compiled twice,
+** for AVX2+FMA (chosen at run time when the CPU has it) and for the
+** baseline, so the binary stays portable.
+*/
+#pragma GCC optimize("fp-contract=fast")
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "corr.h"
+#include "intr.h"
+
+#ifndef CORR_T
+#define CORR_T 256		/* most frames per batch */
+#endif
+#ifndef CORR_STAGE
+#define CORR_STAGE (256u << 20)	/* bytes of frames staged for a batch */
+#endif
+#ifndef CORR_PF
+#define CORR_PF 4		/* frames ahead to prefetch */
+#endif
+#ifndef CORR_PMAX
+#define CORR_PMAX 1024		/* most pixels per tile */
+#endif
+#ifndef CORR_TILE
+#define CORR_TILE (200u << 10)	/* bytes of a tile's level-0 work rows */
+#endif
+#define CORR_REF 256		/* frames in the rejection reference */
+
+typedef struct corr_level {
+	int nlag, kmax;
+	int lag[CORR_MAXLAG];
+	double *hist;		/* ntile x kmax x P: ring of the last kmax */
+	double *G;		/* ntile x nlag x P: sum of products */
+	double *S;		/* ntile x P: sum of frames */
+	double *pend;		/* ntile x P: frame waiting for a partner */
+	double *head;		/* nthr x kmax x nstat: binned sums of frames
+				   0..kmax-1, one block per thread */
+	size_t M;		/* frames of this level so far */
+	int has_pend;
+} corr_level;
+
+struct corr {
+	corr_opts o;
+	size_t rows, cols, npix;
+	size_t npx, P, ntile;
+	size_t *pix;		/* detector index of each used pixel */
+	int32_t *sbin;		/* 0-based static bin of each used pixel */
+	size_t nstat, ndyn;
+	int32_t *s2d;		/* dynamic bin (1-based, 0 none) per static */
+	size_t *scount;		/* used pixels per static bin */
+	uint8_t *contig;	/* tile's pixels are contiguous */
+	double *dark;		/* per used pixel (zeros without dark) */
+	double *zero;		/* P zeros: a frame before the first */
+	int has_dark;
+	int nlev;		/* levels allocated */
+	corr_level lev[CORR_MAXLEV];
+	double *img;		/* per used pixel: sum of dark-subtracted frames
+				   when normalising (else lev[0].S is it) */
+	size_t T;		/* frames per batch */
+	char *stage;		/* T staged frames of stage_dt */
+	arr_dtype stage_dt;
+	size_t nb;		/* frames waiting for the next batch */
+	const void *bfr[CORR_T];
+	size_t bidx[CORR_T];
+	size_t seen, accepted;
+	double *ivt;		/* per accepted frame: mean intensity */
+	size_t *fidx;		/* per accepted frame: stream index */
+	size_t ivt_cap;
+	size_t *rej, nrej, rej_cap;
+	double *seg;		/* nseg x nstat */
+	size_t nseg, seg_cap;
+	double *seg_base;	/* nstat: binned img at the last boundary */
+	int nthr;
+	double **work;		/* per thread */
+	size_t woff[CORR_MAXLEV + 1];
+};
+
+typedef double v4d __attribute__((vector_size(32), aligned(32)));
+
+/* array.h's sizes, kept here so that the core links without array.c */
+static size_t corr_dtype_size(arr_dtype dt)
+{
+	static const size_t sz[ARR_NTYPES] = {8, 4, 4, 2, 4, 1};
+	return sz[dt];
+}
+
+/* ---------------------------------------------------------------- kernel */
+
+/* The kernel: for each block of VW 4-pixel vectors, every lag's
+** accumulators live in registers while the rows of the tile go by; x is
+** loaded once per row and each lagged row once per lag. NL and VW are
+** constants in the specialised copies so that the loops unroll; VW = 2 for
+** 4 lags keeps 8 independent FMA chains in flight (the FMA latency would
+** otherwise bound the row loop). P is a multiple of 8. */
+#define CORR_KERN_BODY(NL, VW)						\
+	size_t off[CORR_MAXLAG];					\
+	for (int i = 0; i < (NL); i++)					\
+		off[i] = (size_t)lag[i] * P;				\
+	for (size_t b = 0; b < P; b += 4 * (VW)) {			\
+		v4d acc[CORR_MAXLAG][VW], s[VW];			\
+		_Pragma("GCC unroll 4")					\
+		for (int v = 0; v < (VW); v++) {			\
+			s[v] = *(const v4d *)(S + b + 4 * v);		\
+			_Pragma("GCC unroll 32")			\
+			for (int i = 0; i < (NL); i++)			\
+				acc[i][v] = *(const v4d *)(G + (size_t)i * P \
+							    + b + 4 * v); \
+		}							\
+		for (size_t r = K; r < K + n; r++) {			\
+			const double *xr = X + r * P + b;		\
+			_Pragma("GCC unroll 4")				\
+			for (int v = 0; v < (VW); v++) {		\
+				v4d x = *(const v4d *)(xr + 4 * v);	\
+				s[v] += x;				\
+				_Pragma("GCC unroll 32")		\
+				for (int i = 0; i < (NL); i++)		\
+					acc[i][v] += x * *(const v4d *) \
+						(xr + 4 * v - off[i]);	\
+			}						\
+		}							\
+		_Pragma("GCC unroll 4")					\
+		for (int v = 0; v < (VW); v++) {			\
+			*(v4d *)(S + b + 4 * v) = s[v];			\
+			_Pragma("GCC unroll 32")			\
+			for (int i = 0; i < (NL); i++)			\
+				*(v4d *)(G + (size_t)i * P + b + 4 * v) = \
+					acc[i][v];			\
+		}							\
+	}
+
+#define CORR_KERN_ARGS const double *restrict X, size_t K, size_t n,	\
+	size_t P, const int *lag, int nl, double *restrict G,		\
+	double *restrict S
+
+#define CORR_KERN_DEF(name, attr)					\
+	static attr void name##_4(CORR_KERN_ARGS)			\
+	{ (void)nl; CORR_KERN_BODY(4, 2) }				\
+	static attr void name##_8(CORR_KERN_ARGS)			\
+	{ (void)nl; CORR_KERN_BODY(8, 1) }				\
+	static attr void name##_n(CORR_KERN_ARGS)			\
+	{ CORR_KERN_BODY(nl, 1) }					\
+	static attr void name(CORR_KERN_ARGS)				\
+	{								\
+		if (nl == 8)						\
+			name##_8(X, K, n, P, lag, nl, G, S);		\
+		else if (nl == 4)					\
+			name##_4(X, K, n, P, lag, nl, G, S);		\
+		else							\
+			name##_n(X, K, n, P, lag, nl, G, S);		\
+	}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+CORR_KERN_DEF(corr_kern_avx2, __attribute__((target("avx2,fma"))))
+#define CORR_HAVE_AVX2 1
+#endif
+CORR_KERN_DEF(corr_kern_base, )
+
+typedef void (*corr_kern_fn)(CORR_KERN_ARGS);
+
+/* the AVX2 copy only where the CPU has it: the binary stays portable */
+static corr_kern_fn corr_kernel(void)
+{
+#ifdef CORR_HAVE_AVX2
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return corr_kern_avx2;
+#endif
+	return corr_kern_base;
+}
+
+const char *corr_kernel_name(void)
+{
+	return corr_kernel() == corr_kern_base ? "sse2" : "avx2+fma";
+}
+
+/* ----------------------------------------------------------- set-up */
+
+void corr_opts_default(corr_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->dpl = 4;
+	o->lags0 = 8;
+	o->stride = 1;
+}
+
+static void corr_level_lags(const corr_opts *o, int l, corr_level *L)
+{
+	L->nlag = 0;
+	if (l == 0)
+		for (int k = 1; k <= o->lags0; k++)
+			L->lag[L->nlag++] = k;
+	else
+		for (int k = o->dpl + 1; k <= 2 * o->dpl; k++)
+			L->lag[L->nlag++] = k;
+	L->kmax = L->lag[L->nlag - 1];
+}
+
+static int corr_check_opts(const corr_opts *o, char *err)
+{
+	if (o->dpl < 1 || 2 * o->dpl > CORR_MAXLAG)
+		return err_set(err, "corr: dpl must be 1..%d (got %d)",
+			       CORR_MAXLAG / 2, o->dpl);
+	if (o->lags0 < 1 || o->lags0 > 2 * o->dpl)
+		return err_set(err, "corr: lags0 must be 1..2 dpl = %d (got "
+			       "%d)", 2 * o->dpl, o->lags0);
+	if (o->stride < 1)
+		return err_set(err, "corr: stride must be >= 1");
+	if (o->last && o->last <= o->first)
+		return err_set(err, "corr: frame range is empty (first %zu, "
+			       "last %zu)", o->first + 1, o->last);
+	if (o->reject_sigma < 0 || !isfinite(o->reject_sigma))
+		return err_set(err, "corr: reject_sigma must be >= 0");
+	return 0;
+}
+
+static void *corr_aligned(size_t n, char *err)
+{
+	size_t bytes = (n * sizeof(double) + 63) / 64 * 64;
+	void *p;
+	if (n > SIZE_MAX / 16) {
+		err_set(err, "corr: allocation of %zu doubles overflows", n);
+		return NULL;
+	}
+	p = aligned_alloc(64, bytes ? bytes : 64);
+	if (p == NULL) {
+		err_set(err, "corr: out of memory allocating %zu bytes", bytes);
+		return NULL;
+	}
+	memset(p, 0, bytes);
+	return p;
+}
+
+/* the used pixels: in a static bin that lies in a dynamic bin */
+static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->npix; i++)
+		if (st->map[i] > 0 && c->s2d[st->map[i] - 1] > 0)
+			n++;
+	if (n == 0)
+		return err_set(err, "corr: the partition has no pixels "
+			       "(everything masked)");
+	c->npx = n;
+	c->P = CORR_TILE / (sizeof(double) * (c->T + (size_t)c->o.lags0));
+	c->P = c->P < 8 ? 8 : c->P > CORR_PMAX ? CORR_PMAX : c->P / 8 * 8;
+	if (n < c->P)
+		c->P = (n + 7) / 8 * 8;
+	c->ntile = (n + c->P - 1) / c->P;
+	c->pix = err_malloc(n, sizeof *c->pix, err);
+	c->sbin = err_malloc(n, sizeof *c->sbin, err);
+	c->scount = err_calloc(c->nstat, sizeof *c->scount, err);
+	c->contig = err_calloc(c->ntile, 1, err);
+	if (c->o.normalize)
+		c->img = corr_aligned(c->ntile * c->P, err);
+	c->dark = corr_aligned(c->ntile * c->P, err);
+	c->zero = corr_aligned(c->P, err);
+	if (!c->zero || !c->pix || !c->sbin || !c->scount || !c->contig ||
+	    (c->o.normalize && !c->img) || !c->dark)
+		return -1;
+	n = 0;
+	for (size_t i = 0; i < c->npix; i++) {
+		int32_t s = st->map[i];
+		if (s > 0 && c->s2d[s - 1] > 0) {
+			c->pix[n] = i;
+			c->sbin[n] = s - 1;
+			c->scount[s - 1]++;
+			if (c->o.dark)
+				c->dark[n] = c->o.dark[i];
+			n++;
+		}
+	}
+	for (size_t t = 0; t < c->ntile; t++) {
+		size_t b = t * c->P, nv = c->npx - b < c->P ? c->npx - b : c->P;
+		c->contig[t] = c->pix[b + nv - 1] - c->pix[b] == nv - 1;
+	}
+	(void)dyn;
+	return 0;
+}
+
+/* a level's arrays appear when its first frame does, so that memory
+** follows the number of frames actually seen */
+static int corr_add_level(corr *c, char *err)
+{
+	corr_level *L = &c->lev[c->nlev];
+	size_t tp = c->ntile * c->P;
+	corr_level_lags(&c->o, c->nlev, L);
+	L->hist = corr_aligned(tp * (size_t)L->kmax, err);
+	L->G = corr_aligned(tp * (size_t)L->nlag, err);
+	L->S = corr_aligned(tp, err);
+	L->pend = corr_aligned(tp, err);
+	L->head = err_calloc((size_t)c->nthr * (size_t)L->kmax * c->nstat,
+			     sizeof(double), err);
+	if (!L->hist || !L->G || !L->S || !L->pend || !L->head) {
+		free(L->hist); free(L->G); free(L->S); free(L->pend);
+		free(L->head);
+		memset(L, 0, sizeof *L);
+		return -1;
+	}
+	c->nlev++;
+	return 0;
+}
+
+/* per-thread work: for each level, K + rows of a batch at that level */
+static int corr_work(corr *c, char *err)
+{
+	corr_level tmp;
+	size_t off = 0;
+	for (int l = 0; l < CORR_MAXLEV; l++) {
+		corr_level_lags(&c->o, l, &tmp);
+		c->woff[l] = off;
+		off += ((size_t)tmp.kmax + (c->T >> (l < 20 ? l : 20)) + 2) *
+		       c->P;
+	}
+	c->woff[CORR_MAXLEV] = off;
+	c->work = err_calloc((size_t)c->nthr, sizeof *c->work, err);
+	if (!c->work)
+		return -1;
+	for (int t = 0; t < c->nthr; t++)
+		if (!(c->work[t] = corr_aligned(off, err)))
+			return -1;
+	return 0;
+}
+
+int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
+	     char *err)
+{
+	corr *c;
+	*out = NULL;
+	if (corr_check_opts(o, err))
+		return -1;
+	if (st == NULL)
+		st = dyn;
+	if (!(c = err_calloc(1, sizeof *c, err)))
+		return -1;
+	c->o = *o;
+	c->rows = dyn->rows;
+	c->cols = dyn->cols;
+	c->npix = dyn->npix;
+	c->nstat = st->nbins;
+	c->ndyn = dyn->nbins;
+	c->T = CORR_STAGE / (2 * c->npix);
+	c->T = c->T < 16 ? 16 : c->T > CORR_T ? CORR_T : c->T;
+#ifdef _OPENMP
+	c->nthr = o->nthreads > 0 ? o->nthreads : omp_get_max_threads();
+#else
+	c->nthr = 1;
+#endif
+	if (!(c->s2d = err_calloc(c->nstat, sizeof *c->s2d, err)) ||
+	    qmap_nest(st, dyn, c->s2d, err) || corr_pixels(c, dyn, st, err) ||
+	    !(c->seg_base = err_calloc(c->nstat, sizeof(double), err)) ||
+	    corr_work(c, err) || corr_add_level(c, err)) {
+		corr_free(c);
+		return -1;
+	}
+	c->has_dark = c->o.dark != NULL;
+	c->o.dark = NULL;	/* copied into c->dark; not kept */
+	*out = c;
+	return 0;
+}
+
+void corr_free(corr *c)
+{
+	if (c == NULL)
+		return;
+	for (int l = 0; l < c->nlev; l++) {
+		corr_level *L = &c->lev[l];
+		free(L->hist); free(L->G); free(L->S); free(L->pend);
+		free(L->head);
+	}
+	if (c->work)
+		for (int t = 0; t < c->nthr; t++)
+			free(c->work[t]);
+	free(c->work);
+	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
+	free(c->contig); free(c->dark); free(c->img); free(c->zero);
+	free(c->ivt); free(c->fidx); free(c->rej);
+	free(c->seg); free(c->seg_base); free(c->stage);
+	free(c);
+}
+
+size_t corr_memory(const corr *c)
+{
+	size_t b = sizeof *c, tp = c->ntile * c->P * sizeof(double);
+	for (int l = 0; l < c->nlev; l++) {
+		const corr_level *L = &c->lev[l];
+		b += tp * (size_t)(L->kmax + L->nlag + 2) + (size_t)c->nthr *
+		     (size_t)L->kmax * c->nstat * sizeof(double);
+	}
+	b += 2 * tp + c->npx * (sizeof(size_t) + sizeof(int32_t));
+	b += (size_t)c->nthr * c->woff[CORR_MAXLEV] * sizeof(double);
+	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
+	return b;
+}
+
+size_t corr_frames(const corr *c)
+{
+	return c->accepted;
+}
+
+/* ------------------------------------------------------------- streaming */
+
+/* the per-pixel time sums of the dark-subtracted, unscaled frames */
+static const double *corr_img(const corr *c)
+{
+	return c->img ? c->img : c->lev[0].S;
+}
+
+/* schedule of one run: new frames per level and the odd-frame flags */
+typedef struct corr_sched {
+	size_t nn[CORR_MAXLEV + 1];
+	int hp_old[CORR_MAXLEV], hp_new[CORR_MAXLEV];
+	int top;		/* last level with new frames */
+} corr_sched;
+
+static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
+{
+	memset(s, 0, sizeof *s);
+	s->nn[0] = m;
+	for (int l = 0; l < CORR_MAXLEV; l++) {
+		size_t nin;
+		if (s->nn[l] == 0)
+			break;
+		if (l == c->nlev && corr_add_level(c, err))
+			return -1;
+		s->top = l;
+		s->hp_old[l] = c->lev[l].has_pend;
+		nin = s->nn[l] + (size_t)s->hp_old[l];
+		s->nn[l + 1] = l + 1 < CORR_MAXLEV ? nin / 2 : 0;
+		s->hp_new[l] = (int)(nin % 2);
+	}
+	return 0;
+}
+
+/* the tile's pixels of frame fr, dark-subtracted (dk may be NULL), times
+** sc (1 unless normalising, when img is given), into row; unscaled values
+** are added to img when there is one; returns their sum.
+** (omp simd allows the reassociated, vectorised sum.) */
+#define CORR_CONV_LOOP(VAL)						\
+	if (dk == NULL && img == NULL) {	/* no dark, scale 1 */	\
+		_Pragma("omp simd reduction(+:sum)")			\
+		for (size_t i = 0; i < nv; i++) {			\
+			double d = (double)(VAL);			\
+			row[i] = d;					\
+			sum += d;					\
+		}							\
+	} else if (img) {						\
+		_Pragma("omp simd reduction(+:sum)")			\
+		for (size_t i = 0; i < nv; i++) {			\
+			double d = (double)(VAL) - dk[i];		\
+			img[i] += d;					\
+			row[i] = d * sc;				\
+			sum += d;					\
+		}							\
+	} else {							\
+		_Pragma("omp simd reduction(+:sum)")			\
+		for (size_t i = 0; i < nv; i++) {			\
+			double d = (double)(VAL) - dk[i];		\
+			row[i] = d * sc;				\
+			sum += d;					\
+		}							\
+	}
+
+#define CORR_CONV(T)							\
+	{								\
+		const T *f = (const T *)fr, *src = f + pix[0];		\
+		if (contig) {						\
+			CORR_CONV_LOOP(src[i])				\
+		} else {						\
+			CORR_CONV_LOOP(f[pix[i]])			\
+		}							\
+	}
+
+static inline __attribute__((always_inline))
+double corr_convert(const void *fr, arr_dtype dt, const size_t *pix,
+			   size_t nv, int contig, const double *dk, double sc,
+			   double *img, double *row)
+{
+	double sum = 0;
+	switch (dt) {
+	case ARR_U8: CORR_CONV(uint8_t) break;
+	case ARR_U16: CORR_CONV(uint16_t) break;
+	case ARR_U32: CORR_CONV(uint32_t) break;
+	case ARR_I32: CORR_CONV(int32_t) break;
+	case ARR_F32: CORR_CONV(float) break;
+	case ARR_F64: CORR_CONV(double) break;
+	default: break;
+	}
+	return sum;
+}
+
+/* binned sums of a level's first kmax frames, for the "future" means;
+** each thread adds into its own block (no atomics: at the start every
+** level passes here once per pixel and frame) */
+static void corr_head(corr *c, corr_level *L, size_t t, const double *X,
+		      size_t n, size_t nv)
+{
+	size_t K = (size_t)L->kmax, P = c->P, me = 0;
+#ifdef _OPENMP
+	me = (size_t)omp_get_thread_num();
+#endif
+	for (size_t r = 0; r < n && L->M + r < K; r++) {
+		double *h = L->head + (me * K + L->M + r) * c->nstat;
+		const double *row = X + (K + r) * P;
+		for (size_t i = 0; i < nv; i++)
+			h[c->sbin[t * P + i]] += row[i];
+	}
+}
+
+/* a new row whose lagged rows lie anywhere (ring, new rows, before the
+** start): one pass per lag, vectorised over the tile */
+static inline __attribute__((always_inline))
+void corr_row(const double *x, const double *const *lp, int nl, size_t P,
+	      double *restrict G, double *restrict S)
+{
+	#pragma omp simd
+	for (size_t b = 0; b < P; b++)
+		S[b] += x[b];
+	for (int i = 0; i < nl; i++) {
+		const double *y = lp[i];
+		double *g = G + (size_t)i * P;
+		#pragma omp simd
+		for (size_t b = 0; b < P; b++)
+			g[b] += x[b] * y[b];
+	}
+}
+
+/* A level's n new rows (X rows K..K+n-1). The last K frames of the level
+** live in a ring (frame g in slot g mod K). With enough new rows the ring
+** is unrolled in front of them and the register kernel runs once; a level
+** that gets only a row or two per batch (the deep levels) instead finds
+** its lagged rows through pointers, so it costs a row's work and not K
+** rows of copying. Only the last min(n, K) rows go back to the ring. */
+static inline __attribute__((always_inline))
+void corr_level_rows(corr *c, corr_level *L, size_t t, double *X, size_t n,
+		     corr_kern_fn kern)
+{
+	size_t P = c->P, K = (size_t)L->kmax, M = L->M;
+	size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
+	double *nw = X + K * P, *ring = L->hist + t * K * P;
+	double *G = L->G + t * (size_t)L->nlag * P, *S = L->S + t * P;
+	const double *lp[CORR_MAXLAG];
+	if (2 * n >= K) {
+		for (size_t j = 0; j < K; j++) {
+			if (M + j >= K)
+				memcpy(X + j * P, ring + ((M + j - K) % K) * P,
+				       P * sizeof *X);
+			else
+				memset(X + j * P, 0, P * sizeof *X);
+		}
+		kern(X, K, n, P, L->lag, L->nlag, G, S);
+	} else {
+		for (size_t j = 0; j < n; j++) {
+			for (int i = 0; i < L->nlag; i++) {
+				size_t k = (size_t)L->lag[i];
+				if (j >= k)
+					lp[i] = nw + (j - k) * P;
+				else if (M + j >= k)
+					lp[i] = ring + ((M + j - k) % K) * P;
+				else
+					lp[i] = c->zero;
+			}
+			corr_row(nw + j * P, lp, L->nlag, P, G, S);
+		}
+	}
+	if (M < K)
+		corr_head(c, L, t, X, n, nv);
+	for (size_t j = n > K ? n - K : 0; j < n; j++)
+		memcpy(ring + ((M + j) % K) * P, nw + j * P, P * sizeof *nw);
+}
+
+/* one tile through every level for the m frames of a run */
+static inline __attribute__((always_inline)) void corr_tile_body(corr *c, size_t t, const void *const *fr,
+		      arr_dtype dt, size_t m, const double *scale,
+		      double *rowsum, const corr_sched *s, double *w,
+		      corr_kern_fn kern)
+{
+	size_t P = c->P, b = t * P;
+	size_t nv = c->npx - b < P ? c->npx - b : P;
+	for (int l = 0; l <= s->top; l++) {
+		corr_level *L = &c->lev[l];
+		size_t K = (size_t)L->kmax, n = s->nn[l];
+		double *X = w + c->woff[l], *nw = X + K * P;
+		if (l == 0) {
+			size_t dsz = corr_dtype_size(dt), span = nv * dsz;
+			for (size_t r = 0; r < m; r++) {
+				double sum;
+				/* the frames of a batch lie a frame apart: the
+				** hardware prefetcher does not follow them */
+				if (r + CORR_PF < m && c->contig[t]) {
+					const char *nx = (const char *)fr[r + CORR_PF]
+						+ c->pix[b] * dsz;
+					for (size_t o = 0; o < span; o += 64)
+						__builtin_prefetch(nx + o);
+					__builtin_prefetch(nx + span - 1);
+				}
+				sum = corr_convert(fr[r], dt, c->pix + b,
+					nv, c->contig[t],
+					c->has_dark ? c->dark + b : NULL,
+					scale[r], c->img ? c->img + b : NULL,
+					nw + r * P);
+				if (nv < P)
+					memset(nw + r * P + nv, 0,
+					       (P - nv) * sizeof *nw);
+				#pragma omp atomic
+				rowsum[r] += sum;
+			}
+		} else {
+			corr_level *Q = &c->lev[l - 1];
+			size_t Kq = (size_t)Q->kmax, nq = s->nn[l - 1], j = 0;
+			const double *pv = w + c->woff[l - 1] + Kq * P;
+			double *qp = Q->pend + t * P;
+			for (size_t r = 0; r < n; r++) {
+				const double *a, *bb;
+				if (r == 0 && s->hp_old[l - 1]) {
+					a = qp;
+					bb = pv;
+					j = 1;
+				} else {
+					a = pv + j * P;
+					bb = pv + (j + 1) * P;
+					j += 2;
+				}
+				double *o = nw + r * P;
+				#pragma omp simd
+				for (size_t i = 0; i < P; i++)
+					o[i] = a[i] + bb[i];
+			}
+			if (s->hp_new[l - 1])
+				memcpy(qp, pv + (nq - 1) * P, P * sizeof *qp);
+		}
+		corr_level_rows(c, L, t, X, n, kern);
+		if (l == s->top && s->hp_new[l])
+			memcpy(L->pend + t * P, nw + (n - 1) * P,
+			       P * sizeof *X);
+	}
+}
+
+#define CORR_TILE_ARGS corr *c, size_t t, const void *const *fr,	\
+	arr_dtype dt, size_t m, const double *scale, double *rowsum,	\
+	const corr_sched *s, double *w
+#define CORR_TILE_CALL(kern) corr_tile_body(c, t, fr, dt, m, scale,	\
+	rowsum, s, w, kern)
+
+/* the tile pass (conversion, pairs, kernel) compiled for each target */
+#ifdef CORR_HAVE_AVX2
+static __attribute__((target("avx2,fma"))) void corr_tile_avx2(
+	CORR_TILE_ARGS)
+{
+	CORR_TILE_CALL(corr_kern_avx2);
+}
+#endif
+
+static void corr_tile_base(CORR_TILE_ARGS)
+{
+	CORR_TILE_CALL(corr_kern_base);
+}
+
+typedef void (*corr_tile_fn)(CORR_TILE_ARGS);
+
+static corr_tile_fn corr_tile_pick(void)
+{
+#ifdef CORR_HAVE_AVX2
+	if (corr_kernel() == corr_kern_avx2)
+		return corr_tile_avx2;
+#endif
+	return corr_tile_base;
+}
+
+static int corr_grow(void **p, size_t *cap, size_t need, size_t el,
+		     char *err)
+{
+	void *q;
+	size_t nc;
+	if (need <= *cap)
+		return 0;
+	nc = *cap ? *cap : 1024;
+	while (nc < need)
+		nc *= 2;
+	if (!(q = realloc(*p, nc * el)))
+		return err_set(err, "corr: out of memory (%zu frames)", need);
+	*p = q;
+	*cap = nc;
+	return 0;
+}
+
+/* m accepted frames through every tile and level */
+static int corr_run(corr *c, const void *const *fr, const size_t *idx,
+		    arr_dtype dt, size_t m, const double *scale,
+		    const double *sums, char *err)
+{
+	corr_sched s;
+	double rowsum[CORR_T];
+	corr_tile_fn tile = corr_tile_pick();
+	size_t cap = c->ivt_cap;
+	if (corr_grow((void **)&c->ivt, &cap, c->accepted + m, sizeof *c->ivt,
+		      err))
+		return -1;
+	cap = c->ivt_cap;
+	if (corr_grow((void **)&c->fidx, &cap, c->accepted + m,
+		      sizeof *c->fidx, err))
+		return -1;
+	c->ivt_cap = cap;
+	if (corr_schedule(c, m, &s, err))
+		return -1;
+	memset(rowsum, 0, sizeof rowsum);
+	#pragma omp parallel for schedule(dynamic, 1) num_threads(c->nthr)
+	for (size_t t = 0; t < c->ntile; t++) {
+		int me = 0;
+#ifdef _OPENMP
+		me = omp_get_thread_num();
+#endif
+		tile(c, t, fr, dt, m, scale, rowsum, &s, c->work[me]);
+	}
+	for (int l = 0; l <= s.top; l++) {
+		c->lev[l].M += s.nn[l];
+		c->lev[l].has_pend = s.hp_new[l];
+	}
+	for (size_t r = 0; r < m; r++) {
+		c->ivt[c->accepted + r] = (sums ? sums[r] : rowsum[r]) /
+					  (double)c->npx;
+		c->fidx[c->accepted + r] = idx[r];
+	}
+	c->accepted += m;
+	return 0;
+}
+
+/* sum over the used pixels of the dark-subtracted frame, and whether every
+** value is finite */
+static double corr_frame_sum(const corr *c, const void *fr, arr_dtype dt,
+			     size_t *bad)
+{
+	double sum = 0;
+	*bad = SIZE_MAX;
+	for (size_t i = 0; i < c->npx; i++) {
+		size_t p = c->pix[i];
+		double v;
+		switch (dt) {
+		case ARR_U8: v = ((const uint8_t *)fr)[p]; break;
+		case ARR_U16: v = ((const uint16_t *)fr)[p]; break;
+		case ARR_U32: v = ((const uint32_t *)fr)[p]; break;
+		case ARR_I32: v = ((const int32_t *)fr)[p]; break;
+		case ARR_F32: v = ((const float *)fr)[p]; break;
+		default: v = ((const double *)fr)[p]; break;
+		}
+		if (!isfinite(v) && *bad == SIZE_MAX)
+			*bad = p;
+		sum += v - c->dark[i];
+	}
+	return sum;
+}
+
+static int corr_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double corr_median(double *v, size_t n)
+{
+	qsort(v, n, sizeof *v, corr_cmp);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* keep[r] = 0 for frames whose mean is an outlier against the median and
+** MAD of the recent accepted frames plus this batch */
+static void corr_reject(const corr *c, const double *mean, size_t nb,
+			int *keep)
+{
+	double ref[CORR_REF + CORR_T], dev[CORR_REF + CORR_T], med, mad;
+	size_t n = 0, h = c->accepted < CORR_REF ? c->accepted : CORR_REF;
+	for (size_t i = c->accepted - h; i < c->accepted; i++)
+		ref[n++] = c->ivt[i];
+	for (size_t r = 0; r < nb; r++)
+		ref[n++] = mean[r];
+	for (size_t r = 0; r < nb; r++)
+		keep[r] = 1;
+	if (n < 8)
+		return;
+	med = corr_median(ref, n);
+	for (size_t i = 0; i < n; i++)
+		dev[i] = fabs(ref[i] - med);
+	mad = corr_median(dev, n);
+	if (!(mad > 0))
+		return;
+	for (size_t r = 0; r < nb; r++)
+		if (fabs(mean[r] - med) > c->o.reject_sigma * 1.4826 * mad)
+			keep[r] = 0;
+}
+
+/* the binned time-sum at a segment boundary gives that segment's I(q) */
+static int corr_segment(corr *c, size_t len, char *err)
+{
+	double *cur = err_calloc(c->nstat, sizeof *cur, err), *row;
+	if (!cur || corr_grow((void **)&c->seg, &c->seg_cap,
+			      (c->nseg + 1) * c->nstat, sizeof(double), err)) {
+		free(cur);
+		return -1;
+	}
+	for (size_t i = 0; i < c->npx; i++)
+		cur[c->sbin[i]] += corr_img(c)[i];
+	row = c->seg + c->nseg * c->nstat;
+	for (size_t s = 0; s < c->nstat; s++) {
+		row[s] = c->scount[s] ? (cur[s] - c->seg_base[s]) /
+			 ((double)len * (double)c->scount[s]) : NAN;
+		c->seg_base[s] = cur[s];
+	}
+	c->nseg++;
+	free(cur);
+	return 0;
+}
+
+/* one batch of offered frames: sums (when needed), rejection, scaling,
+** then runs cut at segment boundaries */
+static int corr_batch(corr *c, const void **fr, size_t *idx,
+		      size_t nb, arr_dtype dt, char *err)
+{
+	double sums[CORR_T], mean[CORR_T], scale[CORR_T];
+	int keep[CORR_T], need = c->o.normalize || c->o.reject_sigma > 0;
+	size_t na = 0, done = 0;
+	if (need) {
+		#pragma omp parallel for num_threads(c->nthr)
+		for (size_t r = 0; r < nb; r++) {
+			size_t bad;
+			sums[r] = corr_frame_sum(c, fr[r], dt, &bad);
+			mean[r] = sums[r] / (double)c->npx;
+		}
+	}
+	if (c->o.reject_sigma > 0)
+		corr_reject(c, mean, nb, keep);
+	else
+		for (size_t r = 0; r < nb; r++)
+			keep[r] = 1;
+	for (size_t r = 0; r < nb; r++) {
+		if (!keep[r]) {
+			if (corr_grow((void **)&c->rej, &c->rej_cap,
+				      c->nrej + 1, sizeof *c->rej, err))
+				return -1;
+			c->rej[c->nrej++] = idx[r];
+			continue;
+		}
+		if (c->o.normalize && !(mean[r] > 0))
+			return err_set(err, "corr: frame %zu has mean intensity "
+				       "%g: cannot normalise", idx[r] + 1,
+				       mean[r]);
+		fr[na] = fr[r];
+		sums[na] = sums[r];
+		scale[na] = c->o.normalize ? 1.0 / mean[r] : 1.0;
+		idx[na] = idx[r];
+		na++;
+	}
+	while (done < na) {
+		size_t m = na - done, sl = c->o.segment_frames;
+		if (sl && m > sl - c->accepted % sl)
+			m = sl - c->accepted % sl;
+		if (corr_run(c, fr + done, idx + done, dt, m, scale + done,
+			     need ? sums + done : NULL, err))
+			return -1;
+		done += m;
+		if (sl && c->accepted % sl == 0 && corr_segment(c, sl, err))
+			return -1;
+	}
+	return 0;
+}
+
+static int corr_use(const corr *c, size_t si)
+{
+	if (si < c->o.first || (c->o.last && si >= c->o.last))
+		return 0;
+	return (si - c->o.first) % c->o.stride == 0;
+}
+
+/* float frames are checked before anything changes, so that a NaN leaves
+** the correlator as it was */
+static int corr_check_finite(const corr *c, const char *base, size_t fsz,
+			     arr_dtype dt, size_t n, char *err)
+{
+	if (dt != ARR_F32 && dt != ARR_F64)
+		return 0;
+	for (size_t f = 0; f < n; f++) {
+		size_t bad;
+		if (!corr_use(c, c->seen + f))
+			continue;
+		corr_frame_sum(c, base + f * fsz, dt, &bad);
+		if (bad != SIZE_MAX)
+			return err_set(err, "corr: frame %zu has a non-finite "
+				       "value at row %zu, col %zu",
+				       c->seen + f + 1, bad / c->cols + 1,
+				       bad % c->cols + 1);
+	}
+	return 0;
+}
+
+/* the waiting frames as one batch */
+static int corr_flush(corr *c, char *err)
+{
+	size_t nb = c->nb;
+	c->nb = 0;
+	if (nb == 0)
+		return 0;
+	if (intr_pending())
+		return err_set(err, "interrupted");
+	if (corr_batch(c, c->bfr, c->bidx, nb, c->stage_dt, err))
+		return -1;
+	if (c->o.prog && progress_update(c->o.prog, (double)c->accepted))
+		return err_set(err, "interrupted");
+	return 0;
+}
+
+/* frames still waiting when push returns are copied into the stage: the
+** caller's buffer is not ours to keep. The staged ones are a prefix. */
+static int corr_stage(corr *c, size_t fsz, char *err)
+{
+	size_t cap = CORR_STAGE / fsz;	/* wide dtypes stage fewer frames */
+	if (c->nb > cap)
+		return corr_flush(c, err);
+	if (c->stage == NULL &&
+	    !(c->stage = err_malloc(c->T < cap ? c->T : cap, fsz, err)))
+		return -1;
+	for (size_t i = 0; i < c->nb; i++) {
+		char *slot = c->stage + i * fsz;
+		if (c->bfr[i] != slot) {
+			memcpy(slot, c->bfr[i], fsz);
+			c->bfr[i] = slot;
+		}
+	}
+	return 0;
+}
+
+int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
+	      size_t rows, size_t cols, char *err)
+{
+	const char *base = frames;
+	size_t fsz;
+	if (rows != c->rows || cols != c->cols)
+		return err_set(err, "corr: frames are %zux%zu but the partition "
+			       "is %zux%zu", rows, cols, c->rows, c->cols);
+	if ((int)dt < 0 || dt >= ARR_NTYPES)
+		return err_set(err, "corr: unsupported frame dtype");
+	if (intr_pending())	/* nothing of this push is taken */
+		return err_set(err, "interrupted");
+	fsz = c->npix * corr_dtype_size(dt);
+	if (corr_check_finite(c, base, fsz, dt, n, err))
+		return -1;
+	if (c->nb > 0 && dt != c->stage_dt && corr_flush(c, err))
+		return -1;
+	if (c->stage && dt != c->stage_dt) {
+		free(c->stage);
+		c->stage = NULL;
+	}
+	c->stage_dt = dt;
+	for (size_t f = 0; f < n; f++) {
+		if (corr_use(c, c->seen + f)) {
+			c->bfr[c->nb] = base + f * fsz;
+			c->bidx[c->nb++] = c->seen + f;
+		}
+		if (c->nb == c->T && corr_flush(c, err)) {
+			c->seen += f + 1;
+			return -1;
+		}
+	}
+	c->seen += n;
+	return corr_stage(c, fsz, err);
+}
+
+/* -------------------------------------------------------------- results */
+
+size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
+		   size_t max)
+{
+	size_t n = 0, M = nframes;
+	corr_level L;
+	for (int l = 0; l < CORR_MAXLEV && M >= 2; l++, M /= 2) {
+		corr_level_lags(o, l, &L);
+		for (int i = 0; i < L.nlag; i++)
+			if ((size_t)L.lag[i] < M) {
+				if (tau && n < max)
+					tau[n] = (double)L.lag[i] *
+						 ldexp(1.0, l);
+				n++;
+			}
+	}
+	return n;
+}
+
+typedef struct corr_bins {
+	double *G, *S, *tail, *g2s, *den;
+	double *dsum, *dn, *pm, *pv, *pn;
+} corr_bins;
+
+/* static-bin sums of one lag: G, S, and the last k frames (tail) */
+static void corr_lag_sums(const corr *c, const corr_level *L, int i,
+			  corr_bins *b)
+{
+	size_t P = c->P, K = (size_t)L->kmax, k = (size_t)L->lag[i];
+	memset(b->G, 0, c->nstat * sizeof(double));
+	memset(b->S, 0, c->nstat * sizeof(double));
+	memset(b->tail, 0, c->nstat * sizeof(double));
+	size_t slot[CORR_MAXLAG];
+	for (size_t j = 1; j <= k; j++)
+		slot[j - 1] = ((L->M - j) % K) * P;
+	for (size_t t = 0; t < c->ntile; t++) {
+		const double *ring = L->hist + t * K * P;
+		const double *g = L->G + (t * (size_t)L->nlag + (size_t)i) * P;
+		const double *sm = L->S + t * P;
+		size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
+		for (size_t q = 0; q < nv; q++) {
+			size_t s = (size_t)c->sbin[t * P + q];
+			double tl = 0;
+			for (size_t j = 0; j < k; j++)
+				tl += ring[slot[j] + q];
+			b->G[s] += g[q];
+			b->S[s] += sm[q];
+			b->tail[s] += tl;
+		}
+	}
+}
+
+/* one delay: static g2, dynamic mean over static bins, pixel spread */
+static void corr_lag_result(const corr *c, const corr_level *L, int i,
+			    corr_bins *b, double *g2, double *err,
+			    double *g2s_out)
+{
+	size_t k = (size_t)L->lag[i], P = c->P, np = L->M - k;
+	corr_lag_sums(c, L, i, b);
+	for (size_t d = 0; d < c->ndyn; d++)
+		b->dsum[d] = b->dn[d] = b->pm[d] = b->pv[d] = b->pn[d] = 0;
+	for (size_t s = 0; s < c->nstat; s++) {
+		double n = (double)c->scount[s], h = 0, ip, fu;
+		for (int th = 0; th < c->nthr; th++)
+			for (size_t j = 0; j < k; j++)
+				h += L->head[((size_t)th * (size_t)L->kmax + j) *
+					     c->nstat + s];
+		ip = (b->S[s] - b->tail[s]) / ((double)np * n);
+		fu = (b->S[s] - h) / ((double)np * n);
+		b->den[s] = ip * fu;
+		b->g2s[s] = b->G[s] / ((double)np * n) / b->den[s];
+		if (!(c->scount[s] > 0) || !isfinite(b->g2s[s]))
+			b->g2s[s] = NAN;
+		g2s_out[s] = b->g2s[s];
+		if (c->s2d[s] > 0 && isfinite(b->g2s[s])) {
+			b->dsum[c->s2d[s] - 1] += b->g2s[s];
+			b->dn[c->s2d[s] - 1] += 1;
+		}
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t p = 0; p < c->npx; p++) {
+			size_t s = (size_t)c->sbin[p], d, t = p / P;
+			double v;
+			if (!isfinite(b->g2s[s]))
+				continue;
+			d = (size_t)c->s2d[s] - 1;
+			v = L->G[(t * (size_t)L->nlag + (size_t)i) * P + p -
+				 t * P] / (double)np / b->den[s];
+			if (pass == 0) {
+				b->pm[d] += v;
+				b->pn[d] += 1;
+			} else {
+				double e = v - b->pm[d] / b->pn[d];
+				b->pv[d] += e * e;
+			}
+		}
+	}
+	for (size_t d = 0; d < c->ndyn; d++) {
+		g2[d] = b->dn[d] > 0 ? b->dsum[d] / b->dn[d] : NAN;
+		err[d] = b->pn[d] > 1 ? sqrt(b->pv[d] / (b->pn[d] - 1) /
+					     b->pn[d]) : NAN;
+	}
+}
+
+static int corr_res_alloc(const corr *c, corr_res *r, char *err)
+{
+	size_t nt = r->ntau;
+	r->tau = err_calloc(nt, sizeof *r->tau, err);
+	r->level = err_calloc(nt, sizeof *r->level, err);
+	r->g2 = err_calloc(nt * c->ndyn, sizeof(double), err);
+	r->g2_err = err_calloc(nt * c->ndyn, sizeof(double), err);
+	r->g2_static = err_calloc(nt * c->nstat, sizeof(double), err);
+	r->image = err_calloc(c->npix, sizeof(double), err);
+	r->iq = err_calloc(c->nstat, sizeof(double), err);
+	r->iq_seg = err_calloc(c->nseg * c->nstat + 1, sizeof(double), err);
+	r->ivt = err_calloc(c->accepted, sizeof(double), err);
+	r->frame_index = err_calloc(c->accepted, sizeof(size_t), err);
+	r->rejected = err_calloc(c->nrej + 1, sizeof(size_t), err);
+	if (!r->tau || !r->level || !r->g2 || !r->g2_err || !r->g2_static ||
+	    !r->image || !r->iq || !r->iq_seg || !r->ivt || !r->frame_index ||
+	    !r->rejected)
+		return -1;
+	return 0;
+}
+
+static void corr_res_static(const corr *c, corr_res *r)
+{
+	double *sum = calloc(c->nstat, sizeof *sum);
+	for (size_t i = 0; i < c->npix; i++)
+		r->image[i] = NAN;
+	for (size_t p = 0; p < c->npx; p++) {
+		r->image[c->pix[p]] = corr_img(c)[p] / (double)c->accepted;
+		if (sum)
+			sum[c->sbin[p]] += corr_img(c)[p];
+	}
+	for (size_t s = 0; s < c->nstat; s++)
+		r->iq[s] = (sum && c->scount[s]) ?
+			   sum[s] / ((double)c->accepted * (double)c->scount[s])
+			   : NAN;
+	free(sum);
+	if (c->nseg)
+		memcpy(r->iq_seg, c->seg, c->nseg * c->nstat * sizeof(double));
+	if (c->accepted) {
+		memcpy(r->ivt, c->ivt, c->accepted * sizeof(double));
+		memcpy(r->frame_index, c->fidx, c->accepted * sizeof(size_t));
+	}
+	if (c->nrej)
+		memcpy(r->rejected, c->rej, c->nrej * sizeof(size_t));
+}
+
+/* one delay's static and dynamic results into r (scratch of its own, so
+** that delays run in parallel) */
+static int corr_result_tau(const corr *c, int l, int i, size_t it,
+			   corr_res *r)
+{
+	size_t ns = c->nstat, nd = c->ndyn;
+	double *blk = calloc(5 * ns + 5 * nd, sizeof *blk);
+	corr_bins b;
+	if (blk == NULL)
+		return -1;
+	b.G = blk; b.S = blk + ns; b.tail = blk + 2 * ns; b.g2s = blk + 3 * ns;
+	b.den = blk + 4 * ns; b.dsum = blk + 5 * ns; b.dn = b.dsum + nd;
+	b.pm = b.dn + nd; b.pv = b.pm + nd; b.pn = b.pv + nd;
+	corr_lag_result(c, &c->lev[l], i, &b, r->g2 + it * nd,
+			r->g2_err + it * nd, r->g2_static + it * ns);
+	free(blk);
+	return 0;
+}
+
+int corr_result(corr *c, corr_res *r, char *err)
+{
+	int lv[CORR_MAXLEV * CORR_MAXLAG], li[CORR_MAXLEV * CORR_MAXLAG];
+	int failed = 0;
+	memset(r, 0, sizeof *r);
+	if (corr_flush(c, err))
+		return -1;
+	if (c->lev[0].M < 2)
+		return err_set(err, "corr: %zu frame%s accepted, fewer than "
+			       "the 2 the first delay needs", c->lev[0].M,
+			       c->lev[0].M == 1 ? "" : "s");
+	for (int l = 0; l < c->nlev; l++)
+		for (int i = 0; i < c->lev[l].nlag; i++)
+			if ((size_t)c->lev[l].lag[i] < c->lev[l].M) {
+				lv[r->ntau] = l;
+				li[r->ntau++] = i;
+			}
+	r->ndyn = c->ndyn;
+	r->nstat = c->nstat;
+	r->npix = c->npix;
+	r->nseg = c->nseg;
+	r->nframes = c->accepted;
+	r->nrejected = c->nrej;
+	if (corr_res_alloc(c, r, err)) {
+		corr_res_free(r);
+		return -1;
+	}
+	#pragma omp parallel for schedule(dynamic, 1) num_threads(c->nthr) \
+		reduction(|:failed)
+	for (size_t it = 0; it < r->ntau; it++) {
+		r->tau[it] = c->lev[lv[it]].lag[li[it]] * ldexp(1.0, lv[it]);
+		r->level[it] = lv[it];
+		failed |= corr_result_tau(c, lv[it], li[it], it, r) != 0;
+	}
+	if (failed) {
+		corr_res_free(r);
+		return err_set(err, "corr: out of memory for the result");
+	}
+	corr_res_static(c, r);
+	return 0;
+}
+
+void corr_res_free(corr_res *r)
+{
+	free(r->tau); free(r->level); free(r->g2); free(r->g2_err);
+	free(r->g2_static); free(r->image); free(r->iq); free(r->iq_seg);
+	free(r->ivt); free(r->frame_index); free(r->rejected);
+	memset(r, 0, sizeof *r);
+}
+
+/* ------------------------------------------------------- synthetic data */
+
+/* splitmix64: a good 64-bit hash of a counter */
+static uint64_t corr_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* inversion by products of uniforms; mean < 1000 keeps exp(-mean) > 0 */
+int corr_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
+		     char *err)
+{
+	double L = exp(-mean);
+	if (!(mean >= 0 && mean < 700))
+		return err_set(err, "corr: Poisson mean must be 0..700 (got "
+			       "%g)", mean);
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		uint64_t h = corr_mix(seed ^ corr_mix(i));
+		double p = 1;
+		unsigned k = 0;
+		for (;;) {
+			h = corr_mix(h);
+			p *= (double)(h >> 11) * (1.0 / 9007199254740992.0);
+			if (p <= L || k >= 65535)
+				break;
+			k++;
+		}
+		out[i] = (uint16_t)k;
+	}
+	return 0;
+}

@@ -1,0 +1,123 @@
+/*
+** corr.h - streaming multi-tau intensity autocorrelation for XPCS (core).
+**
+** Frames arrive in chunks (corr_push) and are never stored: memory depends
+** on the number of used pixels and of levels, not on the number of frames.
+**
+** Multi-tau scheme. Level 0 is the frame series I_0[t]; level l is the
+** series of sums of 2^l consecutive frames, I_l[j] = I_{l-1}[2j] +
+** I_{l-1}[2j+1], with M_l = floor(M_{l-1} / 2) frames (a trailing odd frame
+** waits for its partner). Each level has a list of lags k (in its own
+** frames); the delay is tau = k 2^l frames. For a pixel and a lag
+**   G   = 1/(M-k) sum_{t=0}^{M-k-1} I[t] I[t+k]
+**   IP  = 1/(M-k) sum_{t=0}^{M-k-1} I[t]        ("past")
+**   IF  = 1/(M-k) sum_{t=k}^{M-1}   I[t]        ("future")
+** and per static bin s (means over its pixels)
+**   g2_s = <G>_s / (<IP>_s <IF>_s)       (symmetric normalisation).
+** A dynamic bin's g2 is the mean of g2_s over its static bins with finite
+** g2_s; its error is the standard deviation over its pixels of
+** G_p / (<IP>_s <IF>_s), divided by sqrt(pixels). A bin with no pixels,
+** or whose static bins have no intensity, gives NaN; a lag reaches the
+** result only if it has at least one pair (k < M_l).
+**
+** Default lags (dpl = 4, "delays per level", equal to the APS 8-ID-I
+** list): level 0: 1..2 dpl; level l >= 1: dpl+1..2 dpl, i.e. delays
+** 1..8, 10,12,14,16, 20,24,28,32, ...
+**
+** Options: frame range and stride of the offered stream, a dark image
+** subtracted from every frame, per-frame normalisation by the frame's mean
+** over the used pixels, and rejection of frames whose mean deviates from
+** the running median by more than reject_sigma robust standard deviations
+** (1.4826 MAD, over the last 256 accepted frames and the current chunk).
+** A rejected frame is dropped from the series (the following frames move
+** up by one): meant for rare isolated bad frames; their stream indices are
+** reported. A float frame holding NaN or Inf in a used pixel is an error
+** and leaves the correlator unchanged.
+**
+** Also in the same pass: the time-averaged image, the mean intensity of
+** every accepted frame, and I(q) per static bin over segments of
+** segment_frames accepted frames.
+**
+** Memory per used pixel: for each level l, (K_l + nlag_l + 2) doubles with
+** K_l the largest lag of the level, plus one double; e.g. 10000 frames,
+** dpl 4: about 1.1 kB per pixel. corr_memory() gives the total.
+*/
+#ifndef ionflow_corr_h
+#define ionflow_corr_h
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "array.h"
+#include "err.h"
+#include "progress.h"
+#include "qmap.h"
+
+#define CORR_MAXLEV 48
+#define CORR_MAXLAG 32
+
+typedef struct corr_opts {
+	int dpl;		/* delays per level (default 4) */
+	int lags0;		/* lags at level 0 (default 2 dpl) */
+	size_t first;		/* first stream frame used (0-based) */
+	size_t last;		/* one past the last used; 0 = no end */
+	size_t stride;		/* use every stride-th frame (default 1) */
+	const double *dark;	/* rows x cols image subtracted, or NULL */
+	int normalize;		/* divide frames by their mean intensity */
+	double reject_sigma;	/* > 0: drop outlier frames */
+	size_t segment_frames;	/* I(q) segment length (accepted frames) */
+	int nthreads;		/* 0 = OpenMP's default */
+	progress *prog;		/* updated with accepted frames; the
+				   caller begins and ends it; NULL none */
+} corr_opts;
+
+typedef struct corr corr;
+
+typedef struct corr_res {
+	size_t ntau, ndyn, nstat;
+	double *tau;		/* ntau delays, in used (strided) frames */
+	int *level;		/* ntau: multi-tau level of each delay */
+	double *g2;		/* ntau x ndyn, NaN for empty bins */
+	double *g2_err;		/* ntau x ndyn */
+	double *g2_static;	/* ntau x nstat */
+	size_t npix;		/* rows * cols */
+	double *image;		/* time-averaged image, NaN off the used pixels */
+	double *iq;		/* nstat: time-averaged I per static bin */
+	size_t nseg;
+	double *iq_seg;		/* nseg x nstat */
+	size_t nframes;		/* accepted frames */
+	double *ivt;		/* nframes: mean intensity of each frame */
+	size_t *frame_index;	/* nframes: its 0-based stream index */
+	size_t nrejected;
+	size_t *rejected;	/* stream indices of rejected frames */
+} corr_res;
+
+void corr_opts_default(corr_opts *o);
+/* stat may be NULL (static = dynamic partition); both must have the same
+** shape and every static bin must lie inside one dynamic bin */
+int corr_new(corr **out, const qmap *dyn, const qmap *stat,
+	     const corr_opts *o, char *err);
+/* n frames of rows x cols, C-contiguous, of dtype dt. Frames are taken
+** in batches; with a pending Ctrl-C (intr.h) the push fails with
+** "interrupted": at its start nothing of it is taken, between batches the
+** batches already run are kept and the rest of the call is dropped. */
+int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
+	      size_t rows, size_t cols, char *err);
+/* the result so far (may be called repeatedly); needs >= 2 frames */
+int corr_result(corr *c, corr_res *r, char *err);
+void corr_res_free(corr_res *r);
+void corr_free(corr *c);
+size_t corr_memory(const corr *c);	/* bytes held */
+size_t corr_frames(const corr *c);	/* frames accepted so far */
+/* the delays (in frames) the options give for nframes frames */
+size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
+		   size_t max);
+/* n Poisson counts of the given mean (< 1000) into out, for benchmarks and
+** examples: a counter-based hash of (seed, i), so the values do not depend
+** on the number of threads */
+int corr_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
+		     char *err);
+/* "avx2+fma" or "sse2": which kernel runs */
+const char *corr_kernel_name(void);
+
+#endif

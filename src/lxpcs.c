@@ -1,0 +1,1020 @@
+/*
+** lxpcs.c - the Lua binding of the XPCS cores (geom.h, qmap.h, corr.h).
+**
+**   local g = xpcs.geometry{energy_keV=11, distance=5, pixel=75e-6,
+**                           center={x=128, y=120}, shape={256, 256}}
+**   local m = xpcs.maps(g)                      -- m.q (1/m), m.phi (deg)
+**   local p = xpcs.partition{q=m.q, phi=m.phi, q_bins=10, phi_bins=8}
+**   local c = xpcs.correlator{dynamic=p}
+**   for i, f in h5.frames(path, "/entry/data/data") do c:push(f) end
+**   local r = c:result()                        -- r.tau, r.g2, r.g2_err
+**
+** Beam centres are detector coordinates in pixels, 0-based as in the APS
+** metadata; bins, rows, columns and frames are 1-based indices.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "corr.h"
+#include "geom.h"
+#include "larray.h"
+#include "progress.h"
+#include "qmap.h"
+#include "twotime.h"
+
+#define LXPCS_PART "ionflow.xpcs.partition"
+#define LXPCS_CORR "ionflow.xpcs.correlator"
+#define LXPCS_TT "ionflow.xpcs.twotime"
+
+typedef struct lxpcs_part { qmap m; } lxpcs_part;
+typedef struct lxpcs_corr {
+	corr *c;
+	progress prog;
+	int bar;
+	size_t rows, cols;
+} lxpcs_corr;
+
+/* ------------------------------------------------------------ helpers */
+
+static double lxpcs_num(lua_State *L, int t, const char *k, double def,
+			int required, const char *fname)
+{
+	double v;
+	int isnum;
+	lua_getfield(L, t, k);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		if (required)
+			luaL_error(L, "%s: field '%s' is required", fname, k);
+		return def;
+	}
+	v = lua_tonumberx(L, -1, &isnum);
+	if (!isnum)
+		luaL_error(L, "%s: field '%s' must be a number", fname, k);
+	lua_pop(L, 1);
+	return v;
+}
+
+static lua_Integer lxpcs_int(lua_State *L, int t, const char *k,
+			     lua_Integer def, const char *fname)
+{
+	lua_Integer v;
+	int isint;
+	lua_getfield(L, t, k);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return def;
+	}
+	v = lua_tointegerx(L, -1, &isint);
+	if (!isint)
+		luaL_error(L, "%s: field '%s' must be an integer", fname, k);
+	lua_pop(L, 1);
+	return v;
+}
+
+static int lxpcs_bool(lua_State *L, int t, const char *k)
+{
+	int b;
+	lua_getfield(L, t, k);
+	b = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return b;
+}
+
+/* a contiguous copy of an array argument in dtype dt with npix elements
+** (npix 0: any size); left on the stack so that Lua owns it */
+static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
+		      const char *what, const char *fname)
+{
+	arr *a = larray_test(L, i), tmp;
+	char err[ERR_LEN];
+	if (a == NULL)
+		luaL_error(L, "%s: '%s' must be an array", fname, what);
+	if (npix && arr_size(a) != npix)
+		luaL_error(L, "%s: '%s' has %d elements, the detector %d",
+			   fname, what, (int)arr_size(a), (int)npix);
+	if (arr_copy(&tmp, a, dt, err) != 0)
+		larray_error(L, fname, err);
+	return larray_push(L, &tmp);
+}
+
+static arr *lxpcs_field_arr(lua_State *L, int t, const char *k,
+			    arr_dtype dt, size_t npix, int required,
+			    const char *fname)
+{
+	arr *a;
+	lua_getfield(L, t, k);
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		if (required)
+			luaL_error(L, "%s: field '%s' is required", fname, k);
+		return NULL;
+	}
+	a = lxpcs_arr(L, lua_gettop(L), dt, npix, k, fname);
+	lua_replace(L, -2);
+	return a;
+}
+
+static void lxpcs_push_vec(lua_State *L, const double *v, size_t n)
+{
+	arr *a = larray_new(L, ARR_F64, 1, &n);
+	if (n)
+		memcpy(a->data, v, n * sizeof *v);
+}
+
+static void lxpcs_push_mat(lua_State *L, const double *v, size_t r,
+			   size_t c)
+{
+	size_t sh[2] = {r, c};
+	arr *a = larray_new(L, ARR_F64, 2, sh);
+	if (r != 0 && c != 0)
+		memcpy(a->data, v, r * c * sizeof *v);
+}
+
+/* ----------------------------------------------------------- geometry */
+
+static void lxpcs_geom_get(lua_State *L, int t, geom *g, const char *fname)
+{
+	double px;
+	char err[ERR_LEN];
+	luaL_checktype(L, t, LUA_TTABLE);
+	g->energy_keV = lxpcs_num(L, t, "energy_keV", 0, 1, fname);
+	g->distance = lxpcs_num(L, t, "distance", 0, 1, fname);
+	px = lxpcs_num(L, t, "pixel", NAN, 0, fname);
+	g->pixel_x = lxpcs_num(L, t, "pixel_x", px, isnan(px), fname);
+	g->pixel_y = lxpcs_num(L, t, "pixel_y", px, isnan(px), fname);
+	g->center_x = lxpcs_num(L, t, "center_x", NAN, 0, fname);
+	g->center_y = lxpcs_num(L, t, "center_y", NAN, 0, fname);
+	if (lua_getfield(L, t, "center") == LUA_TTABLE) {
+		int c = lua_gettop(L);
+		lua_getfield(L, c, "x");
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			lua_rawgeti(L, c, 1);
+		}
+		g->center_x = luaL_optnumber(L, -1, NAN);
+		lua_getfield(L, c, "y");
+		if (lua_isnil(L, -1)) {
+			lua_pop(L, 1);
+			lua_rawgeti(L, c, 2);
+		}
+		g->center_y = luaL_optnumber(L, -1, NAN);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
+	g->rows = (size_t)lxpcs_num(L, t, "rows", 0, 0, fname);
+	g->cols = (size_t)lxpcs_num(L, t, "cols", 0, 0, fname);
+	if (lua_getfield(L, t, "shape") == LUA_TTABLE) {
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		g->rows = (size_t)luaL_optinteger(L, -2, 0);
+		g->cols = (size_t)luaL_optinteger(L, -1, 0);
+		lua_pop(L, 2);
+	}
+	lua_pop(L, 1);
+	if (geom_check(g, err) != 0)
+		larray_error(L, fname, err);
+}
+
+static void lxpcs_geom_push(lua_State *L, const geom *g)
+{
+	lua_createtable(L, 0, 10);
+	lua_pushnumber(L, g->energy_keV); lua_setfield(L, -2, "energy_keV");
+	lua_pushnumber(L, g->distance); lua_setfield(L, -2, "distance");
+	lua_pushnumber(L, g->pixel_x); lua_setfield(L, -2, "pixel_x");
+	lua_pushnumber(L, g->pixel_y); lua_setfield(L, -2, "pixel_y");
+	lua_pushnumber(L, g->center_x); lua_setfield(L, -2, "center_x");
+	lua_pushnumber(L, g->center_y); lua_setfield(L, -2, "center_y");
+	lua_pushinteger(L, (lua_Integer)g->rows); lua_setfield(L, -2, "rows");
+	lua_pushinteger(L, (lua_Integer)g->cols); lua_setfield(L, -2, "cols");
+	lua_pushnumber(L, geom_wavelength(g));
+	lua_setfield(L, -2, "wavelength");
+}
+
+/* xpcs.geometry{energy_keV=, distance=, pixel= | pixel_x=, pixel_y=,
+** center={x=, y=}, shape={rows, cols}} -> checked table */
+static int lxpcs_geometry(lua_State *L)
+{
+	geom g;
+	lxpcs_geom_get(L, 1, &g, "xpcs.geometry");
+	lxpcs_geom_push(L, &g);
+	return 1;
+}
+
+/* xpcs.maps(geometry) -> {q=, phi=, ux=, uy=} (rows x cols, f64) */
+static int lxpcs_maps(lua_State *L)
+{
+	geom g;
+	size_t sh[2];
+	arr *q, *phi, *ux, *uy;
+	char err[ERR_LEN];
+	lxpcs_geom_get(L, 1, &g, "xpcs.maps");
+	sh[0] = g.rows;
+	sh[1] = g.cols;
+	lua_createtable(L, 0, 4);
+	q = larray_new_uninit(L, ARR_F64, 2, sh);
+	lua_setfield(L, -2, "q");
+	phi = larray_new_uninit(L, ARR_F64, 2, sh);
+	lua_setfield(L, -2, "phi");
+	ux = larray_new_uninit(L, ARR_F64, 2, sh);
+	lua_setfield(L, -2, "ux");
+	uy = larray_new_uninit(L, ARR_F64, 2, sh);
+	lua_setfield(L, -2, "uy");
+	if (geom_maps(&g, (double *)q->data, (double *)phi->data,
+		      (double *)ux->data, (double *)uy->data, err) != 0)
+		return larray_error(L, "xpcs.maps", err);
+	return 1;
+}
+
+/* xpcs.pixel(geometry, row, col) -> {q=, phi=, tth=, qx=, qy=, qz=, ux=,
+** uy=} for the 1-based pixel (fractional values allowed) */
+static int lxpcs_pixel(lua_State *L)
+{
+	geom g;
+	geom_px p;
+	lxpcs_geom_get(L, 1, &g, "xpcs.pixel");
+	geom_pixel(&g, luaL_checknumber(L, 2) - 1, luaL_checknumber(L, 3) - 1,
+		   &p);
+	lua_createtable(L, 0, 8);
+	lua_pushnumber(L, p.q); lua_setfield(L, -2, "q");
+	lua_pushnumber(L, p.phi_deg); lua_setfield(L, -2, "phi");
+	lua_pushnumber(L, p.tth); lua_setfield(L, -2, "tth");
+	lua_pushnumber(L, p.qx); lua_setfield(L, -2, "qx");
+	lua_pushnumber(L, p.qy); lua_setfield(L, -2, "qy");
+	lua_pushnumber(L, p.qz); lua_setfield(L, -2, "qz");
+	lua_pushnumber(L, p.ux); lua_setfield(L, -2, "ux");
+	lua_pushnumber(L, p.uy); lua_setfield(L, -2, "uy");
+	return 1;
+}
+
+/* ---------------------------------------------------------- partition */
+
+static lxpcs_part *lxpcs_checkpart(lua_State *L, int i)
+{
+	lxpcs_part *u = luaL_checkudata(L, i, LXPCS_PART);
+	if (u->m.map == NULL)
+		luaL_argerror(L, i, "partition is empty");
+	return u;
+}
+
+static lxpcs_part *lxpcs_newpart(lua_State *L)
+{
+	lxpcs_part *u = lua_newuserdatauv(L, sizeof *u, 0);
+	memset(u, 0, sizeof *u);
+	luaL_setmetatable(L, LXPCS_PART);
+	return u;
+}
+
+/* edges from a field list, or from n bins over [lo, hi] */
+static double *lxpcs_edges(lua_State *L, int t, const char *ek,
+			   const char *nk, double lo, double hi, int logs,
+			   size_t *n, const char *fname)
+{
+	double *e;
+	char err[ERR_LEN];
+	if (lua_getfield(L, t, ek) == LUA_TTABLE) {
+		size_t k, m = lua_rawlen(L, -1);
+		if (m < 2)
+			luaL_error(L, "%s: '%s' needs >= 2 edges", fname, ek);
+		e = lua_newuserdatauv(L, m * sizeof *e, 0);
+		for (k = 0; k < m; k++) {
+			lua_rawgeti(L, -2, (lua_Integer)k + 1);
+			if (!lua_isnumber(L, -1))
+				luaL_error(L, "%s: %s[%d] is not a number",
+					   fname, ek, (int)k + 1);
+			e[k] = lua_tonumber(L, -1);
+			lua_pop(L, 1);
+		}
+		lua_replace(L, -2);
+		*n = m - 1;
+		return e;
+	}
+	lua_pop(L, 1);
+	*n = (size_t)lxpcs_int(L, t, nk, 1, fname);
+	if ((lua_Integer)*n < 1 || *n > 1000000)
+		luaL_error(L, "%s: '%s' must be 1..1000000", fname, nk);
+	e = lua_newuserdatauv(L, (*n + 1) * sizeof *e, 0);
+	if (qmap_edges(lo, hi, *n, logs, e, err) != 0)
+		larray_error(L, fname, err);
+	return e;
+}
+
+/* the q range of the unmasked pixels (q > 0 for log bins) */
+static void lxpcs_qrange(const double *q, const double *mask, size_t n,
+			 int logs, double *lo, double *hi)
+{
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (size_t i = 0; i < n; i++) {
+		if ((mask && !(mask[i] != 0)) || !isfinite(q[i]) ||
+		    (logs && !(q[i] > 0)))
+			continue;
+		if (q[i] < *lo) *lo = q[i];
+		if (q[i] > *hi) *hi = q[i];
+	}
+}
+
+/* xpcs.partition{q=, phi=, mask=, q_bins= | q_edges=, q_min=, q_max=,
+** log=, phi_bins= | phi_edges=, fold=} or {map=, q=, phi=, nbins=} */
+static int lxpcs_partition(lua_State *L)
+{
+	const char *fname = "xpcs.partition";
+	arr *q, *phi, *mask, *map;
+	size_t rows, cols, npix, nq, nphi;
+	double *qe, *pe, lo, hi;
+	uint8_t *m8 = NULL;
+	lxpcs_part *u;
+	char err[ERR_LEN];
+	int logs, fold;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_getfield(L, 1, "map");
+	map = larray_test(L, -1);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, map ? "map" : "q");
+	q = larray_test(L, -1);
+	lua_pop(L, 1);
+	if (q == NULL || q->ndim != 2)
+		return luaL_error(L, "%s: '%s' must be a 2-D array", fname,
+				  map ? "map" : "q");
+	rows = q->shape[0];
+	cols = q->shape[1];
+	npix = rows * cols;
+	q = lxpcs_field_arr(L, 1, "q", ARR_F64, npix, map == NULL, fname);
+	phi = lxpcs_field_arr(L, 1, "phi", ARR_F64, npix, map == NULL, fname);
+	if (map) {
+		map = lxpcs_field_arr(L, 1, "map", ARR_I32, npix, 1, fname);
+		u = lxpcs_newpart(L);
+		if (qmap_from_map(&u->m, rows, cols, (int32_t *)map->data,
+				  (size_t)lxpcs_int(L, 1, "nbins", 0, fname),
+				  q ? (double *)q->data : NULL,
+				  phi ? (double *)phi->data : NULL, err) != 0)
+			return larray_error(L, fname, err);
+		return 1;
+	}
+	mask = lxpcs_field_arr(L, 1, "mask", ARR_F64, npix, 0, fname);
+	logs = lxpcs_bool(L, 1, "log");
+	fold = lxpcs_bool(L, 1, "fold");
+	lxpcs_qrange((double *)q->data, mask ? (double *)mask->data : NULL,
+		     npix, logs, &lo, &hi);
+	lo = lxpcs_num(L, 1, "q_min", lo, 0, fname);
+	hi = lxpcs_num(L, 1, "q_max", hi, 0, fname);
+	if (!isfinite(lo) || !isfinite(hi))
+		return luaL_error(L, "%s: no unmasked pixel to bin", fname);
+	if (hi == lo)
+		hi = lo * (1 + 1e-12) + 1e-300;
+	qe = lxpcs_edges(L, 1, "q_edges", "q_bins", lo, hi, logs, &nq, fname);
+	pe = lxpcs_edges(L, 1, "phi_edges", "phi_bins",
+			 lxpcs_num(L, 1, "phi_min", fold ? -90 : -180, 0, fname),
+			 lxpcs_num(L, 1, "phi_max", fold ? 90 : 180, 0, fname),
+			 0, &nphi, fname);
+	if (mask) {
+		m8 = lua_newuserdatauv(L, npix, 0);
+		for (size_t i = 0; i < npix; i++)
+			m8[i] = ((double *)mask->data)[i] != 0;
+	}
+	u = lxpcs_newpart(L);
+	if (qmap_build(&u->m, rows, cols, (double *)q->data,
+		       (double *)phi->data, m8, qe, nq, pe, nphi, fold, err))
+		return larray_error(L, fname, err);
+	return 1;
+}
+
+static int lxpcs_part_gc(lua_State *L)
+{
+	lxpcs_part *u = luaL_checkudata(L, 1, LXPCS_PART);
+	qmap_free(&u->m);
+	return 0;
+}
+
+static void lxpcs_push_sizes(lua_State *L, const size_t *v, size_t n)
+{
+	arr *a = larray_new(L, ARR_F64, 1, &n);
+	for (size_t i = 0; i < n; i++)
+		((double *)a->data)[i] = (double)v[i];
+}
+
+/* p.map, p.count, p.q_mean, p.phi_mean, p.q_edges, p.phi_edges, p.nbins,
+** p.nq, p.nphi, p.rows, p.cols, p.fold */
+static int lxpcs_part_index(lua_State *L)
+{
+	lxpcs_part *u = lxpcs_checkpart(L, 1);
+	const char *k = luaL_checkstring(L, 2);
+	qmap *m = &u->m;
+	if (!strcmp(k, "map")) {
+		size_t sh[2] = {m->rows, m->cols};
+		arr *a = larray_new(L, ARR_I32, 2, sh);
+		memcpy(a->data, m->map, m->npix * sizeof *m->map);
+	} else if (!strcmp(k, "count"))
+		lxpcs_push_sizes(L, m->count, m->nbins);
+	else if (!strcmp(k, "q_mean"))
+		lxpcs_push_vec(L, m->q_mean, m->nbins);
+	else if (!strcmp(k, "phi_mean"))
+		lxpcs_push_vec(L, m->phi_mean, m->nbins);
+	else if (!strcmp(k, "q_edges") && m->q_edges)
+		lxpcs_push_vec(L, m->q_edges, m->nq + 1);
+	else if (!strcmp(k, "phi_edges") && m->phi_edges)
+		lxpcs_push_vec(L, m->phi_edges, m->nphi + 1);
+	else if (!strcmp(k, "nbins"))
+		lua_pushinteger(L, (lua_Integer)m->nbins);
+	else if (!strcmp(k, "nq"))
+		lua_pushinteger(L, (lua_Integer)m->nq);
+	else if (!strcmp(k, "nphi"))
+		lua_pushinteger(L, (lua_Integer)m->nphi);
+	else if (!strcmp(k, "rows"))
+		lua_pushinteger(L, (lua_Integer)m->rows);
+	else if (!strcmp(k, "cols"))
+		lua_pushinteger(L, (lua_Integer)m->cols);
+	else if (!strcmp(k, "fold"))
+		lua_pushboolean(L, m->fold);
+	else if (!strcmp(k, "bin_mean")) {
+		luaL_getmetatable(L, LXPCS_PART);
+		lua_getfield(L, -1, "bin_mean");
+	} else
+		lua_pushnil(L);
+	return 1;
+}
+
+/* p:bin_mean(image) -> mean of image over each bin (NaN when empty) */
+static int lxpcs_part_binmean(lua_State *L)
+{
+	lxpcs_part *u = lxpcs_checkpart(L, 1);
+	arr *img = lxpcs_arr(L, 2, ARR_F64, u->m.npix, "image",
+			     "partition:bin_mean");
+	arr *o = larray_new(L, ARR_F64, 1, &u->m.nbins);
+	qmap_bin_mean(&u->m, (double *)img->data, (double *)o->data);
+	return 1;
+}
+
+static int lxpcs_part_tostring(lua_State *L)
+{
+	lxpcs_part *u = luaL_checkudata(L, 1, LXPCS_PART);
+	if (u->m.map == NULL)
+		lua_pushliteral(L, "xpcs partition (empty)");
+	else
+		lua_pushfstring(L, "xpcs partition %dx%d, %d bins (%d q x %d "
+				"phi)", (int)u->m.rows, (int)u->m.cols,
+				(int)u->m.nbins, (int)u->m.nq, (int)u->m.nphi);
+	return 1;
+}
+
+/* --------------------------------------------------------------- masks */
+
+/* xpcs.mask(shape | array [, {above=, image=, dead=, rects={{r0,r1,c0,c1}},
+** polygons={{{x,y},...}}, keep=}]) -> u8 (1 = use). With an array the
+** mask starts from it (non-zero = use); rectangles use 1-based inclusive
+** rows and columns; polygon vertices are {col, row}, 1-based. */
+static int lxpcs_mask(lua_State *L)
+{
+	const char *fname = "xpcs.mask";
+	size_t sh[2], npix;
+	arr *m, *base = larray_test(L, 1);
+	uint8_t *d;
+	char err[ERR_LEN];
+	if (base) {
+		if (base->ndim != 2)
+			return luaL_error(L, "%s: the mask must be 2-D", fname);
+		sh[0] = base->shape[0];
+		sh[1] = base->shape[1];
+	} else {
+		luaL_checktype(L, 1, LUA_TTABLE);
+		lua_rawgeti(L, 1, 1);
+		lua_rawgeti(L, 1, 2);
+		sh[0] = (size_t)luaL_checkinteger(L, -2);
+		sh[1] = (size_t)luaL_checkinteger(L, -1);
+		lua_pop(L, 2);
+	}
+	npix = sh[0] * sh[1];
+	if (npix == 0)
+		return luaL_error(L, "%s: empty shape", fname);
+	lua_settop(L, 2);
+	m = larray_new(L, ARR_U8, 2, sh);	/* index 3 */
+	d = (uint8_t *)m->data;
+	if (base) {
+		arr *b = lxpcs_arr(L, 1, ARR_F64, npix, "mask", fname);
+		for (size_t i = 0; i < npix; i++)
+			d[i] = ((double *)b->data)[i] != 0;
+		lua_pop(L, 1);
+	} else
+		memset(d, 1, npix);
+	if (lua_isnil(L, 2))
+		return 1;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (lua_getfield(L, 2, "above"), !lua_isnil(L, -1)) {
+		double thr = luaL_checknumber(L, -1);
+		arr *img = lxpcs_field_arr(L, 2, "image", ARR_F64, npix, 1,
+					   fname);
+		qmap_mask_above(d, (double *)img->data, npix, thr);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, 2, "dead"), !lua_isnil(L, -1)) {
+		arr *tot = lxpcs_arr(L, lua_gettop(L), ARR_F64, npix, "dead",
+				     fname);
+		qmap_mask_dead(d, (double *)tot->data, npix);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, 2, "rects") == LUA_TTABLE) {
+		for (lua_Integer k = 1; k <= (lua_Integer)lua_rawlen(L, -1);
+		     k++) {
+			long v[4];
+			lua_rawgeti(L, -1, k);
+			luaL_checktype(L, -1, LUA_TTABLE);
+			for (int j = 0; j < 4; j++) {
+				lua_rawgeti(L, -1, j + 1);
+				v[j] = (long)luaL_checkinteger(L, -1) - 1;
+				lua_pop(L, 1);
+			}
+			qmap_mask_rect(d, sh[0], sh[1], v[0], v[1], v[2], v[3],
+				       0);
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+	if (lua_getfield(L, 2, "polygons") == LUA_TTABLE) {
+		for (lua_Integer k = 1; k <= (lua_Integer)lua_rawlen(L, -1);
+		     k++) {
+			size_t nv;
+			double *xy;
+			lua_rawgeti(L, -1, k);
+			luaL_checktype(L, -1, LUA_TTABLE);
+			nv = lua_rawlen(L, -1);
+			xy = lua_newuserdatauv(L, 2 * nv * sizeof *xy + 1, 0);
+			for (size_t j = 0; j < nv; j++) {
+				lua_rawgeti(L, -2, (lua_Integer)j + 1);
+				luaL_checktype(L, -1, LUA_TTABLE);
+				lua_rawgeti(L, -1, 1);
+				lua_rawgeti(L, -2, 2);
+				xy[2 * j] = luaL_checknumber(L, -2) - 1;
+				xy[2 * j + 1] = luaL_checknumber(L, -1) - 1;
+				lua_pop(L, 3);
+			}
+			if (qmap_mask_polygon(d, sh[0], sh[1], xy, nv, 0, err))
+				return larray_error(L, fname, err);
+			lua_pop(L, 2);
+		}
+	}
+	lua_pop(L, 1);
+	lua_settop(L, 3);
+	return 1;
+}
+
+/* ---------------------------------------------------------- correlator */
+
+static lxpcs_corr *lxpcs_checkcorr(lua_State *L, int i)
+{
+	lxpcs_corr *u = luaL_checkudata(L, i, LXPCS_CORR);
+	if (u->c == NULL)
+		luaL_argerror(L, i, "correlator is closed");
+	return u;
+}
+
+/* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
+** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
+** progress=, total=} */
+static int lxpcs_correlator(lua_State *L)
+{
+	const char *fname = "xpcs.correlator";
+	lxpcs_part *dy, *st = NULL;
+	corr_opts o;
+	lxpcs_corr *u;
+	arr *dark = NULL;
+	char err[ERR_LEN];
+	lua_Integer first, last;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	lua_getfield(L, 1, "dynamic");
+	dy = lxpcs_checkpart(L, 2);
+	lua_getfield(L, 1, "static");
+	if (!lua_isnil(L, 3))
+		st = lxpcs_checkpart(L, 3);
+	corr_opts_default(&o);
+	o.dpl = (int)lxpcs_int(L, 1, "dpl", 4, fname);
+	o.lags0 = (int)lxpcs_int(L, 1, "lags0", 2 * o.dpl, fname);
+	first = lxpcs_int(L, 1, "first", 1, fname);
+	last = lxpcs_int(L, 1, "last", 0, fname);
+	if (first < 1 || last < 0)
+		return luaL_error(L, "%s: first must be >= 1, last >= 0",
+				  fname);
+	o.first = (size_t)first - 1;
+	o.last = (size_t)last;
+	o.stride = (size_t)lxpcs_int(L, 1, "stride", 1, fname);
+	if (lxpcs_int(L, 1, "stride", 1, fname) < 1)
+		return luaL_error(L, "%s: stride must be >= 1", fname);
+	o.normalize = lxpcs_bool(L, 1, "normalize");
+	o.reject_sigma = lxpcs_num(L, 1, "reject_sigma", 0, 0, fname);
+	o.segment_frames = (size_t)lxpcs_int(L, 1, "segment_frames", 0, fname);
+	o.nthreads = (int)lxpcs_int(L, 1, "threads", 0, fname);
+	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix, 0, fname);
+	if (dark)
+		o.dark = (double *)dark->data;
+	u = lua_newuserdatauv(L, sizeof *u, 0);
+	memset(u, 0, sizeof *u);
+	luaL_setmetatable(L, LXPCS_CORR);
+	progress_init(&u->prog);
+	lua_getfield(L, 1, "progress");
+	if (lua_isboolean(L, -1) && !lua_toboolean(L, -1))
+		u->prog.mode = PROGRESS_OFF;
+	lua_pop(L, 1);
+	o.prog = &u->prog;
+	if (corr_new(&u->c, &dy->m, st ? &st->m : NULL, &o, err) != 0)
+		return larray_error(L, fname, err);
+	u->rows = dy->m.rows;
+	u->cols = dy->m.cols;
+	progress_begin(&u->prog, "multitau",
+		       (double)lxpcs_int(L, 1, "total", 0, fname));
+	u->bar = 1;
+	return 1;
+}
+
+/* c:push(frames [, first, count]): a frame (rows x cols) or a stack
+** (n x rows x cols) of any dtype; first/count pick frames of a stack */
+static int lxpcs_push(lua_State *L)
+{
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	arr *a = larray_check(L, 2);
+	size_t n, rows, cols, f0, cnt;
+	char err[ERR_LEN];
+	if (a->ndim != 2 && a->ndim != 3)
+		return luaL_argerror(L, 2, "frames must be 2-D or 3-D");
+	if (!arr_is_contiguous(a)) {
+		arr tmp;
+		if (arr_copy(&tmp, a, a->dtype, err) != 0)
+			return larray_error(L, "correlator:push", err);
+		a = larray_push(L, &tmp);
+	}
+	n = a->ndim == 3 ? a->shape[0] : 1;
+	rows = a->shape[a->ndim - 2];
+	cols = a->shape[a->ndim - 1];
+	f0 = (size_t)luaL_optinteger(L, 3, 1);
+	cnt = (size_t)luaL_optinteger(L, 4, (lua_Integer)(n - (f0 - 1)));
+	if (f0 < 1 || f0 - 1 + cnt > n)
+		return luaL_error(L, "correlator:push: frames %d..%d of a stack"
+				  " of %d", (int)f0, (int)(f0 - 1 + cnt),
+				  (int)n);
+	if (corr_push(u->c, a->data + (f0 - 1) * rows * cols *
+		      arr_dtype_size(a->dtype), a->dtype, cnt, rows, cols,
+		      err) != 0)
+		return larray_error(L, "correlator:push", err);
+	lua_settop(L, 1);
+	return 1;
+}
+
+static void lxpcs_setarr(lua_State *L, const char *k, const double *v,
+			 size_t r, size_t c, int mat)
+{
+	if (mat)
+		lxpcs_push_mat(L, v, r, c);
+	else
+		lxpcs_push_vec(L, v, r);
+	lua_setfield(L, -2, k);
+}
+
+#define LXPCS_RES "ionflow.xpcs.result"
+
+static int lxpcs_res_gc(lua_State *L)
+{
+	corr_res_free(luaL_checkudata(L, 1, LXPCS_RES));
+	return 0;
+}
+
+/* c:result() -> {tau=, level=, g2=, g2_err=, g2_static=, image=, iq=,
+** iq_segments=, ivt=, frame_index=, rejected=, nframes=}: g2 is delays x
+** dynamic bins; frame indices are 1-based stream indices */
+static int lxpcs_result(lua_State *L)
+{
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	corr_res *r;
+	char err[ERR_LEN];
+	size_t sh[2] = {u->rows, u->cols};
+	arr *a;
+	lua_settop(L, 1);
+	r = lua_newuserdatauv(L, sizeof *r, 0);	/* 2: frees r on error */
+	memset(r, 0, sizeof *r);
+	luaL_setmetatable(L, LXPCS_RES);
+	if (corr_result(u->c, r, err) != 0)
+		return larray_error(L, "correlator:result", err);
+	if (u->bar) {
+		progress_end(&u->prog);
+		u->bar = 0;
+	}
+	lua_createtable(L, 0, 14);
+	lxpcs_setarr(L, "tau", r->tau, r->ntau, 0, 0);
+	a = larray_new(L, ARR_F64, 1, &r->ntau);
+	for (size_t i = 0; i < r->ntau; i++)
+		((double *)a->data)[i] = r->level[i];
+	lua_setfield(L, -2, "level");
+	lxpcs_setarr(L, "g2", r->g2, r->ntau, r->ndyn, 1);
+	lxpcs_setarr(L, "g2_err", r->g2_err, r->ntau, r->ndyn, 1);
+	lxpcs_setarr(L, "g2_static", r->g2_static, r->ntau, r->nstat, 1);
+	a = larray_new(L, ARR_F64, 2, sh);
+	memcpy(a->data, r->image, r->npix * sizeof(double));
+	lua_setfield(L, -2, "image");
+	lxpcs_setarr(L, "iq", r->iq, r->nstat, 0, 0);
+	if (r->nseg > 0)
+		lxpcs_setarr(L, "iq_segments", r->iq_seg, r->nseg, r->nstat, 1);
+	lxpcs_setarr(L, "ivt", r->ivt, r->nframes, 0, 0);
+	a = larray_new(L, ARR_F64, 1, &r->nframes);
+	for (size_t i = 0; i < r->nframes; i++)
+		((double *)a->data)[i] = (double)r->frame_index[i] + 1;
+	lua_setfield(L, -2, "frame_index");
+	lua_createtable(L, (int)r->nrejected, 0);
+	for (size_t i = 0; i < r->nrejected; i++) {
+		lua_pushinteger(L, (lua_Integer)r->rejected[i] + 1);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "rejected");
+	lua_pushinteger(L, (lua_Integer)r->nframes);
+	lua_setfield(L, -2, "nframes");
+	corr_res_free(r);
+	return 1;
+}
+
+static int lxpcs_frames(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)corr_frames(lxpcs_checkcorr(L, 1)->c));
+	return 1;
+}
+
+static int lxpcs_memory(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)corr_memory(lxpcs_checkcorr(L, 1)->c));
+	return 1;
+}
+
+static int lxpcs_corr_gc(lua_State *L)
+{
+	lxpcs_corr *u = luaL_checkudata(L, 1, LXPCS_CORR);
+	if (u->bar) {
+		progress_end(&u->prog);
+		u->bar = 0;
+	}
+	corr_free(u->c);
+	u->c = NULL;
+	return 0;
+}
+
+static int lxpcs_corr_tostring(lua_State *L)
+{
+	lxpcs_corr *u = luaL_checkudata(L, 1, LXPCS_CORR);
+	if (u->c == NULL)
+		lua_pushliteral(L, "xpcs correlator (closed)");
+	else
+		lua_pushfstring(L, "xpcs correlator %dx%d, %d frames, %d MB",
+				(int)u->rows, (int)u->cols,
+				(int)corr_frames(u->c),
+				(int)(corr_memory(u->c) >> 20));
+	return 1;
+}
+
+/* ------------------------------------------------------------ two-time */
+
+typedef struct lxpcs_tt { twotime *t; size_t rows, cols, nsel; } lxpcs_tt;
+
+static lxpcs_tt *lxpcs_checktt(lua_State *L, int i)
+{
+	lxpcs_tt *u = luaL_checkudata(L, i, LXPCS_TT);
+	if (u->t == NULL)
+		luaL_argerror(L, i, "two-time correlator is closed");
+	return u;
+}
+
+/* xpcs.twotime{partition=, bins={...}, downsample=1, max_frames=20000} */
+static int lxpcs_twotime(lua_State *L)
+{
+	const char *fname = "xpcs.twotime";
+	lxpcs_part *p;
+	lxpcs_tt *u;
+	int32_t *bins;
+	size_t n;
+	lua_Integer ds, mf;
+	char err[ERR_LEN];
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	lua_getfield(L, 1, "partition");
+	p = lxpcs_checkpart(L, 2);
+	if (lua_getfield(L, 1, "bins") != LUA_TTABLE)
+		return luaL_error(L, "%s: 'bins' must be a list of bin numbers",
+				  fname);
+	n = lua_rawlen(L, 3);
+	bins = lua_newuserdatauv(L, (n ? n : 1) * sizeof *bins, 0);
+	for (size_t k = 0; k < n; k++) {
+		lua_rawgeti(L, 3, (lua_Integer)k + 1);
+		bins[k] = (int32_t)luaL_checkinteger(L, -1);
+		lua_pop(L, 1);
+	}
+	ds = lxpcs_int(L, 1, "downsample", 1, fname);
+	mf = lxpcs_int(L, 1, "max_frames", 20000, fname);
+	if (ds < 1 || mf < 2)
+		return luaL_error(L, "%s: downsample >= 1, max_frames >= 2",
+				  fname);
+	u = lua_newuserdatauv(L, sizeof *u, 0);
+	memset(u, 0, sizeof *u);
+	luaL_setmetatable(L, LXPCS_TT);
+	if (twotime_new(&u->t, &p->m, bins, n, (size_t)ds, (size_t)mf,
+			err) != 0)
+		return larray_error(L, fname, err);
+	u->rows = p->m.rows;
+	u->cols = p->m.cols;
+	u->nsel = n;
+	return 1;
+}
+
+/* t:push(frames [, first, count]) as correlator:push */
+static int lxpcs_tt_push(lua_State *L)
+{
+	lxpcs_tt *u = lxpcs_checktt(L, 1);
+	arr *a = larray_check(L, 2);
+	size_t n, rows, cols, f0, cnt;
+	char err[ERR_LEN];
+	if (a->ndim != 2 && a->ndim != 3)
+		return luaL_argerror(L, 2, "frames must be 2-D or 3-D");
+	if (!arr_is_contiguous(a)) {
+		arr tmp;
+		if (arr_copy(&tmp, a, a->dtype, err) != 0)
+			return larray_error(L, "twotime:push", err);
+		a = larray_push(L, &tmp);
+	}
+	n = a->ndim == 3 ? a->shape[0] : 1;
+	rows = a->shape[a->ndim - 2];
+	cols = a->shape[a->ndim - 1];
+	f0 = (size_t)luaL_optinteger(L, 3, 1);
+	cnt = (size_t)luaL_optinteger(L, 4, (lua_Integer)(n - (f0 - 1)));
+	if (f0 < 1 || f0 - 1 + cnt > n)
+		return luaL_error(L, "twotime:push: frames %d..%d of a stack of"
+				  " %d", (int)f0, (int)(f0 - 1 + cnt), (int)n);
+	if (twotime_push(u->t, a->data + (f0 - 1) * rows * cols *
+			 arr_dtype_size(a->dtype), a->dtype, cnt, rows, cols,
+			 err) != 0)
+		return larray_error(L, "twotime:push", err);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* t:result(k [, {age={first, last}}]) -> {C=n x n, g2=n, tau=n} for the
+** k-th chosen bin; tau in (downsampled) frames from 0, ages 1-based */
+static int lxpcs_tt_result(lua_State *L)
+{
+	lxpcs_tt *u = lxpcs_checktt(L, 1);
+	lua_Integer k = luaL_checkinteger(L, 2);
+	size_t n = twotime_frames(u->t), sh[2] = {n, n}, a0 = 0, a1 = 0;
+	arr *C, *g2, *tau;
+	char err[ERR_LEN];
+	if (k < 1 || (size_t)k > u->nsel)
+		return luaL_error(L, "twotime:result: bin index %d not in "
+				  "1..%d", (int)k, (int)u->nsel);
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "age") == LUA_TTABLE) {
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		a0 = (size_t)luaL_checkinteger(L, -2) - 1;
+		a1 = (size_t)luaL_checkinteger(L, -1);
+		lua_pop(L, 3);
+		if (a1 == 0)
+			return luaL_error(L, "twotime:result: empty age window");
+	}
+	lua_createtable(L, 0, 3);
+	C = larray_new_uninit(L, ARR_F64, 2, sh);
+	lua_setfield(L, -2, "C");
+	g2 = larray_new_uninit(L, ARR_F64, 1, &n);
+	lua_setfield(L, -2, "g2");
+	tau = larray_new(L, ARR_F64, 1, &n);
+	for (size_t i = 0; i < n; i++)
+		((double *)tau->data)[i] = (double)i;
+	lua_setfield(L, -2, "tau");
+	if (twotime_result(u->t, (size_t)k - 1, (double *)C->data,
+			   (double *)g2->data, a0, a1, err) != 0)
+		return larray_error(L, "twotime:result", err);
+	return 1;
+}
+
+static int lxpcs_tt_frames(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)twotime_frames(lxpcs_checktt(L, 1)->t));
+	return 1;
+}
+
+static int lxpcs_tt_memory(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)twotime_memory(lxpcs_checktt(L, 1)->t));
+	return 1;
+}
+
+static int lxpcs_tt_gc(lua_State *L)
+{
+	lxpcs_tt *u = luaL_checkudata(L, 1, LXPCS_TT);
+	twotime_free(u->t);
+	u->t = NULL;
+	return 0;
+}
+
+static const luaL_Reg lxpcs_tt_methods[] = {
+	{"push", lxpcs_tt_push}, {"result", lxpcs_tt_result},
+	{"frames", lxpcs_tt_frames}, {"memory", lxpcs_tt_memory},
+	{"close", lxpcs_tt_gc}, {NULL, NULL}
+};
+
+/* xpcs.delays(nframes [, {dpl=, lags0=}]) -> the delays in frames */
+static int lxpcs_delays(lua_State *L)
+{
+	lua_Integer nf = luaL_checkinteger(L, 1);
+	corr_opts o;
+	size_t n;
+	arr *a;
+	corr_opts_default(&o);
+	if (lua_istable(L, 2)) {
+		o.dpl = (int)lxpcs_int(L, 2, "dpl", 4, "xpcs.delays");
+		o.lags0 = (int)lxpcs_int(L, 2, "lags0", 2 * o.dpl,
+					 "xpcs.delays");
+	}
+	if (nf < 0 || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
+	    o.lags0 > 2 * o.dpl)
+		return luaL_error(L, "xpcs.delays: bad frame count or lags");
+	n = corr_delays(&o, (size_t)nf, NULL, 0);
+	a = larray_new(L, ARR_F64, 1, &n);
+	corr_delays(&o, (size_t)nf, (double *)a->data, n);
+	return 1;
+}
+
+/* xpcs.poisson(n, rows, cols, mean [, seed]) -> n x rows x cols u16 of
+** Poisson counts (benchmarks, examples) */
+static int lxpcs_poisson(lua_State *L)
+{
+	lua_Integer n = luaL_checkinteger(L, 1), r = luaL_checkinteger(L, 2);
+	lua_Integer c = luaL_checkinteger(L, 3);
+	double mean = luaL_checknumber(L, 4);
+	lua_Integer seed = luaL_optinteger(L, 5, 1);
+	size_t sh[3];
+	arr *a;
+	char err[ERR_LEN];
+	if (n < 1 || r < 1 || c < 1)
+		return luaL_error(L, "xpcs.poisson: sizes must be >= 1");
+	sh[0] = (size_t)n;
+	sh[1] = (size_t)r;
+	sh[2] = (size_t)c;
+	a = larray_new_uninit(L, ARR_U16, 3, sh);
+	if (corr_poisson_u16((uint16_t *)a->data, arr_size(a), mean,
+			     (uint64_t)seed, err) != 0)
+		return larray_error(L, "xpcs.poisson", err);
+	return 1;
+}
+
+static int lxpcs_kernel(lua_State *L)
+{
+	lua_pushstring(L, corr_kernel_name());
+	return 1;
+}
+
+static const luaL_Reg lxpcs_part_meta[] = {
+	{"__index", lxpcs_part_index}, {"__gc", lxpcs_part_gc},
+	{"__close", lxpcs_part_gc}, {"__tostring", lxpcs_part_tostring},
+	{"bin_mean", lxpcs_part_binmean}, {NULL, NULL}
+};
+
+static const luaL_Reg lxpcs_corr_methods[] = {
+	{"push", lxpcs_push}, {"result", lxpcs_result},
+	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
+	{"close", lxpcs_corr_gc}, {NULL, NULL}
+};
+
+static const luaL_Reg lxpcs_corr_meta[] = {
+	{"__gc", lxpcs_corr_gc}, {"__close", lxpcs_corr_gc},
+	{"__tostring", lxpcs_corr_tostring}, {NULL, NULL}
+};
+
+static const luaL_Reg lxpcs_funcs[] = {
+	{"geometry", lxpcs_geometry}, {"maps", lxpcs_maps},
+	{"pixel", lxpcs_pixel}, {"partition", lxpcs_partition},
+	{"mask", lxpcs_mask}, {"correlator", lxpcs_correlator},
+	{"delays", lxpcs_delays}, {"kernel", lxpcs_kernel},
+	{"poisson", lxpcs_poisson}, {"twotime", lxpcs_twotime}, {NULL, NULL}
+};
+
+int luaopen_ionflow_xpcs(lua_State *L)
+{
+	luaL_newmetatable(L, LXPCS_PART);
+	luaL_setfuncs(L, lxpcs_part_meta, 0);
+	lua_pop(L, 1);
+	luaL_newmetatable(L, LXPCS_CORR);
+	luaL_setfuncs(L, lxpcs_corr_meta, 0);
+	luaL_newlib(L, lxpcs_corr_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, LXPCS_TT);
+	lua_pushcfunction(L, lxpcs_tt_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, lxpcs_tt_gc);
+	lua_setfield(L, -2, "__close");
+	luaL_newlib(L, lxpcs_tt_methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, LXPCS_RES);
+	lua_pushcfunction(L, lxpcs_res_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	luaL_newlib(L, lxpcs_funcs);
+	return 1;
+}

@@ -1,0 +1,241 @@
+-- tests of the xpcs binding, ionflow.xpcsio (APS files) and the script
+local t = require "ionflow.tap"
+local X = require "ionflow.xpcsio"
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute("mkdir -p " .. dir))
+
+math.randomseed(7)
+local function stack(n, rows, cols, lo, hi)
+  local s = {}
+  for f = 1, n do
+    local fr = {}
+    for r = 1, rows do
+      local row = {}
+      for c = 1, cols do row[c] = math.random(lo, hi) end
+      fr[r] = row
+    end
+    s[f] = fr
+  end
+  return s
+end
+
+-- geometry
+local G = {energy_keV = 12.39841984, distance = 2, pixel = 1e-4,
+           center = {x = 7.5, y = 5.5}, shape = {12, 16}}
+local g = xpcs.geometry(G)
+t.near(g.wavelength, 1e-10, 1e-22, "wavelength 1 A")
+t.errors(function() xpcs.geometry{energy_keV = 10, distance = 0, pixel = 1e-4,
+  center = {0, 0}, shape = {4, 4}} end, "distance", "zero distance is an error")
+t.errors(function() xpcs.geometry{distance = 1, pixel = 1e-4,
+  center = {0, 0}, shape = {4, 4}} end, "energy_keV", "missing energy")
+local px = xpcs.pixel(g, 6.5, 8.5 + 10)   -- 1-based: 10 pixels right of centre
+t.near(px.phi, 0, 1e-12, "phi 0 to the right")
+t.near(px.q, 2 * (2 * math.pi / 1e-10) * math.sin(math.atan(1e-3 / 2) / 2),
+  1e-6 * px.q, "q of a pixel, exact formula")
+
+-- partitions
+local maps = xpcs.maps(g)
+local p = xpcs.partition{q = maps.q, phi = maps.phi, q_bins = 3, phi_bins = 2}
+t.is(p.nbins, 6, "3 q x 2 phi bins")
+t.is(p.count:sum(), 12 * 16, "every pixel in a bin")
+t.is(#p.q_edges, 4, "q edges")
+t.errors(function() xpcs.partition{q = maps.q, phi = maps.phi,
+  q_edges = {3, 2, 1}} end, "increase", "bad edges")
+local mask = xpcs.mask({12, 16}, {rects = {{1, 12, 1, 8}}})
+local pm = xpcs.partition{q = maps.q, phi = maps.phi, mask = mask, q_bins = 3}
+t.is(pm.count:sum(), 12 * 8, "masked half")
+
+-- correlator against the definition, evaluated here in Lua
+local N, R, C = 45, 3, 4
+local st = stack(N, R, C, 0, 20)
+local a = array.from(st, "u16")
+local one = xpcs.partition{map = array.full({R, C}, 1, "i32")}
+local c = xpcs.correlator{dynamic = one}
+for f = 1, N, 7 do c:push(a, f, math.min(7, N - f + 1)) end
+local r = c:result()
+local function brute(level, k)
+  local series = {}
+  for p = 1, R * C do
+    local s = {}
+    for f = 1, N do s[f] = st[f][(p - 1) // C + 1][(p - 1) % C + 1] end
+    for _ = 1, level do
+      local s2 = {}
+      for j = 1, #s // 2 do s2[j] = s[2 * j - 1] + s[2 * j] end
+      s = s2
+    end
+    series[p] = s
+  end
+  local M = #series[1]
+  local G2, IP, IF = 0, 0, 0
+  for p = 1, R * C do
+    local s = series[p]
+    for i = 1, M - k do
+      G2 = G2 + s[i] * s[i + k]
+      IP = IP + s[i]
+      IF = IF + s[i + k]
+    end
+  end
+  local n = (M - k) * R * C
+  return (G2 / n) / ((IP / n) * (IF / n))
+end
+local worst = 0
+for i = 1, #r.tau do
+  local lev = math.tointeger(r.level:get(i))
+  local k = math.tointeger(r.tau:get(i)) >> lev
+  worst = math.max(worst, math.abs(r.g2:get(i, 1) - brute(lev, k)))
+end
+t.ok(worst < 1e-12, string.format("g2 = definition at all %d delays (%.2g)",
+  #r.tau, worst))
+t.is(r.nframes, N, "frames")
+t.near(r.image:get(2, 3), (function()
+  local s = 0 for f = 1, N do s = s + st[f][2][3] end return s / N end)(),
+  1e-12, "time-averaged image")
+t.errors(function() c:push(array.zeros{5, 4}) end, "5x4", "frame shape mismatch")
+local c1 = xpcs.correlator{dynamic = one}
+c1:push(array.zeros{R, C})
+t.errors(function() c1:result() end, "first delay", "one frame is too few")
+local cf = xpcs.correlator{dynamic = one}
+local bad = array.ones({2, R, C})
+bad:set(2, 1, 2, 0 / 0)
+t.errors(function() cf:push(bad) end, "non-finite", "NaN frame is an error")
+local dm = xpcs.partition{map = array.full({R, C}, 1, "i32"), nbins = 2}
+local ce = xpcs.correlator{dynamic = dm}
+ce:push(a)
+local re = ce:result()
+t.ok(re.g2:get(1, 2) ~= re.g2:get(1, 2) and re.g2:get(1, 1) == re.g2:get(1, 1),
+  "empty bin 2 is NaN, bin 1 a number")
+t.errors(function() xpcs.correlator{dynamic = xpcs.partition{
+  map = array.zeros({R, C}, "i32"), nbins = 1}} end, "masked",
+  "fully masked partition")
+t.is(#xpcs.delays(10000), 48, "48 APS delays for 10000 frames")
+
+-- two-time against its definition
+local tt = xpcs.twotime{partition = one, bins = {1}}
+tt:push(a)
+local rt = tt:result(1)
+do
+  local s, m3, m7 = 0, 0, 0
+  for r = 1, R do for cc = 1, C do
+    s = s + st[3][r][cc] * st[7][r][cc]
+    m3, m7 = m3 + st[3][r][cc], m7 + st[7][r][cc]
+  end end
+  local n = R * C
+  t.near(rt.C:get(3, 7), (s / n) / ((m3 / n) * (m7 / n)), 1e-13,
+    "two-time C(3, 7) = definition")
+  local d = 0
+  for i = 1, N - 4 do d = d + rt.C:get(i, i + 4) end
+  t.near(rt.g2:get(5), d / (N - 4), 1e-13, "two-time g2(4) = diagonal mean")
+end
+t.errors(function() xpcs.twotime{partition = one, bins = {9}} end, "bin 9",
+  "two-time: unknown bin")
+local tb = xpcs.twotime{partition = one, bins = {1}, downsample = 5, max_frames = 4}
+t.errors(function() tb:push(a) end, "downsample more", "two-time memory bound")
+
+-- raw file with APS metadata, windows, result and qmap files
+local raw = dir .. "/raw.h5"
+local NF, RR, CC = 160, 12, 16
+local big = array.from(stack(NF, RR, CC, 0, 9), "u16")
+do
+  local w <close> = h5.create(raw)
+  w:write("/entry/data/data", big)
+  w:write("/entry/instrument/incident_beam/incident_energy", G.energy_keV)
+  local det = "/entry/instrument/detector_1/"
+  w:write(det .. "distance", 2.0)
+  w:write(det .. "x_pixel_size", 1e-4)
+  w:write(det .. "y_pixel_size", 1e-4)
+  w:write(det .. "beam_center_x", 7.5)
+  w:write(det .. "beam_center_y", 5.5)
+  w:write(det .. "frame_time", 0.002)
+  w:close()
+end
+local gf = X.geometry_from_file(raw)
+t.is(gf.rows, RR, "rows from the dataset")
+t.near(gf.frame_time, 0.002, 0, "frame time from metadata")
+local qm = X.partitions(gf, {q_bins = 2, phi_bins = 2})
+local res = X.correlate{raw = raw, dynamic = qm.dynamic, static = qm.static,
+  window = 64, overlap = 32, segments = 4, frame_time = gf.frame_time,
+  twotime = {bins = {2, 3}, downsample = 2}}
+t.is(#res.windows, 4, "4 windows of 64 with overlap 32 in 160 frames")
+t.is(res.windows[2].first, 33, "window 2 starts at frame 33")
+do -- window 2 equals a correlator fed frames 33..96 directly
+  local cw = xpcs.correlator{dynamic = qm.dynamic, static = qm.static}
+  cw:push(big, 33, 64)
+  local rw = cw:result()
+  t.near(res.windows[2].g2:get(3, 2), rw.g2:get(3, 2), 1e-13,
+    "window g2 = direct correlation of its frames")
+end
+t.is(res.iq_segments.shape[1], 4, "4 I(q) segments")
+
+local out = dir .. "/result.h5"
+X.write_result(out, res, {geometry = gf, qmap = qm})
+local back = X.read_result(out)
+local same = true
+for i = 1, #res.tau do
+  for b = 1, 4 do
+    local x, y = res.g2:get(i, b), back.g2:get(i, b)
+    if not (x == y or (x ~= x and y ~= y)) then same = false end
+  end
+end
+t.ok(same and #back.tau == #res.tau, "result file reads back the same g2")
+t.is(back.g2_partial.shape[1], 4, "partial g2 of 4 windows")
+t.near(back.q_list:get(1), 0.5 * (qm.dynamic.q_edges:get(1) +
+  qm.dynamic.q_edges:get(2)) * 1e-10, 1e-18, "q list in 1/A")
+t.is(back.ivt.shape[2], NF, "intensity vs time")
+t.is(back.twotime_g2.shape[1], NF // 2, "two-time g2 of 80 downsampled frames")
+t.near(back.twotime_g2:get(3, 2), res.twotime.g2[2]:get(3), 0,
+  "two-time g2 read back")
+
+local qf = dir .. "/qmap.h5"
+X.write_qmap(qf, qm, gf)
+local q2 = X.read_qmap(qf, gf)
+local mapsame = true
+local m1, m2 = qm.static.map, q2.static.map
+for i = 1, RR do for j = 1, CC do
+  if m1:get(i, j) ~= m2:get(i, j) then mapsame = false end
+end end
+t.ok(mapsame, "qmap round trip: static map")
+t.near(q2.dynamic.q_mean:get(3), qm.dynamic.q_mean:get(3), 0,
+  "qmap round trip: bin mean q")
+t.is(q2.dynamic.count:get(4), qm.dynamic.count:get(4), "qmap round trip: counts")
+
+-- the script
+local exe = arg[-1] or os.getenv("IONFLOW")
+local script = (arg[0]:match("^(.*)/tests/lua/") or ".") .. "/scripts/xpcs-correlate.lua"
+local cmd = string.format("%q %q %q -o %q --q-bins 3 --phi-bins 2 --window 80 2>&1",
+  exe, script, raw, dir .. "/s.h5")
+local pipe = io.popen(cmd)
+local text = pipe:read("a")
+local okx = pipe:close()
+t.ok(okx and text:find("g2%(tau1%)") and text:find("wrote"), "script runs")
+t.ok(h5.open(dir .. "/s.h5"):exists("/xpcs/multitau/normalized_g2_partial"),
+  "script wrote the windows")
+local p2 = io.popen(string.format("%q %q %q 2>&1", exe, script, raw))
+local msg = p2:read("a")
+t.ok(not p2:close() and msg:find("no output file"), "script: missing -o")
+
+-- geometry from a sidecar file; a raw file without metadata is an error
+do
+  local side, bare = dir .. "/side.h5", dir .. "/bare.h5"
+  local w <close> = h5.create(side)
+  w:write("/entry/instrument/incident_beam/incident_energy", 8.0)
+  local det = "/entry/instrument/detector_1/"
+  for k, v in pairs{distance = 3.0, x_pixel_size = 1e-4, y_pixel_size = 1e-4,
+                    beam_center_x = 7.5, beam_center_y = 5.5} do
+    w:write(det .. k, v)
+  end
+  w:close()
+  local w2 <close> = h5.create(bare)
+  w2:write("/entry/data/data", xpcs.poisson(40, 12, 16, 3))
+  w2:close()
+  local pp = io.popen(string.format("%q %q %q --meta %q -o %q 2>&1", exe,
+    script, bare, side, dir .. "/m.h5"))
+  local txt = pp:read("a")
+  t.ok(pp:close() and txt:find("wrote"), "script: geometry from --meta")
+  t.errors(function() X.geometry_from_file(bare) end, "energy_keV",
+    "no metadata: the missing field is named")
+end
+
+os.execute("rm -rf " .. dir)
+t.done()

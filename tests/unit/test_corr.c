@@ -1,0 +1,768 @@
+/*
+** test_corr.c - the streaming multi-tau against a brute-force evaluation
+** of its definition (corr.h), closed forms, and bad input.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corr.h"
+#include "intr.h"
+#include "tap.h"
+#include "twotime.h"
+
+static uint64_t rng_state = 12345;
+
+static double urand(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double)(rng_state >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static double nrand(void)
+{
+	double u = urand(), v = urand();
+	return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+}
+
+static double prand(double mean)	/* Poisson by inversion, small mean */
+{
+	double L = exp(-mean), p = 1;
+	int k = 0;
+	do {
+		k++;
+		p *= urand();
+	} while (p > L);
+	return k - 1;
+}
+
+/* ---- reference: the definition, evaluated directly, per static bin ---- */
+
+typedef struct ref {
+	size_t ntau;
+	double tau[256];
+	double g2s[256][16];	/* per static bin */
+} ref;
+
+static void ref_multitau(const double *I, size_t N, size_t npix,
+			 const int32_t *smap, size_t nstat, int dpl, ref *R)
+{
+	double *C = malloc(N * npix * sizeof *C);
+	size_t M = N;
+	memcpy(C, I, N * npix * sizeof *C);
+	R->ntau = 0;
+	for (int l = 0; M >= 2; l++) {
+		int k0 = l == 0 ? 1 : dpl + 1;
+		for (int k = k0; k <= 2 * dpl; k++) {
+			double G[16] = {0}, IP[16] = {0}, IF[16] = {0};
+			double n[16] = {0};
+			if ((size_t)k >= M)
+				continue;
+			for (size_t p = 0; p < npix; p++) {
+				int s = smap[p] - 1;
+				if (s < 0)
+					continue;
+				n[s]++;
+				for (size_t t = 0; t + k < M; t++) {
+					G[s] += C[t * npix + p] *
+						C[(t + k) * npix + p];
+					IP[s] += C[t * npix + p];
+					IF[s] += C[(t + k) * npix + p];
+				}
+			}
+			for (size_t s = 0; s < nstat; s++) {
+				double np = (double)(M - k) * n[s];
+				R->g2s[R->ntau][s] = n[s] > 0 ?
+					(G[s] / np) / ((IP[s] / np) *
+						       (IF[s] / np)) : NAN;
+			}
+			R->tau[R->ntau++] = k * ldexp(1.0, l);
+		}
+		/* next level: sums of pairs */
+		for (size_t j = 0; j < M / 2; j++)
+			for (size_t p = 0; p < npix; p++)
+				C[j * npix + p] = C[2 * j * npix + p] +
+						  C[(2 * j + 1) * npix + p];
+		M /= 2;
+	}
+	free(C);
+}
+
+/* a data stack in any dtype from doubles */
+static void *to_dtype(const double *v, size_t n, arr_dtype dt)
+{
+	static const size_t sz[] = {8, 4, 4, 2, 4, 1};
+	char *b = malloc(n * sz[dt]);
+	for (size_t i = 0; i < n; i++) {
+		switch (dt) {
+		case ARR_F64: ((double *)b)[i] = v[i]; break;
+		case ARR_F32: ((float *)b)[i] = (float)v[i]; break;
+		case ARR_I32: ((int32_t *)b)[i] = (int32_t)v[i]; break;
+		case ARR_U16: ((uint16_t *)b)[i] = (uint16_t)v[i]; break;
+		case ARR_U32: ((uint32_t *)b)[i] = (uint32_t)v[i]; break;
+		case ARR_U8: ((uint8_t *)b)[i] = (uint8_t)v[i]; break;
+		default: break;
+		}
+	}
+	return b;
+}
+
+/* push a stack in uneven chunks, so that batch and level boundaries fall
+** everywhere */
+static int push_chunks(corr *c, const void *data, arr_dtype dt, size_t N,
+		       size_t rows, size_t cols, char *err)
+{
+	static const size_t sz[] = {8, 4, 4, 2, 4, 1};
+	static const size_t chunk[] = {1, 7, 3, 70, 5, 129, 2, 64};
+	size_t f = 0, i = 0, fb = rows * cols * sz[dt];
+	while (f < N) {
+		size_t n = chunk[i++ % 8];
+		if (n > N - f)
+			n = N - f;
+		if (corr_push(c, (const char *)data + f * fb, dt, n, rows, cols,
+			      err))
+			return -1;
+		f += n;
+	}
+	return 0;
+}
+
+static double max_rel(const corr_res *r, const ref *R, size_t nstat)
+{
+	double m = 0;
+	if (r->ntau != R->ntau)
+		return INFINITY;
+	for (size_t i = 0; i < R->ntau; i++) {
+		if (r->tau[i] != R->tau[i])
+			return INFINITY;
+		for (size_t s = 0; s < nstat; s++) {
+			double a = r->g2_static[i * r->nstat + s];
+			double b = R->g2s[i][s];
+			double e = fabs(a - b) / fabs(b);
+			if (isnan(a) != isnan(b))
+				return INFINITY;
+			if (!isnan(a) && e > m)
+				m = e;
+		}
+	}
+	return m;
+}
+
+static void make_map(qmap *m, size_t rows, size_t cols, int32_t *map,
+		     size_t nb)
+{
+	char err[ERR_LEN];
+	if (qmap_from_map(m, rows, cols, map, nb, NULL, NULL, err))
+		diag("make_map: %s", err);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_dtypes(void)
+{
+	static const arr_dtype dts[] = {ARR_U8, ARR_U16, ARR_U32, ARR_I32,
+					ARR_F32, ARR_F64};
+	static const size_t Ns[] = {37, 101, 255, 2, 9};
+	size_t rows = 5, cols = 7, np = rows * cols;
+	int32_t map[35];
+	for (size_t p = 0; p < np; p++)
+		map[p] = (p % 5 == 3) ? 0 : (int32_t)(p % 3) + 1;
+	for (size_t d = 0; d < 6; d++) {
+		for (size_t in = 0; in < 5; in++) {
+			size_t N = Ns[in];
+			double *I = malloc(N * np * sizeof *I);
+			char err[ERR_LEN];
+			void *raw;
+			qmap m;
+			corr *c;
+			corr_opts o;
+			corr_res r;
+			ref R;
+			for (size_t i = 0; i < N * np; i++)
+				I[i] = floor(urand() * 200);
+			raw = to_dtype(I, N * np, dts[d]);
+			make_map(&m, rows, cols, map, 0);
+			corr_opts_default(&o);
+			ref_multitau(I, N, np, map, 3, 4, &R);
+			if (corr_new(&c, &m, NULL, &o, err) ||
+			    push_chunks(c, raw, dts[d], N, rows, cols, err) ||
+			    corr_result(c, &r, err)) {
+				ok(0, "dtype %d N=%zu: %s", (int)dts[d], N,
+				   err);
+			} else {
+				double e = max_rel(&r, &R, 3);
+				ok(e < 1e-12, "dtype %d, %zu frames: %zu delays "
+				   "match brute force (max rel err %.2g)",
+				   (int)dts[d], N, r.ntau, e);
+				corr_res_free(&r);
+			}
+			corr_free(c);
+			qmap_free(&m);
+			free(raw);
+			free(I);
+		}
+	}
+}
+
+/* many tiles, a mask that breaks contiguity, static bins nested in
+** dynamic bins (dynamic g2 = mean of its static g2) */
+static void test_tiles_nested(void)
+{
+	size_t rows = 24, cols = 40, np = rows * cols, N = 131;
+	int32_t smap[960], dmap[960];
+	double *I = malloc(N * np * sizeof *I);
+	char err[ERR_LEN];
+	qmap ms, md;
+	corr *c;
+	corr_opts o;
+	corr_res r;
+	ref R;
+	for (size_t p = 0; p < np; p++) {
+		size_t row = p / cols, col = p % cols;
+		int bad = (row == 3 && col > 10) || (col == 17);
+		smap[p] = bad ? 0 : (int32_t)(col / 10) + 1;	/* 4 static */
+		dmap[p] = bad ? 0 : (int32_t)(col / 20) + 1;	/* 2 dynamic */
+	}
+	for (size_t i = 0; i < N * np; i++)
+		I[i] = prand(3.0 + (double)(i % np) / 300.0);
+	make_map(&ms, rows, cols, smap, 0);
+	make_map(&md, rows, cols, dmap, 0);
+	corr_opts_default(&o);
+	ref_multitau(I, N, np, smap, 4, 4, &R);
+	if (corr_new(&c, &md, &ms, &o, err) ||
+	    push_chunks(c, I, ARR_F64, N, rows, cols, err) ||
+	    corr_result(c, &r, err)) {
+		ok(0, "nested: %s", err);
+		return;
+	}
+	ok(max_rel(&r, &R, 4) < 1e-12, "4 tiles, holes: static g2 = brute "
+	   "force (%.2g)", max_rel(&r, &R, 4));
+	{
+		double e = 0;
+		for (size_t i = 0; i < r.ntau; i++)
+			for (int d = 0; d < 2; d++) {
+				double want = 0.5 * (R.g2s[i][2 * d] +
+						     R.g2s[i][2 * d + 1]);
+				double got = r.g2[i * 2 + d];
+				if (fabs(got - want) > e)
+					e = fabs(got - want);
+			}
+		ok(e < 1e-12, "dynamic g2 = mean of its static g2 (%.2g)", e);
+	}
+	ok(r.ntau == corr_delays(&o, N, NULL, 0), "corr_delays counts %zu",
+	   r.ntau);
+	{
+		double tau[64];
+		size_t n = corr_delays(&o, 10000, tau, 64);
+		int good = n == 48 && tau[47] == 8192;	/* as APS */
+		static const double want[] = {1, 2, 3, 4, 5, 6, 7, 8, 10, 12,
+					      14, 16, 20, 24, 28, 32};
+		for (int i = 0; i < 16; i++)
+			good = good && tau[i] == want[i];
+		ok(good, "APS delay list for 10000 frames (%zu delays, last "
+		   "%g)", n, tau[n - 1]);
+	}
+	corr_res_free(&r);
+	corr_free(c);
+	qmap_free(&ms);
+	qmap_free(&md);
+	free(I);
+}
+
+/* every frame equal: g2 = 1 exactly and no spread. (The intensity is
+** uniform inside each static bin: the symmetric normalisation per static
+** bin gives <I^2>/<I>^2 > 1 for a bin of unequal constant pixels.) */
+static void test_constant(void)
+{
+	size_t rows = 16, cols = 16, np = 256, N = 300;
+	int32_t map[256];
+	uint16_t *f = malloc(N * np * sizeof *f);
+	char err[ERR_LEN];
+	qmap m;
+	corr *c;
+	corr_opts o;
+	corr_res r;
+	double e = 0, ee = 0;
+	for (size_t p = 0; p < np; p++)
+		map[p] = (int32_t)(p / 64) + 1;
+	for (size_t i = 0; i < N * np; i++)
+		f[i] = (uint16_t)(100 + 10 * ((i % np) / 64));
+	make_map(&m, rows, cols, map, 0);
+	corr_opts_default(&o);
+	if (corr_new(&c, &m, NULL, &o, err) ||
+	    corr_push(c, f, ARR_U16, N, rows, cols, err) ||
+	    corr_result(c, &r, err)) {
+		ok(0, "constant: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < r.ntau * 4; i++) {
+		if (fabs(r.g2[i] - 1) > e)
+			e = fabs(r.g2[i] - 1);
+		if (!(r.g2_err[i] >= 0) || r.g2_err[i] > ee)
+			ee = r.g2_err[i];
+	}
+	ok(e < 1e-14, "constant frames: g2 = 1 at all %zu delays (%.2g)",
+	   r.ntau, e);
+	ok(ee < 1e-14, "constant frames: error 0 (%.2g)", ee);
+	is_num(r.image[137], 120, 1e-12, "time-averaged image");
+	is_num(r.iq[1], 110, 1e-12, "I(q) of bin 2");
+	is_num(r.ivt[5], 115, 1e-12, "intensity vs frame");
+	corr_res_free(&r);
+	corr_free(c);
+	qmap_free(&m);
+	free(f);
+}
+
+/* Poisson noise around a constant mean: g2 = 1 within the errors */
+static void test_poisson(void)
+{
+	size_t rows = 32, cols = 32, np = 1024, N = 1500;
+	int32_t map[1024];
+	uint16_t *f = malloc(N * np * sizeof *f);
+	char err[ERR_LEN];
+	qmap m;
+	corr *c;
+	corr_opts o;
+	corr_res r;
+	double worst = 0;
+	size_t out = 0;
+	for (size_t p = 0; p < np; p++)
+		map[p] = (int32_t)(p / 256) + 1;
+	for (size_t i = 0; i < N * np; i++)
+		f[i] = (uint16_t)prand(2.0);
+	make_map(&m, rows, cols, map, 0);
+	corr_opts_default(&o);
+	if (corr_new(&c, &m, NULL, &o, err) ||
+	    corr_push(c, f, ARR_U16, N, rows, cols, err) ||
+	    corr_result(c, &r, err)) {
+		ok(0, "poisson: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < r.ntau * 4; i++) {
+		double z = fabs(r.g2[i] - 1) / r.g2_err[i];
+		if (z > worst)
+			worst = z;
+		if (z > 2)
+			out++;
+	}
+	ok(worst < 4.5, "Poisson mean 2: |g2 - 1| < 4.5 sigma everywhere "
+	   "(worst %.2f sigma over %zu values)", worst, r.ntau * 4);
+	ok(out < r.ntau * 4 / 8, "about 5%% beyond 2 sigma (%zu of %zu)",
+	   out, r.ntau * 4);
+	ok(r.g2_err[0] > 1e-4 && r.g2_err[0] < 0.01, "error at tau=1 is "
+	   "plausible (%.3g)", r.g2_err[0]);
+	corr_res_free(&r);
+	corr_free(c);
+	qmap_free(&m);
+	free(f);
+}
+
+/* complex Gaussian field with |f(tau)| = a^tau (AR(1)): g2 = 1 + a^(2 tau)
+** per frame; a level-l delay averages frames in blocks of m = 2^l, so its
+** expectation is 1 + m^-2 sum_{i,j<m} a^(2 |k m + j - i|) */
+static double expect_g2(double a, double tau, int level)
+{
+	int m = 1 << level, k = (int)(tau / m);
+	double s = 0;
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < m; j++)
+			s += pow(a, 2.0 * abs(k * m + j - i));
+	return 1 + s / ((double)m * m);
+}
+
+static void test_exponential(void)
+{
+	size_t rows = 32, cols = 64, np = 2048, N = 1200;
+	double a = exp(-1.0 / 6), sq = sqrt(1 - a * a);
+	double *re = malloc(np * sizeof *re), *im = malloc(np * sizeof *im);
+	float *f = malloc(N * np * sizeof *f);
+	int32_t map[2048];
+	char err[ERR_LEN];
+	qmap m;
+	corr *c;
+	corr_opts o;
+	corr_res r;
+	double worst = 0;
+	for (size_t p = 0; p < np; p++) {
+		map[p] = 1;
+		re[p] = nrand() * sqrt(0.5);
+		im[p] = nrand() * sqrt(0.5);
+	}
+	for (size_t t = 0; t < N; t++)
+		for (size_t p = 0; p < np; p++) {
+			re[p] = a * re[p] + sq * sqrt(0.5) * nrand();
+			im[p] = a * im[p] + sq * sqrt(0.5) * nrand();
+			f[t * np + p] = (float)(re[p] * re[p] + im[p] * im[p]);
+		}
+	make_map(&m, rows, cols, map, 0);
+	corr_opts_default(&o);
+	if (corr_new(&c, &m, NULL, &o, err) ||
+	    corr_push(c, f, ARR_F32, N, rows, cols, err) ||
+	    corr_result(c, &r, err)) {
+		ok(0, "exponential: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < r.ntau; i++) {
+		double want = expect_g2(a, r.tau[i], r.level[i]);
+		double z = fabs(r.g2[i] - want) / r.g2_err[i];
+		if (r.tau[i] <= 64 && z > worst)
+			worst = z;
+	}
+	ok(worst < 4.5, "exponential field, tau0 = 6 frames: g2 = 1 + "
+	   "|f|^2 (block-averaged at coarse levels) within 4.5 sigma to tau "
+	   "= 64 (worst %.2f)", worst);
+	is_num(r.g2[0], 1 + a * a, 0.03, "g2(1) = 1 + exp(-2/6)");
+	corr_res_free(&r);
+	corr_free(c);
+	qmap_free(&m);
+	free(re);
+	free(im);
+	free(f);
+}
+
+/* build a reference for the selected frames of I (rows listed in sel) */
+static void ref_select(const double *I, size_t np, const size_t *sel,
+		       size_t n, const int32_t *map, size_t nstat, ref *R,
+		       const double *dark, int normalize)
+{
+	double *J = malloc(n * np * sizeof *J);
+	for (size_t t = 0; t < n; t++) {
+		double s = 0, nu = 0;
+		for (size_t p = 0; p < np; p++) {
+			J[t * np + p] = I[sel[t] * np + p] - (dark ? dark[p] : 0);
+			if (map[p] > 0) {
+				s += J[t * np + p];
+				nu++;
+			}
+		}
+		if (normalize)
+			for (size_t p = 0; p < np; p++)
+				J[t * np + p] /= s / nu;
+	}
+	ref_multitau(J, n, np, map, nstat, 4, R);
+	free(J);
+}
+
+static void test_options(void)
+{
+	size_t rows = 6, cols = 9, np = 54, N = 150, sel[150], n;
+	int32_t map[54];
+	double *I = malloc(N * np * sizeof *I), dark[54];
+	char err[ERR_LEN];
+	qmap m;
+	corr *c;
+	corr_opts o;
+	corr_res r;
+	ref R;
+	for (size_t p = 0; p < np; p++) {
+		map[p] = p == 7 ? 0 : (int32_t)(p % 2) + 1;
+		dark[p] = floor(urand() * 5);
+	}
+	for (size_t i = 0; i < N * np; i++)
+		I[i] = 10 + floor(urand() * 50);
+	make_map(&m, rows, cols, map, 0);
+
+	/* frame range and stride */
+	corr_opts_default(&o);
+	o.first = 3;
+	o.last = 140;
+	o.stride = 2;
+	for (n = 0; 3 + 2 * n < 140; n++)
+		sel[n] = 3 + 2 * n;
+	ref_select(I, np, sel, n, map, 2, &R, NULL, 0);
+	if (!corr_new(&c, &m, NULL, &o, err) &&
+	    !push_chunks(c, I, ARR_F64, N, rows, cols, err) &&
+	    !corr_result(c, &r, err)) {
+		ok(max_rel(&r, &R, 2) < 1e-12 && r.nframes == n &&
+		   r.frame_index[1] == 5, "first/last/stride: %zu frames = "
+		   "brute force", r.nframes);
+		corr_res_free(&r);
+	} else
+		ok(0, "range: %s", err);
+	corr_free(c);
+
+	/* dark subtraction and per-frame normalisation */
+	for (n = 0; n < N; n++)
+		sel[n] = n;
+	for (int norm = 0; norm < 2; norm++) {
+		corr_opts_default(&o);
+		o.dark = dark;
+		o.normalize = norm;
+		ref_select(I, np, sel, N, map, 2, &R, dark, norm);
+		if (!corr_new(&c, &m, NULL, &o, err) &&
+		    !push_chunks(c, I, ARR_F64, N, rows, cols, err) &&
+		    !corr_result(c, &r, err)) {
+			ok(max_rel(&r, &R, 2) < 1e-12, "dark%s = brute force "
+			   "(%.2g)", norm ? " + normalisation" : "",
+			   max_rel(&r, &R, 2));
+			if (!norm) {
+				double s = 0;
+				for (size_t p = 0; p < np; p++)
+					if (map[p] > 0)
+						s += I[4 * np + p] - dark[p];
+				is_num(r.ivt[4], s / 53, 1e-9, "intensity of "
+				       "frame 5, dark-subtracted");
+			}
+			corr_res_free(&r);
+		} else
+			ok(0, "dark: %s", err);
+		corr_free(c);
+	}
+
+	/* outlier rejection: frame 77 is 20x too bright */
+	{
+		double *J = malloc(N * np * sizeof *J);
+		memcpy(J, I, N * np * sizeof *J);
+		for (size_t p = 0; p < np; p++)
+			J[77 * np + p] *= 20;
+		corr_opts_default(&o);
+		o.reject_sigma = 6;
+		for (n = 0; n < N - 1; n++)
+			sel[n] = n < 77 ? n : n + 1;
+		ref_select(J, np, sel, N - 1, map, 2, &R, NULL, 0);
+		if (!corr_new(&c, &m, NULL, &o, err) &&
+		    !push_chunks(c, J, ARR_F64, N, rows, cols, err) &&
+		    !corr_result(c, &r, err)) {
+			ok(r.nrejected == 1 && r.rejected[0] == 77,
+			   "frame 78 rejected (%zu rejected)", r.nrejected);
+			ok(max_rel(&r, &R, 2) < 1e-12, "g2 = brute force "
+			   "without it");
+			corr_res_free(&r);
+		} else
+			ok(0, "reject: %s", err);
+		corr_free(c);
+		free(J);
+	}
+
+	/* the dtype may change between pushes (staged frames are flushed) */
+	corr_opts_default(&o);
+	for (n = 0; n < N; n++)
+		sel[n] = n;
+	ref_select(I, np, sel, N, map, 2, &R, NULL, 0);
+	if (!corr_new(&c, &m, NULL, &o, err)) {
+		void *u16 = to_dtype(I, 50 * np, ARR_U16);
+		void *u8 = to_dtype(I + 50 * np, 3 * np, ARR_U8);
+		int rc = corr_push(c, u16, ARR_U16, 50, rows, cols, err) ||
+			 corr_push(c, u8, ARR_U8, 3, rows, cols, err) ||
+			 corr_push(c, I + 53 * np, ARR_F64, N - 53, rows, cols,
+				   err) || corr_result(c, &r, err);
+		ok(!rc && max_rel(&r, &R, 2) < 1e-12, "u16, u8, f64 pushes "
+		   "in one stream = brute force");
+		if (!rc)
+			corr_res_free(&r);
+		free(u16);
+		free(u8);
+	}
+	corr_free(c);
+
+	/* I(q) per segment of 40 frames */
+	corr_opts_default(&o);
+	o.segment_frames = 40;
+	if (!corr_new(&c, &m, NULL, &o, err) &&
+	    !push_chunks(c, I, ARR_F64, N, rows, cols, err) &&
+	    !corr_result(c, &r, err)) {
+		double s = 0, cnt = 0;
+		for (size_t t = 80; t < 120; t++)
+			for (size_t p = 0; p < np; p++)
+				if (map[p] == 2) {
+					s += I[t * np + p];
+					cnt++;
+				}
+		ok(r.nseg == 3, "3 segments of 40 in 150 frames");
+		is_num(r.iq_seg[2 * 2 + 1], s / cnt, 1e-9, "I of bin 2 in "
+		       "segment 3");
+		corr_res_free(&r);
+	} else
+		ok(0, "segments: %s", err);
+	corr_free(c);
+	qmap_free(&m);
+	free(I);
+}
+
+static void test_bad_input(void)
+{
+	size_t rows = 4, cols = 5, np = 20, N = 60;
+	int32_t map[20], zero[20];
+	double *I = malloc(N * np * sizeof *I);
+	char err[ERR_LEN];
+	qmap m, mz;
+	corr *c;
+	corr_opts o;
+	corr_res r;
+	ref R;
+	size_t sel[60];
+	for (size_t p = 0; p < np; p++) {
+		map[p] = (int32_t)(p % 3) + 1;	/* bin 4: no pixels */
+		zero[p] = 0;
+	}
+	for (size_t i = 0; i < N * np; i++)
+		I[i] = floor(urand() * 30);
+	qmap_from_map(&m, rows, cols, map, 4, NULL, NULL, err);
+	corr_opts_default(&o);
+
+	ok(corr_new(&c, &m, NULL, &o, err) == 0, "new");
+	ok(corr_push(c, I, ARR_F64, 1, rows, cols, err) == 0, "one frame");
+	ok(corr_result(c, &r, err) == -1 && strstr(err, "first delay"),
+	   "1 frame: error '%s'", err);
+	ok(corr_push(c, I, ARR_F64, 1, rows + 1, cols, err) == -1 &&
+	   strstr(err, "5x5") && strstr(err, "4x5"),
+	   "shape mismatch: '%s'", err);
+	corr_free(c);
+
+	/* NaN in a float frame: error, nothing changes, the rest goes on */
+	{
+		double *J = malloc(N * np * sizeof *J);
+		size_t n = 0;
+		memcpy(J, I, N * np * sizeof *J);
+		J[22 * np + 13] = NAN;
+		ok(corr_new(&c, &m, NULL, &o, err) == 0, "new");
+		corr_push(c, J, ARR_F64, 20, rows, cols, err);
+		ok(corr_push(c, J + 20 * np, ARR_F64, 5, rows, cols, err) ==
+		   -1 && strstr(err, "frame 23") && strstr(err, "row 3, col 4"),
+		   "NaN frame: '%s'", err);
+		corr_push(c, J + 25 * np, ARR_F64, N - 25, rows, cols, err);
+		for (size_t t = 0; t < N; t++)
+			if (t < 20 || t >= 25)
+				sel[n++] = t;
+		ref_select(I, np, sel, n, map, 4, &R, NULL, 0);
+		if (!corr_result(c, &r, err)) {
+			ok(max_rel(&r, &R, 3) < 1e-12, "the chunk with the NaN "
+			   "left no trace");
+			ok(isnan(r.g2[0 * 4 + 3]) && isnan(r.g2_err[3]) &&
+			   isnan(r.iq[3]), "empty bin 4: g2, error, I are NaN");
+			ok(!isnan(r.g2[0]) && !isnan(r.g2_err[0]),
+			   "bin 1 is a number");
+			corr_res_free(&r);
+		} else
+			ok(0, "after NaN: %s", err);
+		corr_free(c);
+		free(J);
+	}
+
+	/* Ctrl-C: the push stops with "interrupted"; afterwards it goes on */
+	ok(corr_new(&c, &m, NULL, &o, err) == 0, "new");
+	intr_raise();
+	{
+		size_t sel2[60], n2 = 0;
+		int rc = corr_push(c, I, ARR_F64, N, rows, cols, err);
+		ok(rc == -1 && strstr(err, "interrupted"), "interrupt: '%s'",
+		   err);
+		intr_clear();
+		ok(corr_push(c, I, ARR_F64, N, rows, cols, err) == 0 &&
+		   corr_result(c, &r, err) == 0, "after the interrupt the "
+		   "correlator goes on");
+		for (size_t t = 0; t < N; t++)
+			sel2[n2++] = t;
+		ref_select(I, np, sel2, n2, map, 4, &R, NULL, 0);
+		ok(r.nframes == N && max_rel(&r, &R, 3) < 1e-12, "the "
+		   "interrupted push took nothing (%zu frames)", r.nframes);
+		corr_res_free(&r);
+	}
+	corr_free(c);
+
+	/* everything masked */
+	qmap_from_map(&mz, rows, cols, zero, 3, NULL, NULL, err);
+	ok(corr_new(&c, &mz, NULL, &o, err) == -1 && strstr(err, "masked"),
+	   "fully masked partition: '%s'", err);
+	qmap_free(&mz);
+	o.dpl = 0;
+	ok(corr_new(&c, &m, NULL, &o, err) == -1 && strstr(err, "dpl"),
+	   "dpl 0: '%s'", err);
+	corr_opts_default(&o);
+	o.stride = 0;
+	ok(corr_new(&c, &m, NULL, &o, err) == -1 && strstr(err, "stride"),
+	   "stride 0: '%s'", err);
+	qmap_free(&m);
+	free(I);
+}
+
+/* two-time matrix and its diagonal average against direct sums */
+static void test_twotime(void)
+{
+	size_t rows = 4, cols = 6, np = 24, N = 31;
+	int32_t map[24];
+	double *I = malloc(N * np * sizeof *I), C[31 * 31], g2[31];
+	int32_t sel[2] = {2, 1};
+	char err[ERR_LEN];
+	qmap m;
+	twotime *tt;
+	double e = 0, eg = 0;
+	for (size_t p = 0; p < np; p++)
+		map[p] = p < 10 ? 1 : p < 20 ? 2 : 0;
+	for (size_t i = 0; i < N * np; i++)
+		I[i] = 1 + floor(urand() * 9);
+	make_map(&m, rows, cols, map, 0);
+	ok(twotime_new(&tt, &m, sel, 2, 1, 100, err) == 0, "twotime new");
+	ok(twotime_push(tt, I, ARR_F64, 13, rows, cols, err) == 0 &&
+	   twotime_push(tt, I + 13 * np, ARR_F64, N - 13, rows, cols, err) ==
+	   0 && twotime_frames(tt) == N, "31 frames kept");
+	ok(twotime_result(tt, 0, C, g2, 0, 0, err) == 0, "result of bin 2");
+	for (size_t a = 0; a < N; a++)
+		for (size_t b = 0; b < N; b++) {
+			double s = 0, ma = 0, mb = 0;
+			for (size_t p = 10; p < 20; p++) {
+				s += I[a * np + p] * I[b * np + p];
+				ma += I[a * np + p];
+				mb += I[b * np + p];
+			}
+			s = (s / 10) / ((ma / 10) * (mb / 10));
+			if (fabs(C[a * N + b] - s) > e)
+				e = fabs(C[a * N + b] - s);
+		}
+	ok(e < 1e-13, "C(t1, t2) = direct sums (%.2g)", e);
+	for (size_t d = 0; d < N; d++) {
+		double s = 0;
+		for (size_t a = 0; a + d < N; a++)
+			s += C[a * N + a + d];
+		if (fabs(g2[d] - s / (double)(N - d)) > eg)
+			eg = fabs(g2[d] - s / (double)(N - d));
+	}
+	ok(eg < 1e-14, "g2 = diagonal means (%.2g)", eg);
+	ok(twotime_result(tt, 1, C, g2, 5, 10, err) == 0 &&
+	   !isnan(g2[25]) && isnan(g2[30]), "age window 6..10: delays "
+	   "beyond reach are NaN");
+	ok(twotime_result(tt, 2, C, g2, 0, 0, err) == -1 &&
+	   strstr(err, "beyond"), "bin index checked: '%s'", err);
+	twotime_free(tt);
+
+	/* downsampling by 3: C of the frame averages */
+	ok(twotime_new(&tt, &m, sel, 1, 3, 10, err) == 0, "downsample 3");
+	ok(twotime_push(tt, I, ARR_F64, 30, rows, cols, err) == 0 &&
+	   twotime_frames(tt) == 10, "30 frames -> 10");
+	ok(twotime_push(tt, I, ARR_F64, 3, rows, cols, err) == -1 &&
+	   strstr(err, "downsample more"), "max_frames bound: '%s'", err);
+	twotime_result(tt, 0, C, NULL, 0, 0, err);
+	{
+		double s = 0, ma = 0, mb = 0;
+		for (size_t p = 10; p < 20; p++) {
+			double x = 0, y = 0;
+			for (int f = 0; f < 3; f++) {
+				x += I[(3 + f) * np + p] / 3;
+				y += I[(21 + f) * np + p] / 3;
+			}
+			s += x * y;
+			ma += x;
+			mb += y;
+		}
+		is_num(C[1 * 10 + 7], (s / 10) / (ma / 10 * mb / 10), 1e-13,
+		       "C of downsampled frames 2 and 8");
+	}
+	twotime_free(tt);
+	qmap_free(&m);
+	free(I);
+}
+
+int main(void)
+{
+	diag("kernel: %s", corr_kernel_name());
+	test_dtypes();
+	test_tiles_nested();
+	test_constant();
+	test_poisson();
+	test_exponential();
+	test_options();
+	test_bad_input();
+	test_twotime();
+	return tap_done();
+}
