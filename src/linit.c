@@ -12,6 +12,8 @@ int luaopen_ionflow_chem(lua_State *L);
 int luaopen_ionflow_xam(lua_State *L);
 int luaopen_ionflow_h5(lua_State *L);
 int luaopen_ionflow_xpcs(lua_State *L);
+int luaopen_ionflow_fit(lua_State *L);
+int luaopen_ionflow_speckle(lua_State *L);
 
 
 static const luaL_Reg linit_modules[] = {
@@ -21,6 +23,8 @@ static const luaL_Reg linit_modules[] = {
 	{"xam", luaopen_ionflow_xam},
 	{"h5", luaopen_ionflow_h5},
 	{"xpcs", luaopen_ionflow_xpcs},
+	{"fit", luaopen_ionflow_fit},
+	{"speckle", luaopen_ionflow_speckle},
 	{NULL, NULL}
 };
 

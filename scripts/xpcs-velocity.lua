@@ -1,0 +1,278 @@
+-- xpcs-velocity.lua: the electrolyte speed from heterodyne XPCS (paper
+-- Eq. 1 and 2, Figure 2): g2 per q ring and chi sector, Eq. 1 fits, omega
+-- versus q cos chi, the speed with its errors; per time window if asked.
+--
+--   ionflow scripts/xpcs-velocity.lua RAW.h5|RESULT.h5 -o OUT.h5
+--       [--flow-angle DEG] [--fit-angle] [--window N] [--overlap N]
+--       [--q-range QMIN:QMAX] [--q-bins N] [--phi-bins N] [--master]
+--       [--dataset PATH] [--frames FIRST:LAST] [--frame-time S]
+--
+-- A raw frame file (APS metadata for the geometry) is correlated first
+-- (rings of --q-bins over --q-range in 1/A, --phi-bins sectors); a result
+-- file of xpcs-correlate.lua is used as it is. Prints omega/q per ring and
+-- "velocity = 100.4 +/- 0.7 A/s" (one line per window with --window), and
+-- writes the fits, omega(q, chi), the rings, the velocity and v(t) into
+-- OUT.h5 under /ionflow/velocity/. Only the speed is observable.
+local X = require "ionflow.xpcsio"
+
+local usage = [==[
+usage: xpcs-velocity.lua RAW.h5|RESULT.h5 -o OUT.h5 [--flow-angle DEG]
+  [--fit-angle] [--window N] [--overlap N] [--q-range QMIN:QMAX]
+  [--q-bins N] [--phi-bins N] [--master] [--dataset PATH]
+  [--frames FIRST:LAST] [--frame-time S]]==]
+
+local function die(msg)
+  io.stderr:write("xpcs-velocity: ", msg, "\n", usage, "\n")
+  os.exit(2)
+end
+
+local flags = {fit_angle = true, master = true, help = true}
+local o, i = {}, 1
+while i <= #arg do
+  local a = arg[i]
+  if a == "-o" then
+    o.out = arg[i + 1]; i = i + 2
+  elseif a:sub(1, 2) == "--" then
+    local k = a:sub(3):gsub("-", "_")
+    if flags[k] then
+      o[k] = true; i = i + 1
+    else
+      if arg[i + 1] == nil then die("missing value for " .. a) end
+      o[k] = arg[i + 1]; i = i + 2
+    end
+  elseif not o.input then
+    o.input = a; i = i + 1
+  else
+    die("unexpected argument " .. a)
+  end
+end
+if o.help then print(usage) os.exit(0) end
+if not o.input then die("no input file") end
+if not o.out then die("no output file (-o)") end
+
+local function num(k, int)
+  if o[k] == nil then return nil end
+  local v = tonumber(o[k])
+  if v == nil or (int and math.type(v) ~= "integer") then
+    die(string.format("--%s needs a%s number, got %q", k:gsub("_", "-"),
+      int and "n integer" or "", o[k]))
+  end
+  return v
+end
+local function range(k)
+  if o[k] == nil then return nil end
+  local a, b = o[k]:match("^([^:]*):([^:]*)$")
+  if not a then die("--" .. k:gsub("_", "-") .. " needs A:B") end
+  return tonumber(a), tonumber(b)
+end
+
+local A = 1e-10
+
+-- the bins: mean q, the bin means of the in-plane q components (so that
+-- <q cos chi> is the bin's mean) and the ring of each bin
+local function bin_table(p, maps, nq, nphi)
+  local qx = p:bin_mean(maps.q * maps.ux)
+  local qy = p:bin_mean(maps.q * maps.uy)
+  local ring = {}
+  for b = 1, p.nbins do ring[b] = (b - 1) // nphi + 1 end
+  return {q = p.q_mean, qx = qx, qy = qy, ring = ring, nq = nq, nphi = nphi}
+end
+
+-- input: a raw frame file or a correlation result
+local function load()
+  local f <close> = h5.open(o.input)
+  local is_result = f:exists("/xpcs/multitau/normalized_g2")
+  f:close()
+  if is_result then
+    if o.window then die("--window needs raw frames (a result has fixed g2)") end
+    local r = X.read_result(o.input)
+    local h <close> = h5.open(o.input)
+    local function rd(path)
+      if not h:exists(path) then
+        error(string.format("%s: no %s (not an xpcs-correlate result?)", o.input, path))
+      end
+      local v = h:read(path)
+      if array.isarray(v) then v = v:totable() end
+      while type(v) == "table" do v = v[1] end
+      return v
+    end
+    local map = h:read("/xpcs/qmap/dynamic_roi_map")
+    local npts = h:read("/xpcs/qmap/dynamic_num_pts"):totable()
+    local sh = map.shape
+    local g = xpcs.geometry{energy_keV = rd("/xpcs/qmap/energy"),
+      distance = rd("/xpcs/qmap/detector_distance"),
+      pixel = rd("/xpcs/qmap/pixel_size"),
+      center = {x = rd("/xpcs/qmap/beam_center_x"), y = rd("/xpcs/qmap/beam_center_y")},
+      shape = {sh[1], sh[2]}}
+    local maps = xpcs.maps(g)
+    local p = xpcs.partition{map = map, q = maps.q, phi = maps.phi,
+      nbins = r.g2.shape[2]}
+    local ft = num("frame_time") or r.frame_time
+    if type(ft) ~= "number" then
+      ft = array.isarray(ft) and ft:totable() or ft
+      while type(ft) == "table" do ft = ft[1] end
+    end
+    if not ft then error(o.input .. ": no frame time (give --frame-time)") end
+    return {tau = r.tau * ft, g2 = r.g2, err = r.g2_err,
+            bins = bin_table(p, maps, npts[1], npts[2]), windows = {}}
+  end
+  local over = {}
+  if num("frame_time") then over.frame_time = num("frame_time") end
+  local g = X.geometry_from_file(o.input, o.dataset, over)
+  local ft = g.frame_time
+  if not ft then error(o.input .. ": no frame time in the metadata (give --frame-time)") end
+  local qmin, qmax = range("q_range")
+  local nq, nphi = num("q_bins", true) or 8, num("phi_bins", true) or 18
+  local qm = X.partitions(g, {q_bins = nq, phi_bins = nphi,
+    q_min = qmin and qmin / A, q_max = qmax and qmax / A})
+  local first, last = range("frames")
+  local res = X.correlate{raw = o.input, dataset = o.dataset,
+    dynamic = qm.dynamic, static = qm.static, first = first, last = last,
+    window = num("window", true), overlap = num("overlap", true),
+    frame_time = ft}
+  local out = {tau = res.tau * ft, g2 = res.g2, err = res.g2_err,
+    bins = bin_table(qm.dynamic, qm.maps, nq, nphi), windows = {}}
+  for k, w in ipairs(res.windows) do
+    out.windows[k] = {tau = w.tau * ft, g2 = w.g2, err = w.g2_err,
+      t0 = (w.first - 1) * ft, t1 = w.last * ft}
+  end
+  return out
+end
+
+local flow = num("flow_angle") or 0
+
+-- fits and velocity of one g2 table
+local function analyse(tau, g2, err, bins, master)
+  local fits = fit.heterodyne(tau, g2, err)
+  local arg = {fits = fits, q = bins.q, qx = bins.qx, qy = bins.qy,
+    ring = bins.ring, flow_angle_deg = flow, fit_angle = o.fit_angle}
+  if master then arg.master = {tau = tau, g2 = g2, err = err} end
+  local ok, vel = pcall(fit.velocity, arg)
+  if not ok then
+    vel = {resolved = false, reason = tostring(vel):gsub("^.-fit%.velocity: ", "")}
+  end
+  return fits, vel
+end
+
+local function vline(vel)
+  if not vel.resolved then return "velocity not resolved: " .. vel.reason end
+  return string.format("velocity = %.1f +/- %.1f A/s", vel.v_A_per_s, vel.v_err_A_per_s)
+end
+
+local function write(d, fits, vel, wins)
+  local w <close> = h5.create(o.out, {overwrite = true})
+  local root = "/ionflow/velocity/"
+  local nb = #fits
+  local cols = {"omega", "omega_err", "beta", "beta_err", "h", "h_err",
+    "tau0", "tau0_err", "gamma", "gamma_err", "baseline", "chi2_red", "periods"}
+  for _, c in ipairs(cols) do
+    local a = array.zeros{nb}
+    for b = 1, nb do a:set(b, fits[b][c] or 0 / 0) end
+    w:write(root .. "fits/" .. c, a)
+  end
+  local res = array.zeros({nb}, "i32")
+  for b = 1, nb do res:set(b, fits[b].resolved and 1 or 0) end
+  w:write(root .. "fits/resolved", res)
+  w:write(root .. "bins/q_per_m", d.bins.q)
+  w:write(root .. "bins/qx_per_m", d.bins.qx)
+  w:write(root .. "bins/qy_per_m", d.bins.qy)
+  w:write(root .. "bins/ring", d.bins.ring)
+  -- omega(q, chi): the bin's projection on the flow and its omega
+  local ca, sa = math.cos(math.rad(vel.flow_angle_deg or flow)),
+    math.sin(math.rad(vel.flow_angle_deg or flow))
+  local qc = array.zeros{nb}
+  for b = 1, nb do
+    qc:set(b, math.abs(d.bins.qx:get(b) * ca + d.bins.qy:get(b) * sa))
+  end
+  w:write(root .. "omega_q_chi/q_cos_chi_per_m", qc)
+  local attrs = {resolved = vel.resolved and 1 or 0, reason = vel.reason,
+    note = "only the speed |v| is observable: omega = |q.v| is even in v",
+    flow_angle_deg = vel.flow_angle_deg or flow}
+  if vel.resolved then
+    attrs.v_m_per_s, attrs.v_err_m_per_s = vel.v, vel.v_err
+    attrs.v_q_m_per_s, attrs.v_q_err_m_per_s = vel.v_q, vel.v_q_err
+    attrs.v_rings_m_per_s = vel.v_rings
+    attrs.v_rings_err_m_per_s = vel.v_rings_err
+    attrs.chi2_red = vel.chi2_red
+    attrs.flow_angle_err_deg = vel.flow_angle_err_deg
+    if vel.master then
+      attrs.master_v_m_per_s = vel.master.v
+      attrs.master_v_err_m_per_s = vel.master.v_err
+    end
+    local nr = #vel.rings
+    local rq, qv, qve, rv, rve = array.zeros{nr}, array.zeros{nr}, array.zeros{nr},
+      array.zeros{nr}, array.zeros{nr}
+    for r, R in ipairs(vel.rings) do
+      rq:set(r, R.q or 0 / 0); qv:set(r, R.qv or 0 / 0); qve:set(r, R.qv_err or 0 / 0)
+      rv:set(r, R.v or 0 / 0); rve:set(r, R.v_err or 0 / 0)
+    end
+    w:write(root .. "rings/q_per_m", rq)
+    w:write(root .. "rings/qv_rad_per_s", qv)
+    w:write(root .. "rings/qv_err_rad_per_s", qve)
+    w:write(root .. "rings/v_m_per_s", rv)
+    w:write(root .. "rings/v_err_m_per_s", rve)
+  end
+  w:group(root .. "result", attrs)
+  if #wins > 0 then
+    local n = #wins
+    local t0, t1, v, ve, ok = array.zeros{n}, array.zeros{n}, array.zeros{n},
+      array.zeros{n}, array.zeros({n}, "i32")
+    for k, win in ipairs(wins) do
+      t0:set(k, win.t0); t1:set(k, win.t1)
+      v:set(k, win.vel.resolved and win.vel.v or 0 / 0)
+      ve:set(k, win.vel.resolved and win.vel.v_err or 0 / 0)
+      ok:set(k, win.vel.resolved and 1 or 0)
+    end
+    w:write(root .. "vt/start_s", t0)
+    w:write(root .. "vt/end_s", t1)
+    w:write(root .. "vt/v_m_per_s", v)
+    w:write(root .. "vt/v_err_m_per_s", ve)
+    w:write(root .. "vt/resolved", ok)
+  end
+  w:close()
+end
+
+local ok, err = pcall(function()
+  local d = load()
+  local fits, vel = analyse(d.tau, d.g2, d.err, d.bins, o.master)
+  local nres = 0
+  for _, f in ipairs(fits) do if f.resolved then nres = nres + 1 end end
+  print(string.format("%s: %d bins (%d rings x %d sectors), omega resolved in %d, "
+    .. "%d used for the speed", o.input, #fits, d.bins.nq, d.bins.nphi, nres,
+    vel.nused or 0))
+  if vel.resolved then
+    print(string.format("%5s %12s %14s %14s %6s", "ring", "q (1/A)", "q v (rad/s)",
+      "v (A/s)", "bins"))
+    for r, R in ipairs(vel.rings) do
+      if R.v and R.q then
+        print(string.format("%5d %12.6f %7.4f+/-%.4f %7.2f+/-%.2f %6d", r, R.q * A,
+          R.qv, R.qv_err, R.v / A, R.v_err / A, R.nused))
+      end
+    end
+    print(string.format("omega(q), zero intercept: %.1f +/- %.1f A/s; spread "
+      .. "between rings: %.1f +/- %.1f A/s", vel.v_q / A, vel.v_q_err / A,
+      (vel.v_rings or 0 / 0) / A, (vel.v_rings_err or 0 / 0) / A))
+    if vel.master then
+      print(string.format("master curve: %.1f +/- %.1f A/s", vel.master.v_A_per_s,
+        vel.master.v_err_A_per_s))
+    end
+    if o.fit_angle then
+      print(string.format("flow angle: %.1f +/- %.1f deg (modulo 180)",
+        vel.flow_angle_deg, vel.flow_angle_err_deg))
+    end
+  end
+  print(vline(vel))
+  print("(only the speed is observable: omega = |q.v| is even in v)")
+  local wins = {}
+  for k, win in ipairs(d.windows) do
+    local _, wv = analyse(win.tau, win.g2, win.err, d.bins, false)
+    wins[k] = {t0 = win.t0, t1 = win.t1, vel = wv}
+    print(string.format("window %d (%.1f-%.1f s): %s", k, win.t0, win.t1, vline(wv)))
+  end
+  write(d, fits, vel, wins)
+  print("wrote " .. o.out)
+end)
+if not ok then
+  io.stderr:write("xpcs-velocity: ", tostring(err), "\n")
+  os.exit(1)
+end

@@ -1,0 +1,540 @@
+/*
+** fit.c - nonlinear least squares with bounds and fixed parameters on
+** GSL's gsl_multifit_nlinear, and the native XPCS models (see fit.h).
+*/
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_multifit_nlinear.h>
+
+#include "fit.h"
+
+/* the solver's view: free parameters u, mapped to the model's p */
+typedef struct fit_ctx {
+	const fit_problem *pb;
+	size_t nfree;
+	size_t *idx;		/* free parameter k is model parameter idx[k] */
+	double *lo, *hi;	/* per model parameter, +-INFINITY when none */
+	double *p;		/* model parameters (fixed ones preset) */
+	double *ym;		/* model values, n */
+	double *J;		/* model Jacobian, n x np */
+	double *sw;		/* sqrt(weight), n */
+	int nfev;
+	int failed;		/* the model reported an error */
+	char *err;
+} fit_ctx;
+
+static pthread_once_t fit_gsl_once = PTHREAD_ONCE_INIT;
+
+/* GSL's default handler aborts the process; ionflow reports instead */
+static void fit_gsl_init(void)
+{
+	gsl_set_error_handler_off();
+}
+
+/* MINUIT's transforms: smooth, monotone on each branch, and onto the
+** feasible interval, so the unconstrained solver cannot leave it */
+static double fit_u2p(double u, double lo, double hi)
+{
+	if (isfinite(lo) && isfinite(hi))
+		return lo + (hi - lo) * (sin(u) + 1) / 2;
+	if (isfinite(lo))
+		return lo - 1 + sqrt(u * u + 1);
+	if (isfinite(hi))
+		return hi + 1 - sqrt(u * u + 1);
+	return u;
+}
+
+static double fit_dpdu(double u, double lo, double hi)
+{
+	if (isfinite(lo) && isfinite(hi))
+		return (hi - lo) * cos(u) / 2;
+	if (isfinite(lo))
+		return u / sqrt(u * u + 1);
+	if (isfinite(hi))
+		return -u / sqrt(u * u + 1);
+	return 1;
+}
+
+/* the inverse, for a start strictly inside the bounds: a start exactly on
+** a bound would have zero slope dp/du and never move */
+static double fit_p2u(double p, double lo, double hi)
+{
+	if (isfinite(lo) && isfinite(hi)) {
+		double s = 2 * (p - lo) / (hi - lo) - 1;
+		if (s > 1 - 1e-8) s = 1 - 1e-8;
+		if (s < -1 + 1e-8) s = -1 + 1e-8;
+		return asin(s);
+	}
+	if (isfinite(lo)) {
+		double d = p - lo + 1;
+		if (d < 1 + 1e-8) d = 1 + 1e-8;
+		return sqrt(d * d - 1);
+	}
+	if (isfinite(hi)) {
+		double d = hi - p + 1;
+		if (d < 1 + 1e-8) d = 1 + 1e-8;
+		return sqrt(d * d - 1);
+	}
+	return p;
+}
+
+static void fit_set_p(fit_ctx *c, const gsl_vector *u)
+{
+	for (size_t k = 0; k < c->nfree; k++) {
+		size_t j = c->idx[k];
+		c->p[j] = fit_u2p(gsl_vector_get(u, k), c->lo[j], c->hi[j]);
+	}
+}
+
+static const char *fit_pname(const fit_problem *pb, size_t j, char *buf)
+{
+	if (pb->names != NULL && pb->names[j] != NULL)
+		return pb->names[j];
+	snprintf(buf, 32, "p[%zu]", j + 1);
+	return buf;
+}
+
+/* weighted residuals; a model value that is not finite at a trial point
+** becomes a huge residual so that the trust region rejects the step */
+static int fit_f(const gsl_vector *u, void *params, gsl_vector *f)
+{
+	fit_ctx *c = params;
+	const fit_problem *pb = c->pb;
+	fit_set_p(c, u);
+	c->nfev++;
+	if (pb->model(c->p, pb->np, pb->x, pb->n, c->ym, NULL, pb->ctx,
+		      c->err) < 0) {
+		c->failed = 1;
+		return GSL_EBADFUNC;
+	}
+	for (size_t i = 0; i < pb->n; i++) {
+		double r = c->sw[i] * (c->ym[i] - pb->y[i]);
+		gsl_vector_set(f, i, isfinite(r) ? r : 1e100);
+	}
+	return GSL_SUCCESS;
+}
+
+/* the model Jacobian in p (analytic when the model has it, else central
+** differences that stay inside the bounds) into c->J */
+static int fit_jac_p(fit_ctx *c)
+{
+	const fit_problem *pb = c->pb;
+	size_t n = pb->n, np = pb->np;
+	int r = pb->model(c->p, np, pb->x, n, c->ym, c->J, pb->ctx, c->err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 0;
+	double *y1 = malloc(sizeof(double) * n * 2), *y2 = y1 + n;
+	if (y1 == NULL)
+		return err_set(c->err, "out of memory");
+	for (size_t k = 0; k < c->nfree; k++) {
+		size_t j = c->idx[k];
+		double pj = c->p[j], h = 1e-6 * (fabs(pj) > 1e-6 ? fabs(pj) : 1e-6);
+		double a = pj - h, b = pj + h;
+		if (b > c->hi[j]) b = pj;
+		if (a < c->lo[j]) a = pj;
+		c->p[j] = a;
+		if (pb->model(c->p, np, pb->x, n, y1, NULL, pb->ctx, c->err) < 0)
+			goto fail;
+		c->p[j] = b;
+		if (pb->model(c->p, np, pb->x, n, y2, NULL, pb->ctx, c->err) < 0)
+			goto fail;
+		c->p[j] = pj;
+		c->nfev += 2;
+		for (size_t i = 0; i < n; i++)
+			c->J[i * np + j] = (y2[i] - y1[i]) / (b - a);
+	}
+	free(y1);
+	return 0;
+fail:
+	free(y1);
+	return -1;
+}
+
+static int fit_df(const gsl_vector *u, void *params, gsl_matrix *Ju)
+{
+	fit_ctx *c = params;
+	const fit_problem *pb = c->pb;
+	fit_set_p(c, u);
+	if (fit_jac_p(c)) {
+		c->failed = 1;
+		return GSL_EBADFUNC;
+	}
+	for (size_t k = 0; k < c->nfree; k++) {
+		size_t j = c->idx[k];
+		double d = fit_dpdu(gsl_vector_get(u, k), c->lo[j], c->hi[j]);
+		for (size_t i = 0; i < pb->n; i++) {
+			double v = c->sw[i] * c->J[i * pb->np + j] * d;
+			gsl_matrix_set(Ju, i, k, isfinite(v) ? v : 0);
+		}
+	}
+	return GSL_SUCCESS;
+}
+
+static void fit_ctx_free(fit_ctx *c)
+{
+	free(c->idx); free(c->lo); free(c->hi); free(c->p);
+	free(c->ym); free(c->J); free(c->sw);
+}
+
+/* check the problem and set up bounds, weights and the free set */
+static int fit_setup(const fit_problem *pb, fit_ctx *c, char *err)
+{
+	char nb[32];
+	size_t n = pb->n, np = pb->np;
+	memset(c, 0, sizeof *c);
+	c->pb = pb;
+	c->err = err;
+	if (pb->model == NULL || np == 0 || pb->p0 == NULL)
+		return err_set(err, "a model, its parameter count and p0 are "
+			       "required");
+	if (n == 0 || pb->x == NULL || pb->y == NULL)
+		return err_set(err, "no data points");
+	c->idx = err_calloc(np, sizeof(size_t), err);
+	c->lo = c->idx ? err_calloc(np, sizeof(double), err) : NULL;
+	c->hi = c->lo ? err_calloc(np, sizeof(double), err) : NULL;
+	c->p = c->hi ? err_calloc(np, sizeof(double), err) : NULL;
+	c->ym = c->p ? err_calloc(n, sizeof(double), err) : NULL;
+	c->J = c->ym ? err_calloc(n * np, sizeof(double), err) : NULL;
+	c->sw = c->J ? err_calloc(n, sizeof(double), err) : NULL;
+	if (c->sw == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		double w = pb->weights ? pb->weights[i] : 1;
+		if (!isfinite(pb->x[i]) || !isfinite(pb->y[i]))
+			return err_set(err, "point %zu is not finite (x %g, "
+				       "y %g)", i + 1, pb->x[i], pb->y[i]);
+		if (!(w >= 0 && isfinite(w)))
+			return err_set(err, "weight %zu must be finite and >= 0 "
+				       "(got %g)", i + 1, w);
+		c->sw[i] = sqrt(w);
+	}
+	for (size_t j = 0; j < np; j++) {
+		const char *nm = fit_pname(pb, j, nb);
+		c->lo[j] = pb->lower && !isnan(pb->lower[j]) ? pb->lower[j] : -INFINITY;
+		c->hi[j] = pb->upper && !isnan(pb->upper[j]) ? pb->upper[j] : INFINITY;
+		c->p[j] = pb->p0[j];
+		if (!isfinite(pb->p0[j]))
+			return err_set(err, "start value of %s is not finite", nm);
+		if (!(c->lo[j] < c->hi[j]) && !(pb->fixed && pb->fixed[j]))
+			return err_set(err, "bounds of %s are empty (%g, %g)", nm,
+				       c->lo[j], c->hi[j]);
+		if (pb->p0[j] < c->lo[j] || pb->p0[j] > c->hi[j])
+			return err_set(err, "start value of %s = %g is outside "
+				       "its bounds [%g, %g]", nm, pb->p0[j],
+				       c->lo[j], c->hi[j]);
+		if (!(pb->fixed && pb->fixed[j]))
+			c->idx[c->nfree++] = j;
+	}
+	if (n < c->nfree)
+		return err_set(err, "%zu points cannot determine %zu free "
+			       "parameters", n, c->nfree);
+	return 0;
+}
+
+/* covariance of the free parameters from the weighted Jacobian in p at
+** the solution; GSL's QR-based inverse drops exactly dependent columns */
+static int fit_covariance(fit_ctx *c, fit_result *res, char *err)
+{
+	const fit_problem *pb = c->pb;
+	size_t n = pb->n, np = pb->np, nf = c->nfree;
+	if (nf == 0)
+		return 0;
+	if (fit_jac_p(c))
+		return -1;
+	gsl_matrix *Jw = gsl_matrix_alloc(n, nf), *C = gsl_matrix_alloc(nf, nf);
+	if (Jw == NULL || C == NULL) {
+		gsl_matrix_free(Jw);
+		gsl_matrix_free(C);
+		return err_set(err, "out of memory for the covariance");
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < nf; k++)
+			gsl_matrix_set(Jw, i, k, c->sw[i] * c->J[i * np + c->idx[k]]);
+	gsl_multifit_nlinear_covar(Jw, 1e-13, C);
+	double scale = 1;
+	int sc = pb->scale_errors;
+	if (sc == 1 || (sc < 0 && pb->weights == NULL))
+		scale = res->dof > 0 ? res->chi2_red : NAN;
+	for (size_t a = 0; a < nf; a++) {
+		for (size_t b = 0; b < nf; b++)
+			res->cov[c->idx[a] * np + c->idx[b]] =
+				gsl_matrix_get(C, a, b) * scale;
+		double v = gsl_matrix_get(C, a, a) * scale;
+		res->err[c->idx[a]] = v >= 0 ? sqrt(v) : NAN;
+	}
+	gsl_matrix_free(Jw);
+	gsl_matrix_free(C);
+	return 0;
+}
+
+static int fit_result_alloc(fit_result *res, size_t np, char *err)
+{
+	memset(res, 0, sizeof *res);
+	res->np = np;
+	res->p = err_calloc(np, sizeof(double), err);
+	res->err = res->p ? err_calloc(np, sizeof(double), err) : NULL;
+	res->cov = res->err ? err_calloc(np * np, sizeof(double), err) : NULL;
+	res->at_bound = res->cov ? err_calloc(np, sizeof(int), err) : NULL;
+	return res->at_bound ? 0 : -1;
+}
+
+/* chi-square, flags and status of the final point */
+static void fit_finish(fit_ctx *c, fit_result *res, const double *f)
+{
+	const fit_problem *pb = c->pb;
+	double chi2 = 0;
+	for (size_t i = 0; i < pb->n; i++)
+		chi2 += f[i] * f[i];
+	res->chi2 = chi2;
+	res->dof = pb->n - c->nfree;
+	res->chi2_red = res->dof > 0 ? chi2 / res->dof : NAN;
+	for (size_t j = 0; j < pb->np; j++) {
+		double tol = 1e-7 * (fabs(c->p[j]) + 1e-12);
+		res->p[j] = c->p[j];
+		res->at_bound[j] = !(pb->fixed && pb->fixed[j]) &&
+			(fabs(c->p[j] - c->lo[j]) <= tol ||
+			 fabs(c->p[j] - c->hi[j]) <= tol);
+	}
+}
+
+/* no free parameter: evaluate the model once */
+static int fit_all_fixed(fit_ctx *c, fit_result *res, char *err)
+{
+	const fit_problem *pb = c->pb;
+	double *f = err_calloc(pb->n, sizeof(double), err);
+	if (f == NULL)
+		return -1;
+	if (pb->model(c->p, pb->np, pb->x, pb->n, c->ym, NULL, pb->ctx, err) < 0) {
+		free(f);
+		return -1;
+	}
+	for (size_t i = 0; i < pb->n; i++)
+		f[i] = c->sw[i] * (c->ym[i] - pb->y[i]);
+	fit_finish(c, res, f);
+	free(f);
+	res->status = FIT_CONVERGED;
+	res->status_text = "converged";
+	return isfinite(res->chi2) ? 0 :
+		err_set(err, "model is not finite at the fixed parameters");
+}
+
+static int fit_solve(fit_ctx *c, fit_result *res, char *err)
+{
+	const fit_problem *pb = c->pb;
+	gsl_multifit_nlinear_fdf fdf;
+	gsl_multifit_nlinear_parameters fp = gsl_multifit_nlinear_default_parameters();
+	gsl_multifit_nlinear_workspace *w;
+	gsl_vector *u0 = gsl_vector_alloc(c->nfree);
+	int info = 0, st, rc = -1;
+	if (u0 == NULL)
+		return err_set(err, "out of memory");
+	for (size_t k = 0; k < c->nfree; k++) {
+		size_t j = c->idx[k];
+		gsl_vector_set(u0, k, fit_p2u(pb->p0[j], c->lo[j], c->hi[j]));
+	}
+	fdf.f = fit_f;
+	fdf.df = fit_df;
+	fdf.fvv = NULL;
+	fdf.n = pb->n;
+	fdf.p = c->nfree;
+	fdf.params = c;
+	fp.trs = gsl_multifit_nlinear_trs_lm;
+	/* many parameters (global fits): the normal equations by Cholesky
+	** cost n p^2 / 2 once per Jacobian, where GSL's unblocked
+	** Householder QR costs several times that on every trial step */
+	if (c->nfree > 12)
+		fp.solver = gsl_multifit_nlinear_solver_cholesky;
+	w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &fp, pb->n,
+				       c->nfree);
+	if (w == NULL) {
+		gsl_vector_free(u0);
+		return err_set(err, "out of memory for the solver");
+	}
+	st = gsl_multifit_nlinear_init(u0, &fdf, w);
+	if (st == GSL_SUCCESS) {
+		gsl_vector *f0 = gsl_multifit_nlinear_residual(w);
+		for (size_t i = 0; i < pb->n; i++)
+			if (gsl_vector_get(f0, i) == 1e100) {
+				st = GSL_EDOM;
+				err_set(err, "model is not finite at the start "
+					"(point %zu)", i + 1);
+				break;
+			}
+	}
+	if (st == GSL_SUCCESS)
+		st = gsl_multifit_nlinear_driver(
+			pb->max_iter > 0 ? (size_t)pb->max_iter : 200,
+			pb->xtol > 0 ? pb->xtol : 1e-10,
+			pb->gtol > 0 ? pb->gtol : 1e-10,
+			pb->ftol > 0 ? pb->ftol : 0, NULL, NULL, &info, w);
+	if (c->failed) {
+		err_prefix(err, "model");
+	} else if (st == GSL_SUCCESS || st == GSL_EMAXITER || st == GSL_ENOPROG) {
+		gsl_vector *u = gsl_multifit_nlinear_position(w);
+		gsl_vector *f = gsl_multifit_nlinear_residual(w);
+		fit_set_p(c, u);
+		fit_finish(c, res, f->data);
+		res->niter = (int)gsl_multifit_nlinear_niter(w);
+		res->status = st == GSL_SUCCESS ? FIT_CONVERGED :
+			st == GSL_EMAXITER ? FIT_MAXITER : FIT_NOPROGRESS;
+		res->status_text = st == GSL_SUCCESS ? "converged" :
+			st == GSL_EMAXITER ? "maximum iterations reached" :
+			"no further progress";
+		rc = 0;
+	} else if (st != GSL_EDOM) {
+		err_set(err, "solver failed: %s", gsl_strerror(st));
+	}
+	gsl_multifit_nlinear_free(w);
+	gsl_vector_free(u0);
+	return rc;
+}
+
+int fit_run(const fit_problem *pb, fit_result *res, char *err)
+{
+	fit_ctx c;
+	int rc;
+	pthread_once(&fit_gsl_once, fit_gsl_init);
+	if (fit_result_alloc(res, pb->np, err))
+		return -1;
+	if (fit_setup(pb, &c, err)) {
+		fit_ctx_free(&c);
+		fit_result_free(res);
+		return -1;
+	}
+	rc = c.nfree == 0 ? fit_all_fixed(&c, res, err) : fit_solve(&c, res, err);
+	if (rc == 0 && res->chi2 >= 1e199)
+		rc = err_set(err, "model is not finite at the solution");
+	if (rc == 0)
+		rc = fit_covariance(&c, res, err);
+	res->nfev += c.nfev;
+	fit_ctx_free(&c);
+	if (rc)
+		fit_result_free(res);
+	return rc;
+}
+
+void fit_result_free(fit_result *res)
+{
+	free(res->p);
+	free(res->err);
+	free(res->cov);
+	free(res->at_bound);
+	memset(res, 0, sizeof *res);
+}
+
+/* the envelope x = (tau/tau0)^gamma and its log-derivative ln(tau/tau0);
+** tau <= 0 gives x = 0 with no dependence on tau0 or gamma */
+static inline void fit_stretch(double tau, double tau0, double gamma,
+			       double *x, double *lg)
+{
+	if (tau <= 0) {
+		*x = 0;
+		*lg = 0;
+		return;
+	}
+	*lg = log(tau / tau0);
+	*x = exp(gamma * *lg);
+}
+
+int fit_model_heterodyne(const double *p, size_t np, const double *x,
+			 size_t n, double *y, double *J, void *ctx, char *err)
+{
+	(void)ctx;
+	if (np != FIT_HET_NP)
+		return err_set(err, "heterodyne model has 6 parameters");
+	double b = p[0], be = p[1], h = p[2], t0 = p[3], g = p[4], w = p[5];
+	for (size_t i = 0; i < n; i++) {
+		double s, lg, c = cos(w * x[i]);
+		fit_stretch(x[i], t0, g, &s, &lg);
+		double E = exp(-s), E2 = E * E;
+		double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * c * E;
+		y[i] = b + be * br;
+		if (J == NULL)
+			continue;
+		double *Ji = J + i * np;
+		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * c * E);
+		Ji[0] = 1;
+		Ji[1] = br;
+		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 + 2 * (1 - 2 * h) * c * E);
+		Ji[3] = dgds * (-g * s / t0);
+		Ji[4] = dgds * s * lg;
+		Ji[5] = -be * 2 * h * (1 - h) * E * sin(w * x[i]) * x[i];
+	}
+	return 0;
+}
+
+int fit_model_homodyne(const double *p, size_t np, const double *x,
+		       size_t n, double *y, double *J, void *ctx, char *err)
+{
+	(void)ctx;
+	if (np != 4)
+		return err_set(err, "homodyne model has 4 parameters");
+	double b = p[0], be = p[1], t0 = p[2], g = p[3];
+	for (size_t i = 0; i < n; i++) {
+		double s, lg;
+		fit_stretch(x[i], t0, g, &s, &lg);
+		double E2 = exp(-2 * s);
+		y[i] = b + be * E2;
+		if (J == NULL)
+			continue;
+		double *Ji = J + i * np;
+		Ji[0] = 1;
+		Ji[1] = E2;
+		Ji[2] = -2 * be * E2 * (-g * s / t0);
+		Ji[3] = -2 * be * E2 * s * lg;
+	}
+	return 0;
+}
+
+int fit_model_double_exp(const double *p, size_t np, const double *x,
+			 size_t n, double *y, double *J, void *ctx, char *err)
+{
+	(void)ctx;
+	if (np != 5)
+		return err_set(err, "double exponential model has 5 parameters");
+	for (size_t i = 0; i < n; i++) {
+		double e1 = exp(-x[i] / p[2]), e2 = exp(-x[i] / p[4]);
+		y[i] = p[0] + p[1] * e1 + p[3] * e2;
+		if (J == NULL)
+			continue;
+		double *Ji = J + i * np;
+		Ji[0] = 1;
+		Ji[1] = e1;
+		Ji[2] = p[1] * e1 * x[i] / (p[2] * p[2]);
+		Ji[3] = e2;
+		Ji[4] = p[3] * e2 * x[i] / (p[4] * p[4]);
+	}
+	return 0;
+}
+
+static const char *const fit_het_names[] =
+	{"baseline", "beta", "h", "tau0", "gamma", "omega"};
+static const char *const fit_hom_names[] =
+	{"baseline", "beta", "tau0", "gamma"};
+static const char *const fit_dexp_names[] =
+	{"baseline", "a1", "tau1", "a2", "tau2"};
+
+int fit_native(const char *name, fit_model_fn *fn, size_t *np,
+	       const char *const **names, char *err)
+{
+	if (strcmp(name, "heterodyne") == 0) {
+		*fn = fit_model_heterodyne; *np = 6; *names = fit_het_names;
+	} else if (strcmp(name, "homodyne") == 0) {
+		*fn = fit_model_homodyne; *np = 4; *names = fit_hom_names;
+	} else if (strcmp(name, "double_exp") == 0) {
+		*fn = fit_model_double_exp; *np = 5; *names = fit_dexp_names;
+	} else {
+		return err_set(err, "unknown model '%s' (heterodyne, homodyne, "
+			       "double_exp)", name);
+	}
+	return 0;
+}

@@ -1,0 +1,1110 @@
+/*
+** hetero.c - heterodyne fits with a deterministic omega scan, global fits
+** across bins and the velocity from omega(q, chi) (see hetero.h).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hetero.h"
+#include "intr.h"
+
+#define HET_NTAU0 10		/* tau0 grid of the scan */
+#define HET_DOMEGA 1.02		/* ratio between scanned omegas */
+#define HET_NCAND 3		/* local minima refined */
+#define HET_SLOPE_Z 5		/* significance of omega versus |q cos chi| */
+#define HET_MIN_COS 0.25	/* bins closer to chi = 90 degrees are left out */
+
+/* the finite points inside the delay range, with weights */
+typedef struct het_data {
+	size_t m;
+	double *x, *y, *w;	/* w all 1 when unweighted */
+	int weighted;
+	double tmin, tmax;
+} het_data;
+
+static void het_data_free(het_data *d)
+{
+	free(d->x);
+	free(d->y);
+	free(d->w);
+	memset(d, 0, sizeof *d);
+}
+
+static int het_data_make(const double *tau, const double *g2,
+			 const double *g2err, size_t n, const hetero_opts *o,
+			 het_data *d, char *err)
+{
+	memset(d, 0, sizeof *d);
+	d->x = err_malloc(n ? n : 1, sizeof(double), err);
+	d->y = d->x ? err_malloc(n ? n : 1, sizeof(double), err) : NULL;
+	d->w = d->y ? err_malloc(n ? n : 1, sizeof(double), err) : NULL;
+	d->weighted = g2err != NULL;
+	if (d->w == NULL) {
+		het_data_free(d);
+		return -1;
+	}
+	d->tmin = INFINITY;
+	d->tmax = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!(tau[i] > 0) || !isfinite(tau[i]) || !isfinite(g2[i]))
+			continue;
+		if ((o->tau_min > 0 && tau[i] < o->tau_min) ||
+		    (o->tau_max > 0 && tau[i] > o->tau_max))
+			continue;
+		if (g2err && !(g2err[i] > 0 && isfinite(g2err[i])))
+			continue;
+		d->x[d->m] = tau[i];
+		d->y[d->m] = g2[i];
+		d->w[d->m] = g2err ? 1 / (g2err[i] * g2err[i]) : 1;
+		d->m++;
+		if (tau[i] < d->tmin) d->tmin = tau[i];
+		if (tau[i] > d->tmax) d->tmax = tau[i];
+	}
+	if (d->m < 8) {
+		het_data_free(d);
+		return err_set(err, "%zu usable points (finite, tau > 0, error "
+			       "> 0, inside the delay range); 8 needed", d->m);
+	}
+	return 0;
+}
+
+/* weighted least squares for g2 = A + B E^2 + C c E (c = cos omega tau):
+** 3 x 3 normal equations by Cramer's rule; returns chi2 or INFINITY */
+static double het_linear(const het_data *d, const double *E, const double *c,
+			 double abc[3])
+{
+	double N[6], r[3], yy = 0;
+	double n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0, n5 = 0, r0 = 0, r1 = 0, r2 = 0;
+	const double *wv = d->w, *yv = d->y;
+	size_t m = d->m;
+	#pragma omp simd reduction(+:n0,n1,n2,n3,n4,n5,r0,r1,r2,yy)
+	for (size_t i = 0; i < m; i++) {
+		double w = wv[i];
+		double b1 = E[i] * E[i], b2 = c[i] * E[i], y = yv[i];
+		n0 += w; n1 += w * b1; n2 += w * b2;
+		n3 += w * b1 * b1; n4 += w * b1 * b2; n5 += w * b2 * b2;
+		r0 += w * y; r1 += w * y * b1; r2 += w * y * b2;
+		yy += w * y * y;
+	}
+	N[0] = n0; N[1] = n1; N[2] = n2; N[3] = n3; N[4] = n4; N[5] = n5;
+	r[0] = r0; r[1] = r1; r[2] = r2;
+	double a = N[0], b = N[1], cc = N[2], dd = N[3], e = N[4], f = N[5];
+	double det = a * (dd * f - e * e) - b * (b * f - e * cc) + cc * (b * e - dd * cc);
+	if (!(fabs(det) > 1e-300))
+		return INFINITY;
+	abc[0] = (r[0] * (dd * f - e * e) - b * (r[1] * f - e * r[2]) +
+		  cc * (r[1] * e - dd * r[2])) / det;
+	abc[1] = (a * (r[1] * f - e * r[2]) - r[0] * (b * f - e * cc) +
+		  cc * (b * r[2] - r[1] * cc)) / det;
+	abc[2] = (a * (dd * r[2] - r[1] * e) - b * (b * r[2] - r[1] * cc) +
+		  r[0] * (b * e - dd * cc)) / det;
+	return yy - (abc[0] * r[0] + abc[1] * r[1] + abc[2] * r[2]);
+}
+
+typedef struct het_cand {
+	double chi2, omega, tau0, abc[3];
+} het_cand;
+
+/* Eq. 1 start values from the linear coefficients: B = beta h^2,
+** C = 2 beta h (1-h), A = b + beta (1-h)^2 */
+static void het_start(const het_cand *c, const hetero_opts *o, double gamma,
+		      double *p)
+{
+	double A = c->abc[0], B = c->abc[1], C = c->abc[2];
+	double h = B > 0 && C > 0 ? 1 / (1 + C / (2 * B)) : (C > 0 ? 0.1 : 0.9);
+	if (h < 0.02) h = 0.02;
+	if (h > 0.98) h = 0.98;
+	double beta = B > 0 ? B / (h * h) : (C > 0 ? C / (2 * h * (1 - h)) : 0.1);
+	if (!(beta > 1e-4)) beta = 1e-4;
+	if (beta > 1.9) beta = 1.9;
+	double b = A - beta * (1 - h) * (1 - h);
+	if (!o->fit_baseline || !(b > 0.55 && b < 1.45))
+		b = o->baseline > 0 ? o->baseline : 1;
+	p[FIT_HET_B] = b;
+	p[FIT_HET_BETA] = beta;
+	p[FIT_HET_H] = h;
+	p[FIT_HET_TAU0] = c->tau0;
+	p[FIT_HET_GAMMA] = gamma;
+	p[FIT_HET_OMEGA] = c->omega;
+}
+
+/* insert a candidate into the sorted list of the best HET_NCAND */
+static void het_keep(het_cand *best, int *nb, const het_cand *c)
+{
+	int i;
+	if (*nb < HET_NCAND) {
+		i = (*nb)++;
+	} else {
+		i = HET_NCAND - 1;
+		if (c->chi2 >= best[i].chi2)
+			return;
+	}
+	best[i] = *c;
+	for (; i > 0 && best[i].chi2 < best[i - 1].chi2; i--) {
+		het_cand t = best[i];
+		best[i] = best[i - 1];
+		best[i - 1] = t;
+	}
+}
+
+/* the best tau0 at one omega (cosines c given); omega > 0 requires C > 0,
+** since a cosine of the wrong sign is not Eq. 1 */
+static void het_scan_omega(const het_data *d, const double *E,
+			   const double *t0s, const double *c, double om,
+			   het_cand *cur)
+{
+	cur->chi2 = INFINITY;
+	cur->omega = om;
+	for (int j = 0; j < HET_NTAU0; j++) {
+		double abc[3] = {0, 0, 0};
+		double chi = het_linear(d, E + j * d->m, c, abc);
+		if (om > 0 && !(abc[2] > 0))
+			continue;
+		if (chi < cur->chi2) {
+			cur->chi2 = chi;
+			cur->tau0 = t0s[j];
+			memcpy(cur->abc, abc, sizeof abc);
+		}
+	}
+}
+
+/* the scan: for each omega the best tau0; local minima over omega kept.
+** omega runs over octaves from a quarter period in the delay range, with
+** steps of 3 % of each octave's start, so that inside an octave the
+** cosines follow the recurrence cos(w + s) = 2 cos(s) cos(w) - cos(w - s)
+** (exact restart at every octave) instead of one libm call per point.
+** cand0 receives the omega = 0 (no oscillation) candidate. */
+static int het_scan(const het_data *d, double gamma, double omega_hi,
+		    het_cand *best, int *nbest, het_cand *cand0, char *err)
+{
+	size_t m = d->m;
+	double *E = err_malloc(HET_NTAU0 * m, sizeof(double), err);
+	double *c = E ? err_malloc(4 * m, sizeof(double), err) : NULL;
+	double t0s[HET_NTAU0], prev2 = INFINITY, prev1 = INFINITY;
+	het_cand c1 = {INFINITY, 0, 0, {0}}, cur;
+	if (c == NULL) {
+		free(E);
+		return -1;
+	}
+	double *cp = c + m, *k2 = c + 2 * m, *cn = c + 3 * m;
+	for (int j = 0; j < HET_NTAU0; j++) {
+		t0s[j] = d->tmin * pow(10 * d->tmax / d->tmin, (double)j / (HET_NTAU0 - 1));
+		for (size_t i = 0; i < m; i++)
+			E[j * m + i] = exp(-pow(d->x[i] / t0s[j], gamma));
+	}
+	*nbest = 0;
+	for (size_t i = 0; i < m; i++)
+		c[i] = 1;
+	het_scan_omega(d, E, t0s, c, 0, cand0);
+	for (double ob = M_PI / (2 * d->tmax); ob <= omega_hi; ob *= 2) {
+		double st = 0.03 * ob;
+		for (int s = 0; s < 34; s++) {
+			double om = ob + s * st;
+			if (om > omega_hi)
+				break;
+			if (s == 0) {
+				for (size_t i = 0; i < m; i++) {
+					c[i] = cos(om * d->x[i]);
+					cp[i] = cos((om - st) * d->x[i]);
+					k2[i] = 2 * cos(st * d->x[i]);
+				}
+			} else {
+				for (size_t i = 0; i < m; i++) {
+					cn[i] = k2[i] * c[i] - cp[i];
+					cp[i] = c[i];
+					c[i] = cn[i];
+				}
+			}
+			het_scan_omega(d, E, t0s, c, om, &cur);
+			/* a local minimum over omega is the previous point */
+			if (prev1 <= prev2 && prev1 < cur.chi2 && isfinite(prev1))
+				het_keep(best, nbest, &c1);
+			prev2 = prev1;
+			prev1 = cur.chi2;
+			c1 = cur;
+		}
+	}
+	if (isfinite(prev1) && prev1 <= prev2)
+		het_keep(best, nbest, &c1);
+	free(E);
+	free(c);
+	return 0;
+}
+
+static int het_nonlinear(const het_data *d, const hetero_opts *o,
+			 const double *p0, double omega_hi, int fix_omega,
+			 fit_result *res, char *err)
+{
+	double lo[6] = {0.5, 0, 0, d->tmin / 20, 0.2, 0};
+	double hi[6] = {1.5, 2, 1, 1000 * d->tmax, 3, 2 * omega_hi};
+	int fixed[6] = {!o->fit_baseline, 0, 0, 0, o->fix_gamma, fix_omega};
+	static const char *const names[6] =
+		{"baseline", "beta", "h", "tau0", "gamma", "omega"};
+	double p[6];
+	memcpy(p, p0, sizeof p);
+	for (int j = 0; j < 6; j++) {
+		if (p[j] < lo[j]) p[j] = lo[j];
+		if (p[j] > hi[j]) p[j] = hi[j];
+	}
+	fit_problem pb = {.model = fit_model_heterodyne, .np = 6, .n = d->m,
+		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
+		.p0 = p, .lower = lo,
+		.upper = hi, .fixed = fixed, .names = names, .max_iter = 200,
+		.scale_errors = 1};
+	return fit_run(&pb, res, err);
+}
+
+/* the cross-term amplitude 2 h (1-h) beta and its standard error */
+static void het_cross(const fit_result *r, double *a, double *sa)
+{
+	double h = r->p[FIT_HET_H], be = r->p[FIT_HET_BETA];
+	double gh = 2 * (1 - 2 * h) * be, gb = 2 * h * (1 - h);
+	const double *C = r->cov;
+	double v = gh * gh * C[FIT_HET_H * 6 + FIT_HET_H] +
+		   gb * gb * C[FIT_HET_BETA * 6 + FIT_HET_BETA] +
+		   2 * gh * gb * C[FIT_HET_H * 6 + FIT_HET_BETA];
+	*a = 2 * h * (1 - h) * be;
+	*sa = v > 0 ? sqrt(v) : 0;
+}
+
+/* lag-1 autocorrelation of the weighted residuals in delay order. Multi-
+** tau g2 from a finite measurement has errors correlated between nearby
+** delays (all delays see the same few relaxation times), so least squares
+** treats n points as if they were independent and a spare cosine can fit
+** a smooth noise wiggle. With rho the residuals' lag-1 correlation, an
+** AR(1) noise has n (1 - rho) / (1 + rho) effective points: the errors
+** are inflated and the chi-square gains deflated by that factor. */
+static double het_rho(const het_data *d, const fit_result *r)
+{
+	double *ym = malloc(sizeof(double) * d->m), num = 0, den = 0, prev = 0;
+	char err[ERR_LEN];
+	if (ym == NULL || fit_model_heterodyne(r->p, 6, d->x, d->m, ym, NULL,
+					       NULL, err) != 0) {
+		free(ym);
+		return 0;
+	}
+	for (size_t i = 0; i < d->m; i++) {
+		double e = sqrt(d->w[i]) * (ym[i] - d->y[i]);
+		den += e * e;
+		if (i > 0)
+			num += e * prev;
+		prev = e;
+	}
+	free(ym);
+	double rho = den > 0 ? num / den : 0;
+	return rho < 0 ? 0 : (rho > 0.98 ? 0.98 : rho);
+}
+
+/* is omega resolved? at least half a period where the heterodyne term
+** lives (up to 3 relaxation "units", e^{-3}), omega and the cross term
+** significant, and a clear gain over the fit without oscillation (chi2
+** difference above 25 in units of the residual variance). Correlator
+** errors from the spread over pixels include the frozen static speckle,
+** which is common to all delays, so errors are always scaled by the
+** reduced chi-square rather than trusted absolutely, and by the residual
+** correlation (het_rho). */
+static void het_judge(const het_data *d, const fit_result *r, double chi0,
+		      hetero_result *out)
+{
+	double om = r->p[FIT_HET_OMEGA], t0 = r->p[FIT_HET_TAU0];
+	double g = r->p[FIT_HET_GAMMA];
+	double teff = t0 * pow(3, 1 / g), a, sa;
+	double rho = het_rho(d, r), infl = (1 + rho) / (1 - rho);
+	for (int j = 0; j < FIT_HET_NP; j++)
+		out->err[j] = r->err[j] * sqrt(infl);
+	out->rho = rho;
+	double se = out->err[FIT_HET_OMEGA];
+	if (teff > d->tmax)
+		teff = d->tmax;
+	out->periods = om * teff / (2 * M_PI);
+	het_cross(r, &a, &sa);
+	sa *= sqrt(infl);
+	double scale = r->chi2_red * infl;
+	double gain = (chi0 - r->chi2) / (scale > 0 ? scale : 1);
+	out->resolved = 0;
+	if (!(om > 0) || out->periods < 0.5)
+		out->reason = "less than half a period within the delay range";
+	else if (!(se > 0) || om < 3 * se)
+		out->reason = "omega not significant (below 3 standard errors)";
+	else if (!(a > 3 * sa))
+		out->reason = "no significant heterodyne term";
+	else if (!(gain > 25))
+		out->reason = "oscillation not significant against a pure decay";
+	else {
+		out->resolved = 1;
+		out->reason = "resolved";
+	}
+}
+
+int hetero_fit(const double *tau, const double *g2, const double *g2err,
+	       size_t n, const hetero_opts *o, hetero_result *out, char *err)
+{
+	het_data d;
+	het_cand best[HET_NCAND], cand0;
+	int nbest = 0;
+	fit_result r, rb;
+	double gamma = o->fix_gamma ? o->gamma : 1;
+	memset(out, 0, sizeof *out);
+	if (o->fix_gamma && !(gamma > 0.2 && gamma <= 3))
+		return err_set(err, "fixed gamma must be in (0.2, 3] (got %g)",
+			       gamma);
+	if (het_data_make(tau, g2, g2err, n, o, &d, err))
+		return -1;
+	double omega_hi = o->omega_max > 0 ? o->omega_max : M_PI / (2 * d.tmin);
+	if (het_scan(&d, gamma, omega_hi, best, &nbest, &cand0, err)) {
+		het_data_free(&d);
+		return -1;
+	}
+	/* the no-oscillation fit: the reference for significance, and the
+	** answer when nothing oscillates */
+	double p[6], chi0;
+	het_start(&cand0, o, gamma, p);
+	p[FIT_HET_OMEGA] = 0;
+	if (het_nonlinear(&d, o, p, omega_hi, 1, &rb, err)) {
+		het_data_free(&d);
+		return err_prefix(err, "heterodyne fit");
+	}
+	chi0 = rb.chi2;
+	/* secondary minima are refined only when the scan found them
+	** comparably good: a far worse minimum cannot win and costs the most
+	** iterations */
+	for (int k = 0; k < nbest; k++) {
+		if (k > 0 && best[k].chi2 > 3 * best[0].chi2 + 10)
+			break;
+		het_start(&best[k], o, gamma, p);
+		if (het_nonlinear(&d, o, p, omega_hi, 0, &r, err))
+			continue;	/* another candidate may do */
+		if (r.chi2 < rb.chi2) {
+			fit_result_free(&rb);
+			rb = r;
+		} else {
+			fit_result_free(&r);
+		}
+	}
+	memcpy(out->p, rb.p, sizeof out->p);
+	out->chi2_red = rb.chi2_red;
+	out->status = rb.status;
+	out->n = d.m;
+	het_judge(&d, &rb, chi0, out);
+	fit_result_free(&rb);
+	het_data_free(&d);
+	return 0;
+}
+
+/* one column of the APS layout into contiguous buffers, then a fit */
+static void het_fit_column(const double *tau, const double *g2,
+			   const double *g2err, size_t n, size_t nb, size_t k,
+			   const hetero_opts *o, double *y, double *e,
+			   hetero_result *out, char *msg)
+{
+	for (size_t i = 0; i < n; i++) {
+		y[i] = g2[i * nb + k];
+		if (g2err)
+			e[i] = g2err[i * nb + k];
+	}
+	if (hetero_fit(tau, y, g2err ? e : NULL, n, o, out, msg) == 0)
+		return;
+	for (int j = 0; j < FIT_HET_NP; j++)
+		out->p[j] = out->err[j] = NAN;
+	out->chi2_red = NAN;
+	out->resolved = 0;
+	out->reason = "fit failed";
+}
+
+int hetero_fit_bins(const double *tau, const double *g2, const double *g2err,
+		    size_t n, size_t nb, const hetero_opts *o,
+		    hetero_result *out, char (*reasons)[ERR_LEN], char *err)
+{
+	int bad = 0;
+	#pragma omp parallel
+	{
+		double *y = malloc(sizeof(double) * (n + 1));
+		double *e = malloc(sizeof(double) * (n + 1));
+		char msg[ERR_LEN];
+		if (y == NULL || e == NULL) {
+			#pragma omp atomic write
+			bad = 1;
+		}
+		#pragma omp for schedule(dynamic, 1)
+		for (size_t k = 0; k < nb; k++) {
+			int b;
+			#pragma omp atomic read
+			b = bad;
+			if (b)
+				continue;
+			if (intr_pending()) {
+				#pragma omp atomic write
+				bad = 2;
+				continue;
+			}
+			msg[0] = '\0';
+			het_fit_column(tau, g2, g2err, n, nb, k, o, y, e,
+				       &out[k], msg);
+			if (reasons && msg[0] && isnan(out[k].p[1]))
+				snprintf(reasons[k], ERR_LEN, "fit failed: %s", msg);
+			else if (reasons)
+				snprintf(reasons[k], ERR_LEN, "%s", out[k].reason);
+		}
+		free(y);
+		free(e);
+	}
+	if (bad == 1)
+		return err_set(err, "out of memory");
+	if (bad == 2)
+		return err_set(err, "interrupted");
+	return 0;
+}
+
+/* ---- global fits ---- */
+
+typedef struct het_gctx {
+	const hetero_global *g;
+	size_t *off;		/* first point of each bin, nb + 1 */
+	size_t *map;		/* nb x 6: global index of each Eq. 1 parameter */
+	size_t vidx;		/* index of v when omega is tied */
+} het_gctx;
+
+/* the concatenated points: x carries the delays, bins by offsets */
+static int het_global_model(const double *p, size_t np, const double *x,
+			    size_t n, double *y, double *J, void *ctx,
+			    char *err)
+{
+	het_gctx *c = ctx;
+	const hetero_global *g = c->g;
+	double loc[6], Jl[6 * 512];
+	(void)n;
+	if (J)
+		memset(J, 0, sizeof(double) * n * np);
+	for (size_t k = 0; k < g->nb; k++) {
+		size_t i0 = c->off[k], m = c->off[k + 1] - i0;
+		for (int j = 0; j < 6; j++)
+			loc[j] = p[c->map[k * 6 + j]];
+		if (g->qc)
+			loc[FIT_HET_OMEGA] = p[c->vidx] * fabs(g->qc[k]);
+		for (size_t s = 0; s < m; s += 512) {
+			size_t mm = m - s < 512 ? m - s : 512;
+			if (fit_model_heterodyne(loc, 6, x + i0 + s, mm, y + i0 + s,
+						 J ? Jl : NULL, NULL, err))
+				return -1;
+			if (J == NULL)
+				continue;
+			for (size_t i = 0; i < mm; i++) {
+				double *Ji = J + (i0 + s + i) * np;
+				for (int j = 0; j < 5; j++)
+					Ji[c->map[k * 6 + j]] += Jl[i * 6 + j];
+				if (g->qc)
+					Ji[c->vidx] += Jl[i * 6 + 5] * fabs(g->qc[k]);
+				else
+					Ji[c->map[k * 6 + 5]] += Jl[i * 6 + 5];
+			}
+		}
+	}
+	return 0;
+}
+
+static int het_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double het_median(double *v, size_t n)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof *v, het_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* parameter layout: shared, per group or per bin for each Eq. 1 param */
+static int het_layout(const hetero_global *g, het_gctx *c, size_t *np,
+		      int *ngroups, char *err)
+{
+	size_t k, idx = 0;
+	int ng = 0;
+	for (k = 0; k < g->nb; k++) {
+		if (g->group && (g->group[k] < 0))
+			return err_set(err, "group of bin %zu is negative", k + 1);
+		if (g->group && g->group[k] + 1 > ng)
+			ng = g->group[k] + 1;
+	}
+	for (int j = 0; j < 5; j++) {
+		if (g->share[j] == 2 && g->group == NULL)
+			return err_set(err, "sharing by group needs the groups");
+		if (g->share[j] == 1) {
+			for (k = 0; k < g->nb; k++)
+				c->map[k * 6 + j] = idx;
+			idx++;
+		} else if (g->share[j] == 2) {
+			for (k = 0; k < g->nb; k++)
+				c->map[k * 6 + j] = idx + (size_t)g->group[k];
+			idx += (size_t)ng;
+		} else {
+			for (k = 0; k < g->nb; k++)
+				c->map[k * 6 + j] = idx + k;
+			idx += g->nb;
+		}
+	}
+	if (g->qc) {
+		c->vidx = idx++;
+		for (k = 0; k < g->nb; k++)
+			c->map[k * 6 + 5] = c->vidx;
+	} else {
+		for (k = 0; k < g->nb; k++)
+			c->map[k * 6 + 5] = idx + k;
+		idx += g->nb;
+	}
+	*np = idx;
+	*ngroups = ng;
+	return 0;
+}
+
+/* start values: the median of the per-bin values mapped to each slot */
+static int het_global_start(const hetero_global *g, const het_gctx *c,
+			    size_t np, double *p0, int *fixed, char *err)
+{
+	double *buf = err_malloc(g->nb, sizeof(double), err);
+	if (buf == NULL)
+		return -1;
+	for (size_t s = 0; s < np; s++) {
+		size_t nv = 0;
+		int j = -1;
+		for (size_t k = 0; k < g->nb; k++)
+			for (int jj = 0; jj < 6; jj++)
+				if (c->map[k * 6 + jj] == s && !(g->qc && jj == 5)) {
+					buf[nv++] = g->start[k].p[jj];
+					j = jj;
+				}
+		p0[s] = het_median(buf, nv);
+		fixed[s] = j >= 0 && g->fixed[j];
+	}
+	if (g->qc) {
+		double v0 = g->v0;
+		if (!(v0 > 0)) {
+			size_t nv = 0;
+			for (size_t k = 0; k < g->nb; k++)
+				if (g->start[k].resolved && g->qc[k] != 0)
+					buf[nv++] = g->start[k].p[FIT_HET_OMEGA] /
+						    fabs(g->qc[k]);
+			v0 = het_median(buf, nv);
+		}
+		free(buf);
+		if (!(v0 > 0))
+			return err_set(err, "no resolved bin to start the speed "
+				       "from; give v0");
+		p0[c->vidx] = v0;
+		fixed[c->vidx] = 0;
+		return 0;
+	}
+	free(buf);
+	return 0;
+}
+
+static int het_global_bounds(const hetero_global *g, const het_gctx *c,
+			     size_t np, double *lo, double *hi)
+{
+	/* tau0 and omega get lower bounds only: the sin transform of a
+	** two-sided bound spanning many decades is badly scaled */
+	static const double l[6] = {0.5, 0, 0, 0, 0.2, 0};
+	static const double h[6] = {1.5, 2, 1, INFINITY, 3, INFINITY};
+	for (size_t s = 0; s < np; s++) {
+		lo[s] = -INFINITY;
+		hi[s] = INFINITY;
+	}
+	for (size_t k = 0; k < g->nb; k++)
+		for (int j = 0; j < 6; j++) {
+			lo[c->map[k * 6 + j]] = l[j];
+			hi[c->map[k * 6 + j]] = h[j];
+		}
+	if (g->qc) {
+		lo[c->vidx] = 0;
+		hi[c->vidx] = INFINITY;
+	}
+	return 0;
+}
+
+/* concatenate the bins' finite points; weights only if every bin has
+** errors */
+static int het_global_data(const hetero_global *g, het_gctx *c, double **x,
+			   double **y, double **w, size_t *n, char *err)
+{
+	size_t tot = 0;
+	int weighted = g->g2err != NULL;
+	for (size_t k = 0; k < g->nb; k++)
+		tot += g->n[k];
+	*x = err_malloc(tot + 1, sizeof(double), err);
+	*y = *x ? err_malloc(tot + 1, sizeof(double), err) : NULL;
+	*w = *y && weighted ? err_malloc(tot + 1, sizeof(double), err) : NULL;
+	if (*y == NULL || (weighted && *w == NULL))
+		return -1;
+	*n = 0;
+	for (size_t k = 0; k < g->nb; k++) {
+		c->off[k] = *n;
+		for (size_t i = 0; i < g->n[k]; i++) {
+			double t = g->tau[k][i], v = g->g2[k][i];
+			double e = weighted ? g->g2err[k][i] : 1;
+			if (!(t > 0) || !isfinite(v) || !(e > 0 && isfinite(e)))
+				continue;
+			(*x)[*n] = t;
+			(*y)[*n] = v;
+			if (weighted)
+				(*w)[*n] = 1 / (e * e);
+			(*n)++;
+		}
+	}
+	c->off[g->nb] = *n;
+	return 0;
+}
+
+int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
+		      double *v_err, double *chi2_red, char *err)
+{
+	het_gctx c = {g, NULL, NULL, 0};
+	double *x = NULL, *y = NULL, *w = NULL, *p0 = NULL, *lo = NULL, *hi = NULL;
+	int *fixed = NULL, ng = 0, rc = -1;
+	size_t np = 0, n = 0;
+	fit_result r;
+	if (g->nb == 0)
+		return err_set(err, "no bins");
+	c.off = err_calloc(g->nb + 1, sizeof(size_t), err);
+	c.map = c.off ? err_calloc(g->nb * 6, sizeof(size_t), err) : NULL;
+	if (c.map == NULL || het_layout(g, &c, &np, &ng, err))
+		goto done;
+	p0 = err_calloc(np, sizeof(double), err);
+	lo = p0 ? err_calloc(np, sizeof(double), err) : NULL;
+	hi = lo ? err_calloc(np, sizeof(double), err) : NULL;
+	fixed = hi ? err_calloc(np, sizeof(int), err) : NULL;
+	if (fixed == NULL || het_global_start(g, &c, np, p0, fixed, err) ||
+	    het_global_bounds(g, &c, np, lo, hi) ||
+	    het_global_data(g, &c, &x, &y, &w, &n, err))
+		goto done;
+	for (size_t s = 0; s < np; s++) {
+		if (!isfinite(p0[s])) {
+			err_set(err, "global fit: no start for parameter %zu", s + 1);
+			goto done;
+		}
+		if (p0[s] < lo[s]) p0[s] = lo[s];
+		if (p0[s] > hi[s]) p0[s] = hi[s];
+	}
+	fit_problem pb = {.model = het_global_model, .ctx = &c, .np = np,
+		.n = n, .x = x, .y = y, .weights = w, .p0 = p0, .lower = lo,
+		.upper = hi, .fixed = fixed, .max_iter = 300, .scale_errors = 1};
+	if (fit_run(&pb, &r, err)) {
+		err_prefix(err, "global fit");
+		goto done;
+	}
+	for (size_t k = 0; k < g->nb; k++) {
+		hetero_result *o = &out[k];
+		memset(o, 0, sizeof *o);
+		for (int j = 0; j < 6; j++) {
+			o->p[j] = r.p[c.map[k * 6 + j]];
+			o->err[j] = r.err[c.map[k * 6 + j]];
+		}
+		if (g->qc) {
+			o->p[5] = r.p[c.vidx] * fabs(g->qc[k]);
+			o->err[5] = r.err[c.vidx] * fabs(g->qc[k]);
+		}
+		o->chi2_red = r.chi2_red;
+		o->status = r.status;
+		o->n = c.off[k + 1] - c.off[k];
+		o->resolved = g->start[k].resolved;
+		o->reason = g->start[k].reason;
+	}
+	if (v) *v = g->qc ? r.p[c.vidx] : NAN;
+	if (v_err) *v_err = g->qc ? r.err[c.vidx] : NAN;
+	if (chi2_red) *chi2_red = r.chi2_red;
+	fit_result_free(&r);
+	rc = 0;
+done:
+	free(c.off); free(c.map); free(x); free(y); free(w);
+	free(p0); free(lo); free(hi); free(fixed);
+	return rc;
+}
+
+/* ---- velocity ---- */
+
+/* weighted zero-intercept line y = s x for weights w (1/sigma^2) plus an
+** extra variance t2 common to all points */
+static double het_line0_at(const double *x, const double *y, const double *w,
+			   size_t n, double t2, double *s, double *sxx_out)
+{
+	double sxx = 0, sxy = 0, chi = 0;
+	for (size_t i = 0; i < n; i++) {
+		double wi = 1 / (1 / w[i] + t2);
+		sxx += wi * x[i] * x[i];
+		sxy += wi * x[i] * y[i];
+	}
+	*s = sxy / sxx;
+	*sxx_out = sxx;
+	for (size_t i = 0; i < n; i++) {
+		double wi = 1 / (1 / w[i] + t2);
+		chi += wi * (y[i] - *s * x[i]) * (y[i] - *s * x[i]);
+	}
+	return chi;
+}
+
+/* weighted zero-intercept line y = s x: slope, error and chi2_red. When
+** the points scatter more than their errors allow (chi2_red > 1), an
+** extra variance common to all points is added until chi2_red = 1 (a
+** random-effects fit): bins whose tiny errors are too optimistic then no
+** longer dominate, and the error of s is honest. chi2r is the reduced
+** chi-square before that correction. */
+static int het_line0(const double *x, const double *y, const double *w,
+		     size_t n, double *s, double *se, double *chi2r)
+{
+	double sxx, lo = 0, hi, chi;
+	if (n == 0)
+		return -1;
+	chi = het_line0_at(x, y, w, n, 0, s, &sxx);
+	if (!(sxx > 0))
+		return -1;
+	*chi2r = n > 1 ? chi / (double)(n - 1) : NAN;
+	*se = sqrt(1 / sxx);
+	if (n < 3 || !(*chi2r > 1))
+		return 0;
+	double wmax = 0;
+	for (size_t i = 0; i < n; i++)
+		if (1 / w[i] > wmax)
+			wmax = 1 / w[i];
+	hi = wmax;
+	while (het_line0_at(x, y, w, n, hi, s, &sxx) > (double)(n - 1) && hi < 1e300)
+		hi *= 4;
+	for (int it = 0; it < 100; it++) {
+		double mid = (lo + hi) / 2;
+		if (het_line0_at(x, y, w, n, mid, s, &sxx) > (double)(n - 1))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	het_line0_at(x, y, w, n, hi, s, &sxx);
+	*se = sqrt(1 / sxx);
+	return 0;
+}
+
+/* weighted line y = a + s x: slope, intercept and their errors (scaled by
+** sqrt(chi2_red) when above 1) */
+static int het_line(const double *x, const double *y, const double *w,
+		    size_t n, double *a, double *ae, double *s, double *se)
+{
+	double S = 0, Sx = 0, Sy = 0, Sxx = 0, Sxy = 0, chi = 0;
+	for (size_t i = 0; i < n; i++) {
+		S += w[i]; Sx += w[i] * x[i]; Sy += w[i] * y[i];
+		Sxx += w[i] * x[i] * x[i]; Sxy += w[i] * x[i] * y[i];
+	}
+	double D = S * Sxx - Sx * Sx;
+	if (n < 3 || !(D > 0))
+		return -1;
+	*s = (S * Sxy - Sx * Sy) / D;
+	*a = (Sxx * Sy - Sx * Sxy) / D;
+	for (size_t i = 0; i < n; i++) {
+		double r = y[i] - *a - *s * x[i];
+		chi += w[i] * r * r;
+	}
+	double sc = chi / (n - 2) > 1 ? sqrt(chi / (n - 2)) : 1;
+	*se = sqrt(S / D) * sc;
+	*ae = sqrt(Sxx / D) * sc;
+	return 0;
+}
+
+/* omega_k = |v (qx_k cos a + qy_k sin a)|: speed and angle together */
+typedef struct het_vctx {
+	const hetero_bins *b;
+	const size_t *use;
+} het_vctx;
+
+static int het_vmodel(const double *p, size_t np, const double *x, size_t n,
+		      double *y, double *J, void *ctx, char *err)
+{
+	het_vctx *c = ctx;
+	(void)x; (void)err;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = c->use[i];
+		double ca = cos(p[1]), sa = sin(p[1]);
+		double proj = c->b->qx[k] * ca + c->b->qy[k] * sa;
+		double sg = proj < 0 ? -1 : 1;
+		y[i] = p[0] * fabs(proj);
+		if (J) {
+			J[i * np] = fabs(proj);
+			J[i * np + 1] = p[0] * sg * (-c->b->qx[k] * sa + c->b->qy[k] * ca);
+		}
+	}
+	return 0;
+}
+
+static int het_fit_angle(const hetero_bins *b, const size_t *use, size_t nu,
+			 double v0, double a0, hetero_velocity *out, char *err)
+{
+	het_vctx c = {b, use};
+	double *y = err_malloc(nu, sizeof(double), err);
+	double *w = y ? err_malloc(nu, sizeof(double), err) : NULL;
+	double p0[2] = {v0, a0}, lo[2] = {0, a0 - M_PI / 2};
+	double hi[2] = {INFINITY, a0 + M_PI / 2};
+	fit_result r;
+	int rc = -1;
+	if (w == NULL)
+		goto done;
+	for (size_t i = 0; i < nu; i++) {
+		y[i] = b->omega[use[i]];
+		w[i] = 1 / (b->omega_err[use[i]] * b->omega_err[use[i]]);
+	}
+	fit_problem pb = {.model = het_vmodel, .ctx = &c, .np = 2, .n = nu,
+		.x = y, .y = y, .weights = w, .p0 = p0, .lower = lo, .upper = hi,
+		.scale_errors = 0};
+	if (fit_run(&pb, &r, err)) {
+		err_prefix(err, "flow angle fit");
+		goto done;
+	}
+	double sc = r.chi2_red > 1 ? sqrt(r.chi2_red) : 1;
+	out->v = r.p[0];
+	out->v_err = r.err[0] * sc;
+	out->flow_angle = remainder(r.p[1], M_PI);	/* alpha ~ alpha + pi */
+	out->flow_angle_err = r.err[1] * sc;
+	out->chi2_red = r.chi2_red;
+	fit_result_free(&r);
+	rc = 0;
+done:
+	free(y);
+	free(w);
+	return rc;
+}
+
+static int het_check_bins(const hetero_bins *b, char *err)
+{
+	if (b->nb == 0)
+		return err_set(err, "no bins");
+	if (!b->omega || !b->omega_err || !b->resolved || !b->ring || !b->q ||
+	    !b->qx || !b->qy)
+		return err_set(err, "omega, omega_err, resolved, ring, q, qx and "
+			       "qy are all needed");
+	for (size_t k = 0; k < b->nb; k++)
+		if (b->ring[k] < 0 || b->ring[k] >= HETERO_MAXRING)
+			return err_set(err, "ring of bin %zu must be 1..%d", k + 1,
+				       HETERO_MAXRING);
+	return 0;
+}
+
+/* per ring: omega versus <q cos chi> and versus |cos chi| */
+static void het_rings(const hetero_bins *b, double ca, double sa,
+		      const int *ok, double *xs, double *ys, double *ws,
+		      hetero_velocity *out)
+{
+	int maxr = -1;
+	for (size_t k = 0; k < b->nb; k++)
+		if (b->ring[k] > maxr)
+			maxr = b->ring[k];
+	out->nrings = (size_t)(maxr + 1);
+	for (int rg = 0; rg <= maxr; rg++) {
+		hetero_ring *R = &out->ring[rg];
+		size_t m = 0, nq = 0;
+		double qs = 0, s, se, chi;
+		memset(R, 0, sizeof *R);
+		R->v = R->v_err = R->qv = R->qv_err = R->chi2_red = NAN;
+		for (size_t k = 0; k < b->nb; k++) {
+			if (b->ring[k] != rg)
+				continue;
+			if (isfinite(b->q[k])) {	/* empty bins have NaN q */
+				qs += b->q[k];
+				nq++;
+			}
+			if (!ok[k])
+				continue;
+			xs[m] = fabs(b->qx[k] * ca + b->qy[k] * sa);
+			ys[m] = b->omega[k];
+			ws[m] = 1 / (b->omega_err[k] * b->omega_err[k]);
+			m++;
+		}
+		R->q = nq ? qs / nq : NAN;
+		R->nused = m;
+		if (m < 2 || het_line0(xs, ys, ws, m, &s, &se, &chi))
+			continue;
+		R->v = s;
+		R->v_err = se;
+		R->chi2_red = chi;
+		/* the same line against |cos chi|: slope q v at the ring's q */
+		R->qv = s * R->q;
+		R->qv_err = se * R->q;
+	}
+}
+
+/* omega(q) of the rings (zero intercept) and the spread between rings */
+static void het_across_rings(hetero_velocity *out, double *xs, double *ys,
+			     double *ws)
+{
+	size_t m = 0;
+	double s, se, chi, mean = 0, var = 0;
+	for (size_t r = 0; r < out->nrings; r++) {
+		hetero_ring *R = &out->ring[r];
+		if (!isfinite(R->qv) || !(R->qv_err > 0))
+			continue;
+		xs[m] = R->q;
+		ys[m] = R->qv;
+		ws[m] = 1 / (R->qv_err * R->qv_err);
+		m++;
+		mean += R->v;
+	}
+	out->v_q = out->v_q_err = out->v_rings = out->v_rings_err = NAN;
+	if (m >= 1 && het_line0(xs, ys, ws, m, &s, &se, &chi) == 0) {
+		out->v_q = s;
+		out->v_q_err = se;
+	}
+	if (m >= 1)
+		out->v_rings = mean / m;
+	if (m >= 2) {
+		for (size_t r = 0; r < out->nrings; r++)
+			if (isfinite(out->ring[r].qv) && out->ring[r].qv_err > 0)
+				var += (out->ring[r].v - out->v_rings) *
+				       (out->ring[r].v - out->v_rings);
+		out->v_rings_err = sqrt(var / (m - 1) / m);
+	}
+}
+
+/* the bins that enter the velocity: resolved, finite, and away from
+** chi = 90 degrees. A sector that straddles chi = 90 holds pixels with
+** omega of both signs; cos is even, so its g2 oscillates at about the
+** mean of |q cos chi| while its mean q cos chi is near zero. */
+static size_t het_select(const hetero_bins *b, double alpha, int *ok,
+			 size_t *use)
+{
+	double ca = cos(alpha), sa = sin(alpha);
+	double mc = b->min_cos > 0 ? b->min_cos : HET_MIN_COS;
+	size_t nu = 0;
+	for (size_t k = 0; k < b->nb; k++) {
+		double qc = fabs(b->qx[k] * ca + b->qy[k] * sa);
+		ok[k] = b->resolved[k] && isfinite(b->omega[k]) &&
+			b->omega_err[k] > 0 && isfinite(b->omega_err[k]) &&
+			isfinite(qc) && qc >= mc * b->q[k];
+		if (ok[k])
+			use[nu++] = k;
+	}
+	return nu;
+}
+
+/* omega = v |<q cos chi>| with zero intercept at angle alpha, and the
+** line with a free intercept whose slope must be significant (Eq. 2 says
+** omega grows from zero with |q cos chi|; cosines fitted to noise when
+** there is no flow give omegas that do not) */
+static int het_speed(const hetero_bins *b, const size_t *use, size_t nu,
+		     double alpha, double *xs, double *ys, double *ws,
+		     hetero_velocity *out)
+{
+	double ca = cos(alpha), sa = sin(alpha), s, se, chi, ia, iae, is, ise;
+	for (size_t i = 0; i < nu; i++) {
+		size_t k = use[i];
+		xs[i] = fabs(b->qx[k] * ca + b->qy[k] * sa);
+		ys[i] = b->omega[k];
+		ws[i] = 1 / (b->omega_err[k] * b->omega_err[k]);
+	}
+	if (het_line0(xs, ys, ws, nu, &s, &se, &chi))
+		return -1;
+	out->v = s;
+	out->v_err = se;
+	out->chi2_red = chi;
+	out->slope_z = out->intercept_z = NAN;
+	if (het_line(xs, ys, ws, nu, &ia, &iae, &is, &ise) == 0) {
+		out->slope_z = is / ise;
+		out->intercept_z = ia / iae;
+	}
+	out->resolved = out->slope_z >= HET_SLOPE_Z;
+	out->reason = out->resolved ? "resolved" : "omega does not grow with "
+		"|q cos chi| (slope below 5 standard errors): no resolvable flow";
+	return 0;
+}
+
+/* robust clean-up: bins whose omega is more than 5 robust standard
+** deviations (1.4826 x the median absolute normalised residual, at least
+** 1) off the line are dropped; a spurious per-bin fit (a cosine through
+** noise) would otherwise pull the speed */
+static size_t het_reject(const size_t *use0, size_t nu, const double *xs,
+			 const double *ys, const double *ws, double v, int *ok,
+			 size_t *use)
+{
+	double *z = malloc(sizeof(double) * nu), *az = malloc(sizeof(double) * nu);
+	size_t m = 0;
+	if (z == NULL || az == NULL) {
+		free(z);
+		free(az);
+		return nu;
+	}
+	for (size_t i = 0; i < nu; i++) {
+		z[i] = (ys[i] - v * xs[i]) * sqrt(ws[i]);
+		az[i] = fabs(z[i]);
+	}
+	double mad = het_median(az, nu) * 1.4826;
+	double lim = 5 * (mad > 1 ? mad : 1);
+	size_t *tmp = malloc(sizeof(size_t) * nu);
+	if (tmp == NULL) {
+		free(z);
+		free(az);
+		return nu;
+	}
+	for (size_t i = 0; i < nu; i++) {
+		if (fabs(z[i]) > lim)
+			ok[use0[i]] = 0;
+		else
+			tmp[m++] = use0[i];
+	}
+	memcpy(use, tmp, sizeof(size_t) * m);
+	free(tmp);
+	free(z);
+	free(az);
+	return m;
+}
+
+int hetero_velocity_fit(const hetero_bins *b, double flow_angle,
+			int fit_angle, hetero_velocity *out, char *err)
+{
+	int *ok = NULL, rc = -1;
+	size_t *use = NULL, nu = 0;
+	double *xs = NULL, *ys = NULL, *ws = NULL;
+	memset(out, 0, sizeof *out);
+	if (het_check_bins(b, err) || !isfinite(flow_angle))
+		return isfinite(flow_angle) ? -1 :
+			err_set(err, "flow_angle must be finite");
+	ok = err_calloc(b->nb, sizeof(int), err);
+	use = ok ? err_calloc(b->nb, sizeof(size_t), err) : NULL;
+	xs = use ? err_calloc(b->nb, sizeof(double), err) : NULL;
+	ys = xs ? err_calloc(b->nb, sizeof(double), err) : NULL;
+	ws = ys ? err_calloc(b->nb, sizeof(double), err) : NULL;
+	if (ws == NULL)
+		goto done;
+	double alpha = flow_angle;
+	/* with a fitted angle the selection depends on it: select, fit,
+	** select again at the fitted angle and refit */
+	for (int pass = 0; pass < (fit_angle ? 2 : 1); pass++) {
+		nu = het_select(b, alpha, ok, use);
+		out->nused = nu;
+		if (nu < 3) {
+			err_set(err, "%zu bins with a resolved omega away from chi "
+				"= 90 degrees; 3 needed for a velocity", nu);
+			goto done;
+		}
+		if (het_speed(b, use, nu, alpha, xs, ys, ws, out)) {
+			err_set(err, "the resolved bins all lie at chi = 90 degrees");
+			goto done;
+		}
+		size_t nk = het_reject(use, nu, xs, ys, ws, out->v, ok, use);
+		out->nrejected = nu - nk;
+		if (nk < nu && nk >= 3) {
+			nu = nk;
+			out->nused = nu;
+			het_speed(b, use, nu, alpha, xs, ys, ws, out);
+		}
+		out->flow_angle = alpha;
+		if (fit_angle) {
+			if (het_fit_angle(b, use, nu, out->v, alpha, out, err))
+				goto done;
+			alpha = out->flow_angle;
+		}
+	}
+	het_rings(b, cos(alpha), sin(alpha), ok, xs, ys, ws, out);
+	het_across_rings(out, xs, ys, ws);
+	if (!out->resolved)	/* no number where there is no flow */
+		out->v = out->v_err = out->v_q = out->v_q_err = out->v_rings =
+			out->v_rings_err = NAN;
+	rc = 0;
+done:
+	free(ok); free(use); free(xs); free(ys); free(ws);
+	return rc;
+}

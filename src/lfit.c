@@ -1,0 +1,832 @@
+/*
+** lfit.c - Lua binding of the fitting cores (fit.h, hetero.h).
+**
+**   fit.curve(model, x, y, {p0=, lower=, upper=, weights= | sigma=,
+**             fixed=, names=, max_iter=, scale_errors=, vectorized=})
+**   fit.heterodyne(tau, g2 [, err] [, {fit_baseline=, baseline=, gamma=,
+**             tau_min=, tau_max=, omega_max=, global={share=, by_group=,
+**             group=}}])
+**   fit.velocity{omega=, omega_err=, resolved= | fits=, ring=, q=,
+**             qx=, qy= | phi_deg=, flow_angle_deg=, fit_angle=,
+**             master={tau=, g2=, err=}}
+**   fit.models   -- names and parameter names of the native models
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "fit.h"
+#include "hetero.h"
+#include "larray.h"
+
+#define LFIT_NOTE "only the speed |v| is observable: omega = |q.v| is even " \
+	"in v, so the flow direction is known up to 180 degrees"
+
+/* a contiguous f64 copy (or view) of the array or table at index i; the
+** array stays on the Lua stack (or at i) for as long as it is used */
+static arr *lfit_arr(lua_State *L, int i, const char *fname)
+{
+	char err[ERR_LEN];
+	arr *a;
+	i = lua_absindex(L, i);
+	if (!larray_test(L, i) && !lua_istable(L, i))
+		luaL_error(L, "%s: expected an array or a table of numbers", fname);
+	a = larray_from_arg(L, i, ARR_F64);
+	if (a->dtype != ARR_F64 || !arr_is_contiguous(a)) {
+		arr c;
+		if (arr_copy(&c, a, ARR_F64, err) != 0)
+			larray_error(L, fname, err);
+		a = larray_push(L, &c);
+	}
+	return a;
+}
+
+static const double *lfit_vec(lua_State *L, int i, size_t *n,
+			      const char *fname, const char *what)
+{
+	arr *a = lfit_arr(L, i, fname);
+	if (a->ndim > 1) {
+		size_t big = 0;
+		for (int d = 0; d < a->ndim; d++)
+			big += a->shape[d] > 1;
+		if (big > 1)
+			luaL_error(L, "%s: '%s' must be 1-D", fname, what);
+	}
+	*n = arr_size(a);
+	return (const double *)a->data;
+}
+
+/* an optional field of table t as a vector of exactly n values */
+static const double *lfit_field_vec(lua_State *L, int t, const char *k,
+				    size_t n, const char *fname)
+{
+	size_t m;
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	const double *v = lfit_vec(L, -1, &m, fname, k);
+	if (m != n)
+		luaL_error(L, "%s: '%s' has %d values, %d expected", fname, k,
+			   (int)m, (int)n);
+	return v;
+}
+
+/* the same for an array of any shape with n elements (g2 tables) */
+static const double *lfit_field_any(lua_State *L, int t, const char *k,
+				    size_t n, const char *fname)
+{
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return NULL;
+	}
+	arr *a = lfit_arr(L, -1, fname);
+	if (arr_size(a) != n)
+		luaL_error(L, "%s: '%s' has %d values, %d expected", fname, k,
+			   (int)arr_size(a), (int)n);
+	return (const double *)a->data;
+}
+
+static double lfit_optnum(lua_State *L, int t, const char *k, double def,
+			  const char *fname)
+{
+	double v = def;
+	if (t == 0)
+		return def;
+	if (lua_getfield(L, t, k) != LUA_TNIL) {
+		if (!lua_isnumber(L, -1))
+			luaL_error(L, "%s: '%s' must be a number", fname, k);
+		v = lua_tonumber(L, -1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+static int lfit_optbool(lua_State *L, int t, const char *k, int def)
+{
+	int v = def;
+	if (t == 0)
+		return def;
+	if (lua_getfield(L, t, k) != LUA_TNIL)
+		v = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static double *lfit_buf(lua_State *L, size_t n)
+{
+	return lua_newuserdatauv(L, sizeof(double) * (n ? n : 1), 0);
+}
+
+/* ---- fit.curve ---- */
+
+/* parameter values from a list or, with names, a table keyed by them;
+** missing entries keep def (required: error naming the parameter) */
+static void lfit_params(lua_State *L, int t, const char *k, size_t np,
+			const char *const *names, double *out, double def,
+			int required, const char *fname)
+{
+	for (size_t j = 0; j < np; j++)
+		out[j] = def;
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		if (required)
+			luaL_error(L, "%s: '%s' is required", fname, k);
+		return;
+	}
+	int v = lua_gettop(L);
+	if (!lua_istable(L, v))
+		luaL_error(L, "%s: '%s' must be a table", fname, k);
+	for (size_t j = 0; j < np; j++) {
+		int tp = lua_rawgeti(L, v, (lua_Integer)j + 1);
+		if (tp == LUA_TNIL && names && names[j]) {
+			lua_pop(L, 1);
+			tp = lua_getfield(L, v, names[j]);
+		}
+		if (tp == LUA_TNUMBER)
+			out[j] = lua_tonumber(L, -1);
+		else if (tp != LUA_TNIL || required)
+			luaL_error(L, "%s: %s of parameter %s must be a number",
+				   fname, k, names && names[j] ? names[j] : "?");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* fixed = {true, false, ...} or {"gamma", ...} or {gamma = true} */
+static void lfit_fixed(lua_State *L, int t, size_t np,
+		       const char *const *names, int *fixed, const char *fname)
+{
+	for (size_t j = 0; j < np; j++)
+		fixed[j] = 0;
+	if (lua_getfield(L, t, "fixed") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	int v = lua_gettop(L);
+	luaL_argexpected(L, lua_istable(L, v), v, "table of fixed parameters");
+	lua_pushnil(L);
+	while (lua_next(L, v)) {
+		int found = -1;
+		if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TSTRING) {
+			const char *nm = lua_tostring(L, -1);
+			for (size_t j = 0; j < np; j++)
+				if (names && names[j] && !strcmp(names[j], nm))
+					found = (int)j;
+			if (found < 0)
+				luaL_error(L, "%s: fixed: no parameter '%s'", fname, nm);
+			fixed[found] = 1;
+		} else if (lua_type(L, -2) == LUA_TNUMBER) {
+			lua_Integer i = lua_tointeger(L, -2);
+			if (i < 1 || (size_t)i > np)
+				luaL_error(L, "%s: fixed: index %d out of 1..%d", fname,
+					   (int)i, (int)np);
+			fixed[i - 1] = lua_toboolean(L, -1);
+		} else if (lua_type(L, -2) == LUA_TSTRING) {
+			const char *nm = lua_tostring(L, -2);
+			for (size_t j = 0; j < np; j++)
+				if (names && names[j] && !strcmp(names[j], nm))
+					found = (int)j;
+			if (found < 0)
+				luaL_error(L, "%s: fixed: no parameter '%s'", fname, nm);
+			fixed[found] = lua_toboolean(L, -1);
+		}
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* a Lua model called from inside the solver: every call is protected, so
+** a Lua error never unwinds through GSL; its message becomes the fit's */
+typedef struct lfit_lua {
+	lua_State *L;
+	int fn, xarr, vectorized;
+} lfit_lua;
+
+static int lfit_call_model(const double *p, size_t np, const double *x,
+			   size_t n, double *y, double *J, void *ctx,
+			   char *err)
+{
+	lfit_lua *c = ctx;
+	lua_State *L = c->L;
+	if (J != NULL)
+		return 1;	/* no derivatives: the core differences */
+	lua_createtable(L, (int)np, 0);
+	for (size_t j = 0; j < np; j++) {
+		lua_pushnumber(L, p[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	int pt = lua_gettop(L);
+	if (c->vectorized) {
+		lua_pushvalue(L, c->fn);
+		lua_pushvalue(L, pt);
+		lua_pushvalue(L, c->xarr);
+		if (lua_pcall(L, 2, 1, 0) != LUA_OK)
+			goto fail;
+		arr *a = larray_test(L, -1);
+		if ((a && arr_size(a) != n) || (!a && (!lua_istable(L, -1) ||
+		    (size_t)lua_rawlen(L, -1) != n))) {
+			lua_settop(L, pt - 1);
+			return err_set(err, "vectorized model must return an "
+				       "array or table of %zu numbers", n);
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (a && arr_size(a) == n) {
+				y[i] = arr_get_flat(a, i);
+			} else if (lua_istable(L, -1)) {
+				lua_rawgeti(L, -1, (lua_Integer)i + 1);
+				y[i] = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : NAN;
+				lua_pop(L, 1);
+			} else {
+				lua_settop(L, pt - 1);
+				return err_set(err, "vectorized model must return an "
+					       "array or table of %zu numbers", n);
+			}
+		}
+		lua_settop(L, pt - 1);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		lua_pushvalue(L, c->fn);
+		lua_pushvalue(L, pt);
+		lua_pushnumber(L, x[i]);
+		if (lua_pcall(L, 2, 1, 0) != LUA_OK)
+			goto fail;
+		if (!lua_isnumber(L, -1)) {
+			err_set(err, "returned %s, not a number, at x = %g",
+				luaL_typename(L, -1), x[i]);
+			lua_settop(L, pt - 1);
+			return -1;
+		}
+		y[i] = lua_tonumber(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_settop(L, pt - 1);
+	return 0;
+fail:
+	err_set(err, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+	lua_settop(L, pt - 1);
+	return -1;
+}
+
+static void lfit_push_result(lua_State *L, const fit_result *r,
+			     const char *const *names)
+{
+	size_t np = r->np;
+	lua_createtable(L, 0, 16);
+	lua_createtable(L, (int)np, 0);
+	for (size_t j = 0; j < np; j++) {
+		lua_pushnumber(L, r->p[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	lua_setfield(L, -2, "p");
+	lua_createtable(L, (int)np, 0);
+	for (size_t j = 0; j < np; j++) {
+		lua_pushnumber(L, r->err[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	lua_setfield(L, -2, "err");
+	lua_createtable(L, (int)np, 0);
+	for (size_t a = 0; a < np; a++) {
+		lua_createtable(L, (int)np, 0);
+		for (size_t b = 0; b < np; b++) {
+			lua_pushnumber(L, r->cov[a * np + b]);
+			lua_rawseti(L, -2, (lua_Integer)b + 1);
+		}
+		lua_rawseti(L, -2, (lua_Integer)a + 1);
+	}
+	lua_setfield(L, -2, "cov");
+	lua_createtable(L, (int)np, 0);
+	for (size_t j = 0; j < np; j++) {
+		lua_pushboolean(L, r->at_bound[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	lua_setfield(L, -2, "at_bound");
+	for (size_t j = 0; names && j < np; j++) {
+		if (names[j] == NULL)
+			continue;
+		lua_pushnumber(L, r->p[j]);
+		lua_setfield(L, -2, names[j]);
+		lua_pushfstring(L, "%s_err", names[j]);
+		lua_pushnumber(L, r->err[j]);
+		lua_settable(L, -3);
+	}
+	lua_pushnumber(L, r->chi2);
+	lua_setfield(L, -2, "chi2");
+	lua_pushnumber(L, r->chi2_red);
+	lua_setfield(L, -2, "chi2_red");
+	lua_pushinteger(L, (lua_Integer)r->dof);
+	lua_setfield(L, -2, "dof");
+	lua_pushinteger(L, r->niter);
+	lua_setfield(L, -2, "niter");
+	lua_pushinteger(L, r->nfev);
+	lua_setfield(L, -2, "nfev");
+	lua_pushstring(L, r->status_text);
+	lua_setfield(L, -2, "status");
+	lua_pushboolean(L, r->status == FIT_CONVERGED);
+	lua_setfield(L, -2, "converged");
+}
+
+/* parameter names of a Lua model (opts.names), kept alive on the stack */
+static const char **lfit_names(lua_State *L, int o, size_t np)
+{
+	const char **nm = lua_newuserdatauv(L, sizeof(char *) * (np + 1), 0);
+	for (size_t j = 0; j <= np; j++)
+		nm[j] = NULL;
+	if (o == 0 || lua_getfield(L, o, "names") != LUA_TTABLE) {
+		if (o)
+			lua_pop(L, 1);
+		return nm;
+	}
+	for (size_t j = 0; j < np; j++) {
+		lua_rawgeti(L, -1, (lua_Integer)j + 1);
+		nm[j] = lua_tostring(L, -1);	/* interned, held by the table */
+		lua_pop(L, 1);
+	}
+	lua_insert(L, -2);	/* names table below the userdata */
+	return nm;
+}
+
+static int lfit_curve(lua_State *L)
+{
+	const char *fname = "fit.curve";
+	fit_model_fn fn;
+	const char *const *names = NULL;
+	size_t np, n, ny;
+	char err[ERR_LEN];
+	lfit_lua lc = {L, 1, 2, 0};
+	luaL_checktype(L, 4, LUA_TTABLE);
+	lua_settop(L, 4);
+	const double *x = lfit_vec(L, 2, &n, fname, "x");
+	const double *y = lfit_vec(L, 3, &ny, fname, "y");
+	if (n != ny)
+		return luaL_error(L, "%s: x has %d points, y has %d", fname,
+				  (int)n, (int)ny);
+	if (lua_type(L, 1) == LUA_TSTRING) {
+		if (fit_native(lua_tostring(L, 1), &fn, &np, &names, err) != 0)
+			return larray_error(L, fname, err);
+	} else {
+		luaL_checktype(L, 1, LUA_TFUNCTION);
+		if (lua_getfield(L, 4, "p0") != LUA_TTABLE)
+			return luaL_error(L, "%s: 'p0' (a list of start values) is "
+					  "required", fname);
+		np = (size_t)luaL_len(L, -1);
+		lua_pop(L, 1);
+		if (np == 0)
+			return luaL_error(L, "%s: 'p0' is empty", fname);
+		fn = lfit_call_model;
+		names = (const char *const *)lfit_names(L, 4, np);
+		lc.vectorized = lfit_optbool(L, 4, "vectorized", 0);
+	}
+	double *p0 = lfit_buf(L, np), *lo = lfit_buf(L, np), *hi = lfit_buf(L, np);
+	int *fixed = lua_newuserdatauv(L, sizeof(int) * np, 0);
+	lfit_params(L, 4, "p0", np, names, p0, 0, 1, fname);
+	lfit_params(L, 4, "lower", np, names, lo, -INFINITY, 0, fname);
+	lfit_params(L, 4, "upper", np, names, hi, INFINITY, 0, fname);
+	lfit_fixed(L, 4, np, names, fixed, fname);
+	const double *w = lfit_field_vec(L, 4, "weights", n, fname);
+	const double *sg = lfit_field_vec(L, 4, "sigma", n, fname);
+	if (sg) {
+		double *ws = lfit_buf(L, n);
+		for (size_t i = 0; i < n; i++)
+			ws[i] = 1 / (sg[i] * sg[i]);
+		w = ws;
+	}
+	int sc = -1;
+	if (lua_getfield(L, 4, "scale_errors") != LUA_TNIL)
+		sc = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	fit_problem pb = {.model = fn, .ctx = &lc, .np = np, .n = n, .x = x,
+		.y = y, .weights = w, .p0 = p0, .lower = lo, .upper = hi,
+		.fixed = fixed, .names = names,
+		.max_iter = (int)lfit_optnum(L, 4, "max_iter", 0, fname),
+		.scale_errors = sc};
+	fit_result r;
+	if (fit_run(&pb, &r, err) != 0)
+		return larray_error(L, fname, err);
+	lfit_push_result(L, &r, names);
+	fit_result_free(&r);
+	return 1;
+}
+
+/* ---- fit.heterodyne ---- */
+
+static const char *const lfit_het_names[FIT_HET_NP] =
+	{"baseline", "beta", "h", "tau0", "gamma", "omega"};
+
+static void lfit_push_het(lua_State *L, const hetero_result *r)
+{
+	lua_createtable(L, 0, 20);
+	for (int j = 0; j < FIT_HET_NP; j++) {
+		lua_pushnumber(L, r->p[j]);
+		lua_setfield(L, -2, lfit_het_names[j]);
+		lua_pushfstring(L, "%s_err", lfit_het_names[j]);
+		lua_pushnumber(L, r->err[j]);
+		lua_settable(L, -3);
+	}
+	lua_pushnumber(L, r->chi2_red);
+	lua_setfield(L, -2, "chi2_red");
+	lua_pushinteger(L, (lua_Integer)r->n);
+	lua_setfield(L, -2, "n");
+	lua_pushboolean(L, r->resolved);
+	lua_setfield(L, -2, "resolved");
+	lua_pushstring(L, r->reason ? r->reason : "fit failed");
+	lua_setfield(L, -2, "reason");
+	lua_pushnumber(L, r->periods);
+	lua_setfield(L, -2, "periods");
+	lua_pushnumber(L, r->rho);
+	lua_setfield(L, -2, "rho");
+	lua_pushboolean(L, r->status == FIT_CONVERGED);
+	lua_setfield(L, -2, "converged");
+}
+
+static void lfit_het_opts(lua_State *L, int o, hetero_opts *ho,
+			  const char *fname)
+{
+	memset(ho, 0, sizeof *ho);
+	ho->fit_baseline = lfit_optbool(L, o, "fit_baseline", 0);
+	ho->baseline = lfit_optnum(L, o, "baseline", 1, fname);
+	ho->gamma = lfit_optnum(L, o, "gamma", NAN, fname);
+	ho->fix_gamma = !isnan(ho->gamma);
+	if (!ho->fix_gamma)
+		ho->gamma = 1;
+	ho->tau_min = lfit_optnum(L, o, "tau_min", 0, fname);
+	ho->tau_max = lfit_optnum(L, o, "tau_max", 0, fname);
+	ho->omega_max = lfit_optnum(L, o, "omega_max", 0, fname);
+}
+
+static int lfit_param_index(lua_State *L, const char *nm, const char *fname)
+{
+	for (int j = 0; j < FIT_HET_NP - 1; j++)
+		if (!strcmp(nm, lfit_het_names[j]))
+			return j;
+	return luaL_error(L, "%s: global: '%s' cannot be shared (baseline, "
+			  "beta, h, tau0, gamma)", fname, nm);
+}
+
+/* share lists: names shared by all bins, names shared by group */
+static void lfit_share(lua_State *L, int g, const char *k, int mode,
+		       int *share, const char *fname)
+{
+	if (lua_getfield(L, g, k) == LUA_TTABLE) {
+		lua_Integer m = luaL_len(L, -1);
+		for (lua_Integer i = 1; i <= m; i++) {
+			lua_rawgeti(L, -1, i);
+			share[lfit_param_index(L, luaL_checkstring(L, -1), fname)] = mode;
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
+}
+
+/* column pointers of the APS layout for the global core */
+static int lfit_het_global(lua_State *L, int g, const double *tau,
+			   const double *g2, const double *e, size_t n,
+			   size_t nb, hetero_result *start, hetero_result *out,
+			   double *chi2, const char *fname)
+{
+	char err[ERR_LEN];
+	hetero_global hg;
+	memset(&hg, 0, sizeof hg);
+	hg.nb = nb;
+	lfit_share(L, g, "share", 1, hg.share, fname);
+	lfit_share(L, g, "by_group", 2, hg.share, fname);
+	hg.fixed[0] = !lfit_optbool(L, g, "fit_baseline", 0);
+	int *grp = lua_newuserdatauv(L, sizeof(int) * nb, 0);
+	const double *gv = lfit_field_vec(L, g, "group", nb, fname);
+	for (size_t k = 0; k < nb; k++) {
+		grp[k] = gv ? (int)gv[k] - 1 : 0;
+		if (gv && !(gv[k] >= 1 && gv[k] == floor(gv[k])))
+			luaL_error(L, "%s: group of bin %d must be a positive "
+				   "integer", fname, (int)k + 1);
+	}
+	hg.group = grp;
+	double *cols = lfit_buf(L, 2 * n * nb);
+	const double **tp = lua_newuserdatauv(L, sizeof(double *) * nb * 3, 0);
+	size_t *ns = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
+	for (size_t k = 0; k < nb; k++) {
+		for (size_t i = 0; i < n; i++) {
+			cols[k * n + i] = g2[i * nb + k];
+			cols[(nb + k) * n + i] = e ? e[i * nb + k] : 1;
+		}
+		tp[k] = tau;
+		tp[nb + k] = cols + k * n;
+		tp[2 * nb + k] = cols + (nb + k) * n;
+		ns[k] = n;
+	}
+	hg.tau = tp;
+	hg.g2 = tp + nb;
+	hg.g2err = e ? tp + 2 * nb : NULL;
+	hg.n = ns;
+	hg.start = start;
+	if (hetero_fit_global(&hg, out, NULL, NULL, chi2, err) != 0)
+		return larray_error(L, fname, err);
+	return 0;
+}
+
+static int lfit_heterodyne(lua_State *L)
+{
+	const char *fname = "fit.heterodyne";
+	size_t n, nb = 1;
+	char err[ERR_LEN];
+	hetero_opts ho;
+	int o = 0;
+	lua_settop(L, 4);
+	if (lua_istable(L, 4))
+		o = 4;
+	else if (lua_type(L, 3) == LUA_TTABLE && luaL_len(L, 3) == 0)
+		o = 3;	/* fit.heterodyne(tau, g2, opts) */
+	const double *tau = lfit_vec(L, 1, &n, fname, "tau");
+	arr *ga = lfit_arr(L, 2, fname);
+	if (ga->ndim == 2)
+		nb = ga->shape[1];
+	if (ga->ndim > 2 || arr_size(ga) != n * nb)
+		return luaL_error(L, "%s: g2 must be n_tau (%d) or n_tau x n_bins",
+				  fname, (int)n);
+	const double *g2 = (const double *)ga->data, *e = NULL;
+	if (o != 3 && !lua_isnil(L, 3)) {
+		arr *ea = lfit_arr(L, 3, fname);
+		if (arr_size(ea) != n * nb)
+			return luaL_error(L, "%s: err must have the shape of g2", fname);
+		e = (const double *)ea->data;
+	}
+	lfit_het_opts(L, o, &ho, fname);
+	hetero_result *res = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
+	char (*why)[ERR_LEN] = lua_newuserdatauv(L, (size_t)ERR_LEN * nb, 0);
+	if (hetero_fit_bins(tau, g2, e, n, nb, &ho, res, why, err) != 0)
+		return larray_error(L, fname, err);
+	int single = ga->ndim < 2;
+	double chi2 = NAN;
+	hetero_result *gout = NULL;
+	if (o && lua_getfield(L, o, "global") == LUA_TTABLE) {
+		int g = lua_gettop(L);
+		gout = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
+		lfit_het_global(L, g, tau, g2, e, n, nb, res, gout, &chi2, fname);
+	} else if (o) {
+		lua_pop(L, 1);
+	}
+	if (single && gout == NULL) {
+		if (isnan(res[0].p[1]))
+			return luaL_error(L, "%s: %s", fname, why[0]);
+		lfit_push_het(L, &res[0]);
+		return 1;
+	}
+	lua_createtable(L, (int)nb, 1);
+	for (size_t k = 0; k < nb; k++) {
+		lfit_push_het(L, gout ? &gout[k] : &res[k]);
+		lua_pushstring(L, why[k]);
+		lua_setfield(L, -2, "reason");
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	if (gout) {
+		lua_pushnumber(L, chi2);
+		lua_setfield(L, -2, "chi2_red");
+	}
+	return 1;
+}
+
+/* ---- fit.velocity ---- */
+
+/* per-bin omega, its error and the flag from a list of fit tables */
+static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
+			   double *oe, int *rs, hetero_result *st,
+			   const char *fname)
+{
+	for (size_t k = 0; k < nb; k++) {
+		if (lua_rawgeti(L, t, (lua_Integer)k + 1) != LUA_TTABLE)
+			luaL_error(L, "%s: fits[%d] is not a fit table", fname,
+				   (int)k + 1);
+		int f = lua_gettop(L);
+		om[k] = lfit_optnum(L, f, "omega", NAN, fname);
+		oe[k] = lfit_optnum(L, f, "omega_err", NAN, fname);
+		rs[k] = lfit_optbool(L, f, "resolved", 0);
+		memset(&st[k], 0, sizeof st[k]);
+		for (int j = 0; j < FIT_HET_NP; j++)
+			st[k].p[j] = lfit_optnum(L, f, lfit_het_names[j], NAN, fname);
+		st[k].resolved = rs[k];
+		st[k].reason = rs[k] ? "resolved" : "not resolved";
+		lua_pop(L, 1);
+	}
+}
+
+/* a number, or nil when it is NaN (never a fake value) */
+static void lfit_setnum(lua_State *L, const char *k, double v)
+{
+	if (isnan(v))
+		return;
+	lua_pushnumber(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static void lfit_push_velocity(lua_State *L, const hetero_velocity *v)
+{
+	lua_createtable(L, 0, 20);
+	lua_pushboolean(L, v->resolved); lua_setfield(L, -2, "resolved");
+	lua_pushstring(L, v->reason); lua_setfield(L, -2, "reason");
+	lfit_setnum(L, "slope_z", v->slope_z);
+	if (!v->resolved) {
+		lua_pushinteger(L, (lua_Integer)v->nused);
+		lua_setfield(L, -2, "nused");
+		lua_pushliteral(L, LFIT_NOTE); lua_setfield(L, -2, "note");
+		return;
+	}
+	lua_pushnumber(L, v->v); lua_setfield(L, -2, "v");
+	lua_pushnumber(L, v->v_err); lua_setfield(L, -2, "v_err");
+	lua_pushnumber(L, v->v * 1e10); lua_setfield(L, -2, "v_A_per_s");
+	lua_pushnumber(L, v->v_err * 1e10); lua_setfield(L, -2, "v_err_A_per_s");
+	lua_pushnumber(L, v->chi2_red); lua_setfield(L, -2, "chi2_red");
+	lua_pushinteger(L, (lua_Integer)v->nused); lua_setfield(L, -2, "nused");
+	lua_pushinteger(L, (lua_Integer)v->nrejected);
+	lua_setfield(L, -2, "nrejected");
+	lua_pushnumber(L, v->flow_angle * 180 / M_PI);
+	lua_setfield(L, -2, "flow_angle_deg");
+	lua_pushnumber(L, v->flow_angle_err * 180 / M_PI);
+	lua_setfield(L, -2, "flow_angle_err_deg");
+	lfit_setnum(L, "v_q", v->v_q);
+	lfit_setnum(L, "v_q_err", v->v_q_err);
+	lfit_setnum(L, "v_rings", v->v_rings);
+	lfit_setnum(L, "v_rings_err", v->v_rings_err);
+	lua_pushliteral(L, LFIT_NOTE); lua_setfield(L, -2, "note");
+	lua_createtable(L, (int)v->nrings, 0);
+	for (size_t r = 0; r < v->nrings; r++) {
+		const hetero_ring *R = &v->ring[r];
+		lua_createtable(L, 0, 7);
+		lfit_setnum(L, "q", R->q);
+		lfit_setnum(L, "qv", R->qv);
+		lfit_setnum(L, "qv_err", R->qv_err);
+		lfit_setnum(L, "v", R->v);
+		lfit_setnum(L, "v_err", R->v_err);
+		lfit_setnum(L, "chi2_red", R->chi2_red);
+		lua_pushinteger(L, (lua_Integer)R->nused);
+		lua_setfield(L, -2, "nused");
+		lua_rawseti(L, -2, (lua_Integer)r + 1);
+	}
+	lua_setfield(L, -2, "rings");
+}
+
+/* the master-curve fit (paper Figure 2e): all bins' g2 with omega_k =
+** v |<q cos chi>_k|, beta, h, gamma shared, tau0 per ring */
+static void lfit_master(lua_State *L, int m, const hetero_bins *b,
+			double alpha, hetero_result *start, double v0,
+			const char *fname)
+{
+	size_t n, nb = b->nb;
+	char err[ERR_LEN];
+	int mt = lua_absindex(L, m);
+	if (lua_getfield(L, mt, "tau") == LUA_TNIL)
+		luaL_error(L, "%s: master needs tau, g2 (n_tau x n_bins) and "
+			   "optionally err", fname);
+	const double *tau = lfit_vec(L, -1, &n, fname, "master.tau");
+	const double *g2 = lfit_field_any(L, mt, "g2", n * nb, fname);
+	const double *e = lfit_field_any(L, mt, "err", n * nb, fname);
+	if (g2 == NULL)
+		luaL_error(L, "%s: master.g2 is required", fname);
+	double *qc = lfit_buf(L, nb), *cols = lfit_buf(L, 2 * n * nb);
+	const double **tp = lua_newuserdatauv(L, sizeof(double *) * 3 * nb, 0);
+	size_t *ns = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
+	hetero_result *out = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
+	for (size_t k = 0; k < nb; k++) {
+		qc[k] = b->qx[k] * cos(alpha) + b->qy[k] * sin(alpha);
+		for (size_t i = 0; i < n; i++) {
+			cols[k * n + i] = g2[i * nb + k];
+			cols[(nb + k) * n + i] = e ? e[i * nb + k] : 1;
+		}
+		tp[k] = tau;
+		tp[nb + k] = cols + k * n;
+		tp[2 * nb + k] = cols + (nb + k) * n;
+		ns[k] = n;
+	}
+	hetero_global hg = {.nb = nb, .tau = tp, .g2 = tp + nb,
+		.g2err = e ? tp + 2 * nb : NULL, .n = ns, .share = {1, 1, 1, 2, 1},
+		.fixed = {1, 0, 0, 0, 0, 0}, .group = b->ring, .qc = qc,
+		.start = start, .v0 = v0};
+	double v, ve, chi2;
+	if (hetero_fit_global(&hg, out, &v, &ve, &chi2, err) != 0)
+		larray_error(L, fname, err);
+	lua_createtable(L, 0, 8);
+	lua_pushnumber(L, v); lua_setfield(L, -2, "v");
+	lua_pushnumber(L, ve); lua_setfield(L, -2, "v_err");
+	lua_pushnumber(L, v * 1e10); lua_setfield(L, -2, "v_A_per_s");
+	lua_pushnumber(L, ve * 1e10); lua_setfield(L, -2, "v_err_A_per_s");
+	lua_pushnumber(L, chi2); lua_setfield(L, -2, "chi2_red");
+	lua_pushnumber(L, out[0].p[1]); lua_setfield(L, -2, "beta");
+	lua_pushnumber(L, out[0].err[1]); lua_setfield(L, -2, "beta_err");
+	lua_pushnumber(L, out[0].p[2]); lua_setfield(L, -2, "h");
+	lua_pushnumber(L, out[0].err[2]); lua_setfield(L, -2, "h_err");
+	lua_pushnumber(L, out[0].p[4]); lua_setfield(L, -2, "gamma");
+	lua_pushnumber(L, out[0].err[4]); lua_setfield(L, -2, "gamma_err");
+}
+
+static int lfit_velocity(lua_State *L)
+{
+	const char *fname = "fit.velocity";
+	char err[ERR_LEN];
+	size_t nb;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	if (lua_getfield(L, 1, "q") == LUA_TNIL)
+		return luaL_error(L, "%s: 'q' (mean |q| per bin, 1/m) is required",
+				  fname);
+	const double *q = lfit_vec(L, -1, &nb, fname, "q");
+	double *om = lfit_buf(L, nb), *oe = lfit_buf(L, nb);
+	double *qx = lfit_buf(L, nb), *qy = lfit_buf(L, nb);
+	int *rs = lua_newuserdatauv(L, sizeof(int) * nb, 0);
+	int *ring = lua_newuserdatauv(L, sizeof(int) * nb, 0);
+	hetero_result *st = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
+	int have_fits = lua_getfield(L, 1, "fits") == LUA_TTABLE;
+	if (have_fits) {
+		lfit_from_fits(L, lua_gettop(L), nb, om, oe, rs, st, fname);
+	} else {
+		const double *o1 = lfit_field_vec(L, 1, "omega", nb, fname);
+		const double *o2 = lfit_field_vec(L, 1, "omega_err", nb, fname);
+		if (!o1 || !o2)
+			return luaL_error(L, "%s: 'fits' or 'omega' and 'omega_err' "
+					  "are required", fname);
+		memcpy(om, o1, sizeof(double) * nb);
+		memcpy(oe, o2, sizeof(double) * nb);
+		for (size_t k = 0; k < nb; k++)
+			rs[k] = isfinite(om[k]);
+		if (lua_getfield(L, 1, "resolved") == LUA_TTABLE)
+			for (size_t k = 0; k < nb; k++) {
+				lua_rawgeti(L, -1, (lua_Integer)k + 1);
+				rs[k] = lua_toboolean(L, -1);
+				lua_pop(L, 1);
+			}
+	}
+	const double *rg = lfit_field_vec(L, 1, "ring", nb, fname);
+	for (size_t k = 0; k < nb; k++) {
+		ring[k] = rg ? (int)rg[k] - 1 : 0;
+		if (rg && !(rg[k] >= 1 && rg[k] == floor(rg[k])))
+			return luaL_error(L, "%s: ring of bin %d must be a positive "
+					  "integer", fname, (int)k + 1);
+	}
+	const double *ax = lfit_field_vec(L, 1, "qx", nb, fname);
+	const double *ay = lfit_field_vec(L, 1, "qy", nb, fname);
+	const double *ph = lfit_field_vec(L, 1, "phi_deg", nb, fname);
+	if (!(ax && ay) && !ph)
+		return luaL_error(L, "%s: 'qx' and 'qy' (bin means, 1/m) or "
+				  "'phi_deg' are required", fname);
+	for (size_t k = 0; k < nb; k++) {
+		qx[k] = ax ? ax[k] : q[k] * cos(ph[k] * M_PI / 180);
+		qy[k] = ay ? ay[k] : q[k] * sin(ph[k] * M_PI / 180);
+	}
+	double deg = lfit_optnum(L, 1, "flow_angle_deg", 0, fname);
+	double alpha = lfit_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
+	int fit_angle = lfit_optbool(L, 1, "fit_angle", 0);
+	hetero_bins b = {nb, om, oe, rs, ring, q, qx, qy,
+		lfit_optnum(L, 1, "min_cos", 0, fname)};
+	hetero_velocity *out = lua_newuserdatauv(L, sizeof *out, 0);
+	if (hetero_velocity_fit(&b, alpha, fit_angle, out, err) != 0)
+		return larray_error(L, fname, err);
+	int top = lua_gettop(L);
+	if (lua_getfield(L, 1, "master") == LUA_TTABLE && out->resolved) {
+		if (!have_fits)
+			return luaL_error(L, "%s: master needs 'fits' (start values)",
+					  fname);
+		lfit_master(L, -1, &b, out->flow_angle, st, out->v, fname);
+		int mres = lua_gettop(L);
+		lfit_push_velocity(L, out);
+		lua_pushvalue(L, mres);
+		lua_setfield(L, -2, "master");
+		return 1;
+	}
+	lua_settop(L, top);
+	lfit_push_velocity(L, out);
+	return 1;
+}
+
+static void lfit_push_models(lua_State *L)
+{
+	static const char *const models[] = {"heterodyne", "homodyne",
+					     "double_exp"};
+	lua_createtable(L, 0, 3);
+	for (int m = 0; m < 3; m++) {
+		fit_model_fn fn;
+		size_t np;
+		const char *const *nm;
+		char err[ERR_LEN];
+		fit_native(models[m], &fn, &np, &nm, err);
+		lua_createtable(L, (int)np, 0);
+		for (size_t j = 0; j < np; j++) {
+			lua_pushstring(L, nm[j]);
+			lua_rawseti(L, -2, (lua_Integer)j + 1);
+		}
+		lua_setfield(L, -2, models[m]);
+	}
+}
+
+static const luaL_Reg lfit_funcs[] = {
+	{"curve", lfit_curve}, {"heterodyne", lfit_heterodyne},
+	{"velocity", lfit_velocity}, {NULL, NULL}
+};
+
+int luaopen_ionflow_fit(lua_State *L)
+{
+	luaL_newlib(L, lfit_funcs);
+	lfit_push_models(L);
+	lua_setfield(L, -2, "models");
+	return 1;
+}
