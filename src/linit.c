@@ -11,6 +11,7 @@ int luaopen_ionflow_sys(lua_State *L);
 int luaopen_ionflow_chem(lua_State *L);
 int luaopen_ionflow_xam(lua_State *L);
 int luaopen_ionflow_h5(lua_State *L);
+int luaopen_ionflow_cell(lua_State *L);
 int luaopen_ionflow_xpcs(lua_State *L);
 int luaopen_ionflow_fit(lua_State *L);
 int luaopen_ionflow_speckle(lua_State *L);
@@ -22,6 +23,7 @@ static const luaL_Reg linit_modules[] = {
 	{"chem", luaopen_ionflow_chem},
 	{"xam", luaopen_ionflow_xam},
 	{"h5", luaopen_ionflow_h5},
+	{"cell", luaopen_ionflow_cell},
 	{"xpcs", luaopen_ionflow_xpcs},
 	{"fit", luaopen_ionflow_fit},
 	{"speckle", luaopen_ionflow_speckle},

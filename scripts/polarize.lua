@@ -1,0 +1,117 @@
+-- polarize.lua: run the continuum model of a Li | PEO-LiTFSI | Li cell held
+-- at constant voltage (or current), print the current, voltage parts,
+-- concentrations and velocities, and write them as CSV and/or HDF5.
+--
+--   ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] [--L 3e-3]
+--       [--T 363.15] [--c0 1870] [--params NAME|FILE.lua] [--minutes 1100]
+--       [--rest MINUTES] [-N 200] [--R-int OHM_M2] [--refine 1]
+--       [--n-times 111] [-o RUN.h5] [--csv DIR] [--quiet]
+--
+-- Units: V in volts, I in mA/cm^2, L in m, T in K, c0 in mol/m^3 (1870 =
+-- 1.87 mol/L = r 0.1), R-int in ohm m^2. NAME is pnb, tplus-0.2 or diffec
+-- (lua/ionflow/cellparams.lua; their conductivity is an estimate), FILE.lua
+-- returns {kappa = f, D = f, tp = f, Tf = f, V_salt =, V_EO =} (SI, f of c
+-- in mol/m^3, numbers or tables {c =, v =} also allowed). --rest adds an
+-- open-circuit rest (I = 0) after the polarization: restricted diffusion.
+local cp = require "ionflow.cellparams"
+local cio = require "ionflow.cellio"
+
+local usage = "usage: ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] " ..
+  "[--L 3e-3] [--T 363.15] [--c0 1870] [--params NAME|FILE.lua] [--minutes 1100] " ..
+  "[--rest MINUTES] [-N 200] [--R-int OHM_M2] [--refine R] [--n-times N] " ..
+  "[-o RUN.h5] [--csv DIR] [--quiet]"
+
+local o = cio.args(arg, {
+  ["--V"] = "number", ["--I"] = "number", ["--L"] = "number", ["--T"] = "number",
+  ["--c0"] = "number", ["--params"] = "string", ["--minutes"] = "number",
+  ["--rest"] = "number", ["-N"] = "number", ["--R-int"] = "number",
+  ["--refine"] = "number", ["--n-times"] = "number", ["-o"] = "string",
+  ["--csv"] = "string", ["--quiet"] = "flag",
+}, usage, "polarize")
+
+local P = cp.paper
+if o.V and o.I then
+  io.stderr:write("polarize: give --V or --I, not both\n")
+  os.exit(2)
+end
+local L, minutes = o.L or P.L, o.minutes or P.minutes
+local hold = o.I and {I = o.I * 10} or {V = o.V or P.V}
+local t_pol, t_end = minutes * 60, (minutes + (o.rest or 0)) * 60
+local protocol = {{t_end = t_pol, V = hold.V, I = hold.I}}
+if o.rest and o.rest > 0 then protocol[2] = {I = 0} end
+
+-- outputs every minutes / 110 and on a 121-point grid: the paper's five
+-- XPCS positions (0.95 ... 2.35 mm of 3 mm) are grid points
+local nt = math.floor(o["n-times"] or 111)
+local times, positions = {}, {}
+for k = 0, nt - 1 do times[#times + 1] = t_end * k / (nt - 1) end
+for k = 0, 120 do positions[#positions + 1] = L * k / 120 end
+
+local name = o.params or "tplus-0.2"
+local clock = os.clock()
+local ok, r = pcall(cell.run, {L = L, c0 = o.c0 or P.c0, T = o.T or P.T,
+  params = name, protocol = protocol, times = times, positions = positions,
+  N = math.floor(o.N or 200), R_int = o["R-int"], refine = o.refine})
+if not ok then
+  io.stderr:write("polarize: ", tostring(r), "\n")
+  os.exit(1)
+end
+local elapsed = os.clock() - clock
+
+local function at(list, x)
+  local best, bd = 1, math.huge
+  for k = 1, #list do
+    local d = math.abs(list[k] - x)
+    if d < bd then best, bd = k, d end
+  end
+  return best
+end
+
+if not o.quiet then
+  print(string.format("parameter set %s, L = %.4g mm, c0 = %.4g mol/L, T = %.2f K, N = %d",
+    tostring(r.params), L * 1e3, r.c0 / 1000, r.T, r.N))
+  if r.note then print("note: " .. r.note) end
+  if type(name) == "string" and not name:match("%.lua$") then
+    print("source: " .. tostring(cp.get(name).source))
+  end
+  print(string.format("run: %.3f s CPU, %d steps (%d rejected), salt drift %.2g",
+    elapsed, r.steps, r.rejected, r.salt_drift))
+  print(" t_min   i_mA/cm2    V       V_ohm    V_int    V_conc   c(0)     c(L)  mol/L")
+  local step = math.max(1, (nt - 1) // 10)
+  for k = 1, nt, step do
+    print(string.format("%6.0f  %8.4f  %7.4f  %7.4f  %7.4f  %7.4f  %7.4f  %7.4f",
+      r.t[k] / 60, r.i[k] / 10, r.V[k], r.V_ohm[k], r.V_int[k], r.V_conc[k],
+      r.c:get(k, 1) / 1000, r.c:get(k, #positions) / 1000))
+  end
+  print(string.format("current ratio i(end)/i(0) = %.4f", r.i[nt] / r.i[1]))
+  print("velocities (nm/s; EO = solvent, TFSI = anion; lab frame = relative to the windows)")
+  print("  x_mm   t_min  v_EO_lab  v_TFSI_lab  v_EO_iface  v_TFSI_rel_solvent")
+  for _, xmm in ipairs(P.positions_mm) do
+    local m = at(r.x, xmm * 1e-3 * L / P.L)
+    for _, tm in ipairs{0, 300} do
+      if tm * 60 <= t_end then
+        local k = at(r.t, tm * 60)
+        print(string.format("%6.3f  %6.0f  %8.3f  %10.3f  %10.3f  %10.3f", r.x[m] * 1e3,
+          r.t[k] / 60, r.v0_lab:get(k, m) * 1e9, r.vm_lab:get(k, m) * 1e9,
+          r.v0:get(k, m) * 1e9, r.vm_rel:get(k, m) * 1e9))
+      end
+    end
+  end
+end
+
+if o.csv then
+  local pos = {}
+  for _, xmm in ipairs(P.positions_mm) do pos[#pos + 1] = xmm * 1e-3 * L / P.L end
+  cio.write_csv(o.csv, r, {positions = pos})
+  if not o.quiet then print("wrote " .. o.csv .. "/{current,profiles,velocities}.csv") end
+end
+if o.o then
+  if not cio.h5() then
+    io.stderr:write("polarize: this ionflow has no h5 module, cannot write " .. o.o ..
+      (o.csv and "" or "; use --csv DIR") .. "\n")
+    os.exit(o.csv and 0 or 1)
+  end
+  cio.write_h5(o.o, r, {protocol = o.I and "constant current" or "constant voltage",
+    minutes = minutes, rest_minutes = o.rest or 0})
+  if not o.quiet then print("wrote " .. o.o) end
+end

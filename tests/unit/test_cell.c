@@ -1,0 +1,476 @@
+/*
+** test_cell.c - the continuum model against closed-form solutions.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cell.h"
+#include "intr.h"
+#include "tap.h"
+
+#define F CELL_F
+#define R CELL_R
+
+/* c - c0 of the constant-current, constant-property, V_salt = 0 problem
+** (zero anion flux, D dc/dx = -t-0 i / F at both ends), from the cosine
+** series: (g/D) [ (L/2 - x) - (4L/pi^2) sum_odd e^{-n^2 pi^2 D t/L^2}
+** cos(n pi x / L) / n^2 ], g = t-0 i / F */
+static double series(double x, double t, double L, double D, double tm,
+		     double i)
+{
+	double g = tm * i / F, s = 0;
+	int n;
+	for (n = 1; n < 20001; n += 2)
+		s += exp(-n * n * M_PI * M_PI * D * t / (L * L)) *
+			cos(n * M_PI * x / L) / ((double)n * n);
+	return (g / D) * ((L / 2 - x) - 4 * L / (M_PI * M_PI) * s);
+}
+
+/* a constant-property parameter set holding one value for the whole run */
+static void setup(cell_params *p, cell_segment *seg, cell_hold hold,
+		  double value)
+{
+	cell_params_init(p);
+	p->L = 1e-3;
+	p->c0 = 1000;
+	p->T = 363.15;
+	p->D = cell_const_prop(1e-11);
+	p->tp = cell_const_prop(0.2);
+	p->kappa = cell_const_prop(0.05);
+	p->V_salt = 0;
+	memset(seg, 0, sizeof *seg);
+	seg->hold = hold;
+	seg->value = value;
+	seg->t_end = INFINITY;
+	p->seg = seg;
+	p->nseg = 1;
+}
+
+/* max |c - series| over the cell centres at time t for N cells */
+static double series_error(size_t N, double refine, double t)
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double *xf = malloc((N + 1) * sizeof(double));
+	double *xc = malloc(N * sizeof(double)), *c = malloc(N * sizeof(double));
+	double worst = 0, I = 1.0;
+	size_t j;
+	setup(&p, &seg, CELL_HOLD_I, I);
+	p.N = N;
+	p.refine = refine;
+	p.rtol = 1e-10;
+	p.atol = 1e-10 * p.c0;
+	cell_grid(N, p.L, refine, xf, err);
+	for (j = 0; j < N; j++)
+		xc[j] = 0.5 * (xf[j] + xf[j + 1]);
+	o.c = c;
+	if (cell_run(&p, &t, 1, xc, N, &o, err) != 0) {
+		diag("%s", err);
+		worst = NAN;
+	} else {
+		for (j = 0; j < N; j++) {
+			double want = p.c0 + series(xc[j], t, p.L, 1e-11, 0.8, I);
+			worst = fmax(worst, fabs(c[j] - want));
+		}
+	}
+	free(xf);
+	free(xc);
+	free(c);
+	return worst;
+}
+
+static void test_series(void)
+{
+	double t = 0.05 * 1e-6 / 1e-11, e1, e2, e3, r1, r2, amp;
+	amp = fabs(series(0, t, 1e-3, 1e-11, 0.8, 1.0));
+	e1 = series_error(25, 1, t);
+	e2 = series_error(50, 1, t);
+	e3 = series_error(100, 1, t);
+	r1 = e1 / e2;
+	r2 = e2 / e3;
+	diag("series: amplitude %.4g, errors N=25 %.3g, 50 %.3g, 100 %.3g "
+	     "mol/m^3", amp, e1, e2, e3);
+	ok(e3 < 1e-3 * amp, "series solution: N = 100 error %.2g below 1e-3 of "
+	   "the amplitude", e3);
+	ok(r1 > 3.5 && r1 < 4.5 && r2 > 3.5 && r2 < 4.5,
+	   "second-order convergence in N (ratios %.3f, %.3f)", r1, r2);
+	e1 = series_error(40, 3, t);
+	e2 = series_error(80, 3, t);
+	ok(e1 / e2 > 3.5 && e1 / e2 < 4.5,
+	   "refined grid (ratio 3) also second order (ratio %.3f)", e1 / e2);
+}
+
+/* steady state at constant current with V_salt > 0: J = 0 everywhere, so
+** 1 - c V_salt = A e^{k x}, k = V_salt t-0 i / (F D), A from salt balance */
+static void test_exponential(void)
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	enum { NX = 7 };
+	double x[NX], c[NX], J[NX], t, Vs = 1.35e-4, k, A, worst = 0, span;
+	double D = 1e-11, tm = 0.8, I = 0.5 / 1e-3 * F * D / (1.35e-4 * tm);
+	int m;
+	setup(&p, &seg, CELL_HOLD_I, I);
+	p.V_salt = Vs;
+	p.c0 = 0.5 / Vs;
+	p.rtol = 1e-9;
+	p.N = 400;
+	k = Vs * tm * I / (F * D);
+	A = (1 - p.c0 * Vs) * k * p.L / expm1(k * p.L);
+	t = 4 * p.L * p.L / D;
+	for (m = 0; m < NX; m++)
+		x[m] = p.L * m / (NX - 1);
+	o.c = c;
+	o.J = J;
+	if (!ok(cell_run(&p, &t, 1, x, NX, &o, err) == 0, "steady run: %s", err))
+		return;
+	span = (1 - A) / Vs - (1 - A * exp(k * p.L)) / Vs;
+	for (m = 0; m < NX; m++) {
+		double want = (1 - A * exp(k * x[m])) / Vs;
+		worst = fmax(worst, fabs(c[m] - want));
+	}
+	diag("exponential steady state: kL = %.3f, span %.4g, max error %.3g "
+	     "mol/m^3", k * p.L, span, worst);
+	ok(worst < 1e-4 * span, "V_salt > 0 steady profile is the exponential "
+	   "(error %.2g of the span)", worst / span);
+	/* what remains of J is the time-integration error (rtol 1e-9) */
+	ok(fabs(J[NX / 2]) < 1e-6 * tm * I / F, "anion flux vanishes in the "
+	   "steady state (J = %.3g vs t-0 i / F = %.3g)", J[NX / 2], tm * I / F);
+}
+
+/* ideal binary salt: kappa = F^2 c0 D / (2 R T t+ t-) makes the
+** Bruce-Vincent ratio exactly t+ at small V (no interfacial resistance) */
+static void test_bruce_vincent(void)
+{
+	double tps[] = {0.1, 0.3, 0.7};
+	int n;
+	for (n = 0; n < 3; n++) {
+		cell_params p;
+		cell_segment seg;
+		cell_out o = {0};
+		char err[ERR_LEN] = "";
+		double tp = tps[n], kap, times[2], cur[2], D = 1e-11, iss;
+		setup(&p, &seg, CELL_HOLD_V, 1e-4);
+		kap = F * F * p.c0 * D / (2 * R * p.T * tp * (1 - tp));
+		p.tp = cell_const_prop(tp);
+		p.kappa = cell_const_prop(kap);
+		p.rtol = 1e-8;
+		times[0] = 0;
+		times[1] = 4 * p.L * p.L / D;
+		o.i = cur;
+		if (!ok(cell_run(&p, times, 2, NULL, 0, &o, err) == 0,
+			"Bruce-Vincent run: %s", err))
+			continue;
+		is_num(cur[0], 1e-4 * kap / p.L, 1e-12 * cur[0],
+		       "i_0 = V kappa / L");
+		is_num(cur[1] / cur[0], tp, 2e-4, "i_ss / i_0 = t+ = %.1f", tp);
+		cell_steady_current(1e-4, p.L, p.c0, p.T, D, tp, kap, 0, &iss,
+				    err);
+		is_num(cur[1] / iss, 1, 1e-5, "i_ss equals the closed-form "
+		       "steady current (t+ = %.1f)", tp);
+	}
+}
+
+/* large-V steady state, V = i (R_int + L/kappa) + (2RT/F) t-0 ln(...) */
+static double large_v(size_t N, double *want)
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double t, cur, D = 1e-11;
+	setup(&p, &seg, CELL_HOLD_V, 0.3);
+	p.R_int = 2e-3;
+	p.kappa = cell_const_prop(0.02);
+	p.N = N;
+	p.rtol = 1e-9;
+	t = 4 * p.L * p.L / D;
+	o.i = &cur;
+	if (cell_run(&p, &t, 1, NULL, 0, &o, err) != 0) {
+		diag("%s", err);
+		return NAN;
+	}
+	cell_steady_current(0.3, p.L, p.c0, p.T, D, 0.2, 0.02, 2e-3, want, err);
+	return cur;
+}
+
+static void test_large_v(void)
+{
+	double want, i1 = large_v(100, &want), i2 = large_v(200, &want);
+	double a = 0.8 * want * 1e-3 / (2 * F * 1e-11);
+	diag("large V: c(L)/c0 = %.3f, i(100) %.8g, i(200) %.8g, closed form "
+	     "%.8g A/m^2", 1 - a / 1000, i1, i2, want);
+	ok(a / 1000 > 0.5, "the steady state is far from linear response");
+	/* the discrete steady profile is exactly linear and the half-cell
+	** terms integrate it exactly, so only the time error remains */
+	is_num(i2 / want, 1, 1e-7, "large-V steady current matches the "
+	       "closed form (N = 200)");
+	is_num(i1 / want, 1, 1e-7, "and at N = 100");
+}
+
+/* polarize at constant current, then rest at I = 0: the difference
+** c(0) - c(L) decays as exp(-pi^2 D t / L^2) */
+static void test_restricted(void)
+{
+	cell_params p;
+	cell_segment seg[2];
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double D = 1e-11, tau, times[3], x[2], c[6], cur[3], r1, r2, rate;
+	setup(&p, seg, CELL_HOLD_I, 1.0);
+	p.V_salt = 1.35e-4;	/* no effect at rest with constant D */
+	tau = p.L * p.L / D;
+	seg[0].t_end = 0.3 * tau;
+	seg[1] = seg[0];
+	seg[1].value = 0;
+	seg[1].t_end = INFINITY;
+	p.nseg = 2;
+	p.rtol = 1e-9;
+	p.atol = 1e-12 * p.c0;
+	times[0] = 0.3 * tau + 0.4 * tau;
+	times[1] = times[0] + 0.1 * tau;
+	times[2] = times[0] + 0.2 * tau;
+	x[0] = 0;
+	x[1] = p.L;
+	o.c = c;
+	o.i = cur;
+	if (!ok(cell_run(&p, times, 3, x, 2, &o, err) == 0, "rest run: %s", err))
+		return;
+	r1 = log((c[0] - c[1]) / (c[2] - c[3])) / (0.1 * tau);
+	r2 = log((c[2] - c[3]) / (c[4] - c[5])) / (0.1 * tau);
+	rate = M_PI * M_PI * D / (p.L * p.L);
+	is_num(cur[1], 0, 0, "no current while resting");
+	is_num(r1 / rate, 1, 1e-4, "restricted diffusion decays at "
+	       "pi^2 D / L^2");
+	is_num(r2 / rate, 1, 1e-4, "and keeps that single rate");
+}
+
+/* strongly concentration-dependent properties */
+static double d_of_c(void *ud, double c) { (void)ud; return 1e-11 * pow(c / 1000, 3); }
+static double tp_of_c(void *ud, double c) { (void)ud; return 0.6 - 0.5 * (c - 1000) / 1000; }
+static double k_of_c(void *ud, double c) { (void)ud; return 0.05 * (c / 1000) * exp(-(c - 1000) / 500); }
+static double tf_of_c(void *ud, double c) { (void)ud; return 1 + 0.5 * c / 1000; }
+
+static void test_conservation(void)
+{
+	cell_params p;
+	cell_segment seg[2];
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	enum { NT = 12 };
+	double times[NT], salt[NT], V[NT], cur[NT], worst = 0;
+	int k;
+	setup(&p, seg, CELL_HOLD_V, 0.3);
+	p.D.f = d_of_c;
+	p.tp.f = tp_of_c;
+	p.kappa.f = k_of_c;
+	p.Tf.f = tf_of_c;
+	p.V_salt = 1.35e-4;
+	p.R_int = 1e-3;
+	p.i0_pos = 2;
+	p.i0_neg = 5;
+	p.refine = 4;
+	p.N = 150;
+	seg[0].t_end = 0.5 * p.L * p.L / 1e-11;
+	seg[1] = seg[0];
+	seg[1].hold = CELL_HOLD_I;
+	seg[1].value = 0;
+	seg[1].t_end = INFINITY;
+	p.nseg = 2;
+	for (k = 0; k < NT; k++)
+		times[k] = k * 0.1 * p.L * p.L / 1e-11;
+	o.salt = salt;
+	o.V = V;
+	o.i = cur;
+	if (!ok(cell_run(&p, times, NT, NULL, 0, &o, err) == 0,
+		"c-dependent run: %s (%zu steps)", err, o.steps))
+		return;
+	for (k = 0; k < NT; k++)
+		worst = fmax(worst, fabs(salt[k] / salt[0] - 1));
+	diag("conservation: %zu steps, %zu rejected, %zu Newton; worst drift "
+	     "%.3g; i(0) %.4g, i(end of polarization) %.4g A/m^2", o.steps,
+	     o.rejected, o.newton, worst, cur[0], cur[5]);
+	ok(worst < 1e-10, "salt conserved to 1e-10 relative (%.2g)", worst);
+	is_num(salt[0], 1000 * p.L, 1e-12, "salt at t = 0 is c0 L");
+	is_num(V[3], 0.3, 1e-9, "the voltage held is the model's voltage");
+	ok(cur[5] < 0.9 * cur[0], "the current decays under polarization");
+}
+
+/* frames: v0 = -V_salt J, vm = -eps v0, lab = interface + v_int */
+static void test_frames(void)
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double t[2] = {0, 3000}, x[3] = {0.25e-3, 0.5e-3, 0.9e-3};
+	double c[6], J[6], v0[6], vm[6], v0l[6], vml[6], vr[6], vi[2], cur[2];
+	double Vs = 1.35e-4, eps;
+	int m;
+	setup(&p, &seg, CELL_HOLD_I, 9.0);
+	p.V_salt = Vs;
+	p.c0 = 1870;
+	o.c = c; o.J = J; o.v0 = v0; o.vm = vm; o.v0_lab = v0l; o.vm_lab = vml;
+	o.vm_rel = vr; o.v_int = vi; o.i = cur;
+	if (!ok(cell_run(&p, t, 2, x, 3, &o, err) == 0, "frames run: %s", err))
+		return;
+	is_num(J[1], -0.8 * 9.0 / F, 1e-15, "t = 0: J = -t-0 i / F");
+	is_num(v0[1], Vs * 0.8 * 9.0 / F, 1e-20, "t = 0: v0 = V_salt t-0 i / F");
+	is_num(vi[0], -(9.0 / F) * 6.941e-3 / 534, 1e-22,
+	       "interface velocity -(i/F) M_Li / rho_Li");
+	for (m = 3; m < 6; m++) {
+		eps = (1 - c[m] * Vs) / (Vs * c[m]);
+		is_num(vm[m] / v0[m], -eps, 1e-9, "vm = -eps v0 at x = %.2f mm "
+		       "(paper Eq. 3)", x[m - 3] * 1e3);
+	}
+	is_num(v0l[4] - v0[4], vi[1], 1e-22, "lab frame adds the interface "
+	       "velocity (solvent)");
+	is_num(vml[4] - vm[4], vi[1], 1e-22, "lab frame adds the interface "
+	       "velocity (anion)");
+	is_num(vr[4], vm[4] - v0[4], 1e-20, "anion relative to solvent = J/c");
+}
+
+/* tables: Steffen through the nodes, monotone, errors outside */
+static void test_tables(void)
+{
+	cell_table t;
+	char err[ERR_LEN] = "";
+	double c[] = {1000, 1500, 2000, 2500}, v[] = {1, 2, 2, 5};
+	double bad[] = {1000, 1500, 1500, 2500}, gap[] = {1, NAN, 2, 3};
+	double x, prev = 0;
+	int mono = 1;
+	ok(cell_table_init(&t, "D", bad, v, 4, err) == -1 &&
+	   strstr(err, "increase") != NULL, "table: repeated c refused (%s)", err);
+	ok(cell_table_init(&t, "t+0", c, gap, 4, err) == -1 &&
+	   strstr(err, "row 2") != NULL, "table: a gap is refused (%s)", err);
+	if (!ok(cell_table_init(&t, "D", c, v, 4, err) == 0, "table: %s", err))
+		return;
+	is_num(cell_table_eval(&t, 1500), 2, 1e-15, "table passes its nodes");
+	for (x = 1000; x <= 2500; x += 7) {
+		double y = cell_table_eval(&t, x);
+		if (y < prev - 1e-14 || (x >= 1500 && x <= 2000 && fabs(y - 2) > 1e-12))
+			mono = 0;
+		prev = y;
+	}
+	ok(mono, "Steffen interpolation is monotone (flat between equal nodes)");
+	ok(isnan(cell_table_eval(&t, 2600)) &&
+	   strstr(cell_table_why(&t), "outside the D table") != NULL,
+	   "outside the table: NaN and '%s'", cell_table_why(&t));
+	cell_table_free(&t);
+}
+
+/* bad parameters are errors, never numbers */
+static void test_errors(void)
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	cell_table tab;
+	char err[ERR_LEN] = "";
+	double t = 1e5, cur = -1, ct[] = {900, 1000, 1100}, dv[] = {1e-11, 1e-11, 1e-11};
+	o.i = &cur;
+	setup(&p, &seg, CELL_HOLD_V, 0.3);
+	p.D = cell_const_prop(-1e-11);
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 &&
+	   strstr(err, "D(c = 1 mol/L) = -1e-11 is not positive"), "negative D: %s", err);
+	setup(&p, &seg, CELL_HOLD_V, 0.3);
+	p.kappa = cell_const_prop(-0.1);
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 &&
+	   strstr(err, "kappa") && strstr(err, "not positive"), "negative kappa: %s", err);
+	setup(&p, &seg, CELL_HOLD_V, 0.3);
+	cell_table_init(&tab, "D", ct, dv, 3, err);
+	p.D = cell_table_prop(&tab);
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 &&
+	   strstr(err, "outside the D table"), "c leaves the table: %s", err);
+	cell_table_free(&tab);
+	/* limiting current 2 F D c0 / (t-0 L) = 2.41 A/m^2 */
+	setup(&p, &seg, CELL_HOLD_I, 3.0);
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 && strstr(err, "depleted"),
+	   "current above the limiting current: %s", err);
+	setup(&p, &seg, CELL_HOLD_V, 50.0);
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 && strstr(err, "depleted"),
+	   "voltage driving the limiting current: %s", err);
+	setup(&p, &seg, CELL_HOLD_V, 0.3);
+	p.N = 2;
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 && strstr(err, "N = 2"),
+	   "too few cells: %s", err);
+	setup(&p, &seg, CELL_HOLD_V, NAN);
+	ok(cell_run(&p, &t, 1, NULL, 0, &o, err) == -1 && strstr(err, "segment 1"),
+	   "NaN voltage: %s", err);
+	setup(&p, &seg, CELL_HOLD_V, 0.3);
+	{
+		double x = 2e-3;
+		ok(cell_run(&p, &t, 1, &x, 1, &o, err) == -1 &&
+		   strstr(err, "positions[1]"), "position outside the cell: %s", err);
+	}
+}
+
+/* a time-dependent voltage through a segment callback, Butler-Volmer
+** kinetics at t = 0, and the interrupt flag */
+static double ramp(void *ud, double t) { (void)ud; return 0.01 + 1e-6 * t; }
+
+static void test_protocol(void)
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double t[2] = {0, 1000}, cur[2], V[2], Vi[2], k2, want;
+	setup(&p, &seg, CELL_HOLD_V, 0);
+	seg.fn = ramp;
+	o.i = cur;
+	o.V = V;
+	o.V_int = Vi;
+	if (!ok(cell_run(&p, t, 2, NULL, 0, &o, err) == 0, "V(t) run: %s", err))
+		return;
+	is_num(V[1], 0.011, 1e-12, "the model holds V(t) = 0.01 + 1e-6 t");
+	is_num(cur[0], 0.01 * 0.05 / 1e-3, 1e-12, "i_0 = V(0) kappa / L");
+	/* symmetric Butler-Volmer at t = 0+: V = i L/kappa + 2 (2RT/F)
+	** asinh(i/(2 i0)); solve it here by bisection */
+	setup(&p, &seg, CELL_HOLD_V, 0.05);
+	p.i0_pos = p.i0_neg = 0.2;
+	k2 = 2 * R * p.T / F;
+	{
+		double lo = 0, hi = 10;
+		int it;
+		for (it = 0; it < 200; it++) {
+			double mid = 0.5 * (lo + hi);
+			if (mid * 1e-3 / 0.05 + 2 * k2 * asinh(mid / 0.4) > 0.05)
+				hi = mid;
+			else
+				lo = mid;
+		}
+		want = 0.5 * (lo + hi);
+	}
+	if (ok(cell_run(&p, t, 2, NULL, 0, &o, err) == 0, "BV run: %s", err)) {
+		is_num(cur[0], want, 1e-12, "Butler-Volmer initial current");
+		is_num(Vi[0], 2 * k2 * asinh(want / 0.4), 1e-12,
+		       "V_int is the two kinetic overpotentials");
+	}
+	setup(&p, &seg, CELL_HOLD_V, 0.05);
+	intr_raise();
+	ok(cell_run(&p, t, 2, NULL, 0, &o, err) == -1 &&
+	   strstr(err, "interrupted") != NULL, "Ctrl-C stops a run: %s", err);
+	intr_clear();
+}
+
+int main(void)
+{
+	test_tables();
+	test_series();
+	test_exponential();
+	test_bruce_vincent();
+	test_large_v();
+	test_restricted();
+	test_conservation();
+	test_frames();
+	test_errors();
+	test_protocol();
+	return tap_done();
+}
