@@ -19,6 +19,7 @@
 #define ARR_ALIGN 64
 #define ARR_BLOCK 512		/* elements converted through double at once */
 #define ARR_MAXOP 3
+#define ARR_CHUNK (1 << 18)	/* elements memcpy'd between interrupt polls */
 
 /* ------------------------------------------------------------------ */
 /* dtypes */
@@ -238,11 +239,20 @@ void arr_wrap(arr *a, arr_dtype dt, int ndim, const size_t *shape, void *data)
 	a->data = data;
 }
 
+/* Reference counts change atomically: a core may take views of one
+** buffer from several OpenMP threads. */
+static void arr_ref(arr_buf *b)
+{
+	if (b != NULL)
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+}
+
 void arr_release(arr *a)
 {
 	if (a == NULL)
 		return;
-	if (a->buf != NULL && --a->buf->refs <= 0)
+	if (a->buf != NULL &&
+	    __atomic_sub_fetch(&a->buf->refs, 1, __ATOMIC_ACQ_REL) <= 0)
 		free(a->buf);
 	memset(a, 0, sizeof *a);
 }
@@ -252,8 +262,7 @@ void arr_retain(arr *dst, const arr *src)
 	if (dst == src)
 		return;
 	*dst = *src;
-	if (dst->buf != NULL)
-		dst->buf->refs++;
+	arr_ref(dst->buf);
 }
 
 /* a view derived from src: copy the struct, add a reference unless the
@@ -262,8 +271,8 @@ static void arr_view_finish(arr *dst, const arr *src, const arr *view)
 {
 	int same = dst == src;
 	*dst = *view;
-	if (!same && dst->buf != NULL)
-		dst->buf->refs++;
+	if (!same)
+		arr_ref(dst->buf);
 }
 
 size_t arr_size(const arr *a)
@@ -351,12 +360,20 @@ static void arr_load(arr_dtype dt, const char *p, ptrdiff_t s, size_t n,
 		for (i = 0; i < n; i++) q[(ptrdiff_t)i * s] = (T)v[i]; \
 } while (0)
 
+/* round half away from zero through a 64-bit integer: the range test
+** comes first, so the conversion is exact and no libm call is needed */
 #define ARR_STOREI(T) do { \
 	T *q = (T *)p; \
 	for (i = 0; i < n; i++) { \
-		double r = round(v[i]); \
-		if (!(r >= lo && r <= hi)) \
-			return arr_convert_error(v[i], dt, err); \
+		double x = v[i], f; \
+		long long r; \
+		if (!(x > lo - 1 && x < hi + 1)) \
+			return arr_convert_error(x, dt, err); \
+		r = (long long)x; \
+		f = x - (double)r; \
+		r += (f >= 0.5) - (f <= -0.5); \
+		if (r < (long long)lo || r > (long long)hi) \
+			return arr_convert_error(x, dt, err); \
 		q[(ptrdiff_t)i * s] = (T)r; \
 	} \
 } while (0)
@@ -536,7 +553,7 @@ int arr_slice(arr *dst, const arr *src, int axis, size_t start, size_t stop,
 	if (start > stop || stop > n)
 		return err_set(err, "slice %zu:%zu out of range for axis %d "
 			       "of length %zu", start, stop, axis, n);
-	count = (stop - start + step - 1) / step;
+	count = stop == start ? 0 : (stop - start - 1) / step + 1;
 	v = *src;
 	if (count > 0)
 		v.data += (ptrdiff_t)start * src->strides[axis] *
@@ -645,9 +662,9 @@ static int arr_check_all(const arr *src, arr_dtype dt, char *err)
 	if (arr_iter_init(&it, 1, ops) == 0)
 		return 0;
 	do {
-		if (intr_pending())
-			return arr_interrupted(err);
 		for (off = 0; off < it.len; off += m) {
+			if (intr_pending())
+				return arr_interrupted(err);
 			m = it.len - off < ARR_BLOCK ? it.len - off : ARR_BLOCK;
 			arr_load(src->dtype, it.p[0] + (ptrdiff_t)off *
 				 it.inner[0] * (ptrdiff_t)arr_dtype_size(src->dtype),
@@ -670,14 +687,21 @@ static int arr_transfer(arr *dst, const arr *src, char *err)
 	if (arr_iter_init(&it, 2, ops) == 0)
 		return 0;
 	do {
-		if (intr_pending())
-			return arr_interrupted(err);
 		if (dst->dtype == src->dtype && it.inner[0] == 1 &&
 		    it.inner[1] == 1) {
-			memcpy(it.p[0], it.p[1], it.len * ds);
+			for (off = 0; off < it.len; off += m) {
+				if (intr_pending())
+					return arr_interrupted(err);
+				m = it.len - off < ARR_CHUNK ? it.len - off
+					: ARR_CHUNK;
+				memcpy(it.p[0] + off * ds, it.p[1] + off * ss,
+				       m * ds);
+			}
 			continue;
 		}
 		for (off = 0; off < it.len; off += m) {
+			if (intr_pending())
+				return arr_interrupted(err);
 			m = it.len - off < ARR_BLOCK ? it.len - off : ARR_BLOCK;
 			arr_load(src->dtype, it.p[1] + (ptrdiff_t)off *
 				 it.inner[1] * (ptrdiff_t)ss, it.inner[1], m, v);
@@ -739,9 +763,9 @@ int arr_fill(arr *a, double v, char *err)
 	if (arr_iter_init(&it, 1, ops) == 0)
 		return 0;
 	do {
-		if (intr_pending())
-			return arr_interrupted(err);
 		for (off = 0; off < it.len; off += m) {
+			if (intr_pending())
+				return arr_interrupted(err);
 			m = it.len - off < ARR_BLOCK ? it.len - off : ARR_BLOCK;
 			if (arr_store(a->dtype, it.p[0] + (ptrdiff_t)off *
 				      it.inner[0] * (ptrdiff_t)es, it.inner[0],
@@ -894,39 +918,115 @@ static const double *arr_block_in(const arr_iter *it, int k, arr_dtype dt,
 	return tmp;
 }
 
+/* Whether a run can stay in float: f32 in and out with unit strides, and
+** an operation whose float result equals the double result rounded to
+** float (+ - * / sqrt need 53 >= 2 * 24 + 2 bits for that; negation,
+** abs, floor and ceil are exact), with a scalar that float holds exactly */
+static int arr_f32_ok(const arr_iter *it, const arr *a, const arr *b,
+		      const arr *out, const arr_kernel *kn)
+{
+	if (out->dtype != ARR_F32 || a->dtype != ARR_F32 ||
+	    it->inner[0] != 1 || it->inner[1] != 1)
+		return 0;
+	if (kn->kind == 0)
+		return b->dtype == ARR_F32 && it->inner[2] == 1 &&
+			kn->op <= ARR_DIV;
+	if (kn->kind == 1)
+		return kn->op <= ARR_DIV && (double)(float)kn->s == kn->s;
+	return kn->op != ARR_EXP && kn->op != ARR_LOG && kn->op != ARR_SIN &&
+		kn->op != ARR_COS;
+}
+
+static void arr_f32scal(const arr_kernel *kn, const float *a, float *o,
+			size_t n)
+{
+	float s = (float)kn->s;
+	size_t i;
+	switch (kn->op) {
+	case ARR_ADD: for (i = 0; i < n; i++) o[i] = a[i] + s; break;
+	case ARR_MUL: for (i = 0; i < n; i++) o[i] = a[i] * s; break;
+	case ARR_SUB:
+		if (kn->left) for (i = 0; i < n; i++) o[i] = s - a[i];
+		else for (i = 0; i < n; i++) o[i] = a[i] - s;
+		break;
+	default:
+		if (kn->left) for (i = 0; i < n; i++) o[i] = s / a[i];
+		else for (i = 0; i < n; i++) o[i] = a[i] / s;
+		break;
+	}
+}
+
+static void arr_f32block(const arr_kernel *kn, const float *a, const float *b,
+			 float *o, size_t n)
+{
+	size_t i;
+	if (kn->kind == 1) {
+		arr_f32scal(kn, a, o, n);
+	} else if (kn->kind == 0) {
+		switch (kn->op) {
+		case ARR_ADD: for (i = 0; i < n; i++) o[i] = a[i] + b[i]; break;
+		case ARR_SUB: for (i = 0; i < n; i++) o[i] = a[i] - b[i]; break;
+		case ARR_MUL: for (i = 0; i < n; i++) o[i] = a[i] * b[i]; break;
+		default: for (i = 0; i < n; i++) o[i] = a[i] / b[i]; break;
+		}
+	} else {
+		switch (kn->op) {
+		case ARR_NEG: for (i = 0; i < n; i++) o[i] = -a[i]; break;
+		case ARR_ABS: for (i = 0; i < n; i++) o[i] = fabsf(a[i]); break;
+		case ARR_SQRT: for (i = 0; i < n; i++) o[i] = sqrtf(a[i]); break;
+		case ARR_FLOOR: for (i = 0; i < n; i++) o[i] = floorf(a[i]); break;
+		default: for (i = 0; i < n; i++) o[i] = ceilf(a[i]); break;
+		}
+	}
+}
+
+/* one block of a run through doubles: inputs in place when f64 with
+** unit stride, the output written in place when it is such an f64 */
+static void arr_map_block(const arr_iter *it, arr *out, const arr *a,
+			  const arr *b, const arr_kernel *kn, size_t off,
+			  size_t m)
+{
+	double ta[ARR_BLOCK], tb[ARR_BLOCK], to[ARR_BLOCK];
+	const double *pa, *pb;
+	char *po = it->p[0] + (ptrdiff_t)off * it->inner[0] *
+		(ptrdiff_t)arr_dtype_size(out->dtype);
+	double *o = (out->dtype == ARR_F64 && it->inner[0] == 1)
+		? (double *)po : to;
+	pa = arr_block_in(it, 1, a->dtype, off, m, ta);
+	if (kn->kind == 0) {
+		pb = arr_block_in(it, 2, b->dtype, off, m, tb);
+		arr_binblock((arr_op)kn->op, pa, pb, o, m);
+	} else if (kn->kind == 1) {
+		arr_scalblock((arr_op)kn->op, pa, kn->s, kn->left, o, m);
+	} else {
+		arr_unblock((arr_unop)kn->op, pa, o, m);
+	}
+	if (o == to)	/* float output: cannot fail */
+		arr_store(out->dtype, po, it->inner[0], m, to, NULL);
+}
+
 /* Runs a kernel over out (new, contiguous, f64 or f32) and its inputs */
 static int arr_map(arr *out, const arr *a, const arr *b,
 		   const arr_kernel *kn, char *err)
 {
 	const arr *ops[3] = {out, a, b};
 	arr_iter it;
-	double ta[ARR_BLOCK], tb[ARR_BLOCK], to[ARR_BLOCK];
-	size_t off, m, os = arr_dtype_size(out->dtype);
+	size_t off, m;
+	int f32;
 	if (arr_iter_init(&it, b ? 3 : 2, ops) == 0)
 		return 0;
 	do {
-		if (intr_pending())
-			return arr_interrupted(err);
+		f32 = arr_f32_ok(&it, a, b, out, kn);
 		for (off = 0; off < it.len; off += m) {
-			const double *pa, *pb;
-			char *po = it.p[0] + (ptrdiff_t)off * it.inner[0] *
-				(ptrdiff_t)os;
-			double *o = (out->dtype == ARR_F64 && it.inner[0] == 1)
-				? (double *)po : to;
+			if (intr_pending())
+				return arr_interrupted(err);
 			m = it.len - off < ARR_BLOCK ? it.len - off : ARR_BLOCK;
-			pa = arr_block_in(&it, 1, a->dtype, off, m, ta);
-			if (kn->kind == 0) {
-				pb = arr_block_in(&it, 2, b->dtype, off, m, tb);
-				arr_binblock((arr_op)kn->op, pa, pb, o, m);
-			} else if (kn->kind == 1) {
-				arr_scalblock((arr_op)kn->op, pa, kn->s,
-					      kn->left, o, m);
-			} else {
-				arr_unblock((arr_unop)kn->op, pa, o, m);
-			}
-			if (o == to)
-				arr_store(out->dtype, po, it.inner[0], m, to,
-					  err);
+			if (f32)
+				arr_f32block(kn, (const float *)it.p[1] + off,
+					     b ? (const float *)it.p[2] + off
+					     : NULL, (float *)it.p[0] + off, m);
+			else
+				arr_map_block(&it, out, a, b, kn, off, m);
 		}
 	} while (arr_iter_next(&it));
 	return 0;
@@ -1046,9 +1146,9 @@ int arr_reduce(const arr *a, arr_red op, double *res, char *err)
 	}
 	acc = op == ARR_MIN ? HUGE_VAL : -HUGE_VAL;
 	do {
-		if (intr_pending())
-			return arr_interrupted(err);
 		for (off = 0; off < it.len; off += m) {
+			if (intr_pending())
+				return arr_interrupted(err);
 			const double *v;
 			m = it.len - off < ARR_BLOCK ? it.len - off : ARR_BLOCK;
 			v = arr_block_in(&it, 0, a->dtype, off, m, tmp);

@@ -274,6 +274,14 @@ t.errors(function() return m[3] end, "index 3 out of range for dimension 1",
 t.errors(function() return m[0] end, "index 0", "index 0")
 t.errors(function() return m[-3] end, "index -3", "index before the start")
 t.errors(function() return m[1.5] end, "not an integer", "fractional index")
+t.errors(function() return m[math.mininteger] end, "out of range",
+  "math.mininteger as an index")
+t.errors(function() return m[math.maxinteger] end, "out of range",
+  "math.maxinteger as an index")
+t.errors(function() return v:slice(1, math.mininteger) end, "first index",
+  "math.mininteger as a slice bound")
+t.is(v:slice(1, 1, 10, math.maxinteger).size, 1,
+  "a huge slice step gives one element")
 t.errors(function() return m:get(1, 4) end, "dimension 2 of length 3",
   "get names the dimension")
 t.errors(function() return m:get(1) end, "1 indices for a 2-d array",
@@ -329,6 +337,77 @@ t.errors(function() as:assign(array.zeros(3)) end, "shapes differ",
 t.errors(function() as:assign("x") end, "#1", "assign a string")
 t.errors(function() array.sum({1, 2}) end, "ionflow.array expected",
   "a method on a table")
+
+-- every error names the function it came from
+for _, c in ipairs {
+  {function() return v:slice(2, 1, 1) end, "'slice'"},
+  {function() return v:slice(1, 12) end, "#2 to 'slice'"},
+  {function() return v:reshape(3, 4) end, "array.reshape"},
+  {function() return m:get(1, 4) end, "array.get"},
+  {function() return m:sum(3) end, "'sum'"},
+  {function() return m:mean(9) end, "'mean'"},
+  {function() return v:astype("q") end, "'astype'"},
+  {function() return array.zeros(0):min() end, "array.min"},
+  {function() return array.zeros(0):max() end, "array.max"},
+  {function() return array.sqrt(4) end, "'sqrt'"},
+  {function() return array.log("x") end, "'log'"},
+  {function() return m - v end, "array.sub"},
+  {function() return m * v end, "array.mul"},
+  {function() return m / v end, "array.div"},
+  {function() return m ^ v end, "array.pow"},
+  {function() return array.minimum(m, v) end, "array.minimum"},
+  {function() return array.maximum(m, v) end, "array.maximum"},
+  {function() return array.from({1e10}):copy("u32") end, "array.copy"},
+  {function() return array.linspace(0, 1, 0) end, "'linspace'"},
+  {function() return array.arange(0, 1, 0) end, "array.arange"},
+  {function() return array.from({{1, 2}, {3}}) end, "'from'"},
+  {function() return m:frame(0) end, "array.frame"},
+  {function() return m:fill("x") end, "'fill'"},
+  {function() return m:set(1, 9, 1) end, "array.set"},
+  {function() return array.ones(2, "u8"):fill(-1) end, "array.fill"},
+  {function() return array.full(2, -1, "u8") end, "array.full"},
+  {function() return array.zeros(2, "q") end, "'zeros'"},
+  {function() return array.ones(-2) end, "'ones'"},
+  {function() return array.from({1, 2}):assign({1, 2, 3}) end, "array.assign"},
+} do
+  t.errors(c[1], c[2], "the error names " .. c[2])
+end
+
+-- strided views of every dtype through arithmetic and reductions, against
+-- element-by-element Lua
+for _, dt in ipairs {"f64", "f32", "i32", "u16", "u32", "u8"} do
+  local src = {}
+  for i = 1, 4 do
+    src[i] = {}
+    for j = 1, 5 do
+      src[i][j] = {}
+      for k = 1, 6 do src[i][j][k] = (i * 7 + j * 3 + k * 5) % 23 end
+    end
+  end
+  local a = array.from(src, dt)
+  local va = a:slice(2, 1, 5, 2):slice(3, 2, 6, 3)   -- 4x3x2, strided
+  local vb = a:slice(1, 2, 4):slice(2, 3, 5):slice(3, 1, 2)  -- 3x3x2
+  vb = array.from(vb:totable(), dt):reshape(3, 3, 2)
+  local vc = va:slice(1, 2, 4)                        -- 3x3x2, strided
+  local sum = vc + vb * 2 - 1
+  local good, total = true, 0
+  for i = 1, 3 do for j = 1, 3 do for k = 1, 2 do
+    local x = src[i + 1][1 + (j - 1) * 2][2 + (k - 1) * 3]
+    local y = src[i + 1][j + 2][k]
+    if sum:get(i, j, k) ~= x + 2 * y - 1 then good = false end
+    total = total + x
+  end end end
+  t.ok(good, dt .. ": strided view arithmetic matches element by element")
+  t.is(vc:sum(), total + 0.0, dt .. ": sum of a strided view")
+  local ax = vc:max(2)
+  local good2 = true
+  for i = 1, 3 do for k = 1, 2 do
+    local mx = -math.huge
+    for j = 1, 3 do mx = math.max(mx, vc:get(i, j, k)) end
+    if ax:get(i, k) ~= mx then good2 = false end
+  end end
+  t.ok(good2, dt .. ": max along axis 2 of a strided view")
+end
 
 -- memory: big buffers are reported to the collector ---------------------
 do
