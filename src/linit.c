@@ -15,6 +15,7 @@ int luaopen_ionflow_cell(lua_State *L);
 int luaopen_ionflow_xpcs(lua_State *L);
 int luaopen_ionflow_fit(lua_State *L);
 int luaopen_ionflow_speckle(lua_State *L);
+int luaopen_ionflow_md(lua_State *L);
 
 
 static const luaL_Reg linit_modules[] = {
@@ -27,6 +28,7 @@ static const luaL_Reg linit_modules[] = {
 	{"xpcs", luaopen_ionflow_xpcs},
 	{"fit", luaopen_ionflow_fit},
 	{"speckle", luaopen_ionflow_speckle},
+	{"md", luaopen_ionflow_md},
 	{NULL, NULL}
 };
 

@@ -1,0 +1,137 @@
+-- md-transport.lua: self-diffusion, Onsager coefficients, conductivity and
+-- the two transference numbers (apparent from self-diffusion, and t+ with
+-- ion-ion correlations, Wohde-Roling) from an MD trajectory.
+--
+--   ionflow scripts/md-transport.lua TRAJ.h5|DUMP --cation TYPE --anion TYPE
+--       [--solvent TYPE] [--temperature K] [--frame barycentric|solvent|lab]
+--       [--mass TYPE=M ...] [--blocks N] [--skip FRAMES] [--fit LO_S,HI_S]
+--       [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped]
+--       [-o OUT.h5]
+--
+-- TYPE is a LAMMPS atom type or an H5MD species number; several types
+-- join with commas (--solvent 3,4,5). Masses (any unit, per type) define
+-- the barycentric and solvent centres of mass; without them every atom
+-- weighs 1. Errors come from --blocks blocks of the trajectory (default 5).
+-- OUT.h5 gets /md/transport/<quantity> (SI) and /md/msd/* curves.
+local usage = "usage: ionflow scripts/md-transport.lua TRAJ --cation TYPE " ..
+  "--anion TYPE [--solvent TYPE] [--temperature K] [--frame " ..
+  "barycentric|solvent|lab] [--mass TYPE=M] [--blocks N] [--skip N] " ..
+  "[--fit LO_S,HI_S] [--group NAME] [--length-unit M] [--time-unit S] " ..
+  "[--unwrapped] [-o OUT.h5]"
+
+local function die(msg)
+  io.stderr:write("md-transport: ", msg, "\n")
+  os.exit(1)
+end
+
+local function types(s, name)
+  local l = {}
+  for w in s:gmatch("[^,]+") do
+    local v = math.tointeger(tonumber(w))
+    if not v then die(name .. " needs integer types, got '" .. s .. "'") end
+    l[#l + 1] = v
+  end
+  if #l == 0 then die(name .. " needs a type") end
+  return #l == 1 and l[1] or l
+end
+
+local function parse(argv)
+  local o = {opts = {blocks = 5}}
+  local i = 1
+  local function value(name)
+    i = i + 1
+    if argv[i] == nil then die(name .. " needs a value\n" .. usage) end
+    return argv[i]
+  end
+  local function number(name)
+    local v = tonumber(value(name))
+    if not v then die(name .. " needs a number, got '" .. argv[i] .. "'") end
+    return v
+  end
+  local op = o.opts
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--cation" then op.cation = types(value(a), a)
+    elseif a == "--anion" then op.anion = types(value(a), a)
+    elseif a == "--solvent" then op.solvent = types(value(a), a)
+    elseif a == "--temperature" then op.temperature = number(a)
+    elseif a == "--frame" then op.frame = value(a)
+    elseif a == "--blocks" then op.blocks = number(a)
+    elseif a == "--skip" then op.skip = number(a)
+    elseif a == "--group" then op.group = value(a)
+    elseif a == "--length-unit" then op.length_unit = number(a)
+    elseif a == "--time-unit" then op.time_unit = number(a)
+    elseif a == "--unwrapped" then op.unwrapped = true
+    elseif a == "--fit" then
+      local lo, hi = value(a):match("^([^,]+),([^,]+)$")
+      if not (tonumber(lo) and tonumber(hi)) then die("--fit needs LO_S,HI_S") end
+      op.fit = {tonumber(lo), tonumber(hi)}
+    elseif a == "--mass" then
+      local ty, m = value(a):match("^(%-?%d+)=(.+)$")
+      if not (ty and tonumber(m)) then die("--mass needs TYPE=MASS") end
+      op.masses = op.masses or {}
+      op.masses[tonumber(ty)] = tonumber(m)
+    elseif a == "-o" then o.out = value(a)
+    elseif a == "-h" or a == "--help" then print(usage) os.exit(0)
+    elseif a:sub(1, 1) == "-" then die("unknown option " .. a .. "\n" .. usage)
+    elseif o.path then die("one trajectory only\n" .. usage)
+    else o.path = a end
+    i = i + 1
+  end
+  if not o.path then die(usage) end
+  if not (op.cation and op.anion) then die("--cation and --anion are required") end
+  return o
+end
+
+local function pm(r, k, scale, fmt)
+  local v, e = r[k], r[k .. "_err"]
+  if v == nil then return "(needs --temperature)" end
+  fmt = fmt or "%.4g"
+  local s = string.format(fmt, v * scale)
+  if e then s = s .. " +- " .. string.format(fmt, e * scale) end
+  return s
+end
+
+local function report(o, r)
+  print(string.format("%s: %d frames in %d blocks of %d, dt %.4g ps, fit %.4g .. %.4g ps",
+    o.path, r.frames, r.blocks, r.block_frames, r.dt_s * 1e12, r.fit_lo_s * 1e12,
+    r.fit_hi_s * 1e12))
+  if not r.fit_diffusive then
+    print("warning: no diffusive regime (log-log slope near 1) within a quarter " ..
+      "block: the fit is doubtful; use longer blocks (--blocks) or --fit")
+  end
+  print(string.format("frame %s (masses: %s); %d cations, %d anions%s", r.frame, r.masses,
+    r.n_cation, r.n_anion, r.n_solvent and (", " .. r.n_solvent .. " solvent") or ""))
+  print("D+       (1e-11 m^2/s)  " .. pm(r, "D_cation", 1e11))
+  print("D-       (1e-11 m^2/s)  " .. pm(r, "D_anion", 1e11))
+  if r.D_solvent then print("D_solv   (1e-11 m^2/s)  " .. pm(r, "D_solvent", 1e11)) end
+  print("t_app+ = D+/(D+ + D-)    " .. pm(r, "t_app", 1, "%.4f"))
+  print("t+ (Onsager, Wohde-Roling) " .. pm(r, "t_plus", 1, "%.4f"))
+  print("sigma    (mS/cm)        " .. pm(r, "sigma", 10))
+  print("sigma_NE (mS/cm)        " .. pm(r, "sigma_NE", 10))
+  print("ionicity sigma/sigma_NE  " .. pm(r, "ionicity", 1, "%.4f"))
+  print("L++, L--, L+- (1/(J m s)) " .. pm(r, "L_pp", 1) .. ", " .. pm(r, "L_mm", 1) ..
+    ", " .. pm(r, "L_pm", 1))
+end
+
+local function save(path, r)
+  local w = h5.create(path, {overwrite = true})
+  for k, v in pairs(r) do
+    if type(v) == "number" or type(v) == "string" then w:write("/md/transport/" .. k, v) end
+  end
+  w:write("/md/msd/lag_s", r.lag_s)
+  for _, k in ipairs{"cation", "anion", "solvent", "coll_pp", "coll_mm", "coll_pm"} do
+    if r["msd_" .. k] then w:write("/md/msd/" .. k, r["msd_" .. k]) end
+  end
+  w:close()
+end
+
+local o = parse(arg)
+local ok, r = pcall(md.transport, o.path, o.opts)
+if not ok then die(tostring(r)) end
+report(o, r)
+if o.out then
+  local ok2, e = pcall(save, o.out, r)
+  if not ok2 then die(tostring(e)) end
+  print("wrote " .. o.out)
+end

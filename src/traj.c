@@ -1,0 +1,1258 @@
+/*
+** traj.c - trajectory input: H5MD, LAMMPS dumps, synthetic random walks.
+** See traj.h. Frames are read one at a time (H5MD through h5_frames,
+** which reads a block of frames per HDF5 call); nothing grows with the
+** number of frames except the H5MD time column (8 bytes a frame).
+*/
+#include <ctype.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "h5.h"
+#include "intr.h"
+#include "traj.h"
+
+#define TRAJ_MAXCOL 64
+
+struct traj {
+	traj_info info;
+	char *path;
+	int *types;
+	double *mass;		/* H5MD /particles/<g>/mass, or NULL */
+	double *pos;		/* unwrapped output, natoms x 3 */
+	double *prevw;		/* previous wrapped positions (min image) */
+	double *work;		/* H5MD: a wrapped frame and its images */
+	double box[3], lo[3];
+	size_t next;		/* frames handed out */
+	double last_time;
+	/* H5MD */
+	h5_file *hf;
+	h5_frames *fpos, *fimg, *fbox;
+	double *times;
+	double box_fixed[3];
+	/* LAMMPS */
+	FILE *fp;
+	char *line;
+	size_t cap;
+	long long lineno;
+	long long *ids;		/* sorted ids of the first frame */
+	int ids_dense;		/* ids are 1..natoms */
+	unsigned char *seen;
+	int pending;		/* the first frame was read on open */
+	double pending_time;
+	/* synthetic */
+	traj_synth syn;
+	uint64_t rng;
+};
+
+/* ---------------------------------------------------------------- */
+/* common                                                           */
+/* ---------------------------------------------------------------- */
+
+static traj *traj_alloc(const char *path, char *err)
+{
+	traj *t = err_calloc(1, sizeof *t, err);
+	if (t == NULL)
+		return NULL;
+	t->path = strdup(path);
+	if (t->path == NULL) {
+		free(t);
+		err_set(err, "traj: out of memory");
+		return NULL;
+	}
+	t->last_time = -INFINITY;
+	return t;
+}
+
+/* per-atom buffers once the atom count is known */
+static int traj_alloc_atoms(traj *t, size_t n, char *err)
+{
+	t->info.natoms = n;
+	t->types = err_calloc(n ? n : 1, sizeof *t->types, err);
+	t->pos = err_calloc(n ? 3 * n : 1, sizeof *t->pos, err);
+	t->prevw = err_calloc(n ? 3 * n : 1, sizeof *t->prevw, err);
+	return t->types && t->pos && t->prevw ? 0 : -1;
+}
+
+void traj_close(traj *t)
+{
+	if (t == NULL)
+		return;
+	h5_frames_close(t->fpos);
+	h5_frames_close(t->fimg);
+	h5_frames_close(t->fbox);
+	h5_close(t->hf);
+	if (t->fp)
+		fclose(t->fp);
+	free(t->line);
+	free(t->ids);
+	free(t->seen);
+	free(t->times);
+	free(t->types);
+	free(t->mass);
+	free(t->pos);
+	free(t->prevw);
+	free(t->work);
+	free(t->path);
+	free(t);
+}
+
+const traj_info *traj_get_info(const traj *t) { return &t->info; }
+const int *traj_types(const traj *t) { return t->types; }
+const double *traj_masses(const traj *t) { return t->mass; }
+const char *traj_path(const traj *t) { return t->path; }
+
+/* Turn wrapped coordinates w (natoms x 3, SI) into continuous ones. The
+** first frame is taken as is; later frames add the minimum-image step,
+** which assumes no atom crosses half a box between frames. */
+static void traj_unwrap_minimage(traj *t, const double *w, int first)
+{
+	size_t i, n = t->info.natoms;
+	int d;
+	for (i = 0; i < n; i++)
+		for (d = 0; d < 3; d++) {
+			size_t k = 3 * i + (size_t)d;
+			if (first || !t->info.periodic[d] || !(t->box[d] > 0))
+				t->pos[k] = first ? w[k]
+					: t->pos[k] + (w[k] - t->prevw[k]);
+			else {
+				double s = w[k] - t->prevw[k];
+				s -= t->box[d] * nearbyint(s / t->box[d]);
+				t->pos[k] += s;
+			}
+			t->prevw[k] = w[k];
+		}
+}
+
+/* ---------------------------------------------------------------- */
+/* H5MD                                                             */
+/* ---------------------------------------------------------------- */
+
+typedef struct traj_unitdef { const char *n; double f; } traj_unitdef;
+
+/* m (or s) per unit named in a unit attribute; 0 when unknown */
+static double traj_unit(const char *u, int is_time)
+{
+	static const traj_unitdef len[] = {
+		{"m", 1}, {"cm", 1e-2}, {"mm", 1e-3}, {"um", 1e-6},
+		{"nm", 1e-9}, {"A", 1e-10}, {"Angstrom", 1e-10},
+		{"angstrom", 1e-10}, {"\xc3\x85", 1e-10}, {"pm", 1e-12},
+		{NULL, 0}
+	}, tim[] = {
+		{"s", 1}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9},
+		{"ps", 1e-12}, {"fs", 1e-15}, {NULL, 0}
+	};
+	const traj_unitdef *tab = is_time ? tim : len;
+	int k;
+	for (k = 0; tab[k].n != NULL; k++)
+		if (strcmp(tab[k].n, u) == 0)
+			return tab[k].f;
+	return 0;
+}
+
+/* the unit attribute of an object as a scale (fallback when absent) */
+static int traj_h5_unit(traj *t, const char *obj, int is_time,
+			double fallback, double *scale, char *err)
+{
+	h5_value v;
+	*scale = fallback;
+	if (h5_attr_read(t->hf, obj, "unit", &v, err) != 0)
+		return 0;	/* no unit attribute */
+	if (v.kind == H5_VSTR) {
+		double f = traj_unit(v.s, is_time);
+		if (f == 0) {
+			err_set(err, "%s: %s: unknown unit '%s' (give "
+				"%s explicitly)", t->path, obj, v.s,
+				is_time ? "time_unit" : "length_unit");
+			h5_value_free(&v);
+			return -1;
+		}
+		*scale = f;
+	}
+	h5_value_free(&v);
+	return 0;
+}
+
+/* the particles group: the one given, or the only one in the file */
+static int traj_h5_group(traj *t, const char *want, char *err)
+{
+	h5_entry *e = NULL;
+	size_t n = 0, k, ngroups = 0;
+	if (want != NULL) {
+		snprintf(t->info.group, sizeof t->info.group, "%s", want);
+		return 0;
+	}
+	if (h5_list(t->hf, "/particles", 0, &e, &n, err) != 0)
+		return err_set(err, "%s: not an H5MD file (no /particles "
+			       "group)", t->path);
+	for (k = 0; k < n; k++)
+		if (e[k].info.kind == H5_GROUP) {
+			if (ngroups++ == 0)
+				snprintf(t->info.group, sizeof t->info.group,
+					 "%s", e[k].name);
+		}
+	h5_list_free(e, n);
+	if (ngroups != 1)
+		return err_set(err, "%s: /particles has %zu groups: name one "
+			       "(option group)", t->path, ngroups);
+	return 0;
+}
+
+/* time of each frame: a column of times, or a scalar interval */
+static int traj_h5_times(traj *t, const char *g, size_t nf, char *err)
+{
+	char p[256];
+	h5_value v;
+	size_t k;
+	double offset = 0;
+	snprintf(p, sizeof p, "/particles/%s/position/time", g);
+	t->times = err_calloc(nf ? nf : 1, sizeof *t->times, err);
+	if (t->times == NULL)
+		return -1;
+	if (!h5_exists(t->hf, p))
+		return err_set(err, "%s: no dataset %s (frame times)",
+			       t->path, p);
+	if (h5_read_value(t->hf, p, NULL, &v, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (v.kind == H5_VINT || v.kind == H5_VNUM) {
+		h5_value o;
+		double dt = v.kind == H5_VINT ? (double)v.i : v.d;
+		if (h5_attr_read(t->hf, p, "offset", &o, err) == 0) {
+			offset = o.kind == H5_VINT ? (double)o.i
+				: o.kind == H5_VNUM ? o.d : 0;
+			h5_value_free(&o);
+		}
+		for (k = 0; k < nf; k++)
+			t->times[k] = offset + dt * (double)k;
+	} else if (v.kind == H5_VARR && arr_size(&v.a) == nf) {
+		for (k = 0; k < nf; k++)
+			t->times[k] = arr_get_flat(&v.a, k);
+	} else {
+		h5_value_free(&v);
+		return err_set(err, "%s: %s: expected %zu times or a scalar "
+			       "interval", t->path, p, nf);
+	}
+	h5_value_free(&v);
+	return 0;
+}
+
+/* box edges: fixed dataset [3] or a time series edges/value [T x 3] */
+static int traj_h5_box(traj *t, const char *g, int need, char *err)
+{
+	char p[256], pv[270];
+	h5_info inf;
+	h5_value v;
+	int d;
+	snprintf(p, sizeof p, "/particles/%s/box/edges", g);
+	snprintf(pv, sizeof pv, "%s/value", p);
+	for (d = 0; d < 3; d++)
+		t->info.periodic[d] = 1;
+	if (!h5_exists(t->hf, p)) {
+		if (need)
+			return err_set(err, "%s: no box (%s) to unwrap the "
+				       "positions (if they are unwrapped, say "
+				       "unwrapped=true)", t->path, p);
+		for (d = 0; d < 3; d++)
+			t->box[d] = NAN, t->info.periodic[d] = 0;
+		return 0;
+	}
+	t->info.has_box = 1;
+	snprintf(pv, sizeof pv, "/particles/%s/box", g);
+	if (h5_attr_read(t->hf, pv, "boundary", &v, err) == 0) {
+		if (v.kind == H5_VSTRS && v.nstrs == 3)
+			for (d = 0; d < 3; d++)
+				t->info.periodic[d] =
+					strcmp(v.strs[d], "periodic") == 0;
+		h5_value_free(&v);
+	}
+	if (h5_info_get(t->hf, p, &inf, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (inf.kind == H5_GROUP) {
+		snprintf(pv, sizeof pv, "%s/value", p);
+		if (h5_frames_open(&t->fbox, t->hf, pv, 0, H5_ALL, 1, 0,
+				   err) != 0)
+			return err_prefix(err, "%s", t->path);
+		if (h5_frames_count(t->fbox) < t->info.nframes)
+			return err_set(err, "%s: %s has %zu frames, positions "
+				       "%zu", t->path, pv,
+				       h5_frames_count(t->fbox),
+				       t->info.nframes);
+		return 0;
+	}
+	if (h5_read(t->hf, p, NULL, &v.a, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (arr_size(&v.a) != 3) {
+		arr_release(&v.a);
+		return err_set(err, "%s: %s: expected 3 edges (only "
+			       "rectangular boxes)", t->path, p);
+	}
+	for (d = 0; d < 3; d++)
+		t->box_fixed[d] = arr_get_flat(&v.a, (size_t)d);
+	arr_release(&v.a);
+	return 0;
+}
+
+/* species per particle: species [N] or species/value [T x N] (first) */
+static int traj_h5_species(traj *t, const char *g, char *err)
+{
+	char p[256];
+	h5_info inf;
+	h5_sel sel;
+	arr a;
+	size_t k, n = t->info.natoms;
+	snprintf(p, sizeof p, "/particles/%s/species", g);
+	if (!h5_exists(t->hf, p))
+		return 0;	/* all type 0 */
+	if (h5_info_get(t->hf, p, &inf, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	memset(&sel, 0, sizeof sel);
+	if (inf.kind == H5_GROUP) {
+		strncat(p, "/value", sizeof p - strlen(p) - 1);
+		sel.ndim = 1;
+		sel.count[0] = 1;
+	}
+	if (h5_read(t->hf, p, sel.ndim ? &sel : NULL, &a, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (arr_size(&a) != n) {
+		arr_release(&a);
+		return err_set(err, "%s: %s has %zu entries for %zu particles",
+			       t->path, p, arr_size(&a), n);
+	}
+	for (k = 0; k < n; k++)
+		t->types[k] = (int)arr_get_flat(&a, k);
+	arr_release(&a);
+	return 0;
+}
+
+/* per-particle masses when the file has them: mass [N], mass/value
+** [T x N] (first row) or a scalar for all */
+static int traj_h5_mass(traj *t, const char *g, char *err)
+{
+	char p[256];
+	h5_info inf;
+	h5_value v;
+	size_t k, n = t->info.natoms;
+	snprintf(p, sizeof p, "/particles/%s/mass", g);
+	if (!h5_exists(t->hf, p))
+		return 0;
+	if (h5_info_get(t->hf, p, &inf, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (inf.kind == H5_GROUP)
+		strncat(p, "/value", sizeof p - strlen(p) - 1);
+	if (h5_read_value(t->hf, p, NULL, &v, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	t->mass = err_calloc(n ? n : 1, sizeof *t->mass, err);
+	if (t->mass == NULL) {
+		h5_value_free(&v);
+		return -1;
+	}
+	if (v.kind == H5_VNUM || v.kind == H5_VINT)
+		for (k = 0; k < n; k++)
+			t->mass[k] = v.kind == H5_VNUM ? v.d : (double)v.i;
+	else if (v.kind == H5_VARR && arr_size(&v.a) >= n &&
+		 arr_size(&v.a) % n == 0)
+		for (k = 0; k < n; k++)
+			t->mass[k] = arr_get_flat(&v.a, k);
+	else {
+		h5_value_free(&v);
+		return err_set(err, "%s: %s: expected one mass per particle",
+			       t->path, p);
+	}
+	h5_value_free(&v);
+	return 0;
+}
+
+static int traj_open_h5md(traj *t, const traj_opts *o, char *err)
+{
+	char p[256];
+	h5_info inf;
+	const char *g;
+	t->info.format = TRAJ_H5MD;
+	if (h5_open(&t->hf, t->path, err) != 0)
+		return -1;
+	if (traj_h5_group(t, o->group, err) != 0)
+		return -1;
+	g = t->info.group;
+	snprintf(p, sizeof p, "/particles/%s/position/value", g);
+	if (!h5_exists(t->hf, p))
+		return err_set(err, "%s: no dataset %s", t->path, p);
+	if (h5_info_get(t->hf, p, &inf, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (inf.kind != H5_DATASET || inf.ndim != 3 || inf.shape[2] != 3 ||
+	    !inf.numeric)
+		return err_set(err, "%s: %s: expected frames x particles x 3 "
+			       "numbers", t->path, p);
+	t->info.nframes = inf.shape[0];
+	if (traj_alloc_atoms(t, inf.shape[1], err) != 0)
+		return -1;
+	if (traj_h5_unit(t, p, 0, 1e-9, &t->info.length_scale, err) != 0)
+		return -1;
+	if (o->length_scale > 0)
+		t->info.length_scale = o->length_scale;
+	if (traj_h5_times(t, g, t->info.nframes, err) != 0)
+		return -1;
+	snprintf(p, sizeof p, "/particles/%s/position/time", g);
+	if (traj_h5_unit(t, p, 1, 1e-12, &t->info.time_scale, err) != 0)
+		return -1;
+	if (o->time_scale > 0)
+		t->info.time_scale = o->time_scale;
+	snprintf(p, sizeof p, "/particles/%s/image/value", g);
+	t->info.wrap = o->unwrapped ? TRAJ_UNWRAPPED
+		: h5_exists(t->hf, p) ? TRAJ_IMAGES : TRAJ_MINIMAGE;
+	if (t->info.wrap == TRAJ_IMAGES &&
+	    h5_frames_open(&t->fimg, t->hf, p, 0, H5_ALL, 1, 0, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (traj_h5_box(t, g, !o->unwrapped, err) != 0)
+		return -1;
+	if (traj_h5_species(t, g, err) != 0 || traj_h5_mass(t, g, err) != 0)
+		return -1;
+	snprintf(p, sizeof p, "/particles/%s/position/value", g);
+	if (h5_frames_open(&t->fpos, t->hf, p, 0, H5_ALL, 1, 0, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	return 0;
+}
+
+/* a frame of N x 3 numbers (any dtype) into dst, scaled */
+static int traj_arr_copy(const arr *a, double *dst, size_t n, double scale,
+			 const char *what, traj *t, char *err)
+{
+	size_t k;
+	if (arr_size(a) != n)
+		return err_set(err, "%s: %s: %zu values, expected %zu",
+			       t->path, what, arr_size(a), n);
+	if (a->dtype == ARR_F64 && arr_is_contiguous(a)) {
+		const double *s = (const double *)a->data;
+		for (k = 0; k < n; k++)
+			dst[k] = s[k] * scale;
+	} else if (a->dtype == ARR_F32 && arr_is_contiguous(a)) {
+		const float *s = (const float *)a->data;
+		for (k = 0; k < n; k++)
+			dst[k] = s[k] * scale;
+	} else
+		for (k = 0; k < n; k++)
+			dst[k] = arr_get_flat(a, k) * scale;
+	return 0;
+}
+
+/* the next frame of a stream (positions, box or images) into dst */
+static int traj_h5_read_next(traj *t, h5_frames *fs, double *dst, size_t n,
+			     double scale, const char *what, char *err)
+{
+	arr a;
+	size_t idx, alloc;
+	int r = h5_frames_next(fs, &a, &idx, &alloc, err);
+	if (r == 0)
+		return err_set(err, "%s: %s ends before frame %zu", t->path,
+			       what, t->next + 1);
+	if (r < 0)
+		return err_prefix(err, "%s: %s", t->path, what);
+	r = traj_arr_copy(&a, dst, n, scale, what, t, err);
+	arr_release(&a);
+	return r;
+}
+
+/* positions of the next frame, unwrapped as the file allows: image flags,
+** else minimum image (t->prevw keeps the previous wrapped frame) */
+static int traj_next_h5md(traj *t, traj_frame *fr, char *err)
+{
+	size_t k, n3 = 3 * t->info.natoms;
+	double ls = t->info.length_scale;
+	int d;
+	if (t->next >= t->info.nframes)
+		return 0;
+	if (t->work == NULL &&
+	    (t->work = err_malloc(n3 ? 2 * n3 : 1, sizeof *t->work, err)) ==
+	    NULL)
+		return -1;
+	if (traj_h5_read_next(t, t->fpos, t->work, n3, ls, "position/value",
+			      err) != 0)
+		return -1;
+	if (t->fbox != NULL) {
+		if (traj_h5_read_next(t, t->fbox, t->box, 3, ls,
+				      "box/edges/value", err) != 0)
+			return -1;
+	} else
+		for (d = 0; d < 3; d++)
+			t->box[d] = t->box_fixed[d] * ls;
+	if (t->info.wrap == TRAJ_IMAGES) {
+		double *img = t->work + n3;
+		if (traj_h5_read_next(t, t->fimg, img, n3, 1.0, "image/value",
+				      err) != 0)
+			return -1;
+		for (k = 0; k < n3; k++)
+			t->pos[k] = t->work[k] + img[k] * t->box[k % 3];
+	} else if (t->info.wrap == TRAJ_MINIMAGE)
+		traj_unwrap_minimage(t, t->work, t->next == 0);
+	else
+		memcpy(t->pos, t->work, n3 * sizeof *t->work);
+	fr->time = t->times[t->next] * t->info.time_scale;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* LAMMPS text dumps                                                */
+/* ---------------------------------------------------------------- */
+
+/* the next line without its newline; 0 at end of file */
+static int traj_getline(traj *t)
+{
+	ssize_t n = getline(&t->line, &t->cap, t->fp);
+	if (n < 0)
+		return 0;
+	while (n > 0 && (t->line[n - 1] == '\n' || t->line[n - 1] == '\r'))
+		t->line[--n] = 0;
+	t->lineno++;
+	return 1;
+}
+
+static int traj_lmp_expect(traj *t, const char *item, char *err)
+{
+	if (!traj_getline(t))
+		return err_set(err, "%s: line %lld: unexpected end of file "
+			       "(expected ITEM: %s)", t->path, t->lineno + 1,
+			       item);
+	if (strncmp(t->line, "ITEM: ", 6) != 0 ||
+	    strncmp(t->line + 6, item, strlen(item)) != 0)
+		return err_set(err, "%s: line %lld: expected 'ITEM: %s', got "
+			       "'%.60s'", t->path, t->lineno, item, t->line);
+	return 0;
+}
+
+static int traj_lmp_number(traj *t, double *v, const char *what, char *err)
+{
+	char *end;
+	if (!traj_getline(t))
+		return err_set(err, "%s: unexpected end of file (expected %s)",
+			       t->path, what);
+	*v = strtod(t->line, &end);
+	if (end == t->line)
+		return err_set(err, "%s: line %lld: expected %s, got '%.60s'",
+			       t->path, t->lineno, what, t->line);
+	return 0;
+}
+
+/* column roles in an ATOMS header */
+typedef struct traj_cols {
+	int id, type, x[3], img[3], ncol;
+	int kind;		/* 0 x, 1 xs (scaled), 2 xu, 3 xsu */
+} traj_cols;
+
+static int traj_lmp_columns(traj *t, traj_cols *c, char *err)
+{
+	static const char *names[4][3] = {
+		{"x", "y", "z"}, {"xs", "ys", "zs"}, {"xu", "yu", "zu"},
+		{"xsu", "ysu", "zsu"}
+	};
+	static const char *imgs[3] = {"ix", "iy", "iz"};
+	int pos[4][3], k, d, col = 0;
+	char *tok, *save = NULL;
+	memset(pos, -1, sizeof pos);
+	c->id = c->type = -1;
+	for (d = 0; d < 3; d++)
+		c->img[d] = -1;
+	for (tok = strtok_r(t->line + 12, " \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t", &save), col++) {
+		if (strcmp(tok, "id") == 0)
+			c->id = col;
+		else if (strcmp(tok, "type") == 0)
+			c->type = col;
+		for (k = 0; k < 4; k++)
+			for (d = 0; d < 3; d++)
+				if (strcmp(tok, names[k][d]) == 0)
+					pos[k][d] = col;
+		for (d = 0; d < 3; d++)
+			if (strcmp(tok, imgs[d]) == 0)
+				c->img[d] = col;
+	}
+	c->ncol = col;
+	if (col > TRAJ_MAXCOL)
+		return err_set(err, "%s: line %lld: more than %d columns",
+			       t->path, t->lineno, TRAJ_MAXCOL);
+	if (c->id < 0 || c->type < 0)
+		return err_set(err, "%s: line %lld: ATOMS needs columns id and "
+			       "type", t->path, t->lineno);
+	/* prefer unwrapped columns, then wrapped, then scaled */
+	{
+		static const int order[4] = {2, 3, 0, 1};
+		for (k = 0; k < 4; k++) {
+			int kk = order[k];
+			if (pos[kk][0] >= 0 && pos[kk][1] >= 0 &&
+			    pos[kk][2] >= 0) {
+				c->kind = kk;
+				for (d = 0; d < 3; d++)
+					c->x[d] = pos[kk][d];
+				return 0;
+			}
+		}
+	}
+	return err_set(err, "%s: line %lld: ATOMS has no x y z, xs ys zs, "
+		       "xu yu zu or xsu ysu zsu columns", t->path, t->lineno);
+}
+
+/* the slot (0-based order by id) of atom id, or -1 */
+static long traj_lmp_slot(const traj *t, long long id)
+{
+	size_t lo = 0, hi = t->info.natoms;
+	if (t->ids_dense)
+		return id >= 1 && (size_t)id <= t->info.natoms ? (long)id - 1
+			: -1;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < t->info.natoms && t->ids[lo] == id ? (long)lo : -1;
+}
+
+static int traj_cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return (x > y) - (x < y);
+}
+
+/* first frame only: the sorted id list (ids must be unique) */
+static int traj_lmp_ids(traj *t, const double *rows, const traj_cols *c,
+			size_t n, char *err)
+{
+	size_t k;
+	t->ids = err_calloc(n ? n : 1, sizeof *t->ids, err);
+	t->seen = err_calloc(n ? n : 1, 1, err);
+	if (t->ids == NULL || t->seen == NULL)
+		return -1;
+	for (k = 0; k < n; k++)
+		t->ids[k] = (long long)rows[k * (size_t)c->ncol + (size_t)c->id];
+	qsort(t->ids, n, sizeof *t->ids, traj_cmp_ll);
+	t->ids_dense = 1;
+	for (k = 0; k < n; k++) {
+		if (k > 0 && t->ids[k] == t->ids[k - 1])
+			return err_set(err, "%s: atom id %lld appears twice in "
+				       "the first frame", t->path, t->ids[k]);
+		if (t->ids[k] != (long long)k + 1)
+			t->ids_dense = 0;
+	}
+	return 0;
+}
+
+/* parse n rows of ncol numbers into rows */
+static int traj_lmp_rows(traj *t, double *rows, const traj_cols *c,
+			 size_t n, char *err)
+{
+	size_t k;
+	int j;
+	for (k = 0; k < n; k++) {
+		char *s, *end;
+		if (!traj_getline(t))
+			return err_set(err, "%s: unexpected end of file in the "
+				       "atoms of frame %zu (%zu of %zu rows)",
+				       t->path, t->next + 1, k, n);
+		s = t->line;
+		for (j = 0; j < c->ncol; j++) {
+			rows[k * (size_t)c->ncol + (size_t)j] = strtod(s, &end);
+			if (end == s)
+				return err_set(err, "%s: line %lld: expected "
+					       "%d numbers", t->path,
+					       t->lineno, c->ncol);
+			s = end;
+		}
+	}
+	return 0;
+}
+
+/* the header of one frame up to the ATOMS line; 0 at a clean end */
+static int traj_lmp_header(traj *t, double *step, size_t *n, char *err)
+{
+	double v;
+	int d;
+	do {
+		if (!traj_getline(t))
+			return 0;
+	} while (t->line[0] == 0);
+	if (strncmp(t->line, "ITEM: TIMESTEP", 14) != 0)
+		return err_set(err, "%s: line %lld: expected 'ITEM: TIMESTEP', "
+			       "got '%.60s'", t->path, t->lineno, t->line);
+	if (traj_lmp_number(t, step, "a timestep", err) != 0 ||
+	    traj_lmp_expect(t, "NUMBER OF ATOMS", err) != 0 ||
+	    traj_lmp_number(t, &v, "the number of atoms", err) != 0)
+		return -1;
+	if (!(v >= 0) || v > 1e12)
+		return err_set(err, "%s: line %lld: bad number of atoms",
+			       t->path, t->lineno);
+	*n = (size_t)v;
+	if (traj_lmp_expect(t, "BOX BOUNDS", err) != 0)
+		return -1;
+	if (strstr(t->line, "xy") != NULL)
+		return err_set(err, "%s: line %lld: triclinic boxes are not "
+			       "supported", t->path, t->lineno);
+	{
+		char *tok, *save = NULL;
+		d = 0;
+		for (tok = strtok_r(t->line + 16, " \t", &save);
+		     tok != NULL && d < 3; tok = strtok_r(NULL, " \t", &save))
+			t->info.periodic[d++] = strcmp(tok, "pp") == 0;
+		for (; d < 3; d++)
+			t->info.periodic[d] = 1;
+	}
+	for (d = 0; d < 3; d++) {
+		char *end;
+		double hi;
+		if (!traj_getline(t))
+			return err_set(err, "%s: unexpected end of file in the "
+				       "box", t->path);
+		t->lo[d] = strtod(t->line, &end);
+		hi = strtod(end, NULL);
+		t->box[d] = hi - t->lo[d];
+		if (!(t->box[d] > 0))
+			return err_set(err, "%s: line %lld: box bounds must be "
+				       "lo < hi", t->path, t->lineno);
+	}
+	if (traj_lmp_expect(t, "ATOMS", err) != 0)
+		return -1;
+	return 1;
+}
+
+/* count frames without parsing them, for block sizes known up front */
+static int traj_lmp_count(traj *t, char *err)
+{
+	FILE *f = fopen(t->path, "r");
+	char buf[4096];
+	size_t n = 0;
+	int bol = 1;
+	if (f == NULL)
+		return err_set(err, "%s: cannot open", t->path);
+	while (fgets(buf, sizeof buf, f) != NULL) {
+		size_t len = strlen(buf);
+		if (bol && strncmp(buf, "ITEM: TIMESTEP", 14) == 0)
+			n++;
+		bol = len > 0 && buf[len - 1] == '\n';
+	}
+	fclose(f);
+	t->info.nframes = n;
+	return 0;
+}
+
+static int traj_next_lammps(traj *t, traj_frame *fr, char *err);
+static int traj_lmp_first(traj *t, char *err);
+
+static int traj_open_lammps(traj *t, const traj_opts *o, char *err)
+{
+	t->info.format = TRAJ_LAMMPS;
+	t->info.has_box = 1;
+	t->info.length_scale = o->length_scale > 0 ? o->length_scale : 1e-10;
+	t->info.time_scale = o->time_scale > 0 ? o->time_scale : 1e-15;
+	if (traj_lmp_count(t, err) != 0)
+		return -1;
+	if (t->info.nframes == 0)
+		return err_set(err, "%s: no 'ITEM: TIMESTEP' (not a LAMMPS "
+			       "dump?)", t->path);
+	t->fp = fopen(t->path, "r");
+	if (t->fp == NULL)
+		return err_set(err, "%s: cannot open", t->path);
+	return traj_lmp_first(t, err);
+}
+
+/* atoms of one frame into slots by id, positions unwrapped */
+static int traj_lmp_atoms(traj *t, const double *rows, const traj_cols *c,
+			  double *w, char *err)
+{
+	size_t k, n = t->info.natoms, nc = (size_t)c->ncol;
+	double ls = t->info.length_scale;
+	int d, first = t->next == 0;
+	memset(t->seen, 0, n);
+	for (k = 0; k < n; k++) {
+		const double *r = rows + k * nc;
+		long s = traj_lmp_slot(t, (long long)r[c->id]);
+		if (s < 0 || t->seen[s])
+			return err_set(err, "%s: frame %zu: atom id %.0f %s",
+				       t->path, t->next + 1, r[c->id], s < 0 ?
+				       "was not in the first frame" :
+				       "appears twice");
+		t->seen[s] = 1;
+		if (first)
+			t->types[s] = (int)r[c->type];
+		for (d = 0; d < 3; d++) {
+			double x = r[c->x[d]];
+			if (c->kind & 1)	/* scaled */
+				x = t->lo[d] + x * t->box[d];
+			if (c->kind < 2 && c->img[d] >= 0)
+				x += r[c->img[d]] * t->box[d];
+			w[3 * (size_t)s + (size_t)d] = x * ls;
+		}
+	}
+	return 0;
+}
+
+static int traj_next_lammps(traj *t, traj_frame *fr, char *err)
+{
+	double step, *rows = NULL, *w = NULL;
+	size_t n = 0;
+	traj_cols c;
+	int r, d;
+	memset(&c, 0, sizeof c);
+	r = traj_lmp_header(t, &step, &n, err);
+	if (r <= 0)
+		return r;
+	if (t->next == 0) {
+		if (traj_alloc_atoms(t, n, err) != 0)
+			return -1;
+	} else if (n != t->info.natoms)
+		return err_set(err, "%s: frame %zu (timestep %.0f) has %zu "
+			       "atoms, the first frame had %zu: the particle count "
+			       "must not change", t->path, t->next + 1, step, n,
+			       t->info.natoms);
+	if (traj_lmp_columns(t, &c, err) != 0)
+		return -1;
+	t->info.wrap = c.kind >= 2 ? TRAJ_UNWRAPPED
+		: c.img[0] >= 0 && c.img[1] >= 0 && c.img[2] >= 0 ? TRAJ_IMAGES
+		: TRAJ_MINIMAGE;
+	rows = err_malloc(n ? n * (size_t)c.ncol : 1, sizeof *rows, err);
+	w = err_malloc(n ? 3 * n : 1, sizeof *w, err);
+	r = rows && w ? 0 : -1;
+	if (r == 0)
+		r = traj_lmp_rows(t, rows, &c, n, err);
+	if (r == 0 && t->next == 0)
+		r = traj_lmp_ids(t, rows, &c, n, err);
+	if (r == 0)
+		r = traj_lmp_atoms(t, rows, &c, w, err);
+	if (r == 0) {
+		for (d = 0; d < 3; d++)
+			t->box[d] *= t->info.length_scale;
+		if (t->info.wrap == TRAJ_MINIMAGE)
+			traj_unwrap_minimage(t, w, t->next == 0);
+		else
+			memcpy(t->pos, w, 3 * n * sizeof *w);
+	}
+	free(rows);
+	free(w);
+	fr->time = step * t->info.time_scale;
+	return r == 0 ? 1 : -1;
+}
+
+/* the first frame is read on open, so that the atom count and types are
+** known before streaming starts; traj_next hands it out first */
+static int traj_lmp_first(traj *t, char *err)
+{
+	traj_frame fr;
+	int r = traj_next_lammps(t, &fr, err);
+	if (r == 0)
+		return err_set(err, "%s: no frames", t->path);
+	if (r < 0)
+		return -1;
+	t->pending = 1;
+	t->pending_time = fr.time;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* synthetic correlated random walks                                */
+/* ---------------------------------------------------------------- */
+
+/* splitmix64: small, fast, and reproducible across platforms */
+static uint64_t traj_rand64(traj *t)
+{
+	uint64_t z = (t->rng += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double traj_uniform(traj *t)
+{
+	return ((double)(traj_rand64(t) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+int traj_open_synth(traj **out, const traj_synth *s, char *err)
+{
+	traj *t;
+	size_t n, k;
+	*out = NULL;
+	if (s->ncat + s->nan + s->nsolv == 0 || s->nframes == 0)
+		return err_set(err, "synthetic trajectory: no particles or no "
+			       "frames");
+	if (!(s->dt > 0) || !(s->box > 0) || !(s->d_cat >= 0) ||
+	    !(s->d_an >= 0) || !(s->d_common >= 0) || !(s->d_solv >= 0))
+		return err_set(err, "synthetic trajectory: dt and box must be "
+			       "> 0 and diffusion coefficients >= 0");
+	if (s->d_common > s->d_cat ||
+	    s->s_common * s->s_common * s->d_common > s->d_an)
+		return err_set(err, "synthetic trajectory: d_common must not "
+			       "exceed d_cat, nor s_common^2 d_common d_an");
+	t = traj_alloc("(synthetic)", err);
+	if (t == NULL)
+		return -1;
+	t->info.format = TRAJ_SYNTH;
+	t->info.wrap = TRAJ_UNWRAPPED;
+	t->info.has_box = 1;
+	t->info.nframes = s->nframes;
+	t->info.length_scale = t->info.time_scale = 1;
+	t->syn = *s;
+	t->rng = s->seed;
+	n = s->ncat + s->nan + s->nsolv;
+	if (traj_alloc_atoms(t, n, err) != 0) {
+		traj_close(t);
+		return -1;
+	}
+	for (k = 0; k < 3; k++)
+		t->box[k] = s->box, t->info.periodic[k] = 1;
+	for (k = 0; k < n; k++) {
+		t->types[k] = k < s->ncat ? 1 : k < s->ncat + s->nan ? 2 : 3;
+		t->pos[3 * k] = s->box * traj_uniform(t);
+		t->pos[3 * k + 1] = s->box * traj_uniform(t);
+		t->pos[3 * k + 2] = s->box * traj_uniform(t);
+	}
+	/* bound pairs: each paired anion next to its cation */
+	for (k = 0; s->pair_dist > 0 && k < s->ncat && k < s->nan; k++) {
+		size_t a = s->ncat + k;
+		t->pos[3 * a] = t->pos[3 * k] + s->pair_dist;
+		t->pos[3 * a + 1] = t->pos[3 * k + 1];
+		t->pos[3 * a + 2] = t->pos[3 * k + 2];
+	}
+	*out = t;
+	return 0;
+}
+
+/* splitmix64's finaliser as a hash: counter-based random numbers, so
+** that any particle's step can be drawn independently (in parallel) and
+** the trajectory does not depend on the number of threads */
+static uint64_t traj_mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* two independent standard normals for (frame, slot) by Box-Muller */
+static void traj_normals(uint64_t seed, uint64_t frame, uint64_t slot,
+			 double *g1, double *g2)
+{
+	uint64_t h1 = traj_mix(seed ^ traj_mix(frame * 0x9e3779b97f4a7c15ULL
+					       + slot));
+	uint64_t h2 = traj_mix(h1 + 0x632be59bd9b4e019ULL);
+	double u = ((double)(h1 >> 11) + 0.5) * 0x1.0p-53;
+	double v = (double)(h2 >> 11) * 0x1.0p-53;
+	double r = sqrt(-2 * log(u));
+	*g1 = r * cos(2 * M_PI * v);
+	*g2 = r * sin(2 * M_PI * v);
+}
+
+/* one time step. A cation draws two normals per axis: its own step and
+** the common step it shares with its partner anion (if any); other
+** particles draw two normals for two axes. */
+static void traj_synth_step(traj *t)
+{
+	const traj_synth *s = &t->syn;
+	size_t k, n = s->ncat + s->nan + s->nsolv, nc = s->ncat;
+	size_t npair = nc < s->nan ? nc : s->nan;
+	double sc = sqrt(2 * s->d_common * s->dt);
+	double sp = sqrt(2 * (s->d_cat - s->d_common) * s->dt);
+	double sm = sqrt(2 * fmax(0, s->d_an - s->s_common * s->s_common *
+				  s->d_common) * s->dt);
+	double ss = sqrt(2 * s->d_solv * s->dt);
+	uint64_t fr = (uint64_t)t->next, seed = traj_mix(s->seed + 1);
+	double g[4];
+	int d;
+	for (k = 0; k < nc; k++)
+		for (d = 0; d < 3; d++) {
+			traj_normals(seed, fr, 3 * k + (size_t)d, g, g + 1);
+			t->pos[3 * k + (size_t)d] += sp * g[0] + sc * g[1];
+			if (k < npair)
+				t->pos[3 * (nc + k) + (size_t)d] +=
+					s->s_common * sc * g[1];
+		}
+	for (k = nc; k < n; k++) {
+		double sd = k < nc + s->nan ? sm : ss;
+		traj_normals(seed, fr, 3 * k, g, g + 1);
+		traj_normals(seed, fr, 3 * k + 1, g + 2, g + 3);
+		for (d = 0; d < 3; d++)
+			t->pos[3 * k + (size_t)d] += sd * g[d];
+	}
+}
+
+static int traj_next_synth(traj *t, traj_frame *fr)
+{
+	if (t->next >= t->syn.nframes)
+		return 0;
+	if (t->next > 0)
+		traj_synth_step(t);
+	fr->time = t->syn.dt * (double)t->next;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* dispatch                                                         */
+/* ---------------------------------------------------------------- */
+
+/* H5MD is recognised by the HDF5 signature, anything else is a dump */
+static int traj_is_hdf5(const char *path)
+{
+	static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n',
+					     0x1a, '\n'};
+	unsigned char b[8];
+	FILE *f = fopen(path, "rb");
+	int r;
+	if (f == NULL)
+		return 0;
+	r = fread(b, 1, 8, f) == 8 && memcmp(b, sig, 8) == 0;
+	fclose(f);
+	return r;
+}
+
+int traj_open(traj **out, const char *path, const traj_opts *o, char *err)
+{
+	traj_opts none;
+	traj *t;
+	FILE *f;
+	int r;
+	*out = NULL;
+	if (o == NULL) {
+		memset(&none, 0, sizeof none);
+		o = &none;
+	}
+	f = fopen(path, "rb");
+	if (f == NULL)
+		return err_set(err, "%s: cannot open trajectory", path);
+	fclose(f);
+	t = traj_alloc(path, err);
+	if (t == NULL)
+		return -1;
+	r = traj_is_hdf5(path) ? traj_open_h5md(t, o, err)
+		: traj_open_lammps(t, o, err);
+	if (r != 0) {
+		traj_close(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+int traj_next(traj *t, traj_frame *fr, char *err)
+{
+	int r;
+	if (intr_pending())
+		return err_set(err, "%s: interrupted", t->path);
+	if (t->pending) {
+		t->pending = 0;
+		fr->time = t->pending_time;
+		r = 1;
+	} else
+		r = t->info.format == TRAJ_H5MD ? traj_next_h5md(t, fr, err)
+		: t->info.format == TRAJ_LAMMPS ? traj_next_lammps(t, fr, err)
+		: traj_next_synth(t, fr);
+	if (r != 1)
+		return r;
+	if (!(fr->time > t->last_time))
+		return err_set(err, "%s: frame %zu: time %g s does not follow "
+			       "%g s (time must increase)", t->path, t->next + 1,
+			       fr->time, t->last_time);
+	t->last_time = fr->time;
+	fr->pos = t->pos;
+	fr->index = t->next++;
+	memcpy(fr->box, t->box, sizeof fr->box);
+	if (!t->info.has_box)
+		fr->box[0] = fr->box[1] = fr->box[2] = NAN;
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* writers (small trajectories)                                     */
+/* ---------------------------------------------------------------- */
+
+static double traj_wrap1(double x, double L, double *img)
+{
+	double i = floor(x / L);
+	if (img)
+		*img = i;
+	return x - i * L;
+}
+
+/* every remaining frame of src into memory: positions, times, box */
+static int traj_slurp(traj *src, double **pos, double **time, size_t *nf,
+		      double box[3], char *err)
+{
+	size_t n3 = 3 * src->info.natoms, cap = 16, k = 0;
+	traj_frame fr;
+	int r;
+	*pos = NULL;
+	*time = NULL;
+	while ((r = traj_next(src, &fr, err)) == 1) {
+		if (k == 0 || k == cap) {
+			double *p, *tt;
+			if (k == cap)
+				cap *= 2;
+			p = realloc(*pos, cap * (n3 ? n3 : 1) * sizeof *p);
+			if (p)
+				*pos = p;
+			tt = realloc(*time, cap * sizeof *tt);
+			if (tt)
+				*time = tt;
+			if (!p || !tt)
+				return err_set(err, "traj: out of memory");
+		}
+		memcpy(*pos + k * n3, fr.pos, n3 * sizeof **pos);
+		(*time)[k] = fr.time;
+		if (k == 0)
+			memcpy(box, fr.box, 3 * sizeof *box);
+		k++;
+	}
+	*nf = k;
+	return r;
+}
+
+static int traj_w_str(h5_writer *w, const char *obj, const char *name,
+		      const char *s, char *err)
+{
+	h5_value v;
+	memset(&v, 0, sizeof v);
+	v.kind = H5_VSTR;
+	v.s = (char *)s;
+	return h5_write_attr(w, obj, name, &v, err);
+}
+
+static int traj_w_arr(h5_writer *w, const char *dset, arr_dtype dt,
+		      int ndim, const size_t *shape, void *data, char *err)
+{
+	h5_value v;
+	memset(&v, 0, sizeof v);
+	v.kind = H5_VARR;
+	arr_wrap(&v.a, dt, ndim, shape, data);
+	return h5_write(w, dset, &v, NULL, err);
+}
+
+static int traj_h5md_body(h5_writer *w, traj *src, double *pos,
+			  double *time, size_t nf, const double box[3],
+			  int wrap, char *err)
+{
+	size_t n = src->info.natoms, k, sh[3] = {nf, n, 3};
+	double edges[3];
+	int d, r = 0;
+	static const char *per[3] = {"periodic", "periodic", "periodic"};
+	h5_value bv;
+	for (k = 0; k < nf * n * 3; k++)
+		pos[k] = (wrap ? traj_wrap1(pos[k], box[k % 3], NULL) : pos[k])
+			/ 1e-9;
+	for (k = 0; k < nf; k++)
+		time[k] /= 1e-12;
+	for (d = 0; d < 3; d++)
+		edges[d] = box[d] / 1e-9;
+	memset(&bv, 0, sizeof bv);
+	bv.kind = H5_VSTRS;
+	bv.strs = (char **)per;
+	bv.nstrs = 3;
+	r = traj_w_arr(w, "/particles/all/position/value", ARR_F64, 3, sh,
+		       pos, err);
+	if (r == 0)
+		r = traj_w_str(w, "/particles/all/position/value", "unit",
+			       "nm", err);
+	if (r == 0)
+		r = traj_w_arr(w, "/particles/all/position/time", ARR_F64, 1,
+			       sh, time, err);
+	if (r == 0)
+		r = traj_w_str(w, "/particles/all/position/time", "unit",
+			       "ps", err);
+	if (r == 0)
+		r = traj_w_arr(w, "/particles/all/box/edges", ARR_F64, 1,
+			       sh + 2, edges, err);
+	if (r == 0)
+		r = h5_write_attr(w, "/particles/all/box", "boundary", &bv,
+				  err);
+	if (r == 0)
+		r = traj_w_arr(w, "/particles/all/species", ARR_I32, 1, sh + 1,
+			       src->types, err);
+	if (r == 0) {
+		double *step = malloc((nf ? nf : 1) * sizeof *step);
+		if (step == NULL)
+			return err_set(err, "traj: out of memory");
+		for (k = 0; k < nf; k++)
+			step[k] = (double)k;
+		r = traj_w_arr(w, "/particles/all/position/step", ARR_F64, 1,
+			       sh, step, err);
+		free(step);
+	}
+	return r;
+}
+
+int traj_write_h5md(const char *path, traj *src, int wrap, char *err)
+{
+	double *pos = NULL, *time = NULL, box[3] = {NAN, NAN, NAN};
+	size_t nf = 0;
+	h5_writer *w = NULL;
+	int r = traj_slurp(src, &pos, &time, &nf, box, err);
+	if (r == 0 && nf == 0)
+		r = err_set(err, "%s: no frames to write", path);
+	if (r == 0 && wrap && !(box[0] > 0 && box[1] > 0 && box[2] > 0))
+		r = err_set(err, "%s: cannot wrap without a box", path);
+	if (r == 0)
+		r = h5_create(&w, path, 1, err);
+	if (r == 0)
+		r = traj_h5md_body(w, src, pos, time, nf, box, wrap, err);
+	if (r == 0) {
+		r = h5_commit(w, err);
+		w = NULL;
+	}
+	h5_abort(w);
+	free(pos);
+	free(time);
+	return r;
+}
+
+static void traj_lmp_frame(FILE *f, traj *src, const traj_frame *fr,
+			   traj_out how, double step_s)
+{
+	size_t k, n = src->info.natoms;
+	int d;
+	fprintf(f, "ITEM: TIMESTEP\n%lld\nITEM: NUMBER OF ATOMS\n%zu\n"
+		"ITEM: BOX BOUNDS pp pp pp\n", llround(fr->time / step_s), n);
+	for (d = 0; d < 3; d++)
+		fprintf(f, "0 %.17g\n", fr->box[d] / 1e-10);
+	fprintf(f, "ITEM: ATOMS id type %s\n",
+		how == TRAJ_OUT_UNWRAPPED ? "xu yu zu"
+		: how == TRAJ_OUT_WRAPPED ? "x y z" : "x y z ix iy iz");
+	/* reverse id order checks that readers sort by id */
+	for (k = n; k-- > 0;) {
+		double x[3], img[3];
+		for (d = 0; d < 3; d++)
+			x[d] = how == TRAJ_OUT_UNWRAPPED ? fr->pos[3 * k + d]
+				: traj_wrap1(fr->pos[3 * k + d], fr->box[d],
+					     &img[d]);
+		fprintf(f, "%zu %d %.17g %.17g %.17g", k + 1, src->types[k],
+			x[0] / 1e-10, x[1] / 1e-10, x[2] / 1e-10);
+		if (how == TRAJ_OUT_WRAPPED_IMAGES)
+			fprintf(f, " %.0f %.0f %.0f", img[0], img[1], img[2]);
+		fputc('\n', f);
+	}
+}
+
+int traj_write_lammps(const char *path, traj *src, traj_out how,
+		      double step_s, char *err)
+{
+	char tmp[4200];
+	traj_frame fr;
+	FILE *f;
+	int r;
+	if (!(step_s > 0))
+		return err_set(err, "%s: the timestep length must be > 0",
+			       path);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return err_set(err, "%s: cannot write", tmp);
+	while ((r = traj_next(src, &fr, err)) == 1) {
+		if (how != TRAJ_OUT_UNWRAPPED &&
+		    !(fr.box[0] > 0 && fr.box[1] > 0 && fr.box[2] > 0)) {
+			r = err_set(err, "%s: cannot wrap without a box", path);
+			break;
+		}
+		traj_lmp_frame(f, src, &fr, how, step_s);
+	}
+	if (fclose(f) != 0 && r == 0)
+		r = err_set(err, "%s: write failed", tmp);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = err_set(err, "%s: cannot rename into place", path);
+	if (r != 0)
+		remove(tmp);
+	return r;
+}
