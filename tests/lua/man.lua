@@ -1,0 +1,56 @@
+-- man: every `ionflow -e '...'` example in the manual pages runs and exits 0,
+-- and every native module and every function it exports is documented in
+-- ionflow-lua(7).
+local t = require "ionflow.tap"
+local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
+local exe = os.getenv("IONFLOW") or arg[-1]
+
+local function slurp(path)
+  local f = assert(io.open(path, "r"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- groff escapes used in examples, back to plain text
+local function unescape(s)
+  return (s:gsub("\\%-", "-"):gsub("\\%(dq", '"'):gsub("\\%(aq", "'")
+          :gsub("\\e", "\\"):gsub("\\&", ""))
+end
+
+local examples = 0
+for _, page in ipairs{"man/ionflow.1", "man/ionflow-lua.7"} do
+  local text = slurp(root .. "/" .. page)
+  for line in text:gmatch("[^\n]+") do
+    local code = line:match("^ionflow %-e '(.*)'%s*$") or
+                 unescape(line):match("^ionflow %-e '(.*)'%s*$")
+    if code then
+      code = unescape(code)
+      examples = examples + 1
+      local cmd = string.format("cd %q && %q -e %q >/dev/null 2>&1",
+        root, exe, code)
+      t.ok(os.execute(cmd), page .. " example runs: " .. code)
+    end
+  end
+end
+t.ok(examples >= 10, "the manual has at least 10 runnable examples (" .. examples .. ")")
+
+-- every exported function of every native module is named in the manual
+local manual = slurp(root .. "/man/ionflow-lua.7")
+for name, mod in pairs(package.loaded) do
+  if name:match("^ionflow%.") and type(mod) == "table" then
+    local short = name:sub(9)
+    if _G[short] == mod then   -- a native module (a global)
+      for k, v in pairs(mod) do
+        if type(v) == "function" and not k:match("^_") then
+          local full = short .. "." .. k
+          local esc = full:gsub("%.", "\\.")
+          t.ok(manual:find(full, 1, true) or manual:find(esc, 1, true) or
+               manual:find(short .. "\\." .. k, 1, true),
+               "ionflow-lua(7) documents " .. full)
+        end
+      end
+    end
+  end
+end
+t.done()
