@@ -95,10 +95,15 @@ deps:
 
 install: ionflow
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/lua/ionflow \
-	  $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	  $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(DATADIR)/examples \
+	  $(DESTDIR)$(DATADIR)/data/steinrueck2020 \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BUILD)/ionflow $(DESTDIR)$(BINDIR)/ionflow
-	for f in lua/ionflow/*.lua; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(DATADIR)/lua/ionflow/; done; true
-	for f in scripts/*.lua; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(DATADIR)/scripts/; done; true
+	install -m 644 lua/ionflow/*.lua $(DESTDIR)$(DATADIR)/lua/ionflow/
+	install -m 644 scripts/*.lua $(DESTDIR)$(DATADIR)/scripts/
+	install -m 644 examples/*.lua $(DESTDIR)$(DATADIR)/examples/
+	install -m 644 data/README.md data/*.csv $(DESTDIR)$(DATADIR)/data/
+	install -m 644 data/steinrueck2020/* $(DESTDIR)$(DATADIR)/data/steinrueck2020/
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
