@@ -33,6 +33,26 @@ for _, page in ipairs{"man/ionflow.1", "man/ionflow-lua.7"} do
     end
   end
 end
+-- the README's script runs as printed
+do
+  local readme = slurp(root .. "/README.md")
+  local block = readme:match("\n(    %-%- what%-if%.lua.-)\n\n")
+  t.ok(block ~= nil, "README has the what-if.lua script")
+  if block then
+    local code = block:gsub("\n    ", "\n"):gsub("^    ", "")
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(code, "\n")
+    f:close()
+    local p = io.popen(string.format("%q %q 2>&1", exe, path))
+    local out = p:read("a")
+    local okk = p:close()
+    os.remove(path)
+    local lines = select(2, out:gsub("\n", ""))
+    t.ok(okk and lines == 3, "README's what-if.lua runs and prints 3 lines")
+  end
+end
+
 t.ok(examples >= 10, "the manual has at least 10 runnable examples (" .. examples .. ")")
 
 -- every exported function of every native module is named in the manual
