@@ -236,6 +236,22 @@ arr *larray_from_arg(lua_State *L, int i, arr_dtype dt)
 	return NULL;
 }
 
+const double *larray_doubles(lua_State *L, int i, const char *name,
+			     size_t *n)
+{
+	char err[ERR_LEN];
+	arr *a = larray_from_arg(L, i, ARR_F64), c;
+	if (a->ndim != 1)
+		luaL_error(L, "%s must be 1-D (a list of numbers)", name);
+	if (a->dtype != ARR_F64 || !arr_is_contiguous(a)) {
+		if (arr_copy(&c, a, ARR_F64, err))
+			larray_error(L, name, err);
+		a = larray_push(L, &c);
+	}
+	*n = a->shape[0];
+	return (const double *)a->data;
+}
+
 /* ------------------------------------------------------------------ */
 /* argument helpers */
 

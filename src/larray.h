@@ -31,6 +31,11 @@ arr *larray_push(lua_State *L, arr *a);
 ** or a nested Lua table of numbers, converted to a new array of dtype dt
 ** that is left on the stack above the arguments */
 arr *larray_from_arg(lua_State *L, int i, arr_dtype dt);
+/* the argument at i (a 1-D array or a list of numbers) as contiguous
+** doubles; a converted copy, when one is needed, stays on the stack until
+** the calling function returns. name is used in error messages. */
+const double *larray_doubles(lua_State *L, int i, const char *name,
+			     size_t *n);
 /* raise a Lua error carrying a core's message, prefixed by fname */
 int larray_error(lua_State *L, const char *fname, const char *err);
 

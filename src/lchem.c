@@ -17,24 +17,6 @@
 #include "molvol.h"
 #include "xray.h"
 
-/* a 1-D float64 contiguous view of argument i (table or array); a copy,
-** when one is needed, stays on the stack until the function returns */
-static const double *lchem_doubles(lua_State *L, int i, const char *name,
-				   size_t *n)
-{
-	char err[ERR_LEN];
-	arr *a = larray_from_arg(L, i, ARR_F64), c;
-	if (a->ndim != 1)
-		luaL_error(L, "%s must be 1-D (a list of numbers)", name);
-	if (a->dtype != ARR_F64 || !arr_is_contiguous(a)) {
-		if (arr_copy(&c, a, ARR_F64, err))
-			larray_error(L, name, err);
-		a = larray_push(L, &c);
-	}
-	*n = a->shape[0];
-	return (const double *)a->data;
-}
-
 static double lchem_num(lua_State *L, int i, const char *fname)
 {
 	lua_Number v;
@@ -161,9 +143,9 @@ static int lchem_fit(lua_State *L)
 	double Ms = CHEM_M_LITFSI_PAPER, Me = CHEM_M_EO_PAPER;
 	molvol_fit f;
 	lua_settop(L, 4);	/* argument slots stay put as copies are pushed */
-	r = lchem_doubles(L, 1, "chem.fit_molar_volumes: r", &n1);
-	rho = lchem_doubles(L, 2, "chem.fit_molar_volumes: rho", &n2);
-	s = lchem_doubles(L, 3, "chem.fit_molar_volumes: sigma", &n3);
+	r = larray_doubles(L, 1, "chem.fit_molar_volumes: r", &n1);
+	rho = larray_doubles(L, 2, "chem.fit_molar_volumes: rho", &n2);
+	s = larray_doubles(L, 3, "chem.fit_molar_volumes: sigma", &n3);
 	if (n1 != n2 || n1 != n3)
 		return luaL_error(L, "chem.fit_molar_volumes: r, rho and sigma have "
 				  "%d, %d and %d entries", (int)n1, (int)n2, (int)n3);

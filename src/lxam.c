@@ -26,24 +26,6 @@ typedef struct lxam_scans {
 	size_t npos;
 } lxam_scans;
 
-/* a 1-D float64 contiguous view of argument i (table or array); a copy,
-** when one is needed, stays on the stack until the function returns */
-static const double *lxam_doubles(lua_State *L, int i, const char *name,
-				  size_t *n)
-{
-	char err[ERR_LEN];
-	arr *a = larray_from_arg(L, i, ARR_F64), c;
-	if (a->ndim != 1)
-		luaL_error(L, "%s must be 1-D (a list of numbers)", name);
-	if (a->dtype != ARR_F64 || !arr_is_contiguous(a)) {
-		if (arr_copy(&c, a, ARR_F64, err))
-			larray_error(L, name, err);
-		a = larray_push(L, &c);
-	}
-	*n = a->shape[0];
-	return (const double *)a->data;
-}
-
 /* a required column of an options table, with its length checked */
 static const double *lxam_column(lua_State *L, int t, const char *k,
 				 const char *fname, size_t *n, int required)
@@ -59,7 +41,7 @@ static const double *lxam_column(lua_State *L, int t, const char *k,
 		return NULL;
 	}
 	snprintf(name, sizeof name, "%s: column '%s'", fname, k);
-	d = lxam_doubles(L, lua_gettop(L), name, n);
+	d = larray_doubles(L, lua_gettop(L), name, n);
 	return d;	/* the value (and any copy) stays on the stack */
 }
 
@@ -103,10 +85,10 @@ static int lxam_absorbance(lua_State *L)
 	const double *I, *I0, *D = NULL;
 	arr *A, *sA;
 	lua_settop(L, 3);	/* argument slots stay put as copies are pushed */
-	I = lxam_doubles(L, 1, "xam.absorbance: counts", &n);
-	I0 = lxam_doubles(L, 2, "xam.absorbance: monitor", &m);
+	I = larray_doubles(L, 1, "xam.absorbance: counts", &n);
+	I0 = larray_doubles(L, 2, "xam.absorbance: monitor", &m);
 	if (!lua_isnil(L, 3))
-		D = lxam_doubles(L, 3, "xam.absorbance: dark", &nd);
+		D = larray_doubles(L, 3, "xam.absorbance: dark", &nd);
 	if (m != n || (D && nd != n))
 		return luaL_error(L, "xam.absorbance: counts, monitor and dark "
 				  "differ in length (%d, %d, %d)", (int)n, (int)m, (int)nd);
@@ -131,7 +113,7 @@ static int lxam_group_scans(lua_State *L)
 {
 	char err[ERR_LEN];
 	size_t n, ns;
-	const double *x = lxam_doubles(L, 1, "xam.group_scans: x", &n);
+	const double *x = larray_doubles(L, 1, "xam.group_scans: x", &n);
 	size_t *s = malloc((n ? n : 1) * sizeof *s);
 	arr *a;
 	if (s == NULL)
@@ -155,8 +137,8 @@ static int lxam_edges(lua_State *L)
 	double l, r;
 	const double *x, *A;
 	lua_settop(L, 2);
-	x = lxam_doubles(L, 1, "xam.edges: x", &n);
-	A = lxam_doubles(L, 2, "xam.edges: A", &m);
+	x = larray_doubles(L, 1, "xam.edges: x", &n);
+	A = larray_doubles(L, 2, "xam.edges: A", &m);
 	if (m != n)
 		return luaL_error(L, "xam.edges: x and A differ in length");
 	if (xam_edges(x, A, n, &l, &r, err))
@@ -186,9 +168,9 @@ static int lxam_salt_balance(lua_State *L)
 	double left = luaL_checknumber(L, 4), right = luaL_checknumber(L, 5);
 	double c0 = luaL_checknumber(L, 6);
 	lua_settop(L, 6);
-	x = lxam_doubles(L, 1, "xam.salt_balance: x", &n);
-	c = lxam_doubles(L, 2, "xam.salt_balance: c", &m);
-	sc = lxam_doubles(L, 3, "xam.salt_balance: sc", &k);
+	x = larray_doubles(L, 1, "xam.salt_balance: x", &n);
+	c = larray_doubles(L, 2, "xam.salt_balance: c", &m);
+	sc = larray_doubles(L, 3, "xam.salt_balance: sc", &k);
 	if (m != n || k != n)
 		return luaL_error(L, "xam.salt_balance: x, c and sc differ in length");
 	if (xam_salt_balance(x, c, sc, n, left, right, c0, &b, err))
