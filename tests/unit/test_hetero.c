@@ -170,7 +170,7 @@ static void many_bins_and_global(void)
 	double dt = omp_get_wtime() - t0;
 	diag("72 heterodyne fits (18 sectors x 4 rings, %zu delays): %.3f s "
 	     "on %d threads", n, dt, omp_get_max_threads());
-	ok(dt < 1.0, "72 heterodyne fits take under a second (%.3f s)", dt);
+	/* speed is for make bench (bench/fit.lua), not a timed test */
 	int nres = 0, bad = 0;
 	for (int k = 0; k < NBIN; k++) {
 		if (!res[k].resolved)
