@@ -1,0 +1,570 @@
+-- ionflow.demo: the steps of `make demo` (scripts/demo.lua), on the data
+-- shipped in data/ only. Each step returns plain tables (SI units) that
+-- the later steps, the figures and the report use.
+--
+--   local demo = require "ionflow.demo"
+--   local cfg = demo.config{quick = false, seed = 1}
+--   local mv = demo.molar_volumes(cfg)           -- Eq. 4 on the densities
+--   local mod = demo.models(cfg)                 -- continuum model vs paper
+--   local xp = demo.xpcs(cfg, mod, mv, progress) -- simulated XPCS, recovered v
+--   demo.write_results(dir, cfg, mv, mod, xp)   -- HDF5 files
+--   local figs = demo.figures(dir, mod, xp)      -- SVG (+ PNG with gnuplot)
+--
+-- The simulated XPCS experiments: the electrolyte (EO) moves at the
+-- continuum model's lab-frame solvent velocity v0_lab (the quantity the
+-- paper's XPCS measures, see ionflow.cellpaper) at the paper's positions
+-- and chosen times; each experiment lasts a few minutes of beam time, over
+-- which the model velocity changes by much less than the measurement
+-- error, so it is simulated as constant.
+
+local csv = require "ionflow.csv"
+local cp = require "ionflow.cellparams"
+local pp = require "ionflow.cellpaper"
+local cio = require "ionflow.cellio"
+local X = require "ionflow.xpcsio"
+local plot = require "ionflow.plot"
+local plots = require "ionflow.plots"
+
+local M = {}
+local A = 1e-10
+
+-- the paper's density-fit results (Steinrueck, Takacs et al. 2020)
+M.paper = {V_EO_A3 = 66.4, V_EO_err_A3 = 0.73, V_salt_A3 = 224,
+           V_salt_err_A3 = 7, epsilon = 2.95, r = 0.1}
+
+-- Settings of a full or a quick (test) run. The XPCS numbers follow the
+-- teaching example (10 keV, 1 m, 75 um pixels, beta = 1/4, h = 0.5), with
+-- a frame time and tau0 long enough that a few A/s still oscillate within
+-- the delays: omega = q v cos chi is 0.05 rad/s at 5 A/s and 0.01 1/A,
+-- half a period takes 60 s. With tau0 = 40 s and 0.1 s frames the speed
+-- was biased high below about 7 A/s; tau0 = 100 s and 0.2 s frames (400 s
+-- per experiment) resolve 5 A/s without bias, at the same cost.
+function M.config(o)
+  o = o or {}
+  local quick = o.quick and true or false
+  return {
+    quick = quick, seed = o.seed or 1,
+    datadir = o.datadir or pp.datadir(),
+    sets = o.sets or cp.names,
+    truth_set = o.truth_set,            -- nil: the best-fitting set
+    N = quick and 100 or 200,
+    minutes = cp.paper.minutes,
+    pixels = quick and 40 or 64,
+    frames = quick and 1000 or 2000,
+    frame_time = 0.2, tau0 = 100, h = 0.5, modes = 4, mean_counts = 5,
+    q_rings = quick and 4 or 6, phi_bins = 18,
+    positions_mm = quick and {0.95, 2.35} or cp.paper.positions_mm,
+    times_min = quick and {60} or {60, 300, 700},
+  }
+end
+
+----------------------------------------------------------------------
+-- 1. molar volumes (Eq. 4)
+----------------------------------------------------------------------
+
+-- The density fit on data/density_peo_litfsi_90C.csv (columns r, rho in
+-- g/cm^3; 2 % relative error, as Pesko et al. state), and epsilon, kappa
+-- and c at r = 0.1.
+function M.molar_volumes(cfg)
+  local path = cfg.datadir .. "/density_peo_litfsi_90C.csv"
+  local tab = csv.read(path)
+  local r, rho, s = {}, {}, {}
+  for k = 1, tab.nrows do
+    r[k] = tab.columns[1][k]
+    rho[k] = tab.columns[2][k] * 1000
+    s[k] = tab.columns[3] and tab.columns[3][k] * 1000 or 0.02 * rho[k]
+  end
+  local fit = chem.fit_molar_volumes(r, rho, s)
+  local out = {fit = fit, path = path, r = r, rho = rho, sigma = s, r0 = M.paper.r}
+  out.epsilon, out.epsilon_err = chem.epsilon(fit, out.r0)
+  out.kappa, out.kappa_err = chem.kappa(fit, out.r0)
+  out.c, out.c_err = chem.concentration(fit, out.r0)
+  return out
+end
+
+----------------------------------------------------------------------
+-- 2. continuum model against the paper's measurements
+----------------------------------------------------------------------
+
+-- the sorted union of two lists; a value of a within tol of one of b is
+-- dropped (b's values are looked up exactly later; 0.95 mm is not exactly
+-- 19 x 3 mm / 60 in floating point)
+local function merge_sorted(a, b, tol)
+  tol = tol or 0
+  local out = {}
+  for _, v in ipairs(b) do out[#out + 1] = v end
+  for _, v in ipairs(a) do
+    local dup = false
+    for _, w in ipairs(b) do dup = dup or math.abs(v - w) <= tol end
+    if not dup then out[#out + 1] = v end
+  end
+  table.sort(out)
+  local uniq = {}
+  for _, v in ipairs(out) do
+    if uniq[#uniq] ~= v then uniq[#uniq + 1] = v end
+  end
+  return uniq
+end
+
+-- Each set: the comparison at the measured times and positions
+-- (ionflow.cellpaper.compare, 0.3 V drive) and a dense run for the figures
+-- (every 10 min; 61 positions plus the XPCS positions). The best set is
+-- the one with the smallest profile RMS residual, as paper-figures.lua
+-- ranks them; the current and velocity residuals are reported alongside.
+function M.models(cfg)
+  local P = cp.paper
+  local m = pp.measured(cfg.datadir)
+  local times = {}
+  for k = 0, cfg.minutes // 10 do times[#times + 1] = k * 600 end
+  local ptimes = {}
+  for _, mm in ipairs(pp.profile_minutes) do ptimes[#ptimes + 1] = mm * 60 end
+  for _, tm in ipairs(cfg.times_min) do ptimes[#ptimes + 1] = tm * 60 end
+  times = merge_sorted(times, ptimes)
+  local xs, vx = {}, {}
+  for k = 0, 60 do xs[#xs + 1] = P.L * k / 60 end
+  for _, mm in ipairs(P.positions_mm) do vx[#vx + 1] = mm * 1e-3 end
+  xs = merge_sorted(xs, vx, 1e-9 * P.L)
+  local out = {measured = m, sets = {}, byname = {}}
+  for _, name in ipairs(cfg.sets) do
+    local t0 = sys.time()
+    local cmp = pp.compare(name, {m = m, N = cfg.N, minutes = cfg.minutes, drive = "V"})
+    local run = cell.run{L = P.L, c0 = P.c0, T = P.T, V = P.V, params = name,
+                         N = cfg.N, times = times, positions = xs}
+    local s = {name = name, cmp = cmp, run = run, seconds = sys.time() - t0,
+               xindex = {}, tindex = {}}
+    for k = 1, #run.x do s.xindex[run.x[k]] = k end
+    for k = 1, #run.t do s.tindex[run.t[k]] = k end
+    out.sets[#out.sets + 1] = s
+    out.byname[name] = s
+  end
+  local best
+  for _, s in ipairs(out.sets) do
+    if not best or s.cmp.summary.profile_rms < best.cmp.summary.profile_rms then best = s end
+  end
+  out.best = best
+  for _, key in ipairs{"current_rms_rel", "profile_rms", "velocity_rms"} do
+    local b
+    for _, s in ipairs(out.sets) do
+      if not b or s.cmp.summary[key] < b.cmp.summary[key] then b = s end
+    end
+    out["best_" .. key] = b.name
+  end
+  return out
+end
+
+-- the model's value of field (an array time x position) at time t (s) and
+-- position x (m), both on the dense run's grid
+function M.model_at(set, field, t, x)
+  local k, j = set.tindex[t], set.xindex[x]
+  if not (k and j) then
+    error(string.format("demo.model_at: t = %g s, x = %g m not on the run's grid", t, x), 2)
+  end
+  return set.run[field]:get(k, j)
+end
+
+----------------------------------------------------------------------
+-- 3. simulated heterodyne XPCS
+----------------------------------------------------------------------
+
+-- the detector of the simulated experiments and its q rings: from half to
+-- 98 % of the q at the edge of the largest inscribed circle
+local function detector(cfg)
+  local n = cfg.pixels
+  local g = {energy_keV = 10, distance = 1, pixel = 75e-6,
+             center = {x = (n - 1) / 2, y = (n - 1) / 2}, shape = {n, n}}
+  local geo = xpcs.geometry(g)
+  local theta = 0.5 * math.atan((n / 2) * g.pixel / g.distance)
+  local qhi = 0.98 * 4 * math.pi / geo.wavelength * math.sin(theta)
+  local edges = {}
+  for i = 0, cfg.q_rings do
+    edges[#edges + 1] = qhi * (0.5 + 0.5 * i / cfg.q_rings)
+  end
+  geo.frame_time = cfg.frame_time
+  return g, geo, edges
+end
+
+-- median of the finite values of a list (NaN when there is none)
+function M.median(xs)
+  local t = {}
+  for _, v in ipairs(xs) do if v == v then t[#t + 1] = v end end
+  if #t == 0 then return 0 / 0 end
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) // 2] or 0.5 * (t[n // 2] + t[n // 2 + 1])
+end
+
+-- Eq. 1 at the delays tau with a fit's parameters (for drawing fits)
+function M.eq1(f, tau)
+  local out = {}
+  for i, t in ipairs(tau) do
+    local e = math.exp(-((t / f.tau0) ^ f.gamma))
+    out[i] = f.baseline + f.beta * ((1 - f.h) ^ 2 + f.h ^ 2 * e * e +
+      2 * f.h * (1 - f.h) * e * math.cos(f.omega * t))
+  end
+  return out
+end
+
+-- One experiment at speed v (m/s, along +x on the detector): simulate,
+-- correlate (q rings x 18 sectors), fit Eq. 1 per bin, speed from
+-- omega(q, chi) with the master-curve fit. keep = true keeps the frames'
+-- correlation result and partition for the figures and the APS file.
+function M.experiment(cfg, v, seed, keep)
+  local g, geo, edges = detector(cfg)
+  local frames, truth = speckle.simulate{geometry = g, frames = cfg.frames,
+    frame_time = cfg.frame_time, velocity = v, flow_angle_deg = 0,
+    tau0 = cfg.tau0, h = cfg.h, modes = cfg.modes,
+    mean_counts = cfg.mean_counts, seed = seed}
+  local qm = X.partitions(geo, {q_edges = edges, phi_bins = cfg.phi_bins})
+  local part, maps = qm.dynamic, qm.maps
+  local corr = xpcs.correlator{dynamic = part, static = qm.static, progress = false}
+  corr:push(frames)
+  local res = corr:result()
+  corr:close()
+  frames = nil
+  res.frame_time, res.stride = cfg.frame_time, 1
+  local tau = res.tau * cfg.frame_time
+  local fits = fit.heterodyne(tau, res.g2, res.g2_err)
+  local ring = {}
+  for b = 1, part.nbins do ring[b] = (b - 1) // part.nphi + 1 end
+  local qx, qy = part:bin_mean(maps.q * maps.ux), part:bin_mean(maps.q * maps.uy)
+  local ok, vel = pcall(fit.velocity, {fits = fits, q = part.q_mean, qx = qx,
+    qy = qy, ring = ring, flow_angle_deg = 0,
+    master = keep and {tau = tau, g2 = res.g2, err = res.g2_err} or nil})
+  if not ok then
+    vel = {resolved = false, reason = tostring(vel):gsub("^.-fit%.velocity: ", "")}
+  end
+  local nres, periods = 0, {}
+  for _, f in ipairs(fits) do
+    if f.resolved then nres = nres + 1; periods[#periods + 1] = f.periods end
+  end
+  -- periods of the oscillation inside the delay range, median over the
+  -- resolved bins: below about 1 the speed is at the resolution limit
+  local e = {truth = truth, vel = vel, nbins = #fits, nresolved = nres,
+             periods = M.median(periods)}
+  if keep then
+    e.res, e.tau, e.fits, e.part, e.ring, e.qm = res, tau, fits, part, ring, qm
+    e.geometry = geo
+  end
+  return e
+end
+
+-- All experiments: at each position and time, the truth is the model's
+-- v0_lab of the truth set; the recovered speed gets the model's sign
+-- (only the speed is observable) and is converted to the TFSI velocity
+-- with epsilon(0.1) (Eq. 3: v_TFSI = -epsilon v_EO). progress(k, n, row)
+-- is called after each experiment.
+function M.xpcs(cfg, mod, mv, progress)
+  local set = mod.best
+  if cfg.truth_set then
+    set = mod.byname[cfg.truth_set]
+    if not set then
+      error(string.format("demo.xpcs: the truth set '%s' is not among the sets run (%s)",
+        cfg.truth_set, table.concat(cfg.sets, ", ")), 2)
+    end
+  end
+  local rows, keep = {}, nil
+  local n = #cfg.positions_mm * #cfg.times_min
+  local k = 0
+  for _, tm in ipairs(cfg.times_min) do
+    for _, xmm in ipairs(cfg.positions_mm) do
+      k = k + 1
+      local v = M.model_at(set, "v0_lab", tm * 60, xmm * 1e-3)
+      local e = M.experiment(cfg, v, cfg.seed + k, k == 1)
+      local row = {x = xmm * 1e-3, t = tm * 60, truth = v, resolved = e.vel.resolved,
+                   reason = e.vel.reason, nresolved = e.nresolved, nbins = e.nbins,
+                   periods = e.periods}
+      if e.vel.resolved then
+        local sgn = v < 0 and -1 or 1
+        row.v, row.v_err = sgn * e.vel.v, e.vel.v_err
+        row.dev_sigma = (e.vel.v - math.abs(v)) / e.vel.v_err
+        row.v_tfsi = chem.anion_velocity(row.v, mv.epsilon)
+        row.v_tfsi_err = math.sqrt((mv.epsilon * row.v_err) ^ 2 +
+                                   (row.v * mv.epsilon_err) ^ 2)
+      end
+      row.v_tfsi_truth = chem.anion_velocity(v, mv.epsilon)
+      rows[#rows + 1] = row
+      if k == 1 then keep = e; keep.row = row end
+      if progress then progress(k, n, row) end
+    end
+  end
+  return {set = set, rows = rows, showcase = keep}
+end
+
+----------------------------------------------------------------------
+-- 4. result files
+----------------------------------------------------------------------
+
+local function col(rows, key, scale)
+  local out = {}
+  for k, r in ipairs(rows) do
+    local v = r[key]
+    out[k] = v and v * (scale or 1) or 0 / 0
+  end
+  return out
+end
+
+-- demo-out/: model_<set>.h5 (cellio layout, one per set), xpcs_showcase.h5
+-- (the first experiment in the APS 8-ID-I layout), results.h5 (molar
+-- volumes, model residuals, the velocity table). Each file is written
+-- atomically (h5.create); existing files are replaced.
+function M.write_results(dir, cfg, mv, mod, xp)
+  local files = {}
+  for _, s in ipairs(mod.sets) do
+    local p = string.format("%s/model_%s.h5", dir, s.name)
+    os.remove(p)
+    cio.write_h5(p, s.run, {drive = "V", V_V = cp.paper.V,
+      profile_rms_mol_per_m3 = s.cmp.summary.profile_rms,
+      velocity_rms_m_per_s = s.cmp.summary.velocity_rms,
+      current_rms_rel = s.cmp.summary.current_rms_rel})
+    files[#files + 1] = p
+  end
+  local e = xp.showcase
+  local xpath = dir .. "/xpcs_showcase.h5"
+  X.write_result(xpath, e.res, {geometry = e.geometry, qmap = e.qm,
+    options = {simulated = true, truth_v_m_per_s = e.truth.v or 0 / 0,
+      x_m = e.row.x, t_s = e.row.t, seed = e.truth.seed, tau0_s = e.truth.tau0,
+      h = e.truth.h, beta = e.truth.beta, frame_time_s = cfg.frame_time}})
+  files[#files + 1] = xpath
+
+  local path = dir .. "/results.h5"
+  local w <close> = h5.create(path, {overwrite = true})
+  local f = mv.fit
+  w:write("/molar_volumes/r", mv.r)
+  w:write("/molar_volumes/rho", mv.rho, {attrs = {units = "kg/m^3"}})
+  w:write("/molar_volumes/rho_err", mv.sigma, {attrs = {units = "kg/m^3"}})
+  w:group("/molar_volumes", {V_EO_A3 = f.V_solvent_A3, V_EO_err_A3 = f.sd_solvent_A3,
+    V_LiTFSI_A3 = f.V_salt_A3, V_LiTFSI_err_A3 = f.sd_salt_A3,
+    V_EO_m3_per_mol = f.V_solvent, V_LiTFSI_m3_per_mol = f.V_salt,
+    chi2 = f.chi2, dof = f.dof, r = mv.r0, epsilon = mv.epsilon,
+    epsilon_err = mv.epsilon_err, kappa = mv.kappa, kappa_err = mv.kappa_err,
+    c_mol_per_m3 = mv.c, c_err_mol_per_m3 = mv.c_err,
+    source = (mv.path:gsub("^.*/data/", "data/"))})
+  local names, prof, vel, cur = {}, {}, {}, {}
+  for k, s in ipairs(mod.sets) do
+    names[k] = s.name
+    prof[k] = s.cmp.summary.profile_rms
+    vel[k] = s.cmp.summary.velocity_rms
+    cur[k] = s.cmp.summary.current_rms_rel
+  end
+  w:write("/model/sets", names)
+  w:write("/model/profile_rms", prof, {attrs = {units = "mol/m^3"}})
+  w:write("/model/velocity_rms", vel, {attrs = {units = "m/s",
+    note = "measured XPCS velocity against the model's v0_lab"}})
+  w:write("/model/current_rms_rel", cur)
+  w:group("/model", {best = mod.best.name, ranked_by = "profile_rms", drive = "V 0.3 V"})
+  local rows = xp.rows
+  local V = "/velocity/"
+  w:write(V .. "x", col(rows, "x"), {attrs = {units = "m"}})
+  w:write(V .. "t", col(rows, "t"), {attrs = {units = "s"}})
+  w:write(V .. "v_true", col(rows, "truth"), {attrs = {units = "m/s",
+    description = "model v0_lab (EO, lab frame) used by the simulator"}})
+  w:write(V .. "v_measured", col(rows, "v"), {attrs = {units = "m/s",
+    description = "recovered speed with the model's sign; NaN: not resolved"}})
+  w:write(V .. "v_err", col(rows, "v_err"), {attrs = {units = "m/s"}})
+  w:write(V .. "dev_sigma", col(rows, "dev_sigma"))
+  local res = {}
+  for k, r in ipairs(rows) do res[k] = r.resolved and 1 or 0 end
+  w:write(V .. "resolved", res)
+  w:write(V .. "v_tfsi", col(rows, "v_tfsi"), {attrs = {units = "m/s",
+    description = "Eq. 3: -epsilon(0.1) v_measured"}})
+  w:write(V .. "v_tfsi_err", col(rows, "v_tfsi_err"), {attrs = {units = "m/s"}})
+  w:write(V .. "v_tfsi_true", col(rows, "v_tfsi_truth"), {attrs = {units = "m/s"}})
+  w:group(V, {truth_set = xp.set.name, frame = "lab", epsilon = mv.epsilon})
+  w:close()
+  files[#files + 1] = path
+  return files
+end
+
+----------------------------------------------------------------------
+-- 5. figures
+----------------------------------------------------------------------
+
+local function g2_figure(e, base)
+  local part, fits, tau = e.part, e.fits, e.tau:totable()
+  local nphi = part.nphi
+  local r = (part.nq + 1) // 2
+  local bins = plots.g2_bins(tau, e.res.g2, e.res.g2_err, part.q_mean,
+                             part.phi_mean * (math.pi / 180)).bins
+  -- resolved sectors of one ring with phi in [0, 90) degrees (|cos chi|
+  -- >= 0.25, where fit.velocity uses them), at most four
+  local sel = {}
+  for j = 1, nphi do
+    local b = (r - 1) * nphi + j
+    local ph = part.phi_mean:get(b)
+    if ph >= 0 and math.cos(math.rad(ph)) >= 0.25 and fits[b].resolved then
+      sel[#sel + 1] = b
+    end
+  end
+  while #sel > 4 do table.remove(sel, #sel // 2 + 1) end
+  local ft = {}
+  for i = 1, 200 do ft[i] = tau[1] * (tau[#tau] / tau[1]) ^ ((i - 1) / 199) end
+  for _, b in ipairs(sel) do
+    bins[b].fit, bins[b].fit_tau = M.eq1(fits[b], ft), ft
+  end
+  return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25,
+    title = "Fig. 2a: g_{2} with Eq. 1 fits (simulated, one q ring)"}):export(base)
+end
+
+local function omega_figure(e, base)
+  local part, fits, vel = e.part, e.fits, e.vel
+  local q, phi, om, err = {}, {}, {}, {}
+  for b, f in ipairs(fits) do
+    local R = vel.rings and vel.rings[e.ring[b]]
+    if f.resolved and R and R.q then
+      q[#q + 1] = R.q
+      phi[#phi + 1] = math.rad(part.phi_mean:get(b))
+      -- omega is |q.v|: the sign of cos chi is that of the flow projection
+      om[#om + 1] = math.cos(phi[#phi]) < 0 and -f.omega or f.omega
+      err[#err + 1] = f.omega_err
+    end
+  end
+  local bq = {q = {}, omega = {}, err = {}}
+  for _, R in ipairs(vel.rings or {}) do
+    if R.q and R.qv then
+      bq.q[#bq.q + 1], bq.omega[#bq.omega + 1], bq.err[#bq.err + 1] = R.q, R.qv, R.qv_err
+    end
+  end
+  return plots.omega({q = q, phi = phi, omega = om, err = err, v = vel.v, by_q = bq},
+    {title = "Fig. 2c/d: omega = q v cos chi (simulated)"}):export(base)
+end
+
+local function master_figure(e, base)
+  local part, fits, tau = e.part, e.fits, e.tau:totable()
+  local bins = plots.g2_bins(tau, e.res.g2, nil, part.q_mean,
+                             part.phi_mean * (math.pi / 180)).bins
+  local used, qc, p = {}, {}, {beta = {}, h = {}, tau0 = {}, gamma = {}}
+  for b, f in ipairs(fits) do
+    local c = math.abs(math.cos(math.rad(part.phi_mean:get(b))))
+    if f.resolved and c >= 0.1 then
+      used[#used + 1] = bins[b]
+      qc[#qc + 1] = part.q_mean:get(b) * c
+      for k in pairs(p) do p[k][#p[k] + 1] = f[k] end
+    end
+  end
+  -- the line: Eq. 1 with omega = v x, the bins' median beta, h, gamma and
+  -- tau0, its decay drawn for the median q |cos chi| (the decay does not
+  -- scale with q |cos chi|, the oscillation does)
+  local line = {x = {}, g2 = {}}
+  local qm = M.median(qc)
+  local fp = {baseline = 1, beta = M.median(p.beta), h = M.median(p.h),
+              tau0 = M.median(p.tau0), gamma = M.median(p.gamma), omega = 0}
+  for i = 1, 200 do
+    local t = tau[1] * (tau[#tau] / tau[1]) ^ ((i - 1) / 199)
+    fp.omega = e.vel.v * qm
+    line.x[i] = qm * A * t
+    line.g2[i] = M.eq1(fp, {t})[1]
+  end
+  return plots.master({tau = tau, bins = used, fit = line},
+    {title = "Fig. 2e: master curve, all resolved bins (simulated)"}):export(base)
+end
+
+local function current_figure(mod, base)
+  local m = mod.measured
+  local models = {}
+  for _, s in ipairs(mod.sets) do
+    models[#models + 1] = {name = s.name, t = s.run.t, i = s.run.i}
+  end
+  return plots.current({t = m.current.t, i = m.current.i, models = models},
+    {title = "Fig. 3: current at 0.3 V, paper (measured) and model"}):export(base)
+end
+
+local PROFILE_MIN = {20, 151, 412, 707, 1100}
+
+local function profiles_figure(mod, base)
+  local fig = plot.figure{cols = #mod.sets, width = 430 * #mod.sets, height = 440,
+    title = "Fig. 4: concentration profiles, paper (markers) and model (lines)"}
+  for k, s in ipairs(mod.sets) do
+    local profs = {}
+    for _, p in ipairs(mod.measured.profiles) do
+      for _, mm in ipairs(PROFILE_MIN) do
+        if p.minutes == mm then
+          local row = s.tindex[p.t]
+          local c = {}
+          for j = 1, #s.run.x do c[j] = s.run.c:get(row, j) end
+          profs[#profs + 1] = {t = p.t, x = p.x, c = p.c,
+                               model = {x = s.run.x, c = c}}
+        end
+      end
+    end
+    plots.draw.profiles(fig:panel(k), {profiles = profs, model_name = s.name},
+                        {legend = k == 1 and "topright" or false})
+  end
+  return fig:export(base)
+end
+
+local function velocity_figure(mod, xp, base)
+  local fig = plot.figure{cols = 2, width = 1100, height = 460,
+    title = "Fig. 5: EO velocity, paper (circles), model (lines), recovered from simulated XPCS (squares)"}
+  local pos = {}
+  for k, v in ipairs(mod.measured.velocities) do
+    local models = {}
+    for _, s in ipairs(mod.sets) do
+      local j = s.xindex[v.x]
+      local mv = {}
+      for i = 1, #s.run.t do mv[i] = s.run.v0_lab:get(i, j) end
+      models[#models + 1] = {name = s.name, t = s.run.t, v = mv}
+    end
+    pos[k] = {x = v.x, t = v.t, v = v.v, models = models}
+  end
+  local ax = fig:panel(1)
+  plots.draw.velocity(ax, {positions = pos}, {legend = "topright"})
+  local first = true
+  for k, p in ipairs(pos) do
+    local t, v, e = {}, {}, {}
+    for _, r in ipairs(xp.rows) do
+      if math.abs(r.x - p.x) < 1e-9 and r.resolved then
+        t[#t + 1], v[#v + 1], e[#e + 1] = r.t / 3600, r.v * 1e9, r.v_err * 1e9
+      end
+    end
+    if #t > 0 then
+      ax:errorbar(t, v, e, {color = k, marker = "square", size = 7, fill = false,
+        label = first and ("recovered (" .. xp.set.name .. " truth)") or nil})
+      first = false
+    end
+  end
+  ax:set{title = "v(t) per position", xlim = {0, cp.paper.minutes / 60}}
+  plots.draw.velocity_ratio(fig:panel(2):set{title = "measured / model, 200-400 min"},
+    {positions = pos})
+  return fig:export(base)
+end
+
+-- on the run's uniform grids only (every 10 min, 61 positions), which
+-- gnuplot draws as an image without seams between cells
+local function map_figure(set, base)
+  local r = set.run
+  local ti, xi, t, x = {}, {}, {}, {}
+  for k = 1, #r.t do
+    if r.t[k] % 600 == 0 then ti[#ti + 1] = k; t[#t + 1] = r.t[k] end
+  end
+  for j = 1, #r.x do
+    local f = r.x[j] / cp.paper.L * 60
+    if math.abs(f - math.floor(f + 0.5)) < 1e-9 then xi[#xi + 1] = j; x[#x + 1] = r.x[j] end
+  end
+  local c = {}
+  for a, k in ipairs(ti) do
+    c[a] = {}
+    for b, j in ipairs(xi) do c[a][b] = r.c:get(k, j) end
+  end
+  return plots.cxt_map({x = x, t = t, c = c},
+    {title = "c(x, t), model " .. set.name .. " (0.3 V, 3 mm)"}):export(base)
+end
+
+-- all figures into dir; returns {name = {paths}, order = {names}}
+function M.figures(dir, mod, xp)
+  local figs, order = {}, {}
+  local function add(name, paths) figs[name] = paths; order[#order + 1] = name end
+  local e = xp.showcase
+  add("fig2a_g2", g2_figure(e, dir .. "/fig2a_g2"))
+  if e.vel.resolved then
+    add("fig2cd_omega", omega_figure(e, dir .. "/fig2cd_omega"))
+    add("fig2e_master", master_figure(e, dir .. "/fig2e_master"))
+  end
+  add("fig3_current", current_figure(mod, dir .. "/fig3_current"))
+  add("fig4_profiles", profiles_figure(mod, dir .. "/fig4_profiles"))
+  add("fig5_velocity", velocity_figure(mod, xp, dir .. "/fig5_velocity"))
+  add("figS9_cxt_map", map_figure(xp.set, dir .. "/figS9_cxt_map"))
+  figs.order = order
+  return figs
+end
+
+return M
