@@ -24,44 +24,14 @@ usage: xpcs-correlate.lua RAW.h5 -o RESULT.h5 [--qmap QMAP.h5]
   [--distance M] [--pixel M] [--center X,Y] [--meta SIDECAR.h5]
   [--twotime BIN,BIN,...] [--downsample N]]==]
 
-local function die(msg)
-  io.stderr:write("xpcs-correlate: ", msg, "\n", usage, "\n")
-  os.exit(2)
-end
-
-local flags = {fold = true, log = true, normalize = true, help = true}
-local o, i = {}, 1
-while i <= #arg do
-  local a = arg[i]
-  if a == "-o" then
-    o.out = arg[i + 1]; i = i + 2
-  elseif a:sub(1, 2) == "--" then
-    local k = a:sub(3):gsub("-", "_")
-    if flags[k] then
-      o[k] = true; i = i + 1
-    else
-      if arg[i + 1] == nil then die("missing value for " .. a) end
-      o[k] = arg[i + 1]; i = i + 2
-    end
-  elseif not o.raw then
-    o.raw = a; i = i + 1
-  else
-    die("unexpected argument " .. a)
-  end
-end
-if o.help then print(usage) os.exit(0) end
+local cli = require "ionflow.cli"
+local o = cli.parse(arg, {name = "xpcs-correlate", usage = usage,
+  flags = {fold = true, log = true, normalize = true},
+  positional = {"raw"}, short = {o = "out"}})
+local function die(msg) o:die(msg) end
 if not o.raw then die("no raw file") end
 if not o.out then die("no output file (-o)") end
-
-local function num(k, int)
-  if o[k] == nil then return nil end
-  local v = tonumber(o[k])
-  if v == nil or (int and math.type(v) ~= "integer") then
-    die(string.format("--%s needs a%s number, got %q", k:gsub("_", "-"),
-      int and "n integer" or "", o[k]))
-  end
-  return v
-end
+local function num(k, int) return o:num(k, int) end
 
 local over = {energy_keV = num("energy"), distance = num("distance"),
   pixel_x = num("pixel"), pixel_y = num("pixel")}
