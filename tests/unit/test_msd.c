@@ -24,7 +24,7 @@ static void series(void)
 {
 	double x[300], out[300], worst = 0;
 	size_t k;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	srand(3);
 	x[0] = 5;
 	for (k = 1; k < 300; k++)
@@ -113,7 +113,7 @@ static void against_brute(msd_frame frame)
 	msd_acc *a;
 	msd_opts o;
 	msd_res r;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	traj_open_synth(&t, &s, err);
 	for (i = 0; i < n; i++) {
 		grp[i] = traj_types(t)[i] - 1;
@@ -175,7 +175,7 @@ static int analyse(const traj_synth *s, msd_frame frame, size_t nblocks,
 	double *mass = calloc(n, sizeof *mass);
 	msd_opts opt;
 	msd_tin in;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	traj_open_synth(&t, s, err);
 	for (i = 0; i < n; i++) {
 		grp[i] = traj_types(t)[i] - 1;
@@ -302,7 +302,7 @@ static void fit_range(void)
 {
 	double y[2001];
 	size_t m, lo, hi;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	for (m = 0; m <= 2000; m++)
 		y[m] = (double)m * (double)m / (1.0 + (double)m / 8.0);
 	ok(msd_fit_range(y, 2001, &lo, &hi, err) == 0, "diffusive regime "
@@ -319,7 +319,7 @@ static void fit_range(void)
 
 static void errors(void)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	int grp[3] = {0, 1, 5};
 	double pos[9] = {0}, box[3] = {1, 1, 1};
 	msd_opts o;

@@ -50,7 +50,7 @@ static void rigid(void)
 {
 	traj_synth p = spec(1e-10, 1, 1e-10, 1e-10);
 	pd_res r;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	size_t l;
 	double wsame = 0, wcorr = 0;
 	ok(run(&p, 10, &r, err) == 0, "rigid pairs: %s", err);
@@ -72,7 +72,7 @@ static void correlated(double s)
 {
 	traj_synth p = spec(0.6e-10, s, 1e-10, 3e-10);
 	pd_res r;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	double want = s * 0.6 / sqrt(3.0);
 	ok(run(&p, 8, &r, err) == 0, "correlated pairs s=%+.0f", s);
 	ok(fabs(r.corr[1] - want) < 0.03 && fabs(r.corr[8] - want) < 0.03,
@@ -89,7 +89,7 @@ static void dense(void)
 {
 	traj_synth p = spec(0, 1, 3e-9, 3e-9);
 	pd_res r;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	p.box = 3e-9;
 	p.pair_dist = 0;
 	p.nframes = 400;
@@ -108,7 +108,7 @@ static void errors(void)
 {
 	traj_synth p = spec(0, 1, 1e-10, 1e-10);
 	pd_res r;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	traj *t;
 	int grp[80];
 	pd_opts o;

@@ -17,7 +17,7 @@ static void test_geometry(void)
 {
 	geom g = {E_1A, 1.0, 1e-3, 1e-3, 10, 20, 41, 31};
 	geom_px p;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	double t30 = tan(M_PI / 6) / 1e-3;
 	ok(geom_check(&g, err) == 0, "valid geometry");
 	is_num(geom_wavelength(&g), 1e-10, 1e-25, "lambda = 1 A");
@@ -82,7 +82,7 @@ static void test_rings(void)
 	static const int rk[] = {0, 10, 20, 40, 70};
 	double qe[5], pe[5] = {-180, -90, 0, 90, 180}, k = 2 * M_PI / 1e-10;
 	double pall[2] = {-180, 180};
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	qmap m;
 	geom_maps(&g, q, phi, NULL, NULL, err);
 	for (int i = 0; i < 5; i++)
@@ -178,7 +178,7 @@ static void test_rings(void)
 static void test_edges(void)
 {
 	double e[6], lin[4];
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	ok(qmap_edges(1e-3, 1e-1, 5, 1, e, err) == 0, "log edges");
 	is_num(e[1] / e[0], e[5] / e[4], 1e-12, "constant ratio");
 	is_num(e[5], 1e-1, 0, "last edge exact");
@@ -207,7 +207,7 @@ static void test_maps_and_masks(void)
 	int32_t dyn[12] = {1, 1, 2, 0, 2, 2, 2, 0, 1, 3, 3, 3};
 	int32_t s2d[6];
 	double q[12], img[12];
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	qmap m, d;
 	for (int i = 0; i < 12; i++) {
 		q[i] = i;

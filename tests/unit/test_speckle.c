@@ -82,7 +82,7 @@ static void check_eq1(const speckle_params *p, const double *G,
 		      double bscale, double *zfull, double *zdiff)
 {
 	speckle_mix mix;
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	size_t npix = p->geom.rows * p->geom.cols;
 	double *K = malloc(sizeof(double) * npix);
 	const double *Gr = G + (NLAG - 1) * npix;

@@ -86,7 +86,7 @@ static void round_trips(void)
 {
 	static const char *names[3] = {"wrapped+images", "wrapped",
 				       "unwrapped"};
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	size_t nf;
 	int how, tok = 0;
 	double d;
@@ -113,7 +113,7 @@ static void round_trips(void)
 /* D from H5MD and from LAMMPS of the same trajectory agree */
 static void same_numbers(void)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	const char *paths[2] = {tmp("w.h5"), tmp("a.dump")};
 	double dval[2][3];
 	int f, g;
@@ -206,7 +206,7 @@ static void bad_lammps(void)
 /* an H5MD file without a box: an error unless declared unwrapped */
 static void bad_h5md(void)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	h5_writer *w;
 	h5_value v;
 	double pos[2 * 2 * 3] = {0, 0, 0, 1, 1, 1, 0.1, 0, 0, 1.1, 1, 1};

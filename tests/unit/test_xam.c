@@ -106,7 +106,7 @@ static double synth_A(const synth *s, double x, double c)
 
 static int synth_make(synth *s, gsl_rng *rng)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	if (xray_molar_attenuation("LiC2F6NO4S2", 20, &s->sig_s, NULL, err) ||
 	    xray_molar_attenuation("C2H4O", 20, &s->sig_e, NULL, err) ||
 	    xray_mass_attenuation("Li", 20, &s->mu_li, err)) {
@@ -167,7 +167,7 @@ static double synth_quadrature(const synth *s, size_t f, double left, double rig
 {
 	xam_balance b;
 	double sc[NPOS];
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	for (int j = 0; j < NPOS; j++)
 		sc[j] = 1;
 	xam_salt_balance(s->x + f, s->ctrue + f, sc, NPOS, left, right, s->c0, &b, err);
