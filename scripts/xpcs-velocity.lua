@@ -195,10 +195,13 @@ local function write(d, fits, vel, wins)
     attrs.v_rings_err_m_per_s = vel.v_rings_err
     attrs.chi2_red = vel.chi2_red
     attrs.flow_angle_err_deg = vel.flow_angle_err_deg
-    if vel.master then
+    if vel.master then   -- v is nil when the master fit did not resolve it
+      attrs.master_resolved = vel.master.resolved and 1 or 0
+      attrs.master_reason = vel.master.reason
       attrs.master_v_m_per_s = vel.master.v
       attrs.master_v_err_m_per_s = vel.master.v_err
     end
+    if vel.warning then attrs.warning = vel.warning end
     local nr = #vel.rings
     local rq, qv, qve, rv, rve = array.zeros{nr}, array.zeros{nr}, array.zeros{nr},
       array.zeros{nr}, array.zeros{nr}
@@ -252,10 +255,13 @@ local ok, err = pcall(function()
     print(string.format("omega(q), zero intercept: %.1f +/- %.1f A/s; spread "
       .. "between rings: %.1f +/- %.1f A/s", vel.v_q / A, vel.v_q_err / A,
       (vel.v_rings or 0 / 0) / A, (vel.v_rings_err or 0 / 0) / A))
-    if vel.master then
+    if vel.master and vel.master.resolved then
       print(string.format("master curve: %.1f +/- %.1f A/s", vel.master.v_A_per_s,
         vel.master.v_err_A_per_s))
+    elseif vel.master then
+      print("master curve: not resolved: " .. vel.master.reason)
     end
+    if vel.warning then print("warning: " .. vel.warning) end
     if o.fit_angle then
       print(string.format("flow angle: %.1f +/- %.1f deg (modulo 180)",
         vel.flow_angle_deg, vel.flow_angle_err_deg))

@@ -445,31 +445,86 @@ static inline void fit_stretch(double tau, double tau0, double gamma,
 	*x = exp(gamma * *lg);
 }
 
+/* Eq. 1 whose cross term carries the envelope G = e^{-(srel omega tau)^2
+** / 2}: the bin average of cos(omega_p tau) over pixels whose omegas
+** spread with standard deviation srel omega (Gaussian spread). Jacobian
+** rows of stride ld (6 columns used). */
+int fit_eq1_spread(const double *p, double srel, const double *x, size_t n,
+		   double *y, double *J, size_t ld)
+{
+	double b = p[0], be = p[1], h = p[2], t0 = p[3], g = p[4], w = p[5];
+	for (size_t i = 0; i < n; i++) {
+		double s, lg, c = cos(w * x[i]), a = srel * x[i];
+		double G = srel > 0 ? exp(-0.5 * a * a * w * w) : 1;
+		fit_stretch(x[i], t0, g, &s, &lg);
+		double E = exp(-s), E2 = E * E, cg = c * G;
+		double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * cg * E;
+		y[i] = b + be * br;
+		if (J == NULL)
+			continue;
+		double *Ji = J + i * ld;
+		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * cg * E);
+		Ji[0] = 1;
+		Ji[1] = br;
+		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 + 2 * (1 - 2 * h) * cg * E);
+		Ji[3] = dgds * (-g * s / t0);
+		Ji[4] = dgds * s * lg;
+		Ji[5] = -be * 2 * h * (1 - h) * E * G *
+			(sin(w * x[i]) * x[i] + c * a * a * w);
+	}
+	return 0;
+}
+
+/* Eq. 1 for a bin whose pixels have omegas omega r_j with weights w_j
+** (sum 1): the cross term's cosine is the weighted mean of cos(omega r_j
+** tau), the exact bin average for a known set of pixel projections (the
+** Gaussian envelope of fit_eq1_spread is its small-spread limit) */
+int fit_eq1_nodes(const double *p, const double *r, const double *wt,
+		  size_t K, const double *x, size_t n, double *y, double *J,
+		  size_t ld)
+{
+	double b = p[0], be = p[1], h = p[2], t0 = p[3], g = p[4], w = p[5];
+	for (size_t i = 0; i < n; i++) {
+		double s, lg, C = 0, dC = 0;
+		for (size_t j = 0; j < K; j++) {
+			double a = w * r[j] * x[i];
+			C += wt[j] * cos(a);
+			dC -= wt[j] * r[j] * x[i] * sin(a);
+		}
+		fit_stretch(x[i], t0, g, &s, &lg);
+		double E = exp(-s), E2 = E * E;
+		double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * C * E;
+		y[i] = b + be * br;
+		if (J == NULL)
+			continue;
+		double *Ji = J + i * ld;
+		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * C * E);
+		Ji[0] = 1;
+		Ji[1] = br;
+		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 + 2 * (1 - 2 * h) * C * E);
+		Ji[3] = dgds * (-g * s / t0);
+		Ji[4] = dgds * s * lg;
+		Ji[5] = be * 2 * h * (1 - h) * E * dC;
+	}
+	return 0;
+}
+
 int fit_model_heterodyne(const double *p, size_t np, const double *x,
 			 size_t n, double *y, double *J, void *ctx, char *err)
 {
 	(void)ctx;
 	if (np != FIT_HET_NP)
 		return err_set(err, "heterodyne model has 6 parameters");
-	double b = p[0], be = p[1], h = p[2], t0 = p[3], g = p[4], w = p[5];
-	for (size_t i = 0; i < n; i++) {
-		double s, lg, c = cos(w * x[i]);
-		fit_stretch(x[i], t0, g, &s, &lg);
-		double E = exp(-s), E2 = E * E;
-		double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * c * E;
-		y[i] = b + be * br;
-		if (J == NULL)
-			continue;
-		double *Ji = J + i * np;
-		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * c * E);
-		Ji[0] = 1;
-		Ji[1] = br;
-		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 + 2 * (1 - 2 * h) * c * E);
-		Ji[3] = dgds * (-g * s / t0);
-		Ji[4] = dgds * s * lg;
-		Ji[5] = -be * 2 * h * (1 - h) * E * sin(w * x[i]) * x[i];
-	}
-	return 0;
+	return fit_eq1_spread(p, 0, x, n, y, J, np);
+}
+
+int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
+				size_t n, double *y, double *J, void *ctx,
+				char *err)
+{
+	if (np != FIT_HET_NP)
+		return err_set(err, "heterodyne model has 6 parameters");
+	return fit_eq1_spread(p, ctx ? *(const double *)ctx : 0, x, n, y, J, np);
 }
 
 int fit_model_homodyne(const double *p, size_t np, const double *x,

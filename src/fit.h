@@ -78,6 +78,20 @@ enum { FIT_HET_B, FIT_HET_BETA, FIT_HET_H, FIT_HET_TAU0, FIT_HET_GAMMA,
        FIT_HET_OMEGA, FIT_HET_NP };
 int fit_model_heterodyne(const double *p, size_t np, const double *x,
 			 size_t n, double *y, double *J, void *ctx, char *err);
+/* Eq. 1 for a bin whose pixels' omegas spread (standard deviation srel
+** omega, Gaussian): the cross term gets e^{-(srel omega tau)^2 / 2}.
+** J (n rows of stride ld) may be NULL. srel = 0 is Eq. 1. The _spread
+** model takes ctx = pointer to srel (NULL: 0). */
+int fit_eq1_spread(const double *p, double srel, const double *x, size_t n,
+		   double *y, double *J, size_t ld);
+/* Eq. 1 for a bin of K pixel groups with omegas omega r_j and weights
+** wt_j (sum 1): cos(omega tau) becomes sum_j wt_j cos(omega r_j tau) */
+int fit_eq1_nodes(const double *p, const double *r, const double *wt,
+		  size_t K, const double *x, size_t n, double *y, double *J,
+		  size_t ld);
+int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
+				size_t n, double *y, double *J, void *ctx,
+				char *err);
 int fit_model_homodyne(const double *p, size_t np, const double *x,
 		       size_t n, double *y, double *J, void *ctx, char *err);
 int fit_model_double_exp(const double *p, size_t np, const double *x,

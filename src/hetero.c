@@ -15,6 +15,8 @@
 #define HET_NCAND 3		/* local minima refined */
 #define HET_SLOPE_Z 5		/* significance of omega versus |q cos chi| */
 #define HET_MIN_COS 0.25	/* bins closer to chi = 90 degrees are left out */
+#define HET_MASTER_Z 5		/* master speed vs omega(q, chi): standard errors */
+#define HET_MASTER_REL 0.1	/* ... and relative difference, both exceeded */
 
 /* the finite points inside the delay range, with weights */
 typedef struct het_data {
@@ -177,18 +179,19 @@ static void het_scan_omega(const het_data *d, const double *E,
 ** (exact restart at every octave) instead of one libm call per point.
 ** cand0 receives the omega = 0 (no oscillation) candidate. */
 static int het_scan(const het_data *d, double gamma, double omega_hi,
-		    het_cand *best, int *nbest, het_cand *cand0, char *err)
+		    double srel, het_cand *best, int *nbest, het_cand *cand0,
+		    char *err)
 {
 	size_t m = d->m;
 	double *E = err_malloc(HET_NTAU0 * m, sizeof(double), err);
-	double *c = E ? err_malloc(4 * m, sizeof(double), err) : NULL;
+	double *c = E ? err_malloc(5 * m, sizeof(double), err) : NULL;
 	double t0s[HET_NTAU0], prev2 = INFINITY, prev1 = INFINITY;
 	het_cand c1 = {INFINITY, 0, 0, {0}}, cur;
 	if (c == NULL) {
 		free(E);
 		return -1;
 	}
-	double *cp = c + m, *k2 = c + 2 * m, *cn = c + 3 * m;
+	double *cp = c + m, *k2 = c + 2 * m, *cn = c + 3 * m, *cg = c + 4 * m;
 	for (int j = 0; j < HET_NTAU0; j++) {
 		t0s[j] = d->tmin * pow(10 * d->tmax / d->tmin, (double)j / (HET_NTAU0 - 1));
 		for (size_t i = 0; i < m; i++)
@@ -217,7 +220,13 @@ static int het_scan(const het_data *d, double gamma, double omega_hi,
 					c[i] = cn[i];
 				}
 			}
-			het_scan_omega(d, E, t0s, c, om, &cur);
+			if (srel > 0) {	/* within-bin spread of omega */
+				for (size_t i = 0; i < m; i++) {
+					double a = srel * om * d->x[i];
+					cg[i] = c[i] * exp(-0.5 * a * a);
+				}
+			}
+			het_scan_omega(d, E, t0s, srel > 0 ? cg : c, om, &cur);
 			/* a local minimum over omega is the previous point */
 			if (prev1 <= prev2 && prev1 < cur.chi2 && isfinite(prev1))
 				het_keep(best, nbest, &c1);
@@ -248,7 +257,8 @@ static int het_nonlinear(const het_data *d, const hetero_opts *o,
 		if (p[j] < lo[j]) p[j] = lo[j];
 		if (p[j] > hi[j]) p[j] = hi[j];
 	}
-	fit_problem pb = {.model = fit_model_heterodyne, .np = 6, .n = d->m,
+	fit_problem pb = {.model = fit_model_heterodyne_spread,
+		.ctx = (void *)&o->srel, .np = 6, .n = d->m,
 		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
 		.p0 = p, .lower = lo,
 		.upper = hi, .fixed = fixed, .names = names, .max_iter = 200,
@@ -276,12 +286,10 @@ static void het_cross(const fit_result *r, double *a, double *sa)
 ** a smooth noise wiggle. With rho the residuals' lag-1 correlation, an
 ** AR(1) noise has n (1 - rho) / (1 + rho) effective points: the errors
 ** are inflated and the chi-square gains deflated by that factor. */
-static double het_rho(const het_data *d, const fit_result *r)
+static double het_rho(const het_data *d, const fit_result *r, double srel)
 {
 	double *ym = malloc(sizeof(double) * d->m), num = 0, den = 0, prev = 0;
-	char err[ERR_LEN];
-	if (ym == NULL || fit_model_heterodyne(r->p, 6, d->x, d->m, ym, NULL,
-					       NULL, err) != 0) {
+	if (ym == NULL || fit_eq1_spread(r->p, srel, d->x, d->m, ym, NULL, 6)) {
 		free(ym);
 		return 0;
 	}
@@ -306,12 +314,12 @@ static double het_rho(const het_data *d, const fit_result *r)
 ** reduced chi-square rather than trusted absolutely, and by the residual
 ** correlation (het_rho). */
 static void het_judge(const het_data *d, const fit_result *r, double chi0,
-		      hetero_result *out)
+		      double srel, hetero_result *out)
 {
 	double om = r->p[FIT_HET_OMEGA], t0 = r->p[FIT_HET_TAU0];
 	double g = r->p[FIT_HET_GAMMA];
 	double teff = t0 * pow(3, 1 / g), a, sa;
-	double rho = het_rho(d, r), infl = (1 + rho) / (1 - rho);
+	double rho = het_rho(d, r, srel), infl = (1 + rho) / (1 - rho);
 	for (int j = 0; j < FIT_HET_NP; j++)
 		out->err[j] = r->err[j] * sqrt(infl);
 	out->rho = rho;
@@ -350,10 +358,12 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 	if (o->fix_gamma && !(gamma > 0.2 && gamma <= 3))
 		return err_set(err, "fixed gamma must be in (0.2, 3] (got %g)",
 			       gamma);
+	if (!(o->srel >= 0 && o->srel < 10))
+		return err_set(err, "spread must be in [0, 10) (got %g)", o->srel);
 	if (het_data_make(tau, g2, g2err, n, o, &d, err))
 		return -1;
 	double omega_hi = o->omega_max > 0 ? o->omega_max : M_PI / (2 * d.tmin);
-	if (het_scan(&d, gamma, omega_hi, best, &nbest, &cand0, err)) {
+	if (het_scan(&d, gamma, omega_hi, o->srel, best, &nbest, &cand0, err)) {
 		het_data_free(&d);
 		return -1;
 	}
@@ -387,7 +397,7 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 	out->chi2_red = rb.chi2_red;
 	out->status = rb.status;
 	out->n = d.m;
-	het_judge(&d, &rb, chi0, out);
+	het_judge(&d, &rb, chi0, o->srel, out);
 	fit_result_free(&rb);
 	het_data_free(&d);
 	return 0;
@@ -404,7 +414,10 @@ static void het_fit_column(const double *tau, const double *g2,
 		if (g2err)
 			e[i] = g2err[i * nb + k];
 	}
-	if (hetero_fit(tau, y, g2err ? e : NULL, n, o, out, msg) == 0)
+	hetero_opts ob = *o;
+	if (o->srel_bins)
+		ob.srel = o->srel_bins[k];
+	if (hetero_fit(tau, y, g2err ? e : NULL, n, &ob, out, msg) == 0)
 		return;
 	for (int j = 0; j < FIT_HET_NP; j++)
 		out->p[j] = out->err[j] = NAN;
@@ -464,6 +477,9 @@ typedef struct het_gctx {
 	size_t *off;		/* first point of each bin, nb + 1 */
 	size_t *map;		/* nb x 6: global index of each Eq. 1 parameter */
 	size_t vidx;		/* index of v when omega is tied */
+	double vs;		/* v = p[vidx] vs: the solver sees v / v0 ~ 1,
+				   not ~1e-9 m/s, which its bound transform
+				   (sqrt(u^2 + 1)) handles badly */
 } het_gctx;
 
 /* the concatenated points: x carries the delays, bins by offsets */
@@ -474,7 +490,7 @@ static int het_global_model(const double *p, size_t np, const double *x,
 	het_gctx *c = ctx;
 	const hetero_global *g = c->g;
 	double loc[6], Jl[6 * 512];
-	(void)n;
+	(void)n; (void)err;
 	if (J)
 		memset(J, 0, sizeof(double) * n * np);
 	for (size_t k = 0; k < g->nb; k++) {
@@ -482,12 +498,17 @@ static int het_global_model(const double *p, size_t np, const double *x,
 		for (int j = 0; j < 6; j++)
 			loc[j] = p[c->map[k * 6 + j]];
 		if (g->qc)
-			loc[FIT_HET_OMEGA] = p[c->vidx] * fabs(g->qc[k]);
+			loc[FIT_HET_OMEGA] = p[c->vidx] * c->vs * fabs(g->qc[k]);
 		for (size_t s = 0; s < m; s += 512) {
 			size_t mm = m - s < 512 ? m - s : 512;
-			if (fit_model_heterodyne(loc, 6, x + i0 + s, mm, y + i0 + s,
-						 J ? Jl : NULL, NULL, err))
-				return -1;
+			if (g->nnodes && g->nnodes[k] > 0)
+				fit_eq1_nodes(loc, g->node_r[k], g->node_w[k],
+					      g->nnodes[k], x + i0 + s, mm,
+					      y + i0 + s, J ? Jl : NULL, 6);
+			else
+				fit_eq1_spread(loc, g->srel ? g->srel[k] : 0,
+					       x + i0 + s, mm, y + i0 + s,
+					       J ? Jl : NULL, 6);
 			if (J == NULL)
 				continue;
 			for (size_t i = 0; i < mm; i++) {
@@ -495,7 +516,8 @@ static int het_global_model(const double *p, size_t np, const double *x,
 				for (int j = 0; j < 5; j++)
 					Ji[c->map[k * 6 + j]] += Jl[i * 6 + j];
 				if (g->qc)
-					Ji[c->vidx] += Jl[i * 6 + 5] * fabs(g->qc[k]);
+					Ji[c->vidx] += Jl[i * 6 + 5] * c->vs *
+						       fabs(g->qc[k]);
 				else
 					Ji[c->map[k * 6 + 5]] += Jl[i * 6 + 5];
 			}
@@ -562,7 +584,7 @@ static int het_layout(const hetero_global *g, het_gctx *c, size_t *np,
 }
 
 /* start values: the median of the per-bin values mapped to each slot */
-static int het_global_start(const hetero_global *g, const het_gctx *c,
+static int het_global_start(const hetero_global *g, het_gctx *c,
 			    size_t np, double *p0, int *fixed, char *err)
 {
 	double *buf = err_malloc(g->nb, sizeof(double), err);
@@ -574,9 +596,18 @@ static int het_global_start(const hetero_global *g, const het_gctx *c,
 		for (size_t k = 0; k < g->nb; k++)
 			for (int jj = 0; jj < 6; jj++)
 				if (c->map[k * 6 + jj] == s && !(g->qc && jj == 5)) {
-					buf[nv++] = g->start[k].p[jj];
 					j = jj;
+					if (isfinite(g->start[k].p[jj]) &&
+					    g->start[k].resolved)
+						buf[nv++] = g->start[k].p[jj];
 				}
+		/* resolved bins give the starts; unresolved ones (a flat g2
+		** at chi = 90 degrees) only when a slot has nothing else */
+		for (size_t k = 0; nv == 0 && k < g->nb; k++)
+			for (int jj = 0; jj < 6; jj++)
+				if (c->map[k * 6 + jj] == s && !(g->qc && jj == 5) &&
+				    isfinite(g->start[k].p[jj]))
+					buf[nv++] = g->start[k].p[jj];
 		p0[s] = het_median(buf, nv);
 		fixed[s] = j >= 0 && g->fixed[j];
 	}
@@ -594,7 +625,8 @@ static int het_global_start(const hetero_global *g, const het_gctx *c,
 		if (!(v0 > 0))
 			return err_set(err, "no resolved bin to start the speed "
 				       "from; give v0");
-		p0[c->vidx] = v0;
+		c->vs = v0;
+		p0[c->vidx] = 1;
 		fixed[c->vidx] = 0;
 		return 0;
 	}
@@ -658,10 +690,62 @@ static int het_global_data(const hetero_global *g, het_gctx *c, double **x,
 	return 0;
 }
 
+/* the lag-1 correlation of the weighted residuals, pooled over the bins
+** (pairs never straddle two bins): the global fit's errors get the same
+** AR(1) inflation as a single bin's (het_rho), so that per-bin and
+** global errors mean the same thing */
+static double het_global_rho(het_gctx *c, const double *x, const double *y,
+			     const double *w, size_t n, const double *p,
+			     size_t np)
+{
+	double *ym = malloc(sizeof(double) * (n ? n : 1)), num = 0, den = 0;
+	char err[ERR_LEN];
+	if (ym == NULL || het_global_model(p, np, x, n, ym, NULL, c, err)) {
+		free(ym);
+		return 0;
+	}
+	for (size_t k = 0; k < c->g->nb; k++) {
+		double prev = 0;
+		for (size_t i = c->off[k]; i < c->off[k + 1]; i++) {
+			double e = (w ? sqrt(w[i]) : 1) * (ym[i] - y[i]);
+			den += e * e;
+			if (i > c->off[k])
+				num += e * prev;
+			prev = e;
+		}
+	}
+	free(ym);
+	double rho = den > 0 ? num / den : 0;
+	return rho < 0 ? 0 : (rho > 0.98 ? 0.98 : rho);
+}
+
+const char *hetero_master_check(double v, double v_err, int status,
+				double v_ref, double v_ref_err)
+{
+	if (status != FIT_CONVERGED)
+		return "master-curve fit did not converge";
+	if (!isfinite(v) || !(v > 0))
+		return "master-curve speed is not a positive number";
+	if (!isfinite(v_err) || !(v_err > 0))
+		return "master-curve speed error is not finite and positive "
+		       "(the speed is not constrained by the data)";
+	if (!(v_err < v / 3))
+		return "master-curve speed below 3 standard errors";
+	if (isfinite(v_ref) && v_ref > 0) {
+		double se = sqrt(v_err * v_err +
+				 (isfinite(v_ref_err) ? v_ref_err * v_ref_err : 0));
+		if (fabs(v - v_ref) > HET_MASTER_Z * se &&
+		    fabs(v / v_ref - 1) > HET_MASTER_REL)
+			return "master-curve speed disagrees with omega(q, chi) "
+			       "of the resolved bins (another minimum)";
+	}
+	return NULL;
+}
+
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 		      double *v_err, double *chi2_red, char *err)
 {
-	het_gctx c = {g, NULL, NULL, 0};
+	het_gctx c = {g, NULL, NULL, 0, 1};
 	double *x = NULL, *y = NULL, *w = NULL, *p0 = NULL, *lo = NULL, *hi = NULL;
 	int *fixed = NULL, ng = 0, rc = -1;
 	size_t np = 0, n = 0;
@@ -691,10 +775,27 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 	fit_problem pb = {.model = het_global_model, .ctx = &c, .np = np,
 		.n = n, .x = x, .y = y, .weights = w, .p0 = p0, .lower = lo,
 		.upper = hi, .fixed = fixed, .max_iter = 300, .scale_errors = 1};
+	/* with a shared speed, first the other parameters at the start
+	** speed: from medians of per-bin fits, a free speed can slide into
+	** the h = 1 valley where the cross term, and so v, drops out */
+	if (g->qc && !fixed[c.vidx]) {
+		fixed[c.vidx] = 1;
+		if (fit_run(&pb, &r, err) == 0) {
+			for (size_t s = 0; s < np; s++)
+				if (isfinite(r.p[s]) && r.p[s] > lo[s] && r.p[s] < hi[s])
+					p0[s] = r.p[s];
+			fit_result_free(&r);
+		}
+		fixed[c.vidx] = 0;
+	}
 	if (fit_run(&pb, &r, err)) {
 		err_prefix(err, "global fit");
 		goto done;
 	}
+	double rho = het_global_rho(&c, x, y, w, n, r.p, np);
+	double infl = sqrt((1 + rho) / (1 - rho));
+	for (size_t s = 0; s < np; s++)
+		r.err[s] *= infl;
 	for (size_t k = 0; k < g->nb; k++) {
 		hetero_result *o = &out[k];
 		memset(o, 0, sizeof *o);
@@ -703,18 +804,20 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 			o->err[j] = r.err[c.map[k * 6 + j]];
 		}
 		if (g->qc) {
-			o->p[5] = r.p[c.vidx] * fabs(g->qc[k]);
-			o->err[5] = r.err[c.vidx] * fabs(g->qc[k]);
+			o->p[5] = r.p[c.vidx] * c.vs * fabs(g->qc[k]);
+			o->err[5] = r.err[c.vidx] * c.vs * fabs(g->qc[k]);
 		}
+		o->rho = rho;
 		o->chi2_red = r.chi2_red;
 		o->status = r.status;
 		o->n = c.off[k + 1] - c.off[k];
 		o->resolved = g->start[k].resolved;
 		o->reason = g->start[k].reason;
 	}
-	if (v) *v = g->qc ? r.p[c.vidx] : NAN;
-	if (v_err) *v_err = g->qc ? r.err[c.vidx] : NAN;
+	if (v) *v = g->qc ? r.p[c.vidx] * c.vs : NAN;
+	if (v_err) *v_err = g->qc ? r.err[c.vidx] * c.vs : NAN;
 	if (chi2_red) *chi2_red = r.chi2_red;
+	if (g->status) *g->status = r.status;
 	fit_result_free(&r);
 	rc = 0;
 done:
@@ -1108,3 +1211,4 @@ done:
 	free(ok); free(use); free(xs); free(ys); free(ws);
 	return rc;
 }
+

@@ -31,6 +31,11 @@ typedef struct hetero_opts {
 	double gamma;
 	double tau_min, tau_max;	/* delay range used, s (0: all) */
 	double omega_max;	/* rad/s, 0: pi / (2 shortest delay) */
+	double srel;		/* within-bin spread of omega relative to
+				   omega (sd(q cos chi) / |<q cos chi>|):
+				   the cross term gets e^{-(srel omega
+				   tau)^2/2} (fit_eq1_spread); 0: none */
+	const double *srel_bins;	/* hetero_fit_bins: per bin, or NULL */
 } hetero_opts;
 
 typedef struct hetero_result {
@@ -66,7 +71,9 @@ int hetero_fit_bins(const double *tau, const double *g2, const double *g2err,
 ** per bin unless qc != NULL, when omega_k = v |qc[k]| with one shared
 ** speed v (the master-curve fit of paper Figure 2e; qc in 1/m, v in m/s).
 ** Starts come from start[k] (per-bin fits); the shared starts are medians.
-** Errors are scaled by the reduced chi-square, as in hetero_fit.
+** Errors are scaled by the reduced chi-square and by the residuals'
+** lag-1 correlation (pooled within bins), as in hetero_fit; the shared
+** starts are medians over the resolved bins (all bins if none is).
 ** Results: per-bin parameters and errors in out[k]; *v and *v_err when
 ** qc is given; *chi2_red. */
 typedef struct hetero_global {
@@ -79,10 +86,25 @@ typedef struct hetero_global {
 	const double *qc;	/* nb entries, or NULL */
 	const hetero_result *start;	/* nb entries */
 	double v0;		/* start speed when qc given (0: from starts) */
+	int *status;		/* NULL, or receives the fit_status */
+	const double *srel;	/* nb relative omega spreads, or NULL */
+	const size_t *nnodes;	/* nb counts (0: none) or NULL: bin k's */
+	const double *const *node_r;	/* pixel omegas are omega_k r_j */
+	const double *const *node_w;	/* with weights w_j (sum 1); they
+					   replace srel (fit_eq1_nodes) */
 } hetero_global;
 
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 		      double *v_err, double *chi2_red, char *err);
+
+/* may a master-curve speed v +/- v_err (fit status status) be reported?
+** NULL if so, else why not: not converged, error not finite and positive,
+** v below 3 errors, or v more than 5 combined standard errors AND 10 %
+** away from the speed v_ref +/- v_ref_err of omega(q, chi) (NaN v_ref:
+** no comparison). The cosine makes the master fit multimodal: a start a
+** little off can end in a minimum where the speed is unconstrained. */
+const char *hetero_master_check(double v, double v_err, int status,
+				double v_ref, double v_ref_err);
 
 /* velocity from per-bin omegas. Inputs per bin: omega and its error
 ** (rad/s), resolved flag, ring index (0-based), mean |q| (1/m) and the

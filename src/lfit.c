@@ -4,14 +4,17 @@
 **   fit.curve(model, x, y, {p0=, lower=, upper=, weights= | sigma=,
 **             fixed=, names=, max_iter=, scale_errors=, vectorized=})
 **   fit.heterodyne(tau, g2 [, err] [, {fit_baseline=, baseline=, gamma=,
-**             tau_min=, tau_max=, omega_max=, global={share=, by_group=,
-**             group=}}])
+**             tau_min=, tau_max=, omega_max=, spread=, global={share=,
+**             by_group=, group=}}])
 **   fit.velocity{omega=, omega_err=, resolved= | fits=, ring=, q=,
 **             qx=, qy= | phi_deg=, flow_angle_deg=, fit_angle=,
+**             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=},
 **             master={tau=, g2=, err=}}
+**   fit.eval(model, params, x [, {spread=}]) -- a native model at x
 **   fit.models   -- names and parameter names of the native models
 */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -486,7 +489,8 @@ static void lfit_share(lua_State *L, int g, const char *k, int mode,
 static int lfit_het_global(lua_State *L, int g, const double *tau,
 			   const double *g2, const double *e, size_t n,
 			   size_t nb, hetero_result *start, hetero_result *out,
-			   double *chi2, const char *fname)
+			   double *chi2, const hetero_opts *ho,
+			   const char *fname)
 {
 	char err[ERR_LEN];
 	hetero_global hg;
@@ -522,6 +526,14 @@ static int lfit_het_global(lua_State *L, int g, const double *tau,
 	hg.g2err = e ? tp + 2 * nb : NULL;
 	hg.n = ns;
 	hg.start = start;
+	if (ho->srel_bins) {
+		hg.srel = ho->srel_bins;
+	} else if (ho->srel > 0) {
+		double *sr = lfit_buf(L, nb);
+		for (size_t k = 0; k < nb; k++)
+			sr[k] = ho->srel;
+		hg.srel = sr;
+	}
 	if (hetero_fit_global(&hg, out, NULL, NULL, chi2, err) != 0)
 		return larray_error(L, fname, err);
 	return 0;
@@ -554,6 +566,19 @@ static int lfit_heterodyne(lua_State *L)
 		e = (const double *)ea->data;
 	}
 	lfit_het_opts(L, o, &ho, fname);
+	if (o && lua_getfield(L, o, "spread") == LUA_TNUMBER) {
+		ho.srel = lua_tonumber(L, -1);
+		lua_pop(L, 1);
+	} else if (o) {
+		lua_pop(L, 1);
+		ho.srel_bins = lfit_field_vec(L, o, "spread", nb, fname);
+	}
+	for (size_t k = 0; ho.srel_bins && k < nb; k++)
+		if (!(ho.srel_bins[k] >= 0 && ho.srel_bins[k] < 10))
+			return luaL_error(L, "%s: spread of bin %d must be in "
+					  "[0, 10)", fname, (int)k + 1);
+	if (!(ho.srel >= 0 && ho.srel < 10))
+		return luaL_error(L, "%s: spread must be in [0, 10)", fname);
 	hetero_result *res = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
 	char (*why)[ERR_LEN] = lua_newuserdatauv(L, (size_t)ERR_LEN * nb, 0);
 	if (hetero_fit_bins(tau, g2, e, n, nb, &ho, res, why, err) != 0)
@@ -564,7 +589,8 @@ static int lfit_heterodyne(lua_State *L)
 	if (o && lua_getfield(L, o, "global") == LUA_TTABLE) {
 		int g = lua_gettop(L);
 		gout = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
-		lfit_het_global(L, g, tau, g2, e, n, nb, res, gout, &chi2, fname);
+		lfit_het_global(L, g, tau, g2, e, n, nb, res, gout, &chi2, &ho,
+				fname);
 	} else if (o) {
 		lua_pop(L, 1);
 	}
@@ -607,6 +633,7 @@ static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
 		for (int j = 0; j < FIT_HET_NP; j++)
 			st[k].p[j] = lfit_optnum(L, f, lfit_het_names[j], NAN, fname);
 		st[k].resolved = rs[k];
+		st[k].periods = lfit_optnum(L, f, "periods", NAN, fname);
 		st[k].reason = rs[k] ? "resolved" : "not resolved";
 		lua_pop(L, 1);
 	}
@@ -667,11 +694,147 @@ static void lfit_push_velocity(lua_State *L, const hetero_velocity *v)
 	lua_setfield(L, -2, "rings");
 }
 
-/* the master-curve fit (paper Figure 2e): all bins' g2 with omega_k =
-** v |<q cos chi>_k|, beta, h, gamma shared, tau0 per ring */
+/* the master-curve bins: a per-bin fit ran (finite start) and the bin
+** is away from chi = 90 degrees (|<q cos chi>| >= min_cos <q>, as for
+** the velocity: a sector straddling 90 degrees oscillates at <|q cos
+** chi|> v, not at |<q cos chi>| v). Rings are renumbered 0.. over the
+** rings that keep a bin, so that every tau0 has data. */
+static size_t lfit_master_bins(const hetero_bins *b, double alpha,
+			       const hetero_result *start, size_t *use,
+			       int *grp, int *gring)
+{
+	double mc = b->min_cos > 0 ? b->min_cos : 0.25;
+	int map[HETERO_MAXRING], ng = 0;
+	size_t m = 0;
+	for (int r = 0; r < HETERO_MAXRING; r++)
+		map[r] = -1;
+	for (size_t k = 0; k < b->nb; k++) {
+		double qc = b->qx[k] * cos(alpha) + b->qy[k] * sin(alpha);
+		if (!isfinite(qc) || !isfinite(b->q[k]) ||
+		    fabs(qc) < mc * b->q[k] || !isfinite(start[k].p[FIT_HET_BETA]))
+			continue;
+		if (map[b->ring[k]] < 0) {
+			gring[ng] = b->ring[k];
+			map[b->ring[k]] = ng++;
+		}
+		grp[m] = map[b->ring[k]];
+		use[m++] = k;
+	}
+	return m;
+}
+
+static void lfit_master_push(lua_State *L, const hetero_result *out,
+			     const int *grp, const int *gring, size_t m,
+			     double v, double ve, double chi2, const char *why)
+{
+	lua_createtable(L, 0, 16);
+	lua_pushboolean(L, why == NULL); lua_setfield(L, -2, "resolved");
+	lua_pushstring(L, why ? why : "resolved"); lua_setfield(L, -2, "reason");
+	lua_pushinteger(L, (lua_Integer)m); lua_setfield(L, -2, "nbins");
+	lfit_setnum(L, "chi2_red", chi2);
+	lfit_setnum(L, "rho", m ? out[0].rho : NAN);
+	if (why)	/* no number where the fit says nothing */
+		return;
+	lua_pushnumber(L, v); lua_setfield(L, -2, "v");
+	lua_pushnumber(L, ve); lua_setfield(L, -2, "v_err");
+	lua_pushnumber(L, v * 1e10); lua_setfield(L, -2, "v_A_per_s");
+	lua_pushnumber(L, ve * 1e10); lua_setfield(L, -2, "v_err_A_per_s");
+	lua_pushnumber(L, out[0].p[1]); lua_setfield(L, -2, "beta");
+	lua_pushnumber(L, out[0].err[1]); lua_setfield(L, -2, "beta_err");
+	lua_pushnumber(L, out[0].p[2]); lua_setfield(L, -2, "h");
+	lua_pushnumber(L, out[0].err[2]); lua_setfield(L, -2, "h_err");
+	lua_pushnumber(L, out[0].p[4]); lua_setfield(L, -2, "gamma");
+	lua_pushnumber(L, out[0].err[4]); lua_setfield(L, -2, "gamma_err");
+	/* tau0 per ring (1-based ring numbers of the input) */
+	lua_newtable(L);
+	lua_newtable(L);
+	for (size_t i = 0; i < m; i++) {
+		lua_pushnumber(L, out[i].p[FIT_HET_TAU0]);
+		lua_rawseti(L, -3, gring[grp[i]] + 1);
+		lua_pushnumber(L, out[i].err[FIT_HET_TAU0]);
+		lua_rawseti(L, -2, gring[grp[i]] + 1);
+	}
+	lua_setfield(L, -3, "tau0_err");
+	lua_setfield(L, -2, "tau0");
+}
+
+/* the master-curve fit (paper Figure 2e): the bins' g2 with omega_k =
+** v |<q cos chi>_k|, beta, h, gamma shared, tau0 per ring. The speed is
+** reported only when hetero_master_check accepts it against the
+** omega(q, chi) speed vr +/- vre; otherwise resolved = false and why. */
+/* the pixels of the master bins as nodes for fit_eq1_nodes: each bin's
+** ratios r = q cos chi / <q cos chi> over its pixels, sorted and pooled
+** into at most LFIT_NODES groups of equal count (node = the group's
+** mean, weight = its share), which keeps the bin's mean exactly and its
+** spread and skew closely */
+#define LFIT_NODES 24
+typedef struct lfit_pix {
+	size_t npix;
+	const double *bin, *qx, *qy;	/* bin numbers 1.. (0: excluded) */
+} lfit_pix;
+
+static int lfit_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
+		       size_t mb, const double *qc, double ca, double sa,
+		       size_t *nn, const double **nr, const double **nw)
+{
+	size_t *of = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
+	size_t maxbin = 0;
+	for (size_t i = 0; i < mb; i++)
+		if (use[i] + 1 > maxbin)
+			maxbin = use[i] + 1;
+	int *bs = lua_newuserdatauv(L, sizeof(int) * (maxbin + 1), 0);
+	for (size_t k = 0; k <= maxbin; k++)
+		bs[k] = -1;
+	for (size_t i = 0; i < mb; i++)
+		bs[use[i] + 1] = (int)i;
+	for (size_t i = 0; i <= mb; i++)
+		of[i] = 0;
+	for (size_t p = 0; p < px->npix; p++) {
+		double bv = px->bin[p];
+		if (bv >= 1 && bv <= (double)maxbin && bs[(size_t)bv] >= 0)
+			of[bs[(size_t)bv] + 1]++;
+	}
+	for (size_t i = 0; i < mb; i++)
+		of[i + 1] += of[i];
+	double *r = lfit_buf(L, of[mb] + 1);
+	double *node = lfit_buf(L, 2 * LFIT_NODES * mb + 1);
+	size_t *fill = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
+	memcpy(fill, of, sizeof(size_t) * (mb + 1));
+	for (size_t p = 0; p < px->npix; p++) {
+		double bv = px->bin[p];
+		if (!(bv >= 1 && bv <= (double)maxbin) || bs[(size_t)bv] < 0)
+			continue;
+		size_t i = (size_t)bs[(size_t)bv];
+		r[fill[i]++] = (px->qx[p] * ca + px->qy[p] * sa) / qc[i];
+	}
+	for (size_t i = 0; i < mb; i++) {
+		size_t cnt = of[i + 1] - of[i], K = cnt < LFIT_NODES ? cnt : LFIT_NODES;
+		double *ri = r + of[i], *R = node + 2 * LFIT_NODES * i, *W = R + LFIT_NODES;
+		qsort(ri, cnt, sizeof(double), lfit_cmp);
+		for (size_t g = 0; g < K; g++) {
+			size_t a = g * cnt / K, e = (g + 1) * cnt / K;
+			double sum = 0;
+			for (size_t j = a; j < e; j++)
+				sum += ri[j];
+			R[g] = sum / (double)(e - a);
+			W[g] = (double)(e - a) / (double)cnt;
+		}
+		nn[i] = K;
+		nr[i] = R;
+		nw[i] = W;
+	}
+}
+
 static void lfit_master(lua_State *L, int m, const hetero_bins *b,
-			double alpha, hetero_result *start, double v0,
-			const char *fname)
+			double alpha, hetero_result *start, double vr,
+			double vre, const double *const mom[3],
+			const lfit_pix *px, const char *fname)
 {
 	size_t n, nb = b->nb;
 	char err[ERR_LEN];
@@ -684,40 +847,105 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	const double *e = lfit_field_any(L, mt, "err", n * nb, fname);
 	if (g2 == NULL)
 		luaL_error(L, "%s: master.g2 is required", fname);
-	double *qc = lfit_buf(L, nb), *cols = lfit_buf(L, 2 * n * nb);
-	const double **tp = lua_newuserdatauv(L, sizeof(double *) * 3 * nb, 0);
-	size_t *ns = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
-	hetero_result *out = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
-	for (size_t k = 0; k < nb; k++) {
-		qc[k] = b->qx[k] * cos(alpha) + b->qy[k] * sin(alpha);
-		for (size_t i = 0; i < n; i++) {
-			cols[k * n + i] = g2[i * nb + k];
-			cols[(nb + k) * n + i] = e ? e[i * nb + k] : 1;
+	size_t *use = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
+	int *grp = lua_newuserdatauv(L, sizeof(int) * nb, 0);
+	int *gring = lua_newuserdatauv(L, sizeof(int) * HETERO_MAXRING, 0);
+	hetero_result *st = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
+	size_t mb = lfit_master_bins(b, alpha, start, use, grp, gring);
+	double *qc = lfit_buf(L, mb), *cols = lfit_buf(L, 2 * n * mb);
+	const double **tp = lua_newuserdatauv(L, sizeof(double *) * 3 * (mb + 1), 0);
+	size_t *ns = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
+	hetero_result *out = lua_newuserdatauv(L, sizeof(hetero_result) * (mb + 1), 0);
+	double *srel = lfit_buf(L, mb + 1), ca = cos(alpha), sa = sin(alpha);
+	for (size_t i = 0; i < mb; i++) {
+		size_t k = use[i];
+		qc[i] = b->qx[k] * ca + b->qy[k] * sa;
+		srel[i] = 0;
+		if (mom[0]) {	/* var(q cos chi) from the second moments */
+			double vq = ca * ca * (mom[0][k] - b->qx[k] * b->qx[k]) +
+				    sa * sa * (mom[1][k] - b->qy[k] * b->qy[k]) +
+				    2 * ca * sa * (mom[2][k] - b->qx[k] * b->qy[k]);
+			srel[i] = vq > 0 ? sqrt(vq) / fabs(qc[i]) : 0;
 		}
-		tp[k] = tau;
-		tp[nb + k] = cols + k * n;
-		tp[2 * nb + k] = cols + (nb + k) * n;
-		ns[k] = n;
+		st[i] = start[k];
+		for (size_t t = 0; t < n; t++) {
+			cols[i * n + t] = g2[t * nb + k];
+			cols[(mb + i) * n + t] = e ? e[t * nb + k] : 1;
+		}
+		tp[i] = tau;
+		tp[mb + i] = cols + i * n;
+		tp[2 * mb + i] = cols + (mb + i) * n;
+		ns[i] = n;
 	}
-	hetero_global hg = {.nb = nb, .tau = tp, .g2 = tp + nb,
-		.g2err = e ? tp + 2 * nb : NULL, .n = ns, .share = {1, 1, 1, 2, 1},
-		.fixed = {1, 0, 0, 0, 0, 0}, .group = b->ring, .qc = qc,
-		.start = start, .v0 = v0};
-	double v, ve, chi2;
-	if (hetero_fit_global(&hg, out, &v, &ve, &chi2, err) != 0)
-		larray_error(L, fname, err);
-	lua_createtable(L, 0, 8);
-	lua_pushnumber(L, v); lua_setfield(L, -2, "v");
-	lua_pushnumber(L, ve); lua_setfield(L, -2, "v_err");
-	lua_pushnumber(L, v * 1e10); lua_setfield(L, -2, "v_A_per_s");
-	lua_pushnumber(L, ve * 1e10); lua_setfield(L, -2, "v_err_A_per_s");
-	lua_pushnumber(L, chi2); lua_setfield(L, -2, "chi2_red");
-	lua_pushnumber(L, out[0].p[1]); lua_setfield(L, -2, "beta");
-	lua_pushnumber(L, out[0].err[1]); lua_setfield(L, -2, "beta_err");
-	lua_pushnumber(L, out[0].p[2]); lua_setfield(L, -2, "h");
-	lua_pushnumber(L, out[0].err[2]); lua_setfield(L, -2, "h_err");
-	lua_pushnumber(L, out[0].p[4]); lua_setfield(L, -2, "gamma");
-	lua_pushnumber(L, out[0].err[4]); lua_setfield(L, -2, "gamma_err");
+	size_t *nn = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
+	const double **nr = lua_newuserdatauv(L, sizeof(double *) * 2 * (mb + 1), 0);
+	const double **nw = nr + mb + 1;
+	if (px->npix)
+		lfit_nodes(L, px, use, mb, qc, ca, sa, nn, nr, nw);
+	int status = FIT_MAXITER;
+	hetero_global hg = {.nb = mb, .tau = tp, .g2 = tp + mb,
+		.g2err = e ? tp + 2 * mb : NULL, .n = ns, .share = {1, 1, 1, 2, 1},
+		.fixed = {1, 0, 0, 0, 0, 0}, .group = grp, .qc = qc,
+		.start = st, .v0 = vr, .status = &status,
+		.srel = mom[0] ? srel : NULL, .nnodes = px->npix ? nn : NULL,
+		.node_r = nr, .node_w = nw};
+	double v = NAN, ve = NAN, chi2 = NAN;
+	const char *why = NULL;
+	if (mb < 3)
+		why = "fewer than 3 bins away from chi = 90 degrees";
+	else if (hetero_fit_global(&hg, out, &v, &ve, &chi2, err) != 0)
+		why = "master-curve fit failed";	/* singular, no start */
+	else
+		why = hetero_master_check(v, ve, status, vr, vre);
+	lfit_master_push(L, out, grp, gring, mb, v, ve, chi2, why);
+}
+
+/* median periods (omega tau_eff / 2 pi) of the resolved bins away from
+** chi = 90 degrees: near the resolution limit the speed is biased */
+static double lfit_median_periods(const hetero_bins *b, double alpha,
+				  const hetero_result *st)
+{
+	double mc = b->min_cos > 0 ? b->min_cos : 0.25, buf[4096];
+	size_t m = 0;
+	for (size_t k = 0; k < b->nb && m < 4096; k++) {
+		double qc = b->qx[k] * cos(alpha) + b->qy[k] * sin(alpha);
+		if (b->resolved[k] && isfinite(st[k].periods) &&
+		    fabs(qc) >= mc * b->q[k])
+			buf[m++] = st[k].periods;
+	}
+	if (m == 0)
+		return NAN;
+	for (size_t i = 1; i < m; i++)	/* insertion sort: few bins */
+		for (size_t j = i; j > 0 && buf[j] < buf[j - 1]; j--) {
+			double t = buf[j];
+			buf[j] = buf[j - 1];
+			buf[j - 1] = t;
+		}
+	return m % 2 ? buf[m / 2] : (buf[m / 2 - 1] + buf[m / 2]) / 2;
+}
+
+/* periods and, below LFIT_MIN_PERIODS, a warning. Over less than about
+** one and a half periods the cosine's curvature is nearly degenerate with
+** the decay's shape: cos(omega tau) e^{-(tau/tau0)^gamma} with a larger
+** omega, longer tau0 and smaller gamma fits as well, so each bin's free
+** tau0 and gamma let its omega drift high (measured: 2.5 A/s came out
+** 3.0-3.1, 3.5 A/s 3.6-3.7, several standard errors). The master-curve
+** fit shares tau0 per ring and gamma, beta, h over all sectors, whose
+** omegas span |cos chi| from 0.25 to 1, which lifts the degeneracy; its
+** speed was within its error in the same runs. */
+#define LFIT_MIN_PERIODS 1.5
+static void lfit_limit(lua_State *L, const hetero_velocity *v, double per)
+{
+	char msg[256];
+	lfit_setnum(L, "periods", per);
+	if (!v->resolved || !(per < LFIT_MIN_PERIODS))
+		return;
+	snprintf(msg, sizeof msg, "near the resolution limit: median %.2f "
+		 "periods in the delay range (< %.1f), the omega(q, chi) speed "
+		 "is biased high; use the master-curve fit (master = {...})",
+		 per, LFIT_MIN_PERIODS);
+	lua_pushstring(L, msg);
+	lua_setfield(L, -2, "warning");
 }
 
 static int lfit_velocity(lua_State *L)
@@ -773,6 +1001,39 @@ static int lfit_velocity(lua_State *L)
 		qx[k] = ax ? ax[k] : q[k] * cos(ph[k] * M_PI / 180);
 		qy[k] = ay ? ay[k] : q[k] * sin(ph[k] * M_PI / 180);
 	}
+	/* optional second moments <qx^2>, <qy^2>, <qx qy> per bin (1/m^2):
+	** the within-bin spread of q cos chi for the master-curve fit */
+	const double *mom[3] = {lfit_field_vec(L, 1, "qxx", nb, fname),
+		lfit_field_vec(L, 1, "qyy", nb, fname),
+		lfit_field_vec(L, 1, "qxy", nb, fname)};
+	if ((mom[0] || mom[1] || mom[2]) && !(mom[0] && mom[1] && mom[2]))
+		return luaL_error(L, "%s: 'qxx', 'qyy' and 'qxy' go together",
+				  fname);
+	/* optional pixels = {bin = p.map, qx = m.q * m.ux, qy = m.q * m.uy}:
+	** the master fit then averages Eq. 1 over each bin's pixels */
+	lfit_pix px = {0, NULL, NULL, NULL};
+	if (lua_getfield(L, 1, "pixels") == LUA_TTABLE) {
+		int pt = lua_gettop(L);
+		size_t n1, n2, n3;
+		if (lua_getfield(L, pt, "bin") == LUA_TNIL ||
+		    lua_getfield(L, pt, "qx") == LUA_TNIL ||
+		    lua_getfield(L, pt, "qy") == LUA_TNIL)
+			return luaL_error(L, "%s: pixels needs bin, qx and qy",
+					  fname);
+		arr *a1 = lfit_arr(L, pt + 1, fname), *a2 = lfit_arr(L, pt + 2, fname);
+		arr *a3 = lfit_arr(L, pt + 3, fname);
+		n1 = arr_size(a1); n2 = arr_size(a2); n3 = arr_size(a3);
+		if (n1 != n2 || n1 != n3)
+			return luaL_error(L, "%s: pixels.bin, qx and qy have %d, %d "
+					  "and %d values", fname, (int)n1, (int)n2,
+					  (int)n3);
+		px.npix = n1;
+		px.bin = (const double *)a1->data;
+		px.qx = (const double *)a2->data;
+		px.qy = (const double *)a3->data;
+	} else {
+		lua_pop(L, 1);
+	}
 	double deg = lfit_optnum(L, 1, "flow_angle_deg", 0, fname);
 	double alpha = lfit_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
 	int fit_angle = lfit_optbool(L, 1, "fit_angle", 0);
@@ -781,20 +1042,70 @@ static int lfit_velocity(lua_State *L)
 	hetero_velocity *out = lua_newuserdatauv(L, sizeof *out, 0);
 	if (hetero_velocity_fit(&b, alpha, fit_angle, out, err) != 0)
 		return larray_error(L, fname, err);
+	double per = have_fits ? lfit_median_periods(&b, out->flow_angle, st) : NAN;
 	int top = lua_gettop(L);
 	if (lua_getfield(L, 1, "master") == LUA_TTABLE && out->resolved) {
 		if (!have_fits)
 			return luaL_error(L, "%s: master needs 'fits' (start values)",
 					  fname);
-		lfit_master(L, -1, &b, out->flow_angle, st, out->v, fname);
+		lfit_master(L, -1, &b, out->flow_angle, st, out->v, out->v_err,
+			    mom, &px, fname);
 		int mres = lua_gettop(L);
 		lfit_push_velocity(L, out);
+		lfit_limit(L, out, per);
 		lua_pushvalue(L, mres);
 		lua_setfield(L, -2, "master");
 		return 1;
 	}
 	lua_settop(L, top);
 	lfit_push_velocity(L, out);
+	lfit_limit(L, out, per);
+	return 1;
+}
+
+/* fit.eval(model, params, x): a native model at the points x, params
+** as a list or keyed by parameter name (as fit.curve's p0); returns an
+** array for an array x, a table for a table x. The optional 4th argument {spread = s} gives Eq. 1
+** the within-bin envelope (fit_eq1_spread). */
+static int lfit_eval(lua_State *L)
+{
+	const char *fname = "fit.eval";
+	fit_model_fn fn;
+	const char *const *names;
+	size_t np, n;
+	char err[ERR_LEN];
+	lua_settop(L, 4);
+	const char *model = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (fit_native(model, &fn, &np, &names, err) != 0)
+		return larray_error(L, fname, err);
+	const double *x = lfit_vec(L, 3, &n, fname, "x");
+	double *p = lfit_buf(L, np);
+	lua_newtable(L);	/* {p0 = params} for lfit_params */
+	lua_pushvalue(L, 2);
+	lua_setfield(L, -2, "p0");
+	lfit_params(L, lua_gettop(L), "p0", np, names, p, 0, 1, fname);
+	double srel = lua_istable(L, 4) ?
+		lfit_optnum(L, 4, "spread", 0, fname) : 0;
+	if (!(srel >= 0 && srel < 10))
+		return luaL_error(L, "%s: spread must be in [0, 10)", fname);
+	arr y;
+	size_t shape[1] = {n};
+	if (arr_alloc(&y, ARR_F64, 1, shape, err) != 0)
+		return larray_error(L, fname, err);
+	arr *ya = larray_push(L, &y);
+	int rc = srel > 0 && fn == fit_model_heterodyne ?
+		fit_eq1_spread(p, srel, x, n, (double *)ya->data, NULL, np) :
+		fn(p, np, x, n, (double *)ya->data, NULL, NULL, err);
+	if (rc != 0)
+		return larray_error(L, fname, err);
+	if (lua_istable(L, 3)) {	/* a table in, a table out */
+		lua_createtable(L, (int)n, 0);
+		for (size_t i = 0; i < n; i++) {
+			lua_pushnumber(L, ((double *)ya->data)[i]);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+	}
 	return 1;
 }
 
@@ -820,7 +1131,7 @@ static void lfit_push_models(lua_State *L)
 
 static const luaL_Reg lfit_funcs[] = {
 	{"curve", lfit_curve}, {"heterodyne", lfit_heterodyne},
-	{"velocity", lfit_velocity}, {NULL, NULL}
+	{"velocity", lfit_velocity}, {"eval", lfit_eval}, {NULL, NULL}
 };
 
 int luaopen_ionflow_fit(lua_State *L)

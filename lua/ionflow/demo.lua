@@ -193,15 +193,10 @@ function M.median(xs)
   return n % 2 == 1 and t[(n + 1) // 2] or 0.5 * (t[n // 2] + t[n // 2 + 1])
 end
 
--- Eq. 1 at the delays tau with a fit's parameters (for drawing fits)
+-- Eq. 1 at the delays tau with a fit's parameters (for drawing fits):
+-- the fit module's own model, a list in, a list out
 function M.eq1(f, tau)
-  local out = {}
-  for i, t in ipairs(tau) do
-    local e = math.exp(-((t / f.tau0) ^ f.gamma))
-    out[i] = f.baseline + f.beta * ((1 - f.h) ^ 2 + f.h ^ 2 * e * e +
-      2 * f.h * (1 - f.h) * e * math.cos(f.omega * t))
-  end
-  return out
+  return fit.eval("heterodyne", f, tau)
 end
 
 -- One experiment at speed v (m/s, along +x on the detector): simulate,

@@ -44,7 +44,7 @@ static void curve(const double *p, const double *tau, size_t n, double sig,
 	}
 }
 
-static const hetero_opts defopts = {0, 1, 0, 1, 0, 0, 0};
+static const hetero_opts defopts = {.baseline = 1, .gamma = 1};
 
 static void single_bins(void)
 {
@@ -520,8 +520,89 @@ static void end_to_end(void)
 	free(bin);
 }
 
+/* the master-curve speed is reported only when it is a number with a
+** finite positive error that agrees with omega(q, chi) */
+static void master_check(void)
+{
+	ok(hetero_master_check(1e-9, 1e-11, FIT_CONVERGED, 1.01e-9, 1e-11) == NULL,
+	   "master check: a good speed passes");
+	ok(hetero_master_check(9.6e-9, 0, FIT_CONVERGED, 8.3e-10, 2e-11) != NULL,
+	   "master check: zero error refused (the 95.98 +/- 0.00 A/s case)");
+	ok(hetero_master_check(9.9e-9, 1.4e3, FIT_CONVERGED, 5.1e-10, 1e-11) != NULL,
+	   "master check: huge error refused (the 98.8 +/- 1.4e13 A/s case)");
+	ok(hetero_master_check(1.04e-8, 1e-11, FIT_CONVERGED, 1.5e-9, 1e-11) != NULL,
+	   "master check: disagreement with omega(q, chi) refused");
+	ok(hetero_master_check(1e-9, NAN, FIT_CONVERGED, NAN, NAN) != NULL,
+	   "master check: NaN error refused");
+	ok(hetero_master_check(1e-9, 1e-11, FIT_MAXITER, 1e-9, 1e-11) != NULL,
+	   "master check: a fit that did not converge refused");
+	ok(hetero_master_check(1e-9, 1e-11, FIT_CONVERGED, NAN, NAN) == NULL,
+	   "master check: no reference, no comparison");
+}
+
+/* Eq. 1 with a within-bin spread of omega: srel = 0 is the plain model,
+** and its Jacobian matches central differences */
+static void spread_model(void)
+{
+	double p[6] = {1, 0.2, 0.4, 8, 0.9, 1.3}, x[5] = {0.1, 0.7, 2, 5, 11};
+	double y0[5], y1[5], J[30], yp[5], ym[5];
+	char err[ERR_LEN];
+	fit_model_heterodyne(p, 6, x, 5, y0, NULL, NULL, err);
+	fit_eq1_spread(p, 0, x, 5, y1, NULL, 6);
+	double d = 0;
+	for (int i = 0; i < 5; i++)
+		d = fmax(d, fabs(y0[i] - y1[i]));
+	ok(d == 0, "fit_eq1_spread with srel 0 is Eq. 1");
+	fit_eq1_spread(p, 0.3, x, 5, y1, J, 6);
+	double worst = 0;
+	for (int j = 0; j < 6; j++) {
+		double q[6], h = 1e-6 * fmax(fabs(p[j]), 1e-3);
+		memcpy(q, p, sizeof q);
+		q[j] = p[j] + h;
+		fit_eq1_spread(q, 0.3, x, 5, yp, NULL, 6);
+		q[j] = p[j] - h;
+		fit_eq1_spread(q, 0.3, x, 5, ym, NULL, 6);
+		for (int i = 0; i < 5; i++)
+			worst = fmax(worst, fabs((yp[i] - ym[i]) / (2 * h) - J[i * 6 + j]));
+	}
+	ok(worst < 1e-7, "spread model: analytic Jacobian = central differences "
+	   "(max diff %.2g)", worst);
+	/* cross term at tau = 5: cos(6.5) e^{-(5/8)^0.9} e^{-(0.3*1.3*5)^2/2} */
+	double s = pow(5 / 8.0, 0.9), E = exp(-s);
+	double ref = 1 + 0.2 * (0.36 + 0.16 * E * E + 0.48 * cos(6.5) * E *
+				exp(-0.5 * pow(0.3 * 1.3 * 5, 2)));
+	is_num(y1[3], ref, 1e-14, "spread model: closed form at tau = 5 s");
+	/* pixel nodes: one node at r = 1 is Eq. 1; the Jacobian matches
+	** central differences */
+	double r1 = 1, w1 = 1, rn[3] = {0.8, 1, 1.3}, wn[3] = {0.25, 0.5, 0.25};
+	fit_eq1_nodes(p, &r1, &w1, 1, x, 5, y1, NULL, 6);
+	d = 0;
+	for (int i = 0; i < 5; i++)
+		d = fmax(d, fabs(y0[i] - y1[i]));
+	ok(d < 1e-15, "fit_eq1_nodes with one node is Eq. 1");
+	fit_eq1_nodes(p, rn, wn, 3, x, 5, y1, J, 6);
+	worst = 0;
+	for (int j = 0; j < 6; j++) {
+		double q[6], h = 1e-6 * fmax(fabs(p[j]), 1e-3);
+		memcpy(q, p, sizeof q);
+		q[j] = p[j] + h;
+		fit_eq1_nodes(q, rn, wn, 3, x, 5, yp, NULL, 6);
+		q[j] = p[j] - h;
+		fit_eq1_nodes(q, rn, wn, 3, x, 5, ym, NULL, 6);
+		for (int i = 0; i < 5; i++)
+			worst = fmax(worst, fabs((yp[i] - ym[i]) / (2 * h) - J[i * 6 + j]));
+	}
+	ok(worst < 1e-7, "node model: analytic Jacobian = central differences "
+	   "(max diff %.2g)", worst);
+	double C = 0.25 * cos(0.8 * 6.5) + 0.5 * cos(6.5) + 0.25 * cos(1.3 * 6.5);
+	is_num(y1[3], 1 + 0.2 * (0.36 + 0.16 * E * E + 0.48 * C * E), 1e-14,
+	       "node model: closed form at tau = 5 s");
+}
+
 int main(void)
 {
+	master_check();
+	spread_model();
 	single_bins();
 	many_bins_and_global();
 	velocity();
