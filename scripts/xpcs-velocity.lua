@@ -21,44 +21,14 @@ usage: xpcs-velocity.lua RAW.h5|RESULT.h5 -o OUT.h5 [--flow-angle DEG]
   [--q-bins N] [--phi-bins N] [--master] [--dataset PATH]
   [--frames FIRST:LAST] [--frame-time S]]==]
 
-local function die(msg)
-  io.stderr:write("xpcs-velocity: ", msg, "\n", usage, "\n")
-  os.exit(2)
-end
-
-local flags = {fit_angle = true, master = true, help = true}
-local o, i = {}, 1
-while i <= #arg do
-  local a = arg[i]
-  if a == "-o" then
-    o.out = arg[i + 1]; i = i + 2
-  elseif a:sub(1, 2) == "--" then
-    local k = a:sub(3):gsub("-", "_")
-    if flags[k] then
-      o[k] = true; i = i + 1
-    else
-      if arg[i + 1] == nil then die("missing value for " .. a) end
-      o[k] = arg[i + 1]; i = i + 2
-    end
-  elseif not o.input then
-    o.input = a; i = i + 1
-  else
-    die("unexpected argument " .. a)
-  end
-end
-if o.help then print(usage) os.exit(0) end
+local cli = require "ionflow.cli"
+local o = cli.parse(arg, {name = "xpcs-velocity", usage = usage,
+  flags = {fit_angle = true, master = true},
+  positional = {"input"}, short = {o = "out"}})
+local function die(msg) o:die(msg) end
 if not o.input then die("no input file") end
 if not o.out then die("no output file (-o)") end
-
-local function num(k, int)
-  if o[k] == nil then return nil end
-  local v = tonumber(o[k])
-  if v == nil or (int and math.type(v) ~= "integer") then
-    die(string.format("--%s needs a%s number, got %q", k:gsub("_", "-"),
-      int and "n integer" or "", o[k]))
-  end
-  return v
-end
+local function num(k, int) return o:num(k, int) end
 local function range(k)
   if o[k] == nil then return nil end
   local a, b = o[k]:match("^([^:]*):([^:]*)$")

@@ -36,7 +36,7 @@ static size_t delays(double *tau, double dt, double fmax)
 static void curve(const double *p, const double *tau, size_t n, double sig,
 		  gsl_rng *r, double *y, double *e)
 {
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	fit_model_heterodyne(p, 6, tau, n, y, NULL, NULL, err);
 	for (size_t i = 0; i < n; i++) {
 		e[i] = sig;
@@ -546,7 +546,7 @@ static void spread_model(void)
 {
 	double p[6] = {1, 0.2, 0.4, 8, 0.9, 1.3}, x[5] = {0.1, 0.7, 2, 5, 11};
 	double y0[5], y1[5], J[30], yp[5], ym[5];
-	char err[ERR_LEN];
+	char err[ERR_LEN] = "";
 	fit_model_heterodyne(p, 6, x, 5, y0, NULL, NULL, err);
 	fit_eq1_spread(p, 0, x, 5, y1, NULL, 6);
 	double d = 0;
