@@ -13,18 +13,15 @@
 -- --seed N    seed of the simulated experiments (default 1)
 -- --truth SET the parameter set whose velocities the simulated XPCS
 --             follows (default: the one that fits the paper's profiles best)
-local cio = require "ionflow.cellio"
 local demo = require "ionflow.demo"
 local report = require "ionflow.report"
 
 local usage = "usage: ionflow scripts/demo.lua [-o DIR] [--quick] [--seed N] [--truth SET]"
-local o = cio.args(arg, {["-o"] = "string", ["--quick"] = "flag", ["--seed"] = "number",
-  ["--truth"] = "string"}, usage, "demo")
-local dir = o.o or "demo-out"
-if o.seed and math.type(o.seed) ~= "integer" then
-  io.stderr:write("demo: --seed needs an integer\n")
-  os.exit(2)
-end
+local o = require("ionflow.cli").parse(arg, {name = "demo", usage = usage,
+  values = {out = true, truth = true}, flags = {quick = true}, numbers = {seed = true},
+  short = {o = "out"}})
+local dir = o.out or "demo-out"
+if o.seed and math.type(o.seed) ~= "integer" then o:die("--seed needs an integer") end
 
 local function die(msg)
   io.stderr:write("demo: ", tostring(msg), "\n")

@@ -19,24 +19,23 @@
 -- from the covariance scaled by the reduced chi-square.
 local cp = require "ionflow.cellparams"
 local pp = require "ionflow.cellpaper"
-local cio = require "ionflow.cellio"
 local csv = require "ionflow.csv"
 
 local usage = "usage: ionflow scripts/fit-transference.lua [--linear] [--fit-D] " ..
   "[--drive I|V] [--base pnb|diffec] [--tp 0.2] [--sigma-c 0.05] [--sigma-v 0.5] " ..
   "[--no-profiles] [--no-velocities] [-N 100] [--minutes 1100] [--csv DIR] [--quiet]"
-local o = cio.args(arg, {["--linear"] = "flag", ["--fit-D"] = "flag", ["--drive"] = "string",
-  ["--base"] = "string", ["--tp"] = "number", ["--sigma-c"] = "number",
-  ["--sigma-v"] = "number", ["--no-profiles"] = "flag", ["--no-velocities"] = "flag",
-  ["-N"] = "number", ["--minutes"] = "number", ["--csv"] = "string", ["--quiet"] = "flag"},
-  usage, "fit-transference")
+local o = require("ionflow.cli").parse(arg, {name = "fit-transference", usage = usage,
+  flags = {linear = true, fit_D = true, no_profiles = true, no_velocities = true,
+    quiet = true},
+  values = {drive = true, base = true, csv = true},
+  numbers = {tp = true, sigma_c = true, sigma_v = true, N = true, minutes = true},
+  short = {N = "N"}})
 
 local say = o.quiet and function() end or print
-local sig_c, sig_v = (o["sigma-c"] or 0.05) * 1000, (o["sigma-v"] or 0.5) * 1e-9
-local use_p, use_v = not o["no-profiles"], not o["no-velocities"]
+local sig_c, sig_v = (o.sigma_c or 0.05) * 1000, (o.sigma_v or 0.5) * 1e-9
+local use_p, use_v = not o.no_profiles, not o.no_velocities
 if not use_p and not use_v then
-  io.stderr:write("fit-transference: nothing to fit (both --no-profiles and --no-velocities)\n")
-  os.exit(2)
+  o:die("nothing to fit (both --no-profiles and --no-velocities)")
 end
 local drive = o.drive or "I"
 local base = cp.get(o.base or "pnb")
@@ -46,7 +45,7 @@ local m = pp.measured()
 -- parameter vector -> a parameter set
 local names = {"tp0"}
 if o.linear then names[#names + 1] = "tp1" end
-if o["fit-D"] then names[#names + 1] = "sD" end
+if o.fit_D then names[#names + 1] = "sD" end
 local function set_of(p)
   local q = {}
   for k, n in ipairs(names) do q[n] = p[k] end
@@ -78,7 +77,7 @@ end
 
 local p0, lower, upper = {o.tp or 0.2}, {-1.0}, {0.95}
 if o.linear then p0[#p0 + 1], lower[#lower + 1], upper[#upper + 1] = 0, -2, 2 end
-if o["fit-D"] then p0[#p0 + 1], lower[#lower + 1], upper[#upper + 1] = 1, 0.2, 5 end
+if o.fit_D then p0[#p0 + 1], lower[#lower + 1], upper[#upper + 1] = 1, 0.2, 5 end
 
 local clock = os.clock()
 local ok, fit = pcall(cell.lsq, {f = function(p) return (residuals(p)) end, p0 = p0,
@@ -91,7 +90,7 @@ local elapsed = os.clock() - clock
 
 local _, best = residuals(fit.p)
 say(string.format("fit of t+0%s%s to %s%s (drive %s, N = %d): %s after %d iterations, %d model runs, %.1f s CPU",
-  o.linear and " (linear in c)" or " (constant)", o["fit-D"] and " and a D scale" or "",
+  o.linear and " (linear in c)" or " (constant)", o.fit_D and " and a D scale" or "",
   use_p and "profiles" or "", use_v and (use_p and " and velocities" or "velocities") or "",
   drive, opts.N, fit.status, fit.niter, fit.runs, elapsed))
 say(string.format("D from the %s set; sigma_c = %.3g mol/L, sigma_v = %.3g nm/s; chi2 = %.4g, " ..
@@ -128,15 +127,6 @@ if o.csv then
   f:write(string.format("chi2 %.10g\nchi2_red %.10g\ndof %d\nstatus %s\n", fit.chi2,
     fit.chi2_red, fit.dof, fit.status))
   f:close()
-  local pc = {{}, {}, {}, {}, {}}
-  for _, pr in ipairs(best.profiles) do
-    for k = 1, #pr.x do
-      local j = #pc[1] + 1
-      pc[1][j], pc[2][j] = pr.minutes, pr.x[k] * 1e3
-      pc[3][j], pc[4][j], pc[5][j] = pr.measured[k] / 1000, pr.model[k] / 1000, pr.resid[k] / 1000
-    end
-  end
-  csv.write(o.csv .. "/profiles.csv", {"t_min", "x_mm", "c_measured_mol_per_L",
-    "c_model_mol_per_L", "resid_mol_per_L"}, pc)
+  pp.write_profiles_csv(o.csv .. "/profiles.csv", best.profiles)
   say("wrote " .. o.csv .. "/fit.csv, fit-names.txt, profiles.csv")
 end

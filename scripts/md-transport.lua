@@ -24,63 +24,54 @@ local function die(msg)
   os.exit(1)
 end
 
-local function types(s, name)
+-- "1" -> 1, "3,4,5" -> {3, 4, 5}
+local function types(o, s, name)
   local l = {}
   for w in s:gmatch("[^,]+") do
     local v = math.tointeger(tonumber(w))
-    if not v then die(name .. " needs integer types, got '" .. s .. "'") end
+    if not v then o:die(name .. " needs integer types, got '" .. s .. "'") end
     l[#l + 1] = v
   end
-  if #l == 0 then die(name .. " needs a type") end
+  if #l == 0 then o:die(name .. " needs a type") end
   return #l == 1 and l[1] or l
 end
 
+-- "LO_S,HI_S" -> {lo, hi}; "TYPE=M" ... -> {[type] = m}
+local function fit_window(o)
+  local lo, hi = o.fit:match("^([^,]+),([^,]+)$")
+  if not (tonumber(lo) and tonumber(hi)) then o:die("--fit needs LO_S,HI_S") end
+  return {tonumber(lo), tonumber(hi)}
+end
+
+local function masses(o)
+  local m = {}
+  for _, s in ipairs(o.mass) do
+    local ty, v = s:match("^(%-?%d+)=(.+)$")
+    if not (ty and tonumber(v)) then o:die("--mass needs TYPE=MASS") end
+    m[tonumber(ty)] = tonumber(v)
+  end
+  return m
+end
+
 local function parse(argv)
-  local o = {opts = {blocks = 5}}
-  local i = 1
-  local function value(name)
-    i = i + 1
-    if argv[i] == nil then die(name .. " needs a value\n" .. usage) end
-    return argv[i]
+  local o = require("ionflow.cli").parse(argv, {name = "md-transport", usage = usage,
+    values = {cation = true, anion = true, solvent = true, frame = true, group = true,
+      fit = true, out = true},
+    numbers = {temperature = true, blocks = true, skip = true, length_unit = true,
+      time_unit = true},
+    repeated = {mass = true}, flags = {unwrapped = true}, positional = {"path"},
+    short = {o = "out"}, defaults = {blocks = 5}})
+  if not o.path then o:die("no trajectory") end
+  local op = {temperature = o.temperature, frame = o.frame, blocks = o.blocks,
+    skip = o.skip, group = o.group, length_unit = o.length_unit,
+    time_unit = o.time_unit, unwrapped = o.unwrapped}
+  for _, k in ipairs{"cation", "anion", "solvent"} do
+    if o[k] then op[k] = types(o, o[k], "--" .. k) end
   end
-  local function number(name)
-    local v = tonumber(value(name))
-    if not v then die(name .. " needs a number, got '" .. argv[i] .. "'") end
-    return v
-  end
-  local op = o.opts
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--cation" then op.cation = types(value(a), a)
-    elseif a == "--anion" then op.anion = types(value(a), a)
-    elseif a == "--solvent" then op.solvent = types(value(a), a)
-    elseif a == "--temperature" then op.temperature = number(a)
-    elseif a == "--frame" then op.frame = value(a)
-    elseif a == "--blocks" then op.blocks = number(a)
-    elseif a == "--skip" then op.skip = number(a)
-    elseif a == "--group" then op.group = value(a)
-    elseif a == "--length-unit" then op.length_unit = number(a)
-    elseif a == "--time-unit" then op.time_unit = number(a)
-    elseif a == "--unwrapped" then op.unwrapped = true
-    elseif a == "--fit" then
-      local lo, hi = value(a):match("^([^,]+),([^,]+)$")
-      if not (tonumber(lo) and tonumber(hi)) then die("--fit needs LO_S,HI_S") end
-      op.fit = {tonumber(lo), tonumber(hi)}
-    elseif a == "--mass" then
-      local ty, m = value(a):match("^(%-?%d+)=(.+)$")
-      if not (ty and tonumber(m)) then die("--mass needs TYPE=MASS") end
-      op.masses = op.masses or {}
-      op.masses[tonumber(ty)] = tonumber(m)
-    elseif a == "-o" then o.out = value(a)
-    elseif a == "-h" or a == "--help" then print(usage) os.exit(0)
-    elseif a:sub(1, 1) == "-" then die("unknown option " .. a .. "\n" .. usage)
-    elseif o.path then die("one trajectory only\n" .. usage)
-    else o.path = a end
-    i = i + 1
-  end
-  if not o.path then die(usage) end
+  if o.fit then op.fit = fit_window(o) end
+  if o.mass then op.masses = masses(o) end
   if not (op.cation and op.anion) then die("--cation and --anion are required") end
-  return o
+  return {path = o.path, out = o.out, opts = op}
 end
 
 local function pm(r, k, scale, fmt)

@@ -23,34 +23,15 @@ local function die(msg)
 end
 
 local function parse(argv)
-  local o = {r = 0.1, rel = 0.02}
-  local i = 1
-  local function value(name)
-    i = i + 1
-    if argv[i] == nil then die(name .. " needs a value\n" .. usage) end
-    return argv[i]
-  end
-  local function number(name)
-    local v = tonumber(value(name))
-    if not v then die(name .. " needs a number, got '" .. argv[i] .. "'") end
-    return v
-  end
-  while i <= #argv do
-    local a = argv[i]
-    if a == "--r" then o.r = number(a)
-    elseif a == "--rel-error" then o.rel = number(a)
-    elseif a == "--salt" then o.salt = value(a)
-    elseif a == "--solvent" then o.solvent = value(a)
-    elseif a == "--M-salt" then o.M_salt = number(a) / 1000
-    elseif a == "--M-solvent" then o.M_solvent = number(a) / 1000
-    elseif a == "-h" or a == "--help" then print(usage) os.exit(0)
-    elseif a:sub(1, 1) == "-" then die("unknown option " .. a .. "\n" .. usage)
-    elseif o.path then die("one density table only\n" .. usage)
-    else o.path = a end
-    i = i + 1
-  end
-  if not o.path then die(usage) end
-  if not (o.rel > 0) then die("--rel-error must be positive") end
+  local o = require("ionflow.cli").parse(argv, {name = "molar-volume", usage = usage,
+    numbers = {r = true, rel_error = true, M_salt = true, M_solvent = true},
+    values = {salt = true, solvent = true}, positional = {"path"},
+    defaults = {r = 0.1, rel_error = 0.02}})
+  if not o.path then o:die("no density table") end
+  if not (o.rel_error > 0) then o:die("--rel-error must be positive") end
+  o.rel = o.rel_error
+  o.M_salt = o.M_salt and o.M_salt / 1000
+  o.M_solvent = o.M_solvent and o.M_solvent / 1000
   return o
 end
 

@@ -23,9 +23,10 @@ local csv = require "ionflow.csv"
 
 local usage = "usage: ionflow scripts/paper-figures.lua [--csv DIR] [-o FIGS.h5] " ..
   "[-N 200] [--minutes 1100] [--params LIST] [--drive V,I] [--data DIR] [--quiet]"
-local o = cio.args(arg, {["--csv"] = "string", ["-o"] = "string", ["-N"] = "number",
-  ["--minutes"] = "number", ["--params"] = "string", ["--drive"] = "string",
-  ["--data"] = "string", ["--quiet"] = "flag"}, usage, "paper-figures")
+local o = require("ionflow.cli").parse(arg, {name = "paper-figures", usage = usage,
+  values = {csv = true, out = true, params = true, drive = true, data = true},
+  numbers = {N = true, minutes = true}, flags = {quiet = true},
+  short = {o = "out", N = "N"}})
 
 local function split(s)
   local out = {}
@@ -153,16 +154,7 @@ if o.csv then
     csv.write(o.csv .. "/current_" .. tag .. ".csv",
       {"t_min", "i_measured_mA_per_cm2", "i_model_mA_per_cm2", "ratio_model_over_measured"},
       {t_min, meas, mod, cur.ratio})
-    local pc = {{}, {}, {}, {}, {}}
-    for _, p in ipairs(c.profiles) do
-      for k = 1, #p.x do
-        local j = #pc[1] + 1
-        pc[1][j], pc[2][j] = p.minutes, p.x[k] * 1e3
-        pc[3][j], pc[4][j], pc[5][j] = p.measured[k] / 1000, p.model[k] / 1000, p.resid[k] / 1000
-      end
-    end
-    csv.write(o.csv .. "/profiles_" .. tag .. ".csv",
-      {"t_min", "x_mm", "c_measured_mol_per_L", "c_model_mol_per_L", "resid_mol_per_L"}, pc)
+    pp.write_profiles_csv(o.csv .. "/profiles_" .. tag .. ".csv", c.profiles)
     local vc = {{}, {}, {}, {}, {}}
     for _, v in ipairs(c.velocities) do
       for k = 1, #v.t do
@@ -187,13 +179,13 @@ if o.csv then
   say("wrote CSV files into " .. o.csv)
 end
 
-if o.o then
+if o.out then
   if not cio.h5() then
-    io.stderr:write("paper-figures: this ionflow has no h5 module, cannot write " .. o.o .. "\n")
+    io.stderr:write("paper-figures: this ionflow has no h5 module, cannot write " .. o.out .. "\n")
     os.exit(o.csv and 0 or 1)
   end
   local h5 = cio.h5()
-  local w = h5.create(o.o)
+  local w = h5.create(o.out)
   for _, c in ipairs(results) do
     local g = "/cell/paper/" .. c.name .. "_" .. c.drive
     w:write(g .. "/current_t", c.current.t, {attrs = {units = "s"}})
@@ -215,5 +207,5 @@ if o.o then
       current_rms_rel = c.summary.current_rms_rel, note = c.note or ""})
   end
   w:close()
-  say("wrote " .. o.o)
+  say("wrote " .. o.out)
 end

@@ -21,19 +21,14 @@ local usage = "usage: ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] " 
   "[--rest MINUTES] [-N 200] [--R-int OHM_M2] [--refine R] [--n-times N] " ..
   "[-o RUN.h5] [--csv DIR] [--quiet]"
 
-local o = cio.args(arg, {
-  ["--V"] = "number", ["--I"] = "number", ["--L"] = "number", ["--T"] = "number",
-  ["--c0"] = "number", ["--params"] = "string", ["--minutes"] = "number",
-  ["--rest"] = "number", ["-N"] = "number", ["--R-int"] = "number",
-  ["--refine"] = "number", ["--n-times"] = "number", ["-o"] = "string",
-  ["--csv"] = "string", ["--quiet"] = "flag",
-}, usage, "polarize")
+local o = require("ionflow.cli").parse(arg, {name = "polarize", usage = usage,
+  numbers = {V = true, I = true, L = true, T = true, c0 = true, minutes = true,
+    rest = true, N = true, R_int = true, refine = true, n_times = true},
+  values = {params = true, out = true, csv = true}, flags = {quiet = true},
+  short = {N = "N", o = "out"}})
 
 local P = cp.paper
-if o.V and o.I then
-  io.stderr:write("polarize: give --V or --I, not both\n")
-  os.exit(2)
-end
+if o.V and o.I then o:die("give --V or --I, not both") end
 local L, minutes = o.L or P.L, o.minutes or P.minutes
 local hold = o.I and {I = o.I * 10} or {V = o.V or P.V}
 local t_pol, t_end = minutes * 60, (minutes + (o.rest or 0)) * 60
@@ -42,7 +37,7 @@ if o.rest and o.rest > 0 then protocol[2] = {I = 0} end
 
 -- outputs every minutes / 110 and on a 121-point grid: the paper's five
 -- XPCS positions (0.95 ... 2.35 mm of 3 mm) are grid points
-local nt = math.floor(o["n-times"] or 111)
+local nt = math.floor(o.n_times or 111)
 local times, positions = {}, {}
 for k = 0, nt - 1 do times[#times + 1] = t_end * k / (nt - 1) end
 for k = 0, 120 do positions[#positions + 1] = L * k / 120 end
@@ -51,7 +46,7 @@ local name = o.params or "tplus-0.2"
 local clock = os.clock()
 local ok, r = pcall(cell.run, {L = L, c0 = o.c0 or P.c0, T = o.T or P.T,
   params = name, protocol = protocol, times = times, positions = positions,
-  N = math.floor(o.N or 200), R_int = o["R-int"], refine = o.refine})
+  N = math.floor(o.N or 200), R_int = o.R_int, refine = o.refine})
 if not ok then
   io.stderr:write("polarize: ", tostring(r), "\n")
   os.exit(1)
@@ -105,13 +100,13 @@ if o.csv then
   cio.write_csv(o.csv, r, {positions = pos})
   if not o.quiet then print("wrote " .. o.csv .. "/{current,profiles,velocities}.csv") end
 end
-if o.o then
+if o.out then
   if not cio.h5() then
-    io.stderr:write("polarize: this ionflow has no h5 module, cannot write " .. o.o ..
+    io.stderr:write("polarize: this ionflow has no h5 module, cannot write " .. o.out ..
       (o.csv and "" or "; use --csv DIR") .. "\n")
     os.exit(o.csv and 0 or 1)
   end
-  cio.write_h5(o.o, r, {protocol = o.I and "constant current" or "constant voltage",
+  cio.write_h5(o.out, r, {protocol = o.I and "constant current" or "constant voltage",
     minutes = minutes, rest_minutes = o.rest or 0})
-  if not o.quiet then print("wrote " .. o.o) end
+  if not o.quiet then print("wrote " .. o.out) end
 end

@@ -38,39 +38,23 @@ local function die(msg)
 end
 
 local function parse(argv)
-  local o = {reference = 1, salt = "LiC2F6NO4S2", solvent = "C2H4O",
-             V_salt = 224, V_solvent = 66.4, origin = "centre"}
-  local numeric = {["--energy-keV"] = "energy", ["--thickness"] = "thickness",
-    ["--c0"] = "c0", ["--reference"] = "reference", ["--gap"] = "gap",
-    ["--V-salt"] = "V_salt", ["--V-solvent"] = "V_solvent", ["--contrast"] = "contrast"}
-  local text = {["--salt"] = "salt", ["--solvent"] = "solvent", ["-o"] = "out",
-    ["--csv"] = "csv", ["--origin"] = "origin", ["--at-min"] = "at"}
-  local i = 1
-  while i <= #argv do
-    local a = argv[i]
-    if numeric[a] or text[a] then
-      local v = argv[i + 1]
-      if v == nil then die(a .. " needs a value\n" .. usage) end
-      if numeric[a] then
-        o[numeric[a]] = tonumber(v) or die(a .. " needs a number, got '" .. v .. "'")
-      else
-        o[text[a]] = v
-      end
-      i = i + 2
-    elseif a == "-h" or a == "--help" then print(usage) os.exit(0)
-    elseif a:sub(1, 1) == "-" then die("unknown option " .. a .. "\n" .. usage)
-    elseif o.path then die("one scan file only\n" .. usage)
-    else o.path = a i = i + 1 end
-  end
-  if not o.path then die(usage) end
-  for _, k in ipairs({"energy", "thickness", "c0"}) do
-    if not o[k] and not (k == "energy" and o.contrast) then
-      die("missing --" .. (k == "energy" and "energy-keV" or k) .. "\n" .. usage)
+  local o = require("ionflow.cli").parse(argv, {name = "xam-profile", usage = usage,
+    numbers = {energy_keV = true, thickness = true, c0 = true, reference = true,
+      gap = true, V_salt = true, V_solvent = true, contrast = true},
+    values = {salt = true, solvent = true, out = true, csv = true, origin = true,
+      at_min = true},
+    positional = {"path"}, short = {o = "out"},
+    defaults = {reference = 1, salt = "LiC2F6NO4S2", solvent = "C2H4O",
+      V_salt = 224, V_solvent = 66.4, origin = "centre"}})
+  if not o.path then o:die("no scan file") end
+  for _, k in ipairs({"energy_keV", "thickness", "c0"}) do
+    if not o[k] and not (k == "energy_keV" and o.contrast) then
+      o:die("missing --" .. k:gsub("_", "-"))
     end
   end
-  if not (o.out or o.csv) then die("give -o OUT.h5 and/or --csv OUT.csv\n" .. usage) end
+  if not (o.out or o.csv) then o:die("give -o OUT.h5 and/or --csv OUT.csv") end
   if not ({centre = 1, center = 1, left = 1, right = 1})[o.origin] then
-    die("--origin must be centre, left or right")
+    o:die("--origin must be centre, left or right")
   end
   return o
 end
@@ -114,13 +98,13 @@ end
 local function contrast(o)
   if o.contrast then return o.contrast, "given" end
   local A3 = 1e-30 * chem.AVOGADRO
-  local okk, _, ss = pcall(chem.attenuation, o.salt, o.energy)
+  local okk, _, ss = pcall(chem.attenuation, o.salt, o.energy_keV)
   if not okk then die("--salt/--energy-keV: " .. tostring(_)) end
-  local ok2, _, se = pcall(chem.attenuation, o.solvent, o.energy)
+  local ok2, _, se = pcall(chem.attenuation, o.solvent, o.energy_keV)
   if not ok2 then die("--solvent/--energy-keV: " .. tostring(_)) end
   return xam.contrast(ss, se, o.V_salt * A3, o.V_solvent * A3),
     string.format("%s vs %s at %g keV, V = %g and %g A^3", o.salt, o.solvent,
-      o.energy, o.V_salt, o.V_solvent)
+      o.energy_keV, o.V_salt, o.V_solvent)
 end
 
 -- electrode edges from the reference scan, or the scan range and --gap
@@ -207,9 +191,9 @@ end
 
 -- profiles at common times (minutes), on the reference scan's positions
 local at
-if o.at then
+if o.at_min then
   at = {time_s = {}, x_m = {}, position_m = {}, c_mol_per_L = {}, sc_mol_per_L = {}}
-  for field in o.at:gmatch("[^,]+") do
+  for field in o.at_min:gmatch("[^,]+") do
     local tm = tonumber(field) or die("--at-min: not a number: '" .. field .. "'")
     local ok4, c, sc, x = pcall(s.at, s, tm * 60)
     if not ok4 then die("--at-min " .. field .. ": " .. tostring(c)) end

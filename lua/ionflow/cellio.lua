@@ -1,10 +1,9 @@
 -- ionflow.cellio: writing continuum-model runs (cell.run results) as CSV
--- and HDF5, and the small command-line parser of the cell scripts.
+-- and HDF5 (the cell scripts parse their command lines with ionflow.cli).
 --
 --   local cio = require "ionflow.cellio"
 --   cio.write_csv(dir, r, {positions = {...}})   -- current.csv, profiles.csv, velocities.csv
 --   cio.write_h5("run.h5", r)                   -- needs the h5 module
---   local o = cio.args(arg, spec, usage)         -- spec: {["--V"] = "number", ...}
 --
 -- Units in the files are the paper's (minutes, mm, mA/cm^2, mol/L, nm/s)
 -- and named in every column; HDF5 datasets are SI with a `units` attribute.
@@ -12,43 +11,6 @@
 local csv = require "ionflow.csv"
 
 local M = {}
-
--- argv -> options; spec maps "--name" to "number", "string" or "flag";
--- one positional argument is allowed when spec.positional names it
-function M.args(argv, spec, usage, prog)
-  local o, i = {}, 1
-  local function die(msg)
-    io.stderr:write(prog or "cell", ": ", msg, "\n", usage, "\n")
-    os.exit(2)
-  end
-  while i <= #argv do
-    local a = argv[i]
-    local kind = spec[a]
-    if a == "-h" or a == "--help" then
-      print(usage)
-      os.exit(0)
-    elseif kind == "flag" then
-      o[a:gsub("^%-+", "")] = true
-    elseif kind then
-      local v = argv[i + 1]
-      if v == nil then die(a .. " needs a value") end
-      if kind == "number" then
-        v = tonumber(v)
-        if not v then die(a .. " needs a number, got '" .. argv[i + 1] .. "'") end
-      end
-      o[a:gsub("^%-+", "")] = v
-      i = i + 1
-    elseif a:sub(1, 1) == "-" then
-      die("unknown option " .. a)
-    elseif spec.positional and not o[spec.positional] then
-      o[spec.positional] = a
-    else
-      die("unexpected argument " .. a)
-    end
-    i = i + 1
-  end
-  return o
-end
 
 local function mkdir(dir)
   local ok = os.execute(string.format("mkdir -p %q", dir))

@@ -7,6 +7,7 @@
 --   local cmp = pp.compare("tplus-0.2")  -- one model run against all of it
 --   cmp.current.ratio, cmp.profiles[k].resid, cmp.velocities[k].ratio_200_400
 --   cmp.summary                           -- the residual table row
+--   pp.write_profiles_csv(path, cmp.profiles)  -- measured, model, residual
 --
 -- Velocity frame: the XPCS velocity is the speckle (polymer network, EO)
 -- velocity relative to the windows and clamped electrodes, i.e. a lab-frame
@@ -204,6 +205,22 @@ end
 
 function M.compare(params, opts)
   return M.compare_run(M.run(params, opts))
+end
+
+-- the compared profiles (cmp.profiles) as one long CSV table in the
+-- paper's units, one row per measured point: both scripts that compare
+-- with the paper write it
+function M.write_profiles_csv(path, profiles)
+  local pc = {{}, {}, {}, {}, {}}
+  for _, p in ipairs(profiles) do
+    for k = 1, #p.x do
+      local j = #pc[1] + 1
+      pc[1][j], pc[2][j] = p.minutes, p.x[k] * 1e3
+      pc[3][j], pc[4][j], pc[5][j] = p.measured[k] / 1000, p.model[k] / 1000, p.resid[k] / 1000
+    end
+  end
+  csv.write(path, {"t_min", "x_mm", "c_measured_mol_per_L", "c_model_mol_per_L",
+    "resid_mol_per_L"}, pc)
 end
 
 return M

@@ -1,14 +1,22 @@
 -- ionflow.cli: the command line of ionflow's scripts, parsed one way.
 --
---   local o = cli.parse(arg, {name = "xpcs-correlate", usage = usage,
---     flags = {fold = true}, positional = {"raw"}, short = {o = "out"}})
---   if not o.raw then o:die("no raw file") end
+--   local o = cli.parse(arg, {name = "md-transport", usage = usage,
+--     flags = {unwrapped = true}, values = {frame = true, out = true},
+--     numbers = {blocks = true}, repeated = {mass = true},
+--     positional = {"path"}, short = {o = "out", N = "N"},
+--     defaults = {blocks = 5}})
+--   if not o.path then o:die("no trajectory file") end
 --   local n = o:num("q_bins", true)       -- --q-bins 12 -> 12, or nil
 --
 -- `--long-name value` sets o.long_name; a name in flags takes no value and
--- sets true; `-x value` uses the short table; bare words fill the
--- positional names in order. --help prints the usage and exits 0. A
--- mistake prints the script's name, the problem and the usage to stderr
+-- sets true; `-x value` uses the short table (`-h` is --help unless short
+-- says otherwise); bare words fill the positional names in order. Names in
+-- numbers are converted with tonumber (integers: math integers only); a
+-- name in repeated may be given many times and becomes a list of its values.
+-- When the spec declares its options (values, numbers, integers or
+-- repeated), any other option is refused; otherwise every --name is taken.
+-- Absent options take spec.defaults. --help prints the usage and exits 0.
+-- A mistake prints the script's name, the problem and the usage to stderr
 -- and exits 2.
 
 local M = {}
@@ -27,30 +35,68 @@ function methods:num(k, int)
   if s == nil then return nil end
   local v = tonumber(s)
   if v == nil or (int and math.type(v) ~= "integer") then
-    self:die(string.format("--%s needs a%s number, got %q",
+    self:die(string.format("%s%s needs a%s number, got %q", #k == 1 and "-" or "--",
       (k:gsub("_", "-")), int and "n integer" or "", tostring(s)))
   end
   return v
 end
 
+local function declared(spec, key)
+  for _, s in ipairs{spec.flags, spec.values, spec.numbers, spec.integers, spec.repeated} do
+    if s[key] then return true end
+  end
+  return false
+end
+
+-- argv word a -> the option key it names, or nil for a bare word; strict:
+-- the spec declares its options, so others are refused
+local function key_of(o, spec, a, strict)
+  local k
+  if a:match("^%-%a$") then
+    k = spec.short[a:sub(2)] or (a == "-h" and "help") or nil
+    if not k and not strict then return nil end
+  elseif a:sub(1, 2) == "--" and #a > 2 then
+    k = a:sub(3):gsub("-", "_")
+  else
+    return nil
+  end
+  if not k or (k ~= "help" and strict and not declared(spec, k)) then
+    o:die("unknown option " .. a)
+  end
+  return k
+end
+
+-- numbers and integers from their strings, then the defaults
+local function finish(o, spec)
+  for k in pairs(spec.numbers or {}) do o[k] = o:num(k) end
+  for k in pairs(spec.integers or {}) do o[k] = o:num(k, true) end
+  for k, v in pairs(spec.defaults or {}) do
+    if rawget(o, k) == nil then o[k] = v end
+  end
+end
+
 function M.parse(argv, spec)
   local o = setmetatable({}, {__index = methods, spec = spec})
-  local flags, short = spec.flags or {}, spec.short or {}
+  local strict = (spec.values or spec.numbers or spec.integers or spec.repeated) ~= nil
+  for _, k in ipairs{"flags", "values", "numbers", "integers", "repeated", "short"} do
+    spec[k] = spec[k] or {}
+  end
+  local flags, repeated = spec.flags, spec.repeated
   local positional, npos, i = spec.positional or {}, 0, 1
   while i <= #argv do
     local a = argv[i]
-    local key
-    if a:match("^%-%a$") and short[a:sub(2)] then
-      key = short[a:sub(2)]
-    elseif a:sub(1, 2) == "--" and #a > 2 then
-      key = a:sub(3):gsub("-", "_")
-    end
+    local key = key_of(o, spec, a, strict)
     if key and (flags[key] or key == "help") then
       o[key] = true
       i = i + 1
     elseif key then
       if argv[i + 1] == nil then o:die("missing value for " .. a) end
-      o[key] = argv[i + 1]
+      if repeated[key] then
+        o[key] = rawget(o, key) or {}
+        table.insert(o[key], argv[i + 1])
+      else
+        o[key] = argv[i + 1]
+      end
       i = i + 2
     elseif npos < #positional then
       npos = npos + 1
@@ -64,6 +110,7 @@ function M.parse(argv, spec)
     print(spec.usage)
     os.exit(0)
   end
+  finish(o, spec)
   return o
 end
 

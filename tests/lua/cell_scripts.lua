@@ -5,9 +5,7 @@ local csv = require "ionflow.csv"
 
 local exe = os.getenv("IONFLOW") or arg[-1]
 local top = (arg[0]:match("^(.*)/tests/lua/[^/]*$")) or "."
-local tmp = os.tmpname()
-os.remove(tmp)
-os.execute(string.format("mkdir -p %q", tmp))
+local tmp = t.tmpdir()
 
 -- run a script, returning (ok, stdout)
 local function run(script, args)
@@ -104,5 +102,4 @@ else
   t.diag("no h5 module: HDF5 outputs not tested")
 end
 
-os.execute(string.format("rm -rf %q", tmp))
 t.done()

@@ -5,9 +5,7 @@
 -- itself: every route must give the same numbers.
 local t = require "ionflow.tap"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p '" .. dir .. "'"))
+local dir = t.tmpdir()
 local function p(name) return dir .. "/" .. name end
 local exe = os.getenv("IONFLOW") or arg[-1]
 
@@ -209,5 +207,4 @@ do
   t.is(n, 4, "examples/md-transference.lua: four cases, t+ near the exact value")
 end
 
-os.execute("rm -rf '" .. dir .. "'")
 t.done()
