@@ -442,16 +442,8 @@ int hetero_fit_bins(const double *tau, const double *g2, const double *g2err,
 		}
 		#pragma omp for schedule(dynamic, 1)
 		for (size_t k = 0; k < nb; k++) {
-			int b;
-			#pragma omp atomic read
-			b = bad;
-			if (b)
+			if (intr_omp_skip(&bad, 2))
 				continue;
-			if (intr_pending()) {
-				#pragma omp atomic write
-				bad = 2;
-				continue;
-			}
 			msg[0] = '\0';
 			het_fit_column(tau, g2, g2err, n, nb, k, o, y, e,
 				       &out[k], msg);

@@ -19,4 +19,9 @@ static inline int intr_pending(void) { return intr_flag != 0; }
 void intr_clear(void);
 void intr_raise(void);
 
+/* for an OpenMP loop whose iterations share a failure code *bad: 1 when
+** this iteration should be skipped, because another one failed (*bad is
+** set) or an interrupt came (then *bad becomes code), else 0 */
+int intr_omp_skip(int *bad, int code);
+
 #endif

@@ -236,20 +236,46 @@ arr *larray_from_arg(lua_State *L, int i, arr_dtype dt)
 	return NULL;
 }
 
+/* a itself when it is contiguous f64, else a copy pushed on the stack */
+static arr *larray_f64_of(lua_State *L, arr *a, const char *name)
+{
+	char err[ERR_LEN];
+	arr c;
+	if (a->dtype == ARR_F64 && arr_is_contiguous(a))
+		return a;
+	if (arr_copy(&c, a, ARR_F64, err))
+		larray_error(L, name, err);
+	return larray_push(L, &c);
+}
+
+arr *larray_f64(lua_State *L, int i, const char *name)
+{
+	return larray_f64_of(L, larray_from_arg(L, i, ARR_F64), name);
+}
+
+/* a row or column matrix holds a vector as well as a 1-D array does; the
+** shape is checked before any copy is made */
+const double *larray_vector(lua_State *L, int i, int squeeze,
+			    const char *name, size_t *n)
+{
+	arr *a = larray_from_arg(L, i, ARR_F64);
+	int big = 0;
+	for (int d = 0; d < a->ndim; d++)
+		big += a->shape[d] > 1;
+	if (squeeze ? big > 1 : a->ndim != 1)
+		return NULL;
+	a = larray_f64_of(L, a, name);
+	*n = arr_size(a);
+	return (const double *)a->data;
+}
+
 const double *larray_doubles(lua_State *L, int i, const char *name,
 			     size_t *n)
 {
-	char err[ERR_LEN];
-	arr *a = larray_from_arg(L, i, ARR_F64), c;
-	if (a->ndim != 1)
+	const double *v = larray_vector(L, i, 0, name, n);
+	if (v == NULL)
 		luaL_error(L, "%s must be 1-D (a list of numbers)", name);
-	if (a->dtype != ARR_F64 || !arr_is_contiguous(a)) {
-		if (arr_copy(&c, a, ARR_F64, err))
-			larray_error(L, name, err);
-		a = larray_push(L, &c);
-	}
-	*n = a->shape[0];
-	return (const double *)a->data;
+	return v;
 }
 
 /* ------------------------------------------------------------------ */

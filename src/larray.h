@@ -36,6 +36,15 @@ arr *larray_from_arg(lua_State *L, int i, arr_dtype dt);
 ** the calling function returns. name is used in error messages. */
 const double *larray_doubles(lua_State *L, int i, const char *name,
 			     size_t *n);
+/* the argument at i (an array or a nested table of numbers) as a
+** contiguous f64 arr of any shape: the array itself, or a converted copy
+** left on the stack; name prefixes a copy error */
+arr *larray_f64(lua_State *L, int i, const char *name);
+/* what larray_doubles does, but returning NULL (no error) when the
+** argument is not 1-D, so a caller can word its own error; with squeeze
+** any shape with at most one axis longer than 1 is taken as a vector */
+const double *larray_vector(lua_State *L, int i, int squeeze,
+			    const char *name, size_t *n);
 /* raise a Lua error carrying a core's message, prefixed by fname */
 int larray_error(lua_State *L, const char *fname, const char *err);
 

@@ -162,23 +162,18 @@ static void lcell_fn_set(lua_State *L, lcell_fn *f, const char *what)
 }
 
 /* n numbers of field k of the table at t (a table or a 1-D array) */
-static double *lcell_numbers(lua_State *L, int t, const char *k,
-			     const char *what, size_t *n)
+static const double *lcell_numbers(lua_State *L, int t, const char *k,
+				   const char *what, size_t *n)
 {
-	char err[ERR_LEN];
-	arr *a, c;
+	const double *v;
 	lua_getfield(L, t, k);
 	if (lua_isnil(L, -1))
 		luaL_error(L, "cell.run: %s table needs field '%s'", what, k);
-	a = larray_from_arg(L, lua_gettop(L), ARR_F64);
-	if (a->ndim != 1)
+	v = larray_vector(L, lua_gettop(L), 0, "cell.run", n);
+	if (v == NULL)
 		luaL_error(L, "cell.run: %s.%s must be a list of numbers", what,
 			   k);
-	if (arr_copy(&c, a, ARR_F64, err))
-		larray_error(L, "cell.run", err);
-	a = larray_push(L, &c);	/* stays on the stack */
-	*n = a->shape[0];
-	return (double *)a->data;
+	return v;
 }
 
 /* a property from the value at index v: number, function or table */
@@ -199,8 +194,8 @@ static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
 	} else if (lua_istable(L, v)) {
 		size_t nc, nv;
 		int top = lua_gettop(L);
-		double *c = lcell_numbers(L, v, "c", name, &nc);
-		double *vv = lcell_numbers(L, v, "v", name, &nv);
+		const double *c = lcell_numbers(L, v, "c", name, &nc);
+		const double *vv = lcell_numbers(L, v, "v", name, &nv);
 		if (nc != nv)
 			luaL_error(L, "cell.run: %s table: %d concentrations "
 				   "but %d values", name, (int)nc, (int)nv);
@@ -327,8 +322,8 @@ static void lcell_segment(lua_State *L, int s, lcell_ctx *x, size_t k,
 	} else if (lua_istable(L, v)) {
 		size_t nt, nv, j;
 		int top = lua_gettop(L), tv = lua_absindex(L, v);
-		double *ts = lcell_numbers(L, tv, "t", where, &nt);
-		double *vs = lcell_numbers(L, tv, "v", where, &nv);
+		const double *ts = lcell_numbers(L, tv, "t", where, &nt);
+		const double *vs = lcell_numbers(L, tv, "v", where, &nv);
 		lcell_ttab *tt = &x->tt[k];
 		if (nt != nv || nt < 2)
 			luaL_error(L, "cell.run: %s: the t and v lists of a "
@@ -625,9 +620,9 @@ static int lcell_interp(lua_State *L)
 	lua_pushvalue(L, 2);
 	lua_setfield(L, 5, "v");
 	{
-		double *c = lcell_numbers(L, 5, "c", "interp", &n);
+		const double *c = lcell_numbers(L, 5, "c", "interp", &n);
 		size_t nv;
-		double *v = lcell_numbers(L, 5, "v", "interp", &nv);
+		const double *v = lcell_numbers(L, 5, "v", "interp", &nv);
 		if (nv != n)
 			return luaL_error(L, "cell.interp: %d concentrations "
 					  "but %d values", (int)n, (int)nv);

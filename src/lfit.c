@@ -28,38 +28,32 @@
 #define LFIT_NOTE "only the speed |v| is observable: omega = |q.v| is even " \
 	"in v, so the flow direction is known up to 180 degrees"
 
+/* index i made absolute, after checking it holds an array or a table
+** (larray_from_arg's own message would not name fname) */
+static int lfit_numeric_arg(lua_State *L, int i, const char *fname)
+{
+	i = lua_absindex(L, i);
+	if (!larray_test(L, i) && !lua_istable(L, i))
+		luaL_error(L, "%s: expected an array or a table of numbers", fname);
+	return i;
+}
+
 /* a contiguous f64 copy (or view) of the array or table at index i; the
 ** array stays on the Lua stack (or at i) for as long as it is used */
 static arr *lfit_arr(lua_State *L, int i, const char *fname)
 {
-	char err[ERR_LEN];
-	arr *a;
-	i = lua_absindex(L, i);
-	if (!larray_test(L, i) && !lua_istable(L, i))
-		luaL_error(L, "%s: expected an array or a table of numbers", fname);
-	a = larray_from_arg(L, i, ARR_F64);
-	if (a->dtype != ARR_F64 || !arr_is_contiguous(a)) {
-		arr c;
-		if (arr_copy(&c, a, ARR_F64, err) != 0)
-			larray_error(L, fname, err);
-		a = larray_push(L, &c);
-	}
-	return a;
+	return larray_f64(L, lfit_numeric_arg(L, i, fname), fname);
 }
 
+/* a vector: a 1-D array, a list, or a row or column matrix */
 static const double *lfit_vec(lua_State *L, int i, size_t *n,
 			      const char *fname, const char *what)
 {
-	arr *a = lfit_arr(L, i, fname);
-	if (a->ndim > 1) {
-		size_t big = 0;
-		for (int d = 0; d < a->ndim; d++)
-			big += a->shape[d] > 1;
-		if (big > 1)
-			luaL_error(L, "%s: '%s' must be 1-D", fname, what);
-	}
-	*n = arr_size(a);
-	return (const double *)a->data;
+	const double *v = larray_vector(L, lfit_numeric_arg(L, i, fname), 1,
+					fname, n);
+	if (v == NULL)
+		luaL_error(L, "%s: '%s' must be 1-D", fname, what);
+	return v;
 }
 
 /* an optional field of table t as a vector of exactly n values */

@@ -121,6 +121,21 @@ static int lmd_open(lua_State *L)
 	return 1;
 }
 
+/* argument 1 of transport and pairs: a trajectory, or a path opened here
+** with the options table at 2 (replacing the path on the stack) */
+static traj *lmd_traj_or_path(lua_State *L)
+{
+	luaL_checktype(L, 2, LUA_TTABLE);
+	if (lua_type(L, 1) == LUA_TSTRING) {
+		lua_pushcfunction(L, lmd_open);
+		lua_pushvalue(L, 1);
+		lua_pushvalue(L, 2);
+		lua_call(L, 2, 1);
+		lua_replace(L, 1);
+	}
+	return lmd_checktraj(L, 1);
+}
+
 /* md.synthetic{...}: correlated random walks (see traj.h) */
 static int lmd_synthetic(lua_State *L)
 {
@@ -486,15 +501,7 @@ static int lmd_transport(lua_State *L)
 	const char *msrc = NULL;
 	lsys_progress lp;
 	int rc;
-	luaL_checktype(L, 2, LUA_TTABLE);
-	if (lua_type(L, 1) == LUA_TSTRING) {
-		lua_pushcfunction(L, lmd_open);
-		lua_pushvalue(L, 1);
-		lua_pushvalue(L, 2);
-		lua_call(L, 2, 1);
-		lua_replace(L, 1);
-	}
-	t = lmd_checktraj(L, 1);
+	t = lmd_traj_or_path(L);
 	inf = traj_get_info(t);
 	lua_getfield(L, 2, "cation");
 	lua_getfield(L, 2, "anion");
@@ -572,15 +579,7 @@ static int lmd_pairs(lua_State *L)
 	double v;
 	lsys_progress lp;
 	int rc;
-	luaL_checktype(L, 2, LUA_TTABLE);
-	if (lua_type(L, 1) == LUA_TSTRING) {
-		lua_pushcfunction(L, lmd_open);
-		lua_pushvalue(L, 1);
-		lua_pushvalue(L, 2);
-		lua_call(L, 2, 1);
-		lua_replace(L, 1);
-	}
-	t = lmd_checktraj(L, 1);
+	t = lmd_traj_or_path(L);
 	inf = traj_get_info(t);
 	ty = traj_types(t);
 	grp = lua_newuserdatauv(L, (inf->natoms + 1) * sizeof *grp, 0);

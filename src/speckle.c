@@ -559,16 +559,8 @@ int speckle_simulate(const speckle_params *p, void *out, arr_dtype dt,
 		}
 		#pragma omp for schedule(dynamic, 4)
 		for (size_t it = 0; it < ntile; it++) {
-			int b;
-			#pragma omp atomic read
-			b = bad;
-			if (b)
+			if (intr_omp_skip(&bad, 3))
 				continue;
-			if (intr_pending()) {
-				#pragma omp atomic write
-				bad = 3;
-				continue;
-			}
 			size_t p0 = it * SPK_TILE;
 			size_t np = npix - p0 < SPK_TILE ? npix - p0 : SPK_TILE;
 			if (spk_tile(&s, p0, np, K, X, p, out, dt, &mix)) {

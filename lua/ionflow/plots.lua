@@ -65,6 +65,20 @@ local function finish(fig, opts)
   return fig
 end
 
+-- M.<name>(res, opts): a figure of the one panel D.<name>, saved when
+-- opts.file says so; defaults(res, opts), when given, supplies the title
+-- and size that opts leaves out
+local function one_panel(name, defaults)
+  return function(res, opts)
+    opts = opts or {}
+    local d = defaults and defaults(res, opts) or {}
+    local fig = plot.figure{title = opts.title or d.title, width = opts.width or d.width,
+                            height = opts.height or d.height}
+    D[name](fig:panel(1), res, opts)
+    return finish(fig, opts)
+  end
+end
+
 local function fmtq(q) return string.format("%.4g", q * ANGSTROM) end
 
 ----------------------------------------------------------------------
@@ -154,12 +168,7 @@ function D.g2(ax, res, opts)
   return ax
 end
 
-function M.g2(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.g2(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.g2 = one_panel("g2")
 
 ----------------------------------------------------------------------
 -- omega versus cos chi and versus q (Fig. 2c/d)
@@ -311,12 +320,7 @@ function D.master(ax, res, opts)
   return ax
 end
 
-function M.master(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.master(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.master = one_panel("master")
 
 ----------------------------------------------------------------------
 -- velocity versus time per position (Fig. 5)
@@ -377,13 +381,7 @@ function D.velocity(ax, res, opts)
   return ax
 end
 
-function M.velocity(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title or res.title, width = opts.width,
-                          height = opts.height}
-  D.velocity(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.velocity = one_panel("velocity", function(res) return {title = res.title} end)
 
 -- The time-averaged ratio measured / model velocity per position (the
 -- inset of Fig. 5): the mean over measured times in [opts.t_from,
@@ -431,12 +429,7 @@ function D.velocity_ratio(ax, res, opts)
   return ax
 end
 
-function M.velocity_ratio(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.velocity_ratio(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.velocity_ratio = one_panel("velocity_ratio")
 
 ----------------------------------------------------------------------
 -- current versus time and the model/measurement ratio (Fig. 3)
@@ -538,12 +531,7 @@ function D.profiles(ax, res, opts)
   return ax
 end
 
-function M.profiles(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.profiles(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.profiles = one_panel("profiles")
 
 ----------------------------------------------------------------------
 -- false-colour maps: c(x, t) (Fig. S9) and the two-time correlation
@@ -572,12 +560,7 @@ function D.cxt_map(ax, res, opts)
   return ax
 end
 
-function M.cxt_map(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.cxt_map(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.cxt_map = one_panel("cxt_map")
 
 -- The two-time correlation C(t1, t2) as a map (square panel).
 function D.twotime(ax, res, opts)
@@ -605,13 +588,9 @@ function D.twotime(ax, res, opts)
   return ax
 end
 
-function M.twotime(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width or 560,
-                          height = opts.height or (opts.title and 530 or 500)}
-  D.twotime(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.twotime = one_panel("twotime", function(_, opts)
+  return {width = 560, height = opts.title and 530 or 500}
+end)
 
 ----------------------------------------------------------------------
 -- I(q) and intensity versus frame (stability)
@@ -637,12 +616,7 @@ function D.iq(ax, res, opts)
   return ax
 end
 
-function M.iq(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.iq(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.iq = one_panel("iq")
 
 -- the mean intensity per frame (or against time when res.t is given)
 function D.intensity(ax, res, opts)
@@ -666,12 +640,7 @@ function D.intensity(ax, res, opts)
   return ax
 end
 
-function M.intensity(res, opts)
-  opts = opts or {}
-  local fig = plot.figure{title = opts.title, width = opts.width, height = opts.height}
-  D.intensity(fig:panel(1), res, opts)
-  return finish(fig, opts)
-end
+M.intensity = one_panel("intensity")
 
 -- I(q) and the intensity per frame side by side. res: q, I, err?,
 -- segments?, intensity (list per frame), frame? or t?

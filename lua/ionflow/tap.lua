@@ -4,10 +4,13 @@
 --   t.ok(x > 0, "x is positive")
 --   t.near(got, want, 1e-12, "sum")
 --   t.errors(function() h5.open("missing.h5") end, "missing.h5", "names the file")
+--   local dir = t.tmpdir()   -- a fresh directory, removed by t.done()
+--   local s = t.slurp(path)  -- a file's bytes, or nil when it cannot be read
 --   t.done()      -- prints the plan; exits non-zero when anything failed
 
 local M = {}
 local n, failed = 0, 0
+local tmpdirs = {}
 
 local function report(cond, name)
   n = n + 1
@@ -63,10 +66,30 @@ function M.lives(fn, name)
   return r
 end
 
+-- a new empty directory for the test's files; every test used to make
+-- (and remove) its own, now t.done() removes them all
+function M.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute(string.format("mkdir -p %q", dir)), "tap.tmpdir: cannot create " .. dir)
+  tmpdirs[#tmpdirs + 1] = dir
+  return dir
+end
+
+-- the whole content of a file (binary), or nil when it cannot be opened
+function M.slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
 function M.done()
+  for _, dir in ipairs(tmpdirs) do os.execute(string.format("rm -rf %q", dir)) end
   io.write(string.format("1..%d\n", n))
   io.flush()
-  os.exit(failed == 0 and 0 or 1)
+  os.exit(failed == 0 and 0 or 1, true)   -- close the state: finalizers run, valgrind sees no loose blocks
 end
 
 return M

@@ -7,9 +7,7 @@ local X = require "ionflow.xpcsio"
 
 local exe = os.getenv("IONFLOW") or arg[-1]
 local top = (arg[0]:match("^(.*)/tests/lua/[^/]*$")) or "."
-local tmp = os.tmpname()
-os.remove(tmp)
-os.execute(string.format("mkdir -p %q", tmp))
+local tmp = t.tmpdir()
 local out = tmp .. "/out"
 
 local function run(args)
@@ -19,13 +17,7 @@ local function run(args)
   return ok, text
 end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = t.slurp
 
 -- A small well-formedness check: every tag closed in order, attribute
 -- quotes balanced, every '&' an entity, one root element <svg>.
@@ -177,5 +169,4 @@ t.ok(not bad2 and msg2:find("unknown option --nosuch", 1, true), "an unknown opt
 local bad3, msg3 = run("--quick --truth nosuch -o " .. tmp .. "/bad")
 t.ok(not bad3 and msg3:find("nosuch", 1, true), "an unknown --truth set is refused")
 
-os.execute(string.format("rm -rf %q", tmp))
 t.done()

@@ -217,36 +217,8 @@ t.errors(function() fit.eval("nope", {}, {1}) end, "unknown model", "fit.eval: u
 -- on a fine grid of z with Gaussian weights. A fit that ignores the
 -- spread reads the dephasing as a faster decay (tau0 low); with
 -- spread = s the truth comes back.
-local sp, wsp = 0.2, {}
-local gs = {}
-do
-  local zs, ws, wsum = {}, {}, 0
-  for j = -800, 800 do
-    zs[#zs + 1] = j / 100
-    ws[#ws + 1] = math.exp(-0.5 * (j / 100) ^ 2)
-    wsum = wsum + ws[#ws]
-  end
-  for i = 1, #tau do
-    local x, acc = tau[i] / 8, 0
-    for j = 1, #zs do
-      acc = acc + ws[j] * math.cos(1.3 * (1 + sp * zs[j]) * tau[i])
-    end
-    gs[i] = 1 + 0.2 * (0.36 + 0.16 * math.exp(-2 * x) + 0.48 * (acc / wsum) * math.exp(-x))
-  end
-end
-local ys = fit.eval("heterodyne", pe, tau, {spread = sp})
-maxd = 0
-for i = 1, #tau do maxd = math.max(maxd, math.abs(ys[i] - gs[i])) end
-t.ok(maxd < 1e-12, "fit.eval with spread = pixel average of Eq. 1 (max diff " .. maxd .. ")")
-local fs0 = fit.heterodyne(tau, gs)
-local fs1 = fit.heterodyne(tau, gs, {spread = sp})
-t.diag("spread 0.2: without the envelope tau0 %.3f gamma %.3f; with it tau0 %.5f gamma %.5f",
-  fs0.tau0, fs0.gamma, fs1.tau0, fs1.gamma)
-t.ok(math.abs(fs0.tau0 / 8 - 1) > 0.05, "ignoring the spread biases tau0")
-for k, v in pairs(truth) do t.near(fs1[k], v, 1e-4 * v, "spread modelled: " .. k) end
-t.errors(function() fit.heterodyne(tau, gs, {spread = -1}) end, "spread", "negative spread refused")
--- global fit with the spread: two bins (omega 1.3 and 0.7, spreads 0.2
--- and 0.1) of brute-force pixel averages, beta, h, tau0, gamma shared
+-- g2 of one bin of omega om with a Gaussian spread s of the speeds,
+-- averaged by brute force over pixels (Eq. 1, tau0 8, beta 0.2)
 local function bin_avg(om, s)
   local zs, ws, wsum, out = {}, {}, 0, {}
   for j = -800, 800 do
@@ -261,6 +233,21 @@ local function bin_avg(om, s)
   end
   return out
 end
+local sp, wsp = 0.2, {}
+local gs = bin_avg(1.3, sp)
+local ys = fit.eval("heterodyne", pe, tau, {spread = sp})
+maxd = 0
+for i = 1, #tau do maxd = math.max(maxd, math.abs(ys[i] - gs[i])) end
+t.ok(maxd < 1e-12, "fit.eval with spread = pixel average of Eq. 1 (max diff " .. maxd .. ")")
+local fs0 = fit.heterodyne(tau, gs)
+local fs1 = fit.heterodyne(tau, gs, {spread = sp})
+t.diag("spread 0.2: without the envelope tau0 %.3f gamma %.3f; with it tau0 %.5f gamma %.5f",
+  fs0.tau0, fs0.gamma, fs1.tau0, fs1.gamma)
+t.ok(math.abs(fs0.tau0 / 8 - 1) > 0.05, "ignoring the spread biases tau0")
+for k, v in pairs(truth) do t.near(fs1[k], v, 1e-4 * v, "spread modelled: " .. k) end
+t.errors(function() fit.heterodyne(tau, gs, {spread = -1}) end, "spread", "negative spread refused")
+-- global fit with the spread: two bins (omega 1.3 and 0.7, spreads 0.2
+-- and 0.1) of brute-force pixel averages, beta, h, tau0, gamma shared
 local b1, b2 = bin_avg(1.3, 0.2), bin_avg(0.7, 0.1)
 local g2m, e2m = {}, {}
 for i = 1, #tau do g2m[i] = {b1[i], b2[i]}; e2m[i] = {1e-3, 1e-3} end

@@ -2,18 +2,10 @@
 -- module, on files this test makes in a temporary directory.
 local t = require "ionflow.tap"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p '" .. dir .. "'"))
+local dir = t.tmpdir()
 local function p(name) return dir .. "/" .. name end
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = t.slurp
 
 local function spit(path, s)
   local f = assert(io.open(path, "wb"))
@@ -385,5 +377,4 @@ collectgarbage()
 t.is(h5.nopen(), 0, "no HDF5 id open at the end")
 t.diag("lz4 plugin available: %s", tostring(h5.filter_available("lz4")))
 
-os.execute("rm -rf '" .. dir .. "'")
 t.done()

@@ -6,10 +6,7 @@ local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
 local exe = os.getenv("IONFLOW") or arg[-1]
 
 local function slurp(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("a")
-  f:close()
-  return s
+  return assert(t.slurp(path), "cannot read " .. path)
 end
 
 -- groff escapes used in examples, back to plain text

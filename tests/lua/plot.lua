@@ -9,16 +9,10 @@ local svg = require "ionflow.svg"
 local plot = require "ionflow.plot"
 local plots = require "ionflow.plots"
 
-local tmpdir = os.tmpname()
-os.remove(tmpdir)
-assert(os.execute("mkdir -p '" .. tmpdir .. "'"))
+local tmpdir = t.tmpdir()
 local function tmp(name) return tmpdir .. "/" .. name end
 
-local function readfile(p)
-  local f = io.open(p, "rb")
-  if not f then return nil end
-  local s = f:read("a"); f:close(); return s
-end
+local readfile = t.slurp
 
 local function count(s, pat)
   local n = 0
@@ -598,5 +592,4 @@ do
   t.ok(good, "every example SVG is well-formed")
 end
 
-os.execute("rm -rf '" .. tmpdir .. "'")
 t.done()

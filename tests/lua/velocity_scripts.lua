@@ -14,9 +14,7 @@ local function run(...)
   return ok, out
 end
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+local dir = t.tmpdir()
 local raw, res, out = dir .. "/raw.h5", dir .. "/result.h5", dir .. "/velocity.h5"
 
 -- 64 x 64 pixels, 3000 frames at 20 Hz: 100 A/s, then 200 A/s from 75 s
@@ -91,5 +89,4 @@ ok, o = run("examples/heterodyne-velocity.lua", "--quick")
 t.ok(ok and o:find("truth: 100.0 A/s", 1, true), "examples/heterodyne-velocity.lua runs")
 if not ok then t.diag("%s", o) end
 
-os.execute("rm -rf " .. dir)
 t.done()

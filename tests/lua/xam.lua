@@ -119,9 +119,7 @@ t.errors(function() xam.convert(with("x_m", far)) end, "outside the reference sc
 
 -- the script end to end
 local exe = os.getenv("IONFLOW") or arg[-1]
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+local dir = t.tmpdir()
 local scans = dir .. "/scans.csv"
 csv.write(scans, {"time_s", "x_m", "counts", "monitor", "dark"},
   {cols.time_s, cols.x_m, cols.counts, cols.monitor, cols.dark})
@@ -192,5 +190,4 @@ local pe = io.popen(exe .. " examples/beer-lambert.lua 2>&1")
 local ex = pe:read("a")
 t.ok(pe:close() and ex:find("0.0    2.470                 2.470", 1, true),
   "examples/beer-lambert.lua runs and converts back exactly")
-os.execute("rm -rf " .. dir)
 t.done()

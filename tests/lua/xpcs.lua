@@ -2,9 +2,7 @@
 local t = require "ionflow.tap"
 local X = require "ionflow.xpcsio"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
+local dir = t.tmpdir()
 
 math.randomseed(7)
 local function stack(n, rows, cols, lo, hi)
@@ -237,5 +235,4 @@ do
     "no metadata: the missing field is named")
 end
 
-os.execute("rm -rf " .. dir)
 t.done()
