@@ -18,16 +18,19 @@ print(string.format("machine: %s, %s cores, OMP_NUM_THREADS=%s",
   sh("nproc"), os.getenv("OMP_NUM_THREADS") or "(unset)"))
 local only = arg[1]
 local files = {}
-for f in sh("ls " .. dir .. "/*.lua"):gmatch("[^\n]+") do
+-- the plain reference implementations (NumPy) run in the same session, so
+-- that every figure has its baseline measured on the same machine and load
+for f in sh("ls " .. dir .. "/*.lua " .. dir .. "/*.py 2>/dev/null"):gmatch("[^\n]+") do
   if not f:match("/run%.lua$") and (not only or f:find(only, 1, true)) then
     files[#files + 1] = f
   end
 end
 local failed = 0
 for _, f in ipairs(files) do
-  print("\n== " .. f:match("([^/]+)%.lua$"))
+  print("\n== " .. f:match("([^/]+)%.%a+$"))
   io.stdout:flush()
-  local ok = os.execute(string.format("%q %q", exe, f))
+  local runner = f:match("%.py$") and "/usr/bin/python3" or exe
+  local ok = os.execute(string.format("%q %q", runner, f))
   if not ok then failed = failed + 1; print("(benchmark failed)") end
 end
 os.exit(failed == 0)
