@@ -75,7 +75,7 @@ $(BUILD)/.flags: FORCE | deps
 -include $(OBJ:.o=.d)
 
 # the tests run the binary of this build flavour ($(BUILD)/ionflow)
-check: $(BUILD)/ionflow $(UNIT_BIN) check-man
+check: ionflow $(BUILD)/ionflow $(UNIT_BIN) check-man
 	@IONFLOW=$(abspath $(BUILD)/ionflow) IONFLOW_VALGRIND=$(VALGRIND) \
 	  prove --exec tests/run-test $(UNIT_BIN) $(TESTS)
 
