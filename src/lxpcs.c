@@ -631,33 +631,51 @@ static int lxpcs_correlator(lua_State *L)
 	return 1;
 }
 
-/* c:push(frames [, first, count]): a frame (rows x cols) or a stack
-** (n x rows x cols) of any dtype; first/count pick frames of a stack */
-static int lxpcs_push(lua_State *L)
+/* The frames argument of c:push and t:push: a frame (rows x cols) or a
+** stack (n x rows x cols) of any dtype, made contiguous (a copy stays on
+** the stack), with the optional 1-based first/count of a stack at 3 and 4.
+** Fills *f with the address of the first chosen frame and the sizes. */
+typedef struct lxpcs_stack {
+	const char *data;
+	arr_dtype dtype;
+	size_t count, rows, cols;
+} lxpcs_stack;
+
+static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 {
-	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
 	arr *a = larray_check(L, 2);
-	size_t n, rows, cols, f0, cnt;
+	lua_Integer n, f0, cnt;
 	char err[ERR_LEN];
 	if (a->ndim != 2 && a->ndim != 3)
-		return luaL_argerror(L, 2, "frames must be 2-D or 3-D");
+		luaL_argerror(L, 2, "frames must be 2-D or 3-D");
 	if (!arr_is_contiguous(a)) {
 		arr tmp;
 		if (arr_copy(&tmp, a, a->dtype, err) != 0)
-			return larray_error(L, "correlator:push", err);
+			larray_error(L, fname, err);
 		a = larray_push(L, &tmp);
 	}
-	n = a->ndim == 3 ? a->shape[0] : 1;
-	rows = a->shape[a->ndim - 2];
-	cols = a->shape[a->ndim - 1];
-	f0 = (size_t)luaL_optinteger(L, 3, 1);
-	cnt = (size_t)luaL_optinteger(L, 4, (lua_Integer)(n - (f0 - 1)));
-	if (f0 < 1 || f0 - 1 + cnt > n)
-		return luaL_error(L, "correlator:push: frames %d..%d of a stack"
-				  " of %d", (int)f0, (int)(f0 - 1 + cnt),
-				  (int)n);
-	if (corr_push(u->c, a->data + (f0 - 1) * rows * cols *
-		      arr_dtype_size(a->dtype), a->dtype, cnt, rows, cols,
+	n = a->ndim == 3 ? (lua_Integer)a->shape[0] : 1;
+	f->rows = a->shape[a->ndim - 2];
+	f->cols = a->shape[a->ndim - 1];
+	f0 = luaL_optinteger(L, 3, 1);
+	cnt = luaL_optinteger(L, 4, n - (f0 - 1));
+	if (f0 < 1 || cnt < 0 || f0 - 1 + cnt > n)
+		luaL_error(L, "%s: frames %d..%d of a stack of %d", fname,
+			   (int)f0, (int)(f0 - 1 + cnt), (int)n);
+	f->dtype = a->dtype;
+	f->count = (size_t)cnt;
+	f->data = a->data + (size_t)(f0 - 1) * f->rows * f->cols *
+		  arr_dtype_size(a->dtype);
+}
+
+/* c:push(frames [, first, count]) */
+static int lxpcs_push(lua_State *L)
+{
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lxpcs_stack f;
+	char err[ERR_LEN];
+	lxpcs_getframes(L, "correlator:push", &f);
+	if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
 		      err) != 0)
 		return larray_error(L, "correlator:push", err);
 	lua_settop(L, 1);
@@ -828,27 +846,10 @@ static int lxpcs_twotime(lua_State *L)
 static int lxpcs_tt_push(lua_State *L)
 {
 	lxpcs_tt *u = lxpcs_checktt(L, 1);
-	arr *a = larray_check(L, 2);
-	size_t n, rows, cols, f0, cnt;
+	lxpcs_stack f;
 	char err[ERR_LEN];
-	if (a->ndim != 2 && a->ndim != 3)
-		return luaL_argerror(L, 2, "frames must be 2-D or 3-D");
-	if (!arr_is_contiguous(a)) {
-		arr tmp;
-		if (arr_copy(&tmp, a, a->dtype, err) != 0)
-			return larray_error(L, "twotime:push", err);
-		a = larray_push(L, &tmp);
-	}
-	n = a->ndim == 3 ? a->shape[0] : 1;
-	rows = a->shape[a->ndim - 2];
-	cols = a->shape[a->ndim - 1];
-	f0 = (size_t)luaL_optinteger(L, 3, 1);
-	cnt = (size_t)luaL_optinteger(L, 4, (lua_Integer)(n - (f0 - 1)));
-	if (f0 < 1 || f0 - 1 + cnt > n)
-		return luaL_error(L, "twotime:push: frames %d..%d of a stack of"
-				  " %d", (int)f0, (int)(f0 - 1 + cnt), (int)n);
-	if (twotime_push(u->t, a->data + (f0 - 1) * rows * cols *
-			 arr_dtype_size(a->dtype), a->dtype, cnt, rows, cols,
+	lxpcs_getframes(L, "twotime:push", &f);
+	if (twotime_push(u->t, f.data, f.dtype, f.count, f.rows, f.cols,
 			 err) != 0)
 		return larray_error(L, "twotime:push", err);
 	lua_settop(L, 1);
