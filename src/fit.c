@@ -445,6 +445,30 @@ static inline void fit_stretch(double tau, double tau0, double gamma,
 	*x = exp(gamma * *lg);
 }
 
+/* Eq. 1 at one delay tau given its cross term: C stands for the (bin
+** averaged) cos(omega tau) and dC for its derivative by omega. The two
+** bin models below differ only in C; the rest of the model and of its
+** Jacobian row Ji (NULL: values only) is this one function. */
+static double fit_eq1_at(const double *p, double tau, double C, double dC,
+			 double *Ji)
+{
+	double be = p[1], h = p[2], t0 = p[3], g = p[4], s, lg;
+	fit_stretch(tau, t0, g, &s, &lg);
+	double E = exp(-s), E2 = E * E;
+	double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * C * E;
+	if (Ji != NULL) {
+		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * C * E);
+		Ji[0] = 1;
+		Ji[1] = br;
+		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 +
+			      2 * (1 - 2 * h) * C * E);
+		Ji[3] = dgds * (-g * s / t0);
+		Ji[4] = dgds * s * lg;
+		Ji[5] = be * 2 * h * (1 - h) * E * dC;
+	}
+	return p[0] + be * br;
+}
+
 /* Eq. 1 whose cross term carries the envelope G = e^{-(srel omega tau)^2
 ** / 2}: the bin average of cos(omega_p tau) over pixels whose omegas
 ** spread with standard deviation srel omega (Gaussian spread). Jacobian
@@ -452,25 +476,12 @@ static inline void fit_stretch(double tau, double tau0, double gamma,
 int fit_eq1_spread(const double *p, double srel, const double *x, size_t n,
 		   double *y, double *J, size_t ld)
 {
-	double b = p[0], be = p[1], h = p[2], t0 = p[3], g = p[4], w = p[5];
+	double w = p[5];
 	for (size_t i = 0; i < n; i++) {
-		double s, lg, c = cos(w * x[i]), a = srel * x[i];
+		double c = cos(w * x[i]), a = srel * x[i];
 		double G = srel > 0 ? exp(-0.5 * a * a * w * w) : 1;
-		fit_stretch(x[i], t0, g, &s, &lg);
-		double E = exp(-s), E2 = E * E, cg = c * G;
-		double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * cg * E;
-		y[i] = b + be * br;
-		if (J == NULL)
-			continue;
-		double *Ji = J + i * ld;
-		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * cg * E);
-		Ji[0] = 1;
-		Ji[1] = br;
-		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 + 2 * (1 - 2 * h) * cg * E);
-		Ji[3] = dgds * (-g * s / t0);
-		Ji[4] = dgds * s * lg;
-		Ji[5] = -be * 2 * h * (1 - h) * E * G *
-			(sin(w * x[i]) * x[i] + c * a * a * w);
+		double dC = -G * (sin(w * x[i]) * x[i] + c * a * a * w);
+		y[i] = fit_eq1_at(p, x[i], c * G, dC, J ? J + i * ld : NULL);
 	}
 	return 0;
 }
@@ -483,28 +494,15 @@ int fit_eq1_nodes(const double *p, const double *r, const double *wt,
 		  size_t K, const double *x, size_t n, double *y, double *J,
 		  size_t ld)
 {
-	double b = p[0], be = p[1], h = p[2], t0 = p[3], g = p[4], w = p[5];
+	double w = p[5];
 	for (size_t i = 0; i < n; i++) {
-		double s, lg, C = 0, dC = 0;
+		double C = 0, dC = 0;
 		for (size_t j = 0; j < K; j++) {
 			double a = w * r[j] * x[i];
 			C += wt[j] * cos(a);
 			dC -= wt[j] * r[j] * x[i] * sin(a);
 		}
-		fit_stretch(x[i], t0, g, &s, &lg);
-		double E = exp(-s), E2 = E * E;
-		double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * C * E;
-		y[i] = b + be * br;
-		if (J == NULL)
-			continue;
-		double *Ji = J + i * ld;
-		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * C * E);
-		Ji[0] = 1;
-		Ji[1] = br;
-		Ji[2] = be * (-2 * (1 - h) + 2 * h * E2 + 2 * (1 - 2 * h) * C * E);
-		Ji[3] = dgds * (-g * s / t0);
-		Ji[4] = dgds * s * lg;
-		Ji[5] = be * 2 * h * (1 - h) * E * dC;
+		y[i] = fit_eq1_at(p, x[i], C, dC, J ? J + i * ld : NULL);
 	}
 	return 0;
 }
