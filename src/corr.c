@@ -4,7 +4,7 @@
 ** Layout for speed: the used pixels are listed once (pix[]); they are cut
 ** into tiles of P pixels, and every per-pixel array of a level is stored
 ** tile after tile (ring of the last K frames: K rows of P, G: nlag rows of
-** P, S, pend: P), so a tile's whole state is contiguous. Frames are
+** P, S: P), so a tile's whole state is contiguous. Frames are
 ** gathered into batches of up to T (copied into a stage only when a push
 ** ends with an incomplete batch). A batch is processed tile by tile
 ** (OpenMP over tiles): the tile's pixels of the batch are converted to
@@ -26,6 +26,7 @@
 #endif
 
 #include "corr.h"
+#include "corr16.h"
 #include "intr.h"
 
 #ifndef CORR_T
@@ -51,11 +52,9 @@ typedef struct corr_level {
 	double *hist;		/* ntile x kmax x P: ring of the last kmax */
 	double *G;		/* ntile x nlag x P: sum of products */
 	double *S;		/* ntile x P: sum of frames */
-	double *pend;		/* ntile x P: frame waiting for a partner */
 	double *head;		/* nthr x kmax x nstat: binned sums of frames
 				   0..kmax-1, one block per thread */
 	size_t M;		/* frames of this level so far */
-	int has_pend;
 } corr_level;
 
 struct corr {
@@ -91,7 +90,10 @@ struct corr {
 	double *seg_base;	/* nstat: binned img at the last boundary */
 	int nthr;
 	double **work;		/* per thread */
-	size_t woff[CORR_MAXLEV + 1];
+	int use16;		/* level 0 may take corr16's integer kernel */
+	uint16_t **work16;	/* per thread, for corr16 */
+	size_t n16, ntb;	/* tile batches by corr16, in all */
+	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
 
 typedef double v4d __attribute__((vector_size(32), aligned(32)));
@@ -110,13 +112,42 @@ static size_t corr_dtype_size(arr_dtype dt)
 ** loaded once per row and each lagged row once per lag. NL and VW are
 ** constants in the specialised copies so that the loops unroll; VW = 2 for
 ** 4 lags keeps 8 independent FMA chains in flight (the FMA latency would
-** otherwise bound the row loop). P is a multiple of 8. */
+** otherwise bound the row loop). P is a multiple of 8.
+** The next level's rows come out of the same pass: the level's frame M + j
+** (X row K + j) closes a pair when M + j is odd, and the pair's sum goes to
+** the next level's row (M + j) / 2 - M / 2 of nx. The rows are taken two
+** at a time from the first even frame on, so the pair is in registers and
+** the loop has no branch on parity. */
+#define CORR_KERN_ROW(NL, VW, R, XV)					\
+	{								\
+		const double *xr = X + (R) * P + b;			\
+		_Pragma("GCC unroll 4")					\
+		for (int v = 0; v < (VW); v++) {			\
+			v4d x = *(const v4d *)(xr + 4 * v);		\
+			s[v] += x;					\
+			_Pragma("GCC unroll 32")			\
+			for (int i = 0; i < (NL); i++)			\
+				acc[i][v] += x * *(const v4d *)		\
+					(xr + 4 * v - off[i]);		\
+			XV[v] = x;					\
+		}							\
+	}
+
+#define CORR_KERN_PAIR(VW, A, B)					\
+	{								\
+		_Pragma("GCC unroll 4")					\
+		for (int v = 0; v < (VW); v++)				\
+			*(v4d *)(nx + o * P + b + 4 * v) = A[v] + B[v];	\
+		o++;							\
+	}
+
 #define CORR_KERN_BODY(NL, VW)						\
 	size_t off[CORR_MAXLAG];					\
 	for (int i = 0; i < (NL); i++)					\
 		off[i] = (size_t)lag[i] * P;				\
 	for (size_t b = 0; b < P; b += 4 * (VW)) {			\
-		v4d acc[CORR_MAXLAG][VW], s[VW];			\
+		v4d acc[CORR_MAXLAG][VW], s[VW], x0[VW], x1[VW];	\
+		size_t o = 0, r = K;					\
 		_Pragma("GCC unroll 4")					\
 		for (int v = 0; v < (VW); v++) {			\
 			s[v] = *(const v4d *)(S + b + 4 * v);		\
@@ -125,18 +156,22 @@ static size_t corr_dtype_size(arr_dtype dt)
 				acc[i][v] = *(const v4d *)(G + (size_t)i * P \
 							    + b + 4 * v); \
 		}							\
-		for (size_t r = K; r < K + n; r++) {			\
-			const double *xr = X + r * P + b;		\
+		if (M & 1) {						\
 			_Pragma("GCC unroll 4")				\
-			for (int v = 0; v < (VW); v++) {		\
-				v4d x = *(const v4d *)(xr + 4 * v);	\
-				s[v] += x;				\
-				_Pragma("GCC unroll 32")		\
-				for (int i = 0; i < (NL); i++)		\
-					acc[i][v] += x * *(const v4d *) \
-						(xr + 4 * v - off[i]);	\
-			}						\
+			for (int v = 0; v < (VW); v++)			\
+				x0[v] = *(const v4d *)(X + (K - 1) * P + b \
+						       + 4 * v);	\
+			CORR_KERN_ROW(NL, VW, r, x1)			\
+			CORR_KERN_PAIR(VW, x0, x1)			\
+			r++;						\
 		}							\
+		for (; r + 1 < K + n; r += 2) {				\
+			CORR_KERN_ROW(NL, VW, r, x0)			\
+			CORR_KERN_ROW(NL, VW, r + 1, x1)		\
+			CORR_KERN_PAIR(VW, x0, x1)			\
+		}							\
+		if (r < K + n)						\
+			CORR_KERN_ROW(NL, VW, r, x0)			\
 		_Pragma("GCC unroll 4")					\
 		for (int v = 0; v < (VW); v++) {			\
 			*(v4d *)(S + b + 4 * v) = s[v];			\
@@ -149,7 +184,8 @@ static size_t corr_dtype_size(arr_dtype dt)
 
 #define CORR_KERN_ARGS const double *restrict X, size_t K, size_t n,	\
 	size_t P, const int *lag, int nl, double *restrict G,		\
-	double *restrict S
+	double *restrict S, size_t M, double *restrict nx
+#define CORR_KERN_PASS X, K, n, P, lag, nl, G, S, M, nx
 
 #define CORR_KERN_DEF(name, attr)					\
 	static attr void name##_4(CORR_KERN_ARGS)			\
@@ -161,11 +197,11 @@ static size_t corr_dtype_size(arr_dtype dt)
 	static attr void name(CORR_KERN_ARGS)				\
 	{								\
 		if (nl == 8)						\
-			name##_8(X, K, n, P, lag, nl, G, S);		\
+			name##_8(CORR_KERN_PASS);			\
 		else if (nl == 4)					\
-			name##_4(X, K, n, P, lag, nl, G, S);		\
+			name##_4(CORR_KERN_PASS);			\
 		else							\
-			name##_n(X, K, n, P, lag, nl, G, S);		\
+			name##_n(CORR_KERN_PASS);			\
 	}
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -260,9 +296,9 @@ static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 			       "(everything masked)");
 	c->npx = n;
 	c->P = CORR_TILE / (sizeof(double) * (c->T + (size_t)c->o.lags0));
-	c->P = c->P < 8 ? 8 : c->P > CORR_PMAX ? CORR_PMAX : c->P / 8 * 8;
+	c->P = c->P < 16 ? 16 : c->P > CORR_PMAX ? CORR_PMAX : c->P / 16 * 16;
 	if (n < c->P)
-		c->P = (n + 7) / 8 * 8;
+		c->P = (n + 15) / 16 * 16;
 	c->ntile = (n + c->P - 1) / c->P;
 	c->pix = err_malloc(n, sizeof *c->pix, err);
 	c->sbin = err_malloc(n, sizeof *c->sbin, err);
@@ -305,11 +341,10 @@ static int corr_add_level(corr *c, char *err)
 	L->hist = corr_aligned(tp * (size_t)L->kmax, err);
 	L->G = corr_aligned(tp * (size_t)L->nlag, err);
 	L->S = corr_aligned(tp, err);
-	L->pend = corr_aligned(tp, err);
 	L->head = err_calloc((size_t)c->nthr * (size_t)L->kmax * c->nstat,
 			     sizeof(double), err);
-	if (!L->hist || !L->G || !L->S || !L->pend || !L->head) {
-		free(L->hist); free(L->G); free(L->S); free(L->pend);
+	if (!L->hist || !L->G || !L->S || !L->head) {
+		free(L->hist); free(L->G); free(L->S);
 		free(L->head);
 		memset(L, 0, sizeof *L);
 		return -1;
@@ -323,18 +358,28 @@ static int corr_work(corr *c, char *err)
 {
 	corr_level tmp;
 	size_t off = 0;
-	for (int l = 0; l < CORR_MAXLEV; l++) {
+	for (int l = 0; l <= CORR_MAXLEV; l++) {
 		corr_level_lags(&c->o, l, &tmp);
 		c->woff[l] = off;
 		off += ((size_t)tmp.kmax + (c->T >> (l < 20 ? l : 20)) + 2) *
 		       c->P;
 	}
-	c->woff[CORR_MAXLEV] = off;
+	c->woff[CORR_MAXLEV + 1] = off;
 	c->work = err_calloc((size_t)c->nthr, sizeof *c->work, err);
 	if (!c->work)
 		return -1;
 	for (int t = 0; t < c->nthr; t++)
 		if (!(c->work[t] = corr_aligned(off, err)))
+			return -1;
+	c->use16 = !c->o.dark && !c->o.normalize && c->o.lags0 == CORR16_K &&
+		   corr16_available();
+	if (!c->use16)
+		return 0;
+	if (!(c->work16 = err_calloc((size_t)c->nthr, sizeof *c->work16, err)))
+		return -1;
+	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles: 4 u16 each) */
+		if (!(c->work16[t] = corr_aligned(corr16_work(c->P, c->T) / 4 + 1,
+						 err)))
 			return -1;
 	return 0;
 }
@@ -382,13 +427,17 @@ void corr_free(corr *c)
 		return;
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
-		free(L->hist); free(L->G); free(L->S); free(L->pend);
+		free(L->hist); free(L->G); free(L->S);
 		free(L->head);
 	}
 	if (c->work)
 		for (int t = 0; t < c->nthr; t++)
 			free(c->work[t]);
 	free(c->work);
+	if (c->work16)
+		for (int t = 0; t < c->nthr; t++)
+			free(c->work16[t]);
+	free(c->work16);
 	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
 	free(c->contig); free(c->dark); free(c->img); free(c->zero);
 	free(c->ivt); free(c->fidx); free(c->rej);
@@ -401,11 +450,13 @@ size_t corr_memory(const corr *c)
 	size_t b = sizeof *c, tp = c->ntile * c->P * sizeof(double);
 	for (int l = 0; l < c->nlev; l++) {
 		const corr_level *L = &c->lev[l];
-		b += tp * (size_t)(L->kmax + L->nlag + 2) + (size_t)c->nthr *
+		b += tp * (size_t)(L->kmax + L->nlag + 1) + (size_t)c->nthr *
 		     (size_t)L->kmax * c->nstat * sizeof(double);
 	}
 	b += 2 * tp + c->npx * (sizeof(size_t) + sizeof(int32_t));
-	b += (size_t)c->nthr * c->woff[CORR_MAXLEV] * sizeof(double);
+	b += (size_t)c->nthr * c->woff[CORR_MAXLEV + 1] * sizeof(double);
+	if (c->use16)
+		b += (size_t)c->nthr * corr16_work(c->P, c->T) * sizeof(uint16_t);
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
 }
@@ -413,6 +464,11 @@ size_t corr_memory(const corr *c)
 size_t corr_frames(const corr *c)
 {
 	return c->accepted;
+}
+
+double corr_int_share(const corr *c)
+{
+	return c->ntb ? (double)c->n16 / (double)c->ntb : 0;
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -423,10 +479,10 @@ static const double *corr_img(const corr *c)
 	return c->img ? c->img : c->lev[0].S;
 }
 
-/* schedule of one run: new frames per level and the odd-frame flags */
+/* schedule of one run: new frames per level (a level's frames pair up
+** as (0,1), (2,3), ...; an odd last frame waits in the ring) */
 typedef struct corr_sched {
 	size_t nn[CORR_MAXLEV + 1];
-	int hp_old[CORR_MAXLEV], hp_new[CORR_MAXLEV];
 	int top;		/* last level with new frames */
 } corr_sched;
 
@@ -435,47 +491,39 @@ static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
 	memset(s, 0, sizeof *s);
 	s->nn[0] = m;
 	for (int l = 0; l < CORR_MAXLEV; l++) {
-		size_t nin;
+		size_t M;
 		if (s->nn[l] == 0)
 			break;
 		if (l == c->nlev && corr_add_level(c, err))
 			return -1;
 		s->top = l;
-		s->hp_old[l] = c->lev[l].has_pend;
-		nin = s->nn[l] + (size_t)s->hp_old[l];
-		s->nn[l + 1] = l + 1 < CORR_MAXLEV ? nin / 2 : 0;
-		s->hp_new[l] = (int)(nin % 2);
+		M = c->lev[l].M;
+		s->nn[l + 1] = l + 1 < CORR_MAXLEV ?
+			       (M + s->nn[l]) / 2 - M / 2 : 0;
 	}
 	return 0;
 }
 
 /* the tile's pixels of frame fr, dark-subtracted (dk may be NULL), times
 ** sc (1 unless normalising, when img is given), into row; unscaled values
-** are added to img when there is one; returns their sum.
-** (omp simd allows the reassociated, vectorised sum.) */
+** are added to img when there is one. The loops vectorise (omp simd); the
+** frame's sum is taken afterwards from the row (corr_row_sum). */
 #define CORR_CONV_LOOP(VAL)						\
 	if (dk == NULL && img == NULL) {	/* no dark, scale 1 */	\
-		_Pragma("omp simd reduction(+:sum)")			\
-		for (size_t i = 0; i < nv; i++) {			\
-			double d = (double)(VAL);			\
-			row[i] = d;					\
-			sum += d;					\
-		}							\
+		_Pragma("omp simd")					\
+		for (size_t i = 0; i < nv; i++)				\
+			row[i] = (double)(VAL);				\
 	} else if (img) {						\
-		_Pragma("omp simd reduction(+:sum)")			\
+		_Pragma("omp simd")					\
 		for (size_t i = 0; i < nv; i++) {			\
 			double d = (double)(VAL) - dk[i];		\
 			img[i] += d;					\
 			row[i] = d * sc;				\
-			sum += d;					\
 		}							\
 	} else {							\
-		_Pragma("omp simd reduction(+:sum)")			\
-		for (size_t i = 0; i < nv; i++) {			\
-			double d = (double)(VAL) - dk[i];		\
-			row[i] = d * sc;				\
-			sum += d;					\
-		}							\
+		_Pragma("omp simd")					\
+		for (size_t i = 0; i < nv; i++)				\
+			row[i] = ((double)(VAL) - dk[i]) * sc;		\
 	}
 
 #define CORR_CONV(T)							\
@@ -489,11 +537,10 @@ static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
 	}
 
 static inline __attribute__((always_inline))
-double corr_convert(const void *fr, arr_dtype dt, const size_t *pix,
+void corr_convert(const void *fr, arr_dtype dt, const size_t *pix,
 			   size_t nv, int contig, const double *dk, double sc,
 			   double *img, double *row)
 {
-	double sum = 0;
 	switch (dt) {
 	case ARR_U8: CORR_CONV(uint8_t) break;
 	case ARR_U16: CORR_CONV(uint16_t) break;
@@ -503,7 +550,21 @@ double corr_convert(const void *fr, arr_dtype dt, const size_t *pix,
 	case ARR_F64: CORR_CONV(double) break;
 	default: break;
 	}
-	return sum;
+}
+
+/* sum of a converted row (P values, zero-padded, 64-byte aligned), in
+** vector accumulators: an "omp simd" reduction in the conversion loop
+** cost a spill and a serial sum per frame, a fifth of the whole pass */
+static inline __attribute__((always_inline))
+double corr_row_sum(const double *row, size_t P)
+{
+	v4d a = {0, 0, 0, 0}, b = {0, 0, 0, 0};
+	for (size_t i = 0; i < P; i += 8) {
+		a += *(const v4d *)(row + i);
+		b += *(const v4d *)(row + i + 4);
+	}
+	a += b;
+	return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 /* binned sums of a level's first kmax frames, for the "future" means;
@@ -542,15 +603,34 @@ void corr_row(const double *x, const double *const *lp, int nl, size_t P,
 	}
 }
 
-/* A level's n new rows (X rows K..K+n-1). The last K frames of the level
-** live in a ring (frame g in slot g mod K). With enough new rows the ring
-** is unrolled in front of them and the register kernel runs once; a level
+/* the pairs closed by a level's new rows, for the row-by-row path (the
+** kernel makes them itself): see CORR_KERN_BODY */
+static void corr_pairs(const double *nw, const double *ring, size_t K,
+		       size_t M, size_t n, size_t P, double *restrict nx)
+{
+	size_t o = 0;
+	for (size_t j = 0; j < n; j++) {
+		const double *x = nw + j * P, *y;
+		if (((M + j) & 1) == 0)
+			continue;
+		y = j ? x - P : ring + ((M - 1) % K) * P;
+		#pragma omp simd
+		for (size_t b = 0; b < P; b++)
+			nx[o * P + b] = x[b] + y[b];
+		o++;
+	}
+}
+
+/* A level's n new rows (X rows K..K+n-1); nx receives the next level's
+** new rows. The last K frames of the level live in a
+** ring (frame g in slot g mod K). With enough new rows the ring is
+** unrolled in front of them and the register kernel runs once; a level
 ** that gets only a row or two per batch (the deep levels) instead finds
 ** its lagged rows through pointers, so it costs a row's work and not K
 ** rows of copying. Only the last min(n, K) rows go back to the ring. */
 static inline __attribute__((always_inline))
 void corr_level_rows(corr *c, corr_level *L, size_t t, double *X, size_t n,
-		     corr_kern_fn kern)
+		     double *nx, corr_kern_fn kern)
 {
 	size_t P = c->P, K = (size_t)L->kmax, M = L->M;
 	size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
@@ -565,7 +645,7 @@ void corr_level_rows(corr *c, corr_level *L, size_t t, double *X, size_t n,
 			else
 				memset(X + j * P, 0, P * sizeof *X);
 		}
-		kern(X, K, n, P, L->lag, L->nlag, G, S);
+		kern(X, K, n, P, L->lag, L->nlag, G, S, M, nx);
 	} else {
 		for (size_t j = 0; j < n; j++) {
 			for (int i = 0; i < L->nlag; i++) {
@@ -579,6 +659,7 @@ void corr_level_rows(corr *c, corr_level *L, size_t t, double *X, size_t n,
 			}
 			corr_row(nw + j * P, lp, L->nlag, P, G, S);
 		}
+		corr_pairs(nw, ring, K, M, n, P, nx);
 	}
 	if (M < K)
 		corr_head(c, L, t, X, n, nv);
@@ -586,78 +667,124 @@ void corr_level_rows(corr *c, corr_level *L, size_t t, double *X, size_t n,
 		memcpy(ring + ((M + j) % K) * P, nw + j * P, P * sizeof *nw);
 }
 
-/* one tile through every level for the m frames of a run */
-static inline __attribute__((always_inline)) void corr_tile_body(corr *c, size_t t, const void *const *fr,
-		      arr_dtype dt, size_t m, const double *scale,
-		      double *rowsum, const corr_sched *s, double *w,
-		      corr_kern_fn kern)
+/* level 0 of a tile by corr16's integer kernel; 1 when it does not apply
+** (then nothing has changed): see corr16.h */
+static int corr_tile16(corr *c, size_t t, const void *const *fr, size_t m,
+		       double *rowsum, double *nx, uint16_t *w16)
+{
+	corr_level *L = &c->lev[0];
+	size_t P = c->P, b = t * P, K = CORR16_K, M = L->M;
+	double *ring = L->hist + t * K * P, sums[CORR_T];
+	const uint16_t *src[CORR_T];
+	corr16_job j = {
+		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m, .M = M,
+		.ring = ring, .src = src, .G = L->G + t * K * P,
+		.S = L->S + t * P, .nx = nx, .rowsum = sums, .work = w16,
+		.pix = c->pix + b, .contig = c->contig[t]
+	};
+	for (size_t r = 0; r < m; r++)
+		src[r] = fr[r];
+	if (corr16_level0(&j))
+		return 1;
+	for (size_t r = 0; r < m; r++) {
+		#pragma omp atomic
+		rowsum[r] += sums[r];
+	}
+	for (size_t r = m > K ? m - K : 0; r < m; r++) {
+		const uint16_t *u = w16 + (K + r) * P;
+		double *d = ring + ((M + r) % K) * P;
+		for (size_t p = 0; p < P; p++)
+			d[p] = u[p];
+	}
+	return 0;
+}
+
+/* level 0's rows converted from the frames (the double path) */
+static inline __attribute__((always_inline))
+void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
+		    size_t m, const double *scale, double *rowsum, double *nw)
 {
 	size_t P = c->P, b = t * P;
 	size_t nv = c->npx - b < P ? c->npx - b : P;
+	size_t dsz = corr_dtype_size(dt), span = nv * dsz;
+	for (size_t r = 0; r < m; r++) {
+		double sum;
+		/* the frames of a batch lie a frame apart: the hardware
+		** prefetcher does not follow them */
+		if (r + CORR_PF < m && c->contig[t]) {
+			const char *nx = (const char *)fr[r + CORR_PF] +
+					 c->pix[b] * dsz;
+			for (size_t o = 0; o < span; o += 64)
+				__builtin_prefetch(nx + o);
+			__builtin_prefetch(nx + span - 1);
+		}
+		corr_convert(fr[r], dt, c->pix + b, nv, c->contig[t],
+			     c->has_dark ? c->dark + b : NULL, scale[r],
+			     c->img ? c->img + b : NULL, nw + r * P);
+		if (nv < P)
+			memset(nw + r * P + nv, 0, (P - nv) * sizeof *nw);
+		/* (used only when not normalising, i.e. scale 1) */
+		sum = corr_row_sum(nw + r * P, P);
+		#pragma omp atomic
+		rowsum[r] += sum;
+	}
+}
+
+/* A tile's state of every level (ring, sums of products, sums: about a
+** kilobyte per pixel in all) is touched once per batch, so it comes from
+** memory; the kernels would wait for each line as they reach it. Asking
+** for all of it first lets the misses overlap with level 0's work. */
+static void corr_state_prefetch(const corr *c, size_t t, int top)
+{
+	size_t P = c->P;
+	for (int l = 0; l <= top; l++) {
+		const corr_level *L = &c->lev[l];
+		const char *r[3] = {
+			(const char *)(L->hist + t * (size_t)L->kmax * P),
+			(const char *)(L->G + t * (size_t)L->nlag * P),
+			(const char *)(L->S + t * P)};
+		size_t len[3] = {(size_t)L->kmax * P * sizeof(double),
+				 (size_t)L->nlag * P * sizeof(double),
+				 P * sizeof(double)};
+		for (int i = 0; i < 3; i++)
+			for (size_t o = 0; o < len[i]; o += 64)
+				__builtin_prefetch(r[i] + o, 1, 2);
+	}
+}
+
+/* one tile through every level for the m frames of a run: level 0's rows
+** come from the frames, each level's pass writes the next one's */
+static inline __attribute__((always_inline)) void corr_tile_body(corr *c, size_t t, const void *const *fr,
+		      arr_dtype dt, size_t m, const double *scale,
+		      double *rowsum, const corr_sched *s, double *w,
+		      uint16_t *w16, corr_kern_fn kern)
+{
+	size_t P = c->P;
+	corr_state_prefetch(c, t, s->top);
 	for (int l = 0; l <= s->top; l++) {
 		corr_level *L = &c->lev[l];
-		size_t K = (size_t)L->kmax, n = s->nn[l];
-		double *X = w + c->woff[l], *nw = X + K * P;
-		if (l == 0) {
-			size_t dsz = corr_dtype_size(dt), span = nv * dsz;
-			for (size_t r = 0; r < m; r++) {
-				double sum;
-				/* the frames of a batch lie a frame apart: the
-				** hardware prefetcher does not follow them */
-				if (r + CORR_PF < m && c->contig[t]) {
-					const char *nx = (const char *)fr[r + CORR_PF]
-						+ c->pix[b] * dsz;
-					for (size_t o = 0; o < span; o += 64)
-						__builtin_prefetch(nx + o);
-					__builtin_prefetch(nx + span - 1);
-				}
-				sum = corr_convert(fr[r], dt, c->pix + b,
-					nv, c->contig[t],
-					c->has_dark ? c->dark + b : NULL,
-					scale[r], c->img ? c->img + b : NULL,
-					nw + r * P);
-				if (nv < P)
-					memset(nw + r * P + nv, 0,
-					       (P - nv) * sizeof *nw);
-				#pragma omp atomic
-				rowsum[r] += sum;
-			}
-		} else {
-			corr_level *Q = &c->lev[l - 1];
-			size_t Kq = (size_t)Q->kmax, nq = s->nn[l - 1], j = 0;
-			const double *pv = w + c->woff[l - 1] + Kq * P;
-			double *qp = Q->pend + t * P;
-			for (size_t r = 0; r < n; r++) {
-				const double *a, *bb;
-				if (r == 0 && s->hp_old[l - 1]) {
-					a = qp;
-					bb = pv;
-					j = 1;
-				} else {
-					a = pv + j * P;
-					bb = pv + (j + 1) * P;
-					j += 2;
-				}
-				double *o = nw + r * P;
-				#pragma omp simd
-				for (size_t i = 0; i < P; i++)
-					o[i] = a[i] + bb[i];
-			}
-			if (s->hp_new[l - 1])
-				memcpy(qp, pv + (nq - 1) * P, P * sizeof *qp);
+		/* the top level's pairs go to scratch (the next level's
+		** rows, which this run does not use) */
+		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
+		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
+		if (l == 0 && w16 && dt == ARR_U16 &&
+		    corr_tile16(c, t, fr, m, rowsum, nx, w16) == 0) {
+			#pragma omp atomic
+			c->n16++;
+			continue;
 		}
-		corr_level_rows(c, L, t, X, n, kern);
-		if (l == s->top && s->hp_new[l])
-			memcpy(L->pend + t * P, nw + (n - 1) * P,
-			       P * sizeof *X);
+		if (l == 0)
+			corr_tile_rows(c, t, fr, dt, m, scale, rowsum,
+				       X + (size_t)L->kmax * P);
+		corr_level_rows(c, L, t, X, s->nn[l], nx, kern);
 	}
 }
 
 #define CORR_TILE_ARGS corr *c, size_t t, const void *const *fr,	\
 	arr_dtype dt, size_t m, const double *scale, double *rowsum,	\
-	const corr_sched *s, double *w
+	const corr_sched *s, double *w, uint16_t *w16
 #define CORR_TILE_CALL(kern) corr_tile_body(c, t, fr, dt, m, scale,	\
-	rowsum, s, w, kern)
+	rowsum, s, w, w16, kern)
 
 /* the tile pass (conversion, pairs, kernel) compiled for each target */
 #ifdef CORR_HAVE_AVX2
@@ -727,12 +854,12 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 #ifdef _OPENMP
 		me = omp_get_thread_num();
 #endif
-		tile(c, t, fr, dt, m, scale, rowsum, &s, c->work[me]);
+		tile(c, t, fr, dt, m, scale, rowsum, &s, c->work[me],
+		     c->use16 ? c->work16[me] : NULL);
 	}
-	for (int l = 0; l <= s.top; l++) {
+	c->ntb += c->ntile;
+	for (int l = 0; l <= s.top; l++)
 		c->lev[l].M += s.nn[l];
-		c->lev[l].has_pend = s.hp_new[l];
-	}
 	for (size_t r = 0; r < m; r++) {
 		c->ivt[c->accepted + r] = (sums ? sums[r] : rowsum[r]) /
 					  (double)c->npx;
@@ -934,6 +1061,8 @@ static int corr_stage(corr *c, size_t fsz, char *err)
 	if (c->stage == NULL &&
 	    !(c->stage = err_malloc(c->T < cap ? c->T : cap, fsz, err)))
 		return -1;
+	/* a copy from memory to memory: both cores' bandwidth */
+	#pragma omp parallel for schedule(static) num_threads(c->nthr)
 	for (size_t i = 0; i < c->nb; i++) {
 		char *slot = c->stage + i * fsz;
 		if (c->bfr[i] != slot) {

@@ -38,7 +38,7 @@
 ** every accepted frame, and I(q) per static bin over segments of
 ** segment_frames accepted frames.
 **
-** Memory per used pixel: for each level l, (K_l + nlag_l + 2) doubles with
+** Memory per used pixel: for each level l, (K_l + nlag_l + 1) doubles with
 ** K_l the largest lag of the level, plus one double; e.g. 10000 frames,
 ** dpl 4: about 1.1 kB per pixel. corr_memory() gives the total.
 */
@@ -109,6 +109,9 @@ void corr_res_free(corr_res *r);
 void corr_free(corr *c);
 size_t corr_memory(const corr *c);	/* bytes held */
 size_t corr_frames(const corr *c);	/* frames accepted so far */
+/* the share of tile batches whose level 0 ran corr16's integer kernel
+** (uint16 frames, counts below CORR16_MAX, no dark or normalisation) */
+double corr_int_share(const corr *c);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 		   size_t max);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "corr.h"
+#include "corr16.h"
 #include "intr.h"
 #include "tap.h"
 #include "twotime.h"
@@ -753,6 +754,100 @@ static void test_twotime(void)
 	free(I);
 }
 
+/* The integer level-0 kernel (corr16) must give the numbers of the double
+** path: uint16 stacks against brute force and against the same frames as
+** doubles, with and without holes in the tiles, with counts too large for
+** it in one batch, and with non-integer float frames in between (the ring
+** then holds fractions and the integer kernel must stand aside). */
+static void test_int16_case(const char *name, const int32_t *map,
+			    size_t rows, size_t cols, int spikes, int floats)
+{
+	size_t np = rows * cols, N = 1100, fb = np * 2;
+	double *I = malloc(N * np * sizeof *I);
+	uint16_t *raw;
+	char err[ERR_LEN];
+	qmap m;
+	corr *c = NULL, *c2 = NULL;
+	corr_opts o;
+	corr_res r, r2;
+	ref R;
+	int fail = 0;
+	for (size_t i = 0; i < N * np; i++)
+		I[i] = prand(2.0 + (double)(i % 7));
+	if (spikes)	/* frames 520..529: some counts past 2047 */
+		for (size_t p = 0; p < np; p += 5)
+			I[525 * np + p] = 3000 + (double)p;
+	if (floats)	/* frames 300..309 get fractions */
+		for (size_t i = 300 * np; i < 310 * np; i++)
+			I[i] += 0.25;
+	raw = to_dtype(I, N * np, ARR_U16);
+	make_map(&m, rows, cols, (int32_t *)map, 0);
+	corr_opts_default(&o);
+	ref_multitau(I, N, np, map, 3, 4, &R);
+	if (corr_new(&c, &m, NULL, &o, err) || corr_new(&c2, &m, NULL, &o, err))
+		fail = 1;
+	for (size_t f = 0; !fail && f < N;) {
+		size_t n = 64 + f % 7;
+		if (n > N - f)
+			n = N - f;
+		if (floats && f < 310 && f + n > 300)
+			n = f < 300 ? 300 - f : 310 - f;
+		if (floats && f >= 300 && f < 310) {
+			float *fl = to_dtype(I + f * np, n * np, ARR_F32);
+			fail = corr_push(c, fl, ARR_F32, n, rows, cols, err);
+			free(fl);
+		} else {
+			fail = corr_push(c, (char *)raw + f * fb, ARR_U16, n,
+					 rows, cols, err);
+		}
+		fail = fail || corr_push(c2, I + f * np, ARR_F64, n, rows, cols,
+					 err);
+		f += n;
+	}
+	if (fail || corr_result(c, &r, err) || corr_result(c2, &r2, err)) {
+		ok(0, "int16 %s: %s", name, err);
+	} else {
+		double e = max_rel(&r, &R, 3);
+		int same = r.ntau == r2.ntau;
+		for (size_t i = 0; same && i < r.ntau * r.nstat; i++)
+			same = r.g2_static[i] == r2.g2_static[i] ||
+			       (isnan(r.g2_static[i]) && isnan(r2.g2_static[i]));
+		ok(e < 1e-12, "int16 %s: brute force (max rel err %.2g)", name,
+		   e);
+		ok(same, "int16 %s: uint16 and double frames give identical "
+		   "numbers", name);
+		ok(corr_int_share(c) > 0.5 && corr_int_share(c2) == 0,
+		   "int16 %s: integer kernel ran for %.0f %% of the tile "
+		   "batches (double frames: %.0f %%)", name,
+		   100 * corr_int_share(c), 100 * corr_int_share(c2));
+		corr_res_free(&r);
+		corr_res_free(&r2);
+	}
+	corr_free(c);
+	corr_free(c2);
+	qmap_free(&m);
+	free(raw);
+	free(I);
+}
+
+static void test_int16(void)
+{
+	size_t rows = 12, cols = 40, np = rows * cols;
+	int32_t full[480], holes[480];
+	if (!corr16_available()) {
+		diag("no AVX2: the integer kernel is not tested here");
+		return;
+	}
+	for (size_t p = 0; p < np; p++) {
+		full[p] = (int32_t)(p % 3) + 1;
+		holes[p] = (p % 11 == 4) ? 0 : (int32_t)(p / 160) + 1;
+	}
+	test_int16_case("full", full, rows, cols, 0, 0);
+	test_int16_case("holes", holes, rows, cols, 0, 0);
+	test_int16_case("spikes", full, rows, cols, 1, 0);
+	test_int16_case("floats between", holes, rows, cols, 0, 1);
+}
+
 int main(void)
 {
 	diag("kernel: %s", corr_kernel_name());
@@ -764,5 +859,6 @@ int main(void)
 	test_options();
 	test_bad_input();
 	test_twotime();
+	test_int16();
 	return tap_done();
 }
