@@ -368,8 +368,10 @@ local function write_twotime(w, T, stride)
   local n = #T.tau
   local g2 = array.zeros{n, #T.bins}
   local seg = array.zeros{n, 1, #T.bins}
-  for k, b in ipairs(T.bins) do
-    w:write(string.format("/xpcs/twotime/correlation_map/c2_%05d", b),
+  -- as boost_corr: maps numbered 1, 2, ... in the order of processed_bins
+  -- (the viewer pairs them by position, not by the number in the name)
+  for k in ipairs(T.bins) do
+    w:write(string.format("/xpcs/twotime/correlation_map/c2_%05d", k),
       upper(T.C[k]))
     for i = 1, n do
       g2:set(i, k, T.g2[k]:get(i))
@@ -531,9 +533,9 @@ function M.read_result(path)
     local bins = rd("/xpcs/twotime/processed_bins")
     out.twotime = {bins = bins:totable(), C = {}, tau = rd("/xpcs/twotime/delay_list"),
       downsample = num("/xpcs/twotime/config/avg_frame")}
-    for k, b in ipairs(out.twotime.bins) do
+    for k in ipairs(out.twotime.bins) do
       out.twotime.C[k] = symmetric(f:read(string.format(
-        "/xpcs/twotime/correlation_map/c2_%05d", b)))
+        "/xpcs/twotime/correlation_map/c2_%05d", k)))
     end
   end
   return out

@@ -165,7 +165,7 @@ def check_generated(exe, script, d):
     write_raw(raw, data, ft)
     ok(run(exe, script, raw, "-o", res, "--q-bins", "3", "--phi-bins", "2",
            "--stride", str(stride), "--window", "40", "--segments", "4",
-           "--twotime", "1,4", "--downsample", str(ds)),
+           "--twotime", "4,1", "--downsample", str(ds)),
        "xpcs-correlate: 3 q x 2 phi bins, stride 2, windows, two-time")
     used = data[::stride].astype(float)        # the frames correlated
     M = used.shape[0]
@@ -231,13 +231,14 @@ def check_generated(exe, script, d):
        ret["g2_partial_err"].shape == ret["g2_partial"].shape,
        f"normalized_g2_partial (windows, n_tau, n_bins) {ret['g2_partial'].shape}")
     # two-time: stored triangle + transpose = C of the downsampled frames
-    ok(names == ["c2_00001", "c2_00004"] and
-       list(ret["c2_processed_bins"].reshape(-1)) == [1, 4],
-       f"correlation_map/{names}, processed_bins")
+    ok(names == ["c2_00001", "c2_00002"] and
+       list(ret["c2_processed_bins"].reshape(-1)) == [4, 1],
+       f"correlation_map/{names} numbered in the order of processed_bins "
+       "[4, 1] (as boost_corr)")
     nt = M // ds
     dsf = used[: nt * ds].reshape(nt, ds, rows, cols).mean(axis=1)
     err = 0
-    for half, b in zip(halves, (1, 4)):
+    for half, b in zip(halves, (4, 1)):
         x = dsf[:, dq == b]
         C = (x @ x.T / x.shape[1]) / np.outer(x.mean(1), x.mean(1))
         err = max(err, np.max(np.abs(c2_full(half) - C)))
@@ -267,7 +268,7 @@ def check_generated(exe, script, d):
         "xpcs/temporal_mean/scattering_1d_segments": (4, ret["saxs_1d"].shape[1]),
         "xpcs/spatial_mean/intensity_vs_time": (2, M),
         "xpcs/twotime/correlation_map/c2_00001": (nt, nt),
-        "xpcs/twotime/correlation_map/c2_00004": (nt, nt),
+        "xpcs/twotime/correlation_map/c2_00002": (nt, nt),
         "xpcs/twotime/normalized_g2": (nt, 2),
         "xpcs/twotime/normalized_g2_segments": (nt, 1, 2),
         "xpcs/twotime/processed_bins": (2,),
