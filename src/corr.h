@@ -65,6 +65,8 @@
 ** Memory per used pixel: for each level l, (K_l + nlag_l + 2) doubles with
 ** K_l the largest lag of the level, plus one double; e.g. 10000 frames,
 ** dpl 4: about 1.1 kB per pixel. corr_memory() gives the total.
+** corr_result needs 16 bytes per used pixel and thread besides (per-pixel
+** terms of the error of the delay being computed).
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h
