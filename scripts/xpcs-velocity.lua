@@ -69,7 +69,7 @@ local function load()
     local map = h:read("/xpcs/qmap/dynamic_roi_map")
     local npts = h:read("/xpcs/qmap/dynamic_num_pts"):totable()
     local sh = map.shape
-    local g = xpcs.geometry{energy_keV = rd("/xpcs/qmap/energy"),
+    local g = xpcs.geometry{energy_keV = rd("/entry/instrument/incident_beam/incident_energy"),
       distance = rd("/xpcs/qmap/detector_distance"),
       pixel = rd("/xpcs/qmap/pixel_size"),
       center = {x = rd("/xpcs/qmap/beam_center_x"), y = rd("/xpcs/qmap/beam_center_y")},
@@ -83,7 +83,7 @@ local function load()
       while type(ft) == "table" do ft = ft[1] end
     end
     if not ft then error(o.input .. ": no frame time (give --frame-time)") end
-    return {tau = r.tau * ft, g2 = r.g2, err = r.g2_err,
+    return {tau = r.tau * (ft * r.stride * r.avg_frame), g2 = r.g2, err = r.g2_err,
             bins = bin_table(p, maps, npts[1], npts[2]), windows = {}}
   end
   local over = {}

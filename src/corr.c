@@ -1130,19 +1130,33 @@ size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 }
 
 typedef struct corr_bins {
-	double *G, *S, *tail, *g2s, *den;
-	double *dsum, *dn, *pm, *pv, *pn;
+	double *G, *S, *tail, *U, *U2, *g2s, *den, *fac, *E;
+	double *gm, *u;		/* per used pixel */
+	double *dsum, *dn, *ev, *neff, *ns;
 } corr_bins;
 
-/* static-bin sums of one lag: G, S, and the last k frames (tail) */
+/* One lag: static-bin sums of G, S and the last k frames (tail), and per
+** pixel its mean product gm = G_p / np and u_p, the weight w_p = IP_p IF_p
+** up to a static-bin factor (fac, set by corr_lag_result). IP_p is exact:
+** S_p minus the pixel's last k frames, still in the ring. Of the first k
+** frames only the static-bin sums are kept (head), except while the level
+** fits its ring (M <= K); otherwise IF_p takes the pixel's share of them
+** in proportion to its total, IF_p = S_p (1 - head_s / S_s) / np: then
+** u_p = IP_p S_p / np and fac = 1 - head_s / S_s (corr.h: an error of
+** order k / M in IF_p, enough for an error bar). Tile by tile, so that
+** the ring rows are read contiguously. */
 static void corr_lag_sums(const corr *c, const corr_level *L, int i,
 			  corr_bins *b)
 {
 	size_t P = c->P, K = (size_t)L->kmax, k = (size_t)L->lag[i];
+	double np = (double)(L->M - k);
+	int exact = L->M <= K;
+	size_t slot[CORR_MAXLAG];
 	memset(b->G, 0, c->nstat * sizeof(double));
 	memset(b->S, 0, c->nstat * sizeof(double));
 	memset(b->tail, 0, c->nstat * sizeof(double));
-	size_t slot[CORR_MAXLAG];
+	memset(b->U, 0, c->nstat * sizeof(double));
+	memset(b->U2, 0, c->nstat * sizeof(double));
 	for (size_t j = 1; j <= k; j++)
 		slot[j - 1] = ((L->M - j) % K) * P;
 	for (size_t t = 0; t < c->ntile; t++) {
@@ -1150,27 +1164,67 @@ static void corr_lag_sums(const corr *c, const corr_level *L, int i,
 		const double *g = L->G + (t * (size_t)L->nlag + (size_t)i) * P;
 		const double *sm = L->S + t * P;
 		size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
+		double tl[CORR_PMAX], hd[CORR_PMAX];
+		for (size_t q = 0; q < nv; q++)
+			tl[q] = hd[q] = 0;
+		for (size_t j = 0; j < k; j++)
+			for (size_t q = 0; q < nv; q++)
+				tl[q] += ring[slot[j] + q];
+		for (size_t j = 0; exact && j < k; j++)
+			for (size_t q = 0; q < nv; q++)
+				hd[q] += ring[j * P + q];
 		for (size_t q = 0; q < nv; q++) {
-			size_t s = (size_t)c->sbin[t * P + q];
-			double tl = 0;
-			for (size_t j = 0; j < k; j++)
-				tl += ring[slot[j] + q];
+			size_t p = t * P + q, s = (size_t)c->sbin[p];
+			double ip = (sm[q] - tl[q]) / np;
+			double u = ip * (exact ? sm[q] - hd[q] : sm[q]) / np;
+			b->gm[p] = g[q] / np;
+			b->u[p] = u;
 			b->G[s] += g[q];
 			b->S[s] += sm[q];
-			b->tail[s] += tl;
+			b->tail[s] += tl[q];
+			b->U[s] += u;
+			b->U2[s] += u * u;
 		}
 	}
 }
 
-/* one delay: static g2, dynamic mean over static bins, pixel spread */
+/* The error of a static bin's g2_s = <G>/(<IP><IF>) (corr.h). With
+** w_p = IP_p IF_p and the pixel's own normalised g2_p = G_p / w_p,
+** g2_s = sum_p w_p g2_p / (n <IP><IF>): a weighted sum of per-pixel g2,
+** whose frozen intensity pattern is divided out. The spread is taken
+** about the weighted mean gw = sum G_p / sum w_p through the residuals
+** e_p = G_p - gw w_p = w_p (g2_p - gw), which need no division by a
+** pixel's mean: a pixel without intensity has weight 0 and adds nothing
+** (sparse data give no Inf). E_s = sum e_p^2. */
+static void corr_lag_spread(const corr *c, corr_bins *b)
+{
+	for (size_t s = 0; s < c->nstat; s++)
+		b->E[s] = 0;
+	for (size_t p = 0; p < c->npx; p++) {
+		size_t s = (size_t)c->sbin[p];
+		double w, e;
+		if (!isfinite(b->g2s[s]))
+			continue;
+		w = b->fac[s] * b->u[p];
+		e = b->gm[p] - b->G[s] / (b->fac[s] * b->U[s]) * w;
+		b->E[s] += e * e;
+	}
+}
+
+/* one delay: static g2, dynamic mean over static bins and its error:
+** var(g2_d) = sum_s var(g2_s) / S_d^2, var(g2_s) = E_s / (n <IP><IF>)^2,
+** scaled by N / (N - S_d) with N the effective pixels (W^2 / W2 per
+** static bin, summed over the S_d static bins) for the means taken out;
+** NaN when N - S_d < 1, or with a single pair per pixel (np = 1: then
+** every g2_p is 1 by construction) */
 static void corr_lag_result(const corr *c, const corr_level *L, int i,
 			    corr_bins *b, double *g2, double *err,
 			    double *g2s_out)
 {
-	size_t k = (size_t)L->lag[i], P = c->P, np = L->M - k;
+	size_t k = (size_t)L->lag[i], np = L->M - k;
 	corr_lag_sums(c, L, i, b);
 	for (size_t d = 0; d < c->ndyn; d++)
-		b->dsum[d] = b->dn[d] = b->pm[d] = b->pv[d] = b->pn[d] = 0;
+		b->dsum[d] = b->dn[d] = b->ev[d] = b->neff[d] = b->ns[d] = 0;
 	for (size_t s = 0; s < c->nstat; s++) {
 		double n = (double)c->scount[s], h = 0, ip, fu;
 		for (int th = 0; th < c->nthr; th++)
@@ -1179,6 +1233,8 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 					     c->nstat + s];
 		ip = (b->S[s] - b->tail[s]) / ((double)np * n);
 		fu = (b->S[s] - h) / ((double)np * n);
+		b->fac[s] = L->M <= (size_t)L->kmax ? 1 : b->S[s] != 0 ?
+			    1 - h / b->S[s] : 1 - (double)k / (double)L->M;
 		b->den[s] = ip * fu;
 		b->g2s[s] = b->G[s] / ((double)np * n) / b->den[s];
 		if (!(c->scount[s] > 0) || !isfinite(b->g2s[s]))
@@ -1188,29 +1244,24 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 			b->dsum[c->s2d[s] - 1] += b->g2s[s];
 			b->dn[c->s2d[s] - 1] += 1;
 		}
+		b->G[s] /= (double)np;	/* sum over pixels of G_p */
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t p = 0; p < c->npx; p++) {
-			size_t s = (size_t)c->sbin[p], d, t = p / P;
-			double v;
-			if (!isfinite(b->g2s[s]))
-				continue;
-			d = (size_t)c->s2d[s] - 1;
-			v = L->G[(t * (size_t)L->nlag + (size_t)i) * P + p -
-				 t * P] / (double)np / b->den[s];
-			if (pass == 0) {
-				b->pm[d] += v;
-				b->pn[d] += 1;
-			} else {
-				double e = v - b->pm[d] / b->pn[d];
-				b->pv[d] += e * e;
-			}
-		}
+	corr_lag_spread(c, b);
+	for (size_t s = 0; s < c->nstat; s++) {
+		double nd;
+		if (!isfinite(b->g2s[s]) || c->s2d[s] < 1)
+			continue;
+		nd = (double)c->scount[s] * b->den[s];
+		b->ev[c->s2d[s] - 1] += b->E[s] / (nd * nd);
+		if (b->U2[s] > 0)	/* the factor cancels */
+			b->neff[c->s2d[s] - 1] += b->U[s] * b->U[s] / b->U2[s];
+		b->ns[c->s2d[s] - 1] += 1;
 	}
 	for (size_t d = 0; d < c->ndyn; d++) {
+		double dof = b->neff[d] - b->ns[d];
 		g2[d] = b->dn[d] > 0 ? b->dsum[d] / b->dn[d] : NAN;
-		err[d] = b->pn[d] > 1 ? sqrt(b->pv[d] / (b->pn[d] - 1) /
-					     b->pn[d]) : NAN;
+		err[d] = b->dn[d] > 0 && dof >= 1 && np >= 2 ?
+			 sqrt(b->ev[d] * b->neff[d] / dof) / b->dn[d] : NAN;
 	}
 }
 
@@ -1266,16 +1317,23 @@ static int corr_result_tau(const corr *c, int l, int i, size_t it,
 			   corr_res *r)
 {
 	size_t ns = c->nstat, nd = c->ndyn;
-	double *blk = calloc(5 * ns + 5 * nd, sizeof *blk);
+	double *blk = calloc(9 * ns + 5 * nd, sizeof *blk);
+	double *px = malloc(2 * c->npx * sizeof *px);
 	corr_bins b;
-	if (blk == NULL)
+	if (blk == NULL || px == NULL) {
+		free(blk);
+		free(px);
 		return -1;
-	b.G = blk; b.S = blk + ns; b.tail = blk + 2 * ns; b.g2s = blk + 3 * ns;
-	b.den = blk + 4 * ns; b.dsum = blk + 5 * ns; b.dn = b.dsum + nd;
-	b.pm = b.dn + nd; b.pv = b.pm + nd; b.pn = b.pv + nd;
+	}
+	b.G = blk; b.S = blk + ns; b.tail = blk + 2 * ns; b.U = blk + 3 * ns;
+	b.U2 = blk + 4 * ns; b.g2s = blk + 5 * ns; b.den = blk + 6 * ns;
+	b.fac = blk + 7 * ns; b.E = blk + 8 * ns; b.dsum = blk + 9 * ns;
+	b.dn = b.dsum + nd; b.ev = b.dn + nd; b.neff = b.ev + nd;
+	b.ns = b.neff + nd; b.gm = px; b.u = px + c->npx;
 	corr_lag_result(c, &c->lev[l], i, &b, r->g2 + it * nd,
 			r->g2_err + it * nd, r->g2_static + it * ns);
 	free(blk);
+	free(px);
 	return 0;
 }
 

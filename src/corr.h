@@ -15,10 +15,34 @@
 ** and per static bin s (means over its pixels)
 **   g2_s = <G>_s / (<IP>_s <IF>_s)       (symmetric normalisation).
 ** A dynamic bin's g2 is the mean of g2_s over its static bins with finite
-** g2_s; its error is the standard deviation over its pixels of
-** G_p / (<IP>_s <IF>_s), divided by sqrt(pixels). A bin with no pixels,
-** or whose static bins have no intensity, gives NaN; a lag reaches the
-** result only if it has at least one pair (k < M_l).
+** g2_s. A bin with no pixels, or whose static bins have no intensity,
+** gives NaN; a lag reaches the result only if it has at least one pair
+** (k < M_l).
+**
+** Error. g2_s is a weighted sum of the per-pixel normalised
+** g2_p = G_p / (IP_p IF_p), with weights w_p = IP_p IF_p, so a frozen
+** intensity pattern (static speckle, heterodyne reference) divides out of
+** g2_p and does not enter the error. var(g2_s) is estimated from the
+** residuals e_p = G_p - gw w_p about the weighted mean gw = sum G / sum w:
+**   var(g2_s) = sum_p e_p^2 / (n <IP>_s <IF>_s)^2,
+** and var(g2) = sum_s var(g2_s) / S^2 over the S static bins averaged,
+** times N / (N - S), N the effective pixels (sum w)^2 / sum w^2 summed
+** over those bins. e_p needs no division by a pixel's mean: a pixel
+** without photons (sparse data) has weight 0 and adds nothing, and no
+** error is ever Inf. NaN when N - S < 1 or with a single pair per pixel
+** (k = M_l - 1: every g2_p is then 1). IP_p is exact (S_p minus the
+** pixel's last k frames, still in the ring); of the first k frames only
+** the static-bin sums are kept, so IF_p takes the pixel's share of them
+** in proportion to its total S_p (exact while the level fits the ring,
+** M_l <= K_l). This costs no memory but adds the noise of the pixel's
+** first k frames: the error is inflated by about sqrt(1 + k I_l /
+** (M_l - k)) for Poisson counts of mean I_l per level-l frame, so it is
+** good to a few % where k I_l / (M_l - k) < 0.05 and too large (never
+** too small) at the last levels of long bright series. Not included:
+** the fluctuation of the baseline <I^2>_s / <I>_s^2 that a frozen
+** pattern inside a static bin gives (common to all delays, relative
+** variance ~ the counts per level frame), and the correlation between
+** nearby delays.
 **
 ** Default lags (dpl = 4, "delays per level", equal to the APS 8-ID-I
 ** list): level 0: 1..2 dpl; level l >= 1: dpl+1..2 dpl, i.e. delays
@@ -41,6 +65,8 @@
 ** Memory per used pixel: for each level l, (K_l + nlag_l + 1) doubles with
 ** K_l the largest lag of the level, plus one double; e.g. 10000 frames,
 ** dpl 4: about 1.1 kB per pixel. corr_memory() gives the total.
+** corr_result needs 16 bytes per used pixel and thread besides (per-pixel
+** terms of the error of the delay being computed).
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h

@@ -9,9 +9,11 @@
 --   X.write_result("result.h5", res, {geometry = g, qmap = qm})
 --   local back = X.read_result("result.h5")
 --
--- Result files follow the APS 8-ID-I layout (q in 1/Angstrom there, as the
--- viewer expects; delays in frames); ionflow's own group /ionflow/xpcs
--- holds what the layout has no place for (SI values, windows, options).
+-- Result files follow the APS 8-ID-I layout as boost_corr writes it and
+-- pyXpcsViewer reads it (q in 1/Angstrom, delays in used frames, shapes
+-- and orientation as there; tests/xpcs/test_viewer_layout.py opens them
+-- the viewer's way); ionflow's own group /ionflow/xpcs holds what the
+-- layout has no place for (SI values, windows, options).
 local M = {}
 
 local ANGSTROM = 1e-10
@@ -113,10 +115,18 @@ function M.read_qmap(path, g)
     static = xpcs.partition{map = smap, q = q, phi = phi},
     mask = mask, maps = maps, geometry = g,
   }
+  -- the file's own grid (bin values, grid size, bin -> grid index, names)
+  -- goes unchanged into a result's /xpcs/qmap
+  out.grid = {}
   for _, k in ipairs{"dynamic_v_list_dim0", "dynamic_v_list_dim1",
                      "static_v_list_dim0", "static_v_list_dim1",
-                     "dynamic_num_pts", "static_num_pts"} do
-    if f:exists("/qmap/" .. k) then out[k] = f:read("/qmap/" .. k) end
+                     "dynamic_num_pts", "static_num_pts",
+                     "dynamic_index_mapping", "static_index_mapping",
+                     "map_names", "map_units"} do
+    if f:exists("/qmap/" .. k) then
+      out[k] = f:read("/qmap/" .. k)
+      out.grid[k] = out[k]
+    end
   end
   return out
 end
@@ -137,10 +147,52 @@ local function scaled(a, s)
   return a * s
 end
 
--- the /xpcs/qmap group (APS layout, q in 1/A) for a partition pair
+-- The static bins that get a column in scattering_1d(_segments), and the
+-- grid index of each (static_index_mapping). The viewer (pyXpcsViewer,
+-- QMap.reshape_phi_analysis) puts column k at the 0-based position
+-- static_index_mapping[k] of the nq x nphi grid, q major; boost_corr
+-- leaves out the static bins without pixels. Our grids number bins
+-- iq * nphi + iphi + 1 (qmap.h), so the position is bin - 1; a qmap file
+-- that brings its own mapping for every bin keeps it, and all columns.
+local function static_columns(qm)
+  local s = qm.static
+  local own = qm.grid and qm.grid.static_index_mapping
+  local bins, pos = {}, {}
+  if own and #own == s.nbins then
+    for b = 1, s.nbins do bins[b], pos[b] = b, own:get(b) end
+  else
+    for b = 1, s.nbins do
+      if s.count:get(b) > 0 then
+        bins[#bins + 1], pos[#pos + 1] = b, b - 1
+      end
+    end
+  end
+  return bins, pos
+end
+M.static_columns = static_columns
+
+-- a content key for the viewer's qmap cache (it keys QMap objects by the
+-- "hash" attribute of /xpcs/qmap): weighted sums of both maps
+local function qmap_hash(qm)
+  local d, s = qm.dynamic.map, qm.static.map
+  local n = d.shape[1] * d.shape[2]
+  local wgt = array.sin(array.arange(0, n, 1) * 0.7071) + 1.5
+  local h1 = (d:astype("f64"):reshape{n} * wgt):sum()
+  local h2 = (s:astype("f64"):reshape{n} * wgt):sum()
+  return string.format("ionflow-%dx%d-%.17g-%.17g", d.shape[1], d.shape[2],
+    h1, h2)
+end
+
+-- the /xpcs/qmap group (APS layout, q in 1/A) for a partition pair: the
+-- datasets pyXpcsViewer's QMap reads (maps, v_lists, num_pts,
+-- index_mapping, map_names/units, beam centre, distance, pixel size) and
+-- the "hash" attribute of its cache. A qmap read from an APS file keeps
+-- its own grid datasets (qm.grid).
 local function write_qmap_group(w, root, qm, g)
   local d, s = qm.dynamic, qm.static
   local mask = qm.mask or xpcs.mask(d.map)
+  local grid = qm.grid or {}
+  w:group(root, {hash = qmap_hash(qm)})
   w:write(root .. "/mask", mask:astype("i32"))
   w:write(root .. "/dynamic_roi_map", d.map)
   w:write(root .. "/static_roi_map", s.map)
@@ -150,27 +202,40 @@ local function write_qmap_group(w, root, qm, g)
     local np = p.nphi > 0 and p.nphi or 1
     local qc = centres(p.q_edges) or p.q_mean
     local pc = centres(p.phi_edges) or array.zeros{1}
-    w:write(root .. "/" .. name .. "_v_list_dim0", qc * ANGSTROM)
-    w:write(root .. "/" .. name .. "_v_list_dim1", pc)
-    w:write(root .. "/" .. name .. "_num_pts", {nq, np})
-    w:write(root .. "/" .. name .. "_index_mapping",
-      array.arange(0, p.nbins, 1):astype("i32"))
+    local map
+    if name == "static" then
+      local _, pos = static_columns(qm)
+      map = array.zeros{#pos}:astype("i32")
+      for k, v in ipairs(pos) do map:set(k, v) end
+    else
+      map = array.arange(0, p.nbins, 1):astype("i32")
+    end
+    local function put(k, v, int)
+      local own = grid[name .. k]
+      if own and int then own = own:astype("i32") end
+      w:write(root .. "/" .. name .. k, own or v)
+    end
+    put("_v_list_dim0", qc * ANGSTROM)
+    put("_v_list_dim1", pc)
+    put("_num_pts", array.from({nq, np}):astype("i32"), true)
+    put("_index_mapping", map, true)
   end
-  w:write(root .. "/map_names", {"q", "phi"})
-  w:write(root .. "/map_units", {"1/A", "deg"})
+  w:write(root .. "/map_names", grid.map_names or {"q", "phi"})
+  w:write(root .. "/map_units", grid.map_units or {"1/A", "deg"})
   if g then
     w:write(root .. "/beam_center_x", g.center_x)
     w:write(root .. "/beam_center_y", g.center_y)
     w:write(root .. "/detector_distance", g.distance)
     w:write(root .. "/pixel_size", g.pixel_x)
-    w:write(root .. "/energy", g.energy_keV)
   end
 end
 
 -- a qmap file in the APS (pySimpleMask) layout
 function M.write_qmap(path, qm, g)
+  g = g or qm.geometry
   local w <close> = h5.create(path, {overwrite = true})
-  write_qmap_group(w, "/qmap", qm, g or qm.geometry)
+  write_qmap_group(w, "/qmap", qm, g)
+  if g and g.energy_keV then w:write("/qmap/energy", g.energy_keV) end
   w:close()
 end
 
@@ -258,11 +323,80 @@ function M.correlate(o)
   return res
 end
 
--- write a correlation result in the APS 8-ID-I layout; meta: geometry,
--- qmap ({dynamic, static, mask}), options (a table of scalars/strings)
+-- the windows' g2 as the viewer's normalized_g2_partial: n_windows x
+-- n_tau x n_bins on the delays of the whole run (a window's missing long
+-- delays NaN), its errors, and a label per window
+local function write_partial(w, mt, res, ft)
+  local nw, nt, nb = #res.windows, res.g2.shape[1], res.g2.shape[2]
+  local part = array.full({nw, nt, nb}, 0 / 0)
+  local perr = array.full({nw, nt, nb}, 0 / 0)
+  local wf, wl, labels = array.zeros{nw}, array.zeros{nw}, {}
+  for k, win in ipairs(res.windows) do
+    for i = 1, math.min(nt, win.g2.shape[1]) do
+      for b = 1, nb do
+        part:set(k, i, b, win.g2:get(i, b))
+        perr:set(k, i, b, win.g2_err:get(i, b))
+      end
+    end
+    wf:set(k, win.first)
+    wl:set(k, win.last)
+    labels[k] = string.format("frames %d-%d", win.first, win.last)
+  end
+  w:write(mt .. "normalized_g2_partial", part)
+  w:write(mt .. "normalized_g2_partial_err", perr)
+  w:write(mt .. "normalized_g2_partial_labels", labels)
+  w:write("/ionflow/xpcs/windows/first_frame", wf)
+  w:write("/ionflow/xpcs/windows/last_frame", wl)
+  if ft then
+    w:write("/ionflow/xpcs/windows/start_time_s", (wf - 1) * ft)
+    w:write("/ionflow/xpcs/windows/end_time_s", wl * ft)
+  end
+end
+
+-- the viewer symmetrises a stored map as c2 + c2^T with the diagonal
+-- halved (boost_corr stores one triangle): keep t2 >= t1, zeros below
+local function upper(C)
+  local n = C.shape[1]
+  local U = C:copy()
+  for i = 2, n do
+    for j = 1, i - 1 do U:set(i, j, 0) end
+  end
+  return U
+end
+
+local function write_twotime(w, T, stride)
+  local n = #T.tau
+  local g2 = array.zeros{n, #T.bins}
+  local seg = array.zeros{n, 1, #T.bins}
+  -- as boost_corr: maps numbered 1, 2, ... in the order of processed_bins
+  -- (the viewer pairs them by position, not by the number in the name)
+  for k in ipairs(T.bins) do
+    w:write(string.format("/xpcs/twotime/correlation_map/c2_%05d", k),
+      upper(T.C[k]))
+    for i = 1, n do
+      g2:set(i, k, T.g2[k]:get(i))
+      seg:set(i, 1, k, T.g2[k]:get(i))
+    end
+  end
+  w:write("/xpcs/twotime/normalized_g2", g2)
+  -- one segment: the whole series (the viewer needs the dataset)
+  w:write("/xpcs/twotime/normalized_g2_segments", seg)
+  w:write("/xpcs/twotime/processed_bins", array.from(T.bins):astype("i32"))
+  w:write("/xpcs/twotime/delay_list", T.tau,
+    {attrs = {units = "frames (x stride_frame x avg_frame)"}})
+  w:write("/xpcs/twotime/config/stride_frame", stride)
+  w:write("/xpcs/twotime/config/avg_frame", T.downsample)
+end
+
+-- write a correlation result in the APS 8-ID-I layout read by
+-- pyXpcsViewer and written by boost_corr; meta: geometry, qmap ({dynamic,
+-- static, mask}), options (a table of scalars/strings). Delays are in
+-- used frames: the viewer multiplies them by frame_time x stride_frame x
+-- avg_frame. What the layout has no place for goes to /ionflow/xpcs.
 function M.write_result(path, res, meta)
   meta = meta or {}
   local g = meta.geometry or {}
+  local stride = res.stride or 1
   local w <close> = h5.create(path, {overwrite = true})
   w:group("/entry/instrument/bluesky/metadata", {creator = "ionflow"})
   w:write("/entry/start_time", os.date("!%Y-%m-%dT%H:%M:%SZ"))
@@ -275,73 +409,49 @@ function M.write_result(path, res, meta)
     w:write("/entry/instrument/detector_1/count_time", ft)
   end
   local mt = "/xpcs/multitau/"
-  w:write(mt .. "delay_list", res.tau * (res.stride or 1),
-    {attrs = {units = "frames"}})
+  w:write(mt .. "delay_list", res.tau,
+    {attrs = {units = "frames (x stride_frame x avg_frame)"}})
   w:write(mt .. "normalized_g2", res.g2)
   w:write(mt .. "normalized_g2_err", res.g2_err)
-  w:write(mt .. "config/stride_frame", res.stride or 1)
+  w:write(mt .. "config/stride_frame", stride)
   w:write(mt .. "config/avg_frame", 1)
-  if res.windows and #res.windows > 0 then
-    local nw, shape = #res.windows, res.windows[1].g2.shape
-    local nt = shape[1]
-    for _, win in ipairs(res.windows) do
-      nt = math.min(nt, win.g2.shape[1])
-    end
-    local part = array.zeros{nw, nt, shape[2]}
-    local perr = array.zeros{nw, nt, shape[2]}
-    local wf, wl = array.zeros{nw}, array.zeros{nw}
-    for k, win in ipairs(res.windows) do
-      for i = 1, nt do
-        for b = 1, shape[2] do
-          part:set(k, i, b, win.g2:get(i, b))
-          perr:set(k, i, b, win.g2_err:get(i, b))
-        end
-      end
-      wf:set(k, win.first)
-      wl:set(k, win.last)
-    end
-    w:write(mt .. "normalized_g2_partial", part)
-    w:write("/ionflow/xpcs/windows/normalized_g2_err", perr)
-    w:write("/ionflow/xpcs/windows/delay_list",
-      res.windows[1].tau:slice(1, 1, nt) * (res.stride or 1))
-    w:write("/ionflow/xpcs/windows/first_frame", wf)
-    w:write("/ionflow/xpcs/windows/last_frame", wl)
-    if ft then
-      w:write("/ionflow/xpcs/windows/start_time_s", (wf - 1) * ft)
-      w:write("/ionflow/xpcs/windows/end_time_s", wl * ft)
-    end
-  end
-  if res.twotime then
-    local T = res.twotime
-    local n = #T.tau
-    local g2 = array.zeros{n, #T.bins}
-    for k, b in ipairs(T.bins) do
-      w:write(string.format("/xpcs/twotime/correlation_map/c2_%05d", b), T.C[k])
-      for i = 1, n do g2:set(i, k, T.g2[k]:get(i)) end
-    end
-    w:write("/xpcs/twotime/normalized_g2", g2)
-    w:write("/xpcs/twotime/delay_list", T.tau * (T.downsample * (res.stride or 1)),
-      {attrs = {units = "frames"}})
-    w:write("/xpcs/twotime/config/selection", T.bins)
-    w:write("/xpcs/twotime/config/downsample", T.downsample)
-  end
+  if res.windows and #res.windows > 0 then write_partial(w, mt, res, ft) end
+  if res.twotime then write_twotime(w, res.twotime, stride) end
   local sh = res.image.shape
   w:write("/xpcs/temporal_mean/scattering_2d", res.image:reshape{1, sh[1], sh[2]})
-  w:write("/xpcs/temporal_mean/scattering_1d", res.iq:reshape{1, #res.iq})
-  if res.iq_segments then
-    w:write("/xpcs/temporal_mean/scattering_1d_segments", res.iq_segments)
+  local qm = meta.qmap or {static = res.static, dynamic = res.dynamic}
+  local cols = qm.static and static_columns(qm)
+  if not cols then
+    cols = {}
+    for b = 1, #res.iq do cols[b] = b end
   end
+  local i1 = array.zeros{1, #cols}
+  for k, b in ipairs(cols) do i1:set(1, k, res.iq:get(b)) end
+  w:write("/xpcs/temporal_mean/scattering_1d", i1)
+  if res.iq_segments then
+    local ns = res.iq_segments.shape[1]
+    local seg = array.zeros{ns, #cols}
+    for j = 1, ns do
+      for k, b in ipairs(cols) do seg:set(j, k, res.iq_segments:get(j, b)) end
+    end
+    w:write("/xpcs/temporal_mean/scattering_1d_segments", seg)
+  end
+  -- boost_corr: row 1 counts the used frames from 0, row 2 their mean
+  -- intensity; the raw frame numbers (strides, rejections) go to /ionflow
   local n = res.nframes
   local ivt = array.zeros{2, n}
   for i = 1, n do
-    ivt:set(1, i, res.frame_index:get(i))
+    ivt:set(1, i, i - 1)
     ivt:set(2, i, res.ivt:get(i))
   end
   w:write("/xpcs/spatial_mean/intensity_vs_time", ivt)
   if meta.qmap then write_qmap_group(w, "/xpcs/qmap", meta.qmap, meta.geometry) end
   local io = "/ionflow/xpcs/"
   w:write(io .. "g2_static", res.g2_static)
-  if ft then w:write(io .. "delay_s", res.tau * ((res.stride or 1) * ft)) end
+  w:write(io .. "frame_index", res.frame_index)
+  w:write(io .. "scattering_1d_bins", array.from(cols):astype("i32"))
+  w:write(io .. "static_bins", #res.iq)
+  if ft then w:write(io .. "delay_s", res.tau * (stride * ft)) end
   if meta.qmap then
     w:write(io .. "dynamic_q_mean_per_m", meta.qmap.dynamic.q_mean)
     w:write(io .. "dynamic_phi_mean_deg", meta.qmap.dynamic.phi_mean)
@@ -364,26 +474,71 @@ function M.write_result(path, res, meta)
   w:close()
 end
 
--- read back what write_result wrote (the APS datasets and ionflow's group)
+-- a full two-time map from the stored triangle (as the viewer does)
+local function symmetric(U)
+  local n = U.shape[1]
+  local C = U:copy()
+  for i = 2, n do
+    for j = 1, i - 1 do C:set(i, j, U:get(j, i)) end
+  end
+  return C
+end
+
+-- read back what write_result wrote: the same numbers as the correlator's
+-- result (tau in used frames, iq and iq_segments per static bin with NaN
+-- for the bins without a column, ivt with 0-based frame numbers in row 1)
+-- plus stride, avg_frame, the qmap and the two-time maps made whole
 function M.read_result(path)
   local f <close> = h5.open(path)
   local function rd(p) return f:exists(p) and f:read(p) or nil end
-  return {
+  local function num(p)
+    local v = rd(p)
+    if array.isarray(v) then v = v:totable() end
+    while type(v) == "table" do v = v[1] end
+    return v
+  end
+  local out = {
     tau = rd("/xpcs/multitau/delay_list"),
     g2 = rd("/xpcs/multitau/normalized_g2"),
     g2_err = rd("/xpcs/multitau/normalized_g2_err"),
     g2_partial = rd("/xpcs/multitau/normalized_g2_partial"),
+    g2_partial_err = rd("/xpcs/multitau/normalized_g2_partial_err"),
+    stride = num("/xpcs/multitau/config/stride_frame") or 1,
+    avg_frame = num("/xpcs/multitau/config/avg_frame") or 1,
     image = rd("/xpcs/temporal_mean/scattering_2d"),
-    iq = rd("/xpcs/temporal_mean/scattering_1d"),
-    iq_segments = rd("/xpcs/temporal_mean/scattering_1d_segments"),
     ivt = rd("/xpcs/spatial_mean/intensity_vs_time"),
+    frame_index = rd("/ionflow/xpcs/frame_index"),
     q_list = rd("/xpcs/qmap/dynamic_v_list_dim0"),
     phi_list = rd("/xpcs/qmap/dynamic_v_list_dim1"),
     dynamic_roi_map = rd("/xpcs/qmap/dynamic_roi_map"),
     g2_static = rd("/ionflow/xpcs/g2_static"),
     twotime_g2 = rd("/xpcs/twotime/normalized_g2"),
     frame_time = rd("/entry/instrument/detector_1/frame_time"),
+    energy_keV = num("/entry/instrument/incident_beam/incident_energy"),
   }
+  local cols, ns = rd("/ionflow/xpcs/scattering_1d_bins"), num("/ionflow/xpcs/static_bins")
+  local function expand(a)
+    if not (a and cols and ns) then return a end
+    local m = a.shape[1]
+    local e = array.full({m, ns}, 0 / 0)
+    for j = 1, m do
+      for k = 1, #cols do e:set(j, cols:get(k), a:get(j, k)) end
+    end
+    return e
+  end
+  local i1 = expand(rd("/xpcs/temporal_mean/scattering_1d"))
+  out.iq = i1 and i1:reshape{i1.shape[2]}
+  out.iq_segments = expand(rd("/xpcs/temporal_mean/scattering_1d_segments"))
+  if f:exists("/xpcs/twotime/processed_bins") then
+    local bins = rd("/xpcs/twotime/processed_bins")
+    out.twotime = {bins = bins:totable(), C = {}, tau = rd("/xpcs/twotime/delay_list"),
+      downsample = num("/xpcs/twotime/config/avg_frame")}
+    for k in ipairs(out.twotime.bins) do
+      out.twotime.C[k] = symmetric(f:read(string.format(
+        "/xpcs/twotime/correlation_map/c2_%05d", k)))
+    end
+  end
+  return out
 end
 
 return M

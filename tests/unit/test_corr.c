@@ -298,14 +298,18 @@ static void test_constant(void)
 		return;
 	}
 	for (size_t i = 0; i < r.ntau * 4; i++) {
+		double m = ldexp(1.0, r.level[i / 4]);
+		size_t pairs = (size_t)(floor(N / m) - r.tau[i / 4] / m);
 		if (fabs(r.g2[i] - 1) > e)
 			e = fabs(r.g2[i] - 1);
-		if (!(r.g2_err[i] >= 0) || r.g2_err[i] > ee)
-			ee = r.g2_err[i];
+		if (pairs < 2 ? !isnan(r.g2_err[i]) :
+		    !(r.g2_err[i] >= 0) || r.g2_err[i] > ee)
+			ee = pairs < 2 ? INFINITY : r.g2_err[i];
 	}
 	ok(e < 1e-14, "constant frames: g2 = 1 at all %zu delays (%.2g)",
 	   r.ntau, e);
-	ok(ee < 1e-14, "constant frames: error 0 (%.2g)", ee);
+	ok(ee < 1e-14, "constant frames: error 0, NaN with a single pair "
+	   "(%.2g)", ee);
 	is_num(r.image[137], 120, 1e-12, "time-averaged image");
 	is_num(r.iq[1], 110, 1e-12, "I(q) of bin 2");
 	is_num(r.ivt[5], 115, 1e-12, "intensity vs frame");
@@ -848,6 +852,355 @@ static void test_int16(void)
 	test_int16_case("floats between", holes, rows, cols, 0, 1);
 }
 
+/* ------------------------------------------- the error of g2 (corr.h) */
+
+/* run the correlator on a u16 stack; static map may be NULL */
+static int run_u16(const uint16_t *f, size_t N, size_t rows, size_t cols,
+		   int32_t *dmap, int32_t *smap, corr_res *r, char *err)
+{
+	qmap md, ms;
+	corr *c = NULL;
+	corr_opts o;
+	int rc;
+	make_map(&md, rows, cols, dmap, 0);
+	if (smap)
+		make_map(&ms, rows, cols, smap, 0);
+	corr_opts_default(&o);
+	rc = corr_new(&c, &md, smap ? &ms : NULL, &o, err) ||
+	     push_chunks(c, f, ARR_U16, N, rows, cols, err) ||
+	     corr_result(c, r, err) ? -1 : 0;
+	corr_free(c);
+	qmap_free(&md);
+	if (smap)
+		qmap_free(&ms);
+	return rc;
+}
+
+/* corr.h's bound on the future-mean approximation: lag k of level l
+** with M_l frames of mean mu 2^l counts has k mu 2^l / (M_l - k) */
+static double approx_ratio(const corr_res *r, size_t i, size_t N, double mu)
+{
+	double m = ldexp(1.0, r->level[i]), k = r->tau[i] / m;
+	double Ml = floor((double)N / m);
+	return Ml <= 8 ? 0 : k * mu * m / (Ml - k);	/* M_l <= K: exact */
+}
+
+/* RMS of (g2 - want_d) / err over all dynamic bins and the delays up to
+** level lmax whose approx_ratio lies in [lo, hi); counts values that are
+** not finite */
+static double z_rms(const corr_res *r, const double *want, int lmax,
+		    size_t N, double mu, double lo, double hi, size_t *n,
+		    size_t *bad)
+{
+	double s = 0;
+	*n = *bad = 0;
+	for (size_t i = 0; i < r->ntau; i++) {
+		double a = approx_ratio(r, i, N, mu);
+		if (r->level[i] > lmax || a < lo || a >= hi)
+			continue;
+		for (size_t d = 0; d < r->ndyn; d++) {
+			double z = (r->g2[i * r->ndyn + d] - want[d]) /
+				   r->g2_err[i * r->ndyn + d];
+			if (!isfinite(z)) {
+				(*bad)++;
+				continue;
+			}
+			s += z * z;
+			(*n)++;
+		}
+	}
+	return *n ? sqrt(s / (double)*n) : NAN;
+}
+
+/* Poisson counts whose mean mu0 x_p carries a frozen pattern x_p (1..10,
+** log-uniform: a static speckle, pixel means varying x10). Over many
+** frames the static-bin normalisation gives g2_s -> <x^2>_s / <x>_s^2,
+** not 1 (the pattern does not decorrelate); (g2 - that) / err must be
+** standard normal. The error of corr.h leaves out the fluctuation of that
+** baseline (common to all delays, relative size ~ mean counts per frame
+** of the level), so the check runs at dim intensity. The old error, the
+** pixel spread of G_p / (<IP>_s <IF>_s), contains the pattern itself. */
+static void test_err_speckle(void)
+{
+	size_t rows = 64, cols = 64, np = rows * cols, N = 3000, nd = 64;
+	int32_t map[4096];
+	double *x = malloc(np * sizeof *x), want[64], s1[64] = {0};
+	double s2[64] = {0}, cnt[64] = {0};
+	uint16_t *f = malloc(N * np * sizeof *f);
+	char err[ERR_LEN];
+	corr_res r;
+	size_t n, bad;
+	rng_state = 777;
+	for (size_t p = 0; p < np; p++) {
+		size_t d = p / 64;
+		map[p] = (int32_t)d + 1;
+		x[p] = pow(10.0, urand());
+		s1[d] += x[p];
+		s2[d] += x[p] * x[p];
+		cnt[d]++;
+	}
+	for (size_t d = 0; d < nd; d++)
+		want[d] = s2[d] * cnt[d] / (s1[d] * s1[d]);
+	for (size_t t = 0; t < N; t++)
+		for (size_t p = 0; p < np; p++)
+			f[t * np + p] = (uint16_t)prand(0.01 * x[p]);
+	if (run_u16(f, N, rows, cols, map, NULL, &r, err)) {
+		ok(0, "speckle: %s", err);
+		goto out;
+	}
+	double rms = z_rms(&r, want, 1, N, 0.04, 0, 1, &n, &bad);
+	ok(n >= 200 && bad == 0 && fabs(rms - 1) < 0.15, "frozen x10 "
+	   "speckle, mean 0.04 counts: (g2 - <x^2>/<x>^2) / err has RMS 1 +- "
+	   "0.15 over %zu values at levels 0-1 (%.3f; %zu not finite)", n,
+	   rms, bad);
+	rms = z_rms(&r, want, 99, N, 0.04, 0, 1e300, &n, &bad);
+	diag("all levels: RMS %.3f over %zu values", rms, n);
+	corr_res_free(&r);
+out:
+	free(f);
+	free(x);
+}
+
+/* constant mean: (g2 - 1) / err ~ N(0, 1) at every delay, with one
+** static bin per dynamic bin and with static bins nested in them */
+static void test_err_poisson(void)
+{
+	size_t rows = 48, cols = 64, np = rows * cols, N = 2500;
+	int32_t dmap[3072], smap[3072];
+	uint16_t *f = malloc(N * np * sizeof *f);
+	double one[12];
+	char err[ERR_LEN];
+	corr_res r;
+	size_t n, bad;
+	rng_state = 4242;
+	for (size_t p = 0; p < np; p++) {
+		dmap[p] = (int32_t)(p / 256) + 1;	/* 12 bins */
+		smap[p] = (int32_t)(p / 64) + 1;	/* 4 in each */
+	}
+	for (size_t d = 0; d < 12; d++)
+		one[d] = 1;
+	for (size_t i = 0; i < N * np; i++)
+		f[i] = (uint16_t)prand(0.3);
+	for (int nest = 0; nest < 2; nest++) {
+		if (run_u16(f, N, rows, cols, dmap, nest ? smap : NULL, &r,
+			    err)) {
+			ok(0, "poisson err: %s", err);
+			continue;
+		}
+		double rms = z_rms(&r, one, 99, N, 0.3, 0, 0.3, &n, &bad);
+		ok(n >= 200 && bad == 0 && fabs(rms - 1) < 0.15, "Poisson "
+		   "mean 0.3%s: (g2 - 1) / err has RMS 1 +- 0.15 over %zu "
+		   "values, delays with k I_l / (M_l - k) < 0.3 (%.3f)",
+		   nest ? ", nested static bins" : "", n, rms);
+		rms = z_rms(&r, one, 99, N, 0.3, 0.3, 1e300, &n, &bad);
+		ok(n > 0 && rms < 1, "beyond: the error is too large, not too "
+		   "small (RMS %.3f over %zu values; %zu NaN at a single pair)",
+		   rms, n, bad);
+		corr_res_free(&r);
+	}
+	free(f);
+}
+
+/* the error by its definition, directly: levels of pair sums, per pixel
+** G_p, IP_p, IF_p (IF_p with the head share of corr.h, or exact), the
+** residuals about the weighted mean per static bin, effective pixels */
+static void ref_err(const double *I, size_t N, size_t npix,
+		    const int32_t *smap, const int32_t *s2d, size_t nstat,
+		    size_t ndyn, int exact, double *out, size_t maxtau)
+{
+	double *C = malloc(N * npix * sizeof *C);
+	size_t M = N, it = 0;
+	memcpy(C, I, N * npix * sizeof *C);
+	for (int l = 0; M >= 2; l++) {
+		int k0 = l == 0 ? 1 : 5, K = 8;
+		for (int k = k0; k <= 8; k++) {
+			double G[16] = {0}, S[16] = {0}, H[16] = {0};
+			double W[16] = {0}, W2[16] = {0}, E[16] = {0};
+			double ns[16] = {0}, *gp, *ip, *fu;
+			double g2s[16], ev[16] = {0}, ne[16] = {0};
+			double nb[16] = {0}, sum[16] = {0};
+			size_t npair = M - (size_t)k;
+			if ((size_t)k >= M)
+				continue;
+			gp = malloc(3 * npix * sizeof *gp);
+			ip = gp + npix;
+			fu = ip + npix;
+			for (size_t p = 0; p < npix; p++) {
+				int s = smap[p] - 1;
+				double a = 0, b = 0, g = 0, h = 0, tot = 0;
+				if (s < 0)
+					continue;
+				for (size_t t = 0; t < M; t++)
+					tot += C[t * npix + p];
+				for (size_t t = 0; t < npair; t++) {
+					g += C[t * npix + p] *
+					     C[(t + k) * npix + p];
+					a += C[t * npix + p];
+					b += C[(t + k) * npix + p];
+				}
+				for (int t = 0; t < k; t++)
+					h += C[t * npix + p];
+				gp[p] = g / npair;
+				ip[p] = a / npair;
+				fu[p] = b / npair;
+				G[s] += g / npair;
+				S[s] += tot;
+				H[s] += h;
+				ns[s]++;
+			}
+			for (size_t p = 0; p < npix; p++) {
+				int s = smap[p] - 1;
+				double tot = 0;
+				if (s < 0 || exact || M <= (size_t)K)
+					continue;
+				for (size_t t = 0; t < M; t++)
+					tot += C[t * npix + p];
+				fu[p] = (tot - tot * H[s] / S[s]) / npair;
+			}
+			for (size_t p = 0; p < npix; p++) {
+				int s = smap[p] - 1;
+				if (s < 0)
+					continue;
+				W[s] += ip[p] * fu[p];
+				W2[s] += ip[p] * fu[p] * ip[p] * fu[p];
+			}
+			for (size_t p = 0; p < npix; p++) {
+				int s = smap[p] - 1;
+				double e;
+				if (s < 0)
+					continue;
+				e = gp[p] - G[s] / W[s] * ip[p] * fu[p];
+				E[s] += e * e;
+			}
+			for (size_t s = 0; s < nstat; s++) {
+				/* bin means: IP from the pixels, IF exact */
+				double a = 0, b = 0, den;
+				for (size_t p = 0; p < npix; p++)
+					if (smap[p] - 1 == (int)s) {
+						a += ip[p];
+					}
+				for (size_t p = 0; p < npix; p++)
+					if (smap[p] - 1 == (int)s) {
+						double bb = 0;
+						for (size_t t = (size_t)k;
+						     t < M; t++)
+							bb += C[t * npix + p];
+						b += bb / npair;
+					}
+				den = a / ns[s] * b / ns[s];
+				g2s[s] = G[s] / ns[s] / den;
+				int d = s2d[s] - 1;
+				ev[d] += E[s] / (ns[s] * den * ns[s] * den);
+				ne[d] += W[s] * W[s] / W2[s];
+				nb[d]++;
+				sum[d] += g2s[s];
+			}
+			for (size_t d = 0; d < ndyn && it < maxtau; d++)
+				out[it * ndyn + d] = npair < 2 ? NAN :
+					sqrt(ev[d] * ne[d] / (ne[d] - nb[d])) /
+					nb[d];
+			free(gp);
+			it++;
+		}
+		for (size_t j = 0; j < M / 2; j++)
+			for (size_t p = 0; p < npix; p++)
+				C[j * npix + p] = C[2 * j * npix + p] +
+						  C[(2 * j + 1) * npix + p];
+		M /= 2;
+	}
+	free(C);
+}
+
+/* a tiny stack: the error against its definition evaluated directly, to
+** round-off; against the exact future means to the stated O(k/M) */
+static void test_err_brute(void)
+{
+	size_t rows = 32, cols = 32, np = 1024, N = 203, nt;
+	int32_t dmap[1024], smap[1024], s2d[4] = {1, 1, 2, 2};
+	double *I = malloc(N * np * sizeof *I), ref[256 * 2], rex[256 * 2];
+	uint16_t *f = malloc(N * np * sizeof *f);
+	char err[ERR_LEN];
+	corr_res r;
+	double e = 0, ex = 0;
+	rng_state = 99;
+	for (size_t p = 0; p < np; p++) {
+		smap[p] = (int32_t)(p % 4) + 1;
+		dmap[p] = s2d[p % 4];
+	}
+	for (size_t t = 0; t < N; t++)
+		for (size_t p = 0; p < np; p++) {
+			I[t * np + p] = prand(0.05 + 0.1 * (double)(p % 7));
+			f[t * np + p] = (uint16_t)I[t * np + p];
+		}
+	if (run_u16(f, N, rows, cols, dmap, smap, &r, err)) {
+		ok(0, "brute err: %s", err);
+		goto out;
+	}
+	nt = r.ntau < 256 ? r.ntau : 256;
+	ref_err(I, N, np, smap, s2d, 4, 2, 0, ref, nt);
+	ref_err(I, N, np, smap, s2d, 4, 2, 1, rex, nt);
+	for (size_t i = 0; i < nt * 2; i++) {
+		double a = r.g2_err[i];
+		if (isnan(a) != isnan(ref[i]))
+			e = INFINITY;
+		else if (!isnan(a) && fabs(a - ref[i]) > e * ref[i])
+			e = fabs(a - ref[i]) / ref[i];
+		if (approx_ratio(&r, i / 2, N, 0.35) < 0.05 &&
+		    fabs(a - rex[i]) / rex[i] > ex)
+			ex = fabs(a - rex[i]) / rex[i];
+	}
+	ok(e < 1e-10, "error = its definition evaluated directly on a "
+	   "32 x 32 x %zu stack, %zu delays x 2 bins (max rel diff %.2g)", N,
+	   nt, e);
+	ok(ex < 0.1, "and within 10%% of the error with exact future means "
+	   "where k I_l / (M_l - k) < 0.05 (%.3f)", ex);
+	corr_res_free(&r);
+out:
+	free(I);
+	free(f);
+}
+
+/* sparse photon counting, mean 0.05: finite errors or NaN, never Inf;
+** a bin that never sees a photon gives NaN for g2 and its error */
+static void test_err_sparse(void)
+{
+	size_t rows = 16, cols = 32, np = 512, N = 300;
+	int32_t map[512];
+	uint16_t *f = malloc(N * np * sizeof *f);
+	char err[ERR_LEN];
+	corr_res r;
+	size_t nan = 0, inf = 0, fin = 0;
+	rng_state = 5;
+	for (size_t p = 0; p < np; p++)
+		map[p] = (int32_t)(p / 64) + 1;		/* 8 bins */
+	for (size_t t = 0; t < N; t++)
+		for (size_t p = 0; p < np; p++)
+			f[t * np + p] = p / 64 == 7 ? 0 :
+				(uint16_t)prand(p / 64 == 6 ? 0.002 : 0.05);
+	if (run_u16(f, N, rows, cols, map, NULL, &r, err)) {
+		ok(0, "sparse: %s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < r.ntau * 8; i++) {
+		double v = r.g2_err[i];
+		if (isinf(v) || isinf(r.g2[i]))
+			inf++;
+		else if (isnan(v))
+			nan++;
+		else
+			fin++;
+		if (isnan(r.g2[i]) && !isnan(v))
+			inf += 1000;	/* an error for a missing value */
+	}
+	ok(inf == 0 && fin > r.ntau * 6, "sparse (0.05 and 0.002 counts): "
+	   "%zu finite errors, %zu NaN, no Inf", fin, nan);
+	ok(isnan(r.g2[7]) && isnan(r.g2_err[7]), "a bin without photons: "
+	   "g2 and its error NaN");
+	corr_res_free(&r);
+out:
+	free(f);
+}
+
 int main(void)
 {
 	diag("kernel: %s", corr_kernel_name());
@@ -856,6 +1209,10 @@ int main(void)
 	test_constant();
 	test_poisson();
 	test_exponential();
+	test_err_poisson();
+	test_err_speckle();
+	test_err_brute();
+	test_err_sparse();
 	test_options();
 	test_bad_input();
 	test_twotime();
