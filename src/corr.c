@@ -54,6 +54,8 @@ typedef struct corr_level {
 	double *S;		/* ntile x P: sum of frames */
 	double *head;		/* nthr x kmax x nstat: binned sums of frames
 				   0..kmax-1, one block per thread */
+	float *headp;		/* ntile x nlag x P: each pixel's sum of its
+				   first lag[i] frames (its "future" mean) */
 	size_t M;		/* frames of this level so far */
 } corr_level;
 
@@ -341,11 +343,12 @@ static int corr_add_level(corr *c, char *err)
 	L->hist = corr_aligned(tp * (size_t)L->kmax, err);
 	L->G = corr_aligned(tp * (size_t)L->nlag, err);
 	L->S = corr_aligned(tp, err);
+	L->headp = err_calloc(tp * (size_t)L->nlag, sizeof(float), err);
 	L->head = err_calloc((size_t)c->nthr * (size_t)L->kmax * c->nstat,
 			     sizeof(double), err);
-	if (!L->hist || !L->G || !L->S || !L->head) {
+	if (!L->hist || !L->G || !L->S || !L->head || !L->headp) {
 		free(L->hist); free(L->G); free(L->S);
-		free(L->head);
+		free(L->head); free(L->headp);
 		memset(L, 0, sizeof *L);
 		return -1;
 	}
@@ -428,7 +431,7 @@ void corr_free(corr *c)
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
 		free(L->hist); free(L->G); free(L->S);
-		free(L->head);
+		free(L->head); free(L->headp);
 	}
 	if (c->work)
 		for (int t = 0; t < c->nthr; t++)
@@ -450,7 +453,8 @@ size_t corr_memory(const corr *c)
 	size_t b = sizeof *c, tp = c->ntile * c->P * sizeof(double);
 	for (int l = 0; l < c->nlev; l++) {
 		const corr_level *L = &c->lev[l];
-		b += tp * (size_t)(L->kmax + L->nlag + 1) + (size_t)c->nthr *
+		b += tp * (size_t)(L->kmax + L->nlag + 1) + tp / 2 *
+		     (size_t)L->nlag + (size_t)c->nthr *
 		     (size_t)L->kmax * c->nstat * sizeof(double);
 	}
 	b += 2 * tp + c->npx * (sizeof(size_t) + sizeof(int32_t));
@@ -582,6 +586,13 @@ static void corr_head(corr *c, corr_level *L, size_t t, const double *X,
 		const double *row = X + (K + r) * P;
 		for (size_t i = 0; i < nv; i++)
 			h[c->sbin[t * P + i]] += row[i];
+		for (int j = 0; j < L->nlag; j++) {
+			float *hp = L->headp + (t * (size_t)L->nlag + (size_t)j) * P;
+			if (L->M + r >= (size_t)L->lag[j])
+				continue;
+			for (size_t i = 0; i < nv; i++)
+				hp[i] += (float)row[i];
+		}
 	}
 }
 
@@ -1136,21 +1147,16 @@ typedef struct corr_bins {
 } corr_bins;
 
 /* One lag: static-bin sums of G, S and the last k frames (tail), and per
-** pixel its mean product gm = G_p / np and u_p, the weight w_p = IP_p IF_p
-** up to a static-bin factor (fac, set by corr_lag_result). IP_p is exact:
-** S_p minus the pixel's last k frames, still in the ring. Of the first k
-** frames only the static-bin sums are kept (head), except while the level
-** fits its ring (M <= K); otherwise IF_p takes the pixel's share of them
-** in proportion to its total, IF_p = S_p (1 - head_s / S_s) / np: then
-** u_p = IP_p S_p / np and fac = 1 - head_s / S_s (corr.h: an error of
-** order k / M in IF_p, enough for an error bar). Tile by tile, so that
-** the ring rows are read contiguously. */
+** pixel its mean product gm = G_p / np and the weight u_p = IP_p IF_p.
+** IP_p is S_p minus the pixel's last k frames, still in the ring; IF_p is
+** S_p minus its first k frames, kept per pixel and lag (headp, in single
+** precision: it only enters the error). Tile by tile, so that the ring
+** rows are read contiguously. */
 static void corr_lag_sums(const corr *c, const corr_level *L, int i,
 			  corr_bins *b)
 {
 	size_t P = c->P, K = (size_t)L->kmax, k = (size_t)L->lag[i];
 	double np = (double)(L->M - k);
-	int exact = L->M <= K;
 	size_t slot[CORR_MAXLAG];
 	memset(b->G, 0, c->nstat * sizeof(double));
 	memset(b->S, 0, c->nstat * sizeof(double));
@@ -1163,20 +1169,18 @@ static void corr_lag_sums(const corr *c, const corr_level *L, int i,
 		const double *ring = L->hist + t * K * P;
 		const double *g = L->G + (t * (size_t)L->nlag + (size_t)i) * P;
 		const double *sm = L->S + t * P;
+		const float *hd = L->headp + (t * (size_t)L->nlag + (size_t)i) * P;
 		size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
-		double tl[CORR_PMAX], hd[CORR_PMAX];
+		double tl[CORR_PMAX];
 		for (size_t q = 0; q < nv; q++)
-			tl[q] = hd[q] = 0;
+			tl[q] = 0;
 		for (size_t j = 0; j < k; j++)
 			for (size_t q = 0; q < nv; q++)
 				tl[q] += ring[slot[j] + q];
-		for (size_t j = 0; exact && j < k; j++)
-			for (size_t q = 0; q < nv; q++)
-				hd[q] += ring[j * P + q];
 		for (size_t q = 0; q < nv; q++) {
 			size_t p = t * P + q, s = (size_t)c->sbin[p];
 			double ip = (sm[q] - tl[q]) / np;
-			double u = ip * (exact ? sm[q] - hd[q] : sm[q]) / np;
+			double u = ip * (sm[q] - (double)hd[q]) / np;
 			b->gm[p] = g[q] / np;
 			b->u[p] = u;
 			b->G[s] += g[q];
@@ -1233,8 +1237,7 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 					     c->nstat + s];
 		ip = (b->S[s] - b->tail[s]) / ((double)np * n);
 		fu = (b->S[s] - h) / ((double)np * n);
-		b->fac[s] = L->M <= (size_t)L->kmax ? 1 : b->S[s] != 0 ?
-			    1 - h / b->S[s] : 1 - (double)k / (double)L->M;
+		b->fac[s] = 1;
 		b->den[s] = ip * fu;
 		b->g2s[s] = b->G[s] / ((double)np * n) / b->den[s];
 		if (!(c->scount[s] > 0) || !isfinite(b->g2s[s]))

@@ -30,15 +30,10 @@
 ** over those bins. e_p needs no division by a pixel's mean: a pixel
 ** without photons (sparse data) has weight 0 and adds nothing, and no
 ** error is ever Inf. NaN when N - S < 1 or with a single pair per pixel
-** (k = M_l - 1: every g2_p is then 1). IP_p is exact (S_p minus the
-** pixel's last k frames, still in the ring); of the first k frames only
-** the static-bin sums are kept, so IF_p takes the pixel's share of them
-** in proportion to its total S_p (exact while the level fits the ring,
-** M_l <= K_l). This costs no memory but adds the noise of the pixel's
-** first k frames: the error is inflated by about sqrt(1 + k I_l /
-** (M_l - k)) for Poisson counts of mean I_l per level-l frame, so it is
-** good to a few % where k I_l / (M_l - k) < 0.05 and too large (never
-** too small) at the last levels of long bright series. Not included:
+** (k = M_l - 1: every g2_p is then 1). IP_p and IF_p are the pixel's
+** own: S_p minus its last k frames (still in the ring) or its first k
+** frames (kept per pixel and lag while a level's first K_l frames go by,
+** in single precision: they only enter the error). Not included:
 ** the fluctuation of the baseline <I^2>_s / <I>_s^2 that a frozen
 ** pattern inside a static bin gives (common to all delays, relative
 ** variance ~ the counts per level frame), and the correlation between
@@ -62,9 +57,10 @@
 ** every accepted frame, and I(q) per static bin over segments of
 ** segment_frames accepted frames.
 **
-** Memory per used pixel: for each level l, (K_l + nlag_l + 1) doubles with
-** K_l the largest lag of the level, plus one double; e.g. 10000 frames,
-** dpl 4: about 1.1 kB per pixel. corr_memory() gives the total.
+** Memory per used pixel: for each level l, (K_l + nlag_l + 1) doubles and
+** nlag_l floats with K_l the largest lag of the level, plus one double;
+** e.g. 10000 frames, dpl 4: about 1.3 kB per pixel. corr_memory() gives
+** the total.
 ** corr_result needs 16 bytes per used pixel and thread besides (per-pixel
 ** terms of the error of the delay being computed).
 */
