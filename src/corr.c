@@ -94,6 +94,9 @@ struct corr {
 	double **work;		/* per thread */
 	int use16;		/* level 0 may take corr16's integer kernel */
 	uint16_t **work16;	/* per thread, for corr16 */
+	uint16_t *hist16;	/* ntile x K x P: level 0's last K frames as
+				   uint16 for corr16, valid where h16ok */
+	uint8_t *h16ok;
 	size_t n16, ntb;	/* tile batches by corr16, in all */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
@@ -378,7 +381,10 @@ static int corr_work(corr *c, char *err)
 		   corr16_available();
 	if (!c->use16)
 		return 0;
-	if (!(c->work16 = err_calloc((size_t)c->nthr, sizeof *c->work16, err)))
+	if (!(c->work16 = err_calloc((size_t)c->nthr, sizeof *c->work16, err)) ||
+	    !(c->hist16 = err_calloc(c->ntile * CORR16_K * c->P,
+				     sizeof *c->hist16, err)) ||
+	    !(c->h16ok = err_calloc(c->ntile, 1, err)))
 		return -1;
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles: 4 u16 each) */
 		if (!(c->work16[t] = corr_aligned(corr16_work(c->P, c->T) / 4 + 1,
@@ -441,6 +447,8 @@ void corr_free(corr *c)
 		for (int t = 0; t < c->nthr; t++)
 			free(c->work16[t]);
 	free(c->work16);
+	free(c->hist16);
+	free(c->h16ok);
 	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
 	free(c->contig); free(c->dark); free(c->img); free(c->zero);
 	free(c->ivt); free(c->fidx); free(c->rej);
@@ -460,7 +468,8 @@ size_t corr_memory(const corr *c)
 	b += 2 * tp + c->npx * (sizeof(size_t) + sizeof(int32_t));
 	b += (size_t)c->nthr * c->woff[CORR_MAXLEV + 1] * sizeof(double);
 	if (c->use16)
-		b += (size_t)c->nthr * corr16_work(c->P, c->T) * sizeof(uint16_t);
+		b += ((size_t)c->nthr * corr16_work(c->P, c->T) + c->ntile *
+		      CORR16_K * c->P) * sizeof(uint16_t) + c->ntile;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
 }
@@ -590,6 +599,7 @@ static void corr_head(corr *c, corr_level *L, size_t t, const double *X,
 			float *hp = L->headp + (t * (size_t)L->nlag + (size_t)j) * P;
 			if (L->M + r >= (size_t)L->lag[j])
 				continue;
+			#pragma omp simd
 			for (size_t i = 0; i < nv; i++)
 				hp[i] += (float)row[i];
 		}
@@ -691,7 +701,8 @@ static int corr_tile16(corr *c, size_t t, const void *const *fr, size_t m,
 		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m, .M = M,
 		.ring = ring, .src = src, .G = L->G + t * K * P,
 		.S = L->S + t * P, .nx = nx, .rowsum = sums, .work = w16,
-		.pix = c->pix + b, .contig = c->contig[t]
+		.pix = c->pix + b, .contig = c->contig[t],
+		.hist = c->hist16 + t * K * P, .hist_ok = c->h16ok + t
 	};
 	for (size_t r = 0; r < m; r++)
 		src[r] = fr[r];
@@ -784,9 +795,12 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c, size_t
 			c->n16++;
 			continue;
 		}
-		if (l == 0)
+		if (l == 0) {
 			corr_tile_rows(c, t, fr, dt, m, scale, rowsum,
 				       X + (size_t)L->kmax * P);
+			if (c->h16ok)
+				c->h16ok[t] = 0;
+		}
 		corr_level_rows(c, L, t, X, s->nn[l], nx, kern);
 	}
 }

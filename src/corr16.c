@@ -53,12 +53,17 @@ static CORR16_T uint32_t corr16_hsum(__m256i v)
 	return (uint32_t)_mm_cvtsi128_si32(s);
 }
 
-/* the K frames before the batch, from the ring; 1 unless every value is
-** an integer in [0, CORR16_MAX) (a dark-subtracted or float frame may
-** have left something else) */
+/* the K frames before the batch: kept as uint16 by the last batch that
+** ran here, or else from the ring; 1 unless every value is an integer in
+** [0, CORR16_MAX) (a dark-subtracted or float frame may have left
+** something else) */
 static int corr16_history(const corr16_job *j, uint16_t *U)
 {
 	size_t P = j->P, K = CORR16_K;
+	if (*j->hist_ok) {
+		memcpy(U, j->hist, K * P * sizeof *U);
+		return 0;
+	}
 	for (size_t i = 0; i < K; i++) {
 		const double *r = j->ring + ((j->M - K + i) % K) * P;
 		uint16_t *u = U + i * P;
@@ -76,16 +81,18 @@ static int corr16_history(const corr16_job *j, uint16_t *U)
 
 /* the new frames into U rows K.. (zero-padded), their sums, and 1 when a
 ** count reaches CORR16_MAX. Frames lie a frame apart, so they are
-** prefetched a few ahead (the hardware prefetcher does not follow). */
+** prefetched a few ahead (the hardware prefetcher does not follow). A
+** contiguous tile's whole groups of 16 go straight from the frame. */
 static CORR16_T int corr16_frames(const corr16_job *j, uint16_t *U)
 {
-	size_t P = j->P, nv = j->nv;
+	size_t P = j->P, nv = j->nv, nw = j->contig ? nv / 16 * 16 : 0;
 	const __m256i one = _mm256_set1_epi16(1);
 	__m256i mx = _mm256_setzero_si256();
 	for (size_t r = 0; r < j->n; r++) {
 		uint16_t *u = U + (CORR16_K + r) * P;
 		__m256i sum = _mm256_setzero_si256();
-		const uint16_t *f = j->src[r];
+		const uint16_t *f = j->src[r], *g = f + j->pix[0];
+		size_t p = 0;
 		if (r + CORR16_PF < j->n && j->contig) {
 			const char *nx = (const char *)(j->src[r + CORR16_PF] +
 							j->pix[0]);
@@ -93,13 +100,19 @@ static CORR16_T int corr16_frames(const corr16_job *j, uint16_t *U)
 				__builtin_prefetch(nx + o);
 			__builtin_prefetch(nx + 2 * nv - 1);
 		}
-		if (j->contig)
-			memcpy(u, f + j->pix[0], nv * sizeof *u);
-		else
-			for (size_t p = 0; p < nv; p++)
-				u[p] = f[j->pix[p]];
-		memset(u + nv, 0, (P - nv) * sizeof *u);
-		for (size_t p = 0; p < P; p += 16) {
+		for (; p < nw; p += 16) {
+			__m256i v = _mm256_loadu_si256((const __m256i *)(g + p));
+			_mm256_store_si256((__m256i *)(u + p), v);
+			mx = _mm256_max_epu16(mx, v);
+			sum = _mm256_add_epi32(sum, _mm256_madd_epi16(v, one));
+		}
+		if (p < P) {	/* the rest, gathered, zero-padded */
+			for (size_t i = p; i < nv; i++)
+				u[i] = j->contig ? g[i] : f[j->pix[i]];
+			memset(u + (nv > p ? nv : p), 0,
+			       (P - (nv > p ? nv : p)) * sizeof *u);
+		}
+		for (; p < P; p += 16) {
 			__m256i v = _mm256_load_si256((const __m256i *)(u + p));
 			mx = _mm256_max_epu16(mx, v);
 			sum = _mm256_add_epi32(sum, _mm256_madd_epi16(v, one));
@@ -194,6 +207,8 @@ static CORR16_T int corr16_run(const corr16_job *j)
 				O + q * 2 * P, P);
 	for (size_t c = 0; c < P / 8; c++)
 		corr16_column(j, E, O, c);
+	memcpy(j->hist, U + j->n * P, K * P * sizeof *U);
+	*j->hist_ok = 1;
 	return 0;
 }
 

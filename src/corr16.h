@@ -28,6 +28,9 @@ typedef struct corr16_job {
 	size_t n;		/* new frames, even, <= 2 CORR16_PAIRS */
 	size_t M;		/* frames before them (>= CORR16_K) */
 	const double *ring;	/* CORR16_K x P: frame g in row g % K */
+	uint16_t *hist;		/* CORR16_K x P: the same frames as uint16,
+				   oldest first, when *hist_ok; rewritten */
+	uint8_t *hist_ok;	/* hist holds them (set on success) */
 	const uint16_t *const *src;	/* n: the frames */
 	const size_t *pix;	/* nv: the tile's pixels (frame indices) */
 	int contig;		/* pix[i] = pix[0] + i */
