@@ -39,9 +39,10 @@ local function run(name, rows, cols, frames, mean, pool, chunk)
   local wall, cpu = now() - w0, os.clock() - c0
   local pf = rows * cols * frames
   print(string.format("%-34s %6.0f M px-frames/s wall (%.2f s, result %.2f"
-    .. " s), %6.0f M per CPU-s, %d delays, %d MB state, load %s", name,
-    pf / wall / 1e6, wall, now() - w1, pf / cpu / 1e6, #r.tau,
-    c:memory() >> 20, loadavg()))
+    .. " s), %6.0f M per CPU-s, %d delays, %d MB state, integer kernel"
+    .. " %.0f %%, load %s", name, pf / wall / 1e6, wall, now() - w1,
+    pf / cpu / 1e6, #r.tau, c:memory() >> 20, 100 * c:int_share(),
+    loadavg()))
   c:close()
 end
 

@@ -19,7 +19,10 @@
 #include <stdint.h>
 
 #define CORR16_MAX 2048		/* counts must be below this */
-#define CORR16_PAIRS 128	/* most frame pairs per call */
+#ifndef CORR16_PAIRS
+#define CORR16_PAIRS 256	/* most frame pairs per call: 2 x 2047^2 x 256
+				   < 2^31, the 32-bit sums cannot overflow */
+#endif
 #define CORR16_K 8		/* lags 1..8 */
 
 typedef struct corr16_job {

@@ -254,4 +254,23 @@ do
     "no metadata: the missing field is named")
 end
 
+-- the integer level-0 kernel: same numbers as the double one, and it runs
+do
+  local frames = xpcs.poisson(700, 16, 40, 4, 7)
+  local part = xpcs.partition{map = array.full({16, 40}, 1, "i32")}
+  local a = xpcs.correlator{dynamic = part, progress = false}
+  local b = xpcs.correlator{dynamic = part, progress = false}
+  a:push(frames)
+  b:push(frames:astype("f64"))
+  local ra, rb = a:result(), b:result()
+  local same = #ra.tau == #rb.tau
+  for i = 1, #ra.tau do
+    same = same and ra.g2:get(i, 1) == rb.g2:get(i, 1)
+  end
+  t.ok(a:int_share() > 0.5 and b:int_share() == 0, string.format(
+    "c:int_share: uint16 %.2f, f64 %.2f", a:int_share(), b:int_share()))
+  t.ok(same, "uint16 (integer kernel) and f64 frames: identical g2")
+  a:close(); b:close()
+end
+
 t.done()
