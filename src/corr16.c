@@ -5,9 +5,8 @@
 ** Rows. U holds the sequence u[0..K+n-1] of a tile's pixels: the K frames
 ** before the batch (from the caller's ring) and the n new ones, as uint16.
 ** E[q] interleaves u[2q] and u[2q+1] pixel by pixel, O[q] interleaves
-** u[2q+1] and u[2q+2]; the interleave works within 128-bit lanes, so a
-** 256-bit vector of E holds pixels {0-3, 8-11} or {4-7, 12-15} of a group
-** of 16, two frames each. For the new frames u[2q], u[2q+1] (q >= K/2) the
+** u[2q+1] and u[2q+2]; a 256-bit vector of E holds 8 consecutive pixels,
+** two frames each (corr16_pair_row). For the new frames u[2q], u[2q+1] (q >= K/2) the
 ** lag-k partner pair is E[q - k/2] for even k and O[q - (k+1)/2] for odd
 ** k, and one multiply-add of E[q] with it is the sum of both products.
 ** Multiplying by ones instead gives u[2q] + u[2q+1]: the frame sums, and
@@ -124,13 +123,20 @@ static CORR16_T int corr16_frames(const corr16_job *j, uint16_t *U)
 	return !_mm256_testz_si256(mx, mx);
 }
 
-/* dst row (2P values) interleaving rows a and b lane by lane */
+/* dst row (2P values) interleaving rows a and b pixel by pixel. The
+** interleave works within 128-bit lanes, so the 64-bit quarters (pixels
+** 0-3, 4-7, 8-11, 12-15) are first put in the order 0-3, 8-11, 4-7,
+** 12-15: then the low interleave holds pixels 0-7, the high one 8-15, and
+** each column of the kernel is 8 consecutive pixels, one cache line of
+** doubles in the rows it writes. */
 static CORR16_T void corr16_pair_row(const uint16_t *a, const uint16_t *b,
 				     uint16_t *dst, size_t P)
 {
 	for (size_t p = 0; p < P; p += 16) {
-		__m256i va = _mm256_load_si256((const __m256i *)(a + p));
-		__m256i vb = _mm256_load_si256((const __m256i *)(b + p));
+		__m256i va = _mm256_permute4x64_epi64(
+			_mm256_load_si256((const __m256i *)(a + p)), 0xd8);
+		__m256i vb = _mm256_permute4x64_epi64(
+			_mm256_load_si256((const __m256i *)(b + p)), 0xd8);
 		_mm256_store_si256((__m256i *)(dst + 2 * p),
 				   _mm256_unpacklo_epi16(va, vb));
 		_mm256_store_si256((__m256i *)(dst + 2 * p + 16),
@@ -138,19 +144,19 @@ static CORR16_T void corr16_pair_row(const uint16_t *a, const uint16_t *b,
 	}
 }
 
-/* 8 int32 lanes of column c added to (or stored in) the pixels they
-** stand for: lanes 0-3 and 4-7 are 4 pixels each, 8 apart */
+/* the 8 int32 lanes of column c (pixels 8c..8c+7) added to (or stored
+** in) a row of doubles */
 static CORR16_T void corr16_put(double *row, size_t c, __m256i v, int add)
 {
-	size_t lo = (c / 2) * 16 + (c % 2) * 4;
+	double *r = row + 8 * c;
 	__m256d a = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
 	__m256d b = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
 	if (add) {
-		a = _mm256_add_pd(a, _mm256_loadu_pd(row + lo));
-		b = _mm256_add_pd(b, _mm256_loadu_pd(row + lo + 8));
+		a = _mm256_add_pd(a, _mm256_load_pd(r));
+		b = _mm256_add_pd(b, _mm256_load_pd(r + 4));
 	}
-	_mm256_storeu_pd(row + lo, a);
-	_mm256_storeu_pd(row + lo + 8, b);
+	_mm256_store_pd(r, a);
+	_mm256_store_pd(r + 4, b);
 }
 
 #define CORR16_LD(R, Q) _mm256_load_si256((const __m256i *)((R) + (Q) * w))
