@@ -18,26 +18,8 @@ import numpy as np
 
 NF, NY, NX = 2000, 128, 128
 IONFLOW = os.environ.get("IONFLOW", "./ionflow")
-n_test = 0
-failed = 0
-
-
-def ok(cond, name, skip=None):
-    global n_test, failed
-    n_test += 1
-    if skip:
-        print(f"ok {n_test} - {name} # SKIP {skip}")
-        return True
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n_test} - {name}")
-    sys.stdout.flush()
-    return cond
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print(f"# {line}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import ok, diag, done  # noqa: E402
 
 
 def sanitized():
@@ -240,8 +222,7 @@ def main():
         check_written_for_h5py(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{n_test}")
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

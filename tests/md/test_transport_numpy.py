@@ -12,17 +12,8 @@ import tempfile
 import h5py
 import numpy as np
 
-n = 0
-failed = 0
-
-
-def ok(cond, name):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n} - {name}")
-    sys.stdout.flush()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import ok, done  # noqa: E402
 
 
 KB, E = 1.380649e-23, 1.602176634e-19
@@ -189,5 +180,4 @@ ok(worst < 1e-4, f"float32 H5MD (no unit attributes: nm, ps) agrees to "
 print(f"# NumPy: t+ {ref['t_plus']:.4f} +- {ref['t_plus_err']:.4f}, "
       f"t_app {ref['t_app']:.4f} +- {ref['t_app_err']:.4f}")
 subprocess.run(["rm", "-rf", tmp])
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+sys.exit(done())

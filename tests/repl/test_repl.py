@@ -11,6 +11,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import termios
 import time
@@ -20,20 +21,8 @@ EXE = os.environ.get("IONFLOW") or os.path.join(TOP, "ionflow")
 TMP = tempfile.mkdtemp(prefix="ionflow-repl-")
 HIST = os.path.join(TMP, "history")
 
-count = 0
-failed = 0
-
-
-def ok(cond, name, diag=None):
-    global count, failed
-    count += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", count, name), flush=True)
-    if not cond and diag is not None:
-        for line in str(diag).splitlines() or [""]:
-            print("#   " + line, flush=True)
-    return cond
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import ok, done  # noqa: E402
 
 
 # escape sequences (bracketed paste, cursor moves) and the bell
@@ -536,8 +525,7 @@ def main():
         test_progress_tty()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

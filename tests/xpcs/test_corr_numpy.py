@@ -11,16 +11,8 @@ import tempfile
 import h5py
 import numpy as np
 
-n = 0
-failed = 0
-
-
-def ok(cond, name):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n} - {name}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import ok, done  # noqa: E402
 
 
 def multitau(x, sbins, nstat, s2d, ndyn, dpl=4):
@@ -90,7 +82,7 @@ def main():
         ok(run.returncode == 0, "script runs on an APS qmap file")
         if run.returncode != 0:
             print("# " + run.stderr.replace("\n", "\n# "))
-            print(f"1..{n}")
+            done()
             return 1
         s2d = np.array([1, 1, 2, 2, 3, 3]) - 1
         x = data.reshape(frames, -1)
@@ -121,8 +113,7 @@ def main():
         ok(np.allclose(ivt[1], data[:, use].mean(axis=1), atol=1e-12) and
            np.array_equal(ivt[0], np.arange(frames)), "intensity vs frame "
            "(row 1: used frames from 0)")
-    print(f"1..{n}")
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

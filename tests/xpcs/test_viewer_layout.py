@@ -14,16 +14,8 @@ import tempfile
 import h5py
 import numpy as np
 
-n = 0
-failed = 0
-
-
-def ok(cond, name):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n} - {name}")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import ok, done  # noqa: E402
 
 
 # the viewer's names -> paths (the facts its reader relies on)
@@ -345,8 +337,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         check_generated(exe, script, d)
         check_aps_qmap(exe, script, d)
-    print(f"1..{n}")
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":
