@@ -896,9 +896,17 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	int status = FIT_MAXITER;
 	fit_mt avg;
 	lfit_mt_opts(L, mt, &avg, fname);
+	/* a baseline per bin: the constant term beta (1-h)^2 is the contrast
+	** of the static speckle, which a bin samples once over its few
+	** pixels (an error common to all delays), and the symmetric
+	** normalisation by static-bin means lowers it by about 1/pixels of a
+	** static bin; the free baseline absorbs both, so that beta and h come
+	** from the decaying terms, which all bins share */
+	int fb = lfit_optbool(L, mt, "fit_baseline", 1);
 	hetero_global hg = {.mt = avg, .nb = mb, .tau = tp, .g2 = tp + mb,
-		.g2err = e ? tp + 2 * mb : NULL, .n = ns, .share = {1, 1, 1, 2, 1},
-		.fixed = {1, 0, 0, 0, 0, 0}, .group = grp, .qc = qc,
+		.g2err = e ? tp + 2 * mb : NULL, .n = ns,
+		.share = {fb ? 0 : 1, 1, 1, 2, 1}, .fixed = {!fb, 0, 0, 0, 0, 0},
+		.group = grp, .qc = qc,
 		.start = st, .v0 = vr, .status = &status,
 		.srel = mom[0] ? srel : NULL, .nnodes = px->npix ? nn : NULL,
 		.node_r = nr, .node_w = nw};
