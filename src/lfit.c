@@ -949,11 +949,16 @@ static double lfit_median_periods(const hetero_bins *b, double alpha,
 ** one and a half periods the cosine's curvature is nearly degenerate with
 ** the decay's shape: cos(omega tau) e^{-(tau/tau0)^gamma} with a larger
 ** omega, longer tau0 and smaller gamma fits as well, so each bin's free
-** tau0 and gamma let its omega drift high (measured: 2.5 A/s came out
-** 3.0-3.1, 3.5 A/s 3.6-3.7, several standard errors). The master-curve
-** fit shares tau0 per ring and gamma, beta, h over all sectors, whose
-** omegas span |cos chi| from 0.25 to 1, which lifts the degeneracy; its
-** speed was within its error in the same runs. */
+** tau0 and gamma let its omega drift high. Measured again with the
+** multi-tau averaging and the bins' spread in the model (64 x 64 px, 2000
+** frames of 0.2 s, tau0 100 s, 4 seeds each): 2.5 A/s (1.0-1.1 periods)
+** came out 2.85-2.92, 3.5 A/s (1.2-1.4) 3.67-3.76, 5 A/s (1.3-1.7)
+** 5.08-5.13, 7 A/s (2.0-2.3) 7.01-7.09: every seed high, so the bias is
+** the model's degeneracy, not noise, and it stays. The master-curve fit
+** shares tau0 per ring and gamma, beta, h over all sectors, whose omegas
+** span |cos chi| from 0.25 to 1, which lifts the degeneracy: 2.40-2.59
+** +/- 0.07-0.11, 3.41-3.52 +/- 0.06, 4.95-5.00 +/- 0.05 in the same runs
+** (|z| <= 1.2), hence the advice. */
 #define LFIT_MIN_PERIODS 1.5
 static void lfit_limit(lua_State *L, const hetero_velocity *v, double per)
 {

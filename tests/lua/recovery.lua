@@ -59,4 +59,28 @@ local rms = math.sqrt(ss / math.max(n, 1))
 t.diag("%d z-scores: rms %.2f, largest %.2f", n, rms, worst)
 t.ok(n >= 4 * #cases and math.abs(worst) < 3, "every |z| below 3")
 t.ok(rms > 0.5 and rms < 1.5, "rms of the z-scores near 1")
+
+-- near one period (2.5 A/s, tau0 100 s, 400 s of 0.2 s frames): the
+-- omega(q, chi) speed is biased high and says so; the master-curve fit,
+-- which the warning points to, covers the truth
+do
+  local g1 = {energy_keV = 10, distance = 1, pixel = 75e-6,
+    center = {x = 31.5, y = 31.5}, shape = {64, 64}}
+  local fr, tr = speckle.simulate{geometry = g1, frames = 2000, frame_time = 0.2,
+    velocity = 2.5 * A, tau0 = 100, h = 0.5, modes = 4, mean_counts = 5, seed = 1}
+  local q1 = X.partitions(xpcs.geometry(g1), {q_bins = 6, phi_bins = 18})
+  local c1 = xpcs.correlator{dynamic = q1.dynamic, static = q1.static}
+  c1:push(fr)
+  local r1 = c1:result()
+  c1:close()
+  local _, v1 = X.velocity(r1.tau * 0.2, r1.g2, r1.g2_err, {frame_time = 0.2,
+    bins = X.bin_moments(q1.dynamic, q1.maps), master = true})
+  t.diag("2.5 A/s: %.2f periods, omega(q, chi) %.3f +/- %.3f, master %.3f +/- %.3f A/s",
+    v1.periods, v1.v / A, v1.v_err / A, v1.master.v / A, v1.master.v_err / A)
+  t.ok(v1.warning and v1.warning:find("master") and v1.v > 1.1 * tr.v,
+    "near one period: omega(q, chi) speed high by > 10 % and warned about")
+  t.ok(v1.master.resolved and math.abs(v1.master.v - tr.v) < 2 * v1.master.v_err
+    and math.abs(v1.master.v / tr.v - 1) < 0.05,
+    "near one period: the master-curve speed covers the truth (2 errors, 5 %)")
+end
 t.done()
