@@ -425,13 +425,17 @@ end
 -- fit.velocity. o: bins (bin_moments), flow_angle_deg, fit_angle,
 -- frame_time (s between correlated frames: the averaging of the
 -- multi-tau levels; nil: none), dpl, master (true: the master-curve fit
--- too). Returns fits, velocity; an unresolvable table gives velocity =
+-- too), fit_baseline (per-bin fits; default false: a free baseline
+-- unbiases the bins' beta and h, see fit.velocity's master, but let the
+-- g2 of a stack whose speed changes pass as one velocity and moved the
+-- near-one-period speed further up). Returns fits, velocity; an unresolvable table gives velocity =
 -- {resolved = false, reason = ...} rather than an error.
 function M.velocity(tau, g2, err, o)
   local b = o.bins
   local flow = o.flow_angle_deg or 0
   local fits = fit.heterodyne(tau, g2, err, {spread = M.bin_spread(b, flow),
-    frame_time = o.frame_time, dpl = o.dpl})
+    frame_time = o.frame_time, dpl = o.dpl,
+    fit_baseline = o.fit_baseline})
   local arg = {fits = fits, q = b.q, qx = b.qx, qy = b.qy, qxx = b.qxx,
     qyy = b.qyy, qxy = b.qxy, ring = b.ring, flow_angle_deg = flow,
     fit_angle = o.fit_angle}
