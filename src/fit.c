@@ -471,8 +471,19 @@ static double complex fit_mt_d(double complex s, double B,
 		*dlog = (B2 - 1) * s / 12 - (B2 * B2 - 1) * s * s * s / 720;
 		return 1 + (B2 - 1) * s * s / 24;
 	}
-	double complex sh = csinh(s / 2), shB = csinh(u / 2);
-	*dlog = 0.5 * B * ccosh(u / 2) / shB - 0.5 * ccosh(s / 2) / sh;
+	/* one cexp for both hyperbolic functions of B s/2 (|B s| >= 0.01
+	** loses at most two digits to the difference); s/2 by its series
+	** while small, as it mostly is (omega dt, kappa dt << 1) */
+	double complex e = cexp(u / 2), ei = 1 / e, h = s / 2, sh, ch;
+	double complex shB = 0.5 * (e - ei), chB = 0.5 * (e + ei);
+	if (cabs(h) < 1e-3) {
+		sh = h * (1 + h * h / 6);
+		ch = 1 + h * h / 2;
+	} else {
+		sh = csinh(h);
+		ch = ccosh(h);
+	}
+	*dlog = 0.5 * B * chB / shB - 0.5 * ch / sh;
 	return shB / (B * sh);
 }
 
