@@ -9,7 +9,8 @@
 --
 -- A raw frame file (APS metadata for the geometry) is correlated first
 -- (rings of --q-bins over --q-range in 1/A, --phi-bins sectors); a result
--- file of xpcs-correlate.lua is used as it is. Prints omega/q per ring and
+-- file of xpcs-correlate.lua is used as it is (with its windows, if it was
+-- correlated with --window, for v(t)). Prints omega/q per ring and
 -- "velocity = 100.4 +/- 0.7 A/s" (one line per window with --window), and
 -- writes the fits, omega(q, chi), the rings, the velocity and v(t) into
 -- OUT.h5 under /ionflow/velocity/. Only the speed is observable.
@@ -85,8 +86,20 @@ local function load()
     -- stride frames apart (the multi-tau averaging's unit)
     local stride = h:exists("/xpcs/multitau/config/stride_frame") and
       rd("/xpcs/multitau/config/stride_frame") or 1
-    return {tau = r.tau * ft, g2 = r.g2, err = r.g2_err, dt = stride * ft,
+    local out = {tau = r.tau * ft, g2 = r.g2, err = r.g2_err, dt = stride * ft,
             bins = bin_table(p, maps, npts[1], npts[2]), windows = {}}
+    -- a windowed correlation: v(t) from its g2_partial
+    local W = "/ionflow/xpcs/windows/"
+    if r.g2_partial and h:exists(W .. "delay_list") then
+      local wf, wl = h:read(W .. "first_frame"), h:read(W .. "last_frame")
+      local ts, te = {}, {}
+      for k = 1, #wf do ts[k], te[k] = (wf[k] - 1) * ft, wl[k] * ft end
+      out.partial = {g2_partial = r.g2_partial,
+        g2_partial_err = h:exists(W .. "normalized_g2_err") and
+          h:read(W .. "normalized_g2_err") or nil,
+        tau = h:read(W .. "delay_list") * ft, t_start = ts, t_end = te}
+    end
+    return out
   end
   local over = {}
   if num("frame_time") then over.frame_time = num("frame_time") end
@@ -224,9 +237,17 @@ local ok, err = pcall(function()
   end
   print(vline(vel))
   print("(only the speed is observable: omega = |q.v| is even in v)")
-  local wins = #d.windows > 0 and X.velocity_vs_time{windows = d.windows,
-    frame_time = d.frame_time, bins = d.bins, flow_angle_deg = flow,
-    fit_angle = o.fit_angle} or nil
+  local wins
+  if #d.windows > 0 then
+    wins = X.velocity_vs_time{windows = d.windows, frame_time = d.frame_time,
+      bins = d.bins, flow_angle_deg = flow, fit_angle = o.fit_angle}
+  elseif d.partial then
+    local P = d.partial
+    wins = X.velocity_vs_time{g2_partial = P.g2_partial,
+      g2_partial_err = P.g2_partial_err, tau = P.tau, t_start = P.t_start,
+      t_end = P.t_end, frame_time = d.dt, bins = d.bins,
+      flow_angle_deg = flow, fit_angle = o.fit_angle}
+  end
   for k = 1, wins and #wins.v or 0 do
     print(string.format("window %d (%.1f-%.1f s): %s", k, wins.t_start[k],
       wins.t_end[k], vline(wins.velocity[k])))
