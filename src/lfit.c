@@ -447,11 +447,11 @@ static void lfit_mt_opts(lua_State *L, int o, fit_mt *mt, const char *fname)
 	mt->dt = lfit_optnum(L, o, "frame_time", 0, fname);
 	double dpl = lfit_optnum(L, o, "dpl", 4, fname);
 	if (!(mt->dt >= 0 && isfinite(mt->dt)))
-		luaL_error(L, "%s: frame_time must be positive (got %g)", fname,
-			   mt->dt);
+		luaL_error(L, "%s: frame_time must be positive (got %f)", fname,
+			   (lua_Number)mt->dt);
 	if (!(dpl >= 1 && dpl <= 1024 && dpl == floor(dpl)))
-		luaL_error(L, "%s: dpl must be an integer 1..1024 (got %g)",
-			   fname, dpl);
+		luaL_error(L, "%s: dpl must be an integer 1..1024 (got %f)",
+			   fname, (lua_Number)dpl);
 	mt->dpl = (int)dpl;
 }
 

@@ -209,6 +209,24 @@ t.near(yh[2], 1 + 0.3 * math.exp(-2 * (3 / 2) ^ 0.7), 1e-14, "fit.eval homodyne"
 local yd = fit.eval("double_exp", {0.1, 1, 2, 0.5, 7}, array.from({1.5}))
 t.near(yd[1], 0.1 + math.exp(-1.5 / 2) + 0.5 * math.exp(-1.5 / 7), 1e-14,
   "fit.eval double_exp on an array")
+-- multi-tau averaging: delay 40 frames of 0.05 s is level 3 (sums of 8
+-- frames), i.e. the triangle-weighted mean of Eq. 1 over 40 +/- 7 frames
+do
+  local pe = {baseline = 1, beta = 0.2, h = 0.4, tau0 = 8, gamma = 1, omega = 3}
+  local ref = 0
+  for d = -7, 7 do
+    ref = ref + (8 - math.abs(d)) * fit.eval("heterodyne", pe, {(40 + d) * 0.05})[1]
+  end
+  ref = ref / 64
+  local ym = fit.eval("heterodyne", pe, {2}, {frame_time = 0.05})[1]
+  t.near(ym, ref, 1e-13, "fit.eval frame_time: the mean over the summed frames")
+  t.ok(math.abs(fit.eval("heterodyne", pe, {2})[1] - ref) > 1e-3,
+    "  which differs from Eq. 1 at the delay")
+end
+t.errors(function() fit.eval("heterodyne", {1, 0.2, 0.5, 10, 1, 2}, {1},
+  {frame_time = -1}) end, "frame_time must be positive", "fit.eval: negative frame_time")
+t.errors(function() fit.heterodyne({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 1, 1, 1, 1, 1, 1, 1},
+  {dpl = 0.5}) end, "dpl must be an integer", "fit.heterodyne: bad dpl")
 t.errors(function() fit.eval("heterodyne", {beta = 0.2}, {1}) end, "baseline",
   "fit.eval names a missing parameter")
 t.errors(function() fit.eval("nope", {}, {1}) end, "unknown model", "fit.eval: unknown model")
