@@ -9,7 +9,8 @@
 --
 -- A raw frame file (APS metadata for the geometry) is correlated first
 -- (rings of --q-bins over --q-range in 1/A, --phi-bins sectors); a result
--- file of xpcs-correlate.lua is used as it is. Prints omega/q per ring and
+-- file of xpcs-correlate.lua is used as it is (with its windows, if it was
+-- correlated with --window, for v(t)). Prints omega/q per ring and
 -- "velocity = 100.4 +/- 0.7 A/s" (one line per window with --window), and
 -- writes the fits, omega(q, chi), the rings, the velocity and v(t) into
 -- OUT.h5 under /ionflow/velocity/. Only the speed is observable.
@@ -38,14 +39,12 @@ end
 
 local A = 1e-10
 
--- the bins: mean q, the bin means of the in-plane q components (so that
--- <q cos chi> is the bin's mean) and the ring of each bin
+-- the bins: mean q, the bin means of the in-plane q components and their
+-- products (<q cos chi> and its spread within the bin), the ring of each
 local function bin_table(p, maps, nq, nphi)
-  local qx = p:bin_mean(maps.q * maps.ux)
-  local qy = p:bin_mean(maps.q * maps.uy)
-  local ring = {}
-  for b = 1, p.nbins do ring[b] = (b - 1) // nphi + 1 end
-  return {q = p.q_mean, qx = qx, qy = qy, ring = ring, nq = nq, nphi = nphi}
+  local b = X.bin_moments(p, maps, nphi)
+  b.nq = nq
+  return b
 end
 
 -- input: a raw frame file or a correlation result
@@ -83,8 +82,23 @@ local function load()
       while type(ft) == "table" do ft = ft[1] end
     end
     if not ft then error(o.input .. ": no frame time (give --frame-time)") end
-    return {tau = r.tau * (ft * r.stride * r.avg_frame), g2 = r.g2, err = r.g2_err,
+    -- delays are in used frames; the correlated frames are stride frames
+    -- apart (avg_frame frames each): the multi-tau averaging's unit
+    local step = ft * r.stride * r.avg_frame
+    local out = {tau = r.tau * step, g2 = r.g2, err = r.g2_err, dt = step,
             bins = bin_table(p, maps, npts[1], npts[2]), windows = {}}
+    -- a windowed correlation: v(t) from its g2_partial
+    local W = "/ionflow/xpcs/windows/"
+    if r.g2_partial and h:exists(W .. "delay_list") then
+      local wf, wl = h:read(W .. "first_frame"), h:read(W .. "last_frame")
+      local ts, te = {}, {}
+      for k = 1, #wf do ts[k], te[k] = (wf[k] - 1) * ft, wl[k] * ft end
+      out.partial = {g2_partial = r.g2_partial,
+        g2_partial_err = h:exists(W .. "normalized_g2_err") and
+          h:read(W .. "normalized_g2_err") or nil,
+        tau = h:read(W .. "delay_list") * ft, t_start = ts, t_end = te}
+    end
+    return out
   end
   local over = {}
   if num("frame_time") then over.frame_time = num("frame_time") end
@@ -100,28 +114,18 @@ local function load()
     dynamic = qm.dynamic, static = qm.static, first = first, last = last,
     window = num("window", true), overlap = num("overlap", true),
     frame_time = ft}
-  local out = {tau = res.tau * ft, g2 = res.g2, err = res.g2_err,
-    bins = bin_table(qm.dynamic, qm.maps, nq, nphi), windows = {}}
-  for k, w in ipairs(res.windows) do
-    out.windows[k] = {tau = w.tau * ft, g2 = w.g2, err = w.g2_err,
-      t0 = (w.first - 1) * ft, t1 = w.last * ft}
-  end
-  return out
+  return {tau = res.tau * ft, g2 = res.g2, err = res.g2_err, dt = ft,
+    bins = bin_table(qm.dynamic, qm.maps, nq, nphi), windows = res.windows,
+    frame_time = ft}
 end
 
 local flow = num("flow_angle") or 0
 
--- fits and velocity of one g2 table
-local function analyse(tau, g2, err, bins, master)
-  local fits = fit.heterodyne(tau, g2, err)
-  local arg = {fits = fits, q = bins.q, qx = bins.qx, qy = bins.qy,
-    ring = bins.ring, flow_angle_deg = flow, fit_angle = o.fit_angle}
-  if master then arg.master = {tau = tau, g2 = g2, err = err} end
-  local ok, vel = pcall(fit.velocity, arg)
-  if not ok then
-    vel = {resolved = false, reason = tostring(vel):gsub("^.-fit%.velocity: ", "")}
-  end
-  return fits, vel
+-- fits and velocity of one g2 table (xpcsio.velocity: the bins' spread
+-- and the multi-tau averaging of frames dt apart are in the model)
+local function analyse(d, master)
+  return X.velocity(d.tau, d.g2, d.err, {bins = d.bins, flow_angle_deg = flow,
+    fit_angle = o.fit_angle, frame_time = d.dt, master = master})
 end
 
 local function vline(vel)
@@ -186,28 +190,21 @@ local function write(d, fits, vel, wins)
     w:write(root .. "rings/v_err_m_per_s", rve)
   end
   w:group(root .. "result", attrs)
-  if #wins > 0 then
-    local n = #wins
-    local t0, t1, v, ve, ok = array.zeros{n}, array.zeros{n}, array.zeros{n},
-      array.zeros{n}, array.zeros({n}, "i32")
-    for k, win in ipairs(wins) do
-      t0:set(k, win.t0); t1:set(k, win.t1)
-      v:set(k, win.vel.resolved and win.vel.v or 0 / 0)
-      ve:set(k, win.vel.resolved and win.vel.v_err or 0 / 0)
-      ok:set(k, win.vel.resolved and 1 or 0)
-    end
-    w:write(root .. "vt/start_s", t0)
-    w:write(root .. "vt/end_s", t1)
-    w:write(root .. "vt/v_m_per_s", v)
-    w:write(root .. "vt/v_err_m_per_s", ve)
-    w:write(root .. "vt/resolved", ok)
+  if wins and #wins.v > 0 then
+    local ok = {}
+    for k, r in ipairs(wins.resolved) do ok[k] = r and 1 or 0 end
+    w:write(root .. "vt/start_s", wins.t_start)
+    w:write(root .. "vt/end_s", wins.t_end)
+    w:write(root .. "vt/v_m_per_s", wins.v)
+    w:write(root .. "vt/v_err_m_per_s", wins.v_err)
+    w:write(root .. "vt/resolved", array.from(ok, "i32"))
   end
   w:close()
 end
 
 local ok, err = pcall(function()
   local d = load()
-  local fits, vel = analyse(d.tau, d.g2, d.err, d.bins, o.master)
+  local fits, vel = analyse(d, o.master)
   local nres = 0
   for _, f in ipairs(fits) do if f.resolved then nres = nres + 1 end end
   print(string.format("%s: %d bins (%d rings x %d sectors), omega resolved in %d, "
@@ -239,11 +236,20 @@ local ok, err = pcall(function()
   end
   print(vline(vel))
   print("(only the speed is observable: omega = |q.v| is even in v)")
-  local wins = {}
-  for k, win in ipairs(d.windows) do
-    local _, wv = analyse(win.tau, win.g2, win.err, d.bins, false)
-    wins[k] = {t0 = win.t0, t1 = win.t1, vel = wv}
-    print(string.format("window %d (%.1f-%.1f s): %s", k, win.t0, win.t1, vline(wv)))
+  local wins
+  if #d.windows > 0 then
+    wins = X.velocity_vs_time{windows = d.windows, frame_time = d.frame_time,
+      bins = d.bins, flow_angle_deg = flow, fit_angle = o.fit_angle}
+  elseif d.partial then
+    local P = d.partial
+    wins = X.velocity_vs_time{g2_partial = P.g2_partial,
+      g2_partial_err = P.g2_partial_err, tau = P.tau, t_start = P.t_start,
+      t_end = P.t_end, frame_time = d.dt, bins = d.bins,
+      flow_angle_deg = flow, fit_angle = o.fit_angle}
+  end
+  for k = 1, wins and #wins.v or 0 do
+    print(string.format("window %d (%.1f-%.1f s): %s", k, wins.t_start[k],
+      wins.t_end[k], vline(wins.velocity[k])))
   end
   write(d, fits, vel, wins)
   print("wrote " .. o.out)

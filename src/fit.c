@@ -2,6 +2,7 @@
 ** fit.c - nonlinear least squares with bounds and fixed parameters on
 ** GSL's gsl_multifit_nlinear, and the native XPCS models (see fit.h).
 */
+#include <complex.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -445,16 +446,85 @@ static inline void fit_stretch(double tau, double tau0, double gamma,
 	*x = exp(gamma * *lg);
 }
 
+double fit_mt_frames(const fit_mt *mt, double tau)
+{
+	if (mt == NULL || !(mt->dt > 0) || !(tau > 0))
+		return 1;
+	int dpl = mt->dpl > 0 ? mt->dpl : 4;
+	double k = floor(tau / mt->dt + 0.5), B = 1;
+	while (k > 2 * dpl && B < 1e15) {	/* k = (dpl+1..2dpl) B */
+		k = floor(k / 2 + 0.25);
+		B *= 2;
+	}
+	return B;
+}
+
+/* D(s) = sinh(B s/2) / (B sinh(s/2)) and its log-derivative
+** D'/D = (B/2) coth(B s/2) - (1/2) coth(s/2), by series near s = 0
+** where the two cotangents cancel */
+static double complex fit_mt_d(double complex s, double B,
+			       double complex *dlog)
+{
+	double complex u = B * s;
+	if (cabs(u) < 1e-2) {
+		double B2 = B * B;
+		*dlog = (B2 - 1) * s / 12 - (B2 * B2 - 1) * s * s * s / 720;
+		return 1 + (B2 - 1) * s * s / 24;
+	}
+	/* one cexp for both hyperbolic functions of B s/2 (|B s| >= 0.01
+	** loses at most two digits to the difference); s/2 by its series
+	** while small, as it mostly is (omega dt, kappa dt << 1) */
+	double complex e = cexp(u / 2), ei = 1 / e, h = s / 2, sh, ch;
+	double complex shB = 0.5 * (e - ei), chB = 0.5 * (e + ei);
+	if (cabs(h) < 1e-3) {
+		sh = h * (1 + h * h / 6);
+		ch = 1 + h * h / 2;
+	} else {
+		sh = csinh(h);
+		ch = ccosh(h);
+	}
+	*dlog = 0.5 * B * chB / shB - 0.5 * ch / sh;
+	return shB / (B * sh);
+}
+
+/* the multi-tau average of cos(om tau) e^{-x(tau)} over the frames of
+** delay tau, relative to e^{-x(tau)}, with its derivative by om; kappa is
+** the local decay rate d x / d tau */
+static double fit_mt_cross(double om, double tau, double kappa, double dt,
+			   double B, double *dcdom)
+{
+	double c = cos(om * tau), sn = sin(om * tau);
+	if (B <= 1 || kappa * B * dt > 300) {
+		*dcdom = -tau * sn;
+		return c;
+	}
+	double complex dl, D = fit_mt_d(CMPLX(-kappa * dt, om * dt), B, &dl);
+	double complex ph = CMPLX(c, sn), F = D * D;
+	/* d/dom [e^{i om tau} D^2] = i e^{i om tau} D^2 (tau + 2 dt D'/D) */
+	*dcdom = creal(I * ph * F * (tau + 2 * dt * dl));
+	return creal(ph * F);
+}
+
+/* the multi-tau factor of the squared decay e^{-2x} */
+static double fit_mt_square(double kappa, double dt, double B)
+{
+	if (B <= 1 || kappa * B * dt > 300)
+		return 1;
+	double complex dl, D = fit_mt_d(-2 * kappa * dt, B, &dl);
+	return creal(D * D);
+}
+
 /* Eq. 1 at one delay tau given its cross term: C stands for the (bin
-** averaged) cos(omega tau) and dC for its derivative by omega. The two
-** bin models below differ only in C; the rest of the model and of its
-** Jacobian row Ji (NULL: values only) is this one function. */
+** averaged) cos(omega tau) and dC for its derivative by omega, W2 for the
+** multi-tau factor of the squared decay. The two bin models below differ
+** only in C; the rest of the model and of its Jacobian row Ji (NULL:
+** values only) is this one function. */
 static double fit_eq1_at(const double *p, double tau, double C, double dC,
-			 double *Ji)
+			 double W2, double *Ji)
 {
 	double be = p[1], h = p[2], t0 = p[3], g = p[4], s, lg;
 	fit_stretch(tau, t0, g, &s, &lg);
-	double E = exp(-s), E2 = E * E;
+	double E = exp(-s), E2 = E * E * W2;
 	double br = (1 - h) * (1 - h) + h * h * E2 + 2 * h * (1 - h) * C * E;
 	if (Ji != NULL) {
 		double dgds = be * (-2 * h * h * E2 - 2 * h * (1 - h) * C * E);
@@ -469,19 +539,37 @@ static double fit_eq1_at(const double *p, double tau, double C, double dC,
 	return p[0] + be * br;
 }
 
+/* the local decay rate kappa = d x / d tau = gamma x / tau */
+static double fit_kappa(const double *p, double tau)
+{
+	double s, lg;
+	fit_stretch(tau, p[3], p[4], &s, &lg);
+	return tau > 0 ? p[4] * s / tau : 0;
+}
+
 /* Eq. 1 whose cross term carries the envelope G = e^{-(srel omega tau)^2
 ** / 2}: the bin average of cos(omega_p tau) over pixels whose omegas
-** spread with standard deviation srel omega (Gaussian spread). Jacobian
-** rows of stride ld (6 columns used). */
-int fit_eq1_spread(const double *p, double srel, const double *x, size_t n,
-		   double *y, double *J, size_t ld)
+** spread with standard deviation srel omega (Gaussian spread), and the
+** multi-tau averaging of o->mt. Jacobian rows of stride ld (6 columns
+** used). */
+int fit_eq1_spread(const double *p, const fit_eq1_opts *o, const double *x,
+		   size_t n, double *y, double *J, size_t ld)
 {
-	double w = p[5];
+	double w = p[5], srel = o ? o->srel : 0;
+	const fit_mt *mt = o && o->mt.dt > 0 ? &o->mt : NULL;
 	for (size_t i = 0; i < n; i++) {
-		double c = cos(w * x[i]), a = srel * x[i];
+		double a = srel * x[i], dc, W2 = 1, c;
 		double G = srel > 0 ? exp(-0.5 * a * a * w * w) : 1;
-		double dC = -G * (sin(w * x[i]) * x[i] + c * a * a * w);
-		y[i] = fit_eq1_at(p, x[i], c * G, dC, J ? J + i * ld : NULL);
+		if (mt) {
+			double B = fit_mt_frames(mt, x[i]), k = fit_kappa(p, x[i]);
+			c = fit_mt_cross(w, x[i], k, mt->dt, B, &dc);
+			W2 = fit_mt_square(k, mt->dt, B);
+		} else {
+			c = cos(w * x[i]);
+			dc = -sin(w * x[i]) * x[i];
+		}
+		double dC = G * (dc - c * a * a * w);
+		y[i] = fit_eq1_at(p, x[i], c * G, dC, W2, J ? J + i * ld : NULL);
 	}
 	return 0;
 }
@@ -491,18 +579,31 @@ int fit_eq1_spread(const double *p, double srel, const double *x, size_t n,
 ** tau), the exact bin average for a known set of pixel projections (the
 ** Gaussian envelope of fit_eq1_spread is its small-spread limit) */
 int fit_eq1_nodes(const double *p, const double *r, const double *wt,
-		  size_t K, const double *x, size_t n, double *y, double *J,
-		  size_t ld)
+		  size_t K, const fit_mt *mt, const double *x, size_t n,
+		  double *y, double *J, size_t ld)
 {
 	double w = p[5];
+	if (mt && !(mt->dt > 0))
+		mt = NULL;
 	for (size_t i = 0; i < n; i++) {
-		double C = 0, dC = 0;
-		for (size_t j = 0; j < K; j++) {
-			double a = w * r[j] * x[i];
-			C += wt[j] * cos(a);
-			dC -= wt[j] * r[j] * x[i] * sin(a);
+		double C = 0, dC = 0, W2 = 1, B = 1, k = 0;
+		if (mt) {
+			B = fit_mt_frames(mt, x[i]);
+			k = fit_kappa(p, x[i]);
+			W2 = fit_mt_square(k, mt->dt, B);
 		}
-		y[i] = fit_eq1_at(p, x[i], C, dC, J ? J + i * ld : NULL);
+		for (size_t j = 0; j < K; j++) {
+			double dc, c;
+			if (mt) {
+				c = fit_mt_cross(w * r[j], x[i], k, mt->dt, B, &dc);
+			} else {
+				c = cos(w * r[j] * x[i]);
+				dc = -x[i] * sin(w * r[j] * x[i]);
+			}
+			C += wt[j] * c;
+			dC += wt[j] * r[j] * dc;
+		}
+		y[i] = fit_eq1_at(p, x[i], C, dC, W2, J ? J + i * ld : NULL);
 	}
 	return 0;
 }
@@ -513,7 +614,7 @@ int fit_model_heterodyne(const double *p, size_t np, const double *x,
 	(void)ctx;
 	if (np != FIT_HET_NP)
 		return err_set(err, "heterodyne model has 6 parameters");
-	return fit_eq1_spread(p, 0, x, n, y, J, np);
+	return fit_eq1_spread(p, NULL, x, n, y, J, np);
 }
 
 int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
@@ -522,7 +623,7 @@ int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
 {
 	if (np != FIT_HET_NP)
 		return err_set(err, "heterodyne model has 6 parameters");
-	return fit_eq1_spread(p, ctx ? *(const double *)ctx : 0, x, n, y, J, np);
+	return fit_eq1_spread(p, ctx, x, n, y, J, np);
 }
 
 int fit_model_homodyne(const double *p, size_t np, const double *x,

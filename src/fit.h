@@ -78,17 +78,46 @@ enum { FIT_HET_B, FIT_HET_BETA, FIT_HET_H, FIT_HET_TAU0, FIT_HET_GAMMA,
        FIT_HET_OMEGA, FIT_HET_NP };
 int fit_model_heterodyne(const double *p, size_t np, const double *x,
 			 size_t n, double *y, double *J, void *ctx, char *err);
-/* Eq. 1 for a bin whose pixels' omegas spread (standard deviation srel
-** omega, Gaussian): the cross term gets e^{-(srel omega tau)^2 / 2}.
-** J (n rows of stride ld) may be NULL. srel = 0 is Eq. 1. The _spread
-** model takes ctx = pointer to srel (NULL: 0). */
-int fit_eq1_spread(const double *p, double srel, const double *x, size_t n,
-		   double *y, double *J, size_t ld);
+/* Multi-tau averaging. A multi-tau correlator's delay tau = k 2^l frames
+** at level l >= 1 correlates sums of B = 2^l consecutive frames, so its
+** g2 is the triangle-weighted mean of the instantaneous g2 over delays
+** tau + d dt, |d| < B (weights B - |d|). For the oscillating cross term
+** this is a low-pass filter (about sinc^2(omega B dt / 2)) that a fit of
+** Eq. 1 takes for a faster decay: on exact multi-tau g2 with omega = 2
+** rad/s, tau0 = 10 s came out 6.7 s and gamma 1.40. dt is the time between
+** correlated frames (0: no averaging), dpl the correlator's delays per
+** level (0: 4); levels start after 2 dpl delays. */
+typedef struct fit_mt {
+	double dt;
+	int dpl;
+} fit_mt;
+/* frames averaged at delay tau (s): 1, or 2^l */
+double fit_mt_frames(const fit_mt *mt, double tau);
+
+/* options of the bin-averaged Eq. 1: srel is the relative spread of omega
+** inside a bin (Gaussian, standard deviation srel omega): the cross term
+** gets e^{-(srel omega tau)^2 / 2}; mt the multi-tau averaging. Within an
+** averaging window the decay is taken as locally exponential (exact for
+** gamma = 1), giving the factors D(s)^2, D(s) = sinh(B s/2) / (B sinh(s/2))
+** with s = (-kappa + i omega) dt for the cross term and s = -2 kappa dt for
+** the squared decay (kappa = d x / d tau). */
+typedef struct fit_eq1_opts {
+	double srel;
+	fit_mt mt;
+} fit_eq1_opts;
+
+/* Eq. 1 at n delays x; J (n rows of stride ld) may be NULL. o NULL or
+** all zero is Eq. 1 itself. The Jacobian leaves out the slow dependence
+** of the multi-tau factors on tau0 and gamma. */
+int fit_eq1_spread(const double *p, const fit_eq1_opts *o, const double *x,
+		   size_t n, double *y, double *J, size_t ld);
 /* Eq. 1 for a bin of K pixel groups with omegas omega r_j and weights
-** wt_j (sum 1): cos(omega tau) becomes sum_j wt_j cos(omega r_j tau) */
+** wt_j (sum 1): cos(omega tau) becomes sum_j wt_j cos(omega r_j tau);
+** mt as above (NULL: none) */
 int fit_eq1_nodes(const double *p, const double *r, const double *wt,
-		  size_t K, const double *x, size_t n, double *y, double *J,
-		  size_t ld);
+		  size_t K, const fit_mt *mt, const double *x, size_t n,
+		  double *y, double *J, size_t ld);
+/* ctx = const fit_eq1_opts * (NULL: plain Eq. 1) */
 int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
 				size_t n, double *y, double *J, void *ctx,
 				char *err);

@@ -172,6 +172,22 @@ static void het_scan_omega(const het_data *d, const double *E,
 	}
 }
 
+/* the damping of the cosine in the scan: the within-bin spread's Gaussian
+** envelope and the multi-tau average over nb frames of a pure cosine,
+** (sin(nb u) / (nb sin u))^2 with u = omega dt / 2 (the decay's share of
+** fit_eq1_spread's factor is left to the nonlinear fit) */
+static double het_scan_damp(double srel, double om, double x, double nb,
+			    double dt)
+{
+	double a = srel * om * x, f = exp(-0.5 * a * a);
+	if (nb > 1) {
+		double u = 0.5 * om * dt, sn = sin(u);
+		double r = fabs(sn) > 1e-12 ? sin(nb * u) / (nb * sn) : 1;
+		f *= r * r;
+	}
+	return f;
+}
+
 /* the scan: for each omega the best tau0; local minima over omega kept.
 ** omega runs over octaves from a quarter period in the delay range, with
 ** steps of 3 % of each octave's start, so that inside an octave the
@@ -179,12 +195,13 @@ static void het_scan_omega(const het_data *d, const double *E,
 ** (exact restart at every octave) instead of one libm call per point.
 ** cand0 receives the omega = 0 (no oscillation) candidate. */
 static int het_scan(const het_data *d, double gamma, double omega_hi,
-		    double srel, het_cand *best, int *nbest, het_cand *cand0,
-		    char *err)
+		    const hetero_opts *o, het_cand *best, int *nbest,
+		    het_cand *cand0, char *err)
 {
+	double srel = o->srel;
 	size_t m = d->m;
 	double *E = err_malloc(HET_NTAU0 * m, sizeof(double), err);
-	double *c = E ? err_malloc(5 * m, sizeof(double), err) : NULL;
+	double *c = E ? err_malloc(6 * m, sizeof(double), err) : NULL;
 	double t0s[HET_NTAU0], prev2 = INFINITY, prev1 = INFINITY;
 	het_cand c1 = {INFINITY, 0, 0, {0}}, cur;
 	if (c == NULL) {
@@ -192,6 +209,12 @@ static int het_scan(const het_data *d, double gamma, double omega_hi,
 		return -1;
 	}
 	double *cp = c + m, *k2 = c + 2 * m, *cn = c + 3 * m, *cg = c + 4 * m;
+	double *nb = c + 5 * m;	/* frames averaged per delay (fit_mt) */
+	int avg = 0;
+	for (size_t i = 0; i < m; i++) {
+		nb[i] = fit_mt_frames(&o->mt, d->x[i]);
+		avg |= nb[i] > 1;
+	}
 	for (int j = 0; j < HET_NTAU0; j++) {
 		t0s[j] = d->tmin * pow(10 * d->tmax / d->tmin, (double)j / (HET_NTAU0 - 1));
 		for (size_t i = 0; i < m; i++)
@@ -220,13 +243,13 @@ static int het_scan(const het_data *d, double gamma, double omega_hi,
 					c[i] = cn[i];
 				}
 			}
-			if (srel > 0) {	/* within-bin spread of omega */
-				for (size_t i = 0; i < m; i++) {
-					double a = srel * om * d->x[i];
-					cg[i] = c[i] * exp(-0.5 * a * a);
-				}
+			if (srel > 0 || avg) {
+				for (size_t i = 0; i < m; i++)
+					cg[i] = c[i] * het_scan_damp(srel, om,
+						d->x[i], nb[i], o->mt.dt);
 			}
-			het_scan_omega(d, E, t0s, srel > 0 ? cg : c, om, &cur);
+			het_scan_omega(d, E, t0s, srel > 0 || avg ? cg : c, om,
+				       &cur);
 			/* a local minimum over omega is the previous point */
 			if (prev1 <= prev2 && prev1 < cur.chi2 && isfinite(prev1))
 				het_keep(best, nbest, &c1);
@@ -257,8 +280,9 @@ static int het_nonlinear(const het_data *d, const hetero_opts *o,
 		if (p[j] < lo[j]) p[j] = lo[j];
 		if (p[j] > hi[j]) p[j] = hi[j];
 	}
+	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt};
 	fit_problem pb = {.model = fit_model_heterodyne_spread,
-		.ctx = (void *)&o->srel, .np = 6, .n = d->m,
+		.ctx = &eo, .np = 6, .n = d->m,
 		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
 		.p0 = p, .lower = lo,
 		.upper = hi, .fixed = fixed, .names = names, .max_iter = 200,
@@ -286,10 +310,12 @@ static void het_cross(const fit_result *r, double *a, double *sa)
 ** a smooth noise wiggle. With rho the residuals' lag-1 correlation, an
 ** AR(1) noise has n (1 - rho) / (1 + rho) effective points: the errors
 ** are inflated and the chi-square gains deflated by that factor. */
-static double het_rho(const het_data *d, const fit_result *r, double srel)
+static double het_rho(const het_data *d, const fit_result *r,
+		      const hetero_opts *o)
 {
 	double *ym = malloc(sizeof(double) * d->m), num = 0, den = 0, prev = 0;
-	if (ym == NULL || fit_eq1_spread(r->p, srel, d->x, d->m, ym, NULL, 6)) {
+	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt};
+	if (ym == NULL || fit_eq1_spread(r->p, &eo, d->x, d->m, ym, NULL, 6)) {
 		free(ym);
 		return 0;
 	}
@@ -314,12 +340,12 @@ static double het_rho(const het_data *d, const fit_result *r, double srel)
 ** reduced chi-square rather than trusted absolutely, and by the residual
 ** correlation (het_rho). */
 static void het_judge(const het_data *d, const fit_result *r, double chi0,
-		      double srel, hetero_result *out)
+		      const hetero_opts *o, hetero_result *out)
 {
 	double om = r->p[FIT_HET_OMEGA], t0 = r->p[FIT_HET_TAU0];
 	double g = r->p[FIT_HET_GAMMA];
 	double teff = t0 * pow(3, 1 / g), a, sa;
-	double rho = het_rho(d, r, srel), infl = (1 + rho) / (1 - rho);
+	double rho = het_rho(d, r, o), infl = (1 + rho) / (1 - rho);
 	for (int j = 0; j < FIT_HET_NP; j++)
 		out->err[j] = r->err[j] * sqrt(infl);
 	out->rho = rho;
@@ -363,7 +389,7 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 	if (het_data_make(tau, g2, g2err, n, o, &d, err))
 		return -1;
 	double omega_hi = o->omega_max > 0 ? o->omega_max : M_PI / (2 * d.tmin);
-	if (het_scan(&d, gamma, omega_hi, o->srel, best, &nbest, &cand0, err)) {
+	if (het_scan(&d, gamma, omega_hi, o, best, &nbest, &cand0, err)) {
 		het_data_free(&d);
 		return -1;
 	}
@@ -397,7 +423,7 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 	out->chi2_red = rb.chi2_red;
 	out->status = rb.status;
 	out->n = d.m;
-	het_judge(&d, &rb, chi0, o->srel, out);
+	het_judge(&d, &rb, chi0, o, out);
 	fit_result_free(&rb);
 	het_data_free(&d);
 	return 0;
@@ -491,16 +517,17 @@ static int het_global_model(const double *p, size_t np, const double *x,
 			loc[j] = p[c->map[k * 6 + j]];
 		if (g->qc)
 			loc[FIT_HET_OMEGA] = p[c->vidx] * c->vs * fabs(g->qc[k]);
+		fit_eq1_opts eo = {.srel = g->srel ? g->srel[k] : 0,
+				   .mt = g->mt};
 		for (size_t s = 0; s < m; s += 512) {
 			size_t mm = m - s < 512 ? m - s : 512;
 			if (g->nnodes && g->nnodes[k] > 0)
 				fit_eq1_nodes(loc, g->node_r[k], g->node_w[k],
-					      g->nnodes[k], x + i0 + s, mm,
-					      y + i0 + s, J ? Jl : NULL, 6);
+					      g->nnodes[k], &g->mt, x + i0 + s,
+					      mm, y + i0 + s, J ? Jl : NULL, 6);
 			else
-				fit_eq1_spread(loc, g->srel ? g->srel[k] : 0,
-					       x + i0 + s, mm, y + i0 + s,
-					       J ? Jl : NULL, 6);
+				fit_eq1_spread(loc, &eo, x + i0 + s, mm,
+					       y + i0 + s, J ? Jl : NULL, 6);
 			if (J == NULL)
 				continue;
 			for (size_t i = 0; i < mm; i++) {

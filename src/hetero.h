@@ -36,6 +36,8 @@ typedef struct hetero_opts {
 				   the cross term gets e^{-(srel omega
 				   tau)^2/2} (fit_eq1_spread); 0: none */
 	const double *srel_bins;	/* hetero_fit_bins: per bin, or NULL */
+	fit_mt mt;		/* multi-tau averaging of the correlator
+				   (fit.h; dt 0: g2 at instants) */
 } hetero_opts;
 
 typedef struct hetero_result {
@@ -92,6 +94,7 @@ typedef struct hetero_global {
 	const double *const *node_r;	/* pixel omegas are omega_k r_j */
 	const double *const *node_w;	/* with weights w_j (sum 1); they
 					   replace srel (fit_eq1_nodes) */
+	fit_mt mt;		/* multi-tau averaging (dt 0: none) */
 } hetero_global;
 
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,

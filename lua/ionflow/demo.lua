@@ -194,9 +194,10 @@ function M.median(xs)
 end
 
 -- Eq. 1 at the delays tau with a fit's parameters (for drawing fits):
--- the fit module's own model, a list in, a list out
-function M.eq1(f, tau)
-  return fit.eval("heterodyne", f, tau)
+-- the fit module's own model, a list in, a list out; opts as fit.eval's
+-- (spread, frame_time: the model the fits used)
+function M.eq1(f, tau, opts)
+  return fit.eval("heterodyne", f, tau, opts)
 end
 
 -- One experiment at speed v (m/s, along +x on the detector): simulate,
@@ -218,16 +219,12 @@ function M.experiment(cfg, v, seed, keep)
   frames = nil
   res.frame_time, res.stride = cfg.frame_time, 1
   local tau = res.tau * cfg.frame_time
-  local fits = fit.heterodyne(tau, res.g2, res.g2_err)
-  local ring = {}
-  for b = 1, part.nbins do ring[b] = (b - 1) // part.nphi + 1 end
-  local qx, qy = part:bin_mean(maps.q * maps.ux), part:bin_mean(maps.q * maps.uy)
-  local ok, vel = pcall(fit.velocity, {fits = fits, q = part.q_mean, qx = qx,
-    qy = qy, ring = ring, flow_angle_deg = 0,
-    master = keep and {tau = tau, g2 = res.g2, err = res.g2_err} or nil})
-  if not ok then
-    vel = {resolved = false, reason = tostring(vel):gsub("^.-fit%.velocity: ", "")}
-  end
+  -- Eq. 1 with the bins' spread of q cos chi and the correlator's
+  -- multi-tau averaging (xpcsio.velocity)
+  local bins = X.bin_moments(part, maps)
+  local fits, vel = X.velocity(tau, res.g2, res.g2_err, {bins = bins,
+    flow_angle_deg = 0, frame_time = cfg.frame_time, master = keep})
+  local ring = bins.ring
   local nres, periods = 0, {}
   for _, f in ipairs(fits) do
     if f.resolved then nres = nres + 1; periods[#periods + 1] = f.periods end
@@ -238,6 +235,7 @@ function M.experiment(cfg, v, seed, keep)
              periods = M.median(periods)}
   if keep then
     e.res, e.tau, e.fits, e.part, e.ring, e.qm = res, tau, fits, part, ring, qm
+    e.eq1_opts = {spread = X.bin_spread(bins, 0), frame_time = cfg.frame_time}
     e.geometry = geo
   end
   return e
@@ -394,7 +392,9 @@ local function g2_figure(e, base)
   local ft = {}
   for i = 1, 200 do ft[i] = tau[1] * (tau[#tau] / tau[1]) ^ ((i - 1) / 199) end
   for _, b in ipairs(sel) do
-    bins[b].fit, bins[b].fit_tau = M.eq1(fits[b], ft), ft
+    local eo = e.eq1_opts and {spread = e.eq1_opts.spread[b],
+      frame_time = e.eq1_opts.frame_time}
+    bins[b].fit, bins[b].fit_tau = M.eq1(fits[b], ft, eo), ft
   end
   return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25,
     title = "Fig. 2a: g_{2} with Eq. 1 fits (simulated, one q ring)"}):export(base)

@@ -541,4 +541,130 @@ function M.read_result(path)
   return out
 end
 
+-- per bin of partition p: mean |q|, the means of the in-plane components
+-- qx, qy (1/m, so that <q cos chi> is the bin's mean and not its
+-- centre's) and of their products qxx, qyy, qxy (1/m^2, the within-bin
+-- spread of q cos chi), and the ring of each bin (nphi sectors per ring);
+-- the fields fit.velocity takes
+function M.bin_moments(p, maps, nphi)
+  nphi = nphi or (p.nphi > 0 and p.nphi or 1)
+  local qx, qy = maps.q * maps.ux, maps.q * maps.uy
+  local ring = {}
+  for b = 1, p.nbins do ring[b] = (b - 1) // nphi + 1 end
+  return {q = p.q_mean, qx = p:bin_mean(qx), qy = p:bin_mean(qy),
+    qxx = p:bin_mean(qx * qx), qyy = p:bin_mean(qy * qy),
+    qxy = p:bin_mean(qx * qy), ring = ring, nphi = nphi,
+    nq = (p.nbins + nphi - 1) // nphi}
+end
+
+-- the relative spread of omega in each bin, sd(q cos chi) / |<q cos chi>|
+-- along the flow (fit.heterodyne's spread option), from bin_moments;
+-- bins without a projection get 0, wide ones at most 9
+function M.bin_spread(b, flow_angle_deg)
+  local a = math.rad(flow_angle_deg or 0)
+  local ca, sa = math.cos(a), math.sin(a)
+  local out = {}
+  for k = 1, #b.q do
+    local qx, qy = b.qx[k], b.qy[k]
+    local m1 = math.abs(qx * ca + qy * sa)
+    local var = ca * ca * (b.qxx[k] - qx * qx) + sa * sa * (b.qyy[k] - qy * qy)
+      + 2 * ca * sa * (b.qxy[k] - qx * qy)
+    out[k] = (m1 > 0 and var == var) and
+      math.min(math.sqrt(math.max(var, 0)) / m1, 9) or 0
+  end
+  return out
+end
+
+-- the speed of one g2 table (n_tau x n_bins, tau in s): Eq. 1 fits with
+-- the bins' spread and the correlator's multi-tau averaging, then
+-- fit.velocity. o: bins (bin_moments), flow_angle_deg, fit_angle,
+-- frame_time (s between correlated frames: the averaging of the
+-- multi-tau levels; nil: none), dpl, master (true: the master-curve fit
+-- too), fit_baseline (per-bin fits; default false: a free baseline
+-- unbiases the bins' beta and h, see fit.velocity's master, but let the
+-- g2 of a stack whose speed changes pass as one velocity and moved the
+-- near-one-period speed further up). Returns fits, velocity; an unresolvable table gives velocity =
+-- {resolved = false, reason = ...} rather than an error.
+function M.velocity(tau, g2, err, o)
+  local b = o.bins
+  local flow = o.flow_angle_deg or 0
+  local fits = fit.heterodyne(tau, g2, err, {spread = M.bin_spread(b, flow),
+    frame_time = o.frame_time, dpl = o.dpl,
+    fit_baseline = o.fit_baseline})
+  local arg = {fits = fits, q = b.q, qx = b.qx, qy = b.qy, qxx = b.qxx,
+    qyy = b.qyy, qxy = b.qxy, ring = b.ring, flow_angle_deg = flow,
+    fit_angle = o.fit_angle}
+  if o.master then
+    arg.master = {tau = tau, g2 = g2, err = err, frame_time = o.frame_time,
+      dpl = o.dpl}
+  end
+  local ok, vel = pcall(fit.velocity, arg)
+  if not ok then
+    vel = {resolved = false,
+      reason = tostring(vel):gsub("^.-fit%.velocity: ", "")}
+  end
+  return fits, vel
+end
+
+-- v(t): the speed in every time window of a windowed correlation. o:
+-- windows (the list of correlate's result: tau in frames, g2, g2_err,
+-- first, last) with frame_time (s) and stride, or g2_partial (n_win x
+-- n_tau x n_bins, as in write_result), g2_partial_err (same shape, or
+-- nil), tau (n_tau delays in s), t_start and t_end (n_win, s); bins
+-- (bin_moments), flow_angle_deg, fit_angle, dpl, frame_time (s between
+-- correlated frames, for the multi-tau averaging; required with
+-- windows). Returns {t_start, t_end, v, v_err (m/s; NaN when not
+-- resolved), resolved (booleans), reason, velocity (each window's
+-- fit.velocity result)}, one entry per window.
+function M.velocity_vs_time(o)
+  local out = {t_start = {}, t_end = {}, v = {}, v_err = {}, resolved = {},
+    reason = {}, velocity = {}}
+  if not o.bins then error("xpcsio.velocity_vs_time: bins is required", 2) end
+  local wins, dt = {}, o.frame_time
+  if o.windows then
+    local ft = o.frame_time
+    if not ft then
+      error("xpcsio.velocity_vs_time: windows need frame_time", 2)
+    end
+    local st = o.stride or 1
+    dt = st * ft
+    for k, w in ipairs(o.windows) do
+      wins[k] = {tau = w.tau * (st * ft), g2 = w.g2, err = w.g2_err,
+        t0 = (w.first - 1) * ft, t1 = w.last * ft}
+    end
+  elseif o.g2_partial then
+    local P, E = o.g2_partial, o.g2_partial_err
+    if not (array.isarray(P) and #P.shape == 3) then
+      error("xpcsio.velocity_vs_time: g2_partial must be n_win x n_tau x "
+        .. "n_bins", 2)
+    end
+    local nw, nt = P.shape[1], P.shape[2]
+    local tau = array.isarray(o.tau) and o.tau or array.from(o.tau or {})
+    if #tau ~= nt or not o.t_start or not o.t_end then
+      error(string.format("xpcsio.velocity_vs_time: tau (%d delays, s), "
+        .. "t_start and t_end are needed with g2_partial (%d delays)",
+        #tau, nt), 2)
+    end
+    for k = 1, nw do
+      wins[k] = {tau = tau, g2 = P:slice(1, k, k):reshape{nt, P.shape[3]},
+        err = E and E:slice(1, k, k):reshape{nt, P.shape[3]} or nil,
+        t0 = o.t_start[k], t1 = o.t_end[k]}
+    end
+  else
+    error("xpcsio.velocity_vs_time: give windows or g2_partial", 2)
+  end
+  for k, w in ipairs(wins) do
+    local _, vel = M.velocity(w.tau, w.g2, w.err, {bins = o.bins,
+      flow_angle_deg = o.flow_angle_deg, fit_angle = o.fit_angle,
+      frame_time = dt, dpl = o.dpl})
+    out.t_start[k], out.t_end[k] = w.t0, w.t1
+    out.resolved[k] = vel.resolved and true or false
+    out.v[k] = vel.resolved and vel.v or 0 / 0
+    out.v_err[k] = vel.resolved and vel.v_err or 0 / 0
+    out.reason[k] = vel.reason
+    out.velocity[k] = vel
+  end
+  return out
+end
+
 return M

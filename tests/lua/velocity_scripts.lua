@@ -76,6 +76,18 @@ do
   t.ok(f:exists("/ionflow/velocity/rings/v_m_per_s"), "per-ring speeds written")
 end
 
+-- a windowed correlation result: v(t) from its g2_partial
+local resw = dir .. "/resw.h5"
+ok, o = run("scripts/xpcs-correlate.lua", raw, "-o", resw, "--q-range",
+  "0.006:0.012", "--q-bins", "6", "--phi-bins", "18", "--window", "1500")
+t.ok(ok, "xpcs-correlate with windows")
+ok, o = run("scripts/xpcs-velocity.lua", resw, "-o", out)
+local r1 = tonumber(o:match("window 1 %([^)]*%): velocity = ([%d.]+) %+/%-"))
+local r2 = tonumber(o:match("window 2 %([^)]*%): velocity = ([%d.]+) %+/%-"))
+t.ok(ok and r1 and r2 and math.abs(r1 / 100 - 1) < 0.02 and math.abs(r2 / 200 - 1) < 0.02,
+  string.format("windowed result file: v(t) 100 and 200 A/s (%s, %s)", tostring(r1), tostring(r2)))
+if not ok then t.diag("%s", o) end
+
 -- errors
 ok, o = run("scripts/xpcs-velocity.lua", raw)
 t.ok(not ok and o:find("no output file", 1, true), "missing -o is an error")

@@ -547,21 +547,22 @@ static void spread_model(void)
 	double p[6] = {1, 0.2, 0.4, 8, 0.9, 1.3}, x[5] = {0.1, 0.7, 2, 5, 11};
 	double y0[5], y1[5], J[30], yp[5], ym[5];
 	char err[ERR_LEN] = "";
+	fit_eq1_opts o3 = {.srel = 0.3};
 	fit_model_heterodyne(p, 6, x, 5, y0, NULL, NULL, err);
-	fit_eq1_spread(p, 0, x, 5, y1, NULL, 6);
+	fit_eq1_spread(p, NULL, x, 5, y1, NULL, 6);
 	double d = 0;
 	for (int i = 0; i < 5; i++)
 		d = fmax(d, fabs(y0[i] - y1[i]));
 	ok(d == 0, "fit_eq1_spread with srel 0 is Eq. 1");
-	fit_eq1_spread(p, 0.3, x, 5, y1, J, 6);
+	fit_eq1_spread(p, &o3, x, 5, y1, J, 6);
 	double worst = 0;
 	for (int j = 0; j < 6; j++) {
 		double q[6], h = 1e-6 * fmax(fabs(p[j]), 1e-3);
 		memcpy(q, p, sizeof q);
 		q[j] = p[j] + h;
-		fit_eq1_spread(q, 0.3, x, 5, yp, NULL, 6);
+		fit_eq1_spread(q, &o3, x, 5, yp, NULL, 6);
 		q[j] = p[j] - h;
-		fit_eq1_spread(q, 0.3, x, 5, ym, NULL, 6);
+		fit_eq1_spread(q, &o3, x, 5, ym, NULL, 6);
 		for (int i = 0; i < 5; i++)
 			worst = fmax(worst, fabs((yp[i] - ym[i]) / (2 * h) - J[i * 6 + j]));
 	}
@@ -575,20 +576,20 @@ static void spread_model(void)
 	/* pixel nodes: one node at r = 1 is Eq. 1; the Jacobian matches
 	** central differences */
 	double r1 = 1, w1 = 1, rn[3] = {0.8, 1, 1.3}, wn[3] = {0.25, 0.5, 0.25};
-	fit_eq1_nodes(p, &r1, &w1, 1, x, 5, y1, NULL, 6);
+	fit_eq1_nodes(p, &r1, &w1, 1, NULL, x, 5, y1, NULL, 6);
 	d = 0;
 	for (int i = 0; i < 5; i++)
 		d = fmax(d, fabs(y0[i] - y1[i]));
 	ok(d < 1e-15, "fit_eq1_nodes with one node is Eq. 1");
-	fit_eq1_nodes(p, rn, wn, 3, x, 5, y1, J, 6);
+	fit_eq1_nodes(p, rn, wn, 3, NULL, x, 5, y1, J, 6);
 	worst = 0;
 	for (int j = 0; j < 6; j++) {
 		double q[6], h = 1e-6 * fmax(fabs(p[j]), 1e-3);
 		memcpy(q, p, sizeof q);
 		q[j] = p[j] + h;
-		fit_eq1_nodes(q, rn, wn, 3, x, 5, yp, NULL, 6);
+		fit_eq1_nodes(q, rn, wn, 3, NULL, x, 5, yp, NULL, 6);
 		q[j] = p[j] - h;
-		fit_eq1_nodes(q, rn, wn, 3, x, 5, ym, NULL, 6);
+		fit_eq1_nodes(q, rn, wn, 3, NULL, x, 5, ym, NULL, 6);
 		for (int i = 0; i < 5; i++)
 			worst = fmax(worst, fabs((yp[i] - ym[i]) / (2 * h) - J[i * 6 + j]));
 	}
@@ -599,10 +600,64 @@ static void spread_model(void)
 	       "node model: closed form at tau = 5 s");
 }
 
+/* the triangle-weighted mean over |d| < B frames of Eq. 1 at tau + d dt,
+** summed frame by frame: what a multi-tau level of B-frame sums sees */
+static double multitau_brute(const double *p, double tau, double dt, int B)
+{
+	double s = 0;
+	for (int d = -(B - 1); d <= B - 1; d++) {
+		double y;
+		double t = tau + d * dt;
+		fit_model_heterodyne(p, 6, &t, 1, &y, NULL, NULL, NULL);
+		s += (B - abs(d)) * y;
+	}
+	return s / ((double)B * B);
+}
+
+/* multi-tau averaging: frames per delay follow the correlator's levels;
+** for gamma = 1 the model equals the brute-force frame sums (the decay is
+** exactly exponential within a window); the omega column of the Jacobian
+** matches central differences */
+static void multitau_model(void)
+{
+	fit_mt mt = {.dt = 0.05, .dpl = 4};
+	static const double fr[] = {1, 8, 10, 16, 20, 32, 40, 64, 80, 160, 256, 320};
+	static const double bn[] = {1, 1, 2, 2, 4, 4, 8, 8, 16, 32, 32, 64};
+	int good = 1;
+	for (int i = 0; i < 12; i++)
+		good &= fit_mt_frames(&mt, fr[i] * 0.05) == bn[i];
+	ok(good, "fit_mt_frames: 1 frame up to 2 dpl, then 2^level");
+	double p[6] = {1, 0.25, 0.4, 6, 1, 2.5}, x[6], y[6], J[36], yp[6], ym[6];
+	fit_eq1_opts o = {.srel = 0, .mt = mt};
+	for (int i = 0; i < 6; i++)
+		x[i] = fr[6 + i] * 0.05;
+	fit_eq1_spread(p, &o, x, 6, y, J, 6);
+	double worst = 0, moved = 0;
+	for (int i = 0; i < 6; i++) {
+		double ref = multitau_brute(p, x[i], 0.05, (int)bn[6 + i]), y0;
+		fit_model_heterodyne(p, 6, &x[i], 1, &y0, NULL, NULL, NULL);
+		worst = fmax(worst, fabs(y[i] - ref));
+		moved = fmax(moved, fabs(y0 - ref));
+	}
+	ok(worst < 1e-13 && moved > 0.01, "multi-tau model = frame sums "
+	   "(max diff %.2g; plain Eq. 1 off by %.3f)", worst, moved);
+	double q[6], hh = 1e-6, wj = 0;
+	memcpy(q, p, sizeof q);
+	q[5] = p[5] + hh;
+	fit_eq1_spread(q, &o, x, 6, yp, NULL, 6);
+	q[5] = p[5] - hh;
+	fit_eq1_spread(q, &o, x, 6, ym, NULL, 6);
+	for (int i = 0; i < 6; i++)
+		wj = fmax(wj, fabs((yp[i] - ym[i]) / (2 * hh) - J[i * 6 + 5]));
+	ok(wj < 1e-7, "multi-tau model: d/d omega = central differences "
+	   "(max diff %.2g)", wj);
+}
+
 int main(void)
 {
 	master_check();
 	spread_model();
+	multitau_model();
 	single_bins();
 	many_bins_and_global();
 	velocity();
