@@ -210,10 +210,11 @@ def main():
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     pf = rows * cols * frames
     load = os.getloadavg()[0]
-    print(f"scikit-beam-style multi-tau (num_bufs 8, {levels} levels) "
-          f"{rows}x{cols} x {frames}: {pf / wall / 1e6:.2f} M px-frames/s "
-          f"wall ({wall:.2f} s), {pf / cpu / 1e6:.2f} M per CPU-s, "
-          f"{len(tau)} delays, g2(1) mean {np.mean(g2[1]):.4f}, load {load:.1f}")
+    print(f"scikit-beam-style multi-tau (num_bufs 8, {levels} levels, "
+          f"36 ROIs) {rows}x{cols} x {frames}: {pf / wall / 1e6:.2f} M "
+          f"px-frames/s wall ({wall:.2f} s), {pf / cpu / 1e6:.2f} M per "
+          f"CPU-s, {len(tau)} delays, g2(1) mean {np.mean(g2[1]):.4f}, "
+          f"load {load:.1f}")
 
 
 if __name__ == "__main__":
