@@ -15,17 +15,8 @@ top = os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(top, "bench"))
 import corr_numpy  # noqa: E402
 import corr_skbeam  # noqa: E402
-
-n = 0
-failed = 0
-
-
-def ok(cond, name):
-    global n, failed
-    n += 1
-    if not cond:
-        failed += 1
-    print(f"{'' if cond else 'not '}ok {n} - {name}")
+sys.path.insert(0, os.path.join(top, "tests"))
+from tap import ok, done  # noqa: E402
 
 
 def brute(stack, labels, num_levels, num_bufs):
@@ -150,8 +141,7 @@ def main():
     except ValueError as err:
         ok("labels" in str(err), f"no labelled pixel refused: {err}")
 
-    print(f"1..{n}")
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":
