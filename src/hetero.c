@@ -286,7 +286,7 @@ static int het_nonlinear(const het_data *d, const hetero_opts *o,
 		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
 		.p0 = p, .lower = lo,
 		.upper = hi, .fixed = fixed, .names = names, .max_iter = 200,
-		.scale_errors = 1};
+		.scale_errors = 2};	/* see het_judge */
 	return fit_run(&pb, res, err);
 }
 
@@ -334,11 +334,15 @@ static double het_rho(const het_data *d, const fit_result *r,
 /* is omega resolved? at least half a period where the heterodyne term
 ** lives (up to 3 relaxation "units", e^{-3}), omega and the cross term
 ** significant, and a clear gain over the fit without oscillation (chi2
-** difference above 25 in units of the residual variance). Correlator
-** errors from the spread over pixels include the frozen static speckle,
-** which is common to all delays, so errors are always scaled by the
-** reduced chi-square rather than trusted absolutely, and by the residual
-** correlation (het_rho). */
+** difference above 25 in units of the residual variance). The correlator's
+** errors are absolute (the standard error of the per-pixel g2, see
+** corr.h), so they are scaled up by the reduced chi-square when the data
+** scatter more than that, never down: multi-tau noise is correlated
+** between delays and smooth, a six-parameter Eq. 1 absorbs much of it
+** (chi2_red ~ 0.05 on a 500-frame window at rest), and dividing by that
+** chi2_red made a cosine through the noise look 4-5x more significant
+** than it is. Unweighted fits scale by chi2_red. Both are inflated by the
+** residuals' lag-1 correlation (het_rho). */
 static void het_judge(const het_data *d, const fit_result *r, double chi0,
 		      const hetero_opts *o, hetero_result *out)
 {
@@ -355,7 +359,7 @@ static void het_judge(const het_data *d, const fit_result *r, double chi0,
 	out->periods = om * teff / (2 * M_PI);
 	het_cross(r, &a, &sa);
 	sa *= sqrt(infl);
-	double scale = r->chi2_red * infl;
+	double scale = d->weighted && !(r->chi2_red > 1) ? 1 : r->chi2_red;
 	double gain = (chi0 - r->chi2) / (scale > 0 ? scale : 1);
 	out->resolved = 0;
 	if (!(om > 0) || out->periods < 0.5)
