@@ -871,9 +871,11 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 	/* with a shared speed, first the other parameters at the start
 	** speed: from medians of per-bin fits, a free speed can slide into
 	** the h = 1 valley where the cross term, and so v, drops out */
+	int fixed_ok = 0;
 	if (g->qc && !fixed[c.vidx]) {
 		fixed[c.vidx] = 1;
 		if (fit_run(&pb, &r, err) == 0) {
+			fixed_ok = r.status == FIT_CONVERGED;
 			for (size_t s = 0; s < np; s++)
 				if (isfinite(r.p[s]) && r.p[s] > lo[s] && r.p[s] < hi[s])
 					p0[s] = r.p[s];
@@ -885,6 +887,14 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 		err_prefix(err, "global fit");
 		goto done;
 	}
+	/* GSL stops with "maximum iterations" when no step of its first
+	** iteration lowers chi2. After a converged fit at the start speed
+	** that means the start is already the minimum with the speed free
+	** too (recovery test, 180 A/s: the two speeds agree to 2e-6, and
+	** with other rounding, e.g. under the sanitizers, the first step
+	** is either a 1e-12 improvement or none) */
+	if (fixed_ok && r.status == FIT_MAXITER && r.niter <= 1)
+		r.status = FIT_CONVERGED;
 	double rho = het_global_rho(&c, x, y, w, n, r.p, np);
 	double infl = sqrt((1 + rho) / (1 - rho));
 	for (size_t s = 0; s < np; s++)
