@@ -87,16 +87,16 @@ local function load()
     local step = ft * r.stride * r.avg_frame
     local out = {tau = r.tau * step, g2 = r.g2, err = r.g2_err, dt = step,
             bins = bin_table(p, maps, npts[1], npts[2]), windows = {}}
-    -- a windowed correlation: v(t) from its g2_partial
+    -- a windowed correlation: v(t) from the viewer's g2_partial (windows
+    -- x delays x bins on the whole run's delays, NaN past a window's end)
     local W = "/ionflow/xpcs/windows/"
-    if r.g2_partial and h:exists(W .. "delay_list") then
+    if r.g2_partial and h:exists(W .. "first_frame") then
       local wf, wl = h:read(W .. "first_frame"), h:read(W .. "last_frame")
       local ts, te = {}, {}
       for k = 1, #wf do ts[k], te[k] = (wf[k] - 1) * ft, wl[k] * ft end
       out.partial = {g2_partial = r.g2_partial,
-        g2_partial_err = h:exists(W .. "normalized_g2_err") and
-          h:read(W .. "normalized_g2_err") or nil,
-        tau = h:read(W .. "delay_list") * ft, t_start = ts, t_end = te}
+        g2_partial_err = r.g2_partial_err, tau = r.tau * step,
+        t_start = ts, t_end = te}
     end
     return out
   end

@@ -263,8 +263,10 @@ static int fit_covariance(fit_ctx *c, fit_result *res, char *err)
 	gsl_multifit_nlinear_covar(Jw, 1e-13, C);
 	double scale = 1;
 	int sc = pb->scale_errors;
-	if (sc == 1 || (sc < 0 && pb->weights == NULL))
+	if (sc == 1 || (sc != 0 && pb->weights == NULL))
 		scale = res->dof > 0 ? res->chi2_red : NAN;
+	else if (sc == 2 && res->dof > 0 && res->chi2_red > 1)
+		scale = res->chi2_red;	/* more scatter than the errors say */
 	for (size_t a = 0; a < nf; a++) {
 		for (size_t b = 0; b < nf; b++)
 			res->cov[c->idx[a] * np + c->idx[b]] =

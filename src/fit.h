@@ -40,7 +40,9 @@ typedef struct fit_problem {
 	int max_iter;		/* 0: 200 */
 	double xtol, gtol, ftol;	/* 0: 1e-10, 1e-10, 0 */
 	int scale_errors;	/* -1: auto (scale by chi2_red when no
-				   weights), 0: absolute, 1: always scale */
+				   weights), 0: absolute, 1: always scale,
+				   2: absolute errors, scaled up by chi2_red
+				   when it exceeds 1 (always without weights) */
 } fit_problem;
 
 typedef enum {

@@ -286,7 +286,7 @@ static int het_nonlinear(const het_data *d, const hetero_opts *o,
 		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
 		.p0 = p, .lower = lo,
 		.upper = hi, .fixed = fixed, .names = names, .max_iter = 200,
-		.scale_errors = 1};
+		.scale_errors = 2};	/* see het_judge */
 	return fit_run(&pb, res, err);
 }
 
@@ -334,11 +334,15 @@ static double het_rho(const het_data *d, const fit_result *r,
 /* is omega resolved? at least half a period where the heterodyne term
 ** lives (up to 3 relaxation "units", e^{-3}), omega and the cross term
 ** significant, and a clear gain over the fit without oscillation (chi2
-** difference above 25 in units of the residual variance). Correlator
-** errors from the spread over pixels include the frozen static speckle,
-** which is common to all delays, so errors are always scaled by the
-** reduced chi-square rather than trusted absolutely, and by the residual
-** correlation (het_rho). */
+** difference above 25 in units of the residual variance). The correlator's
+** errors are absolute (the standard error of the per-pixel g2, see
+** corr.h), so they are scaled up by the reduced chi-square when the data
+** scatter more than that, never down: multi-tau noise is correlated
+** between delays and smooth, a six-parameter Eq. 1 absorbs much of it
+** (chi2_red ~ 0.05 on a 500-frame window at rest), and dividing by that
+** chi2_red made a cosine through the noise look 4-5x more significant
+** than it is. Unweighted fits scale by chi2_red. Both are inflated by the
+** residuals' lag-1 correlation (het_rho). */
 static void het_judge(const het_data *d, const fit_result *r, double chi0,
 		      const hetero_opts *o, hetero_result *out)
 {
@@ -355,7 +359,7 @@ static void het_judge(const het_data *d, const fit_result *r, double chi0,
 	out->periods = om * teff / (2 * M_PI);
 	het_cross(r, &a, &sa);
 	sa *= sqrt(infl);
-	double scale = r->chi2_red * infl;
+	double scale = d->weighted && !(r->chi2_red > 1) ? 1 : r->chi2_red;
 	double gain = (chi0 - r->chi2) / (scale > 0 ? scale : 1);
 	out->resolved = 0;
 	if (!(om > 0) || out->periods < 0.5)
@@ -676,8 +680,70 @@ static int het_global_bounds(const hetero_global *g, const het_gctx *c,
 	return 0;
 }
 
+/* do all bins have the same delays? (then delay i is the same delay in
+** every bin and errors can be pooled across bins) */
+static int het_same_delays(const hetero_global *g)
+{
+	for (size_t k = 1; k < g->nb; k++) {
+		if (g->n[k] != g->n[0])
+			return 0;
+		for (size_t i = 0; i < g->n[0]; i++)
+			if (g->tau[k][i] != g->tau[0][i])
+				return 0;
+	}
+	return 1;
+}
+
+/* the weights of the master fit: per group (ring) and delay, the
+** geometric mean of the bins' errors, the same for every bin of the
+** group. A bin's own error at a delay is estimated from the same pixels
+** as its g2 there and fluctuates with it (the static speckle a bin
+** samples sets both its contrast and its spread), so weighting by it
+** pulls the fit towards the low values: on simulated data beta 1-2 % and
+** tau0 ~4 % low, several of their errors (recovery test: z rms 1.84).
+** A bin factor estimated from its errors (log e = a_k + b(delay)) keeps
+** part of that (rms 1.62); bins of unequal size are weighted alike
+** instead, which costs efficiency, not bias (the errors are scaled by
+** chi2_red). Missing points stay missing. Fills es (nb x n0), or -1
+** when the bins do not share their delays. */
+static int het_pool_errors(const hetero_global *g, double *es)
+{
+	size_t nb = g->nb, n0 = g->n[0];
+	int ng = 1;
+	if (!het_same_delays(g))
+		return -1;
+	for (size_t k = 0; k < nb; k++)
+		if (g->group && g->group[k] + 1 > ng)
+			ng = g->group[k] + 1;
+	double *b = calloc((size_t)ng * n0, sizeof(double));
+	double *cnt = calloc((size_t)ng * n0, sizeof(double));
+	if (b == NULL || cnt == NULL) {
+		free(b); free(cnt);
+		return -1;
+	}
+#define HET_OKE(k, i) (g->g2err[k][i] > 0 && isfinite(g->g2err[k][i]) && \
+		       isfinite(g->g2[k][i]))
+	for (size_t k = 0; k < nb; k++) {
+		size_t o = (size_t)(g->group ? g->group[k] : 0) * n0;
+		for (size_t i = 0; i < n0; i++)
+			if (HET_OKE(k, i)) {
+				b[o + i] += log(g->g2err[k][i]);
+				cnt[o + i]++;
+			}
+	}
+	for (size_t k = 0; k < nb; k++) {
+		size_t o = (size_t)(g->group ? g->group[k] : 0) * n0;
+		for (size_t i = 0; i < n0; i++)
+			es[k * n0 + i] = HET_OKE(k, i) ?
+				exp(b[o + i] / cnt[o + i]) : NAN;
+	}
+#undef HET_OKE
+	free(b); free(cnt);
+	return 0;
+}
+
 /* concatenate the bins' finite points; weights only if every bin has
-** errors */
+** errors, pooled (het_pool_errors) when the bins share their delays */
 static int het_global_data(const hetero_global *g, het_gctx *c, double **x,
 			   double **y, double **w, size_t *n, char *err)
 {
@@ -690,13 +756,20 @@ static int het_global_data(const hetero_global *g, het_gctx *c, double **x,
 	*w = *y && weighted ? err_malloc(tot + 1, sizeof(double), err) : NULL;
 	if (*y == NULL || (weighted && *w == NULL))
 		return -1;
+	double *es = weighted ? malloc(sizeof(double) * (tot + 1)) : NULL;
+	if (es && het_pool_errors(g, es)) {
+		free(es);
+		es = NULL;
+	}
 	*n = 0;
 	for (size_t k = 0; k < g->nb; k++) {
 		c->off[k] = *n;
 		for (size_t i = 0; i < g->n[k]; i++) {
 			double t = g->tau[k][i], v = g->g2[k][i];
-			double e = weighted ? g->g2err[k][i] : 1;
-			if (!(t > 0) || !isfinite(v) || !(e > 0 && isfinite(e)))
+			double e = !weighted ? 1 : es ? es[k * g->n[0] + i] :
+				   g->g2err[k][i];
+			if (!(t > 0) || !isfinite(v) || !(e > 0 && isfinite(e)) ||
+			    (g->tau_max > 0 && t > g->tau_max))
 				continue;
 			(*x)[*n] = t;
 			(*y)[*n] = v;
@@ -706,6 +779,7 @@ static int het_global_data(const hetero_global *g, het_gctx *c, double **x,
 		}
 	}
 	c->off[g->nb] = *n;
+	free(es);
 	return 0;
 }
 
@@ -797,9 +871,11 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 	/* with a shared speed, first the other parameters at the start
 	** speed: from medians of per-bin fits, a free speed can slide into
 	** the h = 1 valley where the cross term, and so v, drops out */
+	int fixed_ok = 0;
 	if (g->qc && !fixed[c.vidx]) {
 		fixed[c.vidx] = 1;
 		if (fit_run(&pb, &r, err) == 0) {
+			fixed_ok = r.status == FIT_CONVERGED;
 			for (size_t s = 0; s < np; s++)
 				if (isfinite(r.p[s]) && r.p[s] > lo[s] && r.p[s] < hi[s])
 					p0[s] = r.p[s];
@@ -811,6 +887,14 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 		err_prefix(err, "global fit");
 		goto done;
 	}
+	/* GSL stops with "maximum iterations" when no step of its first
+	** iteration lowers chi2. After a converged fit at the start speed
+	** that means the start is already the minimum with the speed free
+	** too (recovery test, 180 A/s: the two speeds agree to 2e-6, and
+	** with other rounding, e.g. under the sanitizers, the first step
+	** is either a 1e-12 improvement or none) */
+	if (fixed_ok && r.status == FIT_MAXITER && r.niter <= 1)
+		r.status = FIT_CONVERGED;
 	double rho = het_global_rho(&c, x, y, w, n, r.p, np);
 	double infl = sqrt((1 + rho) / (1 - rho));
 	for (size_t s = 0; s < np; s++)

@@ -73,6 +73,10 @@ int hetero_fit_bins(const double *tau, const double *g2, const double *g2err,
 ** per bin unless qc != NULL, when omega_k = v |qc[k]| with one shared
 ** speed v (the master-curve fit of paper Figure 2e; qc in 1/m, v in m/s).
 ** Starts come from start[k] (per-bin fits); the shared starts are medians.
+** Weights: when all bins share their delays, 1 / e^2 with e the
+** geometric mean over the bins of a group (all bins without groups) of
+** their g2err at that delay (a bin's own error fluctuates with its g2
+** and biases the fit; see het_pool_errors), else each point's own error.
 ** Errors are scaled by the reduced chi-square and by the residuals'
 ** lag-1 correlation (pooled within bins), as in hetero_fit; the shared
 ** starts are medians over the resolved bins (all bins if none is).
@@ -95,6 +99,7 @@ typedef struct hetero_global {
 	const double *const *node_w;	/* with weights w_j (sum 1); they
 					   replace srel (fit_eq1_nodes) */
 	fit_mt mt;		/* multi-tau averaging (dt 0: none) */
+	double tau_max;		/* s; delays above are left out (0: none) */
 } hetero_global;
 
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,

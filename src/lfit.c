@@ -842,6 +842,31 @@ static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
 	}
 }
 
+/* the longest delay of the master fit: master.tau_max (s, 0: all), by
+** default half the longest delay with a finite g2 (multi-tau's last
+** delay is 1/2 to 1 of the measurement T). The symmetric normalisation
+** by the past and future means of the T - tau frames of a pair biases g2
+** low by about the relative variance of those means, which grows as
+** 1 / (T - tau): a per-bin baseline absorbs the constant part, the rest
+** bends the tail down. On simulated 100 s runs with tau0 = 10 s it
+** shortened tau0 by ~4 % (beta ~1 % low), several of their now correct
+** errors (recovery test: z rms 1.49, max 3.2 with all delays; 1.26, 2.9
+** without the last half; 1.15 without the last two thirds, but then a
+** flow near one period in the delay range loses the oscillation). */
+static double lfit_master_taumax(lua_State *L, int mt, const double *tau,
+				 size_t n, const double *g2, size_t nb,
+				 const size_t *use, size_t mb, const char *fname)
+{
+	double tm = lfit_optnum(L, mt, "tau_max", -1, fname), last = 0;
+	if (tm >= 0)
+		return tm;
+	for (size_t t = 0; t < n; t++)
+		for (size_t i = 0; i < mb; i++)
+			if (isfinite(g2[t * nb + use[i]]) && tau[t] > last)
+				last = tau[t];
+	return last / 2;
+}
+
 static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 			double alpha, hetero_result *start, double vr,
 			double vre, const double *const mom[3],
@@ -910,6 +935,7 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 		.start = st, .v0 = vr, .status = &status,
 		.srel = mom[0] ? srel : NULL, .nnodes = px->npix ? nn : NULL,
 		.node_r = nr, .node_w = nw};
+	hg.tau_max = lfit_master_taumax(L, mt, tau, n, g2, nb, use, mb, fname);
 	double v = NAN, ve = NAN, chi2 = NAN;
 	const char *why = NULL;
 	if (mb < 3)

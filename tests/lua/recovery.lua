@@ -77,8 +77,12 @@ do
     bins = X.bin_moments(q1.dynamic, q1.maps), master = true})
   t.diag("2.5 A/s: %.2f periods, omega(q, chi) %.3f +/- %.3f, master %.3f +/- %.3f A/s",
     v1.periods, v1.v / A, v1.v_err / A, v1.master.v / A, v1.master.v_err / A)
-  t.ok(v1.warning and v1.warning:find("master") and v1.v > 1.1 * tr.v,
-    "near one period: omega(q, chi) speed high by > 10 % and warned about")
+  -- (per-bin errors no longer shrunk by chi2_red < 1: 8 % high, was 17 %)
+  t.ok(v1.warning and v1.warning:find("master") and
+    v1.v - tr.v > 2 * v1.v_err and
+    math.abs(v1.master.v - tr.v) < math.abs(v1.v - tr.v),
+    "near one period: omega(q, chi) speed high beyond its errors, warned "
+    .. "about; the master-curve speed closer to the truth")
   t.ok(v1.master.resolved and math.abs(v1.master.v - tr.v) < 2 * v1.master.v_err
     and math.abs(v1.master.v / tr.v - 1) < 0.05,
     "near one period: the master-curve speed covers the truth (2 errors, 5 %)")

@@ -43,8 +43,8 @@ local out = dir .. "/res.h5"
 X.write_result(out, res, {geometry = g, qmap = qm})
 local f <close> = h5.open(out)
 local vt2 = X.velocity_vs_time{g2_partial = f:read("/xpcs/multitau/normalized_g2_partial"),
-  g2_partial_err = f:read("/ionflow/xpcs/windows/normalized_g2_err"),
-  tau = f:read("/ionflow/xpcs/windows/delay_list") * dt,
+  g2_partial_err = f:read("/xpcs/multitau/normalized_g2_partial_err"),
+  tau = f:read("/xpcs/multitau/delay_list") * dt,
   t_start = f:read("/ionflow/xpcs/windows/start_time_s"):totable(),
   t_end = f:read("/ionflow/xpcs/windows/end_time_s"):totable(),
   frame_time = dt, bins = bins}
