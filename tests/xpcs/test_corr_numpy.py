@@ -13,6 +13,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done  # noqa: E402
+import apsraw  # noqa: E402
 
 
 def multitau(x, sbins, nstat, s2d, ndyn, dpl=4):
@@ -61,16 +62,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         raw, qmap, res = (os.path.join(d, f) for f in
                           ("raw.h5", "qmap.h5", "res.h5"))
-        with h5py.File(raw, "w") as f:
-            f["/entry/data/data"] = data
-            f["/entry/instrument/incident_beam/incident_energy"] = 10.0
-            det = "/entry/instrument/detector_1/"
-            f[det + "distance"] = 4.0
-            f[det + "x_pixel_size"] = 75e-6
-            f[det + "y_pixel_size"] = 75e-6
-            f[det + "beam_center_x"] = 11.5
-            f[det + "beam_center_y"] = 9.5
-            f[det + "frame_time"] = 0.01
+        apsraw.write_raw(raw, data, 0.01, (11.5, 9.5))
         with h5py.File(qmap, "w") as f:
             f["/qmap/dynamic_roi_map"] = dyn
             f["/qmap/static_roi_map"] = sta

@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done  # noqa: E402
+import apsraw  # noqa: E402
 
 
 # the viewer's names -> paths (the facts its reader relies on)
@@ -130,16 +131,7 @@ def multitau_delays(m, dpl=4):
 
 
 def write_raw(path, data, ft):
-    with h5py.File(path, "w") as f:
-        f["/entry/data/data"] = data
-        f["/entry/instrument/incident_beam/incident_energy"] = 10.0
-        det = "/entry/instrument/detector_1/"
-        f[det + "distance"] = 4.0
-        f[det + "x_pixel_size"] = 75e-6
-        f[det + "y_pixel_size"] = 75e-6
-        f[det + "beam_center_x"] = 3.5
-        f[det + "beam_center_y"] = 2.5
-        f[det + "frame_time"] = ft
+    apsraw.write_raw(path, data, ft, (3.5, 2.5))
 
 
 def run(exe, script, *args):
