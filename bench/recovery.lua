@@ -13,7 +13,7 @@ local geo = {energy_keV = 10, distance = 1.2, pixel = 75e-6,
   center = {x = (N - 1) / 2, y = (N - 1) / 2}, shape = {N, N}}
 local g = xpcs.geometry(geo)
 local qm = X.partitions(g, {q_bins = 8, phi_bins = 18, q_max = 0.02 / A})
-local bins = X.bin_moments(qm.dynamic, qm.maps)
+local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
 local cases = {
   {v = 20, h = 0.2, modes = 10, counts = 1}, {v = 100, h = 0.5, modes = 4, counts = 5},
   {v = 200, h = 0.8, modes = 3, counts = 10}, {v = 60, h = 0.35, modes = 5, counts = 2}}

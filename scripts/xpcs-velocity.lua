@@ -41,8 +41,8 @@ local A = 1e-10
 
 -- the bins: mean q, the bin means of the in-plane q components and their
 -- products (<q cos chi> and its spread within the bin), the ring of each
-local function bin_table(p, maps, nq, nphi)
-  local b = X.bin_moments(p, maps, nphi)
+local function bin_table(p, maps, nq, nphi, st)
+  local b = X.bin_moments(p, maps, nphi, st)
   b.nq = nq
   return b
 end
@@ -76,6 +76,9 @@ local function load()
     local maps = xpcs.maps(g)
     local p = xpcs.partition{map = map, q = maps.q, phi = maps.phi,
       nbins = r.g2.shape[2]}
+    -- the static bins the g2 was averaged over (bin_moments follows them)
+    local st = h:exists("/xpcs/qmap/static_roi_map") and xpcs.partition{
+      map = h:read("/xpcs/qmap/static_roi_map"), q = maps.q, phi = maps.phi}
     local ft = num("frame_time") or r.frame_time
     if type(ft) ~= "number" then
       ft = array.isarray(ft) and ft:totable() or ft
@@ -86,7 +89,7 @@ local function load()
     -- apart (avg_frame frames each): the multi-tau averaging's unit
     local step = ft * r.stride * r.avg_frame
     local out = {tau = r.tau * step, g2 = r.g2, err = r.g2_err, dt = step,
-            bins = bin_table(p, maps, npts[1], npts[2]), windows = {}}
+            bins = bin_table(p, maps, npts[1], npts[2], st), windows = {}}
     -- a windowed correlation: v(t) from the viewer's g2_partial (windows
     -- x delays x bins on the whole run's delays, NaN past a window's end)
     local W = "/ionflow/xpcs/windows/"
@@ -115,7 +118,7 @@ local function load()
     window = num("window", true), overlap = num("overlap", true),
     frame_time = ft}
   return {tau = res.tau * ft, g2 = res.g2, err = res.g2_err, dt = ft,
-    bins = bin_table(qm.dynamic, qm.maps, nq, nphi), windows = res.windows,
+    bins = bin_table(qm.dynamic, qm.maps, nq, nphi, qm.static), windows = res.windows,
     frame_time = ft}
 end
 

@@ -221,7 +221,7 @@ function M.experiment(cfg, v, seed, keep)
   local tau = res.tau * cfg.frame_time
   -- Eq. 1 with the bins' spread of q cos chi and the correlator's
   -- multi-tau averaging (xpcsio.velocity)
-  local bins = X.bin_moments(part, maps)
+  local bins = X.bin_moments(part, maps, nil, qm.static)
   local fits, vel = X.velocity(tau, res.g2, res.g2_err, {bins = bins,
     flow_angle_deg = 0, frame_time = cfg.frame_time, master = keep})
   local ring = bins.ring

@@ -545,16 +545,36 @@ end
 -- qx, qy (1/m, so that <q cos chi> is the bin's mean and not its
 -- centre's) and of their products qxx, qyy, qxy (1/m^2, the within-bin
 -- spread of q cos chi), and the ring of each bin (nphi sectors per ring);
--- the fields fit.velocity takes
-function M.bin_moments(p, maps, nphi)
+-- the fields fit.velocity takes. With the static partition st the g2 was
+-- correlated with, a bin's moments are the plain means over its static
+-- bins of their pixel means, as its g2 is the plain mean of theirs: a
+-- mean over pixels weights the outer static rings (more pixels) more than
+-- the g2 does, and made speeds up to 0.5 % low.
+function M.bin_moments(p, maps, nphi, st)
   nphi = nphi or (p.nphi > 0 and p.nphi or 1)
   local qx, qy = maps.q * maps.ux, maps.q * maps.uy
+  local mean = function(x) return p:bin_mean(x) end
+  if st and st.nbins ~= p.nbins then
+    -- static bins nest in dynamic ones: the mean dynamic bin number of a
+    -- static bin is the one it lies in
+    local s2d = st:bin_mean(p.map:astype("f64")):totable()
+    mean = function(x)
+      local sm, sum, n = st:bin_mean(x):totable(), {}, {}
+      for d = 1, p.nbins do sum[d], n[d] = 0, 0 end
+      for k, d in ipairs(s2d) do
+        if d == d and d >= 1 and sm[k] == sm[k] then
+          sum[d], n[d] = sum[d] + sm[k], n[d] + 1
+        end
+      end
+      for d = 1, p.nbins do sum[d] = n[d] > 0 and sum[d] / n[d] or 0 / 0 end
+      return array.from(sum)
+    end
+  end
   local ring = {}
   for b = 1, p.nbins do ring[b] = (b - 1) // nphi + 1 end
-  return {q = p.q_mean, qx = p:bin_mean(qx), qy = p:bin_mean(qy),
-    qxx = p:bin_mean(qx * qx), qyy = p:bin_mean(qy * qy),
-    qxy = p:bin_mean(qx * qy), ring = ring, nphi = nphi,
-    nq = (p.nbins + nphi - 1) // nphi}
+  return {q = st and mean(maps.q) or p.q_mean, qx = mean(qx), qy = mean(qy),
+    qxx = mean(qx * qx), qyy = mean(qy * qy), qxy = mean(qx * qy),
+    ring = ring, nphi = nphi, nq = (p.nbins + nphi - 1) // nphi}
 end
 
 -- the relative spread of omega in each bin, sd(q cos chi) / |<q cos chi>|

@@ -15,7 +15,7 @@ local geo = {energy_keV = 10, distance = 0.6, pixel = 75e-6,
 local g = xpcs.geometry(geo)
 local qm = X.partitions(g, {q_bins = 6, phi_bins = 18, q_min = 0.004 / A,
   q_max = 0.02 / A})
-local bins = X.bin_moments(qm.dynamic, qm.maps)
+local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
 
 local cases = {
   {v = 40, h = 0.2, modes = 10, counts = 2, seed = 1},
@@ -74,7 +74,7 @@ do
   local r1 = c1:result()
   c1:close()
   local _, v1 = X.velocity(r1.tau * 0.2, r1.g2, r1.g2_err, {frame_time = 0.2,
-    bins = X.bin_moments(q1.dynamic, q1.maps), master = true})
+    bins = X.bin_moments(q1.dynamic, q1.maps, nil, q1.static), master = true})
   t.diag("2.5 A/s: %.2f periods, omega(q, chi) %.3f +/- %.3f, master %.3f +/- %.3f A/s",
     v1.periods, v1.v / A, v1.v_err / A, v1.master.v / A, v1.master.v_err / A)
   -- (per-bin errors no longer shrunk by chi2_red < 1: 8 % high, was 17 %)

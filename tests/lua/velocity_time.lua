@@ -20,7 +20,7 @@ end
 frames = nil
 local g = xpcs.geometry(geo)
 local qm = X.partitions(g, {q_bins = 6, phi_bins = 18})
-local bins = X.bin_moments(qm.dynamic, qm.maps)
+local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
 local res = X.correlate{raw = raw, dynamic = qm.dynamic, static = qm.static,
   window = 500, frame_time = dt}
 local vt = X.velocity_vs_time{windows = res.windows, frame_time = dt,
