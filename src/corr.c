@@ -1155,7 +1155,7 @@ size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 }
 
 typedef struct corr_bins {
-	double *G, *S, *tail, *U, *U2, *g2s, *den, *fac, *E;
+	double *G, *S, *tail, *U, *U2, *g2s, *den, *E;
 	double *gm, *u;		/* per used pixel */
 	double *dsum, *dn, *ev, *neff, *ns;
 } corr_bins;
@@ -1220,11 +1220,10 @@ static void corr_lag_spread(const corr *c, corr_bins *b)
 		b->E[s] = 0;
 	for (size_t p = 0; p < c->npx; p++) {
 		size_t s = (size_t)c->sbin[p];
-		double w, e;
+		double e;
 		if (!isfinite(b->g2s[s]))
 			continue;
-		w = b->fac[s] * b->u[p];
-		e = b->gm[p] - b->G[s] / (b->fac[s] * b->U[s]) * w;
+		e = b->gm[p] - b->G[s] / b->U[s] * b->u[p];
 		b->E[s] += e * e;
 	}
 }
@@ -1251,7 +1250,6 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 					     c->nstat + s];
 		ip = (b->S[s] - b->tail[s]) / ((double)np * n);
 		fu = (b->S[s] - h) / ((double)np * n);
-		b->fac[s] = 1;
 		b->den[s] = ip * fu;
 		b->g2s[s] = b->G[s] / ((double)np * n) / b->den[s];
 		if (!(c->scount[s] > 0) || !isfinite(b->g2s[s]))
@@ -1270,7 +1268,7 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 			continue;
 		nd = (double)c->scount[s] * b->den[s];
 		b->ev[c->s2d[s] - 1] += b->E[s] / (nd * nd);
-		if (b->U2[s] > 0)	/* the factor cancels */
+		if (b->U2[s] > 0)
 			b->neff[c->s2d[s] - 1] += b->U[s] * b->U[s] / b->U2[s];
 		b->ns[c->s2d[s] - 1] += 1;
 	}
@@ -1334,7 +1332,7 @@ static int corr_result_tau(const corr *c, int l, int i, size_t it,
 			   corr_res *r)
 {
 	size_t ns = c->nstat, nd = c->ndyn;
-	double *blk = calloc(9 * ns + 5 * nd, sizeof *blk);
+	double *blk = calloc(8 * ns + 5 * nd, sizeof *blk);
 	double *px = malloc(2 * c->npx * sizeof *px);
 	corr_bins b;
 	if (blk == NULL || px == NULL) {
@@ -1344,7 +1342,7 @@ static int corr_result_tau(const corr *c, int l, int i, size_t it,
 	}
 	b.G = blk; b.S = blk + ns; b.tail = blk + 2 * ns; b.U = blk + 3 * ns;
 	b.U2 = blk + 4 * ns; b.g2s = blk + 5 * ns; b.den = blk + 6 * ns;
-	b.fac = blk + 7 * ns; b.E = blk + 8 * ns; b.dsum = blk + 9 * ns;
+	b.E = blk + 7 * ns; b.dsum = blk + 8 * ns;
 	b.dn = b.dsum + nd; b.ev = b.dn + nd; b.neff = b.ev + nd;
 	b.ns = b.neff + nd; b.gm = px; b.u = px + c->npx;
 	corr_lag_result(c, &c->lev[l], i, &b, r->g2 + it * nd,
