@@ -8,13 +8,6 @@
 --   ionflow bench/corr.lua [quick]
 local quick = arg[1] == "quick"
 
-local function now()
-  local p = io.open("/proc/uptime")
-  local t = p and tonumber(p:read("a"):match("^(%S+)")) or os.time()
-  if p then p:close() end
-  return t
-end
-
 local function loadavg()
   local p = io.open("/proc/loadavg")
   local s = p and p:read("l") or "?"
@@ -26,7 +19,7 @@ local function run(name, rows, cols, frames, mean, pool, chunk)
   local data = xpcs.poisson(pool, rows, cols, mean, 42)
   local part = xpcs.partition{map = array.full({rows, cols}, 1, "i32")}
   local c = xpcs.correlator{dynamic = part, progress = false}
-  local w0, c0 = now(), os.clock()
+  local w0, c0 = sys.time(), os.clock()
   local done = 0
   while done < frames do
     local first = (done % pool) + 1
@@ -34,13 +27,13 @@ local function run(name, rows, cols, frames, mean, pool, chunk)
     c:push(data, first, n)
     done = done + n
   end
-  local w1 = now()
+  local w1 = sys.time()
   local r = c:result()
-  local wall, cpu = now() - w0, os.clock() - c0
+  local wall, cpu = sys.time() - w0, os.clock() - c0
   local pf = rows * cols * frames
   print(string.format("%-34s %6.0f M px-frames/s wall (%.2f s, result %.2f"
     .. " s), %6.0f M per CPU-s, %d delays, %d MB state, integer kernel"
-    .. " %.0f %%, load %s", name, pf / wall / 1e6, wall, now() - w1,
+    .. " %.0f %%, load %s", name, pf / wall / 1e6, wall, sys.time() - w1,
     pf / cpu / 1e6, #r.tau, c:memory() >> 20, 100 * c:int_share(),
     loadavg()))
   c:close()
