@@ -256,7 +256,7 @@ end
 
 -- the integer level-0 kernel: same numbers as the double one, and it runs
 do
-  local frames = xpcs.poisson(700, 16, 40, 4, 7)
+  local frames = xpcs.poisson(2100, 16, 40, 4, 7) -- several batches
   local part = xpcs.partition{map = array.full({16, 40}, 1, "i32")}
   local a = xpcs.correlator{dynamic = part, progress = false}
   local b = xpcs.correlator{dynamic = part, progress = false}

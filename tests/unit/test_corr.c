@@ -762,11 +762,13 @@ static void test_twotime(void)
 ** path: uint16 stacks against brute force and against the same frames as
 ** doubles, with and without holes in the tiles, with counts too large for
 ** it in one batch, and with non-integer float frames in between (the ring
-** then holds fractions and the integer kernel must stand aside). */
+** then holds fractions and the integer kernel must stand aside). N spans
+** several batches (of up to 512 frames) after the ones these touch, so
+** that the integer kernel's share is a majority whatever the batch size. */
 static void test_int16_case(const char *name, const int32_t *map,
 			    size_t rows, size_t cols, int spikes, int floats)
 {
-	size_t np = rows * cols, N = 1100, fb = np * 2;
+	size_t np = rows * cols, N = 2700, fb = np * 2;
 	double *I = malloc(N * np * sizeof *I);
 	uint16_t *raw;
 	char err[ERR_LEN];
