@@ -85,6 +85,7 @@ struct corr {
 	char *stage;		/* T staged frames of stage_dt */
 	arr_dtype stage_dt;
 	size_t nb;		/* frames waiting for the next batch */
+	size_t nstaged;		/* the first nstaged of them are in stage */
 	const void *bfr[CORR_T];
 	size_t bidx[CORR_T];
 	size_t seen, accepted;
@@ -482,6 +483,11 @@ size_t corr_memory(const corr *c)
 size_t corr_frames(const corr *c)
 {
 	return c->accepted;
+}
+
+size_t corr_batch_frames(const corr *c)
+{
+	return c->T;
 }
 
 double corr_int_share(const corr *c)
@@ -1069,7 +1075,7 @@ static int corr_check_finite(const corr *c, const char *base, size_t fsz,
 static int corr_flush(corr *c, char *err)
 {
 	size_t nb = c->nb;
-	c->nb = 0;
+	c->nb = c->nstaged = 0;
 	if (nb == 0)
 		return 0;
 	if (intr_pending())
@@ -1091,15 +1097,17 @@ static int corr_stage(corr *c, size_t fsz, char *err)
 	if (c->stage == NULL &&
 	    !(c->stage = err_malloc(c->T < cap ? c->T : cap, fsz, err)))
 		return -1;
-	/* a copy from memory to memory: both cores' bandwidth */
-	#pragma omp parallel for schedule(static) num_threads(c->nthr)
-	for (size_t i = 0; i < c->nb; i++) {
-		char *slot = c->stage + i * fsz;
-		if (c->bfr[i] != slot) {
-			memcpy(slot, c->bfr[i], fsz);
-			c->bfr[i] = slot;
-		}
+	/* a copy from memory to memory: both cores' bandwidth for a block,
+	** but a parallel region per frame when frames come one at a time
+	** (h5.frames) costs more than the copy, and far more when another
+	** process holds a core (the team waits for a descheduled thread) */
+	#pragma omp parallel for schedule(static) num_threads(c->nthr) \
+		if (c->nb - c->nstaged >= 8)
+	for (size_t i = c->nstaged; i < c->nb; i++) {
+		memcpy(c->stage + i * fsz, c->bfr[i], fsz);
+		c->bfr[i] = c->stage + i * fsz;
 	}
+	c->nstaged = c->nb;
 	return 0;
 }
 

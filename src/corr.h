@@ -131,6 +131,10 @@ void corr_res_free(corr_res *r);
 void corr_free(corr *c);
 size_t corr_memory(const corr *c);	/* bytes held */
 size_t corr_frames(const corr *c);	/* frames accepted so far */
+/* frames per batch: a push of whole batches (with none waiting) is read
+** in place; frames left waiting when a push returns are copied into a
+** stage, so a reader should hand over blocks of this many frames */
+size_t corr_batch_frames(const corr *c);
 /* the share of tile batches whose level 0 ran corr16's integer kernel
 ** (uint16 frames, counts below CORR16_MAX, no dark or normalisation) */
 double corr_int_share(const corr *c);

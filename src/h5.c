@@ -1544,6 +1544,25 @@ int h5_frames_next(h5_frames *fr, arr *frame, size_t *index,
 	return 1;
 }
 
+int h5_frames_next_block(h5_frames *fr, arr *block, size_t *index,
+			 size_t *allocated, char *err)
+{
+	size_t j;
+	*allocated = 0;
+	memset(block, 0, sizeof *block);
+	if (fr->next >= fr->count)
+		return 0;
+	if (fr->blk.buf == NULL || fr->next >= fr->blk_j0 + fr->blk_n)
+		if (h5_frames_fill(fr, allocated, err) != 0)
+			return -1;
+	j = fr->next - fr->blk_j0;
+	if (arr_slice(block, &fr->blk, 0, j, fr->blk_n, 1, err) != 0)
+		return -1;
+	*index = fr->first + fr->next * fr->step;
+	fr->next = fr->blk_j0 + fr->blk_n;
+	return 1;
+}
+
 /* ---------------------------------------------------------------- */
 /* writing                                                          */
 /* ---------------------------------------------------------------- */

@@ -135,6 +135,13 @@ int h5_frames_open(h5_frames **fr, h5_file *f, const char *dset,
 ** and *allocated says how many bytes (0 when the old one was reused). */
 int h5_frames_next(h5_frames *fr, arr *frame, size_t *index,
 		   size_t *allocated, char *err);
+/* the same for a whole block: 1 and the frames of the current block not
+** yet handed out (or the next block) as one view of n frames (axis 0),
+** with the dataset index of its first; frame and block calls may be
+** mixed. A consumer that takes many frames at a time (the correlator)
+** then reads them where HDF5 put them. */
+int h5_frames_next_block(h5_frames *fr, arr *block, size_t *index,
+			 size_t *allocated, char *err);
 /* 1 when the next h5_frames_next reads a new block (the binding then
 ** closes the frame views it handed out, so that the buffer is reused) */
 int h5_frames_block_done(const h5_frames *fr);

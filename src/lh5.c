@@ -27,7 +27,10 @@
 #define LH5_HOLD "ionflow.h5.hold"
 
 typedef struct lh5_file { h5_file *f; } lh5_file;
-typedef struct lh5_frames { h5_frames *fr; } lh5_frames;
+typedef struct lh5_frames {
+	h5_frames *fr;
+	int blocks;		/* yield whole blocks instead of frames */
+} lh5_frames;
 typedef struct lh5_writer { h5_writer *w; } lh5_writer;
 
 /* ---------------------------------------------------------------- */
@@ -480,7 +483,8 @@ static void lh5_frames_invalidate(lua_State *L, int ui)
 	lua_setiuservalue(L, ui, 1);
 }
 
-/* the generic-for step: 1-based frame index and the frame (a view) */
+/* the generic-for step: 1-based frame index and the frame (a view), or
+** with blocks the index of a block's first frame and the block */
 static int lh5_frames_step(lua_State *L)
 {
 	lh5_frames *u = luaL_checkudata(L, 1, LH5_FRAMES);
@@ -492,7 +496,8 @@ static int lh5_frames_step(lua_State *L)
 		return 0;
 	if (h5_frames_block_done(u->fr))
 		lh5_frames_invalidate(L, 1);
-	r = h5_frames_next(u->fr, &frame, &idx, &alloc, err);
+	r = u->blocks ? h5_frames_next_block(u->fr, &frame, &idx, &alloc, err)
+		      : h5_frames_next(u->fr, &frame, &idx, &alloc, err);
 	if (r != 1) {	/* end or error: release the file now */
 		h5_frames_close(u->fr);
 		u->fr = NULL;
@@ -512,11 +517,13 @@ static int lh5_frames_step(lua_State *L)
 	return 2;
 }
 
-/* h5.frames(path|file, dset [, {first=, count=, step=, block=}]) */
+/* h5.frames(path|file, dset [, {first=, count=, step=, block=,
+** blocks=}]) */
 static int lh5_frames_new(lua_State *L)
 {
 	const char *dset = luaL_checkstring(L, 2), *fname = "h5.frames";
 	lua_Integer first = 1, count = -1, step = 1, block = 0;
+	int blocks = 0;
 	char err[ERR_LEN], what[600];
 	h5_file *own = NULL, *f;
 	lh5_frames *u;
@@ -528,11 +535,17 @@ static int lh5_frames_new(lua_State *L)
 	lh5_optint(L, 3, "count", &count, fname);
 	lh5_optint(L, 3, "step", &step, fname);
 	lh5_optint(L, 3, "block", &block, fname);
+	if (!lua_isnoneornil(L, 3)) {
+		lua_getfield(L, 3, "blocks");
+		blocks = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
 	if (first < 1 || step < 1 || block < 0)
 		return luaL_error(L, "%s: first and step must be >= 1, block"
 				  " >= 0", fname);
 	u = lua_newuserdatauv(L, sizeof *u, 1);
 	u->fr = NULL;
+	u->blocks = blocks;
 	luaL_setmetatable(L, LH5_FRAMES);
 	lua_newtable(L);
 	lua_setiuservalue(L, -2, 1);

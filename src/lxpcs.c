@@ -764,6 +764,13 @@ static int lxpcs_memory(lua_State *L)
 	return 1;
 }
 
+static int lxpcs_batch(lua_State *L)
+{
+	lua_pushinteger(L,
+			(lua_Integer)corr_batch_frames(lxpcs_checkcorr(L, 1)->c));
+	return 1;
+}
+
 static int lxpcs_int_share(lua_State *L)
 {
 	lua_pushnumber(L, corr_int_share(lxpcs_checkcorr(L, 1)->c));
@@ -984,7 +991,8 @@ static const luaL_Reg lxpcs_part_meta[] = {
 static const luaL_Reg lxpcs_corr_methods[] = {
 	{"push", lxpcs_push}, {"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
-	{"int_share", lxpcs_int_share}, {"close", lxpcs_corr_gc}, {NULL, NULL}
+	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
+	{"close", lxpcs_corr_gc}, {NULL, NULL}
 };
 
 static const luaL_Reg lxpcs_corr_meta[] = {

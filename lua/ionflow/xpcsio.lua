@@ -278,29 +278,40 @@ function M.correlate(o)
   local tt = o.twotime and xpcs.twotime{partition = o.dynamic,
     bins = o.twotime.bins, downsample = o.twotime.downsample,
     max_frames = o.twotime.max_frames}
+  -- blocks of the correlator's batch length: it then reads them where
+  -- HDF5 put them, with no copy (frames left waiting are copied)
   local j = 0
-  for _, frame in h5.frames(f, ds, {first = first, count = count,
-                                    step = stride, block = o.block}) do
-    main:push(frame)
-    if tt then tt:push(frame) end
-    if W and j % step == 0 and j + W <= count then
-      active[#active + 1] = {c = new(W), start = j, n = 0}
-    end
-    for k = #active, 1, -1 do
-      local a = active[k]
-      a.c:push(frame)
-      a.n = a.n + 1
-      if a.n == W then
-        local r = a.c:result()
-        a.c:close()
-        windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
-          first = first + a.start * stride,
-          last = first + (a.start + W - 1) * stride}
-        table.remove(active, k)
+  for _, block in h5.frames(f, ds, {first = first, count = count,
+      step = stride, block = o.block or main:batch(), blocks = true}) do
+    local n = block.shape[1]
+    main:push(block)
+    if tt then tt:push(block) end
+    if W then
+      for s = (j + step - 1) // step * step, j + n - 1, step do
+        if s + W <= count then
+          active[#active + 1] = {c = new(W), start = s, n = 0}
+        end
+      end
+      for k = #active, 1, -1 do
+        local a = active[k]
+        local from = math.max(a.start, j)
+        local cnt = math.min(a.start + W, j + n) - from
+        if cnt > 0 then
+          a.c:push(block, from - j + 1, cnt)
+          a.n = a.n + cnt
+        end
+        if a.n == W then
+          local r = a.c:result()
+          a.c:close()
+          windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
+            first = first + a.start * stride,
+            last = first + (a.start + W - 1) * stride}
+          table.remove(active, k)
+        end
       end
     end
-    j = j + 1
-    if o.on_frame then o.on_frame(j) end
+    if o.on_frame then for i = j + 1, j + n do o.on_frame(i) end end
+    j = j + n
   end
   local res = main:result()
   main:close()

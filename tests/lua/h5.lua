@@ -248,6 +248,24 @@ do
          range(11, 11 + 19 * 7, 7))
   stream(f, "/entry/data/data", {first = 590, step = 4}, range(590, NF, 4))
   stream(f, "/entry/data/data", {first = NF + 1}, {})
+  do -- whole blocks: the same frames and indices as frame by frame
+    local n, bad, nb, big = 0, 0, 0, 0
+    for i, b in f:frames("/entry/data/data", {first = 5, step = 3,
+        count = 150, block = 40, blocks = true}) do
+      if i ~= 5 + n * 3 then bad = bad + 1 end
+      nb, big = nb + 1, math.max(big, b.shape[1])
+      for k = 1, b.shape[1] do
+        local j = i - 1 + (k - 1) * 3
+        if b[k]:sum() ~= frame_sum(j) or b[k][1][1] ~= 7 * j then
+          bad = bad + 1
+        end
+      end
+      n = n + b.shape[1]
+    end
+    t.ok(n == 150 and bad == 0 and nb >= 4 and big <= 40, string.format(
+      "blocks = true: %d blocks of <= 40 frames (ending on chunks), their"
+      .. " first indices, every frame", nb))
+  end
   local copies = {}
   for i, frame in f:frames("/entry/data/gz", {count = 5, block = 2}) do
     copies[i] = frame:copy()
