@@ -1309,6 +1309,8 @@ struct h5_frames {
 	size_t first, count, step, block, c0;
 	size_t next;			/* frames handed out so far */
 	arr blk;			/* block of frames blk_j0 .. +blk_n */
+	arr spare;			/* an earlier block a consumer still
+					   held when the next was read */
 	size_t blk_j0, blk_n;
 	char what[600];
 	h5_reg reg;
@@ -1329,6 +1331,7 @@ void h5_frames_close(h5_frames *fr)
 		return;
 	h5_reg_del(&fr->reg);
 	arr_release(&fr->blk);
+	arr_release(&fr->spare);
 	if (fr->fspace >= 0)
 		H5Sclose(fr->fspace);
 	if (fr->ft >= 0)
@@ -1478,15 +1481,28 @@ static size_t h5_frames_span(const h5_frames *fr, size_t j0)
 	return n;
 }
 
-/* a buffer for the next block: the old one when no frame view holds it */
+/* A buffer for the next block: the old one when nothing else holds it.
+** A consumer working on a block while the next is read (a background
+** correlator push) holds it; it is kept as the spare and serves again
+** once let go, so that two buffers alternate instead of a new one (and
+** its page faults) per block. */
 static int h5_frames_buffer(h5_frames *fr, size_t *allocated, char *err)
 {
 	size_t shape[ARR_MAXDIM];
+	arr t;
 	int d;
 	*allocated = 0;
 	if (fr->blk.buf != NULL && fr->blk.buf->refs == 1)
 		return 0;
-	arr_release(&fr->blk);
+	if (fr->spare.buf != NULL && fr->spare.buf->refs == 1) {
+		t = fr->blk;
+		fr->blk = fr->spare;
+		fr->spare = t;
+		return 0;
+	}
+	arr_release(&fr->spare);
+	fr->spare = fr->blk;
+	memset(&fr->blk, 0, sizeof fr->blk);
 	shape[0] = fr->block;
 	for (d = 1; d < fr->rank; d++)
 		shape[d] = (size_t)fr->dims[d];

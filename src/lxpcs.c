@@ -20,6 +20,7 @@
 #include <lauxlib.h>
 
 #include "corr.h"
+#include "corrbg.h"
 #include "geom.h"
 #include "larray.h"
 #include "progress.h"
@@ -36,6 +37,8 @@ typedef struct lxpcs_corr {
 	progress prog;
 	int bar;
 	size_t rows, cols;
+	corrbg bg;		/* push_async in flight */
+	arr held;		/* its frames, kept alive until it is done */
 } lxpcs_corr;
 
 /* ------------------------------------------------------------ helpers */
@@ -565,11 +568,19 @@ static int lxpcs_mask(lua_State *L)
 
 /* ---------------------------------------------------------- correlator */
 
+/* every method first waits for a push_async in flight and reports its
+** error, so nothing touches the correlator while it runs */
 static lxpcs_corr *lxpcs_checkcorr(lua_State *L, int i)
 {
 	lxpcs_corr *u = luaL_checkudata(L, i, LXPCS_CORR);
+	char err[ERR_LEN];
+	int rc;
 	if (u->c == NULL)
 		luaL_argerror(L, i, "correlator is closed");
+	rc = corrbg_wait(&u->bg, err);
+	arr_release(&u->held);
+	if (rc != 0)
+		larray_error(L, "correlator:push_async", err);
 	return u;
 }
 
@@ -636,6 +647,7 @@ static int lxpcs_correlator(lua_State *L)
 ** the stack), with the optional 1-based first/count of a stack at 3 and 4.
 ** Fills *f with the address of the first chosen frame and the sizes. */
 typedef struct lxpcs_stack {
+	const arr *a;		/* the stack (a contiguous copy if need be) */
 	const char *data;
 	arr_dtype dtype;
 	size_t count, rows, cols;
@@ -662,6 +674,7 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 	if (f0 < 1 || cnt < 0 || f0 - 1 + cnt > n)
 		luaL_error(L, "%s: frames %d..%d of a stack of %d", fname,
 			   (int)f0, (int)(f0 - 1 + cnt), (int)n);
+	f->a = a;
 	f->dtype = a->dtype;
 	f->count = (size_t)cnt;
 	f->data = a->data + (size_t)(f0 - 1) * f->rows * f->cols *
@@ -678,6 +691,31 @@ static int lxpcs_push(lua_State *L)
 	if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
 		      err) != 0)
 		return larray_error(L, "correlator:push", err);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* c:push_async(frames [, first, count]): the push runs in a background
+** thread; the frames are held (and must not be changed) until the next
+** call on c, which waits for it and raises its error */
+static int lxpcs_push_async(lua_State *L)
+{
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lxpcs_stack f;
+	char err[ERR_LEN];
+	lxpcs_getframes(L, "correlator:push_async", &f);
+	if (f.a->buf == NULL) {	/* borrowed memory: no reference to hold */
+		if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
+			      err) != 0)
+			return larray_error(L, "correlator:push_async", err);
+	} else {
+		arr_retain(&u->held, f.a);
+		if (corrbg_push(&u->bg, u->c, f.data, f.dtype, f.count, f.rows,
+				f.cols, err) != 0) {
+			arr_release(&u->held);
+			return larray_error(L, "correlator:push_async", err);
+		}
+	}
 	lua_settop(L, 1);
 	return 1;
 }
@@ -780,6 +818,9 @@ static int lxpcs_int_share(lua_State *L)
 static int lxpcs_corr_gc(lua_State *L)
 {
 	lxpcs_corr *u = luaL_checkudata(L, 1, LXPCS_CORR);
+	char err[ERR_LEN];
+	(void)corrbg_wait(&u->bg, err);	/* closing: its error is moot */
+	arr_release(&u->held);
 	if (u->bar) {
 		progress_end(&u->prog);
 		u->bar = 0;
@@ -989,7 +1030,8 @@ static const luaL_Reg lxpcs_part_meta[] = {
 };
 
 static const luaL_Reg lxpcs_corr_methods[] = {
-	{"push", lxpcs_push}, {"result", lxpcs_result},
+	{"push", lxpcs_push}, {"push_async", lxpcs_push_async},
+	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
 	{"close", lxpcs_corr_gc}, {NULL, NULL}

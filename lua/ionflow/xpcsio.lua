@@ -284,7 +284,7 @@ function M.correlate(o)
   for _, block in h5.frames(f, ds, {first = first, count = count,
       step = stride, block = o.block or main:batch(), blocks = true}) do
     local n = block.shape[1]
-    main:push(block)
+    main:push_async(block)
     if tt then tt:push(block) end
     if W then
       for s = (j + step - 1) // step * step, j + n - 1, step do

@@ -186,6 +186,30 @@ do -- read in blocks of 23 frames, so that windows and batches span blocks
   same = same and eq(rb.twotime.C[1], res.twotime.C[1])
   t.ok(same, "blocks of 23 frames: g2, windows and two-time identical")
 end
+do -- push_async: the same numbers; the frames are held; errors come later
+  local a = xpcs.correlator{dynamic = qm.dynamic, static = qm.static}
+  local b = xpcs.correlator{dynamic = qm.dynamic, static = qm.static}
+  for f = 1, NF, 37 do
+    local n = math.min(37, NF - f + 1)
+    a:push(big, f, n)
+    b:push_async(big:slice(1, f, f + n - 1):copy())	-- only b holds it
+    collectgarbage()
+  end
+  local ra, rb = a:result(), b:result()
+  local same = true
+  for i = 1, ra.g2.shape[1] do for k = 1, ra.g2.shape[2] do
+    local x, y = ra.g2:get(i, k), rb.g2:get(i, k)
+    same = same and (x == y or (x ~= x and y ~= y))
+  end end
+  t.ok(same and a:frames() == b:frames(), "push_async = push (frames held by the correlator)")
+  b:push_async(array.zeros({2, RR + 1, CC}, "u16"))
+  t.errors(function() b:result() end, "frames are 13x16 but the partition is 12x16",
+    "push_async: a bad push's error comes with the next call")
+  t.ok(b:frames() == a:frames(), "push_async: after its error the correlator still works")
+  b:push_async(big, 1, 10)
+  b:close()	-- waits for it
+  t.errors(function() b:frames() end, "closed", "closed after push_async")
+end
 do -- a correlator reads blocks of its batch length in place
   local c = xpcs.correlator{dynamic = qm.dynamic, static = qm.static}
   t.ok(math.type(c:batch()) == "integer" and c:batch() >= 16,
