@@ -754,6 +754,16 @@ static void lfit_master_push(lua_State *L, const hetero_result *out,
 	lua_pushnumber(L, out[0].err[1]); lua_setfield(L, -2, "beta_err");
 	lua_pushnumber(L, out[0].p[2]); lua_setfield(L, -2, "h");
 	lua_pushnumber(L, out[0].err[2]); lua_setfield(L, -2, "h_err");
+	/* a flat valley of beta h (1 - h) = const: numbers with errors
+	** that say so, and a warning in words */
+	if (!(out[0].err[1] < out[0].p[1] / 3) ||
+	    !(out[0].err[2] < out[0].p[2] / 3)) {
+		lua_pushliteral(L, "beta and h are not separated by these data "
+				"(one of them below 3 standard errors): the cross "
+				"term fixes beta h (1 - h), the homodyne term beta "
+				"h^2 is too weak to split it");
+		lua_setfield(L, -2, "warning");
+	}
 	lua_pushnumber(L, out[0].p[4]); lua_setfield(L, -2, "gamma");
 	lua_pushnumber(L, out[0].err[4]); lua_setfield(L, -2, "gamma_err");
 	/* tau0 per ring (1-based ring numbers of the input) */
@@ -919,6 +929,7 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	if (px->npix)
 		lfit_nodes(L, px, use, mb, qc, ca, sa, nn, nr, nw);
 	int status = FIT_MAXITER;
+	const char *note = NULL;
 	fit_mt avg;
 	lfit_mt_opts(L, mt, &avg, fname);
 	/* a baseline per bin: the constant term beta (1-h)^2 is the contrast
@@ -932,7 +943,7 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 		.g2err = e ? tp + 2 * mb : NULL, .n = ns,
 		.share = {fb ? 0 : 1, 1, 1, 2, 1}, .fixed = {!fb, 0, 0, 0, 0, 0},
 		.group = grp, .qc = qc,
-		.start = st, .v0 = vr, .status = &status,
+		.start = st, .v0 = vr, .status = &status, .note = &note,
 		.srel = mom[0] ? srel : NULL, .nnodes = px->npix ? nn : NULL,
 		.node_r = nr, .node_w = nw};
 	hg.tau_max = lfit_master_taumax(L, mt, tau, n, g2, nb, use, mb, fname);
@@ -942,8 +953,8 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 		why = "fewer than 3 bins away from chi = 90 degrees";
 	else if (hetero_fit_global(&hg, out, &v, &ve, &chi2, err) != 0)
 		why = "master-curve fit failed";	/* singular, no start */
-	else
-		why = hetero_master_check(v, ve, status, vr, vre);
+	else if ((why = hetero_master_check(v, ve, status, vr, vre)) == NULL)
+		why = note;	/* beta, h, ... of another minimum */
 	lfit_master_push(L, out, grp, gring, mb, v, ve, chi2, why);
 }
 
