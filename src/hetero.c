@@ -284,7 +284,8 @@ static int het_nonlinear(const het_data *d, const hetero_opts *o,
 		if (p[j] < lo[j]) p[j] = lo[j];
 		if (p[j] > hi[j]) p[j] = hi[j];
 	}
-	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt};
+	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt, .nnodes = o->nnodes,
+			   .node_r = o->node_r, .node_w = o->node_w};
 	fit_problem pb = {.model = fit_model_heterodyne_spread,
 		.ctx = &eo, .np = 6, .n = d->m,
 		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
@@ -318,7 +319,8 @@ static double het_rho(const het_data *d, const fit_result *r,
 		      const hetero_opts *o)
 {
 	double *ym = malloc(sizeof(double) * d->m), num = 0, den = 0, prev = 0;
-	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt};
+	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt, .nnodes = o->nnodes,
+			   .node_r = o->node_r, .node_w = o->node_w};
 	if (ym == NULL || fit_eq1_spread(r->p, &eo, d->x, d->m, ym, NULL, 6)) {
 		free(ym);
 		return 0;
@@ -396,17 +398,22 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 		return err_set(err, "spread must be in [0, 10) (got %g)", o->srel);
 	if (het_data_make(tau, g2, g2err, n, o, &d, err))
 		return -1;
+	/* the scan and the candidates with the envelope; the pixels' own
+	** distribution (nodes) only refines the best: it costs a model
+	** evaluation per node */
+	hetero_opts os = *o;
+	os.nnodes = 0;
 	double omega_hi = o->omega_max > 0 ? o->omega_max : M_PI / (2 * d.tmin);
-	if (het_scan(&d, gamma, omega_hi, o, best, &nbest, &cand0, err)) {
+	if (het_scan(&d, gamma, omega_hi, &os, best, &nbest, &cand0, err)) {
 		het_data_free(&d);
 		return -1;
 	}
 	/* the no-oscillation fit: the reference for significance, and the
 	** answer when nothing oscillates */
 	double p[6], chi0;
-	het_start(&cand0, o, gamma, p);
+	het_start(&cand0, &os, gamma, p);
 	p[FIT_HET_OMEGA] = 0;
-	if (het_nonlinear(&d, o, p, omega_hi, 1, &rb, err)) {
+	if (het_nonlinear(&d, &os, p, omega_hi, 1, &rb, err)) {
 		het_data_free(&d);
 		return err_prefix(err, "heterodyne fit");
 	}
@@ -417,10 +424,19 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 	for (int k = 0; k < nbest; k++) {
 		if (k > 0 && best[k].chi2 > 3 * best[0].chi2 + 10)
 			break;
-		het_start(&best[k], o, gamma, p);
-		if (het_nonlinear(&d, o, p, omega_hi, 0, &r, err))
+		het_start(&best[k], &os, gamma, p);
+		if (het_nonlinear(&d, &os, p, omega_hi, 0, &r, err))
 			continue;	/* another candidate may do */
 		if (r.chi2 < rb.chi2) {
+			fit_result_free(&rb);
+			rb = r;
+		} else {
+			fit_result_free(&r);
+		}
+	}
+	if (o->nnodes > 0 && rb.p[FIT_HET_OMEGA] > 0 &&
+	    het_nonlinear(&d, o, rb.p, omega_hi, 0, &r, err) == 0) {
+		if (isfinite(r.chi2)) {
 			fit_result_free(&rb);
 			rb = r;
 		} else {
@@ -451,6 +467,11 @@ static void het_fit_column(const double *tau, const double *g2,
 	hetero_opts ob = *o;
 	if (o->srel_bins)
 		ob.srel = o->srel_bins[k];
+	if (o->nnodes_bins) {
+		ob.nnodes = o->nnodes_bins[k];
+		ob.node_r = o->node_r_bins[k];
+		ob.node_w = o->node_w_bins[k];
+	}
 	if (hetero_fit(tau, y, g2err ? e : NULL, n, &ob, out, msg) == 0)
 		return;
 	for (int j = 0; j < FIT_HET_NP; j++)

@@ -36,6 +36,13 @@ typedef struct hetero_opts {
 				   the cross term gets e^{-(srel omega
 				   tau)^2/2} (fit_eq1_spread); 0: none */
 	const double *srel_bins;	/* hetero_fit_bins: per bin, or NULL */
+	size_t nnodes;		/* > 0: the bin's distribution of omega /
+				   omega_bin as nodes node_r with weights
+				   node_w (fit_eq1_nodes) for the nonlinear
+				   fit; the scan keeps srel's envelope */
+	const double *node_r, *node_w;
+	const size_t *nnodes_bins;	/* hetero_fit_bins: per bin, or NULL */
+	const double *const *node_r_bins, *const *node_w_bins;
 	fit_mt mt;		/* multi-tau averaging of the correlator
 				   (fit.h; dt 0: g2 at instants) */
 } hetero_opts;
