@@ -4,11 +4,12 @@
 **   fit.curve(model, x, y, {p0=, lower=, upper=, weights= | sigma=,
 **             fixed=, names=, max_iter=, scale_errors=, vectorized=})
 **   fit.heterodyne(tau, g2 [, err] [, {fit_baseline=, baseline=, gamma=,
-**             tau_min=, tau_max=, omega_max=, spread=, global={share=,
+**             tau_min=, tau_max=, omega_max=, spread=, pixels={bin=,
+**             qx=, qy=, w=}, flow_angle_deg=, global={share=,
 **             by_group=, group=}}])
 **   fit.velocity{omega=, omega_err=, resolved= | fits=, ring=, q=,
 **             qx=, qy= | phi_deg=, flow_angle_deg=, fit_angle=,
-**             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=},
+**             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=, w=},
 **             master={tau=, g2=, err=}}
 **   fit.eval(model, params, x [, {spread=}]) -- a native model at x
 **   fit.models   -- names and parameter names of the native models
@@ -697,14 +698,15 @@ static void lfit_get_pixels(lua_State *L, int t, lfit_pix *px,
 		luaL_error(L, "%s: pixels needs bin, qx and qy", fname);
 	int hw = lua_getfield(L, pt, "w") != LUA_TNIL;
 	arr *a[4];
+	size_t sz[4] = {0, 0, 0, 0};
 	for (int j = 0; j < 3 + hw; j++) {
 		a[j] = lfit_arr(L, pt + 1 + j, fname);
-		if (arr_size(a[j]) != arr_size(a[0]))
-			luaL_error(L, "%s: pixels.bin, qx, qy (and w) have %d, %d, "
-				   "%d (and %d) values", fname,
-				   (int)arr_size(a[0]), (int)arr_size(a[1]),
-				   (int)arr_size(a[2]), hw ? (int)arr_size(a[3]) : 0);
+		sz[j] = arr_size(a[j]);
 	}
+	if (sz[1] != sz[0] || sz[2] != sz[0] || (hw && sz[3] != sz[0]))
+		luaL_error(L, "%s: pixels.bin, qx, qy (and w) have %d, %d, %d "
+			   "(and %d) values", fname, (int)sz[0], (int)sz[1],
+			   (int)sz[2], (int)sz[3]);
 	px->npix = arr_size(a[0]);
 	px->bin = (const double *)a[0]->data;
 	px->qx = (const double *)a[1]->data;
