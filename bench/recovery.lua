@@ -3,9 +3,10 @@
 -- master-curve parameters against the simulator's truth, as z-scores. A
 -- measurement, not a test (the suite's tests/lua/recovery.lua runs a smaller
 -- setup). Seeds per parameter set: the first argument (default 1; the man
--- page's figures are for 3).
+-- page's figures are for 3); the second picks one parameter set (1-4), the
+-- third the first seed (default 21).
 --
---   ionflow bench/recovery.lua [seeds]
+--   ionflow bench/recovery.lua [seeds [case [first_seed]]]
 local X = require "ionflow.xpcsio"
 local A = units.A
 local N, T, dt = 128, 4000, 0.05
@@ -20,7 +21,9 @@ local cases = {
 local zb, zh, zg, zt, zv, dv = {}, {}, {}, {}, {}, {}
 local function rms(t) local s = 0; for _, x in ipairs(t) do s = s + x * x end; return math.sqrt(s / #t) end
 local function maxabs(t) local m = 0; for _, x in ipairs(t) do if math.abs(x) > math.abs(m) then m = x end end; return m end
-for _, c in ipairs(cases) do for seed = 21, 20 + (tonumber(arg[1]) or 1) do
+local only, first = tonumber(arg[2]), tonumber(arg[3]) or 21
+for ci, c in ipairs(cases) do if not only or ci == only then
+for seed = first, first - 1 + (tonumber(arg[1]) or 1) do
   local frames, truth = speckle.simulate{geometry = geo, frames = T, frame_time = dt,
     velocity = c.v * A, tau0 = 10, h = c.h, modes = c.modes, mean_counts = c.counts, seed = seed}
   local corr = xpcs.correlator{dynamic = qm.dynamic, static = qm.static, progress = false}
@@ -39,6 +42,6 @@ for _, c in ipairs(cases) do for seed = 21, 20 + (tonumber(arg[1]) or 1) do
     print(string.format("v %3d seed %d: %.2f +/- %.2f A/s (%.2f %%), beta %.4f+/-%.4f (%.4f), h %.3f+/-%.3f",
       c.v, seed, vel.v / A, vel.v_err / A, dv[#dv], M.beta, M.beta_err, truth.beta, M.h, M.h_err))
   end
-end end
+end end end
 print(string.format("runs %d; speed %% range %.2f..%.2f, z rms %.2f max %.2f; beta z rms %.2f max %.2f; h z rms %.2f max %.2f; gamma z rms %.2f max %.2f; tau0 z rms %.2f max %.2f (%d)",
   #zv, math.min(table.unpack(dv)), math.max(table.unpack(dv)), rms(zv), maxabs(zv), rms(zb), maxabs(zb), rms(zh), maxabs(zh), rms(zg), maxabs(zg), rms(zt), maxabs(zt), #zt))

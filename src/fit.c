@@ -559,6 +559,9 @@ int fit_eq1_spread(const double *p, const fit_eq1_opts *o, const double *x,
 {
 	double w = p[5], srel = o ? o->srel : 0;
 	const fit_mt *mt = o && o->mt.dt > 0 ? &o->mt : NULL;
+	if (o && o->nnodes > 0)
+		return fit_eq1_nodes(p, o->node_r, o->node_w, o->nnodes, mt, x,
+				     n, y, J, ld);
 	for (size_t i = 0; i < n; i++) {
 		double a = srel * x[i], dc, W2 = 1, c;
 		double G = srel > 0 ? exp(-0.5 * a * a * w * w) : 1;

@@ -106,6 +106,10 @@ double fit_mt_frames(const fit_mt *mt, double tau);
 typedef struct fit_eq1_opts {
 	double srel;
 	fit_mt mt;
+	size_t nnodes;		/* > 0: the bin's omegas omega r_j with
+				   weights w_j (fit_eq1_nodes) instead of
+				   the Gaussian envelope of srel */
+	const double *node_r, *node_w;
 } fit_eq1_opts;
 
 /* Eq. 1 at n delays x; J (n rows of stride ld) may be NULL. o NULL or

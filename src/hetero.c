@@ -3,6 +3,7 @@
 ** across bins and the velocity from omega(q, chi) (see hetero.h).
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #define HET_MIN_COS 0.25	/* bins closer to chi = 90 degrees are left out */
 #define HET_MASTER_Z 5		/* master speed vs omega(q, chi): standard errors */
 #define HET_MASTER_REL 0.1	/* ... and relative difference, both exceeded */
+#define HET_START_MIN 3		/* resolved bins for a group's own start */
+#define HET_JUDGE_Z 3		/* joint value vs the bins' spread: robust sd */
+#define HET_JUDGE_MIN 5		/* ... judged when this many bins have one */
 
 /* the finite points inside the delay range, with weights */
 typedef struct het_data {
@@ -280,7 +284,8 @@ static int het_nonlinear(const het_data *d, const hetero_opts *o,
 		if (p[j] < lo[j]) p[j] = lo[j];
 		if (p[j] > hi[j]) p[j] = hi[j];
 	}
-	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt};
+	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt, .nnodes = o->nnodes,
+			   .node_r = o->node_r, .node_w = o->node_w};
 	fit_problem pb = {.model = fit_model_heterodyne_spread,
 		.ctx = &eo, .np = 6, .n = d->m,
 		.x = d->x, .y = d->y, .weights = d->weighted ? d->w : NULL,
@@ -314,7 +319,8 @@ static double het_rho(const het_data *d, const fit_result *r,
 		      const hetero_opts *o)
 {
 	double *ym = malloc(sizeof(double) * d->m), num = 0, den = 0, prev = 0;
-	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt};
+	fit_eq1_opts eo = {.srel = o->srel, .mt = o->mt, .nnodes = o->nnodes,
+			   .node_r = o->node_r, .node_w = o->node_w};
 	if (ym == NULL || fit_eq1_spread(r->p, &eo, d->x, d->m, ym, NULL, 6)) {
 		free(ym);
 		return 0;
@@ -392,17 +398,22 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 		return err_set(err, "spread must be in [0, 10) (got %g)", o->srel);
 	if (het_data_make(tau, g2, g2err, n, o, &d, err))
 		return -1;
+	/* the scan and the candidates with the envelope; the pixels' own
+	** distribution (nodes) only refines the best: it costs a model
+	** evaluation per node */
+	hetero_opts os = *o;
+	os.nnodes = 0;
 	double omega_hi = o->omega_max > 0 ? o->omega_max : M_PI / (2 * d.tmin);
-	if (het_scan(&d, gamma, omega_hi, o, best, &nbest, &cand0, err)) {
+	if (het_scan(&d, gamma, omega_hi, &os, best, &nbest, &cand0, err)) {
 		het_data_free(&d);
 		return -1;
 	}
 	/* the no-oscillation fit: the reference for significance, and the
 	** answer when nothing oscillates */
 	double p[6], chi0;
-	het_start(&cand0, o, gamma, p);
+	het_start(&cand0, &os, gamma, p);
 	p[FIT_HET_OMEGA] = 0;
-	if (het_nonlinear(&d, o, p, omega_hi, 1, &rb, err)) {
+	if (het_nonlinear(&d, &os, p, omega_hi, 1, &rb, err)) {
 		het_data_free(&d);
 		return err_prefix(err, "heterodyne fit");
 	}
@@ -413,10 +424,19 @@ int hetero_fit(const double *tau, const double *g2, const double *g2err,
 	for (int k = 0; k < nbest; k++) {
 		if (k > 0 && best[k].chi2 > 3 * best[0].chi2 + 10)
 			break;
-		het_start(&best[k], o, gamma, p);
-		if (het_nonlinear(&d, o, p, omega_hi, 0, &r, err))
+		het_start(&best[k], &os, gamma, p);
+		if (het_nonlinear(&d, &os, p, omega_hi, 0, &r, err))
 			continue;	/* another candidate may do */
 		if (r.chi2 < rb.chi2) {
+			fit_result_free(&rb);
+			rb = r;
+		} else {
+			fit_result_free(&r);
+		}
+	}
+	if (o->nnodes > 0 && rb.p[FIT_HET_OMEGA] > 0 &&
+	    het_nonlinear(&d, o, rb.p, omega_hi, 0, &r, err) == 0) {
+		if (isfinite(r.chi2)) {
 			fit_result_free(&rb);
 			rb = r;
 		} else {
@@ -447,6 +467,11 @@ static void het_fit_column(const double *tau, const double *g2,
 	hetero_opts ob = *o;
 	if (o->srel_bins)
 		ob.srel = o->srel_bins[k];
+	if (o->nnodes_bins) {
+		ob.nnodes = o->nnodes_bins[k];
+		ob.node_r = o->node_r_bins[k];
+		ob.node_w = o->node_w_bins[k];
+	}
 	if (hetero_fit(tau, y, g2err ? e : NULL, n, &ob, out, msg) == 0)
 		return;
 	for (int j = 0; j < FIT_HET_NP; j++)
@@ -502,7 +527,40 @@ typedef struct het_gctx {
 	double vs;		/* v = p[vidx] vs: the solver sees v / v0 ~ 1,
 				   not ~1e-9 m/s, which its bound transform
 				   (sqrt(u^2 + 1)) handles badly */
+	int profile;		/* baselines per bin profiled out (below) */
+	const double *y, *w;	/* the data and weights (w NULL: all 1) */
 } het_gctx;
+
+/* A free baseline per bin is linear and touches only its bin, so it is
+** profiled out (variable projection) rather than solved for: the model
+** of bin k is m_k(p) + b_k(p), b_k the weighted mean of y - m_k over the
+** bin, and the Jacobian is m_k's minus its weighted mean over the bin
+** (exact, since the baseline's column does not depend on p). The
+** minimum and the covariance of the other parameters are those of the
+** fit with the baselines free, but the solver sees a dozen parameters
+** instead of a hundred and more: the master fit of the issue's 8 x 18
+** bins went from seconds to a fraction of one, which makes several
+** starts affordable. */
+static void het_profile(const het_gctx *c, size_t k, double *ym, double *J,
+			size_t np)
+{
+	size_t i0 = c->off[k], i1 = c->off[k + 1];
+	double sw = 0, sr = 0, sj[6] = {0};
+	for (size_t i = i0; i < i1; i++) {
+		double w = c->w ? c->w[i] : 1;
+		sw += w;
+		sr += w * (c->y[i] - ym[i]);
+		for (int j = 1; J && j < 6; j++)
+			sj[j] += w * J[i * np + c->map[k * 6 + j]];
+	}
+	if (!(sw > 0))
+		return;
+	for (size_t i = i0; i < i1; i++) {
+		ym[i] += sr / sw;
+		for (int j = 1; J && j < 6; j++)
+			J[i * np + c->map[k * 6 + j]] -= sj[j] / sw;
+	}
+}
 
 /* the concatenated points: x carries the delays, bins by offsets */
 static int het_global_model(const double *p, size_t np, const double *x,
@@ -519,6 +577,8 @@ static int het_global_model(const double *p, size_t np, const double *x,
 		size_t i0 = c->off[k], m = c->off[k + 1] - i0;
 		for (int j = 0; j < 6; j++)
 			loc[j] = p[c->map[k * 6 + j]];
+		if (c->profile)
+			loc[FIT_HET_B] = 0;
 		if (g->qc)
 			loc[FIT_HET_OMEGA] = p[c->vidx] * c->vs * fabs(g->qc[k]);
 		fit_eq1_opts eo = {.srel = g->srel ? g->srel[k] : 0,
@@ -545,6 +605,8 @@ static int het_global_model(const double *p, size_t np, const double *x,
 					Ji[c->map[k * 6 + 5]] += Jl[i * 6 + 5];
 			}
 		}
+		if (c->profile)
+			het_profile(c, k, y, J, np);
 	}
 	return 0;
 }
@@ -606,7 +668,32 @@ static int het_layout(const hetero_global *g, het_gctx *c, size_t *np,
 	return 0;
 }
 
-/* start values: the median of the per-bin values mapped to each slot */
+/* the per-bin start values of parameter j: those mapped to slot s (or
+** to any slot when s is SIZE_MAX), of resolved bins only when res */
+static size_t het_start_values(const hetero_global *g, const het_gctx *c,
+			       size_t s, int j, int res, double *buf)
+{
+	size_t nv = 0;
+	for (size_t k = 0; k < g->nb; k++)
+		if ((s == SIZE_MAX || c->map[k * 6 + j] == s) &&
+		    isfinite(g->start[k].p[j]) && (!res || g->start[k].resolved))
+			buf[nv++] = g->start[k].p[j];
+	return nv;
+}
+
+/* start values: the median of the per-bin values mapped to each slot,
+** of resolved bins only: an unresolved bin's omega is free to trade its
+** cosine's curvature for the decay, so its tau0 and gamma are
+** unconstrained. A slot with fewer than HET_START_MIN resolved bins (an
+** inner ring at a low speed, whose bins mostly hold less than half a
+** period) takes the median over the resolved bins of all slots: the
+** median of one or two values is no protection against one bin's
+** degenerate fit. Issue setup, 20 A/s, seed 23: the second ring had two
+** resolved bins, one with tau0 15 s, one with h 0.96, tau0 34000 s and
+** gamma 0.24 (a long flat decay standing in for the homodyne term); the
+** start 17000 s led the master fit to beta 0.047, h 0.50 for 0.1 and
+** 0.2 (chi2_red 4.6 against 1.0-1.1 on other seeds). Only when no bin is
+** resolved do unresolved ones count. */
 static int het_global_start(const hetero_global *g, het_gctx *c,
 			    size_t np, double *p0, int *fixed, char *err)
 {
@@ -614,25 +701,23 @@ static int het_global_start(const hetero_global *g, het_gctx *c,
 	if (buf == NULL)
 		return -1;
 	for (size_t s = 0; s < np; s++) {
-		size_t nv = 0;
 		int j = -1;
-		for (size_t k = 0; k < g->nb; k++)
+		for (size_t k = 0; k < g->nb && j < 0; k++)
 			for (int jj = 0; jj < 6; jj++)
-				if (c->map[k * 6 + jj] == s && !(g->qc && jj == 5)) {
+				if (c->map[k * 6 + jj] == s && !(g->qc && jj == 5))
 					j = jj;
-					if (isfinite(g->start[k].p[jj]) &&
-					    g->start[k].resolved)
-						buf[nv++] = g->start[k].p[jj];
-				}
-		/* resolved bins give the starts; unresolved ones (a flat g2
-		** at chi = 90 degrees) only when a slot has nothing else */
-		for (size_t k = 0; nv == 0 && k < g->nb; k++)
-			for (int jj = 0; jj < 6; jj++)
-				if (c->map[k * 6 + jj] == s && !(g->qc && jj == 5) &&
-				    isfinite(g->start[k].p[jj]))
-					buf[nv++] = g->start[k].p[jj];
+		if (j < 0) {	/* the shared speed: below */
+			p0[s] = NAN;
+			fixed[s] = 0;
+			continue;
+		}
+		size_t nv = het_start_values(g, c, s, j, 1, buf);
+		if (nv < HET_START_MIN)
+			nv = het_start_values(g, c, SIZE_MAX, j, 1, buf);
+		if (nv == 0)
+			nv = het_start_values(g, c, s, j, 0, buf);
 		p0[s] = het_median(buf, nv);
-		fixed[s] = j >= 0 && g->fixed[j];
+		fixed[s] = g->fixed[j];
 	}
 	if (g->qc) {
 		double v0 = g->v0;
@@ -835,14 +920,236 @@ const char *hetero_master_check(double v, double v_err, int status,
 	return NULL;
 }
 
+/* with the baselines profiled (het_profile), the fit counted only the
+** other parameters: the degrees of freedom lose one per bin with points,
+** and chi2_red and the errors (scaled by it) follow */
+static void het_global_dof(const het_gctx *c, fit_result *r)
+{
+	size_t nbase = 0;
+	if (!c->profile)
+		return;
+	for (size_t k = 0; k < c->g->nb; k++)
+		nbase += c->off[k + 1] > c->off[k];
+	if (r->dof <= nbase) {
+		r->dof = 0;
+		r->chi2_red = NAN;
+		for (size_t s = 0; s < r->np; s++)
+			r->err[s] = NAN;
+		return;
+	}
+	double f = (double)r->dof / (double)(r->dof - nbase);
+	r->dof -= nbase;
+	r->chi2_red *= f;
+	for (size_t s = 0; s < r->np; s++)
+		r->err[s] *= sqrt(f);
+	for (size_t s = 0; s < r->np * r->np; s++)
+		r->cov[s] *= f;
+}
+
+/* the profiled baselines at the solution, into r->p, with their errors
+** at fixed other parameters (sqrt(chi2_red / sum of weights); the
+** baselines are nuisance parameters nobody reports) */
+static int het_baselines(het_gctx *c, fit_result *r, const double *x,
+			 size_t n, char *err)
+{
+	double *m0 = err_malloc(n + 1, sizeof(double), err);
+	if (m0 == NULL)
+		return -1;
+	c->profile = 0;
+	for (size_t k = 0; k < c->g->nb; k++)
+		r->p[c->map[k * 6 + FIT_HET_B]] = 0;
+	het_global_model(r->p, r->np, x, n, m0, NULL, c, err);
+	c->profile = 1;
+	for (size_t k = 0; k < c->g->nb; k++) {
+		double sw = 0, sr = 0;
+		for (size_t i = c->off[k]; i < c->off[k + 1]; i++) {
+			double w = c->w ? c->w[i] : 1;
+			sw += w;
+			sr += w * (c->y[i] - m0[i]);
+		}
+		size_t s = c->map[k * 6 + FIT_HET_B];
+		r->p[s] = sw > 0 ? sr / sw : NAN;
+		r->err[s] = sw > 0 ? sqrt(r->chi2_red / sw) : NAN;
+	}
+	free(m0);
+	return 0;
+}
+
+/* one fit from the start p (np values, overwritten): with a shared speed,
+** first the other parameters at the start speed: from medians of per-bin
+** fits, a free speed can slide into the h = 1 valley where the cross
+** term, and so v, drops out */
+static int het_global_solve(const hetero_global *g, const het_gctx *c,
+			    fit_problem *pb, double *p, int *fixed,
+			    fit_result *r, char *err)
+{
+	int fixed_ok = 0;
+	pb->p0 = p;
+	if (g->qc && !fixed[c->vidx]) {
+		fixed[c->vidx] = 1;
+		if (fit_run(pb, r, err) == 0) {
+			fixed_ok = r->status == FIT_CONVERGED;
+			for (size_t s = 0; s < pb->np; s++)
+				if (isfinite(r->p[s]) && r->p[s] > pb->lower[s] &&
+				    r->p[s] < pb->upper[s])
+					p[s] = r->p[s];
+			fit_result_free(r);
+		}
+		fixed[c->vidx] = 0;
+	}
+	if (fit_run(pb, r, err))
+		return -1;
+	het_global_dof(c, r);
+	/* GSL stops with "maximum iterations" when no step of its first
+	** iteration lowers chi2. After a converged fit at the start speed
+	** that means the start is already the minimum with the speed free
+	** too (recovery test, 180 A/s: the two speeds agree to 2e-6, and
+	** with other rounding, e.g. under the sanitizers, the first step
+	** is either a 1e-12 improvement or none) */
+	if (fixed_ok && r->status == FIT_MAXITER && r->niter <= 1)
+		r->status = FIT_CONVERGED;
+	return 0;
+}
+
+/* do the shared values agree with the bins? Each resolved bin's own fit
+** estimates every parameter that all bins share; the joint value x +/- e
+** (e with the residuals' correlation, as reported) must lie inside their
+** spread: |x - median| within HET_JUDGE_Z times
+** sqrt(s^2 + e^2), s the bins' robust standard deviation (IQR / 1.349),
+** when at least HET_JUDGE_MIN bins give one. s is the spread of single
+** bins, not the error of their median (the per-bin fits fix the baseline
+** and may be biased a little), and e enters because a per-bin fit with
+** the baseline fixed can pin beta far tighter than the joint fit with a
+** baseline per bin does; so the test only catches a joint fit in another
+** minimum. Issue setup, 20 A/s, 12 seeds of 4 parameter sets: |x - med|
+** <= 1.9 s when right, 5 s (beta) and 11 s (h) in the minimum at beta
+** 0.047, h 0.50 for 0.1, 0.2. Returns NULL or why not. */
+static const char *het_global_judge(const hetero_global *g,
+				    het_gctx *c, const fit_problem *pb,
+				    const fit_result *r, double *buf)
+{
+	static const char *const why[5] = {NULL,
+		"master-curve beta lies outside the spread of the bins' own "
+		"fits (another minimum of the shared fit)",
+		"master-curve h lies outside the spread of the bins' own fits "
+		"(another minimum of the shared fit)",
+		"master-curve tau0 lies outside the spread of the bins' own "
+		"fits (another minimum of the shared fit)",
+		"master-curve gamma lies outside the spread of the bins' own "
+		"fits (another minimum of the shared fit)"};
+	double rho = het_global_rho(c, pb->x, c->y, c->w, pb->n, r->p, pb->np);
+	double infl = sqrt((1 + rho) / (1 - rho));
+	for (int j = 1; j < 5; j++) {
+		if (g->share[j] != 1 || g->fixed[j])
+			continue;
+		size_t nv = 0;
+		for (size_t k = 0; k < g->nb; k++)
+			if (g->start[k].resolved && isfinite(g->start[k].p[j]))
+				buf[nv++] = g->start[k].p[j];
+		if (nv < HET_JUDGE_MIN)
+			continue;
+		double med = het_median(buf, nv);	/* sorts buf */
+		double iqr = buf[(3 * (nv - 1)) / 4] - buf[(nv - 1) / 4];
+		double x = r->p[c->map[j]], e = r->err[c->map[j]] * infl;
+		double sd = iqr / 1.349, e2 = isfinite(e) ? e * e : 0;
+		if (fabs(x - med) > HET_JUDGE_Z * sqrt(sd * sd + e2))
+			return why[j];
+	}
+	return NULL;
+}
+
+/* every free parameter constrained (finite, positive error)? A group's
+** tau0 running off to 1e11 s has none */
+static int het_global_finite(const fit_problem *pb, const fit_result *r)
+{
+	for (size_t s = 0; s < pb->np; s++)
+		if (!pb->fixed[s] && !(r->err[s] > 0 && isfinite(r->err[s])))
+			return 0;
+	return 1;
+}
+
+/* the alternative starts, a = 0..HET_NALT-1: every group's slot at the
+** median of all resolved bins (no group's own start), and with it h at
+** 0.2, 0.5, 0.8 with beta such that the cross term's amplitude
+** 2 beta h (1 - h), which the oscillation fixes, stays that of the
+** start */
+#define HET_NALT 4
+static void het_global_alt(const hetero_global *g, const het_gctx *c,
+			   size_t np, const double *p0, int a, double *p,
+			   double *buf)
+{
+	memcpy(p, p0, sizeof(double) * np);
+	for (int j = 1; j < 5; j++) {
+		if (g->share[j] != 2)
+			continue;
+		size_t nv = het_start_values(g, c, SIZE_MAX, j, 1, buf);
+		double m = het_median(buf, nv);
+		for (size_t k = 0; k < g->nb && isfinite(m); k++)
+			p[c->map[k * 6 + j]] = m;
+	}
+	if (a == 0 || g->share[FIT_HET_BETA] != 1 || g->share[FIT_HET_H] != 1 ||
+	    g->fixed[FIT_HET_BETA] || g->fixed[FIT_HET_H])
+		return;
+	double b0 = p0[c->map[FIT_HET_BETA]], h0 = p0[c->map[FIT_HET_H]];
+	double h = 0.2 + 0.3 * (a - 1), cross = b0 * h0 * (1 - h0);
+	double beta = cross / (h * (1 - h));
+	p[c->map[FIT_HET_H]] = h;
+	p[c->map[FIT_HET_BETA]] = beta < 2 ? beta : 1.9;
+}
+
+/* the fit from the medians; if it did not converge, its shared values
+** disagree with the bins or a parameter is unconstrained, a few
+** deterministic other starts (het_global_alt), keeping the converged fit
+** of lowest chi-square. *note: NULL, or why the kept fit's shared values
+** are not to be trusted. */
+static int het_global_multi(const hetero_global *g, het_gctx *c,
+			    fit_problem *pb, const double *p0, int *fixed,
+			    fit_result *r, const char **note, char *err)
+{
+	size_t np = pb->np;
+	double *p = err_malloc(2 * np + g->nb + 1, sizeof(double), err);
+	if (p == NULL)
+		return -1;
+	double *buf = p + np;
+	memcpy(p, p0, sizeof(double) * np);
+	if (het_global_solve(g, c, pb, p, fixed, r, err)) {
+		free(p);
+		return -1;
+	}
+	*note = het_global_judge(g, c, pb, r, buf);
+	for (int a = 0; a < HET_NALT && (*note || r->status != FIT_CONVERGED ||
+					 !het_global_finite(pb, r)); a++) {
+		fit_result ra;
+		char e2[ERR_LEN];
+		het_global_alt(g, c, np, p0, a, p, buf);
+		for (size_t s = 0; s < np; s++)
+			p[s] = p[s] < pb->lower[s] ? pb->lower[s] :
+			       p[s] > pb->upper[s] ? pb->upper[s] : p[s];
+		if (het_global_solve(g, c, pb, p, fixed, &ra, e2))
+			continue;
+		int conv = ra.status == FIT_CONVERGED, conv0 = r->status == FIT_CONVERGED;
+		if ((conv && !conv0) || (conv == conv0 && ra.chi2 < r->chi2)) {
+			fit_result_free(r);
+			*r = ra;
+			*note = het_global_judge(g, c, pb, r, buf);
+		} else {
+			fit_result_free(&ra);
+		}
+	}
+	pb->p0 = p0;
+	free(p);
+	return 0;
+}
+
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 		      double *v_err, double *chi2_red, char *err)
 {
-	het_gctx c = {g, NULL, NULL, 0, 1};
+	het_gctx c = {.g = g, .vs = 1};
 	double *x = NULL, *y = NULL, *w = NULL, *p0 = NULL, *lo = NULL, *hi = NULL;
 	int *fixed = NULL, ng = 0, rc = -1;
 	size_t np = 0, n = 0;
 	fit_result r;
+	const char *note = NULL;
 	if (g->nb == 0)
 		return err_set(err, "no bins");
 	c.off = err_calloc(g->nb + 1, sizeof(size_t), err);
@@ -857,6 +1164,13 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 	    het_global_bounds(g, &c, np, lo, hi) ||
 	    het_global_data(g, &c, &x, &y, &w, &n, err))
 		goto done;
+	c.y = y;
+	c.w = w;
+	c.profile = g->share[FIT_HET_B] == 0 && !g->fixed[FIT_HET_B];
+	for (size_t k = 0; c.profile && k < g->nb; k++) {
+		fixed[c.map[k * 6 + FIT_HET_B]] = 1;	/* het_profile */
+		p0[c.map[k * 6 + FIT_HET_B]] = 0;
+	}
 	for (size_t s = 0; s < np; s++) {
 		if (!isfinite(p0[s])) {
 			err_set(err, "global fit: no start for parameter %zu", s + 1);
@@ -868,35 +1182,14 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 	fit_problem pb = {.model = het_global_model, .ctx = &c, .np = np,
 		.n = n, .x = x, .y = y, .weights = w, .p0 = p0, .lower = lo,
 		.upper = hi, .fixed = fixed, .max_iter = 300, .scale_errors = 1};
-	/* with a shared speed, first the other parameters at the start
-	** speed: from medians of per-bin fits, a free speed can slide into
-	** the h = 1 valley where the cross term, and so v, drops out */
-	int fixed_ok = 0;
-	if (g->qc && !fixed[c.vidx]) {
-		fixed[c.vidx] = 1;
-		if (fit_run(&pb, &r, err) == 0) {
-			fixed_ok = r.status == FIT_CONVERGED;
-			for (size_t s = 0; s < np; s++)
-				if (isfinite(r.p[s]) && r.p[s] > lo[s] && r.p[s] < hi[s])
-					p0[s] = r.p[s];
-			fit_result_free(&r);
-		}
-		fixed[c.vidx] = 0;
-	}
-	if (fit_run(&pb, &r, err)) {
+	if (het_global_multi(g, &c, &pb, p0, fixed, &r, &note, err)) {
 		err_prefix(err, "global fit");
 		goto done;
 	}
-	/* GSL stops with "maximum iterations" when no step of its first
-	** iteration lowers chi2. After a converged fit at the start speed
-	** that means the start is already the minimum with the speed free
-	** too (recovery test, 180 A/s: the two speeds agree to 2e-6, and
-	** with other rounding, e.g. under the sanitizers, the first step
-	** is either a 1e-12 improvement or none) */
-	if (fixed_ok && r.status == FIT_MAXITER && r.niter <= 1)
-		r.status = FIT_CONVERGED;
 	double rho = het_global_rho(&c, x, y, w, n, r.p, np);
 	double infl = sqrt((1 + rho) / (1 - rho));
+	if (c.profile && het_baselines(&c, &r, x, n, err))
+		goto done;
 	for (size_t s = 0; s < np; s++)
 		r.err[s] *= infl;
 	for (size_t k = 0; k < g->nb; k++) {
@@ -921,6 +1214,7 @@ int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
 	if (v_err) *v_err = g->qc ? r.err[c.vidx] * c.vs : NAN;
 	if (chi2_red) *chi2_red = r.chi2_red;
 	if (g->status) *g->status = r.status;
+	if (g->note) *g->note = note;
 	fit_result_free(&r);
 	rc = 0;
 done:

@@ -36,6 +36,13 @@ typedef struct hetero_opts {
 				   the cross term gets e^{-(srel omega
 				   tau)^2/2} (fit_eq1_spread); 0: none */
 	const double *srel_bins;	/* hetero_fit_bins: per bin, or NULL */
+	size_t nnodes;		/* > 0: the bin's distribution of omega /
+				   omega_bin as nodes node_r with weights
+				   node_w (fit_eq1_nodes) for the nonlinear
+				   fit; the scan keeps srel's envelope */
+	const double *node_r, *node_w;
+	const size_t *nnodes_bins;	/* hetero_fit_bins: per bin, or NULL */
+	const double *const *node_r_bins, *const *node_w_bins;
 	fit_mt mt;		/* multi-tau averaging of the correlator
 				   (fit.h; dt 0: g2 at instants) */
 } hetero_opts;
@@ -81,7 +88,15 @@ int hetero_fit_bins(const double *tau, const double *g2, const double *g2err,
 ** lag-1 correlation (pooled within bins), as in hetero_fit; the shared
 ** starts are medians over the resolved bins (all bins if none is).
 ** Results: per-bin parameters and errors in out[k]; *v and *v_err when
-** qc is given; *chi2_red. */
+** qc is given; *chi2_red.
+** The cosine makes the joint surface multimodal. A group's start comes
+** from its own resolved bins only when it has 3 (else from all resolved
+** bins). When a value shared by all bins lies outside the spread of the
+** resolved bins' own fits (3 robust standard deviations of their
+** median), or a free parameter has no finite error, a few deterministic
+** other starts are tried (groups at the overall medians; h at 0.2, 0.5,
+** 0.8 with the cross term's amplitude kept) and the lowest chi-square
+** kept; if its shared values still disagree, *g->note says so. */
 typedef struct hetero_global {
 	size_t nb;
 	const double *const *tau, *const *g2, *const *g2err;	/* per bin */
@@ -93,6 +108,8 @@ typedef struct hetero_global {
 	const hetero_result *start;	/* nb entries */
 	double v0;		/* start speed when qc given (0: from starts) */
 	int *status;		/* NULL, or receives the fit_status */
+	const char **note;	/* NULL, or receives NULL or why the shared
+				   values are not to be trusted (below) */
 	const double *srel;	/* nb relative omega spreads, or NULL */
 	const size_t *nnodes;	/* nb counts (0: none) or NULL: bin k's */
 	const double *const *node_r;	/* pixel omegas are omega_k r_j */

@@ -4,11 +4,12 @@
 **   fit.curve(model, x, y, {p0=, lower=, upper=, weights= | sigma=,
 **             fixed=, names=, max_iter=, scale_errors=, vectorized=})
 **   fit.heterodyne(tau, g2 [, err] [, {fit_baseline=, baseline=, gamma=,
-**             tau_min=, tau_max=, omega_max=, spread=, global={share=,
+**             tau_min=, tau_max=, omega_max=, spread=, pixels={bin=,
+**             qx=, qy=, w=}, flow_angle_deg=, global={share=,
 **             by_group=, group=}}])
 **   fit.velocity{omega=, omega_err=, resolved= | fits=, ring=, q=,
 **             qx=, qy= | phi_deg=, flow_angle_deg=, fit_angle=,
-**             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=},
+**             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=, w=},
 **             master={tau=, g2=, err=}}
 **   fit.eval(model, params, x [, {spread=}]) -- a native model at x
 **   fit.models   -- names and parameter names of the native models
@@ -550,6 +551,169 @@ static int lfit_het_global(lua_State *L, int g, const double *tau,
 	return 0;
 }
 
+/* the pixels of the master bins as nodes for fit_eq1_nodes: each bin's
+** ratios r = q cos chi / <q cos chi> over its pixels, sorted and pooled
+** into at most LFIT_NODES groups of about equal weight (node = the
+** group's weighted mean, weight = its share), which keeps the bin's mean
+** exactly and its spread and skew closely. Pixel weights (pixels.w) are
+** those of the bin's g2: with a static partition every static bin counts
+** once (xpcsio.bin_moments), so a pixel weighs 1 / its static bin's
+** pixels; without them all pixels weigh alike. The ratios are to the
+** weighted mean of the bin's own pixels, so that the nodes and the bin's
+** omega describe the same mean. */
+#define LFIT_NODES 24
+typedef struct lfit_pix {
+	size_t npix;
+	const double *bin, *qx, *qy;	/* bin numbers 1.. (0: excluded) */
+	const double *w;		/* pixel weights, or NULL */
+} lfit_pix;
+
+typedef struct lfit_rw {
+	double r, w;
+} lfit_rw;
+
+static int lfit_cmp(const void *a, const void *b)
+{
+	double x = ((const lfit_rw *)a)->r, y = ((const lfit_rw *)b)->r;
+	return x < y ? -1 : x > y;
+}
+
+/* K groups of about equal weight from n sorted (r, w) pairs */
+static size_t lfit_group(const lfit_rw *v, size_t n, double *R, double *W)
+{
+	double tot = 0;
+	for (size_t j = 0; j < n; j++)
+		tot += v[j].w;
+	size_t K = n < LFIT_NODES ? n : LFIT_NODES, g = 0;
+	if (!(tot > 0))
+		return 0;
+	double cum = 0, sw = 0, swr = 0;
+	for (size_t j = 0; j < n; j++) {
+		sw += v[j].w;
+		swr += v[j].w * v[j].r;
+		cum += v[j].w;
+		if (cum >= tot * (double)(g + 1) / (double)K * (1 - 1e-12) ||
+		    j == n - 1) {
+			if (sw > 0) {
+				R[g] = swr / sw;
+				W[g] = sw / tot;
+				g++;
+			}
+			sw = swr = 0;
+			if (g == K)
+				break;
+		}
+	}
+	return g;
+}
+
+/* nodes of the nb0 bins use[0..mb-1] (bin numbers use[i] + 1 in
+** px->bin); qc[i] receives the bin's weighted mean of q cos chi when
+** own_mean, else is the divisor given */
+static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
+		       size_t mb, double *qc, int own_mean, double ca,
+		       double sa, size_t *nn, const double **nr,
+		       const double **nw)
+{
+	size_t *of = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
+	size_t maxbin = 0;
+	for (size_t i = 0; i < mb; i++)
+		if (use[i] + 1 > maxbin)
+			maxbin = use[i] + 1;
+	int *bs = lua_newuserdatauv(L, sizeof(int) * (maxbin + 1), 0);
+	for (size_t k = 0; k <= maxbin; k++)
+		bs[k] = -1;
+	for (size_t i = 0; i < mb; i++)
+		bs[use[i] + 1] = (int)i;
+	for (size_t i = 0; i <= mb; i++)
+		of[i] = 0;
+	for (size_t p = 0; p < px->npix; p++) {
+		double bv = px->bin[p];
+		if (bv >= 1 && bv <= (double)maxbin && bs[(size_t)bv] >= 0)
+			of[bs[(size_t)bv] + 1]++;
+	}
+	for (size_t i = 0; i < mb; i++)
+		of[i + 1] += of[i];
+	lfit_rw *v = lua_newuserdatauv(L, sizeof(lfit_rw) * (of[mb] + 1), 0);
+	double *node = lfit_buf(L, 2 * LFIT_NODES * mb + 1);
+	size_t *fill = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
+	memcpy(fill, of, sizeof(size_t) * (mb + 1));
+	size_t *perm = lua_newuserdatauv(L, sizeof(size_t) * (of[mb] + 1), 0);
+	for (size_t p = 0; p < px->npix; p++) {
+		double bv = px->bin[p], w = px->w ? px->w[p] : 1;
+		if (!(bv >= 1 && bv <= (double)maxbin) || bs[(size_t)bv] < 0)
+			continue;
+		size_t i = (size_t)bs[(size_t)bv];
+		double x = px->qx[p] * ca + px->qy[p] * sa;
+		perm[fill[i]] = p;
+		v[fill[i]].r = isfinite(x) ? x : 0;
+		v[fill[i]++].w = isfinite(x) && w > 0 && isfinite(w) ? w : 0;
+	}
+	for (size_t i = 0; i < mb; i++) {
+		size_t cnt = of[i + 1] - of[i];
+		lfit_rw *vi = v + of[i];
+		double *R = node + 2 * LFIT_NODES * i, *W = R + LFIT_NODES;
+		if (own_mean) {
+			double sw = 0, swx = 0, swq = 0;
+			for (size_t j = 0; j < cnt; j++) {
+				size_t pj = perm[of[i] + j];
+				sw += vi[j].w;
+				swx += vi[j].w * vi[j].r;
+				swq += vi[j].w * hypot(px->qx[pj], px->qy[pj]);
+			}
+			qc[i] = sw > 0 ? swx / sw : NAN;
+			/* a sector near chi = 90 degrees holds omegas of both
+			** signs: its omega is not v <q cos chi> (hetero.h), and
+			** it keeps the envelope of its spread */
+			if (!(fabs(qc[i]) >= 0.25 * swq / sw))
+				qc[i] = NAN;
+		}
+		nn[i] = 0;
+		nr[i] = R;
+		nw[i] = W;
+		if (!(isfinite(qc[i]) && qc[i] != 0))
+			continue;
+		for (size_t j = 0; j < cnt; j++)
+			vi[j].r /= qc[i];
+		qsort(vi, cnt, sizeof *vi, lfit_cmp);
+		nn[i] = lfit_group(vi, cnt, R, W);
+	}
+}
+
+/* t.pixels = {bin =, qx =, qy = [, w =]} (arrays of one size) into px;
+** none: px->npix = 0. The arrays stay on the stack. */
+static void lfit_get_pixels(lua_State *L, int t, lfit_pix *px,
+			    const char *fname)
+{
+	memset(px, 0, sizeof *px);
+	if (t == 0 || lua_getfield(L, t, "pixels") != LUA_TTABLE) {
+		if (t)
+			lua_pop(L, 1);
+		return;
+	}
+	int pt = lua_gettop(L);
+	if (lua_getfield(L, pt, "bin") == LUA_TNIL ||
+	    lua_getfield(L, pt, "qx") == LUA_TNIL ||
+	    lua_getfield(L, pt, "qy") == LUA_TNIL)
+		luaL_error(L, "%s: pixels needs bin, qx and qy", fname);
+	int hw = lua_getfield(L, pt, "w") != LUA_TNIL;
+	arr *a[4];
+	size_t sz[4] = {0, 0, 0, 0};
+	for (int j = 0; j < 3 + hw; j++) {
+		a[j] = lfit_arr(L, pt + 1 + j, fname);
+		sz[j] = arr_size(a[j]);
+	}
+	if (sz[1] != sz[0] || sz[2] != sz[0] || (hw && sz[3] != sz[0]))
+		luaL_error(L, "%s: pixels.bin, qx, qy (and w) have %d, %d, %d "
+			   "(and %d) values", fname, (int)sz[0], (int)sz[1],
+			   (int)sz[2], (int)sz[3]);
+	px->npix = arr_size(a[0]);
+	px->bin = (const double *)a[0]->data;
+	px->qx = (const double *)a[1]->data;
+	px->qy = (const double *)a[2]->data;
+	px->w = hw ? (const double *)a[3]->data : NULL;
+}
+
 static int lfit_heterodyne(lua_State *L)
 {
 	const char *fname = "fit.heterodyne";
@@ -590,6 +754,23 @@ static int lfit_heterodyne(lua_State *L)
 					  "[0, 10)", fname, (int)k + 1);
 	if (!(ho.srel >= 0 && ho.srel < 10))
 		return luaL_error(L, "%s: spread must be in [0, 10)", fname);
+	/* pixels = {bin =, qx =, qy =, w =}: each bin's own distribution of
+	** q cos chi along flow_angle_deg in the nonlinear fits */
+	lfit_pix px;
+	lfit_get_pixels(L, o, &px, fname);
+	if (px.npix) {
+		double al = lfit_optnum(L, o, "flow_angle_deg", 0, fname) * M_PI / 180;
+		size_t *use = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
+		size_t *nn = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
+		const double **nr = lua_newuserdatauv(L, sizeof(double *) * 2 * nb, 0);
+		double *qcb = lfit_buf(L, nb);
+		for (size_t k = 0; k < nb; k++)
+			use[k] = k;
+		lfit_nodes(L, &px, use, nb, qcb, 1, cos(al), sin(al), nn, nr, nr + nb);
+		ho.nnodes_bins = nn;
+		ho.node_r_bins = nr;
+		ho.node_w_bins = nr + nb;
+	}
 	hetero_result *res = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
 	char (*why)[ERR_LEN] = lua_newuserdatauv(L, (size_t)ERR_LEN * nb, 0);
 	if (hetero_fit_bins(tau, g2, e, n, nb, &ho, res, why, err) != 0)
@@ -754,6 +935,16 @@ static void lfit_master_push(lua_State *L, const hetero_result *out,
 	lua_pushnumber(L, out[0].err[1]); lua_setfield(L, -2, "beta_err");
 	lua_pushnumber(L, out[0].p[2]); lua_setfield(L, -2, "h");
 	lua_pushnumber(L, out[0].err[2]); lua_setfield(L, -2, "h_err");
+	/* a flat valley of beta h (1 - h) = const: numbers with errors
+	** that say so, and a warning in words */
+	if (!(out[0].err[1] < out[0].p[1] / 3) ||
+	    !(out[0].err[2] < out[0].p[2] / 3)) {
+		lua_pushliteral(L, "beta and h are not separated by these data "
+				"(one of them below 3 standard errors): the cross "
+				"term fixes beta h (1 - h), the homodyne term beta "
+				"h^2 is too weak to split it");
+		lua_setfield(L, -2, "warning");
+	}
 	lua_pushnumber(L, out[0].p[4]); lua_setfield(L, -2, "gamma");
 	lua_pushnumber(L, out[0].err[4]); lua_setfield(L, -2, "gamma_err");
 	/* tau0 per ring (1-based ring numbers of the input) */
@@ -773,75 +964,6 @@ static void lfit_master_push(lua_State *L, const hetero_result *out,
 ** v |<q cos chi>_k|, beta, h, gamma shared, tau0 per ring. The speed is
 ** reported only when hetero_master_check accepts it against the
 ** omega(q, chi) speed vr +/- vre; otherwise resolved = false and why. */
-/* the pixels of the master bins as nodes for fit_eq1_nodes: each bin's
-** ratios r = q cos chi / <q cos chi> over its pixels, sorted and pooled
-** into at most LFIT_NODES groups of equal count (node = the group's
-** mean, weight = its share), which keeps the bin's mean exactly and its
-** spread and skew closely */
-#define LFIT_NODES 24
-typedef struct lfit_pix {
-	size_t npix;
-	const double *bin, *qx, *qy;	/* bin numbers 1.. (0: excluded) */
-} lfit_pix;
-
-static int lfit_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
-		       size_t mb, const double *qc, double ca, double sa,
-		       size_t *nn, const double **nr, const double **nw)
-{
-	size_t *of = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
-	size_t maxbin = 0;
-	for (size_t i = 0; i < mb; i++)
-		if (use[i] + 1 > maxbin)
-			maxbin = use[i] + 1;
-	int *bs = lua_newuserdatauv(L, sizeof(int) * (maxbin + 1), 0);
-	for (size_t k = 0; k <= maxbin; k++)
-		bs[k] = -1;
-	for (size_t i = 0; i < mb; i++)
-		bs[use[i] + 1] = (int)i;
-	for (size_t i = 0; i <= mb; i++)
-		of[i] = 0;
-	for (size_t p = 0; p < px->npix; p++) {
-		double bv = px->bin[p];
-		if (bv >= 1 && bv <= (double)maxbin && bs[(size_t)bv] >= 0)
-			of[bs[(size_t)bv] + 1]++;
-	}
-	for (size_t i = 0; i < mb; i++)
-		of[i + 1] += of[i];
-	double *r = lfit_buf(L, of[mb] + 1);
-	double *node = lfit_buf(L, 2 * LFIT_NODES * mb + 1);
-	size_t *fill = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
-	memcpy(fill, of, sizeof(size_t) * (mb + 1));
-	for (size_t p = 0; p < px->npix; p++) {
-		double bv = px->bin[p];
-		if (!(bv >= 1 && bv <= (double)maxbin) || bs[(size_t)bv] < 0)
-			continue;
-		size_t i = (size_t)bs[(size_t)bv];
-		r[fill[i]++] = (px->qx[p] * ca + px->qy[p] * sa) / qc[i];
-	}
-	for (size_t i = 0; i < mb; i++) {
-		size_t cnt = of[i + 1] - of[i], K = cnt < LFIT_NODES ? cnt : LFIT_NODES;
-		double *ri = r + of[i], *R = node + 2 * LFIT_NODES * i, *W = R + LFIT_NODES;
-		qsort(ri, cnt, sizeof(double), lfit_cmp);
-		for (size_t g = 0; g < K; g++) {
-			size_t a = g * cnt / K, e = (g + 1) * cnt / K;
-			double sum = 0;
-			for (size_t j = a; j < e; j++)
-				sum += ri[j];
-			R[g] = sum / (double)(e - a);
-			W[g] = (double)(e - a) / (double)cnt;
-		}
-		nn[i] = K;
-		nr[i] = R;
-		nw[i] = W;
-	}
-}
-
 /* the longest delay of the master fit: master.tau_max (s, 0: all), by
 ** default half the longest delay with a finite g2 (multi-tau's last
 ** delay is 1/2 to 1 of the measurement T). The symmetric normalisation
@@ -916,9 +1038,18 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	size_t *nn = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
 	const double **nr = lua_newuserdatauv(L, sizeof(double *) * 2 * (mb + 1), 0);
 	const double **nw = nr + mb + 1;
-	if (px->npix)
-		lfit_nodes(L, px, use, mb, qc, ca, sa, nn, nr, nw);
+	if (px->npix) {
+		double *qc0 = lfit_buf(L, mb + 1);
+		memcpy(qc0, qc, sizeof(double) * mb);
+		lfit_nodes(L, px, use, mb, qc, 1, ca, sa, nn, nr, nw);
+		for (size_t i = 0; i < mb; i++)
+			if (!isfinite(qc[i])) {	/* keep the moments' mean */
+				qc[i] = qc0[i];
+				nn[i] = 0;
+			}
+	}
 	int status = FIT_MAXITER;
+	const char *note = NULL;
 	fit_mt avg;
 	lfit_mt_opts(L, mt, &avg, fname);
 	/* a baseline per bin: the constant term beta (1-h)^2 is the contrast
@@ -932,7 +1063,7 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 		.g2err = e ? tp + 2 * mb : NULL, .n = ns,
 		.share = {fb ? 0 : 1, 1, 1, 2, 1}, .fixed = {!fb, 0, 0, 0, 0, 0},
 		.group = grp, .qc = qc,
-		.start = st, .v0 = vr, .status = &status,
+		.start = st, .v0 = vr, .status = &status, .note = &note,
 		.srel = mom[0] ? srel : NULL, .nnodes = px->npix ? nn : NULL,
 		.node_r = nr, .node_w = nw};
 	hg.tau_max = lfit_master_taumax(L, mt, tau, n, g2, nb, use, mb, fname);
@@ -942,8 +1073,8 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 		why = "fewer than 3 bins away from chi = 90 degrees";
 	else if (hetero_fit_global(&hg, out, &v, &ve, &chi2, err) != 0)
 		why = "master-curve fit failed";	/* singular, no start */
-	else
-		why = hetero_master_check(v, ve, status, vr, vre);
+	else if ((why = hetero_master_check(v, ve, status, vr, vre)) == NULL)
+		why = note;	/* beta, h, ... of another minimum */
 	lfit_master_push(L, out, grp, gring, mb, v, ve, chi2, why);
 }
 
@@ -1061,31 +1192,10 @@ static int lfit_velocity(lua_State *L)
 	if ((mom[0] || mom[1] || mom[2]) && !(mom[0] && mom[1] && mom[2]))
 		return luaL_error(L, "%s: 'qxx', 'qyy' and 'qxy' go together",
 				  fname);
-	/* optional pixels = {bin = p.map, qx = m.q * m.ux, qy = m.q * m.uy}:
-	** the master fit then averages Eq. 1 over each bin's pixels */
-	lfit_pix px = {0, NULL, NULL, NULL};
-	if (lua_getfield(L, 1, "pixels") == LUA_TTABLE) {
-		int pt = lua_gettop(L);
-		size_t n1, n2, n3;
-		if (lua_getfield(L, pt, "bin") == LUA_TNIL ||
-		    lua_getfield(L, pt, "qx") == LUA_TNIL ||
-		    lua_getfield(L, pt, "qy") == LUA_TNIL)
-			return luaL_error(L, "%s: pixels needs bin, qx and qy",
-					  fname);
-		arr *a1 = lfit_arr(L, pt + 1, fname), *a2 = lfit_arr(L, pt + 2, fname);
-		arr *a3 = lfit_arr(L, pt + 3, fname);
-		n1 = arr_size(a1); n2 = arr_size(a2); n3 = arr_size(a3);
-		if (n1 != n2 || n1 != n3)
-			return luaL_error(L, "%s: pixels.bin, qx and qy have %d, %d "
-					  "and %d values", fname, (int)n1, (int)n2,
-					  (int)n3);
-		px.npix = n1;
-		px.bin = (const double *)a1->data;
-		px.qx = (const double *)a2->data;
-		px.qy = (const double *)a3->data;
-	} else {
-		lua_pop(L, 1);
-	}
+	/* optional pixels = {bin = p.map, qx = m.q * m.ux, qy = m.q * m.uy,
+	** w = }: the master fit then averages Eq. 1 over each bin's pixels */
+	lfit_pix px;
+	lfit_get_pixels(L, 1, &px, fname);
 	double deg = lfit_optnum(L, 1, "flow_angle_deg", 0, fname);
 	double alpha = lfit_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
 	int fit_angle = lfit_optbool(L, 1, "fit_angle", 0);
@@ -1139,7 +1249,7 @@ static int lfit_eval(lua_State *L)
 	lua_setfield(L, -2, "p0");
 	lfit_params(L, lua_gettop(L), "p0", np, names, p, 0, 1, fname);
 	int o4 = lua_istable(L, 4) ? 4 : 0;
-	fit_eq1_opts eo;
+	fit_eq1_opts eo = {0};
 	eo.srel = lfit_optnum(L, o4, "spread", 0, fname);
 	lfit_mt_opts(L, o4, &eo.mt, fname);
 	if (!(eo.srel >= 0 && eo.srel < 10))

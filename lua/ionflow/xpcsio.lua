@@ -585,7 +585,23 @@ function M.bin_moments(p, maps, nphi, st)
   for b = 1, p.nbins do ring[b] = (b - 1) // nphi + 1 end
   return {q = st and mean(maps.q) or p.q_mean, qx = mean(qx), qy = mean(qy),
     qxx = mean(qx * qx), qyy = mean(qy * qy), qxy = mean(qx * qy),
-    ring = ring, nphi = nphi, nq = (p.nbins + nphi - 1) // nphi}
+    ring = ring, nphi = nphi, nq = (p.nbins + nphi - 1) // nphi,
+    pixels = {bin = p.map:astype("f64"), qx = qx, qy = qy,
+      w = st and M.static_weights(st) or nil}}
+end
+
+-- each pixel's weight in its bin's g2 with the static partition st: the
+-- g2 is the plain mean over the static bins, so a pixel weighs 1 / the
+-- pixels of its static bin (0 outside every static bin)
+function M.static_weights(st)
+  local n = 1
+  for _, d in ipairs(st.map.shape) do n = n * d end
+  local map, cnt, w = st.map:reshape{n}:totable(), st.count:totable(), {}
+  for i = 1, n do
+    local s = map[i]
+    w[i] = (s >= 1 and (cnt[s] or 0) > 0) and 1 / cnt[s] or 0
+  end
+  return array.from(w):reshape(st.map.shape)
 end
 
 -- the relative spread of omega in each bin, sd(q cos chi) / |<q cos chi>|
@@ -621,10 +637,10 @@ function M.velocity(tau, g2, err, o)
   local flow = o.flow_angle_deg or 0
   local fits = fit.heterodyne(tau, g2, err, {spread = M.bin_spread(b, flow),
     frame_time = o.frame_time, dpl = o.dpl,
-    fit_baseline = o.fit_baseline})
+    fit_baseline = o.fit_baseline, pixels = b.pixels, flow_angle_deg = flow})
   local arg = {fits = fits, q = b.q, qx = b.qx, qy = b.qy, qxx = b.qxx,
     qyy = b.qyy, qxy = b.qxy, ring = b.ring, flow_angle_deg = flow,
-    fit_angle = o.fit_angle}
+    fit_angle = o.fit_angle, pixels = b.pixels}
   if o.master then
     arg.master = {tau = tau, g2 = g2, err = err, frame_time = o.frame_time,
       dpl = o.dpl}
