@@ -50,6 +50,9 @@
 #define CORR_TILE (400u << 10)	/* bytes of a tile's level-0 work rows */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+#ifndef CORR_TEAM_MIN
+#define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
+#endif
 
 typedef struct corr_level {
 	int nlag, kmax;
@@ -236,6 +239,16 @@ static corr_kern_fn corr_kernel(void)
 const char *corr_kernel_name(void)
 {
 	return corr_kernel() == corr_kern_base ? "sse2" : "avx2+fma";
+}
+
+/* Threads for a parallel loop over `work` pixel-frames (or pixel-delays).
+** Waking a team costs microseconds, and when another process holds a
+** core the whole team waits for a descheduled member at every barrier:
+** windows of a few frames on a small detector spent 20 s instead of 0.1 s
+** so. Work that one thread does in about a millisecond stays on one. */
+static int corr_team(const corr *c, double work)
+{
+	return work < CORR_TEAM_MIN ? 1 : c->nthr;
 }
 
 /* ----------------------------------------------------------- set-up */
@@ -884,7 +897,8 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	if (corr_schedule(c, m, &s, err))
 		return -1;
 	memset(rowsum, 0, sizeof rowsum);
-	#pragma omp parallel for schedule(dynamic, 1) num_threads(c->nthr)
+	#pragma omp parallel for schedule(dynamic, 1) \
+		num_threads(corr_team(c, (double)m * (double)c->npx))
 	for (size_t t = 0; t < c->ntile; t++) {
 		int me = 0;
 #ifdef _OPENMP
@@ -999,7 +1013,8 @@ static int corr_batch(corr *c, const void **fr, size_t *idx,
 	int keep[CORR_T], need = c->o.normalize || c->o.reject_sigma > 0;
 	size_t na = 0, done = 0;
 	if (need) {
-		#pragma omp parallel for num_threads(c->nthr)
+		#pragma omp parallel for \
+			num_threads(corr_team(c, (double)nb * (double)c->npx))
 		for (size_t r = 0; r < nb; r++) {
 			size_t bad;
 			sums[r] = corr_frame_sum(c, fr[r], dt, &bad);
@@ -1392,8 +1407,8 @@ int corr_result(corr *c, corr_res *r, char *err)
 		corr_res_free(r);
 		return -1;
 	}
-	#pragma omp parallel for schedule(dynamic, 1) num_threads(c->nthr) \
-		reduction(|:failed)
+	#pragma omp parallel for schedule(dynamic, 1) reduction(|:failed) \
+		num_threads(corr_team(c, (double)r->ntau * (double)c->npx))
 	for (size_t it = 0; it < r->ntau; it++) {
 		r->tau[it] = c->lev[lv[it]].lag[li[it]] * ldexp(1.0, lv[it]);
 		r->level[it] = lv[it];
