@@ -1543,16 +1543,26 @@ static int h5_frames_fill(h5_frames *fr, size_t *allocated, char *err)
 	return 0;
 }
 
-int h5_frames_next(h5_frames *fr, arr *frame, size_t *index,
-		   size_t *allocated, char *err)
+/* 1 when frame fr->next is in the current block (reading the next block
+** if need be), 0 at the end, -1 on error */
+static int h5_frames_ready(h5_frames *fr, size_t *allocated, char *err)
 {
 	*allocated = 0;
-	memset(frame, 0, sizeof *frame);
 	if (fr->next >= fr->count)
 		return 0;
 	if (fr->blk.buf == NULL || fr->next >= fr->blk_j0 + fr->blk_n)
 		if (h5_frames_fill(fr, allocated, err) != 0)
 			return -1;
+	return 1;
+}
+
+int h5_frames_next(h5_frames *fr, arr *frame, size_t *index,
+		   size_t *allocated, char *err)
+{
+	int r;
+	memset(frame, 0, sizeof *frame);
+	if ((r = h5_frames_ready(fr, allocated, err)) != 1)
+		return r;
 	if (arr_take(frame, &fr->blk, 0, fr->next - fr->blk_j0, err) != 0)
 		return -1;
 	*index = fr->first + fr->next * fr->step;
@@ -1563,16 +1573,12 @@ int h5_frames_next(h5_frames *fr, arr *frame, size_t *index,
 int h5_frames_next_block(h5_frames *fr, arr *block, size_t *index,
 			 size_t *allocated, char *err)
 {
-	size_t j;
-	*allocated = 0;
+	int r;
 	memset(block, 0, sizeof *block);
-	if (fr->next >= fr->count)
-		return 0;
-	if (fr->blk.buf == NULL || fr->next >= fr->blk_j0 + fr->blk_n)
-		if (h5_frames_fill(fr, allocated, err) != 0)
-			return -1;
-	j = fr->next - fr->blk_j0;
-	if (arr_slice(block, &fr->blk, 0, j, fr->blk_n, 1, err) != 0)
+	if ((r = h5_frames_ready(fr, allocated, err)) != 1)
+		return r;
+	if (arr_slice(block, &fr->blk, 0, fr->next - fr->blk_j0, fr->blk_n, 1,
+		      err) != 0)
 		return -1;
 	*index = fr->first + fr->next * fr->step;
 	fr->next = fr->blk_j0 + fr->blk_n;
