@@ -433,9 +433,9 @@ static int lxpcs_part_index(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)m->cols);
 	else if (!strcmp(k, "fold"))
 		lua_pushboolean(L, m->fold);
-	else if (!strcmp(k, "bin_mean")) {
+	else if (!strcmp(k, "bin_mean") || !strcmp(k, "nest")) {
 		luaL_getmetatable(L, LXPCS_PART);
-		lua_getfield(L, -1, "bin_mean");
+		lua_getfield(L, -1, k);
 	} else
 		lua_pushnil(L);
 	return 1;
@@ -449,6 +449,21 @@ static int lxpcs_part_binmean(lua_State *L)
 			     "partition:bin_mean");
 	arr *o = larray_new(L, ARR_F64, 1, &u->m.nbins);
 	qmap_bin_mean(&u->m, (double *)img->data, (double *)o->data);
+	return 1;
+}
+
+/* st:nest(dyn) -> for each bin of st, the bin of dyn that holds it (0
+** none); a bin of st that spans two bins of dyn is an error naming it */
+static int lxpcs_part_nest(lua_State *L)
+{
+	lxpcs_part *st = lxpcs_checkpart(L, 1), *dy = lxpcs_checkpart(L, 2);
+	char err[ERR_LEN];
+	int32_t *s2d = lua_newuserdatauv(L, st->m.nbins * sizeof *s2d + 1, 0);
+	arr *o;
+	if (qmap_nest(&st->m, &dy->m, s2d, err) != 0)
+		return larray_error(L, "partition:nest", err);
+	o = larray_new(L, ARR_I32, 1, &st->m.nbins);
+	memcpy(o->data, s2d, st->m.nbins * sizeof *s2d);
 	return 1;
 }
 
@@ -1026,7 +1041,8 @@ static int lxpcs_kernel(lua_State *L)
 static const luaL_Reg lxpcs_part_meta[] = {
 	{"__index", lxpcs_part_index}, {"__gc", lxpcs_part_gc},
 	{"__close", lxpcs_part_gc}, {"__tostring", lxpcs_part_tostring},
-	{"bin_mean", lxpcs_part_binmean}, {NULL, NULL}
+	{"bin_mean", lxpcs_part_binmean}, {"nest", lxpcs_part_nest},
+	{NULL, NULL}
 };
 
 static const luaL_Reg lxpcs_corr_methods[] = {

@@ -566,14 +566,13 @@ function M.bin_moments(p, maps, nphi, st)
   local qx, qy = maps.q * maps.ux, maps.q * maps.uy
   local mean = function(x) return p:bin_mean(x) end
   if st and st.nbins ~= p.nbins then
-    -- static bins nest in dynamic ones: the mean dynamic bin number of a
-    -- static bin is the one it lies in
-    local s2d = st:bin_mean(p.map:astype("f64")):totable()
+    -- static bins nest in dynamic ones (an error names one that does not)
+    local s2d = st:nest(p):totable()
     mean = function(x)
       local sm, sum, n = st:bin_mean(x):totable(), {}, {}
       for d = 1, p.nbins do sum[d], n[d] = 0, 0 end
       for k, d in ipairs(s2d) do
-        if d == d and d >= 1 and sm[k] == sm[k] then
+        if d >= 1 and sm[k] == sm[k] then
           sum[d], n[d] = sum[d] + sm[k], n[d] + 1
         end
       end

@@ -152,6 +152,18 @@ local gf = X.geometry_from_file(raw)
 t.is(gf.rows, RR, "rows from the dataset")
 t.near(gf.frame_time, 0.002, 0, "frame time from metadata")
 local qm = X.partitions(gf, {q_bins = 2, phi_bins = 2})
+do -- st:nest(dyn): each static bin's dynamic bin, against the pixels
+  local s2d, ok = qm.static:nest(qm.dynamic), true
+  local sm, dm = qm.static.map, qm.dynamic.map
+  for r = 1, RR do for c = 1, CC do
+    local s = sm:get(r, c)
+    if s >= 1 and s2d:get(s) ~= dm:get(r, c) then ok = false end
+  end end
+  t.ok(ok and s2d.dtype == "i32" and #s2d == qm.static.nbins,
+    "st:nest(dyn) gives the dynamic bin of every static bin's pixels")
+  t.errors(function() return qm.dynamic:nest(qm.static) end,
+    "spans dynamic bins", "nest: a bin spanning two is an error naming it")
+end
 local res = X.correlate{raw = raw, dynamic = qm.dynamic, static = qm.static,
   window = 64, overlap = 32, segments = 4, frame_time = gf.frame_time,
   twotime = {bins = {2, 3}, downsample = 2}}
