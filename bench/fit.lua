@@ -58,17 +58,9 @@ do
   local N, F, dt = 128, 4000, 0.05
   local geo = {energy_keV = 10, distance = 1.2, pixel = 75e-6,
     center = {x = (N - 1) / 2, y = (N - 1) / 2}, shape = {N, N}}
-  local qm = X.partitions(xpcs.geometry(geo), {q_bins = 4, phi_bins = 18,
-    q_max = 0.02 / A})
-  local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
-  local frames = speckle.simulate{geometry = geo, frames = F, frame_time = dt,
-    velocity = 100 * A, tau0 = 10, h = 0.5, modes = 4, mean_counts = 5,
-    seed = 21}
-  local corr = xpcs.correlator{dynamic = qm.dynamic, static = qm.static,
-    progress = false}
-  corr:push(frames)
-  local r = corr:result()
-  corr:close()
+  local r, _, _, bins = X.simulated_run(geo, {q_bins = 4, phi_bins = 18,
+    q_max = 0.02 / A}, {frames = F, frame_time = dt, velocity = 100 * A,
+    tau0 = 10, h = 0.5, modes = 4, mean_counts = 5, seed = 21})
   for _, master in ipairs{false, true} do
     w0, c0 = sys.time(), os.clock()
     local _, vel = X.velocity(r.tau * dt, r.g2, r.g2_err, {bins = bins,

@@ -12,9 +12,7 @@ local A = units.A
 local N, T, dt = 128, 4000, 0.05
 local geo = {energy_keV = 10, distance = 1.2, pixel = 75e-6,
   center = {x = (N - 1) / 2, y = (N - 1) / 2}, shape = {N, N}}
-local g = xpcs.geometry(geo)
-local qm = X.partitions(g, {q_bins = 8, phi_bins = 18, q_max = 0.02 / A})
-local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
+local popts = {q_bins = 8, phi_bins = 18, q_max = 0.02 / A}
 local cases = {
   {v = 20, h = 0.2, modes = 10, counts = 1}, {v = 100, h = 0.5, modes = 4, counts = 5},
   {v = 200, h = 0.8, modes = 3, counts = 10}, {v = 60, h = 0.35, modes = 5, counts = 2}}
@@ -24,10 +22,8 @@ local function maxabs(t) local m = 0; for _, x in ipairs(t) do if math.abs(x) > 
 local only, first = tonumber(arg[2]), tonumber(arg[3]) or 21
 for ci, c in ipairs(cases) do if not only or ci == only then
 for seed = first, first - 1 + (tonumber(arg[1]) or 1) do
-  local frames, truth = speckle.simulate{geometry = geo, frames = T, frame_time = dt,
-    velocity = c.v * A, tau0 = 10, h = c.h, modes = c.modes, mean_counts = c.counts, seed = seed}
-  local corr = xpcs.correlator{dynamic = qm.dynamic, static = qm.static, progress = false}
-  corr:push(frames); local r = corr:result(); corr:close()
+  local r, truth, _, bins = X.simulated_run(geo, popts, {frames = T, frame_time = dt,
+    velocity = c.v * A, tau0 = 10, h = c.h, modes = c.modes, mean_counts = c.counts, seed = seed})
   local _, vel = X.velocity(r.tau * dt, r.g2, r.g2_err, {bins = bins, frame_time = dt, master = true})
   local M = vel.master
   if not (vel.resolved and M and M.resolved) then

@@ -589,6 +589,27 @@ function M.bin_moments(p, maps, nphi, st)
       w = st and M.static_weights(st) or nil}}
 end
 
+-- a simulated heterodyne experiment, correlated: the geometry table geo
+-- (as xpcs.geometry takes it), partition options popts (as partitions)
+-- and simulator options sopts (speckle.simulate's without geometry).
+-- Returns the correlator's result, the simulator's truth, the partitions
+-- and the bins' moments (with the static partition), ready for
+-- M.velocity(r.tau * dt, r.g2, r.g2_err, {bins = bins, frame_time = dt}).
+-- For tests, benchmarks and exercises.
+function M.simulated_run(geo, popts, sopts)
+  local qm = M.partitions(xpcs.geometry(geo), popts)
+  local bins = M.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
+  local so = {geometry = geo}
+  for k, v in pairs(sopts) do so[k] = v end
+  local frames, truth = speckle.simulate(so)
+  local c = xpcs.correlator{dynamic = qm.dynamic, static = qm.static,
+    progress = false}
+  c:push(frames)
+  local r = c:result()
+  c:close()
+  return r, truth, qm, bins
+end
+
 -- each pixel's weight in its bin's g2 with the static partition st: the
 -- g2 is the plain mean over the static bins, so a pixel weighs 1 / the
 -- pixels of its static bin (0 outside every static bin)

@@ -16,16 +16,9 @@ do
   local N, T, dt = 64, 2000, 0.05
   local geo = {energy_keV = 10, distance = 0.6, pixel = 75e-6,
     center = {x = (N - 1) / 2, y = (N - 1) / 2}, shape = {N, N}}
-  local qm = X.partitions(xpcs.geometry(geo), {q_bins = 8, phi_bins = 18,
-    q_max = 0.02 / A})
-  local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
-  local frames, truth = speckle.simulate{geometry = geo, frames = T,
-    frame_time = dt, velocity = 20 * A, tau0 = 10, h = 0.2, modes = 10,
-    mean_counts = 1, seed = 6}
-  local corr = xpcs.correlator{dynamic = qm.dynamic, static = qm.static}
-  corr:push(frames)
-  local r = corr:result()
-  corr:close()
+  local r, truth, _, bins = X.simulated_run(geo, {q_bins = 8, phi_bins = 18,
+    q_max = 0.02 / A}, {frames = T, frame_time = dt, velocity = 20 * A,
+    tau0 = 10, h = 0.2, modes = 10, mean_counts = 1, seed = 6})
   local _, vel = X.velocity(r.tau * dt, r.g2, r.g2_err, {bins = bins,
     frame_time = dt, master = true})
   local M = vel.master

@@ -12,10 +12,7 @@ local N, T, dt = 64, 2000, 0.05
 -- 0.6 m at 10 keV with 75 um pixels: q up to 0.02 1/A at the edge
 local geo = {energy_keV = 10, distance = 0.6, pixel = 75e-6,
   center = {x = (N - 1) / 2, y = (N - 1) / 2}, shape = {N, N}}
-local g = xpcs.geometry(geo)
-local qm = X.partitions(g, {q_bins = 6, phi_bins = 18, q_min = 0.004 / A,
-  q_max = 0.02 / A})
-local bins = X.bin_moments(qm.dynamic, qm.maps, nil, qm.static)
+local popts = {q_bins = 6, phi_bins = 18, q_min = 0.004 / A, q_max = 0.02 / A}
 
 local cases = {
   {v = 40, h = 0.2, modes = 10, counts = 2, seed = 1},
@@ -31,13 +28,9 @@ local function z(name, est, err, truth)
   if math.abs(v) > math.abs(worst) then worst = v end
 end
 for _, c in ipairs(cases) do
-  local frames, truth = speckle.simulate{geometry = geo, frames = T,
+  local r, truth, _, bins = X.simulated_run(geo, popts, {frames = T,
     frame_time = dt, velocity = c.v * A, tau0 = 10, h = c.h, modes = c.modes,
-    mean_counts = c.counts, seed = c.seed}
-  local corr = xpcs.correlator{dynamic = qm.dynamic, static = qm.static}
-  corr:push(frames)
-  local r = corr:result()
-  corr:close()
+    mean_counts = c.counts, seed = c.seed})
   local _, vel = X.velocity(r.tau * dt, r.g2, r.g2_err, {bins = bins,
     frame_time = dt, master = true})
   local M = vel.master
