@@ -83,9 +83,9 @@ local xp = step(3, string.format("simulated heterodyne XPCS, %d experiments (%dx
   local tty = sys.isatty(2)
   return demo.xpcs(cfg, mod, mv, function(k, n, r)
     if tty then io.stderr:write("\r\27[K") end
-    local got = r.resolved and string.format("%6.1f +/- %4.1f A/s (%+.1f sigma)",
+    local got = r.resolved and string.format("%7.2f +/- %4.2f A/s (%+.1f sigma)",
       math.abs(r.v) / A, r.v_err / A, r.dev_sigma) or ("not resolved: " .. r.reason)
-    print(string.format("      %2d/%d x = %.2f mm, t = %4d min: truth %6.1f A/s, %s",
+    print(string.format("      %2d/%d x = %.2f mm, t = %4d min: truth %7.2f A/s, %s",
       k, n, r.x * 1e3, r.t // 60, math.abs(r.truth) / A, got))
     io.stdout:flush()
     bar:update(k)
