@@ -59,15 +59,11 @@ t.ok(rms > 0.5 and rms < 1.5, "rms of the z-scores near 1")
 do
   local g1 = {energy_keV = 10, distance = 1, pixel = 75e-6,
     center = {x = 31.5, y = 31.5}, shape = {64, 64}}
-  local fr, tr = speckle.simulate{geometry = g1, frames = 2000, frame_time = 0.2,
-    velocity = 2.5 * A, tau0 = 100, h = 0.5, modes = 4, mean_counts = 5, seed = 1}
-  local q1 = X.partitions(xpcs.geometry(g1), {q_bins = 6, phi_bins = 18})
-  local c1 = xpcs.correlator{dynamic = q1.dynamic, static = q1.static}
-  c1:push(fr)
-  local r1 = c1:result()
-  c1:close()
+  local r1, tr, _, b1 = X.simulated_run(g1, {q_bins = 6, phi_bins = 18},
+    {frames = 2000, frame_time = 0.2, velocity = 2.5 * A, tau0 = 100, h = 0.5,
+    modes = 4, mean_counts = 5, seed = 1})
   local _, v1 = X.velocity(r1.tau * 0.2, r1.g2, r1.g2_err, {frame_time = 0.2,
-    bins = X.bin_moments(q1.dynamic, q1.maps, nil, q1.static), master = true})
+    bins = b1, master = true})
   t.diag("2.5 A/s: %.2f periods, omega(q, chi) %.3f +/- %.3f, master %.3f +/- %.3f A/s",
     v1.periods, v1.v / A, v1.v_err / A, v1.master.v / A, v1.master.v_err / A)
   -- (per-bin errors no longer shrunk by chi2_red < 1: 8 % high, was 17 %)
@@ -79,5 +75,20 @@ do
   t.ok(v1.master.resolved and math.abs(v1.master.v - tr.v) < 2 * v1.master.v_err
     and math.abs(v1.master.v / tr.v - 1) < 0.05,
     "near one period: the master-curve speed covers the truth (2 errors, 5 %)")
+end
+-- a flow along 30 degrees on the detector, given: each bin's pixel
+-- distribution of q cos chi is taken along it
+do
+  local r, truth, _, b = X.simulated_run(geo, popts, {frames = T,
+    frame_time = dt, velocity = 100 * A, flow_angle_deg = 30, tau0 = 10,
+    h = 0.5, modes = 4, mean_counts = 5, seed = 5})
+  local _, vel = X.velocity(r.tau * dt, r.g2, r.g2_err, {bins = b,
+    frame_time = dt, flow_angle_deg = 30, master = true})
+  local M = vel.master
+  t.ok(vel.resolved and math.abs(vel.v / truth.v - 1) < 0.02 and
+    math.abs(vel.v - truth.v) < 3 * vel.v_err and M and M.resolved and
+    math.abs(M.v / truth.v - 1) < 0.02, string.format(
+    "flow at 30 degrees: %.2f +/- %.2f A/s, master %.2f (truth 100)",
+    vel.v / A, vel.v_err / A, M and M.v and M.v / A or 0 / 0))
 end
 t.done()
