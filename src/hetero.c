@@ -541,22 +541,33 @@ typedef struct het_gctx {
 ** instead of a hundred and more: the master fit of the issue's 8 x 18
 ** bins went from seconds to a fraction of one, which makes several
 ** starts affordable. */
+/* bin k's weighted mean of y - m (its profiled baseline), and in *sw the
+** sum of its weights (the mean is NaN when that is not positive) */
+static double het_offset(const het_gctx *c, size_t k, const double *m,
+			 double *sw)
+{
+	double sr = 0;
+	*sw = 0;
+	for (size_t i = c->off[k]; i < c->off[k + 1]; i++) {
+		double w = c->w ? c->w[i] : 1;
+		*sw += w;
+		sr += w * (c->y[i] - m[i]);
+	}
+	return *sw > 0 ? sr / *sw : NAN;
+}
+
 static void het_profile(const het_gctx *c, size_t k, double *ym, double *J,
 			size_t np)
 {
 	size_t i0 = c->off[k], i1 = c->off[k + 1];
-	double sw = 0, sr = 0, sj[6] = {0};
-	for (size_t i = i0; i < i1; i++) {
-		double w = c->w ? c->w[i] : 1;
-		sw += w;
-		sr += w * (c->y[i] - ym[i]);
-		for (int j = 1; J && j < 6; j++)
-			sj[j] += w * J[i * np + c->map[k * 6 + j]];
-	}
+	double sw, b = het_offset(c, k, ym, &sw), sj[6] = {0};
 	if (!(sw > 0))
 		return;
+	for (size_t i = i0; J && i < i1; i++)
+		for (int j = 1; j < 6; j++)
+			sj[j] += (c->w ? c->w[i] : 1) * J[i * np + c->map[k * 6 + j]];
 	for (size_t i = i0; i < i1; i++) {
-		ym[i] += sr / sw;
+		ym[i] += b;
 		for (int j = 1; J && j < 6; j++)
 			J[i * np + c->map[k * 6 + j]] -= sj[j] / sw;
 	}
@@ -961,14 +972,9 @@ static int het_baselines(het_gctx *c, fit_result *r, const double *x,
 	het_global_model(r->p, r->np, x, n, m0, NULL, c, err);
 	c->profile = 1;
 	for (size_t k = 0; k < c->g->nb; k++) {
-		double sw = 0, sr = 0;
-		for (size_t i = c->off[k]; i < c->off[k + 1]; i++) {
-			double w = c->w ? c->w[i] : 1;
-			sw += w;
-			sr += w * (c->y[i] - m0[i]);
-		}
+		double sw;
 		size_t s = c->map[k * 6 + FIT_HET_B];
-		r->p[s] = sw > 0 ? sr / sw : NAN;
+		r->p[s] = het_offset(c, k, m0, &sw);
 		r->err[s] = sw > 0 ? sqrt(r->chi2_red / sw) : NAN;
 	}
 	free(m0);
@@ -1042,10 +1048,7 @@ static const char *het_global_judge(const hetero_global *g,
 	for (int j = 1; j < 5; j++) {
 		if (g->share[j] != 1 || g->fixed[j])
 			continue;
-		size_t nv = 0;
-		for (size_t k = 0; k < g->nb; k++)
-			if (g->start[k].resolved && isfinite(g->start[k].p[j]))
-				buf[nv++] = g->start[k].p[j];
+		size_t nv = het_start_values(g, c, SIZE_MAX, j, 1, buf);
 		if (nv < HET_JUDGE_MIN)
 			continue;
 		double med = het_median(buf, nv);	/* sorts buf */
