@@ -607,13 +607,12 @@ static size_t lfit_group(const lfit_rw *v, size_t n, double *R, double *W)
 	return g;
 }
 
-/* nodes of the nb0 bins use[0..mb-1] (bin numbers use[i] + 1 in
-** px->bin); qc[i] receives the bin's weighted mean of q cos chi when
-** own_mean, else is the divisor given */
+/* nodes of the mb bins use[0..mb-1] (bin numbers use[i] + 1 in
+** px->bin); qc[i] receives the bin's weighted mean of q cos chi (NaN,
+** and no nodes, for a sector across chi = 90 degrees) */
 static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
-		       size_t mb, double *qc, int own_mean, double ca,
-		       double sa, size_t *nn, const double **nr,
-		       const double **nw)
+		       size_t mb, double *qc, double ca, double sa, size_t *nn,
+		       const double **nr, const double **nw)
 {
 	size_t *of = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
 	size_t maxbin = 0;
@@ -653,21 +652,19 @@ static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
 		size_t cnt = of[i + 1] - of[i];
 		lfit_rw *vi = v + of[i];
 		double *R = node + 2 * LFIT_NODES * i, *W = R + LFIT_NODES;
-		if (own_mean) {
-			double sw = 0, swx = 0, swq = 0;
-			for (size_t j = 0; j < cnt; j++) {
-				size_t pj = perm[of[i] + j];
-				sw += vi[j].w;
-				swx += vi[j].w * vi[j].r;
-				swq += vi[j].w * hypot(px->qx[pj], px->qy[pj]);
-			}
-			qc[i] = sw > 0 ? swx / sw : NAN;
-			/* a sector near chi = 90 degrees holds omegas of both
-			** signs: its omega is not v <q cos chi> (hetero.h), and
-			** it keeps the envelope of its spread */
-			if (!(fabs(qc[i]) >= 0.25 * swq / sw))
-				qc[i] = NAN;
+		double sw = 0, swx = 0, swq = 0;
+		for (size_t j = 0; j < cnt; j++) {
+			size_t pj = perm[of[i] + j];
+			sw += vi[j].w;
+			swx += vi[j].w * vi[j].r;
+			swq += vi[j].w * hypot(px->qx[pj], px->qy[pj]);
 		}
+		qc[i] = sw > 0 ? swx / sw : NAN;
+		/* a sector near chi = 90 degrees holds omegas of both signs:
+		** its omega is not v <q cos chi> (hetero.h), and it keeps the
+		** envelope of its spread */
+		if (!(fabs(qc[i]) >= 0.25 * swq / sw))
+			qc[i] = NAN;
 		nn[i] = 0;
 		nr[i] = R;
 		nw[i] = W;
@@ -766,7 +763,7 @@ static int lfit_heterodyne(lua_State *L)
 		double *qcb = lfit_buf(L, nb);
 		for (size_t k = 0; k < nb; k++)
 			use[k] = k;
-		lfit_nodes(L, &px, use, nb, qcb, 1, cos(al), sin(al), nn, nr, nr + nb);
+		lfit_nodes(L, &px, use, nb, qcb, cos(al), sin(al), nn, nr, nr + nb);
 		ho.nnodes_bins = nn;
 		ho.node_r_bins = nr;
 		ho.node_w_bins = nr + nb;
@@ -1041,7 +1038,7 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	if (px->npix) {
 		double *qc0 = lfit_buf(L, mb + 1);
 		memcpy(qc0, qc, sizeof(double) * mb);
-		lfit_nodes(L, px, use, mb, qc, 1, ca, sa, nn, nr, nw);
+		lfit_nodes(L, px, use, mb, qc, ca, sa, nn, nr, nw);
 		for (size_t i = 0; i < mb; i++)
 			if (!isfinite(qc[i])) {	/* keep the moments' mean */
 				qc[i] = qc0[i];
