@@ -19,6 +19,7 @@ local function run(name, rows, cols, frames, mean, pool, chunk)
   local data = xpcs.poisson(pool, rows, cols, mean, 42)
   local part = xpcs.partition{map = array.full({rows, cols}, 1, "i32")}
   local c = xpcs.correlator{dynamic = part, progress = false}
+  chunk = chunk or c:batch()	-- whole batches are read in place
   local w0, c0 = sys.time(), os.clock()
   local done = 0
   while done < frames do
@@ -44,9 +45,13 @@ print(string.format("kernel %s, OMP_NUM_THREADS=%s", xpcs.kernel(),
 if quick then
   run("dense 256x256 x 2000, mean 5", 256, 256, 2000, 5, 512, 64)
 else
-  run("dense 256x256 x 10000, mean 5", 256, 256, 10000, 5, 512, 64)
-  run("dense 1024x1024 x 1000, mean 5", 1024, 1024, 1000, 5, 48, 16)
-  run("sparse 256x256 x 10000, mean 0.05", 256, 256, 10000, 0.05, 512, 64)
+  -- pushed a batch at a time (read in place, as xpcsio.correlate does)
+  -- and 64 frames at a time (copied into the correlator's stage first)
+  run("dense 256x256 x 10000, mean 5", 256, 256, 10000, 5, 512)
+  run("  same, pushed 64 frames at a time", 256, 256, 10000, 5, 512, 64)
+  run("dense 1024x1024 x 1000, mean 5", 1024, 1024, 1000, 5, 128)
+  run("  same, pushed 16 frames at a time", 1024, 1024, 1000, 5, 48, 16)
+  run("sparse 256x256 x 10000, mean 0.05", 256, 256, 10000, 0.05, 512)
 end
 
 -- the path a user takes: frames read from an HDF5 file (uncompressed, one

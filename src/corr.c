@@ -50,6 +50,8 @@
 #define CORR_TILE (400u << 10)	/* bytes of a tile's level-0 work rows */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+/* frames that give every integer level (corr16) its K frames of history */
+#define CORR_START ((size_t)CORR16_K << (CORR16_LEVELS - 1))
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -101,12 +103,18 @@ struct corr {
 	double *seg_base;	/* nstat: binned img at the last boundary */
 	int nthr;
 	double **work;		/* per thread */
-	int use16;		/* level 0 may take corr16's integer kernel */
-	uint16_t **work16;	/* per thread, for corr16 */
-	uint16_t *hist16;	/* ntile x K x P: level 0's last K frames as
-				   uint16 for corr16, valid where h16ok */
-	uint8_t *h16ok;
-	size_t n16, ntb;	/* tile batches by corr16, in all */
+	int use16;		/* levels below n16lev may take corr16's
+				   integer kernel */
+	int n16lev;
+	uint16_t **work16;	/* per thread, for corr16: one block per level
+				   at woff16[l] */
+	size_t woff16[CORR16_LEVELS];
+	uint16_t *hist16[CORR16_LEVELS];	/* ntile x K x P: the level's
+				   last K frames as uint16, valid where h16ok */
+	uint8_t *h16ok[CORR16_LEVELS];
+	uint8_t *stale[CORR16_LEVELS];	/* the double ring lags behind hist16
+				   (corr16 ran last): corr_ring_sync */
+	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
 
@@ -400,14 +408,23 @@ static int corr_work(corr *c, char *err)
 		   corr16_available();
 	if (!c->use16)
 		return 0;
-	if (!(c->work16 = err_calloc((size_t)c->nthr, sizeof *c->work16, err)) ||
-	    !(c->hist16 = err_calloc(c->ntile * CORR16_K * c->P,
-				     sizeof *c->hist16, err)) ||
-	    !(c->h16ok = err_calloc(c->ntile, 1, err)))
+	/* above level 0 the kernel has lags 5..8 only */
+	c->n16lev = c->o.dpl == CORR16_K / 2 ? CORR16_LEVELS : 1;
+	off = 0;
+	for (int l = 0; l < c->n16lev; l++) {
+		size_t n = corr16_work(c->P, c->T >> l);
+		c->woff16[l] = off;
+		off += (n + 31) / 32 * 32;	/* 64-byte aligned blocks */
+		if (!(c->hist16[l] = err_calloc(c->ntile * CORR16_K * c->P,
+						 sizeof(uint16_t), err)) ||
+		    !(c->h16ok[l] = err_calloc(c->ntile, 1, err)) ||
+		    !(c->stale[l] = err_calloc(c->ntile, 1, err)))
+			return -1;
+	}
+	if (!(c->work16 = err_calloc((size_t)c->nthr, sizeof *c->work16, err)))
 		return -1;
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles: 4 u16 each) */
-		if (!(c->work16[t] = corr_aligned(corr16_work(c->P, c->T) / 4 + 1,
-						 err)))
+		if (!(c->work16[t] = corr_aligned(off / 4 + 1, err)))
 			return -1;
 	return 0;
 }
@@ -466,8 +483,11 @@ void corr_free(corr *c)
 		for (int t = 0; t < c->nthr; t++)
 			free(c->work16[t]);
 	free(c->work16);
-	free(c->hist16);
-	free(c->h16ok);
+	for (int l = 0; l < CORR16_LEVELS; l++) {
+		free(c->hist16[l]);
+		free(c->h16ok[l]);
+		free(c->stale[l]);
+	}
 	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
 	free(c->contig); free(c->dark); free(c->img); free(c->zero);
 	free(c->ivt); free(c->fidx); free(c->rej);
@@ -486,9 +506,10 @@ size_t corr_memory(const corr *c)
 	}
 	b += 2 * tp + c->npx * (sizeof(size_t) + sizeof(int32_t));
 	b += (size_t)c->nthr * c->woff[CORR_MAXLEV + 1] * sizeof(double);
-	if (c->use16)
-		b += ((size_t)c->nthr * corr16_work(c->P, c->T) + c->ntile *
-		      CORR16_K * c->P) * sizeof(uint16_t) + c->ntile;
+	for (int l = 0; c->use16 && l < c->n16lev; l++)
+		b += ((size_t)c->nthr * corr16_work(c->P, c->T >> l) +
+		      c->ntile * CORR16_K * c->P) * sizeof(uint16_t) +
+		     2 * c->ntile;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
 }
@@ -503,9 +524,11 @@ size_t corr_batch_frames(const corr *c)
 	return c->T;
 }
 
-double corr_int_share(const corr *c)
+double corr_int_share(const corr *c, int level)
 {
-	return c->ntb ? (double)c->n16 / (double)c->ntb : 0;
+	if (level < 0 || level >= CORR16_LEVELS || c->ntb == 0)
+		return 0;
+	return (double)c->n16[level] / (double)c->ntb;
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -712,37 +735,84 @@ void corr_level_rows(corr *c, corr_level *L, size_t t, double *X, size_t n,
 		memcpy(ring + ((M + j) % K) * P, nw + j * P, P * sizeof *nw);
 }
 
-/* level 0 of a tile by corr16's integer kernel; 1 when it does not apply
-** (then nothing has changed): see corr16.h */
-static int corr_tile16(corr *c, size_t t, const void *const *fr, size_t m,
-		       double *rowsum, double *nx, uint16_t *w16)
+/* level l's pairs go to the next level as uint16 (both run corr16) */
+static int corr_up16(const corr *c, int l, const corr_sched *s)
 {
-	corr_level *L = &c->lev[0];
-	size_t P = c->P, b = t * P, K = CORR16_K, M = L->M;
-	double *ring = L->hist + t * K * P, sums[CORR_T];
+	return l + 1 < c->n16lev && l + 1 <= s->top;
+}
+
+/* The double ring of an integer level is brought up to date only when
+** something reads it (the double kernel, the result): corr16 keeps the
+** level's last K frames as uint16, and converting them every batch cost
+** 64 bytes per pixel and level of writes. */
+static void corr_ring_sync(corr *c, int l, size_t t)
+{
+	corr_level *L = &c->lev[l];
+	size_t P = c->P, K = CORR16_K;
+	const uint16_t *h;
+	double *ring;
+	if (l >= c->n16lev || !c->stale[l][t])
+		return;
+	h = c->hist16[l] + t * K * P;	/* frames M - K .. M - 1 */
+	ring = L->hist + t * K * P;
+	for (size_t i = 0; i < K; i++) {
+		double *d = ring + ((L->M - K + i) % K) * P;
+		for (size_t p = 0; p < P; p++)
+			d[p] = h[i * P + p];
+	}
+	c->stale[l][t] = 0;
+}
+
+/* Level l of a tile by corr16's integer kernel: level 0 from the frames,
+** the levels above from the uint16 rows the level below wrote into their
+** work (when it ran here too: `below`). Its pairs go to the next level as
+** uint16 when that one may run here as well, else as doubles into nx.
+** 1 when it does not apply (then nothing has changed): see corr16.h */
+static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
+		       const corr_sched *s, double *rowsum, double *nx,
+		       uint16_t *w16, int below)
+{
+	corr_level *L = &c->lev[l];
+	size_t P = c->P, b = t * P, K = CORR16_K, m = s->nn[l];
+	double sums[CORR_T];
 	const uint16_t *src[CORR_T];
+	int up = corr_up16(c, l, s);
 	corr16_job j = {
-		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m, .M = M,
-		.ring = ring, .src = src, .G = L->G + t * K * P,
-		.S = L->S + t * P, .nx = nx, .rowsum = sums, .work = w16,
-		.pix = c->pix + b, .contig = c->contig[t],
-		.hist = c->hist16 + t * K * P, .hist_ok = c->h16ok + t
+		.level = l, .P = P, .nv = c->npx - b < P ? c->npx - b : P,
+		.n = m, .M = L->M, .ring = L->hist + t * K * P,
+		.src = src, .G = L->G + t * (size_t)L->nlag * P,
+		.S = L->S + t * P, .nx = nx, .rowsum = sums,
+		.work = w16 + c->woff16[l], .pix = c->pix + b,
+		.contig = c->contig[t], .hist = c->hist16[l] + t * K * P,
+		.hist_ok = c->h16ok[l] + t,
+		.up = up ? corr16_rows(w16 + c->woff16[l + 1], P) : NULL
 	};
-	for (size_t r = 0; r < m; r++)
-		src[r] = fr[r];
-	if (corr16_level0(&j))
+	if (l >= c->n16lev || (l > 0 && !below))
 		return 1;
-	for (size_t r = 0; r < m; r++) {
+	if (l == 0)
+		for (size_t r = 0; r < m; r++)
+			src[r] = fr[r];
+	if (corr16_level(&j))
+		return 1;
+	c->stale[l][t] = 1;
+	#pragma omp atomic
+	c->n16[l]++;
+	for (size_t r = 0; l == 0 && r < m; r++) {
 		#pragma omp atomic
 		rowsum[r] += sums[r];
 	}
-	for (size_t r = m > K ? m - K : 0; r < m; r++) {
-		const uint16_t *u = w16 + (K + r) * P;
-		double *d = ring + ((M + r) % K) * P;
-		for (size_t p = 0; p < P; p++)
-			d[p] = u[p];
-	}
 	return 0;
+}
+
+/* the n new rows of level l that the level below left as uint16 (corr16)
+** into X's new rows, for the double kernel */
+static void corr_rows16(const corr *c, int l, const uint16_t *w16, size_t n,
+			double *nw)
+{
+	size_t P = c->P;
+	const uint16_t *u = corr16_rows((uint16_t *)w16 + c->woff16[l], P);
+	for (size_t i = 0; i < n * P; i++)
+		nw[i] = u[i];
 }
 
 /* level 0's rows converted from the frames (the double path) */
@@ -785,11 +855,15 @@ static void corr_state_prefetch(const corr *c, size_t t, int top)
 	size_t P = c->P;
 	for (int l = 0; l <= top; l++) {
 		const corr_level *L = &c->lev[l];
+		/* an integer level's ring is its uint16 copy */
+		int h16 = l < c->n16lev && c->h16ok[l][t];
 		const char *r[3] = {
-			(const char *)(L->hist + t * (size_t)L->kmax * P),
+			h16 ? (const char *)(c->hist16[l] + t * CORR16_K * P) :
+			      (const char *)(L->hist + t * (size_t)L->kmax * P),
 			(const char *)(L->G + t * (size_t)L->nlag * P),
 			(const char *)(L->S + t * P)};
-		size_t len[3] = {(size_t)L->kmax * P * sizeof(double),
+		size_t len[3] = {(size_t)L->kmax * P *
+				 (h16 ? sizeof(uint16_t) : sizeof(double)),
 				 (size_t)L->nlag * P * sizeof(double),
 				 P * sizeof(double)};
 		for (int i = 0; i < 3; i++)
@@ -800,12 +874,13 @@ static void corr_state_prefetch(const corr *c, size_t t, int top)
 
 /* one tile through every level for the m frames of a run: level 0's rows
 ** come from the frames, each level's pass writes the next one's */
-static inline __attribute__((always_inline)) void corr_tile_body(corr *c, size_t t, const void *const *fr,
-		      arr_dtype dt, size_t m, const double *scale,
-		      double *rowsum, const corr_sched *s, double *w,
-		      uint16_t *w16, corr_kern_fn kern)
+static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
+		      size_t t, const void *const *fr, arr_dtype dt, size_t m,
+		      const double *scale, double *rowsum, const corr_sched *s,
+		      double *w, uint16_t *w16, corr_kern_fn kern)
 {
 	size_t P = c->P;
+	int below = 0;		/* the level below ran corr16 */
 	corr_state_prefetch(c, t, s->top);
 	for (int l = 0; l <= s->top; l++) {
 		corr_level *L = &c->lev[l];
@@ -813,17 +888,20 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c, size_t
 		** rows, which this run does not use) */
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
-		if (l == 0 && w16 && dt == ARR_U16 &&
-		    corr_tile16(c, t, fr, m, rowsum, nx, w16) == 0) {
-			#pragma omp atomic
-			c->n16++;
+		double *nw = X + (size_t)L->kmax * P;
+		if (w16 && (l > 0 || dt == ARR_U16) &&
+		    corr_tile16(c, l, t, fr, s, rowsum, nx, w16, below) == 0) {
+			below = corr_up16(c, l, s);
 			continue;
 		}
-		if (l == 0) {
-			corr_tile_rows(c, t, fr, dt, m, scale, rowsum,
-				       X + (size_t)L->kmax * P);
-			if (c->h16ok)
-				c->h16ok[t] = 0;
+		if (l == 0)
+			corr_tile_rows(c, t, fr, dt, m, scale, rowsum, nw);
+		else if (below)
+			corr_rows16(c, l, w16, s->nn[l], nw);
+		below = 0;
+		if (l < c->n16lev) {
+			corr_ring_sync(c, l, t);
+			c->h16ok[l][t] = 0;
 		}
 		corr_level_rows(c, L, t, X, s->nn[l], nx, kern);
 	}
@@ -1048,6 +1126,10 @@ static int corr_batch(corr *c, const void **fr, size_t *idx,
 		size_t m = na - done, sl = c->o.segment_frames;
 		if (sl && m > sl - c->accepted % sl)
 			m = sl - c->accepted % sl;
+		/* the integer levels need K frames before a batch: the
+		** start runs alone, so that the first batch can use them */
+		if (c->use16 && c->lev[0].M < CORR_START && m > CORR_START)
+			m = CORR_START - c->lev[0].M;
 		if (corr_run(c, fr + done, idx + done, dt, m, scale + done,
 			     need ? sums + done : NULL, err))
 			return -1;
@@ -1387,6 +1469,9 @@ int corr_result(corr *c, corr_res *r, char *err)
 	memset(r, 0, sizeof *r);
 	if (corr_flush(c, err))
 		return -1;
+	for (int l = 0; l < c->n16lev && l < c->nlev; l++)
+		for (size_t t = 0; t < c->ntile; t++)
+			corr_ring_sync(c, l, t);
 	if (c->lev[0].M < 2)
 		return err_set(err, "corr: %zu frame%s accepted, fewer than "
 			       "the 2 the first delay needs", c->lev[0].M,

@@ -135,9 +135,10 @@ size_t corr_frames(const corr *c);	/* frames accepted so far */
 ** in place; frames left waiting when a push returns are copied into a
 ** stage, so a reader should hand over blocks of this many frames */
 size_t corr_batch_frames(const corr *c);
-/* the share of tile batches whose level 0 ran corr16's integer kernel
-** (uint16 frames, counts below CORR16_MAX, no dark or normalisation) */
-double corr_int_share(const corr *c);
+/* the share of tile batches whose level `level` ran corr16's integer
+** kernel (uint16 frames, counts below CORR16_MAX, no dark or
+** normalisation; levels above 0 also need dpl 4); 0 for other levels */
+double corr_int_share(const corr *c, int level);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 		   size_t max);

@@ -1,6 +1,6 @@
 /*
-** corr16.c - exact integer kernel for level 0 of the multi-tau correlator
-** (see corr16.h).
+** corr16.c - exact integer kernel for the first levels of the multi-tau
+** correlator (see corr16.h).
 **
 ** Rows. U holds the sequence u[0..K+n-1] of a tile's pixels: the K frames
 ** before the batch (from the caller's ring) and the n new ones, as uint16.
@@ -12,6 +12,8 @@
 ** Multiplying by ones instead gives u[2q] + u[2q+1]: the frame sums, and
 ** the next level's frames when the pairs are aligned with them (frame
 ** numbers even first, i.e. M even); for odd M the aligned pairs are O's.
+** Levels above 0 have lags 5..8 only: the same kernel without the first
+** four partners.
 */
 #include <string.h>
 
@@ -30,6 +32,11 @@
 size_t corr16_work(size_t P, size_t n)
 {
 	return 3 * (CORR16_K + n + 2) * P;
+}
+
+uint16_t *corr16_rows(uint16_t *work, size_t P)
+{
+	return work + CORR16_K * P;
 }
 
 int corr16_available(void)
@@ -54,11 +61,12 @@ static CORR16_T uint32_t corr16_hsum(__m256i v)
 
 /* the K frames before the batch: kept as uint16 by the last batch that
 ** ran here, or else from the ring; 1 unless every value is an integer in
-** [0, CORR16_MAX) (a dark-subtracted or float frame may have left
-** something else) */
+** [0, CORR16_MAX << level) (a dark-subtracted or float frame, or a count
+** too large for the integer kernel, may have left something else) */
 static int corr16_history(const corr16_job *j, uint16_t *U)
 {
 	size_t P = j->P, K = CORR16_K;
+	double top = (double)((size_t)CORR16_MAX << j->level);
 	if (*j->hist_ok) {
 		memcpy(U, j->hist, K * P * sizeof *U);
 		return 0;
@@ -68,7 +76,7 @@ static int corr16_history(const corr16_job *j, uint16_t *U)
 		uint16_t *u = U + i * P;
 		for (size_t p = 0; p < P; p++) {
 			double v = r[p];
-			if (!(v >= 0 && v < CORR16_MAX))
+			if (!(v >= 0 && v < top))
 				return 1;
 			u[p] = (uint16_t)v;
 			if ((double)u[p] != v)
@@ -144,13 +152,23 @@ static CORR16_T void corr16_pair_row(const uint16_t *a, const uint16_t *b,
 	}
 }
 
-/* the 8 int32 lanes of column c (pixels 8c..8c+7) added to (or stored
-** in) a row of doubles */
+/* 8 unsigned 32-bit lanes as doubles (the sums of products may pass
+** 2^31: as signed they would read negative, and 2^32 puts them right) */
+static CORR16_T __m256d corr16_u32(__m128i v)
+{
+	__m256d d = _mm256_cvtepi32_pd(v);
+	__m256d neg = _mm256_cmp_pd(d, _mm256_setzero_pd(), _CMP_LT_OQ);
+	return _mm256_add_pd(d, _mm256_and_pd(neg,
+					      _mm256_set1_pd(4294967296.0)));
+}
+
+/* the 8 lanes of column c (pixels 8c..8c+7) added to (or stored in) a row
+** of doubles */
 static CORR16_T void corr16_put(double *row, size_t c, __m256i v, int add)
 {
 	double *r = row + 8 * c;
-	__m256d a = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
-	__m256d b = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
+	__m256d a = corr16_u32(_mm256_castsi256_si128(v));
+	__m256d b = corr16_u32(_mm256_extracti128_si256(v, 1));
 	if (add) {
 		a = _mm256_add_pd(a, _mm256_load_pd(r));
 		b = _mm256_add_pd(b, _mm256_load_pd(r + 4));
@@ -159,51 +177,94 @@ static CORR16_T void corr16_put(double *row, size_t c, __m256i v, int add)
 	_mm256_store_pd(r + 4, b);
 }
 
+/* the next level's row r, column c: 8 pair sums, as uint16 into its work
+** or as doubles */
+static inline __attribute__((always_inline)) CORR16_T void
+corr16_next(const corr16_job *j, size_t r, size_t c, __m256i v, int UP)
+{
+	if (UP) {
+		__m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(v, v),
+						     0x08);
+		_mm_store_si128((__m128i *)(j->up + r * j->P + 8 * c),
+				_mm256_castsi256_si128(w));
+	} else {
+		corr16_put(j->nx + r * j->P, c, v, 0);
+	}
+}
+
 #define CORR16_LD(R, Q) _mm256_load_si256((const __m256i *)((R) + (Q) * w))
 #define CORR16_MA(A, X, Y) A = _mm256_add_epi32(A, _mm256_madd_epi16(X, Y))
 
-/* one column (8 pixels) down all new pairs: accumulators in registers */
-static CORR16_T void corr16_column(const corr16_job *j, const uint16_t *E,
-				   const uint16_t *O, size_t c)
+/* One column (8 pixels) down all new pairs, the lags' sums in registers:
+** NL = 8 for lags 1..8 (level 0), 4 for lags 5..8; UP: the next level's
+** rows as uint16. The sums go to the double rows every `chunk` pairs,
+** before 32 bits could overflow. */
+static inline __attribute__((always_inline)) CORR16_T void
+corr16_column(const corr16_job *j, const uint16_t *E, const uint16_t *O,
+	      size_t c, int NL, int UP)
 {
-	size_t P = j->P, w = 2 * P, np = j->n / 2;
+	size_t P = j->P, w = 2 * P, end = 4 + j->n / 2;
+	size_t chunk = (size_t)CORR16_CHUNK >> (2 * j->level);
 	const uint16_t *e = E + c * 16, *o = O + c * 16;
-	const __m256i one = _mm256_set1_epi16(1);
-	__m256i a1 = _mm256_setzero_si256(), a2 = a1, a3 = a1, a4 = a1;
-	__m256i a5 = a1, a6 = a1, a7 = a1, a8 = a1, s = a1;
+	const __m256i one = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
+	double *G = j->G, *G5 = G + (size_t)(NL - 4) * P;	/* lag 5's row */
+	__m256i s = z;
 	int odd = (int)(j->M & 1);
-	for (size_t q = 4; q < 4 + np; q++) {
-		__m256i x = CORR16_LD(e, q), o1 = CORR16_LD(o, q - 1), x1;
-		CORR16_MA(a1, x, o1);
-		CORR16_MA(a2, x, CORR16_LD(e, q - 1));
-		CORR16_MA(a3, x, CORR16_LD(o, q - 2));
-		CORR16_MA(a4, x, CORR16_LD(e, q - 2));
-		CORR16_MA(a5, x, CORR16_LD(o, q - 3));
-		CORR16_MA(a6, x, CORR16_LD(e, q - 3));
-		CORR16_MA(a7, x, CORR16_LD(o, q - 4));
-		CORR16_MA(a8, x, CORR16_LD(e, q - 4));
-		x1 = _mm256_madd_epi16(x, one);
-		s = _mm256_add_epi32(s, x1);
-		if (odd)
-			x1 = _mm256_madd_epi16(o1, one);
-		corr16_put(j->nx + (q - 4) * P, c, x1, 0);
+	for (size_t q0 = 4; q0 < end; q0 += chunk) {
+		size_t q1 = end - q0 > chunk ? q0 + chunk : end;
+		__m256i a1 = z, a2 = z, a3 = z, a4 = z;
+		__m256i a5 = z, a6 = z, a7 = z, a8 = z;
+		for (size_t q = q0; q < q1; q++) {
+			__m256i x = CORR16_LD(e, q), o1 = CORR16_LD(o, q - 1);
+			__m256i x1;
+			if (NL == 8) {
+				CORR16_MA(a1, x, o1);
+				CORR16_MA(a2, x, CORR16_LD(e, q - 1));
+				CORR16_MA(a3, x, CORR16_LD(o, q - 2));
+				CORR16_MA(a4, x, CORR16_LD(e, q - 2));
+			}
+			CORR16_MA(a5, x, CORR16_LD(o, q - 3));
+			CORR16_MA(a6, x, CORR16_LD(e, q - 3));
+			CORR16_MA(a7, x, CORR16_LD(o, q - 4));
+			CORR16_MA(a8, x, CORR16_LD(e, q - 4));
+			x1 = _mm256_madd_epi16(x, one);
+			s = _mm256_add_epi32(s, x1);
+			if (odd)
+				x1 = _mm256_madd_epi16(o1, one);
+			corr16_next(j, q - 4, c, x1, UP);
+		}
+		if (NL == 8) {
+			corr16_put(G + 0 * P, c, a1, 1);
+			corr16_put(G + 1 * P, c, a2, 1);
+			corr16_put(G + 2 * P, c, a3, 1);
+			corr16_put(G + 3 * P, c, a4, 1);
+		}
+		corr16_put(G5 + 0 * P, c, a5, 1);
+		corr16_put(G5 + 1 * P, c, a6, 1);
+		corr16_put(G5 + 2 * P, c, a7, 1);
+		corr16_put(G5 + 3 * P, c, a8, 1);
 	}
-	corr16_put(j->G + 0 * P, c, a1, 1);
-	corr16_put(j->G + 1 * P, c, a2, 1);
-	corr16_put(j->G + 2 * P, c, a3, 1);
-	corr16_put(j->G + 3 * P, c, a4, 1);
-	corr16_put(j->G + 4 * P, c, a5, 1);
-	corr16_put(j->G + 5 * P, c, a6, 1);
-	corr16_put(j->G + 6 * P, c, a7, 1);
-	corr16_put(j->G + 7 * P, c, a8, 1);
 	corr16_put(j->S, c, s, 1);
 }
+
+/* the columns, with the kernel's constants folded in */
+#define CORR16_COLUMNS(NAME, NL, UP)					\
+	static CORR16_T void NAME(const corr16_job *j,			\
+				  const uint16_t *E, const uint16_t *O)	\
+	{								\
+		for (size_t c = 0; c < j->P / 8; c++)			\
+			corr16_column(j, E, O, c, NL, UP);		\
+	}
+CORR16_COLUMNS(corr16_columns8, 8, 0)
+CORR16_COLUMNS(corr16_columns8u, 8, 1)
+CORR16_COLUMNS(corr16_columns4, 4, 0)
+CORR16_COLUMNS(corr16_columns4u, 4, 1)
 
 static CORR16_T int corr16_run(const corr16_job *j)
 {
 	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
 	uint16_t *U = j->work, *E = U + nu * P, *O = E + ne * 2 * P;
-	if (corr16_history(j, U) || corr16_frames(j, U))
+	if (corr16_history(j, U) || (j->level == 0 && corr16_frames(j, U)))
 		return 1;
 	for (size_t q = 0; q < ne; q++)
 		corr16_pair_row(U + 2 * q * P, U + (2 * q + 1) * P,
@@ -211,24 +272,26 @@ static CORR16_T int corr16_run(const corr16_job *j)
 	for (size_t q = 0; q + 1 < ne; q++)
 		corr16_pair_row(U + (2 * q + 1) * P, U + (2 * q + 2) * P,
 				O + q * 2 * P, P);
-	for (size_t c = 0; c < P / 8; c++)
-		corr16_column(j, E, O, c);
+	if (j->level == 0)
+		(j->up ? corr16_columns8u : corr16_columns8)(j, E, O);
+	else
+		(j->up ? corr16_columns4u : corr16_columns4)(j, E, O);
 	memcpy(j->hist, U + j->n * P, K * P * sizeof *U);
 	*j->hist_ok = 1;
 	return 0;
 }
 
-int corr16_level0(const corr16_job *j)
+int corr16_level(const corr16_job *j)
 {
 	if (!corr16_available() || j->P % 16 || j->n % 2 || j->n == 0 ||
-	    j->n > 2 * CORR16_PAIRS || j->M < CORR16_K)
+	    j->M < CORR16_K || j->level < 0 || j->level >= CORR16_LEVELS)
 		return 1;
 	return corr16_run(j);
 }
 
 #else
 
-int corr16_level0(const corr16_job *j)
+int corr16_level(const corr16_job *j)
 {
 	(void)j;
 	return 1;

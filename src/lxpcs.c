@@ -826,7 +826,8 @@ static int lxpcs_batch(lua_State *L)
 
 static int lxpcs_int_share(lua_State *L)
 {
-	lua_pushnumber(L, corr_int_share(lxpcs_checkcorr(L, 1)->c));
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lua_pushnumber(L, corr_int_share(u->c, (int)luaL_optinteger(L, 2, 0)));
 	return 1;
 }
 

@@ -317,9 +317,10 @@ do
     "no metadata: the missing field is named")
 end
 
--- the integer level-0 kernel: same numbers as the double one, and it runs
+-- the integer kernel (levels 0-2): same numbers as the double one, and it
+-- runs
 do
-  local frames = xpcs.poisson(2100, 16, 40, 4, 7) -- several batches
+  local frames = xpcs.poisson(2600, 16, 40, 4, 7) -- several batches
   local part = xpcs.partition{map = array.full({16, 40}, 1, "i32")}
   local a = xpcs.correlator{dynamic = part, progress = false}
   local b = xpcs.correlator{dynamic = part, progress = false}
@@ -332,6 +333,10 @@ do
   end
   t.ok(a:int_share() > 0.5 and b:int_share() == 0, string.format(
     "c:int_share: uint16 %.2f, f64 %.2f", a:int_share(), b:int_share()))
+  t.ok(a:int_share(1) > 0.5 and a:int_share(2) > 0.5 and
+    b:int_share(2) == 0 and a:int_share(3) == 0, string.format(
+    "c:int_share(level): levels 1 and 2 %.2f %.2f, level 3 %.2f",
+    a:int_share(1), a:int_share(2), a:int_share(3)))
   t.ok(same, "uint16 (integer kernel) and f64 frames: identical g2")
   a:close(); b:close()
 end

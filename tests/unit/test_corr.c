@@ -766,9 +766,10 @@ static void test_twotime(void)
 ** several batches (of up to 512 frames) after the ones these touch, so
 ** that the integer kernel's share is a majority whatever the batch size. */
 static void test_int16_case(const char *name, const int32_t *map,
-			    size_t rows, size_t cols, int spikes, int floats)
+			    size_t rows, size_t cols, int spikes, int floats,
+			    int big)
 {
-	size_t np = rows * cols, N = 2700, fb = np * 2;
+	size_t np = rows * cols, N = 4700, fb = np * 2;
 	double *I = malloc(N * np * sizeof *I);
 	uint16_t *raw;
 	char err[ERR_LEN];
@@ -778,8 +779,9 @@ static void test_int16_case(const char *name, const int32_t *map,
 	corr_res r, r2;
 	ref R;
 	int fail = 0;
-	for (size_t i = 0; i < N * np; i++)
-		I[i] = prand(2.0 + (double)(i % 7));
+	for (size_t i = 0; i < N * np; i++)	/* big: the largest counts */
+		I[i] = big ? 2047 - (double)((i * 7919) % 13) :
+			     prand(2.0 + (double)(i % 7));
 	if (spikes)	/* frames 520..529: some counts past 2047 */
 		for (size_t p = 0; p < np; p += 5)
 			I[525 * np + p] = 3000 + (double)p;
@@ -822,10 +824,13 @@ static void test_int16_case(const char *name, const int32_t *map,
 		   e);
 		ok(same, "int16 %s: uint16 and double frames give identical "
 		   "numbers", name);
-		ok(corr_int_share(c) > 0.5 && corr_int_share(c2) == 0,
-		   "int16 %s: integer kernel ran for %.0f %% of the tile "
-		   "batches (double frames: %.0f %%)", name,
-		   100 * corr_int_share(c), 100 * corr_int_share(c2));
+		for (int l = 0; l < CORR16_LEVELS; l++)
+			ok(corr_int_share(c, l) > 0.5 &&
+			   corr_int_share(c2, l) == 0,
+			   "int16 %s: integer kernel ran for %.0f %% of the "
+			   "tile batches of level %d (double frames: %.0f %%)",
+			   name, 100 * corr_int_share(c, l), l,
+			   100 * corr_int_share(c2, l));
 		corr_res_free(&r);
 		corr_res_free(&r2);
 	}
@@ -848,10 +853,13 @@ static void test_int16(void)
 		full[p] = (int32_t)(p % 3) + 1;
 		holes[p] = (p % 11 == 4) ? 0 : (int32_t)(p / 160) + 1;
 	}
-	test_int16_case("full", full, rows, cols, 0, 0);
-	test_int16_case("holes", holes, rows, cols, 0, 0);
-	test_int16_case("spikes", full, rows, cols, 1, 0);
-	test_int16_case("floats between", holes, rows, cols, 0, 1);
+	test_int16_case("full", full, rows, cols, 0, 0, 0);
+	test_int16_case("holes", holes, rows, cols, 0, 0, 0);
+	test_int16_case("spikes", full, rows, cols, 1, 0, 0);
+	test_int16_case("floats between", holes, rows, cols, 0, 1, 0);
+	/* counts of 2035..2047: level 1's 32-bit sums pass 2^31 and come
+	** within 3 % of 2^32, level 2's are moved out halfway */
+	test_int16_case("largest counts", full, rows, cols, 0, 0, 1);
 }
 
 /* ------------------------------------------- the error of g2 (corr.h) */
