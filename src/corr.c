@@ -776,8 +776,10 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	size_t P = c->P, b = t * P, K = CORR16_K, m = s->nn[l];
 	double sums[CORR_T];
 	const uint16_t *src[CORR_T];
-	int up = corr_up16(c, l, s);
-	corr16_job j = {
+	corr16_job j;
+	if (l >= c->n16lev || (l > 0 && !below))
+		return 1;
+	j = (corr16_job){
 		.level = l, .P = P, .nv = c->npx - b < P ? c->npx - b : P,
 		.n = m, .M = L->M, .ring = L->hist + t * K * P,
 		.src = src, .G = L->G + t * (size_t)L->nlag * P,
@@ -785,10 +787,9 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		.work = w16 + c->woff16[l], .pix = c->pix + b,
 		.contig = c->contig[t], .hist = c->hist16[l] + t * K * P,
 		.hist_ok = c->h16ok[l] + t,
-		.up = up ? corr16_rows(w16 + c->woff16[l + 1], P) : NULL
+		.up = corr_up16(c, l, s) ?
+		      corr16_rows(w16 + c->woff16[l + 1], P) : NULL
 	};
-	if (l >= c->n16lev || (l > 0 && !below))
-		return 1;
 	if (l == 0)
 		for (size_t r = 0; r < m; r++)
 			src[r] = fr[r];
