@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -50,6 +51,9 @@
 #define CORR_TILE (400u << 10)	/* bytes of a tile's level-0 work rows */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+#ifndef CORR_HUGE
+#define CORR_HUGE (2u << 20)	/* state arrays this large take huge pages */
+#endif
 /* frames that give every integer level (corr16) its K frames of history */
 #define CORR_START ((size_t)CORR16_K << (CORR16_LEVELS - 1))
 #ifndef CORR_TEAM_MIN
@@ -307,7 +311,16 @@ static void *corr_aligned(size_t n, char *err)
 		err_set(err, "corr: allocation of %zu doubles overflows", n);
 		return NULL;
 	}
-	p = aligned_alloc(64, bytes ? bytes : 64);
+	if (bytes >= CORR_HUGE) {	/* whole huge pages */
+		bytes = (bytes + CORR_HUGE - 1) / CORR_HUGE * CORR_HUGE;
+		p = aligned_alloc(CORR_HUGE, bytes);
+#ifdef MADV_HUGEPAGE
+		if (p)
+			madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	} else {
+		p = aligned_alloc(64, bytes ? bytes : 64);
+	}
 	if (p == NULL) {
 		err_set(err, "corr: out of memory allocating %zu bytes", bytes);
 		return NULL;
