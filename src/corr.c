@@ -653,16 +653,20 @@ static void corr_head(corr *c, corr_level *L, size_t t, const double *X,
 	for (size_t r = 0; r < n && L->M + r < K; r++) {
 		double *h = L->head + (me * K + L->M + r) * c->nstat;
 		const double *row = X + (K + r) * P;
+		float *hp = L->headp + t * (size_t)L->nlag * P;
+		float *cum = hp + (size_t)(L->nlag - 1) * P;
 		for (size_t i = 0; i < nv; i++)
 			h[c->sbin[t * P + i]] += row[i];
-		for (int j = 0; j < L->nlag; j++) {
-			float *hp = L->headp + (t * (size_t)L->nlag + (size_t)j) * P;
-			if (L->M + r >= (size_t)L->lag[j])
-				continue;
-			#pragma omp simd
-			for (size_t i = 0; i < nv; i++)
-				hp[i] += (float)row[i];
-		}
+		/* the largest lag (K) takes every frame here: its sum is the
+		** running one, and a shorter lag's sum is a copy of it once
+		** its frames are in (the same float additions, in the same
+		** order, as adding each frame to every lag's sum) */
+		#pragma omp simd
+		for (size_t i = 0; i < nv; i++)
+			cum[i] += (float)row[i];
+		for (int j = 0; j + 1 < L->nlag; j++)
+			if (L->M + r + 1 == (size_t)L->lag[j])
+				memcpy(hp + (size_t)j * P, cum, nv * sizeof *cum);
 	}
 }
 
