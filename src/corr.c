@@ -1284,58 +1284,81 @@ size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 
 typedef struct corr_bins {
 	double *G, *S, *tail, *U, *U2, *g2s, *den, *E;
-	double *gm, *u;		/* per used pixel */
 	double *dsum, *dn, *ev, *neff, *ns;
+	double inp;		/* 1 / (M - k): pairs per pixel */
 } corr_bins;
 
-/* One lag: static-bin sums of G, S and the last k frames (tail), and per
-** pixel its mean product gm = G_p / np and the weight u_p = IP_p IF_p.
-** IP_p is S_p minus the pixel's last k frames, still in the ring; IF_p is
-** S_p minus its first k frames, kept per pixel and lag (headp, in single
-** precision: it only enters the error). Tile by tile, so that the ring
-** rows are read contiguously. */
-static void corr_lag_sums(const corr *c, const corr_level *L, int i,
-			  corr_bins *b)
+/* A level's delays are taken together, tile by tile: the ring, S and the
+** per-lag rows of a tile are read once for all of them (per delay, the
+** ring alone had been read k rows at a time: the result was memory-bound
+** at about 110 bytes per pixel and delay). nl: the level's lags in the
+** result (those below M). */
+typedef struct corr_lres {
+	const corr_level *L;
+	int nl;
+	corr_bins b[CORR_MAXLAG];
+	double *tl;		/* nl x P: a tile's tails */
+	double *blk;		/* everything above, in one block */
+} corr_lres;
+
+/* a tile's tails: each pixel's sum of its level's last k frames for the
+** result's lags, still in the ring, newest first (the same additions in
+** the same order as summing k rows for each lag) */
+static void corr_tails(const corr *c, corr_lres *R, size_t t, size_t nv)
 {
-	size_t P = c->P, K = (size_t)L->kmax, k = (size_t)L->lag[i];
-	double np = (double)(L->M - k), inp = 1 / np;
-	size_t slot[CORR_MAXLAG];
-	memset(b->G, 0, c->nstat * sizeof(double));
-	memset(b->S, 0, c->nstat * sizeof(double));
-	memset(b->tail, 0, c->nstat * sizeof(double));
-	memset(b->U, 0, c->nstat * sizeof(double));
-	memset(b->U2, 0, c->nstat * sizeof(double));
-	for (size_t j = 1; j <= k; j++)
-		slot[j - 1] = ((L->M - j) % K) * P;
-	for (size_t t = 0; t < c->ntile; t++) {
-		const double *ring = L->hist + t * K * P;
-		const double *g = L->G + (t * (size_t)L->nlag + (size_t)i) * P;
-		const double *sm = L->S + t * P;
-		const float *hd = L->headp + (t * (size_t)L->nlag + (size_t)i) * P;
-		size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
-		double tl[CORR_PMAX];
-		/* (omp simd: without it these loops stayed scalar, and the
-		** tails were 60 % of the result) */
+	const corr_level *L = R->L;
+	size_t P = c->P, K = (size_t)L->kmax, kk = (size_t)L->lag[R->nl - 1];
+	const double *ring = L->hist + t * K * P;
+	double *cum = R->tl + (size_t)(R->nl - 1) * P;
+	#pragma omp simd
+	for (size_t q = 0; q < nv; q++)
+		cum[q] = 0;
+	for (size_t j = 1, i = 0; j <= kk; j++) {
+		const double *rr = ring + ((L->M - j) % K) * P;
 		#pragma omp simd
 		for (size_t q = 0; q < nv; q++)
-			tl[q] = 0;
-		for (size_t j = 0; j < k; j++) {
-			const double *rr = ring + slot[j];
-			#pragma omp simd
-			for (size_t q = 0; q < nv; q++)
-				tl[q] += rr[q];
-		}
-		for (size_t q = 0; q < nv; q++) {
-			size_t p = t * P + q, s = (size_t)c->sbin[p];
-			double ip = (sm[q] - tl[q]) * inp;
-			double u = ip * (sm[q] - (double)hd[q]) * inp;
-			b->gm[p] = g[q] * inp;
-			b->u[p] = u;
-			b->G[s] += g[q];
-			b->S[s] += sm[q];
-			b->tail[s] += tl[q];
-			b->U[s] += u;
-			b->U2[s] += u * u;
+			cum[q] += rr[q];
+		for (; (int)i + 1 < R->nl && (size_t)L->lag[i] == j; i++)
+			memcpy(R->tl + i * P, cum, nv * sizeof *cum);
+	}
+}
+
+/* pixel q of tile t for lag i: its mean product gm = G_p / np and its
+** weight u = IP_p IF_p. IP_p is S_p minus the pixel's last k frames (tl);
+** IF_p is S_p minus its first k frames, kept per pixel and lag (headp, in
+** single precision: it only enters the error). */
+static inline void corr_pixel(const corr *c, const corr_lres *R, int i,
+			      size_t t, size_t q, double *gm, double *u)
+{
+	const corr_level *L = R->L;
+	size_t P = c->P, o = (t * (size_t)L->nlag + (size_t)i) * P + q;
+	double sm = L->S[t * P + q], inp = R->b[i].inp;
+	double ip = (sm - R->tl[(size_t)i * P + q]) * inp;
+	*u = ip * (sm - (double)L->headp[o]) * inp;
+	*gm = L->G[o] * inp;
+}
+
+/* the static-bin sums of G, S, the tails, u and u^2 for every lag */
+static void corr_level_sums(const corr *c, corr_lres *R)
+{
+	size_t P = c->P;
+	for (size_t t = 0; t < c->ntile; t++) {
+		size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
+		corr_tails(c, R, t, nv);
+		for (int i = 0; i < R->nl; i++) {
+			corr_bins *b = &R->b[i];
+			const double *g = R->L->G +
+				(t * (size_t)R->L->nlag + (size_t)i) * P;
+			for (size_t q = 0; q < nv; q++) {
+				size_t s = (size_t)c->sbin[t * P + q];
+				double gm, u;
+				corr_pixel(c, R, i, t, q, &gm, &u);
+				b->G[s] += g[q];
+				b->S[s] += R->L->S[t * P + q];
+				b->tail[s] += R->tl[(size_t)i * P + q];
+				b->U[s] += u;
+				b->U2[s] += u * u;
+			}
 		}
 	}
 }
@@ -1347,35 +1370,34 @@ static void corr_lag_sums(const corr *c, const corr_level *L, int i,
 ** about the weighted mean gw = sum G_p / sum w_p through the residuals
 ** e_p = G_p - gw w_p = w_p (g2_p - gw), which need no division by a
 ** pixel's mean: a pixel without intensity has weight 0 and adds nothing
-** (sparse data give no Inf). E_s = sum e_p^2. */
-static void corr_lag_spread(const corr *c, corr_bins *b)
+** (sparse data give no Inf). E_s = sum e_p^2, in a second pass over the
+** tiles that works each pixel's values out again. */
+static void corr_level_spread(const corr *c, corr_lres *R)
 {
-	for (size_t s = 0; s < c->nstat; s++)
-		b->E[s] = 0;
-	for (size_t p = 0; p < c->npx; p++) {
-		size_t s = (size_t)c->sbin[p];
-		double e;
-		if (!isfinite(b->g2s[s]))
-			continue;
-		e = b->gm[p] - b->G[s] / b->U[s] * b->u[p];
-		b->E[s] += e * e;
+	size_t P = c->P;
+	for (size_t t = 0; t < c->ntile; t++) {
+		size_t nv = c->npx - t * P < P ? c->npx - t * P : P;
+		corr_tails(c, R, t, nv);
+		for (int i = 0; i < R->nl; i++) {
+			corr_bins *b = &R->b[i];
+			for (size_t q = 0; q < nv; q++) {
+				size_t s = (size_t)c->sbin[t * P + q];
+				double gm, u, e;
+				if (!isfinite(b->g2s[s]))
+					continue;
+				corr_pixel(c, R, i, t, q, &gm, &u);
+				e = gm - b->G[s] / b->U[s] * u;
+				b->E[s] += e * e;
+			}
+		}
 	}
 }
 
-/* one delay: static g2, dynamic mean over static bins and its error:
-** var(g2_d) = sum_s var(g2_s) / S_d^2, var(g2_s) = E_s / (n <IP><IF>)^2,
-** scaled by N / (N - S_d) with N the effective pixels (W^2 / W2 per
-** static bin, summed over the S_d static bins) for the means taken out;
-** NaN when N - S_d < 1, or with a single pair per pixel (np = 1: then
-** every g2_p is 1 by construction) */
-static void corr_lag_result(const corr *c, const corr_level *L, int i,
-			    corr_bins *b, double *g2, double *err,
-			    double *g2s_out)
+/* lag i's static g2 from its sums, and the dynamic means */
+static void corr_lag_bins(const corr *c, const corr_level *L, int i,
+			  corr_bins *b, double *g2s_out)
 {
 	size_t k = (size_t)L->lag[i], np = L->M - k;
-	corr_lag_sums(c, L, i, b);
-	for (size_t d = 0; d < c->ndyn; d++)
-		b->dsum[d] = b->dn[d] = b->ev[d] = b->neff[d] = b->ns[d] = 0;
 	for (size_t s = 0; s < c->nstat; s++) {
 		double n = (double)c->scount[s], h = 0, ip, fu;
 		for (int th = 0; th < c->nthr; th++)
@@ -1395,7 +1417,18 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 		}
 		b->G[s] /= (double)np;	/* sum over pixels of G_p */
 	}
-	corr_lag_spread(c, b);
+}
+
+/* lag i's dynamic g2 and its error:
+** var(g2_d) = sum_s var(g2_s) / S_d^2, var(g2_s) = E_s / (n <IP><IF>)^2,
+** scaled by N / (N - S_d) with N the effective pixels (W^2 / W2 per
+** static bin, summed over the S_d static bins) for the means taken out;
+** NaN when N - S_d < 1, or with a single pair per pixel (np = 1: then
+** every g2_p is 1 by construction) */
+static void corr_lag_final(const corr *c, const corr_level *L, int i,
+			   corr_bins *b, double *g2, double *err)
+{
+	size_t np = L->M - (size_t)L->lag[i];
 	for (size_t s = 0; s < c->nstat; s++) {
 		double nd;
 		if (!isfinite(b->g2s[s]) || c->s2d[s] < 1)
@@ -1412,6 +1445,38 @@ static void corr_lag_result(const corr *c, const corr_level *L, int i,
 		err[d] = b->dn[d] > 0 && dof >= 1 && np >= 2 ?
 			 sqrt(b->ev[d] * b->neff[d] / dof) / b->dn[d] : NAN;
 	}
+}
+
+/* the nl delays of level l that the result holds, from result row it0 */
+static int corr_result_level(const corr *c, int l, int nl, size_t it0,
+			     corr_res *r)
+{
+	size_t ns = c->nstat, nd = c->ndyn, per = 8 * ns + 5 * nd;
+	corr_lres R = {.L = &c->lev[l], .nl = nl};
+	R.blk = calloc((size_t)nl * (per + c->P), sizeof *R.blk);
+	if (R.blk == NULL)
+		return -1;
+	for (int i = 0; i < nl; i++) {
+		corr_bins *b = &R.b[i];
+		double *x = R.blk + (size_t)i * per;
+		b->G = x; b->S = x + ns; b->tail = x + 2 * ns; b->U = x + 3 * ns;
+		b->U2 = x + 4 * ns; b->g2s = x + 5 * ns; b->den = x + 6 * ns;
+		b->E = x + 7 * ns; b->dsum = x + 8 * ns;
+		b->dn = b->dsum + nd; b->ev = b->dn + nd; b->neff = b->ev + nd;
+		b->ns = b->neff + nd;
+		b->inp = 1 / (double)(R.L->M - (size_t)R.L->lag[i]);
+	}
+	R.tl = R.blk + (size_t)nl * per;
+	corr_level_sums(c, &R);
+	for (int i = 0; i < nl; i++)
+		corr_lag_bins(c, R.L, i, &R.b[i],
+			      r->g2_static + (it0 + (size_t)i) * ns);
+	corr_level_spread(c, &R);
+	for (int i = 0; i < nl; i++)
+		corr_lag_final(c, R.L, i, &R.b[i], r->g2 + (it0 + (size_t)i) * nd,
+			       r->g2_err + (it0 + (size_t)i) * nd);
+	free(R.blk);
+	return 0;
 }
 
 static int corr_res_alloc(const corr *c, corr_res *r, char *err)
@@ -1462,31 +1527,11 @@ static void corr_res_static(const corr *c, corr_res *r)
 
 /* one delay's static and dynamic results into r (scratch of its own, so
 ** that delays run in parallel) */
-/* one delay of the result; px: the calling thread's 2 npx doubles */
-static int corr_result_tau(const corr *c, int l, int i, size_t it,
-			   corr_res *r, double *px)
-{
-	size_t ns = c->nstat, nd = c->ndyn;
-	double *blk = calloc(8 * ns + 5 * nd, sizeof *blk);
-	corr_bins b;
-	if (blk == NULL)
-		return -1;
-	b.G = blk; b.S = blk + ns; b.tail = blk + 2 * ns; b.U = blk + 3 * ns;
-	b.U2 = blk + 4 * ns; b.g2s = blk + 5 * ns; b.den = blk + 6 * ns;
-	b.E = blk + 7 * ns; b.dsum = blk + 8 * ns;
-	b.dn = b.dsum + nd; b.ev = b.dn + nd; b.neff = b.ev + nd;
-	b.ns = b.neff + nd; b.gm = px; b.u = px + c->npx;
-	corr_lag_result(c, &c->lev[l], i, &b, r->g2 + it * nd,
-			r->g2_err + it * nd, r->g2_static + it * ns);
-	free(blk);
-	return 0;
-}
-
 int corr_result(corr *c, corr_res *r, char *err)
 {
-	int lv[CORR_MAXLEV * CORR_MAXLAG], li[CORR_MAXLEV * CORR_MAXLAG];
+	int nl[CORR_MAXLEV];	/* each level's lags in the result */
+	size_t it0[CORR_MAXLEV];	/* and the row of its first */
 	int failed = 0;
-	double *px;
 	memset(r, 0, sizeof *r);
 	if (corr_flush(c, err))
 		return -1;
@@ -1497,12 +1542,15 @@ int corr_result(corr *c, corr_res *r, char *err)
 		return err_set(err, "corr: %zu frame%s accepted, fewer than "
 			       "the 2 the first delay needs", c->lev[0].M,
 			       c->lev[0].M == 1 ? "" : "s");
-	for (int l = 0; l < c->nlev; l++)
-		for (int i = 0; i < c->lev[l].nlag; i++)
+	for (int l = 0; l < c->nlev; l++) {
+		nl[l] = 0;
+		it0[l] = r->ntau;
+		for (int i = 0; i < c->lev[l].nlag; i++)	/* (increasing) */
 			if ((size_t)c->lev[l].lag[i] < c->lev[l].M) {
-				lv[r->ntau] = l;
-				li[r->ntau++] = i;
+				nl[l]++;
+				r->ntau++;
 			}
+	}
 	r->ndyn = c->ndyn;
 	r->nstat = c->nstat;
 	r->npix = c->npix;
@@ -1513,25 +1561,18 @@ int corr_result(corr *c, corr_res *r, char *err)
 		corr_res_free(r);
 		return -1;
 	}
-	/* per-pixel scratch for each thread, taken once: a fresh block per
-	** delay came as new pages every time (1 Mpx: half a GB of faults) */
-	if (!(px = malloc((size_t)c->nthr * 2 * c->npx * sizeof *px))) {
-		corr_res_free(r);
-		return err_set(err, "corr: out of memory for the result");
-	}
+	/* one level per task (level 0 first: it has the most lags) */
 	#pragma omp parallel for schedule(dynamic, 1) reduction(|:failed) \
 		num_threads(corr_team(c, (double)r->ntau * (double)c->npx))
-	for (size_t it = 0; it < r->ntau; it++) {
-		size_t me = 0;
-#ifdef _OPENMP
-		me = (size_t)omp_get_thread_num();
-#endif
-		r->tau[it] = c->lev[lv[it]].lag[li[it]] * ldexp(1.0, lv[it]);
-		r->level[it] = lv[it];
-		failed |= corr_result_tau(c, lv[it], li[it], it, r,
-					  px + me * 2 * c->npx) != 0;
+	for (int l = 0; l < c->nlev; l++) {
+		for (int i = 0; i < nl[l]; i++) {
+			r->tau[it0[l] + (size_t)i] = c->lev[l].lag[i] *
+						      ldexp(1.0, l);
+			r->level[it0[l] + (size_t)i] = l;
+		}
+		if (nl[l] > 0)
+			failed |= corr_result_level(c, l, nl[l], it0[l], r) != 0;
 	}
-	free(px);
 	if (failed) {
 		corr_res_free(r);
 		return err_set(err, "corr: out of memory for the result");
