@@ -4,14 +4,15 @@
 **
 ** Rows. U holds the sequence u[0..K+n-1] of a tile's pixels: the K frames
 ** before the batch (from the caller's ring) and the n new ones, as uint16.
-** E[q] interleaves u[2q] and u[2q+1] pixel by pixel, O[q] interleaves
-** u[2q+1] and u[2q+2]; a 256-bit vector of E holds 8 consecutive pixels,
-** two frames each (corr16_pair_row). For the new frames u[2q], u[2q+1] (q >= K/2) the
-** lag-k partner pair is E[q - k/2] for even k and O[q - (k+1)/2] for odd
-** k, and one multiply-add of E[q] with it is the sum of both products.
-** Multiplying by ones instead gives u[2q] + u[2q+1]: the frame sums, and
-** the next level's frames when the pairs are aligned with them (frame
-** numbers even first, i.e. M even); for odd M the aligned pairs are O's.
+** E[q] interleaves u[2q] and u[2q+1] pixel by pixel; a 256-bit vector of E
+** holds 8 consecutive pixels, two frames each (corr16_pair_row). For the
+** new frames u[2q], u[2q+1] (q >= K/2) the lag-k partner pair is
+** E[q - k/2] for even k; for odd k it straddles two rows and is blended
+** from them in registers (CORR16_ODD). One multiply-add of E[q] with the
+** partner is the sum of both products. Multiplying by ones instead gives
+** u[2q] + u[2q+1]: the frame sums, and the next level's frames when the
+** pairs are aligned with them (frame numbers even first, i.e. M even); for
+** odd M the aligned pairs are the blended ones.
 ** Levels above 0 have lags 5..8 only: the same kernel without the first
 ** four partners.
 */
@@ -31,7 +32,7 @@
 
 size_t corr16_work(size_t P, size_t n)
 {
-	return 3 * (CORR16_K + n + 2) * P;
+	return 2 * (CORR16_K + n + 2) * P;	/* U and E */
 }
 
 uint16_t *corr16_rows(uint16_t *work, size_t P)
@@ -193,6 +194,14 @@ corr16_next(const corr16_job *j, size_t r, size_t c, __m256i v, int UP)
 }
 
 #define CORR16_LD(R, Q) _mm256_load_si256((const __m256i *)((R) + (Q) * w))
+/* Odd lags pair u[2q], u[2q+1] with u[2q-2m+1], u[2q-2m+2], which straddle
+** two rows of E: the halves of E[q-m+1] and E[q-m] blended give them in
+** swapped order, (u[2q-2m+2], u[2q-2m+1]) per pixel, and x with its halves
+** swapped (xs) multiplies them right, with no rows of odd pairs to build */
+#define CORR16_ODD(A, B) _mm256_blend_epi16(A, B, 0xaa)
+#define CORR16_SWAP(X) _mm256_shuffle_epi8(X, _mm256_set_epi8(		\
+	13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2,		\
+	13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2))
 #define CORR16_MA(A, X, Y) A = _mm256_add_epi32(A, _mm256_madd_epi16(X, Y))
 
 /* One column (8 pixels) down all new pairs, the lags' sums in registers:
@@ -200,12 +209,12 @@ corr16_next(const corr16_job *j, size_t r, size_t c, __m256i v, int UP)
 ** rows as uint16. The sums go to the double rows every `chunk` pairs,
 ** before 32 bits could overflow. */
 static inline __attribute__((always_inline)) CORR16_T void
-corr16_column(const corr16_job *j, const uint16_t *E, const uint16_t *O,
-	      size_t c, int NL, int UP)
+corr16_column(const corr16_job *j, const uint16_t *E, size_t c, int NL,
+	      int UP)
 {
 	size_t P = j->P, w = 2 * P, end = 4 + j->n / 2;
 	size_t chunk = (size_t)CORR16_CHUNK >> (2 * j->level);
-	const uint16_t *e = E + c * 16, *o = O + c * 16;
+	const uint16_t *e = E + c * 16;
 	const __m256i one = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
 	double *G = j->G, *G5 = G + (size_t)(NL - 4) * P;	/* lag 5's row */
 	__m256i s = z;
@@ -214,24 +223,31 @@ corr16_column(const corr16_job *j, const uint16_t *E, const uint16_t *O,
 		size_t q1 = end - q0 > chunk ? q0 + chunk : end;
 		__m256i a1 = z, a2 = z, a3 = z, a4 = z;
 		__m256i a5 = z, a6 = z, a7 = z, a8 = z;
+		/* the four rows before x stay in registers */
+		__m256i e1 = CORR16_LD(e, q0 - 1), e2 = CORR16_LD(e, q0 - 2);
+		__m256i e3 = CORR16_LD(e, q0 - 3), e4 = CORR16_LD(e, q0 - 4);
+		_Pragma("GCC unroll 4")
 		for (size_t q = q0; q < q1; q++) {
-			__m256i x = CORR16_LD(e, q), o1 = CORR16_LD(o, q - 1);
-			__m256i x1;
+			__m256i x = CORR16_LD(e, q), xs = CORR16_SWAP(x), x1;
 			if (NL == 8) {
-				CORR16_MA(a1, x, o1);
-				CORR16_MA(a2, x, CORR16_LD(e, q - 1));
-				CORR16_MA(a3, x, CORR16_LD(o, q - 2));
-				CORR16_MA(a4, x, CORR16_LD(e, q - 2));
+				CORR16_MA(a1, xs, CORR16_ODD(x, e1));
+				CORR16_MA(a2, x, e1);
+				CORR16_MA(a3, xs, CORR16_ODD(e1, e2));
+				CORR16_MA(a4, x, e2);
 			}
-			CORR16_MA(a5, x, CORR16_LD(o, q - 3));
-			CORR16_MA(a6, x, CORR16_LD(e, q - 3));
-			CORR16_MA(a7, x, CORR16_LD(o, q - 4));
-			CORR16_MA(a8, x, CORR16_LD(e, q - 4));
+			CORR16_MA(a5, xs, CORR16_ODD(e2, e3));
+			CORR16_MA(a6, x, e3);
+			CORR16_MA(a7, xs, CORR16_ODD(e3, e4));
+			CORR16_MA(a8, x, e4);
 			x1 = _mm256_madd_epi16(x, one);
 			s = _mm256_add_epi32(s, x1);
-			if (odd)
-				x1 = _mm256_madd_epi16(o1, one);
+			if (odd)	/* frames 2q - 1, 2q of the rows */
+				x1 = _mm256_madd_epi16(CORR16_ODD(x, e1), one);
 			corr16_next(j, q - 4, c, x1, UP);
+			e4 = e3;
+			e3 = e2;
+			e2 = e1;
+			e1 = x;
 		}
 		if (NL == 8) {
 			corr16_put(G + 0 * P, c, a1, 1);
@@ -249,11 +265,10 @@ corr16_column(const corr16_job *j, const uint16_t *E, const uint16_t *O,
 
 /* the columns, with the kernel's constants folded in */
 #define CORR16_COLUMNS(NAME, NL, UP)					\
-	static CORR16_T void NAME(const corr16_job *j,			\
-				  const uint16_t *E, const uint16_t *O)	\
+	static CORR16_T void NAME(const corr16_job *j, const uint16_t *E) \
 	{								\
 		for (size_t c = 0; c < j->P / 8; c++)			\
-			corr16_column(j, E, O, c, NL, UP);		\
+			corr16_column(j, E, c, NL, UP);			\
 	}
 CORR16_COLUMNS(corr16_columns8, 8, 0)
 CORR16_COLUMNS(corr16_columns8u, 8, 1)
@@ -263,19 +278,16 @@ CORR16_COLUMNS(corr16_columns4u, 4, 1)
 static CORR16_T int corr16_run(const corr16_job *j)
 {
 	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
-	uint16_t *U = j->work, *E = U + nu * P, *O = E + ne * 2 * P;
+	uint16_t *U = j->work, *E = U + nu * P;
 	if (corr16_history(j, U) || (j->level == 0 && corr16_frames(j, U)))
 		return 1;
 	for (size_t q = 0; q < ne; q++)
 		corr16_pair_row(U + 2 * q * P, U + (2 * q + 1) * P,
 				E + q * 2 * P, P);
-	for (size_t q = 0; q + 1 < ne; q++)
-		corr16_pair_row(U + (2 * q + 1) * P, U + (2 * q + 2) * P,
-				O + q * 2 * P, P);
 	if (j->level == 0)
-		(j->up ? corr16_columns8u : corr16_columns8)(j, E, O);
+		(j->up ? corr16_columns8u : corr16_columns8)(j, E);
 	else
-		(j->up ? corr16_columns4u : corr16_columns4)(j, E, O);
+		(j->up ? corr16_columns4u : corr16_columns4)(j, E);
 	memcpy(j->hist, U + j->n * P, K * P * sizeof *U);
 	*j->hist_ok = 1;
 	return 0;

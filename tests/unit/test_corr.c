@@ -769,7 +769,7 @@ static void test_int16_case(const char *name, const int32_t *map,
 			    size_t rows, size_t cols, int spikes, int floats,
 			    int big)
 {
-	size_t np = rows * cols, N = 4700, fb = np * 2;
+	size_t np = rows * cols, N = 4700, fb = np * 2, fe = 300 + (size_t)floats;
 	double *I = malloc(N * np * sizeof *I);
 	uint16_t *raw;
 	char err[ERR_LEN];
@@ -785,8 +785,8 @@ static void test_int16_case(const char *name, const int32_t *map,
 	if (spikes)	/* frames 520..529: some counts past 2047 */
 		for (size_t p = 0; p < np; p += 5)
 			I[525 * np + p] = 3000 + (double)p;
-	if (floats)	/* frames 300..309 get fractions */
-		for (size_t i = 300 * np; i < 310 * np; i++)
+	if (floats)	/* frames 300..fe - 1 get fractions */
+		for (size_t i = 300 * np; i < fe * np; i++)
 			I[i] += 0.25;
 	raw = to_dtype(I, N * np, ARR_U16);
 	make_map(&m, rows, cols, (int32_t *)map, 0);
@@ -798,9 +798,9 @@ static void test_int16_case(const char *name, const int32_t *map,
 		size_t n = 64 + f % 7;
 		if (n > N - f)
 			n = N - f;
-		if (floats && f < 310 && f + n > 300)
-			n = f < 300 ? 300 - f : 310 - f;
-		if (floats && f >= 300 && f < 310) {
+		if (floats && f < fe && f + n > 300)
+			n = f < 300 ? 300 - f : fe - f;
+		if (floats && f >= 300 && f < fe) {
 			float *fl = to_dtype(I + f * np, n * np, ARR_F32);
 			fail = corr_push(c, fl, ARR_F32, n, rows, cols, err);
 			free(fl);
@@ -856,7 +856,10 @@ static void test_int16(void)
 	test_int16_case("full", full, rows, cols, 0, 0, 0);
 	test_int16_case("holes", holes, rows, cols, 0, 0, 0);
 	test_int16_case("spikes", full, rows, cols, 1, 0, 0);
-	test_int16_case("floats between", holes, rows, cols, 0, 1, 0);
+	test_int16_case("floats between", holes, rows, cols, 0, 10, 0);
+	/* 11 float frames: the integer levels then run with an odd number
+	** of frames before them (their next level's pairs straddle rows) */
+	test_int16_case("odd frames before", full, rows, cols, 0, 11, 0);
 	/* counts of 2035..2047: level 1's 32-bit sums pass 2^31 and come
 	** within 3 % of 2^32, level 2's are moved out halfway */
 	test_int16_case("largest counts", full, rows, cols, 0, 0, 1);
