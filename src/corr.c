@@ -34,7 +34,10 @@
 ** read and written once per batch, so longer batches spend less on it;
 ** 512 frames with 400 kB of level-0 rows (96 pixels per tile) measured
 ** 12-19 % faster than 256 with 200 kB on one core (dense uint16 256 x 256),
-** and 768 or 1024 slower (past 2 CORR16_PAIRS frames corr16 cannot run). */
+** and 768 or 1024 slower. Since the integer kernel keeps its rows in 16
+** bits, tiles of twice that (192 pixels; 752 for 1 Mpx frames, whose
+** batches are 128 frames) measured 5-15 % faster again: each frame gives
+** a tile a longer contiguous run. */
 #ifndef CORR_T
 #define CORR_T 512		/* most frames per batch */
 #endif
@@ -48,7 +51,8 @@
 #define CORR_PMAX 1024		/* most pixels per tile */
 #endif
 #ifndef CORR_TILE
-#define CORR_TILE (400u << 10)	/* bytes of a tile's level-0 work rows */
+#define CORR_TILE (800u << 10)	/* bytes of a tile's level-0 rows as
+				   doubles (the integer kernel: a quarter) */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
 #ifndef CORR_HUGE
