@@ -87,6 +87,39 @@ static int corr16_history(const corr16_job *j, uint16_t *U)
 	return 0;
 }
 
+/* dst row (2P values) interleaving rows a and b pixel by pixel. The
+** interleave works within 128-bit lanes, so the 64-bit quarters (pixels
+** 0-3, 4-7, 8-11, 12-15) are first put in the order 0-3, 8-11, 4-7,
+** 12-15: then the low interleave holds pixels 0-7, the high one 8-15, and
+** each column of the kernel is 8 consecutive pixels, one cache line of
+** doubles in the rows it writes. */
+static inline __attribute__((always_inline)) CORR16_T void
+corr16_pair_vec(__m256i a, __m256i b, uint16_t *dst)
+{
+	__m256i va = _mm256_permute4x64_epi64(a, 0xd8);
+	__m256i vb = _mm256_permute4x64_epi64(b, 0xd8);
+	_mm256_store_si256((__m256i *)dst, _mm256_unpacklo_epi16(va, vb));
+	_mm256_store_si256((__m256i *)(dst + 16),
+			   _mm256_unpackhi_epi16(va, vb));
+}
+
+static CORR16_T void corr16_pair_row(const uint16_t *a, const uint16_t *b,
+				     uint16_t *dst, size_t P)
+{
+	for (size_t p = 0; p < P; p += 16)
+		corr16_pair_vec(_mm256_load_si256((const __m256i *)(a + p)),
+				_mm256_load_si256((const __m256i *)(b + p)),
+				dst + 2 * p);
+}
+
+/* 1 when a lane of mx (the counts' maximum) reaches CORR16_MAX: the
+** saturating subtraction leaves zeros when all are below */
+static CORR16_T int corr16_over(__m256i mx)
+{
+	mx = _mm256_subs_epu16(mx, _mm256_set1_epi16(CORR16_MAX - 1));
+	return !_mm256_testz_si256(mx, mx);
+}
+
 /* the new frames into U rows K.. (zero-padded), their sums, and 1 when a
 ** count reaches CORR16_MAX. Frames lie a frame apart, so they are
 ** prefetched a few ahead (the hardware prefetcher does not follow). A
@@ -127,30 +160,48 @@ static CORR16_T int corr16_frames(const corr16_job *j, uint16_t *U)
 		}
 		j->rowsum[r] = (double)corr16_hsum(sum);
 	}
-	/* all lanes below the limit: saturating subtraction leaves zeros */
-	mx = _mm256_subs_epu16(mx, _mm256_set1_epi16(CORR16_MAX - 1));
-	return !_mm256_testz_si256(mx, mx);
+	return corr16_over(mx);
 }
 
-/* dst row (2P values) interleaving rows a and b pixel by pixel. The
-** interleave works within 128-bit lanes, so the 64-bit quarters (pixels
-** 0-3, 4-7, 8-11, 12-15) are first put in the order 0-3, 8-11, 4-7,
-** 12-15: then the low interleave holds pixels 0-7, the high one 8-15, and
-** each column of the kernel is 8 consecutive pixels, one cache line of
-** doubles in the rows it writes. */
-static CORR16_T void corr16_pair_row(const uint16_t *a, const uint16_t *b,
-				     uint16_t *dst, size_t P)
+/* A tile whose pixels fill it and lie contiguously in the frames (most of
+** them) goes from the frames straight into pair rows: the new frames'
+** rows of U are written only for the last K (the next batch's history),
+** and E is not built from U afterwards. The rest as corr16_frames. */
+static CORR16_T int corr16_frame_pairs(const corr16_job *j, uint16_t *U,
+				       uint16_t *E)
 {
-	for (size_t p = 0; p < P; p += 16) {
-		__m256i va = _mm256_permute4x64_epi64(
-			_mm256_load_si256((const __m256i *)(a + p)), 0xd8);
-		__m256i vb = _mm256_permute4x64_epi64(
-			_mm256_load_si256((const __m256i *)(b + p)), 0xd8);
-		_mm256_store_si256((__m256i *)(dst + 2 * p),
-				   _mm256_unpacklo_epi16(va, vb));
-		_mm256_store_si256((__m256i *)(dst + 2 * p + 16),
-				   _mm256_unpackhi_epi16(va, vb));
+	size_t P = j->P, K = CORR16_K;
+	const __m256i one = _mm256_set1_epi16(1);
+	__m256i mx = _mm256_setzero_si256();
+	for (size_t r = 0; r < j->n; r += 2) {
+		const uint16_t *ga = j->src[r] + j->pix[0];
+		const uint16_t *gb = j->src[r + 1] + j->pix[0];
+		uint16_t *ua = U + (K + r) * P, *ub = ua + P;
+		uint16_t *e = E + (K + r) / 2 * 2 * P;
+		__m256i sa = _mm256_setzero_si256(), sb = sa;
+		int keep = r + K >= j->n;
+		for (size_t f = r + CORR16_PF; f < r + CORR16_PF + 2 && f < j->n;
+		     f++) {
+			const char *nx = (const char *)(j->src[f] + j->pix[0]);
+			for (size_t o = 0; o < 2 * P; o += 64)
+				__builtin_prefetch(nx + o);
+		}
+		for (size_t p = 0; p < P; p += 16) {
+			__m256i va = _mm256_loadu_si256((const __m256i *)(ga + p));
+			__m256i vb = _mm256_loadu_si256((const __m256i *)(gb + p));
+			if (keep) {
+				_mm256_store_si256((__m256i *)(ua + p), va);
+				_mm256_store_si256((__m256i *)(ub + p), vb);
+			}
+			mx = _mm256_max_epu16(mx, _mm256_max_epu16(va, vb));
+			sa = _mm256_add_epi32(sa, _mm256_madd_epi16(va, one));
+			sb = _mm256_add_epi32(sb, _mm256_madd_epi16(vb, one));
+			corr16_pair_vec(va, vb, e + 2 * p);
+		}
+		j->rowsum[r] = (double)corr16_hsum(sa);
+		j->rowsum[r + 1] = (double)corr16_hsum(sb);
 	}
+	return corr16_over(mx);
 }
 
 /* 8 unsigned 32-bit lanes as doubles (the sums of products may pass
@@ -279,9 +330,14 @@ static CORR16_T int corr16_run(const corr16_job *j)
 {
 	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
 	uint16_t *U = j->work, *E = U + nu * P;
-	if (corr16_history(j, U) || (j->level == 0 && corr16_frames(j, U)))
+	int direct = j->level == 0 && j->contig && j->nv == P;
+	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
+	if (corr16_history(j, U))
 		return 1;
-	for (size_t q = 0; q < ne; q++)
+	if (j->level == 0 && (direct ? corr16_frame_pairs(j, U, E) :
+				       corr16_frames(j, U)))
+		return 1;
+	for (size_t q = 0; q < built; q++)
 		corr16_pair_row(U + 2 * q * P, U + (2 * q + 1) * P,
 				E + q * 2 * P, P);
 	if (j->level == 0)
