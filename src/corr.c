@@ -64,6 +64,14 @@
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
 
+/* What each thread adds up during a run, in its own cache lines: shared
+** sums taken with atomics had the two cores trading the lines of every
+** frame's sum at every tile (a quarter of the second thread's speed). */
+typedef struct corr_tls {
+	double rowsum[CORR_T];	/* per frame of the run: sum over pixels */
+	size_t n16[CORR16_LEVELS];	/* tile batches by corr16 */
+} __attribute__((aligned(64))) corr_tls;
+
 typedef struct corr_level {
 	int nlag, kmax;
 	int lag[CORR_MAXLAG];
@@ -111,6 +119,7 @@ struct corr {
 	double *seg_base;	/* nstat: binned img at the last boundary */
 	int nthr;
 	double **work;		/* per thread */
+	corr_tls *tls;		/* per thread */
 	int use16;		/* levels below n16lev may take corr16's
 				   integer kernel */
 	int n16lev;
@@ -416,8 +425,9 @@ static int corr_work(corr *c, char *err)
 	}
 	c->woff[CORR_MAXLEV + 1] = off;
 	c->work = err_calloc((size_t)c->nthr, sizeof *c->work, err);
-	if (!c->work)
-		return -1;
+	c->tls = aligned_alloc(64, (size_t)c->nthr * sizeof *c->tls);
+	if (!c->work || !c->tls)
+		return c->tls ? -1 : err_set(err, "corr: out of memory");
 	for (int t = 0; t < c->nthr; t++)
 		if (!(c->work[t] = corr_aligned(off, err)))
 			return -1;
@@ -496,6 +506,7 @@ void corr_free(corr *c)
 		for (int t = 0; t < c->nthr; t++)
 			free(c->work[t]);
 	free(c->work);
+	free(c->tls);
 	if (c->work16)
 		for (int t = 0; t < c->nthr; t++)
 			free(c->work16[t]);
@@ -523,6 +534,7 @@ size_t corr_memory(const corr *c)
 	}
 	b += 2 * tp + c->npx * (sizeof(size_t) + sizeof(int32_t));
 	b += (size_t)c->nthr * c->woff[CORR_MAXLEV + 1] * sizeof(double);
+	b += (size_t)c->nthr * sizeof *c->tls;
 	for (int l = 0; c->use16 && l < c->n16lev; l++)
 		b += ((size_t)c->nthr * corr16_work(c->P, c->T >> l) +
 		      c->ntile * CORR16_K * c->P) * sizeof(uint16_t) +
@@ -790,7 +802,7 @@ static void corr_ring_sync(corr *c, int l, size_t t)
 ** uint16 when that one may run here as well, else as doubles into nx.
 ** 1 when it does not apply (then nothing has changed): see corr16.h */
 static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
-		       const corr_sched *s, double *rowsum, double *nx,
+		       const corr_sched *s, corr_tls *tl, double *nx,
 		       uint16_t *w16, int below)
 {
 	corr_level *L = &c->lev[l];
@@ -817,12 +829,9 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	if (corr16_level(&j))
 		return 1;
 	c->stale[l][t] = 1;
-	#pragma omp atomic
-	c->n16[l]++;
-	for (size_t r = 0; l == 0 && r < m; r++) {
-		#pragma omp atomic
-		rowsum[r] += sums[r];
-	}
+	tl->n16[l]++;
+	for (size_t r = 0; l == 0 && r < m; r++)
+		tl->rowsum[r] += sums[r];
 	return 0;
 }
 
@@ -863,7 +872,6 @@ void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
 			memset(nw + r * P + nv, 0, (P - nv) * sizeof *nw);
 		/* (used only when not normalising, i.e. scale 1) */
 		sum = corr_row_sum(nw + r * P, P);
-		#pragma omp atomic
 		rowsum[r] += sum;
 	}
 }
@@ -898,7 +906,7 @@ static void corr_state_prefetch(const corr *c, size_t t, int top)
 ** come from the frames, each level's pass writes the next one's */
 static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		      size_t t, const void *const *fr, arr_dtype dt, size_t m,
-		      const double *scale, double *rowsum, const corr_sched *s,
+		      const double *scale, corr_tls *tl, const corr_sched *s,
 		      double *w, uint16_t *w16, corr_kern_fn kern)
 {
 	size_t P = c->P;
@@ -912,12 +920,12 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
 		if (w16 && (l > 0 || dt == ARR_U16) &&
-		    corr_tile16(c, l, t, fr, s, rowsum, nx, w16, below) == 0) {
+		    corr_tile16(c, l, t, fr, s, tl, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
 			continue;
 		}
 		if (l == 0)
-			corr_tile_rows(c, t, fr, dt, m, scale, rowsum, nw);
+			corr_tile_rows(c, t, fr, dt, m, scale, tl->rowsum, nw);
 		else if (below)
 			corr_rows16(c, l, w16, s->nn[l], nw);
 		below = 0;
@@ -930,10 +938,10 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 }
 
 #define CORR_TILE_ARGS corr *c, size_t t, const void *const *fr,	\
-	arr_dtype dt, size_t m, const double *scale, double *rowsum,	\
+	arr_dtype dt, size_t m, const double *scale, corr_tls *tl,	\
 	const corr_sched *s, double *w, uint16_t *w16
 #define CORR_TILE_CALL(kern) corr_tile_body(c, t, fr, dt, m, scale,	\
-	rowsum, s, w, w16, kern)
+	tl, s, w, w16, kern)
 
 /* the tile pass (conversion, pairs, kernel) compiled for each target */
 #ifdef CORR_HAVE_AVX2
@@ -983,7 +991,6 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		    const double *sums, char *err)
 {
 	corr_sched s;
-	double rowsum[CORR_T];
 	corr_tile_fn tile = corr_tile_pick();
 	size_t cap = c->ivt_cap;
 	if (corr_grow((void **)&c->ivt, &cap, c->accepted + m, sizeof *c->ivt,
@@ -996,7 +1003,7 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
-	memset(rowsum, 0, sizeof rowsum);
+	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
 	for (size_t t = 0; t < c->ntile; t++) {
@@ -1004,14 +1011,22 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 #ifdef _OPENMP
 		me = omp_get_thread_num();
 #endif
-		tile(c, t, fr, dt, m, scale, rowsum, &s, c->work[me],
+		tile(c, t, fr, dt, m, scale, &c->tls[me], &s, c->work[me],
 		     c->use16 ? c->work16[me] : NULL);
 	}
 	c->ntb += c->ntile;
 	for (int l = 0; l <= s.top; l++)
 		c->lev[l].M += s.nn[l];
+	for (int th = 1; th < c->nthr; th++) {	/* (in thread order) */
+		for (size_t r = 0; r < m; r++)
+			c->tls[0].rowsum[r] += c->tls[th].rowsum[r];
+	}
+	for (int th = 0; th < c->nthr; th++)
+		for (int l = 0; l < CORR16_LEVELS; l++)
+			c->n16[l] += c->tls[th].n16[l];
 	for (size_t r = 0; r < m; r++) {
-		c->ivt[c->accepted + r] = (sums ? sums[r] : rowsum[r]) /
+		c->ivt[c->accepted + r] = (sums ? sums[r] :
+					   c->tls[0].rowsum[r]) /
 					  (double)c->npx;
 		c->fidx[c->accepted + r] = idx[r];
 	}
