@@ -34,10 +34,13 @@
 ** read and written once per batch, so longer batches spend less on it;
 ** 512 frames with 400 kB of level-0 rows (96 pixels per tile) measured
 ** 12-19 % faster than 256 with 200 kB on one core (dense uint16 256 x 256),
-** and 768 or 1024 slower. Since the integer kernel keeps its rows in 16
-** bits, tiles of twice that (192 pixels; 752 for 1 Mpx frames, whose
-** batches are 128 frames) measured 5-15 % faster again: each frame gives
-** a tile a longer contiguous run. */
+** and 768 or 1024 slower (2026-11, Zen 3). A correlator that may run
+** the integer kernel sizes its tiles by that kernel's rows of pairs
+** (uint16, a quarter of the doubles): on Zen 5 with AVX-512, 768 pixels
+** (800 kB of pairs) against 192 (800 kB of doubles) measured 1.3x the
+** pixel-frames per CPU-second, each frame giving a tile a longer
+** contiguous run; float frames in such a correlator take the double
+** kernel over those wider tiles about 10 % slower. */
 #ifndef CORR_T
 #define CORR_T 512		/* most frames per batch */
 #endif
@@ -51,8 +54,9 @@
 #define CORR_PMAX 1024		/* most pixels per tile */
 #endif
 #ifndef CORR_TILE
-#define CORR_TILE (800u << 10)	/* bytes of a tile's level-0 rows as
-				   doubles (the integer kernel: a quarter) */
+#define CORR_TILE (800u << 10)	/* bytes of a tile's level-0 rows: as
+				   doubles, or as uint16 when the integer
+				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
 #ifndef CORR_HUGE
@@ -251,19 +255,59 @@ CORR_KERN_DEF(corr_kern_base, )
 
 typedef void (*corr_kern_fn)(CORR_KERN_ARGS);
 
-/* the AVX2 copy only where the CPU has it: the binary stays portable */
-static corr_kern_fn corr_kernel(void)
+static const char *const corr_kernel_names[] = {"auto", "base", "avx2",
+						"avx512"};
+
+/* the best kernel of this CPU; the binary stays portable */
+static corr_kernel corr_kernel_best(void)
 {
 #ifdef CORR_HAVE_AVX2
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return corr16_isa() == CORR16_AVX512 ? CORR_KERNEL_AVX512 :
+		       CORR_KERNEL_AVX2;
+#endif
+	return CORR_KERNEL_BASE;
+}
+
+const char *corr_kernel_name(const corr *c)
+{
+	return corr_kernel_names[c ? c->o.kernel : corr_kernel_best()];
+}
+
+int corr_kernel_parse(const char *name)
+{
+	for (int k = 0; k < 4; k++)
+		if (strcmp(name, corr_kernel_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+/* the double kernel of a correlator's choice */
+static corr_kern_fn corr_kern(const corr *c)
+{
+#ifdef CORR_HAVE_AVX2
+	if (c->o.kernel != CORR_KERNEL_BASE)
 		return corr_kern_avx2;
 #endif
+	(void)c;
 	return corr_kern_base;
 }
 
-const char *corr_kernel_name(void)
+/* o->kernel made definite: AUTO becomes the best, and one the CPU does
+** not run is an error */
+static int corr_kernel_pick(corr_opts *o, char *err)
 {
-	return corr_kernel() == corr_kern_base ? "sse2" : "avx2+fma";
+	corr_kernel best = corr_kernel_best();
+	if ((int)o->kernel < 0 || o->kernel > CORR_KERNEL_AVX512)
+		return err_set(err, "corr: unknown kernel %d", (int)o->kernel);
+	if (o->kernel == CORR_KERNEL_AUTO)
+		o->kernel = best;
+	else if (o->kernel > best)
+		return err_set(err, "corr: kernel %s needs a CPU that has it "
+			       "(this one runs %s at best)",
+			       corr_kernel_names[o->kernel],
+			       corr_kernel_names[best]);
+	return 0;
 }
 
 /* Threads for a parallel loop over `work` pixel-frames (or pixel-delays).
@@ -353,10 +397,12 @@ static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 		return err_set(err, "corr: the partition has no pixels "
 			       "(everything masked)");
 	c->npx = n;
-	c->P = CORR_TILE / (sizeof(double) * (c->T + (size_t)c->o.lags0));
-	c->P = c->P < 16 ? 16 : c->P > CORR_PMAX ? CORR_PMAX : c->P / 16 * 16;
+	c->P = CORR_TILE / ((c->use16 ? sizeof(uint16_t) : sizeof(double)) *
+			    (c->T + (size_t)c->o.lags0));
+	c->P = c->P < CORR16_P ? CORR16_P : c->P > CORR_PMAX ? CORR_PMAX :
+	       c->P / CORR16_P * CORR16_P;
 	if (n < c->P)
-		c->P = (n + 15) / 16 * 16;
+		c->P = (n + CORR16_P - 1) / CORR16_P * CORR16_P;
 	c->ntile = (n + c->P - 1) / c->P;
 	c->pix = err_malloc(n, sizeof *c->pix, err);
 	c->sbin = err_malloc(n, sizeof *c->sbin, err);
@@ -431,8 +477,6 @@ static int corr_work(corr *c, char *err)
 	for (int t = 0; t < c->nthr; t++)
 		if (!(c->work[t] = corr_aligned(off, err)))
 			return -1;
-	c->use16 = !c->o.dark && !c->o.normalize && c->o.lags0 == CORR16_K &&
-		   corr16_available();
 	if (!c->use16)
 		return 0;
 	/* above level 0 the kernel has lags 5..8 only */
@@ -460,14 +504,15 @@ int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	     char *err)
 {
 	corr *c;
+	corr_opts oo = *o;
 	*out = NULL;
-	if (corr_check_opts(o, err))
+	if (corr_check_opts(o, err) || corr_kernel_pick(&oo, err))
 		return -1;
 	if (st == NULL)
 		st = dyn;
 	if (!(c = err_calloc(1, sizeof *c, err)))
 		return -1;
-	c->o = *o;
+	c->o = oo;
 	c->rows = dyn->rows;
 	c->cols = dyn->cols;
 	c->npix = dyn->npix;
@@ -480,6 +525,8 @@ int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 #else
 	c->nthr = 1;
 #endif
+	c->use16 = !o->dark && !o->normalize && o->lags0 == CORR16_K &&
+		   c->o.kernel != CORR_KERNEL_BASE && corr16_available();
 	if (!(c->s2d = err_calloc(c->nstat, sizeof *c->s2d, err)) ||
 	    qmap_nest(st, dyn, c->s2d, err) || corr_pixels(c, dyn, st, err) ||
 	    !(c->seg_base = err_calloc(c->nstat, sizeof(double), err)) ||
@@ -813,6 +860,8 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	if (l >= c->n16lev || (l > 0 && !below))
 		return 1;
 	j = (corr16_job){
+		.isa = c->o.kernel == CORR_KERNEL_AVX512 ? CORR16_AVX512 :
+		       CORR16_AVX2,
 		.level = l, .P = P, .nv = c->npx - b < P ? c->npx - b : P,
 		.n = m, .M = L->M, .ring = L->hist + t * K * P,
 		.src = src, .G = L->G + t * (size_t)L->nlag * P,
@@ -959,10 +1008,10 @@ static void corr_tile_base(CORR_TILE_ARGS)
 
 typedef void (*corr_tile_fn)(CORR_TILE_ARGS);
 
-static corr_tile_fn corr_tile_pick(void)
+static corr_tile_fn corr_tile_pick(const corr *c)
 {
 #ifdef CORR_HAVE_AVX2
-	if (corr_kernel() == corr_kern_avx2)
+	if (corr_kern(c) == corr_kern_avx2)
 		return corr_tile_avx2;
 #endif
 	return corr_tile_base;
@@ -991,7 +1040,7 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		    const double *sums, char *err)
 {
 	corr_sched s;
-	corr_tile_fn tile = corr_tile_pick();
+	corr_tile_fn tile = corr_tile_pick(c);
 	size_t cap = c->ivt_cap;
 	if (corr_grow((void **)&c->ivt, &cap, c->accepted + m, sizeof *c->ivt,
 		      err))

@@ -78,6 +78,17 @@
 #define CORR_MAXLEV 48
 #define CORR_MAXLAG 32
 
+/* kernels a correlator may run: AUTO takes the best the CPU has; the
+** others ask for one (corr_new fails when the CPU lacks it), to compare
+** them or to test each on one machine. BASE: the portable double kernel
+** only; AVX2: the AVX2+FMA double kernel and corr16's AVX2 integer
+** kernel; AVX512: corr16's AVX-512 VNNI integer kernel with the AVX2
+** double kernel. */
+typedef enum corr_kernel {
+	CORR_KERNEL_AUTO, CORR_KERNEL_BASE, CORR_KERNEL_AVX2,
+	CORR_KERNEL_AVX512
+} corr_kernel;
+
 typedef struct corr_opts {
 	int dpl;		/* delays per level (default 4) */
 	int lags0;		/* lags at level 0 (default 2 dpl) */
@@ -89,6 +100,7 @@ typedef struct corr_opts {
 	double reject_sigma;	/* > 0: drop outlier frames */
 	size_t segment_frames;	/* I(q) segment length (accepted frames) */
 	int nthreads;		/* 0 = OpenMP's default */
+	corr_kernel kernel;	/* default CORR_KERNEL_AUTO */
 	progress *prog;		/* updated with accepted frames; the
 				   caller begins and ends it; NULL none */
 } corr_opts;
@@ -147,7 +159,10 @@ size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 ** on the number of threads */
 int corr_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
 		     char *err);
-/* "avx2+fma" or "sse2": which kernel runs */
-const char *corr_kernel_name(void);
+/* the best kernel of this CPU (AUTO) or the one a correlator runs:
+** "avx512", "avx2" or "base"; corr_kernel_parse is its inverse (AUTO for
+** "auto"), -1 for an unknown name */
+const char *corr_kernel_name(const corr *c);
+int corr_kernel_parse(const char *name);
 
 #endif

@@ -4,17 +4,22 @@
 **
 ** Rows. U holds the sequence u[0..K+n-1] of a tile's pixels: the K frames
 ** before the batch (from the caller's ring) and the n new ones, as uint16.
-** E[q] interleaves u[2q] and u[2q+1] pixel by pixel; a 256-bit vector of E
-** holds 8 consecutive pixels, two frames each (corr16_pair_row). For the
-** new frames u[2q], u[2q+1] (q >= K/2) the lag-k partner pair is
-** E[q - k/2] for even k; for odd k it straddles two rows and is blended
-** from them in registers (CORR16_ODD). One multiply-add of E[q] with the
-** partner is the sum of both products. Multiplying by ones instead gives
-** u[2q] + u[2q+1]: the frame sums, and the next level's frames when the
-** pairs are aligned with them (frame numbers even first, i.e. M even); for
-** odd M the aligned pairs are the blended ones.
+** E[q] interleaves u[2q] and u[2q+1] pixel by pixel; a vector of E holds
+** consecutive pixels, two frames each. For the new frames u[2q], u[2q+1]
+** (q >= K/2) the lag-k partner pair is E[q - k/2] for even k; for odd k
+** it straddles two rows and is blended from them in registers. One
+** multiply-add of E[q] with the partner is the sum of both products.
+** Multiplying by ones instead gives u[2q] + u[2q+1]: the frame sums, and
+** the next level's frames when the pairs are aligned with them (frame
+** numbers even first, i.e. M even); for odd M the aligned pairs are the
+** blended ones.
 ** Levels above 0 have lags 5..8 only: the same kernel without the first
 ** four partners.
+**
+** The kernel (corr16k.h) is compiled twice: for AVX2 (8 pixels a column,
+** multiply-add then add) and for AVX-512 with VNNI (16 pixels a column,
+** one vpdpwssd per lag and pair of frames, 32 registers so that nothing
+** spills); the best the CPU runs is taken unless the caller asks for one.
 */
 #include <string.h>
 
@@ -27,7 +32,6 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define CORR16_X86 1
-#define CORR16_T __attribute__((target("avx2")))
 #endif
 
 size_t corr16_work(size_t P, size_t n)
@@ -40,25 +44,31 @@ uint16_t *corr16_rows(uint16_t *work, size_t P)
 	return work + CORR16_K * P;
 }
 
+int corr16_isa(void)
+{
+#ifdef CORR16_X86
+	if (__builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vnni"))
+		return CORR16_AVX512;
+	if (__builtin_cpu_supports("avx2"))
+		return CORR16_AVX2;
+#endif
+	return CORR16_NONE;
+}
+
 int corr16_available(void)
 {
-#ifdef CORR16_X86
-	return __builtin_cpu_supports("avx2");
-#else
-	return 0;
-#endif
+	return corr16_isa() != CORR16_NONE;
 }
 
-#ifdef CORR16_X86
-
-static CORR16_T uint32_t corr16_hsum(__m256i v)
+const char *corr16_isa_name(int isa)
 {
-	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v),
-				  _mm256_extracti128_si256(v, 1));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-	return (uint32_t)_mm_cvtsi128_si32(s);
+	return isa == CORR16_AVX512 ? "avx512" : isa == CORR16_AVX2 ? "avx2" :
+	       "none";
 }
+
+#ifdef CORR16_X86
 
 /* the K frames before the batch: kept as uint16 by the last batch that
 ** ran here, or else from the ring; 1 unless every value is an integer in
@@ -87,14 +97,46 @@ static int corr16_history(const corr16_job *j, uint16_t *U)
 	return 0;
 }
 
-/* dst row (2P values) interleaving rows a and b pixel by pixel. The
-** interleave works within 128-bit lanes, so the 64-bit quarters (pixels
-** 0-3, 4-7, 8-11, 12-15) are first put in the order 0-3, 8-11, 4-7,
-** 12-15: then the low interleave holds pixels 0-7, the high one 8-15, and
-** each column of the kernel is 8 consecutive pixels, one cache line of
-** doubles in the rows it writes. */
-static inline __attribute__((always_inline)) CORR16_T void
-corr16_pair_vec(__m256i a, __m256i b, uint16_t *dst)
+/* pairs of frames whose sums of products (each pair adds at most
+** 2 top^2) stay below 2^32 in a 32-bit lane: the accumulators are moved
+** into doubles that often. From the values actually present, so that
+** photon-counting data rarely move them, and the deep levels (sums of
+** many frames) do not move them every other pair. */
+static size_t corr16_chunk(unsigned top)
+{
+	uint64_t worst = 2 * (uint64_t)top * top;
+	uint64_t n = worst ? UINT32_MAX / worst : 1u << 20;
+	return n > (1u << 20) ? 1u << 20 : n < 1 ? 1 : (size_t)n;
+}
+
+/* n pixels of a frame, a frame or two ahead of use */
+static inline void corr16_prefetch(const uint16_t *f, size_t n)
+{
+	const char *p = (const char *)f;
+	for (size_t o = 0; o < 2 * n; o += 64)
+		__builtin_prefetch(p + o);
+	__builtin_prefetch(p + 2 * n - 1);
+}
+
+/* ------------------------------------------------------------- AVX2 */
+
+#define C16_T __attribute__((target("avx2")))
+
+static C16_T uint32_t corr16_hsum_avx2(__m256i v)
+{
+	__m128i s = _mm_add_epi32(_mm256_castsi256_si128(v),
+				  _mm256_extracti128_si256(v, 1));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+	return (uint32_t)_mm_cvtsi128_si32(s);
+}
+
+/* The interleave works within 128-bit lanes, so the 64-bit quarters
+** (pixels 0-3, 4-7, 8-11, 12-15) are first put in the order 0-3, 8-11,
+** 4-7, 12-15: then the low interleave holds pixels 0-7, the high one
+** 8-15, in pixel order. */
+static inline __attribute__((always_inline)) C16_T void
+corr16_pair_avx2(__m256i a, __m256i b, uint16_t *dst)
 {
 	__m256i va = _mm256_permute4x64_epi64(a, 0xd8);
 	__m256i vb = _mm256_permute4x64_epi64(b, 0xd8);
@@ -103,110 +145,23 @@ corr16_pair_vec(__m256i a, __m256i b, uint16_t *dst)
 			   _mm256_unpackhi_epi16(va, vb));
 }
 
-static CORR16_T void corr16_pair_row(const uint16_t *a, const uint16_t *b,
-				     uint16_t *dst, size_t P)
+/* the largest unsigned 16-bit lane (minpos finds the smallest of the
+** complements) */
+static C16_T unsigned corr16_hmax128(__m128i m)
 {
-	for (size_t p = 0; p < P; p += 16)
-		corr16_pair_vec(_mm256_load_si256((const __m256i *)(a + p)),
-				_mm256_load_si256((const __m256i *)(b + p)),
-				dst + 2 * p);
+	m = _mm_xor_si128(m, _mm_set1_epi16(-1));
+	return 0xffffu - (unsigned)_mm_extract_epi16(_mm_minpos_epu16(m), 0);
 }
 
-/* 1 when a lane of mx (the counts' maximum) reaches CORR16_MAX: the
-** saturating subtraction leaves zeros when all are below */
-static CORR16_T int corr16_over(__m256i mx)
+static C16_T unsigned corr16_hmax_avx2(__m256i v)
 {
-	mx = _mm256_subs_epu16(mx, _mm256_set1_epi16(CORR16_MAX - 1));
-	return !_mm256_testz_si256(mx, mx);
-}
-
-/* the new frames into U rows K.. (zero-padded), their sums, and 1 when a
-** count reaches CORR16_MAX. Frames lie a frame apart, so they are
-** prefetched a few ahead (the hardware prefetcher does not follow). A
-** contiguous tile's whole groups of 16 go straight from the frame. */
-static CORR16_T int corr16_frames(const corr16_job *j, uint16_t *U)
-{
-	size_t P = j->P, nv = j->nv, nw = j->contig ? nv / 16 * 16 : 0;
-	const __m256i one = _mm256_set1_epi16(1);
-	__m256i mx = _mm256_setzero_si256();
-	for (size_t r = 0; r < j->n; r++) {
-		uint16_t *u = U + (CORR16_K + r) * P;
-		__m256i sum = _mm256_setzero_si256();
-		const uint16_t *f = j->src[r], *g = f + j->pix[0];
-		size_t p = 0;
-		if (r + CORR16_PF < j->n && j->contig) {
-			const char *nx = (const char *)(j->src[r + CORR16_PF] +
-							j->pix[0]);
-			for (size_t o = 0; o < 2 * nv; o += 64)
-				__builtin_prefetch(nx + o);
-			__builtin_prefetch(nx + 2 * nv - 1);
-		}
-		for (; p < nw; p += 16) {
-			__m256i v = _mm256_loadu_si256((const __m256i *)(g + p));
-			_mm256_store_si256((__m256i *)(u + p), v);
-			mx = _mm256_max_epu16(mx, v);
-			sum = _mm256_add_epi32(sum, _mm256_madd_epi16(v, one));
-		}
-		if (p < P) {	/* the rest, gathered, zero-padded */
-			for (size_t i = p; i < nv; i++)
-				u[i] = j->contig ? g[i] : f[j->pix[i]];
-			memset(u + (nv > p ? nv : p), 0,
-			       (P - (nv > p ? nv : p)) * sizeof *u);
-		}
-		for (; p < P; p += 16) {
-			__m256i v = _mm256_load_si256((const __m256i *)(u + p));
-			mx = _mm256_max_epu16(mx, v);
-			sum = _mm256_add_epi32(sum, _mm256_madd_epi16(v, one));
-		}
-		j->rowsum[r] = (double)corr16_hsum(sum);
-	}
-	return corr16_over(mx);
-}
-
-/* A tile whose pixels fill it and lie contiguously in the frames (most of
-** them) goes from the frames straight into pair rows: the new frames'
-** rows of U are written only for the last K (the next batch's history),
-** and E is not built from U afterwards. The rest as corr16_frames. */
-static CORR16_T int corr16_frame_pairs(const corr16_job *j, uint16_t *U,
-				       uint16_t *E)
-{
-	size_t P = j->P, K = CORR16_K;
-	const __m256i one = _mm256_set1_epi16(1);
-	__m256i mx = _mm256_setzero_si256();
-	for (size_t r = 0; r < j->n; r += 2) {
-		const uint16_t *ga = j->src[r] + j->pix[0];
-		const uint16_t *gb = j->src[r + 1] + j->pix[0];
-		uint16_t *ua = U + (K + r) * P, *ub = ua + P;
-		uint16_t *e = E + (K + r) / 2 * 2 * P;
-		__m256i sa = _mm256_setzero_si256(), sb = sa;
-		int keep = r + K >= j->n;
-		for (size_t f = r + CORR16_PF; f < r + CORR16_PF + 2 && f < j->n;
-		     f++) {
-			const char *nx = (const char *)(j->src[f] + j->pix[0]);
-			for (size_t o = 0; o < 2 * P; o += 64)
-				__builtin_prefetch(nx + o);
-		}
-		for (size_t p = 0; p < P; p += 16) {
-			__m256i va = _mm256_loadu_si256((const __m256i *)(ga + p));
-			__m256i vb = _mm256_loadu_si256((const __m256i *)(gb + p));
-			if (keep) {
-				_mm256_store_si256((__m256i *)(ua + p), va);
-				_mm256_store_si256((__m256i *)(ub + p), vb);
-			}
-			mx = _mm256_max_epu16(mx, _mm256_max_epu16(va, vb));
-			sa = _mm256_add_epi32(sa, _mm256_madd_epi16(va, one));
-			sb = _mm256_add_epi32(sb, _mm256_madd_epi16(vb, one));
-			corr16_pair_vec(va, vb, e + 2 * p);
-		}
-		j->rowsum[r] = (double)corr16_hsum(sa);
-		j->rowsum[r + 1] = (double)corr16_hsum(sb);
-	}
-	return corr16_over(mx);
+	return corr16_hmax128(_mm_max_epu16(_mm256_castsi256_si128(v),
+					    _mm256_extracti128_si256(v, 1)));
 }
 
 /* 8 unsigned 32-bit lanes as doubles (the sums of products may pass
 ** 2^31: as signed they would read negative, and 2^32 puts them right) */
-static CORR16_T __m256d corr16_u32(__m128i v)
+static C16_T __m256d corr16_u32_avx2(__m128i v)
 {
 	__m256d d = _mm256_cvtepi32_pd(v);
 	__m256d neg = _mm256_cmp_pd(d, _mm256_setzero_pd(), _CMP_LT_OQ);
@@ -214,13 +169,11 @@ static CORR16_T __m256d corr16_u32(__m128i v)
 					      _mm256_set1_pd(4294967296.0)));
 }
 
-/* the 8 lanes of column c (pixels 8c..8c+7) added to (or stored in) a row
-** of doubles */
-static CORR16_T void corr16_put(double *row, size_t c, __m256i v, int add)
+static inline __attribute__((always_inline)) C16_T void
+corr16_put_avx2(double *r, __m256i v, int add)
 {
-	double *r = row + 8 * c;
-	__m256d a = corr16_u32(_mm256_castsi256_si128(v));
-	__m256d b = corr16_u32(_mm256_extracti128_si256(v, 1));
+	__m256d a = corr16_u32_avx2(_mm256_castsi256_si128(v));
+	__m256d b = corr16_u32_avx2(_mm256_extracti128_si256(v, 1));
 	if (add) {
 		a = _mm256_add_pd(a, _mm256_load_pd(r));
 		b = _mm256_add_pd(b, _mm256_load_pd(r + 4));
@@ -229,132 +182,131 @@ static CORR16_T void corr16_put(double *row, size_t c, __m256i v, int add)
 	_mm256_store_pd(r + 4, b);
 }
 
-/* the next level's row r, column c: 8 pair sums, as uint16 into its work
-** or as doubles */
-static inline __attribute__((always_inline)) CORR16_T void
-corr16_next(const corr16_job *j, size_t r, size_t c, __m256i v, int UP)
+static inline __attribute__((always_inline)) C16_T void
+corr16_next_avx2(uint16_t *dst, __m256i v)
 {
-	if (UP) {
-		__m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(v, v),
-						     0x08);
-		_mm_store_si128((__m128i *)(j->up + r * j->P + 8 * c),
-				_mm256_castsi256_si128(w));
-	} else {
-		corr16_put(j->nx + r * j->P, c, v, 0);
-	}
+	__m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(v, v), 0x08);
+	_mm_store_si128((__m128i *)dst, _mm256_castsi256_si128(w));
 }
 
-#define CORR16_LD(R, Q) _mm256_load_si256((const __m256i *)((R) + (Q) * w))
-/* Odd lags pair u[2q], u[2q+1] with u[2q-2m+1], u[2q-2m+2], which straddle
-** two rows of E: the halves of E[q-m+1] and E[q-m] blended give them in
-** swapped order, (u[2q-2m+2], u[2q-2m+1]) per pixel, and x with its halves
-** swapped (xs) multiplies them right, with no rows of odd pairs to build */
-#define CORR16_ODD(A, B) _mm256_blend_epi16(A, B, 0xaa)
-#define CORR16_SWAP(X) _mm256_shuffle_epi8(X, _mm256_set_epi8(		\
+#define C16_FN(name) corr16_##name##_avx2
+#define C16_V __m256i
+#define C16_W 16
+#define C16_LD(p) _mm256_load_si256((const __m256i *)(p))
+#define C16_LDU(p) _mm256_loadu_si256((const __m256i *)(p))
+#define C16_ST(p, v) _mm256_store_si256((__m256i *)(p), v)
+#define C16_ZERO _mm256_setzero_si256()
+#define C16_ONE _mm256_set1_epi16(1)
+#define C16_DP(a, x, y) _mm256_add_epi32(a, _mm256_madd_epi16(x, y))
+#define C16_SUM2(x) _mm256_madd_epi16(x, C16_ONE)
+#define C16_ODD(a, b) _mm256_blend_epi16(a, b, 0xaa)
+#define C16_SWAP(x) _mm256_shuffle_epi8(x, _mm256_set_epi8(		\
 	13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2,		\
 	13, 12, 15, 14, 9, 8, 11, 10, 5, 4, 7, 6, 1, 0, 3, 2))
-#define CORR16_MA(A, X, Y) A = _mm256_add_epi32(A, _mm256_madd_epi16(X, Y))
+#define C16_MAX(a, b) _mm256_max_epu16(a, b)
+#define C16_HMAX(v) corr16_hmax_avx2(v)
+#define C16_HSUM(v) corr16_hsum_avx2(v)
+#define C16_PAIR(a, b, dst) corr16_pair_avx2(a, b, dst)
+#define C16_PUT(row, v, add) corr16_put_avx2(row, v, add)
+#define C16_NEXT(dst, v) corr16_next_avx2(dst, v)
+#include "corr16k.h"
+#undef C16_T
+#undef C16_FN
+#undef C16_V
+#undef C16_W
+#undef C16_LD
+#undef C16_LDU
+#undef C16_ST
+#undef C16_ZERO
+#undef C16_ONE
+#undef C16_DP
+#undef C16_SUM2
+#undef C16_ODD
+#undef C16_SWAP
+#undef C16_MAX
+#undef C16_HMAX
+#undef C16_HSUM
+#undef C16_PAIR
+#undef C16_PUT
+#undef C16_NEXT
 
-/* One column (8 pixels) down all new pairs, the lags' sums in registers:
-** NL = 8 for lags 1..8 (level 0), 4 for lags 5..8; UP: the next level's
-** rows as uint16. The sums go to the double rows every `chunk` pairs,
-** before 32 bits could overflow. */
-static inline __attribute__((always_inline)) CORR16_T void
-corr16_column(const corr16_job *j, const uint16_t *E, size_t c, int NL,
-	      int UP)
+/* ------------------------------------------------------ AVX-512 VNNI */
+
+#define C16_T __attribute__((target("avx512f,avx512bw,avx512vnni")))
+
+/* lane 2i of the low half of an interleave takes a[i], lane 2i + 1 b[i]
+** (index 32 + i); the high half the same for pixels 16..31 */
+static const uint16_t corr16_ilo[32] __attribute__((aligned(64))) = {
+	0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+	8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+static const uint16_t corr16_ihi[32] __attribute__((aligned(64))) = {
+	16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+	24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+
+static inline __attribute__((always_inline)) C16_T void
+corr16_pair_avx512(__m512i a, __m512i b, uint16_t *dst)
 {
-	size_t P = j->P, w = 2 * P, end = 4 + j->n / 2;
-	size_t chunk = (size_t)CORR16_CHUNK >> (2 * j->level);
-	const uint16_t *e = E + c * 16;
-	const __m256i one = _mm256_set1_epi16(1), z = _mm256_setzero_si256();
-	double *G = j->G, *G5 = G + (size_t)(NL - 4) * P;	/* lag 5's row */
-	__m256i s = z;
-	int odd = (int)(j->M & 1);
-	for (size_t q0 = 4; q0 < end; q0 += chunk) {
-		size_t q1 = end - q0 > chunk ? q0 + chunk : end;
-		__m256i a1 = z, a2 = z, a3 = z, a4 = z;
-		__m256i a5 = z, a6 = z, a7 = z, a8 = z;
-		/* the four rows before x stay in registers */
-		__m256i e1 = CORR16_LD(e, q0 - 1), e2 = CORR16_LD(e, q0 - 2);
-		__m256i e3 = CORR16_LD(e, q0 - 3), e4 = CORR16_LD(e, q0 - 4);
-		_Pragma("GCC unroll 4")
-		for (size_t q = q0; q < q1; q++) {
-			__m256i x = CORR16_LD(e, q), xs = CORR16_SWAP(x), x1;
-			if (NL == 8) {
-				CORR16_MA(a1, xs, CORR16_ODD(x, e1));
-				CORR16_MA(a2, x, e1);
-				CORR16_MA(a3, xs, CORR16_ODD(e1, e2));
-				CORR16_MA(a4, x, e2);
-			}
-			CORR16_MA(a5, xs, CORR16_ODD(e2, e3));
-			CORR16_MA(a6, x, e3);
-			CORR16_MA(a7, xs, CORR16_ODD(e3, e4));
-			CORR16_MA(a8, x, e4);
-			x1 = _mm256_madd_epi16(x, one);
-			s = _mm256_add_epi32(s, x1);
-			if (odd)	/* frames 2q - 1, 2q of the rows */
-				x1 = _mm256_madd_epi16(CORR16_ODD(x, e1), one);
-			corr16_next(j, q - 4, c, x1, UP);
-			e4 = e3;
-			e3 = e2;
-			e2 = e1;
-			e1 = x;
-		}
-		if (NL == 8) {
-			corr16_put(G + 0 * P, c, a1, 1);
-			corr16_put(G + 1 * P, c, a2, 1);
-			corr16_put(G + 2 * P, c, a3, 1);
-			corr16_put(G + 3 * P, c, a4, 1);
-		}
-		corr16_put(G5 + 0 * P, c, a5, 1);
-		corr16_put(G5 + 1 * P, c, a6, 1);
-		corr16_put(G5 + 2 * P, c, a7, 1);
-		corr16_put(G5 + 3 * P, c, a8, 1);
-	}
-	corr16_put(j->S, c, s, 1);
+	__m512i lo = _mm512_load_si512((const void *)corr16_ilo);
+	__m512i hi = _mm512_load_si512((const void *)corr16_ihi);
+	_mm512_store_si512((void *)dst, _mm512_permutex2var_epi16(a, lo, b));
+	_mm512_store_si512((void *)(dst + 32),
+			   _mm512_permutex2var_epi16(a, hi, b));
 }
 
-/* the columns, with the kernel's constants folded in */
-#define CORR16_COLUMNS(NAME, NL, UP)					\
-	static CORR16_T void NAME(const corr16_job *j, const uint16_t *E) \
-	{								\
-		for (size_t c = 0; c < j->P / 8; c++)			\
-			corr16_column(j, E, c, NL, UP);			\
-	}
-CORR16_COLUMNS(corr16_columns8, 8, 0)
-CORR16_COLUMNS(corr16_columns8u, 8, 1)
-CORR16_COLUMNS(corr16_columns4, 4, 0)
-CORR16_COLUMNS(corr16_columns4u, 4, 1)
-
-static CORR16_T int corr16_run(const corr16_job *j)
+static C16_T unsigned corr16_hmax_avx512(__m512i v)
 {
-	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
-	uint16_t *U = j->work, *E = U + nu * P;
-	int direct = j->level == 0 && j->contig && j->nv == P;
-	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
-	if (corr16_history(j, U))
-		return 1;
-	if (j->level == 0 && (direct ? corr16_frame_pairs(j, U, E) :
-				       corr16_frames(j, U)))
-		return 1;
-	for (size_t q = 0; q < built; q++)
-		corr16_pair_row(U + 2 * q * P, U + (2 * q + 1) * P,
-				E + q * 2 * P, P);
-	if (j->level == 0)
-		(j->up ? corr16_columns8u : corr16_columns8)(j, E);
-	else
-		(j->up ? corr16_columns4u : corr16_columns4)(j, E);
-	memcpy(j->hist, U + j->n * P, K * P * sizeof *U);
-	*j->hist_ok = 1;
-	return 0;
+	__m256i h = _mm256_max_epu16(_mm512_castsi512_si256(v),
+				     _mm512_extracti64x4_epi64(v, 1));
+	return corr16_hmax_avx2(h);
 }
+
+/* (vcvtudq2pd reads the lanes as unsigned: sums past 2^31 come right) */
+static inline __attribute__((always_inline)) C16_T void
+corr16_put_avx512(double *r, __m512i v, int add)
+{
+	__m512d a = _mm512_cvtepu32_pd(_mm512_castsi512_si256(v));
+	__m512d b = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(v, 1));
+	if (add) {
+		a = _mm512_add_pd(a, _mm512_load_pd(r));
+		b = _mm512_add_pd(b, _mm512_load_pd(r + 8));
+	}
+	_mm512_store_pd(r, a);
+	_mm512_store_pd(r + 8, b);
+}
+
+#define C16_FN(name) corr16_##name##_avx512
+#define C16_V __m512i
+#define C16_W 32
+#define C16_LD(p) _mm512_load_si512((const void *)(p))
+#define C16_LDU(p) _mm512_loadu_si512((const void *)(p))
+#define C16_ST(p, v) _mm512_store_si512((void *)(p), v)
+#define C16_ZERO _mm512_setzero_si512()
+#define C16_ONE _mm512_set1_epi16(1)
+#define C16_DP(a, x, y) _mm512_dpwssd_epi32(a, x, y)
+#define C16_SUM2(x) _mm512_madd_epi16(x, C16_ONE)
+#define C16_ODD(a, b) _mm512_mask_blend_epi16(0xaaaaaaaau, a, b)
+#define C16_SWAP(x) _mm512_rol_epi32(x, 16)
+#define C16_MAX(a, b) _mm512_max_epu16(a, b)
+#define C16_HMAX(v) corr16_hmax_avx512(v)
+#define C16_HSUM(v) ((uint32_t)_mm512_reduce_add_epi32(v))
+#define C16_PAIR(a, b, dst) corr16_pair_avx512(a, b, dst)
+#define C16_PUT(row, v, add) corr16_put_avx512(row, v, add)
+#define C16_NEXT(dst, v) \
+	_mm256_store_si256((__m256i *)(dst), _mm512_cvtepi32_epi16(v))
+#include "corr16k.h"
+
+/* ---------------------------------------------------------- dispatch */
 
 int corr16_level(const corr16_job *j)
 {
-	if (!corr16_available() || j->P % 16 || j->n % 2 || j->n == 0 ||
-	    j->M < CORR16_K || j->level < 0 || j->level >= CORR16_LEVELS)
+	if (j->P % CORR16_P || j->n % 2 || j->n == 0 || j->M < CORR16_K ||
+	    j->level < 0 || j->level >= CORR16_LEVELS)
 		return 1;
-	return corr16_run(j);
+	if (j->isa == CORR16_AVX512 && corr16_isa() == CORR16_AVX512)
+		return corr16_run_avx512(j);
+	if (j->isa != CORR16_NONE && corr16_isa() != CORR16_NONE)
+		return corr16_run_avx2(j);
+	return 1;
 }
 
 #else

@@ -6,15 +6,16 @@
 ** every count of a batch (and of the K = 8 frames before it) is below
 ** CORR16_MAX, the products of level 0 (lags 1..8) are formed with 16-bit
 ** multiply-adds: two frames of a pixel are interleaved, so one instruction
-** gives I[t] I[t+k] + I[t+1] I[t+k+1] for 8 pixels. Level l's frames are
+** gives I[t] I[t+k] + I[t+1] I[t+k+1] for 8 or 16 pixels. Level l's frames are
 ** sums of 2^l such frames, below CORR16_MAX << l: they still fit in 16
 ** bits, so levels 1 .. CORR16_LEVELS - 1 (lags 5..8) run the same way on
 ** the uint16 rows the level before wrote for them. The 32-bit sums are
-** moved into the double accumulators every CORR16_CHUNK >> 2l pairs,
-** before they could pass 2^32. The results are integers, added exactly:
-** the numbers equal those of the double kernel. It needs AVX2
-** (corr16_available); otherwise, or with larger counts, the caller runs
-** its double kernel.
+** moved into the double accumulators before they could pass 2^32 (every
+** 2^31 / top^2 pairs, top the largest value of the level's batch and
+** history). The results are integers, added exactly:
+** the numbers equal those of the double kernel. It needs AVX2 or
+** AVX-512 with VNNI (corr16_isa); otherwise, or with larger counts, the
+** caller runs its double kernel.
 */
 #ifndef ionflow_corr16_h
 #define ionflow_corr16_h
@@ -23,20 +24,23 @@
 #include <stdint.h>
 
 #define CORR16_MAX 2048		/* level-0 counts must be below this */
-#define CORR16_CHUNK 512	/* pairs of level 0 whose 32-bit sums stay
-				   below 2^32: 2 x 2047^2 x 512 < 2^32 (level
-				   l: values 2^l times larger, 4^l fewer) */
 #define CORR16_K 8		/* ring: lags 1..8 on level 0, 5..8 above */
+#define CORR16_P 32		/* pixels per row: a multiple of this */
 #ifndef CORR16_LEVELS
-#define CORR16_LEVELS 3		/* levels that may run here: 0, 1, 2 (at most
+#define CORR16_LEVELS 5		/* levels that may run here: 0 .. 4 (at most
 				   5: level 4's counts are below 2^15) */
 #endif
 
+/* instruction sets of the kernel */
+enum { CORR16_NONE, CORR16_AVX2, CORR16_AVX512 };
+
 typedef struct corr16_job {
+	int isa;		/* the kernel to run (the best the CPU has
+				   if it lacks this one; NONE: none) */
 	int level;		/* 0: lags 1..8 from frames; else 5..8 from
 				   the rows in work (written by the level
 				   below through its `up`) */
-	size_t P;		/* pixels per row, a multiple of 16 */
+	size_t P;		/* pixels per row, a multiple of CORR16_P */
 	size_t nv;		/* used pixels of the row (<= P) */
 	size_t n;		/* new frames of the level, even */
 	size_t M;		/* frames before them (>= CORR16_K) */
@@ -57,7 +61,9 @@ typedef struct corr16_job {
 	uint16_t *work;		/* corr16_work(P, n) elements */
 } corr16_job;
 
-int corr16_available(void);
+int corr16_isa(void);		/* the best this CPU runs */
+int corr16_available(void);	/* corr16_isa() != CORR16_NONE */
+const char *corr16_isa_name(int isa);	/* "avx512", "avx2", "none" */
 size_t corr16_work(size_t P, size_t n);
 /* where in a level's work its new rows are written by the level below */
 uint16_t *corr16_rows(uint16_t *work, size_t P);

@@ -599,9 +599,27 @@ static lxpcs_corr *lxpcs_checkcorr(lua_State *L, int i)
 	return u;
 }
 
+/* the correlator's kernel = "auto" | "base" | "avx2" | "avx512" */
+static void lxpcs_kernel_opt(lua_State *L, corr_opts *o, const char *fname)
+{
+	int k = -1;
+	lua_getfield(L, 1, "kernel");
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		return;
+	}
+	if (lua_type(L, -1) != LUA_TSTRING ||
+	    (k = corr_kernel_parse(lua_tostring(L, -1))) < 0)
+		luaL_error(L, "%s: kernel must be \"auto\", \"base\", "
+			   "\"avx2\" or \"avx512\" (got %s)", fname,
+			   luaL_tolstring(L, -1, NULL));
+	o->kernel = (corr_kernel)k;
+	lua_pop(L, 1);
+}
+
 /* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
 ** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
-** progress=, total=} */
+** kernel=, progress=, total=} */
 static int lxpcs_correlator(lua_State *L)
 {
 	const char *fname = "xpcs.correlator";
@@ -635,6 +653,7 @@ static int lxpcs_correlator(lua_State *L)
 	o.reject_sigma = lxpcs_num(L, 1, "reject_sigma", 0, 0, fname);
 	o.segment_frames = (size_t)lxpcs_int(L, 1, "segment_frames", 0, fname);
 	o.nthreads = (int)lxpcs_int(L, 1, "threads", 0, fname);
+	lxpcs_kernel_opt(L, &o, fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix, 0, fname);
 	if (dark)
 		o.dark = (double *)dark->data;
@@ -821,6 +840,12 @@ static int lxpcs_batch(lua_State *L)
 {
 	lua_pushinteger(L,
 			(lua_Integer)corr_batch_frames(lxpcs_checkcorr(L, 1)->c));
+	return 1;
+}
+
+static int lxpcs_corr_kernel(lua_State *L)
+{
+	lua_pushstring(L, corr_kernel_name(lxpcs_checkcorr(L, 1)->c));
 	return 1;
 }
 
@@ -1035,7 +1060,7 @@ static int lxpcs_poisson(lua_State *L)
 
 static int lxpcs_kernel(lua_State *L)
 {
-	lua_pushstring(L, corr_kernel_name());
+	lua_pushstring(L, corr_kernel_name(NULL));
 	return 1;
 }
 
@@ -1051,7 +1076,7 @@ static const luaL_Reg lxpcs_corr_methods[] = {
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
-	{"close", lxpcs_corr_gc}, {NULL, NULL}
+	{"kernel", lxpcs_corr_kernel}, {"close", lxpcs_corr_gc}, {NULL, NULL}
 };
 
 static const luaL_Reg lxpcs_corr_meta[] = {

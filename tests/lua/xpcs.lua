@@ -317,8 +317,8 @@ do
     "no metadata: the missing field is named")
 end
 
--- the integer kernel (levels 0-2): same numbers as the double one, and it
--- runs
+-- the integer kernel (levels 0-4): same numbers as the double one, and it
+-- runs; every kernel this CPU has gives the same numbers
 do
   local frames = xpcs.poisson(2600, 16, 40, 4, 7) -- several batches
   local part = xpcs.partition{map = array.full({16, 40}, 1, "i32")}
@@ -327,17 +327,38 @@ do
   a:push(frames)
   b:push(frames:astype("f64"))
   local ra, rb = a:result(), b:result()
-  local same = #ra.tau == #rb.tau
-  for i = 1, #ra.tau do
-    same = same and ra.g2:get(i, 1) == rb.g2:get(i, 1)
+  local function same(r1, r2)
+    local s = #r1.tau == #r2.tau
+    for i = 1, #r1.tau do
+      s = s and r1.g2:get(i, 1) == r2.g2:get(i, 1) and
+        r1.g2_err:get(i, 1) == r2.g2_err:get(i, 1)
+    end
+    return s
   end
   t.ok(a:int_share() > 0.5 and b:int_share() == 0, string.format(
     "c:int_share: uint16 %.2f, f64 %.2f", a:int_share(), b:int_share()))
-  t.ok(a:int_share(1) > 0.5 and a:int_share(2) > 0.5 and
-    b:int_share(2) == 0 and a:int_share(3) == 0, string.format(
-    "c:int_share(level): levels 1 and 2 %.2f %.2f, level 3 %.2f",
-    a:int_share(1), a:int_share(2), a:int_share(3)))
-  t.ok(same, "uint16 (integer kernel) and f64 frames: identical g2")
+  t.ok(a:int_share(1) > 0.5 and a:int_share(4) > 0.5 and
+    b:int_share(2) == 0 and a:int_share(5) == 0, string.format(
+    "c:int_share(level): levels 1 and 4 %.2f %.2f, level 5 %.2f",
+    a:int_share(1), a:int_share(4), a:int_share(5)))
+  t.ok(same(ra, rb), "uint16 (integer kernel) and f64 frames: identical g2")
+  t.is(a:kernel(), xpcs.kernel(), "c:kernel(): the best of this CPU by default")
+  local order = {"base", "avx2", "avx512"}
+  for _, k in ipairs(order) do
+    local c = xpcs.correlator{dynamic = part, progress = false, kernel = k}
+    c:push(frames)
+    t.ok(same(c:result(), ra) and c:kernel() == k and
+      (k == "base") == (c:int_share() == 0), "kernel " .. k .. ": identical g2 and errors")
+    c:close()
+    if k == xpcs.kernel() then break end
+  end
+  local best = xpcs.kernel()
+  if best ~= "avx512" then
+    t.errors(function() xpcs.correlator{dynamic = part, kernel = "avx512"} end,
+      "kernel avx512 needs a CPU that has it", "a kernel the CPU lacks is refused")
+  end
+  t.errors(function() xpcs.correlator{dynamic = part, kernel = "fast"} end,
+    "kernel must be", "an unknown kernel is refused")
   a:close(); b:close()
 end
 

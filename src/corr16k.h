@@ -1,0 +1,233 @@
+/*
+** corr16k.h - the body of corr16's integer kernel, included by corr16.c
+** once per instruction set (see corr16.c for the scheme).
+**
+** The includer defines, for its vectors of C16_W uint16 lanes (C16_W / 2
+** pixels, two frames each, per column):
+**   C16_T            the target attribute of every function here
+**   C16_FN(name)     the function's name for this instruction set
+**   C16_V            the vector type
+**   C16_LD(p), C16_LDU(p), C16_ST(p, v)   aligned / unaligned load, store
+**   C16_ZERO, C16_ONE                      all 0, all 1 (16-bit lanes)
+**   C16_DP(a, x, y)  a + the 32-bit sums of adjacent 16-bit products
+**   C16_SUM2(x)      the 32-bit sums of adjacent 16-bit lanes
+**   C16_ODD(a, b)    a with its odd 16-bit lanes taken from b
+**   C16_SWAP(x)      the two 16-bit halves of every 32-bit lane swapped
+**   C16_MAX(a, b)    unsigned 16-bit maximum
+**   C16_HMAX(v)      the largest of the unsigned 16-bit lanes
+**   C16_HSUM(v)      the sum of the 32-bit lanes
+**   C16_PAIR(a, b, dst)   rows a and b (C16_W pixels each) interleaved
+**                    pixel by pixel into dst (2 C16_W lanes, aligned)
+**   C16_PUT(row, v, add)  the C16_W / 2 unsigned 32-bit lanes of v as
+**                    doubles stored into (or added to) row[0 ..]
+**   C16_NEXT(dst, v) the 32-bit lanes of v (below 2^16) stored as uint16
+*/
+
+#define C16_PX (C16_W / 2)	/* pixels per column */
+
+static C16_T void C16_FN(pair_row)(const uint16_t *a, const uint16_t *b,
+				   uint16_t *dst, size_t P)
+{
+	for (size_t p = 0; p < P; p += C16_W)
+		C16_PAIR(C16_LD(a + p), C16_LD(b + p), dst + 2 * p);
+}
+
+/* the largest of n values (n a multiple of C16_W, aligned) */
+static C16_T unsigned C16_FN(umax)(const uint16_t *u, size_t n)
+{
+	C16_V mx = C16_ZERO;
+	for (size_t i = 0; i < n; i += C16_W)
+		mx = C16_MAX(mx, C16_LD(u + i));
+	return C16_HMAX(mx);
+}
+
+/* the new frames into U rows K.. (zero-padded), their sums; returns the
+** largest count. Frames lie a frame apart, so they are
+** prefetched a few ahead (the hardware prefetcher does not follow). A
+** contiguous tile's whole vectors go straight from the frame. */
+static C16_T unsigned C16_FN(frames)(const corr16_job *j, uint16_t *U)
+{
+	size_t P = j->P, nv = j->nv, nw = j->contig ? nv / C16_W * C16_W : 0;
+	C16_V mx = C16_ZERO;
+	for (size_t r = 0; r < j->n; r++) {
+		uint16_t *u = U + (CORR16_K + r) * P;
+		C16_V sum = C16_ZERO;
+		const uint16_t *f = j->src[r], *g = f + j->pix[0];
+		size_t p = 0;
+		if (r + CORR16_PF < j->n && j->contig)
+			corr16_prefetch(j->src[r + CORR16_PF] + j->pix[0], nv);
+		for (; p < nw; p += C16_W) {
+			C16_V v = C16_LDU(g + p);
+			C16_ST(u + p, v);
+			mx = C16_MAX(mx, v);
+			sum = C16_DP(sum, v, C16_ONE);
+		}
+		if (p < P) {	/* the rest, gathered, zero-padded */
+			for (size_t i = p; i < nv; i++)
+				u[i] = j->contig ? g[i] : f[j->pix[i]];
+			memset(u + (nv > p ? nv : p), 0,
+			       (P - (nv > p ? nv : p)) * sizeof *u);
+		}
+		for (; p < P; p += C16_W) {
+			C16_V v = C16_LD(u + p);
+			mx = C16_MAX(mx, v);
+			sum = C16_DP(sum, v, C16_ONE);
+		}
+		j->rowsum[r] = (double)C16_HSUM(sum);
+	}
+	return C16_HMAX(mx);
+}
+
+/* A tile whose pixels fill it and lie contiguously in the frames (most of
+** them) goes from the frames straight into pair rows: the new frames'
+** rows of U are written only for the last K (the next batch's history),
+** and E is not built from U afterwards. The rest as frames() above. */
+static C16_T unsigned C16_FN(frame_pairs)(const corr16_job *j, uint16_t *U,
+				     uint16_t *E)
+{
+	size_t P = j->P, K = CORR16_K;
+	C16_V mx = C16_ZERO;
+	for (size_t r = 0; r < j->n; r += 2) {
+		const uint16_t *ga = j->src[r] + j->pix[0];
+		const uint16_t *gb = j->src[r + 1] + j->pix[0];
+		uint16_t *ua = U + (K + r) * P, *ub = ua + P;
+		uint16_t *e = E + (K + r) / 2 * 2 * P;
+		C16_V sa = C16_ZERO, sb = C16_ZERO;
+		int keep = r + K >= j->n;
+		for (size_t f = r + CORR16_PF; f < r + CORR16_PF + 2 && f < j->n;
+		     f++)
+			corr16_prefetch(j->src[f] + j->pix[0], P);
+		for (size_t p = 0; p < P; p += C16_W) {
+			C16_V va = C16_LDU(ga + p), vb = C16_LDU(gb + p);
+			if (keep) {
+				C16_ST(ua + p, va);
+				C16_ST(ub + p, vb);
+			}
+			mx = C16_MAX(mx, C16_MAX(va, vb));
+			sa = C16_DP(sa, va, C16_ONE);
+			sb = C16_DP(sb, vb, C16_ONE);
+			C16_PAIR(va, vb, e + 2 * p);
+		}
+		j->rowsum[r] = (double)C16_HSUM(sa);
+		j->rowsum[r + 1] = (double)C16_HSUM(sb);
+	}
+	return C16_HMAX(mx);
+}
+
+/* the next level's row r, column c: the pair sums, as uint16 into its
+** work or as doubles */
+#define C16_NEXT_ROW(j, r, c, v, UP)					\
+	do {								\
+		if (UP)							\
+			C16_NEXT((j)->up + (r) * (j)->P + C16_PX * (c), v); \
+		else							\
+			C16_PUT((j)->nx + (r) * (j)->P + C16_PX * (c), v, 0); \
+	} while (0)
+
+/* Odd lags pair u[2q], u[2q+1] with u[2q-2m+1], u[2q-2m+2], which straddle
+** two rows of E: the halves of E[q-m+1] and E[q-m] blended give them in
+** swapped order, (u[2q-2m+2], u[2q-2m+1]) per pixel, and x with its halves
+** swapped (xs) multiplies them right, with no rows of odd pairs to build.
+** One column (C16_PX pixels) down all new pairs, the lags' sums in
+** registers: NL = 8 for lags 1..8 (level 0), 4 for lags 5..8; UP: the
+** next level's rows as uint16. The sums go to the double rows every
+** `chunk` pairs, before 32 bits could overflow. */
+static inline __attribute__((always_inline)) C16_T void
+C16_FN(column)(const corr16_job *j, const uint16_t *E, size_t c, int NL,
+	       int UP, size_t chunk)
+{
+	size_t P = j->P, w = 2 * P, end = 4 + j->n / 2;
+	const uint16_t *e = E + c * C16_W;
+	double *G = j->G + C16_PX * c, *G5 = G + (size_t)(NL - 4) * P;
+	C16_V s = C16_ZERO;
+	int odd = (int)(j->M & 1);
+	for (size_t q0 = 4; q0 < end; q0 += chunk) {
+		size_t q1 = end - q0 > chunk ? q0 + chunk : end;
+		C16_V a1 = C16_ZERO, a2 = C16_ZERO, a3 = C16_ZERO;
+		C16_V a4 = C16_ZERO, a5 = C16_ZERO, a6 = C16_ZERO;
+		C16_V a7 = C16_ZERO, a8 = C16_ZERO;
+		/* the four rows before x stay in registers */
+		C16_V e1 = C16_LD(e + (q0 - 1) * w), e2 = C16_LD(e + (q0 - 2) * w);
+		C16_V e3 = C16_LD(e + (q0 - 3) * w), e4 = C16_LD(e + (q0 - 4) * w);
+		_Pragma("GCC unroll 4")
+		for (size_t q = q0; q < q1; q++) {
+			C16_V x = C16_LD(e + q * w), xs = C16_SWAP(x), x1;
+			if (NL == 8) {
+				a1 = C16_DP(a1, xs, C16_ODD(x, e1));
+				a2 = C16_DP(a2, x, e1);
+				a3 = C16_DP(a3, xs, C16_ODD(e1, e2));
+				a4 = C16_DP(a4, x, e2);
+			}
+			a5 = C16_DP(a5, xs, C16_ODD(e2, e3));
+			a6 = C16_DP(a6, x, e3);
+			a7 = C16_DP(a7, xs, C16_ODD(e3, e4));
+			a8 = C16_DP(a8, x, e4);
+			s = C16_DP(s, x, C16_ONE);
+			/* the next level's frames: pairs aligned with its
+			** frames, i.e. frames 2q - 1, 2q of the rows for odd M */
+			x1 = C16_SUM2(odd ? C16_ODD(x, e1) : x);
+			C16_NEXT_ROW(j, q - 4, c, x1, UP);
+			e4 = e3;
+			e3 = e2;
+			e2 = e1;
+			e1 = x;
+		}
+		if (NL == 8) {
+			C16_PUT(G + 0 * P, a1, 1);
+			C16_PUT(G + 1 * P, a2, 1);
+			C16_PUT(G + 2 * P, a3, 1);
+			C16_PUT(G + 3 * P, a4, 1);
+		}
+		C16_PUT(G5 + 0 * P, a5, 1);
+		C16_PUT(G5 + 1 * P, a6, 1);
+		C16_PUT(G5 + 2 * P, a7, 1);
+		C16_PUT(G5 + 3 * P, a8, 1);
+	}
+	C16_PUT(j->S + C16_PX * c, s, 1);
+}
+
+/* the columns, with the kernel's constants folded in */
+#define C16_COLUMNS(NAME, NL, UP)					\
+	static C16_T void C16_FN(NAME)(const corr16_job *j,		\
+				       const uint16_t *E, size_t chunk)	\
+	{								\
+		for (size_t c = 0; c < j->P / C16_PX; c++)		\
+			C16_FN(column)(j, E, c, NL, UP, chunk);		\
+	}
+C16_COLUMNS(columns8, 8, 0)
+C16_COLUMNS(columns8u, 8, 1)
+C16_COLUMNS(columns4, 4, 0)
+C16_COLUMNS(columns4u, 4, 1)
+
+static C16_T int C16_FN(run)(const corr16_job *j)
+{
+	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
+	uint16_t *U = j->work, *E = U + nu * P;
+	int direct = j->level == 0 && j->contig && j->nv == P;
+	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
+	unsigned top, fr;
+	if (corr16_history(j, U))
+		return 1;
+	top = C16_FN(umax)(U, K * P);
+	fr = j->level > 0 ? C16_FN(umax)(U + K * P, j->n * P) :
+	     direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U);
+	if (j->level == 0 && fr >= CORR16_MAX)
+		return 1;
+	top = fr > top ? fr : top;
+	for (size_t q = 0; q < built; q++)
+		C16_FN(pair_row)(U + 2 * q * P, U + (2 * q + 1) * P,
+				 E + q * 2 * P, P);
+	if (j->level == 0)
+		(j->up ? C16_FN(columns8u) : C16_FN(columns8))(j, E,
+							corr16_chunk(top));
+	else
+		(j->up ? C16_FN(columns4u) : C16_FN(columns4))(j, E,
+							corr16_chunk(top));
+	memcpy(j->hist, U + j->n * P, K * P * sizeof *U);
+	*j->hist_ok = 1;
+	return 0;
+}
+
+#undef C16_PX
+#undef C16_NEXT_ROW
+#undef C16_COLUMNS
