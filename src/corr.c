@@ -141,6 +141,12 @@ struct corr {
 
 typedef double v4d __attribute__((vector_size(32), aligned(32)));
 
+/* frames of counts the integer kernel (corr16) may take */
+static int corr_int_dtype(arr_dtype dt)
+{
+	return dt == ARR_U8 || dt == ARR_U16 || dt == ARR_U32 || dt == ARR_I32;
+}
+
 /* array.h's sizes, kept here so that the core links without array.c */
 static size_t corr_dtype_size(arr_dtype dt)
 {
@@ -360,30 +366,67 @@ static int corr_check_opts(const corr_opts *o, char *err)
 	return 0;
 }
 
-static void *corr_aligned(size_t n, char *err)
+/* Zeroed blocks, 64-byte aligned, released by corr_zfree. Blocks of
+** CORR_HUGE bytes and more are fresh mappings, whose pages the kernel
+** gives zeroed: nothing is written here, and the pages are faulted in
+** (and cleared) by the threads that first use them, during the first
+** batch. A memset here had the kernel clear every page and then wrote it
+** again, on one thread: a fifth of a 1 Mpx x 1000-frame run. They are
+** advised into huge pages (first touch of 1.3 GB of state in 4 kB pages
+** had cost that run a third of its speed). The 64 bytes before a block
+** say how to release it. */
+typedef struct corr_blk {
+	void *base;
+	size_t len;		/* of the mapping; 0: from aligned_alloc */
+} corr_blk;
+
+static void *corr_zalloc(size_t bytes, char *err)
 {
-	size_t bytes = (n * sizeof(double) + 63) / 64 * 64;
-	void *p;
-	if (n > SIZE_MAX / 16) {
-		err_set(err, "corr: allocation of %zu doubles overflows", n);
-		return NULL;
-	}
-	if (bytes >= CORR_HUGE) {	/* whole huge pages */
-		bytes = (bytes + CORR_HUGE - 1) / CORR_HUGE * CORR_HUGE;
-		p = aligned_alloc(CORR_HUGE, bytes);
+	char *base;
+	size_t len;
+	if (bytes > SIZE_MAX / 2)
+		return err_set(err, "corr: allocation of %zu bytes overflows",
+			       bytes), NULL;
+	len = (bytes + 64 + 63) / 64 * 64;
+	if (len >= CORR_HUGE) {
+		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			base = NULL;
 #ifdef MADV_HUGEPAGE
-		if (p)
-			madvise(p, bytes, MADV_HUGEPAGE);
+		else
+			madvise(base, len, MADV_HUGEPAGE);
 #endif
 	} else {
-		p = aligned_alloc(64, bytes ? bytes : 64);
+		if ((base = aligned_alloc(64, len)))
+			memset(base, 0, len);
 	}
-	if (p == NULL) {
-		err_set(err, "corr: out of memory allocating %zu bytes", bytes);
-		return NULL;
-	}
-	memset(p, 0, bytes);
-	return p;
+	if (base == NULL)
+		return err_set(err, "corr: out of memory allocating %zu bytes",
+			       bytes), NULL;
+	*(corr_blk *)base = (corr_blk){base, len >= CORR_HUGE ? len : 0};
+	return base + 64;
+}
+
+static void corr_zfree(void *p)
+{
+	corr_blk b;
+	if (p == NULL)
+		return;
+	b = *(corr_blk *)((char *)p - 64);
+	if (b.len)
+		munmap(b.base, b.len);
+	else
+		free(b.base);
+}
+
+/* n doubles */
+static void *corr_aligned(size_t n, char *err)
+{
+	if (n > SIZE_MAX / 16)
+		return err_set(err, "corr: allocation of %zu doubles "
+			       "overflows", n), NULL;
+	return corr_zalloc(n * sizeof(double), err);
 }
 
 /* the used pixels: in a static bin that lies in a dynamic bin */
@@ -445,12 +488,12 @@ static int corr_add_level(corr *c, char *err)
 	L->hist = corr_aligned(tp * (size_t)L->kmax, err);
 	L->G = corr_aligned(tp * (size_t)L->nlag, err);
 	L->S = corr_aligned(tp, err);
-	L->headp = err_calloc(tp * (size_t)L->nlag, sizeof(float), err);
+	L->headp = corr_zalloc(tp * (size_t)L->nlag * sizeof(float), err);
 	L->head = err_calloc((size_t)c->nthr * (size_t)L->kmax * c->nstat,
 			     sizeof(double), err);
 	if (!L->hist || !L->G || !L->S || !L->head || !L->headp) {
-		free(L->hist); free(L->G); free(L->S);
-		free(L->head); free(L->headp);
+		corr_zfree(L->hist); corr_zfree(L->G); corr_zfree(L->S);
+		free(L->head); corr_zfree(L->headp);
 		memset(L, 0, sizeof *L);
 		return -1;
 	}
@@ -486,8 +529,8 @@ static int corr_work(corr *c, char *err)
 		size_t n = corr16_work(c->P, c->T >> l);
 		c->woff16[l] = off;
 		off += (n + 31) / 32 * 32;	/* 64-byte aligned blocks */
-		if (!(c->hist16[l] = err_calloc(c->ntile * CORR16_K * c->P,
-						 sizeof(uint16_t), err)) ||
+		if (!(c->hist16[l] = corr_zalloc(c->ntile * CORR16_K * c->P *
+						  sizeof(uint16_t), err)) ||
 		    !(c->h16ok[l] = err_calloc(c->ntile, 1, err)) ||
 		    !(c->stale[l] = err_calloc(c->ntile, 1, err)))
 			return -1;
@@ -546,25 +589,26 @@ void corr_free(corr *c)
 		return;
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
-		free(L->hist); free(L->G); free(L->S);
-		free(L->head); free(L->headp);
+		corr_zfree(L->hist); corr_zfree(L->G); corr_zfree(L->S);
+		free(L->head); corr_zfree(L->headp);
 	}
 	if (c->work)
 		for (int t = 0; t < c->nthr; t++)
-			free(c->work[t]);
+			corr_zfree(c->work[t]);
 	free(c->work);
 	free(c->tls);
 	if (c->work16)
 		for (int t = 0; t < c->nthr; t++)
-			free(c->work16[t]);
+			corr_zfree(c->work16[t]);
 	free(c->work16);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
-		free(c->hist16[l]);
+		corr_zfree(c->hist16[l]);
 		free(c->h16ok[l]);
 		free(c->stale[l]);
 	}
 	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
-	free(c->contig); free(c->dark); free(c->img); free(c->zero);
+	free(c->contig); corr_zfree(c->dark); corr_zfree(c->img);
+	corr_zfree(c->zero);
 	free(c->ivt); free(c->fidx); free(c->rej);
 	free(c->seg); free(c->seg_base); free(c->stage);
 	free(c);
@@ -849,13 +893,13 @@ static void corr_ring_sync(corr *c, int l, size_t t)
 ** uint16 when that one may run here as well, else as doubles into nx.
 ** 1 when it does not apply (then nothing has changed): see corr16.h */
 static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
-		       const corr_sched *s, corr_tls *tl, double *nx,
-		       uint16_t *w16, int below)
+		       arr_dtype dt, const corr_sched *s, corr_tls *tl,
+		       double *nx, uint16_t *w16, int below)
 {
 	corr_level *L = &c->lev[l];
 	size_t P = c->P, b = t * P, K = CORR16_K, m = s->nn[l];
 	double sums[CORR_T];
-	const uint16_t *src[CORR_T];
+	const void *src[CORR_T];
 	corr16_job j;
 	if (l >= c->n16lev || (l > 0 && !below))
 		return 1;
@@ -864,7 +908,8 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		       CORR16_AVX2,
 		.level = l, .P = P, .nv = c->npx - b < P ? c->npx - b : P,
 		.n = m, .M = L->M, .ring = L->hist + t * K * P,
-		.src = src, .G = L->G + t * (size_t)L->nlag * P,
+		.src = src, .esize = (int)corr_dtype_size(dt),
+		.G = L->G + t * (size_t)L->nlag * P,
 		.S = L->S + t * P, .nx = nx, .rowsum = sums,
 		.work = w16 + c->woff16[l], .pix = c->pix + b,
 		.contig = c->contig[t], .hist = c->hist16[l] + t * K * P,
@@ -968,8 +1013,8 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
-		if (w16 && (l > 0 || dt == ARR_U16) &&
-		    corr_tile16(c, l, t, fr, s, tl, nx, w16, below) == 0) {
+		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
+		    corr_tile16(c, l, t, fr, dt, s, tl, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
 			continue;
 		}

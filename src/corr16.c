@@ -109,13 +109,53 @@ static size_t corr16_chunk(unsigned top)
 	return n > (1u << 20) ? 1u << 20 : n < 1 ? 1 : (size_t)n;
 }
 
-/* n pixels of a frame, a frame or two ahead of use */
-static inline void corr16_prefetch(const uint16_t *f, size_t n)
+/* n bytes of a frame, a frame or two ahead of use */
+static inline void corr16_prefetch(const void *f, size_t n)
 {
 	const char *p = (const char *)f;
-	for (size_t o = 0; o < 2 * n; o += 64)
+	for (size_t o = 0; o < n; o += 64)
 		__builtin_prefetch(p + o);
-	__builtin_prefetch(p + 2 * n - 1);
+	__builtin_prefetch(p + n - 1);
+}
+
+/* The tile's pixels p.. of frame f as uint16 into u (zeros past the used
+** pixels): a count of CORR16_MAX or more stays only in the returned
+** largest value (int32 counts read as uint32, so a negative one is too
+** large). The loops vectorise (omp simd). */
+#define CORR16_GATHER(T)						\
+	{								\
+		const T *s = (const T *)f + (j->contig ? j->pix[0] : 0); \
+		if (j->contig) {					\
+			_Pragma("omp simd reduction(max:top)")		\
+			for (size_t i = p; i < nv; i++) {		\
+				uint32_t v = (uint32_t)s[i];		\
+				top = v > top ? v : top;		\
+				u[i] = (uint16_t)v;			\
+			}						\
+		} else {						\
+			for (size_t i = p; i < nv; i++) {		\
+				uint32_t v = (uint32_t)s[j->pix[i]];	\
+				top = v > top ? v : top;		\
+				u[i] = (uint16_t)v;			\
+			}						\
+		}							\
+	}
+
+static unsigned corr16_gather(const corr16_job *j, const void *f, size_t p,
+			      uint16_t *u)
+{
+	size_t nv = j->nv;
+	uint32_t top = 0;
+	if (j->esize == 1)
+		CORR16_GATHER(uint8_t)
+	else if (j->esize == 2)
+		CORR16_GATHER(uint16_t)
+	else
+		CORR16_GATHER(uint32_t)
+	if (nv > p)
+		p = nv;
+	memset(u + p, 0, (j->P - p) * sizeof *u);
+	return top < CORR16_MAX ? (unsigned)top : CORR16_MAX;
 }
 
 /* ------------------------------------------------------------- AVX2 */
@@ -300,7 +340,8 @@ corr16_put_avx512(double *r, __m512i v, int add)
 int corr16_level(const corr16_job *j)
 {
 	if (j->P % CORR16_P || j->n % 2 || j->n == 0 || j->M < CORR16_K ||
-	    j->level < 0 || j->level >= CORR16_LEVELS)
+	    j->level < 0 || j->level >= CORR16_LEVELS ||
+	    (j->level == 0 && j->esize != 1 && j->esize != 2 && j->esize != 4))
 		return 1;
 	if (j->isa == CORR16_AVX512 && corr16_isa() == CORR16_AVX512)
 		return corr16_run_avx512(j);

@@ -3,7 +3,8 @@
 ** correlator (core; used by corr.c).
 **
 ** Photon-counting and most integrating detectors deliver small counts. When
-** every count of a batch (and of the K = 8 frames before it) is below
+** every count (uint8, uint16, uint32 or int32) of a batch (and of the
+** K = 8 frames before it) is below
 ** CORR16_MAX, the products of level 0 (lags 1..8) are formed with 16-bit
 ** multiply-adds: two frames of a pixel are interleaved, so one instruction
 ** gives I[t] I[t+k] + I[t+1] I[t+k+1] for 8 or 16 pixels. Level l's frames are
@@ -48,7 +49,9 @@ typedef struct corr16_job {
 	uint16_t *hist;		/* CORR16_K x P: the same frames as uint16,
 				   oldest first, when *hist_ok; rewritten */
 	uint8_t *hist_ok;	/* hist holds them (set on success) */
-	const uint16_t *const *src;	/* level 0: the n frames */
+	const void *const *src;	/* level 0: the n frames, of */
+	int esize;		/* 1: uint8, 2: uint16, 4: uint32 or int32
+				   counts (negative ones read as too large) */
 	const size_t *pix;	/* level 0: the tile's pixels (indices) */
 	int contig;		/* level 0: pix[i] = pix[0] + i */
 	double *G;		/* 8 (level 0) or 4 rows of P: sums of

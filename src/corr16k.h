@@ -42,31 +42,33 @@ static C16_T unsigned C16_FN(umax)(const uint16_t *u, size_t n)
 }
 
 /* the new frames into U rows K.. (zero-padded), their sums; returns the
-** largest count. Frames lie a frame apart, so they are
-** prefetched a few ahead (the hardware prefetcher does not follow). A
-** contiguous tile's whole vectors go straight from the frame. */
+** largest count. Frames lie a frame apart, so they are prefetched a few
+** ahead (the hardware prefetcher does not follow). A contiguous tile of
+** uint16 counts goes straight from the frame by whole vectors; the rest,
+** and other dtypes, through corr16_gather. */
 static C16_T unsigned C16_FN(frames)(const corr16_job *j, uint16_t *U)
 {
-	size_t P = j->P, nv = j->nv, nw = j->contig ? nv / C16_W * C16_W : 0;
+	size_t P = j->P, nv = j->nv, es = (size_t)j->esize;
+	size_t nw = j->contig && es == 2 ? nv / C16_W * C16_W : 0;
+	unsigned top = 0;
 	C16_V mx = C16_ZERO;
 	for (size_t r = 0; r < j->n; r++) {
 		uint16_t *u = U + (CORR16_K + r) * P;
+		const uint16_t *g = (const uint16_t *)j->src[r] + j->pix[0];
 		C16_V sum = C16_ZERO;
-		const uint16_t *f = j->src[r], *g = f + j->pix[0];
 		size_t p = 0;
 		if (r + CORR16_PF < j->n && j->contig)
-			corr16_prefetch(j->src[r + CORR16_PF] + j->pix[0], nv);
+			corr16_prefetch((const char *)j->src[r + CORR16_PF] +
+					es * j->pix[0], es * nv);
 		for (; p < nw; p += C16_W) {
 			C16_V v = C16_LDU(g + p);
 			C16_ST(u + p, v);
 			mx = C16_MAX(mx, v);
 			sum = C16_DP(sum, v, C16_ONE);
 		}
-		if (p < P) {	/* the rest, gathered, zero-padded */
-			for (size_t i = p; i < nv; i++)
-				u[i] = j->contig ? g[i] : f[j->pix[i]];
-			memset(u + (nv > p ? nv : p), 0,
-			       (P - (nv > p ? nv : p)) * sizeof *u);
+		if (p < P) {	/* the rest, zero-padded */
+			unsigned t = corr16_gather(j, j->src[r], p, u);
+			top = t > top ? t : top;
 		}
 		for (; p < P; p += C16_W) {
 			C16_V v = C16_LD(u + p);
@@ -75,7 +77,7 @@ static C16_T unsigned C16_FN(frames)(const corr16_job *j, uint16_t *U)
 		}
 		j->rowsum[r] = (double)C16_HSUM(sum);
 	}
-	return C16_HMAX(mx);
+	return C16_HMAX(mx) > top ? C16_HMAX(mx) : top;
 }
 
 /* A tile whose pixels fill it and lie contiguously in the frames (most of
@@ -88,15 +90,16 @@ static C16_T unsigned C16_FN(frame_pairs)(const corr16_job *j, uint16_t *U,
 	size_t P = j->P, K = CORR16_K;
 	C16_V mx = C16_ZERO;
 	for (size_t r = 0; r < j->n; r += 2) {
-		const uint16_t *ga = j->src[r] + j->pix[0];
-		const uint16_t *gb = j->src[r + 1] + j->pix[0];
+		const uint16_t *ga = (const uint16_t *)j->src[r] + j->pix[0];
+		const uint16_t *gb = (const uint16_t *)j->src[r + 1] + j->pix[0];
 		uint16_t *ua = U + (K + r) * P, *ub = ua + P;
 		uint16_t *e = E + (K + r) / 2 * 2 * P;
 		C16_V sa = C16_ZERO, sb = C16_ZERO;
 		int keep = r + K >= j->n;
 		for (size_t f = r + CORR16_PF; f < r + CORR16_PF + 2 && f < j->n;
 		     f++)
-			corr16_prefetch(j->src[f] + j->pix[0], P);
+			corr16_prefetch((const uint16_t *)j->src[f] + j->pix[0],
+					2 * P);
 		for (size_t p = 0; p < P; p += C16_W) {
 			C16_V va = C16_LDU(ga + p), vb = C16_LDU(gb + p);
 			if (keep) {
@@ -203,7 +206,7 @@ static C16_T int C16_FN(run)(const corr16_job *j)
 {
 	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
 	uint16_t *U = j->work, *E = U + nu * P;
-	int direct = j->level == 0 && j->contig && j->nv == P;
+	int direct = j->level == 0 && j->contig && j->nv == P && j->esize == 2;
 	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
 	unsigned top, fr;
 	if (corr16_history(j, U))

@@ -767,9 +767,11 @@ static void test_twotime(void)
 ** that the integer kernel's share is a majority whatever the batch size. */
 static void test_int16_case(const char *name, const int32_t *map,
 			    size_t rows, size_t cols, int spikes, int floats,
-			    int big, corr_kernel kern)
+			    int big, corr_kernel kern, arr_dtype dt)
 {
-	size_t np = rows * cols, N = 4700, fb = np * 2, fe = 300 + (size_t)floats;
+	static const size_t sz[] = {8, 4, 4, 2, 4, 1};
+	size_t np = rows * cols, N = 4700, fb = np * sz[dt];
+	size_t fe = 300 + (size_t)floats;
 	double *I = malloc(N * np * sizeof *I);
 	uint16_t *raw;
 	char err[ERR_LEN];
@@ -779,16 +781,21 @@ static void test_int16_case(const char *name, const int32_t *map,
 	corr_res r, r2;
 	ref R;
 	int fail = 0;
+	static const char *const dtn[] = {"f64", "f32", "i32", "u16", "u32",
+					  "u8"};
 	for (size_t i = 0; i < N * np; i++)	/* big: the largest counts */
 		I[i] = big ? 2047 - (double)((i * 7919) % 13) :
 			     prand(2.0 + (double)(i % 7));
-	if (spikes)	/* frames 520..529: some counts past 2047 */
+	if (spikes)	/* frame 525: some counts past 2047 (1), negative
+			** (2), past 2^16 (3) */
 		for (size_t p = 0; p < np; p += 5)
-			I[525 * np + p] = 3000 + (double)p;
+			I[525 * np + p] = spikes == 2 ? -3 - (double)(p % 4) :
+					  (spikes == 3 ? 65536 : 3000) +
+					  (double)p;
 	if (floats)	/* frames 300..fe - 1 get fractions */
 		for (size_t i = 300 * np; i < fe * np; i++)
 			I[i] += 0.25;
-	raw = to_dtype(I, N * np, ARR_U16);
+	raw = to_dtype(I, N * np, dt);
 	make_map(&m, rows, cols, (int32_t *)map, 0);
 	corr_opts_default(&o);
 	o.kernel = kern;
@@ -806,7 +813,7 @@ static void test_int16_case(const char *name, const int32_t *map,
 			fail = corr_push(c, fl, ARR_F32, n, rows, cols, err);
 			free(fl);
 		} else {
-			fail = corr_push(c, (char *)raw + f * fb, ARR_U16, n,
+			fail = corr_push(c, (char *)raw + f * fb, dt, n,
 					 rows, cols, err);
 		}
 		fail = fail || corr_push(c2, I + f * np, ARR_F64, n, rows, cols,
@@ -821,16 +828,17 @@ static void test_int16_case(const char *name, const int32_t *map,
 		for (size_t i = 0; same && i < r.ntau * r.nstat; i++)
 			same = r.g2_static[i] == r2.g2_static[i] ||
 			       (isnan(r.g2_static[i]) && isnan(r2.g2_static[i]));
-		ok(e < 1e-12, "int16 %s %s: brute force (max rel err %.2g)",
-		   corr_kernel_name(c), name, e);
-		ok(same, "int16 %s %s: uint16 and double frames give identical "
-		   "numbers", corr_kernel_name(c), name);
+		ok(e < 1e-12, "int16 %s %s %s: brute force (max rel err %.2g)",
+		   corr_kernel_name(c), dtn[dt], name, e);
+		ok(same, "int16 %s %s %s: integer and double frames give "
+		   "identical numbers", corr_kernel_name(c), dtn[dt], name);
 		for (int l = 0; l < CORR16_LEVELS; l++)
 			ok(corr_int_share(c, l) > 0.5 &&
 			   corr_int_share(c2, l) == 0,
-			   "int16 %s %s: integer kernel ran for %.0f %% of the "
-			   "tile batches of level %d (double frames: %.0f %%)",
-			   corr_kernel_name(c), name, 100 * corr_int_share(c, l), l,
+			   "int16 %s %s %s: integer kernel ran for %.0f %% of "
+			   "the tile batches of level %d (double frames: "
+			   "%.0f %%)", corr_kernel_name(c), dtn[dt], name,
+			   100 * corr_int_share(c, l), l,
 			   100 * corr_int_share(c2, l));
 		corr_res_free(&r);
 		corr_res_free(&r2);
@@ -863,20 +871,36 @@ static void test_int16(void)
 		corr_kernel kern = (corr_kernel)k;
 		if (k == CORR_KERNEL_AVX512 && best != CORR16_AVX512)
 			break;
-		test_int16_case("full", full, rows, cols, 0, 0, 0, kern);
-		test_int16_case("holes", holes, rows, cols, 0, 0, 0, kern);
-		test_int16_case("spikes", full, rows, cols, 1, 0, 0, kern);
+		test_int16_case("full", full, rows, cols, 0, 0, 0, kern,
+				ARR_U16);
+		test_int16_case("holes", holes, rows, cols, 0, 0, 0, kern,
+				ARR_U16);
+		test_int16_case("spikes", full, rows, cols, 1, 0, 0, kern,
+				ARR_U16);
 		test_int16_case("floats between", holes, rows, cols, 0, 10, 0,
-				kern);
+				kern, ARR_U16);
 		/* 11 float frames: the integer levels then run with an odd
 		** number of frames before them (their next level's pairs
 		** straddle rows) */
 		test_int16_case("odd frames before", full, rows, cols, 0, 11, 0,
-				kern);
+				kern, ARR_U16);
 		/* counts of 2035..2047: the 32-bit sums of level 4 pass 2^31
 		** within a pair or two, and every level moves them out often */
 		test_int16_case("largest counts", full, rows, cols, 0, 0, 1,
-				kern);
+				kern, ARR_U16);
+		/* other integer dtypes: converted to uint16 on the way in,
+		** counts past 2047 (or negative) leave their batch to the
+		** double kernel */
+		test_int16_case("holes", holes, rows, cols, 0, 0, 0, kern,
+				ARR_U8);
+		test_int16_case("full", full, rows, cols, 0, 0, 0, kern,
+				ARR_U32);
+		test_int16_case("spikes", holes, rows, cols, 3, 0, 0, kern,
+				ARR_U32);
+		test_int16_case("largest counts", full, rows, cols, 0, 0, 1,
+				kern, ARR_U32);
+		test_int16_case("negative", full, rows, cols, 2, 0, 0, kern,
+				ARR_I32);
 	}
 }
 
