@@ -62,8 +62,6 @@
 #ifndef CORR_HUGE
 #define CORR_HUGE (2u << 20)	/* state arrays this large take huge pages */
 #endif
-/* frames that give every integer level (corr16) its K frames of history */
-#define CORR_START ((size_t)CORR16_K << (CORR16_LEVELS - 1))
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -522,8 +520,12 @@ static int corr_work(corr *c, char *err)
 			return -1;
 	if (!c->use16)
 		return 0;
-	/* above level 0 the kernel has lags 5..8 only */
-	c->n16lev = c->o.dpl == CORR16_K / 2 ? CORR16_LEVELS : 1;
+	/* above level 0 the kernel has lags 5..8 only; a level takes it
+	** while a batch gives it pairs of frames */
+	c->n16lev = 1;
+	while (c->o.dpl == CORR16_K / 2 && c->n16lev < CORR16_LEVELS &&
+	       c->T >> c->n16lev >= 2)
+		c->n16lev++;
 	off = 0;
 	for (int l = 0; l < c->n16lev; l++) {
 		size_t n = corr16_work(c->P, c->T >> l);
@@ -887,6 +889,18 @@ static void corr_ring_sync(corr *c, int l, size_t t)
 	c->stale[l][t] = 0;
 }
 
+/* the n new rows of level l that are in its corr16 work as uint16 (left
+** there by the level below, or by corr16 itself) into X's new rows, for
+** the double kernel or the head sums */
+static void corr_rows16(const corr *c, int l, const uint16_t *w16, size_t n,
+			double *nw)
+{
+	size_t P = c->P;
+	const uint16_t *u = corr16_rows((uint16_t *)w16 + c->woff16[l], P);
+	for (size_t i = 0; i < n * P; i++)
+		nw[i] = u[i];
+}
+
 /* Level l of a tile by corr16's integer kernel: level 0 from the frames,
 ** the levels above from the uint16 rows the level below wrote into their
 ** work (when it ran here too: `below`). Its pairs go to the next level as
@@ -894,7 +908,7 @@ static void corr_ring_sync(corr *c, int l, size_t t)
 ** 1 when it does not apply (then nothing has changed): see corr16.h */
 static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		       arr_dtype dt, const corr_sched *s, corr_tls *tl,
-		       double *nx, uint16_t *w16, int below)
+		       double *X, double *nx, uint16_t *w16, int below)
 {
 	corr_level *L = &c->lev[l];
 	size_t P = c->P, b = t * P, K = CORR16_K, m = s->nn[l];
@@ -922,22 +936,17 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 			src[r] = fr[r];
 	if (corr16_level(&j))
 		return 1;
+	if (L->M < (size_t)L->kmax) {	/* the level's first frames */
+		size_t nh = (size_t)L->kmax - L->M;
+		nh = nh < m ? nh : m;
+		corr_rows16(c, l, w16, nh, X + (size_t)L->kmax * P);
+		corr_head(c, L, t, X, nh, j.nv);
+	}
 	c->stale[l][t] = 1;
 	tl->n16[l]++;
 	for (size_t r = 0; l == 0 && r < m; r++)
 		tl->rowsum[r] += sums[r];
 	return 0;
-}
-
-/* the n new rows of level l that the level below left as uint16 (corr16)
-** into X's new rows, for the double kernel */
-static void corr_rows16(const corr *c, int l, const uint16_t *w16, size_t n,
-			double *nw)
-{
-	size_t P = c->P;
-	const uint16_t *u = corr16_rows((uint16_t *)w16 + c->woff16[l], P);
-	for (size_t i = 0; i < n * P; i++)
-		nw[i] = u[i];
 }
 
 /* level 0's rows converted from the frames (the double path) */
@@ -1014,7 +1023,7 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
 		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
-		    corr_tile16(c, l, t, fr, dt, s, tl, nx, w16, below) == 0) {
+		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
 			continue;
 		}
@@ -1257,10 +1266,6 @@ static int corr_batch(corr *c, const void **fr, size_t *idx,
 		size_t m = na - done, sl = c->o.segment_frames;
 		if (sl && m > sl - c->accepted % sl)
 			m = sl - c->accepted % sl;
-		/* the integer levels need K frames before a batch: the
-		** start runs alone, so that the first batch can use them */
-		if (c->use16 && c->lev[0].M < CORR_START && m > CORR_START)
-			m = CORR_START - c->lev[0].M;
 		if (corr_run(c, fr + done, idx + done, dt, m, scale + done,
 			     need ? sums + done : NULL, err))
 			return -1;
@@ -1415,31 +1420,39 @@ typedef struct corr_lres {
 } corr_lres;
 
 /* a tile's tails: each pixel's sum of its level's last k frames for the
-** result's lags, still in the ring, newest first (the same additions in
-** the same order as summing k rows for each lag) */
+** result's lags, newest first (the same additions in the same order as
+** summing k rows for each lag); from the ring, or from the uint16 copy
+** where the integer kernel ran last (so that the result writes no ring,
+** whose pages an integer level never touches otherwise) */
 static void corr_tails(const corr *c, corr_lres *R, size_t t, size_t nv)
 {
 	const corr_level *L = R->L;
+	int l = (int)(L - c->lev);
 	size_t P = c->P, K = (size_t)L->kmax, kk = (size_t)L->lag[R->nl - 1];
 	const double *ring = L->hist + t * K * P;
+	const uint16_t *h16 = l < c->n16lev && c->stale[l][t] ?
+			      c->hist16[l] + t * CORR16_K * P : NULL;
 	double *cum = R->tl + (size_t)(R->nl - 1) * P;
 	#pragma omp simd
 	for (size_t q = 0; q < nv; q++)
 		cum[q] = 0;
 	for (size_t j = 1, i = 0; j <= kk; j++) {
-		const double *rr = ring + ((L->M - j) % K) * P;
-		#pragma omp simd
-		for (size_t q = 0; q < nv; q++)
-			cum[q] += rr[q];
+		if (h16) {	/* frame M - j in row K - j */
+			const uint16_t *rr = h16 + (CORR16_K - j) * P;
+			#pragma omp simd
+			for (size_t q = 0; q < nv; q++)
+				cum[q] += rr[q];
+		} else {
+			const double *rr = ring + ((L->M - j) % K) * P;
+			#pragma omp simd
+			for (size_t q = 0; q < nv; q++)
+				cum[q] += rr[q];
+		}
 		for (; (int)i + 1 < R->nl && (size_t)L->lag[i] == j; i++)
 			memcpy(R->tl + i * P, cum, nv * sizeof *cum);
 	}
 }
 
-/* pixel q of tile t for lag i: its mean product gm = G_p / np and its
-** weight u = IP_p IF_p. IP_p is S_p minus the pixel's last k frames (tl);
-** IF_p is S_p minus its first k frames, kept per pixel and lag (headp, in
-** single precision: it only enters the error). */
 static inline void corr_pixel(const corr *c, const corr_lres *R, int i,
 			      size_t t, size_t q, double *gm, double *u)
 {
@@ -1648,9 +1661,6 @@ int corr_result(corr *c, corr_res *r, char *err)
 	memset(r, 0, sizeof *r);
 	if (corr_flush(c, err))
 		return -1;
-	for (int l = 0; l < c->n16lev && l < c->nlev; l++)
-		for (size_t t = 0; t < c->ntile; t++)
-			corr_ring_sync(c, l, t);
 	if (c->lev[0].M < 2)
 		return err_set(err, "corr: %zu frame%s accepted, fewer than "
 			       "the 2 the first delay needs", c->lev[0].M,

@@ -71,23 +71,27 @@ const char *corr16_isa_name(int isa)
 #ifdef CORR16_X86
 
 /* the K frames before the batch: kept as uint16 by the last batch that
-** ran here, or else from the ring; 1 unless every value is an integer in
-** [0, CORR16_MAX << level) (a dark-subtracted or float frame, or a count
-** too large for the integer kernel, may have left something else) */
+** ran here, or else from the ring (zeros before the first frame); 1
+** unless every value is an integer in [0, CORR16_MAX) (a dark-subtracted
+** or float frame, or a value too large for the integer kernel, may have
+** left something else) */
 static int corr16_history(const corr16_job *j, uint16_t *U)
 {
 	size_t P = j->P, K = CORR16_K;
-	double top = (double)((size_t)CORR16_MAX << j->level);
 	if (*j->hist_ok) {
 		memcpy(U, j->hist, K * P * sizeof *U);
 		return 0;
 	}
 	for (size_t i = 0; i < K; i++) {
-		const double *r = j->ring + ((j->M - K + i) % K) * P;
+		const double *r = j->ring + ((j->M + i) % K) * P;
 		uint16_t *u = U + i * P;
+		if (j->M + i < K) {	/* frame M - K + i < 0 */
+			memset(u, 0, P * sizeof *u);
+			continue;
+		}
 		for (size_t p = 0; p < P; p++) {
 			double v = r[p];
-			if (!(v >= 0 && v < top))
+			if (!(v >= 0 && v < CORR16_MAX))
 				return 1;
 			u[p] = (uint16_t)v;
 			if ((double)u[p] != v)
@@ -119,9 +123,10 @@ static inline void corr16_prefetch(const void *f, size_t n)
 }
 
 /* The tile's pixels p.. of frame f as uint16 into u (zeros past the used
-** pixels): a count of CORR16_MAX or more stays only in the returned
-** largest value (int32 counts read as uint32, so a negative one is too
-** large). The loops vectorise (omp simd). */
+** pixels): a count of CORR16_MAX or more (whose low bits are all that u
+** keeps) shows only in the returned largest value (int32 counts read as
+** uint32, so a negative one is too large). The loops vectorise (omp
+** simd). */
 #define CORR16_GATHER(T)						\
 	{								\
 		const T *s = (const T *)f + (j->contig ? j->pix[0] : 0); \
@@ -339,8 +344,7 @@ corr16_put_avx512(double *r, __m512i v, int add)
 
 int corr16_level(const corr16_job *j)
 {
-	if (j->P % CORR16_P || j->n % 2 || j->n == 0 || j->M < CORR16_K ||
-	    j->level < 0 || j->level >= CORR16_LEVELS ||
+	if (j->P % CORR16_P || j->n % 2 || j->n == 0 || j->level < 0 || j->level >= CORR16_LEVELS ||
 	    (j->level == 0 && j->esize != 1 && j->esize != 2 && j->esize != 4))
 		return 1;
 	if (j->isa == CORR16_AVX512 && corr16_isa() == CORR16_AVX512)

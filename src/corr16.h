@@ -2,21 +2,22 @@
 ** corr16.h - exact integer kernel for the first levels of the multi-tau
 ** correlator (core; used by corr.c).
 **
-** Photon-counting and most integrating detectors deliver small counts. When
-** every count (uint8, uint16, uint32 or int32) of a batch (and of the
-** K = 8 frames before it) is below
-** CORR16_MAX, the products of level 0 (lags 1..8) are formed with 16-bit
-** multiply-adds: two frames of a pixel are interleaved, so one instruction
-** gives I[t] I[t+k] + I[t+1] I[t+k+1] for 8 or 16 pixels. Level l's frames are
-** sums of 2^l such frames, below CORR16_MAX << l: they still fit in 16
-** bits, so levels 1 .. CORR16_LEVELS - 1 (lags 5..8) run the same way on
-** the uint16 rows the level before wrote for them. The 32-bit sums are
-** moved into the double accumulators before they could pass 2^32 (every
-** 2^31 / top^2 pairs, top the largest value of the level's batch and
-** history). The results are integers, added exactly:
-** the numbers equal those of the double kernel. It needs AVX2 or
-** AVX-512 with VNNI (corr16_isa); otherwise, or with larger counts, the
-** caller runs its double kernel.
+** Photon-counting and most integrating detectors deliver small counts. A
+** level's batch runs here when every value of it and of the K = 8 frames
+** before it is below CORR16_MAX = 2^15: the products of level 0 (lags
+** 1..8) and of the levels above (lags 5..8) are then formed with signed
+** 16-bit multiply-adds. Two frames of a pixel are interleaved, so one
+** instruction gives I[t] I[t+k] + I[t+1] I[t+k+1] for 8 or 16 pixels.
+** Level 0 reads uint8, uint16, uint32 or int32 counts; a level above reads
+** the uint16 rows of pair sums the level below wrote for it (below 2^16,
+** and below 2^15 for most data: level l holds sums of 2^l counts). Frames
+** before the first are zeros, so a level runs here from its first batch.
+** The 32-bit sums are moved into the double accumulators before they
+** could pass 2^32 (every 2^31 / top^2 pairs, top the largest value of the
+** level's batch and history). The results are integers, added exactly:
+** the numbers equal those of the double kernel. It needs AVX2 or AVX-512
+** with VNNI (corr16_isa); otherwise, or with larger values, the caller
+** runs its double kernel.
 */
 #ifndef ionflow_corr16_h
 #define ionflow_corr16_h
@@ -24,13 +25,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CORR16_MAX 2048		/* level-0 counts must be below this */
+#define CORR16_MAX 32768	/* a level's values must be below this */
 #define CORR16_K 8		/* ring: lags 1..8 on level 0, 5..8 above */
 #define CORR16_P 32		/* pixels per row: a multiple of this */
-#ifndef CORR16_LEVELS
-#define CORR16_LEVELS 5		/* levels that may run here: 0 .. 4 (at most
-				   5: level 4's counts are below 2^15) */
-#endif
+#define CORR16_LEVELS 16	/* levels that may run here, at most */
 
 /* instruction sets of the kernel */
 enum { CORR16_NONE, CORR16_AVX2, CORR16_AVX512 };
@@ -44,7 +42,7 @@ typedef struct corr16_job {
 	size_t P;		/* pixels per row, a multiple of CORR16_P */
 	size_t nv;		/* used pixels of the row (<= P) */
 	size_t n;		/* new frames of the level, even */
-	size_t M;		/* frames before them (>= CORR16_K) */
+	size_t M;		/* frames before them */
 	const double *ring;	/* CORR16_K x P: frame g in row g % K */
 	uint16_t *hist;		/* CORR16_K x P: the same frames as uint16,
 				   oldest first, when *hist_ok; rewritten */
@@ -71,9 +69,11 @@ size_t corr16_work(size_t P, size_t n);
 /* where in a level's work its new rows are written by the level below */
 uint16_t *corr16_rows(uint16_t *work, size_t P);
 /* 0: done (G, S, up or nx, rowsum, hist updated; the double ring is the
-** caller's); 1: it does not apply (a level-0 count >= CORR16_MAX, a
-** history that is not small integers, n odd, M < K): nothing written but
-** work */
+** caller's; the new rows are in work's rows K.. as uint16, see
+** corr16_rows, except for a level-0 tile read straight from contiguous
+** uint16 frames with M >= K); 1: it does not apply (a value >=
+** CORR16_MAX, a history that is not small integers, n odd or 0): nothing
+** written but work */
 int corr16_level(const corr16_job *j);
 
 #endif

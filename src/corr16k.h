@@ -206,7 +206,10 @@ static C16_T int C16_FN(run)(const corr16_job *j)
 {
 	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
 	uint16_t *U = j->work, *E = U + nu * P;
-	int direct = j->level == 0 && j->contig && j->nv == P && j->esize == 2;
+	/* (every new row in U while the first K frames of the level are
+	** read: the caller takes its head sums from them) */
+	int direct = j->level == 0 && j->contig && j->nv == P &&
+		     j->esize == 2 && j->M >= K;
 	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
 	unsigned top, fr;
 	if (corr16_history(j, U))
@@ -214,9 +217,9 @@ static C16_T int C16_FN(run)(const corr16_job *j)
 	top = C16_FN(umax)(U, K * P);
 	fr = j->level > 0 ? C16_FN(umax)(U + K * P, j->n * P) :
 	     direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U);
-	if (j->level == 0 && fr >= CORR16_MAX)
-		return 1;
 	top = fr > top ? fr : top;
+	if (top >= CORR16_MAX)
+		return 1;
 	for (size_t q = 0; q < built; q++)
 		C16_FN(pair_row)(U + 2 * q * P, U + (2 * q + 1) * P,
 				 E + q * 2 * P, P);

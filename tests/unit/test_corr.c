@@ -832,8 +832,22 @@ static void test_int16_case(const char *name, const int32_t *map,
 		   corr_kernel_name(c), dtn[dt], name, e);
 		ok(same, "int16 %s %s %s: integer and double frames give "
 		   "identical numbers", corr_kernel_name(c), dtn[dt], name);
-		for (int l = 0; l < CORR16_LEVELS; l++)
-			ok(corr_int_share(c, l) > 0.5 &&
+		/* every level that a batch gives pairs of frames, but for
+		** the largest counts only while sums of 2^l stay below
+		** 2^15 (levels 0..4); none above */
+		int top = 0;
+		while (corr_batch_frames(c) >> (top + 1) >= 2)
+			top++;
+		if (big)
+			top = 4;
+		ok(corr_int_share(c, top + 1) == 0, "int16 %s %s %s: level %d "
+		   "(the first above) takes the double kernel",
+		   corr_kernel_name(c), dtn[dt], name, top + 1);
+		/* (a fraction or a spike stays in the K-frame history of a
+		** deep level for K 2^l frames: those levels need only run it
+		** at all) */
+		for (int l = 0; l <= top; l++)
+			ok(corr_int_share(c, l) > (l < 5 ? 0.5 : 0) &&
 			   corr_int_share(c2, l) == 0,
 			   "int16 %s %s %s: integer kernel ran for %.0f %% of "
 			   "the tile batches of level %d (double frames: "
