@@ -123,4 +123,99 @@ t.errors(function() fit.curve("homodyne", {1, 2, 3, 4, 5}, {1, 1, 1, 1, 1},
   {p0 = pp, scale_errors = 2}) end, "scale_errors must be true, false or \"up\"",
   "scale_errors: a number is refused")
 
+-- a simulated pure homodyne stack (h = 1): the flow of 100 A/s moves the
+-- whole speckle field, which g2 cannot see, so nothing oscillates. The
+-- static bins are the dynamic ones: with 4x finer static bins (about 9
+-- pixels each) the correlator's normalisation biases this short run's
+-- g2 (T = 10 tau0) by a few errors (see xpcsio.homodyne).
+local X = require "ionflow.xpcsio"
+local A = units.A
+local N, T, dt = 64, 2000, 0.05
+local geo = {energy_keV = 10, distance = 0.6, pixel = 75e-6,
+  center = {x = (N - 1) / 2, y = (N - 1) / 2}, shape = {N, N}}
+local popts = {q_bins = 6, phi_bins = 18, static_q_bins = 6,
+  q_min = 0.004 / A, q_max = 0.02 / A}
+local r, truth, _, bins = X.simulated_run(geo, popts, {frames = T,
+  frame_time = dt, velocity = 100 * A, tau0 = 10, h = 1, modes = 4,
+  mean_counts = 5, seed = 1})
+local tau = r.tau * dt
+local fits, vel = X.velocity(tau, r.g2, r.g2_err, {bins = bins, frame_time = dt})
+t.ok(#fits == 108 and not vel.resolved, "h = 1: no velocity (" .. vel.reason .. ")")
+local H = vel.homodyne
+t.ok(H and #H.bins == 108 and #H.rings == 6,
+  "velocity.homodyne: a fit per bin and a mean per ring")
+local nconv = 0
+for _, f in ipairs(H and H.bins or {}) do if f.converged then nconv = nconv + 1 end end
+t.ok(nconv >= 100, nconv .. " of 108 bins converged")
+local worst = 0
+for i, R in ipairs(H and H.rings or {}) do
+  local zt, zb = (R.tau0 - truth.tau0) / R.tau0_err, (R.beta - truth.beta) / R.beta_err
+  local zg = (R.gamma - truth.gamma) / R.gamma_err
+  t.diag("ring %d, q %.4f 1/A, %d bins: tau0 %.3f +/- %.3f s (z %.2f), "
+    .. "beta %.4f +/- %.4f (z %.2f), gamma %.3f +/- %.3f (z %.2f)", i,
+    R.q * A, R.nbins, R.tau0, R.tau0_err, zt, R.beta, R.beta_err, zb, R.gamma,
+    R.gamma_err, zg)
+  worst = math.max(worst, math.abs(zt), math.abs(zb), math.abs(zg))
+  t.ok(R.nbins >= 15 and R.tau0_err > 0 and R.tau0_err < 0.1 * R.tau0 and
+    R.beta_err > 0 and R.beta_err < 0.05 * R.beta, string.format(
+    "ring %d: informative means (tau0 to %.1f %%, beta to %.1f %%)", i,
+    100 * R.tau0_err / R.tau0, 100 * R.beta_err / R.beta))
+end
+t.ok(worst > 0 and worst < 3, string.format("rings' tau0, beta and gamma "
+  .. "within 3 errors of the truth (tau0 %g s, beta %g, gamma %g; largest |z| %.2f)",
+  truth.tau0, truth.beta, truth.gamma, worst))
+
+-- xpcsio.homodyne directly: a bin without data gets NaN and a reason, the
+-- rest go on; without errors the fits are unweighted
+do
+  local g = r.g2:copy()
+  for i = 1, g.shape[1] do g:set(i, 5, 0 / 0) end
+  local Hn = X.homodyne(tau, g, r.g2_err, {bins = bins, frame_time = dt})
+  local b5 = Hn.bins[5]
+  t.ok(b5.tau0 ~= b5.tau0 and b5.beta ~= b5.beta and not b5.converged and
+    b5.reason:find("0 usable points", 1, true), "an empty bin: NaN and why ("
+    .. b5.reason .. ")")
+  t.ok(Hn.rings[1].nbins == H.rings[1].nbins - 1 and Hn.bins[6].converged and
+    Hn.rings[1].tau0 > 0, "  the other bins and the ring mean go on without it")
+  local Hu = X.homodyne(tau, r.g2, nil, {bins = bins, frame_time = dt})
+  t.ok(Hu.bins[6].converged and Hu.bins[6].tau0 ~= H.bins[6].tau0 and
+    math.abs(Hu.rings[6].tau0 / truth.tau0 - 1) < 0.1,
+    string.format("without errors: unweighted fits (ring 6 tau0 %.2f s)",
+      Hu.rings[6].tau0))
+  local Ho = X.homodyne(tau, r.g2, r.g2_err, {bins = bins, frame_time = dt,
+    pool_errors = false})
+  t.ok(Ho.bins[6].tau0 ~= H.bins[6].tau0, "pool_errors = false: each bin's own errors")
+  local one = X.homodyne(tau, r.g2:slice(2, 7, 7), r.g2_err:slice(2, 7, 7),
+    {frame_time = dt})
+  t.ok(#one.bins == 1 and #one.rings == 1 and one.rings[1].tau0 == one.bins[1].tau0,
+    "one bin, no bins table: one ring")
+  local Hb = X.homodyne(tau, r.g2, r.g2_err, {bins = bins, frame_time = dt,
+    fit_baseline = true})
+  t.ok(Hb.bins[6].baseline ~= 1 and Hb.bins[6].baseline_err > 0 and
+    H.bins[6].baseline == 1 and H.bins[6].baseline_err == 0,
+    string.format("fit_baseline frees the baseline (bin 6: %.4f +/- %.4f)",
+      Hb.bins[6].baseline, Hb.bins[6].baseline_err))
+end
+
+-- bad input names the argument
+local g2, e2 = r.g2, r.g2_err
+t.errors(function() X.homodyne(tau, g2:slice(1, 1, 10), e2) end,
+  "g2 must be n_tau (38) x n_bins", "homodyne: g2 of another length")
+t.errors(function() X.homodyne(tau, g2, e2:slice(2, 1, 10)) end,
+  "err has 10 bins, g2 108", "homodyne: err of another shape")
+t.errors(function() X.homodyne(tau, g2, e2, {frame_time = -0.05}) end,
+  "xpcsio.homodyne: frame_time must be positive", "homodyne: negative frame_time")
+t.errors(function() X.homodyne(tau, g2, e2, {frame_time = dt, dpl = 3.5}) end,
+  "xpcsio.homodyne: dpl must be an integer", "homodyne: bad dpl")
+t.errors(function() X.homodyne(tau, g2, e2, {bins = {ring = {1, 2}}}) end,
+  "bins.ring has 2 entries, g2 108", "homodyne: rings of another length")
+t.errors(function()
+  local rg = {}
+  for k = 1, 108 do rg[k] = 1 end
+  rg[3] = 0.5
+  X.homodyne(tau, g2, e2, {bins = {ring = rg}})
+end, "ring of bin 3 must be a positive integer", "homodyne: a bad ring number")
+t.errors(function() X.homodyne(nil, g2, e2) end, "tau (delays, s)",
+  "homodyne: tau missing")
+
 t.done()
