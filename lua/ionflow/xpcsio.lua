@@ -31,21 +31,24 @@ local function readnum(f, path)
   return tonumber(v)
 end
 
+-- the APS metadata of a raw file: dataset and geometry field
+local DET = "/entry/instrument/detector_1/"
+local RAW_META = {
+  {"/entry/instrument/incident_beam/incident_energy", "energy_keV"},
+  {DET .. "distance", "distance"}, {DET .. "x_pixel_size", "pixel_x"},
+  {DET .. "y_pixel_size", "pixel_y"}, {DET .. "beam_center_x", "center_x"},
+  {DET .. "beam_center_y", "center_y"}, {DET .. "frame_time", "frame_time"},
+}
+
 -- geometry from the APS metadata of a raw (or sidecar) file; the shape from
 -- the frame dataset of `raw` (default: the same file). Fields given in
 -- `over` win.
 function M.geometry_from_file(path, dataset, over, raw)
   local f <close> = h5.open(path)
-  local det = "/entry/instrument/detector_1/"
-  local g = {
-    energy_keV = readnum(f, "/entry/instrument/incident_beam/incident_energy"),
-    distance = readnum(f, det .. "distance"),
-    pixel_x = readnum(f, det .. "x_pixel_size"),
-    pixel_y = readnum(f, det .. "y_pixel_size"),
-    center_x = readnum(f, det .. "beam_center_x"),
-    center_y = readnum(f, det .. "beam_center_y"),
-  }
-  local frame_time = readnum(f, det .. "frame_time")
+  local g = {}
+  for _, m in ipairs(RAW_META) do g[m[2]] = readnum(f, m[1]) end
+  local frame_time = g.frame_time
+  g.frame_time = nil
   local ds = dataset or M.RAW_DATASET
   local fr <close> = raw and h5.open(raw) or nil
   local src = fr or f
@@ -66,6 +69,23 @@ function M.geometry_from_file(path, dataset, over, raw)
   checked.frame_time = g.frame_time or frame_time
   checked.nframes = g.nframes
   return checked
+end
+
+-- a raw frame file as geometry_from_file reads it: frames (n x rows x
+-- cols) at RAW_DATASET and the metadata of g (energy_keV, distance,
+-- pixel_x, pixel_y, center_x, center_y and optionally frame_time, e.g.
+-- speckle.simulate's truth). For tests and exercises.
+function M.write_raw(path, frames, g)
+  local w <close> = h5.create(path, {overwrite = true})
+  w:write(M.RAW_DATASET, frames)
+  for _, m in ipairs(RAW_META) do
+    local v = g[m[2]]
+    if v == nil and m[2] ~= "frame_time" then
+      error("xpcsio.write_raw: " .. m[2] .. " is required", 2)
+    end
+    if v ~= nil then w:write(m[1], v) end
+  end
+  w:close()
 end
 
 -- dynamic and static partitions from a geometry: opts as xpcs.partition
