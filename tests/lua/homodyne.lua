@@ -218,4 +218,68 @@ end, "ring of bin 3 must be a positive integer", "homodyne: a bad ring number")
 t.errors(function() X.homodyne(nil, g2, e2) end, "tau (delays, s)",
   "homodyne: tau missing")
 
+-- scripts/xpcs-velocity.lua on an h = 1 raw file: "not resolved", then
+-- the homodyne table, and the fits in the output file
+do
+  local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
+  local exe = os.getenv("IONFLOW") or arg[-1]
+  local dir = t.tmpdir()
+  local raw, out = dir .. "/raw.h5", dir .. "/velocity.h5"
+  local frames, tr = speckle.simulate{energy_keV = 10, distance = 1,
+    pixel = 75e-6, shape = {64, 64}, frames = 2000, frame_time = 0.05,
+    velocity = 100 * A, tau0 = 10, h = 1, modes = 4, mean_counts = 5, seed = 5}
+  X.write_raw(raw, frames, tr)
+  local gr = X.geometry_from_file(raw)
+  t.ok(gr.distance == tr.distance and gr.frame_time == tr.frame_time and
+    gr.center_x == tr.center_x and gr.rows == 64 and gr.nframes == 2000,
+    "xpcsio.write_raw: the metadata geometry_from_file reads")
+  t.errors(function() X.write_raw(dir .. "/bad.h5", frames, {energy_keV = 10}) end,
+    "xpcsio.write_raw: distance is required", "write_raw: a missing field named")
+  frames = nil
+  collectgarbage()
+  local p = io.popen(string.format("cd %q && %q scripts/xpcs-velocity.lua %q "
+    .. "-o %q --q-range 0.006:0.012 --q-bins 6 2>&1", root, exe, raw, out))
+  local o = p:read("a")
+  local ok = p:close()
+  t.ok(ok and o:find("\nvelocity not resolved: [^\n]*\nthe data show no "
+    .. "resolvable heterodyne oscillation: fitted with the homodyne model"),
+    "xpcs-velocity on h = 1: not resolved, fitted with the homodyne model")
+  if not ok then t.diag("%s", o) end
+  local rows = {}
+  for ring, q, t0, t0e, be, bee, ga in o:gmatch("\n%s*(%d+)%s+([%d.]+)%s+"
+      .. "([%d.]+)%+/%-([%d.]+)%s+([%d.]+)%+/%-([%d.]+)%s+([%d.]+)%+/%-[%d.]+%s+%d+") do
+    rows[#rows + 1] = {ring = tonumber(ring), q = tonumber(q), tau0 = tonumber(t0),
+      tau0_err = tonumber(t0e), beta = tonumber(be), beta_err = tonumber(bee),
+      gamma = tonumber(ga)}
+  end
+  t.is(#rows, 6, "  a row per ring: ring, q, tau0 +/- err, beta +/- err, gamma")
+  local f <close> = h5.open(out)
+  local H = "/ionflow/velocity/homodyne/"
+  local nb = 0
+  for _, k in ipairs{"beta", "beta_err", "tau0", "tau0_err", "gamma",
+                     "gamma_err", "chi2_red"} do
+    if f:exists(H .. "bins/" .. k) and #f:read(H .. "bins/" .. k) == 108 then
+      nb = nb + 1
+    end
+  end
+  t.is(nb, 7, "  per bin: beta, tau0, gamma, their errors and chi2_red written")
+  local same = #rows == 6
+  for _, k in ipairs{"q_per_m", "tau0_s", "tau0_err_s", "beta", "beta_err"} do
+    same = same and f:exists(H .. "rings/" .. k)
+  end
+  if same then
+    local q, t0, t0e = f:read(H .. "rings/q_per_m"), f:read(H .. "rings/tau0_s"),
+      f:read(H .. "rings/tau0_err_s")
+    local be, bee = f:read(H .. "rings/beta"), f:read(H .. "rings/beta_err")
+    for i, R in ipairs(rows) do
+      same = same and R.ring == i and math.abs(q[i] * A - R.q) < 1e-6 and
+        math.abs(t0[i] - R.tau0) < 1e-3 and math.abs(t0e[i] - R.tau0_err) < 1e-3
+        and math.abs(be[i] - R.beta) < 1e-4 and math.abs(bee[i] - R.beta_err) < 1e-4
+    end
+  end
+  t.ok(same, "  per ring: q_per_m, tau0_s, tau0_err_s, beta, beta_err written, "
+    .. "as printed")
+  t.is(f:attrs("/ionflow/velocity/result").resolved, 0, "  the result says not resolved")
+end
+
 t.done()
