@@ -13,7 +13,9 @@
 -- correlated with --window, for v(t)). Prints omega/q per ring and
 -- "velocity = 100.4 +/- 0.7 A/s" (one line per window with --window), and
 -- writes the fits, omega(q, chi), the rings, the velocity and v(t) into
--- OUT.h5 under /ionflow/velocity/. Only the speed is observable.
+-- OUT.h5 under /ionflow/velocity/. Only the speed is observable. When no
+-- velocity is resolved (no oscillation: h = 1, or no flow), the homodyne
+-- fits per ring are printed and written under /ionflow/velocity/homodyne/.
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
@@ -136,6 +138,48 @@ local function vline(vel)
   return string.format("velocity = %.1f +/- %.1f A/s", vel.v_A_per_s, vel.v_err_A_per_s)
 end
 
+-- the homodyne fits of an unresolved g2 (xpcsio.homodyne), per ring
+local function print_homodyne(H)
+  print("the data show no resolvable heterodyne oscillation: fitted with the "
+    .. "homodyne model, g2 = 1 + beta exp(-2 (tau/tau0)^gamma), per ring:")
+  print(string.format("%5s %12s %18s %18s %14s %5s", "ring", "q (1/A)",
+    "tau0 (s)", "beta", "gamma", "bins"))
+  for _, R in ipairs(H.rings) do
+    if R.nbins > 0 then
+      print(string.format("%5d %12.6f %8.3f+/-%-7.3f %8.4f+/-%-7.4f "
+        .. "%6.3f+/-%-5.3f %5d", R.ring, R.q * A, R.tau0, R.tau0_err, R.beta,
+        R.beta_err, R.gamma, R.gamma_err, R.nbins))
+    else
+      print(string.format("%5d %s", R.ring, R.reason))
+    end
+  end
+end
+
+-- /ionflow/velocity/homodyne/: bins/ (per bin) and rings/ (per ring)
+local function write_homodyne(w, root, H)
+  local function column(list, k, dtype)
+    local a = array.zeros({#list}, dtype)
+    for i, f in ipairs(list) do a:set(i, f[k]) end
+    return a
+  end
+  for _, k in ipairs{"beta", "beta_err", "tau0", "tau0_err", "gamma",
+                     "gamma_err", "chi2_red"} do
+    w:write(root .. "/bins/" .. k, column(H.bins, k))
+  end
+  local conv = array.zeros({#H.bins}, "i32")
+  for i, f in ipairs(H.bins) do conv:set(i, f.converged and 1 or 0) end
+  w:write(root .. "/bins/converged", conv)
+  for _, kn in ipairs{{"q", "q_per_m"}, {"tau0", "tau0_s"},
+      {"tau0_err", "tau0_err_s"}, {"beta", "beta"}, {"beta_err", "beta_err"},
+      {"gamma", "gamma"}, {"gamma_err", "gamma_err"}} do
+    w:write(root .. "/rings/" .. kn[2], column(H.rings, kn[1]))
+  end
+  w:write(root .. "/rings/nbins", column(H.rings, "nbins", "i32"))
+  w:group(root, {model = "g2 = 1 + beta exp(-2 (tau/tau0)^gamma) with the "
+    .. "multi-tau averaging; tau0 in s; rings: weighted means over their "
+    .. "converged bins"})
+end
+
 local function write(d, fits, vel, wins)
   local w <close> = h5.create(o.out, {overwrite = true})
   local root = "/ionflow/velocity/"
@@ -193,6 +237,7 @@ local function write(d, fits, vel, wins)
     w:write(root .. "rings/v_err_m_per_s", rve)
   end
   w:group(root .. "result", attrs)
+  if vel.homodyne then write_homodyne(w, root .. "homodyne", vel.homodyne) end
   if wins and #wins.v > 0 then
     local ok = {}
     for k, r in ipairs(wins.resolved) do ok[k] = r and 1 or 0 end
@@ -238,6 +283,7 @@ local ok, err = pcall(function()
     end
   end
   print(vline(vel))
+  if vel.homodyne then print_homodyne(vel.homodyne) end
   print("(only the speed is observable: omega = |q.v| is even in v)")
   local wins
   if #d.windows > 0 then

@@ -631,25 +631,32 @@ int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
 	return fit_eq1_spread(p, ctx, x, n, y, J, np);
 }
 
+/* the homodyne model is Eq. 1 with h = 1 (no static part, so no cross
+** term): its multi-tau averaging is that of Eq. 1's squared decay, and
+** one code path serves both models. ctx: const fit_mt * (NULL or dt 0:
+** g2 at instants). */
 int fit_model_homodyne(const double *p, size_t np, const double *x,
 		       size_t n, double *y, double *J, void *ctx, char *err)
 {
-	(void)ctx;
+	const fit_mt *mt = ctx;
 	if (np != 4)
 		return err_set(err, "homodyne model has 4 parameters");
-	double b = p[0], be = p[1], t0 = p[2], g = p[3];
+	if (mt && !(mt->dt > 0))
+		mt = NULL;
+	const double q[FIT_HET_NP] = {p[0], p[1], 1, p[2], p[3], 0};
 	for (size_t i = 0; i < n; i++) {
-		double s, lg;
-		fit_stretch(x[i], t0, g, &s, &lg);
-		double E2 = exp(-2 * s);
-		y[i] = b + be * E2;
+		double W2 = 1, Ji[FIT_HET_NP];
+		if (mt)
+			W2 = fit_mt_square(fit_kappa(q, x[i]), mt->dt,
+					   fit_mt_frames(mt, x[i]));
+		y[i] = fit_eq1_at(q, x[i], 0, 0, W2, J ? Ji : NULL);
 		if (J == NULL)
 			continue;
-		double *Ji = J + i * np;
-		Ji[0] = 1;
-		Ji[1] = E2;
-		Ji[2] = -2 * be * E2 * (-g * s / t0);
-		Ji[3] = -2 * be * E2 * s * lg;
+		double *Jh = J + i * np;
+		Jh[0] = Ji[FIT_HET_B];
+		Jh[1] = Ji[FIT_HET_BETA];
+		Jh[2] = Ji[FIT_HET_TAU0];
+		Jh[3] = Ji[FIT_HET_GAMMA];
 	}
 	return 0;
 }

@@ -127,6 +127,10 @@ int fit_eq1_nodes(const double *p, const double *r, const double *wt,
 int fit_model_heterodyne_spread(const double *p, size_t np, const double *x,
 				size_t n, double *y, double *J, void *ctx,
 				char *err);
+/* the homodyne model (Eq. 1 with h = 1); ctx = const fit_mt * for the
+** multi-tau averaging of its decay (NULL: none), which like Eq. 1's is
+** exact for gamma = 1 and leaves its slow dependence on tau0 and gamma out
+** of the Jacobian */
 int fit_model_homodyne(const double *p, size_t np, const double *x,
 		       size_t n, double *y, double *J, void *ctx, char *err);
 int fit_model_double_exp(const double *p, size_t np, const double *x,

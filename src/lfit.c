@@ -2,7 +2,8 @@
 ** lfit.c - Lua binding of the fitting cores (fit.h, hetero.h).
 **
 **   fit.curve(model, x, y, {p0=, lower=, upper=, weights= | sigma=,
-**             fixed=, names=, max_iter=, scale_errors=, vectorized=})
+**             fixed=, names=, max_iter=, scale_errors=, vectorized=,
+**             frame_time=, dpl=, spread=})
 **   fit.heterodyne(tau, g2 [, err] [, {fit_baseline=, baseline=, gamma=,
 **             tau_min=, tau_max=, omega_max=, spread=, pixels={bin=,
 **             qx=, qy=, w=}, flow_angle_deg=, global={share=,
@@ -11,7 +12,8 @@
 **             qx=, qy= | phi_deg=, flow_angle_deg=, fit_angle=,
 **             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=, w=},
 **             master={tau=, g2=, err=}}
-**   fit.eval(model, params, x [, {spread=}]) -- a native model at x
+**   fit.eval(model, params, x [, {spread=, frame_time=, dpl=}])
+**             -- a native model at x
 **   fit.models   -- names and parameter names of the native models
 */
 #include <math.h>
@@ -348,6 +350,76 @@ static const char **lfit_names(lua_State *L, int o, size_t np)
 	return nm;
 }
 
+/* frame_time (s between correlated frames) and dpl of a multi-tau
+** correlator, for the averaging of its delays (fit_mt) */
+static void lfit_mt_opts(lua_State *L, int o, fit_mt *mt, const char *fname)
+{
+	mt->dt = lfit_optnum(L, o, "frame_time", 0, fname);
+	double dpl = lfit_optnum(L, o, "dpl", 4, fname);
+	if (!(mt->dt >= 0 && isfinite(mt->dt)))
+		luaL_error(L, "%s: frame_time must be positive (got %f)", fname,
+			   (lua_Number)mt->dt);
+	if (!(dpl >= 1 && dpl <= 1024 && dpl == floor(dpl)))
+		luaL_error(L, "%s: dpl must be an integer 1..1024 (got %f)",
+			   fname, (lua_Number)dpl);
+	mt->dpl = (int)dpl;
+}
+
+/* is field k of the options at index o (0: none) given? */
+static int lfit_has(lua_State *L, int o, const char *k)
+{
+	int has = o != 0 && lua_getfield(L, o, k) != LUA_TNIL;
+	if (o != 0)
+		lua_pop(L, 1);
+	return has;
+}
+
+/* the context of native model *fn from the options at index o (0: none),
+** for fit.curve and fit.eval: frame_time and dpl give Eq. 1 and the
+** homodyne model the multi-tau averaging of a correlator (fit_mt), spread
+** Eq. 1 its within-bin envelope, which then runs as
+** fit_model_heterodyne_spread. A model that has no use for an option
+** refuses it rather than ignore it. */
+static void *lfit_native_ctx(lua_State *L, int o, fit_model_fn *fn,
+			     fit_eq1_opts *eo, const char *fname)
+{
+	memset(eo, 0, sizeof *eo);
+	eo->srel = lfit_optnum(L, o, "spread", 0, fname);
+	if (!(eo->srel >= 0 && eo->srel < 10))
+		luaL_error(L, "%s: spread must be in [0, 10)", fname);
+	lfit_mt_opts(L, o, &eo->mt, fname);
+	if (*fn == fit_model_heterodyne) {
+		*fn = fit_model_heterodyne_spread;
+		return eo;
+	}
+	if (lfit_has(L, o, "spread"))
+		luaL_error(L, "%s: spread applies to the heterodyne model only "
+			   "(the envelope of its cross term)", fname);
+	if (*fn == fit_model_homodyne)
+		return &eo->mt;
+	if (lfit_has(L, o, "frame_time") || lfit_has(L, o, "dpl"))
+		luaL_error(L, "%s: frame_time and dpl apply to the native "
+			   "heterodyne and homodyne models only", fname);
+	return NULL;
+}
+
+/* scale_errors: true (always by chi2_red), false (absolute), "up"
+** (absolute, scaled up by chi2_red when it exceeds 1, as fit.heterodyne's
+** errors) or nil (by chi2_red without weights, else absolute) */
+static int lfit_scale_errors(lua_State *L, int o, const char *fname)
+{
+	int tp = lua_getfield(L, o, "scale_errors"), sc = -1;
+	if (tp == LUA_TSTRING && strcmp(lua_tostring(L, -1), "up") == 0)
+		sc = 2;
+	else if (tp == LUA_TBOOLEAN)
+		sc = lua_toboolean(L, -1);
+	else if (tp != LUA_TNIL)
+		luaL_error(L, "%s: scale_errors must be true, false or \"up\"",
+			   fname);
+	lua_pop(L, 1);
+	return sc;
+}
+
 static int lfit_curve(lua_State *L)
 {
 	const char *fname = "fit.curve";
@@ -363,9 +435,12 @@ static int lfit_curve(lua_State *L)
 	if (n != ny)
 		return luaL_error(L, "%s: x has %d points, y has %d", fname,
 				  (int)n, (int)ny);
+	void *ctx = &lc;
+	fit_eq1_opts eo;
 	if (lua_type(L, 1) == LUA_TSTRING) {
 		if (fit_native(lua_tostring(L, 1), &fn, &np, &names, err) != 0)
 			return larray_error(L, fname, err);
+		ctx = lfit_native_ctx(L, 4, &fn, &eo, fname);
 	} else {
 		luaL_checktype(L, 1, LUA_TFUNCTION);
 		if (lua_getfield(L, 4, "p0") != LUA_TTABLE)
@@ -378,6 +453,11 @@ static int lfit_curve(lua_State *L)
 		fn = lfit_call_model;
 		names = (const char *const *)lfit_names(L, 4, np);
 		lc.vectorized = lfit_optbool(L, 4, "vectorized", 0);
+		if (lfit_has(L, 4, "frame_time") || lfit_has(L, 4, "dpl") ||
+		    lfit_has(L, 4, "spread"))
+			return luaL_error(L, "%s: frame_time, dpl and spread "
+					  "apply to the native heterodyne and "
+					  "homodyne models only", fname);
 	}
 	double *p0 = lfit_buf(L, np), *lo = lfit_buf(L, np), *hi = lfit_buf(L, np);
 	int *fixed = lua_newuserdatauv(L, sizeof(int) * np, 0);
@@ -393,11 +473,8 @@ static int lfit_curve(lua_State *L)
 			ws[i] = 1 / (sg[i] * sg[i]);
 		w = ws;
 	}
-	int sc = -1;
-	if (lua_getfield(L, 4, "scale_errors") != LUA_TNIL)
-		sc = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	fit_problem pb = {.model = fn, .ctx = &lc, .np = np, .n = n, .x = x,
+	int sc = lfit_scale_errors(L, 4, fname);
+	fit_problem pb = {.model = fn, .ctx = ctx, .np = np, .n = n, .x = x,
 		.y = y, .weights = w, .p0 = p0, .lower = lo, .upper = hi,
 		.fixed = fixed, .names = names,
 		.max_iter = (int)lfit_optnum(L, 4, "max_iter", 0, fname),
@@ -439,21 +516,6 @@ static void lfit_push_het(lua_State *L, const hetero_result *r)
 	lua_setfield(L, -2, "rho");
 	lua_pushboolean(L, r->status == FIT_CONVERGED);
 	lua_setfield(L, -2, "converged");
-}
-
-/* frame_time (s between correlated frames) and dpl of a multi-tau
-** correlator, for the averaging of its delays (fit_mt) */
-static void lfit_mt_opts(lua_State *L, int o, fit_mt *mt, const char *fname)
-{
-	mt->dt = lfit_optnum(L, o, "frame_time", 0, fname);
-	double dpl = lfit_optnum(L, o, "dpl", 4, fname);
-	if (!(mt->dt >= 0 && isfinite(mt->dt)))
-		luaL_error(L, "%s: frame_time must be positive (got %f)", fname,
-			   (lua_Number)mt->dt);
-	if (!(dpl >= 1 && dpl <= 1024 && dpl == floor(dpl)))
-		luaL_error(L, "%s: dpl must be an integer 1..1024 (got %f)",
-			   fname, (lua_Number)dpl);
-	mt->dpl = (int)dpl;
 }
 
 static void lfit_het_opts(lua_State *L, int o, hetero_opts *ho,
@@ -1226,7 +1288,8 @@ static int lfit_velocity(lua_State *L)
 ** as a list or keyed by parameter name (as fit.curve's p0); returns an
 ** array for an array x, a table for a table x. The optional 4th argument
 ** {spread = s, frame_time = dt, dpl = 4} gives Eq. 1 the within-bin
-** envelope and the multi-tau averaging (fit_eq1_spread). */
+** envelope and the multi-tau averaging, the homodyne model the averaging
+** (lfit_native_ctx). */
 static int lfit_eval(lua_State *L)
 {
 	const char *fname = "fit.eval";
@@ -1245,21 +1308,15 @@ static int lfit_eval(lua_State *L)
 	lua_pushvalue(L, 2);
 	lua_setfield(L, -2, "p0");
 	lfit_params(L, lua_gettop(L), "p0", np, names, p, 0, 1, fname);
-	int o4 = lua_istable(L, 4) ? 4 : 0;
-	fit_eq1_opts eo = {0};
-	eo.srel = lfit_optnum(L, o4, "spread", 0, fname);
-	lfit_mt_opts(L, o4, &eo.mt, fname);
-	if (!(eo.srel >= 0 && eo.srel < 10))
-		return luaL_error(L, "%s: spread must be in [0, 10)", fname);
+	fit_eq1_opts eo;
+	void *ctx = lfit_native_ctx(L, lua_istable(L, 4) ? 4 : 0, &fn, &eo,
+				    fname);
 	arr y;
 	size_t shape[1] = {n};
 	if (arr_alloc(&y, ARR_F64, 1, shape, err) != 0)
 		return larray_error(L, fname, err);
 	arr *ya = larray_push(L, &y);
-	int rc = fn == fit_model_heterodyne ?
-		fit_eq1_spread(p, &eo, x, n, (double *)ya->data, NULL, np) :
-		fn(p, np, x, n, (double *)ya->data, NULL, NULL, err);
-	if (rc != 0)
+	if (fn(p, np, x, n, (double *)ya->data, NULL, ctx, err) != 0)
 		return larray_error(L, fname, err);
 	if (lua_istable(L, 3)) {	/* a table in, a table out */
 		lua_createtable(L, (int)n, 0);

@@ -37,6 +37,10 @@ for _, c in ipairs(cases) do
   t.ok(vel.resolved and M and M.resolved,
     string.format("v = %d A/s, h = %.2f, beta = %.2f: speed and master fit resolved",
       c.v, c.h, truth.beta))
+  if c.seed == 1 then
+    t.ok(vel.resolved and vel.homodyne == nil,
+      "  a resolved velocity comes without the homodyne fits")
+  end
   if vel.resolved and M and M.resolved then
     t.ok(math.abs(vel.v / truth.v - 1) < 0.02 and math.abs(M.v / truth.v - 1) < 0.02,
       string.format("  speed within 2 %% (%.2f, master %.2f A/s)", vel.v / A, M.v / A))

@@ -2,6 +2,7 @@
 -- simulated data: a stack whose speed doubles halfway gives both speeds
 -- in the matching windows; a correlation result file works as input.
 local t = require "ionflow.tap"
+local X = require "ionflow.xpcsio"
 local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
 local exe = os.getenv("IONFLOW") or arg[-1]
 
@@ -22,19 +23,7 @@ local frames, truth = speckle.simulate{energy_keV = 10, distance = 1,
   pixel = 75e-6, shape = {64, 64}, frames = 3000, frame_time = 0.05,
   segments = {{t = 0, v = 100 * units.A}, {t = 75, v = 200 * units.A}},
   tau0 = 10, h = 0.5, modes = 4, mean_counts = 5, seed = 5}
-do
-  local w <close> = h5.create(raw, {overwrite = true})
-  w:write("/entry/data/data", frames)
-  w:write("/entry/instrument/incident_beam/incident_energy", truth.energy_keV)
-  local d = "/entry/instrument/detector_1/"
-  w:write(d .. "distance", truth.distance)
-  w:write(d .. "x_pixel_size", truth.pixel_x)
-  w:write(d .. "y_pixel_size", truth.pixel_y)
-  w:write(d .. "beam_center_x", truth.center_x)
-  w:write(d .. "beam_center_y", truth.center_y)
-  w:write(d .. "frame_time", truth.frame_time)
-  w:close()
-end
+X.write_raw(raw, frames, truth)
 frames = nil
 collectgarbage()
 
