@@ -148,8 +148,8 @@ size_t corr_frames(const corr *c);	/* frames accepted so far */
 ** stage, so a reader should hand over blocks of this many frames */
 size_t corr_batch_frames(const corr *c);
 /* the share of tile batches whose level `level` ran corr16's integer
-** kernel (uint16 frames, counts below CORR16_MAX, no dark or
-** normalisation; levels above 0 also need dpl 4); 0 for other levels */
+** kernel (integer frames, the level's values below CORR16_MAX, no dark
+** or normalisation; levels above 0 also need dpl 4); 0 for other levels */
 double corr_int_share(const corr *c, int level);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
