@@ -15,8 +15,9 @@
 
 #include "array.h"
 #include "intr.h"
+#include "mem.h"
 
-#define ARR_ALIGN 64
+#define ARR_ALIGN MEM_ALIGN	/* the buffer header's room */
 #define ARR_BLOCK 512		/* elements converted through double at once */
 #define ARR_MAXOP 3
 #define ARR_CHUNK (1 << 18)	/* elements memcpy'd between interrupt polls */
@@ -196,7 +197,7 @@ static int arr_alloc_common(arr *a, arr_dtype dt, int ndim,
 		return err_set(err, "shape %s is too large", s);
 	}
 	padded = (nbytes + ARR_ALIGN - 1) / ARR_ALIGN * ARR_ALIGN;
-	b = aligned_alloc(ARR_ALIGN, ARR_ALIGN + (padded ? padded : ARR_ALIGN));
+	b = mem_alloc(ARR_ALIGN + (padded ? padded : ARR_ALIGN), zero, NULL);
 	if (b == NULL) {
 		arr_shape_str(ndim, shape, s, sizeof s);
 		return err_set(err, "out of memory allocating %zu bytes for a "
@@ -205,8 +206,6 @@ static int arr_alloc_common(arr *a, arr_dtype dt, int ndim,
 	b->data = (char *)b + ARR_ALIGN;
 	b->nbytes = nbytes;
 	b->refs = 1;
-	if (zero)
-		memset(b->data, 0, nbytes);
 	a->dtype = dt;
 	a->ndim = ndim;
 	if (ndim > 0)
@@ -253,7 +252,7 @@ void arr_release(arr *a)
 		return;
 	if (a->buf != NULL &&
 	    __atomic_sub_fetch(&a->buf->refs, 1, __ATOMIC_ACQ_REL) <= 0)
-		free(a->buf);
+		mem_free(a->buf);
 	memset(a, 0, sizeof *a);
 }
 

@@ -21,7 +21,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -29,6 +28,7 @@
 #include "corr.h"
 #include "corr16.h"
 #include "intr.h"
+#include "mem.h"
 
 /* A tile's state of every level (about 100 bytes per pixel and level) is
 ** read and written once per batch, so longer batches spend less on it;
@@ -59,9 +59,6 @@
 				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
-#ifndef CORR_HUGE
-#define CORR_HUGE (2u << 20)	/* state arrays this large take huge pages */
-#endif
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -364,58 +361,17 @@ static int corr_check_opts(const corr_opts *o, char *err)
 	return 0;
 }
 
-/* Zeroed blocks, 64-byte aligned, released by corr_zfree. Blocks of
-** CORR_HUGE bytes and more are fresh mappings, whose pages the kernel
-** gives zeroed: nothing is written here, and the pages are faulted in
-** (and cleared) by the threads that first use them, during the first
-** batch. A memset here had the kernel clear every page and then wrote it
-** again, on one thread: a fifth of a 1 Mpx x 1000-frame run. They are
-** advised into huge pages (first touch of 1.3 GB of state in 4 kB pages
-** had cost that run a third of its speed). The 64 bytes before a block
-** say how to release it. */
-typedef struct corr_blk {
-	void *base;
-	size_t len;		/* of the mapping; 0: from aligned_alloc */
-} corr_blk;
-
+/* Zeroed blocks (mem.h): the large ones are fresh mappings in huge pages,
+** faulted in (and cleared) by the threads that first use them, during the
+** first batch. A memset here had the kernel clear every page of a fresh
+** 1.3 GB of state and then wrote it again, on one thread: a fifth of a
+** 1 Mpx x 1000-frame run. */
 static void *corr_zalloc(size_t bytes, char *err)
 {
-	char *base;
-	size_t len;
-	if (bytes > SIZE_MAX / 2)
-		return err_set(err, "corr: allocation of %zu bytes overflows",
-			       bytes), NULL;
-	len = (bytes + 64 + 63) / 64 * 64;
-	if (len >= CORR_HUGE) {
-		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (base == MAP_FAILED)
-			base = NULL;
-#ifdef MADV_HUGEPAGE
-		else
-			madvise(base, len, MADV_HUGEPAGE);
-#endif
-	} else {
-		if ((base = aligned_alloc(64, len)))
-			memset(base, 0, len);
-	}
-	if (base == NULL)
-		return err_set(err, "corr: out of memory allocating %zu bytes",
-			       bytes), NULL;
-	*(corr_blk *)base = (corr_blk){base, len >= CORR_HUGE ? len : 0};
-	return base + 64;
-}
-
-static void corr_zfree(void *p)
-{
-	corr_blk b;
+	void *p = mem_alloc(bytes, 1, err);
 	if (p == NULL)
-		return;
-	b = *(corr_blk *)((char *)p - 64);
-	if (b.len)
-		munmap(b.base, b.len);
-	else
-		free(b.base);
+		err_prefix(err, "corr");
+	return p;
 }
 
 /* n doubles */
@@ -490,8 +446,8 @@ static int corr_add_level(corr *c, char *err)
 	L->head = err_calloc((size_t)c->nthr * (size_t)L->kmax * c->nstat,
 			     sizeof(double), err);
 	if (!L->hist || !L->G || !L->S || !L->head || !L->headp) {
-		corr_zfree(L->hist); corr_zfree(L->G); corr_zfree(L->S);
-		free(L->head); corr_zfree(L->headp);
+		mem_free(L->hist); mem_free(L->G); mem_free(L->S);
+		free(L->head); mem_free(L->headp);
 		memset(L, 0, sizeof *L);
 		return -1;
 	}
@@ -591,26 +547,26 @@ void corr_free(corr *c)
 		return;
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
-		corr_zfree(L->hist); corr_zfree(L->G); corr_zfree(L->S);
-		free(L->head); corr_zfree(L->headp);
+		mem_free(L->hist); mem_free(L->G); mem_free(L->S);
+		free(L->head); mem_free(L->headp);
 	}
 	if (c->work)
 		for (int t = 0; t < c->nthr; t++)
-			corr_zfree(c->work[t]);
+			mem_free(c->work[t]);
 	free(c->work);
 	free(c->tls);
 	if (c->work16)
 		for (int t = 0; t < c->nthr; t++)
-			corr_zfree(c->work16[t]);
+			mem_free(c->work16[t]);
 	free(c->work16);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
-		corr_zfree(c->hist16[l]);
+		mem_free(c->hist16[l]);
 		free(c->h16ok[l]);
 		free(c->stale[l]);
 	}
 	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
-	free(c->contig); corr_zfree(c->dark); corr_zfree(c->img);
-	corr_zfree(c->zero);
+	free(c->contig); mem_free(c->dark); mem_free(c->img);
+	mem_free(c->zero);
 	free(c->ivt); free(c->fidx); free(c->rej);
 	free(c->seg); free(c->seg_base); free(c->stage);
 	free(c);

@@ -1,0 +1,57 @@
+/*
+** mem.c - aligned memory blocks, the large ones in huge pages (see mem.h).
+**
+** The MEM_ALIGN bytes before a block say how to release it: the base of
+** the allocation and, for a mapping, its length.
+*/
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "err.h"
+#include "mem.h"
+
+typedef struct mem_head {
+	void *base;
+	size_t len;		/* of the mapping; 0: from aligned_alloc */
+} mem_head;
+
+void *mem_alloc(size_t n, int zero, char *err)
+{
+	char *base;
+	size_t len;
+	if (n > SIZE_MAX / 2)
+		return err_set(err, "allocation of %zu bytes is too large", n),
+		       NULL;
+	len = (n + 2 * MEM_ALIGN - 1) / MEM_ALIGN * MEM_ALIGN;
+	if (len >= MEM_LARGE) {
+		base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (base == MAP_FAILED)
+			base = NULL;
+#ifdef MADV_HUGEPAGE
+		else
+			madvise(base, len, MADV_HUGEPAGE);
+#endif
+	} else if ((base = aligned_alloc(MEM_ALIGN, len)) && zero) {
+		memset(base, 0, len);
+	}
+	if (base == NULL)
+		return err_set(err, "out of memory allocating %zu bytes", n),
+		       NULL;
+	*(mem_head *)base = (mem_head){base, len >= MEM_LARGE ? len : 0};
+	return base + MEM_ALIGN;
+}
+
+void mem_free(void *p)
+{
+	mem_head h;
+	if (p == NULL)
+		return;
+	h = *(mem_head *)((char *)p - MEM_ALIGN);
+	if (h.len)
+		munmap(h.base, h.len);
+	else
+		free(h.base);
+}
