@@ -71,6 +71,14 @@ typedef struct corr_tls {
 	size_t n16[CORR16_LEVELS];	/* tile batches by corr16 */
 } __attribute__((aligned(64))) corr_tls;
 
+/* consecutive pixels q .. q + n - 1 of a tile in static bin s: sums over
+** a bin's pixels are taken run by run in registers (vectorised), not
+** pixel by pixel into the bin's memory, a chain of dependent additions */
+typedef struct corr_span {
+	uint32_t q, n;
+	int32_t s;
+} corr_span;
+
 typedef struct corr_level {
 	int nlag, kmax;
 	int lag[CORR_MAXLAG];
@@ -90,6 +98,8 @@ struct corr {
 	size_t npx, P, ntile;
 	size_t *pix;		/* detector index of each used pixel */
 	int32_t *sbin;		/* 0-based static bin of each used pixel */
+	corr_span *run;		/* runs of a tile's pixels in one static bin: */
+	size_t *rfirst;		/* tile t's are run[rfirst[t] .. rfirst[t+1]) */
 	size_t nstat, ndyn;
 	int32_t *s2d;		/* dynamic bin (1-based, 0 none) per static */
 	size_t *scount;		/* used pixels per static bin */
@@ -383,6 +393,39 @@ static void *corr_aligned(size_t n, char *err)
 	return corr_zalloc(n * sizeof(double), err);
 }
 
+/* the runs of every tile (two passes: count, then fill) */
+static int corr_runs(corr *c, char *err)
+{
+	size_t nr = 0;
+	for (int fill = 0; fill < 2; fill++) {
+		nr = 0;
+		for (size_t t = 0; t < c->ntile; t++) {
+			size_t b = t * c->P;
+			size_t nv = c->npx - b < c->P ? c->npx - b : c->P;
+			if (fill)
+				c->rfirst[t] = nr;
+			for (size_t q = 0; q < nv; q++) {
+				if (q > 0 && c->sbin[b + q] == c->sbin[b + q - 1]) {
+					if (fill)
+						c->run[nr - 1].n++;
+					continue;
+				}
+				if (fill)
+					c->run[nr] = (corr_span){(uint32_t)q, 1,
+								c->sbin[b + q]};
+				nr++;
+			}
+		}
+		if (fill)
+			c->rfirst[c->ntile] = nr;
+		else if (!(c->run = err_malloc(nr, sizeof *c->run, err)) ||
+			 !(c->rfirst = err_malloc(c->ntile + 1,
+						  sizeof *c->rfirst, err)))
+			return -1;
+	}
+	return 0;
+}
+
 /* the used pixels: in a static bin that lies in a dynamic bin */
 static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 {
@@ -429,7 +472,7 @@ static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 		c->contig[t] = c->pix[b + nv - 1] - c->pix[b] == nv - 1;
 	}
 	(void)dyn;
-	return 0;
+	return corr_runs(c, err);
 }
 
 /* a level's arrays appear when its first frame does, so that memory
@@ -565,6 +608,7 @@ void corr_free(corr *c)
 		free(c->stale[l]);
 	}
 	free(c->pix); free(c->sbin); free(c->s2d); free(c->scount);
+	free(c->run); free(c->rfirst);
 	free(c->contig); mem_free(c->dark); mem_free(c->img);
 	mem_free(c->zero);
 	free(c->ivt); free(c->fidx); free(c->rej);
@@ -720,8 +764,14 @@ static void corr_head(corr *c, corr_level *L, size_t t, const double *X,
 		const double *row = X + (K + r) * P;
 		float *hp = L->headp + t * (size_t)L->nlag * P;
 		float *cum = hp + (size_t)(L->nlag - 1) * P;
-		for (size_t i = 0; i < nv; i++)
-			h[c->sbin[t * P + i]] += row[i];
+		for (size_t k = c->rfirst[t]; k < c->rfirst[t + 1]; k++) {
+			const corr_span *u = &c->run[k];
+			double sum = 0;
+			#pragma omp simd reduction(+:sum)
+			for (size_t i = u->q; i < (size_t)u->q + u->n; i++)
+				sum += row[i];
+			h[u->s] += sum;
+		}
 		/* the largest lag (K) takes every frame here: its sum is the
 		** running one, and a shorter lag's sum is a copy of it once
 		** its frames are in (the same float additions, in the same
@@ -1409,15 +1459,22 @@ static void corr_tails(const corr *c, corr_lres *R, size_t t, size_t nv)
 	}
 }
 
-static inline void corr_pixel(const corr *c, const corr_lres *R, int i,
-			      size_t t, size_t q, double *gm, double *u)
+/* lag i's rows of tile t: per pixel its G, S, tail and first-frames sum
+** (pixel q's normalised values: G_p = g[q] inp, IP_p = (S[q] - tl[q])
+** inp, and u_p = IP_p IF_p with IF_p = (S[q] - hp[q]) inp) */
+typedef struct corr_rows {
+	const double *g, *S, *tl;
+	const float *hp;
+	double inp;		/* 1 / the lag's pairs */
+} corr_rows;
+
+static corr_rows corr_lag_rows(const corr *c, const corr_lres *R, int i,
+			       size_t t)
 {
 	const corr_level *L = R->L;
-	size_t P = c->P, o = (t * (size_t)L->nlag + (size_t)i) * P + q;
-	double sm = L->S[t * P + q], inp = R->b[i].inp;
-	double ip = (sm - R->tl[(size_t)i * P + q]) * inp;
-	*u = ip * (sm - (double)L->headp[o]) * inp;
-	*gm = L->G[o] * inp;
+	size_t P = c->P, o = (t * (size_t)L->nlag + (size_t)i) * P;
+	return (corr_rows){L->G + o, L->S + t * P, R->tl + (size_t)i * P,
+			   L->headp + o, R->b[i].inp};
 }
 
 /* the static-bin sums of G, S, the tails, u and u^2 for every lag */
@@ -1429,17 +1486,27 @@ static void corr_level_sums(const corr *c, corr_lres *R)
 		corr_tails(c, R, t, nv);
 		for (int i = 0; i < R->nl; i++) {
 			corr_bins *b = &R->b[i];
-			const double *g = R->L->G +
-				(t * (size_t)R->L->nlag + (size_t)i) * P;
-			for (size_t q = 0; q < nv; q++) {
-				size_t s = (size_t)c->sbin[t * P + q];
-				double gm, u;
-				corr_pixel(c, R, i, t, q, &gm, &u);
-				b->G[s] += g[q];
-				b->S[s] += R->L->S[t * P + q];
-				b->tail[s] += R->tl[(size_t)i * P + q];
-				b->U[s] += u;
-				b->U2[s] += u * u;
+			corr_rows w = corr_lag_rows(c, R, i, t);
+			for (size_t k = c->rfirst[t]; k < c->rfirst[t + 1]; k++) {
+				const corr_span *r = &c->run[k];
+				size_t q0 = r->q, q1 = q0 + r->n;
+				double sg = 0, ss = 0, st = 0, su = 0, su2 = 0;
+				#pragma omp simd reduction(+:sg, ss, st, su, su2)
+				for (size_t q = q0; q < q1; q++) {
+					double sm = w.S[q];
+					double u = (sm - w.tl[q]) * w.inp *
+						   (sm - (double)w.hp[q]) * w.inp;
+					sg += w.g[q];
+					ss += sm;
+					st += w.tl[q];
+					su += u;
+					su2 += u * u;
+				}
+				b->G[r->s] += sg;
+				b->S[r->s] += ss;
+				b->tail[r->s] += st;
+				b->U[r->s] += su;
+				b->U2[r->s] += su2;
 			}
 		}
 	}
@@ -1462,14 +1529,22 @@ static void corr_level_spread(const corr *c, corr_lres *R)
 		corr_tails(c, R, t, nv);
 		for (int i = 0; i < R->nl; i++) {
 			corr_bins *b = &R->b[i];
-			for (size_t q = 0; q < nv; q++) {
-				size_t s = (size_t)c->sbin[t * P + q];
-				double gm, u, e;
-				if (!isfinite(b->g2s[s]))
+			corr_rows w = corr_lag_rows(c, R, i, t);
+			for (size_t k = c->rfirst[t]; k < c->rfirst[t + 1]; k++) {
+				const corr_span *r = &c->run[k];
+				size_t q0 = r->q, q1 = q0 + r->n;
+				double gw = b->G[r->s] / b->U[r->s], se = 0;
+				if (!isfinite(b->g2s[r->s]))
 					continue;
-				corr_pixel(c, R, i, t, q, &gm, &u);
-				e = gm - b->G[s] / b->U[s] * u;
-				b->E[s] += e * e;
+				#pragma omp simd reduction(+:se)
+				for (size_t q = q0; q < q1; q++) {
+					double sm = w.S[q];
+					double u = (sm - w.tl[q]) * w.inp *
+						   (sm - (double)w.hp[q]) * w.inp;
+					double e = w.g[q] * w.inp - gw * u;
+					se += e * e;
+				}
+				b->E[r->s] += se;
 			}
 		}
 	}

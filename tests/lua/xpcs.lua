@@ -327,11 +327,15 @@ do
   a:push(frames)
   b:push(frames:astype("f64"))
   local ra, rb = a:result(), b:result()
+  -- g2 from sums of integers: identical; its error sums floating-point
+  -- terms bin by bin in runs of pixels that a tile (whose width follows
+  -- the kernel) cuts, so only to rounding
   local function same(r1, r2)
     local s = #r1.tau == #r2.tau
     for i = 1, #r1.tau do
+      local e1, e2 = r1.g2_err:get(i, 1), r2.g2_err:get(i, 1)
       s = s and r1.g2:get(i, 1) == r2.g2:get(i, 1) and
-        r1.g2_err:get(i, 1) == r2.g2_err:get(i, 1)
+        math.abs(e1 - e2) <= 1e-13 * math.abs(e1)
     end
     return s
   end
@@ -349,7 +353,7 @@ do
     local c = xpcs.correlator{dynamic = part, progress = false, kernel = k}
     c:push(frames)
     t.ok(same(c:result(), ra) and c:kernel() == k and
-      (k == "base") == (c:int_share() == 0), "kernel " .. k .. ": identical g2 and errors")
+      (k == "base") == (c:int_share() == 0), "kernel " .. k .. ": identical g2, errors to rounding")
     c:close()
     if k == xpcs.kernel() then break end
   end
