@@ -1,5 +1,6 @@
 -- make bench: runs every bench/*.lua (except this file) in its own
--- ionflow process and prints what each reports. Benchmarks report
+-- ionflow process, every bench/*.py with Debian's python3 and every
+-- bench/*.c built with cc, and prints what each reports. Benchmarks report
 -- throughput; they are not timed tests and never fail on speed.
 local self = arg[0]
 local dir = self:match("^(.*)/[^/]*$") or "."
@@ -20,7 +21,7 @@ local only = arg[1]
 local files = {}
 -- the plain reference implementations (NumPy) run in the same session, so
 -- that every figure has its baseline measured on the same machine and load
-for f in sh("ls " .. dir .. "/*.lua " .. dir .. "/*.py 2>/dev/null"):gmatch("[^\n]+") do
+for f in sh("ls " .. dir .. "/*.c " .. dir .. "/*.lua " .. dir .. "/*.py 2>/dev/null"):gmatch("[^\n]+") do
   if not f:match("/run%.lua$") and (not only or f:find(only, 1, true)) then
     files[#files + 1] = f
   end
@@ -29,8 +30,16 @@ local failed = 0
 for _, f in ipairs(files) do
   print("\n== " .. f:match("([^/]+)%.%a+$"))
   io.stdout:flush()
-  local runner = f:match("%.py$") and "/usr/bin/python3" or exe
-  local ok = os.execute(string.format("%q %q", runner, f))
+  local ok
+  if f:match("%.c$") then	-- a C probe (the bandwidth bound): built here
+    local bin = os.tmpname()
+    ok = os.execute(string.format("cc -O3 -march=native -fopenmp %q -o %q",
+      f, bin)) and os.execute(string.format("%q", bin))
+    os.remove(bin)
+  else
+    local runner = f:match("%.py$") and "/usr/bin/python3" or exe
+    ok = os.execute(string.format("%q %q", runner, f))
+  end
   if not ok then failed = failed + 1; print("(benchmark failed)") end
 end
 os.exit(failed == 0)

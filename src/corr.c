@@ -479,21 +479,32 @@ static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 ** follows the number of frames actually seen */
 static int corr_add_level(corr *c, char *err)
 {
-	corr_level *L = &c->lev[c->nlev];
-	size_t tp = c->ntile * c->P;
-	corr_level_lags(&c->o, c->nlev, L);
-	L->hist = corr_aligned(tp * (size_t)L->kmax, err);
-	L->G = corr_aligned(tp * (size_t)L->nlag, err);
-	L->S = corr_aligned(tp, err);
-	L->headp = corr_zalloc(tp * (size_t)L->nlag * sizeof(float), err);
+	int l = c->nlev;
+	corr_level *L = &c->lev[l];
+	size_t tp = c->ntile * c->P, nlag, k16, bytes;
+	char *b;
+	corr_level_lags(&c->o, l, L);
+	nlag = (size_t)L->nlag;
+	k16 = l < c->n16lev ? CORR16_K : 0;
+	/* one block, so that even a small detector's level takes whole huge
+	** pages: G, S, headp, the uint16 ring of an integer level, and last
+	** the double ring, whose pages such a level never touches (tp is a
+	** multiple of 32: every part stays 64-byte aligned) */
+	bytes = tp * ((nlag + 1 + (size_t)L->kmax) * sizeof(double) +
+		      nlag * sizeof(float) + k16 * sizeof(uint16_t));
 	L->head = err_calloc((size_t)c->nthr * (size_t)L->kmax * c->nstat,
 			     sizeof(double), err);
-	if (!L->hist || !L->G || !L->S || !L->head || !L->headp) {
-		mem_free(L->hist); mem_free(L->G); mem_free(L->S);
-		free(L->head); mem_free(L->headp);
+	if (!L->head || !(b = corr_zalloc(bytes, err))) {
+		free(L->head);
 		memset(L, 0, sizeof *L);
 		return -1;
 	}
+	L->G = (double *)b;
+	L->S = L->G + nlag * tp;
+	L->headp = (float *)(L->S + tp);
+	c->hist16[l] = k16 ? (uint16_t *)(L->headp + nlag * tp) : NULL;
+	L->hist = (double *)((char *)(L->headp + nlag * tp) +
+			     k16 * tp * sizeof(uint16_t));
 	c->nlev++;
 	return 0;
 }
@@ -530,9 +541,7 @@ static int corr_work(corr *c, char *err)
 		size_t n = corr16_work(c->P, c->T >> l);
 		c->woff16[l] = off;
 		off += (n + 31) / 32 * 32;	/* 64-byte aligned blocks */
-		if (!(c->hist16[l] = corr_zalloc(c->ntile * CORR16_K * c->P *
-						  sizeof(uint16_t), err)) ||
-		    !(c->h16ok[l] = err_calloc(c->ntile, 1, err)) ||
+		if (!(c->h16ok[l] = err_calloc(c->ntile, 1, err)) ||
 		    !(c->stale[l] = err_calloc(c->ntile, 1, err)))
 			return -1;
 	}
@@ -590,8 +599,8 @@ void corr_free(corr *c)
 		return;
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
-		mem_free(L->hist); mem_free(L->G); mem_free(L->S);
-		free(L->head); mem_free(L->headp);
+		mem_free(L->G);	/* (the level's block) */
+		free(L->head);
 	}
 	if (c->work)
 		for (int t = 0; t < c->nthr; t++)
@@ -603,7 +612,6 @@ void corr_free(corr *c)
 			mem_free(c->work16[t]);
 	free(c->work16);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
-		mem_free(c->hist16[l]);
 		free(c->h16ok[l]);
 		free(c->stale[l]);
 	}
