@@ -100,6 +100,7 @@ struct corr {
 	int32_t *sbin;		/* 0-based static bin of each used pixel */
 	corr_span *run;		/* runs of a tile's pixels in one static bin: */
 	size_t *rfirst;		/* tile t's are run[rfirst[t] .. rfirst[t+1]) */
+	size_t nrun;
 	size_t nstat, ndyn;
 	int32_t *s2d;		/* dynamic bin (1-based, 0 none) per static */
 	size_t *scount;		/* used pixels per static bin */
@@ -417,7 +418,7 @@ static int corr_runs(corr *c, char *err)
 			}
 		}
 		if (fill)
-			c->rfirst[c->ntile] = nr;
+			c->rfirst[c->ntile] = c->nrun = nr;
 		else if (!(c->run = err_malloc(nr, sizeof *c->run, err)) ||
 			 !(c->rfirst = err_malloc(c->ntile + 1,
 						  sizeof *c->rfirst, err)))
@@ -638,8 +639,9 @@ size_t corr_memory(const corr *c)
 	b += (size_t)c->nthr * sizeof *c->tls;
 	for (int l = 0; c->use16 && l < c->n16lev; l++)
 		b += ((size_t)c->nthr * corr16_work(c->P, c->T >> l) +
-		      c->ntile * CORR16_K * c->P) * sizeof(uint16_t) +
-		     2 * c->ntile;
+		      (l < c->nlev ? c->ntile * CORR16_K * c->P : 0)) *
+		     sizeof(uint16_t) + 2 * c->ntile;
+	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
 }

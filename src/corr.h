@@ -58,11 +58,11 @@
 ** segment_frames accepted frames.
 **
 ** Memory per used pixel: for each level l, (K_l + nlag_l + 1) doubles and
-** nlag_l floats with K_l the largest lag of the level, plus one double;
-** e.g. 10000 frames, dpl 4: about 1.3 kB per pixel. corr_memory() gives
-** the total.
-** corr_result needs 16 bytes per used pixel and thread besides (per-pixel
-** terms of the error of the delay being computed).
+** nlag_l floats with K_l the largest lag of the level, 8 uint16 for a
+** level that may run the integer kernel (corr16.h), plus one double; e.g.
+** 10000 frames, dpl 4: about 2.3 kB per pixel, of which the double ring
+** of an integer level (64 bytes) is mapped but never touched.
+** corr_memory() gives the total.
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h
