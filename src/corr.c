@@ -625,6 +625,40 @@ void corr_free(corr *c)
 	free(c);
 }
 
+/* Back to no frames, keeping every allocation (a window's correlator
+** reused for the next window, instead of a new one whose state is faulted
+** in again). Each level's sums, first-frame sums and uint16 ring are
+** zeroed; its double ring is not: nothing reads a slot of it before the
+** level's frames have been written there again. */
+void corr_reset(corr *c)
+{
+	size_t tp = c->ntile * c->P;
+	for (int l = 0; l < c->nlev; l++) {
+		corr_level *L = &c->lev[l];
+		size_t nlag = (size_t)L->nlag;
+		size_t k16 = l < c->n16lev ? CORR16_K : 0;
+		/* (G, S, headp and the uint16 ring lie in that order) */
+		memset(L->G, 0, tp * ((nlag + 1) * sizeof(double) +
+				      nlag * sizeof(float) +
+				      k16 * sizeof(uint16_t)));
+		memset(L->head, 0, (size_t)c->nthr * (size_t)L->kmax *
+		       c->nstat * sizeof(double));
+		L->M = 0;
+	}
+	for (int l = 0; l < c->n16lev; l++) {
+		memset(c->h16ok[l], 0, c->ntile);
+		memset(c->stale[l], 0, c->ntile);
+	}
+	if (c->img)
+		memset(c->img, 0, tp * sizeof(double));
+	memset(c->seg_base, 0, c->nstat * sizeof(double));
+	memset(c->n16, 0, sizeof c->n16);
+	c->ntb = 0;
+	c->nb = c->nstaged = 0;
+	c->seen = c->accepted = 0;
+	c->nrej = c->nseg = 0;
+}
+
 size_t corr_memory(const corr *c)
 {
 	size_t b = sizeof *c, tp = c->ntile * c->P * sizeof(double);

@@ -141,6 +141,10 @@ int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 int corr_result(corr *c, corr_res *r, char *err);
 void corr_res_free(corr_res *r);
 void corr_free(corr *c);
+/* back to no frames with the same partitions and options, keeping the
+** memory (cheaper than corr_free and corr_new: nothing is faulted in
+** again) */
+void corr_reset(corr *c);
 size_t corr_memory(const corr *c);	/* bytes held */
 size_t corr_frames(const corr *c);	/* frames accepted so far */
 /* frames per batch: a push of whole batches (with none waiting) is read

@@ -836,6 +836,14 @@ static int lxpcs_memory(lua_State *L)
 	return 1;
 }
 
+/* c:reset(): no frames again, the memory kept */
+static int lxpcs_reset(lua_State *L)
+{
+	corr_reset(lxpcs_checkcorr(L, 1)->c);
+	lua_settop(L, 1);
+	return 1;
+}
+
 static int lxpcs_batch(lua_State *L)
 {
 	lua_pushinteger(L,
@@ -1076,7 +1084,7 @@ static const luaL_Reg lxpcs_corr_methods[] = {
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
-	{"kernel", lxpcs_corr_kernel}, {"close", lxpcs_corr_gc}, {NULL, NULL}
+	{"kernel", lxpcs_corr_kernel}, {"reset", lxpcs_reset}, {"close", lxpcs_corr_gc}, {NULL, NULL}
 };
 
 static const luaL_Reg lxpcs_corr_meta[] = {

@@ -282,7 +282,9 @@ function M.correlate(o)
   local count = (last - first) // stride + 1
   local seg = o.segments and o.segments > 0 and
     math.max(1, count // o.segments) or 0
+  local spare = {}   -- finished windows' correlators, reset for the next
   local function new(n)
+    if n ~= count and #spare > 0 then return table.remove(spare) end
     return xpcs.correlator{dynamic = o.dynamic, static = o.static,
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
       segment_frames = n == count and seg or 0, dpl = o.dpl,
@@ -322,7 +324,8 @@ function M.correlate(o)
         end
         if a.n == W then
           local r = a.c:result()
-          a.c:close()
+          -- (reused: a new correlator's state would be faulted in again)
+          spare[#spare + 1] = a.c:reset()
           windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
             first = first + a.start * stride,
             last = first + (a.start + W - 1) * stride}
@@ -335,6 +338,7 @@ function M.correlate(o)
   end
   local res = main:result()
   main:close()
+  for _, c in ipairs(spare) do c:close() end
   table.sort(windows, function(a, b) return a.first < b.first end)
   res.windows = windows
   res.stride = stride

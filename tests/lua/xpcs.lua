@@ -367,4 +367,35 @@ do
   a:close(); b:close()
 end
 
+-- c:reset(): a correlator reused after other frames gives exactly what a
+-- fresh one gives (integer and double kernels, windows of odd length)
+do
+  local part = xpcs.partition{map = array.full({16, 40}, 1, "i32")}
+  local A = xpcs.poisson(2600, 16, 40, 4, 3)
+  local B = xpcs.poisson(1501, 16, 40, 3, 4)
+  for _, dt in ipairs{"u16", "f64"} do
+    local a, b = A:astype(dt), B:astype(dt)
+    local c = xpcs.correlator{dynamic = part, progress = false}
+    c:push(a)
+    c:result()
+    c:push(a, 1, 7)      -- frames left waiting in the stage
+    t.is(c:reset(), c, "c:reset() returns the correlator")
+    t.is(c:frames(), 0, "no frames after c:reset()")
+    c:push(b)
+    local fresh = xpcs.correlator{dynamic = part, progress = false}
+    fresh:push(b)
+    local r1, r2 = c:result(), fresh:result()
+    local same = #r1.tau == #r2.tau and r1.nframes == r2.nframes
+    for i = 1, #r1.tau do
+      same = same and r1.tau[i] == r2.tau[i] and
+        r1.g2:get(i, 1) == r2.g2:get(i, 1) and
+        (r1.g2_err:get(i, 1) == r2.g2_err:get(i, 1) or
+         r1.g2_err:get(i, 1) ~= r1.g2_err:get(i, 1))
+    end
+    for i = 1, #r1.ivt do same = same and r1.ivt[i] == r2.ivt[i] end
+    t.ok(same, dt .. " frames after c:reset(): the numbers of a fresh correlator")
+    c:close(); fresh:close()
+  end
+end
+
 t.done()
