@@ -60,6 +60,28 @@ if quick then
   return
 end
 run("dense u16 256x256 x 10000, mean 5", dense)
+-- the kernels' own speed: the same correlator's pushes once its state of
+-- every level is in memory (no result)
+do
+  local data = xpcs.poisson(512, 256, 256, 5, 42)
+  local part = xpcs.partition{map = array.full({256, 256}, 1, "i32")}
+  local ks = {xpcs.kernel()}
+  if ks[1] == "avx512" then ks[2] = "avx2" end
+  for _, k in ipairs(ks) do
+    local c = xpcs.correlator{dynamic = part, progress = false, kernel = k}
+    for _ = 1, 40 do c:push(data) end	-- every level of 20480 frames
+    c:reset()
+    for _ = 1, 8 do c:push(data) end
+    local w0, c0 = sys.time(), os.clock()
+    for _ = 1, 32 do c:push(data) end
+    local pf = 32 * 512 * 65536
+    print(string.format("%-36s %6.0f M px-frames/s wall, %5.0f M per CPU-s,"
+      .. " %s kernel, load %s", "  warm state, pushes only",
+      pf / (sys.time() - w0) / 1e6, pf / (os.clock() - c0) / 1e6,
+      c:kernel(), loadavg()))
+    c:close()
+  end
+end
 -- the kernels of earlier sessions on the same stack
 for _, k in ipairs{"avx2", "base"} do
   if k ~= xpcs.kernel() then
