@@ -54,7 +54,8 @@ static C16_T unsigned C16_FN(frames)(const corr16_job *j, uint16_t *U)
 	C16_V mx = C16_ZERO;
 	for (size_t r = 0; r < j->n; r++) {
 		uint16_t *u = U + (CORR16_K + r) * P;
-		const uint16_t *g = (const uint16_t *)j->src[r] + j->pix[0];
+		const uint16_t *g = nw ? (const uint16_t *)j->src[r] +
+				     j->pix[0] : NULL;
 		C16_V sum = C16_ZERO;
 		size_t p = 0;
 		if (r + CORR16_PF < j->n && j->contig)
