@@ -62,12 +62,6 @@ int corr16_available(void)
 	return corr16_isa() != CORR16_NONE;
 }
 
-const char *corr16_isa_name(int isa)
-{
-	return isa == CORR16_AVX512 ? "avx512" : isa == CORR16_AVX2 ? "avx2" :
-	       "none";
-}
-
 #ifdef CORR16_X86
 
 /* the K frames before the batch: kept as uint16 by the last batch that

@@ -64,7 +64,6 @@ typedef struct corr16_job {
 
 int corr16_isa(void);		/* the best this CPU runs */
 int corr16_available(void);	/* corr16_isa() != CORR16_NONE */
-const char *corr16_isa_name(int isa);	/* "avx512", "avx2", "none" */
 size_t corr16_work(size_t P, size_t n);
 /* where in a level's work its new rows are written by the level below */
 uint16_t *corr16_rows(uint16_t *work, size_t P);
