@@ -155,13 +155,15 @@ local function print_homodyne(H)
   end
 end
 
+-- field k of every table of a list, as an array (NaN where missing)
+local function column(list, k, dtype)
+  local a = array.zeros({#list}, dtype)
+  for i, f in ipairs(list) do a:set(i, f[k] or 0 / 0) end
+  return a
+end
+
 -- /ionflow/velocity/homodyne/: bins/ (per bin) and rings/ (per ring)
 local function write_homodyne(w, root, H)
-  local function column(list, k, dtype)
-    local a = array.zeros({#list}, dtype)
-    for i, f in ipairs(list) do a:set(i, f[k]) end
-    return a
-  end
   for _, k in ipairs{"beta", "beta_err", "tau0", "tau0_err", "gamma",
                      "gamma_err", "chi2_red"} do
     w:write(root .. "/bins/" .. k, column(H.bins, k))
@@ -186,11 +188,7 @@ local function write(d, fits, vel, wins)
   local nb = #fits
   local cols = {"omega", "omega_err", "beta", "beta_err", "h", "h_err",
     "tau0", "tau0_err", "gamma", "gamma_err", "baseline", "chi2_red", "periods"}
-  for _, c in ipairs(cols) do
-    local a = array.zeros{nb}
-    for b = 1, nb do a:set(b, fits[b][c] or 0 / 0) end
-    w:write(root .. "fits/" .. c, a)
-  end
+  for _, c in ipairs(cols) do w:write(root .. "fits/" .. c, column(fits, c)) end
   local res = array.zeros({nb}, "i32")
   for b = 1, nb do res:set(b, fits[b].resolved and 1 or 0) end
   w:write(root .. "fits/resolved", res)

@@ -1512,6 +1512,14 @@ typedef struct corr_rows {
 	double inp;		/* 1 / the lag's pairs */
 } corr_rows;
 
+/* pixel q's weight u_p = IP_p IF_p (IF_p from its first frames, kept in
+** single precision: it only enters the error) */
+static inline double corr_u(const corr_rows *w, size_t q)
+{
+	double sm = w->S[q];
+	return (sm - w->tl[q]) * w->inp * (sm - (double)w->hp[q]) * w->inp;
+}
+
 static corr_rows corr_lag_rows(const corr *c, const corr_lres *R, int i,
 			       size_t t)
 {
@@ -1537,11 +1545,9 @@ static void corr_level_sums(const corr *c, corr_lres *R)
 				double sg = 0, ss = 0, st = 0, su = 0, su2 = 0;
 				#pragma omp simd reduction(+:sg, ss, st, su, su2)
 				for (size_t q = q0; q < q1; q++) {
-					double sm = w.S[q];
-					double u = (sm - w.tl[q]) * w.inp *
-						   (sm - (double)w.hp[q]) * w.inp;
+					double u = corr_u(&w, q);
 					sg += w.g[q];
-					ss += sm;
+					ss += w.S[q];
 					st += w.tl[q];
 					su += u;
 					su2 += u * u;
@@ -1582,10 +1588,8 @@ static void corr_level_spread(const corr *c, corr_lres *R)
 					continue;
 				#pragma omp simd reduction(+:se)
 				for (size_t q = q0; q < q1; q++) {
-					double sm = w.S[q];
-					double u = (sm - w.tl[q]) * w.inp *
-						   (sm - (double)w.hp[q]) * w.inp;
-					double e = w.g[q] * w.inp - gw * u;
+					double e = w.g[q] * w.inp -
+						   gw * corr_u(&w, q);
 					se += e * e;
 				}
 				b->E[r->s] += se;
