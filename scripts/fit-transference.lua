@@ -116,7 +116,8 @@ for _, v in ipairs(best.velocities) do
 end
 
 if o.csv then
-  os.execute(string.format("mkdir -p %q", o.csv))
+  local okd, why = pcall(sys.mkdir, o.csv)
+  if not okd then o:die("--csv: " .. tostring(why):gsub("^sys%.mkdir: ", "")) end
   local errs = {}
   for k = 1, #names do errs[k] = fit.err[k] end
   local idx = {}
