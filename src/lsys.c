@@ -243,6 +243,27 @@ static int lsys_spawn(lua_State *L)
 	return 1;
 }
 
+/* sys.note_input(path): a file read by Lua code (csv.read) that no
+** result of this run may replace; sys.note_output(path): a file this run
+** wrote (it may replace it again); sys.is_input(path) asks */
+static int lsys_note_input(lua_State *L)
+{
+	os_input_add(luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int lsys_note_output(lua_State *L)
+{
+	os_output_add(luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int lsys_is_input(lua_State *L)
+{
+	lua_pushboolean(L, os_is_input(luaL_checkstring(L, 1)));
+	return 1;
+}
+
 /* sys.progress(label, total [, out]): a bar for loops written in Lua; out
 ** as in lsys_progress_arg (nil: automatic, true: forced, function) */
 static int lsys_bar_new(lua_State *L)
@@ -319,6 +340,9 @@ static const luaL_Reg lsys_funcs[] = {
 	{"rmtree", lsys_rmtree},
 	{"run", lsys_run},
 	{"spawn", lsys_spawn},
+	{"note_input", lsys_note_input},
+	{"note_output", lsys_note_output},
+	{"is_input", lsys_is_input},
 	{NULL, NULL}
 };
 

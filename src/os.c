@@ -101,6 +101,80 @@ int os_rmtree(const char *path, char err[ERR_LEN])
 	return os_rm_at(AT_FDCWD, path, path, err);
 }
 
+/* ------------------------------------------------------ inputs and outputs */
+
+typedef struct os_fileid {
+	dev_t dev;
+	ino_t ino;
+	int own;	/* written by this process after it was read */
+	struct timespec ctime;	/* of an own file when written: a later
+				   file with the inode of a removed one is
+				   not ours */
+} os_fileid;
+
+static os_fileid *os_files;
+static size_t os_nfiles, os_capfiles;
+
+static os_fileid *os_find(const struct stat *st)
+{
+	for (size_t i = 0; i < os_nfiles; i++)
+		if (os_files[i].dev == st->st_dev && os_files[i].ino == st->st_ino)
+			return &os_files[i];
+	return NULL;
+}
+
+static void os_note(const char *path, int own)
+{
+	struct stat st;
+	os_fileid *f;
+	if (!path || stat(path, &st) != 0)
+		return;
+	if ((f = os_find(&st)) != NULL) {
+		f->own = own;
+		f->ctime = st.st_ctim;
+		return;
+	}
+	if (os_nfiles == os_capfiles) {
+		size_t nc = os_capfiles ? 2 * os_capfiles : 16;
+		os_fileid *nf = realloc(os_files, nc * sizeof *nf);
+		if (!nf)
+			return;
+		os_files = nf;
+		os_capfiles = nc;
+	}
+	os_files[os_nfiles++] = (os_fileid){st.st_dev, st.st_ino, own,
+					    st.st_ctim};
+}
+
+/* an own record still describes the file we wrote */
+static int os_own(const os_fileid *f, const struct stat *st)
+{
+	return f->own && f->ctime.tv_sec == st->st_ctim.tv_sec &&
+	       f->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+void os_input_add(const char *path)
+{
+	struct stat st;
+	os_fileid *f;
+	/* reading back a file of our own keeps it ours */
+	if (path && stat(path, &st) == 0 && (f = os_find(&st)) && os_own(f, &st))
+		return;
+	os_note(path, 0);
+}
+
+void os_output_add(const char *path) { os_note(path, 1); }
+
+int os_is_input(const char *path)
+{
+	struct stat st;
+	os_fileid *f;
+	if (!path || stat(path, &st) != 0)
+		return 0;
+	f = os_find(&st);
+	return f != NULL && !f->own;	/* a stale own record was not read */
+}
+
 /* ------------------------------------------------------------- processes */
 
 static int os_status(int ws)

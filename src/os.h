@@ -37,4 +37,15 @@ int os_run(char *const argv[], const char *in, size_t inlen, char **out,
 int os_spawn(char *const argv[], const char *remove_after,
 	     char err[ERR_LEN]);
 
+/* The files this process has read, so that no result replaces one: every
+** reader notes its file (by device and inode, so that another name of the
+** same file is caught), every writer asks before it replaces a file. A
+** file this process wrote itself (os_output_add after it is in place) may
+** be replaced again even when it was read back. Failing to note a file
+** (out of memory) only weakens the guard, so os_input_add returns nothing. */
+void os_input_add(const char *path);
+void os_output_add(const char *path);
+/* 1 when path exists and is a file this process read and did not write */
+int os_is_input(const char *path);
+
 #endif

@@ -1331,6 +1331,9 @@ function Figure:save(path, opts)
   if type(path) ~= "string" or path == "" then
     error("fig:save: path must be a non-empty string", 2)
   end
+  if sys.is_input(path) then
+    error("fig:save: " .. path .. ": is an input of this run; refusing to replace it", 2)
+  end
   local fmt = (opts and opts.format) or path:match("%.(%w+)$")
   fmt = fmt and fmt:lower()
   if fmt == "svg" then
@@ -1340,6 +1343,7 @@ function Figure:save(path, opts)
   else
     error("fig:save: unknown format for " .. path .. " (use .svg, .png or .pdf)", 2)
   end
+  sys.note_output(path)
   return path
 end
 
