@@ -65,14 +65,15 @@ all: ionflow $(if $(SANITIZE),,ionflow.so)
 
 # the binary at the top is the one the tests run; it is relinked when the
 # build flavour (SANITIZE or not) changes
+# (copied then renamed: a running ./ionflow does not block the update)
 ionflow: $(BUILD)/ionflow FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(BUILD)/ionflow: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
 ionflow.so: $(BUILD)/ionflow.so FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(BUILD)/ionflow.so: $(MODOBJ)
 	$(CC) -shared $(LDFLAGS) -o $@ $(MODOBJ) $(MOD_LIBS) -lm

@@ -157,6 +157,21 @@ def test_basics():
     s.line("setmetatable({}, {__tostring = function() return 'custom' end})")
     ok(s.expect(r"\ncustom\n") is not None, "values print through tostring",
        s.tail())
+    s.line("{3, 4, name = 'x', sub = {a = {b = {}}, 1}}")
+    ok(s.expect(r'\n\{3, 4, name = "x", sub = \{1, a = \{\.\.\. 1 field\}\}\}\n')
+       is not None, "a table prints its fields, nested to a depth", s.tail())
+    s.line("r = {t = array.linspace(0, 1, 1000), list = {}}; for i = 1, 100 do r.list[i] = i end")
+    s.prompt()
+    s.line("r")
+    ok(s.expect(r"\n\{list = \{1, 2, 3, 4, 5, 6, 7, 8, \.\.\. \(100 numbers\)\}, "
+                r"t = array\(1000 f64\)\}\n") is not None,
+       "long runs of numbers summarised", s.tail())
+    s.line("r.text = string.rep('w', 70)")
+    s.prompt()
+    s.line("r")
+    ok(s.expect(r"\n\{\n  list = \{1, 2, 3, 4, 5, 6, 7, 8, \.\.\. \(100 numbers\)\},\n"
+                r"  t = array\(1000 f64\),\n  text = \"w+ \.\.\.,\n\}\n") is not None,
+       "a table too long for a line: a field a line, long values cut", s.tail())
     s.line("error('boom')")
     m = s.expect(r"boom\nstack traceback:")
     ok(m is not None, "an error prints its message and a traceback", s.tail())
