@@ -6,6 +6,7 @@
 #   make check SANITIZE=1  the same under AddressSanitizer + UBSan
 #   make check VALGRIND=1  the same under valgrind
 #   make demo            the main job on built-in data, into demo-out/
+#   make sample          scan_0042.h5 (+ its qmap): a simulated raw XPCS run
 #   make bench           benchmarks (throughput, not timed tests)
 #   make deps            install the Debian packages ionflow needs
 #   make install PREFIX=/usr/local DESTDIR=
@@ -109,6 +110,9 @@ check-man:
 demo: ionflow
 	./ionflow scripts/demo.lua -o demo-out
 
+sample: ionflow
+	./ionflow scripts/make-sample.lua -o scan_0042.h5
+
 bench: ionflow
 	./ionflow bench/run.lua
 
@@ -135,4 +139,4 @@ install: all
 clean:
 	rm -rf build ionflow ionflow.so demo-out
 
-.PHONY: all check check-man demo bench deps install clean FORCE
+.PHONY: all check check-man demo sample bench deps install clean FORCE

@@ -75,7 +75,12 @@ function format(v, o, level, seen)
   local n, rest = keys(v)
   if n + #rest == 0 then return "{}" end
   if level >= o.depth then
-    return string.format("{... %d field%s}", n + #rest, n + #rest == 1 and "" or "s")
+    -- a short list of plain values (a shape, a pair) costs no more than its count
+    local plain = #rest == 0 and n <= o.items
+    for i = 1, n do plain = plain and type(v[i]) ~= "table" end
+    if not plain then
+      return string.format("{... %d field%s}", n + #rest, n + #rest == 1 and "" or "s")
+    end
   end
   seen[v] = true
   local parts = items(v, o, level, seen)
