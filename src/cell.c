@@ -91,11 +91,31 @@ static int cell_table_inside(cell_table *t, double c)
 	return 0;
 }
 
+/* the value and slope at the nearer end of the table (for the linear
+** extrapolation) */
+static void cell_table_end(cell_table *t, int hi, double *c, double *v,
+			   double *d)
+{
+	size_t k = hi ? t->n - 1 : 0;
+	*c = t->c[k];
+	*v = t->v[k];
+	if (t->n == 2)
+		*d = (t->v[1] - t->v[0]) / (t->c[1] - t->c[0]);
+	else
+		*d = gsl_interp_eval_deriv(t->interp, t->c, t->v, *c, t->acc);
+}
+
 double cell_table_eval(void *ud, double c)
 {
 	cell_table *t = ud;
-	if (t->clamp && isfinite(c))
+	int out = c < t->c[0] || c > t->c[t->n - 1];
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT)
 		c = fmin(fmax(c, t->c[0]), t->c[t->n - 1]);
+	else if (out && isfinite(c) && t->clamp == CELL_EXTRAP_LINEAR) {
+		double ce, ve, de;
+		cell_table_end(t, c > t->c[0], &ce, &ve, &de);
+		return ve + de * (c - ce);
+	}
 	if (!cell_table_inside(t, c))
 		return NAN;
 	if (t->n == 2)
@@ -107,8 +127,14 @@ double cell_table_eval(void *ud, double c)
 double cell_table_deriv(void *ud, double c)
 {
 	cell_table *t = ud;
-	if (t->clamp && (c < t->c[0] || c > t->c[t->n - 1]))
+	int out = c < t->c[0] || c > t->c[t->n - 1];
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT)
 		return 0;
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_LINEAR) {
+		double ce, ve, de;
+		cell_table_end(t, c > t->c[0], &ce, &ve, &de);
+		return de;
+	}
 	if (!cell_table_inside(t, c))
 		return NAN;
 	if (t->n == 2)
@@ -193,6 +219,7 @@ typedef struct cell_ws {
 	int t0;				/* the uniform state at t = 0+ */
 	double t, i, h, D0;		/* time, current, next step, D(c0) */
 	double eta;			/* Newton's last contraction estimate */
+	double Rt;			/* R_int at the time being solved */
 	int fails;			/* consecutive rejected steps */
 	char msg[ERR_LEN];		/* the last property failure */
 	double *mem;
@@ -403,12 +430,44 @@ static int cell_bounds_ok(cell_ws *w, const double *z, double i)
 	return 0;
 }
 
-/* interfacial overpotential i R_int + symmetric Butler-Volmer terms, and
-** its derivative in i */
+double cell_rint_at(const cell_params *p, double t, char *err)
+{
+	const cell_rint *r = &p->Rt;
+	double R;
+	if (r->fn) {
+		R = r->fn(r->ud, t);
+		if (!isfinite(R) || R < 0) {
+			const char *why = r->why ? r->why(r->ud) : NULL;
+			err_set(err, "R_int(t = %g s) = %g is not a finite number "
+				">= 0%s%s", t, R, why && *why ? ": " : "",
+				why ? why : "");
+			return NAN;
+		}
+		return R;
+	}
+	R = p->R_int;
+	if (r->R_growth != 0)
+		R += r->R_growth * pow(t / r->t_growth, r->p_growth);
+	return R;
+}
+
+/* the interfacial resistance at time t into w->Rt (else w->msg) */
+static int cell_rint_set(cell_ws *w, double t)
+{
+	if (w->p->Rt.fn == NULL && w->p->Rt.R_growth == 0) {
+		w->Rt = w->p->R_int;
+		return 0;
+	}
+	w->Rt = cell_rint_at(w->p, t, w->msg);
+	return isfinite(w->Rt) ? 0 : -1;
+}
+
+/* interfacial overpotential i R_int(t) + symmetric Butler-Volmer terms,
+** and its derivative in i (R_int(t) set by cell_rint_set) */
 static double cell_vint(const cell_ws *w, double i, double *dvdi)
 {
 	const cell_params *p = w->p;
-	double v = i * p->R_int, d = p->R_int;
+	double v = i * w->Rt, d = w->Rt;
 	double i0[2] = {p->i0_pos, p->i0_neg};
 	int k;
 	for (k = 0; k < 2; k++) {
@@ -562,7 +621,8 @@ static int cell_constraint(cell_ws *w, const double *z, double i, double t,
 		*g = i - val;
 		return 0;
 	}
-	if (cell_cellprops(w, z) != 0 || cell_bounds_ok(w, z, i) != 0)
+	if (cell_rint_set(w, t) != 0 || cell_cellprops(w, z) != 0 ||
+	    cell_bounds_ok(w, z, i) != 0)
 		return -1;
 	cell_volt(w, z, i, part, w->pr);
 	*g = part[0] + part[1] + part[2] - val;
@@ -642,6 +702,8 @@ static int cell_consistent(cell_ws *w, const double *y, double t, double *i)
 {
 	int it;
 	double lo = -HUGE_VAL, hi = HUGE_VAL, x = *i;
+	if (cell_rint_set(w, t) != 0)
+		return -1;	/* no current can mend R_int(t) */
 	for (it = 0; it < 200; it++) {
 		double g, nx;
 		if (cell_eval(w, y, x, 0, 0, w->fn) != 0 ||
@@ -725,7 +787,8 @@ static int cell_output(cell_ws *w, const double *y, double i, size_t k,
 	double part[3], vint;
 	double *Jf = w->cp;	/* N + 1 face values */
 	const cell_params *p = w->p;
-	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0)
+	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0 ||
+	    cell_rint_set(w, w->t) != 0)
 		return -1;
 	cell_volt(w, y, i, part, NULL);
 	vint = -(i / CELL_F) * p->M_Li / p->rho_Li;
@@ -733,6 +796,7 @@ static int cell_output(cell_ws *w, const double *y, double i, size_t k,
 	if (o->V_ohm) o->V_ohm[k] = part[0];
 	if (o->V_int) o->V_int[k] = part[1];
 	if (o->V_conc) o->V_conc[k] = part[2];
+	if (o->R_int) o->R_int[k] = w->Rt;
 	if (o->V) o->V[k] = part[0] + part[1] + part[2];
 	if (o->salt) o->salt[k] = cell_salt(w, y);
 	if (o->v_int) o->v_int[k] = vint;
@@ -794,6 +858,13 @@ static int cell_check(const cell_params *p, const double *times, size_t nt,
 	if (!(p->R_int >= 0) || !isfinite(p->R_int))
 		return err_set(err, "cell: R_int = %g ohm m^2 must be >= 0",
 			       p->R_int);
+	if (p->Rt.fn == NULL && p->Rt.R_growth != 0 &&
+	    (!(p->Rt.R_growth > 0) || !isfinite(p->Rt.R_growth) ||
+	     !(p->Rt.t_growth > 0) || !isfinite(p->Rt.t_growth) ||
+	     !(p->Rt.p_growth > 0) || !isfinite(p->Rt.p_growth)))
+		return err_set(err, "cell: R_int growth law: R_growth = %g, "
+			       "t_growth = %g s and p = %g must be positive",
+			       p->Rt.R_growth, p->Rt.t_growth, p->Rt.p_growth);
 	if (!(p->i0_pos >= 0) || !(p->i0_neg >= 0))
 		return err_set(err, "cell: exchange currents must be >= 0");
 	if (!(p->M_Li > 0) || !(p->rho_Li > 0))

@@ -52,11 +52,17 @@ typedef struct cell_prop {
 	double value;
 } cell_prop;
 
+/* how a table continues beyond its first and last rows */
+typedef enum {
+	CELL_EXTRAP_ERROR = 0,	/* NaN and a message naming table and range */
+	CELL_EXTRAP_CONSTANT = 1,	/* the end values, derivative 0 */
+	CELL_EXTRAP_LINEAR = 2	/* the end slopes (a law such as a + b c) */
+} cell_extrap;
+
 /* a property tabulated at increasing concentrations, interpolated with
 ** GSL's monotone Steffen spline; concentrations outside [c[0], c[n-1]] are
-** errors (NaN and a message naming the table and the range), unless clamp
-** is set: then the end values continue as constants (a documented
-** extrapolation, derivative 0) */
+** errors unless clamp (a cell_extrap) says how the table continues (a
+** documented extrapolation) */
 typedef struct cell_table {
 	char name[32];
 	int clamp;
@@ -96,6 +102,18 @@ typedef struct cell_segment {
 	const char *(*why)(void *ud);
 } cell_segment;
 
+/* The interfacial resistance (both interfaces together, ohm m^2) at time
+** t (s): fn(ud, t) when fn is set (NaN is an error, why(ud) its reason),
+** else the film-growth law R_int + R_growth (t / t_growth)^p_growth
+** (R_growth = 0: constant; p 1: linear growth, 0.5: parabolic, diffusion-
+** limited film growth). */
+typedef struct cell_rint {
+	double R_growth, t_growth, p_growth;
+	double (*fn)(void *ud, double t);
+	void *ud;
+	const char *(*why)(void *ud);
+} cell_rint;
+
 typedef struct cell_params {
 	double L;		/* electrode distance, m */
 	double c0;		/* initial uniform concentration, mol/m^3 */
@@ -107,6 +125,7 @@ typedef struct cell_params {
 	double V_salt;		/* partial molar volume of the salt, m^3/mol */
 	double V_EO;		/* molar volume of the solvent unit, m^3/mol */
 	double R_int;		/* interfacial resistance, ohm m^2 (both) */
+	cell_rint Rt;		/* its growth with time (zeros: constant) */
 	double i0_pos, i0_neg;	/* exchange currents, A/m^2; 0 = none */
 	double M_Li, rho_Li;	/* Li metal: kg/mol, kg/m^3 */
 	const cell_segment *seg;
@@ -130,18 +149,22 @@ void cell_params_init(cell_params *p);
 /* Results at nt output times and nx positions; the caller allocates every
 ** array it wants (NULL = not wanted). Per time (nt): i, V and its parts
 ** (V_ohm bulk i integral dx/kappa, V_int interfacial, V_conc concentration
-** overpotential), salt (integral c dx, mol/m^2), v_int (velocity of the
+** overpotential), R_int (the interfacial resistance at that time, ohm
+** m^2), salt (integral c dx, mol/m^2), v_int (velocity of the
 ** electrode interfaces in the lab frame, -(i/F) M_Li/rho_Li). Per time and
 ** position (nt x nx, time-major): c, J (anion flux relative to the solvent,
 ** mol/(m^2 s)), v0 and vm (solvent = EO and anion = TFSI velocities in the
 ** electrode-interface frame), v0_lab and vm_lab (the same in the lab
 ** frame), vm_rel (anion velocity relative to the solvent, J/c). */
 typedef struct cell_out {
-	double *i, *V, *V_ohm, *V_int, *V_conc, *salt, *v_int;
+	double *i, *V, *V_ohm, *V_int, *V_conc, *R_int, *salt, *v_int;
 	double *c, *J, *v0, *vm, *v0_lab, *vm_lab, *vm_rel;
 	/* statistics, filled by cell_run */
 	size_t steps, rejected, newton;
 } cell_out;
+
+/* the interfacial resistance of p at time t (NaN: see why in err) */
+double cell_rint_at(const cell_params *p, double t, char *err);
 
 /* face positions x_0 = 0 < ... < x_N = L of the grid (N + 1 values) */
 int cell_grid(size_t N, double L, double refine, double *xf, char *err);

@@ -31,6 +31,7 @@
 typedef struct lcell_fn {
 	lua_State *L;
 	int ref;
+	double scale;		/* the result is multiplied by it */
 	char what[32];
 	char msg[ERR_LEN];
 } lcell_fn;
@@ -51,6 +52,8 @@ typedef struct lcell_ctx {
 	lcell_fn sf[LCELL_MAXSEG];
 	cell_segment seg[LCELL_MAXSEG];
 	size_t nseg;
+	lcell_fn rf;		/* R_int(t) as a Lua function */
+	lcell_ttab rt;		/* R_int(t) as a table */
 } lcell_ctx;
 
 static int lcell_ctx_gc(lua_State *L)
@@ -63,6 +66,12 @@ static int lcell_ctx_gc(lua_State *L)
 			luaL_unref(L, LUA_REGISTRYINDEX, x->pf[k].ref);
 		x->pf[k].ref = LUA_NOREF;
 	}
+	free(x->rt.t);
+	free(x->rt.v);
+	x->rt.t = x->rt.v = NULL;
+	if (x->rf.L && x->rf.ref != LUA_NOREF)
+		luaL_unref(L, LUA_REGISTRYINDEX, x->rf.ref);
+	x->rf.ref = LUA_NOREF;
 	for (k = 0; k < LCELL_MAXSEG; k++) {
 		free(x->tt[k].t);
 		free(x->tt[k].v);
@@ -83,6 +92,7 @@ static lcell_ctx *lcell_ctx_new(lua_State *L)
 		x->pf[k].ref = LUA_NOREF;
 	for (k = 0; k < LCELL_MAXSEG; k++)
 		x->sf[k].ref = LUA_NOREF;
+	x->rf.ref = LUA_NOREF;
 	if (luaL_newmetatable(L, LCELL_CTX)) {
 		lua_pushcfunction(L, lcell_ctx_gc);
 		lua_setfield(L, -2, "__gc");
@@ -115,7 +125,7 @@ static double lcell_call(void *ud, double arg)
 	}
 	if (!isfinite(v))
 		snprintf(f->msg, sizeof f->msg, "%s returned %g", f->what, v);
-	return v;
+	return v * f->scale;
 }
 
 static const char *lcell_why(void *ud)
@@ -156,6 +166,7 @@ static const char *lcell_ttab_why(void *ud)
 static void lcell_fn_set(lua_State *L, lcell_fn *f, const char *what)
 {
 	f->L = L;
+	f->scale = 1;
 	snprintf(f->what, sizeof f->what, "%s", what);
 	f->msg[0] = '\0';
 	f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -176,41 +187,65 @@ static const double *lcell_numbers(lua_State *L, int t, const char *k,
 	return v;
 }
 
-/* a property from the value at index v: number, function or table */
-static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
-		       int slot, cell_prop *out)
+/* how a property table continues past its rows: opts field extrapolate */
+static int lcell_extrap(lua_State *L, int v, const char *name)
+{
+	int mode = CELL_EXTRAP_ERROR;
+	lua_getfield(L, v, "extrapolate");
+	if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "constant") == 0)
+		mode = CELL_EXTRAP_CONSTANT;
+	else if (lua_isstring(L, -1) &&
+		 strcmp(lua_tostring(L, -1), "linear") == 0)
+		mode = CELL_EXTRAP_LINEAR;
+	else if (!lua_isnil(L, -1) && !(lua_isstring(L, -1) &&
+		 strcmp(lua_tostring(L, -1), "error") == 0))
+		luaL_error(L, "cell.run: %s table: extrapolate must be 'error', "
+			   "'constant' or 'linear'", name);
+	lua_pop(L, 1);
+	return mode;
+}
+
+/* a table property {c =, v =} times scale into slot */
+static void lcell_prop_table(lua_State *L, int v, const char *name,
+			     lcell_ctx *x, int slot, double scale)
 {
 	char err[ERR_LEN];
+	size_t nc, nv, k;
+	int top = lua_gettop(L), rc;
+	const double *c = lcell_numbers(L, v, "c", name, &nc);
+	const double *vv = lcell_numbers(L, v, "v", name, &nv);
+	double *sv;
+	if (nc != nv)
+		luaL_error(L, "cell.run: %s table: %d concentrations but %d "
+			   "values", name, (int)nc, (int)nv);
+	sv = lua_newuserdatauv(L, (nv ? nv : 1) * sizeof(double), 0);
+	for (k = 0; k < nv; k++)
+		sv[k] = scale * vv[k];
+	rc = cell_table_init(&x->tab[slot], name, c, sv, nc, err);
+	if (rc != 0)
+		larray_error(L, "cell.run", err);
+	lua_settop(L, top);
+	x->tab[slot].clamp = lcell_extrap(L, v, name);
+}
+
+/* a property from the value at index v: number, function or table, its
+** values multiplied by scale */
+static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
+		       int slot, double scale, cell_prop *out)
+{
 	v = lua_absindex(L, v);
 	if (lua_type(L, v) == LUA_TNUMBER) {
-		*out = cell_const_prop(lua_tonumber(L, v));
+		*out = cell_const_prop(scale * lua_tonumber(L, v));
 	} else if (lua_isfunction(L, v)) {
 		lua_pushvalue(L, v);
 		lcell_fn_set(L, &x->pf[slot], name);
+		x->pf[slot].scale = scale;
 		out->f = lcell_call;
 		out->df = NULL;
 		out->ud = &x->pf[slot];
 		out->why = lcell_why;
 	} else if (lua_istable(L, v)) {
-		size_t nc, nv;
-		int top = lua_gettop(L);
-		const double *c = lcell_numbers(L, v, "c", name, &nc);
-		const double *vv = lcell_numbers(L, v, "v", name, &nv);
-		if (nc != nv)
-			luaL_error(L, "cell.run: %s table: %d concentrations "
-				   "but %d values", name, (int)nc, (int)nv);
-		if (cell_table_init(&x->tab[slot], name, c, vv, nc, err) != 0)
-			larray_error(L, "cell.run", err);
-		lua_settop(L, top);
-		lua_getfield(L, v, "extrapolate");
-		if (lua_isstring(L, -1) &&
-		    strcmp(lua_tostring(L, -1), "constant") == 0)
-			x->tab[slot].clamp = 1;
-		else if (!lua_isnil(L, -1) && !(lua_isstring(L, -1) &&
-			 strcmp(lua_tostring(L, -1), "error") == 0))
-			luaL_error(L, "cell.run: %s table: extrapolate must be "
-				   "'error' or 'constant'", name);
-		lua_pop(L, 1);
+		lcell_prop_table(L, v, name, x, slot, scale);
 		*out = cell_table_prop(&x->tab[slot]);
 	} else {
 		luaL_error(L, "cell.run: property %s must be a number, a "
@@ -277,26 +312,97 @@ static void lcell_props(lua_State *L, int o, int ps, lcell_ctx *x,
 {
 	const char *names[4] = {"D", "tp", "kappa", "Tf"};
 	const char *shown[4] = {"D", "t+0", "kappa", "Tf"};
+	const char *scales[4] = {"D_scale", NULL, "kappa_scale", "Tf_scale"};
 	cell_prop *dst[4] = {&p->D, &p->tp, &p->kappa, &p->Tf};
 	int k;
 	for (k = 0; k < 4; k++) {
-		int v = lcell_pick(L, o, ps, names[k]);
+		double sc = scales[k] ? lcell_num(L, o, scales[k], 1) : 1;
+		int v;
+		if (!(sc > 0) || !isfinite(sc))
+			luaL_error(L, "cell.run: %s = %f must be positive",
+				   scales[k], sc);
+		v = lcell_pick(L, o, ps, names[k]);
 		if (lua_isnil(L, v)) {
 			if (k == 3) {
 				lua_pop(L, 1);
-				continue;	/* Tf = 1 */
+				p->Tf = cell_const_prop(sc);	/* Tf = 1 */
+				continue;
 			}
 			luaL_error(L, "cell.run: no %s (give params = NAME or "
 				   "%s = number, function or table)", shown[k],
 				   names[k]);
 		}
-		lcell_prop(L, v, shown[k], x, k, dst[k]);
+		lcell_prop(L, v, shown[k], x, k, sc, dst[k]);
 		lua_pop(L, 1);
 	}
 	/* molar volumes: the options, else the set, else the paper's */
 	p->V_salt = lcell_num(L, o, "V_salt", lcell_num(L, ps, "V_salt",
 							p->V_salt));
 	p->V_EO = lcell_num(L, o, "V_EO", lcell_num(L, ps, "V_EO", p->V_EO));
+}
+
+/* a table {t = ..., v = ...} of a quantity of time at index tv into tt */
+static void lcell_ttab_load(lua_State *L, int tv, const char *where,
+			    lcell_ttab *tt)
+{
+	size_t nt, nv, j;
+	int top = lua_gettop(L);
+	const double *ts = lcell_numbers(L, tv, "t", where, &nt);
+	const double *vs = lcell_numbers(L, tv, "v", where, &nv);
+	if (nt != nv || nt < 2)
+		luaL_error(L, "cell.run: %s: the t and v lists of a time table "
+			   "need the same length >= 2", where);
+	for (j = 0; j < nt; j++)
+		if (!isfinite(ts[j]) || !isfinite(vs[j]) ||
+		    (j > 0 && !(ts[j] > ts[j - 1])))
+			luaL_error(L, "cell.run: %s: row %d of the time table: "
+				   "times must increase and values be finite",
+				   where, (int)j + 1);
+	tt->t = malloc(nt * sizeof(double));
+	tt->v = malloc(nt * sizeof(double));
+	if (tt->t == NULL || tt->v == NULL)
+		luaL_error(L, "cell.run: out of memory");
+	memcpy(tt->t, ts, nt * sizeof(double));
+	memcpy(tt->v, vs, nt * sizeof(double));
+	tt->n = nt;
+	lua_settop(L, top);
+}
+
+/* R_int from the options (first) or the set: a number (ohm m^2), a
+** function of t (s), a table {t =, v =} interpolated in time, or the
+** growth law {R0 =, dR =, t1 =, p =}: R0 + dR (t / t1)^p */
+static void lcell_rint(lua_State *L, int o, int ps, lcell_ctx *x,
+		       cell_params *p)
+{
+	int v = lcell_pick(L, o, ps, "R_int");
+	if (lua_isnil(L, v)) {
+		p->R_int = 0;
+	} else if (lua_type(L, v) == LUA_TNUMBER) {
+		p->R_int = lua_tonumber(L, v);
+	} else if (lua_isfunction(L, v)) {
+		lua_pushvalue(L, v);
+		lcell_fn_set(L, &x->rf, "R_int(t)");
+		p->Rt.fn = lcell_call;
+		p->Rt.ud = &x->rf;
+		p->Rt.why = lcell_why;
+	} else if (lua_istable(L, v) && lua_getfield(L, v, "R0") != LUA_TNIL) {
+		lua_pop(L, 1);
+		p->R_int = lcell_num(L, v, "R0", NAN);
+		p->Rt.R_growth = lcell_num(L, v, "dR", 0);
+		p->Rt.t_growth = lcell_num(L, v, "t1", 3600);
+		p->Rt.p_growth = lcell_num(L, v, "p", 1);
+	} else if (lua_istable(L, v)) {
+		lua_pop(L, 1);
+		lcell_ttab_load(L, v, "R_int", &x->rt);
+		p->Rt.fn = lcell_ttab_eval;
+		p->Rt.ud = &x->rt;
+		p->Rt.why = lcell_ttab_why;
+	} else {
+		luaL_error(L, "cell.run: R_int must be a number (ohm m^2), a "
+			   "function of t, a table {t =, v =} or a growth law "
+			   "{R0 =, dR =, t1 =, p =}");
+	}
+	lua_settop(L, v - 1);
 }
 
 /* one protocol segment from the table at s: V or I, number or function */
@@ -320,32 +426,9 @@ static void lcell_segment(lua_State *L, int s, lcell_ctx *x, size_t k,
 		g->ud = &x->sf[k];
 		g->why = lcell_why;
 	} else if (lua_istable(L, v)) {
-		size_t nt, nv, j;
-		int top = lua_gettop(L), tv = lua_absindex(L, v);
-		const double *ts = lcell_numbers(L, tv, "t", where, &nt);
-		const double *vs = lcell_numbers(L, tv, "v", where, &nv);
-		lcell_ttab *tt = &x->tt[k];
-		if (nt != nv || nt < 2)
-			luaL_error(L, "cell.run: %s: the t and v lists of a "
-				   "protocol table need the same length >= 2",
-				   where);
-		for (j = 0; j < nt; j++)
-			if (!isfinite(ts[j]) || !isfinite(vs[j]) ||
-			    (j > 0 && !(ts[j] > ts[j - 1])))
-				luaL_error(L, "cell.run: %s: row %d of the "
-					   "protocol table: times must increase "
-					   "and values be finite", where,
-					   (int)j + 1);
-		tt->t = malloc(nt * sizeof(double));
-		tt->v = malloc(nt * sizeof(double));
-		if (tt->t == NULL || tt->v == NULL)
-			luaL_error(L, "cell.run: out of memory");
-		memcpy(tt->t, ts, nt * sizeof(double));
-		memcpy(tt->v, vs, nt * sizeof(double));
-		tt->n = nt;
-		lua_settop(L, top);
+		lcell_ttab_load(L, lua_absindex(L, v), where, &x->tt[k]);
 		g->fn = lcell_ttab_eval;
-		g->ud = tt;
+		g->ud = &x->tt[k];
 		g->why = lcell_ttab_why;
 	} else {
 		luaL_error(L, "cell.run: %s: %s must be a number, a function "
@@ -475,7 +558,6 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 	p->L = lcell_num(L, o, "L", NAN);
 	p->c0 = lcell_num(L, o, "c0", NAN);
 	p->T = lcell_num(L, o, "T", p->T);
-	p->R_int = lcell_num(L, o, "R_int", 0);
 	i0 = lcell_num(L, o, "i0", 0);
 	p->i0_pos = lcell_num(L, o, "i0_pos", i0);
 	p->i0_neg = lcell_num(L, o, "i0_neg", i0);
@@ -515,6 +597,7 @@ static int lcell_run(lua_State *L)
 	x = lcell_ctx_new(L);
 	ps = lcell_paramset(L, o);
 	lcell_props(L, o, ps, x, &p);
+	lcell_rint(L, o, ps, x, &p);
 	lcell_protocol(L, o, x, &p);
 	times = lcell_times(L, o, &nt);
 	ti = lua_gettop(L);
@@ -531,6 +614,7 @@ static int lcell_run(lua_State *L)
 	out.V_ohm = lcell_out(L, r, "V_ohm", 1, nt, 0);
 	out.V_int = lcell_out(L, r, "V_int", 1, nt, 0);
 	out.V_conc = lcell_out(L, r, "V_conc", 1, nt, 0);
+	out.R_int = lcell_out(L, r, "R_int", 1, nt, 0);
 	out.salt = lcell_out(L, r, "salt", 1, nt, 0);
 	out.v_int = lcell_out(L, r, "v_int", 1, nt, 0);
 	out.c = lcell_out(L, r, "c", 2, nt, nx);

@@ -11,7 +11,7 @@ local P = cp.paper
 do
   local r = cell.run{L = P.L, c0 = P.c0, V = P.V, params = "tplus-0.2",
                      t_end = 300 * 60, n_times = 7, N = 100}
-  t.near(r.i[1], 9.05, 1e-9, "initial current is the paper's 0.905 mA/cm^2 (kappa scaled)")
+  t.near(r.i[1], 9.05, 1e-9, "initial current is the paper's 0.905 mA/cm^2 (R_int from i0)")
   t.ok(r.salt_drift < 1e-10, "salt conserved (" .. r.salt_drift .. ")")
   local worst = 0
   for k = 1, 7 do worst = math.max(worst, math.abs(r.V[k] - 0.3)) end
@@ -19,6 +19,8 @@ do
   t.ok(r.i[7] < 0.8 * r.i[1], "the current decays")
   t.is(r.params, "tplus-0.2", "result names its parameter set")
   t.ok(r.note and r.note:find("estimate", 1, true), "result says kappa is an estimate")
+  t.ok(r.note:find("assumption", 1, true), "result says Tf is an assumption")
+  t.near(r.R_int[7], cp.get("tplus-0.2").R_int, 0, "the set's R_int is used")
   t.is(#r.t, 7, "seven output times")
   t.is(#r.x, 100, "positions default to the 100 cell centres")
   t.near(r.c:get(7, 1) > r.c0 and 1 or 0, 1, 0, "salt accumulates at x = 0")
@@ -42,6 +44,58 @@ do
   t.near(c.i[3], a.i[3], 1e-12 * a.i[3], "table D equals constant D")
   local v = cell.run(with("V", function(tt) return 0.05 end))
   t.near(v.i[3], a.i[3], 1e-12 * a.i[3], "V(t) function equals constant V")
+end
+
+-- R_int(t): a function, a table and the growth law give the same run; the
+-- voltage parts stay consistent and the output carries R_int(t)
+do
+  local base = {L = 1e-3, c0 = 1000, V = 0.05, tp = 0.3, kappa = 0.05, D = 1e-11,
+                V_salt = 0, times = {0, 5e3, 1e4, 2e4}, N = 40}
+  local function with(k, v)
+    local o = {}
+    for kk, vv in pairs(base) do o[kk] = vv end
+    o[k] = v
+    return o
+  end
+  local R0, dR, t1 = 2e-3, 1e-3, 1e4
+  local law = cell.run(with("R_int", {R0 = R0, dR = dR, t1 = t1, p = 0.5}))
+  local fn = cell.run(with("R_int", function(tt) return R0 + dR * math.sqrt(tt / t1) end))
+  local ts, vs = {}, {}
+  for k = 0, 400 do ts[k + 1] = 50 * k; vs[k + 1] = R0 + dR * 50 * k / t1 end
+  local tab = cell.run(with("R_int", {t = ts, v = vs}))
+  local lin = cell.run(with("R_int", {R0 = R0, dR = dR, t1 = t1, p = 1}))
+  local const = cell.run(with("R_int", R0))
+  local worst, worstv = 0, 0
+  for k = 1, 4 do
+    worst = math.max(worst, math.abs(law.R_int[k] - (R0 + dR * math.sqrt(base.times[k] / t1))))
+    worstv = math.max(worstv, math.abs(law.V[k] - 0.05))
+  end
+  t.ok(worst < 1e-15, "growth law: the output R_int(t) is R0 + dR sqrt(t / t1)")
+  t.ok(worstv < 1e-8, "growth law: V_ohm + V_int + V_conc = 0.05 V at every output")
+  t.near(fn.i[4], law.i[4], 1e-9 * law.i[4], "R_int function equals the growth law")
+  t.near(tab.i[4], lin.i[4], 1e-9 * lin.i[4], "R_int table equals the linear law")
+  t.near(law.V_int[3], law.i[3] * law.R_int[3], 1e-15, "V_int = i R_int(t)")
+  t.ok(law.i[4] < const.i[4], "a growing film lowers the current")
+  t.near(law.i[1], 0.05 / (R0 + 1e-3 / 0.05), 1e-12, "i(0) = V / (R_int(0) + L / kappa)")
+end
+
+-- scales, and a linear law as a two-row table continued linearly
+do
+  local base = {L = 1e-3, c0 = 1000, V = 0.05, tp = 0.3, kappa = 0.05, D = 1e-11,
+                V_salt = 0, t_end = 2e4, n_times = 3, N = 40}
+  local function with(ch)
+    local o = {}
+    for kk, vv in pairs(base) do o[kk] = vv end
+    for kk, vv in pairs(ch) do o[kk] = vv end
+    return o
+  end
+  local a = cell.run(with{Tf = 2.5, D = 2e-11, kappa = 0.1})
+  local b = cell.run(with{Tf_scale = 2.5, D = function(c) return 1e-11 end, D_scale = 2,
+                          kappa = {c = {1, 5000}, v = {0.05, 0.05}}, kappa_scale = 2})
+  t.near(b.i[3], a.i[3], 1e-10 * a.i[3], "Tf_scale, D_scale and kappa_scale multiply the property")
+  local tpf = cell.run(with{tp = function(c) return 0.1 + 2e-4 * c end})
+  local tpt = cell.run(with{tp = {c = {1000, 1001}, v = {0.3, 0.3002}, extrapolate = "linear"}})
+  t.near(tpt.i[3], tpf.i[3], 1e-9 * tpf.i[3], "extrapolate = 'linear' continues the end slope")
 end
 
 -- Bruce-Vincent through the binding: ideal kappa, i_ss / i_0 = t+
@@ -86,8 +140,18 @@ do
     "gap", "a gap in a t+0 table")
   t.errors(function() cell.run(with{D = {c = {990, 1000, 1010}, v = {1e-11, 1e-11, 1e-11}}}) end,
     "outside the D table", "c leaves a table")
-  t.errors(function() cell.run(with{D = {c = {990, 1000}, v = {1e-11, 1e-11}, extrapolate = "linear"}}) end,
+  t.errors(function() cell.run(with{D = {c = {990, 1000}, v = {1e-11, 1e-11}, extrapolate = "cubic"}}) end,
     "extrapolate", "unknown extrapolation")
+  t.errors(function() cell.run(with{R_int = function(tt) return -1 end}) end,
+    "R_int(t = 0 s) = -1", "negative R_int(t)")
+  t.errors(function() cell.run(with{R_int = function(tt) error("no film") end}) end,
+    "no film", "a Lua error inside R_int(t) is reported")
+  t.errors(function() cell.run(with{R_int = {R0 = 0, dR = 1e-3, t1 = -1}}) end,
+    "growth law", "a growth law with t1 < 0")
+  t.errors(function() cell.run(with{R_int = {t = {0, 10}, v = {0, 1e-3}}}) end,
+    "outside the protocol table", "R_int table shorter than the run")
+  t.errors(function() cell.run(with{R_int = "x"}) end, "R_int must be", "R_int of the wrong type")
+  t.errors(function() cell.run(with{D_scale = 0}) end, "D_scale", "zero D scale")
   t.errors(function() cell.run(with{I = 1}) end, "exactly one of V and I", "both V and I")
   t.errors(function() cell.run(with{V = 40}) end, "depleted", "V beyond the limiting current")
   t.errors(function() cell.run(with{params = "nosuch"}) end, "unknown parameter set 'nosuch'",
@@ -128,8 +192,21 @@ do
   t.near(cell.interp(set.tp.c, set.tp.v, c), tp, 1e-12, "diffec t+0 line")
   local pnb = cp.get("pnb")
   t.near(cell.interp(pnb.D.c, pnb.D.v, 1856.4), 8.4410e-12, 1e-20, "pnb D passes its points (m^2/s)")
-  local k = cp.get("tplus-0.2").kappa
-  t.near(cell.interp(k.c, k.v, 1870), 0.0905, 1e-12, "kappa(c0) = i0 L / V = 0.0905 S/m")
+  local set = cp.get("tplus-0.2")
+  local k = set.kappa
+  -- independent reference: Nernst-Einstein from the NMR row at r = 0.1
+  local d = csv.read(top .. "/data/nmr_self_diffusion_90C.csv")
+  local row
+  for j = 1, d.nrows do if d.columns[1][j] == 0.1 then row = j end end
+  local kne = F * F * cp.c_of_r(0.1) * (d.columns[2][row] + d.columns[3][row]) / (R * P.T)
+  t.ok(kne > 0.12 and kne < 0.2, "NMR at r = 0.1 gives kappa_NE = " .. kne .. " S/m (m^2/s data)")
+  t.near(cell.interp(k.c, k.v, P.c0), kne, 0.05 * kne, "kappa(c0) is the NMR Nernst-Einstein value (5 %)")
+  t.near(set.R_int, P.V / P.i0 - P.L / cell.interp(k.c, k.v, P.c0), 1e-15,
+    "R_int = V / i0 - L / kappa(c0)")
+  t.ok(set.R_int > 0.005 and set.R_int < 0.02, "R_int about 0.01 ohm m^2 (" .. set.R_int .. ")")
+  t.near(cell.interp(set.Tf.c, set.Tf.v, P.c0), cp.Tf0, 1e-12, "Tf(c0) = Tf0")
+  t.ok(set.sources.Tf:find("assumption", 1, true) and set.sources.kappa:find("estimate", 1, true),
+    "sources label Tf an assumption and kappa an estimate")
   t.errors(function() cell.interp({1, 2, 3}, {1, 2, 3}, 4) end, "outside", "interp outside")
   local g = cell.grid(10, 1, 3)
   t.near(g[1], 0, 0, "grid starts at 0")
