@@ -302,6 +302,69 @@ static void test_conservation(void)
 	ok(cur[5] < 0.9 * cur[0], "the current decays under polarization");
 }
 
+/* a milder c-dependent problem for the convergence study (the one above
+** depletes so strongly that N <= 200 is not yet asymptotic), with a
+** strongly c-dependent thermodynamic factor */
+static double d2_of_c(void *ud, double c) { (void)ud; return 1e-11 * (1 + 0.3 * (c - 1000) / 1000); }
+static double tp2_of_c(void *ud, double c) { (void)ud; return 0.3 - 0.2 * (c - 1000) / 1000; }
+static double k2_of_c(void *ud, double c) { (void)ud; return 0.05 * c / 1000; }
+static double tf2_of_c(void *ud, double c) { (void)ud; return 1 + 1.5 * (c / 1000) * (c / 1000); }
+
+/* the current and the electrode concentrations c(0), c(L) at t_end, at
+** constant V with a growing film R_int(t) */
+static int nonconst_run(size_t N, double q[3])
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double t = 5000, x[2] = {0, 1e-3}, c[2];
+	setup(&p, &seg, CELL_HOLD_V, 0.2);
+	p.D.f = d2_of_c;
+	p.tp.f = tp2_of_c;
+	p.kappa.f = k2_of_c;
+	p.Tf.f = tf2_of_c;
+	p.V_salt = 1.35e-4;
+	p.R_int = 1e-3;
+	p.Rt.R_growth = 2e-3;
+	p.Rt.t_growth = t;
+	p.Rt.p_growth = 0.5;
+	p.N = N;
+	p.rtol = 1e-11;
+	p.atol = 1e-11 * p.c0;
+	o.i = &q[0];
+	o.c = c;
+	if (cell_run(&p, &t, 1, x, 2, &o, err) != 0) {
+		diag("%s", err);
+		return -1;
+	}
+	q[1] = c[0];
+	q[2] = c[1];
+	return 0;
+}
+
+/* second order in N with every property c-dependent, Tf(c) included:
+** successive differences of the current and of the electrode
+** concentrations shrink fourfold */
+static void test_convergence_nonconst(void)
+{
+	const char *what[3] = {"current", "c(0)", "c(L)"};
+	size_t Ns[4] = {20, 40, 80, 160}, k;
+	double q[4][3];
+	for (k = 0; k < 4; k++)
+		if (nonconst_run(Ns[k], q[k]) != 0) {
+			ok(0, "c-dependent run with N = %zu", Ns[k]);
+			return;
+		}
+	for (k = 0; k < 3; k++) {
+		double r1 = (q[0][k] - q[1][k]) / (q[1][k] - q[2][k]);
+		double r2 = (q[1][k] - q[2][k]) / (q[2][k] - q[3][k]);
+		ok(r1 > 3.5 && r1 < 4.5 && r2 > 3.5 && r2 < 4.5,
+		   "Tf(c), D(c), t+0(c), kappa(c), R_int(t): %s second order "
+		   "in N (difference ratios %.3f, %.3f)", what[k], r1, r2);
+	}
+}
+
 /* frames: v0 = -V_salt J, vm = -eps v0, lab = interface + v_int */
 static void test_frames(void)
 {
@@ -469,6 +532,7 @@ int main(void)
 	test_large_v();
 	test_restricted();
 	test_conservation();
+	test_convergence_nonconst();
 	test_frames();
 	test_errors();
 	test_protocol();
