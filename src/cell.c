@@ -22,8 +22,32 @@
 
 /* ---------------------------------------------------------------- tables */
 
-/* GSL's Steffen interpolation needs at least 3 points; two points are a
-** straight line, which we evaluate ourselves */
+/* Steffen's node slopes from GSL (which needs at least 3 points; two
+** points are a straight line) */
+static int cell_table_slopes(cell_table *t)
+{
+	size_t k, n = t->n;
+	gsl_interp *in;
+	gsl_interp_accel *acc;
+	int rc = 0;
+	if (n == 2) {
+		t->d[0] = t->d[1] = (t->v[1] - t->v[0]) / (t->c[1] - t->c[0]);
+		return 0;
+	}
+	in = gsl_interp_alloc(gsl_interp_steffen, n);
+	acc = gsl_interp_accel_alloc();
+	if (in == NULL || acc == NULL ||
+	    gsl_interp_init(in, t->c, t->v, n) != GSL_SUCCESS)
+		rc = -1;
+	for (k = 0; rc == 0 && k < n; k++)
+		t->d[k] = gsl_interp_eval_deriv(in, t->c, t->v, t->c[k], acc);
+	if (in)
+		gsl_interp_free(in);
+	if (acc)
+		gsl_interp_accel_free(acc);
+	return rc;
+}
+
 int cell_table_init(cell_table *t, const char *name, const double *c,
 		    const double *v, size_t n, char *err)
 {
@@ -44,38 +68,28 @@ int cell_table_init(cell_table *t, const char *name, const double *c,
 	}
 	t->c = err_malloc(n, sizeof(double), err);
 	t->v = err_malloc(n, sizeof(double), err);
-	if (t->c == NULL || t->v == NULL) {
+	t->d = err_malloc(n, sizeof(double), err);
+	if (t->c == NULL || t->v == NULL || t->d == NULL) {
 		cell_table_free(t);
 		return -1;
 	}
 	memcpy(t->c, c, n * sizeof(double));
 	memcpy(t->v, v, n * sizeof(double));
 	t->n = n;
-	if (n >= 3) {
-		gsl_interp *in = gsl_interp_alloc(gsl_interp_steffen, n);
-		gsl_interp_accel *acc = gsl_interp_accel_alloc();
-		t->interp = in;
-		t->acc = acc;
-		if (in == NULL || acc == NULL ||
-		    gsl_interp_init(in, t->c, t->v, n) != GSL_SUCCESS) {
-			cell_table_free(t);
-			return err_set(err, "%s table: cannot set up the "
-				       "interpolation", name);
-		}
+	if (cell_table_slopes(t) != 0) {
+		cell_table_free(t);
+		return err_set(err, "%s table: cannot set up the interpolation",
+			       name);
 	}
 	return 0;
 }
 
 void cell_table_free(cell_table *t)
 {
-	if (t->interp)
-		gsl_interp_free(t->interp);
-	if (t->acc)
-		gsl_interp_accel_free(t->acc);
 	free(t->c);
 	free(t->v);
-	t->interp = t->acc = NULL;
-	t->c = t->v = NULL;
+	free(t->d);
+	t->c = t->v = t->d = NULL;
 	t->n = 0;
 }
 
@@ -91,55 +105,72 @@ static int cell_table_inside(cell_table *t, double c)
 	return 0;
 }
 
-/* the value and slope at the nearer end of the table (for the linear
-** extrapolation) */
-static void cell_table_end(cell_table *t, int hi, double *c, double *v,
-			   double *d)
+/* the interval k with c[k] <= c <= c[k+1] (c inside the table): the last
+** one or a neighbour (successive calls sweep the grid), else bisection */
+static size_t cell_table_find(cell_table *t, double c)
 {
-	size_t k = hi ? t->n - 1 : 0;
-	*c = t->c[k];
-	*v = t->v[k];
-	if (t->n == 2)
-		*d = (t->v[1] - t->v[0]) / (t->c[1] - t->c[0]);
-	else
-		*d = gsl_interp_eval_deriv(t->interp, t->c, t->v, *c, t->acc);
+	size_t k = t->last, lo = 0, hi = t->n - 1;
+	if (c >= t->c[k] && c <= t->c[k + 1])
+		return k;
+	if (k + 2 < t->n && c >= t->c[k + 1] && c <= t->c[k + 2])
+		return t->last = k + 1;
+	if (k > 0 && c >= t->c[k - 1] && c <= t->c[k])
+		return t->last = k - 1;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (t->c[mid] <= c)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return t->last = lo;
+}
+
+/* the cubic Hermite interpolant (value, and slope into *d) at c inside */
+static double cell_table_hermite(cell_table *t, double c, double *d)
+{
+	size_t k = cell_table_find(t, c);
+	double h = t->c[k + 1] - t->c[k], s = (c - t->c[k]) / h;
+	double y0 = t->v[k], y1 = t->v[k + 1];
+	double m0 = h * t->d[k], m1 = h * t->d[k + 1];
+	double s2 = s * s, s3 = s2 * s;
+	*d = ((6 * s2 - 6 * s) * (y0 - y1) + (3 * s2 - 4 * s + 1) * m0 +
+	      (3 * s2 - 2 * s) * m1) / h;
+	return (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 +
+		(3 * s2 - 2 * s3) * y1 + (s3 - s2) * m1;
+}
+
+double cell_table_fdf(void *ud, double c, double *d)
+{
+	cell_table *t = ud;
+	int out = c < t->c[0] || c > t->c[t->n - 1];
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT) {
+		*d = 0;
+		return c < t->c[0] ? t->v[0] : t->v[t->n - 1];
+	}
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_LINEAR) {
+		size_t k = c < t->c[0] ? 0 : t->n - 1;
+		*d = t->d[k];
+		return t->v[k] + t->d[k] * (c - t->c[k]);
+	}
+	if (!cell_table_inside(t, c)) {
+		*d = NAN;
+		return NAN;
+	}
+	return cell_table_hermite(t, c, d);
 }
 
 double cell_table_eval(void *ud, double c)
 {
-	cell_table *t = ud;
-	int out = c < t->c[0] || c > t->c[t->n - 1];
-	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT)
-		c = fmin(fmax(c, t->c[0]), t->c[t->n - 1]);
-	else if (out && isfinite(c) && t->clamp == CELL_EXTRAP_LINEAR) {
-		double ce, ve, de;
-		cell_table_end(t, c > t->c[0], &ce, &ve, &de);
-		return ve + de * (c - ce);
-	}
-	if (!cell_table_inside(t, c))
-		return NAN;
-	if (t->n == 2)
-		return t->v[0] + (t->v[1] - t->v[0]) * (c - t->c[0]) /
-			(t->c[1] - t->c[0]);
-	return gsl_interp_eval(t->interp, t->c, t->v, c, t->acc);
+	double d;
+	return cell_table_fdf(ud, c, &d);
 }
 
 double cell_table_deriv(void *ud, double c)
 {
-	cell_table *t = ud;
-	int out = c < t->c[0] || c > t->c[t->n - 1];
-	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT)
-		return 0;
-	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_LINEAR) {
-		double ce, ve, de;
-		cell_table_end(t, c > t->c[0], &ce, &ve, &de);
-		return de;
-	}
-	if (!cell_table_inside(t, c))
-		return NAN;
-	if (t->n == 2)
-		return (t->v[1] - t->v[0]) / (t->c[1] - t->c[0]);
-	return gsl_interp_eval_deriv(t->interp, t->c, t->v, c, t->acc);
+	double d;
+	cell_table_fdf(ud, c, &d);
+	return d;
 }
 
 const char *cell_table_why(void *ud)
@@ -150,13 +181,13 @@ const char *cell_table_why(void *ud)
 cell_prop cell_table_prop(cell_table *t)
 {
 	cell_prop p = {cell_table_eval, cell_table_deriv, t, cell_table_why,
-		       0.0};
+		       0.0, cell_table_fdf};
 	return p;
 }
 
 cell_prop cell_const_prop(double value)
 {
-	cell_prop p = {NULL, NULL, NULL, NULL, value};
+	cell_prop p = {NULL, NULL, NULL, NULL, value, NULL};
 	return p;
 }
 
@@ -282,10 +313,12 @@ static int cell_prop_at(cell_ws *w, const cell_prop *pr, const char *name,
 	double f, d = 0;
 	if (pr->f == NULL) {
 		f = pr->value;
+	} else if (dv && pr->fdf) {
+		f = pr->fdf(pr->ud, c, &d);
 	} else {
 		f = pr->f(pr->ud, c);
 	}
-	if (pr->f != NULL && isfinite(f) && dv) {
+	if (pr->f != NULL && !pr->fdf && isfinite(f) && dv) {
 		if (pr->df) {
 			d = pr->df(pr->ud, c);
 		} else {
@@ -489,15 +522,17 @@ static void cell_volt(cell_ws *w, const double *z, double i, double part[3],
 {
 	size_t j, N = w->N;
 	double rsum = 0, conc = 0, dint, k2 = w->twoRT_F;
+	double *lz = w->u;	/* free here: ln z, one log per cell */
 	int end;
 	for (j = 0; j < N; j++) {
 		rsum += w->dx[j] / w->kv[j];
+		lz[j] = log(z[j]);
 		if (pr)
 			pr[j] = -i * w->dx[j] * w->kd[j] /
 				(w->kv[j] * w->kv[j]);
 	}
 	for (j = 0; j + 1 < N; j++) {
-		double lr = log(z[j]) - log(z[j + 1]), wt = w->wt[j];
+		double lr = lz[j] - lz[j + 1], wt = w->wt[j];
 		conc += w->Hv[j] * lr;
 		if (pr) {
 			pr[j] += k2 * (w->Hd[j] * wt * lr + w->Hv[j] / z[j]);

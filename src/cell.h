@@ -44,12 +44,16 @@
 ** the property is the constant `value`. */
 typedef double (*cell_fn)(void *ud, double c);
 
+/* value and derivative together (NaN value on failure, as f) */
+typedef double (*cell_fdf)(void *ud, double c, double *d);
+
 typedef struct cell_prop {
 	cell_fn f;
 	cell_fn df;
 	void *ud;
 	const char *(*why)(void *ud);
 	double value;
+	cell_fdf fdf;		/* may be NULL: f and df are called */
 } cell_prop;
 
 /* how a table continues beyond its first and last rows */
@@ -60,16 +64,17 @@ typedef enum {
 } cell_extrap;
 
 /* a property tabulated at increasing concentrations, interpolated with
-** GSL's monotone Steffen spline; concentrations outside [c[0], c[n-1]] are
-** errors unless clamp (a cell_extrap) says how the table continues (a
-** documented extrapolation) */
+** GSL's monotone Steffen spline (evaluated here as the cubic Hermite
+** interpolant through the values with Steffen's node slopes, which GSL
+** computes once); concentrations outside [c[0], c[n-1]] are errors unless
+** clamp (a cell_extrap) says how the table continues (a documented
+** extrapolation) */
 typedef struct cell_table {
 	char name[32];
 	int clamp;
 	size_t n;
-	double *c, *v;
-	void *interp;		/* gsl_interp * */
-	void *acc;		/* gsl_interp_accel * */
+	double *c, *v, *d;	/* rows and node slopes */
+	size_t last;		/* the interval found last (a search hint) */
 	char msg[ERR_LEN];
 } cell_table;
 
@@ -79,6 +84,7 @@ int cell_table_init(cell_table *t, const char *name, const double *c,
 void cell_table_free(cell_table *t);
 double cell_table_eval(void *t, double c);
 double cell_table_deriv(void *t, double c);
+double cell_table_fdf(void *t, double c, double *d);
 const char *cell_table_why(void *t);
 /* a cell_prop reading the table (which must outlive the prop) */
 cell_prop cell_table_prop(cell_table *t);
