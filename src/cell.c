@@ -191,6 +191,19 @@ cell_prop cell_const_prop(double value)
 	return p;
 }
 
+double cell_prop_value(const cell_prop *pr, const char *name, double c,
+		       char *err)
+{
+	double v = pr->f ? pr->f(pr->ud, c) : pr->value;
+	if (!isfinite(v)) {
+		const char *why = pr->why ? pr->why(pr->ud) : NULL;
+		err_set(err, "%s(c = %.6g mol/L) is not a finite number%s%s",
+			name, c / 1000, why && *why ? ": " : "",
+			why ? why : "");
+	}
+	return v;
+}
+
 /* ---------------------------------------------------------- parameters */
 
 void cell_params_init(cell_params *p)

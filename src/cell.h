@@ -90,6 +90,9 @@ const char *cell_table_why(void *t);
 cell_prop cell_table_prop(cell_table *t);
 /* a constant property */
 cell_prop cell_const_prop(double value);
+/* the property at c (NaN with the reason in err when it has none) */
+double cell_prop_value(const cell_prop *pr, const char *name, double c,
+		       char *err);
 
 /* what the potentiostat holds during a segment of the protocol */
 typedef enum { CELL_HOLD_V = 0, CELL_HOLD_I = 1 } cell_hold;

@@ -20,6 +20,7 @@
 #include <lua.h>
 
 #include "cell.h"
+#include "cellmeth.h"
 #include "fit.h"
 #include "larray.h"
 #include "lsys.h"
@@ -578,6 +579,20 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 		luaL_error(L, "cell.run: L and c0 must be positive");
 }
 
+/* the options, the context and the parameter set of a run (pushed: the
+** context and the set, whose index is returned) */
+static int lcell_setup(lua_State *L, int o, cell_params *p, lcell_ctx **x)
+{
+	int ps;
+	cell_params_init(p);
+	lcell_options(L, o, p);
+	*x = lcell_ctx_new(L);
+	ps = lcell_paramset(L, o);
+	lcell_props(L, o, ps, *x, p);
+	lcell_rint(L, o, ps, *x, p);
+	return ps;
+}
+
 /* cell.run{...}: see the file header and man/sections/cell.man */
 static int lcell_run(lua_State *L)
 {
@@ -591,13 +606,8 @@ static int lcell_run(lua_State *L)
 	int o = 1, ps, r, rc, ti, xi;
 	double drift = 0, *salt;
 	luaL_checktype(L, 1, LUA_TTABLE);
-	cell_params_init(&p);
 	memset(&out, 0, sizeof out);
-	lcell_options(L, o, &p);
-	x = lcell_ctx_new(L);
-	ps = lcell_paramset(L, o);
-	lcell_props(L, o, ps, x, &p);
-	lcell_rint(L, o, ps, x, &p);
+	ps = lcell_setup(L, o, &p, &x);
 	lcell_protocol(L, o, x, &p);
 	times = lcell_times(L, o, &nt);
 	ti = lua_gettop(L);
@@ -650,6 +660,114 @@ static int lcell_run(lua_State *L)
 	lua_getfield(L, ps, "note");
 	lua_setfield(L, r, "note");
 	lua_pushvalue(L, r);
+	return 1;
+}
+
+/* the properties at c0 and the small-step closed forms as fields of t */
+static void lcell_c0_push(lua_State *L, int t, const cellmeth_c0 *c)
+{
+	lcell_set(L, t, "D_true", c->D);
+	lcell_set(L, t, "tp_true", c->tp);
+	lcell_set(L, t, "kappa_c0", c->kappa);
+	lcell_set(L, t, "Tf_c0", c->Tf);
+	lcell_set(L, t, "R_bulk", c->Rb);
+	lcell_set(L, t, "R_conc", c->Rc);
+	lcell_set(L, t, "R_ct", c->Rk);
+	lcell_set(L, t, "dUdlnm_c0", c->dUdlnm);
+	lcell_set(L, t, "kappa_ideal", c->kappa_ideal);
+	lcell_set(L, t, "tp_bv_small", c->tp_bv_small);
+	lcell_set(L, t, "ratio_small", c->ratio_small);
+}
+
+static void lcell_bv_push(lua_State *L, int t, const cellmeth_bv *r)
+{
+	lcell_set(L, t, "dV", r->dV);
+	lcell_set(L, t, "t_ss", r->t_ss);
+	lcell_set(L, t, "I0", r->I0);
+	lcell_set(L, t, "Iss", r->Iss);
+	lcell_set(L, t, "R0", r->R0);
+	lcell_set(L, t, "Rss", r->Rss);
+	lcell_set(L, t, "ratio", r->ratio);
+	lcell_c0_push(L, t, &r->c0);
+}
+
+/* the set's name and note into the result at t (the set at ps) */
+static void lcell_name_push(lua_State *L, int t, int ps)
+{
+	lua_getfield(L, ps, "name");
+	lua_setfield(L, t, "params");
+	lua_getfield(L, ps, "note");
+	lua_setfield(L, t, "note");
+}
+
+/* cell.bruce_vincent{params/properties..., dV = 0.01, t_ss =}: what a
+** Bruce-Vincent experiment reports (cellmeth.h) */
+static int lcell_bruce_vincent(lua_State *L)
+{
+	cell_params p;
+	cellmeth_bv r;
+	lcell_ctx *x;
+	char err[ERR_LEN];
+	int ps, t;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	ps = lcell_setup(L, 1, &p, &x);
+	memset(&r, 0, sizeof r);
+	r.dV = lcell_num(L, 1, "dV", 0.01);
+	r.t_ss = lcell_num(L, 1, "t_ss", 0);
+	if (cellmeth_bruce_vincent(&p, &r, err) != 0)
+		return larray_error(L, "cell.bruce_vincent", err);
+	lua_newtable(L);
+	t = lua_gettop(L);
+	lcell_bv_push(L, t, &r);
+	lcell_set(L, t, "tp", r.tp);
+	lcell_name_push(L, t, ps);
+	return 1;
+}
+
+/* cell.balsara_newman{params/properties..., dV = 0.01, t_pol =, window =
+** {1, 4}, nfit = 41}: what a Balsara-Newman analysis reports */
+static int lcell_balsara_newman(lua_State *L)
+{
+	cell_params p;
+	cellmeth_bn r;
+	lcell_ctx *x;
+	char err[ERR_LEN];
+	int ps, t;
+	double nfit;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	ps = lcell_setup(L, 1, &p, &x);
+	memset(&r, 0, sizeof r);
+	r.dV = lcell_num(L, 1, "dV", 0.01);
+	r.t_pol = lcell_num(L, 1, "t_pol", 0);
+	nfit = lcell_num(L, 1, "nfit", 41);
+	if (!(nfit >= 2 && nfit <= 1e6) || nfit != floor(nfit))
+		return luaL_error(L, "cell.balsara_newman: nfit must be an "
+				  "integer >= 2");
+	r.nfit = (size_t)nfit;
+	if (lua_getfield(L, 1, "window") == LUA_TTABLE) {
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		r.w0 = luaL_checknumber(L, -2);
+		r.w1 = luaL_checknumber(L, -1);
+		lua_pop(L, 2);
+	} else if (!lua_isnil(L, -1)) {
+		return luaL_error(L, "cell.balsara_newman: window must be {w0, "
+				  "w1} (units of L^2 / (pi^2 D))");
+	}
+	lua_pop(L, 1);
+	if (cellmeth_balsara_newman(&p, &r, err) != 0)
+		return larray_error(L, "cell.balsara_newman", err);
+	lua_newtable(L);
+	t = lua_gettop(L);
+	lcell_bv_push(L, t, &r.bv);
+	lcell_set(L, t, "t_pol", r.t_pol);
+	lcell_set(L, t, "rho", r.rho);
+	lcell_set(L, t, "D", r.D);
+	lcell_set(L, t, "kappa", r.kappa);
+	lcell_set(L, t, "dUdlnm", r.dUdlnm);
+	lcell_set(L, t, "tp", r.tp);
+	lcell_set(L, t, "V1", r.V1);
+	lcell_name_push(L, t, ps);
 	return 1;
 }
 
@@ -981,6 +1099,8 @@ static int lcell_lsq_run(lua_State *L)
 static const luaL_Reg lcell_funcs[] = {
 	{"lsq", lcell_lsq_run},
 	{"run", lcell_run},
+	{"bruce_vincent", lcell_bruce_vincent},
+	{"balsara_newman", lcell_balsara_newman},
 	{"steady_current", lcell_steady},
 	{"grid", lcell_grid},
 	{"interp", lcell_interp},

@@ -109,6 +109,31 @@ do
   t.near(r.i[2] / iss, 1, 1e-5, "steady current equals cell.steady_current")
 end
 
+-- the classic measurements simulated: constant properties give the closed
+-- forms, a named set gives what each method would report
+do
+  local D, tp, c0, L, T, Tf, kap = 1e-11, 0.3, 1000, 1e-3, 363.15, 2, 0.05
+  local o = {L = L, c0 = c0, D = D, tp = tp, kappa = kap, Tf = Tf, V_salt = 0,
+             R_int = 0.01, dV = 1e-4, rtol = 1e-9}
+  local bv = cell.bruce_vincent(o)
+  local Rb, Rc = L / kap, 2 * R * T / F * (1 - tp)^2 * Tf * L / (F * D * c0)
+  t.near(bv.tp, Rb / (Rb + Rc), 1e-3 * Rb / (Rb + Rc), "cell.bruce_vincent: t+_BV = Rb / (Rb + Rc)")
+  t.near(bv.ratio, (0.01 + Rb) / (0.01 + Rb + Rc), 1e-3, "and Iss / I0 with R_int in both")
+  local bn = cell.balsara_newman(o)
+  t.near(bn.tp, tp, 1e-3, "cell.balsara_newman recovers t+0 = 0.3")
+  t.near(bn.D, D, 1e-3 * D, "restricted diffusion recovers D")
+  local set = cp.get("pnb")
+  local r = cell.bruce_vincent{L = P.L, c0 = P.c0, params = set}
+  t.near(r.tp_true, cell.interp(set.tp.c, set.tp.v, P.c0), 1e-12, "tp_true is t+0(c0) of the set")
+  t.near(r.dV, 0.01, 0, "dV defaults to 10 mV")
+  t.near(r.R0, set.R_int, 0, "R0 is the set's R_int")
+  t.is(r.params, "pnb", "the result names its set")
+  t.errors(function() cell.bruce_vincent{L = P.L, c0 = P.c0, params = "pnb", dV = 0} end,
+    "dV", "dV = 0")
+  t.errors(function() cell.balsara_newman{L = P.L, c0 = P.c0, params = "pnb", window = 3} end,
+    "window", "a window that is not a pair")
+end
+
 -- polarize then rest: zero current, the difference decays
 do
   local r = cell.run{L = 1e-3, c0 = 1000, D = 1e-11, tp = 0.2, kappa = 0.05,
