@@ -89,6 +89,20 @@ do
   ok, out = run("examples/restricted-diffusion.lua", "--quick")
   local D = tonumber(out:match("D = %-slope L%^2/pi%^2 = ([%d%.e%-]+)"))
   t.ok(ok and D and math.abs(D / 1e-11 - 1) < 1e-3, "restricted diffusion recovers D")
+  ok, out = run("examples/classic-methods.lua", "--quick")
+  local rows, bv_ok, bn_ok = 0, true, true
+  for line in out:gmatch("[^\n]+") do
+    local f, tf, bv, closed, bn, tp =
+      line:match("^ +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+)$")
+    if f then rows = rows + 1 else bv, closed, bn, tp = 0, 0, 0, 0 end
+    if math.abs(bv - closed) > 1e-3 * closed then bv_ok = false end
+    if math.abs(bn - tp) > 1e-3 then bn_ok = false end
+  end
+  t.ok(ok and rows == 6, "classic-methods prints six constant-property rows (" .. rows .. ")")
+  t.ok(bv_ok and bn_ok, "classic-methods: t+_BV on its closed form, t+_BN on t+0")
+  local diffec_bv, diffec_bn = out:match("\ndiffec +%-?[%d.]+ +(%-?[%d.]+) +(%-?[%d.]+)")
+  t.ok(tonumber(diffec_bv) > 0 and tonumber(diffec_bn) < 0,
+    "classic-methods: for diffec BV reports t+ > 0 where BN and the model say < 0")
   ok, out = run("examples/molar-volume-velocities.lua", "--quick")
   t.ok(ok and out:find("eps = 2.96", 1, true), "molar-volume example: eps = 2.96 at r = 0.1")
 end
