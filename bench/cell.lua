@@ -36,7 +36,23 @@ for k = 0, 99 do
 end
 print(string.format("t+0 sweep, 100 runs from -0.5 to 0.99 (N = %d): %.2f s", N, os.clock() - t0))
 
--- Lua-function properties cost one call per face and cell and Newton iteration
+-- the fits' run: outputs at every measured time and position of the paper's
+-- data (interpolated inside steps; a replayed current table's rows are
+-- breakpoints)
+local pap = require "ionflow.cellpaper"
+local m = pap.measured()
+for _, drive in ipairs{"V", "I"} do
+  local n, t1, r = 0, os.clock()
+  repeat
+    r = pap.run("tplus-0.2", {m = m, drive = drive})
+    n = n + 1
+  until os.clock() - t1 > 0.5
+  print(string.format("paper data run, drive %s (%d times x %d positions): %.2f ms (%d steps)",
+    drive, #r.times, #r.xs, (os.clock() - t1) / n * 1e3, r.steps))
+end
+
+-- Lua-function properties cost two calls per face and cell and Newton
+-- iteration (the value and a forward difference)
 local fset = {D = function(c) return 8.4e-12 end, tp = function(c) return 0.2 end,
               kappa = function(c) return 0.0905 * c / P.c0 end}
 t0 = os.clock()

@@ -255,6 +255,7 @@ typedef struct cell_ws {
 	double *y, *z, *fn, *fg, *f1, *b, *zg, *e, *ew;
 	double *cf, *Dv, *Dd, *Gv, *Gd, *Hv, *Hd, *phi;
 	double *kv, *kd;
+	double *yo, *fo, *yi;		/* the last step's start; dense output */
 	double bD[2], bDd[2], bG[2], bGd[2], bH[2], bHd[2];
 	double *la, *da, *ua, *ec, *pr, *cp, *u, *v, *r;
 	double s;			/* d V / d i (or 1 at constant I) */
@@ -262,6 +263,8 @@ typedef struct cell_ws {
 	size_t newton;			/* Newton iterations */
 	int t0;				/* the uniform state at t = 0+ */
 	double t, i, h, D0;		/* time, current, next step, D(c0) */
+	double t_old, i_old;		/* the last step's start */
+	size_t stop;			/* next breakpoint p->tstop[stop] */
 	double eta;			/* Newton's last contraction estimate */
 	double Rt;			/* R_int at the time being solved */
 	int fails;			/* consecutive rejected steps */
@@ -282,7 +285,8 @@ static int cell_ws_alloc(cell_ws *w, const cell_params *p, char *err)
 			  &w->f1, &w->b, &w->zg, &w->e, &w->ew, &w->kv, &w->kd,
 			  &w->la, &w->da, &w->ua, &w->ec, &w->pr, &w->cp,
 			  &w->u, &w->v, &w->dl, &w->wt, &w->cf, &w->Dv,
-			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd};
+			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd, &w->yo,
+			  &w->fo, &w->yi};
 	size_t nvec = sizeof vec / sizeof vec[0], k;
 	memset(w, 0, sizeof *w);
 	w->p = p;
@@ -335,10 +339,11 @@ static int cell_prop_at(cell_ws *w, const cell_prop *pr, const char *name,
 		if (pr->df) {
 			d = pr->df(pr->ud, c);
 		} else {
+			/* a forward difference: the slope only enters the
+			** Newton matrix, so its O(h) error costs nothing but
+			** saves a call (a Lua function's, often) */
 			double h = 1e-6 * (fabs(c) + 1e-3 * w->p->c0) + 1e-12;
-			double fp = pr->f(pr->ud, c + h);
-			double fm = pr->f(pr->ud, c - h);
-			d = (fp - fm) / (2 * h);
+			d = (pr->f(pr->ud, c + h) - f) / h;
 		}
 	}
 	if (!isfinite(f) || !isfinite(d)) {
@@ -730,7 +735,7 @@ static int cell_newton(cell_ws *w, const double *b, double dh, double t,
 				break;	/* not contracting: a smaller step */
 			eta = theta / (1 - theta);
 		}
-		if (eta * nrm <= 0.03 || nrm <= 1e-10) {
+		if (eta * nrm <= 0.1 || nrm <= 1e-10) {
 			w->eta = eta;
 			return 0;
 		}
@@ -746,7 +751,8 @@ static int cell_newton(cell_ws *w, const double *b, double dh, double t,
 ** alone; y is fixed). V(i) increases with i, so a bracketed Newton
 ** iteration converges; where a trial current would deplete an electrode
 ** (or another property failure occurs) the bracket shrinks from that side. */
-static int cell_consistent(cell_ws *w, const double *y, double t, double *i)
+static int cell_consistent(cell_ws *w, const double *y, double t, double *i,
+			   double *f)
 {
 	int it;
 	double lo = -HUGE_VAL, hi = HUGE_VAL, x = *i;
@@ -754,7 +760,7 @@ static int cell_consistent(cell_ws *w, const double *y, double t, double *i)
 		return -1;	/* no current can mend R_int(t) */
 	for (it = 0; it < 200; it++) {
 		double g, nx;
-		if (cell_eval(w, y, x, 0, 0, w->fn) != 0 ||
+		if (cell_eval(w, y, x, 0, 0, f) != 0 ||
 		    cell_constraint(w, y, x, t, &g) != 0) {
 			if (x > 0)
 				hi = x;
@@ -789,7 +795,7 @@ static int cell_consistent(cell_ws *w, const double *y, double t, double *i)
 		return -1;
 	}
 	*i = x;
-	return cell_eval(w, y, x, 0, 0, w->fn);
+	return cell_eval(w, y, x, 0, 0, f);
 }
 
 /* ----------------------------------------------------------- outputs */
@@ -826,18 +832,20 @@ static double cell_salt(const cell_ws *w, const double *z)
 	return s;
 }
 
-/* Write output row k for state (y, i). Concentrations: cell centres plus
-** the two boundary values; J: faces (zero at the electrodes). */
-static int cell_output(cell_ws *w, const double *y, double i, size_t k,
-		       const double *pos, size_t nx, cell_out *o)
+/* Write output row k for state (y, i), with the face and cell properties
+** of y and R_int already evaluated (cell_eval, cell_cellprops,
+** cell_rint_set). Concentrations: cell centres plus the two boundary
+** values; J: faces (zero at the electrodes). */
+static void cell_output_write(cell_ws *w, const double *y, double i, size_t k,
+			      const double *pos, size_t nx, cell_out *o)
 {
 	size_t j, N = w->N, m;
 	double part[3], vint;
 	double *Jf = w->cp;	/* N + 1 face values */
 	const cell_params *p = w->p;
-	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0 ||
-	    cell_rint_set(w, w->t) != 0)
-		return -1;
+	for (j = 0; j + 1 < N; j++)	/* the fluxes at this i */
+		w->phi[j + 1] = w->Dv[j] * (y[j + 1] - y[j]) / w->dl[j] +
+			w->Gv[j] * i / CELL_F;
 	cell_volt(w, y, i, part, NULL);
 	vint = -(i / CELL_F) * p->M_Li / p->rho_Li;
 	if (o->i) o->i[k] = i;
@@ -849,7 +857,7 @@ static int cell_output(cell_ws *w, const double *y, double i, size_t k,
 	if (o->salt) o->salt[k] = cell_salt(w, y);
 	if (o->v_int) o->v_int[k] = vint;
 	if (nx == 0)
-		return 0;
+		return;
 	{
 		/* nodes: x = 0 and the N cell centres; z and zg (N + 1 slots)
 		** are free between steps */
@@ -883,6 +891,16 @@ static int cell_output(cell_ws *w, const double *y, double i, size_t k,
 			if (o->vm_rel) o->vm_rel[at] = J / c;
 		}
 	}
+}
+
+/* output row k for the state (y, i) at time t */
+static int cell_output(cell_ws *w, const double *y, double i, double t,
+		       size_t k, const double *pos, size_t nx, cell_out *o)
+{
+	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0 ||
+	    cell_rint_set(w, t) != 0)
+		return -1;
+	cell_output_write(w, y, i, k, pos, nx, o);
 	return 0;
 }
 
@@ -1020,7 +1038,7 @@ static int cell_segment_switch(cell_ws *w, double t, double *i)
 		moved = 1;
 	}
 	if (moved)
-		return cell_consistent(w, w->y, t, i) == 0 ? 1 : -1;
+		return cell_consistent(w, w->y, t, i, w->fn) == 0 ? 1 : -1;
 	return 0;
 }
 
@@ -1069,13 +1087,13 @@ static int cell_start(cell_ws *w, const double *times, size_t nt,
 		return -1;
 	w->i = hold == CELL_HOLD_I ? v0 : v0 * k0 / p->L;
 	w->t0 = 1;
-	if (cell_consistent(w, w->y, 0, &w->i) != 0)
+	if (cell_consistent(w, w->y, 0, &w->i, w->fn) != 0)
 		return -1;
 	for (*k = 0; *k < nt && times[*k] <= 0; (*k)++)
-		if (cell_output(w, w->y, w->i, *k, pos, nx, out) != 0)
+		if (cell_output(w, w->y, w->i, 0, *k, pos, nx, out) != 0)
 			return -1;
 	w->t0 = 0;
-	if (cell_consistent(w, w->y, 0, &w->i) != 0)
+	if (cell_consistent(w, w->y, 0, &w->i, w->fn) != 0)
 		return -1;
 	w->i_scale = fmax(fabs(w->i), 1e-3);
 	w->h = cell_h_start(w);
@@ -1137,6 +1155,10 @@ static int cell_advance(cell_ws *w, double t_stop, cell_out *out)
 	}
 	w->fails = 0;
 	out->steps++;
+	w->t_old = w->t;
+	w->i_old = w->i;
+	memcpy(w->yo, w->y, w->N * sizeof(double));
+	memcpy(w->fo, w->fn, w->N * sizeof(double));
 	w->t = landing ? t_stop : w->t + h_try;
 	memcpy(w->y, w->z, w->N * sizeof(double));
 	memcpy(w->fn, w->f1, w->N * sizeof(double));
@@ -1148,12 +1170,95 @@ static int cell_advance(cell_ws *w, double t_stop, cell_out *out)
 	return cell_check_state(w);
 }
 
+/* where the next step must end: the segment's (or run's) end, or an
+** earlier breakpoint (a kink of a tabulated protocol) */
+static double cell_next_stop(cell_ws *w, double t_last)
+{
+	double t_stop = cell_seg_end(w, t_last);
+	const cell_params *p = w->p;
+	while (w->stop < p->ntstop && p->tstop[w->stop] <= w->t)
+		w->stop++;
+	if (w->stop < p->ntstop && p->tstop[w->stop] < t_stop)
+		t_stop = p->tstop[w->stop];
+	return t_stop;
+}
+
+/* The current that satisfies the protocol at t for the state y, whose
+** properties are evaluated (cell_eval, cell_cellprops, cell_rint_set):
+** only the interfaces and the boundary half-cells depend on i, so a scalar
+** Newton iteration from a good guess *i needs no property evaluation. */
+static int cell_current_at(cell_ws *w, const double *y, double t, double *i)
+{
+	cell_hold hold;
+	double val, part[3], x = *i;
+	int it;
+	if (cell_hold_at(w, t, &hold, &val) != 0)
+		return -1;
+	if (hold == CELL_HOLD_I) {
+		*i = val;
+		return cell_bounds_ok(w, y, val);
+	}
+	for (it = 0; it < 20; it++) {
+		double dx;
+		if (cell_bounds_ok(w, y, x) != 0)
+			return -1;
+		cell_volt(w, y, x, part, NULL);
+		dx = -(part[0] + part[1] + part[2] - val) / w->s;
+		x += dx;
+		if (!isfinite(x))
+			return -1;
+		if (fabs(dx) <= 1e-14 * (fabs(x) + 1e-12 * w->i_scale))
+			break;
+	}
+	if (it == 20 || cell_bounds_ok(w, y, x) != 0)
+		return -1;
+	*i = x;
+	return 0;
+}
+
+/* Output row k at t inside the last step (t_old, t): the cubic Hermite
+** interpolant of c through both ends and their rates (third order, salt
+** conserved), the current made consistent with it (so V is the protocol's
+** exactly). 1 when that fails (then the step is redone to land on t). */
+static int cell_dense(cell_ws *w, double t, size_t k, const double *pos,
+		      size_t nx, cell_out *out)
+{
+	size_t j;
+	double h = w->t - w->t_old, s = (t - w->t_old) / h, i;
+	double s2 = s * s, s3 = s2 * s;
+	double a0 = 2 * s3 - 3 * s2 + 1, a1 = 3 * s2 - 2 * s3;
+	double b0 = h * (s3 - 2 * s2 + s), b1 = h * (s3 - s2);
+	for (j = 0; j < w->N; j++) {
+		w->yi[j] = a0 * w->yo[j] + a1 * w->y[j] + b0 * w->fo[j] +
+			b1 * w->fn[j];
+		if (!(w->yi[j] > w->c_min))
+			return 1;
+	}
+	i = w->i_old + s * (w->i - w->i_old);
+	if (cell_eval(w, w->yi, i, 0, 0, w->f1) != 0 ||
+	    cell_cellprops(w, w->yi) != 0 || cell_rint_set(w, t) != 0 ||
+	    cell_current_at(w, w->yi, t, &i) != 0)
+		return 1;
+	cell_output_write(w, w->yi, i, k, pos, nx, out);
+	return 0;
+}
+
+/* the last step undone: the run continues from its start */
+static void cell_rewind(cell_ws *w)
+{
+	w->t = w->t_old;
+	w->i = w->i_old;
+	memcpy(w->y, w->yo, w->N * sizeof(double));
+	memcpy(w->fn, w->fo, w->N * sizeof(double));
+}
+
 int cell_run(const cell_params *p, const double *times, size_t nt,
 	     const double *pos, size_t nx, cell_out *out, char *err)
 {
 	cell_ws w;
 	size_t k = 0;
 	double t_last;
+	int land = 0;
 	if (cell_check(p, times, nt, pos, nx, err) != 0 ||
 	    cell_setup(&w, p, err) != 0)
 		return -1;
@@ -1165,16 +1270,34 @@ int cell_run(const cell_params *p, const double *times, size_t nt,
 		progress_begin(p->prog, "cell", t_last);
 	while (k < nt) {
 		int rc;
+		double t_stop;
 		while (k < nt && times[k] <= w.t)
-			if (cell_output(&w, w.y, w.i, k++, pos, nx, out) != 0)
+			if (cell_output(&w, w.y, w.i, w.t, k++, pos, nx,
+					out) != 0)
 				return cell_fail(&w, err);
 		if (k >= nt)
 			break;
-		rc = cell_advance(&w, fmin(times[k], cell_seg_end(&w, t_last)),
-				  out);
+		/* outputs inside a step are interpolated; one that cannot be
+		** (a steep front) is landed on */
+		t_stop = cell_next_stop(&w, t_last);
+		if (land || p->land)
+			t_stop = fmin(t_stop, times[k]);
+		rc = cell_advance(&w, t_stop, out);
 		if (rc < 0)
 			return cell_fail(&w, err);
 		if (rc > 0)
+			continue;
+		land = 0;
+		while (k < nt && times[k] < w.t && !land) {
+			rc = cell_dense(&w, times[k], k, pos, nx, out);
+			if (rc == 0)
+				k++;
+			else {
+				cell_rewind(&w);
+				land = 1;
+			}
+		}
+		if (land)
 			continue;
 		rc = cell_segment_switch(&w, w.t, &w.i);
 		if (rc < 0)

@@ -23,7 +23,9 @@
 ** Numerics: cell-centred finite volumes (uniform or electrode-refined grid),
 ** zero boundary fluxes imposed exactly, TR-BDF2 time stepping with an
 ** embedded error estimate and adaptive steps, a Newton solve per stage on
-** the tridiagonal system bordered by the current (O(N) per iteration).
+** the tridiagonal system bordered by the current (O(N) per iteration);
+** outputs inside a step interpolated (cubic Hermite in c, the current made
+** consistent), segment ends and tstop landed on.
 ** Every function follows err.h: 0 on success, -1 and a message in err.
 */
 #ifndef ionflow_cell_h
@@ -139,6 +141,11 @@ typedef struct cell_params {
 	double M_Li, rho_Li;	/* Li metal: kg/mol, kg/m^3 */
 	const cell_segment *seg;
 	size_t nseg;
+	/* times the steps must land on (increasing; kinks of tabulated
+	** protocols or R_int(t)); other output times are interpolated */
+	const double *tstop;
+	size_t ntstop;
+	int land;		/* nonzero: steps land on every output time */
 	size_t N;		/* finite volumes */
 	double refine;		/* largest / smallest cell (1 = uniform) */
 	double rtol, atol;	/* local error tolerances (atol in mol/m^3) */

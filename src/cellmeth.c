@@ -51,10 +51,15 @@ int cellmeth_at_c0(const cell_params *p, cellmeth_c0 *r, char *err)
 	return 0;
 }
 
-/* the step dV held for the whole run, or for t_pol followed by rest */
+/* The step dV held for the whole run, or for t_pol followed by rest. The
+** signal is the small difference dc ~ c0 F dV / (2RT) across the cell:
+** unless the caller set atol, it is resolved to 1e-8 of that. */
 static void cellmeth_protocol(cell_params *q, cell_segment seg[2],
 			      double dV, double t_pol)
 {
+	if (q->atol == 0)
+		q->atol = 1e-8 * q->c0 *
+			fmin(1, fabs(dV) * CELL_F / (2 * CELL_R * q->T));
 	memset(seg, 0, 2 * sizeof seg[0]);
 	seg[0].hold = CELL_HOLD_V;
 	seg[0].value = dV;
@@ -118,8 +123,23 @@ static double cellmeth_slope(const double *x, const double *y, size_t n)
 	return sxy / sxx;
 }
 
+/* the increasing values of a (na) and b (nb) merged into m, unique */
+static size_t cellmeth_merge(const double *a, size_t na, const double *b,
+			     size_t nb, double *m)
+{
+	size_t i = 0, j = 0, n = 0;
+	while (i < na || j < nb) {
+		double v = j >= nb || (i < na && a[i] < b[j]) ? a[i++] : b[j++];
+		if (n == 0 || v > m[n - 1])
+			m[n++] = v;
+	}
+	return n;
+}
+
 /* restricted diffusion: polarize for t_pol, cut the current, fit ln V
-** over the window; D from the slope -pi^2 D / L^2 */
+** over the window; D from the slope -pi^2 D / L^2. The steps land on
+** the window's times: the small signal is read from the integrator's own
+** states, not from interpolation between them. */
 static int cellmeth_restricted(const cell_params *p, cellmeth_bn *r,
 			       char *err)
 {
@@ -129,7 +149,7 @@ static int cellmeth_restricted(const cell_params *p, cellmeth_bn *r,
 	double tau = p->L * p->L / (M_PI * M_PI * r->bv.c0.D), *t, *V, *lv;
 	size_t k, n = r->nfit;
 	int rc = 0;
-	t = err_malloc(3 * n, sizeof(double), err);
+	t = err_malloc(4 * n + p->ntstop, sizeof(double), err);
 	if (t == NULL)
 		return -1;
 	V = t + n;
@@ -138,6 +158,8 @@ static int cellmeth_restricted(const cell_params *p, cellmeth_bn *r,
 		t[k] = r->t_pol + tau * (r->w0 + (r->w1 - r->w0) * (double)k /
 					 (double)(n - 1));
 	cellmeth_protocol(&q, seg, r->dV, r->t_pol);
+	q.tstop = lv + n;
+	q.ntstop = cellmeth_merge(t, n, p->tstop, p->ntstop, lv + n);
 	memset(&o, 0, sizeof o);
 	o.V = V;
 	if (cell_run(&q, t, n, NULL, 0, &o, err) != 0) {

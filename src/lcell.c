@@ -55,6 +55,7 @@ typedef struct lcell_ctx {
 	size_t nseg;
 	lcell_fn rf;		/* R_int(t) as a Lua function */
 	lcell_ttab rt;		/* R_int(t) as a table */
+	double *stops;		/* the tables' times: steps land on them */
 } lcell_ctx;
 
 static int lcell_ctx_gc(lua_State *L)
@@ -70,6 +71,8 @@ static int lcell_ctx_gc(lua_State *L)
 	free(x->rt.t);
 	free(x->rt.v);
 	x->rt.t = x->rt.v = NULL;
+	free(x->stops);
+	x->stops = NULL;
 	if (x->rf.L && x->rf.ref != LUA_NOREF)
 		luaL_unref(L, LUA_REGISTRYINDEX, x->rf.ref);
 	x->rf.ref = LUA_NOREF;
@@ -440,6 +443,39 @@ static void lcell_segment(lua_State *L, int s, lcell_ctx *x, size_t k,
 	g->t_end = INFINITY;
 }
 
+static int lcell_cmp(const void *a, const void *b)
+{
+	double u = *(const double *)a, v = *(const double *)b;
+	return (u > v) - (u < v);
+}
+
+/* The times of the protocol and R_int tables, sorted and unique: the
+** kinks of their linear interpolation, where steps must end (an output
+** time between them is interpolated, a kink would cost rejected steps). */
+static void lcell_stops(lua_State *L, lcell_ctx *x, cell_params *p)
+{
+	size_t n = x->rt.n, k, m = 0;
+	for (k = 0; k < x->nseg; k++)
+		n += x->tt[k].n;
+	if (n == 0)
+		return;
+	x->stops = malloc(n * sizeof(double));
+	if (x->stops == NULL)
+		luaL_error(L, "cell.run: out of memory");
+	for (k = 0; k < x->nseg; k++) {
+		memcpy(x->stops + m, x->tt[k].t, x->tt[k].n * sizeof(double));
+		m += x->tt[k].n;
+	}
+	if (x->rt.n)
+		memcpy(x->stops + m, x->rt.t, x->rt.n * sizeof(double));
+	qsort(x->stops, n, sizeof(double), lcell_cmp);
+	for (k = 0, m = 0; k < n; k++)
+		if (m == 0 || x->stops[k] > x->stops[m - 1])
+			x->stops[m++] = x->stops[k];
+	p->tstop = x->stops;
+	p->ntstop = m;
+}
+
 static void lcell_protocol(lua_State *L, int o, lcell_ctx *x, cell_params *p)
 {
 	if (lua_getfield(L, o, "protocol") == LUA_TTABLE) {
@@ -471,6 +507,7 @@ static void lcell_protocol(lua_State *L, int o, lcell_ctx *x, cell_params *p)
 	lua_pop(L, 1);
 	p->seg = x->seg;
 	p->nseg = x->nseg;
+	lcell_stops(L, x, p);
 }
 
 /* a new float64 array stored as field k of the table at r */
@@ -575,6 +612,9 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 	p->hmax = lcell_num(L, o, "hmax", 0);
 	p->c_min = lcell_num(L, o, "c_min", 0);
 	p->max_steps = (size_t)lcell_num(L, o, "max_steps", 1e6);
+	lua_getfield(L, o, "land");
+	p->land = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	if (!(p->L > 0) || !(p->c0 > 0))
 		luaL_error(L, "cell.run: L and c0 must be positive");
 }
@@ -711,6 +751,7 @@ static int lcell_bruce_vincent(lua_State *L)
 	int ps, t;
 	luaL_checktype(L, 1, LUA_TTABLE);
 	ps = lcell_setup(L, 1, &p, &x);
+	lcell_stops(L, x, &p);
 	memset(&r, 0, sizeof r);
 	r.dV = lcell_num(L, 1, "dV", 0.01);
 	r.t_ss = lcell_num(L, 1, "t_ss", 0);
@@ -736,6 +777,7 @@ static int lcell_balsara_newman(lua_State *L)
 	double nfit;
 	luaL_checktype(L, 1, LUA_TTABLE);
 	ps = lcell_setup(L, 1, &p, &x);
+	lcell_stops(L, x, &p);
 	memset(&r, 0, sizeof r);
 	r.dV = lcell_num(L, 1, "dV", 0.01);
 	r.t_pol = lcell_num(L, 1, "t_pol", 0);

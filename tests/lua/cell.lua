@@ -50,7 +50,7 @@ end
 -- voltage parts stay consistent and the output carries R_int(t)
 do
   local base = {L = 1e-3, c0 = 1000, V = 0.05, tp = 0.3, kappa = 0.05, D = 1e-11,
-                V_salt = 0, times = {0, 5e3, 1e4, 2e4}, N = 40}
+                V_salt = 0, times = {0, 5e3, 1e4, 2e4}, N = 40, rtol = 1e-11, atol = 1e-9}
   local function with(k, v)
     local o = {}
     for kk, vv in pairs(base) do o[kk] = vv end
@@ -73,10 +73,51 @@ do
   t.ok(worst < 1e-15, "growth law: the output R_int(t) is R0 + dR sqrt(t / t1)")
   t.ok(worstv < 1e-8, "growth law: V_ohm + V_int + V_conc = 0.05 V at every output")
   t.near(fn.i[4], law.i[4], 1e-9 * law.i[4], "R_int function equals the growth law")
-  t.near(tab.i[4], lin.i[4], 1e-9 * lin.i[4], "R_int table equals the linear law")
+  -- the table's rows are breakpoints (other steps): equal to the tolerance
+  t.near(tab.i[4], lin.i[4], 1e-8 * lin.i[4], "R_int table equals the linear law")
   t.near(law.V_int[3], law.i[3] * law.R_int[3], 1e-15, "V_int = i R_int(t)")
   t.ok(law.i[4] < const.i[4], "a growing film lowers the current")
   t.near(law.i[1], 0.05 / (R0 + 1e-3 / 0.05), 1e-12, "i(0) = V / (R_int(0) + L / kappa)")
+end
+
+-- outputs inside steps are interpolated (cubic Hermite, the current made
+-- consistent); land = true makes the steps end on every output instead
+do
+  local ts = {}
+  for k = 0, 200 do ts[#ts + 1] = 100 * k end
+  local o = {L = 1e-3, c0 = 1000, V = 0.1, tp = 0.3, kappa = 0.05, Tf = 2,
+             D = function(c) return 1e-11 * (c / 1000)^0.5 end, times = ts,
+             positions = {0, 0.5e-3, 1e-3}, N = 50, rtol = 1e-8, atol = 1e-6}
+  local dense = cell.run(o)
+  o.land = true
+  local landed = cell.run(o)
+  local fast = {}
+  for k, v in pairs(o) do fast[k] = v end
+  fast.rtol, fast.atol, fast.land = nil, nil, nil
+  local fd = cell.run(fast)
+  fast.land = true
+  local fl = cell.run(fast)
+  t.ok(fd.steps < 0.5 * fl.steps, string.format(
+    "dense output, default tolerances: %d steps instead of %d", fd.steps, fl.steps))
+  local wi, wc, wv = 0, 0, 0
+  for k = 1, #ts do
+    wi = math.max(wi, math.abs(dense.i[k] / landed.i[k] - 1))
+    wv = math.max(wv, math.abs(dense.V[k] - 0.1))
+    for m = 1, 3 do wc = math.max(wc, math.abs(dense.c:get(k, m) - landed.c:get(k, m))) end
+  end
+  t.ok(wi < 1e-5 and wc < 1e-3, string.format(
+    "interpolated outputs agree with landed ones (i %.2g relative, c %.2g mol/m^3)", wi, wc))
+  t.ok(wv < 1e-10, "and hold V exactly (" .. wv .. ")")
+  t.ok(dense.salt_drift < 1e-12, "and conserve salt (" .. dense.salt_drift .. ")")
+  -- a protocol table's rows are breakpoints: no step crosses a kink
+  local I = cell.run{L = 1e-3, c0 = 1000, tp = 0.3, kappa = 0.05, D = 1e-11, N = 30,
+                     I = {t = {0, 1000, 1001, 3000}, v = {1, 1, 3, 3}}, times = {0, 3000}}
+  local If = cell.run{L = 1e-3, c0 = 1000, tp = 0.3, kappa = 0.05, D = 1e-11, N = 30,
+                      I = function(tt) return tt <= 1000 and 1 or tt >= 1001 and 3 or 1 + 2 * (tt - 1000) end,
+                      times = {0, 3000}}
+  t.ok(I.rejected < If.rejected / 2, string.format("a kinked current table costs %d rejected "
+    .. "steps, the same current as a function %d", I.rejected, If.rejected))
+  t.near(I.i[2], 3, 0, "and ends at 3 A/m^2")
 end
 
 -- scales, and a linear law as a two-row table continued linearly
