@@ -228,6 +228,11 @@ do
     t_end = 1100 * 60} end, "outside the", "strict pnb set leaves its data in the paper's cell")
   t.errors(function() cell.run(with{positions = {2e-3}}) end, "positions[1]", "position outside")
   t.errors(function() cell.run(with{V = 0 / 0}) end, "not finite", "NaN voltage")
+  -- an output inside a step cannot be interpolated there: the step is
+  -- redone to land on it, and the failure is reported, not skipped
+  t.errors(function() cell.run(with{times = {0, 550, 3000}, t_end = false,
+    V = function(tt) if tt > 540 and tt < 560 then return 0 / 0 end return 0.05 end}) end,
+    "voltage of protocol segment 1 at t = 5", "NaN voltage at an output time only")
 end
 
 -- the embedded data equal the CSV copies in data/
