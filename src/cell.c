@@ -144,6 +144,11 @@ double cell_table_fdf(void *ud, double c, double *d)
 {
 	cell_table *t = ud;
 	int out = c < t->c[0] || c > t->c[t->n - 1];
+	/* a straight line (a law a + b c as two rows): no search */
+	if (t->n == 2 && isfinite(c) && (!out || t->clamp == CELL_EXTRAP_LINEAR)) {
+		*d = t->d[0];
+		return t->v[0] + t->d[0] * (c - t->c[0]);
+	}
 	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT) {
 		*d = 0;
 		return c < t->c[0] ? t->v[0] : t->v[t->n - 1];
