@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_interp.h>
+
 #include "cell.h"
 #include "intr.h"
 #include "tap.h"
@@ -425,7 +427,47 @@ static void test_tables(void)
 	ok(isnan(cell_table_eval(&t, 2600)) &&
 	   strstr(cell_table_why(&t), "outside the D table") != NULL,
 	   "outside the table: NaN and '%s'", cell_table_why(&t));
+	t.clamp = CELL_EXTRAP_LINEAR;
+	is_num(cell_table_eval(&t, 2600), 5 + 100 * cell_table_deriv(&t, 2500),
+	       1e-12, "linear extrapolation continues the end slope");
+	is_num(cell_table_deriv(&t, 900), cell_table_deriv(&t, 1000), 0,
+	       "and has the end slope below the table");
+	t.clamp = CELL_EXTRAP_CONSTANT;
+	is_num(cell_table_eval(&t, 900), 1, 0, "constant extrapolation");
 	cell_table_free(&t);
+}
+
+/* the table's own Hermite evaluation against GSL's Steffen spline,
+** value and slope, at points visited in a scrambled order (the search
+** hint must not matter) */
+static void test_steffen(void)
+{
+	enum { N = 9 };
+	double c[N], v[N], worst = 0, worstd = 0;
+	cell_table t;
+	char err[ERR_LEN] = "";
+	gsl_interp *in = gsl_interp_alloc(gsl_interp_steffen, N);
+	gsl_interp_accel *acc = gsl_interp_accel_alloc();
+	int k;
+	for (k = 0; k < N; k++) {
+		c[k] = 500 + 300 * k + 40 * sin(k);
+		v[k] = exp(-c[k] / 1500) * (1 + 0.3 * cos(0.9 * k));
+	}
+	gsl_interp_init(in, c, v, N);
+	if (!ok(cell_table_init(&t, "D", c, v, N, err) == 0, "table: %s", err))
+		return;
+	for (k = 0; k < 2000; k++) {
+		double x = c[0] + (c[N - 1] - c[0]) * fmod(k * 0.618034, 1.0), d;
+		double y = cell_table_fdf(&t, x, &d);
+		worst = fmax(worst, fabs(y - gsl_interp_eval(in, c, v, x, acc)));
+		worstd = fmax(worstd, fabs(d - gsl_interp_eval_deriv(in, c, v, x,
+								   acc)));
+	}
+	ok(worst < 1e-14 && worstd < 1e-16, "Hermite evaluation equals GSL's "
+	   "Steffen spline (value %.2g, slope %.2g)", worst, worstd);
+	cell_table_free(&t);
+	gsl_interp_free(in);
+	gsl_interp_accel_free(acc);
 }
 
 /* bad parameters are errors, never numbers */
@@ -526,6 +568,7 @@ static void test_protocol(void)
 int main(void)
 {
 	test_tables();
+	test_steffen();
 	test_series();
 	test_exponential();
 	test_bruce_vincent();
