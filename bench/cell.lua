@@ -59,3 +59,11 @@ t0 = os.clock()
 local r = paper_run(fset)
 print(string.format("Lua-function properties: %.1f ms per paper run (%d steps)",
   (os.clock() - t0) * 1e3, r.steps))
+
+-- the classic measurements simulated (a step to steady state, then a rest)
+t0 = os.clock()
+local bv = cell.bruce_vincent{L = P.L, c0 = P.c0, params = "pnb"}
+local t1 = os.clock()
+local bn = cell.balsara_newman{L = P.L, c0 = P.c0, params = "pnb"}
+print(string.format("pnb: Bruce-Vincent %.1f ms (t+ %.3f), Balsara-Newman %.1f ms (t+ %.3f; true %.3f)",
+  (t1 - t0) * 1e3, bv.tp, (os.clock() - t1) * 1e3, bn.tp, bv.tp_true))
