@@ -22,7 +22,7 @@
 #include "cell.h"
 #include "fit.h"
 #include "larray.h"
-#include "lsys.h"
+#include "lbind.h"
 
 #define LCELL_CTX "ionflow.cell.ctx"
 #define LCELL_MAXSEG 64
@@ -200,7 +200,7 @@ static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
 			luaL_error(L, "cell.run: %s table: %d concentrations "
 				   "but %d values", name, (int)nc, (int)nv);
 		if (cell_table_init(&x->tab[slot], name, c, vv, nc, err) != 0)
-			larray_error(L, "cell.run", err);
+			lbind_error(L, "cell.run", err);
 		lua_settop(L, top);
 		lua_getfield(L, v, "extrapolate");
 		if (lua_isstring(L, -1) &&
@@ -216,26 +216,6 @@ static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
 		luaL_error(L, "cell.run: property %s must be a number, a "
 			   "function of c or a table {c = ..., v = ...}", name);
 	}
-}
-
-/* option k of the table at t: a number, or def when absent (NaN def:
-** required) */
-static double lcell_num(lua_State *L, int t, const char *k, double def)
-{
-	double v;
-	int isnum;
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		if (isnan(def))
-			luaL_error(L, "cell.run: option '%s' is required", k);
-		return def;
-	}
-	v = lua_tonumberx(L, -1, &isnum);
-	if (!isnum)
-		luaL_error(L, "cell.run: option '%s' must be a number", k);
-	lua_pop(L, 1);
-	return v;
 }
 
 /* Push the parameter set: opts.params as a table, or a name looked up in
@@ -294,9 +274,12 @@ static void lcell_props(lua_State *L, int o, int ps, lcell_ctx *x,
 		lua_pop(L, 1);
 	}
 	/* molar volumes: the options, else the set, else the paper's */
-	p->V_salt = lcell_num(L, o, "V_salt", lcell_num(L, ps, "V_salt",
-							p->V_salt));
-	p->V_EO = lcell_num(L, o, "V_EO", lcell_num(L, ps, "V_EO", p->V_EO));
+	p->V_salt = lbind_optnum(L, o, "V_salt",
+				 lbind_optnum(L, ps, "V_salt", p->V_salt,
+					      "cell.run"), "cell.run");
+	p->V_EO = lbind_optnum(L, o, "V_EO",
+			       lbind_optnum(L, ps, "V_EO", p->V_EO, "cell.run"),
+			       "cell.run");
 }
 
 /* one protocol segment from the table at s: V or I, number or function */
@@ -372,8 +355,8 @@ static void lcell_protocol(lua_State *L, int o, lcell_ctx *x, cell_params *p)
 					   "{t_end =, V = or I =}", where);
 			lcell_segment(L, lua_gettop(L), x, k, where);
 			if (k + 1 < n)
-				x->seg[k].t_end = lcell_num(L, lua_gettop(L),
-							    "t_end", NAN);
+				x->seg[k].t_end = lbind_checknum(L,
+					lua_gettop(L), "t_end", "cell.run");
 			lua_pop(L, 1);
 		}
 		x->nseg = n;
@@ -414,13 +397,14 @@ static const double *lcell_times(lua_State *L, int o, size_t *nt)
 		if (a->ndim != 1 || a->shape[0] == 0)
 			luaL_error(L, "cell.run: times must be a non-empty list");
 		if (arr_copy(&c, a, ARR_F64, err))
-			larray_error(L, "cell.run", err);
+			lbind_error(L, "cell.run", err);
 		a = larray_push(L, &c);
 		*nt = a->shape[0];
 		return (const double *)a->data;
 	} else {
-		double t_end = lcell_num(L, o, "t_end", NAN);
-		lua_Integer n = (lua_Integer)lcell_num(L, o, "n_times", 101), k;
+		double t_end = lbind_checknum(L, o, "t_end", "cell.run");
+		lua_Integer n = (lua_Integer)lbind_optnum(L, o, "n_times", 101,
+							  "cell.run"), k;
 		size_t shape[1];
 		arr *a;
 		if (!(t_end > 0) || !isfinite(t_end))
@@ -449,7 +433,7 @@ static const double *lcell_positions(lua_State *L, int o,
 			luaL_error(L, "cell.run: out of memory");
 		if (cell_grid(p->N, p->L, p->refine, xf, err) != 0) {
 			free(xf);
-			larray_error(L, "cell.run", err);
+			lbind_error(L, "cell.run", err);
 		}
 		a = larray_new(L, ARR_F64, 1, shape);
 		xc = (double *)a->data;
@@ -463,7 +447,7 @@ static const double *lcell_positions(lua_State *L, int o,
 	if (a->ndim != 1)
 		luaL_error(L, "cell.run: positions must be a list of numbers");
 	if (arr_copy(&c, a, ARR_F64, err))
-		larray_error(L, "cell.run", err);
+		lbind_error(L, "cell.run", err);
 	a = larray_push(L, &c);
 	*nx = a->shape[0];
 	return (const double *)a->data;
@@ -472,26 +456,27 @@ static const double *lcell_positions(lua_State *L, int o,
 static void lcell_options(lua_State *L, int o, cell_params *p)
 {
 	double N, i0;
-	p->L = lcell_num(L, o, "L", NAN);
-	p->c0 = lcell_num(L, o, "c0", NAN);
-	p->T = lcell_num(L, o, "T", p->T);
-	p->R_int = lcell_num(L, o, "R_int", 0);
-	i0 = lcell_num(L, o, "i0", 0);
-	p->i0_pos = lcell_num(L, o, "i0_pos", i0);
-	p->i0_neg = lcell_num(L, o, "i0_neg", i0);
-	p->M_Li = lcell_num(L, o, "M_Li", p->M_Li);
-	p->rho_Li = lcell_num(L, o, "rho_Li", p->rho_Li);
-	N = lcell_num(L, o, "N", 200);
+	p->L = lbind_checknum(L, o, "L", "cell.run");
+	p->c0 = lbind_checknum(L, o, "c0", "cell.run");
+	p->T = lbind_optnum(L, o, "T", p->T, "cell.run");
+	p->R_int = lbind_optnum(L, o, "R_int", 0, "cell.run");
+	i0 = lbind_optnum(L, o, "i0", 0, "cell.run");
+	p->i0_pos = lbind_optnum(L, o, "i0_pos", i0, "cell.run");
+	p->i0_neg = lbind_optnum(L, o, "i0_neg", i0, "cell.run");
+	p->M_Li = lbind_optnum(L, o, "M_Li", p->M_Li, "cell.run");
+	p->rho_Li = lbind_optnum(L, o, "rho_Li", p->rho_Li, "cell.run");
+	N = lbind_optnum(L, o, "N", 200, "cell.run");
 	if (!(N >= 3 && N <= 1e7) || N != floor(N))
 		luaL_error(L, "cell.run: N must be an integer >= 3");
 	p->N = (size_t)N;
-	p->refine = lcell_num(L, o, "refine", 1);
-	p->rtol = lcell_num(L, o, "rtol", p->rtol);
-	p->atol = lcell_num(L, o, "atol", 0);
-	p->h0 = lcell_num(L, o, "h0", 0);
-	p->hmax = lcell_num(L, o, "hmax", 0);
-	p->c_min = lcell_num(L, o, "c_min", 0);
-	p->max_steps = (size_t)lcell_num(L, o, "max_steps", 1e6);
+	p->refine = lbind_optnum(L, o, "refine", 1, "cell.run");
+	p->rtol = lbind_optnum(L, o, "rtol", p->rtol, "cell.run");
+	p->atol = lbind_optnum(L, o, "atol", 0, "cell.run");
+	p->h0 = lbind_optnum(L, o, "h0", 0, "cell.run");
+	p->hmax = lbind_optnum(L, o, "hmax", 0, "cell.run");
+	p->c_min = lbind_optnum(L, o, "c_min", 0, "cell.run");
+	p->max_steps = (size_t)lbind_optnum(L, o, "max_steps", 1e6,
+					    "cell.run");
 	if (!(p->L > 0) || !(p->c0 > 0))
 		luaL_error(L, "cell.run: L and c0 must be positive");
 }
@@ -502,7 +487,7 @@ static int lcell_run(lua_State *L)
 	cell_params p;
 	cell_out out;
 	lcell_ctx *x;
-	lsys_progress lp;
+	lbind_progress lp;
 	char err[ERR_LEN];
 	const double *times, *pos;
 	size_t nt, nx, k;
@@ -541,13 +526,13 @@ static int lcell_run(lua_State *L)
 	out.vm_lab = lcell_out(L, r, "vm_lab", 2, nt, nx);
 	out.vm_rel = lcell_out(L, r, "vm_rel", 2, nt, nx);
 	lua_getfield(L, o, "progress");
-	lsys_progress_arg(L, lua_gettop(L), &lp);
+	lbind_progress_arg(L, lua_gettop(L), &lp);
 	p.prog = &lp.p;
 	rc = cell_run(&p, times, nt, pos, nx, &out, err);
-	lsys_progress_finish(L, &lp);
+	lbind_progress_finish(L, &lp);
 	lua_pop(L, 1);
 	if (rc != 0)
-		return larray_error(L, "cell.run", err);
+		return lbind_error(L, "cell.run", err);
 	salt = out.salt;
 	for (k = 0; k < nt; k++)
 		drift = fmax(drift, fabs(salt[k] / salt[0] - 1));
@@ -572,18 +557,19 @@ static int lcell_run(lua_State *L)
 /* cell.steady_current{V, L, c0, T, D, tp, kappa, R_int}: the closed form */
 static int lcell_steady(lua_State *L)
 {
+	const char *F = "cell.steady_current";
 	char err[ERR_LEN];
 	double i;
 	luaL_checktype(L, 1, LUA_TTABLE);
-	if (cell_steady_current(lcell_num(L, 1, "V", NAN),
-				lcell_num(L, 1, "L", NAN),
-				lcell_num(L, 1, "c0", NAN),
-				lcell_num(L, 1, "T", 363.15),
-				lcell_num(L, 1, "D", NAN),
-				lcell_num(L, 1, "tp", NAN),
-				lcell_num(L, 1, "kappa", NAN),
-				lcell_num(L, 1, "R_int", 0), &i, err) != 0)
-		return larray_error(L, "cell.steady_current", err);
+	if (cell_steady_current(lbind_checknum(L, 1, "V", F),
+				lbind_checknum(L, 1, "L", F),
+				lbind_checknum(L, 1, "c0", F),
+				lbind_optnum(L, 1, "T", 363.15, F),
+				lbind_checknum(L, 1, "D", F),
+				lbind_checknum(L, 1, "tp", F),
+				lbind_checknum(L, 1, "kappa", F),
+				lbind_optnum(L, 1, "R_int", 0, F), &i, err) != 0)
+		return lbind_error(L, "cell.steady_current", err);
 	lua_pushnumber(L, i);
 	return 1;
 }
@@ -601,7 +587,7 @@ static int lcell_grid(lua_State *L)
 	shape[0] = (size_t)N + 1;
 	a = larray_new(L, ARR_F64, 1, shape);
 	if (cell_grid((size_t)N, Lc, ref, (double *)a->data, err) != 0)
-		return larray_error(L, "cell.grid", err);
+		return lbind_error(L, "cell.grid", err);
 	return 1;
 }
 
@@ -627,7 +613,7 @@ static int lcell_interp(lua_State *L)
 			return luaL_error(L, "cell.interp: %d concentrations "
 					  "but %d values", (int)n, (int)nv);
 		if (cell_table_init(&x->tab[0], "interp", c, v, n, err) != 0)
-			return larray_error(L, "cell.interp", err);
+			return lbind_error(L, "cell.interp", err);
 	}
 	if (lua_type(L, 3) == LUA_TNUMBER) {
 		double y = cell_table_eval(&x->tab[0], lua_tonumber(L, 3));
@@ -881,14 +867,14 @@ static int lcell_lsq_run(lua_State *L)
 	pb.lower = lo;
 	pb.upper = hi;
 	pb.names = names;
-	pb.max_iter = (int)lcell_num(L, 1, "max_iter", 50);
-	pb.xtol = lcell_num(L, 1, "xtol", 1e-6);
-	pb.gtol = lcell_num(L, 1, "gtol", 1e-8);
+	pb.max_iter = (int)lbind_optnum(L, 1, "max_iter", 50, "cell.lsq");
+	pb.xtol = lbind_optnum(L, 1, "xtol", 1e-6, "cell.lsq");
+	pb.gtol = lbind_optnum(L, 1, "gtol", 1e-8, "cell.lsq");
 	pb.scale_errors = -1;
 	rc = fit_run(&pb, &res, err);
 	luaL_unref(L, LUA_REGISTRYINDEX, q.ref);
 	if (rc != 0)
-		return larray_error(L, "cell.lsq", err);
+		return lbind_error(L, "cell.lsq", err);
 	lcell_lsq_push(L, &res, q.calls);
 	fit_result_free(&res);
 	return 1;
