@@ -27,6 +27,7 @@
 #include "lbind.h"
 #include "progress.h"
 #include "qmap.h"
+#include "speckle.h"
 #include "twotime.h"
 
 #define LXPCS_PART "ionflow.xpcs.partition"
@@ -1015,8 +1016,8 @@ static int lxpcs_poisson(lua_State *L)
 	sh[1] = (size_t)r;
 	sh[2] = (size_t)c;
 	a = larray_new_uninit(L, ARR_U16, 3, sh);
-	if (corr_poisson_u16((uint16_t *)a->data, arr_size(a), mean,
-			     (uint64_t)seed, err) != 0)
+	if (speckle_poisson_u16((uint16_t *)a->data, arr_size(a), mean,
+				(uint64_t)seed, err) != 0)
 		return lbind_error(L, "xpcs.poisson", err);
 	return 1;
 }
