@@ -218,9 +218,10 @@ static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
 	}
 }
 
-/* Push the parameter set: opts.params as a table, or a name looked up in
-** ionflow.cellparams (a file name ending in .lua is run and must return a
-** table). */
+/* Push the parameter set: opts.params as a table, or a name (or FILE.lua)
+** given to cell.paramsets, the resolver a Lua module installs
+** (ionflow.cellparams does when loaded): the binding knows no module of
+** the Lua layer above it. */
 static int lcell_paramset(lua_State *L, int o)
 {
 	int t = lua_getfield(L, o, "params");
@@ -228,16 +229,22 @@ static int lcell_paramset(lua_State *L, int o)
 		lua_pop(L, 1);
 		lua_newtable(L);
 	} else if (t == LUA_TSTRING) {
-		lua_getglobal(L, "require");
-		lua_pushstring(L, "ionflow.cellparams");
+		if (lua_getfield(L, lua_upvalueindex(1), "paramsets") !=
+		    LUA_TFUNCTION)
+			luaL_error(L, "cell.run: params '%s' is a name, and no "
+				   "resolver of names is installed: require "
+				   "\"ionflow.cellparams\" first, or pass a "
+				   "table", lua_tostring(L, -2));
+		lua_pushvalue(L, -2);
 		lua_call(L, 1, 1);
-		lua_getfield(L, -1, "get");
-		lua_pushvalue(L, -3);
-		lua_call(L, 1, 1);
-		lua_replace(L, -3);
-		lua_pop(L, 1);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "cell.run: cell.paramsets('%s') returned "
+				   "%s, not a table", lua_tostring(L, -2),
+				   luaL_typename(L, -1));
+		lua_replace(L, -2);
 	} else if (t != LUA_TTABLE) {
-		luaL_error(L, "cell.run: params must be a name or a table");
+		luaL_error(L, "cell.run: params must be a name or a table, "
+			   "not %s", luaL_typename(L, -1));
 	}
 	return lua_gettop(L);
 }
@@ -481,7 +488,7 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 		luaL_error(L, "cell.run: L and c0 must be positive");
 }
 
-/* cell.run{...}: see the file header and man/sections/cell.man */
+/* cell.run{...}: see the file header and man/ionflow-lua.7 (CELL) */
 static int lcell_run(lua_State *L)
 {
 	cell_params p;
@@ -891,7 +898,11 @@ static const luaL_Reg lcell_funcs[] = {
 
 int luaopen_ionflow_cell(lua_State *L)
 {
-	luaL_newlib(L, lcell_funcs);
+	/* every function has the module table as upvalue: cell.run finds
+	** cell.paramsets there */
+	luaL_newlibtable(L, lcell_funcs);
+	lua_pushvalue(L, -1);
+	luaL_setfuncs(L, lcell_funcs, 1);
 	lua_pushnumber(L, CELL_F);
 	lua_setfield(L, -2, "F");
 	lua_pushnumber(L, CELL_R);

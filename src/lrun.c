@@ -186,8 +186,14 @@ static void lrun_setpath(lua_State *L)
 
 /* Lua-written modules (lua/ionflow/<name>.lua: units, csv, plot, ...) load
 ** on first use of their global name, so that the REPL and short scripts need
-** no require. Only lower-case names are looked up, each once. */
+** no require. Only lower-case names are looked up, each once. Here too the
+** program wires the layers together: cell.run{params = NAME} finds its set
+** through ionflow.cellparams, loaded on first use (the cell binding knows
+** no Lua module). */
 static const char lrun_lazy[] =
+	"cell.paramsets = function(...)\n"
+	"  return require('ionflow.cellparams').get(...)\n"
+	"end\n"
 	"local searched = {}\n"
 	"setmetatable(_G, {__index = function(t, k)\n"
 	"  if type(k) ~= 'string' or searched[k] or not k:match('^[a-z][a-z0-9]*$') then return nil end\n"

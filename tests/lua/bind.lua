@@ -42,4 +42,25 @@ t.errors(function() h5.create(d .. ".h5", true) end,
 -- a core's error: prefixed by the function
 t.errors(function() array.zeros({1e9, 1e9, 1e9}) end, "array: ",
   "a core error carries the function's prefix")
+-- the cell binding resolves a parameter-set name through cell.paramsets,
+-- which the Lua layer installs; it requires no Lua module itself
+local run = {L = 1e-3, c0 = 1000, V = 0.01, params = "mine", t_end = 10,
+  n_times = 2, N = 20}
+local saved, asked = cell.paramsets, nil
+cell.paramsets = function(name)
+  asked = name
+  return {D = 1e-11, tp = 0.3, kappa = 0.1}
+end
+t.lives(function() cell.run(run) end, "a name goes to the installed resolver")
+t.is(asked, "mine", "the resolver is given the name")
+cell.paramsets = nil
+t.errors(function() cell.run(run) end, "no resolver of names is installed",
+  "without a resolver a name is a clear error")
+cell.paramsets = function() return 1 end
+t.errors(function() cell.run(run) end, "returned number, not a table",
+  "a resolver's bad answer is named")
+cell.paramsets = saved
+t.is(cell.run{L = 1e-3, c0 = 1000, V = 0.01, params = "pnb", t_end = 10,
+  n_times = 2, N = 20}.params, "pnb",
+  "the program installs ionflow.cellparams as the resolver")
 t.done()
