@@ -156,9 +156,7 @@ static void lspk_params(lua_State *L, int t, speckle_params *p)
 			   SPECKLE_MAXMODES);
 	p->modes = (int)modes;
 	p->mean_counts = lbind_checknum(L, t, "mean_counts", LSPK);
-	lua_getfield(L, t, "poisson");
-	p->poisson = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
-	lua_pop(L, 1);
+	p->poisson = lbind_optbool(L, t, "poisson", 1, LSPK);
 	double seed = lbind_optnum(L, t, "seed", 1, LSPK);
 	if (!(seed >= 0 && seed == floor(seed) && seed < 9007199254740992.0))
 		luaL_error(L, "%s: 'seed' must be a non-negative integer", LSPK);

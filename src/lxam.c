@@ -27,23 +27,17 @@ typedef struct lxam_scans {
 	size_t npos;
 } lxam_scans;
 
-/* a required column of an options table, with its length checked */
+/* a required column of the options table at t; the value (and any copy)
+** stays on the stack */
 static const double *lxam_column(lua_State *L, int t, const char *k,
-				 const char *fname, size_t *n, int required)
+				 const char *fname, size_t *n)
 {
 	const double *d;
-	char name[96];
 	luaL_checkstack(L, 3, "too many columns");
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		if (required)
-			luaL_error(L, "%s: missing column '%s'", fname, k);
-		return NULL;
-	}
-	snprintf(name, sizeof name, "%s: column '%s'", fname, k);
-	d = larray_doubles(L, lua_gettop(L), name, n);
-	return d;	/* the value (and any copy) stays on the stack */
+	d = lbind_optdoubles(L, t, k, n, fname);
+	if (d == NULL)
+		luaL_error(L, "%s: missing column '%s'", fname, k);
+	return d;
 }
 
 static arr *lxam_push_vec(lua_State *L, const double *v, size_t n)
@@ -178,12 +172,12 @@ static int lxam_calibrate(lua_State *L)
 	const double *xr, *Ar, *sAr, *x, *A, *sA;
 	double k, sk, dc, d, lo, hi;
 	luaL_checktype(L, 1, LUA_TTABLE);
-	xr = lxam_column(L, 1, "x_ref", fn, &nr, 1);
-	Ar = lxam_column(L, 1, "A_ref", fn, &n2, 1);
-	sAr = lxam_column(L, 1, "sA_ref", fn, &n3, 1);
-	x = lxam_column(L, 1, "x", fn, &n, 1);
-	A = lxam_column(L, 1, "A", fn, &n4, 1);
-	sA = lxam_column(L, 1, "sA", fn, &n5, 1);
+	xr = lxam_column(L, 1, "x_ref", fn, &nr);
+	Ar = lxam_column(L, 1, "A_ref", fn, &n2);
+	sAr = lxam_column(L, 1, "sA_ref", fn, &n3);
+	x = lxam_column(L, 1, "x", fn, &n);
+	A = lxam_column(L, 1, "A", fn, &n4);
+	sA = lxam_column(L, 1, "sA", fn, &n5);
 	if (n2 != nr || n3 != nr || n4 != n || n5 != n)
 		return luaL_error(L, "%s: columns of a scan differ in length", fn);
 	dc = lbind_checknum(L, 1, "delta_c", fn);
@@ -259,12 +253,12 @@ static int lxam_convert(lua_State *L)
 	lxam_scans *s;
 	luaL_checktype(L, 1, LUA_TTABLE);
 	for (int k = 0; k < 4; k++) {
-		col[k] = lxam_column(L, 1, lxam_cols[k], fn, &n[k], 1);
+		col[k] = lxam_column(L, 1, lxam_cols[k], fn, &n[k]);
 		if (n[k] != n[0])
 			return luaL_error(L, "%s: column '%s' has %d rows, '%s' has %d", fn,
 					  lxam_cols[k], (int)n[k], lxam_cols[0], (int)n[0]);
 	}
-	col[4] = lxam_column(L, 1, "dark", fn, &n[4], 0);
+	col[4] = lbind_optdoubles(L, 1, "dark", &n[4], fn);
 	if (col[4] && n[4] != n[0])
 		return luaL_error(L, "%s: column 'dark' has %d rows, 'time_s' has %d",
 				  fn, (int)n[4], (int)n[0]);

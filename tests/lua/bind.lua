@@ -35,6 +35,11 @@ local tr = md.synthetic{ncat = 1, nan = 1, frames = 2}
 t.errors(function() md.write_lammps(d .. ".lammps", tr, {style = "boxed"}) end,
   "md.write_lammps: option 'style' must be one of 'images', 'wrapped', " ..
   "'unwrapped', not 'boxed'", "an enum option: every choice listed")
+-- an array option: its shape checked, function and option named
+t.errors(function() xam.convert{time_s = {1, 2}, x_m = {1, 2},
+  counts = {{1, 2}, {3, 4}}, monitor = {1, 2}} end,
+  "xam.convert: option 'counts' must be 1-D (a list of numbers)",
+  "an array option: a 2-D value refused by name")
 -- options that are not a table
 t.errors(function() h5.create(d .. ".h5", true) end,
   "h5.create: the options must be a table, not boolean",
