@@ -1,6 +1,6 @@
 /*
 ** cell.c - the continuum model of a polarized Li | polymer electrolyte | Li
-** cell. See cell.h for the equations and man/sections/cell.man for the
+** cell. See cell.h for the equations and man/ionflow-lua.7 (CELL) for the
 ** derivation.
 */
 #include <float.h>
@@ -13,6 +13,7 @@
 
 #include "cell.h"
 #include "intr.h"
+#include "num.h"
 
 /* TR-BDF2 (Hosea and Shampine 1996): gamma = 2 - sqrt 2, d = gamma / 2,
 ** w = sqrt 2 / 4; both implicit stages have the diagonal coefficient d */
@@ -805,25 +806,6 @@ static int cell_consistent(cell_ws *w, const double *y, double t, double *i,
 
 /* ----------------------------------------------------------- outputs */
 
-/* linear interpolation of (xs, ys) (n increasing nodes) at x */
-static double cell_lerp(const double *xs, const double *ys, size_t n,
-			double x)
-{
-	size_t lo = 0, hi = n - 1;
-	if (x <= xs[0])
-		return ys[0];
-	if (x >= xs[n - 1])
-		return ys[n - 1];
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		if (xs[mid] <= x)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return ys[lo] + (ys[hi] - ys[lo]) * (x - xs[lo]) / (xs[hi] - xs[lo]);
-}
-
 /* compensated sum of c dx: the salt per electrode area */
 static double cell_salt(const cell_ws *w, const double *z)
 {
@@ -884,9 +866,9 @@ static void cell_output_write(cell_ws *w, const double *y, double i, size_t k,
 				c = y[N - 1] + (cL - y[N - 1]) *
 					(x - w->xc[N - 1]) / (p->L - w->xc[N - 1]);
 			} else {
-				c = cell_lerp(X, C, N + 1, x);
+				c = num_lerp(X, C, N + 1, x);
 			}
-			J = cell_lerp(w->xf, Jf, N + 1, x);
+			J = num_lerp(w->xf, Jf, N + 1, x);
 			if (o->c) o->c[at] = c;
 			if (o->J) o->J[at] = J;
 			if (o->v0) o->v0[at] = -w->Vs * J;

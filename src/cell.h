@@ -18,7 +18,7 @@
 **       + (2RT/F) integral_{c(L)}^{c(0)} t-0 Tf dln c,
 **
 ** Tf = dln(c f+-)/dln c the molar thermodynamic factor. The derivation,
-** frames and signs are in man/sections/cell.man.
+** frames and signs are in man/ionflow-lua.7 (CELL, "Derivation").
 **
 ** Numerics: cell-centred finite volumes (uniform or electrode-refined grid),
 ** zero boundary fluxes imposed exactly, TR-BDF2 time stepping with an

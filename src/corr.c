@@ -29,6 +29,7 @@
 #include "corr16.h"
 #include "intr.h"
 #include "mem.h"
+#include "num.h"
 
 /* A tile's state of every level (about 100 bytes per pixel and level) is
 ** read and written once per batch, so longer batches spend less on it, up
@@ -1211,18 +1212,6 @@ static double corr_frame_sum(const corr *c, const void *fr, arr_dtype dt,
 	return sum;
 }
 
-static int corr_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double corr_median(double *v, size_t n)
-{
-	qsort(v, n, sizeof *v, corr_cmp);
-	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* keep[r] = 0 for frames whose mean is an outlier against the median and
 ** MAD of the recent accepted frames plus this batch */
 static void corr_reject(const corr *c, const double *mean, size_t nb,
@@ -1238,10 +1227,10 @@ static void corr_reject(const corr *c, const double *mean, size_t nb,
 		keep[r] = 1;
 	if (n < 8)
 		return;
-	med = corr_median(ref, n);
+	med = num_median(ref, n);
 	for (size_t i = 0; i < n; i++)
 		dev[i] = fabs(ref[i] - med);
-	mad = corr_median(dev, n);
+	mad = num_median(dev, n);
 	if (!(mad > 0))
 		return;
 	for (size_t r = 0; r < nb; r++)
@@ -1790,38 +1779,3 @@ void corr_res_free(corr_res *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* ------------------------------------------------------- synthetic data */
-
-/* splitmix64: a good 64-bit hash of a counter */
-static uint64_t corr_mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
-}
-
-/* inversion by products of uniforms; mean < 1000 keeps exp(-mean) > 0 */
-int corr_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
-		     char *err)
-{
-	double L = exp(-mean);
-	if (!(mean >= 0 && mean < 700))
-		return err_set(err, "corr: Poisson mean must be 0..700 (got "
-			       "%g)", mean);
-	#pragma omp parallel for schedule(static)
-	for (size_t i = 0; i < n; i++) {
-		uint64_t h = corr_mix(seed ^ corr_mix(i));
-		double p = 1;
-		unsigned k = 0;
-		for (;;) {
-			h = corr_mix(h);
-			p *= (double)(h >> 11) * (1.0 / 9007199254740992.0);
-			if (p <= L || k >= 65535)
-				break;
-			k++;
-		}
-		out[i] = (uint16_t)k;
-	}
-	return 0;
-}

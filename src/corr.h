@@ -158,11 +158,6 @@ double corr_int_share(const corr *c, int level);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 		   size_t max);
-/* n Poisson counts of the given mean (< 1000) into out, for benchmarks and
-** examples: a counter-based hash of (seed, i), so the values do not depend
-** on the number of threads */
-int corr_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
-		     char *err);
 /* the best kernel of this CPU (AUTO) or the one a correlator runs:
 ** "avx512", "avx2" or "base"; corr_kernel_parse is its inverse (AUTO for
 ** "auto"), -1 for an unknown name */

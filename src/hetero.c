@@ -10,6 +10,7 @@
 
 #include "hetero.h"
 #include "intr.h"
+#include "num.h"
 
 #define HET_NTAU0 10		/* tau0 grid of the scan */
 #define HET_DOMEGA 1.02		/* ratio between scanned omegas */
@@ -622,20 +623,6 @@ static int het_global_model(const double *p, size_t np, const double *x,
 	return 0;
 }
 
-static int het_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double het_median(double *v, size_t n)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof *v, het_cmp);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* parameter layout: shared, per group or per bin for each Eq. 1 param */
 static int het_layout(const hetero_global *g, het_gctx *c, size_t *np,
 		      int *ngroups, char *err)
@@ -727,7 +714,7 @@ static int het_global_start(const hetero_global *g, het_gctx *c,
 			nv = het_start_values(g, c, SIZE_MAX, j, 1, buf);
 		if (nv == 0)
 			nv = het_start_values(g, c, s, j, 0, buf);
-		p0[s] = het_median(buf, nv);
+		p0[s] = num_median(buf, nv);
 		fixed[s] = g->fixed[j];
 	}
 	if (g->qc) {
@@ -738,7 +725,7 @@ static int het_global_start(const hetero_global *g, het_gctx *c,
 				if (g->start[k].resolved && g->qc[k] != 0)
 					buf[nv++] = g->start[k].p[FIT_HET_OMEGA] /
 						    fabs(g->qc[k]);
-			v0 = het_median(buf, nv);
+			v0 = num_median(buf, nv);
 		}
 		free(buf);
 		if (!(v0 > 0))
@@ -1051,7 +1038,7 @@ static const char *het_global_judge(const hetero_global *g,
 		size_t nv = het_start_values(g, c, SIZE_MAX, j, 1, buf);
 		if (nv < HET_JUDGE_MIN)
 			continue;
-		double med = het_median(buf, nv);	/* sorts buf */
+		double med = num_median(buf, nv);	/* sorts buf */
 		double iqr = buf[(3 * (nv - 1)) / 4] - buf[(nv - 1) / 4];
 		double x = r->p[c->map[j]], e = r->err[c->map[j]] * infl;
 		double sd = iqr / 1.349, e2 = isfinite(e) ? e * e : 0;
@@ -1086,7 +1073,7 @@ static void het_global_alt(const hetero_global *g, const het_gctx *c,
 		if (g->share[j] != 2)
 			continue;
 		size_t nv = het_start_values(g, c, SIZE_MAX, j, 1, buf);
-		double m = het_median(buf, nv);
+		double m = num_median(buf, nv);
 		for (size_t k = 0; k < g->nb && isfinite(m); k++)
 			p[c->map[k * 6 + j]] = m;
 	}
@@ -1534,7 +1521,7 @@ static size_t het_reject(const size_t *use0, size_t nu, const double *xs,
 		z[i] = (ys[i] - v * xs[i]) * sqrt(ws[i]);
 		az[i] = fabs(z[i]);
 	}
-	double mad = het_median(az, nu) * 1.4826;
+	double mad = num_median(az, nu) * 1.4826;
 	double lim = 5 * (mad > 1 ? mad : 1);
 	size_t *tmp = malloc(sizeof(size_t) * nu);
 	if (tmp == NULL) {

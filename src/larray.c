@@ -19,6 +19,7 @@
 
 #include "array.h"
 #include "larray.h"
+#include "lbind.h"
 
 #define LARRAY_GC_MIN (64 * 1024)	/* report buffers above this size */
 #define LARRAY_SHOW_MAX 20		/* __tostring lists at most this many */
@@ -69,13 +70,6 @@ arr *larray_check(lua_State *L, int i)
 	return a;
 }
 
-int larray_error(lua_State *L, const char *fname, const char *err)
-{
-	if (fname == NULL || *fname == '\0')
-		return luaL_error(L, "%s", err);
-	return luaL_error(L, "%s: %s", fname, err);
-}
-
 static arr *larray_new_common(lua_State *L, arr_dtype dt, int ndim,
 			      const size_t *shape, int zero)
 {
@@ -84,7 +78,7 @@ static arr *larray_new_common(lua_State *L, arr_dtype dt, int ndim,
 	int rc = zero ? arr_alloc(a, dt, ndim, shape, err)
 		: arr_alloc_uninit(a, dt, ndim, shape, err);
 	if (rc < 0)
-		larray_error(L, "array", err);
+		lbind_error(L, "array", err);
 	larray_account(L, a);
 	return a;
 }
@@ -244,7 +238,7 @@ static arr *larray_f64_of(lua_State *L, arr *a, const char *name)
 	if (a->dtype == ARR_F64 && arr_is_contiguous(a))
 		return a;
 	if (arr_copy(&c, a, ARR_F64, err))
-		larray_error(L, name, err);
+		lbind_error(L, name, err);
 	return larray_push(L, &c);
 }
 
@@ -399,7 +393,7 @@ static int larray_fill_new(lua_State *L, int shapei, double v, int dti,
 	arr *a = larray_new_uninit(L, larray_opt_dtype(L, dti, ARR_F64), ndim,
 				   shape);
 	if (arr_fill(a, v, err) < 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 	return 1;
 }
 
@@ -424,7 +418,7 @@ static int larray_linspace(lua_State *L)
 			      "least 1", n));
 	a = larray_push_empty(L);
 	if (arr_linspace(a, lo, hi, (size_t)n, err) < 0)
-		larray_error(L, "array.linspace", err);
+		lbind_error(L, "array.linspace", err);
 	larray_account(L, a);
 	return 1;
 }
@@ -443,7 +437,7 @@ static int larray_arange(lua_State *L)
 	}
 	a = larray_push_empty(L);
 	if (arr_arange(a, lo, hi, step, err) < 0)
-		larray_error(L, "array.arange", err);
+		lbind_error(L, "array.arange", err);
 	larray_account(L, a);
 	return 1;
 }
@@ -463,7 +457,7 @@ static int larray_from(lua_State *L)
 		arr_dtype dt = larray_opt_dtype(L, 2, src->dtype);
 		a = larray_push_empty(L);
 		if (arr_copy(a, src, dt, err) < 0)
-			larray_error(L, "array.from", err);
+			lbind_error(L, "array.from", err);
 		larray_account(L, a);
 		return 1;
 	}
@@ -517,7 +511,7 @@ static int larray_index_int(lua_State *L, arr *a)
 	}
 	v = larray_push_empty(L);
 	if (arr_take(v, a, 0, i, err) < 0)
-		larray_error(L, "array", err);
+		lbind_error(L, "array", err);
 	return 1;
 }
 
@@ -556,14 +550,14 @@ static void larray_store(lua_State *L, arr *a, int vi, const char *fname)
 	char err[ERR_LEN];
 	if (lua_type(L, vi) == LUA_TNUMBER) {
 		if (arr_fill(a, lua_tonumber(L, vi), err) < 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		return;
 	}
 	if (lua_type(L, vi) != LUA_TTABLE && larray_test(L, vi) == NULL)
 		luaL_error(L, "%s: cannot store a %s in an array", fname,
 			   luaL_typename(L, vi));
 	if (arr_assign(a, larray_from_arg(L, vi, a->dtype), err) < 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 }
 
 /* a[i] = v: an element of a 1-d array, or a whole frame of an n-d one */
@@ -586,12 +580,12 @@ static int larray_newindex(lua_State *L)
 					  lua_tointeger(L, 2),
 					  luaL_typename(L, 3));
 		if (arr_set(a, &i, lua_tonumber(L, 3), err) < 0)
-			larray_error(L, "array", err);
+			lbind_error(L, "array", err);
 		return 0;
 	}
 	v = larray_push_empty(L);
 	if (arr_take(v, a, 0, i, err) < 0)
-		larray_error(L, "array", err);
+		lbind_error(L, "array", err);
 	larray_store(L, v, 3, "array");
 	return 0;
 }
@@ -679,7 +673,7 @@ static int larray_set(lua_State *L)
 				  lua_gettop(L) - 2, a->ndim);
 	larray_indices(L, a, idx, "array.set");
 	if (arr_set(a, idx, luaL_checknumber(L, a->ndim + 2), err) < 0)
-		larray_error(L, "array.set", err);
+		lbind_error(L, "array.set", err);
 	return 0;
 }
 
@@ -709,7 +703,7 @@ static int larray_slice(lua_State *L)
 	v = larray_push_empty(L);
 	if (arr_slice(v, a, axis, (size_t)f - 1, (size_t)l, (size_t)step,
 		      err) < 0)
-		larray_error(L, "array.slice", err);
+		lbind_error(L, "array.slice", err);
 	return 1;
 }
 
@@ -724,7 +718,7 @@ static int larray_frame(lua_State *L)
 			       a->shape[0]);
 	v = larray_push_empty(L);
 	if (arr_take(v, a, 0, i, err) < 0)
-		larray_error(L, "array.frame", err);
+		lbind_error(L, "array.frame", err);
 	return 1;
 }
 
@@ -772,12 +766,12 @@ static int larray_reshape(lua_State *L)
 	if (!arr_is_contiguous(a)) {
 		src = larray_push_empty(L);
 		if (arr_copy(src, a, a->dtype, err) < 0)
-			larray_error(L, "array.reshape", err);
+			lbind_error(L, "array.reshape", err);
 		larray_account(L, src);
 	}
 	v = larray_push_empty(L);
 	if (arr_reshape(v, src, ndim, shape, err) < 0)
-		larray_error(L, "array.reshape", err);
+		lbind_error(L, "array.reshape", err);
 	return 1;
 }
 
@@ -787,7 +781,7 @@ static int larray_copy_to(lua_State *L, arr_dtype dt, const char *fname)
 	char err[ERR_LEN];
 	c = larray_push_empty(L);
 	if (arr_copy(c, a, dt, err) < 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 	larray_account(L, c);
 	return 1;
 }
@@ -851,7 +845,7 @@ static int larray_fill(lua_State *L)
 	arr *a = larray_check(L, 1);
 	char err[ERR_LEN];
 	if (arr_fill(a, luaL_checknumber(L, 2), err) < 0)
-		larray_error(L, "array.fill", err);
+		lbind_error(L, "array.fill", err);
 	lua_settop(L, 1);
 	return 1;
 }
@@ -878,7 +872,7 @@ static int larray_reduce(lua_State *L, arr_red op, const char *fname)
 	double r;
 	if (lua_isnoneornil(L, 2)) {
 		if (arr_reduce(a, op, &r, err) < 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		lua_pushnumber(L, r);
 		return 1;
 	}
@@ -886,7 +880,7 @@ static int larray_reduce(lua_State *L, arr_red op, const char *fname)
 		int axis = larray_axis_arg(L, 2, a);
 		o = larray_push_empty(L);
 		if (arr_reduce_axis(o, a, axis, op, err) < 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		larray_account(L, o);
 	}
 	return 1;
@@ -939,7 +933,7 @@ static int larray_arith(lua_State *L, arr_op op)
 		size_t k = strlen(dot);
 		if (strncmp(err, dot, k) == 0 && err[k] == ':')
 			m = err + k + 2;
-		larray_error(L, fname, m);
+		lbind_error(L, fname, m);
 	}
 	larray_account(L, o);
 	return 1;
@@ -961,7 +955,7 @@ static int larray_unop(lua_State *L, arr_unop op, const char *fname)
 		luaL_typeerror(L, 1, "array");
 	o = larray_push_empty(L);
 	if (arr_unary(o, a, op, err) < 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 	larray_account(L, o);
 	return 1;
 }

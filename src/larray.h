@@ -45,11 +45,9 @@ arr *larray_f64(lua_State *L, int i, const char *name);
 ** any shape with at most one axis longer than 1 is taken as a vector */
 const double *larray_vector(lua_State *L, int i, int squeeze,
 			    const char *name, size_t *n);
-/* raise a Lua error carrying a core's message, prefixed by fname */
-int larray_error(lua_State *L, const char *fname, const char *err);
 
 /* push an array userdata holding an empty (zeroed) arr for a core to fill:
-** `arr *o = larray_push_empty(L); if (core(o, ..., err) < 0) larray_error(...)`
+** `arr *o = larray_push_empty(L); if (core(o, ..., err) < 0) lbind_error(...)`
 ** cannot leak, as the userdata releases whatever o holds when collected */
 arr *larray_push_empty(lua_State *L);
 /* report a freshly made buffer of a to the collector (larray_new and

@@ -23,7 +23,7 @@
 #include "cellmeth.h"
 #include "fit.h"
 #include "larray.h"
-#include "lsys.h"
+#include "lbind.h"
 
 #define LCELL_CTX "ionflow.cell.ctx"
 #define LCELL_MAXSEG 64
@@ -227,7 +227,7 @@ static void lcell_prop_table(lua_State *L, int v, const char *name,
 		sv[k] = scale * vv[k];
 	rc = cell_table_init(&x->tab[slot], name, c, sv, nc, err);
 	if (rc != 0)
-		larray_error(L, "cell.run", err);
+		lbind_error(L, "cell.run", err);
 	lua_settop(L, top);
 	x->tab[slot].clamp = lcell_extrap(L, v, name);
 }
@@ -257,29 +257,10 @@ static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
 	}
 }
 
-/* option k of the table at t: a number, or def when absent (NaN def:
-** required) */
-static double lcell_num(lua_State *L, int t, const char *k, double def)
-{
-	double v;
-	int isnum;
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		if (isnan(def))
-			luaL_error(L, "cell.run: option '%s' is required", k);
-		return def;
-	}
-	v = lua_tonumberx(L, -1, &isnum);
-	if (!isnum)
-		luaL_error(L, "cell.run: option '%s' must be a number", k);
-	lua_pop(L, 1);
-	return v;
-}
-
-/* Push the parameter set: opts.params as a table, or a name looked up in
-** ionflow.cellparams (a file name ending in .lua is run and must return a
-** table). */
+/* Push the parameter set: opts.params as a table, or a name (or FILE.lua)
+** given to cell.paramsets, the resolver a Lua module installs
+** (ionflow.cellparams does when loaded): the binding knows no module of
+** the Lua layer above it. */
 static int lcell_paramset(lua_State *L, int o)
 {
 	int t = lua_getfield(L, o, "params");
@@ -287,16 +268,22 @@ static int lcell_paramset(lua_State *L, int o)
 		lua_pop(L, 1);
 		lua_newtable(L);
 	} else if (t == LUA_TSTRING) {
-		lua_getglobal(L, "require");
-		lua_pushstring(L, "ionflow.cellparams");
+		if (lua_getfield(L, lua_upvalueindex(1), "paramsets") !=
+		    LUA_TFUNCTION)
+			luaL_error(L, "cell.run: params '%s' is a name, and no "
+				   "resolver of names is installed: require "
+				   "\"ionflow.cellparams\" first, or pass a "
+				   "table", lua_tostring(L, -2));
+		lua_pushvalue(L, -2);
 		lua_call(L, 1, 1);
-		lua_getfield(L, -1, "get");
-		lua_pushvalue(L, -3);
-		lua_call(L, 1, 1);
-		lua_replace(L, -3);
-		lua_pop(L, 1);
+		if (!lua_istable(L, -1))
+			luaL_error(L, "cell.run: cell.paramsets('%s') returned "
+				   "%s, not a table", lua_tostring(L, -2),
+				   luaL_typename(L, -1));
+		lua_replace(L, -2);
 	} else if (t != LUA_TTABLE) {
-		luaL_error(L, "cell.run: params must be a name or a table");
+		luaL_error(L, "cell.run: params must be a name or a table, "
+			   "not %s", luaL_typename(L, -1));
 	}
 	return lua_gettop(L);
 }
@@ -320,7 +307,7 @@ static void lcell_props(lua_State *L, int o, int ps, lcell_ctx *x,
 	cell_prop *dst[4] = {&p->D, &p->tp, &p->kappa, &p->Tf};
 	int k;
 	for (k = 0; k < 4; k++) {
-		double sc = scales[k] ? lcell_num(L, o, scales[k], 1) : 1;
+		double sc = scales[k] ? lbind_optnum(L, o, scales[k], 1, "cell.run") : 1;
 		int v;
 		if (!(sc > 0) || !isfinite(sc))
 			luaL_error(L, "cell.run: %s = %f must be positive",
@@ -340,9 +327,12 @@ static void lcell_props(lua_State *L, int o, int ps, lcell_ctx *x,
 		lua_pop(L, 1);
 	}
 	/* molar volumes: the options, else the set, else the paper's */
-	p->V_salt = lcell_num(L, o, "V_salt", lcell_num(L, ps, "V_salt",
-							p->V_salt));
-	p->V_EO = lcell_num(L, o, "V_EO", lcell_num(L, ps, "V_EO", p->V_EO));
+	p->V_salt = lbind_optnum(L, o, "V_salt",
+				 lbind_optnum(L, ps, "V_salt", p->V_salt,
+					      "cell.run"), "cell.run");
+	p->V_EO = lbind_optnum(L, o, "V_EO",
+			       lbind_optnum(L, ps, "V_EO", p->V_EO, "cell.run"),
+			       "cell.run");
 }
 
 /* a table {t = ..., v = ...} of a quantity of time at index tv into tt */
@@ -391,10 +381,10 @@ static void lcell_rint(lua_State *L, int o, int ps, lcell_ctx *x,
 		p->Rt.why = lcell_why;
 	} else if (lua_istable(L, v) && lua_getfield(L, v, "R0") != LUA_TNIL) {
 		lua_pop(L, 1);
-		p->R_int = lcell_num(L, v, "R0", NAN);
-		p->Rt.R_growth = lcell_num(L, v, "dR", 0);
-		p->Rt.t_growth = lcell_num(L, v, "t1", 3600);
-		p->Rt.p_growth = lcell_num(L, v, "p", 1);
+		p->R_int = lbind_optnum(L, v, "R0", NAN, "cell.run");
+		p->Rt.R_growth = lbind_optnum(L, v, "dR", 0, "cell.run");
+		p->Rt.t_growth = lbind_optnum(L, v, "t1", 3600, "cell.run");
+		p->Rt.p_growth = lbind_optnum(L, v, "p", 1, "cell.run");
 	} else if (lua_istable(L, v)) {
 		lua_pop(L, 1);
 		lcell_ttab_load(L, v, "R_int", &x->rt);
@@ -492,8 +482,8 @@ static void lcell_protocol(lua_State *L, int o, lcell_ctx *x, cell_params *p)
 					   "{t_end =, V = or I =}", where);
 			lcell_segment(L, lua_gettop(L), x, k, where);
 			if (k + 1 < n)
-				x->seg[k].t_end = lcell_num(L, lua_gettop(L),
-							    "t_end", NAN);
+				x->seg[k].t_end = lbind_checknum(L,
+					lua_gettop(L), "t_end", "cell.run");
 			lua_pop(L, 1);
 		}
 		x->nseg = n;
@@ -535,13 +525,14 @@ static const double *lcell_times(lua_State *L, int o, size_t *nt)
 		if (a->ndim != 1 || a->shape[0] == 0)
 			luaL_error(L, "cell.run: times must be a non-empty list");
 		if (arr_copy(&c, a, ARR_F64, err))
-			larray_error(L, "cell.run", err);
+			lbind_error(L, "cell.run", err);
 		a = larray_push(L, &c);
 		*nt = a->shape[0];
 		return (const double *)a->data;
 	} else {
-		double t_end = lcell_num(L, o, "t_end", NAN);
-		lua_Integer n = (lua_Integer)lcell_num(L, o, "n_times", 101), k;
+		double t_end = lbind_checknum(L, o, "t_end", "cell.run");
+		lua_Integer n = (lua_Integer)lbind_optnum(L, o, "n_times", 101,
+							  "cell.run"), k;
 		size_t shape[1];
 		arr *a;
 		if (!(t_end > 0) || !isfinite(t_end))
@@ -570,7 +561,7 @@ static const double *lcell_positions(lua_State *L, int o,
 			luaL_error(L, "cell.run: out of memory");
 		if (cell_grid(p->N, p->L, p->refine, xf, err) != 0) {
 			free(xf);
-			larray_error(L, "cell.run", err);
+			lbind_error(L, "cell.run", err);
 		}
 		a = larray_new(L, ARR_F64, 1, shape);
 		xc = (double *)a->data;
@@ -584,7 +575,7 @@ static const double *lcell_positions(lua_State *L, int o,
 	if (a->ndim != 1)
 		luaL_error(L, "cell.run: positions must be a list of numbers");
 	if (arr_copy(&c, a, ARR_F64, err))
-		larray_error(L, "cell.run", err);
+		lbind_error(L, "cell.run", err);
 	a = larray_push(L, &c);
 	*nx = a->shape[0];
 	return (const double *)a->data;
@@ -593,25 +584,26 @@ static const double *lcell_positions(lua_State *L, int o,
 static void lcell_options(lua_State *L, int o, cell_params *p)
 {
 	double N, i0;
-	p->L = lcell_num(L, o, "L", NAN);
-	p->c0 = lcell_num(L, o, "c0", NAN);
-	p->T = lcell_num(L, o, "T", p->T);
-	i0 = lcell_num(L, o, "i0", 0);
-	p->i0_pos = lcell_num(L, o, "i0_pos", i0);
-	p->i0_neg = lcell_num(L, o, "i0_neg", i0);
-	p->M_Li = lcell_num(L, o, "M_Li", p->M_Li);
-	p->rho_Li = lcell_num(L, o, "rho_Li", p->rho_Li);
-	N = lcell_num(L, o, "N", 200);
+	p->L = lbind_checknum(L, o, "L", "cell.run");
+	p->c0 = lbind_checknum(L, o, "c0", "cell.run");
+	p->T = lbind_optnum(L, o, "T", p->T, "cell.run");
+	i0 = lbind_optnum(L, o, "i0", 0, "cell.run");
+	p->i0_pos = lbind_optnum(L, o, "i0_pos", i0, "cell.run");
+	p->i0_neg = lbind_optnum(L, o, "i0_neg", i0, "cell.run");
+	p->M_Li = lbind_optnum(L, o, "M_Li", p->M_Li, "cell.run");
+	p->rho_Li = lbind_optnum(L, o, "rho_Li", p->rho_Li, "cell.run");
+	N = lbind_optnum(L, o, "N", 200, "cell.run");
 	if (!(N >= 3 && N <= 1e7) || N != floor(N))
 		luaL_error(L, "cell.run: N must be an integer >= 3");
 	p->N = (size_t)N;
-	p->refine = lcell_num(L, o, "refine", 1);
-	p->rtol = lcell_num(L, o, "rtol", p->rtol);
-	p->atol = lcell_num(L, o, "atol", 0);
-	p->h0 = lcell_num(L, o, "h0", 0);
-	p->hmax = lcell_num(L, o, "hmax", 0);
-	p->c_min = lcell_num(L, o, "c_min", 0);
-	p->max_steps = (size_t)lcell_num(L, o, "max_steps", 1e6);
+	p->refine = lbind_optnum(L, o, "refine", 1, "cell.run");
+	p->rtol = lbind_optnum(L, o, "rtol", p->rtol, "cell.run");
+	p->atol = lbind_optnum(L, o, "atol", 0, "cell.run");
+	p->h0 = lbind_optnum(L, o, "h0", 0, "cell.run");
+	p->hmax = lbind_optnum(L, o, "hmax", 0, "cell.run");
+	p->c_min = lbind_optnum(L, o, "c_min", 0, "cell.run");
+	p->max_steps = (size_t)lbind_optnum(L, o, "max_steps", 1e6,
+					    "cell.run");
 	lua_getfield(L, o, "land");
 	p->land = lua_toboolean(L, -1);
 	lua_pop(L, 1);
@@ -633,13 +625,13 @@ static int lcell_setup(lua_State *L, int o, cell_params *p, lcell_ctx **x)
 	return ps;
 }
 
-/* cell.run{...}: see the file header and man/sections/cell.man */
+/* cell.run{...}: see the file header and man/ionflow-lua.7 (CELL) */
 static int lcell_run(lua_State *L)
 {
 	cell_params p;
 	cell_out out;
 	lcell_ctx *x;
-	lsys_progress lp;
+	lbind_progress lp;
 	char err[ERR_LEN];
 	const double *times, *pos;
 	size_t nt, nx, k;
@@ -675,13 +667,13 @@ static int lcell_run(lua_State *L)
 	out.vm_lab = lcell_out(L, r, "vm_lab", 2, nt, nx);
 	out.vm_rel = lcell_out(L, r, "vm_rel", 2, nt, nx);
 	lua_getfield(L, o, "progress");
-	lsys_progress_arg(L, lua_gettop(L), &lp);
+	lbind_progress_arg(L, lua_gettop(L), &lp);
 	p.prog = &lp.p;
 	rc = cell_run(&p, times, nt, pos, nx, &out, err);
-	lsys_progress_finish(L, &lp);
+	lbind_progress_finish(L, &lp);
 	lua_pop(L, 1);
 	if (rc != 0)
-		return larray_error(L, "cell.run", err);
+		return lbind_error(L, "cell.run", err);
 	salt = out.salt;
 	for (k = 0; k < nt; k++)
 		drift = fmax(drift, fabs(salt[k] / salt[0] - 1));
@@ -753,10 +745,10 @@ static int lcell_bruce_vincent(lua_State *L)
 	ps = lcell_setup(L, 1, &p, &x);
 	lcell_stops(L, x, &p);
 	memset(&r, 0, sizeof r);
-	r.dV = lcell_num(L, 1, "dV", 0.01);
-	r.t_ss = lcell_num(L, 1, "t_ss", 0);
+	r.dV = lbind_optnum(L, 1, "dV", 0.01, "cell.bruce_vincent");
+	r.t_ss = lbind_optnum(L, 1, "t_ss", 0, "cell.bruce_vincent");
 	if (cellmeth_bruce_vincent(&p, &r, err) != 0)
-		return larray_error(L, "cell.bruce_vincent", err);
+		return lbind_error(L, "cell.bruce_vincent", err);
 	lua_newtable(L);
 	t = lua_gettop(L);
 	lcell_bv_push(L, t, &r);
@@ -779,9 +771,9 @@ static int lcell_balsara_newman(lua_State *L)
 	ps = lcell_setup(L, 1, &p, &x);
 	lcell_stops(L, x, &p);
 	memset(&r, 0, sizeof r);
-	r.dV = lcell_num(L, 1, "dV", 0.01);
-	r.t_pol = lcell_num(L, 1, "t_pol", 0);
-	nfit = lcell_num(L, 1, "nfit", 41);
+	r.dV = lbind_optnum(L, 1, "dV", 0.01, "cell.balsara_newman");
+	r.t_pol = lbind_optnum(L, 1, "t_pol", 0, "cell.balsara_newman");
+	nfit = lbind_optnum(L, 1, "nfit", 41, "cell.balsara_newman");
 	if (!(nfit >= 2 && nfit <= 1e6) || nfit != floor(nfit))
 		return luaL_error(L, "cell.balsara_newman: nfit must be an "
 				  "integer >= 2");
@@ -798,7 +790,7 @@ static int lcell_balsara_newman(lua_State *L)
 	}
 	lua_pop(L, 1);
 	if (cellmeth_balsara_newman(&p, &r, err) != 0)
-		return larray_error(L, "cell.balsara_newman", err);
+		return lbind_error(L, "cell.balsara_newman", err);
 	lua_newtable(L);
 	t = lua_gettop(L);
 	lcell_bv_push(L, t, &r.bv);
@@ -816,18 +808,19 @@ static int lcell_balsara_newman(lua_State *L)
 /* cell.steady_current{V, L, c0, T, D, tp, kappa, R_int}: the closed form */
 static int lcell_steady(lua_State *L)
 {
+	const char *F = "cell.steady_current";
 	char err[ERR_LEN];
 	double i;
 	luaL_checktype(L, 1, LUA_TTABLE);
-	if (cell_steady_current(lcell_num(L, 1, "V", NAN),
-				lcell_num(L, 1, "L", NAN),
-				lcell_num(L, 1, "c0", NAN),
-				lcell_num(L, 1, "T", 363.15),
-				lcell_num(L, 1, "D", NAN),
-				lcell_num(L, 1, "tp", NAN),
-				lcell_num(L, 1, "kappa", NAN),
-				lcell_num(L, 1, "R_int", 0), &i, err) != 0)
-		return larray_error(L, "cell.steady_current", err);
+	if (cell_steady_current(lbind_checknum(L, 1, "V", F),
+				lbind_checknum(L, 1, "L", F),
+				lbind_checknum(L, 1, "c0", F),
+				lbind_optnum(L, 1, "T", 363.15, F),
+				lbind_checknum(L, 1, "D", F),
+				lbind_checknum(L, 1, "tp", F),
+				lbind_checknum(L, 1, "kappa", F),
+				lbind_optnum(L, 1, "R_int", 0, F), &i, err) != 0)
+		return lbind_error(L, "cell.steady_current", err);
 	lua_pushnumber(L, i);
 	return 1;
 }
@@ -845,7 +838,7 @@ static int lcell_grid(lua_State *L)
 	shape[0] = (size_t)N + 1;
 	a = larray_new(L, ARR_F64, 1, shape);
 	if (cell_grid((size_t)N, Lc, ref, (double *)a->data, err) != 0)
-		return larray_error(L, "cell.grid", err);
+		return lbind_error(L, "cell.grid", err);
 	return 1;
 }
 
@@ -871,7 +864,7 @@ static int lcell_interp(lua_State *L)
 			return luaL_error(L, "cell.interp: %d concentrations "
 					  "but %d values", (int)n, (int)nv);
 		if (cell_table_init(&x->tab[0], "interp", c, v, n, err) != 0)
-			return larray_error(L, "cell.interp", err);
+			return lbind_error(L, "cell.interp", err);
 	}
 	if (lua_type(L, 3) == LUA_TNUMBER) {
 		double y = cell_table_eval(&x->tab[0], lua_tonumber(L, 3));
@@ -1125,14 +1118,14 @@ static int lcell_lsq_run(lua_State *L)
 	pb.lower = lo;
 	pb.upper = hi;
 	pb.names = names;
-	pb.max_iter = (int)lcell_num(L, 1, "max_iter", 50);
-	pb.xtol = lcell_num(L, 1, "xtol", 1e-6);
-	pb.gtol = lcell_num(L, 1, "gtol", 1e-8);
+	pb.max_iter = (int)lbind_optnum(L, 1, "max_iter", 50, "cell.lsq");
+	pb.xtol = lbind_optnum(L, 1, "xtol", 1e-6, "cell.lsq");
+	pb.gtol = lbind_optnum(L, 1, "gtol", 1e-8, "cell.lsq");
 	pb.scale_errors = -1;
 	rc = fit_run(&pb, &res, err);
 	luaL_unref(L, LUA_REGISTRYINDEX, q.ref);
 	if (rc != 0)
-		return larray_error(L, "cell.lsq", err);
+		return lbind_error(L, "cell.lsq", err);
 	lcell_lsq_push(L, &res, q.calls);
 	fit_result_free(&res);
 	return 1;
@@ -1151,7 +1144,11 @@ static const luaL_Reg lcell_funcs[] = {
 
 int luaopen_ionflow_cell(lua_State *L)
 {
-	luaL_newlib(L, lcell_funcs);
+	/* every function has the module table as upvalue: cell.run finds
+	** cell.paramsets there */
+	luaL_newlibtable(L, lcell_funcs);
+	lua_pushvalue(L, -1);
+	luaL_setfuncs(L, lcell_funcs, 1);
 	lua_pushnumber(L, CELL_F);
 	lua_setfield(L, -2, "F");
 	lua_pushnumber(L, CELL_R);

@@ -14,6 +14,7 @@
 
 #include "chem.h"
 #include "larray.h"
+#include "lbind.h"
 #include "molvol.h"
 #include "xray.h"
 
@@ -32,7 +33,7 @@ static int lchem_molar_mass(lua_State *L)
 	char err[ERR_LEN];
 	double M;
 	if (chem_molar_mass(luaL_checkstring(L, 1), &M, err))
-		return larray_error(L, "chem.molar_mass", err);
+		return lbind_error(L, "chem.molar_mass", err);
 	lua_pushnumber(L, M);
 	return 1;
 }
@@ -45,7 +46,7 @@ static int lchem_two(lua_State *L, lchem_conv2 f, const char *fname)
 	char err[ERR_LEN];
 	double v;
 	if (f(lchem_num(L, 1, fname), lchem_num(L, 2, fname), &v, err))
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	lua_pushnumber(L, v);
 	return 1;
 }
@@ -58,7 +59,7 @@ static int lchem_four(lua_State *L, lchem_conv4 f, const char *fname)
 	double Ms = luaL_optnumber(L, 3, CHEM_M_LITFSI_PAPER);
 	double Me = luaL_optnumber(L, 4, CHEM_M_EO_PAPER);
 	if (f(lchem_num(L, 1, fname), lchem_num(L, 2, fname), Ms, Me, &v, err))
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	lua_pushnumber(L, v);
 	return 1;
 }
@@ -101,7 +102,7 @@ static int lchem_attenuation(lua_State *L)
 	double E = lchem_num(L, 2, "chem.attenuation");
 	if (xray_mass_attenuation(f, E, &mu, err) ||
 	    xray_molar_attenuation(f, E, &sigma, &M, err))
-		return larray_error(L, "chem.attenuation", err);
+		return lbind_error(L, "chem.attenuation", err);
 	lua_pushnumber(L, mu);
 	lua_pushnumber(L, sigma);
 	lua_pushnumber(L, M);
@@ -157,38 +158,22 @@ static int lchem_fit(lua_State *L)
 		lua_pop(L, 2);
 	}
 	if (molvol_fit_density(r, rho, s, n1, Ms, Me, &f, err))
-		return larray_error(L, "chem.fit_molar_volumes", err);
+		return lbind_error(L, "chem.fit_molar_volumes", err);
 	lchem_push_fit(L, &f);
 	return 1;
-}
-
-static double lchem_field(lua_State *L, int t, const char *k, double def,
-			  const char *fname)
-{
-	double v;
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1) && def == def) {
-		lua_pop(L, 1);
-		return def;
-	}
-	if (!lua_isnumber(L, -1))
-		luaL_error(L, "%s: fit.%s must be a number", fname, k);
-	v = lua_tonumber(L, -1);
-	lua_pop(L, 1);
-	return v;
 }
 
 /* a fit table back into C; a hand-made {V_salt=, V_solvent=} works too */
 static void lchem_get_fit(lua_State *L, int t, molvol_fit *f, const char *fname)
 {
 	luaL_checktype(L, t, LUA_TTABLE);
-	f->V_salt = lchem_field(L, t, "V_salt", NAN, fname);
-	f->V_solvent = lchem_field(L, t, "V_solvent", NAN, fname);
-	f->M_salt = lchem_field(L, t, "M_salt", CHEM_M_LITFSI_PAPER, fname);
-	f->M_solvent = lchem_field(L, t, "M_solvent", CHEM_M_EO_PAPER, fname);
-	f->sd_salt = lchem_field(L, t, "sd_salt", 0, fname);
-	f->sd_solvent = lchem_field(L, t, "sd_solvent", 0, fname);
-	f->cov = lchem_field(L, t, "cov", 0, fname);
+	f->V_salt = lbind_checknum(L, t, "V_salt", fname);
+	f->V_solvent = lbind_checknum(L, t, "V_solvent", fname);
+	f->M_salt = lbind_optnum(L, t, "M_salt", CHEM_M_LITFSI_PAPER, fname);
+	f->M_solvent = lbind_optnum(L, t, "M_solvent", CHEM_M_EO_PAPER, fname);
+	f->sd_salt = lbind_optnum(L, t, "sd_salt", 0, fname);
+	f->sd_solvent = lbind_optnum(L, t, "sd_solvent", 0, fname);
+	f->cov = lbind_optnum(L, t, "cov", 0, fname);
 }
 
 typedef int (*lchem_fitfn)(const molvol_fit *, double, double *, double *, char *);
@@ -200,7 +185,7 @@ static int lchem_with_fit(lua_State *L, lchem_fitfn fn, const char *fname)
 	double v, sd;
 	lchem_get_fit(L, 1, &f, fname);
 	if (fn(&f, lchem_num(L, 2, fname), &v, &sd, err))
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	lua_pushnumber(L, v);
 	lua_pushnumber(L, sd);
 	return 2;

@@ -27,6 +27,7 @@
 #include "fit.h"
 #include "hetero.h"
 #include "larray.h"
+#include "lbind.h"
 
 #define LFIT_NOTE "only the speed |v| is observable: omega = |q.v| is even " \
 	"in v, so the flow direction is known up to 180 degrees"
@@ -88,32 +89,6 @@ static const double *lfit_field_any(lua_State *L, int t, const char *k,
 		luaL_error(L, "%s: '%s' has %d values, %d expected", fname, k,
 			   (int)arr_size(a), (int)n);
 	return (const double *)a->data;
-}
-
-static double lfit_optnum(lua_State *L, int t, const char *k, double def,
-			  const char *fname)
-{
-	double v = def;
-	if (t == 0)
-		return def;
-	if (lua_getfield(L, t, k) != LUA_TNIL) {
-		if (!lua_isnumber(L, -1))
-			luaL_error(L, "%s: '%s' must be a number", fname, k);
-		v = lua_tonumber(L, -1);
-	}
-	lua_pop(L, 1);
-	return v;
-}
-
-static int lfit_optbool(lua_State *L, int t, const char *k, int def)
-{
-	int v = def;
-	if (t == 0)
-		return def;
-	if (lua_getfield(L, t, k) != LUA_TNIL)
-		v = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return v;
 }
 
 static double *lfit_buf(lua_State *L, size_t n)
@@ -354,8 +329,8 @@ static const char **lfit_names(lua_State *L, int o, size_t np)
 ** correlator, for the averaging of its delays (fit_mt) */
 static void lfit_mt_opts(lua_State *L, int o, fit_mt *mt, const char *fname)
 {
-	mt->dt = lfit_optnum(L, o, "frame_time", 0, fname);
-	double dpl = lfit_optnum(L, o, "dpl", 4, fname);
+	mt->dt = lbind_optnum(L, o, "frame_time", 0, fname);
+	double dpl = lbind_optnum(L, o, "dpl", 4, fname);
 	if (!(mt->dt >= 0 && isfinite(mt->dt)))
 		luaL_error(L, "%s: frame_time must be positive (got %f)", fname,
 			   (lua_Number)mt->dt);
@@ -384,7 +359,7 @@ static void *lfit_native_ctx(lua_State *L, int o, fit_model_fn *fn,
 			     fit_eq1_opts *eo, const char *fname)
 {
 	memset(eo, 0, sizeof *eo);
-	eo->srel = lfit_optnum(L, o, "spread", 0, fname);
+	eo->srel = lbind_optnum(L, o, "spread", 0, fname);
 	if (!(eo->srel >= 0 && eo->srel < 10))
 		luaL_error(L, "%s: spread must be in [0, 10)", fname);
 	lfit_mt_opts(L, o, &eo->mt, fname);
@@ -439,7 +414,7 @@ static int lfit_curve(lua_State *L)
 	fit_eq1_opts eo;
 	if (lua_type(L, 1) == LUA_TSTRING) {
 		if (fit_native(lua_tostring(L, 1), &fn, &np, &names, err) != 0)
-			return larray_error(L, fname, err);
+			return lbind_error(L, fname, err);
 		ctx = lfit_native_ctx(L, 4, &fn, &eo, fname);
 	} else {
 		luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -452,7 +427,7 @@ static int lfit_curve(lua_State *L)
 			return luaL_error(L, "%s: 'p0' is empty", fname);
 		fn = lfit_call_model;
 		names = (const char *const *)lfit_names(L, 4, np);
-		lc.vectorized = lfit_optbool(L, 4, "vectorized", 0);
+		lc.vectorized = lbind_optbool(L, 4, "vectorized", 0, fname);
 		if (lfit_has(L, 4, "frame_time") || lfit_has(L, 4, "dpl") ||
 		    lfit_has(L, 4, "spread"))
 			return luaL_error(L, "%s: frame_time, dpl and spread "
@@ -477,11 +452,11 @@ static int lfit_curve(lua_State *L)
 	fit_problem pb = {.model = fn, .ctx = ctx, .np = np, .n = n, .x = x,
 		.y = y, .weights = w, .p0 = p0, .lower = lo, .upper = hi,
 		.fixed = fixed, .names = names,
-		.max_iter = (int)lfit_optnum(L, 4, "max_iter", 0, fname),
+		.max_iter = (int)lbind_optnum(L, 4, "max_iter", 0, fname),
 		.scale_errors = sc};
 	fit_result r;
 	if (fit_run(&pb, &r, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	lfit_push_result(L, &r, names);
 	fit_result_free(&r);
 	return 1;
@@ -522,15 +497,15 @@ static void lfit_het_opts(lua_State *L, int o, hetero_opts *ho,
 			  const char *fname)
 {
 	memset(ho, 0, sizeof *ho);
-	ho->fit_baseline = lfit_optbool(L, o, "fit_baseline", 0);
-	ho->baseline = lfit_optnum(L, o, "baseline", 1, fname);
-	ho->gamma = lfit_optnum(L, o, "gamma", NAN, fname);
+	ho->fit_baseline = lbind_optbool(L, o, "fit_baseline", 0, fname);
+	ho->baseline = lbind_optnum(L, o, "baseline", 1, fname);
+	ho->gamma = lbind_optnum(L, o, "gamma", NAN, fname);
 	ho->fix_gamma = !isnan(ho->gamma);
 	if (!ho->fix_gamma)
 		ho->gamma = 1;
-	ho->tau_min = lfit_optnum(L, o, "tau_min", 0, fname);
-	ho->tau_max = lfit_optnum(L, o, "tau_max", 0, fname);
-	ho->omega_max = lfit_optnum(L, o, "omega_max", 0, fname);
+	ho->tau_min = lbind_optnum(L, o, "tau_min", 0, fname);
+	ho->tau_max = lbind_optnum(L, o, "tau_max", 0, fname);
+	ho->omega_max = lbind_optnum(L, o, "omega_max", 0, fname);
 	lfit_mt_opts(L, o, &ho->mt, fname);
 }
 
@@ -571,7 +546,7 @@ static int lfit_het_global(lua_State *L, int g, const double *tau,
 	hg.nb = nb;
 	lfit_share(L, g, "share", 1, hg.share, fname);
 	lfit_share(L, g, "by_group", 2, hg.share, fname);
-	hg.fixed[0] = !lfit_optbool(L, g, "fit_baseline", 0);
+	hg.fixed[0] = !lbind_optbool(L, g, "fit_baseline", 0, fname);
 	int *grp = lua_newuserdatauv(L, sizeof(int) * nb, 0);
 	const double *gv = lfit_field_vec(L, g, "group", nb, fname);
 	for (size_t k = 0; k < nb; k++) {
@@ -609,7 +584,7 @@ static int lfit_het_global(lua_State *L, int g, const double *tau,
 		hg.srel = sr;
 	}
 	if (hetero_fit_global(&hg, out, NULL, NULL, chi2, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	return 0;
 }
 
@@ -818,7 +793,7 @@ static int lfit_heterodyne(lua_State *L)
 	lfit_pix px;
 	lfit_get_pixels(L, o, &px, fname);
 	if (px.npix) {
-		double al = lfit_optnum(L, o, "flow_angle_deg", 0, fname) * M_PI / 180;
+		double al = lbind_optnum(L, o, "flow_angle_deg", 0, fname) * M_PI / 180;
 		size_t *use = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
 		size_t *nn = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
 		const double **nr = lua_newuserdatauv(L, sizeof(double *) * 2 * nb, 0);
@@ -833,7 +808,7 @@ static int lfit_heterodyne(lua_State *L)
 	hetero_result *res = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
 	char (*why)[ERR_LEN] = lua_newuserdatauv(L, (size_t)ERR_LEN * nb, 0);
 	if (hetero_fit_bins(tau, g2, e, n, nb, &ho, res, why, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	int single = ga->ndim < 2;
 	double chi2 = NAN;
 	hetero_result *gout = NULL;
@@ -877,14 +852,14 @@ static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
 			luaL_error(L, "%s: fits[%d] is not a fit table", fname,
 				   (int)k + 1);
 		int f = lua_gettop(L);
-		om[k] = lfit_optnum(L, f, "omega", NAN, fname);
-		oe[k] = lfit_optnum(L, f, "omega_err", NAN, fname);
-		rs[k] = lfit_optbool(L, f, "resolved", 0);
+		om[k] = lbind_optnum(L, f, "omega", NAN, fname);
+		oe[k] = lbind_optnum(L, f, "omega_err", NAN, fname);
+		rs[k] = lbind_optbool(L, f, "resolved", 0, fname);
 		memset(&st[k], 0, sizeof st[k]);
 		for (int j = 0; j < FIT_HET_NP; j++)
-			st[k].p[j] = lfit_optnum(L, f, lfit_het_names[j], NAN, fname);
+			st[k].p[j] = lbind_optnum(L, f, lfit_het_names[j], NAN, fname);
 		st[k].resolved = rs[k];
-		st[k].periods = lfit_optnum(L, f, "periods", NAN, fname);
+		st[k].periods = lbind_optnum(L, f, "periods", NAN, fname);
 		st[k].reason = rs[k] ? "resolved" : "not resolved";
 		lua_pop(L, 1);
 	}
@@ -1038,7 +1013,7 @@ static double lfit_master_taumax(lua_State *L, int mt, const double *tau,
 				 size_t n, const double *g2, size_t nb,
 				 const size_t *use, size_t mb, const char *fname)
 {
-	double tm = lfit_optnum(L, mt, "tau_max", -1, fname), last = 0;
+	double tm = lbind_optnum(L, mt, "tau_max", -1, fname), last = 0;
 	if (tm >= 0)
 		return tm;
 	for (size_t t = 0; t < n; t++)
@@ -1117,7 +1092,7 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	** normalisation by static-bin means lowers it by about 1/pixels of a
 	** static bin; the free baseline absorbs both, so that beta and h come
 	** from the decaying terms, which all bins share */
-	int fb = lfit_optbool(L, mt, "fit_baseline", 1);
+	int fb = lbind_optbool(L, mt, "fit_baseline", 1, fname);
 	hetero_global hg = {.mt = avg, .nb = mb, .tau = tp, .g2 = tp + mb,
 		.g2err = e ? tp + 2 * mb : NULL, .n = ns,
 		.share = {fb ? 0 : 1, 1, 1, 2, 1}, .fixed = {!fb, 0, 0, 0, 0, 0},
@@ -1255,14 +1230,14 @@ static int lfit_velocity(lua_State *L)
 	** w = }: the master fit then averages Eq. 1 over each bin's pixels */
 	lfit_pix px;
 	lfit_get_pixels(L, 1, &px, fname);
-	double deg = lfit_optnum(L, 1, "flow_angle_deg", 0, fname);
-	double alpha = lfit_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
-	int fit_angle = lfit_optbool(L, 1, "fit_angle", 0);
+	double deg = lbind_optnum(L, 1, "flow_angle_deg", 0, fname);
+	double alpha = lbind_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
+	int fit_angle = lbind_optbool(L, 1, "fit_angle", 0, fname);
 	hetero_bins b = {nb, om, oe, rs, ring, q, qx, qy,
-		lfit_optnum(L, 1, "min_cos", 0, fname)};
+		lbind_optnum(L, 1, "min_cos", 0, fname)};
 	hetero_velocity *out = lua_newuserdatauv(L, sizeof *out, 0);
 	if (hetero_velocity_fit(&b, alpha, fit_angle, out, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	double per = have_fits ? lfit_median_periods(&b, out->flow_angle, st) : NAN;
 	int top = lua_gettop(L);
 	if (lua_getfield(L, 1, "master") == LUA_TTABLE && out->resolved) {
@@ -1301,7 +1276,7 @@ static int lfit_eval(lua_State *L)
 	const char *model = luaL_checkstring(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (fit_native(model, &fn, &np, &names, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	const double *x = lfit_vec(L, 3, &n, fname, "x");
 	double *p = lfit_buf(L, np);
 	lua_newtable(L);	/* {p0 = params} for lfit_params */
@@ -1314,10 +1289,10 @@ static int lfit_eval(lua_State *L)
 	arr y;
 	size_t shape[1] = {n};
 	if (arr_alloc(&y, ARR_F64, 1, shape, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	arr *ya = larray_push(L, &y);
 	if (fn(p, np, x, n, (double *)ya->data, NULL, ctx, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	if (lua_istable(L, 3)) {	/* a table in, a table out */
 		lua_createtable(L, (int)n, 0);
 		for (size_t i = 0; i < n; i++) {

@@ -20,6 +20,7 @@
 
 #include "h5.h"
 #include "larray.h"
+#include "lbind.h"
 
 #define LH5_FILE "ionflow.h5.file"
 #define LH5_FRAMES "ionflow.h5.frames"
@@ -85,36 +86,6 @@ static lh5_writer *lh5_checkwriter(lua_State *L, int i)
 	if (u->w == NULL)
 		luaL_argerror(L, i, "h5 writer is closed");
 	return u;
-}
-
-/* a field of the options table at index t, as an integer or nil */
-static int lh5_optint(lua_State *L, int t, const char *k, lua_Integer *v,
-		      const char *fname)
-{
-	int isint, ty;
-	if (lua_isnoneornil(L, t))
-		return 0;
-	ty = lua_getfield(L, t, k);
-	if (ty == LUA_TNIL) {
-		lua_pop(L, 1);
-		return 0;
-	}
-	*v = lua_tointegerx(L, -1, &isint);
-	lua_pop(L, 1);
-	if (!isint)
-		luaL_error(L, "%s: option '%s' must be an integer", fname, k);
-	return 1;
-}
-
-static int lh5_optbool(lua_State *L, int t, const char *k, int def)
-{
-	int v = def;
-	if (lua_isnoneornil(L, t))
-		return def;
-	if (lua_getfield(L, t, k) != LUA_TNIL)
-		v = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return v;
 }
 
 /* a list of integers (or a single integer) in field k of table t; returns
@@ -289,7 +260,7 @@ static int lh5_open(lua_State *L)
 	u->f = NULL;
 	luaL_setmetatable(L, LH5_FILE);
 	if (h5_open(&u->f, path, err) != 0)
-		return larray_error(L, "h5.open", err);
+		return lbind_error(L, "h5.open", err);
 	return 1;
 }
 
@@ -331,7 +302,7 @@ static int lh5_info(lua_State *L)
 	char err[ERR_LEN];
 	h5_info info;
 	if (h5_info_get(u->f, path, &info, err) != 0)
-		return larray_error(L, "h5.info", err);
+		return lbind_error(L, "h5.info", err);
 	lh5_pushinfo(L, &info);
 	lua_pushstring(L, path);
 	lua_setfield(L, -2, "path");
@@ -363,11 +334,11 @@ static int lh5_list(lua_State *L)
 	lh5_file *u = lh5_checkfile(L, 1);
 	const char *g = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "/";
 	int oi = lua_type(L, 2) == LUA_TTABLE ? 2 : 3;
-	int rec = lh5_optbool(L, oi, "recursive", 0);
+	int rec = lbind_optbool(L, oi, "recursive", 0, "h5.list");
 	char err[ERR_LEN];
 	lh5_hold *h = lh5_hold_new(L);
 	if (h5_list(u->f, g, rec, &h->e, &h->ne, err) != 0)
-		return larray_error(L, "h5.list", err);
+		return lbind_error(L, "h5.list", err);
 	lh5_pushentries(L, h->e, h->ne);
 	lh5_hold_free(h);
 	return 1;
@@ -383,7 +354,7 @@ static int lh5_read_file(lua_State *L, h5_file *f, const char *dset, int seli,
 	if (!lua_isnoneornil(L, seli)) {
 		h5_info info;
 		if (h5_info_get(f, dset, &info, err) != 0)
-			return larray_error(L, fname, err);
+			return lbind_error(L, fname, err);
 		snprintf(what, sizeof what, "%s:%s", h5_file_path(f), dset);
 		if (info.kind != H5_DATASET)
 			return luaL_error(L, "%s: %s: is a %s, not a dataset",
@@ -393,7 +364,7 @@ static int lh5_read_file(lua_State *L, h5_file *f, const char *dset, int seli,
 	}
 	h = lh5_hold_new(L);
 	if (h5_read_value(f, dset, sp, &h->v, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	lh5_pushvalue(L, &h->v);
 	lh5_hold_free(h);
 	return 1;
@@ -412,7 +383,7 @@ static int lh5_attr(lua_State *L)
 	char err[ERR_LEN];
 	lh5_hold *h = lh5_hold_new(L);
 	if (h5_attr_read(u->f, path, name, &h->v, err) != 0)
-		return larray_error(L, "h5.attr", err);
+		return lbind_error(L, "h5.attr", err);
 	lh5_pushvalue(L, &h->v);
 	lh5_hold_free(h);
 	return 1;
@@ -429,7 +400,7 @@ static int lh5_attrs(lua_State *L)
 	size_t i;
 	int t, bad;
 	if (h5_attr_names(u->f, path, &h->names, &h->nn, err) != 0)
-		return larray_error(L, "h5.attrs", err);
+		return lbind_error(L, "h5.attrs", err);
 	lua_newtable(L);
 	t = lua_gettop(L);
 	lua_newtable(L);
@@ -501,7 +472,7 @@ static int lh5_frames_step(lua_State *L)
 	if (r != 1) {	/* end or error: release the file now */
 		h5_frames_close(u->fr);
 		u->fr = NULL;
-		return r == 0 ? 0 : larray_error(L, "h5.frames", err);
+		return r == 0 ? 0 : lbind_error(L, "h5.frames", err);
 	}
 	/* a new buffer is invisible to Lua's collector; a step sized by it
 	** lets old blocks (held by dead derived views) be freed in time */
@@ -531,15 +502,15 @@ static int lh5_frames_new(lua_State *L)
 	int rc;
 	if (!lua_isnoneornil(L, 3))
 		luaL_checktype(L, 3, LUA_TTABLE);
-	lh5_optint(L, 3, "first", &first, fname);
-	lh5_optint(L, 3, "count", &count, fname);
-	lh5_optint(L, 3, "step", &step, fname);
-	lh5_optint(L, 3, "block", &block, fname);
-	if (!lua_isnoneornil(L, 3)) {
-		lua_getfield(L, 3, "blocks");
-		blocks = lua_toboolean(L, -1);
-		lua_pop(L, 1);
-	}
+	first = lbind_optint(L, 3, "first", first, LUA_MININTEGER,
+				LUA_MAXINTEGER, fname);
+	count = lbind_optint(L, 3, "count", count, LUA_MININTEGER,
+				LUA_MAXINTEGER, fname);
+	step = lbind_optint(L, 3, "step", step, LUA_MININTEGER,
+				LUA_MAXINTEGER, fname);
+	block = lbind_optint(L, 3, "block", block, LUA_MININTEGER,
+				LUA_MAXINTEGER, fname);
+	blocks = lbind_optbool(L, 3, "blocks", 0, fname);
 	if (first < 1 || step < 1 || block < 0)
 		return luaL_error(L, "%s: first and step must be >= 1, block"
 				  " >= 0", fname);
@@ -551,7 +522,7 @@ static int lh5_frames_new(lua_State *L)
 	lua_setiuservalue(L, -2, 1);
 	if (lua_type(L, 1) == LUA_TSTRING) {
 		if (h5_open(&own, lua_tostring(L, 1), err) != 0)
-			return larray_error(L, fname, err);
+			return lbind_error(L, fname, err);
 		f = own;
 	} else {
 		f = lh5_checkfile(L, 1)->f;
@@ -577,7 +548,7 @@ static int lh5_frames_new(lua_State *L)
 				    (size_t)step, (size_t)block, err);
 	h5_close(own);		/* the stream keeps its own handles */
 	if (rc != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	lua_pushcfunction(L, lh5_frames_step);
 	lua_insert(L, -2);
 	lua_pushnil(L);
@@ -603,7 +574,7 @@ static int lh5_read_path(lua_State *L)
 	u->f = NULL;
 	luaL_setmetatable(L, LH5_FILE);
 	if (h5_open(&u->f, path, err) != 0)
-		return larray_error(L, "h5.read", err);
+		return lbind_error(L, "h5.read", err);
 	n = lh5_read_file(L, u->f, dset, 3, "h5.read");
 	h5_close(u->f);
 	u->f = NULL;
@@ -736,8 +707,8 @@ static int lh5_tree(lua_State *L)
 {
 	const char *g = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "/";
 	int oi = lua_type(L, 2) == LUA_TTABLE ? 2 : 3;
-	int attrs = lh5_optbool(L, oi, "attrs", 0);
-	int print = lh5_optbool(L, oi, "print", 1);
+	int attrs = lbind_optbool(L, oi, "attrs", 0, "h5.tree");
+	int print = lbind_optbool(L, oi, "print", 1, "h5.tree");
 	char err[ERR_LEN];
 	lh5_file *own = NULL;
 	h5_file *f;
@@ -750,7 +721,7 @@ static int lh5_tree(lua_State *L)
 		u->f = NULL;
 		luaL_setmetatable(L, LH5_FILE);	/* closed by __gc on error */
 		if (h5_open(&u->f, lua_tostring(L, 1), err) != 0)
-			return larray_error(L, "h5.tree", err);
+			return lbind_error(L, "h5.tree", err);
 		f = u->f;
 		own = u;
 	} else {
@@ -759,7 +730,7 @@ static int lh5_tree(lua_State *L)
 	h = lh5_hold_new(L);
 	rc = h5_list(f, g, 1, &h->e, &h->ne, err);
 	if (rc != 0)
-		return larray_error(L, "h5.tree", err);
+		return lbind_error(L, "h5.tree", err);
 	luaL_buffinit(L, &b);
 	luaL_addstring(&b, h5_file_path(f));
 	luaL_addstring(&b, strcmp(g, "/") ? " " : "\n");
@@ -793,13 +764,12 @@ static int lh5_create(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	char err[ERR_LEN];
 	lh5_writer *u;
-	if (!lua_isnoneornil(L, 2))
-		luaL_checktype(L, 2, LUA_TTABLE);
+	int over = lbind_optbool(L, 2, "overwrite", 0, "h5.create");
 	u = lua_newuserdatauv(L, sizeof *u, 0);
 	u->w = NULL;
 	luaL_setmetatable(L, LH5_WRITER);
-	if (h5_create(&u->w, path, lh5_optbool(L, 2, "overwrite", 0), err) != 0)
-		return larray_error(L, "h5.create", err);
+	if (h5_create(&u->w, path, over, err) != 0)
+		return lbind_error(L, "h5.create", err);
 	return 1;
 }
 
@@ -814,14 +784,14 @@ static arr *lh5_toarr(lua_State *L, int i, int isnum, int dt,
 		size_t idx = 0;
 		a = larray_new(L, (arr_dtype)dt, 0, NULL);
 		if (arr_set(a, &idx, lua_tonumber(L, i), err) != 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		return a;
 	}
 	a = larray_from_arg(L, i, dt < 0 ? ARR_F64 : (arr_dtype)dt);
 	if (dt < 0 || a->dtype == (arr_dtype)dt)
 		return a;
 	if (arr_copy(&c, a, (arr_dtype)dt, err) != 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 	return larray_push(L, &c);
 }
 
@@ -898,7 +868,7 @@ static int lh5_dtype_opt(lua_State *L, int t, const char *fname)
 		return -1;
 	if (lua_getfield(L, t, "dtype") != LUA_TNIL) {
 		if (arr_dtype_parse(luaL_checkstring(L, -1), &dt, err) != 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		r = (int)dt;
 	}
 	lua_pop(L, 1);
@@ -925,7 +895,7 @@ static void lh5_wopts(lua_State *L, int t, h5_wopts *o, const char *fname)
 				   " gzip level 0..9", fname);
 	}
 	lua_pop(L, 1);
-	o->shuffle = lh5_optbool(L, t, "shuffle", 1);
+	o->shuffle = lbind_optbool(L, t, "shuffle", 1, fname);
 	n = lh5_intlist(L, t, "chunks", ch, fname);
 	if (n > 0) {
 		o->nchunk = n;
@@ -953,7 +923,7 @@ static void lh5_write_attrs(lua_State *L, h5_writer *w, const char *obj,
 				   fname);
 		lh5_tovalue(L, vi, &v, -1, fname);
 		if (h5_write_attr(w, obj, lua_tostring(L, vi - 1), &v, err) != 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		lua_settop(L, vi - 1);	/* keep the key */
 	}
 	lua_settop(L, top);
@@ -974,7 +944,7 @@ static int lh5_write(lua_State *L)
 	dt = lh5_dtype_opt(L, 4, fname);
 	lh5_tovalue(L, 3, &v, dt, fname);
 	if (h5_write(u->w, dset, &v, &o, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	if (!lua_isnil(L, 4) && lua_getfield(L, 4, "attrs") != LUA_TNIL)
 		lh5_write_attrs(L, u->w, dset, lua_gettop(L), fname);
 	lua_settop(L, 1);
@@ -995,7 +965,7 @@ static int lh5_wattr(lua_State *L)
 		luaL_checkany(L, 4);
 		lh5_tovalue(L, 4, &v, -1, fname);
 		if (h5_write_attr(u->w, obj, name, &v, err) != 0)
-			return larray_error(L, fname, err);
+			return lbind_error(L, fname, err);
 	}
 	lua_settop(L, 1);
 	return 1;
@@ -1006,7 +976,7 @@ static int lh5_wgroup(lua_State *L)
 	lh5_writer *u = lh5_checkwriter(L, 1);
 	char err[ERR_LEN];
 	if (h5_group(u->w, luaL_checkstring(L, 2), err) != 0)
-		return larray_error(L, "h5.group", err);
+		return lbind_error(L, "h5.group", err);
 	if (lua_type(L, 3) == LUA_TTABLE)
 		lh5_write_attrs(L, u->w, lua_tostring(L, 2), 3, "h5.group");
 	lua_settop(L, 1);
@@ -1024,7 +994,7 @@ static int lh5_wclose(lua_State *L)
 	lua_pushstring(L, h5_writer_path(w));
 	u->w = NULL;
 	if (h5_commit(w, err) != 0)
-		return larray_error(L, "h5.close", err);
+		return lbind_error(L, "h5.close", err);
 	return 1;
 }
 

@@ -62,8 +62,16 @@ void linit_pushmodules(lua_State *L)
 	}
 }
 
-/* only lower-case names are looked up, each once */
+/* only lower-case names are looked up, each once; a _G that has a
+** metatable already (another host's) is left alone. Here too the program
+** wires the layers together: cell.run{params = NAME} finds its set through
+** ionflow.cellparams, loaded on first use (the cell binding knows no Lua
+** module). */
 static const char linit_lazy[] =
+	"cell.paramsets = function(...)\n"
+	"  return require('ionflow.cellparams').get(...)\n"
+	"end\n"
+	"if getmetatable(_G) ~= nil then return end\n"
 	"local searched = {}\n"
 	"setmetatable(_G, {__index = function(t, k)\n"
 	"  if type(k) ~= 'string' or searched[k] or not k:match('^[a-z][a-z0-9]*$') then return nil end\n"
@@ -77,12 +85,6 @@ static const char linit_lazy[] =
 
 void linit_lazyglobals(lua_State *L)
 {
-	lua_pushglobaltable(L);
-	if (lua_getmetatable(L, -1)) {
-		lua_pop(L, 2);
-		return;
-	}
-	lua_pop(L, 1);
 	if (luaL_loadbuffer(L, linit_lazy, sizeof linit_lazy - 1, "=ionflow")
 	    != LUA_OK)
 		lua_error(L);

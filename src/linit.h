@@ -14,8 +14,9 @@ void linit_openlibs(lua_State *L);
 void linit_pushmodules(lua_State *L);
 
 /* Lua-written modules (lua/ionflow/<name>.lua: units, csv, plot, ...)
-** load on first use of their global name, through a metatable of _G;
-** nothing is done when _G already has a metatable (another host's) */
+** load on first use of their global name, through a metatable of _G
+** (not when _G has one already: another host's); cell.paramsets is
+** wired to ionflow.cellparams */
 void linit_lazyglobals(lua_State *L);
 
 #endif

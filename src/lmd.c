@@ -29,7 +29,7 @@
 #include <lua.h>
 
 #include "larray.h"
-#include "lsys.h"
+#include "lbind.h"
 #include "msd.h"
 #include "pairdyn.h"
 #include "traj.h"
@@ -71,28 +71,6 @@ static traj *lmd_checktraj(lua_State *L, int i)
 	return u->t;
 }
 
-/* a number field of an options table (default when absent) */
-static double lmd_num(lua_State *L, int i, const char *k, double def)
-{
-	double v = def;
-	if (lua_getfield(L, i, k) != LUA_TNIL) {
-		if (!lua_isnumber(L, -1))
-			luaL_error(L, "option %s must be a number", k);
-		v = lua_tonumber(L, -1);
-	}
-	lua_pop(L, 1);
-	return v;
-}
-
-static int lmd_bool(lua_State *L, int i, const char *k, int def)
-{
-	int v = def;
-	if (lua_getfield(L, i, k) != LUA_TNIL)
-		v = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return v;
-}
-
 /* md.open(path [, opts]) */
 static int lmd_open(lua_State *L)
 {
@@ -109,15 +87,16 @@ static int lmd_open(lua_State *L)
 			o.group = group;
 		}
 		lua_pop(L, 1);
-		o.length_scale = lmd_num(L, 2, "length_unit", 0);
-		o.time_scale = lmd_num(L, 2, "time_unit", 0);
-		o.unwrapped = lmd_bool(L, 2, "unwrapped", 0);
+		o.length_scale = lbind_optnum(L, 2, "length_unit", 0,
+				"md.open");
+		o.time_scale = lbind_optnum(L, 2, "time_unit", 0, "md.open");
+		o.unwrapped = lbind_optbool(L, 2, "unwrapped", 0, "md.open");
 		if (o.length_scale < 0 || o.time_scale < 0)
 			return luaL_error(L, "md.open: units must be > 0");
 	}
 	u = lmd_traj_new(L);
 	if (traj_open(&u->t, path, &o, err) != 0)
-		return larray_error(L, "md.open", err);
+		return lbind_error(L, "md.open", err);
 	return 1;
 }
 
@@ -145,26 +124,27 @@ static int lmd_synthetic(lua_State *L)
 	double v;
 	luaL_checktype(L, 1, LUA_TTABLE);
 	memset(&s, 0, sizeof s);
-	v = lmd_num(L, 1, "ncat", 0);
+	v = lbind_optnum(L, 1, "ncat", 0, "md.synthetic");
 	s.ncat = v > 0 ? (size_t)v : 0;
-	v = lmd_num(L, 1, "nan", 0);
+	v = lbind_optnum(L, 1, "nan", 0, "md.synthetic");
 	s.nan = v > 0 ? (size_t)v : 0;
-	v = lmd_num(L, 1, "nsolv", 0);
+	v = lbind_optnum(L, 1, "nsolv", 0, "md.synthetic");
 	s.nsolv = v > 0 ? (size_t)v : 0;
-	v = lmd_num(L, 1, "frames", 0);
+	v = lbind_optnum(L, 1, "frames", 0, "md.synthetic");
 	s.nframes = v > 0 ? (size_t)v : 0;
-	s.dt = lmd_num(L, 1, "dt", 1e-12);
-	s.box = lmd_num(L, 1, "box", 3e-9);
-	s.d_cat = lmd_num(L, 1, "D_cat", 1e-10);
-	s.d_an = lmd_num(L, 1, "D_an", 1e-10);
-	s.d_common = lmd_num(L, 1, "D_common", 0);
-	s.s_common = lmd_num(L, 1, "s_common", 1);
-	s.d_solv = lmd_num(L, 1, "D_solv", 1e-10);
-	s.pair_dist = lmd_num(L, 1, "pair_dist", 0);
-	s.seed = (unsigned long long)lmd_num(L, 1, "seed", 1);
+	s.dt = lbind_optnum(L, 1, "dt", 1e-12, "md.synthetic");
+	s.box = lbind_optnum(L, 1, "box", 3e-9, "md.synthetic");
+	s.d_cat = lbind_optnum(L, 1, "D_cat", 1e-10, "md.synthetic");
+	s.d_an = lbind_optnum(L, 1, "D_an", 1e-10, "md.synthetic");
+	s.d_common = lbind_optnum(L, 1, "D_common", 0, "md.synthetic");
+	s.s_common = lbind_optnum(L, 1, "s_common", 1, "md.synthetic");
+	s.d_solv = lbind_optnum(L, 1, "D_solv", 1e-10, "md.synthetic");
+	s.pair_dist = lbind_optnum(L, 1, "pair_dist", 0, "md.synthetic");
+	s.seed = (unsigned long long)lbind_optnum(L, 1, "seed", 1,
+			"md.synthetic");
 	u = lmd_traj_new(L);
 	if (traj_open_synth(&u->t, &s, err) != 0)
-		return larray_error(L, "md.synthetic", err);
+		return lbind_error(L, "md.synthetic", err);
 	return 1;
 }
 
@@ -222,7 +202,7 @@ static int lmd_next(lua_State *L)
 	arr *a;
 	int r = traj_next(t, &fr, err), d;
 	if (r < 0)
-		return larray_error(L, "md next", err);
+		return lbind_error(L, "md next", err);
 	if (r == 0)
 		return 0;
 	sh[0] = traj_get_info(t)->natoms;
@@ -247,9 +227,10 @@ static int lmd_write_h5md(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	traj *t = lmd_checktraj(L, 2);
 	char err[ERR_LEN];
-	int wrap = lua_istable(L, 3) ? lmd_bool(L, 3, "wrap", 1) : 1;
+	int wrap = lua_istable(L, 3) ? lbind_optbool(L, 3, "wrap", 1,
+			"md.write_h5md") : 1;
 	if (traj_write_h5md(path, t, wrap, err) != 0)
-		return larray_error(L, "md.write_h5md", err);
+		return lbind_error(L, "md.write_h5md", err);
 	return 0;
 }
 
@@ -263,13 +244,12 @@ static int lmd_write_lammps(lua_State *L)
 	int how = 0;
 	double step = 1e-15;
 	if (lua_istable(L, 3)) {
-		if (lua_getfield(L, 3, "style") != LUA_TNIL)
-			how = luaL_checkoption(L, -1, NULL, styles);
-		lua_pop(L, 1);
-		step = lmd_num(L, 3, "timestep", 1e-15);
+		how = lbind_optenum(L, 3, "style", "images", styles,
+				    "md.write_lammps");
+		step = lbind_optnum(L, 3, "timestep", 1e-15, "md.write_lammps");
 	}
 	if (traj_write_lammps(path, t, (traj_out)how, step, err) != 0)
-		return larray_error(L, "md.write_lammps", err);
+		return lbind_error(L, "md.write_lammps", err);
 	return 0;
 }
 
@@ -287,13 +267,13 @@ static int lmd_msd(lua_State *L)
 	if (want < 0 || nlag > n)
 		return luaL_argerror(L, 2, "nlag must be 1 .. #x");
 	if (arr_copy(&c, x, ARR_F64, err) != 0)
-		return larray_error(L, "md.msd", err);
+		return lbind_error(L, "md.msd", err);
 	o = larray_push_empty(L);
 	if (arr_alloc(o, ARR_F64, 1, &nlag, err) != 0 ||
 	    msd_series((const double *)c.data, n, (double *)o->data, nlag,
 		       err) != 0) {
 		arr_release(&c);
-		return larray_error(L, "md.msd", err);
+		return lbind_error(L, "md.msd", err);
 	}
 	arr_release(&c);
 	larray_account(L, o);
@@ -499,7 +479,7 @@ static int lmd_transport(lua_State *L)
 	int *grp, ng;
 	double *mass, v, skip;
 	const char *msrc = NULL;
-	lsys_progress lp;
+	lbind_progress lp;
 	int rc;
 	t = lmd_traj_or_path(L);
 	inf = traj_get_info(t);
@@ -518,28 +498,28 @@ static int lmd_transport(lua_State *L)
 	o.mass = mass;
 	o.frame = lmd_frame(L, 2, ng);
 	o.ref_group = 2;
-	v = lmd_num(L, 2, "blocks", 5);
+	v = lbind_optnum(L, 2, "blocks", 5, "md.transport");
 	o.nblocks = v >= 1 ? (size_t)v : 0;
-	v = lmd_num(L, 2, "block", 0);
+	v = lbind_optnum(L, 2, "block", 0, "md.transport");
 	o.block = v >= 1 ? (size_t)v : 0;
-	skip = lmd_num(L, 2, "skip", 0);
+	skip = lbind_optnum(L, 2, "skip", 0, "md.transport");
 	memset(&in, 0, sizeof in);
 	in.cat = 0;
 	in.an = 1;
-	in.z_cat = lmd_num(L, 2, "z_cation", 1);
-	in.z_an = lmd_num(L, 2, "z_anion", -1);
-	in.temperature = lmd_num(L, 2, "temperature", 0);
+	in.z_cat = lbind_optnum(L, 2, "z_cation", 1, "md.transport");
+	in.z_an = lbind_optnum(L, 2, "z_anion", -1, "md.transport");
+	in.temperature = lbind_optnum(L, 2, "temperature", 0, "md.transport");
 	lmd_fit(L, 2, &in);
 	res = lua_newuserdatauv(L, sizeof *res, 0);
 	memset(res, 0, sizeof *res);
 	luaL_setmetatable(L, LMD_RES);
 	lua_getfield(L, 2, "progress");
-	lsys_progress_arg(L, lua_gettop(L), &lp);
+	lbind_progress_arg(L, lua_gettop(L), &lp);
 	rc = msd_run(t, &o, skip > 0 ? (size_t)skip : 0, &lp.p, &res->r, err);
-	lsys_progress_finish(L, &lp);
+	lbind_progress_finish(L, &lp);
 	lua_pop(L, 1);
 	if (rc != 0 || msd_transport(&res->r, &in, &out, err) != 0)
-		return larray_error(L, "md.transport", err);
+		return lbind_error(L, "md.transport", err);
 	lmd_results(L, &res->r, &out, ng);
 	lua_pushstring(L, msrc);
 	lua_setfield(L, -2, "masses");
@@ -577,7 +557,7 @@ static int lmd_pairs(lua_State *L)
 	int *grp;
 	size_t k, m;
 	double v;
-	lsys_progress lp;
+	lbind_progress lp;
 	int rc;
 	t = lmd_traj_or_path(L);
 	inf = traj_get_info(t);
@@ -593,10 +573,10 @@ static int lmd_pairs(lua_State *L)
 	}
 	memset(&o, 0, sizeof o);
 	o.group = grp;
-	o.cutoff = lmd_num(L, 2, "cutoff", 0);
-	v = lmd_num(L, 2, "max_lag", 100);
+	o.cutoff = lbind_optnum(L, 2, "cutoff", 0, "md.pairs");
+	v = lbind_optnum(L, 2, "max_lag", 100, "md.pairs");
 	o.max_lag = v >= 1 ? (size_t)v : 0;
-	v = lmd_num(L, 2, "stride", 1);
+	v = lbind_optnum(L, 2, "stride", 1, "md.pairs");
 	o.stride = v >= 1 ? (size_t)v : 0;
 	res = lua_newuserdatauv(L, sizeof *res, 0);
 	memset(res, 0, sizeof *res);
@@ -605,12 +585,12 @@ static int lmd_pairs(lua_State *L)
 	lua_setfield(L, -2, "__gc");
 	lua_setmetatable(L, -2);
 	lua_getfield(L, 2, "progress");
-	lsys_progress_arg(L, lua_gettop(L), &lp);
+	lbind_progress_arg(L, lua_gettop(L), &lp);
 	rc = pd_run(t, &o, &lp.p, &res->r, err);
-	lsys_progress_finish(L, &lp);
+	lbind_progress_finish(L, &lp);
 	lua_pop(L, 1);
 	if (rc != 0)
-		return larray_error(L, "md.pairs", err);
+		return lbind_error(L, "md.pairs", err);
 	lua_createtable(L, 0, 8);
 	m = res->r.nlag;
 	{

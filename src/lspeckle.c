@@ -14,27 +14,10 @@
 #include <lauxlib.h>
 
 #include "larray.h"
+#include "lbind.h"
 #include "speckle.h"
 
 #define LSPK "speckle.simulate"
-
-static double lspk_num(lua_State *L, int t, const char *k, double def,
-		       int required)
-{
-	double v;
-	int tp = lua_getfield(L, t, k);
-	if (tp == LUA_TNIL) {
-		lua_pop(L, 1);
-		if (required)
-			luaL_error(L, "%s: '%s' is required", LSPK, k);
-		return def;
-	}
-	if (!lua_isnumber(L, -1))
-		luaL_error(L, "%s: '%s' must be a number", LSPK, k);
-	v = lua_tonumber(L, -1);
-	lua_pop(L, 1);
-	return v;
-}
 
 /* a pair from {x, y} or {x=, y=} (or {rows, cols}) */
 static void lspk_pair(lua_State *L, int t, const char *k, const char *a,
@@ -71,21 +54,23 @@ static void lspk_geom(lua_State *L, int t, geom *g)
 		return;
 	}
 	lua_pop(L, 1);
-	g->energy_keV = lspk_num(L, t, "energy_keV", 0, 1);
-	g->distance = lspk_num(L, t, "distance", 0, 1);
-	px = lspk_num(L, t, "pixel", NAN, 0);
-	g->pixel_x = lspk_num(L, t, "pixel_x", px, isnan(px));
-	g->pixel_y = lspk_num(L, t, "pixel_y", px, isnan(px));
-	r = lspk_num(L, t, "rows", NAN, 0);
-	c = lspk_num(L, t, "cols", NAN, 0);
+	g->energy_keV = lbind_checknum(L, t, "energy_keV", LSPK);
+	g->distance = lbind_checknum(L, t, "distance", LSPK);
+	px = lbind_optnum(L, t, "pixel", NAN, LSPK);
+	g->pixel_x = (isnan(px) ? lbind_checknum(L, t, "pixel_x", LSPK)
+		: lbind_optnum(L, t, "pixel_x", px, LSPK));
+	g->pixel_y = (isnan(px) ? lbind_checknum(L, t, "pixel_y", LSPK)
+		: lbind_optnum(L, t, "pixel_y", px, LSPK));
+	r = lbind_optnum(L, t, "rows", NAN, LSPK);
+	c = lbind_optnum(L, t, "cols", NAN, LSPK);
 	lspk_pair(L, t, "shape", "rows", "cols", &r, &c);
 	if (!(r >= 1 && c >= 1 && r == floor(r) && c == floor(c)))
 		luaL_error(L, "%s: 'shape' {rows, cols} of positive integers is "
 			   "required", LSPK);
 	g->rows = (size_t)r;
 	g->cols = (size_t)c;
-	g->center_x = lspk_num(L, t, "center_x", (c - 1) / 2, 0);
-	g->center_y = lspk_num(L, t, "center_y", (r - 1) / 2, 0);
+	g->center_x = lbind_optnum(L, t, "center_x", (c - 1) / 2, LSPK);
+	g->center_y = lbind_optnum(L, t, "center_y", (r - 1) / 2, LSPK);
 	lspk_pair(L, t, "center", "x", "y", &g->center_x, &g->center_y);
 }
 
@@ -134,8 +119,8 @@ static void lspk_velocity(lua_State *L, int t, const speckle_params *p,
 			if (!lua_istable(L, -1))
 				luaL_error(L, "%s: segment %d must be {t=, v=}", LSPK,
 					   (int)s);
-			double t0 = lspk_num(L, lua_gettop(L), "t", 0, 1);
-			double v = lspk_num(L, lua_gettop(L), "v", 0, 1);
+			double t0 = lbind_checknum(L, lua_gettop(L), "t", LSPK);
+			double v = lbind_checknum(L, lua_gettop(L), "v", LSPK);
 			for (size_t i = 0; i < n; i++)
 				if ((double)i * p->frame_time >= t0)
 					vel[i] = v;
@@ -148,18 +133,18 @@ static void lspk_params(lua_State *L, int t, speckle_params *p)
 {
 	memset(p, 0, sizeof *p);
 	lspk_geom(L, t, &p->geom);
-	double nf = lspk_num(L, t, "frames", 0, 1);
+	double nf = lbind_checknum(L, t, "frames", LSPK);
 	if (!(nf >= 1 && nf == floor(nf) && nf <= 16777216))
 		luaL_error(L, "%s: 'frames' must be an integer 1..16777216", LSPK);
 	p->nframes = (size_t)nf;
-	p->frame_time = lspk_num(L, t, "frame_time", 0, 1);
-	double deg = lspk_num(L, t, "flow_angle_deg", 0, 0);
-	p->flow_angle = lspk_num(L, t, "flow_angle", deg * M_PI / 180, 0);
-	p->tau0 = lspk_num(L, t, "tau0", 0, 1);
-	p->gamma = lspk_num(L, t, "gamma", 1, 0);
-	p->h = lspk_num(L, t, "h", 0, 1);
-	double beta = lspk_num(L, t, "beta", NAN, 0);
-	double modes = lspk_num(L, t, "modes", isnan(beta) ? 1 : round(1 / beta), 0);
+	p->frame_time = lbind_checknum(L, t, "frame_time", LSPK);
+	double deg = lbind_optnum(L, t, "flow_angle_deg", 0, LSPK);
+	p->flow_angle = lbind_optnum(L, t, "flow_angle", deg * M_PI / 180, LSPK);
+	p->tau0 = lbind_checknum(L, t, "tau0", LSPK);
+	p->gamma = lbind_optnum(L, t, "gamma", 1, LSPK);
+	p->h = lbind_checknum(L, t, "h", LSPK);
+	double beta = lbind_optnum(L, t, "beta", NAN, LSPK);
+	double modes = lbind_optnum(L, t, "modes", isnan(beta) ? 1 : round(1 / beta), LSPK);
 	if (!isnan(beta) && !(beta > 0 && fabs(1 / beta - round(1 / beta)) < 1e-6))
 		luaL_error(L, "%s: beta %f is not 1/modes for a whole number of "
 			   "modes (use modes=)", LSPK, beta);
@@ -170,11 +155,9 @@ static void lspk_params(lua_State *L, int t, speckle_params *p)
 		luaL_error(L, "%s: 'modes' must be an integer 1..%d", LSPK,
 			   SPECKLE_MAXMODES);
 	p->modes = (int)modes;
-	p->mean_counts = lspk_num(L, t, "mean_counts", 0, 1);
-	lua_getfield(L, t, "poisson");
-	p->poisson = lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	double seed = lspk_num(L, t, "seed", 1, 0);
+	p->mean_counts = lbind_checknum(L, t, "mean_counts", LSPK);
+	p->poisson = lbind_optbool(L, t, "poisson", 1, LSPK);
+	double seed = lbind_optnum(L, t, "seed", 1, LSPK);
 	if (!(seed >= 0 && seed == floor(seed) && seed < 9007199254740992.0))
 		luaL_error(L, "%s: 'seed' must be a non-negative integer", LSPK);
 	p->seed = (uint64_t)seed;
@@ -261,7 +244,7 @@ static int lspk_simulate(lua_State *L)
 	lspk_params(L, 1, &p);
 	if (lua_getfield(L, 1, "dtype") != LUA_TNIL &&
 	    arr_dtype_parse(luaL_checkstring(L, -1), &dt, err) != 0)
-		return larray_error(L, LSPK, err);
+		return lbind_error(L, LSPK, err);
 	lua_pop(L, 1);
 	size_t vs[1] = {p.nframes};
 	arr *vel = larray_new_uninit(L, ARR_F64, 1, vs);	/* index 2 */
@@ -269,11 +252,11 @@ static int lspk_simulate(lua_State *L)
 	lua_settop(L, 2);
 	p.velocity = (const double *)vel->data;
 	if (speckle_check(&p, &mix, err) != 0)
-		return larray_error(L, LSPK, err);
+		return lbind_error(L, LSPK, err);
 	size_t sh[3] = {p.nframes, p.geom.rows, p.geom.cols};
 	arr *fr = larray_new_uninit(L, dt, 3, sh);	/* index 3 */
 	if (speckle_simulate(&p, fr->data, dt, err) != 0)
-		return larray_error(L, LSPK, err);
+		return lbind_error(L, LSPK, err);
 	lspk_truth(L, &p, &mix, 2);
 	return 2;
 }

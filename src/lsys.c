@@ -1,7 +1,7 @@
 /*
 ** lsys.c - the `sys` module: clock, interruptible sleep, threads, memory,
-** terminal test, version, and progress bars for Lua loops; also the
-** progress-callback glue other bindings use (lsys.h).
+** terminal test, version, and progress bars for Lua loops (the glue
+** between a Lua callback and a core's progress is in lbind.c).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,83 +9,12 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "lbind.h"
 #include "lsys.h"
 #include "os.h"
 #include "sys.h"
 
 #define LSYS_BAR_MT "ionflow.progress"
-
-/* The Lua function behind a progress callback. It runs in protected mode:
-** an error must not unwind through the C core that called us. The error
-** value is kept in slot 2 of the ref'd table (made with room for it, so
-** storing it cannot fail) and raised again by lsys_progress_finish. */
-static int lsys_progress_call(void *ud, const char *label, double done,
-			      double total)
-{
-	lsys_progress *lp = ud;
-	lua_State *L = lp->L;
-	int stop = 0;
-	if (lp->failed || !lua_checkstack(L, 6))
-		return lp->failed;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, lp->ref);
-	lua_rawgeti(L, -1, 1);
-	lua_pushnumber(L, done);
-	if (total > 0)
-		lua_pushnumber(L, total);
-	else
-		lua_pushnil(L);
-	lua_pushstring(L, label);
-	if (lua_pcall(L, 3, 1, 0) != LUA_OK) {
-		lua_rawseti(L, -2, 2);
-		lp->failed = stop = 1;
-	} else {
-		stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 1);
-	return stop;
-}
-
-void lsys_progress_arg(lua_State *L, int idx, lsys_progress *lp)
-{
-	idx = lua_absindex(L, idx);
-	progress_init(&lp->p);
-	lp->L = L;
-	lp->ref = LUA_NOREF;
-	lp->failed = 0;
-	switch (lua_type(L, idx)) {
-	case LUA_TNONE:
-	case LUA_TNIL:
-		break;
-	case LUA_TBOOLEAN:
-		progress_set_output(&lp->p, lua_toboolean(L, idx) ? stderr : NULL);
-		break;
-	case LUA_TFUNCTION:
-		lua_createtable(L, 2, 0);
-		lua_pushvalue(L, idx);
-		lua_rawseti(L, -2, 1);
-		lp->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-		progress_set_output(&lp->p, NULL);
-		progress_set_callback(&lp->p, lsys_progress_call, lp);
-		break;
-	default:
-		luaL_typeerror(L, idx, "nil, boolean or function");
-	}
-}
-
-void lsys_progress_finish(lua_State *L, lsys_progress *lp)
-{
-	if (lp->ref == LUA_NOREF)
-		return;
-	lua_rawgeti(L, LUA_REGISTRYINDEX, lp->ref);
-	luaL_unref(L, LUA_REGISTRYINDEX, lp->ref);
-	lp->ref = LUA_NOREF;
-	if (lp->failed) {
-		lua_rawgeti(L, -1, 2);
-		lua_error(L);
-	}
-	lua_pop(L, 1);
-}
 
 static int lsys_time(lua_State *L)
 {
@@ -98,13 +27,13 @@ static int lsys_sleep(lua_State *L)
 {
 	char err[ERR_LEN];
 	double s = luaL_checknumber(L, 1);
-	lsys_progress lp;
+	lbind_progress lp;
 	int rc;
-	lsys_progress_arg(L, 2, &lp);
+	lbind_progress_arg(L, 2, &lp);
 	if (lua_isnoneornil(L, 2))
 		progress_set_output(&lp.p, NULL);	/* no bar unless asked */
 	rc = sys_sleep(s, &lp.p, err);
-	lsys_progress_finish(L, &lp);
+	lbind_progress_finish(L, &lp);
 	if (rc != 0)
 		return luaL_error(L, "sys.sleep: %s", err);
 	return 0;
@@ -265,15 +194,15 @@ static int lsys_is_input(lua_State *L)
 }
 
 /* sys.progress(label, total [, out]): a bar for loops written in Lua; out
-** as in lsys_progress_arg (nil: automatic, true: forced, function) */
+** as in lbind_progress_arg (nil: automatic, true: forced, function) */
 static int lsys_bar_new(lua_State *L)
 {
 	const char *label = luaL_checkstring(L, 1);
 	double total = luaL_optnumber(L, 2, 0);
-	lsys_progress *lp;
+	lbind_progress *lp;
 	lua_settop(L, 3);
 	lp = lua_newuserdatauv(L, sizeof *lp, 0);
-	lsys_progress_arg(L, 3, lp);
+	lbind_progress_arg(L, 3, lp);
 	luaL_setmetatable(L, LSYS_BAR_MT);
 	progress_begin(&lp->p, label, total);
 	return 1;
@@ -281,12 +210,12 @@ static int lsys_bar_new(lua_State *L)
 
 static int lsys_bar_update(lua_State *L)
 {
-	lsys_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
+	lbind_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
 	double done = luaL_checknumber(L, 2);
 	lp->L = L;
 	if (progress_update(&lp->p, done) != 0 && lp->failed) {
 		progress_end(&lp->p);
-		lsys_progress_finish(L, lp);
+		lbind_progress_finish(L, lp);
 	}
 	lua_pushboolean(L, !lp->p.stopped);
 	return 1;
@@ -296,17 +225,17 @@ static int lsys_bar_update(lua_State *L)
 ** its error if it had one */
 static int lsys_bar_close(lua_State *L)
 {
-	lsys_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
+	lbind_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
 	lp->L = L;
 	progress_end(&lp->p);
-	lsys_progress_finish(L, lp);
+	lbind_progress_finish(L, lp);
 	return 0;
 }
 
 /* __gc never raises: a forgotten bar is erased, its function released */
 static int lsys_bar_gc(lua_State *L)
 {
-	lsys_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
+	lbind_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
 	progress_set_callback(&lp->p, NULL, NULL);
 	progress_end(&lp->p);
 	if (lp->ref != LUA_NOREF)
@@ -317,7 +246,7 @@ static int lsys_bar_gc(lua_State *L)
 
 static int lsys_bar_tostring(lua_State *L)
 {
-	lsys_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
+	lbind_progress *lp = luaL_checkudata(L, 1, LSYS_BAR_MT);
 	lua_pushfstring(L, "progress '%s' (%f of %f)", lp->p.label,
 			(lua_Number)lp->p.done, (lua_Number)lp->p.total);
 	return 1;

@@ -15,6 +15,7 @@
 #include <lua.h>
 
 #include "larray.h"
+#include "lbind.h"
 #include "xam.h"
 
 #define LXAM_MT "ionflow.xam.scans"
@@ -26,40 +27,17 @@ typedef struct lxam_scans {
 	size_t npos;
 } lxam_scans;
 
-/* a required column of an options table, with its length checked */
+/* a required column of the options table at t; the value (and any copy)
+** stays on the stack */
 static const double *lxam_column(lua_State *L, int t, const char *k,
-				 const char *fname, size_t *n, int required)
+				 const char *fname, size_t *n)
 {
 	const double *d;
-	char name[96];
 	luaL_checkstack(L, 3, "too many columns");
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		if (required)
-			luaL_error(L, "%s: missing column '%s'", fname, k);
-		return NULL;
-	}
-	snprintf(name, sizeof name, "%s: column '%s'", fname, k);
-	d = larray_doubles(L, lua_gettop(L), name, n);
-	return d;	/* the value (and any copy) stays on the stack */
-}
-
-static double lxam_field(lua_State *L, int t, const char *k, double def,
-			 const char *fname)
-{
-	double v;
-	int isnum;
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1) && !isnan(def)) {
-		lua_pop(L, 1);
-		return def;
-	}
-	v = lua_tonumberx(L, -1, &isnum);
-	if (!isnum)
-		luaL_error(L, "%s: option '%s' must be a number", fname, k);
-	lua_pop(L, 1);
-	return v;
+	d = lbind_optdoubles(L, t, k, n, fname);
+	if (d == NULL)
+		luaL_error(L, "%s: missing column '%s'", fname, k);
+	return d;
 }
 
 static arr *lxam_push_vec(lua_State *L, const double *v, size_t n)
@@ -95,7 +73,7 @@ static int lxam_absorbance(lua_State *L)
 	A = larray_new(L, ARR_F64, 1, &n);
 	sA = larray_new(L, ARR_F64, 1, &n);
 	if (xam_absorbance(I, I0, D, n, (double *)A->data, (double *)sA->data, err))
-		return larray_error(L, "xam.absorbance", err);
+		return lbind_error(L, "xam.absorbance", err);
 	return 2;
 }
 
@@ -120,7 +98,7 @@ static int lxam_group_scans(lua_State *L)
 		return luaL_error(L, "xam.group_scans: out of memory");
 	if (xam_group_scans(x, n, s, &ns, err)) {
 		free(s);
-		return larray_error(L, "xam.group_scans", err);
+		return lbind_error(L, "xam.group_scans", err);
 	}
 	a = larray_new(L, ARR_F64, 1, &n);	/* cannot fail without raising */
 	for (size_t i = 0; i < n; i++)
@@ -142,7 +120,7 @@ static int lxam_edges(lua_State *L)
 	if (m != n)
 		return luaL_error(L, "xam.edges: x and A differ in length");
 	if (xam_edges(x, A, n, &l, &r, err))
-		return larray_error(L, "xam.edges", err);
+		return lbind_error(L, "xam.edges", err);
 	lua_pushnumber(L, l);
 	lua_pushnumber(L, r);
 	return 2;
@@ -174,7 +152,7 @@ static int lxam_salt_balance(lua_State *L)
 	if (m != n || k != n)
 		return luaL_error(L, "xam.salt_balance: x, c and sc differ in length");
 	if (xam_salt_balance(x, c, sc, n, left, right, c0, &b, err))
-		return larray_error(L, "xam.salt_balance", err);
+		return lbind_error(L, "xam.salt_balance", err);
 	lua_createtable(L, 0, 5);
 	lxam_setnum(L, "total", b.total);
 	lxam_setnum(L, "sd_total", b.sd_total);
@@ -194,20 +172,20 @@ static int lxam_calibrate(lua_State *L)
 	const double *xr, *Ar, *sAr, *x, *A, *sA;
 	double k, sk, dc, d, lo, hi;
 	luaL_checktype(L, 1, LUA_TTABLE);
-	xr = lxam_column(L, 1, "x_ref", fn, &nr, 1);
-	Ar = lxam_column(L, 1, "A_ref", fn, &n2, 1);
-	sAr = lxam_column(L, 1, "sA_ref", fn, &n3, 1);
-	x = lxam_column(L, 1, "x", fn, &n, 1);
-	A = lxam_column(L, 1, "A", fn, &n4, 1);
-	sA = lxam_column(L, 1, "sA", fn, &n5, 1);
+	xr = lxam_column(L, 1, "x_ref", fn, &nr);
+	Ar = lxam_column(L, 1, "A_ref", fn, &n2);
+	sAr = lxam_column(L, 1, "sA_ref", fn, &n3);
+	x = lxam_column(L, 1, "x", fn, &n);
+	A = lxam_column(L, 1, "A", fn, &n4);
+	sA = lxam_column(L, 1, "sA", fn, &n5);
 	if (n2 != nr || n3 != nr || n4 != n || n5 != n)
 		return luaL_error(L, "%s: columns of a scan differ in length", fn);
-	dc = lxam_field(L, 1, "delta_c", NAN, fn);
-	d = lxam_field(L, 1, "thickness", NAN, fn);
-	lo = lxam_field(L, 1, "lo", -HUGE_VAL, fn);
-	hi = lxam_field(L, 1, "hi", HUGE_VAL, fn);
+	dc = lbind_checknum(L, 1, "delta_c", fn);
+	d = lbind_checknum(L, 1, "thickness", fn);
+	lo = lbind_optnum(L, 1, "lo", -HUGE_VAL, fn);
+	hi = lbind_optnum(L, 1, "hi", HUGE_VAL, fn);
 	if (xam_calibrate(xr, Ar, sAr, nr, x, A, sA, n, dc, d, lo, hi, &k, &sk, err))
-		return larray_error(L, fn, err);
+		return lbind_error(L, fn, err);
 	lua_pushnumber(L, k);
 	lua_pushnumber(L, sk);
 	return 2;
@@ -253,10 +231,10 @@ static double *lxam_dup(const double *v, size_t n)
 
 static void lxam_opts(lua_State *L, xam_opts *o, const char *fn)
 {
-	double ref = lxam_field(L, 1, "reference", 1, fn);
-	o->c0 = lxam_field(L, 1, "c0", NAN, fn);
-	o->thickness = lxam_field(L, 1, "thickness", NAN, fn);
-	o->contrast = lxam_field(L, 1, "contrast", NAN, fn);
+	double ref = lbind_optnum(L, 1, "reference", 1, fn);
+	o->c0 = lbind_checknum(L, 1, "c0", fn);
+	o->thickness = lbind_checknum(L, 1, "thickness", fn);
+	o->contrast = lbind_checknum(L, 1, "contrast", fn);
 	if (!(ref >= 1 && ref == floor(ref) && ref < 1e15))
 		luaL_error(L, "%s: option 'reference' = %f must be a scan number "
 			   "(1, 2, ...)", fn, ref);
@@ -275,12 +253,12 @@ static int lxam_convert(lua_State *L)
 	lxam_scans *s;
 	luaL_checktype(L, 1, LUA_TTABLE);
 	for (int k = 0; k < 4; k++) {
-		col[k] = lxam_column(L, 1, lxam_cols[k], fn, &n[k], 1);
+		col[k] = lxam_column(L, 1, lxam_cols[k], fn, &n[k]);
 		if (n[k] != n[0])
 			return luaL_error(L, "%s: column '%s' has %d rows, '%s' has %d", fn,
 					  lxam_cols[k], (int)n[k], lxam_cols[0], (int)n[0]);
 	}
-	col[4] = lxam_column(L, 1, "dark", fn, &n[4], 0);
+	col[4] = lbind_optdoubles(L, 1, "dark", &n[4], fn);
 	if (col[4] && n[4] != n[0])
 		return luaL_error(L, "%s: column 'dark' has %d rows, 'time_s' has %d",
 				  fn, (int)n[4], (int)n[0]);
@@ -293,7 +271,7 @@ static int lxam_convert(lua_State *L)
 	if (s->t == NULL || s->x == NULL)
 		return luaL_error(L, "%s: out of memory", fn);
 	if (xam_convert(&o, col[0], col[1], col[2], col[3], col[4], n[0], &s->r, err))
-		return larray_error(L, fn, err);	/* __gc frees the rest */
+		return lbind_error(L, fn, err);	/* __gc frees the rest */
 	return 1;
 }
 
@@ -376,7 +354,7 @@ static void lxam_make_grid(lua_State *L, lxam_scans *s, int tol_arg)
 	lxam_free_grid(s);
 	if (xam_grid(&s->r, s->t, s->x, tol, &s->npos, &s->T, &s->X, &s->C,
 		     &s->SC, err))
-		larray_error(L, "xam.grid", err);
+		lbind_error(L, "xam.grid", err);
 }
 
 static void lxam_push_mat(lua_State *L, const double *v, size_t rows, size_t cols)
@@ -416,7 +394,7 @@ static int lxam_at(lua_State *L)
 	sc = larray_new(L, ARR_F64, 1, &s->npos);
 	if (xam_interp_time(s->T, s->C, s->SC, s->r.nscans, s->npos, tq,
 			    (double *)c->data, (double *)sc->data, err))
-		return larray_error(L, "xam.at", err);
+		return lbind_error(L, "xam.at", err);
 	lxam_push_vec(L, s->X, s->npos);
 	return 3;
 }

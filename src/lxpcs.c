@@ -12,6 +12,7 @@
 ** Beam centres are detector coordinates in pixels, 0-based as in the APS
 ** metadata; bins, rows, columns and frames are 1-based indices.
 */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,10 @@
 #include "corrbg.h"
 #include "geom.h"
 #include "larray.h"
+#include "lbind.h"
 #include "progress.h"
 #include "qmap.h"
+#include "speckle.h"
 #include "twotime.h"
 
 #define LXPCS_PART "ionflow.xpcs.partition"
@@ -43,51 +46,6 @@ typedef struct lxpcs_corr {
 
 /* ------------------------------------------------------------ helpers */
 
-static double lxpcs_num(lua_State *L, int t, const char *k, double def,
-			int required, const char *fname)
-{
-	double v;
-	int isnum;
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		if (required)
-			luaL_error(L, "%s: field '%s' is required", fname, k);
-		return def;
-	}
-	v = lua_tonumberx(L, -1, &isnum);
-	if (!isnum)
-		luaL_error(L, "%s: field '%s' must be a number", fname, k);
-	lua_pop(L, 1);
-	return v;
-}
-
-static lua_Integer lxpcs_int(lua_State *L, int t, const char *k,
-			     lua_Integer def, const char *fname)
-{
-	lua_Integer v;
-	int isint;
-	lua_getfield(L, t, k);
-	if (lua_isnil(L, -1)) {
-		lua_pop(L, 1);
-		return def;
-	}
-	v = lua_tointegerx(L, -1, &isint);
-	if (!isint)
-		luaL_error(L, "%s: field '%s' must be an integer", fname, k);
-	lua_pop(L, 1);
-	return v;
-}
-
-static int lxpcs_bool(lua_State *L, int t, const char *k)
-{
-	int b;
-	lua_getfield(L, t, k);
-	b = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	return b;
-}
-
 /* a contiguous copy of an array argument in dtype dt with npix elements
 ** (npix 0: any size); left on the stack so that Lua owns it */
 static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
@@ -101,7 +59,7 @@ static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
 		luaL_error(L, "%s: '%s' has %d elements, the detector %d",
 			   fname, what, (int)arr_size(a), (int)npix);
 	if (arr_copy(&tmp, a, dt, err) != 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 	return larray_push(L, &tmp);
 }
 
@@ -145,13 +103,15 @@ static void lxpcs_geom_get(lua_State *L, int t, geom *g, const char *fname)
 	double px;
 	char err[ERR_LEN];
 	luaL_checktype(L, t, LUA_TTABLE);
-	g->energy_keV = lxpcs_num(L, t, "energy_keV", 0, 1, fname);
-	g->distance = lxpcs_num(L, t, "distance", 0, 1, fname);
-	px = lxpcs_num(L, t, "pixel", NAN, 0, fname);
-	g->pixel_x = lxpcs_num(L, t, "pixel_x", px, isnan(px), fname);
-	g->pixel_y = lxpcs_num(L, t, "pixel_y", px, isnan(px), fname);
-	g->center_x = lxpcs_num(L, t, "center_x", NAN, 0, fname);
-	g->center_y = lxpcs_num(L, t, "center_y", NAN, 0, fname);
+	g->energy_keV = lbind_checknum(L, t, "energy_keV", fname);
+	g->distance = lbind_checknum(L, t, "distance", fname);
+	px = lbind_optnum(L, t, "pixel", NAN, fname);
+	g->pixel_x = (isnan(px) ? lbind_checknum(L, t, "pixel_x", fname)
+		: lbind_optnum(L, t, "pixel_x", px, fname));
+	g->pixel_y = (isnan(px) ? lbind_checknum(L, t, "pixel_y", fname)
+		: lbind_optnum(L, t, "pixel_y", px, fname));
+	g->center_x = lbind_optnum(L, t, "center_x", NAN, fname);
+	g->center_y = lbind_optnum(L, t, "center_y", NAN, fname);
 	if (lua_getfield(L, t, "center") == LUA_TTABLE) {
 		int c = lua_gettop(L);
 		lua_getfield(L, c, "x");
@@ -169,8 +129,8 @@ static void lxpcs_geom_get(lua_State *L, int t, geom *g, const char *fname)
 		lua_pop(L, 2);
 	}
 	lua_pop(L, 1);
-	g->rows = (size_t)lxpcs_num(L, t, "rows", 0, 0, fname);
-	g->cols = (size_t)lxpcs_num(L, t, "cols", 0, 0, fname);
+	g->rows = (size_t)lbind_optnum(L, t, "rows", 0, fname);
+	g->cols = (size_t)lbind_optnum(L, t, "cols", 0, fname);
 	if (lua_getfield(L, t, "shape") == LUA_TTABLE) {
 		lua_rawgeti(L, -1, 1);
 		lua_rawgeti(L, -2, 2);
@@ -180,7 +140,7 @@ static void lxpcs_geom_get(lua_State *L, int t, geom *g, const char *fname)
 	}
 	lua_pop(L, 1);
 	if (geom_check(g, err) != 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 }
 
 static void lxpcs_geom_push(lua_State *L, const geom *g)
@@ -229,7 +189,7 @@ static int lxpcs_maps(lua_State *L)
 	lua_setfield(L, -2, "uy");
 	if (geom_maps(&g, (double *)q->data, (double *)phi->data,
 		      (double *)ux->data, (double *)uy->data, err) != 0)
-		return larray_error(L, "xpcs.maps", err);
+		return lbind_error(L, "xpcs.maps", err);
 	return 1;
 }
 
@@ -297,12 +257,10 @@ static double *lxpcs_edges(lua_State *L, int t, const char *ek,
 		return e;
 	}
 	lua_pop(L, 1);
-	*n = (size_t)lxpcs_int(L, t, nk, 1, fname);
-	if ((lua_Integer)*n < 1 || *n > 1000000)
-		luaL_error(L, "%s: '%s' must be 1..1000000", fname, nk);
+	*n = (size_t)lbind_optint(L, t, nk, 1, 1, 1000000, fname);
 	e = lua_newuserdatauv(L, (*n + 1) * sizeof *e, 0);
 	if (qmap_edges(lo, hi, *n, logs, e, err) != 0)
-		larray_error(L, fname, err);
+		lbind_error(L, fname, err);
 	return e;
 }
 
@@ -352,27 +310,28 @@ static int lxpcs_partition(lua_State *L)
 		map = lxpcs_field_arr(L, 1, "map", ARR_I32, npix, 1, fname);
 		u = lxpcs_newpart(L);
 		if (qmap_from_map(&u->m, rows, cols, (int32_t *)map->data,
-				  (size_t)lxpcs_int(L, 1, "nbins", 0, fname),
+				  (size_t)lbind_optint(L, 1, "nbins", 0, 0,
+						       INT32_MAX, fname),
 				  q ? (double *)q->data : NULL,
 				  phi ? (double *)phi->data : NULL, err) != 0)
-			return larray_error(L, fname, err);
+			return lbind_error(L, fname, err);
 		return 1;
 	}
 	mask = lxpcs_field_arr(L, 1, "mask", ARR_F64, npix, 0, fname);
-	logs = lxpcs_bool(L, 1, "log");
-	fold = lxpcs_bool(L, 1, "fold");
+	logs = lbind_optbool(L, 1, "log", 0, fname);
+	fold = lbind_optbool(L, 1, "fold", 0, fname);
 	lxpcs_qrange((double *)q->data, mask ? (double *)mask->data : NULL,
 		     npix, logs, &lo, &hi);
-	lo = lxpcs_num(L, 1, "q_min", lo, 0, fname);
-	hi = lxpcs_num(L, 1, "q_max", hi, 0, fname);
+	lo = lbind_optnum(L, 1, "q_min", lo, fname);
+	hi = lbind_optnum(L, 1, "q_max", hi, fname);
 	if (!isfinite(lo) || !isfinite(hi))
 		return luaL_error(L, "%s: no unmasked pixel to bin", fname);
 	if (hi == lo)
 		hi = lo * (1 + 1e-12) + 1e-300;
 	qe = lxpcs_edges(L, 1, "q_edges", "q_bins", lo, hi, logs, &nq, fname);
 	pe = lxpcs_edges(L, 1, "phi_edges", "phi_bins",
-			 lxpcs_num(L, 1, "phi_min", fold ? -90 : -180, 0, fname),
-			 lxpcs_num(L, 1, "phi_max", fold ? 90 : 180, 0, fname),
+			 lbind_optnum(L, 1, "phi_min", fold ? -90 : -180, fname),
+			 lbind_optnum(L, 1, "phi_max", fold ? 90 : 180, fname),
 			 0, &nphi, fname);
 	if (mask) {
 		m8 = lua_newuserdatauv(L, npix, 0);
@@ -382,7 +341,7 @@ static int lxpcs_partition(lua_State *L)
 	u = lxpcs_newpart(L);
 	if (qmap_build(&u->m, rows, cols, (double *)q->data,
 		       (double *)phi->data, m8, qe, nq, pe, nphi, fold, err))
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	return 1;
 }
 
@@ -461,7 +420,7 @@ static int lxpcs_part_nest(lua_State *L)
 	int32_t *s2d = lua_newuserdatauv(L, st->m.nbins * sizeof *s2d + 1, 0);
 	arr *o;
 	if (qmap_nest(&st->m, &dy->m, s2d, err) != 0)
-		return larray_error(L, "partition:nest", err);
+		return lbind_error(L, "partition:nest", err);
 	o = larray_new(L, ARR_I32, 1, &st->m.nbins);
 	memcpy(o->data, s2d, st->m.nbins * sizeof *s2d);
 	return 1;
@@ -572,7 +531,7 @@ static int lxpcs_mask(lua_State *L)
 				lua_pop(L, 3);
 			}
 			if (qmap_mask_polygon(d, sh[0], sh[1], xy, nv, 0, err))
-				return larray_error(L, fname, err);
+				return lbind_error(L, fname, err);
 			lua_pop(L, 2);
 		}
 	}
@@ -595,7 +554,7 @@ static lxpcs_corr *lxpcs_checkcorr(lua_State *L, int i)
 	rc = corrbg_wait(&u->bg, err);
 	arr_release(&u->held);
 	if (rc != 0)
-		larray_error(L, "correlator:push_async", err);
+		lbind_error(L, "correlator:push_async", err);
 	return u;
 }
 
@@ -637,22 +596,20 @@ static int lxpcs_correlator(lua_State *L)
 	if (!lua_isnil(L, 3))
 		st = lxpcs_checkpart(L, 3);
 	corr_opts_default(&o);
-	o.dpl = (int)lxpcs_int(L, 1, "dpl", 4, fname);
-	o.lags0 = (int)lxpcs_int(L, 1, "lags0", 2 * o.dpl, fname);
-	first = lxpcs_int(L, 1, "first", 1, fname);
-	last = lxpcs_int(L, 1, "last", 0, fname);
-	if (first < 1 || last < 0)
-		return luaL_error(L, "%s: first must be >= 1, last >= 0",
-				  fname);
+	o.dpl = (int)lbind_optint(L, 1, "dpl", 4, 1, CORR_MAXLAG / 2, fname);
+	o.lags0 = (int)lbind_optint(L, 1, "lags0", 2 * o.dpl, 1, 2 * o.dpl,
+				    fname);
+	first = lbind_optint(L, 1, "first", 1, 1, LUA_MAXINTEGER, fname);
+	last = lbind_optint(L, 1, "last", 0, 0, LUA_MAXINTEGER, fname);
 	o.first = (size_t)first - 1;
 	o.last = (size_t)last;
-	o.stride = (size_t)lxpcs_int(L, 1, "stride", 1, fname);
-	if (lxpcs_int(L, 1, "stride", 1, fname) < 1)
-		return luaL_error(L, "%s: stride must be >= 1", fname);
-	o.normalize = lxpcs_bool(L, 1, "normalize");
-	o.reject_sigma = lxpcs_num(L, 1, "reject_sigma", 0, 0, fname);
-	o.segment_frames = (size_t)lxpcs_int(L, 1, "segment_frames", 0, fname);
-	o.nthreads = (int)lxpcs_int(L, 1, "threads", 0, fname);
+	o.stride = (size_t)lbind_optint(L, 1, "stride", 1, 1, LUA_MAXINTEGER,
+					fname);
+	o.normalize = lbind_optbool(L, 1, "normalize", 0, fname);
+	o.reject_sigma = lbind_optnum(L, 1, "reject_sigma", 0, fname);
+	o.segment_frames = (size_t)lbind_optint(L, 1, "segment_frames", 0, 0,
+						LUA_MAXINTEGER, fname);
+	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, INT_MAX, fname);
 	lxpcs_kernel_opt(L, &o, fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix, 0, fname);
 	if (dark)
@@ -667,11 +624,12 @@ static int lxpcs_correlator(lua_State *L)
 	lua_pop(L, 1);
 	o.prog = &u->prog;
 	if (corr_new(&u->c, &dy->m, st ? &st->m : NULL, &o, err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	u->rows = dy->m.rows;
 	u->cols = dy->m.cols;
 	progress_begin(&u->prog, "multitau",
-		       (double)lxpcs_int(L, 1, "total", 0, fname));
+		       (double)lbind_optint(L, 1, "total", 0, 0,
+					    LUA_MAXINTEGER, fname));
 	u->bar = 1;
 	return 1;
 }
@@ -697,7 +655,7 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 	if (!arr_is_contiguous(a)) {
 		arr tmp;
 		if (arr_copy(&tmp, a, a->dtype, err) != 0)
-			larray_error(L, fname, err);
+			lbind_error(L, fname, err);
 		a = larray_push(L, &tmp);
 	}
 	n = a->ndim == 3 ? (lua_Integer)a->shape[0] : 1;
@@ -724,7 +682,7 @@ static int lxpcs_push(lua_State *L)
 	lxpcs_getframes(L, "correlator:push", &f);
 	if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
 		      err) != 0)
-		return larray_error(L, "correlator:push", err);
+		return lbind_error(L, "correlator:push", err);
 	lua_settop(L, 1);
 	return 1;
 }
@@ -741,13 +699,13 @@ static int lxpcs_push_async(lua_State *L)
 	if (f.a->buf == NULL) {	/* borrowed memory: no reference to hold */
 		if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
 			      err) != 0)
-			return larray_error(L, "correlator:push_async", err);
+			return lbind_error(L, "correlator:push_async", err);
 	} else {
 		arr_retain(&u->held, f.a);
 		if (corrbg_push(&u->bg, u->c, f.data, f.dtype, f.count, f.rows,
 				f.cols, err) != 0) {
 			arr_release(&u->held);
-			return larray_error(L, "correlator:push_async", err);
+			return lbind_error(L, "correlator:push_async", err);
 		}
 	}
 	lua_settop(L, 1);
@@ -787,7 +745,7 @@ static int lxpcs_result(lua_State *L)
 	memset(r, 0, sizeof *r);
 	luaL_setmetatable(L, LXPCS_RES);
 	if (corr_result(u->c, r, err) != 0)
-		return larray_error(L, "correlator:result", err);
+		return lbind_error(L, "correlator:result", err);
 	if (u->bar) {
 		progress_end(&u->prog);
 		u->bar = 0;
@@ -928,17 +886,14 @@ static int lxpcs_twotime(lua_State *L)
 		bins[k] = (int32_t)luaL_checkinteger(L, -1);
 		lua_pop(L, 1);
 	}
-	ds = lxpcs_int(L, 1, "downsample", 1, fname);
-	mf = lxpcs_int(L, 1, "max_frames", 20000, fname);
-	if (ds < 1 || mf < 2)
-		return luaL_error(L, "%s: downsample >= 1, max_frames >= 2",
-				  fname);
+	ds = lbind_optint(L, 1, "downsample", 1, 1, LUA_MAXINTEGER, fname);
+	mf = lbind_optint(L, 1, "max_frames", 20000, 2, LUA_MAXINTEGER, fname);
 	u = lua_newuserdatauv(L, sizeof *u, 0);
 	memset(u, 0, sizeof *u);
 	luaL_setmetatable(L, LXPCS_TT);
 	if (twotime_new(&u->t, &p->m, bins, n, (size_t)ds, (size_t)mf,
 			err) != 0)
-		return larray_error(L, fname, err);
+		return lbind_error(L, fname, err);
 	u->rows = p->m.rows;
 	u->cols = p->m.cols;
 	u->nsel = n;
@@ -954,7 +909,7 @@ static int lxpcs_tt_push(lua_State *L)
 	lxpcs_getframes(L, "twotime:push", &f);
 	if (twotime_push(u->t, f.data, f.dtype, f.count, f.rows, f.cols,
 			 err) != 0)
-		return larray_error(L, "twotime:push", err);
+		return lbind_error(L, "twotime:push", err);
 	lua_settop(L, 1);
 	return 1;
 }
@@ -991,7 +946,7 @@ static int lxpcs_tt_result(lua_State *L)
 	lua_setfield(L, -2, "tau");
 	if (twotime_result(u->t, (size_t)k - 1, (double *)C->data,
 			   (double *)g2->data, a0, a1, err) != 0)
-		return larray_error(L, "twotime:result", err);
+		return lbind_error(L, "twotime:result", err);
 	return 1;
 }
 
@@ -1030,9 +985,10 @@ static int lxpcs_delays(lua_State *L)
 	arr *a;
 	corr_opts_default(&o);
 	if (lua_istable(L, 2)) {
-		o.dpl = (int)lxpcs_int(L, 2, "dpl", 4, "xpcs.delays");
-		o.lags0 = (int)lxpcs_int(L, 2, "lags0", 2 * o.dpl,
-					 "xpcs.delays");
+		o.dpl = (int)lbind_optint(L, 2, "dpl", 4, 1, CORR_MAXLAG / 2,
+					  "xpcs.delays");
+		o.lags0 = (int)lbind_optint(L, 2, "lags0", 2 * o.dpl, 1,
+					    2 * o.dpl, "xpcs.delays");
 	}
 	if (nf < 0 || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
 	    o.lags0 > 2 * o.dpl)
@@ -1060,9 +1016,9 @@ static int lxpcs_poisson(lua_State *L)
 	sh[1] = (size_t)r;
 	sh[2] = (size_t)c;
 	a = larray_new_uninit(L, ARR_U16, 3, sh);
-	if (corr_poisson_u16((uint16_t *)a->data, arr_size(a), mean,
-			     (uint64_t)seed, err) != 0)
-		return larray_error(L, "xpcs.poisson", err);
+	if (speckle_poisson_u16((uint16_t *)a->data, arr_size(a), mean,
+				(uint64_t)seed, err) != 0)
+		return lbind_error(L, "xpcs.poisson", err);
 	return 1;
 }
 

@@ -18,7 +18,7 @@
 ** fraction, the rate and the remaining time, and is erased by progress_end.
 ** $IONFLOW_PROGRESS=0 turns bars off, =1 forces them on stderr.
 **
-** A binding may also set a callback (a Lua function, through lsys.h); it is
+** A binding may also set a callback (a Lua function, through lbind.h); it is
 ** throttled like the bar, and a non-zero return stops the primitive.
 **
 ** All calls must come from one thread: the one that called progress_begin

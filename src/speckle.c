@@ -10,6 +10,7 @@
 #include <gsl/gsl_multifit.h>
 
 #include "intr.h"
+#include "num.h"
 #include "speckle.h"
 
 #define SPK_TILE 32		/* pixels per tile: 64 bytes of u16 per frame */
@@ -20,18 +21,9 @@ static float spk_table[SPK_NTAB];
 static double spk_recip[201];		/* 1/k for Poisson inversion */
 static pthread_once_t spk_table_once = PTHREAD_ONCE_INIT;
 
-/* SplitMix64's finaliser: a strong 64-bit mixer, so that consecutive
-** counters give independent-looking words (a counter-based generator) */
-static inline uint64_t spk_mix(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-	return z ^ (z >> 31);
-}
-
 uint64_t speckle_hash(uint64_t seed, uint64_t counter)
 {
-	return spk_mix(spk_mix(seed) + counter * 0x9E3779B97F4A7C15ULL);
+	return num_mix64(num_mix64(seed) + counter * NUM_GOLDEN64);
 }
 
 /* 4096 normal quantiles at mid-probabilities, rescaled to unit variance:
@@ -60,11 +52,6 @@ double speckle_normal_table(unsigned idx)
 	return spk_table[idx % SPK_NTAB];
 }
 
-static inline double spk_uniform(uint64_t r)
-{
-	return ((r >> 11) + 0.5) * (1.0 / 9007199254740992.0);
-}
-
 /* Poisson by inversion for small means, Hoermann's PTRS transformed
 ** rejection for lam >= 10 (constant expected cost for any mean) */
 uint64_t speckle_poisson(double lam, uint64_t seed, uint64_t counter)
@@ -73,7 +60,7 @@ uint64_t speckle_poisson(double lam, uint64_t seed, uint64_t counter)
 	if (!(lam > 0))
 		return 0;
 	if (lam < 10) {
-		double u = spk_uniform(speckle_hash(seed, counter * 64));
+		double u = num_uniform(speckle_hash(seed, counter * 64));
 		double p = exp(-lam), F = p;
 		uint64_t k = 0;
 		while (u > F && k < 200) {
@@ -102,6 +89,21 @@ uint64_t speckle_poisson(double lam, uint64_t seed, uint64_t counter)
 		    -lam + k * loglam - lgamma(k + 1))
 			return (uint64_t)k;
 	}
+}
+
+int speckle_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
+			char *err)
+{
+	if (!(mean >= 0 && mean <= SPECKLE_POISSON_U16_MAX))
+		return err_set(err, "speckle: Poisson mean must be 0..%d for "
+			       "u16 counts (got %g)", SPECKLE_POISSON_U16_MAX,
+			       mean);
+	#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = speckle_poisson(mean, seed, i);
+		out[i] = (uint16_t)(k < 65535 ? k : 65535);
+	}
+	return 0;
 }
 
 /* non-negative least squares by a simple active-set scheme: solve the
@@ -370,7 +372,7 @@ static inline void spk_advance(spk_state *s, int ip, uint64_t key,
 	uint64_t w = 0;
 	for (size_t m = 0; m < n; m++) {
 		if ((m & 1) == 0)
-			w = spk_mix(key + (ctr++) * 0x9E3779B97F4A7C15ULL);
+			w = num_mix64(key + (ctr++) * NUM_GOLDEN64);
 		else
 			w >>= 32;
 		ar[m] = rho[j] * ar[m] + sig[j] * spk_table[w & (SPK_NTAB - 1)];
@@ -396,7 +398,7 @@ static inline double spk_step1(spk_state *s, int ip, uint64_t key,
 	for (int k = 0; k < M; k++) {
 		if (advance) {
 			if ((k & 1) == 0)
-				w = spk_mix(key + (ctr++) * 0x9E3779B97F4A7C15ULL);
+				w = num_mix64(key + (ctr++) * NUM_GOLDEN64);
 			else
 				w >>= 32;
 			ar[k] = rho * ar[k] + sig * spk_table[w & (SPK_NTAB - 1)];
@@ -473,7 +475,7 @@ static int spk_tile(spk_state *s, size_t p0, size_t np, const double *K,
 	size_t npix = p->geom.rows * p->geom.cols;
 	double zr[SPK_TILE], zi[SPK_TILE], wr[SPK_TILE], wi[SPK_TILE];
 	double dx_prev = NAN;
-	uint64_t key = spk_mix(p->seed);
+	uint64_t key = num_mix64(p->seed);
 	for (size_t i = 0; i < np; i++)
 		spk_init_pixel(s, (int)i, p0 + i, p, mix);
 	for (size_t t = 0; t < p->nframes; t++) {

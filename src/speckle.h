@@ -80,4 +80,12 @@ uint64_t speckle_hash(uint64_t seed, uint64_t counter);
 double speckle_normal_table(unsigned idx);	/* idx < 4096 */
 uint64_t speckle_poisson(double lam, uint64_t seed, uint64_t counter);
 
+/* n Poisson counts of the given mean into out, for benchmarks and
+** examples: speckle_poisson of (seed, i), so the values do not depend on
+** the number of threads; the mean at most SPECKLE_POISSON_U16_MAX (its
+** counts then stay far below 65535, where they would be clipped) */
+#define SPECKLE_POISSON_U16_MAX 10000
+int speckle_poisson_u16(uint16_t *out, size_t n, double mean, uint64_t seed,
+			char *err);
+
 #endif

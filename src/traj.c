@@ -13,6 +13,7 @@
 
 #include "h5.h"
 #include "intr.h"
+#include "num.h"
 #include "os.h"
 #include "traj.h"
 
@@ -852,18 +853,10 @@ static int traj_lmp_first(traj *t, char *err)
 /* synthetic correlated random walks                                */
 /* ---------------------------------------------------------------- */
 
-/* splitmix64: small, fast, and reproducible across platforms */
-static uint64_t traj_rand64(traj *t)
-{
-	uint64_t z = (t->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
+/* a uniform deviate in (0, 1) from the generator's sequence */
 static double traj_uniform(traj *t)
 {
-	return ((double)(traj_rand64(t) >> 11) + 0.5) * 0x1.0p-53;
+	return num_uniform(num_splitmix64(&t->rng));
 }
 
 int traj_open_synth(traj **out, const traj_synth *s, char *err)
@@ -916,24 +909,17 @@ int traj_open_synth(traj **out, const traj_synth *s, char *err)
 	return 0;
 }
 
-/* splitmix64's finaliser as a hash: counter-based random numbers, so
-** that any particle's step can be drawn independently (in parallel) and
-** the trajectory does not depend on the number of threads */
-static uint64_t traj_mix(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* two independent standard normals for (frame, slot) by Box-Muller */
+/* two independent standard normals for (frame, slot) by Box-Muller, from
+** a hash of the counter: any particle's step can be drawn independently
+** (in parallel) and the trajectory does not depend on the number of
+** threads */
 static void traj_normals(uint64_t seed, uint64_t frame, uint64_t slot,
 			 double *g1, double *g2)
 {
-	uint64_t h1 = traj_mix(seed ^ traj_mix(frame * 0x9e3779b97f4a7c15ULL
+	uint64_t h1 = num_mix64(seed ^ num_mix64(frame * NUM_GOLDEN64
 					       + slot));
-	uint64_t h2 = traj_mix(h1 + 0x632be59bd9b4e019ULL);
-	double u = ((double)(h1 >> 11) + 0.5) * 0x1.0p-53;
+	uint64_t h2 = num_mix64(h1 + 0x632be59bd9b4e019ULL);
+	double u = num_uniform(h1);
 	double v = (double)(h2 >> 11) * 0x1.0p-53;
 	double r = sqrt(-2 * log(u));
 	*g1 = r * cos(2 * M_PI * v);
@@ -953,7 +939,7 @@ static void traj_synth_step(traj *t)
 	double sm = sqrt(2 * fmax(0, s->d_an - s->s_common * s->s_common *
 				  s->d_common) * s->dt);
 	double ss = sqrt(2 * s->d_solv * s->dt);
-	uint64_t fr = (uint64_t)t->next, seed = traj_mix(s->seed + 1);
+	uint64_t fr = (uint64_t)t->next, seed = num_mix64(s->seed + 1);
 	double g[4];
 	int d;
 	for (k = 0; k < nc; k++)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "intr.h"
+#include "num.h"
 #include "xam.h"
 
 /* the counting error of A: I, I0 and D Poisson, D entering both the
@@ -103,15 +104,8 @@ int xam_interp(const double *xs, const double *v, const double *sv,
 	up = xs[m - 1] > xs[0];
 	if (up ? (x < xs[0] || x > xs[m - 1]) : (x > xs[0] || x < xs[m - 1]))
 		return -1;
-	lo = 0;
-	hi = m - 1;
-	while (hi - lo > 1) {	/* bisection keeps xs[lo] .. xs[hi] around x */
-		size_t mid = lo + (hi - lo) / 2;
-		if (up ? xs[mid] <= x : xs[mid] >= x)
-			lo = mid;
-		else
-			hi = mid;
-	}
+	lo = num_bracket(xs, m, x);
+	hi = lo + 1;
 	{
 		double w = (x - xs[lo]) / (xs[hi] - xs[lo]);
 		*out = (1 - w) * v[lo] + w * v[hi];

@@ -327,4 +327,8 @@ function M.get(name, opts)
   return set
 end
 
+-- cell.run{params = NAME} resolves names through cell.paramsets: the
+-- native module knows no Lua module, this one installs itself
+require("ionflow.cell").paramsets = M.get
+
 return M

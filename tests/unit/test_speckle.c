@@ -277,11 +277,47 @@ static void bad_input(void)
 	   "unsupported dtype: %s", err);
 }
 
+/* the u16 frames of xpcs.poisson: the same draws as speckle_poisson,
+** whatever the number of threads, Poisson by a chi-square test against
+** the pmf, and a mean out of range refused by value */
+static void poisson_u16(void)
+{
+	enum { N = 100000, KMAX = 12 };
+	static uint16_t a[N], b[N];
+	double count[KMAX + 1] = {0}, chi2 = 0, pk = exp(-4.0), tail = 1;
+	char err[512];
+	int same = 1, nt = omp_get_max_threads();
+	omp_set_num_threads(1);
+	ok(speckle_poisson_u16(a, N, 4.0, 7, err) == 0, "u16 counts, 1 thread");
+	omp_set_num_threads(nt > 1 ? nt : 2);
+	speckle_poisson_u16(b, N, 4.0, 7, err);
+	omp_set_num_threads(nt);
+	for (size_t i = 0; i < N; i++) {
+		same &= a[i] == b[i] && a[i] == speckle_poisson(4.0, 7, i);
+		count[a[i] < KMAX ? a[i] : KMAX]++;
+	}
+	ok(same, "u16 counts: speckle_poisson's, for any number of threads");
+	for (int k = 0; k <= KMAX; k++) {	/* the last cell: k >= KMAX */
+		double e = N * (k < KMAX ? pk : tail);
+		chi2 += (count[k] - e) * (count[k] - e) / e;
+		tail -= pk;
+		pk *= 4.0 / (k + 1);
+	}
+	/* 13 cells, 12 degrees of freedom: the 99.9 % quantile is 32.9 */
+	ok(chi2 < 32.9, "u16 counts are Poisson(4): chi2 %.1f on 12 dof", chi2);
+	ok(speckle_poisson_u16(a, 4, -1, 1, err) != 0 && strstr(err, "-1"),
+	   "a negative mean is refused by value (%s)", err);
+	ok(speckle_poisson_u16(a, 4, NAN, 1, err) != 0, "a NaN mean is refused");
+	ok(speckle_poisson_u16(a, 4, 1e5, 1, err) != 0 && strstr(err, "100000"),
+	   "a mean past the u16 range is refused (%s)", err);
+}
+
 int main(void)
 {
 	eq1_cases();
 	determinism();
 	poisson();
+	poisson_u16();
 	mixture_and_truth();
 	bad_input();
 	return tap_done();
