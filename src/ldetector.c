@@ -1,7 +1,7 @@
 /*
 ** ldetector.c - the Lua binding of the raw detector streams (detector.h).
 **
-**   detector.info("run.bin", {frames = 100000})
+**   detector.info("run.bin", {frames = 100000}), detector.format(path)
 **   for i, frame in detector.frames("run.bin.000", {frames = n}) do ... end
 **   for i, block in detector.frames("raw.h5", {blocks = true}) do ... end
 **   for i, pix, cnt in detector.events("run.imm") do ... end
@@ -166,6 +166,19 @@ static int ldet_info(lua_State *L)
 	return 1;
 }
 
+/* detector.format(path [, opts]): the reader a file gets */
+static int ldet_format(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1), *fname = "detector.format";
+	char err[ERR_LEN], fmt[16];
+	det_opts o;
+	ldet_opts(L, 2, &o, fname);
+	if (det_sniff(path, &o, fmt, sizeof fmt, err) != 0)
+		return larray_error(L, fname, err);
+	lua_pushstring(L, fmt);
+	return 1;
+}
+
 static int ldet_frames_gc(lua_State *L)
 {
 	ldet_frames *u = luaL_checkudata(L, 1, LDET_FRAMES);
@@ -302,7 +315,8 @@ static const luaL_Reg ldet_frames_meta[] = {
 };
 
 static const luaL_Reg ldet_funcs[] = {
-	{"info", ldet_info}, {"frames", ldet_frames_new},
+	{"info", ldet_info}, {"format", ldet_format},
+	{"frames", ldet_frames_new},
 	{"events", ldet_events_new}, {NULL, NULL}
 };
 
