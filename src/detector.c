@@ -452,8 +452,8 @@ int det_next_events(det_stream *s, det_events *ev, char *err)
 	size_t f;
 	memset(ev, 0, sizeof *ev);
 	if (!s->info.sparse || s->h5 != NULL)
-		return err_set(err, "%s: a %s file has no photon events (it is"
-			       " dense)", s->path, s->info.format);
+		return err_set(err, "%s: a dense %s file has no photon"
+			       " events", s->path, s->info.format);
 	if (s->blk.buf != NULL && s->next < s->blk_j0 + s->blk_n)
 		return err_set(err, "%s: events cannot be taken between the"
 			       " frames of a block already read", s->path);

@@ -7,6 +7,7 @@ included; bad files give errors naming the file, the frame and the field;
 hundreds of truncated and bit-flipped copies give an error or frames,
 never a crash. TAP output."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -303,6 +304,7 @@ end
 
     errors(dump, d)
     fuzz(d)
+    shutil.rmtree(d)
     return done()
 
 
