@@ -12,11 +12,13 @@ import subprocess
 import sys
 import tempfile
 
+import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done, diag  # noqa: E402
 import detwrite as D  # noqa: E402
+import apsraw  # noqa: E402
 
 EXE = os.environ.get("IONFLOW", "./ionflow")
 
@@ -211,6 +213,66 @@ print("end")
     ok(not bad and nerr > 50, "every refusal names its file", diag="\n".join(bad[:5]))
 
 
+def scripts(d):
+    """xpcs-correlate on raw files gives the g2 of their HDF5 copy"""
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    script = os.path.join(top, "scripts", "xpcs-correlate.lua")
+    rng = np.random.default_rng(3)
+    mods = [rng.poisson(2.0, (400, 8, 16)).astype(np.uint16) for _ in range(6)]
+    mods[3][100:] = 0               # a module that goes dark
+    full = D.assemble_3m(mods, gap=(2, 3))
+    full[-5:] = 0                   # trailing empty frames
+    for k in range(6):
+        mods[k][-5:] = 0
+    h5raw = os.path.join(d, "s3m.h5")
+    apsraw.write_raw(h5raw, full, 1e-3, (10.5, 12.5))
+    base = os.path.join(d, "s3m_00001")
+    D.write_rigaku_3m(base, mods)
+    meta = os.path.join(d, "s3m_metadata.hdf")
+    apsraw.write_raw(meta, np.zeros((1, 1, 1), np.uint16), 1e-3, (10.5, 12.5))
+    with h5py.File(meta, "a") as f:
+        del f["/entry/data/data"]
+    im = rng.poisson(0.5, (300, 20, 24)).astype(np.uint16)
+    im[-3:] = 0
+    imraw = os.path.join(d, "imm.h5")
+    apsraw.write_raw(imraw, im, 1e-3, (5.0, 6.0))
+    imm = os.path.join(d, "imm_00001-00300.imm")
+    D.write_imm(imm, im, True)
+    immmeta = os.path.join(d, "imm_metadata.hdf")
+    apsraw.write_raw(immmeta, np.zeros((1, 1, 1), np.uint16), 1e-3, (5.0, 6.0))
+
+    def g2(raw, *extra):
+        out = raw + ".result.h5"
+        p = subprocess.run([EXE, script, raw, "-o", out, "--q-bins", "3",
+                            "--phi-bins", "2", *extra],
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            return None, p.stderr
+        with h5py.File(out, "r") as f:
+            return f["/xpcs/multitau/normalized_g2"][()], \
+                f["/xpcs/spatial_mean/intensity_vs_time"][()]
+
+    ref, rint = g2(h5raw)
+    got, gint = g2(base + ".bin.000", "--nframes", "400", "--module", "8,16",
+                   "--gap", "2,3")
+    ok(got is not None and ref is not None and np.array_equal(got, ref) and
+       np.array_equal(gint, rint),
+       "xpcs-correlate: Rigaku 3M set (sidecar metadata) = its HDF5 copy",
+       diag=rint if got is None else "")
+    ok(got is not None and gint.shape[1] == 400 and gint[1, -1] == 0,
+       "all 400 frames, the trailing empty ones too")
+    ref, rint = g2(imraw)
+    got, gint = g2(imm)
+    ok(got is not None and np.array_equal(got, ref) and
+       np.array_equal(gint, rint),
+       "xpcs-correlate: sparse IMM (sidecar of NAME_00001-00300) = HDF5",
+       diag=rint if got is None else "")
+    got, _ = g2(imm, "--metadata", meta)
+    ok(got is not None and not np.array_equal(got, ref),
+       "--metadata overrides the sidecar (another beam centre, other g2)")
+
+
 def main():
     d = tempfile.mkdtemp(prefix="ionflow-det-")
     dump = os.path.join(d, "dump.lua")
@@ -302,6 +364,7 @@ end
     ok(rc == 0 and out.splitlines() == want,
        "detector.events: each frame's pixels and counts", diag=err)
 
+    scripts(d)
     errors(dump, d)
     fuzz(d)
     shutil.rmtree(d)
