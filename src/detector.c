@@ -325,6 +325,11 @@ static int det_start(det_stream **out, const char *path, const det_opts *o,
 	else if (rc == 0)
 		rc = det_open_rigaku(s, o, strcmp(s->info.format, "rigaku3m")
 					      == 0, err);
+	/* a count given for a file that holds its own must agree with it */
+	if (rc == 0 && o->frames > 0 && s->mod == NULL &&
+	    o->frames != s->info.frames)
+		rc = err_set(err, "%s: %zu frames given, the file has %zu",
+			     path, o->frames, s->info.frames);
 	if (rc == 0 && stream && s->h5 == NULL)
 		rc = det_select(s, o, err);
 	if (rc != 0) {

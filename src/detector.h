@@ -42,7 +42,8 @@ typedef struct det_stream det_stream;
 typedef struct det_opts {
 	const char *format;	/* NULL: from the file */
 	const char *dataset;	/* HDF5: NULL for /entry/data/data */
-	size_t frames;		/* Rigaku: the run's frame count (0: unknown) */
+	size_t frames;		/* Rigaku: the run's frame count (0: unknown);
+				   others: checked against the file's */
 	int frames_last;	/* Rigaku: the last word's frame + 1 */
 	size_t module_rows, module_cols;	/* Rigaku module: 512 x 1024 */
 	size_t gap_rows, gap_cols;		/* 3M gaps: 70, 52 */

@@ -141,6 +141,7 @@ static void test_imm(void)
 	char err[ERR_LEN];
 	det_stream *s;
 	det_events ev;
+	det_opts o;
 	FILE *f;
 	memset(h, 0, sizeof h);
 	h[4] = 0;		/* dense */
@@ -156,6 +157,11 @@ static void test_imm(void)
 	   det_next_events(s, &ev, err) == -1 && strstr(err, "dense") != NULL,
 	   "a dense IMM file has no events (%s)", err);
 	det_close(s);
+	det_opts_init(&o);
+	o.frames = 2;
+	ok(det_open(&s, tpath("d.imm"), &o, err) != 0 &&
+	   strstr(err, "2 frames given, the file has 1") != NULL,
+	   "a frame count that disagrees with an IMM file's (%s)", err);
 	h[116] = 4;
 	f = fopen(tpath("b.imm"), "wb");
 	fwrite(h, 1, sizeof h, f);
