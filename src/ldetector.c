@@ -272,6 +272,31 @@ static int ldet_events_step(lua_State *L)
 	return 3;
 }
 
+/* a selection past the end, in Lua's 1-based frame numbers (the core
+** counts from 0); the core checks again */
+static int ldet_range(const char *path, const det_opts *o, char *err)
+{
+	det_info in;
+	size_t nf, last;
+	if (o->first == 0 && o->count == DET_ALL)
+		return 0;
+	if (det_info_get(path, o, &in, err) != 0 || !in.frames_known)
+		return 0;	/* det_open says why */
+	nf = in.frames;
+	if (o->count == DET_ALL && o->first > nf)
+		return err_set(err, "%s: first frame %zu is beyond the %zu"
+			       " frames", path, o->first + 1, nf);
+	if (o->count != DET_ALL && o->count > 0) {
+		last = o->first + (o->count - 1) * o->step;
+		if (o->first >= nf || (o->count - 1) > (nf - 1 - o->first) /
+		    o->step)
+			return err_set(err, "%s: frames %zu..%zu step %zu run"
+				       " past the %zu frames", path,
+				       o->first + 1, last + 1, o->step, nf);
+	}
+	return 0;
+}
+
 static int ldet_iter(lua_State *L, int events)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -292,7 +317,7 @@ static int ldet_iter(lua_State *L, int events)
 		u->blocks = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
-	if (det_open(&u->s, path, &o, err) != 0)
+	if (ldet_range(path, &o, err) != 0 || det_open(&u->s, path, &o, err) != 0)
 		return larray_error(L, fname, err);
 	if (events && !det_stream_info(u->s)->sparse)
 		return luaL_error(L, "%s: %s: a dense %s file has no photon"

@@ -118,6 +118,15 @@ do
     info.dtype == "u16" and info.dataset == X.RAW_DATASET, "detector.info of HDF5")
 end
 
+-- selections past the end are named in 1-based frames, as h5.frames does
+t.errors(function() return detector.frames(bin, {frames = nf, module = {48, 48},
+  first = nf + 2}) end, "first frame " .. (nf + 2) .. " is beyond the " .. nf
+  .. " frames", "first past the end, 1-based")
+t.errors(function() return detector.frames(bin, {frames = nf, module = {48, 48},
+  first = nf - 3, count = 3, step = 2}) end, "frames " .. (nf - 3) .. ".."
+  .. (nf + 1) .. " step 2 run past the " .. nf .. " frames",
+  "a range past the end, 1-based")
+
 -- 3. a frame is valid until the next step ------------------------------
 do
   local prev
