@@ -19,6 +19,7 @@
 
 #define DET_BLOCK_BYTES ((size_t)8 << 20)
 #define DET_DATASET "/entry/data/data"
+#define DET_MAXGAP 65536
 
 struct det_stream {
 	det_info info;
@@ -162,6 +163,12 @@ static int det_open_3m(det_stream *s, const det_opts *o, char *err)
 	size_t n = strlen(s->path), mr = o->module_rows, mc = o->module_cols;
 	int seen[DET_MODULES] = {0}, p;
 	char *name;
+	/* the assembled pixel index is a uint32 (det_events) */
+	if (o->gap_rows > DET_MAXGAP || o->gap_cols > DET_MAXGAP ||
+	    (3 * mr + 2 * o->gap_rows) * (2 * mc + o->gap_cols) > UINT32_MAX)
+		return err_set(err, "%s: a 3M frame of 3 x 2 modules of %zux%zu"
+			       " with gaps %zu, %zu is too large", s->path, mr,
+			       mc, o->gap_rows, o->gap_cols);
 	for (p = 0; p < DET_MODULES; p++) {
 		if (o->order[p] < 0 || o->order[p] >= DET_MODULES ||
 		    seen[o->order[p]]++)

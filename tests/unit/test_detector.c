@@ -90,6 +90,19 @@ static void test_grid(void)
 	arr_release(&fr);
 	det_close(s);
 
+	o.gap_rows = 70000;
+	ok(det_open(&s, tpath("g.bin.000"), &o, err) != 0 &&
+	   strstr(err, "too large") != NULL, "an impossible gap (%s)", err);
+	o.gap_rows = 1;
+	o.module_rows = 1 << 20;
+	o.module_cols = 1;
+	o.gap_cols = 1 << 16;
+	ok(det_open(&s, tpath("g.bin.000"), &o, err) != 0 &&
+	   strstr(err, "too large") != NULL, "a frame past 2^32 pixels (%s)",
+	   err);
+	o.module_rows = 2;
+	o.module_cols = 3;
+	o.gap_cols = 2;
 	o.order[0] = 0;		/* 0 twice */
 	ok(det_open(&s, tpath("g.bin.000"), &o, err) != 0 &&
 	   strstr(err, "module order") != NULL, "an order naming a file twice"
