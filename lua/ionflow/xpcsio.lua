@@ -95,12 +95,13 @@ end
 function M.detector_cli(o)
   local function ints(k, n)
     if o[k] == nil then return nil end
-    local t = {}
-    for v in tostring(o[k]):gmatch("[^,]+") do
-      t[#t + 1] = math.tointeger(tonumber(v))
-      if not t[#t] then break end
+    local t, m, bad = {}, 0, false
+    for v in tostring(o[k]):gmatch("[^,]*") do
+      m = m + 1
+      t[m] = math.tointeger(tonumber(v))
+      bad = bad or t[m] == nil
     end
-    if #t ~= n or not t[n] then
+    if m ~= n or bad then
       o:die(string.format("--%s needs %d integers separated by commas",
         k:gsub("_", "-"), n))
     end

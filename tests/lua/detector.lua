@@ -101,6 +101,15 @@ t.ok(ok4 and o4:find(nf .. " frames", 1, true),
   "xpcs-correlate: --nframes last, --metadata, --format")
 if not ok4 then t.diag("%s", o4) end
 
+-- every element of a list option must be an integer (regression: "5,x,6"
+-- was taken as {5, 6})
+for _, bad in ipairs{"5,x,6", "5,,6", "5", "5,6,7", "5.5,6"} do
+  local okb, ob = run("scripts/xpcs-correlate.lua", bin, "-o", dir .. "/x.h5",
+    "--nframes", "last", "--gap", bad)
+  t.ok(not okb and ob:find("--gap needs 2 integers", 1, true),
+    "--gap " .. bad .. " is refused")
+end
+
 -- 2. HDF5 through detector is h5.frames --------------------------------
 do
   local a, b = {}, {}
