@@ -1,28 +1,47 @@
 -- xpcs-correlate.lua: multi-tau g2 of an XPCS frame file, in the APS
 -- 8-ID-I result layout.
 --
---   ionflow scripts/xpcs-correlate.lua RAW.h5 -o RESULT.h5
+--   ionflow scripts/xpcs-correlate.lua RAW -o RESULT.h5
 --       [--qmap QMAP.h5] [--dataset PATH] [--frames FIRST:LAST]
 --       [--stride N] [--q-bins N] [--phi-bins N] [--fold] [--log]
 --       [--window N] [--overlap N] [--segments N] [--normalize]
 --       [--reject SIGMA] [--energy KEV] [--distance M] [--pixel M]
---       [--center X,Y] [--meta SIDECAR.h5] [--twotime BIN,BIN,...]
---       [--downsample N]
+--       [--center X,Y] [--metadata FILE] [--twotime BIN,BIN,...]
+--       [--downsample N] [--format FMT] [--nframes N|last]
+--       [--gap ROWS,COLS] [--module-order A,B,C,D,E,F] [--module R,C]
 --
--- The geometry comes from the raw file's APS metadata (or --meta, a
--- sidecar file in the same layout) unless given on the command line; the
--- partition from --qmap (pySimpleMask layout) or from --q-bins/--phi-bins.
--- Prints a short table (bin, q, phi, pixels, g2 at the first delay); a
--- progress bar appears when stderr is a terminal.
+-- RAW is any frame file detector reads: HDF5 (/entry/data/data or
+-- --dataset), Rigaku 500k NAME.bin, Rigaku 3M NAME.bin.000 (with its five
+-- sibling modules), APS IMM (dense or sparse); --format overrides the
+-- choice. A Rigaku file does not hold its frame count (empty frames have
+-- no words): give --nframes N, or --nframes last for the last word's.
+-- The geometry comes from the APS metadata: --metadata FILE (--meta is
+-- the same), else an HDF5 raw file's own, else NAME_metadata.hdf beside
+-- the raw file; options on the command line win. The partition comes from
+-- --qmap (pySimpleMask layout) or from --q-bins/--phi-bins. Prints a short
+-- table (bin, q, phi, pixels, g2 at the first delay); a progress bar
+-- appears when stderr is a terminal.
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
-usage: xpcs-correlate.lua RAW.h5 -o RESULT.h5 [--qmap QMAP.h5]
+usage: xpcs-correlate.lua RAW -o RESULT.h5 [--qmap QMAP.h5]
   [--dataset PATH] [--frames FIRST:LAST] [--stride N] [--q-bins N]
   [--phi-bins N] [--fold] [--log] [--window N] [--overlap N]
   [--segments N] [--normalize] [--reject SIGMA] [--energy KEV]
-  [--distance M] [--pixel M] [--center X,Y] [--meta SIDECAR.h5]
-  [--twotime BIN,BIN,...] [--downsample N]]==]
+  [--distance M] [--pixel M] [--center X,Y] [--metadata FILE]
+  [--twotime BIN,BIN,...] [--downsample N]
+raw formats (chosen from the file; --format hdf5|rigaku|rigaku3m|imm):
+  HDF5 (frames at /entry/data/data or --dataset), Rigaku 500k NAME.bin,
+  Rigaku 3M NAME.bin.000 .. .005 (six modules), APS IMM dense or sparse
+  --nframes N|last  Rigaku: the run's frame count (empty frames have no
+                    words), or the last word's frame + 1
+  --gap ROWS,COLS   Rigaku 3M gaps between modules (default 70,52)
+  --module-order A,B,C,D,E,F  Rigaku 3M: the file suffix (0-5) shown in
+                    each grid slot, rows top to bottom, left then right
+                    (default 5,0,4,1,3,2)
+  --module ROWS,COLS  Rigaku module shape (default 512,1024)
+  --metadata FILE   APS metadata for the geometry (default: an HDF5 raw
+                    file's own, else NAME_metadata.hdf beside RAW)]==]
 
 local cli = require "ionflow.cli"
 local o = cli.parse(arg, {name = "xpcs-correlate", usage = usage,
@@ -60,9 +79,11 @@ if o.twotime then
   twotime = {bins = bins, downsample = num("downsample", true)}
 end
 
+local det = X.detector_cli(o)
+
 local ok, err = pcall(function()
-  local g = o.meta and X.geometry_from_file(o.meta, o.dataset, over, o.raw)
-    or X.geometry_from_file(o.raw, o.dataset, over)
+  local g = X.raw_geometry(o.raw, {metadata = o.metadata or o.meta,
+    dataset = o.dataset, over = over, detector = det})
   local qm
   if o.qmap then
     qm = X.read_qmap(o.qmap, g)
@@ -76,10 +97,12 @@ local ok, err = pcall(function()
     stride = num("stride", true), window = num("window", true),
     overlap = num("overlap", true), segments = num("segments", true) or 10,
     normalize = o.normalize, reject_sigma = num("reject"),
-    frame_time = g.frame_time, twotime = twotime}
+    frame_time = g.frame_time, twotime = twotime, detector = det}
   local cpu = os.clock() - t0
   X.write_result(o.out, res, {geometry = g, qmap = qm, options = {
-    raw = o.raw, dataset = o.dataset or X.RAW_DATASET, first = res.first,
+    raw = o.raw, format = g.format, metadata = g.metadata,
+    dataset = g.format == "hdf5" and (o.dataset or X.RAW_DATASET) or nil,
+    first = res.first,
     last = res.last, stride = res.stride, window = num("window", true),
     normalize = o.normalize, reject_sigma = num("reject")}})
   local d = qm.dynamic

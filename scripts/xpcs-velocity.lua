@@ -2,11 +2,15 @@
 -- Eq. 1 and 2, Figure 2): g2 per q ring and chi sector, Eq. 1 fits, omega
 -- versus q cos chi, the speed with its errors; per time window if asked.
 --
---   ionflow scripts/xpcs-velocity.lua RAW.h5|RESULT.h5 -o OUT.h5
+--   ionflow scripts/xpcs-velocity.lua RAW|RESULT.h5 -o OUT.h5
 --       [--flow-angle DEG] [--fit-angle] [--window N] [--overlap N]
 --       [--q-range QMIN:QMAX] [--q-bins N] [--phi-bins N] [--master]
 --       [--dataset PATH] [--frames FIRST:LAST] [--frame-time S]
+--       [--metadata FILE] [--format FMT] [--nframes N|last]
+--       [--gap ROWS,COLS] [--module-order A,B,C,D,E,F] [--module R,C]
 --
+-- RAW is any frame file detector reads (HDF5, Rigaku 500k .bin, Rigaku
+-- 3M .bin.000, APS IMM; the raw-format options as in xpcs-correlate.lua).
 -- A raw frame file (APS metadata for the geometry) is correlated first
 -- (rings of --q-bins over --q-range in 1/A, --phi-bins sectors); a result
 -- file of xpcs-correlate.lua is used as it is (with its windows, if it was
@@ -19,10 +23,22 @@
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
-usage: xpcs-velocity.lua RAW.h5|RESULT.h5 -o OUT.h5 [--flow-angle DEG]
+usage: xpcs-velocity.lua RAW|RESULT.h5 -o OUT.h5 [--flow-angle DEG]
   [--fit-angle] [--window N] [--overlap N] [--q-range QMIN:QMAX]
   [--q-bins N] [--phi-bins N] [--master] [--dataset PATH]
-  [--frames FIRST:LAST] [--frame-time S]]==]
+  [--frames FIRST:LAST] [--frame-time S] [--metadata FILE]
+raw formats (chosen from the file; --format hdf5|rigaku|rigaku3m|imm):
+  HDF5 (frames at /entry/data/data or --dataset), Rigaku 500k NAME.bin,
+  Rigaku 3M NAME.bin.000 .. .005 (six modules), APS IMM dense or sparse
+  --nframes N|last  Rigaku: the run's frame count (empty frames have no
+                    words), or the last word's frame + 1
+  --gap ROWS,COLS   Rigaku 3M gaps between modules (default 70,52)
+  --module-order A,B,C,D,E,F  Rigaku 3M: the file suffix (0-5) shown in
+                    each grid slot, rows top to bottom, left then right
+                    (default 5,0,4,1,3,2)
+  --module ROWS,COLS  Rigaku module shape (default 512,1024)
+  --metadata FILE   APS metadata for the geometry (default: an HDF5 raw
+                    file's own, else NAME_metadata.hdf beside RAW)]==]
 
 local cli = require "ionflow.cli"
 local o = cli.parse(arg, {name = "xpcs-velocity", usage = usage,
@@ -50,10 +66,14 @@ local function bin_table(p, maps, nq, nphi, st)
 end
 
 -- input: a raw frame file or a correlation result
+local det = X.detector_cli(o)
+
 local function load()
-  local f <close> = h5.open(o.input)
-  local is_result = f:exists("/xpcs/multitau/normalized_g2")
-  f:close()
+  local is_result = false
+  if detector.format(o.input, {format = det.format}) == "hdf5" then
+    local f <close> = h5.open(o.input)
+    is_result = f:exists("/xpcs/multitau/normalized_g2")
+  end
   if is_result then
     if o.window then die("--window needs raw frames (a result has fixed g2)") end
     local r = X.read_result(o.input)
@@ -107,7 +127,8 @@ local function load()
   end
   local over = {}
   if num("frame_time") then over.frame_time = num("frame_time") end
-  local g = X.geometry_from_file(o.input, o.dataset, over)
+  local g = X.raw_geometry(o.input, {metadata = o.metadata,
+    dataset = o.dataset, over = over, detector = det})
   local ft = g.frame_time
   if not ft then error(o.input .. ": no frame time in the metadata (give --frame-time)") end
   local qmin, qmax = range("q_range")
@@ -115,7 +136,7 @@ local function load()
   local qm = X.partitions(g, {q_bins = nq, phi_bins = nphi,
     q_min = qmin and qmin / A, q_max = qmax and qmax / A})
   local first, last = range("frames")
-  local res = X.correlate{raw = o.input, dataset = o.dataset,
+  local res = X.correlate{raw = o.input, dataset = o.dataset, detector = det,
     dynamic = qm.dynamic, static = qm.static, first = first, last = last,
     window = num("window", true), overlap = num("overlap", true),
     frame_time = ft}

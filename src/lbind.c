@@ -233,3 +233,26 @@ void lbind_progress_finish(lua_State *L, lbind_progress *lp)
 	}
 	lua_pop(L, 1);
 }
+
+int lbind_optints(lua_State *L, int t, const char *k, int n,
+		  lua_Integer *out, lua_Integer min, const char *fname)
+{
+	int isint;
+	if (lua_getfield(L, t, k) == LUA_TNIL) {
+		lua_pop(L, 1);
+		return 0;
+	}
+	if (!lua_istable(L, -1) || (int)lua_rawlen(L, -1) != n)
+		luaL_error(L, "%s: option '%s' must be a list of %d integers",
+			   fname, k, n);
+	for (int j = 0; j < n; j++) {
+		lua_rawgeti(L, -1, j + 1);
+		out[j] = lua_tointegerx(L, -1, &isint);
+		if (!isint || out[j] < min)
+			luaL_error(L, "%s: option '%s' must be a list of %d"
+				   " integers >= %d", fname, k, n, (int)min);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	return 1;
+}

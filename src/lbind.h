@@ -55,6 +55,11 @@ int lbind_optenum(lua_State *L, int t, const char *k, const char *def,
 const double *lbind_optdoubles(lua_State *L, int t, const char *k,
 			       size_t *n, const char *fname);
 
+/* option k, a list of exactly n integers >= min, into out; 0 when absent,
+** 1 when read */
+int lbind_optints(lua_State *L, int t, const char *k, int n,
+		  lua_Integer *out, lua_Integer min, const char *fname);
+
 /* progress reporting for a core that takes a `progress *` */
 typedef struct lbind_progress {
 	progress p;

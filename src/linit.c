@@ -16,6 +16,7 @@ int luaopen_ionflow_xpcs(lua_State *L);
 int luaopen_ionflow_fit(lua_State *L);
 int luaopen_ionflow_speckle(lua_State *L);
 int luaopen_ionflow_md(lua_State *L);
+int luaopen_ionflow_detector(lua_State *L);
 
 
 static const luaL_Reg linit_modules[] = {
@@ -29,6 +30,7 @@ static const luaL_Reg linit_modules[] = {
 	{"fit", luaopen_ionflow_fit},
 	{"speckle", luaopen_ionflow_speckle},
 	{"md", luaopen_ionflow_md},
+	{"detector", luaopen_ionflow_detector},
 	{NULL, NULL}
 };
 

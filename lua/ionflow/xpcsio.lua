@@ -40,20 +40,32 @@ local RAW_META = {
   {DET .. "beam_center_y", "center_y"}, {DET .. "frame_time", "frame_time"},
 }
 
+-- the options of detector.frames/info that choose and shape a raw file's
+-- reader (format, frames, gap, order, module), from d, plus the HDF5
+-- dataset
+local DET_KEYS = {"format", "frames", "gap", "order", "module"}
+function M.detector_opts(d, dataset)
+  local t = {dataset = dataset}
+  for _, k in ipairs(DET_KEYS) do t[k] = d and d[k] end
+  return t
+end
+
 -- geometry from the APS metadata of a raw (or sidecar) file; the shape from
--- the frame dataset of `raw` (default: the same file). Fields given in
--- `over` win.
-function M.geometry_from_file(path, dataset, over, raw)
+-- the frames of `raw` in any format detector reads (default: the frame
+-- dataset of the same file; det: detector options as detector_opts).
+-- Fields given in `over` win.
+function M.geometry_from_file(path, dataset, over, raw, det)
   local f <close> = h5.open(path)
   local g = {}
   for _, m in ipairs(RAW_META) do g[m[2]] = readnum(f, m[1]) end
   local frame_time = g.frame_time
   g.frame_time = nil
   local ds = dataset or M.RAW_DATASET
-  local fr <close> = raw and h5.open(raw) or nil
-  local src = fr or f
-  if src:exists(ds) then
-    local info = src:info(ds)
+  if raw then
+    local info = detector.info(raw, M.detector_opts(det, dataset))
+    g.rows, g.cols, g.nframes = info.rows, info.cols, info.frames
+  elseif f:exists(ds) then
+    local info = f:info(ds)
     g.rows, g.cols = info.shape[#info.shape - 1], info.shape[#info.shape]
     g.nframes = #info.shape == 3 and info.shape[1] or 1
   end
@@ -69,6 +81,81 @@ function M.geometry_from_file(path, dataset, over, raw)
   checked.frame_time = g.frame_time or frame_time
   checked.nframes = g.nframes
   return checked
+end
+
+local function readable(p)
+  local fh = io.open(p, "rb")
+  if fh then fh:close() end
+  return fh ~= nil
+end
+
+-- the raw-format options of the XPCS scripts (o: cli.parse's result) as
+-- detector options: --format NAME, --nframes N|last, --gap ROWS,COLS,
+-- --module-order A,B,C,D,E,F, --module ROWS,COLS
+function M.detector_cli(o)
+  local function ints(k, n)
+    if o[k] == nil then return nil end
+    local t, m, bad = {}, 0, false
+    for v in tostring(o[k]):gmatch("[^,]*") do
+      m = m + 1
+      t[m] = math.tointeger(tonumber(v))
+      bad = bad or t[m] == nil
+    end
+    if m ~= n or bad then
+      o:die(string.format("--%s needs %d integers separated by commas",
+        k:gsub("_", "-"), n))
+    end
+    return t
+  end
+  local d = {format = o.format, gap = ints("gap", 2),
+    order = ints("module_order", 6), module = ints("module", 2)}
+  if o.nframes ~= nil then
+    d.frames = o.nframes == "last" and "last" or o:num("nframes", true)
+  end
+  return d
+end
+
+-- the APS sidecar metadata of a raw file: NAME_metadata.hdf beside it,
+-- NAME being the raw name without its format suffix (.bin.00N, .bin,
+-- .imm, .h5, .hdf, .hdf5) and then without trailing _NNNNN or
+-- _NNNN-NNNNN (frame range) parts one by one; nil when there is none
+function M.find_metadata(raw)
+  local base = raw:gsub("%.bin%.00%d$", ""):gsub("%.bin$", "")
+    :gsub("%.imm$", ""):gsub("%.hdf5?$", ""):gsub("%.h5$", "")
+  while true do
+    local p = base .. "_metadata.hdf"
+    if p ~= raw and readable(p) then return p end
+    local shorter = base:gsub("_%d+%-%d+$", "", 1)
+    if shorter == base then shorter = base:gsub("_%d+$", "", 1) end
+    if shorter == base then return nil end
+    base = shorter
+  end
+end
+
+-- the geometry of a raw file in any format: the metadata of
+-- o.metadata, else of an HDF5 raw file that holds them, else of the
+-- sidecar (find_metadata); the shape from the frames. o: metadata,
+-- dataset, over (fields that win), detector (detector_opts)
+function M.raw_geometry(raw, o)
+  o = o or {}
+  local meta = o.metadata
+  local fmt = detector.info(raw, M.detector_opts(o.detector, o.dataset)).format
+  if not meta and fmt == "hdf5" then
+    local f <close> = h5.open(raw)
+    if f:exists(RAW_META[1][1]) then meta = raw end
+  end
+  meta = meta or M.find_metadata(raw)
+  if not meta then
+    if fmt ~= "hdf5" then
+      error(string.format("%s: no metadata for the geometry (no "
+        .. "NAME_metadata.hdf beside it; give --metadata FILE)", raw), 2)
+    end
+    meta = raw
+  end
+  local g = M.geometry_from_file(meta, o.dataset, o.over, raw, o.detector)
+  g.metadata = meta
+  g.format = fmt
+  return g
 end
 
 -- a raw frame file as geometry_from_file reads it: frames (n x rows x
@@ -259,7 +346,8 @@ function M.write_qmap(path, qm, g)
   w:close()
 end
 
--- stream the frames of o.raw through a correlator (plus one per window
+-- stream the frames of o.raw (any format detector reads; o.detector:
+-- its options as detector_opts) through a correlator (plus one per window
 -- of o.window frames, overlapping by o.overlap). Options: raw, dataset,
 -- dynamic, static, first, last (1-based, inclusive), stride, dark,
 -- normalize, reject_sigma, segments (number of I(q) segments), dpl,
@@ -268,10 +356,12 @@ end
 -- two-time correlation of chosen dynamic bins (memory: 8 bytes x their
 -- pixels x frames / downsample, plus 8 n^2 per bin for C)
 function M.correlate(o)
-  local ds = o.dataset or M.RAW_DATASET
-  local f <close> = h5.open(o.raw)
-  local info = f:info(ds)
-  local total = info.shape[1]
+  local dopts = M.detector_opts(o.detector, o.dataset)
+  local info = detector.info(o.raw, dopts)
+  local total = info.frames
+  if not total then   -- a Rigaku file without its count: detector says why
+    for _ in detector.frames(o.raw, dopts) do end
+  end
   local first = o.first or 1
   local last = math.min(o.last or total, total)
   local stride = o.stride or 1
@@ -303,8 +393,9 @@ function M.correlate(o)
   -- blocks of the correlator's batch length: it then reads them where
   -- HDF5 put them, with no copy (frames left waiting are copied)
   local j = 0
-  for _, block in h5.frames(f, ds, {first = first, count = count,
-      step = stride, block = o.block or main:batch(), blocks = true}) do
+  dopts.first, dopts.count, dopts.step = first, count, stride
+  dopts.block, dopts.blocks = o.block or main:batch(), true
+  for _, block in detector.frames(o.raw, dopts) do
     local n = block.shape[1]
     main:push_async(block)
     if tt then tt:push(block) end

@@ -1,0 +1,60 @@
+/*
+** rigaku.h - one module of a Rigaku 500k / 3M sparse .bin stream (plain C
+** core, no Lua). Format facts: shared/formats/detector-formats.md, part A.
+**
+** A file is a bare stream of little-endian 64-bit words, one per pixel
+** with photons in a frame: bits 0-11 the count, 16-35 the pixel index
+** (row * cols + col of the module, row-major as boost_corr reads it), bit
+** 36 a module flag (boost_corr drops it when every word of a file has it:
+** here it must be the same in every word), 40-63 the 0-based frame.
+** Words are sorted by frame; a frame without photons has no words, so the
+** frame count is not in the file and comes from the caller.
+**
+** The reader walks the file once, forward, through a fixed buffer: memory
+** does not depend on the file's length. Every word is checked (order,
+** frame range, pixel range, flag) before use, and an error names the
+** file, the word, the frame and the field.
+*/
+#ifndef ionflow_rigaku_h
+#define ionflow_rigaku_h
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define RIG_ROWS 512		/* boost_corr's module: 512 x 1024 */
+#define RIG_COLS 1024
+#define RIG_MAXPIX ((size_t)1 << 20)	/* 20 index bits besides the flag */
+#define RIG_BUFWORDS 32768
+
+typedef struct rig_module {
+	int fd;
+	char *path;
+	uint64_t nwords;	/* whole words in the file */
+	uint64_t pos;		/* index of the word at buf[bi] */
+	uint64_t buf[RIG_BUFWORDS];
+	size_t bn, bi;		/* words in buf, next one */
+	size_t rows, cols;	/* module shape */
+	size_t nframes;		/* the true frame count (caller's) */
+	uint64_t prev;		/* frame of the last word checked */
+	int flag;		/* bit 36 of the first word */
+} rig_module;
+
+/* a module pixel (0 .. rows*cols-1) with its count */
+typedef void (*rig_emit)(void *ud, uint32_t pixel, uint16_t count);
+
+/* open path for reading; a length that is not whole words is an error */
+int rig_open(rig_module *m, const char *path, size_t rows, size_t cols,
+	     char *err);
+/* the frame of the last word + 1 (0 for an empty file): what the file
+** shows of its frame count, trailing empty frames not included */
+int rig_frames_seen(rig_module *m, uint64_t *n, char *err);
+/* set the true frame count (no word may name a frame past it) */
+void rig_set_frames(rig_module *m, size_t nframes);
+/* the words of frame f through emit (f never decreases between calls);
+** the words of earlier frames are checked and passed over */
+int rig_frame(rig_module *m, uint64_t f, rig_emit emit, void *ud, char *err);
+void rig_close(rig_module *m);
+
+#endif
