@@ -15,7 +15,7 @@ DATADIR  = $(PREFIX)/share/ionflow
 MANDIR   = $(PREFIX)/share/man
 
 CC      ?= cc
-PKGS     = lua5.4 gsl readline
+PKGS     = lua5.4 gsl readline liblzf liblz4
 # recursive (=) on purpose: evaluated when first compiling, after the deps
 # step has installed what a fresh machine lacks
 HDF5_PC  = $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)

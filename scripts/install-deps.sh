@@ -4,8 +4,8 @@
 # command to run is printed and the script fails.
 set -e
 PKGS="gcc make pkg-config liblua5.4-dev libhdf5-dev libgsl-dev libreadline-dev
-libxrl-dev hdf5-filter-plugin groff-base perl python3-numpy python3-h5py gnuplot-nox
-valgrind"
+libxrl-dev liblzf-dev liblz4-dev hdf5-filter-plugin groff-base perl python3-numpy
+python3-h5py python3-hdf5plugin bitshuffle gnuplot-nox valgrind"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
