@@ -519,39 +519,190 @@ local function symmetric(U)
   return C
 end
 
--- read back what write_result wrote: the same numbers as the correlator's
--- result (tau in used frames, iq and iq_segments per static bin with NaN
--- for the bins without a column, ivt with 0-based frame numbers in row 1)
--- plus stride, avg_frame, the qmap and the two-time maps made whole
-function M.read_result(path)
-  local f <close> = h5.open(path)
-  local function rd(p) return f:exists(p) and f:read(p) or nil end
-  local function num(p)
-    local v = rd(p)
-    if array.isarray(v) then v = v:totable() end
-    while type(v) == "table" do v = v[1] end
+-- a result file's reads: need() fails naming the file and the dataset,
+-- opt() gives nil for what is absent and, for what cannot be read (a
+-- filter this HDF5 lacks, a damaged chunk), nil with the reason kept in
+-- unreadable[path], so that the rest of the analysis goes on
+local function result_reader(f, path)
+  local unreadable = {}
+  local R = {unreadable = unreadable}
+  function R.opt(p)
+    if not f:exists(p) then return nil end
+    local ok, v = pcall(f.read, f, p)
+    if ok then return v end
+    unreadable[p] = tostring(v)
+    return nil
+  end
+  function R.need(p, what)
+    if not f:exists(p) then
+      error(string.format("xpcsio.read_result: %s: no %s (%s)", path, p, what), 0)
+    end
+    local ok, v = pcall(f.read, f, p)
+    if not ok then error("xpcsio.read_result: " .. tostring(v), 0) end
     return v
   end
+  -- a number stored as a scalar, a (1,) or a (1,1) array (APS
+  -- frame_time is a (1,1) float32 in some files, a scalar elsewhere)
+  function R.num(p)
+    local v = R.opt(p)
+    if array.isarray(v) then v = v:totable() end
+    while type(v) == "table" do v = v[1] end
+    return tonumber(v)
+  end
+  return R
+end
+
+-- g2 = 0 with error 0 is how boost_corr stores a delay without photon
+-- pairs: no data, not a measured zero. Both become NaN (which every
+-- fitter skips as a missing point); returns how many were marked.
+local function mark_missing(g2, err)
+  if not (g2 and err) then return 0, g2, err end
+  local n, sz = 0, 1
+  for _, d in ipairs(g2.shape) do sz = sz * d end
+  local shape = g2.shape
+  local G, E = g2:contiguous():reshape{sz}, err:contiguous():reshape{sz}
+  for i = 1, sz do
+    if G:get(i) == 0 and E:get(i) == 0 then
+      G:set(i, 0 / 0)
+      E:set(i, 0 / 0)
+      n = n + 1
+    end
+  end
+  return n, G:reshape(shape), E:reshape(shape)
+end
+
+-- a list as a flat Lua table (a (1, n) or (n,) array, or nil)
+local function flat(a)
+  if a == nil then return nil end
+  if not array.isarray(a) then return {a} end
+  local n = 1
+  for _, d in ipairs(a.shape) do n = n * d end
+  return a:contiguous():reshape{n}:totable()
+end
+
+-- q (1/m) and phi (deg) of each g2 column from the qmap's own grid: the
+-- column's grid cell is dynamic_index_mapping (0-based, q major on a
+-- dynamic_num_pts = {nq, nphi} grid; default: the column's order), its q
+-- and phi the v_lists' entries (1/A, deg) -- what the viewer labels the
+-- column with, never recomputed from /entry metadata that may disagree
+local function grid_bins(path, nb, qlist, philist, imap, npts)
+  local nq = npts and npts[1] or #qlist
+  local nphi = npts and npts[2] or (philist and #philist or 1)
+  if nphi < 1 then nphi = 1 end
+  local q, phi, iq = {}, {}, {}
+  for k = 1, nb do
+    local cell = imap and imap[k] or (k - 1)
+    local a, b = cell // nphi + 1, cell % nphi + 1
+    if imap and #imap ~= nb or a > #qlist or a > nq then
+      error(string.format("xpcsio.read_result: %s: g2 column %d has no "
+        .. "q in the qmap (grid cell %d of %d q x %d phi, %d q values)",
+        path, k, cell, nq, nphi, #qlist), 0)
+    end
+    q[k] = qlist[a] / ANGSTROM
+    phi[k] = philist and philist[b] or 0
+    iq[k] = a
+  end
+  return {q = q, phi = phi, ring = iq, nq = nq, nphi = nphi}
+end
+
+-- the legacy APS layout (before 2023: /exchange/norm-0-g2 delays x bins,
+-- /exchange/tau in frames as a (1, n) row, /xpcs/dqlist and dphilist
+-- per bin, /xpcs/dqmap or dynamicMap,
+-- /measurement/instrument/detector/exposure_period)
+local function read_legacy(R, path)
+  local g2 = R.need("/exchange/norm-0-g2", "legacy APS layout")
+  local err = R.opt("/exchange/norm-0-stderr")
+  local nb = g2.shape[2] or 1
+  local tau = flat(R.need("/exchange/tau", "legacy APS layout"))
+  if g2.ndim ~= 2 or #tau ~= g2.shape[1] then
+    error(string.format("xpcsio.read_result: %s: legacy APS layout: "
+      .. "/exchange/norm-0-g2 is %s for %d delays (want delays x bins)",
+      path, table.concat(g2.shape, " x "), #tau), 0)
+  end
+  local ql = flat(R.need("/xpcs/dqlist", "legacy APS layout: q per bin"))
+  local pl = flat(R.opt("/xpcs/dphilist"))
+  local bins
+  if #ql == nb then       -- one q (and phi) per g2 column
+    local idx = {}
+    for k = 1, nb do idx[k] = k - 1 end
+    bins = grid_bins(path, nb, ql, nil, idx, {nb, 1})
+    for k = 1, nb do bins.phi[k] = pl and pl[k] or 0 end
+    bins.nq, bins.nphi = nb, 1
+  elseif pl and #ql * #pl == nb then
+    bins = grid_bins(path, nb, ql, pl, nil, {#ql, #pl})
+  else
+    error(string.format("xpcsio.read_result: %s: legacy APS layout: "
+      .. "%d g2 columns but %d q values in /xpcs/dqlist", path, nb, #ql), 0)
+  end
+  return {layout = "aps-legacy", tau = array.from(tau), g2 = g2,
+    g2_err = err, bins = bins,
+    stride = R.num("/xpcs/stride_frames") or 1,
+    avg_frame = R.num("/xpcs/avg_frames") or 1,
+    frame_time = R.num("/measurement/instrument/detector/exposure_period"),
+    dynamic_roi_map = R.opt("/xpcs/dqmap") or R.opt("/xpcs/dynamicMap"),
+    image = R.opt("/exchange/pixelSum"),
+    q_list = array.from(ql), phi_list = pl and array.from(pl)}
+end
+
+-- the qmap's own geometry (energy, distance, pixel, beam centre), which
+-- its q values were computed with; nil when incomplete. /entry's energy
+-- only when the qmap has none (it can disagree with the qmap's).
+local function qmap_geometry(R, map)
+  local Q = "/xpcs/qmap/"
+  local g = {energy_keV = R.num(Q .. "energy") or
+      R.num("/entry/instrument/incident_beam/incident_energy"),
+    distance = R.num(Q .. "detector_distance"), pixel = R.num(Q .. "pixel_size"),
+    center_x = R.num(Q .. "beam_center_x"), center_y = R.num(Q .. "beam_center_y")}
+  for _, k in ipairs{"energy_keV", "distance", "pixel", "center_x", "center_y"} do
+    if g[k] == nil then return nil end
+  end
+  g.energy_from = R.num(Q .. "energy") and "qmap" or "entry"
+  g.shape = map and {map.shape[1], map.shape[2]}
+  return g
+end
+
+-- the /xpcs layout of boost_corr and write_result
+local function read_aps(f, R, path)
+  local opt, num = R.opt, R.num
   local out = {
-    tau = rd("/xpcs/multitau/delay_list"),
-    g2 = rd("/xpcs/multitau/normalized_g2"),
-    g2_err = rd("/xpcs/multitau/normalized_g2_err"),
-    g2_partial = rd("/xpcs/multitau/normalized_g2_partial"),
-    g2_partial_err = rd("/xpcs/multitau/normalized_g2_partial_err"),
+    layout = "aps",
+    tau = R.need("/xpcs/multitau/delay_list", "the delays of g2"),
+    g2 = R.need("/xpcs/multitau/normalized_g2", "g2"),
+    g2_err = opt("/xpcs/multitau/normalized_g2_err"),
+    g2_partial = opt("/xpcs/multitau/normalized_g2_partial"),
+    g2_partial_err = opt("/xpcs/multitau/normalized_g2_partial_err"),
     stride = num("/xpcs/multitau/config/stride_frame") or 1,
     avg_frame = num("/xpcs/multitau/config/avg_frame") or 1,
-    image = rd("/xpcs/temporal_mean/scattering_2d"),
-    ivt = rd("/xpcs/spatial_mean/intensity_vs_time"),
-    frame_index = rd("/ionflow/xpcs/frame_index"),
-    q_list = rd("/xpcs/qmap/dynamic_v_list_dim0"),
-    phi_list = rd("/xpcs/qmap/dynamic_v_list_dim1"),
-    dynamic_roi_map = rd("/xpcs/qmap/dynamic_roi_map"),
-    g2_static = rd("/ionflow/xpcs/g2_static"),
-    twotime_g2 = rd("/xpcs/twotime/normalized_g2"),
-    frame_time = rd("/entry/instrument/detector_1/frame_time"),
+    image = opt("/xpcs/temporal_mean/scattering_2d"),
+    ivt = opt("/xpcs/spatial_mean/intensity_vs_time"),
+    frame_index = opt("/ionflow/xpcs/frame_index"),
+    q_list = R.need("/xpcs/qmap/dynamic_v_list_dim0", "the q of the bins"),
+    phi_list = opt("/xpcs/qmap/dynamic_v_list_dim1"),
+    dynamic_roi_map = opt("/xpcs/qmap/dynamic_roi_map"),
+    static_roi_map = opt("/xpcs/qmap/static_roi_map"),
+    g2_static = opt("/ionflow/xpcs/g2_static"),
+    twotime_g2 = opt("/xpcs/twotime/normalized_g2"),
+    frame_time = num("/entry/instrument/detector_1/frame_time"),
     energy_keV = num("/entry/instrument/incident_beam/incident_energy"),
   }
-  local cols, ns = rd("/ionflow/xpcs/scattering_1d_bins"), num("/ionflow/xpcs/static_bins")
+  if out.tau.ndim ~= 1 then out.tau = array.from(flat(out.tau)) end
+  local g2 = out.g2
+  if g2.ndim == 1 then g2 = g2:reshape{g2.shape[1], 1} out.g2 = g2 end
+  if g2.ndim ~= 2 or g2.shape[1] ~= #out.tau then
+    error(string.format("xpcsio.read_result: %s: normalized_g2 is %s for "
+      .. "%d delays (want delays x bins)", path, table.concat(g2.shape, " x "),
+      #out.tau), 0)
+  end
+  if out.g2_err and (out.g2_err.ndim ~= 2 or out.g2_err.shape[1] ~= g2.shape[1]
+      or out.g2_err.shape[2] ~= g2.shape[2]) then
+    out.g2_err = out.g2_err:reshape(g2.shape)
+  end
+  local Q = "/xpcs/qmap/"
+  out.bins = grid_bins(path, g2.shape[2], flat(out.q_list),
+    flat(out.phi_list), flat(opt(Q .. "dynamic_index_mapping")),
+    flat(opt(Q .. "dynamic_num_pts")))
+  out.qmap_geometry = qmap_geometry(R, out.dynamic_roi_map)
+  local cols, ns = opt("/ionflow/xpcs/scattering_1d_bins"), num("/ionflow/xpcs/static_bins")
   local function expand(a)
     if not (a and cols and ns) then return a end
     local m = a.shape[1]
@@ -561,18 +712,52 @@ function M.read_result(path)
     end
     return e
   end
-  local i1 = expand(rd("/xpcs/temporal_mean/scattering_1d"))
+  local i1 = expand(opt("/xpcs/temporal_mean/scattering_1d"))
   out.iq = i1 and i1:reshape{i1.shape[2]}
-  out.iq_segments = expand(rd("/xpcs/temporal_mean/scattering_1d_segments"))
+  out.iq_segments = expand(opt("/xpcs/temporal_mean/scattering_1d_segments"))
   if f:exists("/xpcs/twotime/processed_bins") then
-    local bins = rd("/xpcs/twotime/processed_bins")
-    out.twotime = {bins = bins:totable(), C = {}, tau = rd("/xpcs/twotime/delay_list"),
+    local bins = opt("/xpcs/twotime/processed_bins")
+    out.twotime = {bins = bins and flat(bins) or {}, C = {},
+      tau = opt("/xpcs/twotime/delay_list"),
       downsample = num("/xpcs/twotime/config/avg_frame")}
     for k in ipairs(out.twotime.bins) do
-      out.twotime.C[k] = symmetric(f:read(string.format(
-        "/xpcs/twotime/correlation_map/c2_%05d", k)))
+      local c = opt(string.format("/xpcs/twotime/correlation_map/c2_%05d", k))
+      out.twotime.C[k] = c and symmetric(c)
     end
   end
+  return out
+end
+
+-- Read a result file: ionflow's (what write_result wrote: the same numbers
+-- as the correlator's result, tau in used frames, iq and iq_segments per
+-- static bin with NaN for the bins without a column, ivt with 0-based
+-- frame numbers in row 1, the two-time maps made whole), boost_corr's
+-- (the same /xpcs layout: float32, LZF, averaged runs) or the legacy APS
+-- layout (/exchange/norm-0-g2, read as far as g2 and q go). Always:
+-- layout ("aps" or "aps-legacy"), bins = {q (1/m), phi (deg), ring, nq,
+-- nphi} per g2 column from the file's qmap (grid_bins), frame_time as a
+-- number, g2_missing (delays without photon pairs, g2 = 0 with error 0,
+-- made NaN in g2, g2_err and the partials), qmap_geometry (the qmap's
+-- own, for pixel maps) and unreadable (path -> reason for the datasets
+-- that could not be read and are not needed for g2).
+function M.read_result(path)
+  local f <close> = h5.open(path)
+  local R = result_reader(f, path)
+  local out
+  if f:exists("/xpcs/multitau/normalized_g2") then
+    out = read_aps(f, R, path)
+  elseif f:exists("/exchange/norm-0-g2") then
+    out = read_legacy(R, path)
+  else
+    error(string.format("xpcsio.read_result: %s: not an XPCS result: "
+      .. "neither the APS layout (/xpcs/multitau/normalized_g2) nor the "
+      .. "legacy APS layout (/exchange/norm-0-g2)", path), 2)
+  end
+  out.g2_missing, out.g2, out.g2_err = mark_missing(out.g2, out.g2_err)
+  local _
+  _, out.g2_partial, out.g2_partial_err =
+    mark_missing(out.g2_partial, out.g2_partial_err)
+  out.unreadable = R.unreadable
   return out
 end
 
@@ -611,6 +796,45 @@ function M.bin_moments(p, maps, nphi, st)
     ring = ring, nphi = nphi, nq = (p.nbins + nphi - 1) // nphi,
     pixels = {bin = p.map:astype("f64"), qx = qx, qy = qy,
       w = st and M.static_weights(st) or nil}}
+end
+
+-- The bins of a result file (read_result's r) as the fits take them
+-- (bin_moments' fields): the in-plane moments from pixel maps of the
+-- qmap's own geometry and roi maps (the static map too, when it nests in
+-- the dynamic one), or, without them, from each bin's q and phi alone (no
+-- spread within a bin). Either way q is the file's: the qmap's q of each
+-- bin (r.bins.q), which the pixel-mean q of the same geometry matches to
+-- the bins' width. Also phi (deg) per bin and source: "pixels" or "grid".
+function M.result_bins(r)
+  local rb, nb = r.bins, r.g2.shape[2]
+  local g, map = r.qmap_geometry, r.dynamic_roi_map
+  local b
+  if g and map and map.ndim == 2 then
+    local maps = xpcs.maps(xpcs.geometry{energy_keV = g.energy_keV,
+      distance = g.distance, pixel = g.pixel,
+      center = {x = g.center_x, y = g.center_y}, shape = g.shape})
+    local p = xpcs.partition{map = map, q = maps.q, phi = maps.phi, nbins = nb}
+    local st = r.static_roi_map and xpcs.partition{map = r.static_roi_map,
+      q = maps.q, phi = maps.phi}
+    local ok, mo = pcall(M.bin_moments, p, maps, rb.nphi, st or nil)
+    b = ok and mo or M.bin_moments(p, maps, rb.nphi)
+    b.source = "pixels"
+  else
+    b = {qx = {}, qy = {}, qxx = {}, qyy = {}, qxy = {}, source = "grid"}
+    for k = 1, nb do
+      local a = math.rad(rb.phi[k])
+      local qx, qy = rb.q[k] * math.cos(a), rb.q[k] * math.sin(a)
+      b.qx[k], b.qy[k] = qx, qy
+      b.qxx[k], b.qyy[k], b.qxy[k] = qx * qx, qy * qy, qx * qy
+    end
+    for _, k in ipairs{"qx", "qy", "qxx", "qyy", "qxy"} do
+      b[k] = array.from(b[k])
+    end
+  end
+  b.q = array.from(rb.q)
+  b.phi = array.from(rb.phi)
+  b.ring, b.nq, b.nphi = rb.ring, rb.nq, rb.nphi
+  return b
 end
 
 -- a simulated heterodyne experiment, correlated: the geometry table geo
