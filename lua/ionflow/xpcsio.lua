@@ -191,6 +191,43 @@ local function static_columns(qm)
 end
 M.static_columns = static_columns
 
+-- How results are stored, as the facility's (boost_corr) are: measured
+-- values (g2 and its errors, intensities, two-time maps) as float32,
+-- whose 24-bit mantissa resolves 1.2e-7 in g2 - 1, far below any g2's
+-- statistical error; integer maps and indices in the smallest unsigned
+-- type that holds them; arrays of more than STORE_BIG elements chunked and
+-- LZF-compressed (shuffled first: a third smaller on float32), which h5py,
+-- and so the community viewer, decodes without a plugin. float64 stays
+-- where precision needs it: delays (integers up to 2^53 and seconds),
+-- q and phi lists, geometry and ionflow's own SI values.
+local STORE_BIG = 8192
+
+local function nelem(a)
+  local n = 1
+  for _, d in ipairs(a.shape) do n = n * d end
+  return n
+end
+
+-- the smallest unsigned dtype for the integer values of a (i32 when
+-- some are negative)
+local function smallest_int(a)
+  if nelem(a) == 0 then return "u8" end
+  local lo, hi = a:min(), a:max()
+  if lo < 0 then return "i32" end
+  return hi <= 255 and "u8" or hi <= 65535 and "u16" or "u32"
+end
+
+-- write array a at path as dtype ("int": smallest_int), compressed when
+-- large; attrs as w:write's
+local function store(w, path, a, dtype, attrs)
+  if not array.isarray(a) then a = array.from(a) end
+  if dtype == "int" then dtype = smallest_int(a) end
+  if dtype and a.dtype ~= dtype then a = a:astype(dtype) end
+  w:write(path, a, {attrs = attrs,
+    compress = nelem(a) > STORE_BIG and "lzf" or nil})
+end
+M.store_dtype = smallest_int
+
 -- a content key for the viewer's qmap cache (it keys QMap objects by the
 -- "hash" attribute of /xpcs/qmap): weighted sums of both maps
 local function qmap_hash(qm)
@@ -213,9 +250,9 @@ local function write_qmap_group(w, root, qm, g)
   local mask = qm.mask or xpcs.mask(d.map)
   local grid = qm.grid or {}
   w:group(root, {hash = qmap_hash(qm)})
-  w:write(root .. "/mask", mask:astype("i32"))
-  w:write(root .. "/dynamic_roi_map", d.map)
-  w:write(root .. "/static_roi_map", s.map)
+  store(w, root .. "/mask", mask, "u8")
+  store(w, root .. "/dynamic_roi_map", d.map, "int")
+  store(w, root .. "/static_roi_map", s.map, "int")
   for _, pr in ipairs{{"dynamic", d}, {"static", s}} do
     local name, p = pr[1], pr[2]
     local nq = p.nq > 0 and p.nq or p.nbins
@@ -225,20 +262,23 @@ local function write_qmap_group(w, root, qm, g)
     local map
     if name == "static" then
       local _, pos = static_columns(qm)
-      map = array.zeros{#pos}:astype("i32")
+      map = array.zeros{#pos}
       for k, v in ipairs(pos) do map:set(k, v) end
     else
-      map = array.arange(0, p.nbins, 1):astype("i32")
+      map = array.arange(0, p.nbins, 1)
     end
     local function put(k, v, int)
       local own = grid[name .. k]
-      if own and int then own = own:astype("i32") end
-      w:write(root .. "/" .. name .. k, own or v)
+      if int then
+        store(w, root .. "/" .. name .. k, own or v, int)
+      else
+        w:write(root .. "/" .. name .. k, own or v)
+      end
     end
     put("_v_list_dim0", qc * ANGSTROM)
     put("_v_list_dim1", pc)
-    put("_num_pts", array.from({nq, np}):astype("i32"), true)
-    put("_index_mapping", map, true)
+    put("_num_pts", array.from({nq, np}), "i32")
+    put("_index_mapping", map, "int")
   end
   w:write(root .. "/map_names", grid.map_names or {"q", "phi"})
   w:write(root .. "/map_units", grid.map_units or {"1/A", "deg"})
@@ -377,8 +417,8 @@ local function write_partial(w, mt, res, ft)
     wl:set(k, win.last)
     labels[k] = string.format("frames %d-%d", win.first, win.last)
   end
-  w:write(mt .. "normalized_g2_partial", part)
-  w:write(mt .. "normalized_g2_partial_err", perr)
+  store(w, mt .. "normalized_g2_partial", part, "f32")
+  store(w, mt .. "normalized_g2_partial_err", perr, "f32")
   w:write(mt .. "normalized_g2_partial_labels", labels)
   w:write("/ionflow/xpcs/windows/first_frame", wf)
   w:write("/ionflow/xpcs/windows/last_frame", wl)
@@ -406,17 +446,17 @@ local function write_twotime(w, T, stride)
   -- as boost_corr: maps numbered 1, 2, ... in the order of processed_bins
   -- (the viewer pairs them by position, not by the number in the name)
   for k in ipairs(T.bins) do
-    w:write(string.format("/xpcs/twotime/correlation_map/c2_%05d", k),
-      upper(T.C[k]))
+    store(w, string.format("/xpcs/twotime/correlation_map/c2_%05d", k),
+      upper(T.C[k]), "f32")
     for i = 1, n do
       g2:set(i, k, T.g2[k]:get(i))
       seg:set(i, 1, k, T.g2[k]:get(i))
     end
   end
-  w:write("/xpcs/twotime/normalized_g2", g2)
+  store(w, "/xpcs/twotime/normalized_g2", g2, "f32")
   -- one segment: the whole series (the viewer needs the dataset)
-  w:write("/xpcs/twotime/normalized_g2_segments", seg)
-  w:write("/xpcs/twotime/processed_bins", array.from(T.bins):astype("i32"))
+  store(w, "/xpcs/twotime/normalized_g2_segments", seg, "f32")
+  store(w, "/xpcs/twotime/processed_bins", T.bins, "int")
   w:write("/xpcs/twotime/delay_list", T.tau,
     {attrs = {units = "frames (x stride_frame x avg_frame)"}})
   w:write("/xpcs/twotime/config/stride_frame", stride)
@@ -446,14 +486,15 @@ function M.write_result(path, res, meta)
   local mt = "/xpcs/multitau/"
   w:write(mt .. "delay_list", res.tau,
     {attrs = {units = "frames (x stride_frame x avg_frame)"}})
-  w:write(mt .. "normalized_g2", res.g2)
-  w:write(mt .. "normalized_g2_err", res.g2_err)
+  store(w, mt .. "normalized_g2", res.g2, "f32")
+  store(w, mt .. "normalized_g2_err", res.g2_err, "f32")
   w:write(mt .. "config/stride_frame", stride)
   w:write(mt .. "config/avg_frame", 1)
   if res.windows and #res.windows > 0 then write_partial(w, mt, res, ft) end
   if res.twotime then write_twotime(w, res.twotime, stride) end
   local sh = res.image.shape
-  w:write("/xpcs/temporal_mean/scattering_2d", res.image:reshape{1, sh[1], sh[2]})
+  store(w, "/xpcs/temporal_mean/scattering_2d",
+    res.image:reshape{1, sh[1], sh[2]}, "f32")
   local qm = meta.qmap or {static = res.static, dynamic = res.dynamic}
   local cols = qm.static and static_columns(qm)
   if not cols then
@@ -462,14 +503,14 @@ function M.write_result(path, res, meta)
   end
   local i1 = array.zeros{1, #cols}
   for k, b in ipairs(cols) do i1:set(1, k, res.iq:get(b)) end
-  w:write("/xpcs/temporal_mean/scattering_1d", i1)
+  store(w, "/xpcs/temporal_mean/scattering_1d", i1, "f32")
   if res.iq_segments then
     local ns = res.iq_segments.shape[1]
     local seg = array.zeros{ns, #cols}
     for j = 1, ns do
       for k, b in ipairs(cols) do seg:set(j, k, res.iq_segments:get(j, b)) end
     end
-    w:write("/xpcs/temporal_mean/scattering_1d_segments", seg)
+    store(w, "/xpcs/temporal_mean/scattering_1d_segments", seg, "f32")
   end
   -- boost_corr: row 1 counts the used frames from 0, row 2 their mean
   -- intensity; the raw frame numbers (strides, rejections) go to /ionflow
@@ -479,12 +520,13 @@ function M.write_result(path, res, meta)
     ivt:set(1, i, i - 1)
     ivt:set(2, i, res.ivt:get(i))
   end
-  w:write("/xpcs/spatial_mean/intensity_vs_time", ivt)
+  -- (frame numbers as float32 are exact to 2^24 = 16.7 million frames)
+  store(w, "/xpcs/spatial_mean/intensity_vs_time", ivt, "f32")
   if meta.qmap then write_qmap_group(w, "/xpcs/qmap", meta.qmap, meta.geometry) end
   local io = "/ionflow/xpcs/"
-  w:write(io .. "g2_static", res.g2_static)
-  w:write(io .. "frame_index", res.frame_index)
-  w:write(io .. "scattering_1d_bins", array.from(cols):astype("i32"))
+  store(w, io .. "g2_static", res.g2_static, "f32")
+  store(w, io .. "frame_index", res.frame_index, "int")
+  store(w, io .. "scattering_1d_bins", cols, "int")
   w:write(io .. "static_bins", #res.iq)
   if ft then w:write(io .. "delay_s", res.tau * (stride * ft)) end
   if meta.qmap then
