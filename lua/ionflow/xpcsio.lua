@@ -433,9 +433,7 @@ end
 local function upper(C)
   local n = C.shape[1]
   local U = C:copy()
-  for i = 2, n do
-    for j = 1, i - 1 do U:set(i, j, 0) end
-  end
+  for i = 2, n do U:slice(1, i, i):slice(2, 1, i - 1):fill(0) end
   return U
 end
 
@@ -555,8 +553,9 @@ end
 local function symmetric(U)
   local n = U.shape[1]
   local C = U:copy()
-  for i = 2, n do
-    for j = 1, i - 1 do C:set(i, j, U:get(j, i)) end
+  for i = 2, n do   -- row i left of the diagonal from column i above it
+    C:slice(1, i, i):slice(2, 1, i - 1):assign(
+      U:slice(2, i, i):slice(1, 1, i - 1):reshape{1, i - 1})
   end
   return C
 end

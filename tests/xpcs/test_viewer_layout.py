@@ -17,6 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done  # noqa: E402
 import apsraw  # noqa: E402
+from f32check import f32_is  # noqa: E402
 
 
 # the viewer's names -> paths (the facts its reader relies on)
@@ -109,20 +110,6 @@ def c2_full(half):
     c2 = half + half.T
     c2[np.diag_indices(half.shape[0])] /= 2
     return c2
-
-
-def f32_is(got, want):
-    """got is float32 and each value is want (NumPy's float64, to 1e-12)
-    correctly rounded to float32: measured values are stored as float32,
-    as the facility's are (NaN where want is NaN)"""
-    got, want = np.asarray(got), np.asarray(want, float)
-    if got.dtype != np.float32 or got.shape != want.shape:
-        return False
-    half_ulp = 0.5 * np.spacing(np.abs(want).astype(np.float32)).astype(float)
-    diff = np.abs(got.astype(float) - want)
-    fin = np.isfinite(want)
-    return bool(np.all(diff[fin] <= half_ulp[fin] + 1e-12 * np.abs(want[fin]))
-                and np.array_equal(np.isnan(got), np.isnan(want)))
 
 
 def datasets(f):
