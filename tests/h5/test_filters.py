@@ -229,6 +229,15 @@ def hostile(path, have_lz4, have_bs):
             for n in ("huge", "short", "blocklen", "noise", "header",
                       "block0"):
                 bad["bad/lz4_" + n] = "lz4"
+            # after scaleoffset (two size-changing filters) the decoded
+            # size is not the chunk's: only the stream bounds a claim
+            so = dict(hdf5plugin.LZ4(), scaleoffset=0)
+            f.create_dataset("so/lz4", data=np.arange(4096, dtype=np.int32)
+                             .reshape(4, 1024), chunks=(2, 1024), **so)
+            c = f["so/lz4"].id.read_direct_chunk((0, 0))[1]
+            put_chunk(f, "bad/so_lz4_huge", "so/lz4",
+                      be(1 << 40, 8) + c[8:], so)
+            bad["bad/so_lz4_huge"] = "lz4 chunk: claims more data"
         if have_bs:
             bs = chunk_bytes(path, "bslz4/u16")
             opt = {"compression": 32008, "compression_opts": (0, 2)}
@@ -243,6 +252,14 @@ def hostile(path, have_lz4, have_bs):
                 rng.integers(0, 256, len(bs) - 16, dtype=np.uint8)), opt)
             for n in ("huge", "short", "blocksize", "cut", "noise"):
                 bad["bad/bs_" + n] = "bitshuffle"
+            so = {"compression": 32008, "compression_opts": (0, 2),
+                  "scaleoffset": 0}
+            f.create_dataset("so/bs", data=np.arange(4096, dtype=np.int32)
+                             .reshape(4, 1024), chunks=(2, 1024), **so)
+            c = f["so/bs"].id.read_direct_chunk((0, 0))[1]
+            put_chunk(f, "bad/so_bs_huge", "so/bs",
+                      be(1 << 44, 8) + c[8:], so)
+            bad["bad/so_bs_huge"] = "bitshuffle chunk: claims more data"
     return bad
 
 
