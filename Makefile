@@ -20,14 +20,14 @@ LUA_CDIR = $(PREFIX)/lib/lua/5.4
 LUA_LDIR = $(PREFIX)/share/lua/5.4
 
 CC      ?= cc
-PKGS     = lua5.4 gsl readline
+PKGS     = lua5.4 gsl readline liblzf liblz4
 # recursive (=) on purpose: evaluated when first compiling, after the deps
 # step has installed what a fresh machine lacks
 HDF5_PC  = $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) libxrl)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(HDF5_PC) libxrl)
 # the Lua module takes Lua from its host and has no REPL
-MOD_LIBS   = $(shell pkg-config --libs gsl $(HDF5_PC) libxrl)
+MOD_LIBS   = $(shell pkg-config --libs gsl liblzf liblz4 $(HDF5_PC) libxrl)
 
 CFLAGS  ?= -O2 -g
 # position-independent once for both the binary and ionflow.so (no

@@ -13,8 +13,14 @@
 -- 3M .bin.000, APS IMM; the raw-format options as in xpcs-correlate.lua).
 -- A raw frame file (APS metadata for the geometry) is correlated first
 -- (rings of --q-bins over --q-range in 1/A, --phi-bins sectors); a result
--- file of xpcs-correlate.lua is used as it is (with its windows, if it was
--- correlated with --window, for v(t)). Prints omega/q per ring and
+-- file is used as it is: xpcs-correlate.lua's (with its windows, if it was
+-- correlated with --window, for v(t)), the APS correlator boost_corr's
+-- (the same layout; LZF, float32) or the legacy APS layout
+-- (/exchange/norm-0-g2). The q of each bin is the file's qmap's, as the
+-- viewer shows it (never recomputed from /entry, whose energy can
+-- disagree); g2 = 0 with error 0 (no photon pairs at that delay) is left
+-- out as missing; a dataset that cannot be read and is not needed (e.g.
+-- scattering_2d with a filter HDF5 lacks) gives a warning only. Prints omega/q per ring and
 -- "velocity = 100.4 +/- 0.7 A/s" (one line per window with --window), and
 -- writes the fits, omega(q, chi), the rings, the velocity and v(t) into
 -- OUT.h5 under /ionflow/velocity/. Only the speed is observable. When no
@@ -24,6 +30,7 @@ local X = require "ionflow.xpcsio"
 
 local usage = [==[
 usage: xpcs-velocity.lua RAW|RESULT.h5 -o OUT.h5 [--flow-angle DEG]
+  (RESULT: xpcs-correlate's, boost_corr's or the legacy APS layout)
   [--fit-angle] [--window N] [--overlap N] [--q-range QMIN:QMAX]
   [--q-bins N] [--phi-bins N] [--master] [--dataset PATH]
   [--frames FIRST:LAST] [--frame-time S] [--metadata FILE]
@@ -72,48 +79,27 @@ local function load()
   local is_result = false
   if detector.format(o.input, {format = det.format}) == "hdf5" then
     local f <close> = h5.open(o.input)
-    is_result = f:exists("/xpcs/multitau/normalized_g2")
+    is_result = f:exists("/xpcs/multitau/normalized_g2") or
+      f:exists("/exchange/norm-0-g2")
   end
   if is_result then
     if o.window then die("--window needs raw frames (a result has fixed g2)") end
     local r = X.read_result(o.input)
-    local h <close> = h5.open(o.input)
-    local function rd(path)
-      if not h:exists(path) then
-        error(string.format("%s: no %s (not an xpcs-correlate result?)", o.input, path))
-      end
-      local v = h:read(path)
-      if array.isarray(v) then v = v:totable() end
-      while type(v) == "table" do v = v[1] end
-      return v
+    for p, why in pairs(r.unreadable) do
+      io.stderr:write(string.format("xpcs-velocity: warning: %s not used (%s)\n",
+        p, why))
     end
-    local map = h:read("/xpcs/qmap/dynamic_roi_map")
-    local npts = h:read("/xpcs/qmap/dynamic_num_pts"):totable()
-    local sh = map.shape
-    local g = xpcs.geometry{energy_keV = rd("/entry/instrument/incident_beam/incident_energy"),
-      distance = rd("/xpcs/qmap/detector_distance"),
-      pixel = rd("/xpcs/qmap/pixel_size"),
-      center = {x = rd("/xpcs/qmap/beam_center_x"), y = rd("/xpcs/qmap/beam_center_y")},
-      shape = {sh[1], sh[2]}}
-    local maps = xpcs.maps(g)
-    local p = xpcs.partition{map = map, q = maps.q, phi = maps.phi,
-      nbins = r.g2.shape[2]}
-    -- the static bins the g2 was averaged over (bin_moments follows them)
-    local st = h:exists("/xpcs/qmap/static_roi_map") and xpcs.partition{
-      map = h:read("/xpcs/qmap/static_roi_map"), q = maps.q, phi = maps.phi}
     local ft = num("frame_time") or r.frame_time
-    if type(ft) ~= "number" then
-      ft = array.isarray(ft) and ft:totable() or ft
-      while type(ft) == "table" do ft = ft[1] end
-    end
     if not ft then error(o.input .. ": no frame time (give --frame-time)") end
     -- delays are in used frames; the correlated frames are stride frames
     -- apart (avg_frame frames each): the multi-tau averaging's unit
     local step = ft * r.stride * r.avg_frame
     local out = {tau = r.tau * step, g2 = r.g2, err = r.g2_err, dt = step,
-            bins = bin_table(p, maps, npts[1], npts[2], st), windows = {}}
+      bins = X.result_bins(r), windows = {}, missing = r.g2_missing,
+      layout = r.layout}
     -- a windowed correlation: v(t) from the viewer's g2_partial (windows
     -- x delays x bins on the whole run's delays, NaN past a window's end)
+    local h <close> = h5.open(o.input)
     local W = "/ionflow/xpcs/windows/"
     if r.g2_partial and h:exists(W .. "first_frame") then
       local wf, wl = h:read(W .. "first_frame"), h:read(W .. "last_frame")
@@ -159,8 +145,21 @@ local function vline(vel)
   return string.format("velocity = %.1f +/- %.1f A/s", vel.v_A_per_s, vel.v_err_A_per_s)
 end
 
+-- each ring's q (1/m): the mean of its bins' q (a result file's: its
+-- qmap's q of each bin), for every ring, fitted or not
+local function ring_q(bins)
+  local s, n = {}, {}
+  for k, r in ipairs(bins.ring) do
+    local q = bins.q[k]
+    if q == q then s[r], n[r] = (s[r] or 0) + q, (n[r] or 0) + 1 end
+  end
+  local out = {}
+  for r in pairs(s) do out[r] = s[r] / n[r] end
+  return out
+end
+
 -- the homodyne fits of an unresolved g2 (xpcsio.homodyne), per ring
-local function print_homodyne(H)
+local function print_homodyne(H, rq)
   print("the data show no resolvable heterodyne oscillation: fitted with the "
     .. "homodyne model, g2 = 1 + beta exp(-2 (tau/tau0)^gamma), per ring:")
   print(string.format("%5s %12s %18s %18s %14s %5s", "ring", "q (1/A)",
@@ -171,7 +170,8 @@ local function print_homodyne(H)
         .. "%6.3f+/-%-5.3f %5d", R.ring, R.q * A, R.tau0, R.tau0_err, R.beta,
         R.beta_err, R.gamma, R.gamma_err, R.nbins))
     else
-      print(string.format("%5d %s", R.ring, R.reason))
+      print(string.format("%5d %12.6f %s", R.ring, (rq[R.ring] or 0 / 0) * A,
+        R.reason))
     end
   end
 end
@@ -184,7 +184,7 @@ local function column(list, k, dtype)
 end
 
 -- /ionflow/velocity/homodyne/: bins/ (per bin) and rings/ (per ring)
-local function write_homodyne(w, root, H)
+local function write_homodyne(w, root, H, bins)
   for _, k in ipairs{"beta", "beta_err", "tau0", "tau0_err", "gamma",
                      "gamma_err", "chi2_red"} do
     w:write(root .. "/bins/" .. k, column(H.bins, k))
@@ -192,12 +192,16 @@ local function write_homodyne(w, root, H)
   local conv = array.zeros({#H.bins}, "i32")
   for i, f in ipairs(H.bins) do conv:set(i, f.converged and 1 or 0) end
   w:write(root .. "/bins/converged", conv)
-  for _, kn in ipairs{{"q", "q_per_m"}, {"tau0", "tau0_s"},
+  for _, kn in ipairs{{"tau0", "tau0_s"},
       {"tau0_err", "tau0_err_s"}, {"beta", "beta"}, {"beta_err", "beta_err"},
       {"gamma", "gamma"}, {"gamma_err", "gamma_err"}} do
     w:write(root .. "/rings/" .. kn[2], column(H.rings, kn[1]))
   end
   w:write(root .. "/rings/nbins", column(H.rings, "nbins", "i32"))
+  -- every ring's q, fitted or not (a result file's: its qmap's)
+  local rq, q = ring_q(bins), array.zeros{#H.rings}
+  for i, R in ipairs(H.rings) do q:set(i, rq[R.ring] or 0 / 0) end
+  w:write(root .. "/rings/q_per_m", q)
   w:group(root, {model = "g2 = 1 + beta exp(-2 (tau/tau0)^gamma) with the "
     .. "multi-tau averaging; tau0 in s; rings: weighted means over their "
     .. "converged bins"})
@@ -214,6 +218,7 @@ local function write(d, fits, vel, wins)
   for b = 1, nb do res:set(b, fits[b].resolved and 1 or 0) end
   w:write(root .. "fits/resolved", res)
   w:write(root .. "bins/q_per_m", d.bins.q)
+  if d.bins.phi then w:write(root .. "bins/phi_deg", d.bins.phi) end
   w:write(root .. "bins/qx_per_m", d.bins.qx)
   w:write(root .. "bins/qy_per_m", d.bins.qy)
   w:write(root .. "bins/ring", d.bins.ring)
@@ -256,7 +261,9 @@ local function write(d, fits, vel, wins)
     w:write(root .. "rings/v_err_m_per_s", rve)
   end
   w:group(root .. "result", attrs)
-  if vel.homodyne then write_homodyne(w, root .. "homodyne", vel.homodyne) end
+  if vel.homodyne then
+    write_homodyne(w, root .. "homodyne", vel.homodyne, d.bins)
+  end
   if wins and #wins.v > 0 then
     local ok = {}
     for k, r in ipairs(wins.resolved) do ok[k] = r and 1 or 0 end
@@ -277,6 +284,12 @@ local ok, err = pcall(function()
   print(string.format("%s: %d bins (%d rings x %d sectors), omega resolved in %d, "
     .. "%d used for the speed", o.input, #fits, d.bins.nq, d.bins.nphi, nres,
     vel.nused or 0))
+  if d.layout then
+    print(string.format("q of each bin: the file's qmap (%s); %d delays "
+      .. "without photon pairs (g2 = 0, error 0) left out as missing",
+      d.bins.source == "pixels" and "moments from its roi maps and geometry"
+      or "no pixel maps: q and phi of the grid only", d.missing or 0))
+  end
   if vel.resolved then
     print(string.format("%5s %12s %14s %14s %6s", "ring", "q (1/A)", "q v (rad/s)",
       "v (A/s)", "bins"))
@@ -302,7 +315,7 @@ local ok, err = pcall(function()
     end
   end
   print(vline(vel))
-  if vel.homodyne then print_homodyne(vel.homodyne) end
+  if vel.homodyne then print_homodyne(vel.homodyne, ring_q(d.bins)) end
   print("(only the speed is observable: omega = |q.v| is even in v)")
   local wins
   if #d.windows > 0 then

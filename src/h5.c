@@ -16,6 +16,7 @@
 #include <hdf5.h>
 
 #include "h5.h"
+#include "h5filt.h"
 #include "intr.h"
 #include "os.h"
 
@@ -82,6 +83,7 @@ static void h5_init(void)
 	done = 1;
 	H5open();
 	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+	h5filt_register();	/* failure shows later as a missing filter */
 	atexit(h5_atexit);
 }
 
@@ -553,14 +555,11 @@ static const char *h5_filter_name(H5Z_filter_t id, char *buf, size_t n)
 	}
 }
 
-/* chunking and filters from a dataset's creation properties; when
-** missing is given, the filters HDF5 cannot load are listed there */
-static void h5_info_dcpl(hid_t did, h5_info *info, char *missing, size_t mn)
+/* chunking and filters from a dataset's creation properties */
+static void h5_info_dcpl(hid_t did, h5_info *info)
 {
 	hid_t dcpl = H5Dget_create_plist(did);
 	int i, nf;
-	if (missing != NULL)
-		missing[0] = '\0';
 	if (dcpl < 0)
 		return;
 	if (H5Pget_layout(dcpl) == H5D_CHUNKED) {
@@ -577,14 +576,8 @@ static void h5_info_dcpl(hid_t did, h5_info *info, char *missing, size_t mn)
 		char nb[32];
 		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags,
 						 &ncd, NULL, 0, NULL, &cfg);
-		const char *nm = h5_filter_name(id, nb, sizeof nb);
 		snprintf(info->filters + len, sizeof info->filters - len,
-			 "%s%s", len ? "," : "", nm);
-		if (missing != NULL && H5Zfilter_avail(id) <= 0) {
-			size_t ml = strlen(missing);
-			snprintf(missing + ml, mn - ml, "%s%s (%d)",
-				 ml ? ", " : "", nm, (int)id);
-		}
+			 "%s%s", len ? "," : "", h5_filter_name(id, nb, sizeof nb));
 	}
 	H5Eclear2(H5E_DEFAULT);
 	H5Pclose(dcpl);
@@ -611,7 +604,7 @@ static void h5_info_dset(hid_t did, h5_info *info)
 			info->shape[i] = (size_t)dims[i];
 		H5Sclose(s);
 	}
-	h5_info_dcpl(did, info, NULL, 0);
+	h5_info_dcpl(did, info);
 }
 
 int h5_info_get(h5_file *f, const char *path, h5_info *info, char *err)
@@ -850,23 +843,68 @@ void h5_value_free(h5_value *v)
 	memset(v, 0, sizeof *v);
 }
 
-/* why a read of a filtered dataset failed, when HDF5 lacks the filter */
+/* why a read of a filtered dataset failed, when HDF5 lacks the filter:
+** its name and id, and the Debian package with its plugin */
 static void h5_filter_hint(hid_t obj, int is_attr, char *err)
 {
-	h5_info info;
-	char missing[160];
+	hid_t dcpl;
+	int i, nf;
 	size_t n;
-	if (is_attr || err == NULL)
+	if (is_attr || err == NULL || (dcpl = H5Dget_create_plist(obj)) < 0)
 		return;
-	memset(&info, 0, sizeof info);
-	h5_info_dcpl(obj, &info, missing, sizeof missing);
-	n = strlen(err);
-	if (missing[0] != '\0' && n + 20 < ERR_LEN)
-		snprintf(err + n, ERR_LEN - n, "; compressed with %s, which"
-			 " this HDF5 cannot load: install its filter plugin"
-			 " (Debian: hdf5-filter-plugin for lz4 and bzip2,"
-			 " bitshuffle for bitshuffle) or set HDF5_PLUGIN_PATH",
-			 missing);
+	nf = H5Pget_nfilters(dcpl);
+	for (i = 0; i < nf; i++) {
+		unsigned flags, cfg;
+		size_t ncd = 0;
+		char nb[32];
+		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags,
+						 &ncd, NULL, 0, NULL, &cfg);
+		const char *pkg = h5filt_package((int)id);
+		if (id < 0 || H5Zfilter_avail(id) > 0)
+			continue;
+		n = strlen(err);
+		snprintf(err + n, ERR_LEN - n, "; compressed with %s (HDF5"
+			 " filter %d), which this HDF5 cannot load: %s%s%s",
+			 h5_filter_name(id, nb, sizeof nb), (int)id,
+			 pkg ? "install the Debian package " : "no Debian"
+			 " package provides it; put its plugin in"
+			 " HDF5_PLUGIN_PATH", pkg ? pkg : "",
+			 pkg ? " (or put its plugin in HDF5_PLUGIN_PATH)" : "");
+		break;
+	}
+	H5Eclear2(H5E_DEFAULT);
+	H5Pclose(dcpl);
+}
+
+/* The bytes each decoded chunk of a dataset has, for h5filt's check;
+** 0 (no check) unless chunked and filtered by one codec plus at most
+** shuffle and fletcher32, which leave the codec's output the chunk. */
+static size_t h5_chunk_expect(hid_t did, hid_t ft)
+{
+	hid_t dcpl = H5Dget_create_plist(did);
+	hsize_t ch[H5_MAXDIM];
+	size_t bytes = 0;
+	int i, r, nf, ncodec = 0;
+	if (dcpl < 0)
+		return 0;
+	if (H5Pget_layout(dcpl) == H5D_CHUNKED &&
+	    (r = H5Pget_chunk(dcpl, H5_MAXDIM, ch)) > 0) {
+		bytes = H5Tget_size(ft);
+		for (i = 0; i < r; i++)
+			bytes *= (size_t)ch[i];
+	}
+	nf = H5Pget_nfilters(dcpl);
+	for (i = 0; i < nf; i++) {
+		unsigned flags, cfg;
+		size_t ncd = 0;
+		H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags,
+						 &ncd, NULL, 0, NULL, &cfg);
+		if (id != H5Z_FILTER_SHUFFLE && id != H5Z_FILTER_FLETCHER32)
+			ncodec++;
+	}
+	H5Eclear2(H5E_DEFAULT);
+	H5Pclose(dcpl);
+	return ncodec == 1 ? bytes : 0;
 }
 
 /* n elements of the current selection of fspace (H5S_ALL for attributes)
@@ -893,8 +931,11 @@ static int h5_read_into(hid_t obj, int is_attr, hid_t ft, hid_t fspace,
 	}
 	if (m->raw && (buf = raw = err_malloc(n, (size_t)m->rsize, err)) == NULL)
 		goto done;
+	if (!is_attr)
+		h5filt_expect(h5_chunk_expect(obj, ft));
 	st = is_attr ? H5Aread(obj, mt, buf)
 		     : H5Dread(obj, mt, ms, fspace, H5P_DEFAULT, buf);
+	h5filt_expect(0);
 	if (st < 0) {
 		h5_fail(err, "%s: read failed", what);
 		h5_filter_hint(obj, is_attr, err);
@@ -1815,24 +1856,33 @@ static hid_t h5_dcpl(const h5_wbuf *b, const h5_value *v, const h5_wopts *o,
 	hsize_t ch[ARR_MAXDIM];
 	hid_t dcpl;
 	int d;
+	int codec;
 	if (o == NULL || v->kind != H5_VARR || b->ndim == 0 ||
-	    (o->compress == 0 && o->nchunk == 0))
+	    (o->compress == 0 && !o->lzf && o->nchunk == 0))
 		return H5P_DEFAULT;
+	codec = o->compress || o->lzf;
 	for (d = 0; d < b->ndim; d++)
 		if (b->dims[d] == 0)
 			return H5P_DEFAULT;	/* nothing to compress */
 	if (o->compress < 0 || o->compress > 9)
 		return err_set(err, "%s: gzip level %d is not in 0..9", what,
 			       o->compress);
+	if (o->compress && o->lzf)
+		return err_set(err, "%s: gzip or LZF, not both", what);
 	if (o->compress && H5Zfilter_avail(H5Z_FILTER_DEFLATE) <= 0)
 		return err_set(err, "%s: this HDF5 has no gzip filter", what);
+	if (o->lzf && H5Zfilter_avail(H5FILT_LZF) <= 0)
+		return err_set(err, "%s: the LZF filter is not registered",
+			       what);
 	if (h5_chunk_shape(b, o, arr_dtype_size(v->a.dtype), ch, what,
 			   err) != 0)
 		return -1;
 	dcpl = H5Pcreate(H5P_DATASET_CREATE);
 	if (dcpl < 0 || H5Pset_chunk(dcpl, b->ndim, ch) < 0 ||
-	    (o->compress && o->shuffle && H5Pset_shuffle(dcpl) < 0) ||
-	    (o->compress && H5Pset_deflate(dcpl, (unsigned)o->compress) < 0)) {
+	    (codec && o->shuffle && H5Pset_shuffle(dcpl) < 0) ||
+	    (o->compress && H5Pset_deflate(dcpl, (unsigned)o->compress) < 0) ||
+	    (o->lzf && H5Pset_filter(dcpl, H5FILT_LZF, H5Z_FLAG_OPTIONAL, 0,
+				     NULL) < 0)) {
 		h5_fail(err, "%s: cannot set up compression", what);
 		if (dcpl >= 0)
 			H5Pclose(dcpl);

@@ -153,7 +153,8 @@ void h5_frames_close(h5_frames *fr);		/* NULL is fine */
 
 typedef struct h5_wopts {
 	int compress;		/* gzip level 1..9, 0 for none */
-	int shuffle;		/* byte shuffle before gzip */
+	int lzf;		/* LZF instead (h5py's filter 32000, fast) */
+	int shuffle;		/* byte shuffle before gzip or LZF */
 	int nchunk;		/* 0: automatic chunk shape when chunked */
 	size_t chunk[H5_MAXDIM];
 } h5_wopts;

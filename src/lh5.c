@@ -875,7 +875,7 @@ static int lh5_dtype_opt(lua_State *L, int t, const char *fname)
 	return r;
 }
 
-/* write options: compress=true|level, shuffle=, chunks={...} */
+/* write options: compress=true|level|"lzf", shuffle=, chunks={...} */
 static void lh5_wopts(lua_State *L, int t, h5_wopts *o, const char *fname)
 {
 	lua_Integer ch[H5_MAXDIM];
@@ -887,12 +887,17 @@ static void lh5_wopts(lua_State *L, int t, h5_wopts *o, const char *fname)
 	lua_getfield(L, t, "compress");
 	if (lua_isboolean(L, -1))
 		o->compress = lua_toboolean(L, -1) ? 4 : 0;
-	else if (!lua_isnil(L, -1)) {
+	else if (lua_type(L, -1) == LUA_TSTRING) {
+		if (strcmp(lua_tostring(L, -1), "lzf") != 0)
+			luaL_error(L, "%s: compress must be true, false, a gzip"
+				   " level 0..9 or \"lzf\"", fname);
+		o->lzf = 1;
+	} else if (!lua_isnil(L, -1)) {
 		int isint;
 		o->compress = (int)lua_tointegerx(L, -1, &isint);
 		if (!isint || o->compress < 0 || o->compress > 9)
-			luaL_error(L, "%s: compress must be true, false or a"
-				   " gzip level 0..9", fname);
+			luaL_error(L, "%s: compress must be true, false, a gzip"
+				   " level 0..9 or \"lzf\"", fname);
 	}
 	lua_pop(L, 1);
 	o->shuffle = lbind_optbool(L, t, "shuffle", 1, fname);

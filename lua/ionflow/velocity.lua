@@ -51,6 +51,45 @@ function M.bin_moments(p, maps, nphi, st)
       w = st and M.static_weights(st) or nil}}
 end
 
+-- The bins of a result file (read_result's r) as the fits take them
+-- (bin_moments' fields): the in-plane moments from pixel maps of the
+-- qmap's own geometry and roi maps (the static map too, when it nests in
+-- the dynamic one), or, without them, from each bin's q and phi alone (no
+-- spread within a bin). Either way q is the file's: the qmap's q of each
+-- bin (r.bins.q), which the pixel-mean q of the same geometry matches to
+-- the bins' width. Also phi (deg) per bin and source: "pixels" or "grid".
+function M.result_bins(r)
+  local rb, nb = r.bins, r.g2.shape[2]
+  local g, map = r.qmap_geometry, r.dynamic_roi_map
+  local b
+  if g and map and map.ndim == 2 then
+    local maps = xpcs.maps(xpcs.geometry{energy_keV = g.energy_keV,
+      distance = g.distance, pixel = g.pixel,
+      center = {x = g.center_x, y = g.center_y}, shape = g.shape})
+    local p = xpcs.partition{map = map, q = maps.q, phi = maps.phi, nbins = nb}
+    local st = r.static_roi_map and xpcs.partition{map = r.static_roi_map,
+      q = maps.q, phi = maps.phi}
+    local ok, mo = pcall(M.bin_moments, p, maps, rb.nphi, st or nil)
+    b = ok and mo or M.bin_moments(p, maps, rb.nphi)
+    b.source = "pixels"
+  else
+    b = {qx = {}, qy = {}, qxx = {}, qyy = {}, qxy = {}, source = "grid"}
+    for k = 1, nb do
+      local a = math.rad(rb.phi[k])
+      local qx, qy = rb.q[k] * math.cos(a), rb.q[k] * math.sin(a)
+      b.qx[k], b.qy[k] = qx, qy
+      b.qxx[k], b.qyy[k], b.qxy[k] = qx * qx, qy * qy, qx * qy
+    end
+    for _, k in ipairs{"qx", "qy", "qxx", "qyy", "qxy"} do
+      b[k] = array.from(b[k])
+    end
+  end
+  b.q = array.from(rb.q)
+  b.phi = array.from(rb.phi)
+  b.ring, b.nq, b.nphi = rb.ring, rb.nq, rb.nphi
+  return b
+end
+
 -- a simulated heterodyne experiment, correlated: the geometry table geo
 -- (as xpcs.geometry takes it), partition options popts (as partitions)
 -- and simulator options sopts (speckle.simulate's without geometry).

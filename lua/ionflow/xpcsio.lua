@@ -278,6 +278,43 @@ local function static_columns(qm)
 end
 M.static_columns = static_columns
 
+-- How results are stored, as the facility's (boost_corr) are: measured
+-- values (g2 and its errors, intensities, two-time maps) as float32,
+-- whose 24-bit mantissa resolves 1.2e-7 in g2 - 1, far below any g2's
+-- statistical error; integer maps and indices in the smallest unsigned
+-- type that holds them; arrays of more than STORE_BIG elements chunked and
+-- LZF-compressed (shuffled first: a third smaller on float32), which h5py,
+-- and so the community viewer, decodes without a plugin. float64 stays
+-- where precision needs it: delays (integers up to 2^53 and seconds),
+-- q and phi lists, geometry and ionflow's own SI values.
+local STORE_BIG = 8192
+
+local function nelem(a)
+  local n = 1
+  for _, d in ipairs(a.shape) do n = n * d end
+  return n
+end
+
+-- the smallest unsigned dtype for the integer values of a (i32 when
+-- some are negative)
+local function smallest_int(a)
+  if nelem(a) == 0 then return "u8" end
+  local lo, hi = a:min(), a:max()
+  if lo < 0 then return "i32" end
+  return hi <= 255 and "u8" or hi <= 65535 and "u16" or "u32"
+end
+
+-- write array a at path as dtype ("int": smallest_int), compressed when
+-- large; attrs as w:write's
+local function store(w, path, a, dtype, attrs)
+  if not array.isarray(a) then a = array.from(a) end
+  if dtype == "int" then dtype = smallest_int(a) end
+  if dtype and a.dtype ~= dtype then a = a:astype(dtype) end
+  w:write(path, a, {attrs = attrs,
+    compress = nelem(a) > STORE_BIG and "lzf" or nil})
+end
+M.store_dtype = smallest_int
+
 -- a content key for the viewer's qmap cache (it keys QMap objects by the
 -- "hash" attribute of /xpcs/qmap): weighted sums of both maps
 local function qmap_hash(qm)
@@ -300,9 +337,9 @@ local function write_qmap_group(w, root, qm, g)
   local mask = qm.mask or xpcs.mask(d.map)
   local grid = qm.grid or {}
   w:group(root, {hash = qmap_hash(qm)})
-  w:write(root .. "/mask", mask:astype("i32"))
-  w:write(root .. "/dynamic_roi_map", d.map)
-  w:write(root .. "/static_roi_map", s.map)
+  store(w, root .. "/mask", mask, "u8")
+  store(w, root .. "/dynamic_roi_map", d.map, "int")
+  store(w, root .. "/static_roi_map", s.map, "int")
   for _, pr in ipairs{{"dynamic", d}, {"static", s}} do
     local name, p = pr[1], pr[2]
     local nq = p.nq > 0 and p.nq or p.nbins
@@ -312,20 +349,23 @@ local function write_qmap_group(w, root, qm, g)
     local map
     if name == "static" then
       local _, pos = static_columns(qm)
-      map = array.zeros{#pos}:astype("i32")
+      map = array.zeros{#pos}
       for k, v in ipairs(pos) do map:set(k, v) end
     else
-      map = array.arange(0, p.nbins, 1):astype("i32")
+      map = array.arange(0, p.nbins, 1)
     end
     local function put(k, v, int)
       local own = grid[name .. k]
-      if own and int then own = own:astype("i32") end
-      w:write(root .. "/" .. name .. k, own or v)
+      if int then
+        store(w, root .. "/" .. name .. k, own or v, int)
+      else
+        w:write(root .. "/" .. name .. k, own or v)
+      end
     end
     put("_v_list_dim0", qc * ANGSTROM)
     put("_v_list_dim1", pc)
-    put("_num_pts", array.from({nq, np}):astype("i32"), true)
-    put("_index_mapping", map, true)
+    put("_num_pts", array.from({nq, np}), "i32")
+    put("_index_mapping", map, "int")
   end
   w:write(root .. "/map_names", grid.map_names or {"q", "phi"})
   w:write(root .. "/map_units", grid.map_units or {"1/A", "deg"})
@@ -468,8 +508,8 @@ local function write_partial(w, mt, res, ft)
     wl:set(k, win.last)
     labels[k] = string.format("frames %d-%d", win.first, win.last)
   end
-  w:write(mt .. "normalized_g2_partial", part)
-  w:write(mt .. "normalized_g2_partial_err", perr)
+  store(w, mt .. "normalized_g2_partial", part, "f32")
+  store(w, mt .. "normalized_g2_partial_err", perr, "f32")
   w:write(mt .. "normalized_g2_partial_labels", labels)
   w:write("/ionflow/xpcs/windows/first_frame", wf)
   w:write("/ionflow/xpcs/windows/last_frame", wl)
@@ -484,9 +524,7 @@ end
 local function upper(C)
   local n = C.shape[1]
   local U = C:copy()
-  for i = 2, n do
-    for j = 1, i - 1 do U:set(i, j, 0) end
-  end
+  for i = 2, n do U:slice(1, i, i):slice(2, 1, i - 1):fill(0) end
   return U
 end
 
@@ -497,17 +535,17 @@ local function write_twotime(w, T, stride)
   -- as boost_corr: maps numbered 1, 2, ... in the order of processed_bins
   -- (the viewer pairs them by position, not by the number in the name)
   for k in ipairs(T.bins) do
-    w:write(string.format("/xpcs/twotime/correlation_map/c2_%05d", k),
-      upper(T.C[k]))
+    store(w, string.format("/xpcs/twotime/correlation_map/c2_%05d", k),
+      upper(T.C[k]), "f32")
     for i = 1, n do
       g2:set(i, k, T.g2[k]:get(i))
       seg:set(i, 1, k, T.g2[k]:get(i))
     end
   end
-  w:write("/xpcs/twotime/normalized_g2", g2)
+  store(w, "/xpcs/twotime/normalized_g2", g2, "f32")
   -- one segment: the whole series (the viewer needs the dataset)
-  w:write("/xpcs/twotime/normalized_g2_segments", seg)
-  w:write("/xpcs/twotime/processed_bins", array.from(T.bins):astype("i32"))
+  store(w, "/xpcs/twotime/normalized_g2_segments", seg, "f32")
+  store(w, "/xpcs/twotime/processed_bins", T.bins, "int")
   w:write("/xpcs/twotime/delay_list", T.tau,
     {attrs = {units = "frames (x stride_frame x avg_frame)"}})
   w:write("/xpcs/twotime/config/stride_frame", stride)
@@ -537,14 +575,15 @@ function M.write_result(path, res, meta)
   local mt = "/xpcs/multitau/"
   w:write(mt .. "delay_list", res.tau,
     {attrs = {units = "frames (x stride_frame x avg_frame)"}})
-  w:write(mt .. "normalized_g2", res.g2)
-  w:write(mt .. "normalized_g2_err", res.g2_err)
+  store(w, mt .. "normalized_g2", res.g2, "f32")
+  store(w, mt .. "normalized_g2_err", res.g2_err, "f32")
   w:write(mt .. "config/stride_frame", stride)
   w:write(mt .. "config/avg_frame", 1)
   if res.windows and #res.windows > 0 then write_partial(w, mt, res, ft) end
   if res.twotime then write_twotime(w, res.twotime, stride) end
   local sh = res.image.shape
-  w:write("/xpcs/temporal_mean/scattering_2d", res.image:reshape{1, sh[1], sh[2]})
+  store(w, "/xpcs/temporal_mean/scattering_2d",
+    res.image:reshape{1, sh[1], sh[2]}, "f32")
   local qm = meta.qmap or {static = res.static, dynamic = res.dynamic}
   local cols = qm.static and static_columns(qm)
   if not cols then
@@ -553,14 +592,14 @@ function M.write_result(path, res, meta)
   end
   local i1 = array.zeros{1, #cols}
   for k, b in ipairs(cols) do i1:set(1, k, res.iq:get(b)) end
-  w:write("/xpcs/temporal_mean/scattering_1d", i1)
+  store(w, "/xpcs/temporal_mean/scattering_1d", i1, "f32")
   if res.iq_segments then
     local ns = res.iq_segments.shape[1]
     local seg = array.zeros{ns, #cols}
     for j = 1, ns do
       for k, b in ipairs(cols) do seg:set(j, k, res.iq_segments:get(j, b)) end
     end
-    w:write("/xpcs/temporal_mean/scattering_1d_segments", seg)
+    store(w, "/xpcs/temporal_mean/scattering_1d_segments", seg, "f32")
   end
   -- boost_corr: row 1 counts the used frames from 0, row 2 their mean
   -- intensity; the raw frame numbers (strides, rejections) go to /ionflow
@@ -570,12 +609,13 @@ function M.write_result(path, res, meta)
     ivt:set(1, i, i - 1)
     ivt:set(2, i, res.ivt:get(i))
   end
-  w:write("/xpcs/spatial_mean/intensity_vs_time", ivt)
+  -- (frame numbers as float32 are exact to 2^24 = 16.7 million frames)
+  store(w, "/xpcs/spatial_mean/intensity_vs_time", ivt, "f32")
   if meta.qmap then write_qmap_group(w, "/xpcs/qmap", meta.qmap, meta.geometry) end
   local io = "/ionflow/xpcs/"
-  w:write(io .. "g2_static", res.g2_static)
-  w:write(io .. "frame_index", res.frame_index)
-  w:write(io .. "scattering_1d_bins", array.from(cols):astype("i32"))
+  store(w, io .. "g2_static", res.g2_static, "f32")
+  store(w, io .. "frame_index", res.frame_index, "int")
+  store(w, io .. "scattering_1d_bins", cols, "int")
   w:write(io .. "static_bins", #res.iq)
   if ft then w:write(io .. "delay_s", res.tau * (stride * ft)) end
   if meta.qmap then
@@ -604,45 +644,197 @@ end
 local function symmetric(U)
   local n = U.shape[1]
   local C = U:copy()
-  for i = 2, n do
-    for j = 1, i - 1 do C:set(i, j, U:get(j, i)) end
+  for i = 2, n do   -- row i left of the diagonal from column i above it
+    C:slice(1, i, i):slice(2, 1, i - 1):assign(
+      U:slice(2, i, i):slice(1, 1, i - 1):reshape{1, i - 1})
   end
   return C
 end
 
--- read back what write_result wrote: the same numbers as the correlator's
--- result (tau in used frames, iq and iq_segments per static bin with NaN
--- for the bins without a column, ivt with 0-based frame numbers in row 1)
--- plus stride, avg_frame, the qmap and the two-time maps made whole
-function M.read_result(path)
-  local f <close> = h5.open(path)
-  local function rd(p) return f:exists(p) and f:read(p) or nil end
-  local function num(p)
-    local v = rd(p)
-    if array.isarray(v) then v = v:totable() end
-    while type(v) == "table" do v = v[1] end
+-- a result file's reads: need() fails naming the file and the dataset,
+-- opt() gives nil for what is absent and, for what cannot be read (a
+-- filter this HDF5 lacks, a damaged chunk), nil with the reason kept in
+-- unreadable[path], so that the rest of the analysis goes on
+local function result_reader(f, path)
+  local unreadable = {}
+  local R = {unreadable = unreadable}
+  function R.opt(p)
+    if not f:exists(p) then return nil end
+    local ok, v = pcall(f.read, f, p)
+    if ok then return v end
+    unreadable[p] = tostring(v)
+    return nil
+  end
+  function R.need(p, what)
+    if not f:exists(p) then
+      error(string.format("xpcsio.read_result: %s: no %s (%s)", path, p, what), 0)
+    end
+    local ok, v = pcall(f.read, f, p)
+    if not ok then error("xpcsio.read_result: " .. tostring(v), 0) end
     return v
   end
+  -- a number stored as a scalar, a (1,) or a (1,1) array (APS
+  -- frame_time is a (1,1) float32 in some files, a scalar elsewhere)
+  function R.num(p)
+    local v = R.opt(p)
+    if array.isarray(v) then v = v:totable() end
+    while type(v) == "table" do v = v[1] end
+    return tonumber(v)
+  end
+  return R
+end
+
+-- g2 = 0 with error 0 is how boost_corr stores a delay without photon
+-- pairs: no data, not a measured zero. Both become NaN (which every
+-- fitter skips as a missing point); returns how many were marked.
+local function mark_missing(g2, err)
+  if not (g2 and err) then return 0, g2, err end
+  local n, sz = 0, 1
+  for _, d in ipairs(g2.shape) do sz = sz * d end
+  local shape = g2.shape
+  local G, E = g2:contiguous():reshape{sz}, err:contiguous():reshape{sz}
+  for i = 1, sz do
+    if G:get(i) == 0 and E:get(i) == 0 then
+      G:set(i, 0 / 0)
+      E:set(i, 0 / 0)
+      n = n + 1
+    end
+  end
+  return n, G:reshape(shape), E:reshape(shape)
+end
+
+-- a list as a flat Lua table (a (1, n) or (n,) array, or nil)
+local function flat(a)
+  if a == nil then return nil end
+  if not array.isarray(a) then return {a} end
+  local n = 1
+  for _, d in ipairs(a.shape) do n = n * d end
+  return a:contiguous():reshape{n}:totable()
+end
+
+-- q (1/m) and phi (deg) of each g2 column from the qmap's own grid: the
+-- column's grid cell is dynamic_index_mapping (0-based, q major on a
+-- dynamic_num_pts = {nq, nphi} grid; default: the column's order), its q
+-- and phi the v_lists' entries (1/A, deg) -- what the viewer labels the
+-- column with, never recomputed from /entry metadata that may disagree
+local function grid_bins(path, nb, qlist, philist, imap, npts)
+  local nq = npts and npts[1] or #qlist
+  local nphi = npts and npts[2] or (philist and #philist or 1)
+  if nphi < 1 then nphi = 1 end
+  local q, phi, iq = {}, {}, {}
+  for k = 1, nb do
+    local cell = imap and imap[k] or (k - 1)
+    local a, b = cell // nphi + 1, cell % nphi + 1
+    if imap and #imap ~= nb or a > #qlist or a > nq then
+      error(string.format("xpcsio.read_result: %s: g2 column %d has no "
+        .. "q in the qmap (grid cell %d of %d q x %d phi, %d q values)",
+        path, k, cell, nq, nphi, #qlist), 0)
+    end
+    q[k] = qlist[a] / ANGSTROM
+    phi[k] = philist and philist[b] or 0
+    iq[k] = a
+  end
+  return {q = q, phi = phi, ring = iq, nq = nq, nphi = nphi}
+end
+
+-- the legacy APS layout (before 2023: /exchange/norm-0-g2 delays x bins,
+-- /exchange/tau in frames as a (1, n) row, /xpcs/dqlist and dphilist
+-- per bin, /xpcs/dqmap or dynamicMap,
+-- /measurement/instrument/detector/exposure_period)
+local function read_legacy(R, path)
+  local g2 = R.need("/exchange/norm-0-g2", "legacy APS layout")
+  local err = R.opt("/exchange/norm-0-stderr")
+  local nb = g2.shape[2] or 1
+  local tau = flat(R.need("/exchange/tau", "legacy APS layout"))
+  if g2.ndim ~= 2 or #tau ~= g2.shape[1] then
+    error(string.format("xpcsio.read_result: %s: legacy APS layout: "
+      .. "/exchange/norm-0-g2 is %s for %d delays (want delays x bins)",
+      path, table.concat(g2.shape, " x "), #tau), 0)
+  end
+  local ql = flat(R.need("/xpcs/dqlist", "legacy APS layout: q per bin"))
+  local pl = flat(R.opt("/xpcs/dphilist"))
+  local bins
+  if #ql == nb then       -- one q (and phi) per g2 column
+    local idx = {}
+    for k = 1, nb do idx[k] = k - 1 end
+    bins = grid_bins(path, nb, ql, nil, idx, {nb, 1})
+    for k = 1, nb do bins.phi[k] = pl and pl[k] or 0 end
+    bins.nq, bins.nphi = nb, 1
+  elseif pl and #ql * #pl == nb then
+    bins = grid_bins(path, nb, ql, pl, nil, {#ql, #pl})
+  else
+    error(string.format("xpcsio.read_result: %s: legacy APS layout: "
+      .. "%d g2 columns but %d q values in /xpcs/dqlist", path, nb, #ql), 0)
+  end
+  return {layout = "aps-legacy", tau = array.from(tau), g2 = g2,
+    g2_err = err, bins = bins,
+    stride = R.num("/xpcs/stride_frames") or 1,
+    avg_frame = R.num("/xpcs/avg_frames") or 1,
+    frame_time = R.num("/measurement/instrument/detector/exposure_period"),
+    dynamic_roi_map = R.opt("/xpcs/dqmap") or R.opt("/xpcs/dynamicMap"),
+    image = R.opt("/exchange/pixelSum"),
+    q_list = array.from(ql), phi_list = pl and array.from(pl)}
+end
+
+-- the qmap's own geometry (energy, distance, pixel, beam centre), which
+-- its q values were computed with; nil when incomplete. /entry's energy
+-- only when the qmap has none (it can disagree with the qmap's).
+local function qmap_geometry(R, map)
+  local Q = "/xpcs/qmap/"
+  local g = {energy_keV = R.num(Q .. "energy") or
+      R.num("/entry/instrument/incident_beam/incident_energy"),
+    distance = R.num(Q .. "detector_distance"), pixel = R.num(Q .. "pixel_size"),
+    center_x = R.num(Q .. "beam_center_x"), center_y = R.num(Q .. "beam_center_y")}
+  for _, k in ipairs{"energy_keV", "distance", "pixel", "center_x", "center_y"} do
+    if g[k] == nil then return nil end
+  end
+  g.energy_from = R.num(Q .. "energy") and "qmap" or "entry"
+  g.shape = map and {map.shape[1], map.shape[2]}
+  return g
+end
+
+-- the /xpcs layout of boost_corr and write_result
+local function read_aps(f, R, path)
+  local opt, num = R.opt, R.num
   local out = {
-    tau = rd("/xpcs/multitau/delay_list"),
-    g2 = rd("/xpcs/multitau/normalized_g2"),
-    g2_err = rd("/xpcs/multitau/normalized_g2_err"),
-    g2_partial = rd("/xpcs/multitau/normalized_g2_partial"),
-    g2_partial_err = rd("/xpcs/multitau/normalized_g2_partial_err"),
+    layout = "aps",
+    tau = R.need("/xpcs/multitau/delay_list", "the delays of g2"),
+    g2 = R.need("/xpcs/multitau/normalized_g2", "g2"),
+    g2_err = opt("/xpcs/multitau/normalized_g2_err"),
+    g2_partial = opt("/xpcs/multitau/normalized_g2_partial"),
+    g2_partial_err = opt("/xpcs/multitau/normalized_g2_partial_err"),
     stride = num("/xpcs/multitau/config/stride_frame") or 1,
     avg_frame = num("/xpcs/multitau/config/avg_frame") or 1,
-    image = rd("/xpcs/temporal_mean/scattering_2d"),
-    ivt = rd("/xpcs/spatial_mean/intensity_vs_time"),
-    frame_index = rd("/ionflow/xpcs/frame_index"),
-    q_list = rd("/xpcs/qmap/dynamic_v_list_dim0"),
-    phi_list = rd("/xpcs/qmap/dynamic_v_list_dim1"),
-    dynamic_roi_map = rd("/xpcs/qmap/dynamic_roi_map"),
-    g2_static = rd("/ionflow/xpcs/g2_static"),
-    twotime_g2 = rd("/xpcs/twotime/normalized_g2"),
-    frame_time = rd("/entry/instrument/detector_1/frame_time"),
+    image = opt("/xpcs/temporal_mean/scattering_2d"),
+    ivt = opt("/xpcs/spatial_mean/intensity_vs_time"),
+    frame_index = opt("/ionflow/xpcs/frame_index"),
+    q_list = R.need("/xpcs/qmap/dynamic_v_list_dim0", "the q of the bins"),
+    phi_list = opt("/xpcs/qmap/dynamic_v_list_dim1"),
+    dynamic_roi_map = opt("/xpcs/qmap/dynamic_roi_map"),
+    static_roi_map = opt("/xpcs/qmap/static_roi_map"),
+    g2_static = opt("/ionflow/xpcs/g2_static"),
+    twotime_g2 = opt("/xpcs/twotime/normalized_g2"),
+    frame_time = num("/entry/instrument/detector_1/frame_time"),
     energy_keV = num("/entry/instrument/incident_beam/incident_energy"),
   }
-  local cols, ns = rd("/ionflow/xpcs/scattering_1d_bins"), num("/ionflow/xpcs/static_bins")
+  if out.tau.ndim ~= 1 then out.tau = array.from(flat(out.tau)) end
+  local g2 = out.g2
+  if g2.ndim == 1 then g2 = g2:reshape{g2.shape[1], 1} out.g2 = g2 end
+  if g2.ndim ~= 2 or g2.shape[1] ~= #out.tau then
+    error(string.format("xpcsio.read_result: %s: normalized_g2 is %s for "
+      .. "%d delays (want delays x bins)", path, table.concat(g2.shape, " x "),
+      #out.tau), 0)
+  end
+  if out.g2_err and (out.g2_err.ndim ~= 2 or out.g2_err.shape[1] ~= g2.shape[1]
+      or out.g2_err.shape[2] ~= g2.shape[2]) then
+    out.g2_err = out.g2_err:reshape(g2.shape)
+  end
+  local Q = "/xpcs/qmap/"
+  out.bins = grid_bins(path, g2.shape[2], flat(out.q_list),
+    flat(out.phi_list), flat(opt(Q .. "dynamic_index_mapping")),
+    flat(opt(Q .. "dynamic_num_pts")))
+  out.qmap_geometry = qmap_geometry(R, out.dynamic_roi_map)
+  local cols, ns = opt("/ionflow/xpcs/scattering_1d_bins"), num("/ionflow/xpcs/static_bins")
   local function expand(a)
     if not (a and cols and ns) then return a end
     local m = a.shape[1]
@@ -652,25 +844,59 @@ function M.read_result(path)
     end
     return e
   end
-  local i1 = expand(rd("/xpcs/temporal_mean/scattering_1d"))
+  local i1 = expand(opt("/xpcs/temporal_mean/scattering_1d"))
   out.iq = i1 and i1:reshape{i1.shape[2]}
-  out.iq_segments = expand(rd("/xpcs/temporal_mean/scattering_1d_segments"))
+  out.iq_segments = expand(opt("/xpcs/temporal_mean/scattering_1d_segments"))
   if f:exists("/xpcs/twotime/processed_bins") then
-    local bins = rd("/xpcs/twotime/processed_bins")
-    out.twotime = {bins = bins:totable(), C = {}, tau = rd("/xpcs/twotime/delay_list"),
+    local bins = opt("/xpcs/twotime/processed_bins")
+    out.twotime = {bins = bins and flat(bins) or {}, C = {},
+      tau = opt("/xpcs/twotime/delay_list"),
       downsample = num("/xpcs/twotime/config/avg_frame")}
     for k in ipairs(out.twotime.bins) do
-      out.twotime.C[k] = symmetric(f:read(string.format(
-        "/xpcs/twotime/correlation_map/c2_%05d", k)))
+      local c = opt(string.format("/xpcs/twotime/correlation_map/c2_%05d", k))
+      out.twotime.C[k] = c and symmetric(c)
     end
   end
   return out
 end
 
--- The velocity workflows (bin_moments, simulated_run, static_weights,
+-- Read a result file: ionflow's (what write_result wrote: the same numbers
+-- as the correlator's result, tau in used frames, iq and iq_segments per
+-- static bin with NaN for the bins without a column, ivt with 0-based
+-- frame numbers in row 1, the two-time maps made whole), boost_corr's
+-- (the same /xpcs layout: float32, LZF, averaged runs) or the legacy APS
+-- layout (/exchange/norm-0-g2, read as far as g2 and q go). Always:
+-- layout ("aps" or "aps-legacy"), bins = {q (1/m), phi (deg), ring, nq,
+-- nphi} per g2 column from the file's qmap (grid_bins), frame_time as a
+-- number, g2_missing (delays without photon pairs, g2 = 0 with error 0,
+-- made NaN in g2, g2_err and the partials), qmap_geometry (the qmap's
+-- own, for pixel maps) and unreadable (path -> reason for the datasets
+-- that could not be read and are not needed for g2).
+function M.read_result(path)
+  local f <close> = h5.open(path)
+  local R = result_reader(f, path)
+  local out
+  if f:exists("/xpcs/multitau/normalized_g2") then
+    out = read_aps(f, R, path)
+  elseif f:exists("/exchange/norm-0-g2") then
+    out = read_legacy(R, path)
+  else
+    error(string.format("xpcsio.read_result: %s: not an XPCS result: "
+      .. "neither the APS layout (/xpcs/multitau/normalized_g2) nor the "
+      .. "legacy APS layout (/exchange/norm-0-g2)", path), 2)
+  end
+  out.g2_missing, out.g2, out.g2_err = mark_missing(out.g2, out.g2_err)
+  local _
+  _, out.g2_partial, out.g2_partial_err =
+    mark_missing(out.g2_partial, out.g2_partial_err)
+  out.unreadable = R.unreadable
+  return out
+end
+
+-- The velocity workflows (bin_moments, result_bins, simulated_run, static_weights,
 -- bin_spread, homodyne, velocity, velocity_vs_time) live in
 -- ionflow.velocity; they stay reachable here, loaded on first use.
-local MOVED = {bin_moments = true, simulated_run = true,
+local MOVED = {bin_moments = true, result_bins = true, simulated_run = true,
   static_weights = true, bin_spread = true, homodyne = true,
   velocity = true, velocity_vs_time = true}
 setmetatable(M, {__index = function(_, k)

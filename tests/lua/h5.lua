@@ -56,6 +56,7 @@ do
     local a = array.from(samples[dt], dt)
     w:write("/plain/" .. dt, a)
     w:write("/gzip/" .. dt, a, {compress = 6, chunks = {1, 3}})
+    w:write("/lzf/" .. dt, a, {compress = "lzf", chunks = {1, 2}})
   end
   t.is(w:close(), p("rt.h5"), "close returns the final path")
   t.is(ntmp(), 0, "temporary file gone after close")
@@ -65,6 +66,9 @@ do
     local a, z = f:read("/plain/" .. dt), f:read("gzip/" .. dt)
     t.ok(a.dtype == dt and same(a, want), dt .. " round trips exactly")
     t.ok(z.dtype == dt and same(z, want), dt .. " round trips through gzip")
+    local l = f:read("lzf/" .. dt)
+    t.ok(l.dtype == dt and same(l, want) and f:info("lzf/" .. dt).filters ==
+      "shuffle,lzf", dt .. " round trips through LZF (edge chunks)")
     local info = f:info("/gzip/" .. dt)
     t.ok(info.dtype == dt and info.read_as == dt and info.filters ==
       "shuffle,gzip" and info.chunks[1] == 1 and info.chunks[2] == 3,
@@ -332,6 +336,8 @@ do
            "unsupported value")
   t.errors(function() w:write("/x", {1, 2}, {compress = 11}) end,
            "gzip level", "bad gzip level")
+  t.errors(function() w:write("/x", {1, 2}, {compress = "zip"}) end,
+           '"lzf"', "unknown compression name")
   t.errors(function() w:write("/x", {1, 2}, {chunks = {5}}) end,
            "chunk axis 1 of 1: 5 is not in 1..2", "chunk larger than the data")
   t.errors(function() w:write("/x", array.from({1, 300}), {dtype = "u8"}) end,
@@ -393,6 +399,8 @@ do
 end
 collectgarbage()
 t.is(h5.nopen(), 0, "no HDF5 id open at the end")
-t.diag("lz4 plugin available: %s", tostring(h5.filter_available("lz4")))
+t.diag("built-in filters: lzf %s, lz4 %s, bitshuffle %s",
+  tostring(h5.filter_available("lzf")), tostring(h5.filter_available("lz4")),
+  tostring(h5.filter_available("bitshuffle")))
 
 t.done()

@@ -511,7 +511,7 @@ int main(void)
 	test_errors();
 	test_list();
 	is_int(h5_open_ids(), 0, "no HDF5 identifier left open");
-	diag("gzip %d, lz4 plugin %d", h5_filter_avail(1),
+	diag("gzip %d, lz4 %d", h5_filter_avail(1),
 	     h5_filter_avail(32004));
 	{
 		char cmd[128];

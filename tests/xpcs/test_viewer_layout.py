@@ -17,6 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done  # noqa: E402
 import apsraw  # noqa: E402
+from f32check import f32_is  # noqa: E402
 
 
 # the viewer's names -> paths (the facts its reader relies on)
@@ -185,8 +186,8 @@ def check_generated(exe, script, d):
     # q-major grid: column k is ring k // 2, sector k % 2; check the roi map
     dq = q["dqmap"]
     img = used.mean(axis=0)
-    ok(ret["saxs_2d"].shape == (rows, cols) and np.allclose(
-        ret["saxs_2d"][dq > 0], img[dq > 0], rtol=1e-12),
+    ok(ret["saxs_2d"].shape == (rows, cols) and f32_is(
+        ret["saxs_2d"][dq > 0], img[dq > 0]),
        "scattering_2d (1, rows, cols): the time-averaged image")
     ok(isinstance(q["hash"], str) and q["bcx"] == 3.5 and q["bcy"] == 2.5 and
        q["pixel_size"] == 75e-6 and q["det_dist"] == 4.0 and
@@ -199,7 +200,7 @@ def check_generated(exe, script, d):
         if (sq == b).any():
             want[b - 1] = img[sq == b].mean()
     ok(ret["saxs_1d"].shape == (1, q["static_index_mapping"].size) and
-       np.allclose(full.reshape(-1), want, rtol=1e-12, equal_nan=True),
+       f32_is(full.reshape(-1).astype(np.float32), want),
        f"scattering_1d {ret['saxs_1d'].shape}: non-empty static bins, "
        "placed by static_index_mapping = I of the bin's pixels")
     iqp = reshape_phi(q, ret["Iqp"])
@@ -207,7 +208,7 @@ def check_generated(exe, script, d):
     it = ret["Int_t"]
     use = dq > 0
     ok(it.shape == (2, M) and np.array_equal(it[0], np.arange(M))
-       and np.allclose(it[1], used[:, use].mean(axis=1), rtol=1e-12),
+       and f32_is(it[1], used[:, use].mean(axis=1)),
        "intensity_vs_time (2, frames): used frames counted from 0, mean "
        "intensity")
     nw = len(ret["g2_partial_labels"])
@@ -221,13 +222,14 @@ def check_generated(exe, script, d):
        "[4, 1] (as boost_corr)")
     nt = M // ds
     dsf = used[: nt * ds].reshape(nt, ds, rows, cols).mean(axis=1)
-    err = 0
+    err, exact = 0, True
     for half, b in zip(halves, (4, 1)):
         x = dsf[:, dq == b]
         C = (x @ x.T / x.shape[1]) / np.outer(x.mean(1), x.mean(1))
         err = max(err, np.max(np.abs(c2_full(half) - C)))
+        exact = exact and f32_is(c2_full(half), C)
         ok(np.allclose(np.tril(half, -1), 0), f"bin {b}: one triangle stored")
-    ok(err < 1e-12, f"c2 + c2^T (diagonal halved) = C(t1, t2) of NumPy "
+    ok(exact, f"c2 + c2^T (diagonal halved) = C(t1, t2) of NumPy in float32 "
        f"(max diff {err:.2g})")
     g2f = np.swapaxes(ret["c2_g2"], 0, 1)
     g2p = np.swapaxes(ret["c2_g2_segments"], 0, 2)
@@ -317,8 +319,50 @@ def check_aps_qmap(exe, script, d):
     full = reshape_phi(q, s1).reshape(-1)
     img = data.mean(axis=0)
     want = np.array([img[sta == b].mean() for b in range(1, 7)])
-    ok(g2.shape[1] == 3 and np.allclose(full, want, rtol=1e-12),
+    ok(g2.shape[1] == 3 and f32_is(full.astype(np.float32), want),
        "scattering_1d lands on the file's static grid; g2 has 3 columns")
+
+
+def check_storage(exe, script, d):
+    """results stored as the facility's: float32 measured values, integer
+    maps in the smallest type, large arrays chunked and LZF-compressed,
+    and still what the viewer's reader computes"""
+    rng = np.random.default_rng(2)
+    rows, cols, frames = 96, 100, 1000
+    data = rng.poisson(3.0, size=(frames, rows, cols)).astype(np.uint16)
+    raw, res = os.path.join(d, "big.h5"), os.path.join(d, "big_res.h5")
+    write_raw(raw, data, 0.01)
+    ok(run(exe, script, raw, "-o", res, "--q-bins", "3", "--twotime", "2"),
+       "xpcs-correlate: 1000 frames of 96 x 100, a two-time map")
+    with h5py.File(res, "r") as f:
+        dt = {k: f[KEY[k]].dtype for k in ("g2", "g2_err", "saxs_2d",
+                                           "saxs_1d", "Int_t", "c2_g2")}
+        ok(all(v == np.float32 for v in dt.values()),
+           f"g2, errors, intensities, two-time g2: float32 ({dt})")
+        ints = {k: f[KEY[k]].dtype for k in ("dqmap", "sqmap", "mask",
+                                             "dynamic_index_mapping",
+                                             "static_index_mapping")}
+        ok(ints["dqmap"] == np.uint8 and ints["mask"] == np.uint8 and
+           ints["dynamic_index_mapping"] == np.uint8 and
+           all(v.kind == "u" for v in ints.values()),
+           f"integer maps in the smallest unsigned type ({ints})")
+        c2 = f[KEY["c2_prefix"] + "/c2_00001"]
+        s2 = f[KEY["saxs_2d"]]
+        ok(c2.dtype == np.float32 and c2.compression == "lzf" and
+           c2.chunks is not None and s2.compression == "lzf" and
+           f[KEY["dqmap"]].compression == "lzf",
+           "two-time map, scattering_2d and roi maps chunked, LZF")
+        n = c2.shape[0]
+        stored = c2.id.get_storage_size()
+        ok(stored < n * n * 4 * 0.75, f"two-time map {n} x {n}: {stored} B "
+           f"stored, {n * n * 8} B as float64 (ratio "
+           f"{stored / (n * n * 8):.3f})")
+        half = c2[()]
+        dq = f[KEY["dqmap"]][()]
+    x = data[:, dq == 2].astype(float)
+    C = (x @ x.T / x.shape[1]) / np.outer(x.mean(1), x.mean(1))
+    ok(f32_is(c2_full(half), C), "the viewer's c2 + c2^T is NumPy's C(t1, "
+       "t2) in float32")
 
 
 def main():
@@ -329,6 +373,7 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         check_generated(exe, script, d)
         check_aps_qmap(exe, script, d)
+        check_storage(exe, script, d)
     return done()
 
 

@@ -1,0 +1,440 @@
+/*
+** h5filt.c - LZF, LZ4 and bitshuffle HDF5 filters in-process (h5filt.h).
+**
+** Chunk formats, as their reference plugins write them:
+**   LZF (h5py): the bare liblzf stream; cd_values = {filter revision 4,
+**     LZF version 0x0105, uncompressed chunk bytes}. An incompressible
+**     chunk is stored as is (the filter is optional).
+**   LZ4 (HDF5 plugin): u64 big-endian uncompressed bytes, u32 big-endian
+**     block bytes, then per block a u32 big-endian stored length and the
+**     LZ4 block, or the block raw when the stored length equals its size.
+**   bitshuffle: cd_values = {major, minor, element bytes, block elements
+**     (0: default), compression (0 none, 2 LZ4)}. With LZ4 the chunk has
+**     the 12-byte header as above (block size in bytes), then each block of
+**     the element stream (full blocks, then the rest rounded down to 8
+**     elements) as u32 big-endian length + LZ4 block of its bit-transpose;
+**     the last (elements mod 8) elements follow raw.
+*/
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+#include <lz4.h>
+#include <lzf.h>
+
+#include "h5filt.h"
+
+#define H5FILT_RATIO 256	/* no codec here expands more than this */
+#define H5FILT_SLACK 1024
+#define H5FILT_LZF_REV 4	/* h5py's filter revision and LZF version */
+#define H5FILT_LZF_VER 0x0105
+#define H5FILT_BS_TARGET 8192	/* bitshuffle's default block, bytes */
+#define H5FILT_BS_MIN 128	/* ... and its floor, elements */
+#define H5FILT_BS_LZ4 2
+#define H5FILT_BS_ZSTD 3
+
+static size_t h5filt_want = 0;
+
+void h5filt_expect(size_t chunk_bytes) { h5filt_want = chunk_bytes; }
+
+/* a failure on HDF5's error stack (h5.c shows the innermost message);
+** returns 0, the filter's "failed" */
+static size_t h5filt_fail(const char *name, const char *msg, size_t a,
+			  size_t b)
+{
+	H5Epush2(H5E_DEFAULT, __FILE__, name, __LINE__, H5E_ERR_CLS, H5E_PLINE,
+		 H5E_CANTFILTER, "%s chunk: %s (%zu, %zu)", name, msg, a, b);
+	return 0;
+}
+
+/* the decoded size a chunk claims, checked before anything is allocated:
+** the dataset's chunk bytes when known, and never more than the codec can
+** expand nbytes into */
+static int h5filt_size_ok(const char *name, size_t claim, size_t nbytes)
+{
+	if (h5filt_want != 0 && claim != h5filt_want)
+		return (int)h5filt_fail(name, "decoded size is not the"
+					" dataset's chunk size", claim,
+					h5filt_want);
+	if (claim / H5FILT_RATIO > nbytes + H5FILT_SLACK)
+		return (int)h5filt_fail(name, "claims more data than its"
+					" stream can hold", claim, nbytes);
+	return 1;
+}
+
+/* swap in the decoded buffer as HDF5 expects */
+static size_t h5filt_done(void **buf, size_t *buf_size, void *out,
+			  size_t alloc, size_t n)
+{
+	free(*buf);
+	*buf = out;
+	*buf_size = alloc;
+	return n;
+}
+
+static uint64_t h5filt_be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* ---------------------------------------------------------------- */
+/* LZF                                                              */
+/* ---------------------------------------------------------------- */
+
+/* h5py's parameters: the chunk's byte size in slot 2 */
+static herr_t h5filt_lzf_local(hid_t dcpl, hid_t type, hid_t space)
+{
+	unsigned flags, cd[3] = {0, 0, 0};
+	size_t ncd = 3, bytes, i;
+	hsize_t ch[H5S_MAX_RANK];
+	int r;
+	(void)space;
+	if (H5Pget_filter_by_id2(dcpl, H5FILT_LZF, &flags, &ncd, cd, 0, NULL,
+				 NULL) < 0)
+		return -1;
+	r = H5Pget_chunk(dcpl, H5S_MAX_RANK, ch);
+	if (r < 0 || (bytes = H5Tget_size(type)) == 0)
+		return -1;
+	for (i = 0; i < (size_t)r; i++)
+		bytes *= (size_t)ch[i];
+	cd[0] = H5FILT_LZF_REV;
+	cd[1] = H5FILT_LZF_VER;
+	cd[2] = bytes > UINT_MAX ? 0 : (unsigned)bytes;
+	return H5Pmodify_filter(dcpl, H5FILT_LZF, flags, 3, cd);
+}
+
+static size_t h5filt_lzf_encode(size_t nbytes, size_t *buf_size, void **buf)
+{
+	void *out;
+	unsigned n;
+	if (nbytes > UINT_MAX || (out = malloc(nbytes)) == NULL)
+		return 0;
+	/* 0 when it does not fit: the optional filter leaves the chunk raw */
+	n = lzf_compress(*buf, (unsigned)nbytes, out, (unsigned)nbytes);
+	if (n == 0) {
+		free(out);
+		return 0;
+	}
+	return h5filt_done(buf, buf_size, out, nbytes, n);
+}
+
+/* The size to decode into: the dataset's chunk when known, else the one
+** the writer stored, else grown from the stream's size on E2BIG. */
+static size_t h5filt_lzf_decode(size_t ncd, const unsigned cd[],
+				size_t nbytes, size_t *buf_size, void **buf)
+{
+	size_t want = h5filt_want ? h5filt_want
+		    : ncd >= 3 && cd[2] != 0 ? cd[2] : 0;
+	size_t cap = nbytes * H5FILT_RATIO + H5FILT_SLACK, size;
+	int fixed = want != 0;
+	if (nbytes > UINT_MAX)
+		return h5filt_fail("lzf", "stream too long", nbytes, 0);
+	if (fixed && !h5filt_size_ok("lzf", want, nbytes))
+		return 0;
+	size = fixed ? want : nbytes * 4;
+	for (;;) {
+		void *out;
+		unsigned n;
+		if (size > UINT_MAX)
+			size = UINT_MAX;
+		if ((out = malloc(size ? size : 1)) == NULL)
+			return h5filt_fail("lzf", "out of memory", size, 0);
+		errno = 0;
+		n = lzf_decompress(*buf, (unsigned)nbytes, out, (unsigned)size);
+		if (n != 0 && (!fixed || n == want))
+			return h5filt_done(buf, buf_size, out, size, n);
+		free(out);
+		if (n != 0)
+			return h5filt_fail("lzf", "decoded size is not the"
+					   " chunk size", n, want);
+		if (errno != E2BIG)
+			return h5filt_fail("lzf", "corrupt stream", nbytes, 0);
+		if (fixed || size >= cap || size >= UINT_MAX)
+			return h5filt_fail("lzf", "decodes to more than the"
+					   " chunk size", nbytes, size);
+		size *= 2;
+	}
+}
+
+static size_t h5filt_lzf(unsigned flags, size_t ncd, const unsigned cd[],
+			 size_t nbytes, size_t *buf_size, void **buf)
+{
+	if (flags & H5Z_FLAG_REVERSE)
+		return h5filt_lzf_decode(ncd, cd, nbytes, buf_size, buf);
+	return h5filt_lzf_encode(nbytes, buf_size, buf);
+}
+
+/* ---------------------------------------------------------------- */
+/* LZ4 blocks (shared by LZ4 and bitshuffle)                        */
+/* ---------------------------------------------------------------- */
+
+/* one stored block: 4-byte length then the data, into exactly n bytes
+** of dst; raw blocks (length n) only where the format has them */
+static int h5filt_lz4_block(const char *name, const unsigned char **p,
+			    const unsigned char *end, char *dst, size_t n,
+			    int raw_ok)
+{
+	size_t len;
+	int got;
+	if (end - *p < 4)
+		return (int)h5filt_fail(name, "block header past the end",
+					(size_t)(end - *p), 4);
+	len = (size_t)h5filt_be(*p, 4);
+	*p += 4;
+	if (len > (size_t)(end - *p))
+		return (int)h5filt_fail(name, "block runs past the end", len,
+					(size_t)(end - *p));
+	if (raw_ok && len == n) {
+		memcpy(dst, *p, n);
+	} else {
+		if (len > INT_MAX || n > INT_MAX)
+			return (int)h5filt_fail(name, "block too large", len, n);
+		got = LZ4_decompress_safe((const char *)*p, dst, (int)len,
+					  (int)n);
+		if (got < 0 || (size_t)got != n)
+			return (int)h5filt_fail(name, "corrupt block", len, n);
+	}
+	*p += len;
+	return 1;
+}
+
+/* the 12-byte header: decoded bytes and block bytes */
+static int h5filt_header(const char *name, const unsigned char *in,
+			 size_t nbytes, size_t *total, size_t *block)
+{
+	uint64_t t, b;
+	if (nbytes < 12)
+		return (int)h5filt_fail(name, "shorter than its header",
+					nbytes, 12);
+	t = h5filt_be(in, 8);
+	b = h5filt_be(in + 8, 4);
+	if (t > SIZE_MAX / 2)
+		return (int)h5filt_fail(name, "impossible size", (size_t)-1, 0);
+	*total = (size_t)t;
+	*block = (size_t)b;
+	return h5filt_size_ok(name, *total, nbytes);
+}
+
+static size_t h5filt_lz4(unsigned flags, size_t ncd, const unsigned cd[],
+			 size_t nbytes, size_t *buf_size, void **buf)
+{
+	const unsigned char *p = *buf, *end = p + nbytes;
+	size_t total, block, at;
+	char *out;
+	(void)ncd;
+	(void)cd;
+	if (!(flags & H5Z_FLAG_REVERSE))
+		return h5filt_fail("lz4", "ionflow only decodes LZ4", 0, 0);
+	if (!h5filt_header("lz4", p, nbytes, &total, &block))
+		return 0;
+	if (block == 0 && total > 0)
+		return h5filt_fail("lz4", "block size 0", total, 0);
+	if ((out = malloc(total ? total : 1)) == NULL)
+		return h5filt_fail("lz4", "out of memory", total, 0);
+	p += 12;
+	for (at = 0; at < total; at += block) {
+		size_t n = total - at < block ? total - at : block;
+		if (!h5filt_lz4_block("lz4", &p, end, out + at, n, 1)) {
+			free(out);
+			return 0;
+		}
+	}
+	return h5filt_done(buf, buf_size, out, total ? total : 1, total);
+}
+
+/* ---------------------------------------------------------------- */
+/* bitshuffle                                                       */
+/* ---------------------------------------------------------------- */
+
+/* transpose the 8x8 bit matrix whose row r is byte r of x (bit c of
+** row r is bit 8r+c) in three rounds of swaps */
+static uint64_t h5filt_t8(uint64_t x)
+{
+	uint64_t t;
+	t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAULL;
+	x ^= t ^ (t << 7);
+	t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCULL;
+	x ^= t ^ (t << 14);
+	t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ULL;
+	x ^= t ^ (t << 28);
+	return x;
+}
+
+/* Bit i of byte b of element e goes to bit (e mod 8) of byte e/8 of row
+** 8b+i, rows of n/8 bytes: eight elements' byte b are one 8x8 matrix. */
+void h5filt_bitshuffle(const unsigned char *in, unsigned char *out,
+		       size_t n, size_t esize)
+{
+	size_t nk = n / 8, b, k;
+	int j;
+	for (b = 0; b < esize; b++)
+		for (k = 0; k < nk; k++) {
+			uint64_t w = 0;
+			for (j = 0; j < 8; j++)
+				w |= (uint64_t)in[(8 * k + j) * esize + b]
+				     << (8 * j);
+			w = h5filt_t8(w);
+			for (j = 0; j < 8; j++)
+				out[(8 * b + j) * nk + k] =
+					(unsigned char)(w >> (8 * j));
+		}
+}
+
+void h5filt_bitunshuffle(const unsigned char *in, unsigned char *out,
+			 size_t n, size_t esize)
+{
+	size_t nk = n / 8, b, k;
+	int j;
+	for (b = 0; b < esize; b++)
+		for (k = 0; k < nk; k++) {
+			uint64_t w = 0;
+			for (j = 0; j < 8; j++)
+				w |= (uint64_t)in[(8 * b + j) * nk + k]
+				     << (8 * j);
+			w = h5filt_t8(w);
+			for (j = 0; j < 8; j++)
+				out[(8 * k + j) * esize + b] =
+					(unsigned char)(w >> (8 * j));
+		}
+}
+
+typedef struct h5filt_bs {
+	size_t esize, block;	/* bytes per element, elements per block */
+	int lz4;
+} h5filt_bs;
+
+static int h5filt_bs_params(size_t ncd, const unsigned cd[], h5filt_bs *s)
+{
+	unsigned comp = ncd > 4 ? cd[4] : 0;
+	if (ncd < 3 || cd[2] == 0 || cd[2] > 4096)
+		return (int)h5filt_fail("bitshuffle", "bad element size",
+					ncd < 3 ? 0 : cd[2], ncd);
+	if (comp == H5FILT_BS_ZSTD)
+		return (int)h5filt_fail("bitshuffle", "zstd compression is not"
+					" built into ionflow (only LZ4)",
+					comp, 0);
+	if (comp != 0 && comp != H5FILT_BS_LZ4)
+		return (int)h5filt_fail("bitshuffle", "unknown compression",
+					comp, 0);
+	s->esize = cd[2];
+	s->lz4 = comp == H5FILT_BS_LZ4;
+	s->block = ncd > 3 ? cd[3] : 0;
+	if (s->block == 0) {
+		s->block = H5FILT_BS_TARGET / s->esize / 8 * 8;
+		if (s->block < H5FILT_BS_MIN)
+			s->block = H5FILT_BS_MIN;
+	}
+	return 1;
+}
+
+/* the blocks of n elements from p into out (see the top of the file) */
+static int h5filt_bs_blocks(const h5filt_bs *s, const unsigned char *p,
+			    const unsigned char *end, unsigned char *out,
+			    size_t n)
+{
+	size_t at, rest = n % 8 * s->esize;
+	unsigned char *tmp = malloc(s->block * s->esize);
+	if (tmp == NULL)
+		return (int)h5filt_fail("bitshuffle", "out of memory",
+					s->block, s->esize);
+	for (at = 0; at + 8 <= n; at += s->block) {
+		size_t m = n - at < s->block ? n - at : s->block;
+		m -= m % 8;
+		if (s->lz4) {
+			if (!h5filt_lz4_block("bitshuffle", &p, end,
+					      (char *)tmp, m * s->esize, 0)) {
+				free(tmp);
+				return 0;
+			}
+		} else {
+			memcpy(tmp, p, m * s->esize);	/* sizes checked */
+			p += m * s->esize;
+		}
+		h5filt_bitunshuffle(tmp, out + at * s->esize, m, s->esize);
+	}
+	free(tmp);
+	if ((size_t)(end - p) < rest)
+		return (int)h5filt_fail("bitshuffle", "last elements past the"
+					" end", rest, (size_t)(end - p));
+	memcpy(out + (n - n % 8) * s->esize, p, rest);
+	return 1;
+}
+
+static size_t h5filt_bshuf(unsigned flags, size_t ncd, const unsigned cd[],
+			   size_t nbytes, size_t *buf_size, void **buf)
+{
+	const unsigned char *p = *buf, *end = p + nbytes;
+	unsigned char *out;
+	size_t total = nbytes, bbytes;
+	h5filt_bs s;
+	if (!(flags & H5Z_FLAG_REVERSE))
+		return h5filt_fail("bitshuffle", "ionflow only decodes"
+				   " bitshuffle", 0, 0);
+	if (!h5filt_bs_params(ncd, cd, &s))
+		return 0;
+	if (s.lz4) {
+		if (!h5filt_header("bitshuffle", p, nbytes, &total, &bbytes))
+			return 0;
+		if (bbytes == 0 || bbytes % s.esize != 0 ||
+		    (s.block = bbytes / s.esize) % 8 != 0)
+			return h5filt_fail("bitshuffle", "bad block size",
+					   bbytes, s.esize);
+		p += 12;
+	} else if (h5filt_want != 0 && total != h5filt_want) {
+		return h5filt_fail("bitshuffle", "chunk is not the dataset's"
+				   " chunk size", total, h5filt_want);
+	}
+	if (total % s.esize != 0)
+		return h5filt_fail("bitshuffle", "not whole elements", total,
+				   s.esize);
+	if ((out = malloc(total ? total : 1)) == NULL)
+		return h5filt_fail("bitshuffle", "out of memory", total, 0);
+	if (!h5filt_bs_blocks(&s, p, end, out, total / s.esize)) {
+		free(out);
+		return 0;
+	}
+	return h5filt_done(buf, buf_size, out, total ? total : 1, total);
+}
+
+/* ---------------------------------------------------------------- */
+/* registration                                                     */
+/* ---------------------------------------------------------------- */
+
+static const H5Z_class2_t h5filt_classes[] = {
+	{H5Z_CLASS_T_VERS, (H5Z_filter_t)H5FILT_LZF, 1, 1,
+	 "lzf (ionflow, liblzf)", NULL, h5filt_lzf_local, h5filt_lzf},
+	{H5Z_CLASS_T_VERS, (H5Z_filter_t)H5FILT_LZ4, 0, 1,
+	 "lz4 (ionflow, liblz4)", NULL, NULL, h5filt_lz4},
+	{H5Z_CLASS_T_VERS, (H5Z_filter_t)H5FILT_BSHUF, 0, 1,
+	 "bitshuffle (ionflow, liblz4)", NULL, NULL, h5filt_bshuf},
+};
+
+int h5filt_register(void)
+{
+	static int done = 0, rc = 0;
+	size_t i;
+	if (done)
+		return rc;
+	done = 1;
+	for (i = 0; i < sizeof h5filt_classes / sizeof *h5filt_classes; i++)
+		if (H5Zregister(&h5filt_classes[i]) < 0)
+			rc = -1;
+	return rc;
+}
+
+const char *h5filt_package(int id)
+{
+	switch (id) {
+	case 307: return "hdf5-filter-plugin";			/* bzip2 */
+	case 32001: return "hdf5-filter-plugin-blosc-serial";
+	case 32013: return "hdf5-filter-plugin-zfp-serial";
+	default: return NULL;
+	}
+}

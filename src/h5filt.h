@@ -1,0 +1,46 @@
+/*
+** h5filt.h - HDF5 compression filters built into ionflow (plain C core).
+**
+** Facility files use filters that the HDF5 C library does not have:
+** LZF (32000, how h5py and the APS correlator compress every large array),
+** LZ4 (32004) and bitshuffle (32008, with LZ4: Eiger and Lambda frames).
+** They are registered in-process with H5Zregister at the first use of
+** HDF5, on Debian's liblzf and liblz4, so that no plugin path or preload
+** is ever needed (Debian's own LZF plugin is not linked to liblzf).
+**
+** Decoders treat a chunk as hostile: a corrupt stream, a size field that
+** lies or a block past the end of the chunk makes the read fail with a
+** message on HDF5's error stack, never a write outside a buffer. LZF also
+** encodes (h5py's cd_values: filter revision, LZF version, chunk bytes),
+** so results written here open in h5py without any plugin.
+*/
+#ifndef ionflow_h5filt_h
+#define ionflow_h5filt_h
+
+#include <stddef.h>
+
+#define H5FILT_LZF 32000
+#define H5FILT_LZ4 32004
+#define H5FILT_BSHUF 32008
+
+/* register the filters above (once; later calls do nothing): 0 or -1 */
+int h5filt_register(void);
+
+/* Bytes every decoded chunk of the dataset about to be read must have
+** (its chunk shape times its element size), 0 for "not known". Our
+** decoders refuse any other size, so a chunk that lies about its length
+** cannot hand HDF5 a short buffer. Set around each read by h5.c. */
+void h5filt_expect(size_t chunk_bytes);
+
+/* the Debian package whose HDF5 plugin provides a filter HDF5 lacks, NULL
+** when none does */
+const char *h5filt_package(int id);
+
+/* bitshuffle's transform on its own (tests): n elements of esize bytes,
+** n a multiple of 8; in and out do not overlap */
+void h5filt_bitshuffle(const unsigned char *in, unsigned char *out,
+		       size_t n, size_t esize);
+void h5filt_bitunshuffle(const unsigned char *in, unsigned char *out,
+			 size_t n, size_t esize);
+
+#endif
