@@ -70,13 +70,13 @@ all: ionflow $(if $(SANITIZE),,ionflow.so)
 ionflow: $(BUILD)/ionflow FORCE
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
-$(BUILD)/ionflow: $(OBJ)
+$(BUILD)/ionflow: $(OBJ) $(BUILD)/.ldflags
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
 ionflow.so: $(BUILD)/ionflow.so FORCE
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
-$(BUILD)/ionflow.so: $(MODOBJ)
+$(BUILD)/ionflow.so: $(MODOBJ) $(BUILD)/.ldflags
 	$(CC) -shared $(LDFLAGS) -o $@ $(MODOBJ) $(MOD_LIBS) -lm
 
 $(BUILD)/libionflow.a: $(LIBOBJ)
@@ -94,6 +94,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libionflow.a
 $(BUILD)/.flags: FORCE | deps
 	@mkdir -p $(BUILD)
 	@echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
+
+# and the programs are relinked when the libraries change
+$(BUILD)/.ldflags: FORCE | deps
+	@mkdir -p $(BUILD)
+	@echo '$(LDFLAGS) $(LDLIBS) $(MOD_LIBS)' | cmp -s - $@ || echo '$(LDFLAGS) $(LDLIBS) $(MOD_LIBS)' > $@
 
 -include $(ALLOBJ:.o=.d)
 
