@@ -209,7 +209,8 @@ static int fit_setup(const fit_problem *pb, fit_ctx *c, char *err)
 	if (c->sw == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		double w = pb->weights ? pb->weights[i] : 1;
+		double w = pb->weights ? pb->weights[i] : pb->sigma ?
+			1 / (pb->sigma[i] * pb->sigma[i]) : 1;
 		if (!isfinite(pb->x[i]) || !isfinite(pb->y[i]))
 			return err_set(err, "point %zu is not finite (x %g, "
 				       "y %g)", i + 1, pb->x[i], pb->y[i]);
@@ -263,7 +264,7 @@ static int fit_covariance(fit_ctx *c, fit_result *res, char *err)
 	gsl_multifit_nlinear_covar(Jw, 1e-13, C);
 	double scale = 1;
 	int sc = pb->scale_errors;
-	if (sc == 1 || (sc != 0 && pb->weights == NULL))
+	if (sc == 1 || (sc != 0 && !pb->weights && !pb->sigma))
 		scale = res->dof > 0 ? res->chi2_red : NAN;
 	else if (sc == 2 && res->dof > 0 && res->chi2_red > 1)
 		scale = res->chi2_red;	/* more scatter than the errors say */

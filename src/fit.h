@@ -32,6 +32,8 @@ typedef struct fit_problem {
 	size_t n;		/* number of points */
 	const double *x, *y;
 	const double *weights;	/* 1/sigma^2 per point, or NULL (all 1) */
+	const double *sigma;	/* without weights: errors per point
+				   (weights 1/sigma^2), or NULL */
 	const double *p0;	/* start, np entries */
 	const double *lower;	/* NULL or np entries (-INFINITY = none) */
 	const double *upper;	/* NULL or np entries (+INFINITY = none) */
