@@ -4,7 +4,7 @@
 # command to run is printed and the script fails.
 set -e
 PKGS="gcc make pkg-config liblua5.4-dev libhdf5-dev libgsl-dev libreadline-dev
-libxrl-dev hdf5-filter-plugin groff-base perl python3-numpy python3-h5py gnuplot-nox
+libxrl-dev hdf5-filter-plugin groff-base perl python3-numpy python3-h5py python3-scipy gnuplot-nox
 valgrind"
 missing=""
 for p in $PKGS; do

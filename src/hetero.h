@@ -57,6 +57,8 @@ typedef struct hetero_result {
 	double rho;		/* lag-1 correlation of the residuals; the
 				   errors include sqrt((1+rho)/(1-rho)) */
 	const char *reason;	/* "resolved" or why not */
+	int verdict;		/* fit_verdict of the bin's fit */
+	double chi2_q, runs_z;	/* its tests (fit_result) */
 } hetero_result;
 
 /* one bin: n delays tau (s), g2 and its errors (NULL: unweighted, errors
@@ -117,6 +119,8 @@ typedef struct hetero_global {
 					   replace srel (fit_eq1_nodes) */
 	fit_mt mt;		/* multi-tau averaging (dt 0: none) */
 	double tau_max;		/* s; delays above are left out (0: none) */
+	int unjudged[FIT_HET_NP];	/* 1: a shared value not compared with
+					   the bins' own fits (biased ones) */
 } hetero_global;
 
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
@@ -147,6 +151,8 @@ typedef struct hetero_bins {
 	const double *q, *qx, *qy;
 	double min_cos;		/* bins with |<q cos chi>| < min_cos <q> are
 				   left out (0: 0.25) */
+	const int *verdict;	/* the bins' fit_verdict, or NULL: only
+				   FIT_OK bins enter the velocity */
 } hetero_bins;
 
 /* a bin's mean qx, qy (1/m) from the given ones or, where they are NULL,
@@ -162,7 +168,9 @@ typedef struct hetero_ring {
 	double qv, qv_err;	/* slope of omega versus |cos chi|, rad/s */
 	double v, v_err;	/* speed from omega versus <q cos chi>, m/s */
 	double chi2_red;
-	size_t nused;
+	size_t nused;		/* resolved ok bins */
+	int verdict;		/* FIT_OK when it has a speed, else
+				   FIT_NO_DATA (fewer than 2 such bins) */
 } hetero_ring;
 
 typedef struct hetero_velocity {
@@ -258,6 +266,8 @@ typedef struct hetero_master_result {
 	double rho;		/* lag-1 correlation of the residuals */
 	const char *why;	/* NULL: v may be reported; else why not */
 	const char *warning;	/* NULL, or beta and h not separated */
+	int verdict;		/* fit_verdict of the shared fit (beta, h,
+				   gamma, v; FIT_NO_DATA: not run) */
 } hetero_master_result;
 
 /* the speed is reported (why NULL) only when hetero_master_check accepts

@@ -15,6 +15,7 @@
 **   fit.eval(model, params, x [, {spread=, frame_time=, dpl=}])
 **             -- a native model at x
 **   fit.models   -- names and parameter names of the native models
+**   fit.missing(tau, g2 [, err])  -- is a g2 point missing data?
 */
 #include <math.h>
 #include <stdio.h>
@@ -129,8 +130,8 @@ static void lfit_params(lua_State *L, int t, const char *k, size_t np,
 			const char *const *names, double *out, double def,
 			int required, const char *fname)
 {
-	for (size_t j = 0; j < np; j++)
-		out[j] = def;
+	for (size_t j = 0; j < np && !isnan(def); j++)
+		out[j] = def;	/* NaN: out holds the defaults */
 	if (lua_getfield(L, t, k) == LUA_TNIL) {
 		lua_pop(L, 1);
 		if (required)
@@ -272,6 +273,24 @@ fail:
 	return -1;
 }
 
+/* a number, or nil when it is NaN (never a fake value) */
+static void lfit_setnum(lua_State *L, const char *k, double v)
+{
+	if (isnan(v))
+		return;
+	lua_pushnumber(L, v);
+	lua_setfield(L, -2, k);
+}
+
+/* the verdict (fit_verdict) and the tests behind it */
+static void lfit_push_tests(lua_State *L, int verdict, double q, double rz)
+{
+	lua_pushstring(L, fit_verdict_name(verdict));
+	lua_setfield(L, -2, "status");
+	lfit_setnum(L, "chi2_q", q);
+	lfit_setnum(L, "runs_z", rz);
+}
+
 static void lfit_push_result(lua_State *L, const fit_result *r,
 			     const char *const *names)
 {
@@ -320,14 +339,17 @@ static void lfit_push_result(lua_State *L, const fit_result *r,
 	lua_setfield(L, -2, "chi2_red");
 	lua_pushinteger(L, (lua_Integer)r->dof);
 	lua_setfield(L, -2, "dof");
+	lua_pushinteger(L, (lua_Integer)r->n);
+	lua_setfield(L, -2, "n");
 	lua_pushinteger(L, r->niter);
 	lua_setfield(L, -2, "niter");
 	lua_pushinteger(L, r->nfev);
 	lua_setfield(L, -2, "nfev");
 	lua_pushstring(L, r->status_text);
-	lua_setfield(L, -2, "status");
+	lua_setfield(L, -2, "solver");
 	lua_pushboolean(L, r->status == FIT_CONVERGED);
 	lua_setfield(L, -2, "converged");
+	lfit_push_tests(L, r->verdict, r->chi2_q, r->runs_z);
 }
 
 /* parameter names of a Lua model (opts.names), kept alive on the stack */
@@ -462,8 +484,14 @@ static int lfit_curve(lua_State *L)
 	double *p0 = lfit_buf(L, np), *lo = lfit_buf(L, np), *hi = lfit_buf(L, np);
 	int *fixed = lua_newuserdatauv(L, sizeof(int) * np, 0);
 	lfit_params(L, 4, "p0", np, names, p0, 0, 1, fname);
-	lfit_params(L, 4, "lower", np, names, lo, -INFINITY, 0, fname);
-	lfit_params(L, 4, "upper", np, names, hi, INFINITY, 0, fname);
+	for (size_t j = 0; j < np; j++) {
+		lo[j] = -INFINITY;
+		hi[j] = INFINITY;
+	}
+	if (fn != lfit_call_model)	/* physical ranges by default */
+		fit_native_range(lua_tostring(L, 1), lo, hi);
+	lfit_params(L, 4, "lower", np, names, lo, NAN, 0, fname);
+	lfit_params(L, 4, "upper", np, names, hi, NAN, 0, fname);
 	lfit_fixed(L, 4, np, names, fixed, fname);
 	const double *w = lfit_field_vec(L, 4, "weights", n, fname);
 	const double *sg = lfit_field_vec(L, 4, "sigma", n, fname);
@@ -472,7 +500,8 @@ static int lfit_curve(lua_State *L)
 		.y = y, .weights = sg ? NULL : w, .sigma = sg, .p0 = p0, .lower = lo, .upper = hi,
 		.fixed = fixed, .names = names,
 		.max_iter = (int)lfit_optnum(L, 4, "max_iter", 0, fname),
-		.scale_errors = sc};
+		.scale_errors = sc, .g2 = fn != lfit_call_model &&
+		fn != fit_model_double_exp};
 	fit_result r;
 	if (fit_run(&pb, &r, err) != 0)
 		return larray_error(L, fname, err);
@@ -510,6 +539,9 @@ static void lfit_push_het(lua_State *L, const hetero_result *r)
 	lua_setfield(L, -2, "rho");
 	lua_pushboolean(L, r->status == FIT_CONVERGED);
 	lua_setfield(L, -2, "converged");
+	lua_pushstring(L, fit_status_name(r->status));
+	lua_setfield(L, -2, "solver");
+	lfit_push_tests(L, r->verdict, r->chi2_q, r->runs_z);
 }
 
 static void lfit_het_opts(lua_State *L, int o, hetero_opts *ho,
@@ -712,9 +744,26 @@ static int lfit_heterodyne(lua_State *L)
 
 /* ---- fit.velocity ---- */
 
-/* per-bin omega, its error and the flag from a list of fit tables */
+/* the verdict of fit table f (fit.heterodyne's status; none: ok) */
+static int lfit_fit_verdict(lua_State *L, int f, size_t k, const char *fname)
+{
+	int v = FIT_OK;
+	if (lua_getfield(L, f, "status") != LUA_TNIL) {
+		const char *s = lua_tostring(L, -1);
+		v = s ? fit_verdict_parse(s) : -1;
+		if (v < 0)
+			luaL_error(L, "%s: fits[%d].status must be ok, at bound, "
+				   "poor fit, no data or not converged", fname,
+				   (int)k + 1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+/* per-bin omega, its error, the flag and the verdict from a list of fit
+** tables */
 static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
-			   double *oe, int *rs, hetero_result *st,
+			   double *oe, int *rs, int *vd, hetero_result *st,
 			   const char *fname)
 {
 	for (size_t k = 0; k < nb; k++) {
@@ -725,6 +774,7 @@ static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
 		om[k] = lfit_optnum(L, f, "omega", NAN, fname);
 		oe[k] = lfit_optnum(L, f, "omega_err", NAN, fname);
 		rs[k] = lfit_optbool(L, f, "resolved", 0);
+		vd[k] = lfit_fit_verdict(L, f, k, fname);
 		memset(&st[k], 0, sizeof st[k]);
 		for (int j = 0; j < FIT_HET_NP; j++)
 			st[k].p[j] = lfit_optnum(L, f, lfit_het_names[j], NAN, fname);
@@ -733,15 +783,6 @@ static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
 		st[k].reason = rs[k] ? "resolved" : "not resolved";
 		lua_pop(L, 1);
 	}
-}
-
-/* a number, or nil when it is NaN (never a fake value) */
-static void lfit_setnum(lua_State *L, const char *k, double v)
-{
-	if (isnan(v))
-		return;
-	lua_pushnumber(L, v);
-	lua_setfield(L, -2, k);
 }
 
 static void lfit_push_velocity(lua_State *L, const hetero_velocity *v)
@@ -785,6 +826,8 @@ static void lfit_push_velocity(lua_State *L, const hetero_velocity *v)
 		lfit_setnum(L, "chi2_red", R->chi2_red);
 		lua_pushinteger(L, (lua_Integer)R->nused);
 		lua_setfield(L, -2, "nused");
+		lua_pushstring(L, fit_verdict_name(R->verdict));
+		lua_setfield(L, -2, "status");
 		lua_rawseti(L, -2, (lua_Integer)r + 1);
 	}
 	lua_setfield(L, -2, "rings");
@@ -801,6 +844,8 @@ static void lfit_master_push(lua_State *L, const hetero_bins *b,
 	lua_pushinteger(L, (lua_Integer)r->nbins); lua_setfield(L, -2, "nbins");
 	lfit_setnum(L, "chi2_red", r->chi2_red);
 	lfit_setnum(L, "rho", r->rho);
+	lua_pushstring(L, fit_verdict_name(r->verdict));
+	lua_setfield(L, -2, "status");
 	if (r->why)	/* no number where the fit says nothing */
 		return;
 	lua_pushnumber(L, r->v); lua_setfield(L, -2, "v");
@@ -894,10 +939,11 @@ static int lfit_velocity(lua_State *L)
 	double *qx = lfit_buf(L, nb), *qy = lfit_buf(L, nb);
 	int *rs = lua_newuserdatauv(L, sizeof(int) * nb, 0);
 	int *ring = lua_newuserdatauv(L, sizeof(int) * nb, 0);
+	int *vd = lua_newuserdatauv(L, sizeof(int) * nb, 0);
 	hetero_result *st = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
 	int have_fits = lua_getfield(L, 1, "fits") == LUA_TTABLE;
 	if (have_fits) {
-		lfit_from_fits(L, lua_gettop(L), nb, om, oe, rs, st, fname);
+		lfit_from_fits(L, lua_gettop(L), nb, om, oe, rs, vd, st, fname);
 	} else {
 		const double *o1 = lfit_field_vec(L, 1, "omega", nb, fname);
 		const double *o2 = lfit_field_vec(L, 1, "omega_err", nb, fname);
@@ -945,7 +991,7 @@ static int lfit_velocity(lua_State *L)
 	double alpha = lfit_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
 	int fit_angle = lfit_optbool(L, 1, "fit_angle", 0);
 	hetero_bins b = {nb, om, oe, rs, ring, q, qx, qy,
-		lfit_optnum(L, 1, "min_cos", 0, fname)};
+		lfit_optnum(L, 1, "min_cos", 0, fname), have_fits ? vd : NULL};
 	hetero_velocity *out = lua_newuserdatauv(L, sizeof *out, 0);
 	if (hetero_velocity_fit(&b, alpha, fit_angle, out, err) != 0)
 		return larray_error(L, fname, err);
@@ -1015,6 +1061,17 @@ static int lfit_eval(lua_State *L)
 	return 1;
 }
 
+/* fit.missing(tau, g2 [, err]): is this g2 point missing data
+** (fit_g2_missing)? The rule every g2 fitter applies. */
+static int lfit_missing(lua_State *L)
+{
+	double tau = luaL_checknumber(L, 1), g2 = luaL_checknumber(L, 2);
+	int has = !lua_isnoneornil(L, 3);
+	lua_pushboolean(L, fit_g2_missing(tau, g2, has ? luaL_checknumber(L, 3)
+						: 1, has));
+	return 1;
+}
+
 static void lfit_push_models(lua_State *L)
 {
 	static const char *const models[] = {"heterodyne", "homodyne",
@@ -1037,7 +1094,8 @@ static void lfit_push_models(lua_State *L)
 
 static const luaL_Reg lfit_funcs[] = {
 	{"curve", lfit_curve}, {"heterodyne", lfit_heterodyne},
-	{"velocity", lfit_velocity}, {"eval", lfit_eval}, {NULL, NULL}
+	{"velocity", lfit_velocity}, {"eval", lfit_eval},
+	{"missing", lfit_missing}, {NULL, NULL}
 };
 
 int luaopen_ionflow_fit(lua_State *L)
