@@ -846,8 +846,8 @@ static int het_pool_errors(const hetero_global *g, double *es)
 		free(b); free(cnt);
 		return -1;
 	}
-#define HET_OKE(k, i) (g->g2err[k][i] > 0 && isfinite(g->g2err[k][i]) && \
-		       isfinite(g->g2[k][i]))
+#define HET_OKE(k, i) (!fit_g2_missing(g->tau[k][i], g->g2[k][i], \
+					g->g2err[k][i], 1))
 	for (size_t k = 0; k < nb; k++) {
 		size_t o = (size_t)(g->group ? g->group[k] : 0) * n0;
 		for (size_t i = 0; i < n0; i++)
@@ -893,7 +893,8 @@ static int het_global_data(const hetero_global *g, het_gctx *c, double **x,
 			double t = g->tau[k][i], v = g->g2[k][i];
 			double e = !weighted ? 1 : es ? es[k * g->n[0] + i] :
 				   g->g2err[k][i];
-			if (!(t > 0) || !isfinite(v) || !(e > 0 && isfinite(e)) ||
+			if (fit_g2_missing(t, v, e, 1) ||
+			    (weighted && fit_g2_missing(t, v, g->g2err[k][i], 1)) ||
 			    (g->tau_max > 0 && t > g->tau_max))
 				continue;
 			(*x)[*n] = t;

@@ -976,10 +976,10 @@ end
 
 -- "v+/-e" with the error's two leading digits and the value to the same
 -- decimal, in exponent form below 1e-3 or from 1e6 (a fast tau0 of
--- microseconds reads 2.30e-05+/-4.1e-07, never 0.000+/-0.000); without
--- a finite, positive error "%.4g+/-e"
+-- microseconds reads 2.300e-05+/-4.1e-07, never 0.000+/-0.000); without
+-- a finite error above 1e-12 of the value "%.4g+/-e"
 function M.plusminus(v, e)
-  if not (e > 0 and e < math.huge) or v ~= v then
+  if not (e > 1e-12 * math.abs(v) and e < math.huge) or v ~= v then
     return string.format("%.4g+/-%s", v, tostring(e))
   end
   local ev = math.floor(math.log(e, 10))

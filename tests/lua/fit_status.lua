@@ -110,6 +110,38 @@ t.ok(fit.missing(1, 0, 0) and fit.missing(1, 0 / 0) and fit.missing(1, 1.2, 0)
   and fit.missing(0, 1.2) and not fit.missing(1, 1.2, 0.01) and
   not fit.missing(1, 1.2), "fit.missing: the rule")
 
+-- the global (shared) fit leaves them out alike: g2 = 0 and NaN give
+-- the same fit, with and without errors
+do
+  local P = {baseline = 1, beta = 0.2, h = 0.4, tau0 = 10, gamma = 1}
+  local function table3(missing)
+    local rows, erows = {}, {}
+    for i = 1, n do rows[i], erows[i] = {}, {} end
+    for k = 1, 3 do
+      P.omega = 0.5 * k
+      local y = fit.eval("heterodyne", P, tau)
+      for i = 1, n do
+        rows[i][k] = y[i] + 0.002 * gauss()
+        erows[i][k] = 0.002
+      end
+    end
+    rows[6][2] = missing
+    erows[6][2] = missing == missing and 0 or 0.002
+    return array.from(rows), array.from(erows)
+  end
+  math.randomseed(3)
+  local G0, E0 = table3(0)
+  math.randomseed(3)
+  local Gn, En = table3(0 / 0)
+  local opts = {global = {share = {"beta", "h", "gamma"}}}
+  local a, b = fit.heterodyne(tau, G0, E0, opts), fit.heterodyne(tau, Gn, En, opts)
+  local c, d = fit.heterodyne(tau, G0, nil, opts), fit.heterodyne(tau, Gn, nil, opts)
+  t.ok(a[2].n == n - 1 and a[2].tau0 == b[2].tau0 and a.chi2_red == b.chi2_red,
+    string.format("global fit: g2 = 0 (error 0) left out as NaN (%d points)", a[2].n))
+  t.ok(c[2].n == n - 1 and c[2].tau0 == d[2].tau0 and c.chi2_red == d.chi2_red,
+    "global fit without errors: g2 = 0 left out as NaN")
+end
+
 -- too few points: no data
 local ys, es = {}, {}
 for i = 1, n do ys[i], es[i] = i <= 6 and yg[i] or 0, i <= 6 and eg[i] or 0 end
