@@ -26,6 +26,10 @@
 -- OUT.h5 under /ionflow/velocity/. Only the speed is observable. When no
 -- velocity is resolved (no oscillation: h = 1, or no flow), the homodyne
 -- fits per ring are printed and written under /ionflow/velocity/homodyne/.
+-- Every fit, bin and ring carries a status (ok, at bound, poor fit, no
+-- data, not converged), printed in the tables and written next to the
+-- numbers (fits/status, rings/status); only ok bins enter the speed and
+-- the rings' means.
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
@@ -158,22 +162,39 @@ local function ring_q(bins)
   return out
 end
 
--- the homodyne fits of an unresolved g2 (xpcsio.homodyne), per ring
+local pm = X.plusminus
+
+-- the homodyne fits of an unresolved g2 (xpcsio.homodyne), per ring: the
+-- means over the bins whose fit is ok, and the ring's status
 local function print_homodyne(H, rq)
   print("the data show no resolvable heterodyne oscillation: fitted with the "
     .. "homodyne model, g2 = 1 + beta exp(-2 (tau/tau0)^gamma), per ring:")
-  print(string.format("%5s %12s %18s %18s %14s %5s", "ring", "q (1/A)",
-    "tau0 (s)", "beta", "gamma", "bins"))
+  print(string.format("%5s %12s %20s %18s %14s %5s  %s", "ring", "q (1/A)",
+    "tau0 (s)", "beta", "gamma", "bins", "status"))
   for _, R in ipairs(H.rings) do
     if R.nbins > 0 then
-      print(string.format("%5d %12.6f %8.3f+/-%-7.3f %8.4f+/-%-7.4f "
-        .. "%6.3f+/-%-5.3f %5d", R.ring, R.q * A, R.tau0, R.tau0_err, R.beta,
-        R.beta_err, R.gamma, R.gamma_err, R.nbins))
+      print(string.format("%5d %12.6f %20s %18s %14s %5d  %s", R.ring,
+        R.q * A, pm(R.tau0, R.tau0_err), pm(R.beta, R.beta_err),
+        pm(R.gamma, R.gamma_err), R.nbins, R.status))
     else
       print(string.format("%5d %12.6f %s", R.ring, (rq[R.ring] or 0 / 0) * A,
         R.reason))
     end
   end
+  local count = {}
+  for _, f in ipairs(H.bins) do count[f.status] = (count[f.status] or 0) + 1 end
+  local parts = {}
+  for _, s in ipairs{"ok", "at bound", "poor fit", "no data", "not converged"} do
+    if count[s] then parts[#parts + 1] = count[s] .. " " .. s end
+  end
+  print("bins: " .. table.concat(parts, ", "))
+end
+
+-- the status field of every table of a list, as a list of strings
+local function statuses(list)
+  local s = {}
+  for i, f in ipairs(list) do s[i] = f.status or "no data" end
+  return s
 end
 
 -- field k of every table of a list, as an array (NaN where missing)
@@ -192,6 +213,8 @@ local function write_homodyne(w, root, H, bins)
   local conv = array.zeros({#H.bins}, "i32")
   for i, f in ipairs(H.bins) do conv:set(i, f.converged and 1 or 0) end
   w:write(root .. "/bins/converged", conv)
+  w:write(root .. "/bins/status", statuses(H.bins))
+  w:write(root .. "/rings/status", statuses(H.rings))
   for _, kn in ipairs{{"tau0", "tau0_s"},
       {"tau0_err", "tau0_err_s"}, {"beta", "beta"}, {"beta_err", "beta_err"},
       {"gamma", "gamma"}, {"gamma_err", "gamma_err"}} do
@@ -204,7 +227,9 @@ local function write_homodyne(w, root, H, bins)
   w:write(root .. "/rings/q_per_m", q)
   w:group(root, {model = "g2 = 1 + beta exp(-2 (tau/tau0)^gamma) with the "
     .. "multi-tau averaging; tau0 in s; rings: weighted means over their "
-    .. "converged bins"})
+    .. "bins of status ok", status = "ok, at bound (a parameter on a bound "
+    .. "of its physical range: contrast 0..1), poor fit (chi-square or "
+    .. "residual runs), no data, not converged"})
 end
 
 local function write(d, fits, vel, wins)
@@ -217,6 +242,7 @@ local function write(d, fits, vel, wins)
   local res = array.zeros({nb}, "i32")
   for b = 1, nb do res:set(b, fits[b].resolved and 1 or 0) end
   w:write(root .. "fits/resolved", res)
+  w:write(root .. "fits/status", statuses(fits))
   w:write(root .. "bins/q_per_m", d.bins.q)
   if d.bins.phi then w:write(root .. "bins/phi_deg", d.bins.phi) end
   w:write(root .. "bins/qx_per_m", d.bins.qx)
@@ -245,6 +271,7 @@ local function write(d, fits, vel, wins)
       attrs.master_reason = vel.master.reason
       attrs.master_v_m_per_s = vel.master.v
       attrs.master_v_err_m_per_s = vel.master.v_err
+      attrs.master_status = vel.master.status
     end
     if vel.warning then attrs.warning = vel.warning end
     local nr = #vel.rings
@@ -259,6 +286,7 @@ local function write(d, fits, vel, wins)
     w:write(root .. "rings/qv_err_rad_per_s", qve)
     w:write(root .. "rings/v_m_per_s", rv)
     w:write(root .. "rings/v_err_m_per_s", rve)
+    w:write(root .. "rings/status", statuses(vel.rings))
   end
   w:group(root .. "result", attrs)
   if vel.homodyne then
@@ -279,11 +307,14 @@ end
 local ok, err = pcall(function()
   local d = load()
   local fits, vel = analyse(d, o.master)
-  local nres = 0
-  for _, f in ipairs(fits) do if f.resolved then nres = nres + 1 end end
-  print(string.format("%s: %d bins (%d rings x %d sectors), omega resolved in %d, "
-    .. "%d used for the speed", o.input, #fits, d.bins.nq, d.bins.nphi, nres,
-    vel.nused or 0))
+  local nres, nok = 0, 0
+  for _, f in ipairs(fits) do
+    if f.resolved then nres = nres + 1 end
+    if f.resolved and f.status == "ok" then nok = nok + 1 end
+  end
+  print(string.format("%s: %d bins (%d rings x %d sectors), omega resolved in %d "
+    .. "(%d with an ok fit), %d used for the speed", o.input, #fits, d.bins.nq,
+    d.bins.nphi, nres, nok, vel.nused or 0))
   if d.layout then
     print(string.format("q of each bin: the file's qmap (%s); %d delays "
       .. "without photon pairs (g2 = 0, error 0) left out as missing",
@@ -291,20 +322,20 @@ local ok, err = pcall(function()
       or "no pixel maps: q and phi of the grid only", d.missing or 0))
   end
   if vel.resolved then
-    print(string.format("%5s %12s %14s %14s %6s", "ring", "q (1/A)", "q v (rad/s)",
-      "v (A/s)", "bins"))
+    print(string.format("%5s %12s %16s %16s %6s  %s", "ring", "q (1/A)",
+      "q v (rad/s)", "v (A/s)", "bins", "status"))
     for r, R in ipairs(vel.rings) do
       if R.v and R.q then
-        print(string.format("%5d %12.6f %7.4f+/-%.4f %7.2f+/-%.2f %6d", r, R.q * A,
-          R.qv, R.qv_err, R.v / A, R.v_err / A, R.nused))
+        print(string.format("%5d %12.6f %16s %16s %6d  %s", r, R.q * A,
+          pm(R.qv, R.qv_err), pm(R.v / A, R.v_err / A), R.nused, R.status))
       end
     end
     print(string.format("omega(q), zero intercept: %.1f +/- %.1f A/s; spread "
       .. "between rings: %.1f +/- %.1f A/s", vel.v_q / A, vel.v_q_err / A,
       (vel.v_rings or 0 / 0) / A, (vel.v_rings_err or 0 / 0) / A))
     if vel.master and vel.master.resolved then
-      print(string.format("master curve: %.1f +/- %.1f A/s", vel.master.v_A_per_s,
-        vel.master.v_err_A_per_s))
+      print(string.format("master curve: %.1f +/- %.1f A/s (fit %s)",
+        vel.master.v_A_per_s, vel.master.v_err_A_per_s, vel.master.status))
     elseif vel.master then
       print("master curve: not resolved: " .. vel.master.reason)
     end

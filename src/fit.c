@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <gsl/gsl_blas.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multifit_nlinear.h>
 
@@ -29,7 +30,21 @@ typedef struct fit_ctx {
 	int nfev;
 	int failed;		/* the model reported an error */
 	char *err;
+	int nsmall;		/* trailing iterations of negligible change
+				   (fit_iter) */
+	double chi2_prev;
 } fit_ctx;
+
+/* A fit that reaches the iteration limit is often at its minimum, in a
+** flat valley (tau0 against gamma, beta against h) where the solver's
+** step test (relative steps below xtol = 1e-10) keeps failing while the
+** chi-square creeps down by 1e-9 to 1e-5 per iteration (simulated
+** heterodyne bins: 200 or 1000 iterations, the same values to the third
+** digit). A change of parameters by one standard error changes the
+** chi-square by about chi2_red; FIT_STALL_N iterations in a row, each
+** lowering it by less than FIT_STALL_CHI2 of that, count as converged. */
+#define FIT_STALL_N 10
+#define FIT_STALL_CHI2 1e-4
 
 static pthread_once_t fit_gsl_once = PTHREAD_ONCE_INIT;
 
@@ -209,7 +224,8 @@ static int fit_setup(const fit_problem *pb, fit_ctx *c, char *err)
 	if (c->sw == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		double w = pb->weights ? pb->weights[i] : 1;
+		double w = pb->weights ? pb->weights[i] : pb->sigma ?
+			1 / (pb->sigma[i] * pb->sigma[i]) : 1;
 		if (!isfinite(pb->x[i]) || !isfinite(pb->y[i]))
 			return err_set(err, "point %zu is not finite (x %g, "
 				       "y %g)", i + 1, pb->x[i], pb->y[i]);
@@ -241,6 +257,42 @@ static int fit_setup(const fit_problem *pb, fit_ctx *c, char *err)
 	return 0;
 }
 
+/* A parameter is pinned at a bound when the unconstrained Gauss-Newton
+** step from the solution, -C Jw^T rw, would take it past the bound: the
+** bound transform (sin) lets a parameter approach its bound only
+** asymptotically (beta 0.9999963 after 200 iterations on a g2 of
+** contrast 1.8), so a distance test alone misses it. Marks at_bound. */
+static void fit_pinned(fit_ctx *c, const gsl_matrix *Jw, const gsl_matrix *C,
+		       fit_result *res)
+{
+	const fit_problem *pb = c->pb;
+	size_t n = pb->n, nf = c->nfree;
+	char e2[ERR_LEN];
+	double *g = calloc(nf, sizeof(double));
+	if (g == NULL ||
+	    pb->model(c->p, pb->np, pb->x, n, c->ym, NULL, pb->ctx, e2) < 0) {
+		free(g);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		double r = c->sw[i] * (c->ym[i] - pb->y[i]);
+		for (size_t b = 0; b < nf; b++)
+			g[b] += gsl_matrix_get(Jw, i, b) * r;
+	}
+	for (size_t a = 0; a < nf; a++) {
+		double step = 0;
+		size_t j = c->idx[a];
+		if (!isfinite(c->lo[j]) && !isfinite(c->hi[j]))
+			continue;
+		for (size_t b = 0; b < nf; b++)
+			step -= gsl_matrix_get(C, a, b) * g[b];
+		double to = c->p[j] + step;
+		if (isfinite(step) && (to < c->lo[j] || to > c->hi[j]))
+			res->at_bound[j] = 1;
+	}
+	free(g);
+}
+
 /* covariance of the free parameters from the weighted Jacobian in p at
 ** the solution; GSL's QR-based inverse drops exactly dependent columns */
 static int fit_covariance(fit_ctx *c, fit_result *res, char *err)
@@ -261,9 +313,10 @@ static int fit_covariance(fit_ctx *c, fit_result *res, char *err)
 		for (size_t k = 0; k < nf; k++)
 			gsl_matrix_set(Jw, i, k, c->sw[i] * c->J[i * np + c->idx[k]]);
 	gsl_multifit_nlinear_covar(Jw, 1e-13, C);
+	fit_pinned(c, Jw, C, res);
 	double scale = 1;
 	int sc = pb->scale_errors;
-	if (sc == 1 || (sc != 0 && pb->weights == NULL))
+	if (sc == 1 || (sc != 0 && !pb->weights && !pb->sigma))
 		scale = res->dof > 0 ? res->chi2_red : NAN;
 	else if (sc == 2 && res->dof > 0 && res->chi2_red > 1)
 		scale = res->chi2_red;	/* more scatter than the errors say */
@@ -287,7 +340,39 @@ static int fit_result_alloc(fit_result *res, size_t np, char *err)
 	res->err = res->p ? err_calloc(np, sizeof(double), err) : NULL;
 	res->cov = res->err ? err_calloc(np * np, sizeof(double), err) : NULL;
 	res->at_bound = res->cov ? err_calloc(np, sizeof(int), err) : NULL;
-	return res->at_bound ? 0 : -1;
+	res->fixed = res->at_bound ? err_calloc(np, sizeof(int), err) : NULL;
+	return res->fixed ? 0 : -1;
+}
+
+/* Wald-Wolfowitz runs test on the signs of the residuals f (zeros left
+** out): a model that misses the shape leaves long runs of one sign. An
+** exact fit (residuals at rounding level against the data y, weights sw)
+** has no signs to go by: NaN. */
+static double fit_runs_z(const double *f, const double *y, const double *sw,
+			 size_t n)
+{
+	double np = 0, nm = 0, runs = 0, ff = 0, yy = 0;
+	int prev = 0;
+	for (size_t i = 0; i < n; i++) {
+		ff += f[i] * f[i];
+		yy += sw[i] * sw[i] * y[i] * y[i];
+	}
+	if (!(ff > 1e-24 * yy))
+		return NAN;
+	for (size_t i = 0; i < n; i++) {
+		int s = f[i] > 0 ? 1 : f[i] < 0 ? -1 : 0;
+		if (s == 0)
+			continue;
+		np += s > 0;
+		nm += s < 0;
+		runs += s != prev;
+		prev = s;
+	}
+	double m = np + nm, mu = 2 * np * nm / m + 1;
+	double var = (mu - 1) * (mu - 2) / (m - 1);
+	if (m < 10 || !(var > 0))
+		return NAN;
+	return (runs - mu) / sqrt(var);
 }
 
 /* chi-square, flags and status of the final point */
@@ -295,14 +380,17 @@ static void fit_finish(fit_ctx *c, fit_result *res, const double *f)
 {
 	const fit_problem *pb = c->pb;
 	double chi2 = 0;
+	res->runs_z = fit_runs_z(f, pb->y, c->sw, pb->n);
 	for (size_t i = 0; i < pb->n; i++)
 		chi2 += f[i] * f[i];
 	res->chi2 = chi2;
 	res->dof = pb->n - c->nfree;
+	res->n = pb->n;
 	res->chi2_red = res->dof > 0 ? chi2 / res->dof : NAN;
 	for (size_t j = 0; j < pb->np; j++) {
 		double tol = 1e-7 * (fabs(c->p[j]) + 1e-12);
 		res->p[j] = c->p[j];
+		res->fixed[j] = pb->fixed && pb->fixed[j];
 		res->at_bound[j] = !(pb->fixed && pb->fixed[j]) &&
 			(fabs(c->p[j] - c->lo[j]) <= tol ||
 			 fabs(c->p[j] - c->hi[j]) <= tol);
@@ -330,6 +418,24 @@ static int fit_all_fixed(fit_ctx *c, fit_result *res, char *err)
 		err_set(err, "model is not finite at the fixed parameters");
 }
 
+/* the driver's callback after every iteration: counts the trailing
+** iterations of negligible progress (above) */
+static void fit_iter(const size_t iter, void *params,
+		     const gsl_multifit_nlinear_workspace *w)
+{
+	fit_ctx *c = params;
+	const fit_problem *pb = c->pb;
+	gsl_vector *f = gsl_multifit_nlinear_residual(w);
+	double chi2 = 0, dof = (double)(pb->n - c->nfree);
+	(void)iter;
+	gsl_blas_ddot(f, f, &chi2);
+	if (dof > 0 && c->chi2_prev - chi2 < FIT_STALL_CHI2 * chi2 / dof)
+		c->nsmall++;
+	else
+		c->nsmall = 0;
+	c->chi2_prev = chi2;
+}
+
 static int fit_solve(fit_ctx *c, fit_result *res, char *err)
 {
 	const fit_problem *pb = c->pb;
@@ -344,6 +450,7 @@ static int fit_solve(fit_ctx *c, fit_result *res, char *err)
 		size_t j = c->idx[k];
 		gsl_vector_set(u0, k, fit_p2u(pb->p0[j], c->lo[j], c->hi[j]));
 	}
+	c->chi2_prev = INFINITY;
 	fdf.f = fit_f;
 	fdf.df = fit_df;
 	fdf.fvv = NULL;
@@ -378,7 +485,9 @@ static int fit_solve(fit_ctx *c, fit_result *res, char *err)
 			pb->max_iter > 0 ? (size_t)pb->max_iter : 200,
 			pb->xtol > 0 ? pb->xtol : 1e-10,
 			pb->gtol > 0 ? pb->gtol : 1e-10,
-			pb->ftol > 0 ? pb->ftol : 0, NULL, NULL, &info, w);
+			pb->ftol > 0 ? pb->ftol : 0, fit_iter, c, &info, w);
+	if (st == GSL_EMAXITER && c->nsmall >= FIT_STALL_N)
+		st = GSL_SUCCESS;
 	if (c->failed) {
 		err_prefix(err, "model");
 	} else if (st == GSL_SUCCESS || st == GSL_EMAXITER || st == GSL_ENOPROG) {
@@ -389,9 +498,7 @@ static int fit_solve(fit_ctx *c, fit_result *res, char *err)
 		res->niter = (int)gsl_multifit_nlinear_niter(w);
 		res->status = st == GSL_SUCCESS ? FIT_CONVERGED :
 			st == GSL_EMAXITER ? FIT_MAXITER : FIT_NOPROGRESS;
-		res->status_text = st == GSL_SUCCESS ? "converged" :
-			st == GSL_EMAXITER ? "maximum iterations reached" :
-			"no further progress";
+		res->status_text = fit_status_name(res->status);
 		rc = 0;
 	} else if (st != GSL_EDOM) {
 		err_set(err, "solver failed: %s", gsl_strerror(st));
@@ -401,7 +508,48 @@ static int fit_solve(fit_ctx *c, fit_result *res, char *err)
 	return rc;
 }
 
+static int fit_run_all(const fit_problem *pb, fit_result *res, char *err);
+
+/* a g2 problem without its missing points (fit_g2_missing) */
+static int fit_run_g2(const fit_problem *pb, fit_result *res, char *err)
+{
+	fit_problem q = *pb;
+	size_t m = 0;
+	const double *e = pb->sigma;
+	double *x = err_malloc(pb->n + 1, sizeof(double), err);
+	double *y = x ? err_malloc(pb->n + 1, sizeof(double), err) : NULL;
+	double *w = y ? err_malloc(pb->n + 1, sizeof(double), err) : NULL;
+	int rc = -1;
+	if (w == NULL)
+		goto done;
+	for (size_t i = 0; i < pb->n; i++) {
+		double s = e ? e[i] : pb->weights ? 1 / sqrt(pb->weights[i]) : 1;
+		if (fit_g2_missing(pb->x[i], pb->y[i], s, e || pb->weights))
+			continue;
+		x[m] = pb->x[i];
+		y[m] = pb->y[i];
+		w[m++] = e ? 1 / (e[i] * e[i]) : pb->weights ? pb->weights[i] : 1;
+	}
+	q.x = x;
+	q.y = y;
+	q.n = m;
+	q.weights = e || pb->weights ? w : NULL;
+	q.sigma = NULL;
+	q.g2 = 0;
+	rc = fit_run_all(&q, res, err);
+done:
+	free(x); free(y); free(w);
+	return rc;
+}
+
 int fit_run(const fit_problem *pb, fit_result *res, char *err)
+{
+	if (pb->g2)
+		return fit_run_g2(pb, res, err);
+	return fit_run_all(pb, res, err);
+}
+
+static int fit_run_all(const fit_problem *pb, fit_result *res, char *err)
 {
 	fit_ctx c;
 	int rc;
@@ -418,11 +566,63 @@ int fit_run(const fit_problem *pb, fit_result *res, char *err)
 		rc = err_set(err, "model is not finite at the solution");
 	if (rc == 0)
 		rc = fit_covariance(&c, res, err);
+	res->chi2_q = NAN;
+	if (rc == 0 && (pb->weights || pb->sigma) && res->dof > 0)
+		res->chi2_q = gsl_cdf_chisq_Q(res->chi2, (double)res->dof);
+	res->verdict = rc == 0 ? fit_judge(res, NULL) : FIT_NOT_CONVERGED;
 	res->nfev += c.nfev;
 	fit_ctx_free(&c);
 	if (rc)
 		fit_result_free(res);
 	return rc;
+}
+
+fit_verdict fit_judge(const fit_result *r, const int *counts)
+{
+	for (size_t j = 0; j < r->np; j++)
+		if (r->at_bound[j] && (counts == NULL || counts[j]))
+			return FIT_AT_BOUND;
+	if (r->status != FIT_CONVERGED)
+		return FIT_NOT_CONVERGED;
+	for (size_t j = 0; j < r->np; j++)
+		if (!r->fixed[j] && (counts == NULL || counts[j]) &&
+		    !(r->err[j] > 0 && isfinite(r->err[j])))
+			return FIT_POOR;
+	/* multi-tau noise is correlated between delays, so a right model
+	** leaves long runs too (lag-1 correlation 0.5-0.9); with absolute
+	** errors the runs count only with more scatter than the errors */
+	int absolute = !isnan(r->chi2_q);
+	if ((r->chi2_q < FIT_POOR_Q && r->chi2_red > FIT_POOR_CHI2) ||
+	    (r->runs_z < -FIT_RUNS_Z && (!absolute || r->chi2_red > 1)))
+		return FIT_POOR;
+	return FIT_OK;
+}
+
+const char *fit_status_name(fit_status s)
+{
+	return s == FIT_CONVERGED ? "converged" : s == FIT_MAXITER ?
+		"maximum iterations reached" : "no further progress";
+}
+
+const char *fit_verdict_name(fit_verdict v)
+{
+	static const char *const names[] = {"ok", "at bound", "poor fit",
+		"no data", "not converged"};
+	return v <= FIT_NOT_CONVERGED ? names[v] : "?";
+}
+
+int fit_verdict_parse(const char *name)
+{
+	for (int v = FIT_OK; v <= FIT_NOT_CONVERGED; v++)
+		if (strcmp(name, fit_verdict_name((fit_verdict)v)) == 0)
+			return v;
+	return -1;
+}
+
+int fit_g2_missing(double tau, double g2, double err, int has_err)
+{
+	return !(tau > 0 && isfinite(tau)) || !isfinite(g2) || g2 == 0 ||
+	       (has_err && !(err > 0 && isfinite(err)));
 }
 
 void fit_result_free(fit_result *res)
@@ -431,6 +631,7 @@ void fit_result_free(fit_result *res)
 	free(res->err);
 	free(res->cov);
 	free(res->at_bound);
+	free(res->fixed);
 	memset(res, 0, sizeof *res);
 }
 
@@ -688,6 +889,22 @@ static const char *const fit_hom_names[] =
 	{"baseline", "beta", "tau0", "gamma"};
 static const char *const fit_dexp_names[] =
 	{"baseline", "a1", "tau1", "a2", "tau2"};
+
+void fit_native_range(const char *name, double *lo, double *hi)
+{
+	static const double het_lo[] = {-INFINITY, 0, 0, 0, 0, 0};
+	static const double het_hi[] = {INFINITY, 1, 1, INFINITY, INFINITY,
+					INFINITY};
+	static const double hom_lo[] = {-INFINITY, 0, 0, 0};
+	static const double hom_hi[] = {INFINITY, 1, INFINITY, INFINITY};
+	if (strcmp(name, "heterodyne") == 0) {
+		memcpy(lo, het_lo, sizeof het_lo);
+		memcpy(hi, het_hi, sizeof het_hi);
+	} else if (strcmp(name, "homodyne") == 0) {
+		memcpy(lo, hom_lo, sizeof hom_lo);
+		memcpy(hi, hom_hi, sizeof hom_hi);
+	}
+}
 
 int fit_native(const char *name, fit_model_fn *fn, size_t *np,
 	       const char *const **names, char *err)

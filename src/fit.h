@@ -32,6 +32,8 @@ typedef struct fit_problem {
 	size_t n;		/* number of points */
 	const double *x, *y;
 	const double *weights;	/* 1/sigma^2 per point, or NULL (all 1) */
+	const double *sigma;	/* without weights: errors per point
+				   (weights 1/sigma^2), or NULL */
 	const double *p0;	/* start, np entries */
 	const double *lower;	/* NULL or np entries (-INFINITY = none) */
 	const double *upper;	/* NULL or np entries (+INFINITY = none) */
@@ -39,6 +41,8 @@ typedef struct fit_problem {
 	const char *const *names;	/* NULL or np names, for messages */
 	int max_iter;		/* 0: 200 */
 	double xtol, gtol, ftol;	/* 0: 1e-10, 1e-10, 0 */
+	int g2;			/* 1: y is a g2; points fit_g2_missing
+				   (x the delay) are left out */
 	int scale_errors;	/* -1: auto (scale by chi2_red when no
 				   weights), 0: absolute, 1: always scale,
 				   2: absolute errors, scaled up by chi2_red
@@ -49,16 +53,44 @@ typedef enum {
 	FIT_CONVERGED = 0, FIT_MAXITER = 1, FIT_NOPROGRESS = 2
 } fit_status;
 
+/* what a fit is worth, for a user (fit_verdict_name gives the words):
+** ok; at bound (a parameter that counts sits on a bound of its physical
+** range: the data ask for an impossible value); poor fit (the model does
+** not describe the points: chi-square far beyond its absolute errors, or
+** residual signs in runs far longer than chance; or the points do not
+** determine a parameter that counts: no finite, positive error); no data
+** (too few usable points; set by callers); not converged (the solver
+** stopped without converging). The first that applies, in the order at
+** bound (a parameter pinned at a bound also stalls the solver), not
+** converged, poor fit, ok. */
+typedef enum {
+	FIT_OK = 0, FIT_AT_BOUND, FIT_POOR, FIT_NO_DATA, FIT_NOT_CONVERGED
+} fit_verdict;
+
+#define FIT_POOR_Q 1e-6		/* chi-square upper tail below, */
+#define FIT_POOR_CHI2 2		/* and chi2_red above: poor (beyond chance,
+				   and by more than the errors' own
+				   uncertainty, which multi-tau errors have) */
+#define FIT_RUNS_Z 6		/* runs of residual signs: standard errors */
+
 typedef struct fit_result {
 	size_t np;
 	double *p, *err;	/* np entries */
 	double *cov;		/* np x np, zero rows for fixed parameters */
 	int *at_bound;		/* 1 when a parameter sits on a bound */
+	int *fixed;		/* 1 when it was held fixed */
 	double chi2, chi2_red;
 	size_t dof;
+	size_t n;		/* points used */
 	int niter, nfev;
 	fit_status status;
 	const char *status_text;
+	double chi2_q;		/* P(chi2 this large) with the weights as
+				   absolute errors (none: NaN) */
+	double runs_z;		/* runs of residual signs in point order
+				   against chance, standard errors (< 0:
+				   fewer, longer runs); NaN below 10 points */
+	fit_verdict verdict;	/* every free parameter's bound counts */
 } fit_result;
 
 /* solve; res is allocated by fit_run and released by fit_result_free.
@@ -67,6 +99,20 @@ typedef struct fit_result {
 ** status FIT_MAXITER. */
 int fit_run(const fit_problem *pb, fit_result *res, char *err);
 void fit_result_free(fit_result *res);
+
+/* the verdict on r, where only the parameters j with counts[j] set count
+** when at a bound (NULL: every free one) */
+fit_verdict fit_judge(const fit_result *r, const int *counts);
+const char *fit_verdict_name(fit_verdict v);
+const char *fit_status_name(fit_status s);	/* the solver's words */
+/* the verdict named name (fit_verdict_name's words), or -1 */
+int fit_verdict_parse(const char *name);
+
+/* is a g2 point missing data? A delay that is not positive and finite, a
+** g2 that is not finite or exactly 0 (no photon pairs at that delay: the
+** APS correlator writes g2 = 0 with error 0), or an error (has_err) that
+** is not positive and finite. Every g2 fitter leaves such points out. */
+int fit_g2_missing(double tau, double g2, double err, int has_err);
 
 /* native models, x = delay tau (s):
 ** heterodyne (paper Eq. 1), p = {baseline, beta, h, tau0, gamma, omega}:
@@ -138,6 +184,10 @@ int fit_model_double_exp(const double *p, size_t np, const double *x,
 
 /* a native model by name ("heterodyne", "homodyne", "double_exp"):
 ** its function, parameter count and parameter names; -1 if unknown */
+/* the physical range of each parameter of native model name into lo and
+** hi (np entries; unknown model: left as they are): contrast beta and
+** the heterodyne fraction h in [0, 1], tau0, gamma and omega >= 0 */
+void fit_native_range(const char *name, double *lo, double *hi);
 int fit_native(const char *name, fit_model_fn *fn, size_t *np,
 	       const char *const **names, char *err);
 

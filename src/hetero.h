@@ -57,6 +57,8 @@ typedef struct hetero_result {
 	double rho;		/* lag-1 correlation of the residuals; the
 				   errors include sqrt((1+rho)/(1-rho)) */
 	const char *reason;	/* "resolved" or why not */
+	int verdict;		/* fit_verdict of the bin's fit */
+	double chi2_q, runs_z;	/* its tests (fit_result) */
 } hetero_result;
 
 /* one bin: n delays tau (s), g2 and its errors (NULL: unweighted, errors
@@ -117,6 +119,8 @@ typedef struct hetero_global {
 					   replace srel (fit_eq1_nodes) */
 	fit_mt mt;		/* multi-tau averaging (dt 0: none) */
 	double tau_max;		/* s; delays above are left out (0: none) */
+	int unjudged[FIT_HET_NP];	/* 1: a shared value not compared with
+					   the bins' own fits (biased ones) */
 } hetero_global;
 
 int hetero_fit_global(const hetero_global *g, hetero_result *out, double *v,
@@ -147,7 +151,15 @@ typedef struct hetero_bins {
 	const double *q, *qx, *qy;
 	double min_cos;		/* bins with |<q cos chi>| < min_cos <q> are
 				   left out (0: 0.25) */
+	const int *verdict;	/* the bins' fit_verdict, or NULL: only
+				   FIT_OK bins enter the velocity */
 } hetero_bins;
+
+/* a bin's mean qx, qy (1/m) from the given ones or, where they are NULL,
+** from its mean |q| and azimuth phi (degrees) */
+void hetero_bins_qxy(const double *q, const double *qx, const double *qy,
+		     const double *phi_deg, size_t nb, double *oqx,
+		     double *oqy);
 
 #define HETERO_MAXRING 256
 
@@ -156,7 +168,9 @@ typedef struct hetero_ring {
 	double qv, qv_err;	/* slope of omega versus |cos chi|, rad/s */
 	double v, v_err;	/* speed from omega versus <q cos chi>, m/s */
 	double chi2_red;
-	size_t nused;
+	size_t nused;		/* resolved ok bins */
+	int verdict;		/* FIT_OK when it has a speed, else
+				   FIT_NO_DATA (fewer than 2 such bins) */
 } hetero_ring;
 
 typedef struct hetero_velocity {
@@ -182,5 +196,101 @@ typedef struct hetero_velocity {
 ** speeds are NaN and reason says why. */
 int hetero_velocity_fit(const hetero_bins *b, double flow_angle,
 			int fit_angle, hetero_velocity *out, char *err);
+
+/* ---- the master-curve fit (paper Figure 2e) and its inputs ---- */
+
+/* the pixels of the bins: bin number (1..; 0 or not a bin of the fit:
+** left out), in-plane q components (1/m, geom.h's frame) and weights
+** (NULL: all 1); arrays of npix values */
+typedef struct hetero_pixels {
+	size_t npix;
+	const double *bin, *qx, *qy, *w;
+} hetero_pixels;
+
+#define HETERO_NODES 24	/* nodes per bin (fit_eq1_nodes) */
+
+/* the pixels of the mb bins use[0..mb-1] (bin numbers use[i] + 1 in
+** px->bin; use NULL: bins 0..mb-1) as nodes for fit_eq1_nodes: each bin's ratios r = q cos chi /
+** <q cos chi> along the flow angle alpha (rad), sorted and pooled into at
+** most HETERO_NODES groups of about equal weight (node = the group's
+** weighted mean, weight = its share), which keeps the bin's mean exactly
+** and its spread and skew closely. Pixel weights are those of the bin's
+** g2: with a static partition every static bin counts once
+** (xpcsio.bin_moments), so a pixel weighs 1 / its static bin's pixels.
+** The ratios are to the weighted mean of the bin's own pixels, so that
+** the nodes and the bin's omega describe the same mean. Out: qc[i] the
+** bin's weighted mean of q cos chi (NaN, and no nodes, for a sector
+** across chi = 90 degrees: hetero_bins), nn[i] its node count, nr[i] and
+** nw[i] its nodes, which point into the caller's nodes (2 HETERO_NODES
+** mb doubles). Fails only when out of memory. */
+int hetero_nodes(const hetero_pixels *px, const size_t *use, size_t mb,
+		 double alpha, double *qc, size_t *nn, const double **nr,
+		 const double **nw, double *nodes, char *err);
+
+/* hetero_fit_global on the bins use[0..g->nb-1] (use NULL: 0..g->nb-1)
+** of an APS-layout g2: n delays tau, g2[i * ld + k] and g2err the same
+** (NULL: unweighted). g's tau, g2, g2err and n are set here; when g->srel
+** is NULL and srel > 0, every bin gets the spread srel. */
+int hetero_fit_global_aps(const hetero_global *g, const double *tau,
+			  const double *g2, const double *g2err, size_t n,
+			  size_t ld, const size_t *use, double srel,
+			  hetero_result *out, double *v, double *v_err,
+			  double *chi2_red, char *err);
+
+/* the master-curve fit: the bins' g2 with omega_k = v |<q cos chi>_k|,
+** beta, h, gamma shared, tau0 per ring, a baseline per bin unless
+** fit_baseline is 0 (hetero_master_fit explains why). Its bins are those
+** with a finite per-bin fit away from chi = 90 degrees (|<q cos chi>| >=
+** min_cos <q>, as for the velocity). */
+typedef struct hetero_master {
+	const hetero_bins *b;	/* the bins of hetero_velocity_fit */
+	double alpha;		/* flow angle, rad */
+	const hetero_result *start;	/* b->nb per-bin fits */
+	const double *tau;	/* n delays, s */
+	const double *g2, *g2err;	/* n x b->nb (APS layout); err or NULL */
+	size_t n;
+	const double *qxx, *qyy, *qxy;	/* b->nb second moments of q (1/m^2)
+					   for the within-bin spread, or NULL */
+	const hetero_pixels *px;	/* NULL or no pixels: no nodes */
+	int fit_baseline;
+	double tau_max;		/* s; < 0: hetero_master_taumax */
+	fit_mt mt;
+	double v_ref, v_ref_err;	/* the omega(q, chi) speed, m/s */
+} hetero_master;
+
+typedef struct hetero_master_result {
+	size_t nbins;		/* bins in the fit */
+	size_t *bin;		/* caller's b->nb: input bin of each */
+	hetero_result *out;	/* caller's b->nb: their parameters */
+	double v, v_err, chi2_red;
+	double rho;		/* lag-1 correlation of the residuals */
+	const char *why;	/* NULL: v may be reported; else why not */
+	const char *warning;	/* NULL, or beta and h not separated */
+	int verdict;		/* fit_verdict of the shared fit (beta, h,
+				   gamma, v; FIT_NO_DATA: not run) */
+} hetero_master_result;
+
+/* the speed is reported (why NULL) only when hetero_master_check accepts
+** it against v_ref and the shared values agree with the bins' own fits.
+** Fails only when out of memory; a fit that fails says so in why. */
+int hetero_master_fit(const hetero_master *m, hetero_master_result *r,
+		      char *err);
+
+/* the longest delay of the master fit by default: half the longest delay
+** with a finite g2 in the bins use[0..mb-1] of the n x nb g2 */
+double hetero_master_taumax(const double *tau, size_t n, const double *g2,
+			    size_t nb, const size_t *use, size_t mb);
+
+/* median periods (omega tau_eff / 2 pi) of the resolved per-bin fits
+** st[0..b->nb-1] away from chi = 90 degrees along alpha (NaN if none):
+** near the resolution limit the omega(q, chi) speed is biased */
+double hetero_median_periods(const hetero_bins *b, double alpha,
+			     const hetero_result *st);
+
+#define HETERO_MIN_PERIODS 1.5	/* below: hetero_limit_warning */
+
+/* writes into msg (ERR_LEN bytes) and returns 1 when a resolved speed
+** comes from bins of median per periods below HETERO_MIN_PERIODS */
+int hetero_limit_warning(int resolved, double per, char *msg);
 
 #endif

@@ -15,6 +15,7 @@
 **   fit.eval(model, params, x [, {spread=, frame_time=, dpl=}])
 **             -- a native model at x
 **   fit.models   -- names and parameter names of the native models
+**   fit.missing(tau, g2 [, err])  -- is a g2 point missing data?
 */
 #include <math.h>
 #include <stdio.h>
@@ -104,8 +105,8 @@ static void lfit_params(lua_State *L, int t, const char *k, size_t np,
 			const char *const *names, double *out, double def,
 			int required, const char *fname)
 {
-	for (size_t j = 0; j < np; j++)
-		out[j] = def;
+	for (size_t j = 0; j < np && !isnan(def); j++)
+		out[j] = def;	/* NaN: out holds the defaults */
 	if (lua_getfield(L, t, k) == LUA_TNIL) {
 		lua_pop(L, 1);
 		if (required)
@@ -247,6 +248,24 @@ fail:
 	return -1;
 }
 
+/* a number, or nil when it is NaN (never a fake value) */
+static void lfit_setnum(lua_State *L, const char *k, double v)
+{
+	if (isnan(v))
+		return;
+	lua_pushnumber(L, v);
+	lua_setfield(L, -2, k);
+}
+
+/* the verdict (fit_verdict) and the tests behind it */
+static void lfit_push_tests(lua_State *L, int verdict, double q, double rz)
+{
+	lua_pushstring(L, fit_verdict_name(verdict));
+	lua_setfield(L, -2, "status");
+	lfit_setnum(L, "chi2_q", q);
+	lfit_setnum(L, "runs_z", rz);
+}
+
 static void lfit_push_result(lua_State *L, const fit_result *r,
 			     const char *const *names)
 {
@@ -295,14 +314,17 @@ static void lfit_push_result(lua_State *L, const fit_result *r,
 	lua_setfield(L, -2, "chi2_red");
 	lua_pushinteger(L, (lua_Integer)r->dof);
 	lua_setfield(L, -2, "dof");
+	lua_pushinteger(L, (lua_Integer)r->n);
+	lua_setfield(L, -2, "n");
 	lua_pushinteger(L, r->niter);
 	lua_setfield(L, -2, "niter");
 	lua_pushinteger(L, r->nfev);
 	lua_setfield(L, -2, "nfev");
 	lua_pushstring(L, r->status_text);
-	lua_setfield(L, -2, "status");
+	lua_setfield(L, -2, "solver");
 	lua_pushboolean(L, r->status == FIT_CONVERGED);
 	lua_setfield(L, -2, "converged");
+	lfit_push_tests(L, r->verdict, r->chi2_q, r->runs_z);
 }
 
 /* parameter names of a Lua model (opts.names), kept alive on the stack */
@@ -437,23 +459,24 @@ static int lfit_curve(lua_State *L)
 	double *p0 = lfit_buf(L, np), *lo = lfit_buf(L, np), *hi = lfit_buf(L, np);
 	int *fixed = lua_newuserdatauv(L, sizeof(int) * np, 0);
 	lfit_params(L, 4, "p0", np, names, p0, 0, 1, fname);
-	lfit_params(L, 4, "lower", np, names, lo, -INFINITY, 0, fname);
-	lfit_params(L, 4, "upper", np, names, hi, INFINITY, 0, fname);
+	for (size_t j = 0; j < np; j++) {
+		lo[j] = -INFINITY;
+		hi[j] = INFINITY;
+	}
+	if (fn != lfit_call_model)	/* physical ranges by default */
+		fit_native_range(lua_tostring(L, 1), lo, hi);
+	lfit_params(L, 4, "lower", np, names, lo, NAN, 0, fname);
+	lfit_params(L, 4, "upper", np, names, hi, NAN, 0, fname);
 	lfit_fixed(L, 4, np, names, fixed, fname);
 	const double *w = lfit_field_vec(L, 4, "weights", n, fname);
 	const double *sg = lfit_field_vec(L, 4, "sigma", n, fname);
-	if (sg) {
-		double *ws = lfit_buf(L, n);
-		for (size_t i = 0; i < n; i++)
-			ws[i] = 1 / (sg[i] * sg[i]);
-		w = ws;
-	}
 	int sc = lfit_scale_errors(L, 4, fname);
 	fit_problem pb = {.model = fn, .ctx = ctx, .np = np, .n = n, .x = x,
-		.y = y, .weights = w, .p0 = p0, .lower = lo, .upper = hi,
+		.y = y, .weights = sg ? NULL : w, .sigma = sg, .p0 = p0, .lower = lo, .upper = hi,
 		.fixed = fixed, .names = names,
 		.max_iter = (int)lbind_optnum(L, 4, "max_iter", 0, fname),
-		.scale_errors = sc};
+		.scale_errors = sc, .g2 = fn != lfit_call_model &&
+		fn != fit_model_double_exp};
 	fit_result r;
 	if (fit_run(&pb, &r, err) != 0)
 		return lbind_error(L, fname, err);
@@ -491,6 +514,9 @@ static void lfit_push_het(lua_State *L, const hetero_result *r)
 	lua_setfield(L, -2, "rho");
 	lua_pushboolean(L, r->status == FIT_CONVERGED);
 	lua_setfield(L, -2, "converged");
+	lua_pushstring(L, fit_status_name(r->status));
+	lua_setfield(L, -2, "solver");
+	lfit_push_tests(L, r->verdict, r->chi2_q, r->runs_z);
 }
 
 static void lfit_het_opts(lua_State *L, int o, hetero_opts *ho,
@@ -533,7 +559,7 @@ static void lfit_share(lua_State *L, int g, const char *k, int mode,
 	lua_pop(L, 1);
 }
 
-/* column pointers of the APS layout for the global core */
+/* the global fit of fit.heterodyne's global = {...} */
 static int lfit_het_global(lua_State *L, int g, const double *tau,
 			   const double *g2, const double *e, size_t n,
 			   size_t nb, hetero_result *start, hetero_result *out,
@@ -556,167 +582,18 @@ static int lfit_het_global(lua_State *L, int g, const double *tau,
 				   "integer", fname, (int)k + 1);
 	}
 	hg.group = grp;
-	double *cols = lfit_buf(L, 2 * n * nb);
-	const double **tp = lua_newuserdatauv(L, sizeof(double *) * nb * 3, 0);
-	size_t *ns = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
-	for (size_t k = 0; k < nb; k++) {
-		for (size_t i = 0; i < n; i++) {
-			cols[k * n + i] = g2[i * nb + k];
-			cols[(nb + k) * n + i] = e ? e[i * nb + k] : 1;
-		}
-		tp[k] = tau;
-		tp[nb + k] = cols + k * n;
-		tp[2 * nb + k] = cols + (nb + k) * n;
-		ns[k] = n;
-	}
-	hg.tau = tp;
-	hg.g2 = tp + nb;
-	hg.g2err = e ? tp + 2 * nb : NULL;
-	hg.n = ns;
 	hg.start = start;
 	hg.mt = ho->mt;
-	if (ho->srel_bins) {
-		hg.srel = ho->srel_bins;
-	} else if (ho->srel > 0) {
-		double *sr = lfit_buf(L, nb);
-		for (size_t k = 0; k < nb; k++)
-			sr[k] = ho->srel;
-		hg.srel = sr;
-	}
-	if (hetero_fit_global(&hg, out, NULL, NULL, chi2, err) != 0)
+	hg.srel = ho->srel_bins;
+	if (hetero_fit_global_aps(&hg, tau, g2, e, n, nb, NULL, ho->srel, out,
+				  NULL, NULL, chi2, err) != 0)
 		return lbind_error(L, fname, err);
 	return 0;
 }
 
-/* the pixels of the master bins as nodes for fit_eq1_nodes: each bin's
-** ratios r = q cos chi / <q cos chi> over its pixels, sorted and pooled
-** into at most LFIT_NODES groups of about equal weight (node = the
-** group's weighted mean, weight = its share), which keeps the bin's mean
-** exactly and its spread and skew closely. Pixel weights (pixels.w) are
-** those of the bin's g2: with a static partition every static bin counts
-** once (xpcsio.bin_moments), so a pixel weighs 1 / its static bin's
-** pixels; without them all pixels weigh alike. The ratios are to the
-** weighted mean of the bin's own pixels, so that the nodes and the bin's
-** omega describe the same mean. */
-#define LFIT_NODES 24
-typedef struct lfit_pix {
-	size_t npix;
-	const double *bin, *qx, *qy;	/* bin numbers 1.. (0: excluded) */
-	const double *w;		/* pixel weights, or NULL */
-} lfit_pix;
-
-typedef struct lfit_rw {
-	double r, w;
-} lfit_rw;
-
-static int lfit_cmp(const void *a, const void *b)
-{
-	double x = ((const lfit_rw *)a)->r, y = ((const lfit_rw *)b)->r;
-	return x < y ? -1 : x > y;
-}
-
-/* K groups of about equal weight from n sorted (r, w) pairs */
-static size_t lfit_group(const lfit_rw *v, size_t n, double *R, double *W)
-{
-	double tot = 0;
-	for (size_t j = 0; j < n; j++)
-		tot += v[j].w;
-	size_t K = n < LFIT_NODES ? n : LFIT_NODES, g = 0;
-	if (!(tot > 0))
-		return 0;
-	double cum = 0, sw = 0, swr = 0;
-	for (size_t j = 0; j < n; j++) {
-		sw += v[j].w;
-		swr += v[j].w * v[j].r;
-		cum += v[j].w;
-		if (cum >= tot * (double)(g + 1) / (double)K * (1 - 1e-12) ||
-		    j == n - 1) {
-			if (sw > 0) {
-				R[g] = swr / sw;
-				W[g] = sw / tot;
-				g++;
-			}
-			sw = swr = 0;
-			if (g == K)
-				break;
-		}
-	}
-	return g;
-}
-
-/* nodes of the mb bins use[0..mb-1] (bin numbers use[i] + 1 in
-** px->bin); qc[i] receives the bin's weighted mean of q cos chi (NaN,
-** and no nodes, for a sector across chi = 90 degrees) */
-static void lfit_nodes(lua_State *L, const lfit_pix *px, const size_t *use,
-		       size_t mb, double *qc, double ca, double sa, size_t *nn,
-		       const double **nr, const double **nw)
-{
-	size_t *of = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
-	size_t maxbin = 0;
-	for (size_t i = 0; i < mb; i++)
-		if (use[i] + 1 > maxbin)
-			maxbin = use[i] + 1;
-	int *bs = lua_newuserdatauv(L, sizeof(int) * (maxbin + 1), 0);
-	for (size_t k = 0; k <= maxbin; k++)
-		bs[k] = -1;
-	for (size_t i = 0; i < mb; i++)
-		bs[use[i] + 1] = (int)i;
-	for (size_t i = 0; i <= mb; i++)
-		of[i] = 0;
-	for (size_t p = 0; p < px->npix; p++) {
-		double bv = px->bin[p];
-		if (bv >= 1 && bv <= (double)maxbin && bs[(size_t)bv] >= 0)
-			of[bs[(size_t)bv] + 1]++;
-	}
-	for (size_t i = 0; i < mb; i++)
-		of[i + 1] += of[i];
-	lfit_rw *v = lua_newuserdatauv(L, sizeof(lfit_rw) * (of[mb] + 1), 0);
-	double *node = lfit_buf(L, 2 * LFIT_NODES * mb + 1);
-	size_t *fill = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
-	memcpy(fill, of, sizeof(size_t) * (mb + 1));
-	size_t *perm = lua_newuserdatauv(L, sizeof(size_t) * (of[mb] + 1), 0);
-	for (size_t p = 0; p < px->npix; p++) {
-		double bv = px->bin[p], w = px->w ? px->w[p] : 1;
-		if (!(bv >= 1 && bv <= (double)maxbin) || bs[(size_t)bv] < 0)
-			continue;
-		size_t i = (size_t)bs[(size_t)bv];
-		double x = px->qx[p] * ca + px->qy[p] * sa;
-		perm[fill[i]] = p;
-		v[fill[i]].r = isfinite(x) ? x : 0;
-		v[fill[i]++].w = isfinite(x) && w > 0 && isfinite(w) ? w : 0;
-	}
-	for (size_t i = 0; i < mb; i++) {
-		size_t cnt = of[i + 1] - of[i];
-		lfit_rw *vi = v + of[i];
-		double *R = node + 2 * LFIT_NODES * i, *W = R + LFIT_NODES;
-		double sw = 0, swx = 0, swq = 0;
-		for (size_t j = 0; j < cnt; j++) {
-			size_t pj = perm[of[i] + j];
-			sw += vi[j].w;
-			swx += vi[j].w * vi[j].r;
-			swq += vi[j].w * hypot(px->qx[pj], px->qy[pj]);
-		}
-		qc[i] = sw > 0 ? swx / sw : NAN;
-		/* a sector near chi = 90 degrees holds omegas of both signs:
-		** its omega is not v <q cos chi> (hetero.h), and it keeps the
-		** envelope of its spread */
-		if (!(fabs(qc[i]) >= 0.25 * swq / sw))
-			qc[i] = NAN;
-		nn[i] = 0;
-		nr[i] = R;
-		nw[i] = W;
-		if (!(isfinite(qc[i]) && qc[i] != 0))
-			continue;
-		for (size_t j = 0; j < cnt; j++)
-			vi[j].r /= qc[i];
-		qsort(vi, cnt, sizeof *vi, lfit_cmp);
-		nn[i] = lfit_group(vi, cnt, R, W);
-	}
-}
-
 /* t.pixels = {bin =, qx =, qy = [, w =]} (arrays of one size) into px;
 ** none: px->npix = 0. The arrays stay on the stack. */
-static void lfit_get_pixels(lua_State *L, int t, lfit_pix *px,
+static void lfit_get_pixels(lua_State *L, int t, hetero_pixels *px,
 			    const char *fname)
 {
 	memset(px, 0, sizeof *px);
@@ -790,17 +667,17 @@ static int lfit_heterodyne(lua_State *L)
 		return luaL_error(L, "%s: spread must be in [0, 10)", fname);
 	/* pixels = {bin =, qx =, qy =, w =}: each bin's own distribution of
 	** q cos chi along flow_angle_deg in the nonlinear fits */
-	lfit_pix px;
+	hetero_pixels px;
 	lfit_get_pixels(L, o, &px, fname);
 	if (px.npix) {
 		double al = lbind_optnum(L, o, "flow_angle_deg", 0, fname) * M_PI / 180;
-		size_t *use = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
 		size_t *nn = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
 		const double **nr = lua_newuserdatauv(L, sizeof(double *) * 2 * nb, 0);
 		double *qcb = lfit_buf(L, nb);
-		for (size_t k = 0; k < nb; k++)
-			use[k] = k;
-		lfit_nodes(L, &px, use, nb, qcb, cos(al), sin(al), nn, nr, nr + nb);
+		double *nodes = lfit_buf(L, 2 * HETERO_NODES * nb);
+		if (hetero_nodes(&px, NULL, nb, al, qcb, nn, nr, nr + nb, nodes,
+				 err) != 0)
+			return lbind_error(L, fname, err);
 		ho.nnodes_bins = nn;
 		ho.node_r_bins = nr;
 		ho.node_w_bins = nr + nb;
@@ -842,9 +719,26 @@ static int lfit_heterodyne(lua_State *L)
 
 /* ---- fit.velocity ---- */
 
-/* per-bin omega, its error and the flag from a list of fit tables */
+/* the verdict of fit table f (fit.heterodyne's status; none: ok) */
+static int lfit_fit_verdict(lua_State *L, int f, size_t k, const char *fname)
+{
+	int v = FIT_OK;
+	if (lua_getfield(L, f, "status") != LUA_TNIL) {
+		const char *s = lua_tostring(L, -1);
+		v = s ? fit_verdict_parse(s) : -1;
+		if (v < 0)
+			luaL_error(L, "%s: fits[%d].status must be ok, at bound, "
+				   "poor fit, no data or not converged", fname,
+				   (int)k + 1);
+	}
+	lua_pop(L, 1);
+	return v;
+}
+
+/* per-bin omega, its error, the flag and the verdict from a list of fit
+** tables */
 static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
-			   double *oe, int *rs, hetero_result *st,
+			   double *oe, int *rs, int *vd, hetero_result *st,
 			   const char *fname)
 {
 	for (size_t k = 0; k < nb; k++) {
@@ -855,6 +749,7 @@ static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
 		om[k] = lbind_optnum(L, f, "omega", NAN, fname);
 		oe[k] = lbind_optnum(L, f, "omega_err", NAN, fname);
 		rs[k] = lbind_optbool(L, f, "resolved", 0, fname);
+		vd[k] = lfit_fit_verdict(L, f, k, fname);
 		memset(&st[k], 0, sizeof st[k]);
 		for (int j = 0; j < FIT_HET_NP; j++)
 			st[k].p[j] = lbind_optnum(L, f, lfit_het_names[j], NAN, fname);
@@ -863,15 +758,6 @@ static void lfit_from_fits(lua_State *L, int t, size_t nb, double *om,
 		st[k].reason = rs[k] ? "resolved" : "not resolved";
 		lua_pop(L, 1);
 	}
-}
-
-/* a number, or nil when it is NaN (never a fake value) */
-static void lfit_setnum(lua_State *L, const char *k, double v)
-{
-	if (isnan(v))
-		return;
-	lua_pushnumber(L, v);
-	lua_setfield(L, -2, k);
 }
 
 static void lfit_push_velocity(lua_State *L, const hetero_velocity *v)
@@ -915,118 +801,66 @@ static void lfit_push_velocity(lua_State *L, const hetero_velocity *v)
 		lfit_setnum(L, "chi2_red", R->chi2_red);
 		lua_pushinteger(L, (lua_Integer)R->nused);
 		lua_setfield(L, -2, "nused");
+		lua_pushstring(L, fit_verdict_name(R->verdict));
+		lua_setfield(L, -2, "status");
 		lua_rawseti(L, -2, (lua_Integer)r + 1);
 	}
 	lua_setfield(L, -2, "rings");
 }
 
-/* the master-curve bins: a per-bin fit ran (finite start) and the bin
-** is away from chi = 90 degrees (|<q cos chi>| >= min_cos <q>, as for
-** the velocity: a sector straddling 90 degrees oscillates at <|q cos
-** chi|> v, not at |<q cos chi>| v). Rings are renumbered 0.. over the
-** rings that keep a bin, so that every tau0 has data. */
-static size_t lfit_master_bins(const hetero_bins *b, double alpha,
-			       const hetero_result *start, size_t *use,
-			       int *grp, int *gring)
+static void lfit_master_push(lua_State *L, const hetero_bins *b,
+			     const hetero_master_result *r)
 {
-	double mc = b->min_cos > 0 ? b->min_cos : 0.25;
-	int map[HETERO_MAXRING], ng = 0;
-	size_t m = 0;
-	for (int r = 0; r < HETERO_MAXRING; r++)
-		map[r] = -1;
-	for (size_t k = 0; k < b->nb; k++) {
-		double qc = b->qx[k] * cos(alpha) + b->qy[k] * sin(alpha);
-		if (!isfinite(qc) || !isfinite(b->q[k]) ||
-		    fabs(qc) < mc * b->q[k] || !isfinite(start[k].p[FIT_HET_BETA]))
-			continue;
-		if (map[b->ring[k]] < 0) {
-			gring[ng] = b->ring[k];
-			map[b->ring[k]] = ng++;
-		}
-		grp[m] = map[b->ring[k]];
-		use[m++] = k;
-	}
-	return m;
-}
-
-static void lfit_master_push(lua_State *L, const hetero_result *out,
-			     const int *grp, const int *gring, size_t m,
-			     double v, double ve, double chi2, const char *why)
-{
+	const hetero_result *o = r->out;
 	lua_createtable(L, 0, 16);
-	lua_pushboolean(L, why == NULL); lua_setfield(L, -2, "resolved");
-	lua_pushstring(L, why ? why : "resolved"); lua_setfield(L, -2, "reason");
-	lua_pushinteger(L, (lua_Integer)m); lua_setfield(L, -2, "nbins");
-	lfit_setnum(L, "chi2_red", chi2);
-	lfit_setnum(L, "rho", m ? out[0].rho : NAN);
-	if (why)	/* no number where the fit says nothing */
+	lua_pushboolean(L, r->why == NULL); lua_setfield(L, -2, "resolved");
+	lua_pushstring(L, r->why ? r->why : "resolved");
+	lua_setfield(L, -2, "reason");
+	lua_pushinteger(L, (lua_Integer)r->nbins); lua_setfield(L, -2, "nbins");
+	lfit_setnum(L, "chi2_red", r->chi2_red);
+	lfit_setnum(L, "rho", r->rho);
+	lua_pushstring(L, fit_verdict_name(r->verdict));
+	lua_setfield(L, -2, "status");
+	if (r->why)	/* no number where the fit says nothing */
 		return;
-	lua_pushnumber(L, v); lua_setfield(L, -2, "v");
-	lua_pushnumber(L, ve); lua_setfield(L, -2, "v_err");
-	lua_pushnumber(L, v * 1e10); lua_setfield(L, -2, "v_A_per_s");
-	lua_pushnumber(L, ve * 1e10); lua_setfield(L, -2, "v_err_A_per_s");
-	lua_pushnumber(L, out[0].p[1]); lua_setfield(L, -2, "beta");
-	lua_pushnumber(L, out[0].err[1]); lua_setfield(L, -2, "beta_err");
-	lua_pushnumber(L, out[0].p[2]); lua_setfield(L, -2, "h");
-	lua_pushnumber(L, out[0].err[2]); lua_setfield(L, -2, "h_err");
-	/* a flat valley of beta h (1 - h) = const: numbers with errors
-	** that say so, and a warning in words */
-	if (!(out[0].err[1] < out[0].p[1] / 3) ||
-	    !(out[0].err[2] < out[0].p[2] / 3)) {
-		lua_pushliteral(L, "beta and h are not separated by these data "
-				"(one of them below 3 standard errors): the cross "
-				"term fixes beta h (1 - h), the homodyne term beta "
-				"h^2 is too weak to split it");
+	lua_pushnumber(L, r->v); lua_setfield(L, -2, "v");
+	lua_pushnumber(L, r->v_err); lua_setfield(L, -2, "v_err");
+	lua_pushnumber(L, r->v * 1e10); lua_setfield(L, -2, "v_A_per_s");
+	lua_pushnumber(L, r->v_err * 1e10); lua_setfield(L, -2, "v_err_A_per_s");
+	for (int j = FIT_HET_BETA; j <= FIT_HET_GAMMA; j++) {
+		if (j == FIT_HET_TAU0)
+			continue;	/* per ring: below */
+		lua_pushnumber(L, o[0].p[j]);
+		lua_setfield(L, -2, lfit_het_names[j]);
+		lua_pushfstring(L, "%s_err", lfit_het_names[j]);
+		lua_pushnumber(L, o[0].err[j]);
+		lua_settable(L, -3);
+	}
+	if (r->warning) {
+		lua_pushstring(L, r->warning);
 		lua_setfield(L, -2, "warning");
 	}
-	lua_pushnumber(L, out[0].p[4]); lua_setfield(L, -2, "gamma");
-	lua_pushnumber(L, out[0].err[4]); lua_setfield(L, -2, "gamma_err");
 	/* tau0 per ring (1-based ring numbers of the input) */
 	lua_newtable(L);
 	lua_newtable(L);
-	for (size_t i = 0; i < m; i++) {
-		lua_pushnumber(L, out[i].p[FIT_HET_TAU0]);
-		lua_rawseti(L, -3, gring[grp[i]] + 1);
-		lua_pushnumber(L, out[i].err[FIT_HET_TAU0]);
-		lua_rawseti(L, -2, gring[grp[i]] + 1);
+	for (size_t i = 0; i < r->nbins; i++) {
+		lua_Integer ring = b->ring[r->bin[i]] + 1;
+		lua_pushnumber(L, o[i].p[FIT_HET_TAU0]);
+		lua_rawseti(L, -3, ring);
+		lua_pushnumber(L, o[i].err[FIT_HET_TAU0]);
+		lua_rawseti(L, -2, ring);
 	}
 	lua_setfield(L, -3, "tau0_err");
 	lua_setfield(L, -2, "tau0");
 }
 
-/* the master-curve fit (paper Figure 2e): the bins' g2 with omega_k =
-** v |<q cos chi>_k|, beta, h, gamma shared, tau0 per ring. The speed is
-** reported only when hetero_master_check accepts it against the
-** omega(q, chi) speed vr +/- vre; otherwise resolved = false and why. */
-/* the longest delay of the master fit: master.tau_max (s, 0: all), by
-** default half the longest delay with a finite g2 (multi-tau's last
-** delay is 1/2 to 1 of the measurement T). The symmetric normalisation
-** by the past and future means of the T - tau frames of a pair biases g2
-** low by about the relative variance of those means, which grows as
-** 1 / (T - tau): a per-bin baseline absorbs the constant part, the rest
-** bends the tail down. On simulated 100 s runs with tau0 = 10 s it
-** shortened tau0 by ~4 % (beta ~1 % low), several of their now correct
-** errors (recovery test: z rms 1.49, max 3.2 with all delays; 1.26, 2.9
-** without the last half; 1.15 without the last two thirds, but then a
-** flow near one period in the delay range loses the oscillation). */
-static double lfit_master_taumax(lua_State *L, int mt, const double *tau,
-				 size_t n, const double *g2, size_t nb,
-				 const size_t *use, size_t mb, const char *fname)
-{
-	double tm = lbind_optnum(L, mt, "tau_max", -1, fname), last = 0;
-	if (tm >= 0)
-		return tm;
-	for (size_t t = 0; t < n; t++)
-		for (size_t i = 0; i < mb; i++)
-			if (isfinite(g2[t * nb + use[i]]) && tau[t] > last)
-				last = tau[t];
-	return last / 2;
-}
-
+/* the master-curve fit (hetero_master_fit) of the bins' g2 in master =
+** {tau =, g2 =, err =, tau_max =, fit_baseline =, frame_time =, dpl =},
+** started from the per-bin fits st and the omega(q, chi) speed vr +/- vre */
 static void lfit_master(lua_State *L, int m, const hetero_bins *b,
-			double alpha, hetero_result *start, double vr,
+			double alpha, hetero_result *st, double vr,
 			double vre, const double *const mom[3],
-			const lfit_pix *px, const char *fname)
+			const hetero_pixels *px, const char *fname)
 {
 	size_t n, nb = b->nb;
 	char err[ERR_LEN];
@@ -1034,133 +868,33 @@ static void lfit_master(lua_State *L, int m, const hetero_bins *b,
 	if (lua_getfield(L, mt, "tau") == LUA_TNIL)
 		luaL_error(L, "%s: master needs tau, g2 (n_tau x n_bins) and "
 			   "optionally err", fname);
-	const double *tau = lfit_vec(L, -1, &n, fname, "master.tau");
-	const double *g2 = lfit_field_any(L, mt, "g2", n * nb, fname);
-	const double *e = lfit_field_any(L, mt, "err", n * nb, fname);
-	if (g2 == NULL)
+	hetero_master hm = {.b = b, .alpha = alpha, .start = st,
+		.qxx = mom[0], .qyy = mom[1], .qxy = mom[2], .px = px,
+		.v_ref = vr, .v_ref_err = vre};
+	hm.tau = lfit_vec(L, -1, &n, fname, "master.tau");
+	hm.n = n;
+	hm.g2 = lfit_field_any(L, mt, "g2", n * nb, fname);
+	hm.g2err = lfit_field_any(L, mt, "err", n * nb, fname);
+	if (hm.g2 == NULL)
 		luaL_error(L, "%s: master.g2 is required", fname);
-	size_t *use = lua_newuserdatauv(L, sizeof(size_t) * nb, 0);
-	int *grp = lua_newuserdatauv(L, sizeof(int) * nb, 0);
-	int *gring = lua_newuserdatauv(L, sizeof(int) * HETERO_MAXRING, 0);
-	hetero_result *st = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
-	size_t mb = lfit_master_bins(b, alpha, start, use, grp, gring);
-	double *qc = lfit_buf(L, mb), *cols = lfit_buf(L, 2 * n * mb);
-	const double **tp = lua_newuserdatauv(L, sizeof(double *) * 3 * (mb + 1), 0);
-	size_t *ns = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
-	hetero_result *out = lua_newuserdatauv(L, sizeof(hetero_result) * (mb + 1), 0);
-	double *srel = lfit_buf(L, mb + 1), ca = cos(alpha), sa = sin(alpha);
-	for (size_t i = 0; i < mb; i++) {
-		size_t k = use[i];
-		qc[i] = b->qx[k] * ca + b->qy[k] * sa;
-		srel[i] = 0;
-		if (mom[0]) {	/* var(q cos chi) from the second moments */
-			double vq = ca * ca * (mom[0][k] - b->qx[k] * b->qx[k]) +
-				    sa * sa * (mom[1][k] - b->qy[k] * b->qy[k]) +
-				    2 * ca * sa * (mom[2][k] - b->qx[k] * b->qy[k]);
-			srel[i] = vq > 0 ? sqrt(vq) / fabs(qc[i]) : 0;
-		}
-		st[i] = start[k];
-		for (size_t t = 0; t < n; t++) {
-			cols[i * n + t] = g2[t * nb + k];
-			cols[(mb + i) * n + t] = e ? e[t * nb + k] : 1;
-		}
-		tp[i] = tau;
-		tp[mb + i] = cols + i * n;
-		tp[2 * mb + i] = cols + (mb + i) * n;
-		ns[i] = n;
-	}
-	size_t *nn = lua_newuserdatauv(L, sizeof(size_t) * (mb + 1), 0);
-	const double **nr = lua_newuserdatauv(L, sizeof(double *) * 2 * (mb + 1), 0);
-	const double **nw = nr + mb + 1;
-	if (px->npix) {
-		double *qc0 = lfit_buf(L, mb + 1);
-		memcpy(qc0, qc, sizeof(double) * mb);
-		lfit_nodes(L, px, use, mb, qc, ca, sa, nn, nr, nw);
-		for (size_t i = 0; i < mb; i++)
-			if (!isfinite(qc[i])) {	/* keep the moments' mean */
-				qc[i] = qc0[i];
-				nn[i] = 0;
-			}
-	}
-	int status = FIT_MAXITER;
-	const char *note = NULL;
-	fit_mt avg;
-	lfit_mt_opts(L, mt, &avg, fname);
-	/* a baseline per bin: the constant term beta (1-h)^2 is the contrast
-	** of the static speckle, which a bin samples once over its few
-	** pixels (an error common to all delays), and the symmetric
-	** normalisation by static-bin means lowers it by about 1/pixels of a
-	** static bin; the free baseline absorbs both, so that beta and h come
-	** from the decaying terms, which all bins share */
-	int fb = lbind_optbool(L, mt, "fit_baseline", 1, fname);
-	hetero_global hg = {.mt = avg, .nb = mb, .tau = tp, .g2 = tp + mb,
-		.g2err = e ? tp + 2 * mb : NULL, .n = ns,
-		.share = {fb ? 0 : 1, 1, 1, 2, 1}, .fixed = {!fb, 0, 0, 0, 0, 0},
-		.group = grp, .qc = qc,
-		.start = st, .v0 = vr, .status = &status, .note = &note,
-		.srel = mom[0] ? srel : NULL, .nnodes = px->npix ? nn : NULL,
-		.node_r = nr, .node_w = nw};
-	hg.tau_max = lfit_master_taumax(L, mt, tau, n, g2, nb, use, mb, fname);
-	double v = NAN, ve = NAN, chi2 = NAN;
-	const char *why = NULL;
-	if (mb < 3)
-		why = "fewer than 3 bins away from chi = 90 degrees";
-	else if (hetero_fit_global(&hg, out, &v, &ve, &chi2, err) != 0)
-		why = "master-curve fit failed";	/* singular, no start */
-	else if ((why = hetero_master_check(v, ve, status, vr, vre)) == NULL)
-		why = note;	/* beta, h, ... of another minimum */
-	lfit_master_push(L, out, grp, gring, mb, v, ve, chi2, why);
+	lfit_mt_opts(L, mt, &hm.mt, fname);
+	hm.fit_baseline = lbind_optbool(L, mt, "fit_baseline", 1, fname);
+	hm.tau_max = lbind_optnum(L, mt, "tau_max", -1, fname);
+	hetero_master_result r = {
+		.bin = lua_newuserdatauv(L, sizeof(size_t) * (nb + 1), 0),
+		.out = lua_newuserdatauv(L, sizeof(hetero_result) * (nb + 1), 0)};
+	if (hetero_master_fit(&hm, &r, err) != 0)
+		lbind_error(L, fname, err);
+	lfit_master_push(L, b, &r);
 }
 
-/* median periods (omega tau_eff / 2 pi) of the resolved bins away from
-** chi = 90 degrees: near the resolution limit the speed is biased */
-static double lfit_median_periods(const hetero_bins *b, double alpha,
-				  const hetero_result *st)
-{
-	double mc = b->min_cos > 0 ? b->min_cos : 0.25, buf[4096];
-	size_t m = 0;
-	for (size_t k = 0; k < b->nb && m < 4096; k++) {
-		double qc = b->qx[k] * cos(alpha) + b->qy[k] * sin(alpha);
-		if (b->resolved[k] && isfinite(st[k].periods) &&
-		    fabs(qc) >= mc * b->q[k])
-			buf[m++] = st[k].periods;
-	}
-	if (m == 0)
-		return NAN;
-	for (size_t i = 1; i < m; i++)	/* insertion sort: few bins */
-		for (size_t j = i; j > 0 && buf[j] < buf[j - 1]; j--) {
-			double t = buf[j];
-			buf[j] = buf[j - 1];
-			buf[j - 1] = t;
-		}
-	return m % 2 ? buf[m / 2] : (buf[m / 2 - 1] + buf[m / 2]) / 2;
-}
-
-/* periods and, below LFIT_MIN_PERIODS, a warning. Over less than about
-** one and a half periods the cosine's curvature is nearly degenerate with
-** the decay's shape: cos(omega tau) e^{-(tau/tau0)^gamma} with a larger
-** omega, longer tau0 and smaller gamma fits as well, so each bin's free
-** tau0 and gamma let its omega drift high. Measured again with the
-** multi-tau averaging and the bins' spread in the model (64 x 64 px, 2000
-** frames of 0.2 s, tau0 100 s, 4 seeds each): 2.5 A/s (1.0-1.1 periods)
-** came out 2.85-2.92, 3.5 A/s (1.2-1.4) 3.67-3.76, 5 A/s (1.3-1.7)
-** 5.08-5.13, 7 A/s (2.0-2.3) 7.01-7.09: every seed high, so the bias is
-** the model's degeneracy, not noise, and it stays. The master-curve fit
-** shares tau0 per ring and gamma, beta, h over all sectors, whose omegas
-** span |cos chi| from 0.25 to 1, which lifts the degeneracy: 2.40-2.59
-** +/- 0.07-0.11, 3.41-3.52 +/- 0.06, 4.95-5.00 +/- 0.05 in the same runs
-** (|z| <= 1.2), hence the advice. */
-#define LFIT_MIN_PERIODS 1.5
+/* periods and the core's warning near the resolution limit */
 static void lfit_limit(lua_State *L, const hetero_velocity *v, double per)
 {
-	char msg[256];
+	char msg[ERR_LEN];
 	lfit_setnum(L, "periods", per);
-	if (!v->resolved || !(per < LFIT_MIN_PERIODS))
+	if (!hetero_limit_warning(v->resolved, per, msg))
 		return;
-	snprintf(msg, sizeof msg, "near the resolution limit: median %.2f "
-		 "periods in the delay range (< %.1f), the omega(q, chi) speed "
-		 "is biased high; use the master-curve fit (master = {...})",
-		 per, LFIT_MIN_PERIODS);
 	lua_pushstring(L, msg);
 	lua_setfield(L, -2, "warning");
 }
@@ -1180,10 +914,11 @@ static int lfit_velocity(lua_State *L)
 	double *qx = lfit_buf(L, nb), *qy = lfit_buf(L, nb);
 	int *rs = lua_newuserdatauv(L, sizeof(int) * nb, 0);
 	int *ring = lua_newuserdatauv(L, sizeof(int) * nb, 0);
+	int *vd = lua_newuserdatauv(L, sizeof(int) * nb, 0);
 	hetero_result *st = lua_newuserdatauv(L, sizeof(hetero_result) * nb, 0);
 	int have_fits = lua_getfield(L, 1, "fits") == LUA_TTABLE;
 	if (have_fits) {
-		lfit_from_fits(L, lua_gettop(L), nb, om, oe, rs, st, fname);
+		lfit_from_fits(L, lua_gettop(L), nb, om, oe, rs, vd, st, fname);
 	} else {
 		const double *o1 = lfit_field_vec(L, 1, "omega", nb, fname);
 		const double *o2 = lfit_field_vec(L, 1, "omega_err", nb, fname);
@@ -1214,10 +949,7 @@ static int lfit_velocity(lua_State *L)
 	if (!(ax && ay) && !ph)
 		return luaL_error(L, "%s: 'qx' and 'qy' (bin means, 1/m) or "
 				  "'phi_deg' are required", fname);
-	for (size_t k = 0; k < nb; k++) {
-		qx[k] = ax ? ax[k] : q[k] * cos(ph[k] * M_PI / 180);
-		qy[k] = ay ? ay[k] : q[k] * sin(ph[k] * M_PI / 180);
-	}
+	hetero_bins_qxy(q, ax, ay, ph, nb, qx, qy);
 	/* optional second moments <qx^2>, <qy^2>, <qx qy> per bin (1/m^2):
 	** the within-bin spread of q cos chi for the master-curve fit */
 	const double *mom[3] = {lfit_field_vec(L, 1, "qxx", nb, fname),
@@ -1228,17 +960,18 @@ static int lfit_velocity(lua_State *L)
 				  fname);
 	/* optional pixels = {bin = p.map, qx = m.q * m.ux, qy = m.q * m.uy,
 	** w = }: the master fit then averages Eq. 1 over each bin's pixels */
-	lfit_pix px;
+	hetero_pixels px;
 	lfit_get_pixels(L, 1, &px, fname);
 	double deg = lbind_optnum(L, 1, "flow_angle_deg", 0, fname);
 	double alpha = lbind_optnum(L, 1, "flow_angle", deg * M_PI / 180, fname);
 	int fit_angle = lbind_optbool(L, 1, "fit_angle", 0, fname);
 	hetero_bins b = {nb, om, oe, rs, ring, q, qx, qy,
-		lbind_optnum(L, 1, "min_cos", 0, fname)};
+		lbind_optnum(L, 1, "min_cos", 0, fname), have_fits ? vd : NULL};
 	hetero_velocity *out = lua_newuserdatauv(L, sizeof *out, 0);
 	if (hetero_velocity_fit(&b, alpha, fit_angle, out, err) != 0)
 		return lbind_error(L, fname, err);
-	double per = have_fits ? lfit_median_periods(&b, out->flow_angle, st) : NAN;
+	double per = have_fits ? hetero_median_periods(&b, out->flow_angle, st)
+		: NAN;
 	int top = lua_gettop(L);
 	if (lua_getfield(L, 1, "master") == LUA_TTABLE && out->resolved) {
 		if (!have_fits)
@@ -1303,6 +1036,17 @@ static int lfit_eval(lua_State *L)
 	return 1;
 }
 
+/* fit.missing(tau, g2 [, err]): is this g2 point missing data
+** (fit_g2_missing)? The rule every g2 fitter applies. */
+static int lfit_missing(lua_State *L)
+{
+	double tau = luaL_checknumber(L, 1), g2 = luaL_checknumber(L, 2);
+	int has = !lua_isnoneornil(L, 3);
+	lua_pushboolean(L, fit_g2_missing(tau, g2, has ? luaL_checknumber(L, 3)
+						: 1, has));
+	return 1;
+}
+
 static void lfit_push_models(lua_State *L)
 {
 	static const char *const models[] = {"heterodyne", "homodyne",
@@ -1325,7 +1069,8 @@ static void lfit_push_models(lua_State *L)
 
 static const luaL_Reg lfit_funcs[] = {
 	{"curve", lfit_curve}, {"heterodyne", lfit_heterodyne},
-	{"velocity", lfit_velocity}, {"eval", lfit_eval}, {NULL, NULL}
+	{"velocity", lfit_velocity}, {"eval", lfit_eval},
+	{"missing", lfit_missing}, {NULL, NULL}
 };
 
 int luaopen_ionflow_fit(lua_State *L)

@@ -174,14 +174,14 @@ local function hom_rows(a, n, what)
   return t, a.ndim == 2 and a.shape[2] or 1
 end
 
--- bin k's usable points (as fit.heterodyne's: tau > 0, g2 finite, error
--- finite and > 0), in delay order
+-- bin k's usable points in delay order: not missing data by the rule of
+-- every g2 fitter (fit.missing: tau > 0, g2 finite and not 0, error
+-- finite and > 0)
 local function hom_points(tau, g2, err, k)
   local x, y, e = {}, {}, err and {} or nil
   for i = 1, #tau do
     local t, g, s = tau[i], g2[i][k], err and err[i][k]
-    if t > 0 and t < math.huge and g == g and math.abs(g) < math.huge and
-        (not err or (s > 0 and s < math.huge)) then
+    if not fit.missing(t, g, s) then
       x[#x + 1], y[#y + 1] = t, g
       if e then e[#e + 1] = s end
     end
@@ -201,8 +201,7 @@ end
 local function hom_pool(g2, err, ring)
   local sum, cnt, out = {}, {}, {}
   local function usable(i, k)
-    local s, g = err[i][k], g2[i][k]
-    return s > 0 and s < math.huge and g == g
+    return not fit.missing(1, g2[i][k], err[i][k])
   end
   for i = 1, #err do
     sum[i], cnt[i] = {}, {}
@@ -258,26 +257,32 @@ local function hom_rho(f, x, y, e, mo)
   return math.min(math.max(rho, 0), 0.98)
 end
 
-local function hom_failed(reason, n)
+local function hom_failed(reason, n, status)
   local r = {converged = false, reason = reason, n = n, chi2_red = 0 / 0,
-    rho = 0 / 0}
+    rho = 0 / 0, status = status}
   for _, k in ipairs(HOM_NAMES) do r[k], r[k .. "_err"] = 0 / 0, 0 / 0 end
   return r
 end
 
--- why a finished fit is not to be used, or nil
-local function hom_judge(f, fb)
-  if not f.converged then return "not converged: " .. f.status end
+-- the status of a finished fit (fit.curve's) and why it is not to be
+-- used, or nil
+local function hom_judge(f)
+  if f.status == "ok" then return "ok", nil end
+  if f.status == "not converged" then
+    return f.status, "not converged: " .. f.solver
+  end
   for j, k in ipairs(HOM_NAMES) do
-    if j > 1 or fb then
-      if f.at_bound[j] then return k .. " at a bound of its range" end
-      local s = f[k .. "_err"]
-      if not (s > 0 and s < math.huge) then
-        return k .. " has no finite error"
-      end
+    if f.status == "at bound" and f.at_bound[j] then
+      return f.status, k .. " at a bound of its range"
+    end
+    local s = f[k .. "_err"]
+    if f.status == "poor fit" and f[k] and s ~= nil and s ~= 0 and
+        not (s > 0 and s < math.huge) then
+      return f.status, k .. " has no finite error"
     end
   end
-  return nil
+  return f.status, string.format("%s: chi2_red %.3g, residual runs z %.1f",
+    f.status, f.chi2_red, f.runs_z or 0 / 0)
 end
 
 -- one bin: the fit of its usable points, errors as fit.heterodyne's
@@ -285,8 +290,8 @@ end
 -- residuals' lag-1 correlation)
 local function hom_fit(x, y, e, o)
   if #x < HOM_MIN_POINTS then
-    return hom_failed(string.format("%d usable points (finite, tau > 0, "
-      .. "error > 0); %d needed", #x, HOM_MIN_POINTS), #x)
+    return hom_failed(string.format("%d usable points (tau > 0, g2 finite "
+      .. "and not 0, error > 0); %d needed", #x, HOM_MIN_POINTS), #x, "no data")
   end
   local fb = o.fit_baseline and true or false
   local mo = {frame_time = o.frame_time, dpl = o.dpl}
@@ -294,23 +299,25 @@ local function hom_fit(x, y, e, o)
   -- tau0 within what the delays can tell (as fit.heterodyne's bounds)
   local tlo, thi = x[1] / 20, 1000 * x[#x]
   p0.tau0 = math.min(math.max(p0.tau0, tlo), thi)
+  p0.beta = math.min(p0.beta, 1)   -- contrast <= 1 (fit.curve's bound)
   local ok, f = pcall(fit.curve, "homodyne", x, y, {p0 = p0,
     lower = {baseline = 0.5, beta = 0, tau0 = tlo, gamma = 0.2},
-    upper = {baseline = 1.5, tau0 = thi, gamma = 3},
+    upper = {baseline = 1.5, beta = 1, tau0 = thi, gamma = 3},
     fixed = {baseline = not fb}, sigma = e, scale_errors = "up",
     frame_time = o.frame_time, dpl = o.dpl})
   if not ok then
     return hom_failed("fit failed: " .. tostring(f):gsub("^.-fit%.curve: ", ""),
-      #x)
+      #x, "not converged")
   end
   local rho = hom_rho(f, x, y, e, mo)
-  local r = {n = #x, chi2_red = f.chi2_red, rho = rho, status = f.status}
+  local r = {n = #x, chi2_red = f.chi2_red, rho = rho, solver = f.solver,
+    chi2_q = f.chi2_q, runs_z = f.runs_z}
   local infl = math.sqrt((1 + rho) / (1 - rho))
   for _, k in ipairs(HOM_NAMES) do
     r[k], r[k .. "_err"] = f[k], f[k .. "_err"] * infl
   end
-  local why = hom_judge(f, fb)
-  r.converged, r.reason = why == nil, why or "converged"
+  local status, why = hom_judge(f)
+  r.status, r.converged, r.reason = status, f.converged, why or "ok"
   return r
 end
 
@@ -333,32 +340,46 @@ local function hom_mean(fits, k)
   return m, math.sqrt(scale * sww) / sw
 end
 
--- per ring: the weighted means of tau0, beta and gamma over its
--- converged bins, and the mean q of those bins
+-- the status of a ring without ok bins: no data when none of its bins
+-- has any, else its bins' most frequent status (ties: the first in
+-- "not converged", "at bound", "poor fit")
+local function hom_ring_status(count)
+  local best, n = "no data", 0
+  for _, s in ipairs{"not converged", "at bound", "poor fit"} do
+    if (count[s] or 0) > n then best, n = s, count[s] end
+  end
+  return best
+end
+
+-- per ring: the weighted means of tau0, beta and gamma over its bins of
+-- status ok, and the mean q of those bins; the ring's status is ok when
+-- it has one, else hom_ring_status
 local function hom_rings(bins, ring, q)
   local by, nr = {}, 0
   for k, f in ipairs(bins) do
     local r = ring and ring[k] or 1
     nr = math.max(nr, r)
-    by[r] = by[r] or {fits = {}, q = {}}
-    if f.converged then
-      local t = by[r]
+    by[r] = by[r] or {fits = {}, q = {}, count = {}}
+    local t = by[r]
+    t.count[f.status] = (t.count[f.status] or 0) + 1
+    if f.status == "ok" then
       t.fits[#t.fits + 1] = f
       t.q[#t.q + 1] = q and q[k] or 0 / 0
     end
   end
   local rings = {}
   for r = 1, nr do
-    local t = by[r] or {fits = {}, q = {}}
+    local t = by[r] or {fits = {}, q = {}, count = {}}
     local R = {ring = r, nbins = #t.fits}
     if #t.fits == 0 then
-      R.reason = "no converged bin"
+      R.status = hom_ring_status(t.count)
+      R.reason = "no bin fitted ok (" .. R.status .. ")"
       for _, k in ipairs{"q", "tau0", "tau0_err", "beta", "beta_err",
                          "gamma", "gamma_err"} do R[k] = 0 / 0 end
     else
       local sq = 0
       for _, v in ipairs(t.q) do sq = sq + v end
-      R.q, R.reason = sq / #t.q, "converged"
+      R.q, R.status, R.reason = sq / #t.q, "ok", "ok"
       for _, k in ipairs{"tau0", "beta", "gamma"} do
         R[k], R[k .. "_err"] = hom_mean(t.fits, k)
       end
@@ -373,7 +394,8 @@ end
 -- e^{-2 (tau/tau0)^gamma}, the baseline fixed at 1 unless o.fit_baseline,
 -- with the multi-tau averaging of o.frame_time (s between correlated
 -- frames) and o.dpl; per ring of o.bins (bin_moments; none: one ring)
--- the weighted means of tau0, beta and gamma over its converged bins.
+-- the weighted means of tau0, beta and gamma over its bins of status ok
+-- (fit.curve's status: ok, at bound, poor fit, no data, not converged).
 -- Returns {bins = {per-bin fits}, rings = {per-ring means}}; a bin that
 -- cannot be fitted gets NaN and its reason, not an error.
 -- The g2 itself is biased by the correlator's symmetric normalisation
@@ -427,6 +449,24 @@ function M.homodyne(tau, g2, err, o)
     out[k] = hom_fit(x, y, e, o)
   end
   return {bins = out, rings = hom_rings(out, ring, q)}
+end
+
+-- "v+/-e" with the error's two leading digits and the value to the same
+-- decimal, in exponent form below 1e-3 or from 1e6 (a fast tau0 of
+-- microseconds reads 2.300e-05+/-4.1e-07, never 0.000+/-0.000); without
+-- a finite error above 1e-12 of the value "%.4g+/-e"
+function M.plusminus(v, e)
+  if not (e > 1e-12 * math.abs(v) and e < math.huge) or v ~= v then
+    return string.format("%.4g+/-%s", v, tostring(e))
+  end
+  local ev = math.floor(math.log(e, 10))
+  local av = v ~= 0 and math.floor(math.log(math.abs(v), 10)) or ev
+  if av < -3 or av > 5 then
+    local d = math.max(1, av - ev + 1)
+    return string.format("%." .. d .. "e+/-%.1e", v, e)
+  end
+  local d = math.max(0, 1 - ev)
+  return string.format("%." .. d .. "f+/-%." .. d .. "f", v, e)
 end
 
 -- the speed of one g2 table (n_tau x n_bins, tau in s): Eq. 1 fits with

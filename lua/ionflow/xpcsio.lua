@@ -896,7 +896,8 @@ end
 -- The velocity workflows (bin_moments, result_bins, simulated_run, static_weights,
 -- bin_spread, homodyne, velocity, velocity_vs_time) live in
 -- ionflow.velocity; they stay reachable here, loaded on first use.
-local MOVED = {bin_moments = true, result_bins = true, simulated_run = true,
+local MOVED = {bin_moments = true, result_bins = true, plusminus = true,
+  simulated_run = true,
   static_weights = true, bin_spread = true, homodyne = true,
   velocity = true, velocity_vs_time = true}
 setmetatable(M, {__index = function(_, k)

@@ -13,7 +13,8 @@ local r = fit.curve(function(p, x) return p[1] * math.exp(-x / p[2]) + p[3] end,
 t.near(r.a, 2.5, 1e-8, "Lua model: amplitude")
 t.near(r.tau, 1.7, 1e-8, "Lua model: decay time")
 t.near(r.p[3], 0.3, 1e-8, "Lua model: offset by index")
-t.is(r.status, "converged", "status converged")
+t.is(r.solver, "converged", "the solver converged")
+t.is(r.status, "ok", "status ok")
 t.ok(r.converged and r.dof == 27, "converged with 27 degrees of freedom")
 
 -- vectorized Lua model: called once per evaluation with the whole x
@@ -337,5 +338,25 @@ t.ok(vl.master.resolved and math.abs(vl.master.v_A_per_s - 2.5) < 3 * vl.master.
   "2.5 A/s: the master-curve speed covers the truth")
 t.ok(v.warning == nil and v.periods > 1.5, string.format(
   "100 A/s: no resolution warning (%.1f periods)", v.periods))
+
+-- the median periods of the resolved bins counts every bin: it was taken
+-- over the first 4096 only (a fixed buffer), so 4096 bins of 1 period
+-- ahead of 5000 of 2 gave 1 instead of 2
+do
+  local nb, fits, q, phi, ring = 9096, {}, {}, {}, {}
+  local v0 = 100 * units.A
+  for k = 1, nb do
+    phi[k] = (k % 36) * 10 + 5
+    q[k] = (1 + k % 8) * 1e8
+    ring[k] = 1 + k % 8
+    local om = v0 * math.abs(q[k] * math.cos(math.rad(phi[k])))
+    fits[k] = {omega = om, omega_err = 1e-3 * om + 1e-6, resolved = true,
+      periods = k <= 4096 and 1 or 2, baseline = 1, beta = 0.2, h = 0.5,
+      tau0 = 10, gamma = 1}
+  end
+  local r = fit.velocity{fits = fits, q = q, phi_deg = phi, ring = ring}
+  t.ok(r.resolved and r.periods == 2, string.format("median periods over "
+    .. "all %d bins (got %s)", nb, tostring(r.periods)))
+end
 
 t.done()

@@ -189,9 +189,21 @@ do
     end
   end
   local G, E = array.from(rows), array.from(erows)
-  local _, ve = X.velocity(td, G, E, {bins = {q = b6.q, qx = b6.qx,
-    qy = b6.qy, qxx = b6.qxx, qyy = b6.qyy, qxy = b6.qxy, ring = b6.ring},
+  -- the envelope misses the mixture by far more than errors of 1e-4:
+  -- its fits say so, and are taken as they are to show the bias
+  local be = {q = b6.q, qx = b6.qx, qy = b6.qy, qxx = b6.qxx, qyy = b6.qyy,
+    qxy = b6.qxy, ring = b6.ring}
+  local fe = fit.heterodyne(td, G, E, {spread = X.bin_spread(be, 0),
     frame_time = dt})
+  local npoor = 0
+  for _, f in ipairs(fe) do
+    if f.status == "poor fit" then npoor = npoor + 1 end
+    f.status = "ok"
+  end
+  t.ok(npoor > #fe / 2, string.format("the Gaussian envelope's misfit at "
+    .. "errors of 1e-4 is flagged: %d of %d bins poor fits", npoor, #fe))
+  be.fits = fe
+  local ve = fit.velocity(be)
   local _, vn = X.velocity(td, G, E, {bins = b6, frame_time = dt})
   local de, dn = 100 * (ve.v / vt - 1), 100 * (vn.v / vt - 1)
   t.diag("exact mixture, 200 A/s: Gaussian envelope %+.3f %%, pixel nodes %+.4f %%", de, dn)

@@ -63,6 +63,25 @@ do
   local f <close> = h5.open(out)
   t.is(f:attrs("/ionflow/velocity/result").resolved, 1, "result group says resolved")
   t.ok(f:exists("/ionflow/velocity/rings/v_m_per_s"), "per-ring speeds written")
+  local fs, rs = f:read("/ionflow/velocity/fits/status"),
+    f:read("/ionflow/velocity/rings/status")
+  local nfit = #f:read("/ionflow/velocity/fits/omega")
+  local known = {ok = true, ["at bound"] = true, ["poor fit"] = true,
+    ["no data"] = true, ["not converged"] = true}
+  local all_known = type(fs) == "table" and #fs == nfit
+  for _, s in ipairs(type(fs) == "table" and fs or {}) do
+    all_known = all_known and known[s] == true
+  end
+  local ring_ok = false
+  for _, s in ipairs(type(rs) == "table" and rs or {}) do
+    all_known = all_known and known[s] == true
+    ring_ok = ring_ok or s == "ok"
+  end
+  t.ok(all_known and ring_ok, "a status per fit and per ring written next "
+    .. "to the numbers (rings: " .. table.concat(type(rs) == "table" and rs
+    or {}, ", ") .. ")")
+  t.ok(o:find("bins  status", 1, true) and o:find("%(%d+ with an ok fit%)"),
+    "the printed table shows the rings' status")
 end
 
 -- a windowed correlation result: v(t) from its g2_partial
