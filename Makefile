@@ -20,6 +20,14 @@ LUA_CDIR = $(PREFIX)/lib/lua/5.4
 LUA_LDIR = $(PREFIX)/share/lua/5.4
 
 CC      ?= cc
+# quiet by default: one short line per step; make V=1 shows the commands
+ifeq ($(V),1)
+Q =
+say = @:
+else
+Q = @
+say = @printf '  %-7s %s\n'
+endif
 PKGS     = lua5.4 gsl readline liblzf liblz4
 # recursive (=) on purpose: evaluated when first compiling, after the deps
 # step has installed what a fresh machine lacks
@@ -71,24 +79,29 @@ ionflow: $(BUILD)/ionflow FORCE
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(BUILD)/ionflow: $(OBJ) $(BUILD)/.ldflags
-	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
 ionflow.so: $(BUILD)/ionflow.so FORCE
 	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(BUILD)/ionflow.so: $(MODOBJ) $(BUILD)/.ldflags
-	$(CC) -shared $(LDFLAGS) -o $@ $(MODOBJ) $(MOD_LIBS) -lm
+	$(say) LINK $@
+	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $(MODOBJ) $(MOD_LIBS) -lm
 
 $(BUILD)/libionflow.a: $(LIBOBJ)
-	rm -f $@ && ar rcs $@ $(LIBOBJ)
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $(LIBOBJ)
 
 $(BUILD)/%.o: src/%.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libionflow.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
+	$(say) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
 
 # objects are rebuilt when the compiler flags change
 $(BUILD)/.flags: FORCE | deps

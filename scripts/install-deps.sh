@@ -18,9 +18,17 @@ done
 if [ "$(id -u)" = 0 ]; then
   echo "ionflow: installing$missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  # quiet unless it fails: then the whole log is shown
+  log=$(mktemp)
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+         $missing; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    echo "ionflow: installing the packages failed (log above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
 else
   echo "ionflow: missing Debian packages; run as root:" >&2
   echo "  apt-get install$missing" >&2
