@@ -22,10 +22,45 @@
 local cp = require "ionflow.cellparams"
 local cio = require "ionflow.cellio"
 
-local usage = "usage: ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] " ..
-  "[--L 3e-3] [--T 363.15] [--c0 1870] [--params NAME|FILE.lua] [--minutes 1100] " ..
-  "[--rest MINUTES] [-N 200] [--R-int OHM_M2] [--R-growth OHM_M2] [--growth-p P] " ..
-  "[--Tf TF | --Tf0 TF0] [--refine R] [--n-times N] [-o RUN.h5] [--csv DIR] [--quiet]"
+local usage = [==[
+usage: ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] [--L 3e-3]
+  [--T 363.15] [--c0 1870] [--params NAME|FILE.lua] [--minutes 1100]
+  [--rest MINUTES] [-N 200] [--R-int OHM_M2] [--R-growth OHM_M2]
+  [--growth-p P] [--Tf TF | --Tf0 TF0] [--refine R] [--n-times N]
+  [-o RUN.h5] [--csv DIR] [--quiet]
+
+Runs the concentrated-solution model of the paper's Li | PEO-LiTFSI | Li
+cell held at a constant voltage (or current), optionally followed by an
+open-circuit rest (restricted diffusion), and prints the current, the
+voltage's parts, the salt balance and the velocities at the paper's five
+XPCS positions; writes them as CSV (current.csv, profiles.csv,
+velocities.csv) and/or HDF5.
+
+Options (defaults in brackets):
+  --V VOLTS             cell voltage held [0.3]
+  --I MA_PER_CM2        current density held instead of a voltage
+  --L M                 electrolyte thickness, metres [3e-3]
+  --T K                 temperature, kelvin [363.15]
+  --c0 MOL_PER_M3       initial salt concentration [1870 = 1.87 mol/L]
+  --params NAME|FILE    parameter set: pnb, tplus-0.2 or diffec, or a Lua
+                        file returning {kappa=, D=, tp=, Tf=, R_int=, ...}
+                        (SI; numbers, functions or tables of c) [tplus-0.2]
+  --minutes M           length of the polarization [1100]
+  --rest M              open-circuit rest after it, minutes [none]
+  -N N                  finite volumes [200]
+  --R-int OHM_M2        interfacial resistance [the set's]
+  --R-growth OHM_M2     growth of R_int over the polarization [none]
+  --growth-p P          growth law (t / t_pol)^P: 1 linear, 0.5 parabolic [1]
+  --Tf TF               constant thermodynamic factor [the set's]
+  --Tf0 TF0             Tf = 1 + (TF0 - 1) c / c0 [the set's: 3]
+  --refine R            grid refinement near the electrodes [1]
+  --n-times N           output times [111]
+  -o RUN.h5             HDF5 output
+  --csv DIR             CSV output directory (made if missing)
+  --quiet               print only the summary
+
+Example:
+  ionflow scripts/polarize.lua --params diffec --minutes 600 --csv run]==]
 
 local o = require("ionflow.cli").parse(arg, {name = "polarize", usage = usage,
   numbers = {V = true, I = true, L = true, T = true, c0 = true, minutes = true,

@@ -24,28 +24,68 @@
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
-usage: xpcs-correlate.lua RAW -o RESULT.h5 [--qmap QMAP.h5]
-  [--dataset PATH] [--frames FIRST:LAST] [--stride N] [--q-bins N]
-  [--phi-bins N] [--fold] [--log] [--window N] [--overlap N]
-  [--segments N] [--normalize] [--reject SIGMA] [--energy KEV]
-  [--distance M] [--pixel M] [--center X,Y] [--metadata FILE]
-  [--twotime BIN,BIN,...] [--downsample N]
-raw formats (chosen from the file; --format hdf5|rigaku|rigaku3m|imm):
-  HDF5 (frames at /entry/data/data or --dataset), Rigaku 500k NAME.bin,
-  Rigaku 3M NAME.bin.000 .. .005 (six modules), APS IMM dense or sparse
-  --nframes N|last  Rigaku: the run's frame count (empty frames have no
-                    words), or the last word's frame + 1
-  --gap ROWS,COLS   Rigaku 3M gaps between modules (default 70,52)
-  --module-order A,B,C,D,E,F  Rigaku 3M: the file suffix (0-5) shown in
-                    each grid slot, rows top to bottom, left then right
-                    (default 5,0,4,1,3,2)
-  --module ROWS,COLS  Rigaku module shape (default 512,1024)
-  --metadata FILE   APS metadata for the geometry (default: an HDF5 raw
-                    file's own, else NAME_metadata.hdf beside RAW)]==]
+usage: ionflow scripts/xpcs-correlate.lua RAW -o RESULT.h5 [--qmap QMAP.h5]
+  [--q-bins N] [--phi-bins N] [--q-range QMIN:QMAX] [--fold] [--log]
+  [--frames FIRST:LAST]
+  [--stride N] [--window N] [--overlap N] [--segments N] [--normalize]
+  [--reject SIGMA] [--twotime BIN,BIN,...] [--downsample N]
+  [--metadata FILE] [--energy KEV] [--distance M] [--pixel M]
+  [--center X,Y] [--dataset PATH] [--format FMT] [--nframes N|last]
+  [--gap ROWS,COLS] [--module-order A,B,C,D,E,F] [--module ROWS,COLS]
+
+Correlates the frames of a raw XPCS file (multi-tau g2 per q bin, its
+errors, intensities, optionally two-time maps of chosen bins) and writes
+them in the APS 8-ID-I result layout that the community viewer reads.
+RAW is HDF5 (frames at /entry/data/data), Rigaku 500k NAME.bin, Rigaku 3M
+NAME.bin.000 (with its five sibling modules) or APS IMM, dense or sparse.
+Memory does not grow with the number of frames. Prints a table of the
+bins (q, phi, pixels, g2 at the first delay).
+
+Options (defaults in brackets):
+  -o RESULT.h5          the result file (written atomically; never the input)
+  --qmap QMAP.h5        the partition, in the APS qmap (pySimpleMask) layout
+                        [rings from --q-bins and --phi-bins]
+  --q-bins N            q rings [10]; --phi-bins N: sectors per ring [1]
+  --q-range QMIN:QMAX   rings over this q range, 1/A [the detector's]
+  --fold                sectors folded onto 0..180 deg [no]
+  --log                 rings equally spaced in log q [linear]
+  --frames FIRST:LAST   1-based inclusive frame range [all]
+  --stride N            use every N-th frame [1]
+  --window N            also correlate windows of N frames (v(t)) [none]
+  --overlap N           frames shared by successive windows [0]
+  --segments N          I(q) segments over the run [10]
+  --normalize           divide each frame by its mean intensity [no]
+  --reject SIGMA        drop frames whose intensity is SIGMA sd off [none]
+  --twotime BINS        two-time maps of these dynamic bins [none]
+  --downsample N        frames averaged per two-time step [1]
+  --metadata FILE       APS metadata for the geometry [an HDF5 raw file's
+                        own, else NAME_metadata.hdf beside RAW]
+  --energy KEV, --distance M, --pixel M, --center X,Y  geometry overrides
+                        (keV, metres, metres, pixels) [from the metadata]
+  --dataset PATH        frames dataset of an HDF5 file [/entry/data/data]
+  --format FMT          hdf5, rigaku, rigaku3m or imm [from the file]
+  --nframes N|last      Rigaku: the run's frame count (empty frames have no
+                        words), or "last": the last word's frame + 1
+  --gap ROWS,COLS       Rigaku 3M gaps between modules [70,52]
+  --module-order A,...  Rigaku 3M: file suffix (0-5) of each grid slot,
+                        rows top to bottom, left then right [5,0,4,1,3,2]
+  --module ROWS,COLS    Rigaku module shape [512,1024]
+
+Example:
+  ionflow scripts/make-sample.lua
+  ionflow scripts/xpcs-correlate.lua scan_0042.h5 --qmap scan_0042_qmap.h5 \
+      -o result.h5]==]
 
 local cli = require "ionflow.cli"
 local o = cli.parse(arg, {name = "xpcs-correlate", usage = usage,
   flags = {fold = true, log = true, normalize = true},
+  values = {out = true, qmap = true, frames = true, center = true,
+    metadata = true, meta = true, twotime = true, dataset = true,
+    format = true, nframes = true, gap = true, module_order = true,
+    module = true, q_bins = true, phi_bins = true, stride = true,
+    window = true, overlap = true, segments = true, reject = true,
+    downsample = true, energy = true, distance = true, pixel = true,
+    q_range = true},
   positional = {"raw"}, short = {o = "out"}})
 local function die(msg) o:die(msg) end
 if not o.raw then die("no raw file") end
@@ -81,6 +121,15 @@ end
 
 local det = X.detector_cli(o)
 
+local qmin, qmax
+if o.q_range then
+  local a, b = o.q_range:match("^([^:]*):([^:]*)$")
+  qmin, qmax = tonumber(a), tonumber(b)
+  if not a or (a ~= "" and not qmin) or (b ~= "" and not qmax) then
+    die("--q-range needs QMIN:QMAX in 1/A")
+  end
+end
+
 local ok, err = pcall(function()
   local g = X.raw_geometry(o.raw, {metadata = o.metadata or o.meta,
     dataset = o.dataset, over = over, detector = det})
@@ -89,7 +138,8 @@ local ok, err = pcall(function()
     qm = X.read_qmap(o.qmap, g)
   else
     qm = X.partitions(g, {q_bins = num("q_bins", true) or 10,
-      phi_bins = num("phi_bins", true) or 1, fold = o.fold, log = o.log})
+      phi_bins = num("phi_bins", true) or 1, fold = o.fold, log = o.log,
+      q_min = qmin and qmin * 1e10, q_max = qmax and qmax * 1e10})
   end
   local t0 = os.clock()
   local res = X.correlate{raw = o.raw, dataset = o.dataset,

@@ -33,27 +33,57 @@
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
-usage: xpcs-velocity.lua RAW|RESULT.h5 -o OUT.h5 [--flow-angle DEG]
-  (RESULT: xpcs-correlate's, boost_corr's or the legacy APS layout)
-  [--fit-angle] [--window N] [--overlap N] [--q-range QMIN:QMAX]
-  [--q-bins N] [--phi-bins N] [--master] [--dataset PATH]
-  [--frames FIRST:LAST] [--frame-time S] [--metadata FILE]
-raw formats (chosen from the file; --format hdf5|rigaku|rigaku3m|imm):
-  HDF5 (frames at /entry/data/data or --dataset), Rigaku 500k NAME.bin,
-  Rigaku 3M NAME.bin.000 .. .005 (six modules), APS IMM dense or sparse
-  --nframes N|last  Rigaku: the run's frame count (empty frames have no
-                    words), or the last word's frame + 1
-  --gap ROWS,COLS   Rigaku 3M gaps between modules (default 70,52)
-  --module-order A,B,C,D,E,F  Rigaku 3M: the file suffix (0-5) shown in
-                    each grid slot, rows top to bottom, left then right
-                    (default 5,0,4,1,3,2)
-  --module ROWS,COLS  Rigaku module shape (default 512,1024)
-  --metadata FILE   APS metadata for the geometry (default: an HDF5 raw
-                    file's own, else NAME_metadata.hdf beside RAW)]==]
+usage: ionflow scripts/xpcs-velocity.lua RAW|RESULT.h5 -o OUT.h5
+  [--flow-angle DEG] [--fit-angle] [--master] [--window N] [--overlap N]
+  [--q-range QMIN:QMAX] [--q-bins N] [--phi-bins N] [--frames FIRST:LAST]
+  [--frame-time S] [--metadata FILE] [--dataset PATH] [--format FMT]
+  [--nframes N|last] [--gap ROWS,COLS] [--module-order A,B,C,D,E,F]
+  [--module ROWS,COLS]
+
+The electrolyte's flow speed from heterodyne XPCS (the paper's Eqs. 1
+and 2): g2 per q ring and sector, an Eq. 1 fit of each, omega against
+q cos chi, and the speed with its error, per time window if asked. The
+input is a raw frame file (any format xpcs-correlate.lua reads; it is
+correlated first) or a result file: xpcs-correlate.lua's, the APS
+correlator boost_corr's or the legacy APS layout, whose q per bin comes
+from its own qmap. Prints the rings and "velocity = V +/- E A/s"; every
+fit, bin and ring has a status (ok, at bound, poor fit, no data, not
+converged) and only ok bins enter the speed. With no resolvable
+oscillation (h = 1, or no flow) the homodyne fits per ring are given
+instead. Writes everything under /ionflow/velocity/ in OUT.h5.
+
+Options (defaults in brackets):
+  -o OUT.h5             the output file (written atomically; never the input)
+  --flow-angle DEG      flow direction on the detector [0]
+  --fit-angle           fit the flow direction too [fixed]
+  --master              also fit one master curve over all bins [no]
+  --window N            v(t): correlate windows of N frames (raw input) [no]
+  --overlap N           frames shared by successive windows [0]
+  --q-range QMIN:QMAX   rings over this q range, 1/A [the detector's]
+  --q-bins N            q rings [8]; --phi-bins N: sectors per ring [18]
+  --frames FIRST:LAST   1-based inclusive frame range [all]
+  --frame-time S        seconds between frames [from the metadata or result]
+  --metadata FILE       APS metadata for the geometry [an HDF5 raw file's
+                        own, else NAME_metadata.hdf beside RAW]
+  --dataset PATH        frames dataset of an HDF5 file [/entry/data/data]
+  --format FMT          hdf5, rigaku, rigaku3m or imm [from the file]
+  --nframes N|last      Rigaku: the run's frame count, or "last"
+  --gap ROWS,COLS       Rigaku 3M gaps between modules [70,52]
+  --module-order A,...  Rigaku 3M: file suffix of each grid slot [5,0,4,1,3,2]
+  --module ROWS,COLS    Rigaku module shape [512,1024]
+
+Example:
+  ionflow scripts/make-sample.lua
+  ionflow scripts/xpcs-velocity.lua scan_0042.h5 -o velocity.h5]==]
 
 local cli = require "ionflow.cli"
 local o = cli.parse(arg, {name = "xpcs-velocity", usage = usage,
   flags = {fit_angle = true, master = true},
+  values = {out = true, flow_angle = true, window = true, overlap = true,
+    q_range = true, q_bins = true, phi_bins = true, frames = true,
+    frame_time = true, metadata = true, meta = true, dataset = true,
+    format = true, nframes = true, gap = true, module_order = true,
+    module = true},
   positional = {"input"}, short = {o = "out"}})
 local function die(msg) o:die(msg) end
 if not o.input then die("no input file") end
@@ -85,6 +115,12 @@ local function load()
     local f <close> = h5.open(o.input)
     is_result = f:exists("/xpcs/multitau/normalized_g2") or
       f:exists("/exchange/norm-0-g2")
+    if not (is_result or f:exists(o.dataset or X.RAW_DATASET)) then
+      error(string.format("%s: neither raw frames (no %s) nor an XPCS result "
+        .. "(no /xpcs/multitau/normalized_g2, the APS layout, nor "
+        .. "/exchange/norm-0-g2, the legacy APS layout)", o.input,
+        o.dataset or X.RAW_DATASET))
+    end
   end
   if is_result then
     if o.window then die("--window needs raw frames (a result has fixed g2)") end
@@ -174,7 +210,7 @@ local function print_homodyne(H, rq)
   for _, R in ipairs(H.rings) do
     if R.nbins > 0 then
       print(string.format("%5d %12.6f %20s %18s %14s %5d  %s", R.ring,
-        R.q * A, pm(R.tau0, R.tau0_err), pm(R.beta, R.beta_err),
+        (rq[R.ring] or R.q) * A, pm(R.tau0, R.tau0_err), pm(R.beta, R.beta_err),
         pm(R.gamma, R.gamma_err), R.nbins, R.status))
     else
       print(string.format("%5d %12.6f %s", R.ring, (rq[R.ring] or 0 / 0) * A,

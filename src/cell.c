@@ -1005,10 +1005,12 @@ static double cell_seg_end(const cell_ws *w, double t_last)
 	return t_last;
 }
 
-/* a failed run: the message, the bar erased, the workspace freed */
+/* a failed run: the message (the binding names the function: no "cell:"
+** of our own, which made "cell.run: cell: interrupted"), the bar erased,
+** the workspace freed */
 static int cell_fail(cell_ws *w, char *err)
 {
-	err_set(err, "cell: %s", w->msg);
+	err_set(err, "%s", w->msg);
 	if (w->p->prog && w->p->prog->running)
 		progress_end(w->p->prog);
 	cell_ws_free(w);

@@ -45,7 +45,9 @@ function methods:num(k, int)
   if s == nil then return nil end
   local v = tonumber(s)
   if v == nil or (int and math.type(v) ~= "integer") then
-    self:die(string.format("%s%s needs a%s number, got %q", #k == 1 and "-" or "--",
+    local spec = getmetatable(self).spec
+    local dash = (#k == 1 and spec.short and spec.short[k] == k) and "-" or "--"
+    self:die(string.format("%s%s needs a%s number, got %q", dash,
       (k:gsub("_", "-")), int and "n integer" or "", tostring(s)))
   end
   return v
