@@ -177,6 +177,10 @@ say(string.format("total uncertainty %.3f%s", total, var and "" or " (statistica
 
 if o.csv then
   local d = o.csv
+  if sys.mkdir then
+    local okd, why = pcall(sys.mkdir, d)
+    if not okd then o:die("--csv: " .. tostring(why):gsub("^sys%.mkdir: ", "")) end
+  end
   local names, vals, errs, free = {}, {}, {}, {}
   for k, c in ipairs(jf.catalogue) do
     names[k], vals[k], errs[k] = k, best.p[c.name], best.err[c.name]

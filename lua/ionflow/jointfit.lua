@@ -157,6 +157,75 @@ end
 
 -- ---------------------------------------------------------------- model
 
+-- The times and positions of an experiment like the paper's, without
+-- values: ncurrent current times over minutes, profiles at the given
+-- minutes on npoints positions, velocities at the given positions (mm)
+-- at nvel times. opts: minutes (600), ncurrent (25), profile_minutes,
+-- npoints (11), positions_mm, nvel (8), L (m, the paper's).
+function M.skeleton(opts)
+  opts = opts or {}
+  local minutes = opts.minutes or 600
+  local L = opts.L or cp.paper.L
+  local d = {current = {t = {}, i = {}}, profiles = {}, velocities = {}}
+  local nc = opts.ncurrent or 25
+  for k = 0, nc - 1 do
+    d.current.t[k + 1], d.current.i[k + 1] = k * minutes * 60 / (nc - 1), 0
+  end
+  local np = opts.npoints or 11
+  for _, m in ipairs(opts.profile_minutes or {30, 150, 300, 450, 600}) do
+    local p = {minutes = m, t = m * 60, x = {}, c = {}}
+    for j = 0, np - 1 do
+      p.x[j + 1], p.c[j + 1] = L * (0.05 + 0.9 * j / (np - 1)), 0
+    end
+    d.profiles[#d.profiles + 1] = p
+  end
+  local nv = opts.nvel or 8
+  for _, mm in ipairs(opts.positions_mm or {0.95, 1.65, 2.35}) do
+    local v = {label = string.format("%.2f", mm), x = mm * 1e-3, t = {}, v = {}}
+    for k = 0, nv - 1 do v.t[k + 1], v.v[k + 1] = k * minutes * 60 / (nv - 1), 0 end
+    d.velocities[#d.velocities + 1] = v
+  end
+  return d
+end
+
+-- A synthetic experiment: the model with the named parameters truth
+-- (and opts as for M.run: Tf_law, base, N...) at the skeleton's points,
+-- with Gaussian noise noise = {current (relative), profiles (mol/m^3),
+-- velocities (m/s)} from Lua's generator seeded with seed. Returns the
+-- data (as load gives it).
+function M.synthetic(truth, skel, opts, noise, seed)
+  local r = M.run(truth, skel, opts)
+  math.randomseed(seed or 1)
+  local function gauss()
+    return math.sqrt(-2 * math.log(1 - math.random())) * math.cos(2 * math.pi * math.random())
+  end
+  local d = {dir = "synthetic", profiles = {}, velocities = {}}
+  if skel.current then
+    d.current = {t = {}, i = {}}
+    for k, t in ipairs(skel.current.t) do
+      d.current.t[k] = t
+      d.current.i[k] = r.i[r.ti[math.max(t, 0)]] * (1 + (noise.current or 0) * gauss())
+    end
+  end
+  for _, p in ipairs(skel.profiles) do
+    local q = {minutes = p.minutes, t = p.t, x = p.x, c = {}}
+    for k, x in ipairs(p.x) do
+      q.c[k] = r.c:get(r.ti[p.t], r.xi[x]) + (noise.profiles or 0) * gauss()
+    end
+    d.profiles[#d.profiles + 1] = q
+  end
+  for _, v in ipairs(skel.velocities) do
+    local u = {label = v.label, x = v.x, t = v.t, v = {}}
+    for k, t in ipairs(v.t) do
+      u.v[k] = r.v0_lab:get(r.ti[math.max(t, 0)], r.xi[v.x]) + (noise.velocities or 0) * gauss()
+    end
+    d.velocities[#d.velocities + 1] = u
+  end
+  return d
+end
+
+
+
 -- a property scaled by s: number, table {c, v} or function of c
 local function scaled(prop, s)
   if s == 1 then return prop end
@@ -600,6 +669,12 @@ function M.variants(data, best, list)
     o.sigma0 = best.sigma
     o.free = copy(opts.free)
     for k, x in pairs(v) do if k ~= "label" then o[k] = x end end
+    -- one pass when the best fit has estimated every series' error
+    local known = true
+    for _, s in ipairs(M.series_used(data, o)) do
+      if not best.sigma[s] then known = false end
+    end
+    if known then o.passes = 1 end
     local ok, r = pcall(M.fit, data, o)
     if ok then
       rows[#rows + 1] = {label = v.label, tp = r.tp, tp_err = r.tp_err, chi2_red = r.chi2_red,

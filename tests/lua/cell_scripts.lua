@@ -56,9 +56,9 @@ do
 end
 
 do
-  local ok, out = run("scripts/fit-transference.lua", "-N 40 --minutes 300 --csv " .. tmp .. "/fit")
+  local ok, out = run("scripts/fit-transference.lua", "-N 30 --minutes 300 --no-variants --no-scan --csv " .. tmp)
   t.ok(ok, "fit-transference.lua runs")
-  local f = csv.read(tmp .. "/fit/fit.csv")
+  local f = csv.read(tmp .. "/fit.csv")
   local tp0, err = f.columns[2][1], f.columns[3][1]
   t.ok(tp0 > -1 and tp0 < 0.95 and err > 0 and err < 0.5, "fitted t+0 inside its bounds, with an error")
   t.ok(out:find("tp0", 1, true) ~= nil, "the fit reports tp0")
