@@ -369,7 +369,12 @@ static void fit_finish(fit_ctx *c, fit_result *res, const double *f)
 	res->dof = pb->n - c->nfree;
 	res->chi2_red = res->dof > 0 ? chi2 / res->dof : NAN;
 	for (size_t j = 0; j < pb->np; j++) {
-		double tol = 1e-7 * (fabs(c->p[j]) + 1e-12);
+		/* relative to the parameter's scale: a bound at 0 is reached
+		** only asymptotically through the sin transform (p - lo goes as
+		** the square of u's distance), so |p| alone would never flag it */
+		double w = c->hi[j] - c->lo[j];
+		double tol = 1e-7 * (isfinite(w) ? fmax(w, fabs(c->p[j])) :
+				     fabs(c->p[j]) + 1e-12);
 		res->p[j] = c->p[j];
 		res->at_bound[j] = !(pb->fixed && pb->fixed[j]) &&
 			(fabs(c->p[j] - c->lo[j]) <= tol ||

@@ -63,6 +63,13 @@ local fb = fit.lsq{f = resid, p0 = {0, -0.6}, names = {"a", "b"}, bounds = {b = 
 t.ok(fb.b <= -0.5 and fb.b > -0.5 - 1e-6 and fb.at_bound[2], "bounds: slope at its upper bound, flagged")
 t.ok(fb.b >= -1, "bounds: inside")
 
+-- a bound at zero that the data push against is flagged (regression:
+-- |p - lo| <= 1e-7 |p| never held near a zero bound)
+local fz = fit.lsq{f = function(p) return {(p[1] + 0.3) / 0.1, (p[1] + 0.2) / 0.1} end,
+  p0 = {0.005}, bounds = {{0, 0.2}}, forward = true, step = {1e-4}}
+t.ok(fz.p[1] >= 0 and fz.p[1] < 1e-6, "zero bound: the parameter ends at 0")
+t.ok(fz.at_bound[1], "zero bound: flagged at its bound")
+
 -- profile likelihood of a linear problem: chi2(b) = chi2_min + (b - b^)^2 / var(b)
 local vals = {b - 2 * math.sqrt(vb), b, b + 1.5 * math.sqrt(vb)}
 local pr = fit.profile{f = resid, p0 = {0, b}, param = 2, values = vals}
