@@ -158,16 +158,18 @@ end
 local var
 if not o.no_variants then
   var = jf.variants(data, best)
-  say("systematic variants (refitted; sys = RMS deviation of t+0 from the best fit):")
-  say(string.format("  %-22s %8s %8s %9s  %s", "variant", "t+0", "stat", "chi2/dof", "status"))
-  say(string.format("  %-22s %8.4f %8.4f %9.3f  %s", "best fit", best.tp, best.tp_err,
-    best.chi2_red, best.status))
+  say("systematic variants (refitted; sys = weighted RMS deviation of t+0 from the best fit;")
+  say("  model variants weighted by min(1, exp(-dchi2/2)) against the best fit, data variants by 1):")
+  say(string.format("  %-22s %-5s %8s %8s %9s %7s  %s", "variant", "kind", "t+0", "stat", "dchi2",
+    "weight", "status"))
+  say(string.format("  %-22s %-5s %8.4f %8.4f %9s %7s  %s", "best fit", "", best.tp, best.tp_err,
+    "", "", best.status))
   for _, r in ipairs(var.rows) do
     if r.error then
       say(string.format("  %-22s failed: %s", r.label, r.error))
     else
-      say(string.format("  %-22s %8.4f %8.4f %9.3f  %s", r.label, r.tp, r.tp_err,
-        r.chi2_red, r.status))
+      say(string.format("  %-22s %-5s %8.4f %8.4f %9s %7.3f  %s", r.label, r.kind, r.tp, r.tp_err,
+        r.dchi2 and string.format("%.2f", r.dchi2) or "-", r.weight, r.status))
     end
   end
 end
@@ -209,11 +211,12 @@ if o.csv then
   end
   if var then
     local fv = assert(io.open(d .. "/variants.csv", "w"))
-    fv:write("variant,tp0,stat,chi2_red\n")
-    fv:write(string.format("best fit,%.6f,%.6f,%.4f\n", best.tp, best.tp_err, best.chi2_red))
+    fv:write("variant,kind,tp0,stat,dchi2,weight\n")
+    fv:write(string.format("best fit,,%.6f,%.6f,,\n", best.tp, best.tp_err))
     for _, r in ipairs(var.rows) do
       if not r.error then
-        fv:write(string.format("%s,%.6f,%.6f,%.4f\n", r.label, r.tp, r.tp_err, r.chi2_red))
+        fv:write(string.format("%s,%s,%.6f,%.6f,%s,%.4f\n", r.label, r.kind, r.tp, r.tp_err,
+          r.dchi2 and string.format("%.4f", r.dchi2) or "", r.weight))
       end
     end
     fv:close()

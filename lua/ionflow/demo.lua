@@ -266,16 +266,19 @@ function M.joint_report(R, mod, cfg)
     R:table({"t+0", "delta chi2"}, pr, {"r", "r"})
   end
   if j.variants then
-    local vr = {{"best fit", string.format("%.3f", b.tp), string.format("%.3f", b.tp_err),
-      string.format("%.2f", b.chi2_red)}}
+    local vr = {{"best fit", "", string.format("%.3f", b.tp), string.format("%.3f", b.tp_err),
+      "", ""}}
     for _, r in ipairs(j.variants.rows) do
-      vr[#vr + 1] = r.error and {r.label, "failed", r.error, ""} or {r.label,
+      vr[#vr + 1] = r.error and {r.label, r.kind, "failed", r.error, "", ""} or {r.label, r.kind,
         string.format("%.3f", r.tp), string.format("%.3f", r.tp_err),
-        string.format("%.2f", r.chi2_red)}
+        r.dchi2 and string.format("%.1f", r.dchi2) or "", string.format("%.2f", r.weight)}
     end
-    R:table({"variant", "t+0", "stat. error", "chi2/dof"}, vr, {"l", "r", "r", "r"})
-    R:p("Systematic error: the RMS deviation of the variants' t+0 from the best fit, %.3f.",
-      j.variants.sys)
+    R:table({"variant", "kind", "t+0", "stat. error", "delta chi2", "weight"}, vr,
+      {"l", "l", "r", "r", "r", "r"})
+    R:p("Systematic error %.3f: the weighted RMS deviation of the variants' t+0 from the best "
+      .. "fit. A variant of the data (drive, a series left out) has weight 1; a variant of the "
+      .. "model (D, Tf or t+0 law) is weighted by its likelihood ratio to the best fit, "
+      .. "min(1, exp(-delta chi2/2)), so a law the data reject does not count.", j.variants.sys)
   end
 end
 

@@ -33,7 +33,8 @@
 -- by sqrt((1 + rho)/(1 - rho)) for a positive lag-1 correlation rho of
 -- the residuals along the series (digitized curves and model
 -- discrepancies are smooth, so neighbouring points are not independent).
--- The covariance is then (J^T J)^-1 of the residuals in units of sigma.
+-- The covariance is then (J^T J)^-1 of the residuals in units of sigma,
+-- scaled by chi2/dof when that exceeds 1.
 
 local cp = require "ionflow.cellparams"
 
@@ -447,7 +448,10 @@ end
 local function fit_lsq(f, p0, lo, hi, step, names, opts, max_iter)
   return fit.lsq{f = f, p0 = p0, lower = lo, upper = hi, step = step, names = names,
     forward = opts.central ~= true, max_iter = max_iter or opts.max_iter or 40,
-    xtol = opts.xtol or 1e-5, gtol = opts.gtol or 1e-8}
+    xtol = opts.xtol or 1e-5, gtol = opts.gtol or 1e-8,
+    -- more scatter than the error models say (stated errors too small,
+    -- or a model that does not describe the data): errors scaled up
+    scale_errors = "up"}
 end
 
 -- the weighted residual function of the free parameters and the state it
@@ -655,36 +659,52 @@ function M.default_variants(data, opts)
   return v
 end
 
--- Refit under each variant (a table of option overrides with a label);
--- the systematic error is the RMS deviation of their t+0 from the best
--- fit's (each variant is a defensible choice of data or model). Returns
--- {rows = {{label, tp, tp_err, chi2_red, status, series}}, sys}.
+-- Refit under each variant (a table of option overrides with a label).
+-- The systematic error is the weighted RMS deviation of their t+0 from
+-- the best fit's: a variant of the data (drive, a series left out) has
+-- weight 1; a variant of the model fits the same data under the same
+-- error models, so its weight is the likelihood ratio min(1, exp(-dchi2/2))
+-- (a law the data reject does not count, one they cannot tell apart
+-- counts fully). Returns {rows = {{label, kind, tp, tp_err, chi2, dchi2,
+-- weight, chi2_red, status, series}}, sys, n}.
+local MODEL_KEYS = {base = true, base_set = true, Tf_law = true, tp_law = true}
+
 function M.variants(data, best, list)
   local opts = best.opts
   list = list or M.default_variants(data, opts)
-  local rows, ss, n = {}, 0, 0
+  local rows, ss, sw, n = {}, 0, 0, 0
   for _, v in ipairs(list) do
     local o = copy(opts)
     o.start = copy(best.p)
     o.sigma0 = best.sigma
     o.free = copy(opts.free)
-    for k, x in pairs(v) do if k ~= "label" then o[k] = x end end
+    local kind = "model"
+    for k, x in pairs(v) do
+      if k ~= "label" then
+        o[k] = x
+        if not MODEL_KEYS[k] then kind = "data" end
+      end
+    end
     -- one pass when the best fit has estimated every series' error
     local known = true
     for _, s in ipairs(M.series_used(data, o)) do
       if not best.sigma[s] then known = false end
     end
     if known then o.passes = 1 end
+    if kind == "model" then o.sigma = best.sigma end
     local ok, r = pcall(M.fit, data, o)
     if ok then
-      rows[#rows + 1] = {label = v.label, tp = r.tp, tp_err = r.tp_err, chi2_red = r.chi2_red,
+      local dchi2 = kind == "model" and r.chi2 - best.chi2 or nil
+      local w = dchi2 and math.min(1, math.exp(-dchi2 / 2)) or 1
+      rows[#rows + 1] = {label = v.label, kind = kind, tp = r.tp, tp_err = r.tp_err,
+        chi2 = r.chi2, dchi2 = dchi2, weight = w, chi2_red = r.chi2_red,
         status = r.status, series = r.series, fit = r}
-      ss, n = ss + (r.tp - best.tp) ^ 2, n + 1
+      ss, sw, n = ss + w * (r.tp - best.tp) ^ 2, sw + w, n + 1
     else
-      rows[#rows + 1] = {label = v.label, error = tostring(r)}
+      rows[#rows + 1] = {label = v.label, kind = kind, error = tostring(r)}
     end
   end
-  return {rows = rows, sys = n > 0 and math.sqrt(ss / n) or 0, n = n}
+  return {rows = rows, sys = sw > 0 and math.sqrt(ss / sw) or 0, n = n}
 end
 
 -- ---------------------------------------------------------------- text
@@ -734,6 +754,12 @@ function M.report_lines(best)
   for _, s in ipairs(best.series) do
     add("  %-10s %4d  %-10.3g %-8s %-12s %8.2f  %-10.3g  %.2f", s.name, s.n, s.sigma,
       M.units[s.name], s.stated and "stated" or "estimated", s.rho, s.rms, s.chi2_red)
+  end
+  for _, s in ipairs(best.series) do
+    if s.chi2_red > 2 then
+      add("WARNING: %s: reduced chi2 %.1f, the model does not describe it within its %s error",
+        s.name, s.chi2_red, s.stated and "stated" or "estimated")
+    end
   end
   return L
 end

@@ -51,7 +51,7 @@ do
 end
 
 -- coverage of the total uncertainty
-local seeds = os.getenv("IONFLOW_LONG") == "1" and 20 or 5
+local seeds = tonumber(os.getenv("IONFLOW_SEEDS") or "") or (os.getenv("IONFLOW_LONG") == "1" and 20 or 5)
 local inside, worst_total, first = 0, 0, nil
 for seed = 1, seeds do
   local syn = jf.synthetic(truth, skel, gen, noise, seed)
