@@ -682,9 +682,13 @@ static void lfit_lsq_problem(lua_State *L, lfit_res *rc, fit_problem *pb,
 	if (rc->n == (size_t)-1 || rc->n == 0)
 		luaL_error(L, "%s: f(p0) must return a non-empty list or array "
 			   "of residuals", fname);
-	double *zero = lfit_buf(L, rc->n);
-	for (size_t i = 0; i < rc->n; i++)
+	/* unit weights: the residuals carry their own, and the core's
+	** error scaling then treats them as absolute */
+	double *zero = lfit_buf(L, rc->n), *one = lfit_buf(L, rc->n);
+	for (size_t i = 0; i < rc->n; i++) {
 		zero[i] = 0;
+		one[i] = 1;
+	}
 	memset(pb, 0, sizeof *pb);
 	pb->model = lfit_call_res;
 	pb->ctx = rc;
@@ -692,6 +696,7 @@ static void lfit_lsq_problem(lua_State *L, lfit_res *rc, fit_problem *pb,
 	pb->n = rc->n;
 	pb->x = zero;
 	pb->y = zero;
+	pb->weights = one;
 	pb->p0 = p0;
 	pb->lower = lo;
 	pb->upper = hi;

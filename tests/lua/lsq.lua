@@ -44,6 +44,21 @@ t.is(f.n, 12, "fit.lsq: n residuals")
 local fs = fit.lsq{f = resid, p0 = {0, 0}, scale_errors = true}
 t.near(fs.err[2], math.sqrt(vb * chi2 / 10), 1e-6 * math.sqrt(vb), "scale_errors: times sqrt(chi2_red)")
 
+-- "up": scaled only when chi2/dof exceeds 1 (regression: without weights
+-- the core scaled by chi2/dof below 1 too, shrinking the errors)
+local small = fit.lsq{f = function(p)
+  local r = resid(p)
+  for i = 1, #r do r[i] = r[i] / 10 end
+  return r
+end, p0 = {0, 0}, scale_errors = "up"}
+t.near(small.err[2], 10 * math.sqrt(vb), 1e-5 * math.sqrt(vb), "scale_errors up: not scaled below chi2/dof 1")
+local big = fit.lsq{f = function(p)
+  local r = resid(p)
+  for i = 1, #r do r[i] = r[i] * 10 end
+  return r
+end, p0 = {0, 0}, scale_errors = "up"}
+t.near(big.err[2], math.sqrt(vb * chi2 / 10), 1e-5 * math.sqrt(vb), "scale_errors up: scaled above 1")
+
 -- forward differences with a large step: exact for a linear model
 local ff = fit.lsq{f = resid, p0 = {0, 0}, forward = true, step = {0.5, 0.5}}
 t.near(ff.p[2], b, 1e-9, "forward differences with a large step: same slope")
