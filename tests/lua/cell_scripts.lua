@@ -42,7 +42,10 @@ do
   t.ok(ok, "paper-figures.lua runs")
   t.ok(out:find("Residual table", 1, true) ~= nil, "paper-figures prints the residual table")
   local res = csv.read(tmp .. "/figs/residuals.csv")
-  t.is(res.nrows, 6, "three sets x two drives in residuals.csv")
+  t.is(res.nrows, 8, "three sets and the joint fit x two drives in residuals.csv")
+  t.ok(out:find("jointfit", 1, true) and out:find("\n  jointfit%s+[%d%.]+ %% %(at%s+%d+ min%): within 10 %%"),
+    "paper-figures: the joint fit's current within 10 % over the run")
+  t.ok(out:find("t+ = ", 1, true) ~= nil, "paper-figures prints the joint fit's t+ line")
   local finite = true
   for c = 3, 7 do
     for k = 1, res.nrows do
