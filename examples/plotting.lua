@@ -16,7 +16,7 @@ if not outdir then
   outdir = os.tmpname()
   os.remove(outdir)
 end
-os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'")
+sys.mkdir(outdir)   -- mkdir -p, no shell
 
 -- fig:export writes name.svg, and name.png when gnuplot is installed
 local written = {}

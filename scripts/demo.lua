@@ -37,8 +37,9 @@ if o.truth then
       table.concat(cfg.sets, ", ")))
   end
 end
-if not os.execute(string.format("mkdir -p '%s'", (dir:gsub("'", "'\\''")))) then
-  die("cannot create " .. dir)
+do
+  local okd, why = pcall(sys.mkdir, dir)
+  if not okd then die("-o: " .. tostring(why):gsub("^sys%.mkdir: ", "")) end
 end
 
 local A = 1e-10

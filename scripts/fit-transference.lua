@@ -49,8 +49,8 @@ numerics: -N 100 (cells) --minutes 1100 (fit up to) --central
 output:
   --no-scan          skip the profile likelihood
   --no-variants      skip the systematic variants
-  --csv DIR          fit.csv (parameters), profile.csv, variants.csv,
-                     series.csv, profiles.csv (an existing directory)
+  --csv DIR          fit.csv (parameters), fit-names.txt, series.csv,
+                     profile.csv, variants.csv (the directory is made)
   --plot FILE        the profile likelihood as SVG (or PNG/PDF via gnuplot)
   --quiet            only the t+ line
 example:
@@ -179,10 +179,8 @@ say(string.format("total uncertainty %.3f%s", total, var and "" or " (statistica
 
 if o.csv then
   local d = o.csv
-  if sys.mkdir then
-    local okd, why = pcall(sys.mkdir, d)
-    if not okd then o:die("--csv: " .. tostring(why):gsub("^sys%.mkdir: ", "")) end
-  end
+  local okd, why = pcall(sys.mkdir, d)
+  if not okd then o:die("--csv: " .. tostring(why):gsub("^sys%.mkdir: ", "")) end
   local names, vals, errs, free = {}, {}, {}, {}
   for k, c in ipairs(jf.catalogue) do
     names[k], vals[k], errs[k] = k, best.p[c.name], best.err[c.name]

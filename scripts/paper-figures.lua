@@ -189,7 +189,8 @@ for _, d in ipairs(drives) do
 end
 
 if o.csv then
-  os.execute(string.format("mkdir -p %q", o.csv))
+  local okd, why = pcall(sys.mkdir, o.csv)
+  if not okd then o:die("--csv: " .. tostring(why):gsub("^sys%.mkdir: ", "")) end
   local rows = {{}, {}, {}, {}, {}, {}, {}, {}}
   for i, c in ipairs(results) do
     local tag = c.name .. "_" .. c.drive

@@ -503,7 +503,10 @@ static int corr_add_level(corr *c, char *err)
 	L->G = (double *)b;
 	L->S = L->G + nlag * tp;
 	L->headp = (float *)(L->S + tp);
-	c->hist16[l] = k16 ? (uint16_t *)(L->headp + nlag * tp) : NULL;
+	/* only integer levels (l < n16lev <= CORR16_LEVELS) have a uint16
+	** ring: levels go to CORR_MAXLEV, hist16 has CORR16_LEVELS slots */
+	if (k16)
+		c->hist16[l] = (uint16_t *)(L->headp + nlag * tp);
 	L->hist = (double *)((char *)(L->headp + nlag * tp) +
 			     k16 * tp * sizeof(uint16_t));
 	c->nlev++;

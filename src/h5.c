@@ -17,6 +17,7 @@
 
 #include "h5.h"
 #include "intr.h"
+#include "os.h"
 
 #if H5_VERSION_GE(1, 12, 0)
 typedef H5L_info2_t h5_linfo;
@@ -498,6 +499,7 @@ int h5_open(h5_file **out, const char *path, char *err)
 	}
 	f->fid = fid;
 	h5_reg_add(&f->reg, path);
+	os_input_add(path);	/* no result of this run may replace it */
 	*out = f;
 	return 0;
 }
@@ -1646,6 +1648,9 @@ static int h5_create_check(const char *path, int overwrite, char *err)
 	if (h5_reg_busy(path))
 		return err_set(err, "%s: is open for reading; close it before"
 			       " overwriting it", path);
+	if (os_is_input(path))
+		return err_set(err, "%s: is an input of this run; refusing to"
+			       " replace it (write the result elsewhere)", path);
 	return 0;
 }
 
@@ -2019,8 +2024,10 @@ int h5_commit(h5_writer *w, char *err)
 	if (rc == 0) {
 		h5_sync(w->tmp, 0);
 		rc = h5_place(w, err);
-		if (rc == 0)
+		if (rc == 0) {
 			h5_sync(w->path, 1);
+			os_output_add(w->path);
+		}
 	}
 	if (rc != 0)
 		unlink(w->tmp);

@@ -4,11 +4,13 @@
 ** progress-callback glue other bindings use (lsys.h).
 */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "lsys.h"
+#include "os.h"
 #include "sys.h"
 
 #define LSYS_BAR_MT "ionflow.progress"
@@ -142,6 +144,126 @@ static int lsys_rss(lua_State *L)
 	return 2;
 }
 
+/* an argument vector from a table of strings {prog, arg1, ...} at idx;
+** the strings are left on the stack, which keeps them alive */
+static const char **lsys_argv(lua_State *L, int idx, const char *fn)
+{
+	lua_Integer n;
+	const char **argv;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	n = luaL_len(L, idx);
+	if (n < 1 || n > 4096)
+		luaL_error(L, "%s: the argument vector must hold 1 to 4096 "
+			   "strings (got %d)", fn, (int)n);
+	argv = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *argv, 0);
+	luaL_checkstack(L, (int)n, fn);
+	for (lua_Integer i = 1; i <= n; i++) {
+		if (lua_rawgeti(L, idx, i) != LUA_TSTRING)
+			luaL_error(L, "%s: argument %d of the vector is a %s, "
+				   "not a string", fn, (int)i,
+				   luaL_typename(L, -1));
+		argv[i - 1] = lua_tostring(L, -1);
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+/* sys.mkdir(path): mkdir -p without a shell */
+static int lsys_mkdir(lua_State *L)
+{
+	char err[ERR_LEN];
+	if (os_mkdir_p(luaL_checkstring(L, 1), err))
+		return luaL_error(L, "sys.mkdir: %s", err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sys.rmtree(path): rm -r without a shell, links not followed */
+static int lsys_rmtree(lua_State *L)
+{
+	char err[ERR_LEN];
+	if (os_rmtree(luaL_checkstring(L, 1), err))
+		return luaL_error(L, "sys.rmtree: %s", err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sys.run({prog, args...} [, {stdin = s, max_output = n, capture = b}]):
+** the program runs with that argument vector, no shell; returns its exit
+** code and its standard output and error together (capture = false: they
+** go to ours, and the second result is nil). Fails when it cannot start. */
+static int lsys_run(lua_State *L)
+{
+	char err[ERR_LEN], *out;
+	const char **argv, *in = NULL;
+	size_t inlen = 0, maxout = 64 << 20;
+	int status, capture = 1;
+	lua_settop(L, 2);
+	if (!lua_isnil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		if (lua_getfield(L, 2, "stdin") != LUA_TNIL)
+			in = luaL_checklstring(L, -1, &inlen);
+		if (lua_getfield(L, 2, "max_output") != LUA_TNIL) {
+			lua_Integer m = luaL_checkinteger(L, -1);
+			luaL_argcheck(L, m >= 0, 2, "max_output must be >= 0");
+			maxout = (size_t)m;
+		}
+		if (lua_getfield(L, 2, "capture") != LUA_TNIL)
+			capture = lua_toboolean(L, -1);
+	}
+	argv = lsys_argv(L, 1, "sys.run");
+	if (os_run((char *const *)argv, in, inlen, capture ? &out : NULL,
+		   maxout, &status, err))
+		return luaL_error(L, "sys.run: %s", err);
+	lua_pushinteger(L, status);
+	if (capture)
+		lua_pushstring(L, out);
+	else
+		lua_pushnil(L);
+	free(capture ? out : NULL);
+	return 2;
+}
+
+/* sys.spawn({prog, args...} [, {remove = path}]): starts it detached and
+** returns at once; path is removed when it ends */
+static int lsys_spawn(lua_State *L)
+{
+	char err[ERR_LEN];
+	const char **argv, *rm = NULL;
+	lua_settop(L, 2);
+	if (!lua_isnil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		if (lua_getfield(L, 2, "remove") != LUA_TNIL)
+			rm = luaL_checkstring(L, -1);
+	}
+	argv = lsys_argv(L, 1, "sys.spawn");
+	if (os_spawn((char *const *)argv, rm, err))
+		return luaL_error(L, "sys.spawn: %s", err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* sys.note_input(path): a file read by Lua code (csv.read) that no
+** result of this run may replace; sys.note_output(path): a file this run
+** wrote (it may replace it again); sys.is_input(path) asks */
+static int lsys_note_input(lua_State *L)
+{
+	os_input_add(luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int lsys_note_output(lua_State *L)
+{
+	os_output_add(luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int lsys_is_input(lua_State *L)
+{
+	lua_pushboolean(L, os_is_input(luaL_checkstring(L, 1)));
+	return 1;
+}
+
 /* sys.progress(label, total [, out]): a bar for loops written in Lua; out
 ** as in lsys_progress_arg (nil: automatic, true: forced, function) */
 static int lsys_bar_new(lua_State *L)
@@ -214,6 +336,13 @@ static const luaL_Reg lsys_funcs[] = {
 	{"isatty", lsys_isatty},
 	{"rss", lsys_rss},
 	{"progress", lsys_bar_new},
+	{"mkdir", lsys_mkdir},
+	{"rmtree", lsys_rmtree},
+	{"run", lsys_run},
+	{"spawn", lsys_spawn},
+	{"note_input", lsys_note_input},
+	{"note_output", lsys_note_output},
+	{"is_input", lsys_is_input},
 	{NULL, NULL}
 };
 

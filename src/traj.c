@@ -13,6 +13,7 @@
 
 #include "h5.h"
 #include "intr.h"
+#include "os.h"
 #include "traj.h"
 
 #define TRAJ_MAXCOL 64
@@ -1016,6 +1017,7 @@ int traj_open(traj **out, const char *path, const traj_opts *o, char *err)
 	if (f == NULL)
 		return err_set(err, "%s: cannot open trajectory", path);
 	fclose(f);
+	os_input_add(path);	/* no result of this run may replace it */
 	t = traj_alloc(path, err);
 	if (t == NULL)
 		return -1;

@@ -13,8 +13,8 @@ local csv = require "ionflow.csv"
 local M = {}
 
 local function mkdir(dir)
-  local ok = os.execute(string.format("mkdir -p %q", dir))
-  if not ok then error("cellio: cannot create directory " .. dir, 3) end
+  local ok, err = pcall(sys.mkdir, dir)
+  if not ok then error("cellio: " .. tostring(err):gsub("^sys%.mkdir: ", ""), 3) end
 end
 
 -- current.csv: time and the voltage parts; profiles.csv: c(x) at every

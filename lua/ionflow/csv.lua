@@ -27,6 +27,7 @@ function M.read(path, opts)
   opts = opts or {}
   local f, msg = io.open(path, "r")
   if not f then error("csv.read: cannot open " .. tostring(msg), 2) end
+  sys.note_input(path)   -- no result of this run may replace it
   local names, columns, nrows, lineno = nil, nil, 0, 0
   for line in f:lines() do
     lineno = lineno + 1
@@ -78,6 +79,9 @@ end
 -- Write columns (Lua tables of numbers, or ionflow arrays) with a header
 -- line, to a temporary file renamed into place.
 function M.write(path, names, columns)
+  if sys.is_input(path) then
+    error("csv.write: " .. path .. ": is an input of this run; refusing to replace it", 2)
+  end
   local tmp = path .. ".tmp"
   local f, msg = io.open(tmp, "w")
   if not f then error("csv.write: cannot create " .. tostring(msg), 2) end
@@ -93,6 +97,7 @@ function M.write(path, names, columns)
   f:close()
   local okk, err = os.rename(tmp, path)
   if not okk then os.remove(tmp); error("csv.write: " .. tostring(err), 2) end
+  sys.note_output(path)
 end
 
 return M

@@ -1050,8 +1050,6 @@ end
 -- gnuplot
 ----------------------------------------------------------------------
 
-local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
 -- gnuplot's enhanced-text syntax for a marked-up label, inside '...'
 local function gptext(s)
   local out = {}
@@ -1074,9 +1072,10 @@ local function gp_terminals()
   local cmd = M.gnuplot
   if not cmd or cmd == "" then return nil end
   if gp_cache[cmd] ~= nil then return gp_cache[cmd] or nil end
-  local p = io.popen(shq(cmd) .. " -e 'set terminal' 2>&1 </dev/null")
-  local out = p and p:read("a") or ""
-  local ok = p and p:close()
+  -- run without a shell: the configured name is a program, never a command line
+  local okr, code, out = pcall(sys.run, {cmd, "-e", "set terminal"})
+  local ok = okr and code == 0
+  out = ok and out or ""
   local terms = nil
   if ok and (out:find("pngcairo", 1, true) or out:find("%spng%s") or
               out:find("svg", 1, true)) then
@@ -1257,12 +1256,6 @@ local function tmpname_beside(path)
   return string.format("%s.tmp%d", path, math.random(100000000, 999999999))
 end
 
-local function readall(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a"); f:close(); return s
-end
-
 -- Render through gnuplot into path (png or pdf) via a temporary file that
 -- is renamed into place when gnuplot succeeded.
 local function gp_save(fig, path, fmt)
@@ -1292,17 +1285,10 @@ local function gp_save(fig, path, fmt)
           fmt == "png" and "png or pngcairo" or "pdfcairo"), 3)
   end
   local tmp = tmpname_beside(path)
-  local errf = os.tmpname()
   local script = fig:gnuplot_script(term, tmp)
-  local p = io.popen(shq(M.gnuplot) .. " 2>" .. shq(errf) .. " >&2", "w")
-  if not p then
-    os.remove(errf)
-    error("plot.save: cannot start " .. M.gnuplot, 3)
-  end
-  p:write(script)
-  local ok = p:close()
-  local msg = readall(errf)
-  os.remove(errf)
+  local okr, code, msg = pcall(sys.run, {M.gnuplot}, {stdin = script})
+  if not okr then error("plot.save: " .. tostring(code):gsub("^sys%.run: ", ""), 3) end
+  local ok = code == 0
   local f = io.open(tmp, "rb")
   local size = f and f:seek("end") or 0
   if f then f:close() end
@@ -1345,6 +1331,9 @@ function Figure:save(path, opts)
   if type(path) ~= "string" or path == "" then
     error("fig:save: path must be a non-empty string", 2)
   end
+  if sys.is_input(path) then
+    error("fig:save: " .. path .. ": is an input of this run; refusing to replace it", 2)
+  end
   local fmt = (opts and opts.format) or path:match("%.(%w+)$")
   fmt = fmt and fmt:lower()
   if fmt == "svg" then
@@ -1354,6 +1343,7 @@ function Figure:save(path, opts)
   else
     error("fig:save: unknown format for " .. path .. " (use .svg, .png or .pdf)", 2)
   end
+  sys.note_output(path)
   return path
 end
 
@@ -1395,8 +1385,8 @@ function Figure:show(opts)
     f:write(self:gnuplot_script(string.format("set terminal %s size %d,%d enhanced",
       term, math.floor(self.width), math.floor(self.height)), nil))
     f:close()
-    os.execute(string.format("(%s -persist %s; rm -f %s) </dev/null >/dev/null 2>&1 &",
-                             shq(M.gnuplot), shq(script), shq(script)))
+    -- detached, no shell; the script is removed when gnuplot ends
+    sys.spawn({M.gnuplot, "-persist", script}, {remove = script})
     return true
   end
   local base = os.tmpname()

@@ -87,6 +87,9 @@ end
 
 -- write the report atomically (a temporary file renamed into place)
 function Report:write(path)
+  if sys.is_input(path) then
+    error("report:write: " .. path .. ": is an input of this run; refusing to replace it", 2)
+  end
   local tmp = path .. ".tmp"
   local f, msg = io.open(tmp, "w")
   if not f then error("report:write: " .. tostring(msg), 2) end
@@ -97,6 +100,7 @@ function Report:write(path)
     os.remove(tmp)
     error("report:write: " .. tostring(err), 2)
   end
+  sys.note_output(path)
   return path
 end
 

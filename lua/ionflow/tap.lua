@@ -71,7 +71,7 @@ end
 function M.tmpdir()
   local dir = os.tmpname()
   os.remove(dir)
-  assert(os.execute(string.format("mkdir -p %q", dir)), "tap.tmpdir: cannot create " .. dir)
+  sys.mkdir(dir)
   tmpdirs[#tmpdirs + 1] = dir
   return dir
 end
@@ -86,7 +86,7 @@ function M.slurp(path)
 end
 
 function M.done()
-  for _, dir in ipairs(tmpdirs) do os.execute(string.format("rm -rf %q", dir)) end
+  for _, dir in ipairs(tmpdirs) do sys.rmtree(dir) end
   io.write(string.format("1..%d\n", n))
   io.flush()
   os.exit(failed == 0 and 0 or 1, true)   -- close the state: finalizers run, valgrind sees no loose blocks

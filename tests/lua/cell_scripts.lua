@@ -110,4 +110,29 @@ else
   t.diag("no h5 module: HDF5 outputs not tested")
 end
 
+-- F3: an output directory is made with mkdir(2), never by a shell: a name
+-- with $(...) is a name (the old `mkdir -p %q` ran it)
+do
+  local function sq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+  local cases = {
+    {"scripts/polarize.lua", "--minutes 10 -N 20 --quiet", "current.csv"},
+    {"scripts/paper-figures.lua", "-N 20 --minutes 30 --params diffec --drive V --quiet",
+     "residuals.csv"},
+    {"scripts/fit-transference.lua", "-N 20 --minutes 60 --no-scan --no-variants", "fit.csv"},
+  }
+  for i, c in ipairs(cases) do
+    local mark = string.format("%s/PWNED%d", tmp, i)
+    local dir = string.format("%s/out%d $(touch %s)/a'b", tmp, i, mark)
+    local ok, out = run(c[1], c[2] .. " --csv " .. sq(dir))
+    t.ok(ok and t.slurp(dir .. "/" .. c[3]) ~= nil,
+         c[1] .. " --csv makes the directory named literally")
+    if not ok then t.diag("%s", out) end
+    t.ok(t.slurp(mark) == nil, c[1] .. " --csv: no shell ran the name")
+  end
+  local ok, out = run("scripts/polarize.lua", "--minutes 10 -N 20 --quiet --csv " ..
+                      sq(top .. "/README.md/sub"))
+  t.ok(not ok and out:find("README.md", 1, true) and out:find("not a directory", 1, true),
+       "--csv under a file: an error naming it")
+end
+
 t.done()

@@ -130,4 +130,48 @@ t.ok(out:find("sys.sleep: interrupted", 1, true), "SIGINT stops sys.sleep")
 t.ok(out:find("status=1", 1, true), "and the script exits with status 1")
 t.ok(el < 3, ("within a few seconds (%.2f s)"):format(el))
 
+-- programs and directories without a shell
+do
+  local dir = t.tmpdir()
+  local odd = dir .. "/a b/$(touch " .. dir .. "/PWNED)/c'd"
+  t.ok(sys.mkdir(odd) == true and sys.mkdir(odd) == true, "sys.mkdir -p, twice")
+  local f = io.open(odd .. "/x", "w"); t.ok(f ~= nil, "the odd name is a directory"); f:close()
+  t.ok(t.slurp(dir .. "/PWNED") == nil, "sys.mkdir: no shell ran the name")
+  t.errors(function() sys.mkdir(odd .. "/x/y") end, "not a directory", "mkdir under a file")
+  t.errors(function() sys.mkdir("") end, "empty", "mkdir of an empty name")
+  local code, out = sys.run{"sh", "-c", "printf '%s|' \"$@\"; echo err >&2; exit 3", "sh",
+                            "$(touch " .. dir .. "/PWNED)", "a b"}
+  t.is(code, 3, "sys.run: the exit code")
+  t.is(out, "$(touch " .. dir .. "/PWNED)|a b|err\n", "sys.run: arguments reach it verbatim, "
+       .. "stdout and stderr collected")
+  t.ok(t.slurp(dir .. "/PWNED") == nil, "sys.run: no shell ran an argument")
+  local big = string.rep("0123456789", 100000)
+  code, out = sys.run({"cat"}, {stdin = big})
+  t.ok(code == 0 and out == big, "sys.run: 1 MB through stdin and back")
+  code, out = sys.run({"head", "-c", "3"}, {stdin = big})
+  t.ok(code == 0 and out == "012", "a program that stops reading its input")
+  code = sys.run({"sh", "-c", "kill -TERM $$"})
+  t.is(code, 128 + 15, "a program ended by a signal: 128 + the signal")
+  t.errors(function() sys.run{dir .. "/no-such-program"} end, "cannot start",
+           "sys.run of a missing program")
+  t.errors(function() sys.run{} end, "1 to 4096", "an empty argument vector")
+  t.errors(function() sys.run{"echo", 3} end, "not a string", "a number in the vector")
+  local script = dir .. "/gone"
+  f = io.open(script, "w"); f:write("x"); f:close()
+  local t0 = sys.time()
+  t.ok(sys.spawn({"sleep", "0.3"}, {remove = script}), "sys.spawn starts a program")
+  t.ok(sys.time() - t0 < 0.25, "sys.spawn returns at once")
+  t.ok(t.slurp(script) ~= nil, "its file is still there while it runs")
+  local gone = false
+  for _ = 1, 100 do
+    if t.slurp(script) == nil then gone = true; break end
+    sys.sleep(0.02)
+  end
+  t.ok(gone, "sys.spawn: the file is removed when the program ends")
+  t.errors(function() sys.spawn{dir .. "/no-such-program"} end, "not found",
+           "sys.spawn of a missing program")
+  t.ok(sys.rmtree(dir .. "/a b") and io.open(dir .. "/a b") == nil, "sys.rmtree")
+  t.ok(sys.rmtree(dir .. "/a b"), "sys.rmtree of a missing path is fine")
+end
+
 t.done()

@@ -1247,6 +1247,60 @@ out:
 	free(f);
 }
 
+/* runs of 2^16 frames and more: levels 16 and up exist (F1: the level
+** past the integer kernel's last wrote out of bounds at 65 536 frames),
+** for the integer and double kernels and delays per level 2, 4 and 8 */
+static void test_long_runs(void)
+{
+	static const size_t Ns[] = {65535, 65536, 100000};
+	static const int dpls[] = {4, 2, 8};
+	static const arr_dtype dts[] = {ARR_U16, ARR_F64};
+	size_t rows = 1, cols = 3, np = 3;
+	int32_t map[3] = {1, 1, 2};
+	for (size_t in = 0; in < 3; in++) {
+		size_t N = Ns[in];
+		double *I = malloc(N * np * sizeof *I);
+		rng_state = 77 + in;
+		for (size_t i = 0; i < N * np; i++)
+			I[i] = prand(3.0);
+		for (size_t id = 0; id < 3; id++) {
+			ref R;
+			ref_multitau(I, N, np, map, 2, dpls[id], &R);
+			for (size_t d = 0; d < 2; d++) {
+				void *raw = to_dtype(I, N * np, dts[d]);
+				char err[ERR_LEN];
+				qmap m;
+				corr *c = NULL;
+				corr_opts o;
+				corr_res r;
+				make_map(&m, rows, cols, map, 0);
+				corr_opts_default(&o);
+				o.dpl = dpls[id];
+				o.lags0 = 2 * dpls[id];
+				o.nthreads = 1;	/* 3 pixels: one tile */
+				if (corr_new(&c, &m, NULL, &o, err) ||
+				    push_chunks(c, raw, dts[d], N, rows, cols,
+						err) ||
+				    corr_result(c, &r, err)) {
+					ok(0, "%zu frames, dpl %d: %s", N,
+					   dpls[id], err);
+				} else {
+					double e = max_rel(&r, &R, 2);
+					ok(e < 1e-12, "%zu frames, dpl %d, dtype "
+					   "%d: %zu delays = brute force (max "
+					   "rel err %.2g)", N, dpls[id],
+					   (int)dts[d], r.ntau, e);
+					corr_res_free(&r);
+				}
+				corr_free(c);
+				qmap_free(&m);
+				free(raw);
+			}
+		}
+		free(I);
+	}
+}
+
 int main(void)
 {
 	diag("kernel: %s", corr_kernel_name(NULL));
@@ -1263,5 +1317,6 @@ int main(void)
 	test_bad_input();
 	test_twotime();
 	test_int16();
+	test_long_runs();
 	return tap_done();
 }
