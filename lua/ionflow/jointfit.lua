@@ -255,6 +255,10 @@ end
 local function full_start(opts)
   local p = {}
   for _, c in ipairs(M.catalogue) do p[c.name] = c.p0 end
+  -- a set that states its interfacial resistance: the start, and the
+  -- value when R_int is held
+  local base = opts.base_set or cp.get(opts.base or "pnb")
+  if type(base.R_int) == "number" then p.R_int = base.R_int end
   for k, v in pairs(opts.start or {}) do p[k] = v end
   for k, v in pairs(opts.fixed or {}) do p[k] = v end
   return p
@@ -448,7 +452,7 @@ end
 local function fit_lsq(f, p0, lo, hi, step, names, opts, max_iter)
   return fit.lsq{f = f, p0 = p0, lower = lo, upper = hi, step = step, names = names,
     forward = opts.central ~= true, max_iter = max_iter or opts.max_iter or 40,
-    xtol = opts.xtol or 1e-5, gtol = opts.gtol or 1e-8,
+    xtol = opts.xtol or 1e-5, gtol = opts.gtol or 1e-8, ftol = opts.ftol,
     -- more scatter than the error models say (stated errors too small,
     -- or a model that does not describe the data): errors scaled up
     scale_errors = "up"}
