@@ -1,10 +1,12 @@
 # ionflow - build, test, install.
 #
-#   make                 build ./ionflow
+#   make                 build ./ionflow and ./ionflow.so (require "ionflow"
+#                        from a stock lua5.4)
 #   make check           run the test suite (TAP, through prove)
 #   make check SANITIZE=1  the same under AddressSanitizer + UBSan
 #   make check VALGRIND=1  the same under valgrind
 #   make demo            the main job on built-in data, into demo-out/
+#   make sample          scan_0042.h5 (+ its qmap): a simulated raw XPCS run
 #   make bench           benchmarks (throughput, not timed tests)
 #   make deps            install the Debian packages ionflow needs
 #   make install PREFIX=/usr/local DESTDIR=
@@ -13,6 +15,9 @@ PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 DATADIR  = $(PREFIX)/share/ionflow
 MANDIR   = $(PREFIX)/share/man
+# where a stock lua5.4 looks for C and Lua modules of this prefix
+LUA_CDIR = $(PREFIX)/lib/lua/5.4
+LUA_LDIR = $(PREFIX)/share/lua/5.4
 
 CC      ?= cc
 PKGS     = lua5.4 gsl readline
@@ -21,10 +26,16 @@ PKGS     = lua5.4 gsl readline
 HDF5_PC  = $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) libxrl)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(HDF5_PC) libxrl)
+# the Lua module takes Lua from its host and has no REPL
+MOD_LIBS   = $(shell pkg-config --libs gsl $(HDF5_PC) libxrl)
 
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno
-CPPFLAGS += $(PKG_CFLAGS) -Isrc -DIONFLOW_LUADIR='"$(DATADIR)/lua"'
+# position-independent once for both the binary and ionflow.so (no
+# interposition: calls inside the library stay direct)
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno \
+	   -fPIC -fno-semantic-interposition
+# the Lua modules are found at run time from the binary's place
+CPPFLAGS += $(PKG_CFLAGS) -Isrc
 LDLIBS  += $(PKG_LIBS) -lm
 LDFLAGS += -fopenmp
 
@@ -39,22 +50,34 @@ BUILD   ?= build/opt
 endif
 
 SRC      = $(wildcard src/*.c)
-OBJ      = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC))
+ALLOBJ   = $(patsubst src/%.c,$(BUILD)/%.o,$(SRC))
+# the binary has main and the REPL; ionflow.so has its luaopen_ionflow
+OBJ      = $(filter-out $(BUILD)/lionflow.o,$(ALLOBJ))
 LIBOBJ   = $(filter-out $(BUILD)/main.o,$(OBJ))
+MODOBJ   = $(filter-out $(BUILD)/main.o $(BUILD)/lrepl.o $(BUILD)/lrun.o,$(ALLOBJ))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TESTS    ?= $(wildcard tests/lua/*.lua tests/*/*.py)
 MANPAGES = $(wildcard man/*.1 man/*.7)
 
-all: ionflow
+# ionflow.so is not built with the sanitizers (a stock lua5.4 cannot load
+# an ASan library)
+all: ionflow $(if $(SANITIZE),,ionflow.so)
 
 # the binary at the top is the one the tests run; it is relinked when the
 # build flavour (SANITIZE or not) changes
+# (copied then renamed: a running ./ionflow does not block the update)
 ionflow: $(BUILD)/ionflow FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 
 $(BUILD)/ionflow: $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+ionflow.so: $(BUILD)/ionflow.so FORCE
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
+
+$(BUILD)/ionflow.so: $(MODOBJ)
+	$(CC) -shared $(LDFLAGS) -o $@ $(MODOBJ) $(MOD_LIBS) -lm
 
 $(BUILD)/libionflow.a: $(LIBOBJ)
 	rm -f $@ && ar rcs $@ $(LIBOBJ)
@@ -72,10 +95,10 @@ $(BUILD)/.flags: FORCE | deps
 	@mkdir -p $(BUILD)
 	@echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS)' > $@
 
--include $(OBJ:.o=.d)
+-include $(ALLOBJ:.o=.d)
 
 # the tests run the binary of this build flavour ($(BUILD)/ionflow)
-check: ionflow $(BUILD)/ionflow $(UNIT_BIN) check-man
+check: all $(BUILD)/ionflow $(UNIT_BIN) check-man
 	@IONFLOW=$(abspath $(BUILD)/ionflow) IONFLOW_VALGRIND=$(VALGRIND) \
 	  prove --exec tests/run-test $(UNIT_BIN) $(TESTS)
 
@@ -87,19 +110,25 @@ check-man:
 demo: ionflow
 	./ionflow scripts/demo.lua -o demo-out
 
+sample: ionflow
+	./ionflow scripts/make-sample.lua -o scan_0042.h5
+
 bench: ionflow
 	./ionflow bench/run.lua
 
 deps:
 	@scripts/install-deps.sh
 
-install: ionflow
+install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/lua/ionflow \
+	  $(DESTDIR)$(LUA_CDIR) $(DESTDIR)$(LUA_LDIR)/ionflow \
 	  $(DESTDIR)$(DATADIR)/scripts $(DESTDIR)$(DATADIR)/examples \
 	  $(DESTDIR)$(DATADIR)/data/steinrueck2020 \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BUILD)/ionflow $(DESTDIR)$(BINDIR)/ionflow
 	install -m 644 lua/ionflow/*.lua $(DESTDIR)$(DATADIR)/lua/ionflow/
+	install -m 755 $(BUILD)/ionflow.so $(DESTDIR)$(LUA_CDIR)/ionflow.so
+	install -m 644 lua/ionflow/*.lua $(DESTDIR)$(LUA_LDIR)/ionflow/
 	install -m 644 scripts/*.lua $(DESTDIR)$(DATADIR)/scripts/
 	install -m 644 examples/*.lua $(DESTDIR)$(DATADIR)/examples/
 	install -m 644 data/README.md data/*.csv $(DESTDIR)$(DATADIR)/data/
@@ -108,6 +137,6 @@ install: ionflow
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
 
 clean:
-	rm -rf build ionflow demo-out
+	rm -rf build ionflow ionflow.so demo-out
 
-.PHONY: all check check-man demo bench deps install clean FORCE
+.PHONY: all check check-man demo sample bench deps install clean FORCE

@@ -3,7 +3,7 @@
 # As root, missing packages are installed with apt-get; otherwise the exact
 # command to run is printed and the script fails.
 set -e
-PKGS="gcc make pkg-config liblua5.4-dev libhdf5-dev libgsl-dev libreadline-dev
+PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libhdf5-dev libgsl-dev libreadline-dev
 libxrl-dev hdf5-filter-plugin groff-base perl python3-numpy python3-h5py gnuplot-nox
 valgrind"
 missing=""

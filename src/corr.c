@@ -31,16 +31,12 @@
 #include "mem.h"
 
 /* A tile's state of every level (about 100 bytes per pixel and level) is
-** read and written once per batch, so longer batches spend less on it;
-** 512 frames with 400 kB of level-0 rows (96 pixels per tile) measured
-** 12-19 % faster than 256 with 200 kB on one core (dense uint16 256 x 256),
-** and 768 or 1024 slower (2026-11, Zen 3). A correlator that may run
-** the integer kernel sizes its tiles by that kernel's rows of pairs
-** (uint16, a quarter of the doubles): on Zen 5 with AVX-512, 768 pixels
-** (800 kB of pairs) against 192 (800 kB of doubles) measured 1.3x the
-** pixel-frames per CPU-second, each frame giving a tile a longer
-** contiguous run; float frames in such a correlator take the double
-** kernel over those wider tiles about 10 % slower. */
+** read and written once per batch, so longer batches spend less on it, up
+** to where a batch's rows leave the cache: 512 frames was the best of
+** 256-1024. A correlator that may run the integer kernel sizes its tiles
+** by that kernel's rows of pairs (uint16, a quarter of the doubles), which
+** gives each frame a longer contiguous run per tile. The measurements
+** behind both choices: bench/corr.lua, history in bench/README.md. */
 #ifndef CORR_T
 #define CORR_T 512		/* most frames per batch */
 #endif

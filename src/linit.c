@@ -51,3 +51,40 @@ void linit_openlibs(lua_State *L)
 	lua_setfield(L, -3, "simulate");
 	lua_pop(L, 2);
 }
+
+void linit_pushmodules(lua_State *L)
+{
+	const luaL_Reg *m;
+	lua_newtable(L);
+	for (m = linit_modules; m->func != NULL; m++) {
+		lua_getglobal(L, m->name);
+		lua_setfield(L, -2, m->name);
+	}
+}
+
+/* only lower-case names are looked up, each once */
+static const char linit_lazy[] =
+	"local searched = {}\n"
+	"setmetatable(_G, {__index = function(t, k)\n"
+	"  if type(k) ~= 'string' or searched[k] or not k:match('^[a-z][a-z0-9]*$') then return nil end\n"
+	"  searched[k] = true\n"
+	"  local name = 'ionflow.' .. k\n"
+	"  if not package.searchpath(name, package.path) then return nil end\n"
+	"  local m = require(name)\n"
+	"  rawset(t, k, m)\n"
+	"  return m\n"
+	"end})\n";
+
+void linit_lazyglobals(lua_State *L)
+{
+	lua_pushglobaltable(L);
+	if (lua_getmetatable(L, -1)) {
+		lua_pop(L, 2);
+		return;
+	}
+	lua_pop(L, 1);
+	if (luaL_loadbuffer(L, linit_lazy, sizeof linit_lazy - 1, "=ionflow")
+	    != LUA_OK)
+		lua_error(L);
+	lua_call(L, 0, 0);
+}

@@ -10,4 +10,12 @@
 ** also in package.loaded under its name and "ionflow.<name>" */
 void linit_openlibs(lua_State *L);
 
+/* pushes a table of every native module by name (array, h5, ...) */
+void linit_pushmodules(lua_State *L);
+
+/* Lua-written modules (lua/ionflow/<name>.lua: units, csv, plot, ...)
+** load on first use of their global name, through a metatable of _G;
+** nothing is done when _G already has a metatable (another host's) */
+void linit_lazyglobals(lua_State *L);
+
 #endif

@@ -742,13 +742,35 @@ static int lrepl_loadchunk(lrepl *r)
 	return status;
 }
 
-/* protected: print the arguments, tab separated, through tostring */
+/* one value as text: a table through ionflow.pretty (its fields, nested
+** to a depth, long runs of numbers summarised), the rest by tostring */
+static const char *lrepl_text(lua_State *L, int i, size_t *len)
+{
+	if (lua_type(L, i) == LUA_TTABLE && !luaL_getmetafield(L, i, "__tostring")) {
+		lua_getglobal(L, "require");
+		lua_pushliteral(L, "ionflow.pretty");
+		if (lua_pcall(L, 1, 1, 0) == LUA_OK &&
+		    lua_getfield(L, -1, "format") == LUA_TFUNCTION) {
+			lua_pushvalue(L, i);
+			if (lua_pcall(L, 1, 1, 0) == LUA_OK &&
+			    lua_type(L, -1) == LUA_TSTRING) {
+				lua_replace(L, -2);
+				return lua_tolstring(L, -1, len);
+			}
+		}
+		lua_pop(L, 2);
+	} else if (lua_type(L, i) == LUA_TTABLE)
+		lua_pop(L, 1);	/* the __tostring found */
+	return luaL_tolstring(L, i, len);
+}
+
+/* protected: print the arguments, tab separated */
 static int lrepl_show(lua_State *L)
 {
 	int i, n = lua_gettop(L);
 	for (i = 1; i <= n; i++) {
 		size_t len;
-		const char *s = luaL_tolstring(L, i, &len);
+		const char *s = lrepl_text(L, i, &len);
 		if (i > 1)
 			fputc('\t', stdout);
 		fwrite(s, 1, len, stdout);

@@ -129,13 +129,16 @@ int lrun_script(lua_State *L, const char *fname)
 	return lrun_report(L, status);
 }
 
-/* The lua/ directory of a source tree holding the binary: the binary is at
-** the top of the tree (./ionflow) or in a build directory two levels down
-** (build/<flavour>/ionflow). Writes it into dir and returns 1 if found. */
+/* The directory of the Lua-written modules, found from the binary's own
+** place, so that an installed tree can move and `make install` need not
+** recompile: lua/ of a source tree holding the binary (./ionflow at its
+** top, or build/<flavour>/ionflow two levels down), or share/ionflow/lua
+** beside the bin/ it is installed in. Writes it into dir and returns 1 if
+** found. */
 static int lrun_srctree(char *dir, size_t n)
 {
 	char exe[PATH_MAX], probe[PATH_MAX + 64];
-	const char *up[] = {"", "/..", "/../.."};
+	const char *up[] = {"", "/..", "/../..", "/../share/ionflow"};
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	char *slash;
 	size_t k;
@@ -149,16 +152,19 @@ static int lrun_srctree(char *dir, size_t n)
 		snprintf(probe, sizeof probe, "%s%s/lua/ionflow/units.lua",
 			 exe, up[k]);
 		if (access(probe, R_OK) == 0) {
-			snprintf(dir, n, "%s%s/lua", exe, up[k]);
+			char canon[PATH_MAX];
+			snprintf(probe, sizeof probe, "%s%s/lua", exe, up[k]);
+			snprintf(dir, n, "%s", realpath(probe, canon) ? canon :
+				 probe);
 			return 1;
 		}
 	}
 	return 0;
 }
 
-/* package.path: $IONFLOW_PATH first, then lua/ of the source tree when the
-** binary runs from one, else the installed share/ionflow/lua, then Lua's
-** default path. */
+/* package.path: $IONFLOW_PATH first, then the modules' directory found
+** from the binary (else the default install place), then Lua's default
+** path. */
 static void lrun_setpath(lua_State *L)
 {
 	char dir[PATH_MAX + 64];
@@ -184,29 +190,12 @@ static void lrun_setpath(lua_State *L)
 	lua_pop(L, 1);
 }
 
-/* Lua-written modules (lua/ionflow/<name>.lua: units, csv, plot, ...) load
-** on first use of their global name, so that the REPL and short scripts need
-** no require. Only lower-case names are looked up, each once. */
-static const char lrun_lazy[] =
-	"local searched = {}\n"
-	"setmetatable(_G, {__index = function(t, k)\n"
-	"  if type(k) ~= 'string' or searched[k] or not k:match('^[a-z][a-z0-9]*$') then return nil end\n"
-	"  searched[k] = true\n"
-	"  local name = 'ionflow.' .. k\n"
-	"  if not package.searchpath(name, package.path) then return nil end\n"
-	"  local m = require(name)\n"
-	"  rawset(t, k, m)\n"
-	"  return m\n"
-	"end})\n";
-
 static int lrun_openall(lua_State *L)
 {
 	luaL_openlibs(L);
 	lrun_setpath(L);
 	linit_openlibs(L);
-	if (luaL_loadbuffer(L, lrun_lazy, sizeof lrun_lazy - 1, "=ionflow") != LUA_OK)
-		return lua_error(L);
-	lua_call(L, 0, 0);
+	linit_lazyglobals(L);
 	return 0;
 }
 

@@ -5,9 +5,8 @@
 ** megabytes, and each page of a fresh block costs a fault on first touch.
 ** Blocks of MEM_LARGE bytes and more are therefore fresh anonymous
 ** mappings advised into transparent huge pages (one fault per 2 MB
-** instead of 512): on this project's machine (a VM) first touch ran at
-** 0.3 GB/s in 4 kB pages and 12 GB/s in huge pages, and a fresh 64 MB
-** read buffer cost more than the HDF5 read that filled it. A mapping is
+** instead of 512): in a VM a first touch in 4 kB pages can cost more than
+** the HDF5 read that fills the block (bench/README.md). A mapping is
 ** zero already, so zeroing it costs nothing here: its pages are cleared
 ** by the kernel when, and by whichever thread, first touches them.
 ** Smaller blocks come from aligned_alloc.

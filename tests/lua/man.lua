@@ -30,6 +30,43 @@ for _, page in ipairs{"man/ionflow.1", "man/ionflow-lua.7"} do
     end
   end
 end
+-- every Lua example of the manual (an .EX block that is neither a command
+-- line nor a REPL transcript) runs as written, in a directory with data/;
+-- a block that begins "-- ... as in the ... example above" runs after that
+-- example. REPL lines (ionflow> ...) run as statements.
+do
+  local function ex_unescape(s)
+    return (unescape(s):gsub("\\%(oA", "Å"):gsub("\\%(%*t", "τ"))
+  end
+  local dir = t.tmpdir()
+  local function abs(p) return p:sub(1, 1) == "/" and p or os.getenv("PWD") .. "/" .. p end
+  sys.run({"ln", "-s", abs(root) .. "/data", dir .. "/data"})
+  local bin = abs(exe)
+  local nlua = 0
+  for _, page in ipairs{"man/ionflow.1", "man/ionflow-lua.7"} do
+    local prev = ""
+    for block in slurp(root .. "/" .. page):gmatch("\n%.EX\n(.-)\n%.EE") do
+      local code = ex_unescape(block)
+      local repl = code:match("^ionflow> ([^\n]*)")
+      if repl or not (code:match("^ionflow") or code:match("^echo ") or code:match("^%$")) then
+        local full = repl or code
+        if not repl and code:match("^%-%- [^\n]*as in the") then full = prev .. "\n" .. code end
+        local path = dir .. "/example.lua"
+        local f = assert(io.open(path, "w"))
+        f:write(full, "\n")
+        f:close()
+        local c, out = sys.run({"env", "-C", dir, bin, path})
+        nlua = nlua + 1
+        t.ok(c == 0, string.format("%s example runs as written: %s", page,
+             (code:match("[^\n]*%S[^\n]*$") or code):sub(1, 60)))
+        if c ~= 0 then t.diag("%s\n%s", code, out) end
+        prev = full
+      end
+    end
+  end
+  t.ok(nlua >= 20, "the manual's Lua examples were found (" .. nlua .. ")")
+end
+
 -- the README's script runs as printed
 do
   local readme = slurp(root .. "/README.md")

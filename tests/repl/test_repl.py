@@ -32,7 +32,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\x07")
 class Session:
     """ionflow on a pseudo-terminal: send keys, expect output."""
 
-    def __init__(self, args=(), env=None):
+    def __init__(self, args=(), env=None, cwd=None):
         e = dict(os.environ)
         e.update(TERM="xterm", INPUTRC="/dev/null", IONFLOW_HISTORY=HIST,
                  LC_ALL="C.UTF-8")
@@ -42,6 +42,8 @@ class Session:
         pid, fd = pty.fork()
         if pid == 0:
             try:
+                if cwd:
+                    os.chdir(cwd)
                 os.execve(EXE, [EXE] + list(args), e)
             finally:
                 os._exit(127)
@@ -157,6 +159,21 @@ def test_basics():
     s.line("setmetatable({}, {__tostring = function() return 'custom' end})")
     ok(s.expect(r"\ncustom\n") is not None, "values print through tostring",
        s.tail())
+    s.line("{3, 4, name = 'x', sub = {a = {b = {}}, 1}}")
+    ok(s.expect(r'\n\{3, 4, name = "x", sub = \{1, a = \{\.\.\. 1 field\}\}\}\n')
+       is not None, "a table prints its fields, nested to a depth", s.tail())
+    s.line("r = {t = array.linspace(0, 1, 1000), list = {}}; for i = 1, 100 do r.list[i] = i end")
+    s.prompt()
+    s.line("r")
+    ok(s.expect(r"\n\{list = \{1, 2, 3, 4, 5, 6, 7, 8, \.\.\. \(100 numbers\)\}, "
+                r"t = array\(1000 f64\)\}\n") is not None,
+       "long runs of numbers summarised", s.tail())
+    s.line("r.text = string.rep('w', 70)")
+    s.prompt()
+    s.line("r")
+    ok(s.expect(r"\n\{\n  list = \{1, 2, 3, 4, 5, 6, 7, 8, \.\.\. \(100 numbers\)\},\n"
+                r"  t = array\(1000 f64\),\n  text = \"w+ \.\.\.,\n\}\n") is not None,
+       "a table too long for a line: a field a line, long values cut", s.tail())
     s.line("error('boom')")
     m = s.expect(r"boom\nstack traceback:")
     ok(m is not None, "an error prints its message and a traceback", s.tail())
@@ -512,6 +529,57 @@ def test_pipe_repl():
        (p.returncode, out, err, dt))
 
 
+def readme_tour():
+    """the README's REPL tour: shell lines, REPL inputs (with their
+    continuation lines) and the output each input prints"""
+    with open(os.path.join(TOP, "README.md")) as f:
+        text = f.read()
+    block = text.split("## A tour of the REPL", 1)[1].split("\n\n", 2)[1]
+    shell, steps = [], []
+    for raw in block.splitlines():
+        line = raw[4:]
+        if line.startswith("$ "):
+            shell.append(line[2:].split("#")[0].strip())
+        elif line.startswith("ionflow> "):
+            steps.append([line[len("ionflow> "):], []])
+        elif line.lstrip().startswith(">> "):
+            steps[-1][0] += "\n" + line.lstrip()[3:]
+        elif steps:
+            steps[-1][1].append(line)
+        # (the banner before the first input is checked by test_basics)
+    return shell, steps
+
+
+def test_readme_tour():
+    """every line of the README's tour runs as written and prints what the
+    README shows, in a directory where `make sample` was run"""
+    shell, steps = readme_tour()
+    ok(shell == ["make sample", "./ionflow"] and len(steps) >= 5,
+       "the README's tour: make sample, ./ionflow and its lines", (shell, steps))
+    d = tempfile.mkdtemp(prefix="tour-", dir=TMP)
+    p = subprocess.run([EXE, os.path.join(TOP, "scripts", "make-sample.lua")],
+                       cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=120)
+    ok(p.returncode == 0 and os.path.exists(os.path.join(d, "scan_0042.h5")),
+       "make sample's script writes scan_0042.h5", p.stdout.decode()[-500:])
+    s = Session(cwd=d)
+    s.prompt(10)
+    for code, want in steps:
+        for k, part in enumerate(code.split("\n")):
+            s.line(part)
+            if k + 1 < len(code.split("\n")):
+                s.expect(r">> ", 5)
+        m = s.expect(r"((.|\n)*?)ionflow> ", 60)
+        got = m.group(1) if m else ""
+        # the echo of the last input line, then what it printed
+        printed = got.split("\n", 1)[1] if "\n" in got else ""
+        ok(m is not None and printed.rstrip("\n") == "\n".join(want) and
+           "error" not in printed, "README tour: " + code.splitlines()[0],
+           (code, want, printed))
+    s.send("\x04")
+    s.wait()
+
+
 def main():
     try:
         test_command_line()
@@ -523,6 +591,7 @@ def main():
         test_history()
         test_prompt_and_i()
         test_progress_tty()
+        test_readme_tour()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
     return done()
