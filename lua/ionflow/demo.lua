@@ -205,6 +205,13 @@ function M.joint_report(R, mod, cfg)
     .. "error the RMS deviation of t+0 over the variants below.", cfg.fit_N)
   R:p("**%s** (total %.3f)%s", j.line, j.total,
     j.variants and "" or "; statistical only: the variants are skipped in `--quick`")
+  local function away(x)
+    local z = math.abs(x - b.tp) / j.total
+    return string.format("%.1f total standard uncertainties away (%s)", z,
+      z <= 2 and "consistent" or "not supported")
+  end
+  R:p("The data support t+0 = %.2f +/- %.2f (total). The paper's 0.2 is %s; DiffEC's "
+    .. "-0.04 at c0 is %s.", b.tp, j.total, away(0.2), away(-0.04))
   local rows = {}
   local free = {}
   for _, n in ipairs(b.names) do free[n] = true end
