@@ -465,14 +465,25 @@ local function objective(data, opts, names, q0, sig)
   function st.f(p)
     local q = copy(q0)
     for k, n in ipairs(names) do q[n] = p[k] end
-    local r = M.run(q, data, opts)
     st.runs = st.runs + 1
+    local ok, r = pcall(M.run, q, data, opts)
+    if not ok then
+      -- a trial point the model cannot run (the salt depleted beyond the
+      -- limiting current): NaN residuals, which the fit core takes as a
+      -- step to reject; at the start there is nothing to fall back on
+      if not st.n then error(r, 0) end
+      st.failed, st.last_error = (st.failed or 0) + 1, r
+      local out = {}
+      for k = 1, st.n do out[k] = 0 / 0 end
+      return out
+    end
     local raw = M.residuals(r, data, opts, st.series)
     local out = {}
     for _, n in ipairs(st.series) do
       local s = sig[n]
       for _, v in ipairs(raw[n]) do out[#out + 1] = v / s end
     end
+    st.n = #out
     return out
   end
   return st

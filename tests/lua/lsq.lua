@@ -85,6 +85,16 @@ local fz = fit.lsq{f = function(p) return {(p[1] + 0.3) / 0.1, (p[1] + 0.2) / 0.
 t.ok(fz.p[1] >= 0 and fz.p[1] < 1e-6, "zero bound: the parameter ends at 0")
 t.ok(fz.at_bound[1], "zero bound: flagged at its bound")
 
+-- NaN residuals at a trial point (a model that cannot run there): the
+-- step is rejected and the fit goes on (jointfit relies on it)
+local nan_calls = 0
+local fn = fit.lsq{f = function(p)
+  if p[1] > 1 then nan_calls = nan_calls + 1; return {0 / 0, 0 / 0} end
+  return {(p[1] ^ 3 - 0.9) / 0.01, (p[1] ^ 3 - 0.95) / 0.01}
+end, p0 = {0.1}}
+t.near(fn.p[1], 0.925 ^ (1 / 3), 1e-6, "NaN at trial points: the fit converges next to them")
+t.ok(nan_calls > 0, string.format("the NaN region was visited (%d calls)", nan_calls))
+
 -- profile likelihood of a linear problem: chi2(b) = chi2_min + (b - b^)^2 / var(b)
 local vals = {b - 2 * math.sqrt(vb), b, b + 1.5 * math.sqrt(vb)}
 local pr = fit.profile{f = resid, p0 = {0, b}, param = 2, values = vals}
