@@ -36,10 +36,34 @@ for k = 0, 99 do
 end
 print(string.format("t+0 sweep, 100 runs from -0.5 to 0.99 (N = %d): %.2f s", N, os.clock() - t0))
 
--- Lua-function properties cost one call per face and cell and Newton iteration
+-- the fits' run: outputs at every measured time and position of the paper's
+-- data (interpolated inside steps; a replayed current table's rows are
+-- breakpoints)
+local pap = require "ionflow.cellpaper"
+local m = pap.measured()
+for _, drive in ipairs{"V", "I"} do
+  local n, t1, r = 0, os.clock()
+  repeat
+    r = pap.run("tplus-0.2", {m = m, drive = drive})
+    n = n + 1
+  until os.clock() - t1 > 0.5
+  print(string.format("paper data run, drive %s (%d times x %d positions): %.2f ms (%d steps)",
+    drive, #r.times, #r.xs, (os.clock() - t1) / n * 1e3, r.steps))
+end
+
+-- Lua-function properties cost two calls per face and cell and Newton
+-- iteration (the value and a forward difference)
 local fset = {D = function(c) return 8.4e-12 end, tp = function(c) return 0.2 end,
               kappa = function(c) return 0.0905 * c / P.c0 end}
 t0 = os.clock()
 local r = paper_run(fset)
 print(string.format("Lua-function properties: %.1f ms per paper run (%d steps)",
   (os.clock() - t0) * 1e3, r.steps))
+
+-- the classic measurements simulated (a step to steady state, then a rest)
+t0 = os.clock()
+local bv = cell.bruce_vincent{L = P.L, c0 = P.c0, params = "pnb"}
+local t1 = os.clock()
+local bn = cell.balsara_newman{L = P.L, c0 = P.c0, params = "pnb"}
+print(string.format("pnb: Bruce-Vincent %.1f ms (t+ %.3f), Balsara-Newman %.1f ms (t+ %.3f; true %.3f)",
+  (t1 - t0) * 1e3, bv.tp, (os.clock() - t1) * 1e3, bn.tp, bv.tp_true))

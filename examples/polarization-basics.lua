@@ -9,6 +9,8 @@
 -- ideal binary salt (kappa = F^2 c D / (2 R T t+ t-), Nernst-Einstein) the
 -- ratio i_ss / i_0 equals the cation transference number t+: that is how
 -- Bruce and Vincent measure it. The steady profile is a straight line.
+-- For a real (non-ideal) electrolyte the ratio is something else: see
+-- classic-methods.lua.
 local quick = arg and arg[1] == "--quick"
 local F, R = cell.F, cell.R
 local L, c0, T, D, V = 1e-3, 1000, 363.15, 1e-11, 1e-3   -- m, mol/m^3, K, m^2/s, V

@@ -167,9 +167,10 @@ local reportpath = step(6, "report", function()
     .. "N = %d cells, for each parameter set (`ionflow.cellparams`), compared with the "
     .. "paper's digitized current, concentration profiles and XPCS velocities "
     .. "(`ionflow.cellpaper`; the velocity is compared with the model's lab-frame EO "
-    .. "velocity v0_lab). The conductivity is an estimate (Nernst-Einstein from NMR, scaled "
-    .. "to the measured initial current), so the current tests it more than the transport "
-    .. "coefficients.", cfg.minutes, cfg.N)
+    .. "velocity v0_lab). The conductivity is an estimate (Nernst-Einstein from NMR), the "
+    .. "interfacial resistance an estimate (from the measured initial current) and the "
+    .. "thermodynamic factor an assumption (Tf = 1 + 2 c / c0, data/README.md), so the "
+    .. "current tests them as much as the transport coefficients.", cfg.minutes, cfg.N)
   local rows = {}
   for _, s in ipairs(mod.sets) do
     local S = s.cmp.summary

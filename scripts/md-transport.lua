@@ -13,11 +13,41 @@
 -- the barycentric and solvent centres of mass; without them every atom
 -- weighs 1. Errors come from --blocks blocks of the trajectory (default 5).
 -- OUT.h5 gets /md/transport/<quantity> (SI) and /md/msd/* curves.
-local usage = "usage: ionflow scripts/md-transport.lua TRAJ --cation TYPE " ..
-  "--anion TYPE [--solvent TYPE] [--temperature K] [--frame " ..
-  "barycentric|solvent|lab] [--mass TYPE=M] [--blocks N] [--skip N] " ..
-  "[--fit LO_S,HI_S] [--group NAME] [--length-unit M] [--time-unit S] " ..
-  "[--unwrapped] [-o OUT.h5]"
+local usage = [==[
+usage: ionflow scripts/md-transport.lua TRAJ --cation TYPE --anion TYPE
+  [--solvent TYPE] [--temperature K] [--frame barycentric|solvent|lab]
+  [--mass TYPE=M ...] [--blocks N] [--skip N] [--fit LO_S,HI_S]
+  [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped] [-o OUT.h5]
+
+Reads an MD trajectory (H5MD file or LAMMPS dump, frame by frame) and
+prints the self-diffusion coefficients, the Onsager coefficients, the
+conductivity, and the two transference numbers: t_app from
+self-diffusion and t+ with ion-ion correlations (Wohde-Roling), each with
+an error from blocks of the trajectory.
+
+Options (defaults in brackets):
+  --cation TYPE, --anion TYPE  atom types (LAMMPS) or species (H5MD) of
+                        the ions; several join with commas (3,4,5)
+  --solvent TYPE        the solvent's types, for the solvent frame [none]
+  --temperature K       temperature in kelvin; needed for conductivity
+                        and Onsager coefficients in SI [none]
+  --frame F             reference frame: barycentric, solvent or lab
+                        [barycentric]
+  --mass TYPE=M         mass of a type, any unit, repeatable [all 1]
+  --blocks N            blocks for the error bars [5]
+  --skip N              frames left out at the start (equilibration) [0]
+  --fit LO_S,HI_S       lag window of the diffusive fit, seconds [automatic]
+  --group NAME          H5MD particle group [the only one]
+  --length-unit M       metres per length unit of the file [H5MD: its
+                        own; LAMMPS: 1e-10, units real]
+  --time-unit S         seconds per time unit (LAMMPS: per timestep)
+                        [H5MD: its own; LAMMPS: 1e-15]
+  --unwrapped           positions are already unwrapped [wrapped]
+  -o OUT.h5             write /md/transport/* (SI) and /md/msd/* curves
+
+Example:
+  ionflow scripts/md-transport.lua run.h5 --cation 1 --anion 2 \
+      --temperature 363 -o transport.h5]==]
 
 local function die(msg)
   io.stderr:write("md-transport: ", msg, "\n")

@@ -13,9 +13,27 @@
 local csv = require "ionflow.csv"
 local chem = require "ionflow.chem"
 
-local usage = "usage: ionflow scripts/molar-volume.lua DENSITY.csv [--r R] " ..
-  "[--rel-error F] [--salt FORMULA] [--solvent FORMULA] [--M-salt G_PER_MOL] " ..
-  "[--M-solvent G_PER_MOL]"
+local usage = [==[
+usage: ionflow scripts/molar-volume.lua DENSITY.csv [--r R] [--rel-error F]
+  [--salt FORMULA] [--solvent FORMULA] [--M-salt G_PER_MOL]
+  [--M-solvent G_PER_MOL]
+
+Fits the partial molar volumes of salt and solvent to densities (the
+paper's Eq. 4) and prints them with their errors, and what they give at
+the composition r = [Li]/[EO]: the salt concentration, epsilon (Eq. 3)
+and kappa = 1/epsilon + 1. DENSITY.csv has columns r and rho in g/cm^3
+(header optional, '#' comments) and optionally the density's error.
+
+Options (defaults in brackets):
+  --r R                 composition [Li]/[EO] to evaluate at [0.1]
+  --rel-error F         relative density error when the file has none [0.02]
+  --salt FORMULA        salt formula for its molar mass [LiC2F6NO4S2]
+  --solvent FORMULA     solvent repeat unit [C2H4O]
+  --M-salt G_PER_MOL    salt molar mass instead of a formula [287.08]
+  --M-solvent G_PER_MOL solvent molar mass instead of a formula [44.05]
+
+Example:
+  ionflow scripts/molar-volume.lua data/density_peo_litfsi_90C.csv --r 0.1]==]
 
 local function die(msg)
   io.stderr:write("molar-volume: ", msg, "\n")

@@ -10,8 +10,10 @@
 --       [--data DIR] [--quiet]
 --
 -- drive V: the cell held at 0.3 V as in the paper; the current is then a
--- prediction and depends on the conductivity, which is an estimate here
--- (Nernst-Einstein from NMR, scaled to the measured initial current).
+-- prediction and depends on the conductivity, the interfacial resistance
+-- and the thermodynamic factor: here estimates (kappa Nernst-Einstein from
+-- NMR, R_int from the measured initial current) and an assumption (Tf =
+-- 1 + 2 c / c0), see data/README.md.
 -- drive I: the measured current density is replayed; profiles and
 -- velocities then test the transport coefficients (D, t+0) alone.
 -- The XPCS velocity is compared with the model's lab-frame solvent (EO)

@@ -4,26 +4,33 @@
 --
 --   ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] [--L 3e-3]
 --       [--T 363.15] [--c0 1870] [--params NAME|FILE.lua] [--minutes 1100]
---       [--rest MINUTES] [-N 200] [--R-int OHM_M2] [--refine 1]
+--       [--rest MINUTES] [-N 200] [--R-int OHM_M2] [--R-growth OHM_M2]
+--       [--growth-p 0.5] [--Tf TF | --Tf0 TF0] [--refine 1]
 --       [--n-times 111] [-o RUN.h5] [--csv DIR] [--quiet]
 --
 -- Units: V in volts, I in mA/cm^2, L in m, T in K, c0 in mol/m^3 (1870 =
 -- 1.87 mol/L = r 0.1), R-int in ohm m^2. NAME is pnb, tplus-0.2 or diffec
--- (lua/ionflow/cellparams.lua; their conductivity is an estimate), FILE.lua
--- returns {kappa = f, D = f, tp = f, Tf = f, V_salt =, V_EO =} (SI, f of c
--- in mol/m^3, numbers or tables {c =, v =} also allowed). --rest adds an
+-- (lua/ionflow/cellparams.lua; their conductivity and interfacial
+-- resistance are estimates, their Tf an assumption), FILE.lua returns
+-- {kappa = f, D = f, tp = f, Tf = f, R_int =, V_salt =, V_EO =} (SI, f of c
+-- in mol/m^3, numbers or tables {c =, v =} also allowed). --R-int replaces
+-- the set's interfacial resistance; --R-growth makes it grow by that much
+-- over the polarization, as (t / t_pol)^p with p = --growth-p (1 linear,
+-- 0.5 parabolic film growth). --Tf gives a constant thermodynamic factor,
+-- --Tf0 the law 1 + (TF0 - 1) c / c0 (the sets use TF0 = 3). --rest adds an
 -- open-circuit rest (I = 0) after the polarization: restricted diffusion.
 local cp = require "ionflow.cellparams"
 local cio = require "ionflow.cellio"
 
 local usage = "usage: ionflow scripts/polarize.lua [--V 0.3 | --I MA_PER_CM2] " ..
   "[--L 3e-3] [--T 363.15] [--c0 1870] [--params NAME|FILE.lua] [--minutes 1100] " ..
-  "[--rest MINUTES] [-N 200] [--R-int OHM_M2] [--refine R] [--n-times N] " ..
-  "[-o RUN.h5] [--csv DIR] [--quiet]"
+  "[--rest MINUTES] [-N 200] [--R-int OHM_M2] [--R-growth OHM_M2] [--growth-p P] " ..
+  "[--Tf TF | --Tf0 TF0] [--refine R] [--n-times N] [-o RUN.h5] [--csv DIR] [--quiet]"
 
 local o = require("ionflow.cli").parse(arg, {name = "polarize", usage = usage,
   numbers = {V = true, I = true, L = true, T = true, c0 = true, minutes = true,
-    rest = true, N = true, R_int = true, refine = true, n_times = true},
+    rest = true, N = true, R_int = true, R_growth = true, growth_p = true, Tf = true,
+    Tf0 = true, refine = true, n_times = true},
   values = {params = true, out = true, csv = true}, flags = {quiet = true},
   short = {N = "N", o = "out"}})
 
@@ -42,11 +49,22 @@ local times, positions = {}, {}
 for k = 0, nt - 1 do times[#times + 1] = t_end * k / (nt - 1) end
 for k = 0, 120 do positions[#positions + 1] = L * k / 120 end
 
+if o.Tf and o.Tf0 then o:die("give --Tf or --Tf0, not both") end
 local name = o.params or "tplus-0.2"
+local R_int = o.R_int
+if o.R_growth then
+  local base = R_int
+  if base == nil then
+    local okset, set = pcall(cp.get, name)
+    base = okset and set.R_int or 0
+  end
+  R_int = {R0 = base or 0, dR = o.R_growth, t1 = t_pol, p = o.growth_p or 1}
+end
+local Tf = o.Tf or (o.Tf0 and cp.Tf_linear(o.Tf0, o.c0 or P.c0))
 local clock = os.clock()
 local ok, r = pcall(cell.run, {L = L, c0 = o.c0 or P.c0, T = o.T or P.T,
   params = name, protocol = protocol, times = times, positions = positions,
-  N = math.floor(o.N or 200), R_int = o.R_int, refine = o.refine})
+  N = math.floor(o.N or 200), R_int = R_int, Tf = Tf, refine = o.refine})
 if not ok then
   io.stderr:write("polarize: ", tostring(r), "\n")
   os.exit(1)
@@ -71,6 +89,7 @@ if not o.quiet then
   end
   print(string.format("run: %.3f s CPU, %d steps (%d rejected), salt drift %.2g",
     elapsed, r.steps, r.rejected, r.salt_drift))
+  print(string.format("R_int %.4g ohm m^2 at t = 0, %.4g at the end", r.R_int[1], r.R_int[nt]))
   print(" t_min   i_mA/cm2    V       V_ohm    V_int    V_conc   c(0)     c(L)  mol/L")
   local step = math.max(1, (nt - 1) // 10)
   for k = 1, nt, step do

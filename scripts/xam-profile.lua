@@ -27,10 +27,40 @@ local csv = require "ionflow.csv"
 local chem = require "ionflow.chem"
 local xam = require "ionflow.xam"
 
-local usage = "usage: ionflow scripts/xam-profile.lua SCANS.csv|SCANS.h5 " ..
-  "--energy-keV E --thickness M --c0 MOL_PER_L [--reference N] [--gap M] " ..
-  "[--salt F] [--solvent F] [--V-salt A3] [--V-solvent A3] [--contrast M2_PER_MOL] " ..
-  "[--origin centre|left|right] [--at-min T1,T2,...] -o OUT.h5 [--csv OUT.csv]"
+local usage = [==[
+usage: ionflow scripts/xam-profile.lua SCANS.csv|SCANS.h5 --energy-keV E
+  --thickness M --c0 MOL_PER_L [--reference N] [--gap M] [--salt F]
+  [--solvent F] [--V-salt A3] [--V-solvent A3] [--contrast M2_PER_MOL]
+  [--origin centre|left|right] [--at-min T1,T2,...] [-o OUT.h5]
+  [--csv OUT.csv]
+
+Turns X-ray absorption raster scans into salt concentration profiles
+c(x, t) (Beer-Lambert, as in the paper's Fig. 4). SCANS has columns (CSV
+header or HDF5 datasets) time_s, x_m, counts, monitor and optionally
+dark, one row per point in acquisition order; a scan ends where x turns
+back. Writes the points inside the cell with c and its counting error in
+mol/L, and prints the salt balance of each profile.
+
+Options (defaults in brackets):
+  --energy-keV E        photon energy, keV (for xraylib's cross sections)
+  --thickness M         cell thickness along the beam, metres
+  --c0 MOL_PER_L        uniform salt concentration of the reference scan
+  --reference N         the scan taken before polarization [1]
+  --gap M               electrode gap, when the scans do not reach both
+                        electrodes [from the reference scan]
+  --salt F, --solvent F formulas for the cross sections [LiC2F6NO4S2, C2H4O]
+  --V-salt A3, --V-solvent A3  molar volumes, A^3 per molecule [224, 66.4]
+  --contrast M2_PER_MOL absorption contrast per mol/m^3 of salt, instead of
+                        the formulas and volumes [computed]
+  --origin O            positions from the centre, left or right electrode
+                        [centre]
+  --at-min T1,T2,...    also profiles interpolated to these times, minutes
+  -o OUT.h5             HDF5 output (/xam: points, at, edges, parameters)
+  --csv OUT.csv         CSV output (and OUT-at.csv with --at-min)
+
+Example:
+  ionflow scripts/xam-profile.lua scans.csv --energy-keV 20 \
+      --thickness 1e-3 --c0 1.87 --at-min 40,60 --csv profiles.csv]==]
 
 local function die(msg)
   io.stderr:write("xam-profile: ", msg, "\n")

@@ -22,8 +22,32 @@
 
 /* ---------------------------------------------------------------- tables */
 
-/* GSL's Steffen interpolation needs at least 3 points; two points are a
-** straight line, which we evaluate ourselves */
+/* Steffen's node slopes from GSL (which needs at least 3 points; two
+** points are a straight line) */
+static int cell_table_slopes(cell_table *t)
+{
+	size_t k, n = t->n;
+	gsl_interp *in;
+	gsl_interp_accel *acc;
+	int rc = 0;
+	if (n == 2) {
+		t->d[0] = t->d[1] = (t->v[1] - t->v[0]) / (t->c[1] - t->c[0]);
+		return 0;
+	}
+	in = gsl_interp_alloc(gsl_interp_steffen, n);
+	acc = gsl_interp_accel_alloc();
+	if (in == NULL || acc == NULL ||
+	    gsl_interp_init(in, t->c, t->v, n) != GSL_SUCCESS)
+		rc = -1;
+	for (k = 0; rc == 0 && k < n; k++)
+		t->d[k] = gsl_interp_eval_deriv(in, t->c, t->v, t->c[k], acc);
+	if (in)
+		gsl_interp_free(in);
+	if (acc)
+		gsl_interp_accel_free(acc);
+	return rc;
+}
+
 int cell_table_init(cell_table *t, const char *name, const double *c,
 		    const double *v, size_t n, char *err)
 {
@@ -44,38 +68,28 @@ int cell_table_init(cell_table *t, const char *name, const double *c,
 	}
 	t->c = err_malloc(n, sizeof(double), err);
 	t->v = err_malloc(n, sizeof(double), err);
-	if (t->c == NULL || t->v == NULL) {
+	t->d = err_malloc(n, sizeof(double), err);
+	if (t->c == NULL || t->v == NULL || t->d == NULL) {
 		cell_table_free(t);
 		return -1;
 	}
 	memcpy(t->c, c, n * sizeof(double));
 	memcpy(t->v, v, n * sizeof(double));
 	t->n = n;
-	if (n >= 3) {
-		gsl_interp *in = gsl_interp_alloc(gsl_interp_steffen, n);
-		gsl_interp_accel *acc = gsl_interp_accel_alloc();
-		t->interp = in;
-		t->acc = acc;
-		if (in == NULL || acc == NULL ||
-		    gsl_interp_init(in, t->c, t->v, n) != GSL_SUCCESS) {
-			cell_table_free(t);
-			return err_set(err, "%s table: cannot set up the "
-				       "interpolation", name);
-		}
+	if (cell_table_slopes(t) != 0) {
+		cell_table_free(t);
+		return err_set(err, "%s table: cannot set up the interpolation",
+			       name);
 	}
 	return 0;
 }
 
 void cell_table_free(cell_table *t)
 {
-	if (t->interp)
-		gsl_interp_free(t->interp);
-	if (t->acc)
-		gsl_interp_accel_free(t->acc);
 	free(t->c);
 	free(t->v);
-	t->interp = t->acc = NULL;
-	t->c = t->v = NULL;
+	free(t->d);
+	t->c = t->v = t->d = NULL;
 	t->n = 0;
 }
 
@@ -91,29 +105,77 @@ static int cell_table_inside(cell_table *t, double c)
 	return 0;
 }
 
-double cell_table_eval(void *ud, double c)
+/* the interval k with c[k] <= c <= c[k+1] (c inside the table): the last
+** one or a neighbour (successive calls sweep the grid), else bisection */
+static size_t cell_table_find(cell_table *t, double c)
+{
+	size_t k = t->last, lo = 0, hi = t->n - 1;
+	if (c >= t->c[k] && c <= t->c[k + 1])
+		return k;
+	if (k + 2 < t->n && c >= t->c[k + 1] && c <= t->c[k + 2])
+		return t->last = k + 1;
+	if (k > 0 && c >= t->c[k - 1] && c <= t->c[k])
+		return t->last = k - 1;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (t->c[mid] <= c)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return t->last = lo;
+}
+
+/* the cubic Hermite interpolant (value, and slope into *d) at c inside */
+static double cell_table_hermite(cell_table *t, double c, double *d)
+{
+	size_t k = cell_table_find(t, c);
+	double h = t->c[k + 1] - t->c[k], s = (c - t->c[k]) / h;
+	double y0 = t->v[k], y1 = t->v[k + 1];
+	double m0 = h * t->d[k], m1 = h * t->d[k + 1];
+	double s2 = s * s, s3 = s2 * s;
+	*d = ((6 * s2 - 6 * s) * (y0 - y1) + (3 * s2 - 4 * s + 1) * m0 +
+	      (3 * s2 - 2 * s) * m1) / h;
+	return (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 +
+		(3 * s2 - 2 * s3) * y1 + (s3 - s2) * m1;
+}
+
+double cell_table_fdf(void *ud, double c, double *d)
 {
 	cell_table *t = ud;
-	if (t->clamp && isfinite(c))
-		c = fmin(fmax(c, t->c[0]), t->c[t->n - 1]);
-	if (!cell_table_inside(t, c))
+	int out = c < t->c[0] || c > t->c[t->n - 1];
+	/* a straight line (a law a + b c as two rows): no search */
+	if (t->n == 2 && isfinite(c) && (!out || t->clamp == CELL_EXTRAP_LINEAR)) {
+		*d = t->d[0];
+		return t->v[0] + t->d[0] * (c - t->c[0]);
+	}
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_CONSTANT) {
+		*d = 0;
+		return c < t->c[0] ? t->v[0] : t->v[t->n - 1];
+	}
+	if (out && isfinite(c) && t->clamp == CELL_EXTRAP_LINEAR) {
+		size_t k = c < t->c[0] ? 0 : t->n - 1;
+		*d = t->d[k];
+		return t->v[k] + t->d[k] * (c - t->c[k]);
+	}
+	if (!cell_table_inside(t, c)) {
+		*d = NAN;
 		return NAN;
-	if (t->n == 2)
-		return t->v[0] + (t->v[1] - t->v[0]) * (c - t->c[0]) /
-			(t->c[1] - t->c[0]);
-	return gsl_interp_eval(t->interp, t->c, t->v, c, t->acc);
+	}
+	return cell_table_hermite(t, c, d);
+}
+
+double cell_table_eval(void *ud, double c)
+{
+	double d;
+	return cell_table_fdf(ud, c, &d);
 }
 
 double cell_table_deriv(void *ud, double c)
 {
-	cell_table *t = ud;
-	if (t->clamp && (c < t->c[0] || c > t->c[t->n - 1]))
-		return 0;
-	if (!cell_table_inside(t, c))
-		return NAN;
-	if (t->n == 2)
-		return (t->v[1] - t->v[0]) / (t->c[1] - t->c[0]);
-	return gsl_interp_eval_deriv(t->interp, t->c, t->v, c, t->acc);
+	double d;
+	cell_table_fdf(ud, c, &d);
+	return d;
 }
 
 const char *cell_table_why(void *ud)
@@ -124,14 +186,27 @@ const char *cell_table_why(void *ud)
 cell_prop cell_table_prop(cell_table *t)
 {
 	cell_prop p = {cell_table_eval, cell_table_deriv, t, cell_table_why,
-		       0.0};
+		       0.0, cell_table_fdf};
 	return p;
 }
 
 cell_prop cell_const_prop(double value)
 {
-	cell_prop p = {NULL, NULL, NULL, NULL, value};
+	cell_prop p = {NULL, NULL, NULL, NULL, value, NULL};
 	return p;
+}
+
+double cell_prop_value(const cell_prop *pr, const char *name, double c,
+		       char *err)
+{
+	double v = pr->f ? pr->f(pr->ud, c) : pr->value;
+	if (!isfinite(v)) {
+		const char *why = pr->why ? pr->why(pr->ud) : NULL;
+		err_set(err, "%s(c = %.6g mol/L) is not a finite number%s%s",
+			name, c / 1000, why && *why ? ": " : "",
+			why ? why : "");
+	}
+	return v;
 }
 
 /* ---------------------------------------------------------- parameters */
@@ -185,6 +260,7 @@ typedef struct cell_ws {
 	double *y, *z, *fn, *fg, *f1, *b, *zg, *e, *ew;
 	double *cf, *Dv, *Dd, *Gv, *Gd, *Hv, *Hd, *phi;
 	double *kv, *kd;
+	double *yo, *fo, *yi;		/* the last step's start; dense output */
 	double bD[2], bDd[2], bG[2], bGd[2], bH[2], bHd[2];
 	double *la, *da, *ua, *ec, *pr, *cp, *u, *v, *r;
 	double s;			/* d V / d i (or 1 at constant I) */
@@ -192,7 +268,10 @@ typedef struct cell_ws {
 	size_t newton;			/* Newton iterations */
 	int t0;				/* the uniform state at t = 0+ */
 	double t, i, h, D0;		/* time, current, next step, D(c0) */
+	double t_old, i_old;		/* the last step's start */
+	size_t stop;			/* next breakpoint p->tstop[stop] */
 	double eta;			/* Newton's last contraction estimate */
+	double Rt;			/* R_int at the time being solved */
 	int fails;			/* consecutive rejected steps */
 	char msg[ERR_LEN];		/* the last property failure */
 	double *mem;
@@ -211,7 +290,8 @@ static int cell_ws_alloc(cell_ws *w, const cell_params *p, char *err)
 			  &w->f1, &w->b, &w->zg, &w->e, &w->ew, &w->kv, &w->kd,
 			  &w->la, &w->da, &w->ua, &w->ec, &w->pr, &w->cp,
 			  &w->u, &w->v, &w->dl, &w->wt, &w->cf, &w->Dv,
-			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd};
+			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd, &w->yo,
+			  &w->fo, &w->yi};
 	size_t nvec = sizeof vec / sizeof vec[0], k;
 	memset(w, 0, sizeof *w);
 	w->p = p;
@@ -255,17 +335,20 @@ static int cell_prop_at(cell_ws *w, const cell_prop *pr, const char *name,
 	double f, d = 0;
 	if (pr->f == NULL) {
 		f = pr->value;
+	} else if (dv && pr->fdf) {
+		f = pr->fdf(pr->ud, c, &d);
 	} else {
 		f = pr->f(pr->ud, c);
 	}
-	if (pr->f != NULL && isfinite(f) && dv) {
+	if (pr->f != NULL && !pr->fdf && isfinite(f) && dv) {
 		if (pr->df) {
 			d = pr->df(pr->ud, c);
 		} else {
+			/* a forward difference: the slope only enters the
+			** Newton matrix, so its O(h) error costs nothing but
+			** saves a call (a Lua function's, often) */
 			double h = 1e-6 * (fabs(c) + 1e-3 * w->p->c0) + 1e-12;
-			double fp = pr->f(pr->ud, c + h);
-			double fm = pr->f(pr->ud, c - h);
-			d = (fp - fm) / (2 * h);
+			d = (pr->f(pr->ud, c + h) - f) / h;
 		}
 	}
 	if (!isfinite(f) || !isfinite(d)) {
@@ -403,12 +486,44 @@ static int cell_bounds_ok(cell_ws *w, const double *z, double i)
 	return 0;
 }
 
-/* interfacial overpotential i R_int + symmetric Butler-Volmer terms, and
-** its derivative in i */
+double cell_rint_at(const cell_params *p, double t, char *err)
+{
+	const cell_rint *r = &p->Rt;
+	double R;
+	if (r->fn) {
+		R = r->fn(r->ud, t);
+		if (!isfinite(R) || R < 0) {
+			const char *why = r->why ? r->why(r->ud) : NULL;
+			err_set(err, "R_int(t = %g s) = %g is not a finite number "
+				">= 0%s%s", t, R, why && *why ? ": " : "",
+				why ? why : "");
+			return NAN;
+		}
+		return R;
+	}
+	R = p->R_int;
+	if (r->R_growth != 0)
+		R += r->R_growth * pow(t / r->t_growth, r->p_growth);
+	return R;
+}
+
+/* the interfacial resistance at time t into w->Rt (else w->msg) */
+static int cell_rint_set(cell_ws *w, double t)
+{
+	if (w->p->Rt.fn == NULL && w->p->Rt.R_growth == 0) {
+		w->Rt = w->p->R_int;
+		return 0;
+	}
+	w->Rt = cell_rint_at(w->p, t, w->msg);
+	return isfinite(w->Rt) ? 0 : -1;
+}
+
+/* interfacial overpotential i R_int(t) + symmetric Butler-Volmer terms,
+** and its derivative in i (R_int(t) set by cell_rint_set) */
 static double cell_vint(const cell_ws *w, double i, double *dvdi)
 {
 	const cell_params *p = w->p;
-	double v = i * p->R_int, d = p->R_int;
+	double v = i * w->Rt, d = w->Rt;
 	double i0[2] = {p->i0_pos, p->i0_neg};
 	int k;
 	for (k = 0; k < 2; k++) {
@@ -430,15 +545,17 @@ static void cell_volt(cell_ws *w, const double *z, double i, double part[3],
 {
 	size_t j, N = w->N;
 	double rsum = 0, conc = 0, dint, k2 = w->twoRT_F;
+	double *lz = w->u;	/* free here: ln z, one log per cell */
 	int end;
 	for (j = 0; j < N; j++) {
 		rsum += w->dx[j] / w->kv[j];
+		lz[j] = log(z[j]);
 		if (pr)
 			pr[j] = -i * w->dx[j] * w->kd[j] /
 				(w->kv[j] * w->kv[j]);
 	}
 	for (j = 0; j + 1 < N; j++) {
-		double lr = log(z[j]) - log(z[j + 1]), wt = w->wt[j];
+		double lr = lz[j] - lz[j + 1], wt = w->wt[j];
 		conc += w->Hv[j] * lr;
 		if (pr) {
 			pr[j] += k2 * (w->Hd[j] * wt * lr + w->Hv[j] / z[j]);
@@ -562,7 +679,8 @@ static int cell_constraint(cell_ws *w, const double *z, double i, double t,
 		*g = i - val;
 		return 0;
 	}
-	if (cell_cellprops(w, z) != 0 || cell_bounds_ok(w, z, i) != 0)
+	if (cell_rint_set(w, t) != 0 || cell_cellprops(w, z) != 0 ||
+	    cell_bounds_ok(w, z, i) != 0)
 		return -1;
 	cell_volt(w, z, i, part, w->pr);
 	*g = part[0] + part[1] + part[2] - val;
@@ -622,7 +740,7 @@ static int cell_newton(cell_ws *w, const double *b, double dh, double t,
 				break;	/* not contracting: a smaller step */
 			eta = theta / (1 - theta);
 		}
-		if (eta * nrm <= 0.03 || nrm <= 1e-10) {
+		if (eta * nrm <= 0.1 || nrm <= 1e-10) {
 			w->eta = eta;
 			return 0;
 		}
@@ -638,13 +756,16 @@ static int cell_newton(cell_ws *w, const double *b, double dh, double t,
 ** alone; y is fixed). V(i) increases with i, so a bracketed Newton
 ** iteration converges; where a trial current would deplete an electrode
 ** (or another property failure occurs) the bracket shrinks from that side. */
-static int cell_consistent(cell_ws *w, const double *y, double t, double *i)
+static int cell_consistent(cell_ws *w, const double *y, double t, double *i,
+			   double *f)
 {
 	int it;
 	double lo = -HUGE_VAL, hi = HUGE_VAL, x = *i;
+	if (cell_rint_set(w, t) != 0)
+		return -1;	/* no current can mend R_int(t) */
 	for (it = 0; it < 200; it++) {
 		double g, nx;
-		if (cell_eval(w, y, x, 0, 0, w->fn) != 0 ||
+		if (cell_eval(w, y, x, 0, 0, f) != 0 ||
 		    cell_constraint(w, y, x, t, &g) != 0) {
 			if (x > 0)
 				hi = x;
@@ -679,7 +800,7 @@ static int cell_consistent(cell_ws *w, const double *y, double t, double *i)
 		return -1;
 	}
 	*i = x;
-	return cell_eval(w, y, x, 0, 0, w->fn);
+	return cell_eval(w, y, x, 0, 0, f);
 }
 
 /* ----------------------------------------------------------- outputs */
@@ -716,28 +837,32 @@ static double cell_salt(const cell_ws *w, const double *z)
 	return s;
 }
 
-/* Write output row k for state (y, i). Concentrations: cell centres plus
-** the two boundary values; J: faces (zero at the electrodes). */
-static int cell_output(cell_ws *w, const double *y, double i, size_t k,
-		       const double *pos, size_t nx, cell_out *o)
+/* Write output row k for state (y, i), with the face and cell properties
+** of y and R_int already evaluated (cell_eval, cell_cellprops,
+** cell_rint_set). Concentrations: cell centres plus the two boundary
+** values; J: faces (zero at the electrodes). */
+static void cell_output_write(cell_ws *w, const double *y, double i, size_t k,
+			      const double *pos, size_t nx, cell_out *o)
 {
 	size_t j, N = w->N, m;
 	double part[3], vint;
 	double *Jf = w->cp;	/* N + 1 face values */
 	const cell_params *p = w->p;
-	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0)
-		return -1;
+	for (j = 0; j + 1 < N; j++)	/* the fluxes at this i */
+		w->phi[j + 1] = w->Dv[j] * (y[j + 1] - y[j]) / w->dl[j] +
+			w->Gv[j] * i / CELL_F;
 	cell_volt(w, y, i, part, NULL);
 	vint = -(i / CELL_F) * p->M_Li / p->rho_Li;
 	if (o->i) o->i[k] = i;
 	if (o->V_ohm) o->V_ohm[k] = part[0];
 	if (o->V_int) o->V_int[k] = part[1];
 	if (o->V_conc) o->V_conc[k] = part[2];
+	if (o->R_int) o->R_int[k] = w->Rt;
 	if (o->V) o->V[k] = part[0] + part[1] + part[2];
 	if (o->salt) o->salt[k] = cell_salt(w, y);
 	if (o->v_int) o->v_int[k] = vint;
 	if (nx == 0)
-		return 0;
+		return;
 	{
 		/* nodes: x = 0 and the N cell centres; z and zg (N + 1 slots)
 		** are free between steps */
@@ -771,6 +896,16 @@ static int cell_output(cell_ws *w, const double *y, double i, size_t k,
 			if (o->vm_rel) o->vm_rel[at] = J / c;
 		}
 	}
+}
+
+/* output row k for the state (y, i) at time t */
+static int cell_output(cell_ws *w, const double *y, double i, double t,
+		       size_t k, const double *pos, size_t nx, cell_out *o)
+{
+	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0 ||
+	    cell_rint_set(w, t) != 0)
+		return -1;
+	cell_output_write(w, y, i, k, pos, nx, o);
 	return 0;
 }
 
@@ -794,6 +929,13 @@ static int cell_check(const cell_params *p, const double *times, size_t nt,
 	if (!(p->R_int >= 0) || !isfinite(p->R_int))
 		return err_set(err, "cell: R_int = %g ohm m^2 must be >= 0",
 			       p->R_int);
+	if (p->Rt.fn == NULL && p->Rt.R_growth != 0 &&
+	    (!(p->Rt.R_growth > 0) || !isfinite(p->Rt.R_growth) ||
+	     !(p->Rt.t_growth > 0) || !isfinite(p->Rt.t_growth) ||
+	     !(p->Rt.p_growth > 0) || !isfinite(p->Rt.p_growth)))
+		return err_set(err, "cell: R_int growth law: R_growth = %g, "
+			       "t_growth = %g s and p = %g must be positive",
+			       p->Rt.R_growth, p->Rt.t_growth, p->Rt.p_growth);
 	if (!(p->i0_pos >= 0) || !(p->i0_neg >= 0))
 		return err_set(err, "cell: exchange currents must be >= 0");
 	if (!(p->M_Li > 0) || !(p->rho_Li > 0))
@@ -901,7 +1043,7 @@ static int cell_segment_switch(cell_ws *w, double t, double *i)
 		moved = 1;
 	}
 	if (moved)
-		return cell_consistent(w, w->y, t, i) == 0 ? 1 : -1;
+		return cell_consistent(w, w->y, t, i, w->fn) == 0 ? 1 : -1;
 	return 0;
 }
 
@@ -950,13 +1092,13 @@ static int cell_start(cell_ws *w, const double *times, size_t nt,
 		return -1;
 	w->i = hold == CELL_HOLD_I ? v0 : v0 * k0 / p->L;
 	w->t0 = 1;
-	if (cell_consistent(w, w->y, 0, &w->i) != 0)
+	if (cell_consistent(w, w->y, 0, &w->i, w->fn) != 0)
 		return -1;
 	for (*k = 0; *k < nt && times[*k] <= 0; (*k)++)
-		if (cell_output(w, w->y, w->i, *k, pos, nx, out) != 0)
+		if (cell_output(w, w->y, w->i, 0, *k, pos, nx, out) != 0)
 			return -1;
 	w->t0 = 0;
-	if (cell_consistent(w, w->y, 0, &w->i) != 0)
+	if (cell_consistent(w, w->y, 0, &w->i, w->fn) != 0)
 		return -1;
 	w->i_scale = fmax(fabs(w->i), 1e-3);
 	w->h = cell_h_start(w);
@@ -1018,6 +1160,10 @@ static int cell_advance(cell_ws *w, double t_stop, cell_out *out)
 	}
 	w->fails = 0;
 	out->steps++;
+	w->t_old = w->t;
+	w->i_old = w->i;
+	memcpy(w->yo, w->y, w->N * sizeof(double));
+	memcpy(w->fo, w->fn, w->N * sizeof(double));
 	w->t = landing ? t_stop : w->t + h_try;
 	memcpy(w->y, w->z, w->N * sizeof(double));
 	memcpy(w->fn, w->f1, w->N * sizeof(double));
@@ -1029,12 +1175,95 @@ static int cell_advance(cell_ws *w, double t_stop, cell_out *out)
 	return cell_check_state(w);
 }
 
+/* where the next step must end: the segment's (or run's) end, or an
+** earlier breakpoint (a kink of a tabulated protocol) */
+static double cell_next_stop(cell_ws *w, double t_last)
+{
+	double t_stop = cell_seg_end(w, t_last);
+	const cell_params *p = w->p;
+	while (w->stop < p->ntstop && p->tstop[w->stop] <= w->t)
+		w->stop++;
+	if (w->stop < p->ntstop && p->tstop[w->stop] < t_stop)
+		t_stop = p->tstop[w->stop];
+	return t_stop;
+}
+
+/* The current that satisfies the protocol at t for the state y, whose
+** properties are evaluated (cell_eval, cell_cellprops, cell_rint_set):
+** only the interfaces and the boundary half-cells depend on i, so a scalar
+** Newton iteration from a good guess *i needs no property evaluation. */
+static int cell_current_at(cell_ws *w, const double *y, double t, double *i)
+{
+	cell_hold hold;
+	double val, part[3], x = *i;
+	int it;
+	if (cell_hold_at(w, t, &hold, &val) != 0)
+		return -1;
+	if (hold == CELL_HOLD_I) {
+		*i = val;
+		return cell_bounds_ok(w, y, val);
+	}
+	for (it = 0; it < 20; it++) {
+		double dx;
+		if (cell_bounds_ok(w, y, x) != 0)
+			return -1;
+		cell_volt(w, y, x, part, NULL);
+		dx = -(part[0] + part[1] + part[2] - val) / w->s;
+		x += dx;
+		if (!isfinite(x))
+			return -1;
+		if (fabs(dx) <= 1e-14 * (fabs(x) + 1e-12 * w->i_scale))
+			break;
+	}
+	if (it == 20 || cell_bounds_ok(w, y, x) != 0)
+		return -1;
+	*i = x;
+	return 0;
+}
+
+/* Output row k at t inside the last step (t_old, t): the cubic Hermite
+** interpolant of c through both ends and their rates (third order, salt
+** conserved), the current made consistent with it (so V is the protocol's
+** exactly). 1 when that fails (then the step is redone to land on t). */
+static int cell_dense(cell_ws *w, double t, size_t k, const double *pos,
+		      size_t nx, cell_out *out)
+{
+	size_t j;
+	double h = w->t - w->t_old, s = (t - w->t_old) / h, i;
+	double s2 = s * s, s3 = s2 * s;
+	double a0 = 2 * s3 - 3 * s2 + 1, a1 = 3 * s2 - 2 * s3;
+	double b0 = h * (s3 - 2 * s2 + s), b1 = h * (s3 - s2);
+	for (j = 0; j < w->N; j++) {
+		w->yi[j] = a0 * w->yo[j] + a1 * w->y[j] + b0 * w->fo[j] +
+			b1 * w->fn[j];
+		if (!(w->yi[j] > w->c_min))
+			return 1;
+	}
+	i = w->i_old + s * (w->i - w->i_old);
+	if (cell_eval(w, w->yi, i, 0, 0, w->f1) != 0 ||
+	    cell_cellprops(w, w->yi) != 0 || cell_rint_set(w, t) != 0 ||
+	    cell_current_at(w, w->yi, t, &i) != 0)
+		return 1;
+	cell_output_write(w, w->yi, i, k, pos, nx, out);
+	return 0;
+}
+
+/* the last step undone: the run continues from its start */
+static void cell_rewind(cell_ws *w)
+{
+	w->t = w->t_old;
+	w->i = w->i_old;
+	memcpy(w->y, w->yo, w->N * sizeof(double));
+	memcpy(w->fn, w->fo, w->N * sizeof(double));
+}
+
 int cell_run(const cell_params *p, const double *times, size_t nt,
 	     const double *pos, size_t nx, cell_out *out, char *err)
 {
 	cell_ws w;
 	size_t k = 0;
 	double t_last;
+	int land = 0;
 	if (cell_check(p, times, nt, pos, nx, err) != 0 ||
 	    cell_setup(&w, p, err) != 0)
 		return -1;
@@ -1046,16 +1275,34 @@ int cell_run(const cell_params *p, const double *times, size_t nt,
 		progress_begin(p->prog, "cell", t_last);
 	while (k < nt) {
 		int rc;
+		double t_stop;
 		while (k < nt && times[k] <= w.t)
-			if (cell_output(&w, w.y, w.i, k++, pos, nx, out) != 0)
+			if (cell_output(&w, w.y, w.i, w.t, k++, pos, nx,
+					out) != 0)
 				return cell_fail(&w, err);
 		if (k >= nt)
 			break;
-		rc = cell_advance(&w, fmin(times[k], cell_seg_end(&w, t_last)),
-				  out);
+		/* outputs inside a step are interpolated; one that cannot be
+		** (a steep front) is landed on */
+		t_stop = cell_next_stop(&w, t_last);
+		if (land || p->land)
+			t_stop = fmin(t_stop, times[k]);
+		rc = cell_advance(&w, t_stop, out);
 		if (rc < 0)
 			return cell_fail(&w, err);
 		if (rc > 0)
+			continue;
+		land = 0;
+		while (k < nt && times[k] < w.t && !land) {
+			rc = cell_dense(&w, times[k], k, pos, nx, out);
+			if (rc == 0)
+				k++;
+			else {
+				cell_rewind(&w);
+				land = 1;
+			}
+		}
+		if (land)
 			continue;
 		rc = cell_segment_switch(&w, w.t, &w.i);
 		if (rc < 0)

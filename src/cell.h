@@ -23,7 +23,9 @@
 ** Numerics: cell-centred finite volumes (uniform or electrode-refined grid),
 ** zero boundary fluxes imposed exactly, TR-BDF2 time stepping with an
 ** embedded error estimate and adaptive steps, a Newton solve per stage on
-** the tridiagonal system bordered by the current (O(N) per iteration).
+** the tridiagonal system bordered by the current (O(N) per iteration);
+** outputs inside a step interpolated (cubic Hermite in c, the current made
+** consistent), segment ends and tstop landed on.
 ** Every function follows err.h: 0 on success, -1 and a message in err.
 */
 #ifndef ionflow_cell_h
@@ -44,26 +46,37 @@
 ** the property is the constant `value`. */
 typedef double (*cell_fn)(void *ud, double c);
 
+/* value and derivative together (NaN value on failure, as f) */
+typedef double (*cell_fdf)(void *ud, double c, double *d);
+
 typedef struct cell_prop {
 	cell_fn f;
 	cell_fn df;
 	void *ud;
 	const char *(*why)(void *ud);
 	double value;
+	cell_fdf fdf;		/* may be NULL: f and df are called */
 } cell_prop;
 
+/* how a table continues beyond its first and last rows */
+typedef enum {
+	CELL_EXTRAP_ERROR = 0,	/* NaN and a message naming table and range */
+	CELL_EXTRAP_CONSTANT = 1,	/* the end values, derivative 0 */
+	CELL_EXTRAP_LINEAR = 2	/* the end slopes (a law such as a + b c) */
+} cell_extrap;
+
 /* a property tabulated at increasing concentrations, interpolated with
-** GSL's monotone Steffen spline; concentrations outside [c[0], c[n-1]] are
-** errors (NaN and a message naming the table and the range), unless clamp
-** is set: then the end values continue as constants (a documented
-** extrapolation, derivative 0) */
+** GSL's monotone Steffen spline (evaluated here as the cubic Hermite
+** interpolant through the values with Steffen's node slopes, which GSL
+** computes once); concentrations outside [c[0], c[n-1]] are errors unless
+** clamp (a cell_extrap) says how the table continues (a documented
+** extrapolation) */
 typedef struct cell_table {
 	char name[32];
 	int clamp;
 	size_t n;
-	double *c, *v;
-	void *interp;		/* gsl_interp * */
-	void *acc;		/* gsl_interp_accel * */
+	double *c, *v, *d;	/* rows and node slopes */
+	size_t last;		/* the interval found last (a search hint) */
 	char msg[ERR_LEN];
 } cell_table;
 
@@ -73,11 +86,15 @@ int cell_table_init(cell_table *t, const char *name, const double *c,
 void cell_table_free(cell_table *t);
 double cell_table_eval(void *t, double c);
 double cell_table_deriv(void *t, double c);
+double cell_table_fdf(void *t, double c, double *d);
 const char *cell_table_why(void *t);
 /* a cell_prop reading the table (which must outlive the prop) */
 cell_prop cell_table_prop(cell_table *t);
 /* a constant property */
 cell_prop cell_const_prop(double value);
+/* the property at c (NaN with the reason in err when it has none) */
+double cell_prop_value(const cell_prop *pr, const char *name, double c,
+		       char *err);
 
 /* what the potentiostat holds during a segment of the protocol */
 typedef enum { CELL_HOLD_V = 0, CELL_HOLD_I = 1 } cell_hold;
@@ -96,6 +113,18 @@ typedef struct cell_segment {
 	const char *(*why)(void *ud);
 } cell_segment;
 
+/* The interfacial resistance (both interfaces together, ohm m^2) at time
+** t (s): fn(ud, t) when fn is set (NaN is an error, why(ud) its reason),
+** else the film-growth law R_int + R_growth (t / t_growth)^p_growth
+** (R_growth = 0: constant; p 1: linear growth, 0.5: parabolic, diffusion-
+** limited film growth). */
+typedef struct cell_rint {
+	double R_growth, t_growth, p_growth;
+	double (*fn)(void *ud, double t);
+	void *ud;
+	const char *(*why)(void *ud);
+} cell_rint;
+
 typedef struct cell_params {
 	double L;		/* electrode distance, m */
 	double c0;		/* initial uniform concentration, mol/m^3 */
@@ -107,10 +136,16 @@ typedef struct cell_params {
 	double V_salt;		/* partial molar volume of the salt, m^3/mol */
 	double V_EO;		/* molar volume of the solvent unit, m^3/mol */
 	double R_int;		/* interfacial resistance, ohm m^2 (both) */
+	cell_rint Rt;		/* its growth with time (zeros: constant) */
 	double i0_pos, i0_neg;	/* exchange currents, A/m^2; 0 = none */
 	double M_Li, rho_Li;	/* Li metal: kg/mol, kg/m^3 */
 	const cell_segment *seg;
 	size_t nseg;
+	/* times the steps must land on (increasing; kinks of tabulated
+	** protocols or R_int(t)); other output times are interpolated */
+	const double *tstop;
+	size_t ntstop;
+	int land;		/* nonzero: steps land on every output time */
 	size_t N;		/* finite volumes */
 	double refine;		/* largest / smallest cell (1 = uniform) */
 	double rtol, atol;	/* local error tolerances (atol in mol/m^3) */
@@ -130,18 +165,22 @@ void cell_params_init(cell_params *p);
 /* Results at nt output times and nx positions; the caller allocates every
 ** array it wants (NULL = not wanted). Per time (nt): i, V and its parts
 ** (V_ohm bulk i integral dx/kappa, V_int interfacial, V_conc concentration
-** overpotential), salt (integral c dx, mol/m^2), v_int (velocity of the
+** overpotential), R_int (the interfacial resistance at that time, ohm
+** m^2), salt (integral c dx, mol/m^2), v_int (velocity of the
 ** electrode interfaces in the lab frame, -(i/F) M_Li/rho_Li). Per time and
 ** position (nt x nx, time-major): c, J (anion flux relative to the solvent,
 ** mol/(m^2 s)), v0 and vm (solvent = EO and anion = TFSI velocities in the
 ** electrode-interface frame), v0_lab and vm_lab (the same in the lab
 ** frame), vm_rel (anion velocity relative to the solvent, J/c). */
 typedef struct cell_out {
-	double *i, *V, *V_ohm, *V_int, *V_conc, *salt, *v_int;
+	double *i, *V, *V_ohm, *V_int, *V_conc, *R_int, *salt, *v_int;
 	double *c, *J, *v0, *vm, *v0_lab, *vm_lab, *vm_rel;
 	/* statistics, filled by cell_run */
 	size_t steps, rejected, newton;
 } cell_out;
+
+/* the interfacial resistance of p at time t (NaN: see why in err) */
+double cell_rint_at(const cell_params *p, double t, char *err);
 
 /* face positions x_0 = 0 < ... < x_N = L of the grid (N + 1 values) */
 int cell_grid(size_t N, double L, double refine, double *xf, char *err);

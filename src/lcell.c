@@ -19,6 +19,7 @@
 #include <lua.h>
 
 #include "cell.h"
+#include "cellmeth.h"
 #include "larray.h"
 #include "lsys.h"
 
@@ -29,6 +30,7 @@
 typedef struct lcell_fn {
 	lua_State *L;
 	int ref;
+	double scale;		/* the result is multiplied by it */
 	char what[32];
 	char msg[ERR_LEN];
 } lcell_fn;
@@ -49,6 +51,9 @@ typedef struct lcell_ctx {
 	lcell_fn sf[LCELL_MAXSEG];
 	cell_segment seg[LCELL_MAXSEG];
 	size_t nseg;
+	lcell_fn rf;		/* R_int(t) as a Lua function */
+	lcell_ttab rt;		/* R_int(t) as a table */
+	double *stops;		/* the tables' times: steps land on them */
 } lcell_ctx;
 
 static int lcell_ctx_gc(lua_State *L)
@@ -61,6 +66,14 @@ static int lcell_ctx_gc(lua_State *L)
 			luaL_unref(L, LUA_REGISTRYINDEX, x->pf[k].ref);
 		x->pf[k].ref = LUA_NOREF;
 	}
+	free(x->rt.t);
+	free(x->rt.v);
+	x->rt.t = x->rt.v = NULL;
+	free(x->stops);
+	x->stops = NULL;
+	if (x->rf.L && x->rf.ref != LUA_NOREF)
+		luaL_unref(L, LUA_REGISTRYINDEX, x->rf.ref);
+	x->rf.ref = LUA_NOREF;
 	for (k = 0; k < LCELL_MAXSEG; k++) {
 		free(x->tt[k].t);
 		free(x->tt[k].v);
@@ -81,6 +94,7 @@ static lcell_ctx *lcell_ctx_new(lua_State *L)
 		x->pf[k].ref = LUA_NOREF;
 	for (k = 0; k < LCELL_MAXSEG; k++)
 		x->sf[k].ref = LUA_NOREF;
+	x->rf.ref = LUA_NOREF;
 	if (luaL_newmetatable(L, LCELL_CTX)) {
 		lua_pushcfunction(L, lcell_ctx_gc);
 		lua_setfield(L, -2, "__gc");
@@ -113,7 +127,7 @@ static double lcell_call(void *ud, double arg)
 	}
 	if (!isfinite(v))
 		snprintf(f->msg, sizeof f->msg, "%s returned %g", f->what, v);
-	return v;
+	return v * f->scale;
 }
 
 static const char *lcell_why(void *ud)
@@ -154,6 +168,7 @@ static const char *lcell_ttab_why(void *ud)
 static void lcell_fn_set(lua_State *L, lcell_fn *f, const char *what)
 {
 	f->L = L;
+	f->scale = 1;
 	snprintf(f->what, sizeof f->what, "%s", what);
 	f->msg[0] = '\0';
 	f->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -174,41 +189,65 @@ static const double *lcell_numbers(lua_State *L, int t, const char *k,
 	return v;
 }
 
-/* a property from the value at index v: number, function or table */
-static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
-		       int slot, cell_prop *out)
+/* how a property table continues past its rows: opts field extrapolate */
+static int lcell_extrap(lua_State *L, int v, const char *name)
+{
+	int mode = CELL_EXTRAP_ERROR;
+	lua_getfield(L, v, "extrapolate");
+	if (lua_isstring(L, -1) && strcmp(lua_tostring(L, -1), "constant") == 0)
+		mode = CELL_EXTRAP_CONSTANT;
+	else if (lua_isstring(L, -1) &&
+		 strcmp(lua_tostring(L, -1), "linear") == 0)
+		mode = CELL_EXTRAP_LINEAR;
+	else if (!lua_isnil(L, -1) && !(lua_isstring(L, -1) &&
+		 strcmp(lua_tostring(L, -1), "error") == 0))
+		luaL_error(L, "cell.run: %s table: extrapolate must be 'error', "
+			   "'constant' or 'linear'", name);
+	lua_pop(L, 1);
+	return mode;
+}
+
+/* a table property {c =, v =} times scale into slot */
+static void lcell_prop_table(lua_State *L, int v, const char *name,
+			     lcell_ctx *x, int slot, double scale)
 {
 	char err[ERR_LEN];
+	size_t nc, nv, k;
+	int top = lua_gettop(L), rc;
+	const double *c = lcell_numbers(L, v, "c", name, &nc);
+	const double *vv = lcell_numbers(L, v, "v", name, &nv);
+	double *sv;
+	if (nc != nv)
+		luaL_error(L, "cell.run: %s table: %d concentrations but %d "
+			   "values", name, (int)nc, (int)nv);
+	sv = lua_newuserdatauv(L, (nv ? nv : 1) * sizeof(double), 0);
+	for (k = 0; k < nv; k++)
+		sv[k] = scale * vv[k];
+	rc = cell_table_init(&x->tab[slot], name, c, sv, nc, err);
+	if (rc != 0)
+		larray_error(L, "cell.run", err);
+	lua_settop(L, top);
+	x->tab[slot].clamp = lcell_extrap(L, v, name);
+}
+
+/* a property from the value at index v: number, function or table, its
+** values multiplied by scale */
+static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
+		       int slot, double scale, cell_prop *out)
+{
 	v = lua_absindex(L, v);
 	if (lua_type(L, v) == LUA_TNUMBER) {
-		*out = cell_const_prop(lua_tonumber(L, v));
+		*out = cell_const_prop(scale * lua_tonumber(L, v));
 	} else if (lua_isfunction(L, v)) {
 		lua_pushvalue(L, v);
 		lcell_fn_set(L, &x->pf[slot], name);
+		x->pf[slot].scale = scale;
 		out->f = lcell_call;
 		out->df = NULL;
 		out->ud = &x->pf[slot];
 		out->why = lcell_why;
 	} else if (lua_istable(L, v)) {
-		size_t nc, nv;
-		int top = lua_gettop(L);
-		const double *c = lcell_numbers(L, v, "c", name, &nc);
-		const double *vv = lcell_numbers(L, v, "v", name, &nv);
-		if (nc != nv)
-			luaL_error(L, "cell.run: %s table: %d concentrations "
-				   "but %d values", name, (int)nc, (int)nv);
-		if (cell_table_init(&x->tab[slot], name, c, vv, nc, err) != 0)
-			larray_error(L, "cell.run", err);
-		lua_settop(L, top);
-		lua_getfield(L, v, "extrapolate");
-		if (lua_isstring(L, -1) &&
-		    strcmp(lua_tostring(L, -1), "constant") == 0)
-			x->tab[slot].clamp = 1;
-		else if (!lua_isnil(L, -1) && !(lua_isstring(L, -1) &&
-			 strcmp(lua_tostring(L, -1), "error") == 0))
-			luaL_error(L, "cell.run: %s table: extrapolate must be "
-				   "'error' or 'constant'", name);
-		lua_pop(L, 1);
+		lcell_prop_table(L, v, name, x, slot, scale);
 		*out = cell_table_prop(&x->tab[slot]);
 	} else {
 		luaL_error(L, "cell.run: property %s must be a number, a "
@@ -275,26 +314,97 @@ static void lcell_props(lua_State *L, int o, int ps, lcell_ctx *x,
 {
 	const char *names[4] = {"D", "tp", "kappa", "Tf"};
 	const char *shown[4] = {"D", "t+0", "kappa", "Tf"};
+	const char *scales[4] = {"D_scale", NULL, "kappa_scale", "Tf_scale"};
 	cell_prop *dst[4] = {&p->D, &p->tp, &p->kappa, &p->Tf};
 	int k;
 	for (k = 0; k < 4; k++) {
-		int v = lcell_pick(L, o, ps, names[k]);
+		double sc = scales[k] ? lcell_num(L, o, scales[k], 1) : 1;
+		int v;
+		if (!(sc > 0) || !isfinite(sc))
+			luaL_error(L, "cell.run: %s = %f must be positive",
+				   scales[k], sc);
+		v = lcell_pick(L, o, ps, names[k]);
 		if (lua_isnil(L, v)) {
 			if (k == 3) {
 				lua_pop(L, 1);
-				continue;	/* Tf = 1 */
+				p->Tf = cell_const_prop(sc);	/* Tf = 1 */
+				continue;
 			}
 			luaL_error(L, "cell.run: no %s (give params = NAME or "
 				   "%s = number, function or table)", shown[k],
 				   names[k]);
 		}
-		lcell_prop(L, v, shown[k], x, k, dst[k]);
+		lcell_prop(L, v, shown[k], x, k, sc, dst[k]);
 		lua_pop(L, 1);
 	}
 	/* molar volumes: the options, else the set, else the paper's */
 	p->V_salt = lcell_num(L, o, "V_salt", lcell_num(L, ps, "V_salt",
 							p->V_salt));
 	p->V_EO = lcell_num(L, o, "V_EO", lcell_num(L, ps, "V_EO", p->V_EO));
+}
+
+/* a table {t = ..., v = ...} of a quantity of time at index tv into tt */
+static void lcell_ttab_load(lua_State *L, int tv, const char *where,
+			    lcell_ttab *tt)
+{
+	size_t nt, nv, j;
+	int top = lua_gettop(L);
+	const double *ts = lcell_numbers(L, tv, "t", where, &nt);
+	const double *vs = lcell_numbers(L, tv, "v", where, &nv);
+	if (nt != nv || nt < 2)
+		luaL_error(L, "cell.run: %s: the t and v lists of a time table "
+			   "need the same length >= 2", where);
+	for (j = 0; j < nt; j++)
+		if (!isfinite(ts[j]) || !isfinite(vs[j]) ||
+		    (j > 0 && !(ts[j] > ts[j - 1])))
+			luaL_error(L, "cell.run: %s: row %d of the time table: "
+				   "times must increase and values be finite",
+				   where, (int)j + 1);
+	tt->t = malloc(nt * sizeof(double));
+	tt->v = malloc(nt * sizeof(double));
+	if (tt->t == NULL || tt->v == NULL)
+		luaL_error(L, "cell.run: out of memory");
+	memcpy(tt->t, ts, nt * sizeof(double));
+	memcpy(tt->v, vs, nt * sizeof(double));
+	tt->n = nt;
+	lua_settop(L, top);
+}
+
+/* R_int from the options (first) or the set: a number (ohm m^2), a
+** function of t (s), a table {t =, v =} interpolated in time, or the
+** growth law {R0 =, dR =, t1 =, p =}: R0 + dR (t / t1)^p */
+static void lcell_rint(lua_State *L, int o, int ps, lcell_ctx *x,
+		       cell_params *p)
+{
+	int v = lcell_pick(L, o, ps, "R_int");
+	if (lua_isnil(L, v)) {
+		p->R_int = 0;
+	} else if (lua_type(L, v) == LUA_TNUMBER) {
+		p->R_int = lua_tonumber(L, v);
+	} else if (lua_isfunction(L, v)) {
+		lua_pushvalue(L, v);
+		lcell_fn_set(L, &x->rf, "R_int(t)");
+		p->Rt.fn = lcell_call;
+		p->Rt.ud = &x->rf;
+		p->Rt.why = lcell_why;
+	} else if (lua_istable(L, v) && lua_getfield(L, v, "R0") != LUA_TNIL) {
+		lua_pop(L, 1);
+		p->R_int = lcell_num(L, v, "R0", NAN);
+		p->Rt.R_growth = lcell_num(L, v, "dR", 0);
+		p->Rt.t_growth = lcell_num(L, v, "t1", 3600);
+		p->Rt.p_growth = lcell_num(L, v, "p", 1);
+	} else if (lua_istable(L, v)) {
+		lua_pop(L, 1);
+		lcell_ttab_load(L, v, "R_int", &x->rt);
+		p->Rt.fn = lcell_ttab_eval;
+		p->Rt.ud = &x->rt;
+		p->Rt.why = lcell_ttab_why;
+	} else {
+		luaL_error(L, "cell.run: R_int must be a number (ohm m^2), a "
+			   "function of t, a table {t =, v =} or a growth law "
+			   "{R0 =, dR =, t1 =, p =}");
+	}
+	lua_settop(L, v - 1);
 }
 
 /* one protocol segment from the table at s: V or I, number or function */
@@ -318,32 +428,9 @@ static void lcell_segment(lua_State *L, int s, lcell_ctx *x, size_t k,
 		g->ud = &x->sf[k];
 		g->why = lcell_why;
 	} else if (lua_istable(L, v)) {
-		size_t nt, nv, j;
-		int top = lua_gettop(L), tv = lua_absindex(L, v);
-		const double *ts = lcell_numbers(L, tv, "t", where, &nt);
-		const double *vs = lcell_numbers(L, tv, "v", where, &nv);
-		lcell_ttab *tt = &x->tt[k];
-		if (nt != nv || nt < 2)
-			luaL_error(L, "cell.run: %s: the t and v lists of a "
-				   "protocol table need the same length >= 2",
-				   where);
-		for (j = 0; j < nt; j++)
-			if (!isfinite(ts[j]) || !isfinite(vs[j]) ||
-			    (j > 0 && !(ts[j] > ts[j - 1])))
-				luaL_error(L, "cell.run: %s: row %d of the "
-					   "protocol table: times must increase "
-					   "and values be finite", where,
-					   (int)j + 1);
-		tt->t = malloc(nt * sizeof(double));
-		tt->v = malloc(nt * sizeof(double));
-		if (tt->t == NULL || tt->v == NULL)
-			luaL_error(L, "cell.run: out of memory");
-		memcpy(tt->t, ts, nt * sizeof(double));
-		memcpy(tt->v, vs, nt * sizeof(double));
-		tt->n = nt;
-		lua_settop(L, top);
+		lcell_ttab_load(L, lua_absindex(L, v), where, &x->tt[k]);
 		g->fn = lcell_ttab_eval;
-		g->ud = tt;
+		g->ud = &x->tt[k];
 		g->why = lcell_ttab_why;
 	} else {
 		luaL_error(L, "cell.run: %s: %s must be a number, a function "
@@ -352,6 +439,39 @@ static void lcell_segment(lua_State *L, int s, lcell_ctx *x, size_t k,
 	}
 	lua_pop(L, 2);
 	g->t_end = INFINITY;
+}
+
+static int lcell_cmp(const void *a, const void *b)
+{
+	double u = *(const double *)a, v = *(const double *)b;
+	return (u > v) - (u < v);
+}
+
+/* The times of the protocol and R_int tables, sorted and unique: the
+** kinks of their linear interpolation, where steps must end (an output
+** time between them is interpolated, a kink would cost rejected steps). */
+static void lcell_stops(lua_State *L, lcell_ctx *x, cell_params *p)
+{
+	size_t n = x->rt.n, k, m = 0;
+	for (k = 0; k < x->nseg; k++)
+		n += x->tt[k].n;
+	if (n == 0)
+		return;
+	x->stops = malloc(n * sizeof(double));
+	if (x->stops == NULL)
+		luaL_error(L, "cell.run: out of memory");
+	for (k = 0; k < x->nseg; k++) {
+		memcpy(x->stops + m, x->tt[k].t, x->tt[k].n * sizeof(double));
+		m += x->tt[k].n;
+	}
+	if (x->rt.n)
+		memcpy(x->stops + m, x->rt.t, x->rt.n * sizeof(double));
+	qsort(x->stops, n, sizeof(double), lcell_cmp);
+	for (k = 0, m = 0; k < n; k++)
+		if (m == 0 || x->stops[k] > x->stops[m - 1])
+			x->stops[m++] = x->stops[k];
+	p->tstop = x->stops;
+	p->ntstop = m;
 }
 
 static void lcell_protocol(lua_State *L, int o, lcell_ctx *x, cell_params *p)
@@ -385,6 +505,7 @@ static void lcell_protocol(lua_State *L, int o, lcell_ctx *x, cell_params *p)
 	lua_pop(L, 1);
 	p->seg = x->seg;
 	p->nseg = x->nseg;
+	lcell_stops(L, x, p);
 }
 
 /* a new float64 array stored as field k of the table at r */
@@ -473,7 +594,6 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 	p->L = lcell_num(L, o, "L", NAN);
 	p->c0 = lcell_num(L, o, "c0", NAN);
 	p->T = lcell_num(L, o, "T", p->T);
-	p->R_int = lcell_num(L, o, "R_int", 0);
 	i0 = lcell_num(L, o, "i0", 0);
 	p->i0_pos = lcell_num(L, o, "i0_pos", i0);
 	p->i0_neg = lcell_num(L, o, "i0_neg", i0);
@@ -490,8 +610,25 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 	p->hmax = lcell_num(L, o, "hmax", 0);
 	p->c_min = lcell_num(L, o, "c_min", 0);
 	p->max_steps = (size_t)lcell_num(L, o, "max_steps", 1e6);
+	lua_getfield(L, o, "land");
+	p->land = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	if (!(p->L > 0) || !(p->c0 > 0))
 		luaL_error(L, "cell.run: L and c0 must be positive");
+}
+
+/* the options, the context and the parameter set of a run (pushed: the
+** context and the set, whose index is returned) */
+static int lcell_setup(lua_State *L, int o, cell_params *p, lcell_ctx **x)
+{
+	int ps;
+	cell_params_init(p);
+	lcell_options(L, o, p);
+	*x = lcell_ctx_new(L);
+	ps = lcell_paramset(L, o);
+	lcell_props(L, o, ps, *x, p);
+	lcell_rint(L, o, ps, *x, p);
+	return ps;
 }
 
 /* cell.run{...}: see the file header and man/sections/cell.man */
@@ -507,12 +644,8 @@ static int lcell_run(lua_State *L)
 	int o = 1, ps, r, rc, ti, xi;
 	double drift = 0, *salt;
 	luaL_checktype(L, 1, LUA_TTABLE);
-	cell_params_init(&p);
 	memset(&out, 0, sizeof out);
-	lcell_options(L, o, &p);
-	x = lcell_ctx_new(L);
-	ps = lcell_paramset(L, o);
-	lcell_props(L, o, ps, x, &p);
+	ps = lcell_setup(L, o, &p, &x);
 	lcell_protocol(L, o, x, &p);
 	times = lcell_times(L, o, &nt);
 	ti = lua_gettop(L);
@@ -529,6 +662,7 @@ static int lcell_run(lua_State *L)
 	out.V_ohm = lcell_out(L, r, "V_ohm", 1, nt, 0);
 	out.V_int = lcell_out(L, r, "V_int", 1, nt, 0);
 	out.V_conc = lcell_out(L, r, "V_conc", 1, nt, 0);
+	out.R_int = lcell_out(L, r, "R_int", 1, nt, 0);
 	out.salt = lcell_out(L, r, "salt", 1, nt, 0);
 	out.v_int = lcell_out(L, r, "v_int", 1, nt, 0);
 	out.c = lcell_out(L, r, "c", 2, nt, nx);
@@ -564,6 +698,116 @@ static int lcell_run(lua_State *L)
 	lua_getfield(L, ps, "note");
 	lua_setfield(L, r, "note");
 	lua_pushvalue(L, r);
+	return 1;
+}
+
+/* the properties at c0 and the small-step closed forms as fields of t */
+static void lcell_c0_push(lua_State *L, int t, const cellmeth_c0 *c)
+{
+	lcell_set(L, t, "D_true", c->D);
+	lcell_set(L, t, "tp_true", c->tp);
+	lcell_set(L, t, "kappa_c0", c->kappa);
+	lcell_set(L, t, "Tf_c0", c->Tf);
+	lcell_set(L, t, "R_bulk", c->Rb);
+	lcell_set(L, t, "R_conc", c->Rc);
+	lcell_set(L, t, "R_ct", c->Rk);
+	lcell_set(L, t, "dUdlnm_c0", c->dUdlnm);
+	lcell_set(L, t, "kappa_ideal", c->kappa_ideal);
+	lcell_set(L, t, "tp_bv_small", c->tp_bv_small);
+	lcell_set(L, t, "ratio_small", c->ratio_small);
+}
+
+static void lcell_bv_push(lua_State *L, int t, const cellmeth_bv *r)
+{
+	lcell_set(L, t, "dV", r->dV);
+	lcell_set(L, t, "t_ss", r->t_ss);
+	lcell_set(L, t, "I0", r->I0);
+	lcell_set(L, t, "Iss", r->Iss);
+	lcell_set(L, t, "R0", r->R0);
+	lcell_set(L, t, "Rss", r->Rss);
+	lcell_set(L, t, "ratio", r->ratio);
+	lcell_c0_push(L, t, &r->c0);
+}
+
+/* the set's name and note into the result at t (the set at ps) */
+static void lcell_name_push(lua_State *L, int t, int ps)
+{
+	lua_getfield(L, ps, "name");
+	lua_setfield(L, t, "params");
+	lua_getfield(L, ps, "note");
+	lua_setfield(L, t, "note");
+}
+
+/* cell.bruce_vincent{params/properties..., dV = 0.01, t_ss =}: what a
+** Bruce-Vincent experiment reports (cellmeth.h) */
+static int lcell_bruce_vincent(lua_State *L)
+{
+	cell_params p;
+	cellmeth_bv r;
+	lcell_ctx *x;
+	char err[ERR_LEN];
+	int ps, t;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	ps = lcell_setup(L, 1, &p, &x);
+	lcell_stops(L, x, &p);
+	memset(&r, 0, sizeof r);
+	r.dV = lcell_num(L, 1, "dV", 0.01);
+	r.t_ss = lcell_num(L, 1, "t_ss", 0);
+	if (cellmeth_bruce_vincent(&p, &r, err) != 0)
+		return larray_error(L, "cell.bruce_vincent", err);
+	lua_newtable(L);
+	t = lua_gettop(L);
+	lcell_bv_push(L, t, &r);
+	lcell_set(L, t, "tp", r.tp);
+	lcell_name_push(L, t, ps);
+	return 1;
+}
+
+/* cell.balsara_newman{params/properties..., dV = 0.01, t_pol =, window =
+** {1, 4}, nfit = 41}: what a Balsara-Newman analysis reports */
+static int lcell_balsara_newman(lua_State *L)
+{
+	cell_params p;
+	cellmeth_bn r;
+	lcell_ctx *x;
+	char err[ERR_LEN];
+	int ps, t;
+	double nfit;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	ps = lcell_setup(L, 1, &p, &x);
+	lcell_stops(L, x, &p);
+	memset(&r, 0, sizeof r);
+	r.dV = lcell_num(L, 1, "dV", 0.01);
+	r.t_pol = lcell_num(L, 1, "t_pol", 0);
+	nfit = lcell_num(L, 1, "nfit", 41);
+	if (!(nfit >= 2 && nfit <= 1e6) || nfit != floor(nfit))
+		return luaL_error(L, "cell.balsara_newman: nfit must be an "
+				  "integer >= 2");
+	r.nfit = (size_t)nfit;
+	if (lua_getfield(L, 1, "window") == LUA_TTABLE) {
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		r.w0 = luaL_checknumber(L, -2);
+		r.w1 = luaL_checknumber(L, -1);
+		lua_pop(L, 2);
+	} else if (!lua_isnil(L, -1)) {
+		return luaL_error(L, "cell.balsara_newman: window must be {w0, "
+				  "w1} (units of L^2 / (pi^2 D))");
+	}
+	lua_pop(L, 1);
+	if (cellmeth_balsara_newman(&p, &r, err) != 0)
+		return larray_error(L, "cell.balsara_newman", err);
+	lua_newtable(L);
+	t = lua_gettop(L);
+	lcell_bv_push(L, t, &r.bv);
+	lcell_set(L, t, "t_pol", r.t_pol);
+	lcell_set(L, t, "rho", r.rho);
+	lcell_set(L, t, "D", r.D);
+	lcell_set(L, t, "kappa", r.kappa);
+	lcell_set(L, t, "dUdlnm", r.dUdlnm);
+	lcell_set(L, t, "tp", r.tp);
+	lcell_set(L, t, "V1", r.V1);
+	lcell_name_push(L, t, ps);
 	return 1;
 }
 
@@ -654,6 +898,8 @@ static int lcell_interp(lua_State *L)
 
 static const luaL_Reg lcell_funcs[] = {
 	{"run", lcell_run},
+	{"bruce_vincent", lcell_bruce_vincent},
+	{"balsara_newman", lcell_balsara_newman},
 	{"steady_current", lcell_steady},
 	{"grid", lcell_grid},
 	{"interp", lcell_interp},

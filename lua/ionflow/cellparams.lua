@@ -2,14 +2,18 @@
 -- for the continuum model (`cell.run{params = NAME}`), and the paper's cell.
 --
 --   local cp = require "ionflow.cellparams"
---   local set = cp.get("pnb")        -- {name, D, tp, kappa, Tf, V_salt, V_EO, note}
---   cp.names                          -- {"pnb", "tplus-0.2", "diffec"}
---   cp.paper                          -- L, c0, V, T, minutes, i0 of the paper's cell
---   cp.get("myset.lua")               -- a file returning {kappa=f, D=f, tp=f, ...}
+--   local set = cp.get("pnb")   -- {name, D, tp, kappa, Tf, R_int, V_salt, V_EO,
+--                               --  source, sources = {D=, tp=, kappa=, Tf=, R_int=}, note}
+--   cp.names                     -- {"pnb", "tplus-0.2", "diffec"}
+--   cp.paper                     -- L, c0, V, T, minutes, i0 of the paper's cell
+--   cp.get("myset.lua")          -- a file returning {kappa=f, D=f, tp=f, ...}
+--   cp.Tf_linear(Tf0 [, c0])     -- the law Tf = 1 + (Tf0 - 1) c / c0 as a table
+--   cp.kappa_table([T])          -- the Nernst-Einstein conductivity table
+--   cp.R_int_from_i0(kappa [, opts])  -- R_int implied by the measured i0
 --
 -- Everything is SI: c in mol/m^3, D in m^2/s, kappa in S/m, molar volumes
--- in m^3/mol. Properties are tables {c = {...}, v = {...}} that the model
--- interpolates with GSL's monotone Steffen spline.
+-- in m^3/mol, R_int in ohm m^2. Properties are tables {c = {...}, v = {...}}
+-- that the model interpolates with GSL's monotone Steffen spline.
 --
 -- Range: the paper's cell drives the salt far outside the measured ranges
 -- near both electrodes (about 0.06 to 3.9 mol/L after 1100 min, against
@@ -17,29 +21,41 @@
 -- G). The named sets therefore continue D and t+0 as constants beyond their
 -- first and last points (`extrapolate = "constant"`, a documented
 -- extrapolation); cp.get(name, {strict = true}) gives tables that raise an
--- error outside their data instead. The kappa estimate is tabulated from
--- 0.0005 to 4.5 mol/L (outside: an error).
+-- error outside their data instead. The kappa table runs from 0.0005 to
+-- 4.5 mol/L (outside: an error); Tf is a linear law (extrapolate = "linear").
 --
 -- Sources (copies with provenance in data/, see data/README.md):
 --   pnb        t+0(c) and D(c) measured by the Balsara-Newman method (Pesko et
 --              al., J. Electrochem. Soc. 164 (2017) E3569; points as digitized
 --              by BattModels/DiffEC): data/pnb_points_90C.csv.
 --   tplus-0.2  the paper's conclusion, a concentration-independent t+0 = 0.2,
---              with the same D(c) as pnb.
+--              with the same D(c) as pnb. It stands in for the paper's RS set
+--              (Rosenwinkel and Schoenhoff, JES 166 (2019) A1977, e-NMR), whose
+--              numbers (the paper's Table S3) are not at hand.
 --   diffec     the fit of Chen et al. (ACS Energy Lett. 2026, BattModels/DiffEC)
 --              to the paper's own profiles: G(c) from
 --              data/diffec_g_relation_90C.csv, t+0(c) = p0 + p1 (c - 1.87)/1.87
 --              (c in mol/L), D = (1 - t+0) G (1 - c V_salt).
---   kappa      (all sets) AN ESTIMATE: no conductivity table of PEO-LiTFSI at
---              90 C is at hand. Nernst-Einstein conductivity from the PFG-NMR
---              self-diffusion coefficients (Pesko et al. 2017, Fig. 1:
---              data/nmr_self_diffusion_90C.csv), kappa_NE = F^2 c (D_Li + D_TFSI)
---              / (R T), with ln(D_Li + D_TFSI) fitted linearly in c, scaled
---              once so that kappa(c0) L / V gives the paper's measured initial
---              current, 0.905 mA/cm^2 at 0.3 V over 3 mm (kappa(1.87 mol/L) =
---              0.0905 S/m). Only its concentration dependence comes from NMR.
---   Tf = 1 (no thermodynamic factor data at hand); molar volumes from the
---   paper's density fit, 224 and 66.4 A^3 per molecule.
+--   kappa      (all sets) AN ESTIMATE: no measured conductivity table of
+--              PEO-LiTFSI at 90 C is at hand. Nernst-Einstein conductivity from
+--              the PFG-NMR self-diffusion coefficients (Pesko et al. 2017, Fig.
+--              1: data/nmr_self_diffusion_90C.csv, in m^2/s), kappa_NE = F^2 c
+--              (D_Li + D_TFSI) / (R T), ln(D_Li + D_TFSI) fitted linearly in c:
+--              0.155 S/m at c0 = 1.87 mol/L. It ignores ion correlations
+--              (an upper bound if they are anticorrelated as usual).
+--   R_int      (all sets) AN ESTIMATE: the constant interfacial resistance that
+--              gives the paper's measured initial current with that kappa,
+--              R_int = V / i0 - L / kappa(c0) = 0.0138 ohm m^2 (both
+--              interfaces), i0 = 0.905 mA/cm^2 at 0.3 V over 3 mm.
+--   Tf         (all sets) AN ASSUMPTION: no table of the thermodynamic factor
+--              of PEO-LiTFSI at 90 C is at hand (Pesko et al. 2017, Villaluenga
+--              et al. JES 2018 and Gao and Balsara measured it from
+--              concentration cells, but their numbers could not be checked).
+--              Tf = 1 + (Tf0 - 1) c / c0 with Tf0 = 3 at c0 = 1.87 mol/L: ideal
+--              at infinite dilution, and the value at c0 with which the model
+--              current of the diffec set meets the measured one (issue 16).
+--              Replace with cp.Tf_linear(x) or any property.
+--   Molar volumes from the paper's density fit, 224 and 66.4 A^3 per molecule.
 
 local M = {}
 
@@ -71,10 +87,10 @@ M.pnb_points = {
 
 -- data/nmr_self_diffusion_90C.csv: r, D_Li (m^2/s), D_TFSI (m^2/s)
 M.nmr_points = {
-  {0.01, 2.13875e-13, 6.56089e-13}, {0.02, 1.72546e-13, 6.16827e-13},
-  {0.04, 1.45683e-13, 5.10406e-13}, {0.06, 9.86716e-14, 3.47159e-13},
-  {0.08, 7.59410e-14, 3.08413e-13}, {0.10, 4.54613e-14, 2.15424e-13},
-  {0.12, 3.77122e-14, 1.73579e-13}, {0.14, 2.63469e-14, 1.41550e-13},
+  {0.01, 2.13875e-11, 6.56089e-11}, {0.02, 1.72546e-11, 6.16827e-11},
+  {0.04, 1.45683e-11, 5.10406e-11}, {0.06, 9.86716e-12, 3.47159e-11},
+  {0.08, 7.59410e-12, 3.08413e-11}, {0.10, 4.54613e-12, 2.15424e-11},
+  {0.12, 3.77122e-12, 1.73579e-11}, {0.14, 2.63469e-12, 1.41550e-11},
 }
 
 -- data/diffec_g_relation_90C.csv: c (mol/L), G (cm^2/s)
@@ -150,40 +166,67 @@ local function nmr_fit()
   return line(cs, ls)
 end
 
--- Nernst-Einstein conductivity (S/m) of the NMR fit at c, unscaled
+-- Nernst-Einstein conductivity (S/m) of the NMR fit at c (an estimate)
 function M.kappa_ne(c, T)
   local a, b = nmr_fit()
   return F * F * c * math.exp(a + b * c) / (R * (T or M.paper.T))
 end
 
--- The scale factor that makes kappa(c0) L / V equal the measured initial
--- current i0 (the model's current at t = 0+, before gradients form, with
--- no interfacial resistance), and the kappa table (S/m) over
--- 0.1 .. 3.5 mol/L. opts: c0, i0, V, L, T (default: the paper's cell).
-function M.kappa_estimate(opts)
+-- The Nernst-Einstein conductivity tabulated (S/m) from 0.0005 to 4.5
+-- mol/L, with the paper's c0 as a node (so that kappa(c0) is exactly
+-- kappa_ne(c0)). opts: T, c0 (default: the paper's cell).
+function M.kappa_table(opts)
+  opts = opts or {}
+  local T, c0 = opts.T or M.paper.T, opts.c0 or M.paper.c0
+  local cs, vs = {}, {}
+  local function add(c)
+    cs[#cs + 1] = c
+    vs[#vs + 1] = M.kappa_ne(c, T)
+  end
+  for _, c in ipairs{0.5, 1, 2, 5, 10, 20} do add(c) end
+  for k = 1, 90 do
+    local c = 50 * k
+    if c0 > c - 50 and c0 < c and c0 > 50 then add(c0) end
+    add(c)
+  end
+  return {c = cs, v = vs}
+end
+
+-- The constant interfacial resistance (ohm m^2, both interfaces) that makes
+-- the model's initial current V / (R_int + L / kappa(c0)) equal the measured
+-- i0. kappa: a number or a table holding c0 as a node (kappa_table);
+-- opts: c0, i0, V, L (default: the paper's cell). An error if kappa alone
+-- already gives less than i0.
+function M.R_int_from_i0(kappa, opts)
   opts = opts or {}
   local P = M.paper
   local c0, i0 = opts.c0 or P.c0, opts.i0 or P.i0
-  local V, L, T = opts.V or P.V, opts.L or P.L, opts.T or P.T
-  local target = i0 * L / V
-  local scale = target / M.kappa_ne(c0, T)
-  local cs, vs = {}, {}
-  for _, c in ipairs{0.5, 1, 2, 5, 10, 20, 50} do
-    cs[#cs + 1] = c
-    vs[#vs + 1] = scale * M.kappa_ne(c, T)
-  end
-  for k = 1, 89 do
-    local c = 50 * k + 50
-    -- c0 itself is a node, so that kappa(c0) is exactly the target
-    if c0 > c - 50 and c0 < c and c0 > 50 then
-      cs[#cs + 1] = c0
-      vs[#vs + 1] = target
+  local V, L = opts.V or P.V, opts.L or P.L
+  local k0 = kappa
+  if type(kappa) == "table" then
+    for j, c in ipairs(kappa.c) do
+      if c == c0 then k0 = kappa.v[j] end
     end
-    cs[#cs + 1] = c
-    vs[#vs + 1] = scale * M.kappa_ne(c, T)
+    if type(k0) ~= "number" then
+      error("cellparams.R_int_from_i0: the kappa table needs c0 as a node", 2)
+    end
   end
-  return {c = cs, v = vs}, scale
+  local Rint = V / i0 - L / k0
+  if not (Rint >= 0) then
+    error(string.format("cellparams.R_int_from_i0: kappa(c0) = %g S/m alone "
+      .. "gives less than i0 = %g A/m^2", k0, i0), 2)
+  end
+  return Rint
 end
+
+-- the law Tf(c) = 1 + (Tf0 - 1) c / c0 (c0 default: the paper's) as a
+-- two-row table continued linearly
+function M.Tf_linear(Tf0, c0)
+  c0 = c0 or M.paper.c0
+  return {c = {0, c0}, v = {1, Tf0}, extrapolate = "linear"}
+end
+
+M.Tf0 = 3   -- the assumed Tf at c0 (see the header)
 
 local function pnb_tables()
   local c, tp, D = {}, {}, {}
@@ -208,31 +251,42 @@ local function diffec_tables(V_salt)
   return {c = c, v = D}, tp
 end
 
-local KAPPA_NOTE = "kappa is an estimate: Nernst-Einstein from NMR " ..
-  "self-diffusion (Pesko et al. 2017), scaled to the paper's initial " ..
-  "current 0.905 mA/cm^2 at 0.3 V over 3 mm"
+M.sources = {
+  kappa = "estimate: Nernst-Einstein from corrected PFG-NMR self-diffusion "
+    .. "(Pesko et al. 2017, Fig. 1)",
+  R_int = "estimate: V / i0 - L / kappa(c0) from the paper's initial current "
+    .. "0.905 mA/cm^2 at 0.3 V over 3 mm",
+  Tf = "assumption: Tf = 1 + 2 c / (1.87 mol/L) (no Tf table at hand)",
+}
+
+local NOTE = "kappa is an estimate (Nernst-Einstein from NMR self-diffusion), "
+  .. "R_int an estimate (from the paper's initial current), Tf an assumption "
+  .. "(1 + 2 c / c0)"
 
 M.names = {"pnb", "tplus-0.2", "diffec"}
 
 local builders = {
   pnb = function()
     local D, tp = pnb_tables()
-    return {D = D, tp = tp, source = "Pesko et al. 2017 (Balsara-Newman), " ..
-      "points as digitized by DiffEC"}
+    local src = "Pesko et al. 2017 (Balsara-Newman), points as digitized by DiffEC"
+    return {D = D, tp = tp, source = src, sources = {D = src, tp = src}}
   end,
   ["tplus-0.2"] = function()
     local D = pnb_tables()
-    return {D = D, tp = 0.2, source = "t+0 = 0.2 (the paper's conclusion), " ..
-      "D of Pesko et al. 2017"}
+    return {D = D, tp = 0.2, source = "t+0 = 0.2 (the paper's conclusion; stands "
+      .. "in for its RS set), D of Pesko et al. 2017",
+      sources = {D = "Pesko et al. 2017 (Balsara-Newman)",
+                 tp = "the paper's conclusion t+0 = 0.2"}}
   end,
   diffec = function()
     local D, tp = diffec_tables(M.V_salt)
-    return {D = D, tp = tp, source = "Chen et al. 2026 (DiffEC) fit to the " ..
-      "paper's profiles"}
+    local src = "Chen et al. 2026 (DiffEC) fit to the paper's profiles"
+    return {D = D, tp = tp, source = src, sources = {D = src, tp = src}}
   end,
 }
 
--- a parameter file: a Lua chunk returning {kappa=, D=, tp=, Tf=, V_salt=, V_EO=}
+-- a parameter file: a Lua chunk returning {kappa=, D=, tp=, Tf=, R_int=,
+-- V_salt=, V_EO=}
 local function from_file(path)
   local chunk, msg = loadfile(path)
   if not chunk then error("cellparams: " .. msg, 3) end
@@ -264,10 +318,12 @@ function M.get(name, opts)
       set[k].extrapolate = (opts and opts.strict) and "error" or "constant"
     end
   end
-  set.kappa = M.kappa_estimate()
-  set.Tf = 1
+  set.kappa = M.kappa_table()
+  set.R_int = M.R_int_from_i0(set.kappa)
+  set.Tf = M.Tf_linear(M.Tf0)
   set.V_salt, set.V_EO = M.V_salt, M.V_EO
-  set.note = KAPPA_NOTE
+  for k, v in pairs(M.sources) do set.sources[k] = v end
+  set.note = NOTE
   return set
 end
 

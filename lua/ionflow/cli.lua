@@ -16,8 +16,13 @@
 -- When the spec declares its options (values, numbers, integers or
 -- repeated), any other option is refused; otherwise every --name is taken.
 -- Absent options take spec.defaults. --help prints the usage and exits 0.
--- A mistake prints the script's name, the problem and the usage to stderr
--- and exits 2.
+-- A mistake prints the script's name, the problem and the usage's first
+-- paragraph (its synopsis) to stderr and exits 2.
+--
+-- The usage text of every script has one shape: the synopsis, a blank
+-- line, what the script does, reads and writes; "Options:" with each
+-- option, its unit and its default in brackets; "Example:" with a command
+-- that runs as written.
 
 local M = {}
 
@@ -25,7 +30,12 @@ local methods = {}
 
 function methods:die(msg)
   local spec = getmetatable(self).spec
-  io.stderr:write(spec.name, ": ", msg, "\n", spec.usage or "", "\n")
+  local usage = spec.usage or ""
+  local synopsis = usage:match("^(.-)\n%s*\n") or usage
+  io.stderr:write(spec.name, ": ", msg, "\n", synopsis, "\n")
+  if synopsis ~= usage then
+    io.stderr:write("(--help says what it does and what each option means)\n")
+  end
   os.exit(2)
 end
 

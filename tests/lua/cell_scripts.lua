@@ -35,6 +35,18 @@ do
   t.ok(not bad and msg:find("not both", 1, true), "polarize refuses V and I together")
   local bad2, msg2 = run("scripts/polarize.lua", "--params nosuch -N 20 --minutes 1")
   t.ok(not bad2 and msg2:find("unknown parameter set", 1, true), "polarize: unknown set is an error")
+  -- a growing film and another thermodynamic factor lower the late current
+  local _, base = run("scripts/polarize.lua", "--minutes 100 -N 40 --R-int 0.01")
+  local ok3, grown = run("scripts/polarize.lua", "--minutes 100 -N 40 --R-int 0.01 --R-growth 0.01 --growth-p 0.5")
+  t.ok(ok3 and grown:find("R_int 0.01 ohm m^2 at t = 0, 0.02 at the end", 1, true),
+    "polarize --R-growth: R_int grows from 0.01 to 0.02 ohm m^2")
+  local function ratio(out) return tonumber(out:match("i%(end%)/i%(0%) = ([%d.]+)")) end
+  t.ok(ratio(grown) < ratio(base), "a growing film lowers the current ratio")
+  local _, tf1 = run("scripts/polarize.lua", "--minutes 100 -N 40 --Tf 1")
+  local _, tf3 = run("scripts/polarize.lua", "--minutes 100 -N 40 --Tf0 3")
+  t.ok(ratio(tf3) < ratio(tf1), "polarize --Tf0 3 decays further than --Tf 1")
+  local bad3, msg3 = run("scripts/polarize.lua", "--Tf 1 --Tf0 2")
+  t.ok(not bad3 and msg3:find("not both", 1, true), "polarize refuses --Tf with --Tf0")
 end
 
 do
@@ -85,6 +97,20 @@ do
   ok, out = run("examples/restricted-diffusion.lua", "--quick")
   local D = tonumber(out:match("D = %-slope L%^2/pi%^2 = ([%d%.e%-]+)"))
   t.ok(ok and D and math.abs(D / 1e-11 - 1) < 1e-3, "restricted diffusion recovers D")
+  ok, out = run("examples/classic-methods.lua", "--quick")
+  local rows, bv_ok, bn_ok = 0, true, true
+  for line in out:gmatch("[^\n]+") do
+    local f, tf, bv, closed, bn, tp =
+      line:match("^ +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+) +([%d.]+)$")
+    if f then rows = rows + 1 else bv, closed, bn, tp = 0, 0, 0, 0 end
+    if math.abs(bv - closed) > 1e-3 * closed then bv_ok = false end
+    if math.abs(bn - tp) > 1e-3 then bn_ok = false end
+  end
+  t.ok(ok and rows == 6, "classic-methods prints six constant-property rows (" .. rows .. ")")
+  t.ok(bv_ok and bn_ok, "classic-methods: t+_BV on its closed form, t+_BN on t+0")
+  local diffec_bv, diffec_bn = out:match("\ndiffec +%-?[%d.]+ +(%-?[%d.]+) +(%-?[%d.]+)")
+  t.ok(tonumber(diffec_bv) > 0 and tonumber(diffec_bn) < 0,
+    "classic-methods: for diffec BV reports t+ > 0 where BN and the model say < 0")
   ok, out = run("examples/molar-volume-velocities.lua", "--quick")
   t.ok(ok and out:find("eps = 2.96", 1, true), "molar-volume example: eps = 2.96 at r = 0.1")
 end

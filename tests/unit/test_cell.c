@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_interp.h>
+
 #include "cell.h"
 #include "intr.h"
 #include "tap.h"
@@ -302,6 +304,69 @@ static void test_conservation(void)
 	ok(cur[5] < 0.9 * cur[0], "the current decays under polarization");
 }
 
+/* a milder c-dependent problem for the convergence study (the one above
+** depletes so strongly that N <= 200 is not yet asymptotic), with a
+** strongly c-dependent thermodynamic factor */
+static double d2_of_c(void *ud, double c) { (void)ud; return 1e-11 * (1 + 0.3 * (c - 1000) / 1000); }
+static double tp2_of_c(void *ud, double c) { (void)ud; return 0.3 - 0.2 * (c - 1000) / 1000; }
+static double k2_of_c(void *ud, double c) { (void)ud; return 0.05 * c / 1000; }
+static double tf2_of_c(void *ud, double c) { (void)ud; return 1 + 1.5 * (c / 1000) * (c / 1000); }
+
+/* the current and the electrode concentrations c(0), c(L) at t_end, at
+** constant V with a growing film R_int(t) */
+static int nonconst_run(size_t N, double q[3])
+{
+	cell_params p;
+	cell_segment seg;
+	cell_out o = {0};
+	char err[ERR_LEN] = "";
+	double t = 5000, x[2] = {0, 1e-3}, c[2];
+	setup(&p, &seg, CELL_HOLD_V, 0.2);
+	p.D.f = d2_of_c;
+	p.tp.f = tp2_of_c;
+	p.kappa.f = k2_of_c;
+	p.Tf.f = tf2_of_c;
+	p.V_salt = 1.35e-4;
+	p.R_int = 1e-3;
+	p.Rt.R_growth = 2e-3;
+	p.Rt.t_growth = t;
+	p.Rt.p_growth = 0.5;
+	p.N = N;
+	p.rtol = 1e-11;
+	p.atol = 1e-11 * p.c0;
+	o.i = &q[0];
+	o.c = c;
+	if (cell_run(&p, &t, 1, x, 2, &o, err) != 0) {
+		diag("%s", err);
+		return -1;
+	}
+	q[1] = c[0];
+	q[2] = c[1];
+	return 0;
+}
+
+/* second order in N with every property c-dependent, Tf(c) included:
+** successive differences of the current and of the electrode
+** concentrations shrink fourfold */
+static void test_convergence_nonconst(void)
+{
+	const char *what[3] = {"current", "c(0)", "c(L)"};
+	size_t Ns[4] = {20, 40, 80, 160}, k;
+	double q[4][3];
+	for (k = 0; k < 4; k++)
+		if (nonconst_run(Ns[k], q[k]) != 0) {
+			ok(0, "c-dependent run with N = %zu", Ns[k]);
+			return;
+		}
+	for (k = 0; k < 3; k++) {
+		double r1 = (q[0][k] - q[1][k]) / (q[1][k] - q[2][k]);
+		double r2 = (q[1][k] - q[2][k]) / (q[2][k] - q[3][k]);
+		ok(r1 > 3.5 && r1 < 4.5 && r2 > 3.5 && r2 < 4.5,
+		   "Tf(c), D(c), t+0(c), kappa(c), R_int(t): %s second order "
+		   "in N (difference ratios %.3f, %.3f)", what[k], r1, r2);
+	}
+}
+
 /* frames: v0 = -V_salt J, vm = -eps v0, lab = interface + v_int */
 static void test_frames(void)
 {
@@ -362,7 +427,47 @@ static void test_tables(void)
 	ok(isnan(cell_table_eval(&t, 2600)) &&
 	   strstr(cell_table_why(&t), "outside the D table") != NULL,
 	   "outside the table: NaN and '%s'", cell_table_why(&t));
+	t.clamp = CELL_EXTRAP_LINEAR;
+	is_num(cell_table_eval(&t, 2600), 5 + 100 * cell_table_deriv(&t, 2500),
+	       1e-12, "linear extrapolation continues the end slope");
+	is_num(cell_table_deriv(&t, 900), cell_table_deriv(&t, 1000), 0,
+	       "and has the end slope below the table");
+	t.clamp = CELL_EXTRAP_CONSTANT;
+	is_num(cell_table_eval(&t, 900), 1, 0, "constant extrapolation");
 	cell_table_free(&t);
+}
+
+/* the table's own Hermite evaluation against GSL's Steffen spline,
+** value and slope, at points visited in a scrambled order (the search
+** hint must not matter) */
+static void test_steffen(void)
+{
+	enum { N = 9 };
+	double c[N], v[N], worst = 0, worstd = 0;
+	cell_table t;
+	char err[ERR_LEN] = "";
+	gsl_interp *in = gsl_interp_alloc(gsl_interp_steffen, N);
+	gsl_interp_accel *acc = gsl_interp_accel_alloc();
+	int k;
+	for (k = 0; k < N; k++) {
+		c[k] = 500 + 300 * k + 40 * sin(k);
+		v[k] = exp(-c[k] / 1500) * (1 + 0.3 * cos(0.9 * k));
+	}
+	gsl_interp_init(in, c, v, N);
+	if (!ok(cell_table_init(&t, "D", c, v, N, err) == 0, "table: %s", err))
+		return;
+	for (k = 0; k < 2000; k++) {
+		double x = c[0] + (c[N - 1] - c[0]) * fmod(k * 0.618034, 1.0), d;
+		double y = cell_table_fdf(&t, x, &d);
+		worst = fmax(worst, fabs(y - gsl_interp_eval(in, c, v, x, acc)));
+		worstd = fmax(worstd, fabs(d - gsl_interp_eval_deriv(in, c, v, x,
+								   acc)));
+	}
+	ok(worst < 1e-14 && worstd < 1e-16, "Hermite evaluation equals GSL's "
+	   "Steffen spline (value %.2g, slope %.2g)", worst, worstd);
+	cell_table_free(&t);
+	gsl_interp_free(in);
+	gsl_interp_accel_free(acc);
 }
 
 /* bad parameters are errors, never numbers */
@@ -463,12 +568,14 @@ static void test_protocol(void)
 int main(void)
 {
 	test_tables();
+	test_steffen();
 	test_series();
 	test_exponential();
 	test_bruce_vincent();
 	test_large_v();
 	test_restricted();
 	test_conservation();
+	test_convergence_nonconst();
 	test_frames();
 	test_errors();
 	test_protocol();
