@@ -666,6 +666,10 @@ function M.default_variants(data, opts)
   local tl = opts.Tf_law or "const"
   if tl ~= "linear" then v[#v + 1] = {label = "Tf linear in c", Tf_law = "linear"} end
   if tl ~= "const" then v[#v + 1] = {label = "Tf constant", Tf_law = "const"} end
+  local bs = opts.base_set or cp.get(base)
+  if tl ~= "set" and type(bs.Tf) ~= "number" and bs.Tf ~= nil then
+    v[#v + 1] = {label = "Tf of the set, scaled", Tf_law = "set"}
+  end
   if (opts.tp_law or "const") == "const" then
     v[#v + 1] = {label = "t+0 linear in c", tp_law = "linear"}
   else
