@@ -199,7 +199,7 @@ function M.joint_report(R, mod, cfg)
   R:p("One fit of the model (0.3 V, N = %d) to the paper's current, profiles and velocities "
     .. "together (`ionflow.jointfit`, as `scripts/fit-transference.lua`): t+0 constant, a "
     .. "scale on pnb's D(c), a constant thermodynamic factor Tf, the interfacial resistance; "
-    .. "the conductivity is the set's (an estimate, see below) and fixed. Each series' error "
+    .. "the conductivity is the set's (an estimate) and fixed. Each series' error "
     .. "is estimated from its residuals and widened for their lag-1 correlation (digitized "
     .. "curves are smooth); the statistical error is from the covariance, the systematic "
     .. "error the RMS deviation of t+0 over the variants below.", cfg.fit_N)
@@ -215,16 +215,8 @@ function M.joint_report(R, mod, cfg)
   local rows = {}
   local free = {}
   for _, n in ipairs(b.names) do free[n] = true end
-  local note = b.set.note or ""
   for _, c in ipairs(jf.catalogue) do
-    local src
-    if free[c.name] then
-      src = "fitted" .. (b.at_bound[c.name] and " (at a bound)" or "")
-    elseif c.name == "sK" then
-      src = "fixed: the set's kappa (" .. note .. ")"
-    else
-      src = "fixed (the law's default)"
-    end
+    local src = jf.source(b, c.name) .. (b.at_bound[c.name] and " (at a bound)" or "")
     rows[#rows + 1] = {c.name, c.what, string.format("%.4g", b.p[c.name]),
       free[c.name] and string.format("%.2g", b.err[c.name]) or "", c.unit, src}
   end
@@ -260,7 +252,7 @@ function M.joint_report(R, mod, cfg)
   local jw = M.current_worst(mod.byname.jointfit.cmp)
   R:p("The shipped sets have Tf = 1 and miss the late current; the joint fit reconciles it "
     .. "(worst %.1f %% over %d min) with Tf = %.2f +/- %.2f, D scaled by %.2f +/- %.2f and "
-    .. "R_int = %.2g +/- %.1g ohm m^2 (fitted), at the set's conductivity (an estimate).",
+    .. "R_int = %.3g +/- %.1g ohm m^2 (fitted), at the set's conductivity (an estimate).",
     100 * jw, cfg.minutes, b.p.Tf0, b.err.Tf0, b.p.sD, b.err.sD, b.p.R_int, b.err.R_int)
   if j.profile then
     local pr = {}

@@ -734,6 +734,31 @@ function M.tplus_line(best, var)
     math.sqrt(best.tp_err ^ 2 + sys ^ 2)
 end
 
+-- where parameter name of a fit comes from: "fitted" or "fixed", and
+-- the base set's source of the quantity it scales
+function M.source(best, name)
+  local free = false
+  for _, n in ipairs(best.names) do free = free or n == name end
+  local o = best.opts
+  local base = o.base_set or cp.get(o.base or "pnb")
+  local src = base.sources or {}
+  local setname = base.name or "the set"
+  local how = free and "fitted" or "fixed"
+  if name == "sD" then
+    return string.format("%s, times D(c) of %s (%s)", how, setname, src.D or "its source")
+  elseif name == "sK" then
+    return string.format("%s, times kappa(c) of %s (%s)", how, setname, src.kappa or base.note or "")
+  elseif name == "R_int" then
+    if free then return "fitted" end
+    return base.R_int == best.p.R_int and ("fixed: " .. (src.R_int or "the set's")) or "fixed (given)"
+  elseif name == "Tf0" or name == "Tf1" then
+    local law = o.Tf_law or "const"
+    if law == "set" then return how .. ", times Tf(c) of " .. setname .. " (" .. (src.Tf or "") .. ")" end
+    return how .. " (Tf law " .. law .. ")"
+  end
+  return how .. " (t+0 law " .. (o.tp_law or "const") .. ")"
+end
+
 -- the fit as text lines: parameters, covariance, correlation, series
 function M.report_lines(best)
   local L = {}
@@ -753,6 +778,8 @@ function M.report_lines(best)
       add("  %-6s = %10.4g %-22s %s (fixed)", c.name, best.p[c.name], c.unit, c.what)
     end
   end
+  add("sources:")
+  for _, n in ipairs{"sD", "sK", "R_int", "Tf0"} do add("  %-6s %s", n, M.source(best, n)) end
   local hdr = "           "
   for _, n in ipairs(best.names) do hdr = hdr .. string.format("%11s", n) end
   add("covariance:")
