@@ -24,10 +24,14 @@ local cio = require "ionflow.cellio"
 local csv = require "ionflow.csv"
 
 local usage = "usage: ionflow scripts/paper-figures.lua [--csv DIR] [-o FIGS.h5] " ..
-  "[-N 200] [--minutes 1100] [--params LIST] [--drive V,I] [--data DIR] [--quiet]"
+  "[-N 200] [--minutes 1100] [--params LIST] [--drive V,I] [--data DIR] [--no-joint] " ..
+  "[--variants] [--quiet]\n" ..
+  "  --no-joint   leave out the joint fit (ionflow.jointfit: t+0, D scale, Tf, R_int\n" ..
+  "               fitted to current, profiles and velocities), shown as set 'jointfit'\n" ..
+  "  --variants   also its systematic variants (the t+ line's sys error; slower)"
 local o = require("ionflow.cli").parse(arg, {name = "paper-figures", usage = usage,
   values = {csv = true, out = true, params = true, drive = true, data = true},
-  numbers = {N = true, minutes = true}, flags = {quiet = true},
+  numbers = {N = true, minutes = true}, flags = {quiet = true, no_joint = true, variants = true},
   short = {o = "out", N = "N"}})
 
 local function split(s)
@@ -54,6 +58,28 @@ for _, drive in ipairs(drives) do
     end
     cmp.seconds = os.clock() - clock
     cmp.drive, cmp.name = drive, name
+    results[#results + 1] = cmp
+  end
+end
+
+-- the joint fit, compared as one more set
+local joint
+if not o.no_joint then
+  local jf = require "ionflow.jointfit"
+  local clock = os.clock()
+  local data = jf.load((o.data or pp.datadir()) .. "/steinrueck2020")
+  local okj, best = pcall(jf.fit, data, {N = math.min(o.N or 100, 100), minutes = o.minutes})
+  if not okj then
+    io.stderr:write("paper-figures: joint fit: ", tostring(best), "\n")
+    os.exit(1)
+  end
+  local var = o.variants and jf.variants(data, best) or nil
+  joint = {fit = best, variants = var, line = (jf.tplus_line(best, var)), lines = jf.report_lines(best)}
+  for _, drive in ipairs(drives) do
+    local cmp = pp.compare(best.set, {m = m, drive = drive, N = o.N, minutes = o.minutes,
+      R_int = best.p.R_int})
+    cmp.seconds = os.clock() - clock
+    cmp.drive, cmp.name = drive, "jointfit"
     results[#results + 1] = cmp
   end
 end
@@ -97,6 +123,27 @@ for _, tm in ipairs(marks) do
     for _, c in ipairs(results) do if c.drive == "V" then any = c break end end
     say(string.format("  %5.0f  %8.4f%s", any.current.t[k0] / 60, any.current.measured[k0] / 10, row))
   end
+end
+
+say("\nFig. 3b: the largest |model/measured - 1| of the current over the run, drive V")
+for _, c in ipairs(results) do
+  if c.drive == "V" then
+    local worst, at = 0, 0
+    for k, r in ipairs(c.current.ratio) do
+      if math.abs(r - 1) > worst then worst, at = math.abs(r - 1), c.current.t[k] end
+    end
+    say(string.format("  %-12s %6.1f %% (at %4.0f min): %s", c.name, 100 * worst, at / 60,
+      worst <= 0.10 and "within 10 %" or "NOT within 10 %"))
+  end
+end
+if joint then
+  local b = joint.fit
+  say(string.format("\njoint fit (current, profiles, velocities; drive V, N = %d): %s%s",
+    b.opts.N, joint.line, joint.variants and "" or " (sys: run with --variants)"))
+  say(string.format("  reconciles the current with Tf = %.2f +/- %.2f, D x %.2f +/- %.2f, " ..
+    "R_int = %.2g +/- %.1g ohm m^2 (fitted), kappa of the set (an estimate, fixed)",
+    b.p.Tf0, b.err.Tf0, b.p.sD, b.err.sD, b.p.R_int, b.err.R_int))
+  for _, l in ipairs(joint.lines) do say("  " .. l) end
 end
 
 say("\nFig. 4: profile RMS residual (mol/L) per measured time")

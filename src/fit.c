@@ -27,6 +27,9 @@ typedef struct fit_ctx {
 	double *ym;		/* model values, n */
 	double *J;		/* model Jacobian, n x np */
 	double *sw;		/* sqrt(weight), n */
+	double *plast, *ylast;	/* the last point evaluated and its values */
+	int have_last;
+	int numeric;		/* the model asked for finite differences */
 	int nfev;
 	int failed;		/* the model reported an error */
 	char *err;
@@ -117,6 +120,108 @@ static const char *fit_pname(const fit_problem *pb, size_t j, char *buf)
 	return buf;
 }
 
+/* the finite-difference step of parameter j at value pj */
+static double fit_fd_step(const fit_problem *pb, size_t j, double pj)
+{
+	if (pb->step != NULL && pb->step[j] > 0 && isfinite(pb->step[j]))
+		return pb->step[j];
+	return 1e-6 * (fabs(pj) > 1e-6 ? fabs(pj) : 1e-6);
+}
+
+/* the model at c->p into y, remembered as the last point evaluated */
+static int fit_eval(fit_ctx *c, double *y)
+{
+	const fit_problem *pb = c->pb;
+	c->nfev++;
+	if (pb->model(c->p, pb->np, pb->x, pb->n, y, NULL, pb->ctx, c->err) < 0)
+		return -1;
+	memcpy(c->plast, c->p, pb->np * sizeof(double));
+	if (y != c->ylast)
+		memcpy(c->ylast, y, pb->n * sizeof(double));
+	c->have_last = 1;
+	return 0;
+}
+
+/* the model at c->p into c->ym, reusing the last evaluation when the
+** solver asks for the Jacobian at the point it has just evaluated (a model
+** run can cost a second) */
+static int fit_base(fit_ctx *c)
+{
+	const fit_problem *pb = c->pb;
+	if (c->have_last && memcmp(c->plast, c->p, pb->np * sizeof(double)) == 0) {
+		memcpy(c->ym, c->ylast, pb->n * sizeof(double));
+		return 0;
+	}
+	return fit_eval(c, c->ym);
+}
+
+/* column j of the Jacobian by differences: central (two calls, inside the
+** bounds) or forward from c->ym (one call, backward at an upper bound) */
+static int fit_fd_column(fit_ctx *c, size_t j, double *y1, double *y2)
+{
+	const fit_problem *pb = c->pb;
+	size_t n = pb->n, np = pb->np;
+	double pj = c->p[j], h = fit_fd_step(pb, j, pj), a = pj - h, b = pj + h;
+	if (pb->fd_forward) {
+		a = pj;
+		if (b > c->hi[j])
+			b = pj - h < c->lo[j] ? (c->lo[j] + c->hi[j]) / 2 : pj - h;
+	} else {
+		if (b > c->hi[j]) b = pj;
+		if (a < c->lo[j]) a = pj;
+	}
+	if (!(b != a))
+		return err_set(c->err, "no room for a difference step in "
+			       "parameter %zu (bounds %g, %g)", j + 1,
+			       c->lo[j], c->hi[j]);
+	if (!pb->fd_forward) {
+		c->p[j] = a;
+		c->nfev++;
+		if (pb->model(c->p, np, pb->x, n, y1, NULL, pb->ctx, c->err) < 0)
+			goto fail;
+	} else {
+		memcpy(y1, c->ym, n * sizeof(double));
+	}
+	c->p[j] = b;
+	c->nfev++;
+	if (pb->model(c->p, np, pb->x, n, y2, NULL, pb->ctx, c->err) < 0)
+		goto fail;
+	c->p[j] = pj;
+	for (size_t i = 0; i < n; i++)
+		c->J[i * np + j] = (y2[i] - y1[i]) / (b - a);
+	return 0;
+fail:
+	c->p[j] = pj;
+	return -1;
+}
+
+/* the model Jacobian in p (analytic when the model has it, else finite
+** differences, fit_fd_column) into c->J */
+static int fit_jac_p(fit_ctx *c)
+{
+	const fit_problem *pb = c->pb;
+	size_t n = pb->n, np = pb->np;
+	if (!c->numeric) {
+		int r = pb->model(c->p, np, pb->x, n, c->ym, c->J, pb->ctx,
+				  c->err);
+		if (r <= 0)
+			return r;
+		c->numeric = 1;	/* asks for differences: it will again */
+	}
+	if (pb->fd_forward && fit_base(c))
+		return -1;
+	double *y1 = malloc(sizeof(double) * n * 2), *y2 = y1 + n;
+	if (y1 == NULL)
+		return err_set(c->err, "out of memory");
+	for (size_t k = 0; k < c->nfree; k++)
+		if (fit_fd_column(c, c->idx[k], y1, y2)) {
+			free(y1);
+			return -1;
+		}
+	free(y1);
+	return 0;
+}
+
 /* weighted residuals; a model value that is not finite at a trial point
 ** becomes a huge residual so that the trust region rejects the step */
 static int fit_f(const gsl_vector *u, void *params, gsl_vector *f)
@@ -124,9 +229,7 @@ static int fit_f(const gsl_vector *u, void *params, gsl_vector *f)
 	fit_ctx *c = params;
 	const fit_problem *pb = c->pb;
 	fit_set_p(c, u);
-	c->nfev++;
-	if (pb->model(c->p, pb->np, pb->x, pb->n, c->ym, NULL, pb->ctx,
-		      c->err) < 0) {
+	if (fit_eval(c, c->ym) < 0) {
 		c->failed = 1;
 		return GSL_EBADFUNC;
 	}
@@ -135,44 +238,6 @@ static int fit_f(const gsl_vector *u, void *params, gsl_vector *f)
 		gsl_vector_set(f, i, isfinite(r) ? r : 1e100);
 	}
 	return GSL_SUCCESS;
-}
-
-/* the model Jacobian in p (analytic when the model has it, else central
-** differences that stay inside the bounds) into c->J */
-static int fit_jac_p(fit_ctx *c)
-{
-	const fit_problem *pb = c->pb;
-	size_t n = pb->n, np = pb->np;
-	int r = pb->model(c->p, np, pb->x, n, c->ym, c->J, pb->ctx, c->err);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return 0;
-	double *y1 = malloc(sizeof(double) * n * 2), *y2 = y1 + n;
-	if (y1 == NULL)
-		return err_set(c->err, "out of memory");
-	for (size_t k = 0; k < c->nfree; k++) {
-		size_t j = c->idx[k];
-		double pj = c->p[j], h = 1e-6 * (fabs(pj) > 1e-6 ? fabs(pj) : 1e-6);
-		double a = pj - h, b = pj + h;
-		if (b > c->hi[j]) b = pj;
-		if (a < c->lo[j]) a = pj;
-		c->p[j] = a;
-		if (pb->model(c->p, np, pb->x, n, y1, NULL, pb->ctx, c->err) < 0)
-			goto fail;
-		c->p[j] = b;
-		if (pb->model(c->p, np, pb->x, n, y2, NULL, pb->ctx, c->err) < 0)
-			goto fail;
-		c->p[j] = pj;
-		c->nfev += 2;
-		for (size_t i = 0; i < n; i++)
-			c->J[i * np + j] = (y2[i] - y1[i]) / (b - a);
-	}
-	free(y1);
-	return 0;
-fail:
-	free(y1);
-	return -1;
 }
 
 static int fit_df(const gsl_vector *u, void *params, gsl_matrix *Ju)
@@ -199,6 +264,7 @@ static void fit_ctx_free(fit_ctx *c)
 {
 	free(c->idx); free(c->lo); free(c->hi); free(c->p);
 	free(c->ym); free(c->J); free(c->sw);
+	free(c->plast); free(c->ylast);
 }
 
 /* check the problem and set up bounds, weights and the free set */
@@ -221,7 +287,9 @@ static int fit_setup(const fit_problem *pb, fit_ctx *c, char *err)
 	c->ym = c->p ? err_calloc(n, sizeof(double), err) : NULL;
 	c->J = c->ym ? err_calloc(n * np, sizeof(double), err) : NULL;
 	c->sw = c->J ? err_calloc(n, sizeof(double), err) : NULL;
-	if (c->sw == NULL)
+	c->plast = c->sw ? err_calloc(np, sizeof(double), err) : NULL;
+	c->ylast = c->plast ? err_calloc(n, sizeof(double), err) : NULL;
+	if (c->ylast == NULL)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		double w = pb->weights ? pb->weights[i] : pb->sigma ?
@@ -388,7 +456,12 @@ static void fit_finish(fit_ctx *c, fit_result *res, const double *f)
 	res->n = pb->n;
 	res->chi2_red = res->dof > 0 ? chi2 / res->dof : NAN;
 	for (size_t j = 0; j < pb->np; j++) {
-		double tol = 1e-7 * (fabs(c->p[j]) + 1e-12);
+		/* relative to the parameter's scale: a bound at 0 is reached
+		** only asymptotically through the sin transform (p - lo goes as
+		** the square of u's distance), so |p| alone would never flag it */
+		double w = c->hi[j] - c->lo[j];
+		double tol = 1e-7 * (isfinite(w) ? fmax(w, fabs(c->p[j])) :
+				     fabs(c->p[j]) + 1e-12);
 		res->p[j] = c->p[j];
 		res->fixed[j] = pb->fixed && pb->fixed[j];
 		res->at_bound[j] = !(pb->fixed && pb->fixed[j]) &&
@@ -633,6 +706,57 @@ void fit_result_free(fit_result *res)
 	free(res->at_bound);
 	free(res->fixed);
 	memset(res, 0, sizeof *res);
+}
+
+void fit_corr(const double *cov, size_t np, double *corr)
+{
+	for (size_t a = 0; a < np; a++)
+		for (size_t b = 0; b < np; b++) {
+			double d = cov[a * np + a] * cov[b * np + b];
+			corr[a * np + b] = a == b ? 1 :
+				d > 0 ? cov[a * np + b] / sqrt(d) : 0;
+		}
+}
+
+int fit_profile(const fit_problem *pb, size_t j, const double *values,
+		size_t nv, double *chi2, double *p, char *err)
+{
+	fit_problem q = *pb;
+	double *start;
+	int *fixed;
+	char why[ERR_LEN];
+	if (j >= pb->np || pb->p0 == NULL)
+		return err_set(err, "no parameter %zu to scan (%zu parameters)",
+			       j + 1, pb->np);
+	start = err_calloc(pb->np, sizeof(double), err);
+	fixed = start ? err_calloc(pb->np, sizeof(int), err) : NULL;
+	if (fixed == NULL) {
+		free(start);
+		return -1;
+	}
+	memcpy(start, pb->p0, pb->np * sizeof(double));
+	for (size_t k = 0; k < pb->np; k++)
+		fixed[k] = (pb->fixed && pb->fixed[k]) || k == j;
+	q.p0 = start;
+	q.fixed = fixed;
+	for (size_t k = 0; k < nv; k++) {
+		fit_result r;
+		start[j] = values[k];
+		chi2[k] = NAN;
+		if (p != NULL)
+			for (size_t m = 0; m < pb->np; m++)
+				p[k * pb->np + m] = NAN;
+		if (fit_run(&q, &r, why) != 0)
+			continue;
+		chi2[k] = r.chi2;
+		if (p != NULL)
+			memcpy(p + k * pb->np, r.p, pb->np * sizeof(double));
+		memcpy(start, r.p, pb->np * sizeof(double));
+		fit_result_free(&r);
+	}
+	free(start);
+	free(fixed);
+	return 0;
 }
 
 /* the envelope x = (tau/tau0)^gamma and its log-derivative ln(tau/tau0);

@@ -47,6 +47,13 @@ typedef struct fit_problem {
 				   weights), 0: absolute, 1: always scale,
 				   2: absolute errors, scaled up by chi2_red
 				   when it exceeds 1 (always without weights) */
+	/* finite differences for models without derivatives: step NULL
+	** (or an entry 0) takes 1e-6 max(|p|, 1e-6); a model that is itself
+	** a numerical solution (an adaptive integrator) needs steps well
+	** above its tolerance. fd_forward: one model call per parameter
+	** (p + h, or p - h at an upper bound) instead of two. */
+	const double *step;
+	int fd_forward;
 } fit_problem;
 
 typedef enum {
@@ -113,6 +120,21 @@ int fit_verdict_parse(const char *name);
 ** APS correlator writes g2 = 0 with error 0), or an error (has_err) that
 ** is not positive and finite. Every g2 fitter leaves such points out. */
 int fit_g2_missing(double tau, double g2, double err, int has_err);
+
+/* the correlation matrix of an np x np covariance: corr[a][b] =
+** cov[a][b] / sqrt(cov[a][a] cov[b][b]); rows of a parameter with no
+** variance (fixed) are 0 with 1 on the diagonal */
+void fit_corr(const double *cov, size_t np, double *corr);
+
+/* Profile likelihood of parameter j: for each of the nv values, j is
+** fixed there and the other free parameters refitted, each fit starting
+** from the previous one's solution (the values should be ordered, and
+** the scan starts from pb->p0). chi2[k] gets the minimum chi-square and
+** p (nv x np, may be NULL) the parameters; a fit that fails gives NaN
+** there and the scan goes on from the last good point. Returns -1 only
+** for bad input (then err says why). */
+int fit_profile(const fit_problem *pb, size_t j, const double *values,
+		size_t nv, double *chi2, double *p, char *err);
 
 /* native models, x = delay tau (s):
 ** heterodyne (paper Eq. 1), p = {baseline, beta, h, tau0, gamma, omega}:

@@ -12,6 +12,10 @@
 **             qx=, qy= | phi_deg=, flow_angle_deg=, fit_angle=,
 **             qxx=, qyy=, qxy=, pixels={bin=, qx=, qy=, w=},
 **             master={tau=, g2=, err=}}
+**   fit.lsq{f = function(p) return residuals end, p0=, names=, lower=,
+**             upper=, bounds=, fixed= | free=, step=, forward=,
+**             max_iter=, scale_errors=}   -- least squares over any f
+**   fit.profile{...as fit.lsq..., param=, values=}  -- chi2(param)
 **   fit.eval(model, params, x [, {spread=, frame_time=, dpl=}])
 **             -- a native model at x
 **   fit.models   -- names and parameter names of the native models
@@ -482,6 +486,312 @@ static int lfit_curve(lua_State *L)
 		return lbind_error(L, fname, err);
 	lfit_push_result(L, &r, names);
 	fit_result_free(&r);
+	return 1;
+}
+
+/* ---- fit.lsq, fit.profile ---- */
+
+/* a residual function f(p) -> list or array of n weighted residuals, the
+** model of a problem whose data are all zero */
+typedef struct lfit_res {
+	lua_State *L;
+	int fn;
+	size_t n;
+} lfit_res;
+
+/* f(p) at the top of the stack: its values count, or an error */
+static size_t lfit_res_count(lua_State *L)
+{
+	arr *a = larray_test(L, -1);
+	if (a != NULL)
+		return arr_size(a);
+	if (lua_istable(L, -1))
+		return (size_t)lua_rawlen(L, -1);
+	return (size_t)-1;
+}
+
+static int lfit_call_res(const double *p, size_t np, const double *x,
+			 size_t n, double *y, double *J, void *ctx, char *err)
+{
+	lfit_res *c = ctx;
+	lua_State *L = c->L;
+	int top = lua_gettop(L);
+	(void)x;
+	if (J != NULL)
+		return 1;	/* the core differences */
+	lua_pushvalue(L, c->fn);
+	lua_createtable(L, (int)np, 0);
+	for (size_t j = 0; j < np; j++) {
+		lua_pushnumber(L, p[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+		err_set(err, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) :
+			"error in the residual function");
+		lua_settop(L, top);
+		return -1;
+	}
+	size_t m = lfit_res_count(L);
+	if (m != n) {
+		lua_settop(L, top);
+		if (m == (size_t)-1)
+			return err_set(err, "the residual function must return "
+				       "a list or an array");
+		return err_set(err, "the residual function returned %zu "
+			       "values, then %zu", n, m);
+	}
+	arr *a = larray_test(L, -1);
+	for (size_t i = 0; i < n; i++) {
+		if (a != NULL) {
+			y[i] = arr_get_flat(a, i);
+		} else {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			y[i] = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : NAN;
+			lua_pop(L, 1);
+		}
+	}
+	lua_settop(L, top);
+	return 0;
+}
+
+/* the parameter named or numbered by the value at index v, or -1 */
+static int lfit_which(lua_State *L, int v, size_t np,
+		      const char *const *names)
+{
+	if (lua_type(L, v) == LUA_TNUMBER) {
+		lua_Integer i = lua_tointeger(L, v);
+		return i >= 1 && (size_t)i <= np ? (int)i - 1 : -1;
+	}
+	if (lua_type(L, v) == LUA_TSTRING)
+		for (size_t j = 0; names && j < np; j++)
+			if (names[j] && !strcmp(names[j], lua_tostring(L, v)))
+				return (int)j;
+	return -1;
+}
+
+/* bounds = {{lo, hi}, ...} or {name = {lo, hi}}: over lower and upper */
+static void lfit_bounds(lua_State *L, int o, size_t np,
+			const char *const *names, double *lo, double *hi,
+			const char *fname)
+{
+	if (lua_getfield(L, o, "bounds") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	int b = lua_gettop(L);
+	if (!lua_istable(L, b))
+		luaL_error(L, "%s: bounds must be a table of {lower, upper}",
+			   fname);
+	lua_pushnil(L);
+	while (lua_next(L, b)) {
+		int j = lfit_which(L, -2, np, names);
+		if (j < 0)
+			luaL_error(L, "%s: bounds: no parameter %s", fname,
+				   luaL_tolstring(L, -2, NULL));
+		if (!lua_istable(L, -1))
+			luaL_error(L, "%s: bounds of %s must be {lower, upper}",
+				   fname, names && names[j] ? names[j] : "?");
+		lua_rawgeti(L, -1, 1);
+		lua_rawgeti(L, -2, 2);
+		if (!lua_isnumber(L, -2) || !lua_isnumber(L, -1))
+			luaL_error(L, "%s: bounds of %s must be two numbers",
+				   fname, names && names[j] ? names[j] : "?");
+		lo[j] = lua_tonumber(L, -2);
+		hi[j] = lua_tonumber(L, -1);
+		lua_pop(L, 3);
+	}
+	lua_pop(L, 1);
+}
+
+/* free = {true, false, ...}, {"a", "b"} or {a = true}: the complement of
+** fixed (a parameter not named in a list of names is fixed) */
+static void lfit_free(lua_State *L, int o, size_t np,
+		      const char *const *names, int *fixed, const char *fname)
+{
+	if (lua_getfield(L, o, "free") == LUA_TNIL) {
+		lua_pop(L, 1);
+		return;
+	}
+	int v = lua_gettop(L);
+	if (!lua_istable(L, v))
+		luaL_error(L, "%s: free must be a table", fname);
+	lua_rawgeti(L, v, 1);
+	int bynames = lua_type(L, -1) == LUA_TSTRING;
+	lua_pop(L, 1);
+	for (size_t j = 0; j < np; j++)
+		fixed[j] = bynames;
+	lua_pushnil(L);
+	while (lua_next(L, v)) {
+		int j = lfit_which(L, bynames ? -1 : -2, np, names);
+		if (j < 0)
+			luaL_error(L, "%s: free: no parameter %s", fname,
+				   luaL_tolstring(L, bynames ? -1 : -2, NULL));
+		fixed[j] = bynames ? 0 : !lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+/* the problem of fit.lsq and fit.profile from the options at index 1;
+** its buffers stay on the Lua stack */
+static void lfit_lsq_problem(lua_State *L, lfit_res *rc, fit_problem *pb,
+			     const char *fname)
+{
+	size_t np;
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	if (lua_getfield(L, 1, "f") != LUA_TFUNCTION)	/* 2 */
+		luaL_error(L, "%s: f must be a function of the parameter list",
+			   fname);
+	if (lua_getfield(L, 1, "p0") != LUA_TTABLE)
+		luaL_error(L, "%s: 'p0' (a list of start values) is required",
+			   fname);
+	np = (size_t)lua_rawlen(L, -1);
+	lua_pop(L, 1);
+	if (np == 0)
+		luaL_error(L, "%s: 'p0' is empty", fname);
+	const char *const *names = (const char *const *)lfit_names(L, 1, np);
+	double *p0 = lfit_buf(L, np), *lo = lfit_buf(L, np);
+	double *hi = lfit_buf(L, np), *st = lfit_buf(L, np);
+	int *fixed = lua_newuserdatauv(L, sizeof(int) * np, 0);
+	lfit_params(L, 1, "p0", np, names, p0, 0, 1, fname);
+	lfit_params(L, 1, "lower", np, names, lo, -INFINITY, 0, fname);
+	lfit_params(L, 1, "upper", np, names, hi, INFINITY, 0, fname);
+	lfit_params(L, 1, "step", np, names, st, 0, 0, fname);
+	lfit_bounds(L, 1, np, names, lo, hi, fname);
+	lfit_fixed(L, 1, np, names, fixed, fname);
+	lfit_free(L, 1, np, names, fixed, fname);
+	for (size_t j = 0; j < np; j++)
+		if (!(st[j] >= 0 && isfinite(st[j])))
+			luaL_error(L, "%s: step of parameter %d must be a "
+				   "positive number", fname, (int)j + 1);
+	rc->L = L;
+	rc->fn = 2;
+	/* the first call fixes the number of residuals */
+	lua_pushvalue(L, 2);
+	lua_createtable(L, (int)np, 0);
+	for (size_t j = 0; j < np; j++) {
+		lua_pushnumber(L, p0[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	lua_call(L, 1, 1);
+	rc->n = lfit_res_count(L);
+	lua_pop(L, 1);
+	if (rc->n == (size_t)-1 || rc->n == 0)
+		luaL_error(L, "%s: f(p0) must return a non-empty list or array "
+			   "of residuals", fname);
+	/* unit weights: the residuals carry their own, and the core's
+	** error scaling then treats them as absolute */
+	double *zero = lfit_buf(L, rc->n), *one = lfit_buf(L, rc->n);
+	for (size_t i = 0; i < rc->n; i++) {
+		zero[i] = 0;
+		one[i] = 1;
+	}
+	memset(pb, 0, sizeof *pb);
+	pb->model = lfit_call_res;
+	pb->ctx = rc;
+	pb->np = np;
+	pb->n = rc->n;
+	pb->x = zero;
+	pb->y = zero;
+	pb->weights = one;
+	pb->p0 = p0;
+	pb->lower = lo;
+	pb->upper = hi;
+	pb->fixed = fixed;
+	pb->names = names;
+	pb->step = st;
+	pb->fd_forward = lbind_optbool(L, 1, "forward", 0, fname);
+	pb->max_iter = (int)lbind_optnum(L, 1, "max_iter", 0, fname);
+	pb->xtol = lbind_optnum(L, 1, "xtol", 0, fname);
+	pb->gtol = lbind_optnum(L, 1, "gtol", 0, fname);
+	pb->ftol = lbind_optnum(L, 1, "ftol", 0, fname);
+	pb->scale_errors = lfit_scale_errors(L, 1, fname);
+	if (pb->scale_errors < 0)
+		pb->scale_errors = 0;	/* residuals are in units of sigma */
+}
+
+/* fit.lsq{f =, p0 =, ...}: see man/ionflow-lua.7 */
+static int lfit_lsq(lua_State *L)
+{
+	const char *fname = "fit.lsq";
+	lfit_res rc;
+	fit_problem pb;
+	fit_result r;
+	char err[ERR_LEN];
+	lfit_lsq_problem(L, &rc, &pb, fname);
+	if (fit_run(&pb, &r, err) != 0)
+		return lbind_error(L, fname, err);
+	lfit_push_result(L, &r, pb.names);
+	double *corr = malloc(sizeof(double) * r.np * r.np);
+	if (corr == NULL) {
+		fit_result_free(&r);
+		return luaL_error(L, "%s: out of memory", fname);
+	}
+	fit_corr(r.cov, r.np, corr);
+	lua_createtable(L, (int)r.np, 0);
+	for (size_t a = 0; a < r.np; a++) {
+		lua_createtable(L, (int)r.np, 0);
+		for (size_t b = 0; b < r.np; b++) {
+			lua_pushnumber(L, corr[a * r.np + b]);
+			lua_rawseti(L, -2, (lua_Integer)b + 1);
+		}
+		lua_rawseti(L, -2, (lua_Integer)a + 1);
+	}
+	lua_setfield(L, -2, "corr");
+	lua_createtable(L, (int)r.np, 0);
+	for (size_t j = 0; j < r.np; j++) {
+		lua_pushboolean(L, !pb.fixed[j]);
+		lua_rawseti(L, -2, (lua_Integer)j + 1);
+	}
+	lua_setfield(L, -2, "free");
+	lua_pushinteger(L, (lua_Integer)pb.n);
+	lua_setfield(L, -2, "n");
+	free(corr);
+	fit_result_free(&r);
+	return 1;
+}
+
+/* fit.profile{f =, p0 =, ..., param = name or index, values = {...}} */
+static int lfit_profile(lua_State *L)
+{
+	const char *fname = "fit.profile";
+	lfit_res rc;
+	fit_problem pb;
+	char err[ERR_LEN];
+	size_t nv;
+	lfit_lsq_problem(L, &rc, &pb, fname);
+	lua_getfield(L, 1, "param");
+	int j = lfit_which(L, -1, pb.np, pb.names);
+	if (j < 0)
+		return luaL_error(L, "%s: param must name or number a "
+				  "parameter", fname);
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "values");
+	int vi = lua_gettop(L);
+	const double *v = lfit_vec(L, vi, &nv, fname, "values");
+	double *chi2 = lfit_buf(L, nv), *p = lfit_buf(L, nv * pb.np);
+	if (fit_profile(&pb, (size_t)j, v, nv, chi2, p, err) != 0)
+		return lbind_error(L, fname, err);
+	lua_createtable(L, 0, 3);
+	lua_pushvalue(L, vi);
+	lua_setfield(L, -2, "values");
+	lua_createtable(L, (int)nv, 0);
+	for (size_t k = 0; k < nv; k++) {
+		lua_pushnumber(L, chi2[k]);
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "chi2");
+	lua_createtable(L, (int)nv, 0);
+	for (size_t k = 0; k < nv; k++) {
+		lua_createtable(L, (int)pb.np, 0);
+		for (size_t m = 0; m < pb.np; m++) {
+			lua_pushnumber(L, p[k * pb.np + m]);
+			lua_rawseti(L, -2, (lua_Integer)m + 1);
+		}
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	lua_setfield(L, -2, "p");
 	return 1;
 }
 
@@ -1070,7 +1380,8 @@ static void lfit_push_models(lua_State *L)
 static const luaL_Reg lfit_funcs[] = {
 	{"curve", lfit_curve}, {"heterodyne", lfit_heterodyne},
 	{"velocity", lfit_velocity}, {"eval", lfit_eval},
-	{"missing", lfit_missing}, {NULL, NULL}
+	{"missing", lfit_missing}, {"lsq", lfit_lsq},
+	{"profile", lfit_profile}, {NULL, NULL}
 };
 
 int luaopen_ionflow_fit(lua_State *L)

@@ -49,6 +49,8 @@ function M.config(o)
     truth_set = o.truth_set,            -- nil: the best-fitting set
     N = quick and 100 or 200,
     minutes = cp.paper.minutes,
+    fit_N = quick and 30 or 60,         -- cells of the joint fit's runs
+    fit_scans = not quick,              -- its profile likelihood and variants
     pixels = quick and 40 or 64,
     frames = quick and 1000 or 2000,
     frame_time = 0.2, tau0 = 100, h = 0.5, modes = 4, mean_counts = 5,
@@ -137,6 +139,12 @@ function M.models(cfg)
     out.sets[#out.sets + 1] = s
     out.byname[name] = s
   end
+  if cfg.joint ~= false then
+    local s = M.joint(cfg, m, times, xs)
+    out.joint = s.joint
+    out.sets[#out.sets + 1] = s
+    out.byname[s.name] = s
+  end
   local best
   for _, s in ipairs(out.sets) do
     if not best or s.cmp.summary.profile_rms < best.cmp.summary.profile_rms then best = s end
@@ -150,6 +158,136 @@ function M.models(cfg)
     out["best_" .. key] = b.name
   end
   return out
+end
+
+-- The joint fit of the paper's current, profiles and velocities
+-- (ionflow.jointfit, drive V, its default free parameters), with its
+-- profile likelihood of t+0 and systematic variants unless cfg.fit_scans
+-- is false, as a set named "jointfit" (comparison and dense run as the
+-- shipped sets'). s.joint = {fit, data, profile, variants, line, total,
+-- current = {worst, at} (model/measured over the fit), sets = {name =
+-- worst}} for the shipped sets.
+function M.joint(cfg, m, times, xs)
+  local P = cp.paper
+  local t0 = sys.time()
+  local jf = require "ionflow.jointfit"
+  local data = jf.load(cfg.datadir .. "/steinrueck2020")
+  local best = jf.fit(data, {N = cfg.fit_N})
+  local j = {fit = best, data = data}
+  if cfg.fit_scans then
+    j.profile = jf.profile(data, best)
+    j.variants = jf.variants(data, best)
+  end
+  j.line, j.total = jf.tplus_line(best, j.variants)
+  local cmp = pp.compare(best.set, {m = m, N = cfg.N, minutes = cfg.minutes, drive = "V",
+    R_int = best.p.R_int})
+  local run = cell.run{L = P.L, c0 = P.c0, T = P.T, V = P.V, params = best.set,
+                       R_int = best.p.R_int, N = cfg.N, times = times, positions = xs}
+  local s = {name = "jointfit", cmp = cmp, run = run, seconds = sys.time() - t0,
+             xindex = {}, tindex = {}, joint = j}
+  for k = 1, #run.x do s.xindex[run.x[k]] = k end
+  for k = 1, #run.t do s.tindex[run.t[k]] = k end
+  return s
+end
+
+-- the report's section on the joint fit (R: an ionflow.report)
+function M.joint_report(R, mod, cfg)
+  local jf = require "ionflow.jointfit"
+  local j = mod.joint
+  local b = j.fit
+  R:h2("2b. Joint fit: the t+ the data support")
+  R:p("One fit of the model (0.3 V, N = %d) to the paper's current, profiles and velocities "
+    .. "together (`ionflow.jointfit`, as `scripts/fit-transference.lua`): t+0 constant, a "
+    .. "scale on pnb's D(c), a constant thermodynamic factor Tf, the interfacial resistance; "
+    .. "the conductivity is the set's (an estimate) and fixed. Each series' error "
+    .. "is estimated from its residuals and widened for their lag-1 correlation (digitized "
+    .. "curves are smooth); the statistical error is from the covariance, the systematic "
+    .. "error the RMS deviation of t+0 over the variants below.", cfg.fit_N)
+  R:p("**%s** (total %.3f)%s", j.line, j.total,
+    j.variants and "" or "; statistical only: the variants are skipped in `--quick`")
+  local function away(x)
+    local z = math.abs(x - b.tp) / j.total
+    return string.format("%.1f total standard uncertainties away (%s)", z,
+      z <= 2 and "consistent" or "not supported")
+  end
+  R:p("The data support t+0 = %.2f +/- %.2f (total). The paper's 0.2 is %s; DiffEC's "
+    .. "-0.04 at c0 is %s.", b.tp, j.total, away(0.2), away(-0.04))
+  local rows = {}
+  local free = {}
+  for _, n in ipairs(b.names) do free[n] = true end
+  for _, c in ipairs(jf.catalogue) do
+    local src = jf.source(b, c.name) .. (b.at_bound[c.name] and " (at a bound)" or "")
+    rows[#rows + 1] = {c.name, c.what, string.format("%.4g", b.p[c.name]),
+      free[c.name] and string.format("%.2g", b.err[c.name]) or "", c.unit, src}
+  end
+  R:table({"parameter", "meaning", "value", "stat. error", "unit", "source"}, rows,
+    {"l", "l", "r", "r", "l", "l"})
+  local sr = {}
+  for _, x in ipairs(b.series) do
+    sr[#sr + 1] = {x.name, tostring(x.n), string.format("%.3g %s", x.sigma, jf.units[x.name]),
+      x.stated and "stated" or "estimated", string.format("%.2f", x.rho),
+      string.format("%.3g", x.rms), string.format("%.2f", x.chi2_red)}
+  end
+  R:table({"series", "points", "error", "error model", "lag-1 rho", "RMS residual",
+    "reduced chi2"}, sr, {"l", "r", "r", "l", "r", "r", "r"})
+  local cr = {}
+  for a, n in ipairs(b.names) do
+    local row = {n}
+    for c = 1, #b.names do row[#row + 1] = string.format("%.2f", b.corr[a][c]) end
+    cr[#cr + 1] = row
+  end
+  local hdr, al = {"correlation"}, {"l"}
+  for _, n in ipairs(b.names) do hdr[#hdr + 1] = n; al[#al + 1] = "r" end
+  R:table(hdr, cr, al)
+  -- the current: which parameters reconcile it
+  local cur = {}
+  for _, s in ipairs(mod.sets) do
+    local w, at = M.current_worst(s.cmp)
+    local ratio = s.cmp.current.ratio[#s.cmp.current.ratio]
+    cur[#cur + 1] = {s.name, string.format("%.1f", 100 * w), string.format("%.0f", at / 60),
+      string.format("%.3f", ratio), w <= 0.10 and "yes" or "no"}
+  end
+  R:table({"set", "worst |model/measured - 1| (%)", "at (min)", "model/measured at the end",
+    "within 10 %"}, cur, {"l", "r", "r", "r", "l"})
+  local jw = M.current_worst(mod.byname.jointfit.cmp)
+  R:p("The shipped sets have Tf = 1 and miss the late current; the joint fit reconciles it "
+    .. "(worst %.1f %% over %d min) with Tf = %.2f +/- %.2f, D scaled by %.2f +/- %.2f and "
+    .. "R_int = %.3g +/- %.1g ohm m^2 (fitted), at the set's conductivity (an estimate).",
+    100 * jw, cfg.minutes, b.p.Tf0, b.err.Tf0, b.p.sD, b.err.sD, b.p.R_int, b.err.R_int)
+  if j.profile then
+    local pr = {}
+    for k, v in ipairs(j.profile.tp) do
+      pr[#pr + 1] = {string.format("%.4f", v), string.format("%.2f", j.profile.dchi2[k])}
+    end
+    R:p("Profile likelihood of t+0 (t+0 held, the rest refitted): 68 %% interval %s to %s.",
+      j.profile.lo and string.format("%.3f", j.profile.lo) or "below the scan",
+      j.profile.hi and string.format("%.3f", j.profile.hi) or "above the scan")
+    R:table({"t+0", "delta chi2"}, pr, {"r", "r"})
+  end
+  if j.variants then
+    local vr = {{"best fit", "", string.format("%.3f", b.tp), string.format("%.3f", b.tp_err),
+      "", ""}}
+    for _, r in ipairs(j.variants.rows) do
+      vr[#vr + 1] = r.error and {r.label, r.kind, "failed", r.error, "", ""} or {r.label, r.kind,
+        string.format("%.3f", r.tp), string.format("%.3f", r.tp_err),
+        r.dchi2 and string.format("%.1f", r.dchi2) or "", string.format("%.2f", r.weight)}
+    end
+    R:table({"variant", "kind", "t+0", "stat. error", "delta chi2", "weight"}, vr,
+      {"l", "l", "r", "r", "r", "r"})
+    R:p("Systematic error %.3f: the weighted RMS deviation of the variants' t+0 from the best "
+      .. "fit. A variant of the data (drive, a series left out) has weight 1; a variant of the "
+      .. "model (D, Tf or t+0 law) is weighted by its likelihood ratio to the best fit, "
+      .. "min(1, exp(-delta chi2/2)), so a law the data reject does not count.", j.variants.sys)
+  end
+end
+
+-- the largest |model/measured - 1| of a comparison's current, and when
+function M.current_worst(cmp)
+  local worst, at = 0, 0
+  for k, r in ipairs(cmp.current.ratio) do
+    if math.abs(r - 1) > worst then worst, at = math.abs(r - 1), cmp.current.t[k] end
+  end
+  return worst, at
 end
 
 -- the model's value of field (an array time x position) at time t (s) and
@@ -544,6 +682,24 @@ local function map_figure(set, base)
     {title = "c(x, t), model " .. set.name .. " (0.3 V, 3 mm)"}):export(base)
 end
 
+-- the profile likelihood of t+0 of the joint fit, with the variants
+local function tplus_figure(j, base)
+  local pr = j.profile
+  local fig = plot.figure{title = "t+0 from the joint fit: profile likelihood and variants"}
+  local ax = fig:panel(1)
+  ax:line(pr.tp, pr.dchi2, {label = "t+0 scanned, the rest refitted", marker = "circle"})
+  ax:hline(1, {label = "\u{394}\u{3C7}^{2} = 1 (68 %)", dash = "dash"})
+  if j.variants then
+    local x, y = {}, {}
+    for _, r in ipairs(j.variants.rows) do
+      if r.tp then x[#x + 1], y[#y + 1] = r.tp, 0 end
+    end
+    if #x > 0 then ax:points(x, y, {label = "systematic variants", marker = "diamond"}) end
+  end
+  ax:set{xlabel = "t_{+}^{0}", ylabel = "\u{394}\u{3C7}^{2}"}
+  return fig:export(base)
+end
+
 -- all figures into dir; returns {name = {paths}, order = {names}}
 function M.figures(dir, mod, xp)
   local figs, order = {}, {}
@@ -558,6 +714,9 @@ function M.figures(dir, mod, xp)
   add("fig4_profiles", profiles_figure(mod, dir .. "/fig4_profiles"))
   add("fig5_velocity", velocity_figure(mod, xp, dir .. "/fig5_velocity"))
   add("figS9_cxt_map", map_figure(xp.set, dir .. "/figS9_cxt_map"))
+  if mod.joint and mod.joint.profile then
+    add("fig_tplus_profile", tplus_figure(mod.joint, dir .. "/fig_tplus_profile"))
+  end
   figs.order = order
   return figs
 end

@@ -285,29 +285,6 @@ do
   t.ok(g[2] - g[1] < g[6] - g[5], "refined grid: finer at the electrodes")
 end
 
--- least squares over model runs: recover D from a model-made profile
-do
-  local base = {L = 1e-3, c0 = 1000, I = 1, tp = 0.3, kappa = 0.05, V_salt = 0,
-                times = {2e4}, positions = {0, 0.25e-3, 0.5e-3, 0.75e-3, 1e-3}, N = 40}
-  local function profile(D)
-    base.D = D
-    local r = cell.run(base)
-    local out = {}
-    for m = 1, 5 do out[m] = r.c:get(1, m) end
-    return out
-  end
-  local target = profile(1.3e-11)
-  local fit = cell.lsq{f = function(p)
-    local c, res = profile(p[1] * 1e-11), {}
-    for m = 1, 5 do res[m] = c[m] - target[m] end
-    return res
-  end, p0 = {1.0}, lower = {0.1}, upper = {10}, names = {"D"}}
-  t.near(fit.p[1], 1.3, 1e-4, "cell.lsq recovers D from a model profile")
-  t.is(fit.status, "converged", "cell.lsq converges")
-  t.errors(function() cell.lsq{f = function(p) error("bad model") end, p0 = {1}} end,
-    "bad model", "cell.lsq reports the residual function's error")
-end
-
 -- a parameter file
 do
   local name = os.tmpname() .. ".lua"

@@ -54,7 +54,10 @@ do
   t.ok(ok, "paper-figures.lua runs")
   t.ok(out:find("Residual table", 1, true) ~= nil, "paper-figures prints the residual table")
   local res = csv.read(tmp .. "/figs/residuals.csv")
-  t.is(res.nrows, 6, "three sets x two drives in residuals.csv")
+  t.is(res.nrows, 8, "three sets and the joint fit x two drives in residuals.csv")
+  t.ok(out:find("jointfit", 1, true) and out:find("\n  jointfit%s+[%d%.]+ %% %(at%s+%d+ min%): within 10 %%"),
+    "paper-figures: the joint fit's current within 10 % over the run")
+  t.ok(out:find("t+ = ", 1, true) ~= nil, "paper-figures prints the joint fit's t+ line")
   local finite = true
   for c = 3, 7 do
     for k = 1, res.nrows do
@@ -68,9 +71,9 @@ do
 end
 
 do
-  local ok, out = run("scripts/fit-transference.lua", "-N 40 --minutes 300 --csv " .. tmp .. "/fit")
+  local ok, out = run("scripts/fit-transference.lua", "-N 30 --minutes 300 --no-variants --no-scan --csv " .. tmp)
   t.ok(ok, "fit-transference.lua runs")
-  local f = csv.read(tmp .. "/fit/fit.csv")
+  local f = csv.read(tmp .. "/fit.csv")
   local tp0, err = f.columns[2][1], f.columns[3][1]
   t.ok(tp0 > -1 and tp0 < 0.95 and err > 0 and err < 0.5, "fitted t+0 inside its bounds, with an error")
   t.ok(out:find("tp0", 1, true) ~= nil, "the fit reports tp0")
@@ -86,6 +89,11 @@ do
   t.ok(all and out:find("0.9000", 1, true), "i_ss/i_0 = t+ in the example's table")
   ok, out = run("examples/what-if-tplus.lua", "--quick")
   t.ok(ok and out:find(" 1.00       1.0000", 1, true), "what-if: t+ = 1 keeps the current")
+  ok, out = run("examples/joint-fit.lua", "--quick")
+  local tpj = tonumber(out:match("1%. Tf free.-\n  t%+ = (%-?[%d%.]+)"))
+  t.ok(ok and tpj and math.abs(tpj - 0.15) < 0.04, "joint-fit: t+0 of the synthetic experiment back")
+  local chi = tonumber(out:match("3%. Tf fixed.-current%s+error %S+%s+%(stated%)%s+reduced chi2 ([%d%.]+)"))
+  t.ok(chi and chi > 3, "joint-fit: Tf = 1 with stated errors gives a poor chi2")
   ok, out = run("examples/restricted-diffusion.lua", "--quick")
   local D = tonumber(out:match("D = %-slope L%^2/pi%^2 = ([%d%.e%-]+)"))
   t.ok(ok and D and math.abs(D / 1e-11 - 1) < 1e-3, "restricted diffusion recovers D")
@@ -136,7 +144,7 @@ do
     {"scripts/polarize.lua", "--minutes 10 -N 20 --quiet", "current.csv"},
     {"scripts/paper-figures.lua", "-N 20 --minutes 30 --params diffec --drive V --quiet",
      "residuals.csv"},
-    {"scripts/fit-transference.lua", "-N 20 --minutes 60", "fit.csv"},
+    {"scripts/fit-transference.lua", "-N 20 --minutes 60 --no-scan --no-variants", "fit.csv"},
   }
   for i, c in ipairs(cases) do
     local mark = string.format("%s/PWNED%d", tmp, i)
