@@ -16,7 +16,26 @@
 local demo = require "ionflow.demo"
 local report = require "ionflow.report"
 
-local usage = "usage: ionflow scripts/demo.lua [-o DIR] [--quick] [--seed N] [--truth SET]"
+local usage = [==[
+usage: ionflow scripts/demo.lua [-o DIR] [--quick] [--seed N] [--truth SET]
+
+The whole paper on the data in data/ (what make demo runs): the molar
+volumes (Eq. 4), the continuum model with each parameter set and the
+joint t+ fit against the paper's current, profiles and velocities
+(Figs. 3-5), and simulated heterodyne XPCS experiments whose electrolyte
+moves as the best model says, correlated and fitted to recover the
+velocities. Writes report.md (figures embedded), the figures as SVG (and
+PNG through gnuplot) and the HDF5 results into DIR.
+
+Options (defaults in brackets):
+  -o DIR                output directory, made if missing [demo-out]
+  --quick               a reduced run of a few seconds (the tests use it)
+  --seed N              seed of the simulated experiments [1]
+  --truth SET           the set whose velocities the simulated XPCS follows
+                        [the one that fits the paper's profiles best]
+
+Example:
+  ionflow scripts/demo.lua --quick -o /tmp/demo]==]
 local o = require("ionflow.cli").parse(arg, {name = "demo", usage = usage,
   values = {out = true, truth = true}, flags = {quick = true}, numbers = {seed = true},
   short = {o = "out"}})

@@ -53,7 +53,7 @@ output:
                      profile.csv, variants.csv (the directory is made)
   --plot FILE        the profile likelihood as SVG (or PNG/PDF via gnuplot)
   --quiet            only the t+ line
-example:
+Example:
   ionflow scripts/fit-transference.lua -N 60 --no-variants --plot tp.svg]]
 
 local o = require("ionflow.cli").parse(arg, {name = "fit-transference", usage = usage,

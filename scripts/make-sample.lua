@@ -27,7 +27,8 @@ Example:
 
 local X = require "ionflow.xpcsio"
 local o = require("ionflow.cli").parse(arg, {name = "make-sample", usage = usage,
-  short = {o = "out"}})
+  values = {out = true, qmap = true, frames = true, size = true, velocity = true,
+    seed = true}, short = {o = "out"}})
 local out = o.out or "scan_0042.h5"
 local qmap = o.qmap
 if qmap == nil then qmap = (out:gsub("%.h5$", "")) .. "_qmap.h5" end

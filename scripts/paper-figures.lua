@@ -23,12 +23,36 @@ local pp = require "ionflow.cellpaper"
 local cio = require "ionflow.cellio"
 local csv = require "ionflow.csv"
 
-local usage = "usage: ionflow scripts/paper-figures.lua [--csv DIR] [-o FIGS.h5] " ..
-  "[-N 200] [--minutes 1100] [--params LIST] [--drive V,I] [--data DIR] [--no-joint] " ..
-  "[--variants] [--quiet]\n" ..
-  "  --no-joint   leave out the joint fit (ionflow.jointfit: t+0, D scale, Tf, R_int\n" ..
-  "               fitted to current, profiles and velocities), shown as set 'jointfit'\n" ..
-  "  --variants   also its systematic variants (the t+ line's sys error; slower)"
+local usage = [==[
+usage: ionflow scripts/paper-figures.lua [--csv DIR] [-o FIGS.h5] [-N 200]
+  [--minutes 1100] [--params LIST] [--drive V,I] [--data DIR] [--no-joint]
+  [--variants] [--quiet]
+
+Runs the continuum model with each parameter set against the paper's
+measurements (data/steinrueck2020): the current and the model/measured
+ratio (Fig. 3), the concentration profiles at the measured times
+(Fig. 4), the velocities at the five XPCS positions (Fig. 5), and prints
+a residual table. Drive V holds the cell at 0.3 V, so the current is a
+prediction; drive I replays the measured current, so profiles and
+velocities test D and t+0 alone. The joint fit (ionflow.jointfit) is
+shown as the set "jointfit".
+
+Options (defaults in brackets):
+  --csv DIR             CSV of every curve and residuals.csv (made if missing)
+  -o FIGS.h5            the same in one HDF5 file
+  -N N                  finite volumes [200]
+  --minutes M           length of the polarization [1100]
+  --params LIST         sets, comma separated [every shipped set]
+  --drive V,I           drives, comma separated [V,I]
+  --data DIR            the measurements, in the layout of
+                        data/steinrueck2020 [that directory]
+  --no-joint            leave out the joint fit [with it]
+  --variants            also the joint fit's systematic variants (slower)
+  --quiet               only the residual table
+
+Example:
+  ionflow scripts/paper-figures.lua --csv figs -o figs.h5]==]
+
 local o = require("ionflow.cli").parse(arg, {name = "paper-figures", usage = usage,
   values = {csv = true, out = true, params = true, drive = true, data = true},
   numbers = {N = true, minutes = true}, flags = {quiet = true, no_joint = true, variants = true},
