@@ -255,8 +255,15 @@ static int lspk_simulate(lua_State *L)
 		return lbind_error(L, LSPK, err);
 	size_t sh[3] = {p.nframes, p.geom.rows, p.geom.cols};
 	arr *fr = larray_new_uninit(L, dt, 3, sh);	/* index 3 */
-	if (speckle_simulate(&p, fr->data, dt, err) != 0)
+	lbind_progress lp;
+	lua_getfield(L, 1, "progress");			/* index 4 */
+	lbind_progress_arg(L, 4, &lp);
+	p.prog = &lp.p;
+	int rc = speckle_simulate(&p, fr->data, dt, err);
+	lbind_progress_finish(L, &lp);
+	if (rc != 0)
 		return lbind_error(L, LSPK, err);
+	lua_settop(L, 3);	/* opts, velocities, frames */
 	lspk_truth(L, &p, &mix, 2);
 	return 2;
 }

@@ -4,6 +4,11 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num(void) { return 0; }
+#endif
 #include <string.h>
 
 #include <gsl/gsl_cdf.h>
@@ -11,6 +16,7 @@
 
 #include "intr.h"
 #include "num.h"
+#include "progress.h"
 #include "speckle.h"
 
 #define SPK_TILE 32		/* pixels per tile: 64 bytes of u16 per frame */
@@ -551,6 +557,8 @@ int speckle_simulate(const speckle_params *p, void *out, arr_dtype dt,
 	}
 	speckle_displacement(p, X);
 	int bad = 0;	/* 1 overflow, 2 memory, 3 interrupted */
+	size_t ndone = 0;	/* tiles done, for the progress bar */
+	progress_begin(p->prog, "speckle", (double)ntile);
 	#pragma omp parallel
 	{
 		spk_state s;
@@ -569,11 +577,26 @@ int speckle_simulate(const speckle_params *p, void *out, arr_dtype dt,
 				#pragma omp atomic write
 				bad = 1;
 			}
+			#pragma omp atomic update
+			ndone++;
+			/* the bar is drawn by the thread that began it */
+			if (omp_get_thread_num() == 0) {
+				size_t d;
+				#pragma omp atomic read
+				d = ndone;
+				if (progress_update(p->prog, (double)d) != 0) {
+					#pragma omp atomic write
+					bad = 3;
+				}
+			}
 		}
 		spk_state_free(&s);
 	}
 	free(K);
 	free(X);
+	if (bad == 0)
+		progress_update(p->prog, (double)ntile);
+	progress_end(p->prog);
 	if (bad == 1)
 		return err_set(err, "counts overflow the %s dtype (mean_counts "
 			       "%g too high)", dt == ARR_U16 ? "u16" : "u32",

@@ -50,6 +50,7 @@ typedef struct speckle_params {
 	double mean_counts;	/* mean counts per pixel per frame */
 	int poisson;		/* 1: Poisson counts, 0: the intensity itself */
 	uint64_t seed;
+	struct progress *prog;	/* tiles of pixels done; NULL none */
 } speckle_params;
 
 /* the moving field's correlation as a mixture of exponentials:

@@ -76,4 +76,21 @@ t.errors(function() speckle.simulate(with{mean_counts = 1e6}) end, "overflow", "
 t.errors(function() speckle.simulate(with{dtype = "int8"}) end, "int8", "unknown dtype")
 t.errors(function() speckle.simulate(with{velocity = "fast"}) end, "velocity must be",
   "velocity of the wrong type")
+-- a progress bar (or callback) while it runs; a callback may stop it
+do
+  local last, calls
+  calls = 0
+  local f = speckle.simulate{energy_keV = 10, distance = 1, pixel = 75e-6,
+    shape = {64, 64}, frames = 200, frame_time = 0.05, velocity = 1e-8, tau0 = 10,
+    h = 0.5, modes = 4, mean_counts = 5, seed = 2,
+    progress = function(d, tot, label) calls = calls + 1; last = {d, tot, label} end}
+  t.ok(f.shape[1] == 200 and calls >= 1 and last[1] == last[2] and last[3] == "speckle",
+       "speckle.simulate reports progress up to its total")
+  t.errors(function() speckle.simulate{energy_keV = 10, distance = 1, pixel = 75e-6,
+    shape = {64, 64}, frames = 200, frame_time = 0.05, velocity = 1e-8, tau0 = 10,
+    h = 0.5, modes = 4, mean_counts = 5, seed = 2,
+    progress = function() return false end} end, "speckle.simulate",
+    "a progress callback returning false stops it")
+end
+
 t.done()
