@@ -1045,3 +1045,31 @@ int luaopen_ionflow_array(lua_State *L)
 	luaL_setfuncs(L, larray_methods, 0);	/* array.sum(a) etc. too */
 	return 1;
 }
+
+void larray_views_keep(lua_State *L, int ui)
+{
+	ui = lua_absindex(L, ui);
+	lua_getiuservalue(L, ui, 1);
+	lua_pushvalue(L, -2);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_pop(L, 1);
+}
+
+void larray_views_release(lua_State *L, int ui)
+{
+	lua_Integer k, n;
+	ui = lua_absindex(L, ui);
+	lua_getiuservalue(L, ui, 1);
+	n = (lua_Integer)lua_rawlen(L, -1);
+	for (k = 1; k <= n; k++) {
+		arr *a;
+		lua_rawgeti(L, -1, k);
+		a = luaL_testudata(L, -1, LARRAY_MT);
+		if (a != NULL)
+			arr_release(a);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	lua_newtable(L);
+	lua_setiuservalue(L, ui, 1);
+}

@@ -56,4 +56,13 @@ void larray_account(lua_State *L, const arr *a);
 
 int luaopen_ionflow_array(lua_State *L);
 
+/* Views lent by a streaming reader (h5.frames, detector.frames) are kept
+** in a table, the first user value of the reader's userdata at ui:
+** larray_views_keep adds the array on top of the stack to it,
+** larray_views_release closes every view in it (their arrays then raise
+** "array has been closed") and starts an empty one, so that the block
+** buffer they point into can be refilled in place. */
+void larray_views_keep(lua_State *L, int ui);
+void larray_views_release(lua_State *L, int ui);
+
 #endif

@@ -144,35 +144,6 @@ static int ldet_frames_gc(lua_State *L)
 	return 0;
 }
 
-/* close the views handed out from the current block (as h5.frames), so
-** that its buffer is refilled in place */
-static void ldet_invalidate(lua_State *L, int ui)
-{
-	lua_Integer k, n;
-	lua_getiuservalue(L, ui, 1);
-	n = (lua_Integer)lua_rawlen(L, -1);
-	for (k = 1; k <= n; k++) {
-		arr *a;
-		lua_rawgeti(L, -1, k);
-		a = luaL_testudata(L, -1, LARRAY_MT);
-		if (a != NULL)
-			arr_release(a);
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 1);
-	lua_newtable(L);
-	lua_setiuservalue(L, ui, 1);
-}
-
-/* keep the value on top in the stream's list of views */
-static void ldet_remember(lua_State *L)
-{
-	lua_getiuservalue(L, 1, 1);
-	lua_pushvalue(L, -2);
-	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-	lua_pop(L, 1);
-}
-
 static int ldet_frames_step(lua_State *L)
 {
 	ldet_frames *u = luaL_checkudata(L, 1, LDET_FRAMES);
@@ -183,7 +154,7 @@ static int ldet_frames_step(lua_State *L)
 	if (u->s == NULL)
 		return 0;
 	if (det_block_done(u->s))
-		ldet_invalidate(L, 1);
+		larray_views_release(L, 1);
 	r = u->blocks ? det_next_block(u->s, &frame, &idx, &alloc, err)
 		      : det_next(u->s, &frame, &idx, &alloc, err);
 	if (r != 1) {
@@ -197,7 +168,7 @@ static int ldet_frames_step(lua_State *L)
 					    alloc / 1024 : 1 << 30));
 	lua_pushinteger(L, (lua_Integer)idx + 1);
 	larray_push(L, &frame);
-	ldet_remember(L);
+	larray_views_keep(L, 1);
 	return 2;
 }
 

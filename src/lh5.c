@@ -431,28 +431,11 @@ static int lh5_frames_gc(lua_State *L)
 	return 0;
 }
 
-/* Close the frame views handed out from the current block (their arrays
-** then raise "array has been closed"), so that the block buffer can be
-** refilled in place: memory stays one block however many frames pass. A
-** view the user derived from a frame still holds the buffer, and the core
-** then reads into a new one instead of overwriting it. */
-static void lh5_frames_invalidate(lua_State *L, int ui)
-{
-	lua_Integer k, n;
-	lua_getiuservalue(L, ui, 1);
-	n = (lua_Integer)lua_rawlen(L, -1);
-	for (k = 1; k <= n; k++) {
-		arr *a;
-		lua_rawgeti(L, -1, k);
-		a = luaL_testudata(L, -1, LARRAY_MT);
-		if (a != NULL)
-			arr_release(a);
-		lua_pop(L, 1);
-	}
-	lua_pop(L, 1);
-	lua_newtable(L);
-	lua_setiuservalue(L, ui, 1);
-}
+/* The frame views handed out from the current block are closed before it
+** is refilled in place (larray_views_release): memory stays one block
+** however many frames pass. A view the user derived from a frame still
+** holds the buffer, and the core then reads into a new one instead of
+** overwriting it. */
 
 /* the generic-for step: 1-based frame index and the frame (a view), or
 ** with blocks the index of a block's first frame and the block */
@@ -466,7 +449,7 @@ static int lh5_frames_step(lua_State *L)
 	if (u->fr == NULL)
 		return 0;
 	if (h5_frames_block_done(u->fr))
-		lh5_frames_invalidate(L, 1);
+		larray_views_release(L, 1);
 	r = u->blocks ? h5_frames_next_block(u->fr, &frame, &idx, &alloc, err)
 		      : h5_frames_next(u->fr, &frame, &idx, &alloc, err);
 	if (r != 1) {	/* end or error: release the file now */
@@ -481,10 +464,7 @@ static int lh5_frames_step(lua_State *L)
 					    alloc / 1024 : 1 << 30));
 	lua_pushinteger(L, (lua_Integer)idx + 1);
 	larray_push(L, &frame);
-	lua_getiuservalue(L, 1, 1);
-	lua_pushvalue(L, -2);
-	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
-	lua_pop(L, 1);
+	larray_views_keep(L, 1);
 	return 2;
 }
 
