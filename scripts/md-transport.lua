@@ -6,7 +6,7 @@
 --       [--solvent TYPE] [--temperature K] [--frame barycentric|solvent|lab]
 --       [--mass TYPE=M ...] [--blocks N] [--skip FRAMES] [--fit LO_S,HI_S]
 --       [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped]
---       [-o OUT.h5]
+--       [--truncated] [-o OUT.h5]
 --
 -- TYPE is a LAMMPS atom type or an H5MD species number; several types
 -- join with commas (--solvent 3,4,5). Masses (any unit, per type) define
@@ -17,7 +17,7 @@ local usage = "usage: ionflow scripts/md-transport.lua TRAJ --cation TYPE " ..
   "--anion TYPE [--solvent TYPE] [--temperature K] [--frame " ..
   "barycentric|solvent|lab] [--mass TYPE=M] [--blocks N] [--skip N] " ..
   "[--fit LO_S,HI_S] [--group NAME] [--length-unit M] [--time-unit S] " ..
-  "[--unwrapped] [-o OUT.h5]"
+  "[--unwrapped] [--truncated] [-o OUT.h5]"
 
 local function die(msg)
   io.stderr:write("md-transport: ", msg, "\n")
@@ -59,12 +59,12 @@ local function parse(argv)
       fit = true, out = true},
     numbers = {temperature = true, blocks = true, skip = true, length_unit = true,
       time_unit = true},
-    repeated = {mass = true}, flags = {unwrapped = true}, positional = {"path"},
+    repeated = {mass = true}, flags = {unwrapped = true, truncated = true}, positional = {"path"},
     short = {o = "out"}, defaults = {blocks = 5}})
   if not o.path then o:die("no trajectory") end
   local op = {temperature = o.temperature, frame = o.frame, blocks = o.blocks,
     skip = o.skip, group = o.group, length_unit = o.length_unit,
-    time_unit = o.time_unit, unwrapped = o.unwrapped}
+    time_unit = o.time_unit, unwrapped = o.unwrapped, truncated = o.truncated}
   for _, k in ipairs{"cation", "anion", "solvent"} do
     if o[k] then op[k] = types(o, o[k], "--" .. k) end
   end
@@ -74,9 +74,12 @@ local function parse(argv)
   return {path = o.path, out = o.out, opts = op}
 end
 
+local have_T   -- a temperature was given: a missing value is not its fault
 local function pm(r, k, scale, fmt)
   local v, e = r[k], r[k .. "_err"]
-  if v == nil then return "(needs --temperature)" end
+  if v == nil then
+    return have_T and "(not computed)" or "(needs --temperature)"
+  end
   fmt = fmt or "%.4g"
   local s = string.format(fmt, v * scale)
   if e then s = s .. " +- " .. string.format(fmt, e * scale) end
@@ -84,6 +87,7 @@ local function pm(r, k, scale, fmt)
 end
 
 local function report(o, r)
+  have_T = o.opts.temperature ~= nil
   print(string.format("%s: %d frames in %d blocks of %d, dt %.4g ps, fit %.4g .. %.4g ps",
     o.path, r.frames, r.blocks, r.block_frames, r.dt_s * 1e12, r.fit_lo_s * 1e12,
     r.fit_hi_s * 1e12))
@@ -120,6 +124,7 @@ end
 local o = parse(arg)
 local ok, r = pcall(md.transport, o.path, o.opts)
 if not ok then die(tostring(r)) end
+if r.warning then io.stderr:write("md-transport: warning: ", r.warning, "\n") end
 report(o, r)
 if o.out then
   local ok2, e = pcall(save, o.out, r)

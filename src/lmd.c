@@ -36,6 +36,10 @@
 
 #define LMD_TRAJ "ionflow.md.traj"
 #define LMD_RES "ionflow.md.res"
+/* bounds of count options (frames of a trajectory, particles of a
+** synthetic one): far above real runs, far below what overflows */
+#define LMD_MAXFRAMES 1e9
+#define LMD_MAXATOMS 1e8
 
 typedef struct lmd_traj { traj *t; } lmd_traj;
 typedef struct lmd_res { msd_res r; } lmd_res;
@@ -84,6 +88,21 @@ static double lmd_num(lua_State *L, int i, const char *k, double def)
 	return v;
 }
 
+/* a count option: an integer in [lo, hi] (the bound is in the message:
+** a huge or negative count must not become a huge allocation or 0) */
+static size_t lmd_count(lua_State *L, int i, const char *k, double def,
+			double lo, double hi, const char *fname)
+{
+	double v = lmd_num(L, i, k, def);
+	char m[200];
+	if (!(v >= lo && v <= hi && v == floor(v))) {
+		snprintf(m, sizeof m, "%s: option %s must be an integer "
+			 "%.0f..%.0f (got %g)", fname, k, lo, hi, v);
+		luaL_error(L, "%s", m);
+	}
+	return (size_t)v;
+}
+
 static int lmd_bool(lua_State *L, int i, const char *k, int def)
 {
 	int v = def;
@@ -112,6 +131,7 @@ static int lmd_open(lua_State *L)
 		o.length_scale = lmd_num(L, 2, "length_unit", 0);
 		o.time_scale = lmd_num(L, 2, "time_unit", 0);
 		o.unwrapped = lmd_bool(L, 2, "unwrapped", 0);
+		o.truncated = lmd_bool(L, 2, "truncated", 0);
 		if (o.length_scale < 0 || o.time_scale < 0)
 			return luaL_error(L, "md.open: units must be > 0");
 	}
@@ -142,17 +162,13 @@ static int lmd_synthetic(lua_State *L)
 	traj_synth s;
 	char err[ERR_LEN];
 	lmd_traj *u;
-	double v;
+	const char *fn = "md.synthetic";
 	luaL_checktype(L, 1, LUA_TTABLE);
 	memset(&s, 0, sizeof s);
-	v = lmd_num(L, 1, "ncat", 0);
-	s.ncat = v > 0 ? (size_t)v : 0;
-	v = lmd_num(L, 1, "nan", 0);
-	s.nan = v > 0 ? (size_t)v : 0;
-	v = lmd_num(L, 1, "nsolv", 0);
-	s.nsolv = v > 0 ? (size_t)v : 0;
-	v = lmd_num(L, 1, "frames", 0);
-	s.nframes = v > 0 ? (size_t)v : 0;
+	s.ncat = lmd_count(L, 1, "ncat", 0, 0, LMD_MAXATOMS, fn);
+	s.nan = lmd_count(L, 1, "nan", 0, 0, LMD_MAXATOMS, fn);
+	s.nsolv = lmd_count(L, 1, "nsolv", 0, 0, LMD_MAXATOMS, fn);
+	s.nframes = lmd_count(L, 1, "frames", 0, 0, LMD_MAXFRAMES, fn);
 	s.dt = lmd_num(L, 1, "dt", 1e-12);
 	s.box = lmd_num(L, 1, "box", 3e-9);
 	s.d_cat = lmd_num(L, 1, "D_cat", 1e-10);
@@ -161,7 +177,7 @@ static int lmd_synthetic(lua_State *L)
 	s.s_common = lmd_num(L, 1, "s_common", 1);
 	s.d_solv = lmd_num(L, 1, "D_solv", 1e-10);
 	s.pair_dist = lmd_num(L, 1, "pair_dist", 0);
-	s.seed = (unsigned long long)lmd_num(L, 1, "seed", 1);
+	s.seed = lmd_count(L, 1, "seed", 1, 0, 9007199254740992.0, fn);
 	u = lmd_traj_new(L);
 	if (traj_open_synth(&u->t, &s, err) != 0)
 		return larray_error(L, "md.synthetic", err);
@@ -202,6 +218,10 @@ static int lmd_info(lua_State *L)
 	if (inf->group[0]) {
 		lua_pushstring(L, inf->group);
 		lua_setfield(L, -2, "group");
+	}
+	if (traj_warning(t)) {
+		lua_pushstring(L, traj_warning(t));
+		lua_setfield(L, -2, "warning");
 	}
 	lua_createtable(L, (int)inf->natoms, 0);
 	for (k = 0; k < inf->natoms; k++) {
@@ -497,7 +517,9 @@ static int lmd_transport(lua_State *L)
 	msd_tout out;
 	lmd_res *res;
 	int *grp, ng;
-	double *mass, v, skip;
+	double *mass;
+	size_t skip;
+	const char *fn = "md.transport";
 	const char *msrc = NULL;
 	lsys_progress lp;
 	int rc;
@@ -518,11 +540,9 @@ static int lmd_transport(lua_State *L)
 	o.mass = mass;
 	o.frame = lmd_frame(L, 2, ng);
 	o.ref_group = 2;
-	v = lmd_num(L, 2, "blocks", 5);
-	o.nblocks = v >= 1 ? (size_t)v : 0;
-	v = lmd_num(L, 2, "block", 0);
-	o.block = v >= 1 ? (size_t)v : 0;
-	skip = lmd_num(L, 2, "skip", 0);
+	o.nblocks = lmd_count(L, 2, "blocks", 5, 1, LMD_MAXFRAMES, fn);
+	o.block = lmd_count(L, 2, "block", 0, 0, LMD_MAXFRAMES, fn);
+	skip = lmd_count(L, 2, "skip", 0, 0, LMD_MAXFRAMES, fn);
 	memset(&in, 0, sizeof in);
 	in.cat = 0;
 	in.an = 1;
@@ -535,7 +555,7 @@ static int lmd_transport(lua_State *L)
 	luaL_setmetatable(L, LMD_RES);
 	lua_getfield(L, 2, "progress");
 	lsys_progress_arg(L, lua_gettop(L), &lp);
-	rc = msd_run(t, &o, skip > 0 ? (size_t)skip : 0, &lp.p, &res->r, err);
+	rc = msd_run(t, &o, skip, &lp.p, &res->r, err);
 	lsys_progress_finish(L, &lp);
 	lua_pop(L, 1);
 	if (rc != 0 || msd_transport(&res->r, &in, &out, err) != 0)
@@ -546,6 +566,10 @@ static int lmd_transport(lua_State *L)
 	lua_pushstring(L, o.frame == MSD_BARY ? "barycentric" : o.frame ==
 		       MSD_GROUPCOM ? "solvent" : "lab");
 	lua_setfield(L, -2, "frame");
+	if (traj_warning(t)) {
+		lua_pushfstring(L, "%s: %s", traj_path(t), traj_warning(t));
+		lua_setfield(L, -2, "warning");
+	}
 	return 1;
 }
 
@@ -576,7 +600,6 @@ static int lmd_pairs(lua_State *L)
 	lmd_pd *res;
 	int *grp;
 	size_t k, m;
-	double v;
 	lsys_progress lp;
 	int rc;
 	t = lmd_traj_or_path(L);
@@ -594,10 +617,9 @@ static int lmd_pairs(lua_State *L)
 	memset(&o, 0, sizeof o);
 	o.group = grp;
 	o.cutoff = lmd_num(L, 2, "cutoff", 0);
-	v = lmd_num(L, 2, "max_lag", 100);
-	o.max_lag = v >= 1 ? (size_t)v : 0;
-	v = lmd_num(L, 2, "stride", 1);
-	o.stride = v >= 1 ? (size_t)v : 0;
+	o.max_lag = lmd_count(L, 2, "max_lag", 100, 1, LMD_MAXFRAMES,
+			      "md.pairs");
+	o.stride = lmd_count(L, 2, "stride", 1, 1, LMD_MAXFRAMES, "md.pairs");
 	res = lua_newuserdatauv(L, sizeof *res, 0);
 	memset(res, 0, sizeof *res);
 	lua_createtable(L, 0, 1);

@@ -5,6 +5,8 @@
 ** number of frames except the H5MD time column (8 bytes a frame).
 */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +45,10 @@ struct traj {
 	unsigned char *seen;
 	int pending;		/* the first frame was read on open */
 	double pending_time;
+	char cut[160];		/* where a truncated dump was cut, or "" */
+	long long row0;		/* line number before the atom rows */
+	long long *rid;		/* the frame's ids and types, per row */
+	int *rtype;
 	/* synthetic */
 	traj_synth syn;
 	uint64_t rng;
@@ -89,6 +95,8 @@ void traj_close(traj *t)
 		fclose(t->fp);
 	free(t->line);
 	free(t->ids);
+	free(t->rid);
+	free(t->rtype);
 	free(t->seen);
 	free(t->times);
 	free(t->types);
@@ -104,6 +112,7 @@ const traj_info *traj_get_info(const traj *t) { return &t->info; }
 const int *traj_types(const traj *t) { return t->types; }
 const double *traj_masses(const traj *t) { return t->mass; }
 const char *traj_path(const traj *t) { return t->path; }
+const char *traj_warning(const traj *t) { return t->cut[0] ? t->cut : NULL; }
 
 /* Turn wrapped coordinates w (natoms x 3, SI) into continuous ones. The
 ** first frame is taken as is; later frames add the minimum-image step,
@@ -321,8 +330,16 @@ static int traj_h5_species(traj *t, const char *g, char *err)
 		return err_set(err, "%s: %s has %zu entries for %zu particles",
 			       t->path, p, arr_size(&a), n);
 	}
-	for (k = 0; k < n; k++)
-		t->types[k] = (int)arr_get_flat(&a, k);
+	for (k = 0; k < n; k++) {
+		double v = arr_get_flat(&a, k);
+		if (!(v >= INT_MIN && v <= INT_MAX && v == floor(v))) {
+			arr_release(&a);
+			return err_set(err, "%s: %s: species of particle %zu "
+				       "is %g, not an integer", t->path, p,
+				       k + 1, v);
+		}
+		t->types[k] = (int)v;
+	}
 	arr_release(&a);
 	return 0;
 }
@@ -616,16 +633,14 @@ static int traj_cmp_ll(const void *a, const void *b)
 }
 
 /* first frame only: the sorted id list (ids must be unique) */
-static int traj_lmp_ids(traj *t, const double *rows, const traj_cols *c,
-			size_t n, char *err)
+static int traj_lmp_ids(traj *t, size_t n, char *err)
 {
 	size_t k;
 	t->ids = err_calloc(n ? n : 1, sizeof *t->ids, err);
 	t->seen = err_calloc(n ? n : 1, 1, err);
 	if (t->ids == NULL || t->seen == NULL)
 		return -1;
-	for (k = 0; k < n; k++)
-		t->ids[k] = (long long)rows[k * (size_t)c->ncol + (size_t)c->id];
+	memcpy(t->ids, t->rid, n * sizeof *t->ids);
 	qsort(t->ids, n, sizeof *t->ids, traj_cmp_ll);
 	t->ids_dense = 1;
 	for (k = 0; k < n; k++) {
@@ -638,21 +653,59 @@ static int traj_lmp_ids(traj *t, const double *rows, const traj_cols *c,
 	return 0;
 }
 
-/* parse n rows of ncol numbers into rows */
+/* an id or type field: decimal digits only (no fraction, exponent or
+** hex: a type of 1.9 must not become 1) within [lo, hi] */
+static int traj_lmp_int(const char *s, char **end, long long lo,
+			long long hi, long long *v)
+{
+	long long x;
+	errno = 0;
+	x = strtoll(s, end, 10);
+	if (*end == s || errno == ERANGE || x < lo || x > hi ||
+	    (**end != 0 && !isspace((unsigned char)**end)))
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* parse n rows of ncol numbers into rows, ids and types into t->rid and
+** t->rtype */
 static int traj_lmp_rows(traj *t, double *rows, const traj_cols *c,
 			 size_t n, char *err)
 {
 	size_t k;
 	int j;
+	t->row0 = t->lineno;
 	for (k = 0; k < n; k++) {
 		char *s, *end;
+		long long v;
 		if (!traj_getline(t))
 			return err_set(err, "%s: unexpected end of file in the "
 				       "atoms of frame %zu (%zu of %zu rows)",
 				       t->path, t->next + 1, k, n);
 		s = t->line;
 		for (j = 0; j < c->ncol; j++) {
-			rows[k * (size_t)c->ncol + (size_t)j] = strtod(s, &end);
+			double *dst = &rows[k * (size_t)c->ncol + (size_t)j];
+			if (j == c->id || j == c->type) {
+				int id = j == c->id;
+				const char *tok = s + strspn(s, " \t");
+				int tl = (int)strcspn(tok, " \t");
+				if (traj_lmp_int(s, &end, 1, id ? LLONG_MAX
+						 : INT_MAX, &v) != 0)
+					return err_set(err, "%s: line %lld: "
+						       "atom %s '%.*s' is not "
+						       "an integer 1..%s",
+						       t->path, t->lineno,
+						       id ? "id" : "type",
+						       tl > 40 ? 40 : tl, tok,
+						       id ? "2^63-1" : "2^31-1");
+				if (id)
+					t->rid[k] = v;
+				else
+					t->rtype[k] = (int)v;
+				*dst = 0;
+			} else
+				*dst = strtod(s, &end);
 			if (end == s)
 				return err_set(err, "%s: line %lld: expected "
 					       "%d numbers", t->path,
@@ -679,9 +732,12 @@ static int traj_lmp_header(traj *t, double *step, size_t *n, char *err)
 	    traj_lmp_expect(t, "NUMBER OF ATOMS", err) != 0 ||
 	    traj_lmp_number(t, &v, "the number of atoms", err) != 0)
 		return -1;
-	if (!(v >= 0) || v > 1e12)
-		return err_set(err, "%s: line %lld: bad number of atoms",
-			       t->path, t->lineno);
+	if (!(v >= 0) || v > 1e12 || v != floor(v))
+		return err_set(err, "%s: line %lld: the number of atoms must "
+			       "be an integer 0..1e12", t->path, t->lineno);
+	if (!isfinite(*step))
+		return err_set(err, "%s: line %lld: the timestep is not "
+			       "finite", t->path, t->lineno - 2);
 	*n = (size_t)v;
 	if (traj_lmp_expect(t, "BOX BOUNDS", err) != 0)
 		return -1;
@@ -715,24 +771,65 @@ static int traj_lmp_header(traj *t, double *step, size_t *n, char *err)
 	return 1;
 }
 
-/* count frames without parsing them, for block sizes known up front */
-static int traj_lmp_count(traj *t, char *err)
+/* Count frames without parsing them, and check that each has the nine
+** header lines plus one line per atom: a dump cut mid-frame (a run still
+** writing, a full disk) must not be analysed on the frames before the cut
+** without a word. o->truncated drops an incomplete last frame instead
+** (t->cut says where the file was cut). A last line without a newline
+** counts as cut: its last number may have lost digits. */
+static int traj_lmp_count(traj *t, const traj_opts *o, char *err)
 {
 	FILE *f = fopen(t->path, "r");
-	char buf[4096];
-	size_t n = 0;
-	int bol = 1;
+	char *buf = NULL;
+	size_t cap = 0, n = 0, li = 0, want = 0;
+	long long line = 0, start = 0;
+	ssize_t len;
+	int nl = 1, r = 0;
 	if (f == NULL)
 		return err_set(err, "%s: cannot open", t->path);
-	while (fgets(buf, sizeof buf, f) != NULL) {
-		size_t len = strlen(buf);
-		if (bol && strncmp(buf, "ITEM: TIMESTEP", 14) == 0)
+	while ((len = getline(&buf, &cap, f)) >= 0) {
+		line++;
+		nl = len > 0 && buf[len - 1] == '\n';
+		if (strncmp(buf, "ITEM: TIMESTEP", 14) == 0) {
+			if (n > 0 && li != want) {
+				r = err_set(err, "%s: frame %zu (line %lld) "
+					    "has %zu lines, expected %zu (9 "
+					    "header lines and one per atom)",
+					    t->path, n, start, li, want);
+				break;
+			}
 			n++;
-		bol = len > 0 && buf[len - 1] == '\n';
+			li = 0;
+			want = 9;
+			start = line;
+		}
+		if (n == 0 || buf[0] == '\n' || buf[0] == 0)
+			continue;
+		if (++li == 4) {	/* the number of atoms */
+			char *end;
+			double v = strtod(buf, &end);
+			if (end != buf && v >= 0 && v <= 1e12 && v == floor(v))
+				want = 9 + (size_t)v;
+		}
 	}
+	free(buf);
 	fclose(f);
+	if (r == 0 && n > 0 && (li != want || !nl)) {
+		if (!o->truncated)
+			return err_set(err, "%s: truncated: the file ends "
+				       "(end of file at line %lld) inside "
+				       "frame %zu, which has %zu of its %zu "
+				       "lines%s; frames 1..%zu are complete "
+				       "(option truncated / --truncated uses "
+				       "them)", t->path, line, n, li, want,
+				       nl ? "" : " (the last without a newline)",
+				       n - 1);
+		snprintf(t->cut, sizeof t->cut, "truncated at line %lld in "
+			 "frame %zu: using frames 1..%zu", line, n, n - 1);
+		n--;
+	}
 	t->info.nframes = n;
-	return 0;
+	return r;
 }
 
 static int traj_next_lammps(traj *t, traj_frame *fr, char *err);
@@ -744,18 +841,20 @@ static int traj_open_lammps(traj *t, const traj_opts *o, char *err)
 	t->info.has_box = 1;
 	t->info.length_scale = o->length_scale > 0 ? o->length_scale : 1e-10;
 	t->info.time_scale = o->time_scale > 0 ? o->time_scale : 1e-15;
-	if (traj_lmp_count(t, err) != 0)
+	if (traj_lmp_count(t, o, err) != 0)
 		return -1;
 	if (t->info.nframes == 0)
-		return err_set(err, "%s: no 'ITEM: TIMESTEP' (not a LAMMPS "
-			       "dump?)", t->path);
+		return err_set(err, "%s: no complete frame (no 'ITEM: "
+			       "TIMESTEP': not a LAMMPS dump?)", t->path);
 	t->fp = fopen(t->path, "r");
 	if (t->fp == NULL)
 		return err_set(err, "%s: cannot open", t->path);
 	return traj_lmp_first(t, err);
 }
 
-/* atoms of one frame into slots by id, positions unwrapped */
+/* atoms of one frame into slots by id, positions unwrapped; a type that
+** differs from the first frame's is an error (it would move an atom from
+** one species to another half-way) */
 static int traj_lmp_atoms(traj *t, const double *rows, const traj_cols *c,
 			  double *w, char *err)
 {
@@ -765,15 +864,22 @@ static int traj_lmp_atoms(traj *t, const double *rows, const traj_cols *c,
 	memset(t->seen, 0, n);
 	for (k = 0; k < n; k++) {
 		const double *r = rows + k * nc;
-		long s = traj_lmp_slot(t, (long long)r[c->id]);
+		long s = traj_lmp_slot(t, t->rid[k]);
 		if (s < 0 || t->seen[s])
-			return err_set(err, "%s: frame %zu: atom id %.0f %s",
-				       t->path, t->next + 1, r[c->id], s < 0 ?
-				       "was not in the first frame" :
-				       "appears twice");
+			return err_set(err, "%s: line %lld: frame %zu: atom id "
+				       "%lld %s", t->path, t->row0 + 1 +
+				       (long long)k, t->next + 1, t->rid[k],
+				       s < 0 ? "was not in the first frame"
+				       : "appears twice");
 		t->seen[s] = 1;
 		if (first)
-			t->types[s] = (int)r[c->type];
+			t->types[s] = t->rtype[k];
+		else if (t->types[s] != t->rtype[k])
+			return err_set(err, "%s: line %lld: frame %zu: atom id "
+				       "%lld has type %d, in the first frame "
+				       "%d (types must not change)", t->path,
+				       t->row0 + 1 + (long long)k, t->next + 1,
+				       t->rid[k], t->rtype[k], t->types[s]);
 		for (d = 0; d < 3; d++) {
 			double x = r[c->x[d]];
 			if (c->kind & 1)	/* scaled */
@@ -793,11 +899,15 @@ static int traj_next_lammps(traj *t, traj_frame *fr, char *err)
 	traj_cols c;
 	int r, d;
 	memset(&c, 0, sizeof c);
+	if (t->next >= t->info.nframes)
+		return 0;	/* (a truncated last frame is not read) */
 	r = traj_lmp_header(t, &step, &n, err);
 	if (r <= 0)
 		return r;
 	if (t->next == 0) {
-		if (traj_alloc_atoms(t, n, err) != 0)
+		if (traj_alloc_atoms(t, n, err) != 0 ||
+		    !(t->rid = err_calloc(n ? n : 1, sizeof *t->rid, err)) ||
+		    !(t->rtype = err_calloc(n ? n : 1, sizeof *t->rtype, err)))
 			return -1;
 	} else if (n != t->info.natoms)
 		return err_set(err, "%s: frame %zu (timestep %.0f) has %zu "
@@ -815,7 +925,7 @@ static int traj_next_lammps(traj *t, traj_frame *fr, char *err)
 	if (r == 0)
 		r = traj_lmp_rows(t, rows, &c, n, err);
 	if (r == 0 && t->next == 0)
-		r = traj_lmp_ids(t, rows, &c, n, err);
+		r = traj_lmp_ids(t, n, err);
 	if (r == 0)
 		r = traj_lmp_atoms(t, rows, &c, w, err);
 	if (r == 0) {
@@ -1029,6 +1139,37 @@ int traj_open(traj **out, const char *path, const traj_opts *o, char *err)
 	return 0;
 }
 
+/* A NaN or Inf position (a blown-up run, a corrupt file) would give NaN
+** MSDs that print as missing values: an error naming the frame and atom
+** (LAMMPS: its id; H5MD: its 1-based index). So is a box that cannot
+** unwrap. */
+static int traj_check_frame(const traj *t, const traj_frame *fr, char *err)
+{
+	size_t k, n3 = 3 * t->info.natoms;
+	int d;
+	if (!isfinite(fr->time))
+		return err_set(err, "%s: frame %zu: time is not finite",
+			       t->path, t->next + 1);
+	for (k = 0; k < n3; k++)
+		if (!isfinite(t->pos[k])) {
+			size_t a = k / 3;
+			long long id = t->info.format != TRAJ_LAMMPS ||
+				t->ids_dense ? (long long)a + 1 : t->ids[a];
+			return err_set(err, "%s: frame %zu: atom %s%lld: %c "
+				       "position is not finite (%g)", t->path,
+				       t->next + 1, t->info.format ==
+				       TRAJ_LAMMPS ? "id " : "", id,
+				       "xyz"[k % 3], t->pos[k]);
+		}
+	for (d = 0; d < 3 && t->info.wrap != TRAJ_UNWRAPPED; d++)
+		if (t->info.periodic[d] && !(isfinite(t->box[d]) &&
+					     t->box[d] > 0))
+			return err_set(err, "%s: frame %zu: box edge %c is %g",
+				       t->path, t->next + 1, "xyz"[d],
+				       t->box[d]);
+	return 0;
+}
+
 int traj_next(traj *t, traj_frame *fr, char *err)
 {
 	int r;
@@ -1044,6 +1185,8 @@ int traj_next(traj *t, traj_frame *fr, char *err)
 		: traj_next_synth(t, fr);
 	if (r != 1)
 		return r;
+	if (traj_check_frame(t, fr, err) != 0)
+		return -1;
 	if (!(fr->time > t->last_time))
 		return err_set(err, "%s: frame %zu: time %g s does not follow "
 			       "%g s (time must increase)", t->path, t->next + 1,

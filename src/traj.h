@@ -42,6 +42,8 @@ typedef struct traj_opts {
 				** LAMMPS timestep; 0: ps (H5MD), fs (LAMMPS) */
 	int unwrapped;		/* positions are already unwrapped (no box
 				** needed) */
+	int truncated;		/* LAMMPS: a last frame cut short is
+				** dropped (see traj_warning), not an error */
 } traj_opts;
 
 /* correlated random walks: pair k (k < min(ncat, nan)) shares a common
@@ -85,6 +87,8 @@ const traj_info *traj_get_info(const traj *t);
 /* per-atom type (LAMMPS type, H5MD species; 0 when the file has none) */
 const int *traj_types(const traj *t);
 const char *traj_path(const traj *t);
+/* what the reader dropped (a truncated last frame), or NULL */
+const char *traj_warning(const traj *t);
 /* per-atom masses from the file (H5MD mass), NULL when it has none */
 const double *traj_masses(const traj *t);
 
