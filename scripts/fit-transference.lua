@@ -75,6 +75,7 @@ local function residuals(p)
   return out, cmp
 end
 
+o:bound("tp", -1, 0.95, false, true)   -- a start inside the fit's bounds
 local p0, lower, upper = {o.tp or 0.2}, {-1.0}, {0.95}
 if o.linear then p0[#p0 + 1], lower[#lower + 1], upper[#upper + 1] = 0, -2, 2 end
 if o.fit_D then p0[#p0 + 1], lower[#lower + 1], upper[#upper + 1] = 1, 0.2, 5 end

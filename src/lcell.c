@@ -26,6 +26,10 @@
 
 #define LCELL_CTX "ionflow.cell.ctx"
 #define LCELL_MAXSEG 64
+/* outputs: at most this many times, and times x positions per field (a
+** few fields of nt x nx doubles: 10^8 is 0.8 GB each) */
+#define LCELL_MAXTIMES 10000000
+#define LCELL_MAXOUT 50000000.0
 
 /* a Lua function called from the core: errors are caught and kept */
 typedef struct lcell_fn {
@@ -420,13 +424,17 @@ static const double *lcell_times(lua_State *L, int o, size_t *nt)
 		return (const double *)a->data;
 	} else {
 		double t_end = lcell_num(L, o, "t_end", NAN);
-		lua_Integer n = (lua_Integer)lcell_num(L, o, "n_times", 101), k;
+		double nd = lcell_num(L, o, "n_times", 101);
+		lua_Integer n, k;
 		size_t shape[1];
 		arr *a;
 		if (!(t_end > 0) || !isfinite(t_end))
 			luaL_error(L, "cell.run: t_end must be positive");
-		if (n < 2 || n > 100000000)
-			luaL_error(L, "cell.run: n_times must be >= 2");
+		if (!(nd >= 2 && nd <= LCELL_MAXTIMES && nd == floor(nd)))
+			luaL_error(L, "cell.run: n_times must be an integer "
+				   "2..%d (got %s)", LCELL_MAXTIMES,
+				   lua_pushfstring(L, "%f", (lua_Number)nd));
+		n = (lua_Integer)nd;
 		shape[0] = (size_t)n;
 		a = larray_new(L, ARR_F64, 1, shape);
 		for (k = 0; k < n; k++)
@@ -520,6 +528,10 @@ static int lcell_run(lua_State *L)
 	ti = lua_gettop(L);
 	pos = lcell_positions(L, o, &p, &nx);
 	xi = lua_gettop(L);
+	if ((double)nt * (double)nx > LCELL_MAXOUT)
+		return luaL_error(L, "cell.run: %d times x %d positions is more "
+				  "than %d outputs per field", (int)nt, (int)nx,
+				  (int)LCELL_MAXOUT);
 	lua_newtable(L);
 	r = lua_gettop(L);
 	lua_pushvalue(L, ti);

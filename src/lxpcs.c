@@ -30,6 +30,10 @@
 #define LXPCS_PART "ionflow.xpcs.partition"
 #define LXPCS_CORR "ionflow.xpcs.correlator"
 #define LXPCS_TT "ionflow.xpcs.twotime"
+/* bounds of size options: far above real runs (10^5 frames at 50 kHz),
+** far below what overflows or hangs (threads=100000 started 100000) */
+#define LXPCS_MAXFRAMES 1000000000
+#define LXPCS_MAXTHREADS 1024
 
 typedef struct lxpcs_part { qmap m; } lxpcs_part;
 typedef struct lxpcs_corr {
@@ -79,6 +83,18 @@ static lua_Integer lxpcs_int(lua_State *L, int t, const char *k,
 	return v;
 }
 
+/* an integer option within [lo, hi]; the bound is in the message */
+static lua_Integer lxpcs_intr(lua_State *L, int t, const char *k,
+			      lua_Integer def, lua_Integer lo, lua_Integer hi,
+			      const char *fname)
+{
+	lua_Integer v = lxpcs_int(L, t, k, def, fname);
+	if (v < lo || v > hi)
+		luaL_error(L, "%s: '%s' must be %I..%I (got %I)", fname, k,
+			   lo, hi, v);
+	return v;
+}
+
 static int lxpcs_bool(lua_State *L, int t, const char *k)
 {
 	int b;
@@ -90,8 +106,11 @@ static int lxpcs_bool(lua_State *L, int t, const char *k)
 
 /* a contiguous copy of an array argument in dtype dt with npix elements
 ** (npix 0: any size); left on the stack so that Lua owns it */
+/* (cols > 0: the detector has npix / cols rows of cols pixels, and a 2-D
+** array must have that shape: a transposed mask has the right size and
+** the wrong pixels) */
 static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
-		      const char *what, const char *fname)
+		      size_t cols, const char *what, const char *fname)
 {
 	arr *a = larray_test(L, i), tmp;
 	char err[ERR_LEN];
@@ -100,14 +119,18 @@ static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
 	if (npix && arr_size(a) != npix)
 		luaL_error(L, "%s: '%s' has %d elements, the detector %d",
 			   fname, what, (int)arr_size(a), (int)npix);
+	if (npix && cols && a->ndim == 2 && a->shape[1] != cols)
+		luaL_error(L, "%s: '%s' is %dx%d, the detector %dx%d", fname,
+			   what, (int)a->shape[0], (int)a->shape[1],
+			   (int)(npix / cols), (int)cols);
 	if (arr_copy(&tmp, a, dt, err) != 0)
 		larray_error(L, fname, err);
 	return larray_push(L, &tmp);
 }
 
 static arr *lxpcs_field_arr(lua_State *L, int t, const char *k,
-			    arr_dtype dt, size_t npix, int required,
-			    const char *fname)
+			    arr_dtype dt, size_t npix, size_t cols,
+			    int required, const char *fname)
 {
 	arr *a;
 	lua_getfield(L, t, k);
@@ -117,7 +140,7 @@ static arr *lxpcs_field_arr(lua_State *L, int t, const char *k,
 			luaL_error(L, "%s: field '%s' is required", fname, k);
 		return NULL;
 	}
-	a = lxpcs_arr(L, lua_gettop(L), dt, npix, k, fname);
+	a = lxpcs_arr(L, lua_gettop(L), dt, npix, cols, k, fname);
 	lua_replace(L, -2);
 	return a;
 }
@@ -346,19 +369,29 @@ static int lxpcs_partition(lua_State *L)
 	rows = q->shape[0];
 	cols = q->shape[1];
 	npix = rows * cols;
-	q = lxpcs_field_arr(L, 1, "q", ARR_F64, npix, map == NULL, fname);
-	phi = lxpcs_field_arr(L, 1, "phi", ARR_F64, npix, map == NULL, fname);
+	q = lxpcs_field_arr(L, 1, "q", ARR_F64, npix, cols, map == NULL,
+			    fname);
+	phi = lxpcs_field_arr(L, 1, "phi", ARR_F64, npix, cols, map == NULL,
+			      fname);
 	if (map) {
-		map = lxpcs_field_arr(L, 1, "map", ARR_I32, npix, 1, fname);
+		lua_Integer nb = lxpcs_int(L, 1, "nbins", 0, fname);
+		int32_t *m32 = lua_newuserdatauv(L, npix * sizeof *m32, 0);
+		map = lxpcs_field_arr(L, 1, "map", ARR_F64, npix, cols, 1,
+				      fname);
+		if (nb < 0)
+			return luaL_error(L, "%s: nbins must be >= 0", fname);
+		if (qmap_map_from_doubles(m32, (double *)map->data, rows, cols,
+					  err) != 0)
+			return larray_error(L, fname, err);
 		u = lxpcs_newpart(L);
-		if (qmap_from_map(&u->m, rows, cols, (int32_t *)map->data,
-				  (size_t)lxpcs_int(L, 1, "nbins", 0, fname),
+		if (qmap_from_map(&u->m, rows, cols, m32, (size_t)nb,
 				  q ? (double *)q->data : NULL,
 				  phi ? (double *)phi->data : NULL, err) != 0)
 			return larray_error(L, fname, err);
 		return 1;
 	}
-	mask = lxpcs_field_arr(L, 1, "mask", ARR_F64, npix, 0, fname);
+	mask = lxpcs_field_arr(L, 1, "mask", ARR_F64, npix, cols, 0,
+			       fname);
 	logs = lxpcs_bool(L, 1, "log");
 	fold = lxpcs_bool(L, 1, "fold");
 	lxpcs_qrange((double *)q->data, mask ? (double *)mask->data : NULL,
@@ -445,7 +478,7 @@ static int lxpcs_part_index(lua_State *L)
 static int lxpcs_part_binmean(lua_State *L)
 {
 	lxpcs_part *u = lxpcs_checkpart(L, 1);
-	arr *img = lxpcs_arr(L, 2, ARR_F64, u->m.npix, "image",
+	arr *img = lxpcs_arr(L, 2, ARR_F64, u->m.npix, u->m.cols, "image",
 			     "partition:bin_mean");
 	arr *o = larray_new(L, ARR_F64, 1, &u->m.nbins);
 	qmap_bin_mean(&u->m, (double *)img->data, (double *)o->data);
@@ -512,7 +545,7 @@ static int lxpcs_mask(lua_State *L)
 	m = larray_new(L, ARR_U8, 2, sh);	/* index 3 */
 	d = (uint8_t *)m->data;
 	if (base) {
-		arr *b = lxpcs_arr(L, 1, ARR_F64, npix, "mask", fname);
+		arr *b = lxpcs_arr(L, 1, ARR_F64, npix, 0, "mask", fname);
 		for (size_t i = 0; i < npix; i++)
 			d[i] = ((double *)b->data)[i] != 0;
 		lua_pop(L, 1);
@@ -523,15 +556,15 @@ static int lxpcs_mask(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (lua_getfield(L, 2, "above"), !lua_isnil(L, -1)) {
 		double thr = luaL_checknumber(L, -1);
-		arr *img = lxpcs_field_arr(L, 2, "image", ARR_F64, npix, 1,
-					   fname);
+		arr *img = lxpcs_field_arr(L, 2, "image", ARR_F64, npix,
+					   sh[1], 1, fname);
 		qmap_mask_above(d, (double *)img->data, npix, thr);
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
 	if (lua_getfield(L, 2, "dead"), !lua_isnil(L, -1)) {
-		arr *tot = lxpcs_arr(L, lua_gettop(L), ARR_F64, npix, "dead",
-				     fname);
+		arr *tot = lxpcs_arr(L, lua_gettop(L), ARR_F64, npix, sh[1],
+				     "dead", fname);
 		qmap_mask_dead(d, (double *)tot->data, npix);
 		lua_pop(L, 1);
 	}
@@ -637,24 +670,24 @@ static int lxpcs_correlator(lua_State *L)
 	if (!lua_isnil(L, 3))
 		st = lxpcs_checkpart(L, 3);
 	corr_opts_default(&o);
-	o.dpl = (int)lxpcs_int(L, 1, "dpl", 4, fname);
-	o.lags0 = (int)lxpcs_int(L, 1, "lags0", 2 * o.dpl, fname);
-	first = lxpcs_int(L, 1, "first", 1, fname);
-	last = lxpcs_int(L, 1, "last", 0, fname);
-	if (first < 1 || last < 0)
-		return luaL_error(L, "%s: first must be >= 1, last >= 0",
+	o.dpl = (int)lxpcs_intr(L, 1, "dpl", 4, 1, CORR_MAXLAG / 2, fname);
+	o.lags0 = (int)lxpcs_intr(L, 1, "lags0", 2 * o.dpl, 1, 2 * o.dpl,
 				  fname);
+	first = lxpcs_intr(L, 1, "first", 1, 1, LXPCS_MAXFRAMES, fname);
+	last = lxpcs_intr(L, 1, "last", 0, 0, LXPCS_MAXFRAMES, fname);
 	o.first = (size_t)first - 1;
 	o.last = (size_t)last;
-	o.stride = (size_t)lxpcs_int(L, 1, "stride", 1, fname);
-	if (lxpcs_int(L, 1, "stride", 1, fname) < 1)
-		return luaL_error(L, "%s: stride must be >= 1", fname);
+	o.stride = (size_t)lxpcs_intr(L, 1, "stride", 1, 1, LXPCS_MAXFRAMES,
+				      fname);
 	o.normalize = lxpcs_bool(L, 1, "normalize");
 	o.reject_sigma = lxpcs_num(L, 1, "reject_sigma", 0, 0, fname);
-	o.segment_frames = (size_t)lxpcs_int(L, 1, "segment_frames", 0, fname);
-	o.nthreads = (int)lxpcs_int(L, 1, "threads", 0, fname);
+	o.segment_frames = (size_t)lxpcs_intr(L, 1, "segment_frames", 0, 0,
+					      LXPCS_MAXFRAMES, fname);
+	o.nthreads = (int)lxpcs_intr(L, 1, "threads", 0, 0, LXPCS_MAXTHREADS,
+				     fname);
 	lxpcs_kernel_opt(L, &o, fname);
-	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix, 0, fname);
+	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix,
+			       dy->m.cols, 0, fname);
 	if (dark)
 		o.dark = (double *)dark->data;
 	u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -671,7 +704,8 @@ static int lxpcs_correlator(lua_State *L)
 	u->rows = dy->m.rows;
 	u->cols = dy->m.cols;
 	progress_begin(&u->prog, "multitau",
-		       (double)lxpcs_int(L, 1, "total", 0, fname));
+		       (double)lxpcs_intr(L, 1, "total", 0, 0, LXPCS_MAXFRAMES,
+					  fname));
 	u->bar = 1;
 	return 1;
 }
@@ -924,15 +958,15 @@ static int lxpcs_twotime(lua_State *L)
 	n = lua_rawlen(L, 3);
 	bins = lua_newuserdatauv(L, (n ? n : 1) * sizeof *bins, 0);
 	for (size_t k = 0; k < n; k++) {
+		lua_Integer b;
 		lua_rawgeti(L, 3, (lua_Integer)k + 1);
-		bins[k] = (int32_t)luaL_checkinteger(L, -1);
+		b = luaL_checkinteger(L, -1);
+		/* (the core names a bin outside the partition) */
+		bins[k] = b < 0 || b > INT32_MAX ? -1 : (int32_t)b;
 		lua_pop(L, 1);
 	}
-	ds = lxpcs_int(L, 1, "downsample", 1, fname);
-	mf = lxpcs_int(L, 1, "max_frames", 20000, fname);
-	if (ds < 1 || mf < 2)
-		return luaL_error(L, "%s: downsample >= 1, max_frames >= 2",
-				  fname);
+	ds = lxpcs_intr(L, 1, "downsample", 1, 1, LXPCS_MAXFRAMES, fname);
+	mf = lxpcs_intr(L, 1, "max_frames", 20000, 2, LXPCS_MAXFRAMES, fname);
 	u = lua_newuserdatauv(L, sizeof *u, 0);
 	memset(u, 0, sizeof *u);
 	luaL_setmetatable(L, LXPCS_TT);
@@ -1034,7 +1068,7 @@ static int lxpcs_delays(lua_State *L)
 		o.lags0 = (int)lxpcs_int(L, 2, "lags0", 2 * o.dpl,
 					 "xpcs.delays");
 	}
-	if (nf < 0 || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
+	if (nf < 0 || nf > LXPCS_MAXFRAMES || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
 	    o.lags0 > 2 * o.dpl)
 		return luaL_error(L, "xpcs.delays: bad frame count or lags");
 	n = corr_delays(&o, (size_t)nf, NULL, 0);
@@ -1054,8 +1088,11 @@ static int lxpcs_poisson(lua_State *L)
 	size_t sh[3];
 	arr *a;
 	char err[ERR_LEN];
-	if (n < 1 || r < 1 || c < 1)
-		return luaL_error(L, "xpcs.poisson: sizes must be >= 1");
+	if (n < 1 || r < 1 || c < 1 || n > LXPCS_MAXFRAMES ||
+	    r > 1 << 20 || c > 1 << 20)
+		return luaL_error(L, "xpcs.poisson: sizes must be 1..%d "
+				  "frames and 1..%d rows and columns",
+				  (int)LXPCS_MAXFRAMES, 1 << 20);
 	sh[0] = (size_t)n;
 	sh[1] = (size_t)r;
 	sh[2] = (size_t)c;

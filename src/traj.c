@@ -80,7 +80,9 @@ static int traj_alloc_atoms(traj *t, size_t n, char *err)
 	t->types = err_calloc(n ? n : 1, sizeof *t->types, err);
 	t->pos = err_calloc(n ? 3 * n : 1, sizeof *t->pos, err);
 	t->prevw = err_calloc(n ? 3 * n : 1, sizeof *t->prevw, err);
-	return t->types && t->pos && t->prevw ? 0 : -1;
+	if (t->types && t->pos && t->prevw)
+		return 0;
+	return err_prefix(err, "%s: %zu atoms", t->path, n);
 }
 
 void traj_close(traj *t)
