@@ -6,7 +6,7 @@
 --       [--solvent TYPE] [--temperature K] [--frame barycentric|solvent|lab]
 --       [--mass TYPE=M ...] [--blocks N] [--skip FRAMES] [--fit LO_S,HI_S]
 --       [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped]
---       [--truncated] [-o OUT.h5]
+--       [--truncated] [--type-column NAME] [-o OUT.h5]
 --
 -- TYPE is a LAMMPS atom type or an H5MD species number; several types
 -- join with commas (--solvent 3,4,5). Masses (any unit, per type) define
@@ -17,7 +17,7 @@ local usage = "usage: ionflow scripts/md-transport.lua TRAJ --cation TYPE " ..
   "--anion TYPE [--solvent TYPE] [--temperature K] [--frame " ..
   "barycentric|solvent|lab] [--mass TYPE=M] [--blocks N] [--skip N] " ..
   "[--fit LO_S,HI_S] [--group NAME] [--length-unit M] [--time-unit S] " ..
-  "[--unwrapped] [--truncated] [-o OUT.h5]"
+  "[--unwrapped] [--truncated] [--type-column NAME] [-o OUT.h5]"
 
 local function die(msg)
   io.stderr:write("md-transport: ", msg, "\n")
@@ -56,7 +56,7 @@ end
 local function parse(argv)
   local o = require("ionflow.cli").parse(argv, {name = "md-transport", usage = usage,
     values = {cation = true, anion = true, solvent = true, frame = true, group = true,
-      fit = true, out = true},
+      fit = true, out = true, type_column = true},
     numbers = {temperature = true, blocks = true, skip = true, length_unit = true,
       time_unit = true},
     repeated = {mass = true}, flags = {unwrapped = true, truncated = true}, positional = {"path"},
@@ -64,7 +64,8 @@ local function parse(argv)
   if not o.path then o:die("no trajectory") end
   local op = {temperature = o.temperature, frame = o.frame, blocks = o.blocks,
     skip = o.skip, group = o.group, length_unit = o.length_unit,
-    time_unit = o.time_unit, unwrapped = o.unwrapped, truncated = o.truncated}
+    time_unit = o.time_unit, unwrapped = o.unwrapped, truncated = o.truncated,
+    type_column = o.type_column}
   for _, k in ipairs{"cation", "anion", "solvent"} do
     if o[k] then op[k] = types(o, o[k], "--" .. k) end
   end

@@ -3,8 +3,9 @@
 ** (traj.h, msd.h): module `md`.
 **
 **   local t = md.open("run.h5" [, {group=, length_unit=, time_unit=,
-**                                  unwrapped=}])
-**   t:info(), t:next() -> i, time_s, positions (N x 3, m), box {x, y, z}
+**                                  unwrapped=, truncated=, type_column=}])
+**   t:info(), t:next() -> i, time_s, positions (N x 3, m), box {x, y, z
+**                          [, xy=, xz=, yz= when triclinic]}
 **   md.synthetic{ncat=, nan=, nsolv=, frames=, dt=, box=, D_cat=, D_an=,
 **                D_common=, s_common=, D_solv=, seed=}    (same object)
 **   md.write_h5md(path, t [, {wrap=true}])
@@ -117,7 +118,7 @@ static int lmd_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	traj_opts o;
-	char err[ERR_LEN], group[128] = "";
+	char err[ERR_LEN], group[128] = "", tcol[64] = "";
 	lmd_traj *u;
 	memset(&o, 0, sizeof o);
 	if (!lua_isnoneornil(L, 2)) {
@@ -126,6 +127,11 @@ static int lmd_open(lua_State *L)
 			snprintf(group, sizeof group, "%s",
 				 lua_tostring(L, -1));
 			o.group = group;
+		}
+		lua_pop(L, 1);
+		if (lua_getfield(L, 2, "type_column") == LUA_TSTRING) {
+			snprintf(tcol, sizeof tcol, "%s", lua_tostring(L, -1));
+			o.type_column = tcol;
 		}
 		lua_pop(L, 1);
 		o.length_scale = lmd_num(L, 2, "length_unit", 0);
@@ -211,6 +217,8 @@ static int lmd_info(lua_State *L)
 	lua_setfield(L, -2, "unwrapping");
 	lua_pushboolean(L, inf->has_box);
 	lua_setfield(L, -2, "has_box");
+	lua_pushboolean(L, inf->triclinic);
+	lua_setfield(L, -2, "triclinic");
 	lua_pushnumber(L, inf->length_scale);
 	lua_setfield(L, -2, "length_unit");
 	lua_pushnumber(L, inf->time_scale);
@@ -257,6 +265,13 @@ static int lmd_next(lua_State *L)
 			break;
 		lua_pushnumber(L, fr.box[d]);
 		lua_rawseti(L, -2, d + 1);
+	}
+	if (fr.tilt[0] != 0 || fr.tilt[1] != 0 || fr.tilt[2] != 0) {
+		static const char *nm[3] = {"xy", "xz", "yz"};
+		for (d = 0; d < 3; d++) {
+			lua_pushnumber(L, fr.tilt[d]);
+			lua_setfield(L, -2, nm[d]);
+		}
 	}
 	return 4;
 }

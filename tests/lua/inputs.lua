@@ -213,7 +213,7 @@ do
     "n_times must be an integer 2..10000000", "cell.run n_times = 1e12: the bound")
   t.errors(function() cell.run{L = 3e-3, c0 = 1870, params = "tplus-0.2", tp = 1.5,
     protocol = {{t_end = 10, V = 0.1}}, t_end = 10, n_times = 3} end,
-    "t+0 = 1.5 is outside (-1, 1)", "t+ outside (-1, 1) refused")
+    "t+0 = 1.5 is outside [-1, 1]", "t+ outside [-1, 1] refused")
 end
 
 t.done()
