@@ -30,6 +30,10 @@ local o = require("ionflow.cli").parse(arg, {name = "fit-transference", usage = 
   values = {drive = true, base = true, csv = true},
   numbers = {tp = true, sigma_c = true, sigma_v = true, N = true, minutes = true},
   short = {N = "N"}})
+o:bound("N", 3, 100000, true)
+o:bound("minutes", 0, math.huge, false, true)
+o:bound("sigma_c", 0, math.huge, false, true)
+o:bound("sigma_v", 0, math.huge, false, true)
 
 local say = o.quiet and function() end or print
 local sig_c, sig_v = (o.sigma_c or 0.05) * 1000, (o.sigma_v or 0.5) * 1e-9

@@ -62,6 +62,11 @@ local function parse(argv)
     repeated = {mass = true}, flags = {unwrapped = true, truncated = true}, positional = {"path"},
     short = {o = "out"}, defaults = {blocks = 5}})
   if not o.path then o:die("no trajectory") end
+  o:bound("blocks", 1, 1e9, true)
+  o:bound("skip", 0, 1e9, true)
+  o:bound("temperature", 0, math.huge, false, true)
+  o:bound("length_unit", 0, math.huge, false, true)
+  o:bound("time_unit", 0, math.huge, false, true)
   local op = {temperature = o.temperature, frame = o.frame, blocks = o.blocks,
     skip = o.skip, group = o.group, length_unit = o.length_unit,
     time_unit = o.time_unit, unwrapped = o.unwrapped, truncated = o.truncated,

@@ -303,11 +303,6 @@ static int cell_GH(cell_ws *w, double c, double *D, double *Dd, double *G,
 	    cell_prop_at(w, &p->tp, "t+0", c, 0, &tp, &tpd) != 0 ||
 	    cell_prop_at(w, &p->Tf, "Tf", c, 1, &Tf, &Tfd) != 0)
 		return -1;
-	if (!(tp >= -1 && tp <= 1)) {
-		snprintf(w->msg, sizeof w->msg, "t+0(c = %.6g mol/L) = %g is "
-			 "outside [-1, 1]", c / 1000, tp);
-		return -1;
-	}
 	*G = vol * (1 - tp);
 	*Gd = -w->Vs * (1 - tp) - vol * tpd;
 	*H = (1 - tp) * Tf;
@@ -806,7 +801,9 @@ static int cell_check(const cell_params *p, const double *times, size_t nt,
 	if (!(p->rtol > 0) || !(p->rtol < 1) || !(p->atol >= 0))
 		return err_set(err, "cell: rtol = %g must be in (0, 1), atol "
 			       ">= 0", p->rtol);
-	/* (t+0 = 1, a single-ion conductor, is a limit worth running) */
+	/* (t+0 = 1, a single-ion conductor, is a limit worth running; a
+	** function of c is not checked: a fit may stray past 1 in a
+	** depleted cell without harm) */
 	if (p->tp.f == NULL && !(p->tp.value >= -1 && p->tp.value <= 1))
 		return err_set(err, "cell: t+0 = %g is outside [-1, 1]",
 			       p->tp.value);

@@ -242,6 +242,20 @@ static double lcell_num(lua_State *L, int t, const char *k, double def)
 	return v;
 }
 
+/* an integer option in [lo, hi], the bound in the message */
+static double lcell_count(lua_State *L, int t, const char *k, double def,
+			  double lo, double hi, const char *fname)
+{
+	double v = lcell_num(L, t, k, def);
+	char m[160];
+	if (!(v >= lo && v <= hi && v == floor(v))) {
+		snprintf(m, sizeof m, "%s: %s must be an integer %.0f..%.0f "
+			 "(got %g)", fname, k, lo, hi, v);
+		luaL_error(L, "%s", m);
+	}
+	return v;
+}
+
 /* Push the parameter set: opts.params as a table, or a name looked up in
 ** ionflow.cellparams (a file name ending in .lua is run and must return a
 ** table). */
@@ -424,17 +438,13 @@ static const double *lcell_times(lua_State *L, int o, size_t *nt)
 		return (const double *)a->data;
 	} else {
 		double t_end = lcell_num(L, o, "t_end", NAN);
-		double nd = lcell_num(L, o, "n_times", 101);
 		lua_Integer n, k;
 		size_t shape[1];
 		arr *a;
 		if (!(t_end > 0) || !isfinite(t_end))
 			luaL_error(L, "cell.run: t_end must be positive");
-		if (!(nd >= 2 && nd <= LCELL_MAXTIMES && nd == floor(nd)))
-			luaL_error(L, "cell.run: n_times must be an integer "
-				   "2..%d (got %s)", LCELL_MAXTIMES,
-				   lua_pushfstring(L, "%f", (lua_Number)nd));
-		n = (lua_Integer)nd;
+		n = (lua_Integer)lcell_count(L, o, "n_times", 101, 2,
+					     LCELL_MAXTIMES, "cell.run");
 		shape[0] = (size_t)n;
 		a = larray_new(L, ARR_F64, 1, shape);
 		for (k = 0; k < n; k++)
@@ -499,7 +509,8 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 	p->h0 = lcell_num(L, o, "h0", 0);
 	p->hmax = lcell_num(L, o, "hmax", 0);
 	p->c_min = lcell_num(L, o, "c_min", 0);
-	p->max_steps = (size_t)lcell_num(L, o, "max_steps", 1e6);
+	p->max_steps = (size_t)lcell_count(L, o, "max_steps", 1e6, 1, 1e12,
+					   "cell.run");
 	if (!(p->L > 0) || !(p->c0 > 0))
 		luaL_error(L, "cell.run: L and c0 must be positive");
 }
@@ -893,7 +904,8 @@ static int lcell_lsq_run(lua_State *L)
 	pb.lower = lo;
 	pb.upper = hi;
 	pb.names = names;
-	pb.max_iter = (int)lcell_num(L, 1, "max_iter", 50);
+	pb.max_iter = (int)lcell_count(L, 1, "max_iter", 50, 1, 100000,
+				       "cell.lsq");
 	pb.xtol = lcell_num(L, 1, "xtol", 1e-6);
 	pb.gtol = lcell_num(L, 1, "gtol", 1e-8);
 	pb.scale_errors = -1;
