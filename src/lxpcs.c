@@ -727,7 +727,8 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 	lua_Integer n, f0, cnt;
 	char err[ERR_LEN];
 	if (a->ndim != 2 && a->ndim != 3)
-		luaL_argerror(L, 2, "frames must be 2-D or 3-D");
+		luaL_error(L, "%s: frames are %d-D, expected rows x cols or "
+			   "frames x rows x cols", fname, (int)a->ndim);
 	if (!arr_is_contiguous(a)) {
 		arr tmp;
 		if (arr_copy(&tmp, a, a->dtype, err) != 0)

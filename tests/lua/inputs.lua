@@ -57,6 +57,11 @@ t.errors(function() xpcs.twotime{partition = one, bins = {1}, downsample = 0} en
 t.errors(function() xpcs.twotime{partition = one, bins = {2 ^ 32 + 1}} end,
   "bin -1 is not in 1..1", "twotime bin 2^32 + 1 is not bin 1")
 
+-- F15: frames of the wrong rank say so and name the call
+t.errors(function() xpcs.correlator{dynamic = one}:push_async(array.zeros({2, 1, R, C})) end,
+  "correlator:push_async: frames are 4-D, expected rows x cols or frames x rows x cols",
+  "rank-4 frames: a message that names the rank")
+
 -- F14: a NaN dark frame is an error naming the dark and the pixel
 do
   local dark = array.zeros({R, C})

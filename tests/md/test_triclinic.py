@@ -246,5 +246,18 @@ r = subprocess.run([exe, "-e", "local t = md.open(%r, {type_column = 'mol'}); "
 ok(r.stdout.strip() == "3,4", "type_column = 'mol' takes the types from mol: %s"
    % (r.stdout.strip() or r.stderr.strip()))
 
+# (issue 14, F15) a particle count too large to allocate (240 TB, beyond
+# the address space whatever the overcommit policy) names the file
+p = os.path.join(tmp, "huge.h5")
+with h5py.File(p, "w") as f:
+    g = f.create_group("particles/all")
+    g.create_dataset("position/value", shape=(2, 10**13, 3), dtype="f4",
+                     chunks=(1, 1000, 3))
+    g.create_dataset("position/time", data=np.arange(2.0))
+    g.create_dataset("box/edges", data=np.ones(3))
+r = subprocess.run([exe, "-e", "md.open(%r)" % p], capture_output=True, text=True)
+ok(r.returncode == 1 and "huge.h5: 10000000000000 atoms: out of memory" in r.stderr,
+   "md.open out of memory names the file: %s" % r.stderr.strip().split("\n")[0])
+
 subprocess.run(["rm", "-rf", tmp])
 done()
