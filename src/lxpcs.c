@@ -1071,7 +1071,10 @@ static int lxpcs_delays(lua_State *L)
 	}
 	if (nf < 0 || nf > LXPCS_MAXFRAMES || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
 	    o.lags0 > 2 * o.dpl)
-		return luaL_error(L, "xpcs.delays: bad frame count or lags");
+		return luaL_error(L, "xpcs.delays: frames must be 0..%d, dpl "
+				  "1..%d, lags0 1..2 dpl (got %I, %d, %d)",
+				  LXPCS_MAXFRAMES, CORR_MAXLAG / 2, nf, o.dpl,
+				  o.lags0);
 	n = corr_delays(&o, (size_t)nf, NULL, 0);
 	a = larray_new(L, ARR_F64, 1, &n);
 	corr_delays(&o, (size_t)nf, (double *)a->data, n);

@@ -219,6 +219,11 @@ t.errors(function() md.transport(md.synthetic(spec), {cation = 1, anion = 2, ski
 t.errors(function() md.pairs(md.synthetic(spec), {cation = 1, anion = 2, cutoff = 1e-9,
   stride = 0}) end, "stride must be an integer 1..", "md.pairs stride 0 refused")
 
+-- F10's class: a fit window far outside the lags is an error before any
+-- conversion to an integer lag (-5 s and 1e300 s were cast to size_t)
+t.errors(function() md.transport(md.synthetic(spec), {cation = 1, anion = 2,
+  fit = {-5, 1e300}}) end, "fit range -5 .. 1e+300 s must lie in", "absurd fit window refused")
+
 -- F9: a dump cut mid-frame is refused by the script, or used up to the cut
 -- with --truncated and a warning naming the cut
 do
