@@ -33,7 +33,7 @@ struct traj {
 	double last_time;
 	/* H5MD */
 	h5_file *hf;
-	h5_frames *fpos, *fimg, *fbox;
+	h5_frames *fpos, *fimg, *fbox, *fspec;
 	size_t nbox;		/* values per box: 3 edges or a 3x3 matrix */
 	double *times;
 	double box_fixed[9];
@@ -95,6 +95,7 @@ void traj_close(traj *t)
 	h5_frames_close(t->fpos);
 	h5_frames_close(t->fimg);
 	h5_frames_close(t->fbox);
+	h5_frames_close(t->fspec);
 	h5_close(t->hf);
 	if (t->fp)
 		fclose(t->fp);
@@ -450,6 +451,16 @@ static int traj_h5_species(traj *t, const char *g, char *err)
 		t->types[k] = (int)v;
 	}
 	arr_release(&a);
+	/* species per frame (one row per position frame; a series sampled
+	** otherwise is read at its first row only): streamed and compared
+	** with the first frame's */
+	if (sel.ndim && h5_frames_open(&t->fspec, t->hf, p, 0, H5_ALL, 1, 0,
+				       err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (t->fspec && h5_frames_count(t->fspec) != t->info.nframes) {
+		h5_frames_close(t->fspec);
+		t->fspec = NULL;
+	}
 	return 0;
 }
 
@@ -580,6 +591,26 @@ static int traj_h5_read_next(traj *t, h5_frames *fs, double *dst, size_t n,
 	return r;
 }
 
+/* a frame's row of species/value must repeat the first frame's types (a
+** particle must not move from one species to another half-way); the
+** work buffer's image half is free here */
+static int traj_h5_species_next(traj *t, char *err)
+{
+	size_t k, n = t->info.natoms;
+	double *sp = t->work + 3 * n;
+	if (traj_h5_read_next(t, t->fspec, sp, n, 1.0, "species/value",
+			      err) != 0)
+		return -1;
+	for (k = 0; k < n; k++)
+		if (sp[k] != (double)t->types[k])
+			return err_set(err, "%s: species/value: frame %zu: "
+				       "particle %zu has species %g, in the "
+				       "first frame %d (types must not change)",
+				       t->path, t->next + 1, k + 1, sp[k],
+				       t->types[k]);
+	return 0;
+}
+
 /* positions of the next frame, unwrapped as the file allows: image flags,
 ** else minimum image (t->prevw keeps the previous wrapped frame) */
 static int traj_next_h5md(traj *t, traj_frame *fr, char *err)
@@ -602,6 +633,8 @@ static int traj_next_h5md(traj *t, traj_frame *fr, char *err)
 		    traj_h5_cell(t, cell, t->nbox, "box/edges/value", err))
 			return -1;
 	}	/* (a fixed box was set, in m, on open) */
+	if (t->fspec != NULL && traj_h5_species_next(t, err) != 0)
+		return -1;
 	if (t->info.wrap == TRAJ_IMAGES) {
 		double *img = t->work + n3;
 		if (traj_h5_read_next(t, t->fimg, img, n3, 1.0, "image/value",

@@ -246,6 +246,21 @@ r = subprocess.run([exe, "-e", "local t = md.open(%r, {type_column = 'mol'}); "
 ok(r.stdout.strip() == "3,4", "type_column = 'mol' takes the types from mol: %s"
    % (r.stdout.strip() or r.stderr.strip()))
 
+# (issue 14, F10) species per frame that change are an error naming the
+# frame and particle
+p = os.path.join(tmp, "spec.h5")
+with h5py.File(p, "w") as f:
+    g = f.create_group("particles/all")
+    g.create_dataset("position/value", data=np.zeros((4, 2, 3)) + 0.5)
+    g.create_dataset("position/time", data=np.arange(4.0))
+    g.create_dataset("box/edges", data=np.ones(3))
+    sp = np.array([[1, 2]] * 4, np.int32)
+    sp[2, 1] = 1
+    g.create_dataset("species/value", data=sp)
+_, _, msg = read(p)
+ok(msg and "spec.h5: species/value: frame 3: particle 2 has species 1, in the first frame 2"
+   in msg, "species changing between frames: %s" % (msg or "").split("\n")[0])
+
 # (issue 14, F15) a particle count too large to allocate (240 TB, beyond
 # the address space whatever the overcommit policy) names the file
 p = os.path.join(tmp, "huge.h5")
