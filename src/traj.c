@@ -18,6 +18,10 @@
 #include "traj.h"
 
 #define TRAJ_MAXCOL 64
+/* particles: ten times the largest runs, far below what overflows (the
+** per-particle buffers are then allocated, and their failure names the
+** file too) */
+#define TRAJ_MAXATOMS 1000000000
 
 struct traj {
 	traj_info info;
@@ -79,6 +83,9 @@ static traj *traj_alloc(const char *path, char *err)
 /* per-atom buffers once the atom count is known */
 static int traj_alloc_atoms(traj *t, size_t n, char *err)
 {
+	if (n > TRAJ_MAXATOMS)
+		return err_set(err, "%s: %zu particles, more than %d", t->path,
+			       n, TRAJ_MAXATOMS);
 	t->info.natoms = n;
 	t->types = err_calloc(n ? n : 1, sizeof *t->types, err);
 	t->pos = err_calloc(n ? 3 * n : 1, sizeof *t->pos, err);
@@ -956,9 +963,10 @@ static int traj_lmp_header(traj *t, double *step, size_t *n, char *err)
 	    traj_lmp_expect(t, "NUMBER OF ATOMS", err) != 0 ||
 	    traj_lmp_number(t, &v, "the number of atoms", err) != 0)
 		return -1;
-	if (!(v >= 0) || v > 1e12 || v != floor(v))
+	if (!(v >= 0) || v > TRAJ_MAXATOMS || v != floor(v))
 		return err_set(err, "%s: line %lld: the number of atoms must "
-			       "be an integer 0..1e12", t->path, t->lineno);
+			       "be an integer 0..%d", t->path, t->lineno,
+			       TRAJ_MAXATOMS);
 	if (!isfinite(*step))
 		return err_set(err, "%s: line %lld: the timestep is not "
 			       "finite", t->path, t->lineno - 2);
@@ -1009,7 +1017,8 @@ static int traj_lmp_count(traj *t, const traj_opts *o, char *err)
 		if (++li == 4) {	/* the number of atoms */
 			char *end;
 			double v = strtod(buf, &end);
-			if (end != buf && v >= 0 && v <= 1e12 && v == floor(v))
+			if (end != buf && v >= 0 && v <= TRAJ_MAXATOMS &&
+			    v == floor(v))
 				want = 9 + (size_t)v;
 		}
 	}
