@@ -66,6 +66,10 @@ local o = require("ionflow.cli").parse(arg, {name = "fit-transference", usage = 
   numbers = {tp = true, sigma_c = true, sigma_v = true, N = true, minutes = true,
     L_mm = true, c0 = true, V = true, T = true},
   short = {N = "N"}})
+o:bound("N", 3, 100000, true)
+o:bound("minutes", 0, math.huge, false, true)
+o:bound("sigma_c", 0, math.huge, false, true)
+o:bound("sigma_v", 0, math.huge, false, true)
 
 local say = o.quiet and function() end or print
 
@@ -79,6 +83,7 @@ local function pairs_of(list, what)
   return t
 end
 
+o:bound("tp", -1, 1, false, true)   -- a start inside (-1, 1]
 local opts = {drive = o.drive or "V", base = o.base or "pnb", N = o.N or 100,
   minutes = o.minutes, tp_law = o.tp_law or (o.linear and "linear" or "const"),
   Tf_law = o.Tf_law or "const", correlated = not o.white, central = o.central,

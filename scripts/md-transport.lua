@@ -6,7 +6,7 @@
 --       [--solvent TYPE] [--temperature K] [--frame barycentric|solvent|lab]
 --       [--mass TYPE=M ...] [--blocks N] [--skip FRAMES] [--fit LO_S,HI_S]
 --       [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped]
---       [-o OUT.h5]
+--       [--truncated] [--type-column NAME] [-o OUT.h5]
 --
 -- TYPE is a LAMMPS atom type or an H5MD species number; several types
 -- join with commas (--solvent 3,4,5). Masses (any unit, per type) define
@@ -17,7 +17,8 @@ local usage = [==[
 usage: ionflow scripts/md-transport.lua TRAJ --cation TYPE --anion TYPE
   [--solvent TYPE] [--temperature K] [--frame barycentric|solvent|lab]
   [--mass TYPE=M ...] [--blocks N] [--skip N] [--fit LO_S,HI_S]
-  [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped] [-o OUT.h5]
+  [--group NAME] [--length-unit M] [--time-unit S] [--unwrapped]
+  [--truncated] [--type-column NAME] [-o OUT.h5]
 
 Reads an MD trajectory (H5MD file or LAMMPS dump, frame by frame) and
 prints the self-diffusion coefficients, the Onsager coefficients, the
@@ -43,6 +44,10 @@ Options (defaults in brackets):
   --time-unit S         seconds per time unit (LAMMPS: per timestep)
                         [H5MD: its own; LAMMPS: 1e-15]
   --unwrapped           positions are already unwrapped [wrapped]
+  --truncated           a dump cut mid-frame: use its complete frames, with
+                        a warning naming the cut [an error]
+  --type-column NAME    LAMMPS: the integer column that gives the types,
+                        for dumps without a type column [type]
   -o OUT.h5             write /md/transport/* (SI) and /md/msd/* curves
 
 Example:
@@ -86,15 +91,21 @@ end
 local function parse(argv)
   local o = require("ionflow.cli").parse(argv, {name = "md-transport", usage = usage,
     values = {cation = true, anion = true, solvent = true, frame = true, group = true,
-      fit = true, out = true},
+      fit = true, out = true, type_column = true},
     numbers = {temperature = true, blocks = true, skip = true, length_unit = true,
       time_unit = true},
-    repeated = {mass = true}, flags = {unwrapped = true}, positional = {"path"},
+    repeated = {mass = true}, flags = {unwrapped = true, truncated = true}, positional = {"path"},
     short = {o = "out"}, defaults = {blocks = 5}})
   if not o.path then o:die("no trajectory") end
+  o:bound("blocks", 1, 1e9, true)
+  o:bound("skip", 0, 1e9, true)
+  o:bound("temperature", 0, math.huge, false, true)
+  o:bound("length_unit", 0, math.huge, false, true)
+  o:bound("time_unit", 0, math.huge, false, true)
   local op = {temperature = o.temperature, frame = o.frame, blocks = o.blocks,
     skip = o.skip, group = o.group, length_unit = o.length_unit,
-    time_unit = o.time_unit, unwrapped = o.unwrapped}
+    time_unit = o.time_unit, unwrapped = o.unwrapped, truncated = o.truncated,
+    type_column = o.type_column}
   for _, k in ipairs{"cation", "anion", "solvent"} do
     if o[k] then op[k] = types(o, o[k], "--" .. k) end
   end
@@ -104,9 +115,12 @@ local function parse(argv)
   return {path = o.path, out = o.out, opts = op}
 end
 
+local have_T   -- a temperature was given: a missing value is not its fault
 local function pm(r, k, scale, fmt)
   local v, e = r[k], r[k .. "_err"]
-  if v == nil then return "(needs --temperature)" end
+  if v == nil then
+    return have_T and "(not computed)" or "(needs --temperature)"
+  end
   fmt = fmt or "%.4g"
   local s = string.format(fmt, v * scale)
   if e then s = s .. " +- " .. string.format(fmt, e * scale) end
@@ -114,6 +128,7 @@ local function pm(r, k, scale, fmt)
 end
 
 local function report(o, r)
+  have_T = o.opts.temperature ~= nil
   print(string.format("%s: %d frames in %d blocks of %d, dt %.4g ps, fit %.4g .. %.4g ps",
     o.path, r.frames, r.blocks, r.block_frames, r.dt_s * 1e12, r.fit_lo_s * 1e12,
     r.fit_hi_s * 1e12))
@@ -150,6 +165,7 @@ end
 local o = parse(arg)
 local ok, r = pcall(md.transport, o.path, o.opts)
 if not ok then die(tostring(r)) end
+if r.warning then io.stderr:write("md-transport: warning: ", r.warning, "\n") end
 report(o, r)
 if o.out then
   local ok2, e = pcall(save, o.out, r)

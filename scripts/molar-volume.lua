@@ -46,6 +46,9 @@ local function parse(argv)
     values = {salt = true, solvent = true}, positional = {"path"},
     defaults = {r = 0.1, rel_error = 0.02}})
   if not o.path then o:die("no density table") end
+  o:bound("r", 0, math.huge, false, true)
+  o:bound("M_salt", 0, math.huge, false, true)
+  o:bound("M_solvent", 0, math.huge, false, true)
   if not (o.rel_error > 0) then o:die("--rel-error must be positive") end
   o.rel = o.rel_error
   o.M_salt = o.M_salt and o.M_salt / 1000

@@ -57,6 +57,8 @@ local o = require("ionflow.cli").parse(arg, {name = "paper-figures", usage = usa
   values = {csv = true, out = true, params = true, drive = true, data = true},
   numbers = {N = true, minutes = true}, flags = {quiet = true, no_joint = true, variants = true},
   short = {o = "out", N = "N"}})
+o:bound("N", 3, 100000, true)
+o:bound("minutes", 0, math.huge, false, true)
 
 local function split(s)
   local out = {}

@@ -70,6 +70,17 @@ local o = require("ionflow.cli").parse(arg, {name = "polarize", usage = usage,
   short = {N = "N", o = "out"}})
 
 local P = cp.paper
+-- every size and duration bounded, with the bound in the message: 1e8
+-- output times took 3.7 GB before failing; a negative duration is refused
+o:bound("n_times", 2, 100000, true)
+o:bound("N", 3, 100000, true)
+o:bound("minutes", 0, math.huge, false, true)
+o:bound("rest", 0, math.huge)
+o:bound("L", 0, math.huge, false, true)
+o:bound("T", 0, math.huge, false, true)
+o:bound("c0", 0, math.huge, false, true)
+o:bound("refine", 0, math.huge, false, true)
+o:bound("R_int", 0, math.huge)
 if o.V and o.I then o:die("give --V or --I, not both") end
 local L, minutes = o.L or P.L, o.minutes or P.minutes
 local hold = o.I and {I = o.I * 10} or {V = o.V or P.V}

@@ -77,6 +77,11 @@ local function parse(argv)
     defaults = {reference = 1, salt = "LiC2F6NO4S2", solvent = "C2H4O",
       V_salt = 224, V_solvent = 66.4, origin = "centre"}})
   if not o.path then o:die("no scan file") end
+  for _, k in ipairs{"energy_keV", "thickness", "c0", "V_salt", "V_solvent"} do
+    o:bound(k, 0, math.huge, false, true)
+  end
+  o:bound("reference", 1, 1e9, true)
+  o:bound("gap", 0, math.huge, false, true)
   for _, k in ipairs({"energy_keV", "thickness", "c0"}) do
     if not o[k] and not (k == "energy_keV" and o.contrast) then
       o:die("missing --" .. k:gsub("_", "-"))

@@ -91,6 +91,15 @@ local function die(msg) o:die(msg) end
 if not o.raw then die("no raw file") end
 if not o.out then die("no output file (-o)") end
 local function num(k, int) return o:num(k, int) end
+-- sizes and lengths bounded, with the bound in the message (--stride 0
+-- divided by zero; a negative count was taken)
+for k, b in pairs{q_bins = 1, phi_bins = 1, stride = 1, window = 2,
+    overlap = 0, segments = 0, downsample = 1} do
+  o:bound(k, b, 1e9, true)
+end
+for _, k in ipairs{"energy", "distance", "pixel"} do
+  o:bound(k, 0, math.huge, false, true)
+end
 
 local over = {energy_keV = num("energy"), distance = num("distance"),
   pixel_x = num("pixel"), pixel_y = num("pixel")}

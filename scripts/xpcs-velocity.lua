@@ -89,6 +89,11 @@ local function die(msg) o:die(msg) end
 if not o.input then die("no input file") end
 if not o.out then die("no output file (-o)") end
 local function num(k, int) return o:num(k, int) end
+-- sizes bounded and durations positive, the bound in the message
+for k, b in pairs{q_bins = 1, phi_bins = 1, window = 2, overlap = 0} do
+  o:bound(k, b, 1e9, true)
+end
+o:bound("frame_time", 0, math.huge, false, true)
 local function range(k)
   if o[k] == nil then return nil end
   local a, b = o[k]:match("^([^:]*):([^:]*)$")

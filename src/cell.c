@@ -925,6 +925,12 @@ static int cell_check(const cell_params *p, const double *times, size_t nt,
 	if (!(p->rtol > 0) || !(p->rtol < 1) || !(p->atol >= 0))
 		return err_set(err, "cell: rtol = %g must be in (0, 1), atol "
 			       ">= 0", p->rtol);
+	/* (t+0 = 1, a single-ion conductor, is a limit worth running; a
+	** function of c is not checked: a fit may stray past 1 in a
+	** depleted cell without harm) */
+	if (p->tp.f == NULL && !(p->tp.value >= -1 && p->tp.value <= 1))
+		return err_set(err, "cell: t+0 = %g is outside [-1, 1]",
+			       p->tp.value);
 	if (p->seg == NULL || p->nseg == 0)
 		return err_set(err, "cell: no protocol (hold V or I)");
 	for (k = 0; k < p->nseg; k++) {

@@ -460,6 +460,11 @@ static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 			c->pix[n] = i;
 			c->sbin[n] = s - 1;
 			c->scount[s - 1]++;
+			if (c->o.dark && !isfinite(c->o.dark[i]))
+				return err_set(err, "corr: the dark image is "
+					       "%g at pixel (row %zu, col %zu)",
+					       c->o.dark[i], i / c->cols + 1,
+					       i % c->cols + 1);
 			if (c->o.dark)
 				c->dark[n] = c->o.dark[i];
 			n++;

@@ -25,6 +25,10 @@
 
 #define LCELL_CTX "ionflow.cell.ctx"
 #define LCELL_MAXSEG 64
+/* outputs: at most this many times, and times x positions per field (a
+** few fields of nt x nx doubles: 10^8 is 0.8 GB each) */
+#define LCELL_MAXTIMES 10000000
+#define LCELL_MAXOUT 50000000.0
 
 /* a Lua function called from the core: errors are caught and kept */
 typedef struct lcell_fn {
@@ -529,14 +533,13 @@ static const double *lcell_times(lua_State *L, int o, size_t *nt)
 		return (const double *)a->data;
 	} else {
 		double t_end = lbind_checknum(L, o, "t_end", "cell.run");
-		lua_Integer n = (lua_Integer)lbind_optnum(L, o, "n_times", 101,
-							  "cell.run"), k;
+		lua_Integer n, k;
 		size_t shape[1];
 		arr *a;
 		if (!(t_end > 0) || !isfinite(t_end))
 			luaL_error(L, "cell.run: t_end must be positive");
-		if (n < 2 || n > 100000000)
-			luaL_error(L, "cell.run: n_times must be >= 2");
+		n = lbind_optint(L, o, "n_times", 101, 2, LCELL_MAXTIMES,
+				 "cell.run");
 		shape[0] = (size_t)n;
 		a = larray_new(L, ARR_F64, 1, shape);
 		for (k = 0; k < n; k++)
@@ -600,8 +603,8 @@ static void lcell_options(lua_State *L, int o, cell_params *p)
 	p->h0 = lbind_optnum(L, o, "h0", 0, "cell.run");
 	p->hmax = lbind_optnum(L, o, "hmax", 0, "cell.run");
 	p->c_min = lbind_optnum(L, o, "c_min", 0, "cell.run");
-	p->max_steps = (size_t)lbind_optnum(L, o, "max_steps", 1e6,
-					    "cell.run");
+	p->max_steps = (size_t)lbind_optint(L, o, "max_steps", 1000000, 1,
+					    (lua_Integer)1e12, "cell.run");
 	lua_getfield(L, o, "land");
 	p->land = lua_toboolean(L, -1);
 	lua_pop(L, 1);
@@ -643,6 +646,10 @@ static int lcell_run(lua_State *L)
 	ti = lua_gettop(L);
 	pos = lcell_positions(L, o, &p, &nx);
 	xi = lua_gettop(L);
+	if ((double)nt * (double)nx > LCELL_MAXOUT)
+		return luaL_error(L, "cell.run: %d times x %d positions is more "
+				  "than %d outputs per field", (int)nt, (int)nx,
+				  (int)LCELL_MAXOUT);
 	lua_newtable(L);
 	r = lua_gettop(L);
 	lua_pushvalue(L, ti);

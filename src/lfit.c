@@ -21,6 +21,7 @@
 **   fit.models   -- names and parameter names of the native models
 **   fit.missing(tau, g2 [, err])  -- is a g2 point missing data?
 */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -886,10 +887,11 @@ static int lfit_het_global(lua_State *L, int g, const double *tau,
 	int *grp = lua_newuserdatauv(L, sizeof(int) * nb, 0);
 	const double *gv = lfit_field_vec(L, g, "group", nb, fname);
 	for (size_t k = 0; k < nb; k++) {
-		grp[k] = gv ? (int)gv[k] - 1 : 0;
-		if (gv && !(gv[k] >= 1 && gv[k] == floor(gv[k])))
+		if (gv && !(gv[k] >= 1 && gv[k] <= INT_MAX &&
+			    gv[k] == floor(gv[k])))
 			luaL_error(L, "%s: group of bin %d must be a positive "
 				   "integer", fname, (int)k + 1);
+		grp[k] = gv ? (int)gv[k] - 1 : 0;	/* (checked first) */
 	}
 	hg.group = grp;
 	hg.start = start;
@@ -1248,10 +1250,11 @@ static int lfit_velocity(lua_State *L)
 	}
 	const double *rg = lfit_field_vec(L, 1, "ring", nb, fname);
 	for (size_t k = 0; k < nb; k++) {
-		ring[k] = rg ? (int)rg[k] - 1 : 0;
-		if (rg && !(rg[k] >= 1 && rg[k] == floor(rg[k])))
+		if (rg && !(rg[k] >= 1 && rg[k] <= INT_MAX &&
+			    rg[k] == floor(rg[k])))
 			return luaL_error(L, "%s: ring of bin %d must be a positive "
 					  "integer", fname, (int)k + 1);
+		ring[k] = rg ? (int)rg[k] - 1 : 0;	/* (checked first) */
 	}
 	const double *ax = lfit_field_vec(L, 1, "qx", nb, fname);
 	const double *ay = lfit_field_vec(L, 1, "qy", nb, fname);

@@ -3,8 +3,9 @@
 ** (traj.h, msd.h): module `md`.
 **
 **   local t = md.open("run.h5" [, {group=, length_unit=, time_unit=,
-**                                  unwrapped=}])
-**   t:info(), t:next() -> i, time_s, positions (N x 3, m), box {x, y, z}
+**                                  unwrapped=, truncated=, type_column=}])
+**   t:info(), t:next() -> i, time_s, positions (N x 3, m), box {x, y, z
+**                          [, xy=, xz=, yz= when triclinic]}
 **   md.synthetic{ncat=, nan=, nsolv=, frames=, dt=, box=, D_cat=, D_an=,
 **                D_common=, s_common=, D_solv=, seed=}    (same object)
 **   md.write_h5md(path, t [, {wrap=true}])
@@ -36,6 +37,10 @@
 
 #define LMD_TRAJ "ionflow.md.traj"
 #define LMD_RES "ionflow.md.res"
+/* bounds of count options (frames of a trajectory, particles of a
+** synthetic one): far above real runs, far below what overflows */
+#define LMD_MAXFRAMES 1000000000
+#define LMD_MAXATOMS 100000000
 
 typedef struct lmd_traj { traj *t; } lmd_traj;
 typedef struct lmd_res { msd_res r; } lmd_res;
@@ -76,7 +81,7 @@ static int lmd_open(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	traj_opts o;
-	char err[ERR_LEN], group[128] = "";
+	char err[ERR_LEN], group[128] = "", tcol[64] = "";
 	lmd_traj *u;
 	memset(&o, 0, sizeof o);
 	if (!lua_isnoneornil(L, 2)) {
@@ -87,10 +92,16 @@ static int lmd_open(lua_State *L)
 			o.group = group;
 		}
 		lua_pop(L, 1);
+		if (lua_getfield(L, 2, "type_column") == LUA_TSTRING) {
+			snprintf(tcol, sizeof tcol, "%s", lua_tostring(L, -1));
+			o.type_column = tcol;
+		}
+		lua_pop(L, 1);
 		o.length_scale = lbind_optnum(L, 2, "length_unit", 0,
 				"md.open");
 		o.time_scale = lbind_optnum(L, 2, "time_unit", 0, "md.open");
 		o.unwrapped = lbind_optbool(L, 2, "unwrapped", 0, "md.open");
+		o.truncated = lbind_optbool(L, 2, "truncated", 0, "md.open");
 		if (o.length_scale < 0 || o.time_scale < 0)
 			return luaL_error(L, "md.open: units must be > 0");
 	}
@@ -121,27 +132,23 @@ static int lmd_synthetic(lua_State *L)
 	traj_synth s;
 	char err[ERR_LEN];
 	lmd_traj *u;
-	double v;
+	const char *fn = "md.synthetic";
 	luaL_checktype(L, 1, LUA_TTABLE);
 	memset(&s, 0, sizeof s);
-	v = lbind_optnum(L, 1, "ncat", 0, "md.synthetic");
-	s.ncat = v > 0 ? (size_t)v : 0;
-	v = lbind_optnum(L, 1, "nan", 0, "md.synthetic");
-	s.nan = v > 0 ? (size_t)v : 0;
-	v = lbind_optnum(L, 1, "nsolv", 0, "md.synthetic");
-	s.nsolv = v > 0 ? (size_t)v : 0;
-	v = lbind_optnum(L, 1, "frames", 0, "md.synthetic");
-	s.nframes = v > 0 ? (size_t)v : 0;
-	s.dt = lbind_optnum(L, 1, "dt", 1e-12, "md.synthetic");
-	s.box = lbind_optnum(L, 1, "box", 3e-9, "md.synthetic");
-	s.d_cat = lbind_optnum(L, 1, "D_cat", 1e-10, "md.synthetic");
-	s.d_an = lbind_optnum(L, 1, "D_an", 1e-10, "md.synthetic");
-	s.d_common = lbind_optnum(L, 1, "D_common", 0, "md.synthetic");
-	s.s_common = lbind_optnum(L, 1, "s_common", 1, "md.synthetic");
-	s.d_solv = lbind_optnum(L, 1, "D_solv", 1e-10, "md.synthetic");
-	s.pair_dist = lbind_optnum(L, 1, "pair_dist", 0, "md.synthetic");
-	s.seed = (unsigned long long)lbind_optnum(L, 1, "seed", 1,
-			"md.synthetic");
+	s.ncat = (size_t)lbind_optint(L, 1, "ncat", 0, 0, LMD_MAXATOMS, fn);
+	s.nan = (size_t)lbind_optint(L, 1, "nan", 0, 0, LMD_MAXATOMS, fn);
+	s.nsolv = (size_t)lbind_optint(L, 1, "nsolv", 0, 0, LMD_MAXATOMS, fn);
+	s.nframes = (size_t)lbind_optint(L, 1, "frames", 0, 0, LMD_MAXFRAMES, fn);
+	s.dt = lbind_optnum(L, 1, "dt", 1e-12, fn);
+	s.box = lbind_optnum(L, 1, "box", 3e-9, fn);
+	s.d_cat = lbind_optnum(L, 1, "D_cat", 1e-10, fn);
+	s.d_an = lbind_optnum(L, 1, "D_an", 1e-10, fn);
+	s.d_common = lbind_optnum(L, 1, "D_common", 0, fn);
+	s.s_common = lbind_optnum(L, 1, "s_common", 1, fn);
+	s.d_solv = lbind_optnum(L, 1, "D_solv", 1e-10, fn);
+	s.pair_dist = lbind_optnum(L, 1, "pair_dist", 0, fn);
+	s.seed = (unsigned long long)lbind_optint(L, 1, "seed", 1, 0,
+			(lua_Integer)9007199254740992LL, fn);
 	u = lmd_traj_new(L);
 	if (traj_open_synth(&u->t, &s, err) != 0)
 		return lbind_error(L, "md.synthetic", err);
@@ -175,6 +182,8 @@ static int lmd_info(lua_State *L)
 	lua_setfield(L, -2, "unwrapping");
 	lua_pushboolean(L, inf->has_box);
 	lua_setfield(L, -2, "has_box");
+	lua_pushboolean(L, inf->triclinic);
+	lua_setfield(L, -2, "triclinic");
 	lua_pushnumber(L, inf->length_scale);
 	lua_setfield(L, -2, "length_unit");
 	lua_pushnumber(L, inf->time_scale);
@@ -182,6 +191,10 @@ static int lmd_info(lua_State *L)
 	if (inf->group[0]) {
 		lua_pushstring(L, inf->group);
 		lua_setfield(L, -2, "group");
+	}
+	if (traj_warning(t)) {
+		lua_pushstring(L, traj_warning(t));
+		lua_setfield(L, -2, "warning");
 	}
 	lua_createtable(L, (int)inf->natoms, 0);
 	for (k = 0; k < inf->natoms; k++) {
@@ -217,6 +230,13 @@ static int lmd_next(lua_State *L)
 			break;
 		lua_pushnumber(L, fr.box[d]);
 		lua_rawseti(L, -2, d + 1);
+	}
+	if (fr.tilt[0] != 0 || fr.tilt[1] != 0 || fr.tilt[2] != 0) {
+		static const char *nm[3] = {"xy", "xz", "yz"};
+		for (d = 0; d < 3; d++) {
+			lua_pushnumber(L, fr.tilt[d]);
+			lua_setfield(L, -2, nm[d]);
+		}
 	}
 	return 4;
 }
@@ -477,7 +497,9 @@ static int lmd_transport(lua_State *L)
 	msd_tout out;
 	lmd_res *res;
 	int *grp, ng;
-	double *mass, v, skip;
+	double *mass;
+	size_t skip;
+	const char *fn = "md.transport";
 	const char *msrc = NULL;
 	lbind_progress lp;
 	int rc;
@@ -498,11 +520,9 @@ static int lmd_transport(lua_State *L)
 	o.mass = mass;
 	o.frame = lmd_frame(L, 2, ng);
 	o.ref_group = 2;
-	v = lbind_optnum(L, 2, "blocks", 5, "md.transport");
-	o.nblocks = v >= 1 ? (size_t)v : 0;
-	v = lbind_optnum(L, 2, "block", 0, "md.transport");
-	o.block = v >= 1 ? (size_t)v : 0;
-	skip = lbind_optnum(L, 2, "skip", 0, "md.transport");
+	o.nblocks = (size_t)lbind_optint(L, 2, "blocks", 5, 1, LMD_MAXFRAMES, fn);
+	o.block = (size_t)lbind_optint(L, 2, "block", 0, 0, LMD_MAXFRAMES, fn);
+	skip = (size_t)lbind_optint(L, 2, "skip", 0, 0, LMD_MAXFRAMES, fn);
 	memset(&in, 0, sizeof in);
 	in.cat = 0;
 	in.an = 1;
@@ -515,7 +535,7 @@ static int lmd_transport(lua_State *L)
 	luaL_setmetatable(L, LMD_RES);
 	lua_getfield(L, 2, "progress");
 	lbind_progress_arg(L, lua_gettop(L), &lp);
-	rc = msd_run(t, &o, skip > 0 ? (size_t)skip : 0, &lp.p, &res->r, err);
+	rc = msd_run(t, &o, skip, &lp.p, &res->r, err);
 	lbind_progress_finish(L, &lp);
 	lua_pop(L, 1);
 	if (rc != 0 || msd_transport(&res->r, &in, &out, err) != 0)
@@ -526,6 +546,10 @@ static int lmd_transport(lua_State *L)
 	lua_pushstring(L, o.frame == MSD_BARY ? "barycentric" : o.frame ==
 		       MSD_GROUPCOM ? "solvent" : "lab");
 	lua_setfield(L, -2, "frame");
+	if (traj_warning(t)) {
+		lua_pushfstring(L, "%s: %s", traj_path(t), traj_warning(t));
+		lua_setfield(L, -2, "warning");
+	}
 	return 1;
 }
 
@@ -556,7 +580,6 @@ static int lmd_pairs(lua_State *L)
 	lmd_pd *res;
 	int *grp;
 	size_t k, m;
-	double v;
 	lbind_progress lp;
 	int rc;
 	t = lmd_traj_or_path(L);
@@ -574,10 +597,10 @@ static int lmd_pairs(lua_State *L)
 	memset(&o, 0, sizeof o);
 	o.group = grp;
 	o.cutoff = lbind_optnum(L, 2, "cutoff", 0, "md.pairs");
-	v = lbind_optnum(L, 2, "max_lag", 100, "md.pairs");
-	o.max_lag = v >= 1 ? (size_t)v : 0;
-	v = lbind_optnum(L, 2, "stride", 1, "md.pairs");
-	o.stride = v >= 1 ? (size_t)v : 0;
+	o.max_lag = (size_t)lbind_optint(L, 2, "max_lag", 100, 1, LMD_MAXFRAMES,
+			      "md.pairs");
+	o.stride = (size_t)lbind_optint(L, 2, "stride", 1, 1, LMD_MAXFRAMES,
+			     "md.pairs");
 	res = lua_newuserdatauv(L, sizeof *res, 0);
 	memset(res, 0, sizeof *res);
 	lua_createtable(L, 0, 1);

@@ -64,8 +64,9 @@ static void lspk_geom(lua_State *L, int t, geom *g)
 	r = lbind_optnum(L, t, "rows", NAN, LSPK);
 	c = lbind_optnum(L, t, "cols", NAN, LSPK);
 	lspk_pair(L, t, "shape", "rows", "cols", &r, &c);
-	if (!(r >= 1 && c >= 1 && r == floor(r) && c == floor(c)))
-		luaL_error(L, "%s: 'shape' {rows, cols} of positive integers is "
+	if (!(r >= 1 && c >= 1 && r == floor(r) && c == floor(c) &&
+	      r <= 65536 && c <= 65536))
+		luaL_error(L, "%s: 'shape' {rows, cols} of integers 1..65536 is "
 			   "required", LSPK);
 	g->rows = (size_t)r;
 	g->cols = (size_t)c;

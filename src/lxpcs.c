@@ -33,6 +33,10 @@
 #define LXPCS_PART "ionflow.xpcs.partition"
 #define LXPCS_CORR "ionflow.xpcs.correlator"
 #define LXPCS_TT "ionflow.xpcs.twotime"
+/* bounds of size options: far above real runs (10^5 frames at 50 kHz),
+** far below what overflows or hangs (threads=100000 started 100000) */
+#define LXPCS_MAXFRAMES 1000000000
+#define LXPCS_MAXTHREADS 1024
 
 typedef struct lxpcs_part { qmap m; } lxpcs_part;
 typedef struct lxpcs_corr {
@@ -48,8 +52,11 @@ typedef struct lxpcs_corr {
 
 /* a contiguous copy of an array argument in dtype dt with npix elements
 ** (npix 0: any size); left on the stack so that Lua owns it */
+/* (cols > 0: the detector has npix / cols rows of cols pixels, and a 2-D
+** array must have that shape: a transposed mask has the right size and
+** the wrong pixels) */
 static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
-		      const char *what, const char *fname)
+		      size_t cols, const char *what, const char *fname)
 {
 	arr *a = larray_test(L, i), tmp;
 	char err[ERR_LEN];
@@ -58,14 +65,18 @@ static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
 	if (npix && arr_size(a) != npix)
 		luaL_error(L, "%s: '%s' has %d elements, the detector %d",
 			   fname, what, (int)arr_size(a), (int)npix);
+	if (npix && cols && a->ndim == 2 && a->shape[1] != cols)
+		luaL_error(L, "%s: '%s' is %dx%d, the detector %dx%d", fname,
+			   what, (int)a->shape[0], (int)a->shape[1],
+			   (int)(npix / cols), (int)cols);
 	if (arr_copy(&tmp, a, dt, err) != 0)
 		lbind_error(L, fname, err);
 	return larray_push(L, &tmp);
 }
 
 static arr *lxpcs_field_arr(lua_State *L, int t, const char *k,
-			    arr_dtype dt, size_t npix, int required,
-			    const char *fname)
+			    arr_dtype dt, size_t npix, size_t cols,
+			    int required, const char *fname)
 {
 	arr *a;
 	lua_getfield(L, t, k);
@@ -75,7 +86,7 @@ static arr *lxpcs_field_arr(lua_State *L, int t, const char *k,
 			luaL_error(L, "%s: field '%s' is required", fname, k);
 		return NULL;
 	}
-	a = lxpcs_arr(L, lua_gettop(L), dt, npix, k, fname);
+	a = lxpcs_arr(L, lua_gettop(L), dt, npix, cols, k, fname);
 	lua_replace(L, -2);
 	return a;
 }
@@ -304,20 +315,29 @@ static int lxpcs_partition(lua_State *L)
 	rows = q->shape[0];
 	cols = q->shape[1];
 	npix = rows * cols;
-	q = lxpcs_field_arr(L, 1, "q", ARR_F64, npix, map == NULL, fname);
-	phi = lxpcs_field_arr(L, 1, "phi", ARR_F64, npix, map == NULL, fname);
+	q = lxpcs_field_arr(L, 1, "q", ARR_F64, npix, cols, map == NULL,
+			    fname);
+	phi = lxpcs_field_arr(L, 1, "phi", ARR_F64, npix, cols, map == NULL,
+			      fname);
 	if (map) {
-		map = lxpcs_field_arr(L, 1, "map", ARR_I32, npix, 1, fname);
+		/* (the core bounds it by the pixels, naming the map) */
+		lua_Integer nb = lbind_optint(L, 1, "nbins", 0, 0,
+					      LUA_MAXINTEGER, fname);
+		int32_t *m32 = lua_newuserdatauv(L, npix * sizeof *m32, 0);
+		map = lxpcs_field_arr(L, 1, "map", ARR_F64, npix, cols, 1,
+				      fname);
+		if (qmap_map_from_doubles(m32, (double *)map->data, rows, cols,
+					  err) != 0)
+			return lbind_error(L, fname, err);
 		u = lxpcs_newpart(L);
-		if (qmap_from_map(&u->m, rows, cols, (int32_t *)map->data,
-				  (size_t)lbind_optint(L, 1, "nbins", 0, 0,
-						       INT32_MAX, fname),
+		if (qmap_from_map(&u->m, rows, cols, m32, (size_t)nb,
 				  q ? (double *)q->data : NULL,
 				  phi ? (double *)phi->data : NULL, err) != 0)
 			return lbind_error(L, fname, err);
 		return 1;
 	}
-	mask = lxpcs_field_arr(L, 1, "mask", ARR_F64, npix, 0, fname);
+	mask = lxpcs_field_arr(L, 1, "mask", ARR_F64, npix, cols, 0,
+			       fname);
 	logs = lbind_optbool(L, 1, "log", 0, fname);
 	fold = lbind_optbool(L, 1, "fold", 0, fname);
 	lxpcs_qrange((double *)q->data, mask ? (double *)mask->data : NULL,
@@ -404,7 +424,7 @@ static int lxpcs_part_index(lua_State *L)
 static int lxpcs_part_binmean(lua_State *L)
 {
 	lxpcs_part *u = lxpcs_checkpart(L, 1);
-	arr *img = lxpcs_arr(L, 2, ARR_F64, u->m.npix, "image",
+	arr *img = lxpcs_arr(L, 2, ARR_F64, u->m.npix, u->m.cols, "image",
 			     "partition:bin_mean");
 	arr *o = larray_new(L, ARR_F64, 1, &u->m.nbins);
 	qmap_bin_mean(&u->m, (double *)img->data, (double *)o->data);
@@ -471,7 +491,7 @@ static int lxpcs_mask(lua_State *L)
 	m = larray_new(L, ARR_U8, 2, sh);	/* index 3 */
 	d = (uint8_t *)m->data;
 	if (base) {
-		arr *b = lxpcs_arr(L, 1, ARR_F64, npix, "mask", fname);
+		arr *b = lxpcs_arr(L, 1, ARR_F64, npix, 0, "mask", fname);
 		for (size_t i = 0; i < npix; i++)
 			d[i] = ((double *)b->data)[i] != 0;
 		lua_pop(L, 1);
@@ -482,15 +502,15 @@ static int lxpcs_mask(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	if (lua_getfield(L, 2, "above"), !lua_isnil(L, -1)) {
 		double thr = luaL_checknumber(L, -1);
-		arr *img = lxpcs_field_arr(L, 2, "image", ARR_F64, npix, 1,
-					   fname);
+		arr *img = lxpcs_field_arr(L, 2, "image", ARR_F64, npix,
+					   sh[1], 1, fname);
 		qmap_mask_above(d, (double *)img->data, npix, thr);
 		lua_pop(L, 1);
 	}
 	lua_pop(L, 1);
 	if (lua_getfield(L, 2, "dead"), !lua_isnil(L, -1)) {
-		arr *tot = lxpcs_arr(L, lua_gettop(L), ARR_F64, npix, "dead",
-				     fname);
+		arr *tot = lxpcs_arr(L, lua_gettop(L), ARR_F64, npix, sh[1],
+				     "dead", fname);
 		qmap_mask_dead(d, (double *)tot->data, npix);
 		lua_pop(L, 1);
 	}
@@ -599,19 +619,20 @@ static int lxpcs_correlator(lua_State *L)
 	o.dpl = (int)lbind_optint(L, 1, "dpl", 4, 1, CORR_MAXLAG / 2, fname);
 	o.lags0 = (int)lbind_optint(L, 1, "lags0", 2 * o.dpl, 1, 2 * o.dpl,
 				    fname);
-	first = lbind_optint(L, 1, "first", 1, 1, LUA_MAXINTEGER, fname);
-	last = lbind_optint(L, 1, "last", 0, 0, LUA_MAXINTEGER, fname);
+	first = lbind_optint(L, 1, "first", 1, 1, LXPCS_MAXFRAMES, fname);
+	last = lbind_optint(L, 1, "last", 0, 0, LXPCS_MAXFRAMES, fname);
 	o.first = (size_t)first - 1;
 	o.last = (size_t)last;
-	o.stride = (size_t)lbind_optint(L, 1, "stride", 1, 1, LUA_MAXINTEGER,
+	o.stride = (size_t)lbind_optint(L, 1, "stride", 1, 1, LXPCS_MAXFRAMES,
 					fname);
 	o.normalize = lbind_optbool(L, 1, "normalize", 0, fname);
 	o.reject_sigma = lbind_optnum(L, 1, "reject_sigma", 0, fname);
 	o.segment_frames = (size_t)lbind_optint(L, 1, "segment_frames", 0, 0,
-						LUA_MAXINTEGER, fname);
-	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, INT_MAX, fname);
+						LXPCS_MAXFRAMES, fname);
+	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, LXPCS_MAXTHREADS, fname);
 	lxpcs_kernel_opt(L, &o, fname);
-	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix, 0, fname);
+	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix,
+			       dy->m.cols, 0, fname);
 	if (dark)
 		o.dark = (double *)dark->data;
 	u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -629,7 +650,7 @@ static int lxpcs_correlator(lua_State *L)
 	u->cols = dy->m.cols;
 	progress_begin(&u->prog, "multitau",
 		       (double)lbind_optint(L, 1, "total", 0, 0,
-					    LUA_MAXINTEGER, fname));
+					    LXPCS_MAXFRAMES, fname));
 	u->bar = 1;
 	return 1;
 }
@@ -651,7 +672,8 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 	lua_Integer n, f0, cnt;
 	char err[ERR_LEN];
 	if (a->ndim != 2 && a->ndim != 3)
-		luaL_argerror(L, 2, "frames must be 2-D or 3-D");
+		luaL_error(L, "%s: frames are %d-D, expected rows x cols or "
+			   "frames x rows x cols", fname, (int)a->ndim);
 	if (!arr_is_contiguous(a)) {
 		arr tmp;
 		if (arr_copy(&tmp, a, a->dtype, err) != 0)
@@ -882,12 +904,15 @@ static int lxpcs_twotime(lua_State *L)
 	n = lua_rawlen(L, 3);
 	bins = lua_newuserdatauv(L, (n ? n : 1) * sizeof *bins, 0);
 	for (size_t k = 0; k < n; k++) {
+		lua_Integer b;
 		lua_rawgeti(L, 3, (lua_Integer)k + 1);
-		bins[k] = (int32_t)luaL_checkinteger(L, -1);
+		b = luaL_checkinteger(L, -1);
+		/* (the core names a bin outside the partition) */
+		bins[k] = b < 0 || b > INT32_MAX ? -1 : (int32_t)b;
 		lua_pop(L, 1);
 	}
-	ds = lbind_optint(L, 1, "downsample", 1, 1, LUA_MAXINTEGER, fname);
-	mf = lbind_optint(L, 1, "max_frames", 20000, 2, LUA_MAXINTEGER, fname);
+	ds = lbind_optint(L, 1, "downsample", 1, 1, LXPCS_MAXFRAMES, fname);
+	mf = lbind_optint(L, 1, "max_frames", 20000, 2, LXPCS_MAXFRAMES, fname);
 	u = lua_newuserdatauv(L, sizeof *u, 0);
 	memset(u, 0, sizeof *u);
 	luaL_setmetatable(L, LXPCS_TT);
@@ -990,9 +1015,12 @@ static int lxpcs_delays(lua_State *L)
 		o.lags0 = (int)lbind_optint(L, 2, "lags0", 2 * o.dpl, 1,
 					    2 * o.dpl, "xpcs.delays");
 	}
-	if (nf < 0 || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
+	if (nf < 0 || nf > LXPCS_MAXFRAMES || o.dpl < 1 || o.dpl > CORR_MAXLAG / 2 || o.lags0 < 1 ||
 	    o.lags0 > 2 * o.dpl)
-		return luaL_error(L, "xpcs.delays: bad frame count or lags");
+		return luaL_error(L, "xpcs.delays: frames must be 0..%d, dpl "
+				  "1..%d, lags0 1..2 dpl (got %I, %d, %d)",
+				  LXPCS_MAXFRAMES, CORR_MAXLAG / 2, nf, o.dpl,
+				  o.lags0);
 	n = corr_delays(&o, (size_t)nf, NULL, 0);
 	a = larray_new(L, ARR_F64, 1, &n);
 	corr_delays(&o, (size_t)nf, (double *)a->data, n);
@@ -1010,8 +1038,11 @@ static int lxpcs_poisson(lua_State *L)
 	size_t sh[3];
 	arr *a;
 	char err[ERR_LEN];
-	if (n < 1 || r < 1 || c < 1)
-		return luaL_error(L, "xpcs.poisson: sizes must be >= 1");
+	if (n < 1 || r < 1 || c < 1 || n > LXPCS_MAXFRAMES ||
+	    r > 1 << 20 || c > 1 << 20)
+		return luaL_error(L, "xpcs.poisson: sizes must be 1..%d "
+				  "frames and 1..%d rows and columns",
+				  (int)LXPCS_MAXFRAMES, 1 << 20);
 	sh[0] = (size_t)n;
 	sh[1] = (size_t)r;
 	sh[2] = (size_t)c;

@@ -666,14 +666,18 @@ static int msd_range(const msd_res *r, const msd_tin *in,
 	if (in->t_lo == 0 && in->t_hi == 0)
 		return msd_fit_range(self + (size_t)in->cat * r->nlag, r->nlag,
 				     lo, hi, err);
-	*lo = (size_t)ceil(in->t_lo / r->dt - 1e-9);
-	*hi = (size_t)floor(in->t_hi / r->dt + 1e-9);
-	if (!(in->t_lo > 0) || !(in->t_hi > in->t_lo) || *lo < 1 ||
-	    *hi >= r->nlag || *hi < *lo + 2)
+	double flo = ceil(in->t_lo / r->dt - 1e-9);
+	double fhi = floor(in->t_hi / r->dt + 1e-9);
+	/* (the lags are checked as doubles: a window of -5 or 1e300 s
+	** must not reach the conversion to size_t) */
+	if (!(in->t_lo > 0) || !(in->t_hi > in->t_lo) || !(flo >= 1) ||
+	    !(fhi < (double)r->nlag) || !(fhi >= flo + 2))
 		return err_set(err, "msd: fit range %g .. %g s must lie in "
 			       "(0, %g] s with at least 3 lags (frame time "
 			       "%g s)", in->t_lo, in->t_hi,
 			       (double)(r->nlag - 1) * r->dt, r->dt);
+	*lo = (size_t)flo;
+	*hi = (size_t)fhi;
 	return 0;
 }
 

@@ -27,18 +27,24 @@ typedef struct pd_state {
 	double pairs;
 } pd_state;
 
-/* squared minimum-image distance (plain distance without a box) */
-static double pd_dist2(const double *a, const double *b, const double box[3])
+/* squared minimum-image distance in the frame's box (a triclinic one
+** with its tilt; plain distance without a box) */
+static double pd_dist2(const double *a, const double *b,
+		       const traj_frame *fr)
 {
-	double s = 0;
-	int d;
+	double x[3];
+	int d, per[3];
 	for (d = 0; d < 3; d++) {
-		double x = a[d] - b[d];
-		if (box[d] > 0)
-			x -= box[d] * nearbyint(x / box[d]);
-		s += x * x;
+		x[d] = a[d] - b[d];
+		per[d] = fr->box[d] > 0;
 	}
-	return s;
+	if (fr->tilt[0] == 0 && fr->tilt[1] == 0 && fr->tilt[2] == 0) {
+		for (d = 0; d < 3; d++)	/* (the common case, inline) */
+			if (per[d])
+				x[d] -= fr->box[d] * nearbyint(x[d] / fr->box[d]);
+	} else
+		traj_minimage(fr->box, fr->tilt, per, x);
+	return x[0] * x[0] + x[1] * x[1] + x[2] * x[2];
 }
 
 static void pd_free_state(pd_state *s)
@@ -104,7 +110,7 @@ static int pd_init(pd_state *s, const traj_info *inf, const pd_opts *o,
 }
 
 /* each cation's nearest anion in this frame */
-static void pd_nearest(pd_state *s, const double *pos, const double box[3])
+static void pd_nearest(pd_state *s, const double *pos, const traj_frame *fr)
 {
 	long i;
 	#pragma omp parallel for schedule(static) if (s->nc * s->na > 100000)
@@ -114,7 +120,7 @@ static void pd_nearest(pd_state *s, const double *pos, const double box[3])
 		size_t j;
 		for (j = 0; j < s->na; j++) {
 			double d2 = pd_dist2(a, pos + 3 * s->ion[s->nc + j],
-					     box);
+					     fr);
 			if (d2 < best)
 				best = d2, s->near[i] = (int)j;
 		}
@@ -142,7 +148,7 @@ static int pd_add_pair(pd_origin *o, size_t i, size_t j, char *err)
 
 /* a new origin: positions, nearest anions, pairs within the cutoff */
 static int pd_open_origin(pd_state *s, pd_origin *o, size_t f,
-			  const double *pos, const double box[3],
+			  const double *pos, const traj_frame *fr,
 			  double cut2, char *err)
 {
 	size_t k, i, j;
@@ -154,7 +160,7 @@ static int pd_open_origin(pd_state *s, pd_origin *o, size_t f,
 	memcpy(o->near, s->near, s->nc * sizeof *s->near);
 	for (i = 0; i < s->nc; i++)
 		for (j = 0; j < s->na; j++)
-			if (pd_dist2(o->x + 3 * i, o->x + 3 * (s->nc + j), box)
+			if (pd_dist2(o->x + 3 * i, o->x + 3 * (s->nc + j), fr)
 			    < cut2 && pd_add_pair(o, i, s->nc + j, err) != 0)
 				return -1;
 	s->pairs += (double)o->npair;
@@ -225,10 +231,10 @@ static int pd_frame(pd_state *s, const pd_opts *o, const traj_frame *fr,
 		    size_t f, pd_res *r, char *err)
 {
 	size_t k;
-	pd_nearest(s, fr->pos, fr->box);
+	pd_nearest(s, fr->pos, fr);
 	if (f % o->stride == 0) {
 		pd_origin *og = &s->o[(f / o->stride) % s->norig];
-		if (pd_open_origin(s, og, f, fr->pos, fr->box,
+		if (pd_open_origin(s, og, f, fr->pos, fr,
 				   o->cutoff * o->cutoff, err) != 0)
 			return -1;
 		r->norigins++;

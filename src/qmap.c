@@ -91,6 +91,16 @@ static int qmap_alloc(qmap *m, size_t rows, size_t cols, size_t nbins,
 	return 0;
 }
 
+/* a partition in which no pixel is in any bin: every result of it would
+** be NaN, so building one is an error */
+static int qmap_all_empty(const qmap *m)
+{
+	for (size_t b = 0; b < m->nbins; b++)
+		if (m->count[b] > 0)
+			return 0;
+	return 1;
+}
+
 static double *qmap_dup(const double *v, size_t n, char *err)
 {
 	double *d = err_malloc(n, sizeof *d, err);
@@ -110,9 +120,10 @@ int qmap_build(qmap *m, size_t rows, size_t cols, const double *q,
 		return err_set(err, "qmap: phi edges span %g degrees, more than "
 			       "%s", pe[nphi] - pe[0],
 			       fold ? "180 (folded)" : "360");
-	if (nq > (size_t)INT32_MAX / nphi)
-		return err_set(err, "qmap: %zu x %zu bins is too many", nq,
-			       nphi);
+	if (nq > qmap_max_bins(rows * cols) / nphi)
+		return err_set(err, "qmap: %zu x %zu bins is more than %zu (the "
+			       "larger of the pixel count and %d)", nq, nphi,
+			       qmap_max_bins(rows * cols), QMAP_MINBOUND);
 	if (qmap_alloc(m, rows, cols, nq * nphi, err))
 		return -1;
 	m->nq = nq;
@@ -135,22 +146,59 @@ int qmap_build(qmap *m, size_t rows, size_t cols, const double *q,
 			m->map[i] = (int32_t)(iq * (long)nphi + ip + 1);
 	}
 	qmap_stats(m, q, phi);
+	if (qmap_all_empty(m)) {
+		qmap_free(m);
+		return err_set(err, "qmap: every bin is empty (no unmasked "
+			       "pixel has q in %g..%g 1/m and phi in %g..%g "
+			       "degrees)", qe[0], qe[nq], pe[0], pe[nphi]);
+	}
+	return 0;
+}
+
+size_t qmap_max_bins(size_t npix)
+{
+	return npix > QMAP_MINBOUND ? npix : QMAP_MINBOUND;
+}
+
+int qmap_map_from_doubles(int32_t *dst, const double *src, size_t rows,
+			  size_t cols, char *err)
+{
+	size_t npix = rows * cols;
+	for (size_t i = 0; i < npix; i++) {
+		double v = src[i];
+		if (!(v >= 0 && v <= INT32_MAX && v == floor(v)))
+			return err_set(err, "qmap: bin number %.17g at pixel "
+				       "(row %zu, col %zu) is not an integer "
+				       "0..%ld", v, i / cols + 1, i % cols + 1,
+				       (long)INT32_MAX);
+		dst[i] = (int32_t)v;
+	}
 	return 0;
 }
 
 int qmap_from_map(qmap *m, size_t rows, size_t cols, const int32_t *map,
 		  size_t nbins, const double *q, const double *phi, char *err)
 {
-	size_t npix = rows * cols, maxb = 0;
+	size_t npix = rows * cols, maxb = 0, bound = qmap_max_bins(npix);
 	for (size_t i = 0; i < npix; i++) {
 		if (map[i] < 0)
 			return err_set(err, "qmap: bin number %ld at pixel "
 				       "(row %zu, col %zu) is negative",
 				       (long)map[i], i / cols + 1,
 				       i % cols + 1);
+		if ((size_t)map[i] > bound)
+			return err_set(err, "qmap: bin number %ld at pixel "
+				       "(row %zu, col %zu) is beyond %zu (the "
+				       "larger of the pixel count and %d)",
+				       (long)map[i], i / cols + 1,
+				       i % cols + 1, bound, QMAP_MINBOUND);
 		if ((size_t)map[i] > maxb)
 			maxb = (size_t)map[i];
 	}
+	if (nbins > bound)
+		return err_set(err, "qmap: %zu bins is beyond %zu (the larger "
+			       "of the pixel count and %d)", nbins, bound,
+			       QMAP_MINBOUND);
 	if (nbins == 0)
 		nbins = maxb;
 	else if (maxb > nbins)
@@ -168,11 +216,12 @@ int qmap_from_map(qmap *m, size_t rows, size_t cols, const int32_t *map,
 int qmap_apply_mask(qmap *m, const uint8_t *mask, const double *q,
 		    const double *phi, char *err)
 {
-	(void)err;
 	for (size_t i = 0; i < m->npix; i++)
 		if (!mask[i])
 			m->map[i] = 0;
 	qmap_stats(m, q, phi);
+	if (qmap_all_empty(m))
+		return err_set(err, "qmap: the mask leaves every bin empty");
 	return 0;
 }
 

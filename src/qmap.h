@@ -48,9 +48,23 @@ int qmap_build(qmap *m, size_t rows, size_t cols, const double *q,
 	       size_t nq, const double *phi_edges, size_t nphi, int fold,
 	       char *err);
 
+/* Bin numbers (and grid sizes) are bounded by the larger of the pixel
+** count and QMAP_MINBOUND: per-bin state is allocated for every number up
+** to the largest, and a map with one pixel numbered 2^31 - 1 must not
+** take 14 GB and minutes before anything else happens. */
+#define QMAP_MINBOUND 65536
+size_t qmap_max_bins(size_t npix);
+
+/* bin numbers given as doubles (any dtype read from a file) into dst: each
+** must be an integer 0..INT32_MAX (a fractional bin is an error naming the
+** pixel, not a rounded bin) */
+int qmap_map_from_doubles(int32_t *dst, const double *src, size_t rows,
+			  size_t cols, char *err);
+
 /* a partition from an integer bin map (e.g. an APS qmap file); nbins = 0
-** takes the largest bin number. Negative or too large numbers are errors.
-** q/phi (may be NULL) give the bin means. */
+** takes the largest bin number. Negative numbers and numbers (or nbins)
+** beyond qmap_max_bins are errors naming the pixel. q/phi (may be NULL)
+** give the bin means. */
 int qmap_from_map(qmap *m, size_t rows, size_t cols, const int32_t *map,
 		  size_t nbins, const double *q, const double *phi,
 		  char *err);

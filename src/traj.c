@@ -5,6 +5,8 @@
 ** number of frames except the H5MD time column (8 bytes a frame).
 */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +20,10 @@
 #include "traj.h"
 
 #define TRAJ_MAXCOL 64
+/* particles: ten times the largest runs, far below what overflows (the
+** per-particle buffers are then allocated, and their failure names the
+** file too) */
+#define TRAJ_MAXATOMS 1000000000
 
 struct traj {
 	traj_info info;
@@ -27,14 +33,16 @@ struct traj {
 	double *pos;		/* unwrapped output, natoms x 3 */
 	double *prevw;		/* previous wrapped positions (min image) */
 	double *work;		/* H5MD: a wrapped frame and its images */
-	double box[3], lo[3];
+	double box[3], lo[3];	/* edges lx, ly, lz and the lower corner */
+	double tilt[3];		/* xy, xz, yz (0 for an orthogonal box) */
 	size_t next;		/* frames handed out */
 	double last_time;
 	/* H5MD */
 	h5_file *hf;
-	h5_frames *fpos, *fimg, *fbox;
+	h5_frames *fpos, *fimg, *fbox, *fspec;
+	size_t nbox;		/* values per box: 3 edges or a 3x3 matrix */
 	double *times;
-	double box_fixed[3];
+	double box_fixed[9];
 	/* LAMMPS */
 	FILE *fp;
 	char *line;
@@ -45,6 +53,11 @@ struct traj {
 	unsigned char *seen;
 	int pending;		/* the first frame was read on open */
 	double pending_time;
+	char cut[160];		/* where a truncated dump was cut, or "" */
+	char type_column[32];	/* the column of types ("" = type) */
+	long long row0;		/* line number before the atom rows */
+	long long *rid;		/* the frame's ids and types, per row */
+	int *rtype;
 	/* synthetic */
 	traj_synth syn;
 	uint64_t rng;
@@ -72,11 +85,16 @@ static traj *traj_alloc(const char *path, char *err)
 /* per-atom buffers once the atom count is known */
 static int traj_alloc_atoms(traj *t, size_t n, char *err)
 {
+	if (n > TRAJ_MAXATOMS)
+		return err_set(err, "%s: %zu particles, more than %d", t->path,
+			       n, TRAJ_MAXATOMS);
 	t->info.natoms = n;
 	t->types = err_calloc(n ? n : 1, sizeof *t->types, err);
 	t->pos = err_calloc(n ? 3 * n : 1, sizeof *t->pos, err);
 	t->prevw = err_calloc(n ? 3 * n : 1, sizeof *t->prevw, err);
-	return t->types && t->pos && t->prevw ? 0 : -1;
+	if (t->types && t->pos && t->prevw)
+		return 0;
+	return err_prefix(err, "%s: %zu atoms", t->path, n);
 }
 
 void traj_close(traj *t)
@@ -86,11 +104,14 @@ void traj_close(traj *t)
 	h5_frames_close(t->fpos);
 	h5_frames_close(t->fimg);
 	h5_frames_close(t->fbox);
+	h5_frames_close(t->fspec);
 	h5_close(t->hf);
 	if (t->fp)
 		fclose(t->fp);
 	free(t->line);
 	free(t->ids);
+	free(t->rid);
+	free(t->rtype);
 	free(t->seen);
 	free(t->times);
 	free(t->types);
@@ -106,27 +127,57 @@ const traj_info *traj_get_info(const traj *t) { return &t->info; }
 const int *traj_types(const traj *t) { return t->types; }
 const double *traj_masses(const traj *t) { return t->mass; }
 const char *traj_path(const traj *t) { return t->path; }
+const char *traj_warning(const traj *t) { return t->cut[0] ? t->cut : NULL; }
+
+void traj_minimage(const double box[3], const double tilt[3],
+		   const int periodic[3], double d[3])
+{
+	/* fractional coordinates along a, b, c of the cell whose rows are
+	** a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz), rounded to the
+	** nearest lattice vector on the periodic axes */
+	double s[3], n[3];
+	int k;
+	s[2] = box[2] > 0 ? d[2] / box[2] : 0;
+	s[1] = box[1] > 0 ? (d[1] - s[2] * tilt[2]) / box[1] : 0;
+	s[0] = box[0] > 0 ? (d[0] - s[1] * tilt[0] - s[2] * tilt[1]) / box[0]
+		: 0;
+	for (k = 0; k < 3; k++)
+		n[k] = periodic[k] && box[k] > 0 ? nearbyint(s[k]) : 0;
+	d[0] -= n[0] * box[0] + n[1] * tilt[0] + n[2] * tilt[1];
+	d[1] -= n[1] * box[1] + n[2] * tilt[2];
+	d[2] -= n[2] * box[2];
+}
+
+/* r + ia a + ib b + ic c for image flags img (a, b, c the cell rows) */
+static void traj_add_images(const double box[3], const double tilt[3],
+			    const double img[3], double r[3])
+{
+	r[0] += img[0] * box[0] + img[1] * tilt[0] + img[2] * tilt[1];
+	r[1] += img[1] * box[1] + img[2] * tilt[2];
+	r[2] += img[2] * box[2];
+}
 
 /* Turn wrapped coordinates w (natoms x 3, SI) into continuous ones. The
-** first frame is taken as is; later frames add the minimum-image step,
-** which assumes no atom crosses half a box between frames. */
+** first frame is taken as is; later frames add the minimum-image step
+** (with the box's tilt), which assumes no atom crosses half a box between
+** frames. */
 static void traj_unwrap_minimage(traj *t, const double *w, int first)
 {
 	size_t i, n = t->info.natoms;
 	int d;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		double s[3];
+		for (d = 0; d < 3; d++)
+			s[d] = w[3 * i + (size_t)d] - t->prevw[3 * i + (size_t)d];
+		if (!first && isfinite(s[0]) && isfinite(s[1]) &&
+		    isfinite(s[2]))	/* (a NaN stays on its own axis) */
+			traj_minimage(t->box, t->tilt, t->info.periodic, s);
 		for (d = 0; d < 3; d++) {
 			size_t k = 3 * i + (size_t)d;
-			if (first || !t->info.periodic[d] || !(t->box[d] > 0))
-				t->pos[k] = first ? w[k]
-					: t->pos[k] + (w[k] - t->prevw[k]);
-			else {
-				double s = w[k] - t->prevw[k];
-				s -= t->box[d] * nearbyint(s / t->box[d]);
-				t->pos[k] += s;
-			}
+			t->pos[k] = first ? w[k] : t->pos[k] + s[d];
 			t->prevw[k] = w[k];
 		}
+	}
 }
 
 /* ---------------------------------------------------------------- */
@@ -241,7 +292,70 @@ static int traj_h5_times(traj *t, const char *g, size_t nf, char *err)
 	return 0;
 }
 
-/* box edges: fixed dataset [3] or a time series edges/value [T x 3] */
+/* A box as H5MD stores it, 3 edges or a 3x3 matrix whose rows are the
+** cell vectors a, b, c (MDAnalysis and other writers store 3x3 even for
+** orthogonal boxes), into edges and tilts (file units). A matrix must be
+** in the restricted triclinic form (a along x, b in the xy plane), as
+** MDAnalysis and LAMMPS write it; a rotated cell is refused. */
+static int traj_h5_cell(traj *t, const double *v, size_t n, const char *what,
+			char *err)
+{
+	double big = 0;
+	int k;
+	if (n == 3) {
+		memcpy(t->box, v, 3 * sizeof *v);
+		t->tilt[0] = t->tilt[1] = t->tilt[2] = 0;
+		return 0;
+	}
+	for (k = 0; k < 9; k++)
+		big = fmax(big, fabs(v[k]));
+	/* float32 writers: zeros may come back as rounding noise */
+	if (fabs(v[1]) > 1e-6 * big || fabs(v[2]) > 1e-6 * big ||
+	    fabs(v[5]) > 1e-6 * big)
+		return err_set(err, "%s: %s: frame %zu: the box vectors a = (%g, "
+			       "%g, %g), b = (%g, %g, %g) are not in the "
+			       "restricted triclinic form (a along x, b in the "
+			       "xy plane): rotate the trajectory", t->path,
+			       what, t->next + 1, v[0], v[1], v[2], v[3], v[4],
+			       v[5]);
+	t->box[0] = v[0];
+	t->box[1] = v[4];
+	t->box[2] = v[8];
+	t->tilt[0] = v[3];
+	t->tilt[1] = v[6];
+	t->tilt[2] = v[7];
+	if (v[3] != 0 || v[6] != 0 || v[7] != 0)
+		t->info.triclinic = 1;
+	return 0;
+}
+
+/* the first box of a series, read on open: whether the box is triclinic
+** (and in a form we take) is known before streaming starts */
+static int traj_h5_first_box(traj *t, const char *pv, char *err)
+{
+	h5_sel sel;
+	arr a;
+	double cell[9];
+	size_t k;
+	int r;
+	if (t->info.nframes == 0)
+		return 0;
+	memset(&sel, 0, sizeof sel);
+	sel.ndim = 1;
+	sel.count[0] = 1;
+	if (h5_read(t->hf, pv, &sel, &a, err) != 0)
+		return err_prefix(err, "%s", t->path);
+	for (k = 0; k < t->nbox && k < arr_size(&a); k++)
+		cell[k] = arr_get_flat(&a, k) * t->info.length_scale;
+	r = arr_size(&a) == t->nbox ? traj_h5_cell(t, cell, t->nbox,
+						   "box/edges/value", err)
+		: err_set(err, "%s: %s: unexpected box size", t->path, pv);
+	arr_release(&a);
+	return r;
+}
+
+/* box edges: fixed dataset [3] or [3 x 3], or a time series edges/value
+** [T x 3] or [T x 3 x 3] */
 static int traj_h5_box(traj *t, const char *g, int need, char *err)
 {
 	char p[256], pv[270];
@@ -274,6 +388,16 @@ static int traj_h5_box(traj *t, const char *g, int need, char *err)
 		return err_prefix(err, "%s", t->path);
 	if (inf.kind == H5_GROUP) {
 		snprintf(pv, sizeof pv, "%s/value", p);
+		if (h5_info_get(t->hf, pv, &inf, err) != 0)
+			return err_prefix(err, "%s", t->path);
+		if (!(inf.kind == H5_DATASET && inf.numeric &&
+		      ((inf.ndim == 2 && inf.shape[1] == 3) ||
+		       (inf.ndim == 3 && inf.shape[1] == 3 &&
+			inf.shape[2] == 3))))
+			return err_set(err, "%s: %s: expected frames x 3 edges "
+				       "or frames x 3 x 3 box vectors", t->path,
+				       pv);
+		t->nbox = inf.ndim == 2 ? 3 : 9;
 		if (h5_frames_open(&t->fbox, t->hf, pv, 0, H5_ALL, 1, 0,
 				   err) != 0)
 			return err_prefix(err, "%s", t->path);
@@ -282,19 +406,21 @@ static int traj_h5_box(traj *t, const char *g, int need, char *err)
 				       "%zu", t->path, pv,
 				       h5_frames_count(t->fbox),
 				       t->info.nframes);
-		return 0;
+		return traj_h5_first_box(t, pv, err);
 	}
 	if (h5_read(t->hf, p, NULL, &v.a, err) != 0)
 		return err_prefix(err, "%s", t->path);
-	if (arr_size(&v.a) != 3) {
+	t->nbox = arr_size(&v.a);
+	if (t->nbox != 3 && !(t->nbox == 9 && v.a.ndim == 2)) {
 		arr_release(&v.a);
-		return err_set(err, "%s: %s: expected 3 edges (only "
-			       "rectangular boxes)", t->path, p);
+		return err_set(err, "%s: %s: expected 3 edges or 3 x 3 box "
+			       "vectors", t->path, p);
 	}
-	for (d = 0; d < 3; d++)
-		t->box_fixed[d] = arr_get_flat(&v.a, (size_t)d);
+	for (d = 0; d < (int)t->nbox; d++)
+		t->box_fixed[d] = arr_get_flat(&v.a, (size_t)d) *
+			t->info.length_scale;
 	arr_release(&v.a);
-	return 0;
+	return traj_h5_cell(t, t->box_fixed, t->nbox, "box/edges", err);
 }
 
 /* species per particle: species [N] or species/value [T x N] (first) */
@@ -323,9 +449,27 @@ static int traj_h5_species(traj *t, const char *g, char *err)
 		return err_set(err, "%s: %s has %zu entries for %zu particles",
 			       t->path, p, arr_size(&a), n);
 	}
-	for (k = 0; k < n; k++)
-		t->types[k] = (int)arr_get_flat(&a, k);
+	for (k = 0; k < n; k++) {
+		double v = arr_get_flat(&a, k);
+		if (!(v >= INT_MIN && v <= INT_MAX && v == floor(v))) {
+			arr_release(&a);
+			return err_set(err, "%s: %s: species of particle %zu "
+				       "is %g, not an integer", t->path, p,
+				       k + 1, v);
+		}
+		t->types[k] = (int)v;
+	}
 	arr_release(&a);
+	/* species per frame (one row per position frame; a series sampled
+	** otherwise is read at its first row only): streamed and compared
+	** with the first frame's */
+	if (sel.ndim && h5_frames_open(&t->fspec, t->hf, p, 0, H5_ALL, 1, 0,
+				       err) != 0)
+		return err_prefix(err, "%s", t->path);
+	if (t->fspec && h5_frames_count(t->fspec) != t->info.nframes) {
+		h5_frames_close(t->fspec);
+		t->fspec = NULL;
+	}
 	return 0;
 }
 
@@ -456,13 +600,32 @@ static int traj_h5_read_next(traj *t, h5_frames *fs, double *dst, size_t n,
 	return r;
 }
 
+/* a frame's row of species/value must repeat the first frame's types (a
+** particle must not move from one species to another half-way); the
+** work buffer's image half is free here */
+static int traj_h5_species_next(traj *t, char *err)
+{
+	size_t k, n = t->info.natoms;
+	double *sp = t->work + 3 * n;
+	if (traj_h5_read_next(t, t->fspec, sp, n, 1.0, "species/value",
+			      err) != 0)
+		return -1;
+	for (k = 0; k < n; k++)
+		if (sp[k] != (double)t->types[k])
+			return err_set(err, "%s: species/value: frame %zu: "
+				       "particle %zu has species %g, in the "
+				       "first frame %d (types must not change)",
+				       t->path, t->next + 1, k + 1, sp[k],
+				       t->types[k]);
+	return 0;
+}
+
 /* positions of the next frame, unwrapped as the file allows: image flags,
 ** else minimum image (t->prevw keeps the previous wrapped frame) */
 static int traj_next_h5md(traj *t, traj_frame *fr, char *err)
 {
 	size_t k, n3 = 3 * t->info.natoms;
 	double ls = t->info.length_scale;
-	int d;
 	if (t->next >= t->info.nframes)
 		return 0;
 	if (t->work == NULL &&
@@ -473,19 +636,23 @@ static int traj_next_h5md(traj *t, traj_frame *fr, char *err)
 			      err) != 0)
 		return -1;
 	if (t->fbox != NULL) {
-		if (traj_h5_read_next(t, t->fbox, t->box, 3, ls,
-				      "box/edges/value", err) != 0)
+		double cell[9];
+		if (traj_h5_read_next(t, t->fbox, cell, t->nbox, ls,
+				      "box/edges/value", err) != 0 ||
+		    traj_h5_cell(t, cell, t->nbox, "box/edges/value", err))
 			return -1;
-	} else
-		for (d = 0; d < 3; d++)
-			t->box[d] = t->box_fixed[d] * ls;
+	}	/* (a fixed box was set, in m, on open) */
+	if (t->fspec != NULL && traj_h5_species_next(t, err) != 0)
+		return -1;
 	if (t->info.wrap == TRAJ_IMAGES) {
 		double *img = t->work + n3;
 		if (traj_h5_read_next(t, t->fimg, img, n3, 1.0, "image/value",
 				      err) != 0)
 			return -1;
-		for (k = 0; k < n3; k++)
-			t->pos[k] = t->work[k] + img[k] * t->box[k % 3];
+		for (k = 0; k < n3; k += 3) {
+			memcpy(t->pos + k, t->work + k, 3 * sizeof *t->pos);
+			traj_add_images(t->box, t->tilt, img + k, t->pos + k);
+		}
 	} else if (t->info.wrap == TRAJ_MINIMAGE)
 		traj_unwrap_minimage(t, t->work, t->next == 0);
 	else
@@ -539,11 +706,13 @@ static int traj_lmp_number(traj *t, double *v, const char *what, char *err)
 /* column roles in an ATOMS header */
 typedef struct traj_cols {
 	int id, type, x[3], img[3], ncol;
+	unsigned char used[TRAJ_MAXCOL];	/* columns read as numbers */
 	int kind;		/* 0 x, 1 xs (scaled), 2 xu, 3 xsu */
 } traj_cols;
 
 static int traj_lmp_columns(traj *t, traj_cols *c, char *err)
 {
+	const char *tname = t->type_column[0] ? t->type_column : "type";
 	static const char *names[4][3] = {
 		{"x", "y", "z"}, {"xs", "ys", "zs"}, {"xu", "yu", "zu"},
 		{"xsu", "ysu", "zsu"}
@@ -559,7 +728,7 @@ static int traj_lmp_columns(traj *t, traj_cols *c, char *err)
 	     tok = strtok_r(NULL, " \t", &save), col++) {
 		if (strcmp(tok, "id") == 0)
 			c->id = col;
-		else if (strcmp(tok, "type") == 0)
+		else if (strcmp(tok, tname) == 0)
 			c->type = col;
 		for (k = 0; k < 4; k++)
 			for (d = 0; d < 3; d++)
@@ -573,9 +742,16 @@ static int traj_lmp_columns(traj *t, traj_cols *c, char *err)
 	if (col > TRAJ_MAXCOL)
 		return err_set(err, "%s: line %lld: more than %d columns",
 			       t->path, t->lineno, TRAJ_MAXCOL);
-	if (c->id < 0 || c->type < 0)
-		return err_set(err, "%s: line %lld: ATOMS needs columns id and "
-			       "type", t->path, t->lineno);
+	memset(c->used, 0, sizeof c->used);
+	if (c->id < 0)
+		return err_set(err, "%s: line %lld: ATOMS has no 'id' column "
+			       "(atoms are matched between frames by id)",
+			       t->path, t->lineno);
+	if (c->type < 0)
+		return err_set(err, "%s: line %lld: ATOMS has no '%s' column: "
+			       "name a column of integer types with "
+			       "type_column (--type-column), e.g. mol",
+			       t->path, t->lineno, tname);
 	/* prefer unwrapped columns, then wrapped, then scaled */
 	{
 		static const int order[4] = {2, 3, 0, 1};
@@ -584,8 +760,13 @@ static int traj_lmp_columns(traj *t, traj_cols *c, char *err)
 			if (pos[kk][0] >= 0 && pos[kk][1] >= 0 &&
 			    pos[kk][2] >= 0) {
 				c->kind = kk;
-				for (d = 0; d < 3; d++)
+				for (d = 0; d < 3; d++) {
 					c->x[d] = pos[kk][d];
+					c->used[c->x[d]] = 1;
+					if (c->img[d] >= 0)
+						c->used[c->img[d]] = 1;
+				}
+				c->used[c->id] = c->used[c->type] = 1;
 				return 0;
 			}
 		}
@@ -618,16 +799,14 @@ static int traj_cmp_ll(const void *a, const void *b)
 }
 
 /* first frame only: the sorted id list (ids must be unique) */
-static int traj_lmp_ids(traj *t, const double *rows, const traj_cols *c,
-			size_t n, char *err)
+static int traj_lmp_ids(traj *t, size_t n, char *err)
 {
 	size_t k;
 	t->ids = err_calloc(n ? n : 1, sizeof *t->ids, err);
 	t->seen = err_calloc(n ? n : 1, 1, err);
 	if (t->ids == NULL || t->seen == NULL)
 		return -1;
-	for (k = 0; k < n; k++)
-		t->ids[k] = (long long)rows[k * (size_t)c->ncol + (size_t)c->id];
+	memcpy(t->ids, t->rid, n * sizeof *t->ids);
 	qsort(t->ids, n, sizeof *t->ids, traj_cmp_ll);
 	t->ids_dense = 1;
 	for (k = 0; k < n; k++) {
@@ -640,22 +819,66 @@ static int traj_lmp_ids(traj *t, const double *rows, const traj_cols *c,
 	return 0;
 }
 
-/* parse n rows of ncol numbers into rows */
+/* an id or type field: decimal digits only (no fraction, exponent or
+** hex: a type of 1.9 must not become 1) within [lo, hi] */
+static int traj_lmp_int(const char *s, char **end, long long lo,
+			long long hi, long long *v)
+{
+	long long x;
+	errno = 0;
+	x = strtoll(s, end, 10);
+	if (*end == s || errno == ERANGE || x < lo || x > hi ||
+	    (**end != 0 && !isspace((unsigned char)**end)))
+		return -1;
+	*v = x;
+	return 0;
+}
+
+/* parse n rows of ncol numbers into rows, ids and types into t->rid and
+** t->rtype */
 static int traj_lmp_rows(traj *t, double *rows, const traj_cols *c,
 			 size_t n, char *err)
 {
 	size_t k;
 	int j;
+	t->row0 = t->lineno;
 	for (k = 0; k < n; k++) {
 		char *s, *end;
+		long long v;
 		if (!traj_getline(t))
 			return err_set(err, "%s: unexpected end of file in the "
 				       "atoms of frame %zu (%zu of %zu rows)",
 				       t->path, t->next + 1, k, n);
 		s = t->line;
 		for (j = 0; j < c->ncol; j++) {
-			rows[k * (size_t)c->ncol + (size_t)j] = strtod(s, &end);
-			if (end == s)
+			double *dst = &rows[k * (size_t)c->ncol + (size_t)j];
+			if (j == c->id || j == c->type) {
+				int id = j == c->id;
+				const char *tok = s + strspn(s, " \t");
+				int tl = (int)strcspn(tok, " \t");
+				if (traj_lmp_int(s, &end, 1, id ? LLONG_MAX
+						 : INT_MAX, &v) != 0)
+					return err_set(err, "%s: line %lld: "
+						       "atom %s '%.*s' is not "
+						       "an integer 1..%s",
+						       t->path, t->lineno,
+						       id ? "id" : "type",
+						       tl > 40 ? 40 : tl, tok,
+						       id ? "2^63-1" : "2^31-1");
+				if (id)
+					t->rid[k] = v;
+				else
+					t->rtype[k] = (int)v;
+				*dst = 0;
+			} else if (c->used[j])
+				*dst = strtod(s, &end);
+			else {	/* a column not read (element names...) */
+				end = s + strspn(s, " \t");
+				end += strcspn(end, " \t");
+				*dst = 0;
+			}
+			if (end == s || (!c->used[j] && end == s +
+					 strspn(s, " \t")))
 				return err_set(err, "%s: line %lld: expected "
 					       "%d numbers", t->path,
 					       t->lineno, c->ncol);
@@ -665,11 +888,72 @@ static int traj_lmp_rows(traj *t, double *rows, const traj_cols *c,
 	return 0;
 }
 
+/* The BOX BOUNDS item (its header line is in t->line): boundary flags
+** and three lines of bounds, each followed by a tilt factor when the box
+** is triclinic ("xy xz yz": xy on the x line, xz on y, yz on z). LAMMPS
+** writes the bounding box of a tilted cell; the cell's own bounds are
+** that box less the extent of the tilts. */
+static int traj_lmp_box(traj *t, char *err)
+{
+	char *tok, *save = NULL;
+	double b[3][3], xy, xz, yz, hi[3];
+	int d, k, ntilt = 0, nf = 0;
+	for (tok = strtok_r(t->line + 16, " \t", &save); tok != NULL;
+	     tok = strtok_r(NULL, " \t", &save)) {
+		if (!strcmp(tok, "xy") || !strcmp(tok, "xz") ||
+		    !strcmp(tok, "yz"))
+			ntilt++;
+		else if (nf < 3)
+			t->info.periodic[nf++] = strcmp(tok, "pp") == 0;
+	}
+	for (; nf < 3; nf++)
+		t->info.periodic[nf] = 1;
+	if (ntilt != 0 && ntilt != 3)
+		return err_set(err, "%s: line %lld: a triclinic box needs the "
+			       "tilts xy xz yz", t->path, t->lineno);
+	for (d = 0; d < 3; d++) {
+		char *s, *end;
+		if (!traj_getline(t))
+			return err_set(err, "%s: unexpected end of file in the "
+				       "box", t->path);
+		for (s = t->line, k = 0; k < (ntilt ? 3 : 2); k++, s = end) {
+			b[d][k] = strtod(s, &end);
+			if (end == s || !isfinite(b[d][k]))
+				return err_set(err, "%s: line %lld: expected "
+					       "%s", t->path, t->lineno,
+					       ntilt ? "lo hi tilt" : "lo hi");
+		}
+		if (!ntilt)
+			b[d][2] = 0;
+	}
+	xy = b[0][2];
+	xz = b[1][2];
+	yz = b[2][2];
+	t->lo[0] = b[0][0] - fmin(fmin(0, xy), fmin(xz, xy + xz));
+	hi[0] = b[0][1] - fmax(fmax(0, xy), fmax(xz, xy + xz));
+	t->lo[1] = b[1][0] - fmin(0, yz);
+	hi[1] = b[1][1] - fmax(0, yz);
+	t->lo[2] = b[2][0];
+	hi[2] = b[2][1];
+	for (d = 0; d < 3; d++) {
+		t->box[d] = hi[d] - t->lo[d];
+		if (!(t->box[d] > 0))
+			return err_set(err, "%s: line %lld: box bounds must be "
+				       "lo < hi%s", t->path, t->lineno - 2 + d,
+				       ntilt ? " (after the tilts)" : "");
+	}
+	t->tilt[0] = xy;
+	t->tilt[1] = xz;
+	t->tilt[2] = yz;
+	if (xy != 0 || xz != 0 || yz != 0)
+		t->info.triclinic = 1;
+	return 0;
+}
+
 /* the header of one frame up to the ATOMS line; 0 at a clean end */
 static int traj_lmp_header(traj *t, double *step, size_t *n, char *err)
 {
 	double v;
-	int d;
 	do {
 		if (!traj_getline(t))
 			return 0;
@@ -681,60 +965,83 @@ static int traj_lmp_header(traj *t, double *step, size_t *n, char *err)
 	    traj_lmp_expect(t, "NUMBER OF ATOMS", err) != 0 ||
 	    traj_lmp_number(t, &v, "the number of atoms", err) != 0)
 		return -1;
-	if (!(v >= 0) || v > 1e12)
-		return err_set(err, "%s: line %lld: bad number of atoms",
-			       t->path, t->lineno);
+	if (!(v >= 0) || v > TRAJ_MAXATOMS || v != floor(v))
+		return err_set(err, "%s: line %lld: the number of atoms must "
+			       "be an integer 0..%d", t->path, t->lineno,
+			       TRAJ_MAXATOMS);
+	if (!isfinite(*step))
+		return err_set(err, "%s: line %lld: the timestep is not "
+			       "finite", t->path, t->lineno - 2);
 	*n = (size_t)v;
 	if (traj_lmp_expect(t, "BOX BOUNDS", err) != 0)
 		return -1;
-	if (strstr(t->line, "xy") != NULL)
-		return err_set(err, "%s: line %lld: triclinic boxes are not "
-			       "supported", t->path, t->lineno);
-	{
-		char *tok, *save = NULL;
-		d = 0;
-		for (tok = strtok_r(t->line + 16, " \t", &save);
-		     tok != NULL && d < 3; tok = strtok_r(NULL, " \t", &save))
-			t->info.periodic[d++] = strcmp(tok, "pp") == 0;
-		for (; d < 3; d++)
-			t->info.periodic[d] = 1;
-	}
-	for (d = 0; d < 3; d++) {
-		char *end;
-		double hi;
-		if (!traj_getline(t))
-			return err_set(err, "%s: unexpected end of file in the "
-				       "box", t->path);
-		t->lo[d] = strtod(t->line, &end);
-		hi = strtod(end, NULL);
-		t->box[d] = hi - t->lo[d];
-		if (!(t->box[d] > 0))
-			return err_set(err, "%s: line %lld: box bounds must be "
-				       "lo < hi", t->path, t->lineno);
-	}
+	if (traj_lmp_box(t, err) != 0)
+		return -1;
 	if (traj_lmp_expect(t, "ATOMS", err) != 0)
 		return -1;
 	return 1;
 }
 
-/* count frames without parsing them, for block sizes known up front */
-static int traj_lmp_count(traj *t, char *err)
+/* Count frames without parsing them, and check that each has the nine
+** header lines plus one line per atom: a dump cut mid-frame (a run still
+** writing, a full disk) must not be analysed on the frames before the cut
+** without a word. o->truncated drops an incomplete last frame instead
+** (t->cut says where the file was cut). A last line without a newline
+** counts as cut: its last number may have lost digits. */
+static int traj_lmp_count(traj *t, const traj_opts *o, char *err)
 {
 	FILE *f = fopen(t->path, "r");
-	char buf[4096];
-	size_t n = 0;
-	int bol = 1;
+	char *buf = NULL;
+	size_t cap = 0, n = 0, li = 0, want = 0;
+	long long line = 0, start = 0;
+	ssize_t len;
+	int nl = 1, r = 0;
 	if (f == NULL)
 		return err_set(err, "%s: cannot open", t->path);
-	while (fgets(buf, sizeof buf, f) != NULL) {
-		size_t len = strlen(buf);
-		if (bol && strncmp(buf, "ITEM: TIMESTEP", 14) == 0)
+	while ((len = getline(&buf, &cap, f)) >= 0) {
+		line++;
+		nl = len > 0 && buf[len - 1] == '\n';
+		if (strncmp(buf, "ITEM: TIMESTEP", 14) == 0) {
+			if (n > 0 && li != want) {
+				r = err_set(err, "%s: frame %zu (line %lld) "
+					    "has %zu lines, expected %zu (9 "
+					    "header lines and one per atom)",
+					    t->path, n, start, li, want);
+				break;
+			}
 			n++;
-		bol = len > 0 && buf[len - 1] == '\n';
+			li = 0;
+			want = 9;
+			start = line;
+		}
+		if (n == 0 || buf[0] == '\n' || buf[0] == 0)
+			continue;
+		if (++li == 4) {	/* the number of atoms */
+			char *end;
+			double v = strtod(buf, &end);
+			if (end != buf && v >= 0 && v <= TRAJ_MAXATOMS &&
+			    v == floor(v))
+				want = 9 + (size_t)v;
+		}
 	}
+	free(buf);
 	fclose(f);
+	if (r == 0 && n > 0 && (li != want || !nl)) {
+		if (!o->truncated)
+			return err_set(err, "%s: truncated: the file ends "
+				       "(end of file at line %lld) inside "
+				       "frame %zu, which has %zu of its %zu "
+				       "lines%s; frames 1..%zu are complete "
+				       "(option truncated / --truncated uses "
+				       "them)", t->path, line, n, li, want,
+				       nl ? "" : " (the last without a newline)",
+				       n - 1);
+		snprintf(t->cut, sizeof t->cut, "truncated at line %lld in "
+			 "frame %zu: using frames 1..%zu", line, n, n - 1);
+		n--;
+	}
 	t->info.nframes = n;
-	return 0;
+	return r;
 }
 
 static int traj_next_lammps(traj *t, traj_frame *fr, char *err);
@@ -742,48 +1049,78 @@ static int traj_lmp_first(traj *t, char *err);
 
 static int traj_open_lammps(traj *t, const traj_opts *o, char *err)
 {
+	if (o->type_column && strlen(o->type_column) >= sizeof t->type_column)
+		return err_set(err, "%s: type column name '%.40s' is too long",
+			       t->path, o->type_column);
+	if (o->type_column)
+		strcpy(t->type_column, o->type_column);
 	t->info.format = TRAJ_LAMMPS;
 	t->info.has_box = 1;
 	t->info.length_scale = o->length_scale > 0 ? o->length_scale : 1e-10;
 	t->info.time_scale = o->time_scale > 0 ? o->time_scale : 1e-15;
-	if (traj_lmp_count(t, err) != 0)
+	if (traj_lmp_count(t, o, err) != 0)
 		return -1;
 	if (t->info.nframes == 0)
-		return err_set(err, "%s: no 'ITEM: TIMESTEP' (not a LAMMPS "
-			       "dump?)", t->path);
+		return err_set(err, "%s: no complete frame (no 'ITEM: "
+			       "TIMESTEP': not a LAMMPS dump?)", t->path);
 	t->fp = fopen(t->path, "r");
 	if (t->fp == NULL)
 		return err_set(err, "%s: cannot open", t->path);
 	return traj_lmp_first(t, err);
 }
 
-/* atoms of one frame into slots by id, positions unwrapped */
+/* the position of one row (file units) into x (m): scaled coordinates
+** are fractions of the cell's vectors, image flags add cell vectors */
+static void traj_lmp_position(const traj *t, const double *r,
+			      const traj_cols *c, double x[3])
+{
+	const double *L = t->box, *tl = t->tilt;
+	double im[3];
+	int d;
+	for (d = 0; d < 3; d++)
+		x[d] = r[c->x[d]];
+	if (c->kind & 1) {	/* scaled */
+		x[0] = t->lo[0] + x[0] * L[0] + x[1] * tl[0] + x[2] * tl[1];
+		x[1] = t->lo[1] + x[1] * L[1] + x[2] * tl[2];
+		x[2] = t->lo[2] + x[2] * L[2];
+	}
+	if (c->kind < 2) {
+		for (d = 0; d < 3; d++)
+			im[d] = c->img[d] >= 0 ? r[c->img[d]] : 0;
+		traj_add_images(L, tl, im, x);
+	}
+	for (d = 0; d < 3; d++)
+		x[d] *= t->info.length_scale;
+}
+
+/* atoms of one frame into slots by id, positions unwrapped; a type that
+** differs from the first frame's is an error (it would move an atom from
+** one species to another half-way) */
 static int traj_lmp_atoms(traj *t, const double *rows, const traj_cols *c,
 			  double *w, char *err)
 {
 	size_t k, n = t->info.natoms, nc = (size_t)c->ncol;
-	double ls = t->info.length_scale;
-	int d, first = t->next == 0;
+	int first = t->next == 0;
 	memset(t->seen, 0, n);
 	for (k = 0; k < n; k++) {
 		const double *r = rows + k * nc;
-		long s = traj_lmp_slot(t, (long long)r[c->id]);
+		long s = traj_lmp_slot(t, t->rid[k]);
 		if (s < 0 || t->seen[s])
-			return err_set(err, "%s: frame %zu: atom id %.0f %s",
-				       t->path, t->next + 1, r[c->id], s < 0 ?
-				       "was not in the first frame" :
-				       "appears twice");
+			return err_set(err, "%s: line %lld: frame %zu: atom id "
+				       "%lld %s", t->path, t->row0 + 1 +
+				       (long long)k, t->next + 1, t->rid[k],
+				       s < 0 ? "was not in the first frame"
+				       : "appears twice");
 		t->seen[s] = 1;
 		if (first)
-			t->types[s] = (int)r[c->type];
-		for (d = 0; d < 3; d++) {
-			double x = r[c->x[d]];
-			if (c->kind & 1)	/* scaled */
-				x = t->lo[d] + x * t->box[d];
-			if (c->kind < 2 && c->img[d] >= 0)
-				x += r[c->img[d]] * t->box[d];
-			w[3 * (size_t)s + (size_t)d] = x * ls;
-		}
+			t->types[s] = t->rtype[k];
+		else if (t->types[s] != t->rtype[k])
+			return err_set(err, "%s: line %lld: frame %zu: atom id "
+				       "%lld has type %d, in the first frame "
+				       "%d (types must not change)", t->path,
+				       t->row0 + 1 + (long long)k, t->next + 1,
+				       t->rid[k], t->rtype[k], t->types[s]);
+		traj_lmp_position(t, r, c, w + 3 * (size_t)s);
 	}
 	return 0;
 }
@@ -795,11 +1132,15 @@ static int traj_next_lammps(traj *t, traj_frame *fr, char *err)
 	traj_cols c;
 	int r, d;
 	memset(&c, 0, sizeof c);
+	if (t->next >= t->info.nframes)
+		return 0;	/* (a truncated last frame is not read) */
 	r = traj_lmp_header(t, &step, &n, err);
 	if (r <= 0)
 		return r;
 	if (t->next == 0) {
-		if (traj_alloc_atoms(t, n, err) != 0)
+		if (traj_alloc_atoms(t, n, err) != 0 ||
+		    !(t->rid = err_calloc(n ? n : 1, sizeof *t->rid, err)) ||
+		    !(t->rtype = err_calloc(n ? n : 1, sizeof *t->rtype, err)))
 			return -1;
 	} else if (n != t->info.natoms)
 		return err_set(err, "%s: frame %zu (timestep %.0f) has %zu "
@@ -817,12 +1158,14 @@ static int traj_next_lammps(traj *t, traj_frame *fr, char *err)
 	if (r == 0)
 		r = traj_lmp_rows(t, rows, &c, n, err);
 	if (r == 0 && t->next == 0)
-		r = traj_lmp_ids(t, rows, &c, n, err);
+		r = traj_lmp_ids(t, n, err);
 	if (r == 0)
 		r = traj_lmp_atoms(t, rows, &c, w, err);
 	if (r == 0) {
-		for (d = 0; d < 3; d++)
+		for (d = 0; d < 3; d++) {
 			t->box[d] *= t->info.length_scale;
+			t->tilt[d] *= t->info.length_scale;
+		}
 		if (t->info.wrap == TRAJ_MINIMAGE)
 			traj_unwrap_minimage(t, w, t->next == 0);
 		else
@@ -1017,6 +1360,38 @@ int traj_open(traj **out, const char *path, const traj_opts *o, char *err)
 	return 0;
 }
 
+/* A NaN or Inf position (a blown-up run, a corrupt file) would give NaN
+** MSDs that print as missing values: an error naming the frame and atom
+** (LAMMPS: its id; H5MD: its 1-based index). So is a box that cannot
+** unwrap. */
+static int traj_check_frame(const traj *t, const traj_frame *fr, char *err)
+{
+	size_t k, n3 = 3 * t->info.natoms;
+	int d;
+	if (!isfinite(fr->time))
+		return err_set(err, "%s: frame %zu: time is not finite",
+			       t->path, t->next + 1);
+	for (k = 0; k < n3; k++)
+		if (!isfinite(t->pos[k])) {
+			size_t a = k / 3;
+			long long id = t->info.format != TRAJ_LAMMPS ||
+				t->ids_dense ? (long long)a + 1 : t->ids[a];
+			return err_set(err, "%s: frame %zu: atom %s%lld: %c "
+				       "position is not finite (%g)", t->path,
+				       t->next + 1, t->info.format ==
+				       TRAJ_LAMMPS ? "id " : "", id,
+				       "xyz"[k % 3], t->pos[k]);
+		}
+	for (d = 0; d < 3 && t->info.wrap != TRAJ_UNWRAPPED; d++)
+		if (t->info.periodic[d] && !(isfinite(t->box[d]) &&
+					     t->box[d] > 0 &&
+					     isfinite(t->tilt[d])))
+			return err_set(err, "%s: frame %zu: box edge %c is %g "
+				       "(tilt %g)", t->path, t->next + 1,
+				       "xyz"[d], t->box[d], t->tilt[d]);
+	return 0;
+}
+
 int traj_next(traj *t, traj_frame *fr, char *err)
 {
 	int r;
@@ -1032,6 +1407,8 @@ int traj_next(traj *t, traj_frame *fr, char *err)
 		: traj_next_synth(t, fr);
 	if (r != 1)
 		return r;
+	if (traj_check_frame(t, fr, err) != 0)
+		return -1;
 	if (!(fr->time > t->last_time))
 		return err_set(err, "%s: frame %zu: time %g s does not follow "
 			       "%g s (time must increase)", t->path, t->next + 1,
@@ -1040,6 +1417,7 @@ int traj_next(traj *t, traj_frame *fr, char *err)
 	fr->pos = t->pos;
 	fr->index = t->next++;
 	memcpy(fr->box, t->box, sizeof fr->box);
+	memcpy(fr->tilt, t->tilt, sizeof fr->tilt);
 	if (!t->info.has_box)
 		fr->box[0] = fr->box[1] = fr->box[2] = NAN;
 	return 1;
@@ -1067,6 +1445,10 @@ static int traj_slurp(traj *src, double **pos, double **time, size_t *nf,
 	*pos = NULL;
 	*time = NULL;
 	while ((r = traj_next(src, &fr, err)) == 1) {
+		if (fr.tilt[0] != 0 || fr.tilt[1] != 0 || fr.tilt[2] != 0)
+			return err_set(err, "traj: frame %zu has a triclinic "
+				       "box: the writers take orthogonal "
+				       "boxes only", fr.index + 1);
 		if (k == 0 || k == cap) {
 			double *p, *tt;
 			if (k == cap)
@@ -1229,6 +1611,12 @@ int traj_write_lammps(const char *path, traj *src, traj_out how,
 	if (f == NULL)
 		return err_set(err, "%s: cannot write", tmp);
 	while ((r = traj_next(src, &fr, err)) == 1) {
+		if (fr.tilt[0] != 0 || fr.tilt[1] != 0 || fr.tilt[2] != 0) {
+			r = err_set(err, "%s: frame %zu has a triclinic box: "
+				    "the writers take orthogonal boxes only",
+				    path, fr.index + 1);
+			break;
+		}
 		if (how != TRAJ_OUT_UNWRAPPED &&
 		    !(fr.box[0] > 0 && fr.box[1] > 0 && fr.box[2] > 0)) {
 			r = err_set(err, "%s: cannot wrap without a box", path);

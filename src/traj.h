@@ -3,9 +3,11 @@
 ** (plain C core, no Lua).
 **
 ** Sources: H5MD files (/particles/<group>/position/{value,time,step},
-** /particles/<group>/box/edges, species), LAMMPS text dumps (columns
-** id type and x y z, xs ys zs with or without ix iy iz image flags, or
-** xu yu zu), and a synthetic generator of correlated random walks used
+** /particles/<group>/box/edges as 3 edges or 3x3 cell vectors, fixed or
+** per frame, species), LAMMPS text dumps (orthogonal or triclinic boxes;
+** columns id type and x y z, xs ys zs with or without ix iy iz image
+** flags, or xu yu zu), and a synthetic generator of correlated random
+** walks used
 ** by tests and benchmarks. Every source hands out positions unwrapped
 ** and in SI units (m, s), atoms in a fixed order (LAMMPS: sorted by id),
 ** one frame at a time: memory is a few frames whatever the length.
@@ -42,6 +44,10 @@ typedef struct traj_opts {
 				** LAMMPS timestep; 0: ps (H5MD), fs (LAMMPS) */
 	int unwrapped;		/* positions are already unwrapped (no box
 				** needed) */
+	const char *type_column;	/* LAMMPS: the column of integer
+					** types (NULL: "type") */
+	int truncated;		/* LAMMPS: a last frame cut short is
+				** dropped (see traj_warning), not an error */
 } traj_opts;
 
 /* correlated random walks: pair k (k < min(ncat, nan)) shares a common
@@ -65,6 +71,7 @@ typedef struct traj_info {
 	size_t natoms;
 	size_t nframes;			/* counted on open */
 	int has_box;
+	int triclinic;			/* some frame has a tilted box */
 	int periodic[3];
 	double length_scale, time_scale;
 	char group[128];		/* H5MD group */
@@ -72,10 +79,20 @@ typedef struct traj_info {
 
 typedef struct traj_frame {
 	const double *pos;	/* natoms x 3, unwrapped, m */
-	double box[3];		/* edges, m (NaN without a box) */
+	double box[3];		/* edges lx, ly, lz, m (NaN without a box) */
+	double tilt[3];		/* xy, xz, yz, m (0: orthogonal box) */
 	double time;		/* s */
 	size_t index;		/* 0-based frame number */
 } traj_frame;
+
+/* Boxes. An orthogonal box has edges lx, ly, lz; a triclinic one (LAMMPS
+** "BOX BOUNDS xy xz yz", an H5MD 3x3 edges matrix) is the cell whose rows
+** are a = (lx, 0, 0), b = (xy, ly, 0), c = (xz, yz, lz) (LAMMPS'
+** restricted form; its volume is lx ly lz). Image flags add ia a + ib b +
+** ic c; the minimum image rounds fractional coordinates. */
+/* the minimum image of displacement d in place (periodic axes only) */
+void traj_minimage(const double box[3], const double tilt[3],
+		   const int periodic[3], double d[3]);
 
 int traj_open(traj **t, const char *path, const traj_opts *o, char *err);
 int traj_open_synth(traj **t, const traj_synth *s, char *err);
@@ -85,6 +102,8 @@ const traj_info *traj_get_info(const traj *t);
 /* per-atom type (LAMMPS type, H5MD species; 0 when the file has none) */
 const int *traj_types(const traj *t);
 const char *traj_path(const traj *t);
+/* what the reader dropped (a truncated last frame), or NULL */
+const char *traj_warning(const traj *t);
 /* per-atom masses from the file (H5MD mass), NULL when it has none */
 const double *traj_masses(const traj *t);
 

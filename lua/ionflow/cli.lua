@@ -7,6 +7,7 @@
 --     defaults = {blocks = 5}})
 --   if not o.path then o:die("no trajectory file") end
 --   local n = o:num("q_bins", true)       -- --q-bins 12 -> 12, or nil
+--   o:bound("n_times", 2, 100000, true)   -- dies unless an integer 2..1e5
 --
 -- `--long-name value` sets o.long_name; a name in flags takes no value and
 -- sets true; `-x value` uses the short table (`-h` is --help unless short
@@ -44,12 +45,35 @@ function methods:num(k, int)
   local s = rawget(self, k)
   if s == nil then return nil end
   local v = tonumber(s)
+  if v ~= v or v == math.huge or v == -math.huge then v = nil end
   if v == nil or (int and math.type(v) ~= "integer") then
     local spec = getmetatable(self).spec
     local dash = (#k == 1 and spec.short and spec.short[k] == k) and "-" or "--"
     self:die(string.format("%s%s needs a%s number, got %q", dash,
       (k:gsub("_", "-")), int and "n integer" or "", tostring(s)))
   end
+  return v
+end
+
+-- the option k (absent: nil) as a number in [lo, hi] (above lo only when
+-- open is set), an integer when int; out of range, it dies naming the
+-- option and the bound: nothing is clamped, no size is unbounded
+function methods:bound(k, lo, hi, int, open)
+  local v = rawget(self, k)
+  if v == nil then return nil end
+  if type(v) ~= "number" then v = self:num(k, int) end
+  if int then v = math.tointeger(v) or v end
+  if (int and math.type(v) ~= "integer") or v < lo or v > hi or (open and v == lo) then
+    local function fmt(x)
+      return (math.tointeger(x) and string.format("%d", x)) or string.format("%g", x)
+    end
+    self:die(string.format("%s%s must be %s%s, got %s", #k == 1 and "-" or "--",
+      (k:gsub("_", "-")), int and "an integer " or "",
+      open and ("> " .. fmt(lo) .. (hi < math.huge and (" and <= " .. fmt(hi)) or ""))
+      or (hi < math.huge and (fmt(lo) .. ".." .. fmt(hi)) or (">= " .. fmt(lo))),
+      type(v) == "number" and fmt(v) or tostring(rawget(self, k))))
+  end
+  self[k] = v
   return v
 end
 

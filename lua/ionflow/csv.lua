@@ -7,9 +7,46 @@
 --   csv.write("out.csv", {"x_m", "c_mol_per_L"}, {xs, cs})   -- atomic
 --
 -- Lines starting with '#' are comments and blank lines are skipped. Every
--- field must be a number; a bad field is an error naming file, line and column.
+-- field must be a decimal number (hex, inf, nan and numbers that overflow,
+-- 1e999, are not); a bad field is an error naming file, line and column.
 
 local M = {}
+
+-- a field as a finite decimal number, or nil
+local function number(f)
+  if not (f:match("^[%+%-]?%d+%.?%d*$") or f:match("^[%+%-]?%d*%.%d+$") or
+      f:match("^[%+%-]?%d+%.?%d*[eE][%+%-]?%d+$") or
+      f:match("^[%+%-]?%d*%.%d+[eE][%+%-]?%d+$")) then
+    return nil
+  end
+  local v = tonumber(f)
+  if v == nil or v ~= v or v == math.huge or v == -math.huge then return nil end
+  return v
+end
+M.number = number
+
+-- a field that is not a number but reads like one with a typo (O.01 for
+-- 0.01, 1.2l): it has digits, and more than half its characters are
+-- digits, points, signs or exponent letters. Column names (x_m, T_K, g2,
+-- H2O) do not.
+local function typo(f)
+  if not f:find("%d") then return false end
+  local _, k = f:gsub("[%d%.%+%-eE]", "")
+  return k * 2 > #f
+end
+
+-- the first row is a header when no field of it is a number and none reads
+-- like a mistyped number; returns is_header, or nil and the offending
+-- field's index when the row is neither a header nor data
+local function header_row(fields)
+  local suspect
+  for i, f in ipairs(fields) do
+    if number(f) then return false end
+    if typo(f) then suspect = suspect or i end
+  end
+  if suspect then return nil, suspect end
+  return true
+end
 
 local function split(line)
   local out = {}
@@ -20,13 +57,19 @@ local function split(line)
 end
 
 -- Read a numeric table. opts.header: the first non-comment line names the
--- columns (default: detected, a first line with a non-numeric field).
+-- columns (true), or is data (false); by default it is a header when no
+-- field of it is a number and none reads like a mistyped number.
 -- Returns {names = {...} or nil, columns = {{...}, ...}, nrows = n,
 -- col = function(name) -> column}.
 function M.read(path, opts)
   opts = opts or {}
   local f, msg = io.open(path, "r")
   if not f then error("csv.read: cannot open " .. tostring(msg), 2) end
+  local okr, rmsg = f:read(0)
+  if okr == nil and rmsg then
+    f:close()
+    error("csv.read: cannot read " .. path .. ": " .. tostring(rmsg), 2)
+  end
   sys.note_input(path)   -- no result of this run may replace it
   local names, columns, nrows, lineno = nil, nil, 0, 0
   for line in f:lines() do
@@ -35,8 +78,15 @@ function M.read(path, opts)
     if line:match("^%s*$") or line:match("^%s*#") then goto continue end
     local fields = split(line)
     if not columns then
-      local numeric = tonumber(fields[1]) ~= nil
-      if opts.header or (opts.header == nil and not numeric) then
+      local head, bad = opts.header, nil
+      if head == nil then head, bad = header_row(fields) end
+      if head == nil then
+        f:close()
+        error(string.format("csv.read: %s:%d: column %d is not a number: '%s' " ..
+          "(the first row is not a header: it reads like data)",
+          path, lineno, bad, fields[bad]), 2)
+      end
+      if head then
         names = fields
         columns = {}
         for i = 1, #fields do columns[i] = {} end
@@ -52,7 +102,7 @@ function M.read(path, opts)
     end
     nrows = nrows + 1
     for i, s in ipairs(fields) do
-      local v = tonumber(s)
+      local v = number(s)
       if v == nil then
         f:close()
         error(string.format("csv.read: %s:%d: column %s is not a number: '%s'",

@@ -19,16 +19,28 @@ local M = {}
 local ANGSTROM = 1e-10
 M.RAW_DATASET = "/entry/data/data"
 
-local function readnum(f, path)
+-- a metadata number: a scalar or the first element of an array; anything
+-- else (a string, a group, NaN) is an error naming the file and dataset,
+-- not a missing field
+local function readnum(f, path, file)
   if not f:exists(path) then return nil end
-  local v = f:read(path)
-  if type(v) == "number" then return v end
-  if array.isarray(v) then
-    local t = v:totable()
-    while type(t) == "table" do t = t[1] end
-    return t
+  local info = f:info(path)
+  if info.kind ~= "dataset" then
+    error(string.format("%s: %s is a %s, expected a number", file, path,
+      tostring(info.kind)), 0)
   end
-  return tonumber(v)
+  local v = f:read(path)
+  if array.isarray(v) then
+    local t = #v > 0 and v:totable() or nil
+    while type(t) == "table" do t = t[1] end
+    v = t
+  end
+  if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
+    error(string.format("%s: %s is %s, expected a finite number", file,
+      path, type(v) == "string" and string.format("the string %q", v)
+      or tostring(v)), 0)
+  end
+  return v
 end
 
 -- the APS metadata of a raw file: dataset and geometry field
@@ -57,7 +69,7 @@ end
 function M.geometry_from_file(path, dataset, over, raw, det)
   local f <close> = h5.open(path)
   local g = {}
-  for _, m in ipairs(RAW_META) do g[m[2]] = readnum(f, m[1]) end
+  for _, m in ipairs(RAW_META) do g[m[2]] = readnum(f, m[1], path) end
   local frame_time = g.frame_time
   g.frame_time = nil
   local ds = dataset or M.RAW_DATASET
@@ -208,18 +220,75 @@ end
 
 -- a partition pair from an APS qmap file (pySimpleMask layout); q/phi of
 -- the bins from the geometry when given, else from the file's v_lists
+local function shape_str(a)
+  local s = {}
+  for k = 1, a.ndim do s[k] = tostring(a.shape[k]) end
+  return table.concat(s, "x")
+end
+
+-- the grid datasets a qmap file brings (copied into every result) must
+-- agree with each other and with its maps: v_lists as long as num_pts
+-- says, index_mapping no longer than the bins and inside the grid
+local function check_qmap_grid(path, out)
+  for _, name in ipairs{"dynamic", "static"} do
+    local function ds(k) return "/qmap/" .. name .. k end
+    local np = out[name .. "_num_pts"]
+    local nbins = out[name].nbins
+    if np then
+      local nq, nphi = np:get(1), #np > 1 and np:get(2) or 1
+      if not (math.tointeger(nq) and math.tointeger(nphi) and nq >= 1 and nphi >= 1) then
+        error(string.format("%s: %s must be two integers >= 1", path, ds("_num_pts")), 0)
+      end
+      for k, n in pairs{_v_list_dim0 = nq, _v_list_dim1 = nphi} do
+        local v = out[name .. k]
+        if v and #v ~= n then
+          error(string.format("%s: %s has %d values, %s says %d", path, ds(k), #v,
+            ds("_num_pts"), n), 0)
+        end
+      end
+      local im = out[name .. "_index_mapping"]
+      if im then
+        if #im > nbins then
+          error(string.format("%s: %s has %d entries for the %d bins of %s", path,
+            ds("_index_mapping"), #im, nbins, ds("_roi_map")), 0)
+        end
+        for k = 1, #im do
+          local v = im:get(k)
+          if not (math.tointeger(v) and v >= 0 and v < nq * nphi) then
+            error(string.format("%s: %s[%d] = %s is not a grid index 0..%d", path,
+              ds("_index_mapping"), k, tostring(v), nq * nphi - 1), 0)
+          end
+        end
+      end
+    end
+  end
+end
+
 function M.read_qmap(path, g)
   local f <close> = h5.open(path)
   local maps = g and xpcs.maps(g) or nil
   local q = maps and maps.q or nil
   local phi = maps and maps.phi or nil
   local dmap = f:read("/qmap/dynamic_roi_map")
-  local smap = f:exists("/qmap/static_roi_map") and
-    f:read("/qmap/static_roi_map") or dmap
+  local sname = f:exists("/qmap/static_roi_map") and "/qmap/static_roi_map"
+  local smap = sname and f:read(sname) or dmap
   local mask = f:exists("/qmap/mask") and f:read("/qmap/mask") or nil
+  local function part(m, ds)
+    if q and shape_str(m) ~= shape_str(q) then
+      error(string.format("%s: %s is %s, the detector %s", path, ds,
+        shape_str(m), shape_str(q)), 0)
+    end
+    local ok, p = pcall(xpcs.partition, {map = m, q = q, phi = phi})
+    if not ok then error(string.format("%s: %s: %s", path, ds, p), 0) end
+    return p
+  end
+  if mask and shape_str(mask) ~= shape_str(dmap) then
+    error(string.format("%s: /qmap/mask is %s, /qmap/dynamic_roi_map %s", path,
+      shape_str(mask), shape_str(dmap)), 0)
+  end
   local out = {
-    dynamic = xpcs.partition{map = dmap, q = q, phi = phi},
-    static = xpcs.partition{map = smap, q = q, phi = phi},
+    dynamic = part(dmap, "/qmap/dynamic_roi_map"),
+    static = part(smap, sname or "/qmap/dynamic_roi_map"),
     mask = mask, maps = maps, geometry = g,
   }
   -- the file's own grid (bin values, grid size, bin -> grid index, names)
@@ -235,6 +304,7 @@ function M.read_qmap(path, g)
       out.grid[k] = out[k]
     end
   end
+  check_qmap_grid(path, out)
   return out
 end
 
@@ -403,11 +473,17 @@ function M.correlate(o)
     for _ in detector.frames(o.raw, dopts) do end
   end
   local first = o.first or 1
-  local last = math.min(o.last or total, total)
+  local last = o.last or total
   local stride = o.stride or 1
-  if first < 1 or last < first then
-    error(string.format("xpcsio.correlate: %s: frames %d..%d of %d", o.raw,
-      first, last, total), 2)
+  if math.type(stride) ~= "integer" or stride < 1 then
+    error(string.format("xpcsio.correlate: stride must be an integer >= 1 " ..
+      "(got %s)", tostring(stride)), 2)
+  end
+  -- a range past the end is an error, not clamped: a run asked for
+  -- 100000 frames must not be analysed on 200 without a word
+  if first < 1 or last < first or last > total then
+    error(string.format("xpcsio.correlate: %s: %s: frames %d..%d asked, " ..
+      "the file has 1..%d", o.raw, ds, first, last, total), 2)
   end
   local count = (last - first) // stride + 1
   local seg = o.segments and o.segments > 0 and

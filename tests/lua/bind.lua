@@ -9,7 +9,7 @@ local t = require "ionflow.tap"
 t.errors(function() speckle.simulate{tau0 = {}} end,
   "speckle.simulate: option", "a number option: the function is named")
 t.errors(function() md.synthetic{ncat = "x", nan = 1, frames = 2} end,
-  "md.synthetic: option 'ncat' must be a number, not string",
+  "md.synthetic: option 'ncat' must be an integer in 0..100000000, not x",
   "a number option: option and type named")
 -- a required option
 t.errors(function() cell.steady_current{V = 0.1, L = 1e-3, c0 = 1000, D = 1e-11,

@@ -207,4 +207,66 @@ do
   t.is(n, 4, "examples/md-transference.lua: four cases, t+ near the exact value")
 end
 
+-- F7, F16: counts are bounded integers, the bound in the message
+t.errors(function() md.synthetic{ncat = 1e12, nan = 1, frames = 10} end,
+  "'ncat' must be an integer in 0..100000000, not 1000000000000.0", "huge particle count refused")
+t.errors(function() md.synthetic{ncat = 1, nan = 1, frames = 2.5} end,
+  "'frames' must be an integer", "fractional frame count refused")
+t.errors(function() md.transport(md.synthetic(spec), {cation = 1, anion = 2, blocks = -1}) end,
+  "'blocks' must be an integer in 1..", "negative blocks refused")
+t.errors(function() md.transport(md.synthetic(spec), {cation = 1, anion = 2, skip = -5}) end,
+  "'skip' must be an integer in 0..", "negative skip refused, not read as 0")
+t.errors(function() md.pairs(md.synthetic(spec), {cation = 1, anion = 2, cutoff = 1e-9,
+  stride = 0}) end, "'stride' must be an integer in 1..", "md.pairs stride 0 refused")
+
+-- F10's class: a fit window far outside the lags is an error before any
+-- conversion to an integer lag (-5 s and 1e300 s were cast to size_t)
+t.errors(function() md.transport(md.synthetic(spec), {cation = 1, anion = 2,
+  fit = {-5, 1e300}}) end, "fit range -5 .. 1e+300 s must lie in", "absurd fit window refused")
+
+-- F9: a dump cut mid-frame is refused by the script, or used up to the cut
+-- with --truncated and a warning naming the cut
+do
+  local whole = t.slurp(p("wr.dump"))
+  local f = io.open(p("cut.dump"), "w")
+  f:write(whole:sub(1, math.floor(#whole * 0.63)))
+  f:close()
+  local h = io.popen(string.format("%q scripts/md-transport.lua %q --cation 1 --anion 2 " ..
+    "--temperature 363 --blocks 3 2>&1; echo rc=$?", exe, p("cut.dump")))
+  local out = h:read("a")
+  h:close()
+  t.ok(out:find("truncated", 1, true) and out:find("rc=1", 1, true),
+    "md-transport.lua: a cut dump is an error")
+  local nf = md.open(p("cut.dump"), {truncated = true}):info()
+  t.ok(nf.nframes == math.floor(spec.frames * 0.63) and nf.warning and
+    nf.warning:find("frames 1.." .. nf.nframes, 1, true),
+    "truncated = true: the complete frames and a warning (" .. tostring(nf.warning) .. ")")
+  h = io.popen(string.format("%q scripts/md-transport.lua %q --cation 1 --anion 2 " ..
+    "--temperature 363 --blocks 3 --truncated 2>&1; echo rc=$?", exe, p("cut.dump")))
+  out = h:read("a")
+  h:close()
+  t.ok(out:find("warning: .*cut%.dump: truncated at line") and out:find("rc=0", 1, true),
+    "md-transport.lua --truncated warns and runs")
+end
+
+-- F8: a NaN position is an error naming the frame and atom, not a
+-- missing value "(needs --temperature)"
+do
+  local whole = t.slurp(p("un.dump"))
+  local n = 0
+  local bad = whole:gsub("\n(7 %d+ )([^ ]+)", function(a, x)
+    n = n + 1
+    return n == 5 and ("\n" .. a .. "nan") or nil
+  end)
+  local f = io.open(p("nan.dump"), "w")
+  f:write(bad)
+  f:close()
+  local h = io.popen(string.format("%q scripts/md-transport.lua %q --cation 1 --anion 2 " ..
+    "--temperature 363 --blocks 3 2>&1; echo rc=$?", exe, p("nan.dump")))
+  local out = h:read("a")
+  h:close()
+  t.ok(out:find("frame 5: atom id 7: x position is not finite", 1, true) and
+    out:find("rc=1", 1, true), "md-transport.lua: NaN position names frame and atom")
+end
+
 t.done()

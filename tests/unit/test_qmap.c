@@ -262,11 +262,63 @@ static void test_maps_and_masks(void)
 	}
 }
 
+/* F6, F12, F16: bin numbers bounded (not 14 GB of per-bin state for one
+** pixel numbered 2^31 - 1), not fractional, and a grid in which every bin
+** is empty is an error */
+static void test_map_bounds(void)
+{
+	int32_t map[12] = {1, 1, 2, 0, 3, 3, 2, 0, 1, 5, 5, 5};
+	double fmap[12] = {1, 1, 2, 0, 3, 3, 2.5, 0, 1, 5, 5, 5};
+	int32_t m32[12];
+	double q[12], phi[12], qe[3] = {100, 200, 300}, pe[2] = {-180, 180};
+	char err[ERR_LEN] = "";
+	qmap m;
+	map[7] = INT32_MAX;
+	ok(qmap_from_map(&m, 3, 4, map, 0, NULL, NULL, err) == -1 &&
+	   strstr(err, "2147483647 at pixel (row 2, col 4) is beyond 65536"),
+	   "bin 2^31 - 1: an error naming the pixel and bound: '%s'", err);
+	map[7] = 65536;
+	ok(qmap_from_map(&m, 3, 4, map, 0, NULL, NULL, err) == 0 &&
+	   m.nbins == 65536, "bin 65536 on 12 pixels is within the bound");
+	qmap_free(&m);
+	map[7] = 0;
+	ok(qmap_from_map(&m, 3, 4, map, (size_t)1 << 31, NULL, NULL, err)
+	   == -1 && strstr(err, "beyond 65536"), "nbins 2^31: '%s'", err);
+	ok(qmap_max_bins(2000000) == 2000000, "bound: the pixel count when "
+	   "larger");
+	ok(qmap_map_from_doubles(m32, fmap, 3, 4, err) == -1 &&
+	   strstr(err, "2.5 at pixel (row 2, col 3) is not an integer"),
+	   "a fractional bin is an error, not rounded: '%s'", err);
+	fmap[6] = 2;
+	ok(qmap_map_from_doubles(m32, fmap, 3, 4, err) == 0 && m32[6] == 2 &&
+	   m32[11] == 5, "integral doubles convert");
+	fmap[6] = 3e9;
+	ok(qmap_map_from_doubles(m32, fmap, 3, 4, err) == -1,
+	   "a bin beyond int32 is an error: '%s'", err);
+	for (int i = 0; i < 12; i++) {
+		q[i] = 1000 + i;
+		phi[i] = 0;
+	}
+	ok(qmap_build(&m, 3, 4, q, phi, NULL, qe, 2, pe, 1, 0, err) == -1 &&
+	   strstr(err, "every bin is empty"), "no pixel in any bin: '%s'",
+	   err);
+	{
+		double qe2[1001], pe2[101];
+		qmap_edges(1000, 1012, 1000, 0, qe2, err);
+		qmap_edges(-180, 180, 100, 0, pe2, err);
+		ok(qmap_build(&m, 3, 4, q, phi, NULL, qe2, 1000, pe2, 100, 0,
+			      err) == -1 && strstr(err, "1000 x 100 bins is "
+						   "more than 65536"),
+		   "a grid beyond the bound: '%s'", err);
+	}
+}
+
 int main(void)
 {
 	test_geometry();
 	test_rings();
 	test_edges();
 	test_maps_and_masks();
+	test_map_bounds();
 	return tap_done();
 }

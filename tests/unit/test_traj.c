@@ -179,6 +179,96 @@ static void expect_error(const char *path, const traj_opts *o,
 #define HEAD(step, n) "ITEM: TIMESTEP\n" #step "\nITEM: NUMBER OF ATOMS\n" \
 	#n "\nITEM: BOX BOUNDS pp pp pp\n0 10\n0 10\n0 10\n"
 
+#define ROWS2 "ITEM: ATOMS id type x y z\n"
+
+/* F10: ids and types are integers in range (a type of 1.9 must not
+** become 1), types do not change; F8: NaN or Inf positions are errors
+** naming the frame and atom */
+static void bad_lammps_fields(const char *p)
+{
+	static const struct { const char *rows, *want, *name; } c[] = {
+		{"1 1.9 1 1 1\n2 2 2 2 2\n", "line 10: atom type '1.9'",
+		 "fractional type"},
+		{"1 1 1 1 1\n2.5 2 2 2 2\n", "line 11: atom id '2.5'",
+		 "fractional id"},
+		{"1 0 1 1 1\n2 2 2 2 2\n", "atom type '0'", "type 0"},
+		{"1 1e0 1 1 1\n2 2 2 2 2\n", "atom type '1e0'",
+		 "type with an exponent"},
+		{"1 0x2 1 1 1\n2 2 2 2 2\n", "atom type '0x2'", "hex type"},
+		{"1 3000000000 1 1 1\n2 2 2 2 2\n", "atom type '3000000000'",
+		 "type beyond int"},
+		{"99999999999999999999 1 1 1 1\n2 2 2 2 2\n",
+		 "atom id '99999999999999999999'", "id beyond 2^63"},
+		{"1 1 1 1 1\n-2 2 2 2 2\n", "atom id '-2'", "negative id"},
+		{"1 1 nan 1 1\n2 2 2 2 2\n", "frame 1: atom id 1: x position "
+		 "is not finite", "NaN position"},
+		{"1 1 1 1 1\n2 2 2 2 -inf\n", "frame 1: atom id 2: z position "
+		 "is not finite", "Inf position"},
+	};
+	char buf[1024];
+	size_t k;
+	for (k = 0; k < sizeof c / sizeof c[0]; k++) {
+		snprintf(buf, sizeof buf, HEAD(0, 2) ROWS2 "%s", c[k].rows);
+		write_text(p, buf);
+		expect_error(p, NULL, c[k].want, c[k].name);
+	}
+	/* sparse ids: the atom is named by its id, not its slot */
+	write_text(p, HEAD(0, 2) ROWS2 "7 1 1 1 1\n9 2 2 2 2\n"
+		   HEAD(1, 2) ROWS2 "9 2 2 2 2\n7 1 1 inf 1\n");
+	expect_error(p, NULL, "frame 2: atom id 7: y position is not finite",
+		     "Inf in frame 2 names the atom id");
+	write_text(p, HEAD(0, 2) ROWS2 "1 1 1 1 1\n2 2 2 2 2\n"
+		   HEAD(1, 2) ROWS2 "2 1 2 2 2\n1 1 1 1 1\n");
+	expect_error(p, NULL, "line 21: frame 2: atom id 2 has type 1, in "
+		     "the first frame 2", "type changing between frames");
+}
+
+/* F9: a dump cut mid-frame is an error naming the cut, or with the
+** truncated option the complete frames and a warning */
+static void truncated_lammps(const char *p)
+{
+	static const char *cut[] = {
+		"ITEM: TIMESTEP\n2\nITEM: NUMB",	/* in the header */
+		"ITEM: TIMESTEP\n2\nITEM: NUMBER OF ATOMS\n2\n"
+		"ITEM: BOX BOUNDS pp pp pp\n0 10\n0 10\n0 10\n" ROWS2
+		"1 1 1 1 1\n",				/* a row missing */
+		"ITEM: TIMESTEP\n2\nITEM: NUMBER OF ATOMS\n2\n"
+		"ITEM: BOX BOUNDS pp pp pp\n0 10\n0 10\n0 10\n" ROWS2
+		"1 1 1 1 1\n2 2 2 2 2.",		/* mid-number */
+	};
+	char buf[1024], err[ERR_LEN];
+	const char *full = HEAD(0, 2) ROWS2 "1 1 1 1 1\n2 2 2 2 2\n"
+		HEAD(1, 2) ROWS2 "1 1 1 1 1\n2 2 2 2 2\n";
+	traj_opts o;
+	size_t k;
+	memset(&o, 0, sizeof o);
+	o.truncated = 1;
+	for (k = 0; k < 3; k++) {
+		traj *t = NULL;
+		traj_frame fr;
+		int n = 0, r;
+		snprintf(buf, sizeof buf, "%s%s", full, cut[k]);
+		write_text(p, buf);
+		expect_error(p, NULL, "inside frame 3", "cut mid-frame: error");
+		if (traj_open(&t, p, &o, err) != 0) {
+			ok(0, "truncated option opens: %s", err);
+			continue;
+		}
+		while ((r = traj_next(t, &fr, err)) == 1)
+			n++;
+		ok(r == 0 && n == 2 && traj_get_info(t)->nframes == 2,
+		   "truncated option: the 2 complete frames (%d)", n);
+		ok(traj_warning(t) && strstr(traj_warning(t), "frames 1..2"),
+		   "warning names the frames used: %s", traj_warning(t));
+		traj_close(t);
+	}
+	snprintf(buf, sizeof buf, HEAD(0, 2) ROWS2 "1 1 1 1 1\n%s",
+		 HEAD(1, 2) ROWS2 "1 1 1 1 1\n2 2 2 2 2\n");
+	write_text(p, buf);
+	expect_error(p, &o, "frame 1 (line 1) has 10 lines, expected 11",
+		     "a short frame before the last is an error even so");
+}
+
 static void bad_lammps(void)
 {
 	char *p = tmp("bad.dump");
@@ -199,8 +289,44 @@ static void bad_lammps(void)
 	expect_error(p, NULL, "no x y z", "no position columns");
 	write_text(p, "hello\n");
 	expect_error(p, NULL, "TIMESTEP", "not a dump");
+	bad_lammps_fields(p);
+	truncated_lammps(p);
 	expect_error(tmp("missing.dump"), NULL, "missing.dump",
 		     "missing file named");
+}
+
+/* F8, F10 in H5MD: a NaN position names the frame and particle; a
+** fractional species is an error */
+static void bad_h5md_values(const char *p)
+{
+	char err[ERR_LEN] = "";
+	h5_writer *w;
+	h5_value v;
+	double pos[2 * 2 * 3] = {0, 0, 0, 1, 1, 1, NAN, 0, 0, 1.1, 1, 1};
+	double tm[2] = {0, 1}, edges[3] = {5, 5, 5}, sp[2] = {1, 2};
+	size_t sh[3] = {2, 2, 3};
+	int k;
+	for (k = 0; k < 2; k++) {
+		memset(&v, 0, sizeof v);
+		v.kind = H5_VARR;
+		h5_create(&w, p, 1, err);
+		arr_wrap(&v.a, ARR_F64, 3, sh, pos);
+		h5_write(w, "/particles/all/position/value", &v, NULL, err);
+		arr_wrap(&v.a, ARR_F64, 1, sh, tm);
+		h5_write(w, "/particles/all/position/time", &v, NULL, err);
+		arr_wrap(&v.a, ARR_F64, 1, sh + 2, edges);
+		h5_write(w, "/particles/all/box/edges", &v, NULL, err);
+		arr_wrap(&v.a, ARR_F64, 1, sh + 1, sp);
+		h5_write(w, "/particles/all/species", &v, NULL, err);
+		ok(h5_commit(w, err) == 0, "write H5MD %d", k);
+		if (k == 0)
+			expect_error(p, NULL, "frame 2: atom 1: x position is "
+				     "not finite", "H5MD NaN position named");
+		pos[6] = 0.1;
+		sp[1] = 1.5;
+	}
+	expect_error(p, NULL, "species of particle 2 is 1.5",
+		     "H5MD fractional species");
 }
 
 /* an H5MD file without a box: an error unless declared unwrapped */
@@ -236,6 +362,7 @@ static void bad_h5md(void)
 	expect_error(p, &o, "time must increase", "H5MD non-monotonic time");
 	expect_error(tmp("u.h5"), &(traj_opts){.group = "nope"}, "nope",
 		     "missing particles group named");
+	bad_h5md_values(p);
 	ok(h5_open_ids() == 0, "no HDF5 identifiers leak");
 }
 
