@@ -712,9 +712,113 @@ void h5_names_free(char **names, size_t n)
 	free(names);
 }
 
+/* Groups already listed, by object address (HDF5 1.10) or token (1.12+),
+** so that a recursive listing descends into each group once: hard links
+** may legally make cycles (a group holding a link to its parent), and a
+** depth bound alone would still list 2^depth paths through two of them.
+** Open addressing; the value is the path the group was first listed at. */
+typedef struct h5_seen {
+	unsigned char (*key)[16];
+	char **path;
+	size_t n, cap;			/* cap: a power of two, or 0 */
+} h5_seen;
+
+static int h5_objkey(hid_t fid, const char *path, unsigned char *key)
+{
+#if H5_VERSION_GE(1, 12, 0)
+	H5O_info2_t oi;
+	if (H5Oget_info_by_name3(fid, path, &oi, H5O_INFO_BASIC,
+				 H5P_DEFAULT) < 0)
+		return -1;
+	memset(key, 0, 16);
+	memcpy(key, &oi.token, sizeof oi.token < 16 ? sizeof oi.token : 16);
+#else
+	H5O_info_t oi;
+	uint64_t fno, addr;
+	if (H5Oget_info_by_name2(fid, path, &oi, H5O_INFO_BASIC,
+				 H5P_DEFAULT) < 0)
+		return -1;
+	fno = (uint64_t)oi.fileno;
+	addr = (uint64_t)oi.addr;
+	memcpy(key, &fno, 8);
+	memcpy(key + 8, &addr, 8);
+#endif
+	return 0;
+}
+
+static size_t h5_seen_slot(const h5_seen *s, const unsigned char *key)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	size_t i;
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 1099511628211ull;
+	for (i = (size_t)h & (s->cap - 1); s->path[i] != NULL &&
+	     memcmp(s->key[i], key, 16) != 0; i = (i + 1) & (s->cap - 1))
+		;
+	return i;
+}
+
+static int h5_seen_grow(h5_seen *s)
+{
+	h5_seen t;
+	size_t i;
+	t.cap = s->cap ? 2 * s->cap : 64;
+	t.n = s->n;
+	t.key = calloc(t.cap, sizeof *t.key);
+	t.path = calloc(t.cap, sizeof *t.path);
+	if (t.key == NULL || t.path == NULL) {
+		free(t.key);
+		free(t.path);
+		return -1;
+	}
+	for (i = 0; i < s->cap; i++)
+		if (s->path[i] != NULL) {
+			size_t j = h5_seen_slot(&t, s->key[i]);
+			memcpy(t.key[j], s->key[i], 16);
+			t.path[j] = s->path[i];
+		}
+	free(s->key);
+	free(s->path);
+	*s = t;
+	return 0;
+}
+
+/* the path key was first seen at, or NULL after recording it at path;
+** *fail is set when memory runs out */
+static const char *h5_seen_add(h5_seen *s, const unsigned char *key,
+			       const char *path, int *fail)
+{
+	size_t i;
+	if (2 * (s->n + 1) > s->cap && h5_seen_grow(s) != 0) {
+		*fail = 1;
+		return NULL;
+	}
+	i = h5_seen_slot(s, key);
+	if (s->path[i] != NULL)
+		return s->path[i];
+	if ((s->path[i] = h5_strdup(path, NULL)) == NULL) {
+		*fail = 1;
+		return NULL;
+	}
+	memcpy(s->key[i], key, 16);
+	s->n++;
+	return NULL;
+}
+
+static void h5_seen_free(h5_seen *s)
+{
+	size_t i;
+	for (i = 0; i < s->cap; i++)
+		free(s->path[i]);
+	free(s->key);
+	free(s->path);
+	memset(s, 0, sizeof *s);
+}
+
 typedef struct h5_lst {
 	h5_entry *e;
 	size_t n, cap;
+	h5_seen seen;
 } h5_lst;
 
 static h5_entry *h5_lst_add(h5_lst *l, char *err)
@@ -733,6 +837,27 @@ static h5_entry *h5_lst_add(h5_lst *l, char *err)
 	return &l->e[l->n++];
 }
 
+/* 1 when the group at path was listed before (e->again then names where),
+** 0 when it is new (and now recorded), -1 on error */
+static int h5_list_seen(h5_file *f, h5_lst *l, const char *path,
+			char **again, char *err)
+{
+	unsigned char key[16];
+	const char *first;
+	int fail = 0;
+	if (h5_objkey(f->fid, path, key) != 0)
+		return h5_fail(err, "%s: cannot identify '%s'", f->path, path);
+	first = h5_seen_add(&l->seen, key, path, &fail);
+	if (fail)
+		return err_set(err, "%s: out of memory listing '%s'", f->path,
+			       path);
+	if (first == NULL)
+		return 0;
+	if (again != NULL && (*again = h5_strdup(first, err)) == NULL)
+		return -1;
+	return 1;
+}
+
 static int h5_list_group(h5_file *f, const char *gpath, int depth,
 			 int recursive, h5_lst *l, char *err);
 
@@ -747,6 +872,9 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 	int slash = gl > 0 && gpath[gl - 1] == '/';
 	if (e == NULL)
 		return -1;
+	if (intr_pending())
+		return err_set(err, "%s: listing '%s' interrupted", f->path,
+			       gpath);
 	e->depth = depth;
 	e->name = h5_strdup(name, err);
 	e->path = err_malloc(gl + nl + 2, 1, err);
@@ -764,9 +892,11 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 		return -1;
 	if (recursive && hard && e->info.kind == H5_GROUP && depth < 64) {
 		char *p = h5_strdup(e->path, err);	/* l->e may move */
-		int rc = p ? h5_list_group(f, p, depth + 1, 1, l, err) : -1;
+		int rc = p ? h5_list_seen(f, l, p, &e->again, err) : -1;
+		if (rc == 0)
+			rc = h5_list_group(f, p, depth + 1, 1, l, err);
 		free(p);
-		return rc;
+		return rc < 0 ? -1 : 0;
 	}
 	return 0;
 }
@@ -814,10 +944,14 @@ int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
 		return -1;
 	if (group == NULL || group[0] == '\0')
 		group = "/";
-	if (h5_list_group(f, group, 0, recursive, &l, err) != 0) {
+	if ((recursive && h5_resolve(f->fid, f->path, group, err) != 0) ||
+	    (recursive && h5_list_seen(f, &l, group, NULL, err) < 0) ||
+	    h5_list_group(f, group, 0, recursive, &l, err) != 0) {
+		h5_seen_free(&l.seen);
 		h5_list_free(l.e, l.n);
 		return -1;
 	}
+	h5_seen_free(&l.seen);
 	*out = l.e;
 	*n = l.n;
 	return 0;
@@ -829,6 +963,7 @@ void h5_list_free(h5_entry *e, size_t n)
 	for (i = 0; i < n; i++) {
 		free(e[i].name);
 		free(e[i].path);
+		free(e[i].again);
 	}
 	free(e);
 }

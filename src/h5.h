@@ -56,6 +56,9 @@ typedef struct h5_entry {
 	char *path;		/* full path in the file */
 	int depth;		/* 0 for members of the listed group */
 	int broken;		/* a link whose target cannot be resolved */
+	char *again;		/* recursive listings: a group listed before
+				** (by another hard link) at this path, whose
+				** members are not listed twice; else NULL */
 	h5_info info;
 } h5_entry;
 
@@ -96,7 +99,9 @@ const char *h5_file_path(const h5_file *f);
 int h5_exists(h5_file *f, const char *path);
 int h5_info_get(h5_file *f, const char *path, h5_info *info, char *err);
 /* the members of group (recursively when asked), sorted by name, in
-** depth-first order; free with h5_list_free */
+** depth-first order; free with h5_list_free. Recursion follows hard
+** links only and enters each group once (see h5_entry.again), so that
+** cycles of hard links end; it polls the interrupt flag. */
 int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
 	    size_t *n, char *err);
 void h5_list_free(h5_entry *e, size_t n);
