@@ -897,7 +897,6 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 	if (intr_pending())
 		return err_set(err, "%s: listing '%s' interrupted", f->path,
 			       gpath);
-	h5_probe_at(gpath);
 	e->depth = depth;
 	e->name = h5_strdup(name, err);
 	e->path = err_malloc(gl + nl + 2, 1, err);
@@ -911,6 +910,7 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 		e->info.kind = H5_OTHER;
 		return 0;
 	}
+	h5_probe_at(e->path);
 	if (h5_info_get(f, e->path, &e->info, err) != 0)
 		return -1;
 	if (recursive && hard && e->info.kind == H5_GROUP && depth < 64) {
@@ -940,6 +940,7 @@ static int h5_list_group(h5_file *f, const char *gpath, int depth,
 		return -1;
 	}
 	memset(&nl, 0, sizeof nl);
+	h5_probe_at(gpath);
 	if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, h5_link_cb,
 		       &nl) < 0) {
 		if (nl.failed)
