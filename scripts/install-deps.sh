@@ -1,11 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages ionflow needs to build, test and plot.
+# Installs the Debian packages ionflow needs to build, test and plot
+# (clang with libFuzzer and OpenMP: make fuzz).
 # As root, missing packages are installed with apt-get; otherwise the exact
 # command to run is printed and the script fails.
 set -e
 PKGS="gcc make pkg-config liblua5.4-dev libhdf5-dev libgsl-dev libreadline-dev
 libxrl-dev hdf5-filter-plugin groff-base perl python3-numpy python3-h5py gnuplot-nox
-valgrind"
+valgrind clang libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
