@@ -1953,6 +1953,10 @@ static void h5_probe_walk(const char *path)
 	_exit(0);
 }
 
+/* present in sanitized builds only: a fuzzer's death callback would
+** report the child's death as its own crash */
+void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+
 static void h5_probe_child(const char *path, h5_probe_msg *msg)
 {
 	int fd = open("/dev/null", O_WRONLY);
@@ -1967,6 +1971,8 @@ static void h5_probe_child(const char *path, h5_probe_msg *msg)
 	for (i = 0; i < sizeof deflt / sizeof deflt[0]; i++)
 		signal(deflt[i], SIG_DFL);
 	signal(SIGINT, SIG_IGN);	/* Ctrl-C is the parent's to handle */
+	if (__sanitizer_set_death_callback != NULL)
+		__sanitizer_set_death_callback(NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	alarm(H5_PROBE_SECONDS);
 	h5_probe_shm = msg;
