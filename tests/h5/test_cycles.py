@@ -3,9 +3,11 @@
 end, list each group's members once, and name where a group was first
 listed; compared with a walk of the same file through h5py. TAP output."""
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 import h5py
 import numpy as np
@@ -83,5 +85,30 @@ with tempfile.TemporaryDirectory() as d:
            "h5.tree ends and marks groups listed before", r.stdout + r.stderr)
     except subprocess.TimeoutExpired:
         ok(False, "h5.tree ends and marks groups listed before")
+
+    # a long listing polls the interrupt flag: Ctrl-C stops it inside
+    # the C loop (its own message), not after it
+    many = os.path.join(d, "many.h5")
+    with h5py.File(many, "w") as f:
+        for i in range(20000):
+            f.create_group("g%05d" % i)
+    code = ("local f = h5.open([==[" + many + "]==]); io.write('ready\\n');"
+            " io.flush(); f:list{recursive=true}")
+    p = subprocess.Popen([IONFLOW, "-e", code], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    ready = p.stdout.readline()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=30)
+        took = time.monotonic() - t0
+    except subprocess.TimeoutExpired:
+        p.kill()
+        err, took = "no end", 30
+    ok(ready == "ready\n" and p.returncode == 1 and
+       "listing '/' interrupted" in err and took < 5,
+       "Ctrl-C stops a long recursive listing (%.2f s)" % took,
+       "exit %s: %s" % (p.returncode, err))
 
 sys.exit(done())
