@@ -2098,8 +2098,10 @@ static long h5_stale_pid(const char *name, const char *base)
 	long pid;
 	if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp-", 5) != 0)
 		return 0;
+	if (p[0] < '1' || p[0] > '9')
+		return 0;
 	pid = strtol(p, &end, 10);
-	if (end == p || *end != '-' || pid <= 0 || p[0] == '+' || p[0] == '-')
+	if (*end != '-' || pid <= 0 || pid > INT_MAX)
 		return 0;
 	for (q = end + 1; *q != '\0'; q++)
 		;
