@@ -8,6 +8,8 @@
 #   make demo            the main job on built-in data, into demo-out/
 #   make sample          scan_0042.h5 (+ its qmap): a simulated raw XPCS run
 #   make bench           benchmarks (throughput, not timed tests)
+#   make fuzz            libFuzzer on each tests/fuzz/fuzz_*.c harness
+#                        (clang; FUZZ_SECONDS per target, default 60)
 #   make deps            install the Debian packages ionflow needs
 #   make install PREFIX=/usr/local DESTDIR=
 
@@ -51,8 +53,11 @@ LDFLAGS += -fopenmp
 # people or tools can build in one tree without racing on objects
 ifeq ($(SANITIZE),1)
 BUILD   ?= build/san
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+# float-cast-overflow (not in gcc's "undefined"): a double beyond an
+# integer type's range converted to it
+CFLAGS  += -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined,float-cast-overflow
+LDFLAGS += -fsanitize=address,undefined,float-cast-overflow
 else
 BUILD   ?= build/opt
 endif
@@ -67,6 +72,15 @@ UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TESTS    ?= $(wildcard tests/lua/*.lua tests/*/*.py)
 MANPAGES = $(wildcard man/*.1 man/*.7)
+
+# fuzz harnesses: tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME,
+# past crashes in tests/fuzz/regress/NAME (see tests/fuzz/fuzz.h). make
+# check replays seeds and regressions through replay.c with $(CC).
+FUZZ_NAMES  = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_COMMON = tests/fuzz/fuzz.c $(wildcard tests/fuzz/*.h)
+FUZZ_DEFS   = -Itests/fuzz -DFUZZ_TOP='"$(abspath .)"'
+FUZZ_REPLAY = $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
+
 
 # ionflow.so is not built with the sanitizers (a stock lua5.4 cannot load
 # an ASan library)
@@ -103,6 +117,11 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libionflow.a
 	$(say) CC $<
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_COMMON) $(BUILD)/libionflow.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_DEFS) -o $@ $< tests/fuzz/fuzz.c \
+	  tests/fuzz/replay.c $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
+
 # objects are rebuilt when the compiler flags change
 $(BUILD)/.flags: FORCE | deps
 	@mkdir -p $(BUILD)
@@ -116,7 +135,7 @@ $(BUILD)/.ldflags: FORCE | deps
 -include $(ALLOBJ:.o=.d)
 
 # the tests run the binary of this build flavour ($(BUILD)/ionflow)
-check: all $(BUILD)/ionflow $(UNIT_BIN) check-man
+check: all $(BUILD)/ionflow $(UNIT_BIN) $(FUZZ_REPLAY) check-man
 	@IONFLOW=$(abspath $(BUILD)/ionflow) IONFLOW_VALGRIND=$(VALGRIND) \
 	  prove --exec tests/run-test $(UNIT_BIN) $(TESTS)
 
@@ -124,6 +143,47 @@ check-man:
 	@for m in $(MANPAGES); do \
 	  out=$$(LC_ALL=C.UTF-8 groff -man -ww -z $$m 2>&1); \
 	  if [ -n "$$out" ]; then echo "$$m: $$out"; exit 1; fi; done
+
+# make fuzz: every harness, FUZZ_SECONDS each, with libFuzzer, ASan and
+# UBSan (clang). New inputs go to build/fuzz/corpus/NAME (the committed
+# seeds and regressions are read, never written); a crash stops the run
+# and leaves build/fuzz/crash-NAME-*: minimise it (-minimize_crash=1),
+# fix the bug and commit the file to tests/fuzz/regress/NAME/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR      = build/fuzz
+FUZZ_SAN      = -fsanitize=address,undefined,float-cast-overflow \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS   = -O1 -g -std=c11 -D_GNU_SOURCE -fopenmp -Wno-pass-failed $(FUZZ_SAN)
+FUZZ_OBJ      = $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(filter-out src/main.c,$(SRC)))
+FUZZ_BIN      = $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_NAMES))
+
+$(FUZZ_DIR)/obj/%.o: src/%.c | deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link \
+	  -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/libionflow.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $(FUZZ_OBJ)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) $(FUZZ_DIR)/libionflow.a
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_DEFS) \
+	  -o $@ $< tests/fuzz/fuzz.c $(FUZZ_DIR)/libionflow.a $(LDLIBS)
+
+-include $(FUZZ_OBJ:.o=.d)
+
+fuzz: $(FUZZ_BIN)
+	@for t in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t tests/fuzz/regress/$$t; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  LSAN_OPTIONS=suppressions=$(abspath tests/fuzz/lsan.supp) \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=30 \
+	    -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/crash-$$t- $(FUZZ_DIR)/corpus/$$t \
+	    tests/fuzz/corpus/$$t tests/fuzz/regress/$$t \
+	    2>$(FUZZ_DIR)/$$t.log || { tail -40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
+	  grep -h '^stat::number_of_executed_units' $(FUZZ_DIR)/$$t.log; \
+	done
 
 demo: ionflow
 	./ionflow scripts/demo.lua -o demo-out
@@ -157,4 +217,4 @@ install: all
 clean:
 	rm -rf build ionflow ionflow.so demo-out
 
-.PHONY: all check check-man demo sample bench deps install clean FORCE
+.PHONY: all check check-man fuzz demo sample bench deps install clean FORCE

@@ -1,6 +1,7 @@
 /*
 ** h5.c - HDF5 input and output (see h5.h).
 */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -9,8 +10,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <hdf5.h>
@@ -63,15 +70,22 @@ struct h5_writer {
 static h5_reg *h5_readers = NULL;
 static h5_writer *h5_writers = NULL;
 
+static void h5_probe_at(const char *path);
+static int h5_probe(const char *path, const struct stat *st, char *err);
+
 /* A writer that was never committed must not leave its temporary file
 ** behind, even when the program leaves through exit() without closing
-** its Lua state. */
-static void h5_atexit(void)
+** its Lua state, or is ended by a signal (only unlink(2) here, which a
+** signal handler may call). */
+void h5_unlink_temps(void)
 {
 	h5_writer *w;
 	for (w = h5_writers; w != NULL; w = w->next)
-		unlink(w->tmp);
+		if (w->tmp != NULL)
+			unlink(w->tmp);
 }
+
+static void h5_atexit(void) { h5_unlink_temps(); }
 
 /* HDF5 prints its error stack to stderr by default; we carry it into our
 ** messages instead (h5_fail) */
@@ -465,29 +479,12 @@ static void h5_lock_hint(char *err)
 			 " HDF5_USE_FILE_LOCKING=FALSE)");
 }
 
-int h5_open(h5_file **out, const char *path, char *err)
+/* the file as HDF5 sees it, without the checks of h5_open */
+static int h5_open_file(h5_file **out, const char *path, char *err)
 {
-	struct stat st;
 	h5_file *f;
-	htri_t is;
-	hid_t fid;
-	h5_init();
+	hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	*out = NULL;
-	if (stat(path, &st) != 0)
-		return err_set(err, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return err_set(err, "%s: is a directory", path);
-	if (access(path, R_OK) != 0)
-		return err_set(err, "%s: %s", path, strerror(errno));
-	is = H5Fis_hdf5(path);
-	if (is == 0) {
-		H5Eclear2(H5E_DEFAULT);
-		return err_set(err, "%s: not an HDF5 file (no HDF5 signature)",
-			       path);
-	}
-	if (is < 0)
-		return h5_fail(err, "%s: not a readable HDF5 file", path);
-	fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
 	if (fid < 0) {
 		h5_fail(err, "%s: cannot open HDF5 file", path);
 		h5_lock_hint(err);
@@ -504,6 +501,31 @@ int h5_open(h5_file **out, const char *path, char *err)
 	os_input_add(path);	/* no result of this run may replace it */
 	*out = f;
 	return 0;
+}
+
+int h5_open(h5_file **out, const char *path, char *err)
+{
+	struct stat st;
+	htri_t is;
+	h5_init();
+	*out = NULL;
+	if (stat(path, &st) != 0)
+		return err_set(err, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return err_set(err, "%s: is a directory", path);
+	if (access(path, R_OK) != 0)
+		return err_set(err, "%s: %s", path, strerror(errno));
+	is = H5Fis_hdf5(path);
+	if (is == 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return err_set(err, "%s: not an HDF5 file (no HDF5 signature)",
+			       path);
+	}
+	if (is < 0)
+		return h5_fail(err, "%s: not a readable HDF5 file", path);
+	if (h5_probe(path, &st, err) != 0)
+		return -1;
+	return h5_open_file(out, path, err);
 }
 
 void h5_close(h5_file *f)
@@ -707,9 +729,113 @@ void h5_names_free(char **names, size_t n)
 	free(names);
 }
 
+/* Groups already listed, by object address (HDF5 1.10) or token (1.12+),
+** so that a recursive listing descends into each group once: hard links
+** may legally make cycles (a group holding a link to its parent), and a
+** depth bound alone would still list 2^depth paths through two of them.
+** Open addressing; the value is the path the group was first listed at. */
+typedef struct h5_seen {
+	unsigned char (*key)[16];
+	char **path;
+	size_t n, cap;			/* cap: a power of two, or 0 */
+} h5_seen;
+
+static int h5_objkey(hid_t fid, const char *path, unsigned char *key)
+{
+#if H5_VERSION_GE(1, 12, 0)
+	H5O_info2_t oi;
+	if (H5Oget_info_by_name3(fid, path, &oi, H5O_INFO_BASIC,
+				 H5P_DEFAULT) < 0)
+		return -1;
+	memset(key, 0, 16);
+	memcpy(key, &oi.token, sizeof oi.token < 16 ? sizeof oi.token : 16);
+#else
+	H5O_info_t oi;
+	uint64_t fno, addr;
+	if (H5Oget_info_by_name2(fid, path, &oi, H5O_INFO_BASIC,
+				 H5P_DEFAULT) < 0)
+		return -1;
+	fno = (uint64_t)oi.fileno;
+	addr = (uint64_t)oi.addr;
+	memcpy(key, &fno, 8);
+	memcpy(key + 8, &addr, 8);
+#endif
+	return 0;
+}
+
+static size_t h5_seen_slot(const h5_seen *s, const unsigned char *key)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	size_t i;
+	for (i = 0; i < 16; i++)
+		h = (h ^ key[i]) * 1099511628211ull;
+	for (i = (size_t)h & (s->cap - 1); s->path[i] != NULL &&
+	     memcmp(s->key[i], key, 16) != 0; i = (i + 1) & (s->cap - 1))
+		;
+	return i;
+}
+
+static int h5_seen_grow(h5_seen *s)
+{
+	h5_seen t;
+	size_t i;
+	t.cap = s->cap ? 2 * s->cap : 64;
+	t.n = s->n;
+	t.key = calloc(t.cap, sizeof *t.key);
+	t.path = calloc(t.cap, sizeof *t.path);
+	if (t.key == NULL || t.path == NULL) {
+		free(t.key);
+		free(t.path);
+		return -1;
+	}
+	for (i = 0; i < s->cap; i++)
+		if (s->path[i] != NULL) {
+			size_t j = h5_seen_slot(&t, s->key[i]);
+			memcpy(t.key[j], s->key[i], 16);
+			t.path[j] = s->path[i];
+		}
+	free(s->key);
+	free(s->path);
+	*s = t;
+	return 0;
+}
+
+/* the path key was first seen at, or NULL after recording it at path;
+** *fail is set when memory runs out */
+static const char *h5_seen_add(h5_seen *s, const unsigned char *key,
+			       const char *path, int *fail)
+{
+	size_t i;
+	if (2 * (s->n + 1) > s->cap && h5_seen_grow(s) != 0) {
+		*fail = 1;
+		return NULL;
+	}
+	i = h5_seen_slot(s, key);
+	if (s->path[i] != NULL)
+		return s->path[i];
+	if ((s->path[i] = h5_strdup(path, NULL)) == NULL) {
+		*fail = 1;
+		return NULL;
+	}
+	memcpy(s->key[i], key, 16);
+	s->n++;
+	return NULL;
+}
+
+static void h5_seen_free(h5_seen *s)
+{
+	size_t i;
+	for (i = 0; i < s->cap; i++)
+		free(s->path[i]);
+	free(s->key);
+	free(s->path);
+	memset(s, 0, sizeof *s);
+}
+
 typedef struct h5_lst {
 	h5_entry *e;
 	size_t n, cap;
+	h5_seen seen;
 } h5_lst;
 
 static h5_entry *h5_lst_add(h5_lst *l, char *err)
@@ -728,6 +854,27 @@ static h5_entry *h5_lst_add(h5_lst *l, char *err)
 	return &l->e[l->n++];
 }
 
+/* 1 when the group at path was listed before (e->again then names where),
+** 0 when it is new (and now recorded), -1 on error */
+static int h5_list_seen(h5_file *f, h5_lst *l, const char *path,
+			char **again, char *err)
+{
+	unsigned char key[16];
+	const char *first;
+	int fail = 0;
+	if (h5_objkey(f->fid, path, key) != 0)
+		return h5_fail(err, "%s: cannot identify '%s'", f->path, path);
+	first = h5_seen_add(&l->seen, key, path, &fail);
+	if (fail)
+		return err_set(err, "%s: out of memory listing '%s'", f->path,
+			       path);
+	if (first == NULL)
+		return 0;
+	if (again != NULL && (*again = h5_strdup(first, err)) == NULL)
+		return -1;
+	return 1;
+}
+
 static int h5_list_group(h5_file *f, const char *gpath, int depth,
 			 int recursive, h5_lst *l, char *err);
 
@@ -742,6 +889,9 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 	int slash = gl > 0 && gpath[gl - 1] == '/';
 	if (e == NULL)
 		return -1;
+	if (intr_pending())
+		return err_set(err, "%s: listing '%s' interrupted", f->path,
+			       gpath);
 	e->depth = depth;
 	e->name = h5_strdup(name, err);
 	e->path = err_malloc(gl + nl + 2, 1, err);
@@ -755,13 +905,16 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 		e->info.kind = H5_OTHER;
 		return 0;
 	}
+	h5_probe_at(e->path);
 	if (h5_info_get(f, e->path, &e->info, err) != 0)
 		return -1;
 	if (recursive && hard && e->info.kind == H5_GROUP && depth < 64) {
 		char *p = h5_strdup(e->path, err);	/* l->e may move */
-		int rc = p ? h5_list_group(f, p, depth + 1, 1, l, err) : -1;
+		int rc = p ? h5_list_seen(f, l, p, &e->again, err) : -1;
+		if (rc == 0)
+			rc = h5_list_group(f, p, depth + 1, 1, l, err);
 		free(p);
-		return rc;
+		return rc < 0 ? -1 : 0;
 	}
 	return 0;
 }
@@ -782,6 +935,7 @@ static int h5_list_group(h5_file *f, const char *gpath, int depth,
 		return -1;
 	}
 	memset(&nl, 0, sizeof nl);
+	h5_probe_at(gpath);
 	if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, h5_link_cb,
 		       &nl) < 0) {
 		if (nl.failed)
@@ -809,10 +963,14 @@ int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
 		return -1;
 	if (group == NULL || group[0] == '\0')
 		group = "/";
-	if (h5_list_group(f, group, 0, recursive, &l, err) != 0) {
+	if ((recursive && h5_resolve(f->fid, f->path, group, err) != 0) ||
+	    (recursive && h5_list_seen(f, &l, group, NULL, err) < 0) ||
+	    h5_list_group(f, group, 0, recursive, &l, err) != 0) {
+		h5_seen_free(&l.seen);
 		h5_list_free(l.e, l.n);
 		return -1;
 	}
+	h5_seen_free(&l.seen);
 	*out = l.e;
 	*n = l.n;
 	return 0;
@@ -824,6 +982,7 @@ void h5_list_free(h5_entry *e, size_t n)
 	for (i = 0; i < n; i++) {
 		free(e[i].name);
 		free(e[i].path);
+		free(e[i].again);
 	}
 	free(e);
 }
@@ -1170,6 +1329,30 @@ static int h5_value_str(hid_t obj, int is_attr, hid_t ft, int rank,
 	return 0;
 }
 
+/* An attribute's data lies in the file: one declaring more bytes than
+** the file has is corrupt, and reading it would make HDF5 walk millions
+** of bogus elements (each a global-heap lookup for strings). */
+static int h5_attr_size_check(hid_t aid, hid_t ft, hid_t sp,
+			      const char *what, char *err)
+{
+	hid_t fid = H5Iget_file_id(aid);
+	hssize_t np = H5Sget_simple_extent_npoints(sp);
+	size_t ts = H5Tget_size(ft);
+	hsize_t fsize = 0;
+	int rc = 0;
+	if (fid < 0 || H5Fget_filesize(fid, &fsize) < 0 || np < 0 || ts == 0) {
+		H5Eclear2(H5E_DEFAULT);
+	} else if ((hsize_t)np > fsize / ts) {
+		rc = err_set(err, "%s: corrupt HDF5 file: the attribute declares"
+			     " %lld elements of %zu bytes, the file has %llu"
+			     " bytes", what, (long long)np, ts,
+			     (unsigned long long)fsize);
+	}
+	if (fid >= 0)
+		H5Fclose(fid);
+	return rc;
+}
+
 /* any supported dataset or attribute as a value */
 static int h5_value_from(hid_t obj, int is_attr, const h5_sel *sel,
 			 h5_value *v, const char *what, char *err)
@@ -1188,6 +1371,8 @@ static int h5_value_from(hid_t obj, int is_attr, const h5_sel *sel,
 		rc = sel ? err_set(err, "%s: is empty (null dataspace)", what) : 0;
 		goto done;	/* H5_VNONE */
 	}
+	if (is_attr && h5_attr_size_check(obj, ft, sp, what, err) != 0)
+		goto done;
 	rank = H5Sget_simple_extent_dims(sp, dims, NULL);
 	h5_type_map(ft, &m);
 	if (m.cls == H5_CBAD) {
@@ -1629,6 +1814,285 @@ int h5_frames_next_block(h5_frames *fr, arr *block, size_t *index,
 }
 
 /* ---------------------------------------------------------------- */
+/* the probe: a file's structure is walked in a child process first  */
+/* ---------------------------------------------------------------- */
+
+/* Why a child process. libhdf5 (1.10 at least) trusts the sizes and
+** addresses a file declares: fuzzed files of a few kB crash it inside
+** H5Literate (a NULL memcpy in H5F__accum_read), H5Dopen (a 33 MB heap
+** over-read in H5O_msg_read_oh) and H5Dread of a compact dataset (a
+** silent over-read in H5VM_memcpyvv). Checking everything the library
+** will trust before it does would mean a second HDF5 decoder, and a crash
+** inside the library cannot be caught. So the first time a file is
+** opened, a forked child opens it and walks what the parent may touch
+** later, through the very same functions: every link and group (listed
+** recursively), every object header, attribute (read) and dataset (type,
+** space, layout, filters, the first 256 KiB of its data). If the child ends
+** by a signal (or a sanitizer's exit), the parent never hands the file
+** to HDF5 and reports it corrupt, naming the object being walked. Sizes
+** the library does not check are checked in the child: a compact
+** dataset's stored bytes must be its extent times its type size.
+**
+** Cost: one fork and one walk of the metadata per file, a few ms for a
+** raw or result file of tens of objects; a verdict "sound" is cached by
+** device, inode, size and modification time, so reopening a file (frame
+** streams, h5.tree after h5.open) costs nothing. Limits: the data of
+** datasets past the first 256 KiB is not read in the child
+** (reading it all would double the cost of every run), so a corrupt chunk
+** index deep in a large dataset is met by the parent's own reads. */
+
+#define H5_PROBE_SECONDS 20			/* then: corrupt or hostile */
+#define H5_PROBE_BYTES ((size_t)256 << 10)	/* data read per dataset */
+#define H5_PROBE_CACHE 64
+#define H5_PROBE_SIZE 3				/* child's exit: size check */
+
+typedef struct h5_probe_msg {		/* shared with the child */
+	char where[400];		/* the object being walked */
+	char why[400];			/* a failed size check */
+} h5_probe_msg;
+
+typedef struct h5_probe_key {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} h5_probe_key;
+
+static h5_probe_msg *h5_probe_shm = NULL;	/* set in the child only */
+
+static void h5_probe_at(const char *path)
+{
+	if (h5_probe_shm != NULL)
+		snprintf(h5_probe_shm->where, sizeof h5_probe_shm->where,
+			 "%s", path);
+}
+
+static int h5_probe_cached(const struct stat *st, int add)
+{
+	static h5_probe_key sound[H5_PROBE_CACHE];
+	static size_t n = 0;
+	h5_probe_key k;
+	size_t i;
+	memset(&k, 0, sizeof k);
+	k.dev = st->st_dev;
+	k.ino = st->st_ino;
+	k.size = st->st_size;
+	k.mtime = st->st_mtim;
+	for (i = 0; i < n && i < H5_PROBE_CACHE; i++)
+		if (memcmp(&sound[i], &k, sizeof k) == 0)
+			return 1;
+	if (add)
+		sound[n++ % H5_PROBE_CACHE] = k;
+	return 0;
+}
+
+/* a compact dataset holds its data in its header: HDF5 1.10 copies
+** extent x type size bytes out of a buffer of the declared size */
+static int h5_probe_compact(h5_file *f, const char *path)
+{
+	hid_t did = H5Dopen2(f->fid, path, H5P_DEFAULT), dcpl, t, sp;
+	hssize_t np;
+	size_t need;
+	hsize_t have;
+	int rc = 0;
+	if (did < 0)
+		return 0;
+	dcpl = H5Dget_create_plist(did);
+	t = H5Dget_type(did);
+	sp = H5Dget_space(did);
+	if (dcpl >= 0 && t >= 0 && sp >= 0 &&
+	    H5Pget_layout(dcpl) == H5D_COMPACT) {
+		np = H5Sget_simple_extent_npoints(sp);
+		need = (size_t)(np > 0 ? np : 0) * H5Tget_size(t);
+		have = H5Dget_storage_size(did);
+		if ((hsize_t)need != have) {
+			snprintf(h5_probe_shm->why, sizeof h5_probe_shm->why,
+				 "compact dataset '%s' holds %llu bytes for %zu"
+				 " bytes of data", path,
+				 (unsigned long long)have, need);
+			rc = -1;
+		}
+	}
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	if (t >= 0)
+		H5Tclose(t);
+	if (sp >= 0)
+		H5Sclose(sp);
+	H5Dclose(did);
+	H5Eclear2(H5E_DEFAULT);
+	return rc;
+}
+
+static void h5_probe_attrs(h5_file *f, const char *path)
+{
+	char err[ERR_LEN], **names;
+	size_t n, i;
+	h5_probe_at(path);
+	if (h5_attr_names(f, path, &names, &n, err) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		h5_value v;
+		if (h5_attr_read(f, path, names[i], &v, err) == 0)
+			h5_value_free(&v);
+	}
+	h5_names_free(names, n);
+}
+
+/* the first H5_PROBE_BYTES of a dataset, read as the parent reads it */
+static void h5_probe_data(h5_file *f, const h5_entry *e)
+{
+	char err[ERR_LEN];
+	size_t row = 8;
+	h5_sel sel, *sp = NULL;
+	h5_value v;
+	int d;
+	if (e->info.ndim > 0 && e->info.numeric) {
+		for (d = 1; d < e->info.ndim; d++)
+			if (e->info.shape[d] > H5_PROBE_BYTES / row)
+				return;
+			else
+				row *= e->info.shape[d];
+		memset(&sel, 0, sizeof sel);
+		sel.ndim = 1;
+		sel.count[0] = H5_PROBE_BYTES / row;
+		if (sel.count[0] == 0)
+			sel.count[0] = 1;
+		if (sel.count[0] > e->info.shape[0])
+			sel.count[0] = e->info.shape[0];
+		sp = &sel;
+	} else if (e->info.ndim > 0 && e->info.shape[0] > H5_PROBE_BYTES / 64) {
+		return;
+	}
+	if (h5_read_value(f, e->path, sp, &v, err) == 0)
+		h5_value_free(&v);
+}
+
+/* in the child: walk the file, then leave without running atexit
+** handlers (the parent's temporary files are not ours to remove); what
+** it allocated is freed first, for valgrind's leak check of the child */
+static void h5_probe_walk(const char *path)
+{
+	char err[ERR_LEN];
+	h5_entry *e;
+	h5_file *f;
+	size_t n, i;
+	int code = 0;
+	h5_probe_at("(its superblock)");
+	if (h5_open_file(&f, path, err) != 0)
+		_exit(0);	/* an error, not a crash: the parent says it */
+	h5_probe_attrs(f, "/");
+	h5_probe_at("/");
+	if (h5_list(f, "/", 1, &e, &n, err) != 0) {
+		h5_close(f);
+		_exit(0);
+	}
+	for (i = 0; i < n && code == 0; i++) {
+		if (e[i].broken)
+			continue;
+		h5_probe_attrs(f, e[i].path);
+		if (e[i].info.kind != H5_DATASET)
+			continue;
+		if (h5_probe_compact(f, e[i].path) != 0)
+			code = H5_PROBE_SIZE;
+		else
+			h5_probe_data(f, &e[i]);
+	}
+	h5_list_free(e, n);
+	h5_close(f);
+	_exit(code);
+}
+
+/* present in sanitized builds only: a fuzzer's death callback would
+** report the child's death as its own crash */
+void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
+
+static void h5_probe_child(const char *path, h5_probe_msg *msg)
+{
+	int fd = open("/dev/null", O_WRONLY);
+	if (fd >= 0) {
+		dup2(fd, 2);	/* HDF5's and sanitizers' reports */
+		close(fd);
+	}
+	static const int deflt[] = {SIGTERM, SIGALRM, SIGSEGV, SIGBUS,
+				    SIGFPE, SIGILL, SIGABRT};
+	size_t i;
+	/* a crash ends the child by its signal, whoever handled it before */
+	for (i = 0; i < sizeof deflt / sizeof deflt[0]; i++)
+		signal(deflt[i], SIG_DFL);
+	signal(SIGINT, SIG_IGN);	/* Ctrl-C is the parent's to handle */
+	if (__sanitizer_set_death_callback != NULL)
+		__sanitizer_set_death_callback(NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(H5_PROBE_SECONDS);
+	h5_probe_shm = msg;
+	h5_probe_walk(path);
+}
+
+/* the verdict on a child's end: 0 sound, else a message */
+static int h5_probe_verdict(const char *path, int status,
+			    const h5_probe_msg *msg, char *err)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == H5_PROBE_SIZE)
+		return err_set(err, "%s: corrupt HDF5 file: %s", path,
+			       msg->why);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+		return err_set(err, "%s: corrupt HDF5 file: walking its"
+			       " structure took more than %d s (at '%s')",
+			       path, H5_PROBE_SECONDS, msg->where);
+	if (WIFSIGNALED(status))
+		return err_set(err, "%s: corrupt HDF5 file: the HDF5 library"
+			       " crashes reading '%s' (%s); not opened", path,
+			       msg->where, strsignal(WTERMSIG(status)));
+	return err_set(err, "%s: corrupt HDF5 file: the HDF5 library fails"
+		       " (exit %d) reading '%s'; not opened", path,
+		       WEXITSTATUS(status), msg->where);
+}
+
+static int h5_probe(const char *path, const struct stat *st, char *err)
+{
+	h5_probe_msg *msg;
+	pid_t pid;
+	int status = 0, rc;
+	if (h5_probe_cached(st, 0))
+		return 0;
+	msg = mmap(NULL, sizeof *msg, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (msg == MAP_FAILED)
+		return err_set(err, "%s: cannot check the file: %s", path,
+			       strerror(errno));
+	memset(msg, 0, sizeof *msg);
+	pid = fork();
+	if (pid == 0)
+		h5_probe_child(path, msg);
+	if (pid < 0) {
+		rc = err_set(err, "%s: cannot check the file: %s", path,
+			     strerror(errno));
+		munmap(msg, sizeof *msg);
+		return rc;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno == ECHILD) {	/* SIGCHLD ignored: no verdict */
+			munmap(msg, sizeof *msg);
+			return 0;
+		}
+		if (errno != EINTR || intr_pending()) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			munmap(msg, sizeof *msg);
+			return err_set(err, "%s: interrupted", path);
+		}
+	}
+	rc = h5_probe_verdict(path, status, msg, err);
+	munmap(msg, sizeof *msg);
+	if (rc == 0)
+		h5_probe_cached(st, 1);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- */
 /* writing                                                          */
 /* ---------------------------------------------------------------- */
 
@@ -1645,16 +2109,18 @@ static void h5_writer_free(h5_writer *w)
 	free(w);
 }
 
-/* the temporary file beside the target, with the permissions a plain
-** fopen would give (mkstemp makes it 0600) */
+/* The temporary file beside the target is "<target>.tmp-<pid>-XXXXXX",
+** with the permissions a plain fopen would give (mkstemp makes it 0600).
+** The writer's pid in the name lets a later run tell a file left by a
+** killed writer (SIGKILL, a power cut) from one being written now. */
 static int h5_mktemp(h5_writer *w, char *err)
 {
-	size_t n = strlen(w->path) + 16;
+	size_t n = strlen(w->path) + 40;
 	mode_t um;
 	int fd;
 	if ((w->tmp = err_malloc(n, 1, err)) == NULL)
 		return -1;
-	snprintf(w->tmp, n, "%s.tmp-XXXXXX", w->path);
+	snprintf(w->tmp, n, "%s.tmp-%ld-XXXXXX", w->path, (long)getpid());
 	fd = mkstemp(w->tmp);
 	if (fd < 0)
 		return err_set(err, "%s: cannot create a temporary file beside"
@@ -1664,6 +2130,86 @@ static int h5_mktemp(h5_writer *w, char *err)
 	if (fchmod(fd, 0666 & ~um) != 0) { /* not fatal */ }
 	close(fd);
 	return 0;
+}
+
+/* the writer's pid when name is "<base>.tmp-<pid>-XXXXXX", else 0 */
+static long h5_stale_pid(const char *name, const char *base)
+{
+	size_t bl = strlen(base);
+	const char *p = name + bl + 5, *q;
+	char *end;
+	long pid;
+	if (strncmp(name, base, bl) != 0 || strncmp(name + bl, ".tmp-", 5) != 0)
+		return 0;
+	if (p[0] < '1' || p[0] > '9')
+		return 0;
+	pid = strtol(p, &end, 10);
+	if (*end != '-' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	for (q = end + 1; *q != '\0'; q++)
+		;
+	return q - end - 1 == 6 ? pid : 0;
+}
+
+/* Remove path when it is a temporary file that a gone ionflow writer left:
+** ours (same user, a regular file that is empty or starts with the HDF5
+** signature), its writer's pid no longer exists, and no process holds the
+** lock HDF5 takes on a file it writes (which also protects a writer on
+** another host sharing the directory, whose pid means nothing here). */
+static void h5_stale_remove(const char *path, long pid)
+{
+	static const char sig[8] = "\211HDF\r\n\032\n";
+	char head[8];
+	struct stat st;
+	ssize_t got;
+	int fd;
+	if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		return;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return;
+	}
+	got = read(fd, head, sizeof head);
+	if (got == 0 || (got == (ssize_t)sizeof head &&
+			 memcmp(head, sig, sizeof sig) == 0))
+		unlink(path);
+	close(fd);
+}
+
+/* the temporary files of earlier writers of path that were killed */
+static void h5_stale_sweep(const char *path)
+{
+	char *dcopy = h5_strdup(path, NULL), *bcopy = h5_strdup(path, NULL);
+	const char *dir, *base;
+	struct dirent *d;
+	DIR *dp;
+	if (dcopy == NULL || bcopy == NULL)
+		goto done;
+	dir = dirname(dcopy);
+	base = basename(bcopy);
+	if ((dp = opendir(dir)) == NULL)
+		goto done;
+	while ((d = readdir(dp)) != NULL) {
+		long pid = h5_stale_pid(d->d_name, base);
+		char *full;
+		size_t n;
+		if (pid == 0)
+			continue;
+		n = strlen(dir) + strlen(d->d_name) + 2;
+		if ((full = malloc(n)) == NULL)
+			break;
+		snprintf(full, n, "%s/%s", dir, d->d_name);
+		h5_stale_remove(full, pid);
+		free(full);
+	}
+	closedir(dp);
+done:
+	free(dcopy);
+	free(bcopy);
 }
 
 static int h5_create_check(const char *path, int overwrite, char *err)
@@ -1702,6 +2248,7 @@ int h5_create(h5_writer **out, const char *path, int overwrite, char *err)
 	*out = NULL;
 	if (h5_create_check(path, overwrite, err) != 0)
 		return -1;
+	h5_stale_sweep(path);
 	if ((w = err_calloc(1, sizeof *w, err)) == NULL)
 		return -1;
 	w->fid = -1;

@@ -7,11 +7,14 @@
 ** number, string, list of strings or array); frame stacks are streamed a
 ** block of frames per HDF5 call (h5_frames_*).
 **
-** Writing: h5_create writes into "<path>.tmp-XXXXXX" in the target's
-** directory and h5_commit renames it into place, so an interrupted run
-** never leaves a half-written result; h5_abort (or process exit without
-** commit) removes the temporary file. A path that is open for reading in
-** this process is never overwritten, nor an existing file unless asked.
+** Writing: h5_create writes into "<path>.tmp-<pid>-XXXXXX" in the
+** target's directory and h5_commit renames it into place, so an
+** interrupted run never leaves a half-written result; h5_abort (or
+** process exit without commit, or h5_unlink_temps from a signal handler)
+** removes the temporary file. A writer killed outright leaves it behind:
+** the next h5_create of the same path removes such files once their
+** writer is gone. A path that is open for reading in this process is
+** never overwritten, nor an existing file unless asked.
 **
 ** HDF5's own error printing is turned off; its most specific message is
 ** appended to ours. Every function follows err.h: 0 / -1 and one line in
@@ -56,6 +59,9 @@ typedef struct h5_entry {
 	char *path;		/* full path in the file */
 	int depth;		/* 0 for members of the listed group */
 	int broken;		/* a link whose target cannot be resolved */
+	char *again;		/* recursive listings: a group listed before
+				** (by another hard link) at this path, whose
+				** members are not listed twice; else NULL */
 	h5_info info;
 } h5_entry;
 
@@ -96,7 +102,9 @@ const char *h5_file_path(const h5_file *f);
 int h5_exists(h5_file *f, const char *path);
 int h5_info_get(h5_file *f, const char *path, h5_info *info, char *err);
 /* the members of group (recursively when asked), sorted by name, in
-** depth-first order; free with h5_list_free */
+** depth-first order; free with h5_list_free. Recursion follows hard
+** links only and enters each group once (see h5_entry.again), so that
+** cycles of hard links end; it polls the interrupt flag. */
 int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
 	    size_t *n, char *err);
 void h5_list_free(h5_entry *e, size_t n);
@@ -176,6 +184,9 @@ int h5_group(h5_writer *w, const char *path, char *err);
 int h5_commit(h5_writer *w, char *err);
 /* close and remove the temporary file; w is freed. NULL is fine. */
 void h5_abort(h5_writer *w);
+/* remove the temporary files of every writer not yet committed, and
+** nothing else: async-signal-safe, for a handler that ends the process */
+void h5_unlink_temps(void);
 
 /* ---- diagnostics ---- */
 

@@ -324,6 +324,10 @@ static void lh5_pushentries(lua_State *L, const h5_entry *e, size_t n)
 			lua_pushboolean(L, 1);
 			lua_setfield(L, -2, "broken");
 		}
+		if (e[i].again != NULL) {
+			lua_pushstring(L, e[i].again);
+			lua_setfield(L, -2, "again");
+		}
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 }
@@ -655,7 +659,11 @@ static void lh5_tree_entry(lua_State *L, luaL_Buffer *b, h5_file *f,
 		luaL_addstring(b, "  (broken link)\n");
 		return;
 	}
-	if (in->kind == H5_GROUP) {
+	if (in->kind == H5_GROUP && e->again != NULL) {
+		luaL_addstring(b, "/  (= ");
+		luaL_addstring(b, e->again);
+		luaL_addstring(b, ", listed above)\n");
+	} else if (in->kind == H5_GROUP) {
 		luaL_addstring(b, "/\n");
 	} else if (in->kind == H5_DATASET) {
 		luaL_addstring(b, "  ");

@@ -869,6 +869,8 @@ void lrepl_run(lua_State *L)
 		else
 			lrun_report(L, status);
 		lua_settop(L, base);
+		if (lrun_terminated())
+			break;
 	}
 	lrepl_close(&r);
 	lua_settop(L, base);

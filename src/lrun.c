@@ -11,6 +11,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "h5.h"
 #include "intr.h"
 #include "linit.h"
 #include "lrun.h"
@@ -25,6 +26,30 @@ const char *lrun_progname = "ionflow";
 /* the state being run, for the signal handler (Lua code is single-threaded) */
 static lua_State *lrun_active = NULL;
 
+/* a SIGTERM came: the program unwinds as for Ctrl-C, then ends */
+static volatile sig_atomic_t lrun_term = 0;
+
+int lrun_terminated(void) { return lrun_term != 0; }
+
+/* SIGTERM outside a call (at the prompt, while starting): remove the
+** temporary files of unfinished results, then die by the signal */
+static void lrun_sigterm_idle(int sig)
+{
+	lrun_term = 1;
+	h5_unlink_temps();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void lrun_sigterm_init(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = lrun_sigterm_idle;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 /* The hook that turns a pending Ctrl-C into an error inside Lua code. It is
 ** set from the signal handler, which is the one thing lua_sethook allows. */
 static void lrun_stophook(lua_State *L, lua_Debug *ar)
@@ -36,7 +61,10 @@ static void lrun_stophook(lua_State *L, lua_Debug *ar)
 
 /* First Ctrl-C: ask Lua (hook) and C loops (intr_flag) to stop. A second
 ** one while the first is pending restores the default action, so a stuck
-** program can still be killed from the keyboard.
+** program can still be killed from the keyboard. SIGTERM (kill, a batch
+** system's time limit) is handled the same way, so that writers remove
+** their temporary files as the error unwinds; the program then ends
+** (lrun_terminated). A second SIGTERM removes them at once and kills.
 ** The hook is a count hook only, firing at the next instruction of Lua
 ** code: a call hook would also fire when a C primitive that saw the flag
 ** raises its own error (the message handler is a call), and replace that
@@ -44,6 +72,14 @@ static void lrun_stophook(lua_State *L, lua_Debug *ar)
 static void lrun_sigint(int sig)
 {
 	int mask = LUA_MASKCOUNT;
+	if (sig == SIGTERM) {
+		if (lrun_term) {
+			h5_unlink_temps();
+			signal(sig, SIG_DFL);
+			raise(sig);
+		}
+		lrun_term = 1;
+	}
 	if (intr_pending())
 		signal(sig, SIG_DFL);
 	intr_raise();
@@ -72,7 +108,7 @@ static int lrun_msghandler(lua_State *L)
 int lrun_docall(lua_State *L, int narg, int nres)
 {
 	int status, base = lua_gettop(L) - narg;
-	struct sigaction sa, old;
+	struct sigaction sa, old, oldterm;
 	lua_pushcfunction(L, lrun_msghandler);
 	lua_insert(L, base);
 	intr_clear();
@@ -81,8 +117,10 @@ int lrun_docall(lua_State *L, int narg, int nres)
 	sa.sa_handler = lrun_sigint;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old);
+	sigaction(SIGTERM, &sa, &oldterm);
 	status = lua_pcall(L, narg, nres, base);
 	sigaction(SIGINT, &old, NULL);
+	sigaction(SIGTERM, &oldterm, NULL);
 	lrun_active = NULL;
 	lua_sethook(L, NULL, 0, 0);
 	intr_clear();

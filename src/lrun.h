@@ -21,6 +21,14 @@ int lrun_script(lua_State *L, const char *fname);
 ** ionflow module opened; NULL only when memory is out */
 lua_State *lrun_newstate(const char *progname);
 
+/* SIGTERM: lrun_sigterm_init (at start) makes it remove the temporary
+** files of unfinished results before the process dies; during
+** lrun_docall it interrupts like Ctrl-C and lrun_terminated() becomes 1,
+** after which the caller runs nothing more and ends the process by
+** SIGTERM once its state is closed */
+void lrun_sigterm_init(void);
+int lrun_terminated(void);
+
 /* the name used in messages ("ionflow") */
 extern const char *lrun_progname;
 

@@ -7,6 +7,7 @@
 ** so that habits and scripts carry over. With no script, a terminal gets
 ** the REPL and a pipe is read whole as a script.
 */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,8 @@ static int main_runopts(lua_State *L, char **argv, int upto)
 		if (a[1] == 'e' ? main_dostring(L, v, "=(command line)")
 				: main_require(L, v))
 			return -1;
+		if (lrun_terminated())
+			return -1;
 	}
 	return 0;
 }
@@ -159,7 +162,7 @@ static int main_run(lua_State *L, int argc, char **argv)
 		const char *f = argv[o.script];
 		if (strcmp(f, "-") == 0 && strcmp(argv[o.script - 1], "--") != 0)
 			f = NULL;
-		if (lrun_script(L, f) != LUA_OK)
+		if (lrun_script(L, f) != LUA_OK || lrun_terminated())
 			return EXIT_FAILURE;
 	}
 	if (o.interactive) {
@@ -175,15 +178,28 @@ static int main_run(lua_State *L, int argc, char **argv)
 	return EXIT_SUCCESS;
 }
 
+/* after a SIGTERM, once everything is cleaned up: end as the signal asked */
+static void main_terminate(void)
+{
+	if (!lrun_terminated())
+		return;
+	signal(SIGTERM, SIG_DFL);
+	raise(SIGTERM);
+}
+
 int main(int argc, char **argv)
 {
-	lua_State *L = lrun_newstate("ionflow");
+	lua_State *L;
 	int status;
+	lrun_sigterm_init();
+	L = lrun_newstate("ionflow");
 	if (L == NULL) {
+		main_terminate();
 		fprintf(stderr, "ionflow: cannot create state: not enough memory\n");
 		return EXIT_FAILURE;
 	}
-	status = main_run(L, argc, argv);
+	status = lrun_terminated() ? EXIT_FAILURE : main_run(L, argc, argv);
 	lua_close(L);
+	main_terminate();
 	return status;
 }
