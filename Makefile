@@ -119,7 +119,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libionflow.a
 
 $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_COMMON) $(BUILD)/libionflow.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_DEFS) -o $@ $< tests/fuzz/fuzz.c \
+	$(say) CC $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(FUZZ_DEFS) -o $@ $< tests/fuzz/fuzz.c \
 	  tests/fuzz/replay.c $(BUILD)/libionflow.a $(LDFLAGS) $(LDLIBS)
 
 # objects are rebuilt when the compiler flags change
