@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs the Debian packages ionflow needs to build, test and plot.
 # As root, missing packages are installed with apt-get; otherwise the exact
-# command to run is printed and the script fails.
+# command to run is printed and the script fails. --mpi adds OpenMPI (for
+# make MPI=1).
 set -e
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libhdf5-dev libgsl-dev libreadline-dev
 libxrl-dev hdf5-filter-plugin groff-base perl python3-numpy python3-h5py gnuplot-nox
 valgrind"
+[ "$1" = --mpi ] && PKGS="$PKGS libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

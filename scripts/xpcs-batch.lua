@@ -285,6 +285,8 @@ end
 if mpi and size > 1 then
   local t = mpi.allreduce(array.from{done, failed, skipped}, "sum")
   done, failed, skipped = t:get(1), t:get(2), t:get(3)
+  -- every rank is done: the exit status below is no rank's failure
+  mpi.finalize()
 end
 if rank == 0 then
   io.stdout:write(string.format("%d files: %d done, %d skipped, %d failed\n",

@@ -17,6 +17,7 @@
 
 #include "lrepl.h"
 #include "lrun.h"
+#include "mpicore.h"
 #include "sys.h"	/* IONFLOW_VERSION */
 
 static void main_usage(const char *badopt)
@@ -184,6 +185,9 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	status = main_run(L, argc, argv);
+	/* a rank that failed ends the job: the others would wait for it */
+	if (status != EXIT_SUCCESS)
+		mpicore_abort(status);
 	lua_close(L);
 	return status;
 }
