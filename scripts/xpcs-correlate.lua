@@ -92,13 +92,15 @@ local ok, err = pcall(function()
       phi_bins = num("phi_bins", true) or 1, fold = o.fold, log = o.log})
   end
   local t0 = os.clock()
-  local res = X.correlate{raw = o.raw, dataset = o.dataset,
+  local res = X.correlate_ranks{raw = o.raw, dataset = o.dataset,
     dynamic = qm.dynamic, static = qm.static, first = first, last = last,
     stride = num("stride", true), window = num("window", true),
     overlap = num("overlap", true), segments = num("segments", true) or 10,
     normalize = o.normalize, reject_sigma = num("reject"),
     frame_time = g.frame_time, twotime = twotime, detector = det}
   local cpu = os.clock() - t0
+  -- under mpirun the first rank with pixels writes the result
+  if not (res and res.writer) then return end
   X.write_result(o.out, res, {geometry = g, qmap = qm, options = {
     raw = o.raw, format = g.format, metadata = g.metadata,
     dataset = g.format == "hdf5" and (o.dataset or X.RAW_DATASET) or nil,
