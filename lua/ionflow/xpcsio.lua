@@ -361,9 +361,9 @@ function M.correlate(o)
   local dopts = M.detector_opts(o.detector, o.dataset)
   local rows = o.rows
   if rows then
-    if o.window or o.twotime or o.normalize or o.reject_sigma or o.dark then
-      error("xpcsio.correlate: a part of the rows cannot have windows, "
-        .. "two-time maps, normalisation, rejection or a dark image", 2)
+    if o.twotime or o.normalize or o.reject_sigma or o.dark then
+      error("xpcsio.correlate: a part of the rows cannot have two-time "
+        .. "maps, normalisation, rejection or a dark image", 2)
     end
     local function part(p)
       return p and xpcs.partition{map = p.map:slice(1, rows[1], rows[2]):copy(),
@@ -430,7 +430,7 @@ function M.correlate(o)
           a.n = a.n + cnt
         end
         if a.n == W then
-          local r = a.c:result()
+          local r = a.c:result(o.reduce)
           -- (reused: a new correlator's state would be faulted in again)
           spare[#spare + 1] = a.c:reset()
           windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
