@@ -410,9 +410,15 @@ function M.correlate(o)
   local j = 0
   dopts.first, dopts.count, dopts.step = first, count, stride
   dopts.block, dopts.blocks = o.block or main:batch(), true
+  -- a part: HDF5 reads only its rows (a hyperslab); other formats give
+  -- whole frames, cut here
+  dopts.rows = rows
+  local nrows = rows and rows[2] - rows[1] + 1
   for _, block in detector.frames(o.raw, dopts) do
     local n = block.shape[1]
-    if rows then block = block:slice(2, rows[1], rows[2]):copy() end
+    if rows and block.shape[2] ~= nrows then
+      block = block:slice(2, rows[1], rows[2]):copy()
+    end
     main:push_async(block)
     if tt then tt:push(block) end
     if W then

@@ -41,5 +41,33 @@ local names = sys.dir(d)
 t.is(table.concat(names, ","), "a,b,c.h5", "sys.dir: sorted, no . and ..")
 t.errors(function() sys.dir(d .. "/none") end, "none: No such file", "a missing directory is named")
 t.errors(function() sys.dir(d .. "/a") end, "Not a directory", "a file is not a directory")
+
+-- detector.frames{rows=}: what a rank reads of an HDF5 frame stack
+local raw = d .. "/raw.h5"
+local st = array.zeros{37, 9, 5}
+for i = 1, 37 do for r = 1, 9 do for c = 1, 5 do
+  st:set(i, r, c, (i * 31 + r * 7 + c * 3) % 23)
+end end end
+do
+  local w <close> = h5.create(raw)
+  w:write("/entry/data/data", st:astype("u16"))
+  w:close()
+end
+local same, n = true, 0
+for j, b in detector.frames(raw, {blocks = true, block = 10, rows = {4, 6}}) do
+  same = same and b.shape[2] == 3 and b.shape[3] == 5
+  for k = 1, b.shape[1] do for r = 1, 3 do for c = 1, 5 do
+    same = same and b:get(k, r, c) == st:get(j + k - 1, r + 3, c)
+  end end end
+  n = n + b.shape[1]
+end
+t.ok(same and n == 37, "rows = {4, 6}: those rows of every frame, in blocks")
+local got
+for _, f in detector.frames(raw, {rows = {9, 9}, first = 5, count = 1}) do got = f:copy() end
+t.ok(got.shape[1] == 1 and got:get(1, 2) == st:get(5, 9, 2), "the last row of one frame")
+t.errors(function() for _ in detector.frames(raw, {rows = {8, 10}}) do end end,
+  "raw.h5:/entry/data/data: rows 8..10 of 9", "rows past the frame are named")
+t.errors(function() detector.frames(raw, {rows = {3, 2}}) end,
+  "option 'rows' needs first <= last", "reversed rows")
 sys.rmtree(d)
 t.done()
