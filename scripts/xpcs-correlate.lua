@@ -20,7 +20,8 @@
 -- the raw file; options on the command line win. The partition comes from
 -- --qmap (pySimpleMask layout) or from --q-bins/--phi-bins. Prints a short
 -- table (bin, q, phi, pixels, g2 at the first delay); a progress bar
--- appears when stderr is a terminal.
+-- appears when stderr is a terminal. Under mpirun (make MPI=1) the
+-- detector's rows are split between the ranks and one result is written.
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
@@ -41,7 +42,11 @@ raw formats (chosen from the file; --format hdf5|rigaku|rigaku3m|imm):
                     (default 5,0,4,1,3,2)
   --module ROWS,COLS  Rigaku module shape (default 512,1024)
   --metadata FILE   APS metadata for the geometry (default: an HDF5 raw
-                    file's own, else NAME_metadata.hdf beside RAW)]==]
+                    file's own, else NAME_metadata.hdf beside RAW)
+under mpirun -n N (ionflow built with MPI=1) the detector's rows are split
+between the ranks (HDF5: each reads its rows only) and the first writes
+the result, equal to one process's; not with --twotime, --normalize or
+--reject]==]
 
 local cli = require "ionflow.cli"
 local o = cli.parse(arg, {name = "xpcs-correlate", usage = usage,
