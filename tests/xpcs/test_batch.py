@@ -194,6 +194,20 @@ def main():
     r = batch(os.path.join(tmp, "missing.txt"), "-o", out)
     ok(r.returncode == 1 and "missing.txt" in r.stderr, "a missing list is named",
        r.stderr)
+    # --fit: the velocity fit of every result, and a DIR as input
+    fx = os.path.join(tmp, "fitdir")
+    os.mkdir(fx)
+    subprocess.run([EXE, os.path.join(TOP, "scripts", "make-sample.lua"), "-o",
+                    os.path.join(fx, "s1.h5"), "--qmap", "", "--frames", "400",
+                    "--size", "32"], capture_output=True)
+    fo = os.path.join(tmp, "fitout")
+    r = batch(fx, "-o", fo, "--fit", "--q-bins", "8", "--phi-bins", "4")
+    fit = os.path.join(fo, "s1_fit.h5")
+    good = r.returncode == 0 and os.path.exists(fit)
+    if good:
+        with h5py.File(fit) as f:
+            good = "/ionflow/velocity" in f
+    ok(good, "--fit writes NAME_fit.h5 with the velocity fit", r.stdout + r.stderr)
     h = batch("--help")
     ok(h.returncode == 0 and "Options (defaults in brackets):" in h.stdout
        and "Example:" in h.stdout, "--help in the shared shape")
