@@ -11,6 +11,8 @@
 #   make fuzz            libFuzzer on each tests/fuzz/fuzz_*.c harness
 #                        (clang; FUZZ_SECONDS per target, default 60)
 #   make deps            install the Debian packages ionflow needs
+#   make MPI=1           the same with MPI (mpicc, into build/mpi; make deps
+#                        then installs OpenMPI too)
 #   make install PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -48,6 +50,15 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno \
 CPPFLAGS += $(PKG_CFLAGS) -Isrc
 LDLIBS  += $(PKG_LIBS) -lm
 LDFLAGS += -fopenmp
+
+# MPI=1: compiled by mpicc with the mpi module over MPI (without it the
+# module is a rank-0-of-1 stub and nothing links MPI)
+ifeq ($(MPI),1)
+CC       = mpicc
+CFLAGS  += -DIONFLOW_MPI
+DEPS_OPT = --mpi
+BUILD   ?= build/mpi
+endif
 
 # BUILD may be overridden (make BUILD=build/mine check) so that several
 # people or tools can build in one tree without racing on objects
@@ -196,7 +207,7 @@ bench: ionflow
 	./ionflow bench/run.lua
 
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh $(DEPS_OPT)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/lua/ionflow \

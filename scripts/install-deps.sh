@@ -2,7 +2,8 @@
 # Installs the Debian packages ionflow needs to build, test and plot
 # (clang with libFuzzer and OpenMP: make fuzz).
 # As root, missing packages are installed with apt-get; otherwise the exact
-# command to run is printed and the script fails.
+# command to run is printed and the script fails. --mpi adds OpenMPI (for
+# make MPI=1).
 set -e
 # liblzf-dev, liblz4-dev: the HDF5 filters built into ionflow (src/h5filt.c);
 # python3-hdf5plugin, bitshuffle: the tests write LZ4 and bitshuffle files;
@@ -12,6 +13,7 @@ PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libhdf5-dev libgsl-dev libreadlin
 libxrl-dev liblzf-dev liblz4-dev hdf5-filter-plugin groff-base perl python3-numpy
 python3-h5py python3-hdf5plugin bitshuffle python3-scipy gnuplot-nox valgrind
 clang libclang-rt-14-dev libomp-14-dev"
+[ "${1:-}" = --mpi ] && PKGS="$PKGS libopenmpi-dev openmpi-bin"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

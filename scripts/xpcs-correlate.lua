@@ -20,7 +20,8 @@
 -- the raw file; options on the command line win. The partition comes from
 -- --qmap (pySimpleMask layout) or from --q-bins/--phi-bins. Prints a short
 -- table (bin, q, phi, pixels, g2 at the first delay); a progress bar
--- appears when stderr is a terminal.
+-- appears when stderr is a terminal. Under mpirun (make MPI=1) the
+-- detector's rows are split between the ranks and one result is written.
 local X = require "ionflow.xpcsio"
 
 local usage = [==[
@@ -39,7 +40,10 @@ them in the APS 8-ID-I result layout that the community viewer reads.
 RAW is HDF5 (frames at /entry/data/data), Rigaku 500k NAME.bin, Rigaku 3M
 NAME.bin.000 (with its five sibling modules) or APS IMM, dense or sparse.
 Memory does not grow with the number of frames. Prints a table of the
-bins (q, phi, pixels, g2 at the first delay).
+bins (q, phi, pixels, g2 at the first delay). Under mpirun -n N (ionflow
+built with make MPI=1) the detector's rows are split between the ranks
+(HDF5: each reads its rows only) and one result is written, equal to one
+process's; not with --twotime, --normalize or --reject.
 
 Options (defaults in brackets):
   -o RESULT.h5          the result file (written atomically; never the input)
@@ -151,13 +155,15 @@ local ok, err = pcall(function()
       q_min = qmin and qmin * 1e10, q_max = qmax and qmax * 1e10})
   end
   local t0 = os.clock()
-  local res = X.correlate{raw = o.raw, dataset = o.dataset,
+  local res = X.correlate_ranks{raw = o.raw, dataset = o.dataset,
     dynamic = qm.dynamic, static = qm.static, first = first, last = last,
     stride = num("stride", true), window = num("window", true),
     overlap = num("overlap", true), segments = num("segments", true) or 10,
     normalize = o.normalize, reject_sigma = num("reject"),
     frame_time = g.frame_time, twotime = twotime, detector = det}
   local cpu = os.clock() - t0
+  -- under mpirun the first rank with pixels writes the result
+  if not (res and res.writer) then return end
   X.write_result(o.out, res, {geometry = g, qmap = qm, options = {
     raw = o.raw, format = g.format, metadata = g.metadata,
     dataset = g.format == "hdf5" and (o.dataset or X.RAW_DATASET) or nil,

@@ -1444,7 +1444,8 @@ size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 }
 
 typedef struct corr_bins {
-	double *G, *S, *tail, *U, *U2, *g2s, *den, *E;
+	/* G..H: the sums over pixels (corr_sums exports them), E too */
+	double *G, *S, *tail, *U, *U2, *H, *g2s, *den, *E;
 	double *dsum, *dn, *ev, *neff, *ns;
 	double inp;		/* 1 / (M - k): pairs per pixel */
 } corr_bins;
@@ -1592,26 +1593,41 @@ static void corr_level_spread(const corr *c, corr_lres *R)
 }
 
 /* lag i's static g2 from its sums, and the dynamic means */
-static void corr_lag_bins(const corr *c, const corr_level *L, int i,
-			  corr_bins *b, double *g2s_out)
+/* per static bin: the sum over threads and the first k frames of the
+** level's heads (the frames a lag's "future" mean leaves out) */
+static void corr_lag_heads(const corr *c, const corr_level *L, int i,
+			   corr_bins *b)
 {
-	size_t k = (size_t)L->lag[i], np = L->M - k;
+	size_t k = (size_t)L->lag[i];
 	for (size_t s = 0; s < c->nstat; s++) {
-		double n = (double)c->scount[s], h = 0, ip, fu;
+		double h = 0;
 		for (int th = 0; th < c->nthr; th++)
 			for (size_t j = 0; j < k; j++)
 				h += L->head[((size_t)th * (size_t)L->kmax + j) *
 					     c->nstat + s];
+		b->H[s] = h;
+	}
+}
+
+/* cnt: the used pixels per static bin, s2d: its dynamic bin (of every
+** part, when merged: a part may lack some static bins) */
+static void corr_lag_bins(const corr *c, const corr_level *L, int i,
+			  corr_bins *b, const double *cnt, const int32_t *s2d,
+			  double *g2s_out)
+{
+	size_t k = (size_t)L->lag[i], np = L->M - k;
+	for (size_t s = 0; s < c->nstat; s++) {
+		double n = cnt[s], h = b->H[s], ip, fu;
 		ip = (b->S[s] - b->tail[s]) / ((double)np * n);
 		fu = (b->S[s] - h) / ((double)np * n);
 		b->den[s] = ip * fu;
 		b->g2s[s] = b->G[s] / ((double)np * n) / b->den[s];
-		if (!(c->scount[s] > 0) || !isfinite(b->g2s[s]))
+		if (!(n > 0) || !isfinite(b->g2s[s]))
 			b->g2s[s] = NAN;
 		g2s_out[s] = b->g2s[s];
-		if (c->s2d[s] > 0 && isfinite(b->g2s[s])) {
-			b->dsum[c->s2d[s] - 1] += b->g2s[s];
-			b->dn[c->s2d[s] - 1] += 1;
+		if (s2d[s] > 0 && isfinite(b->g2s[s])) {
+			b->dsum[s2d[s] - 1] += b->g2s[s];
+			b->dn[s2d[s] - 1] += 1;
 		}
 		b->G[s] /= (double)np;	/* sum over pixels of G_p */
 	}
@@ -1624,18 +1640,19 @@ static void corr_lag_bins(const corr *c, const corr_level *L, int i,
 ** NaN when N - S_d < 1, or with a single pair per pixel (np = 1: then
 ** every g2_p is 1 by construction) */
 static void corr_lag_final(const corr *c, const corr_level *L, int i,
-			   corr_bins *b, double *g2, double *err)
+			   corr_bins *b, const double *cnt,
+			   const int32_t *s2d, double *g2, double *err)
 {
 	size_t np = L->M - (size_t)L->lag[i];
 	for (size_t s = 0; s < c->nstat; s++) {
 		double nd;
-		if (!isfinite(b->g2s[s]) || c->s2d[s] < 1)
+		if (!isfinite(b->g2s[s]) || s2d[s] < 1)
 			continue;
-		nd = (double)c->scount[s] * b->den[s];
-		b->ev[c->s2d[s] - 1] += b->E[s] / (nd * nd);
+		nd = cnt[s] * b->den[s];
+		b->ev[s2d[s] - 1] += b->E[s] / (nd * nd);
 		if (b->U2[s] > 0)
-			b->neff[c->s2d[s] - 1] += b->U[s] * b->U[s] / b->U2[s];
-		b->ns[c->s2d[s] - 1] += 1;
+			b->neff[s2d[s] - 1] += b->U[s] * b->U[s] / b->U2[s];
+		b->ns[s2d[s] - 1] += 1;
 	}
 	for (size_t d = 0; d < c->ndyn; d++) {
 		double dof = b->neff[d] - b->ns[d];
@@ -1646,34 +1663,46 @@ static void corr_lag_final(const corr *c, const corr_level *L, int i,
 }
 
 /* the nl delays of level l that the result holds, from result row it0 */
-static int corr_result_level(const corr *c, int l, int nl, size_t it0,
-			     corr_res *r)
+/* A result in three steps, so that correlators holding parts of the
+** pixels (MPI ranks) can add their sums between them: (1) per level and
+** lag the sums over pixels G, S, tail, U, U2, H per static bin (and the
+** counts, images, segments, frame sums); (2) with the sums of all parts,
+** the residual sums E about each bin's weighted mean; (3) g2 and errors.
+** corr_result runs them with nothing added between. */
+struct corr_sums {
+	int nl[CORR_MAXLEV];	/* each level's lags in the result */
+	size_t it0[CORR_MAXLEV];	/* and the row of its first */
+	corr_lres *R;		/* per level */
+	corr_res r;		/* being filled */
+	double *cnt;		/* nstat: used pixels per static bin */
+	int32_t *s2d;		/* nstat: its dynamic bin */
+	double *buf;		/* what a part exports (corr_sums_buf) */
+	size_t n1, n2;		/* its length in steps 1 and 2 */
+	int phase;		/* 1, 2: what buf holds; 3: done */
+};
+
+#define CORR_NSUM 6	/* G S tail U U2 H, adjacent in a lag's block */
+
+static int corr_level_alloc(const corr *c, corr_lres *R, int l, int nl)
 {
-	size_t ns = c->nstat, nd = c->ndyn, per = 8 * ns + 5 * nd;
-	corr_lres R = {.L = &c->lev[l], .nl = nl};
-	R.blk = calloc((size_t)nl * (per + c->P), sizeof *R.blk);
-	if (R.blk == NULL)
+	size_t ns = c->nstat, nd = c->ndyn, per = 9 * ns + 5 * nd;
+	R->L = &c->lev[l];
+	R->nl = nl;
+	R->blk = calloc((size_t)nl * (per + c->P), sizeof *R->blk);
+	if (R->blk == NULL)
 		return -1;
 	for (int i = 0; i < nl; i++) {
-		corr_bins *b = &R.b[i];
-		double *x = R.blk + (size_t)i * per;
+		corr_bins *b = &R->b[i];
+		double *x = R->blk + (size_t)i * per;
 		b->G = x; b->S = x + ns; b->tail = x + 2 * ns; b->U = x + 3 * ns;
-		b->U2 = x + 4 * ns; b->g2s = x + 5 * ns; b->den = x + 6 * ns;
-		b->E = x + 7 * ns; b->dsum = x + 8 * ns;
+		b->U2 = x + 4 * ns; b->H = x + 5 * ns; b->E = x + 6 * ns;
+		b->g2s = x + 7 * ns; b->den = x + 8 * ns;
+		b->dsum = x + 9 * ns;
 		b->dn = b->dsum + nd; b->ev = b->dn + nd; b->neff = b->ev + nd;
 		b->ns = b->neff + nd;
-		b->inp = 1 / (double)(R.L->M - (size_t)R.L->lag[i]);
+		b->inp = 1 / (double)(R->L->M - (size_t)R->L->lag[i]);
 	}
-	R.tl = R.blk + (size_t)nl * per;
-	corr_level_sums(c, &R);
-	for (int i = 0; i < nl; i++)
-		corr_lag_bins(c, R.L, i, &R.b[i],
-			      r->g2_static + (it0 + (size_t)i) * ns);
-	corr_level_spread(c, &R);
-	for (int i = 0; i < nl; i++)
-		corr_lag_final(c, R.L, i, &R.b[i], r->g2 + (it0 + (size_t)i) * nd,
-			       r->g2_err + (it0 + (size_t)i) * nd);
-	free(R.blk);
+	R->tl = R->blk + (size_t)nl * per;
 	return 0;
 }
 
@@ -1698,21 +1727,32 @@ static int corr_res_alloc(const corr *c, corr_res *r, char *err)
 	return 0;
 }
 
-static void corr_res_static(const corr *c, corr_res *r)
+void corr_sums_free(corr_sums *S)
 {
-	double *sum = calloc(c->nstat, sizeof *sum);
+	if (S == NULL)
+		return;
+	for (int l = 0; S->R && l < CORR_MAXLEV; l++)
+		free(S->R[l].blk);
+	free(S->R);
+	free(S->cnt);
+	free(S->s2d);
+	free(S->buf);
+	corr_res_free(&S->r);
+	free(S);
+}
+
+/* the part's own image, counts, segments and frame means into S->r */
+static void corr_res_static(const corr *c, corr_sums *S)
+{
+	corr_res *r = &S->r;
 	for (size_t i = 0; i < c->npix; i++)
 		r->image[i] = NAN;
-	for (size_t p = 0; p < c->npx; p++) {
+	for (size_t p = 0; p < c->npx; p++)
 		r->image[c->pix[p]] = corr_img(c)[p] / (double)c->accepted;
-		if (sum)
-			sum[c->sbin[p]] += corr_img(c)[p];
+	for (size_t s = 0; s < c->nstat; s++) {
+		S->cnt[s] = (double)c->scount[s];
+		S->s2d[s] = c->s2d[s];
 	}
-	for (size_t s = 0; s < c->nstat; s++)
-		r->iq[s] = (sum && c->scount[s]) ?
-			   sum[s] / ((double)c->accepted * (double)c->scount[s])
-			   : NAN;
-	free(sum);
 	if (c->nseg)
 		memcpy(r->iq_seg, c->seg, c->nseg * c->nstat * sizeof(double));
 	if (c->accepted) {
@@ -1723,26 +1763,43 @@ static void corr_res_static(const corr *c, corr_res *r)
 		memcpy(r->rejected, c->rej, c->nrej * sizeof(size_t));
 }
 
-/* one delay's static and dynamic results into r (scratch of its own, so
-** that delays run in parallel) */
-int corr_result(corr *c, corr_res *r, char *err)
+/* I(q): each static bin's time-summed intensity over its pixels and frames */
+static void corr_res_iq(const corr *c, const double *sum, corr_sums *S)
 {
-	int nl[CORR_MAXLEV];	/* each level's lags in the result */
-	size_t it0[CORR_MAXLEV];	/* and the row of its first */
+	for (size_t s = 0; s < c->nstat; s++)
+		S->r.iq[s] = S->cnt[s] > 0 ?
+			     sum[s] / ((double)c->accepted * S->cnt[s]) : NAN;
+}
+
+static void corr_bin_image(const corr *c, double *sum)
+{
+	for (size_t p = 0; p < c->npx; p++)
+		sum[c->sbin[p]] += corr_img(c)[p];
+}
+
+static void corr_sums_move(const corr *c, corr_sums *S, int copy);
+
+int corr_sums_new(corr *c, corr_sums **out, char *err)
+{
+	corr_sums *S;
+	corr_res *r;
 	int failed = 0;
-	memset(r, 0, sizeof *r);
+	*out = NULL;
 	if (corr_flush(c, err))
 		return -1;
 	if (c->lev[0].M < 2)
 		return err_set(err, "corr: %zu frame%s accepted, fewer than "
 			       "the 2 the first delay needs", c->lev[0].M,
 			       c->lev[0].M == 1 ? "" : "s");
+	if ((S = err_calloc(1, sizeof *S, err)) == NULL)
+		return -1;
+	r = &S->r;
 	for (int l = 0; l < c->nlev; l++) {
-		nl[l] = 0;
-		it0[l] = r->ntau;
+		S->nl[l] = 0;
+		S->it0[l] = r->ntau;
 		for (int i = 0; i < c->lev[l].nlag; i++)	/* (increasing) */
 			if ((size_t)c->lev[l].lag[i] < c->lev[l].M) {
-				nl[l]++;
+				S->nl[l]++;
 				r->ntau++;
 			}
 	}
@@ -1752,27 +1809,174 @@ int corr_result(corr *c, corr_res *r, char *err)
 	r->nseg = c->nseg;
 	r->nframes = c->accepted;
 	r->nrejected = c->nrej;
-	if (corr_res_alloc(c, r, err)) {
-		corr_res_free(r);
-		return -1;
+	/* step 1's export: the lags' sums, counts, binned image, segments
+	** times counts, frame sums, used pixels */
+	S->n1 = r->ntau * CORR_NSUM * c->nstat + 3 * c->nstat +
+		c->nseg * c->nstat + c->accepted + 1;
+	S->n2 = r->ntau * c->nstat;
+	S->R = calloc(CORR_MAXLEV, sizeof *S->R);
+	S->cnt = calloc(c->nstat + 1, sizeof *S->cnt);
+	S->s2d = calloc(c->nstat + 1, sizeof *S->s2d);
+	S->buf = calloc(S->n1 > S->n2 ? S->n1 : S->n2, sizeof *S->buf);
+	if (!S->R || !S->cnt || !S->s2d || !S->buf || corr_res_alloc(c, r, err)) {
+		corr_sums_free(S);
+		return err_set(err, "corr: out of memory for the result");
 	}
 	/* one level per task (level 0 first: it has the most lags) */
 	#pragma omp parallel for schedule(dynamic, 1) reduction(|:failed) \
 		num_threads(corr_team(c, (double)r->ntau * (double)c->npx))
 	for (int l = 0; l < c->nlev; l++) {
-		for (int i = 0; i < nl[l]; i++) {
-			r->tau[it0[l] + (size_t)i] = c->lev[l].lag[i] *
-						      ldexp(1.0, l);
-			r->level[it0[l] + (size_t)i] = l;
+		corr_lres *R = &S->R[l];
+		for (int i = 0; i < S->nl[l]; i++) {
+			r->tau[S->it0[l] + (size_t)i] = c->lev[l].lag[i] *
+							 ldexp(1.0, l);
+			r->level[S->it0[l] + (size_t)i] = l;
 		}
-		if (nl[l] > 0)
-			failed |= corr_result_level(c, l, nl[l], it0[l], r) != 0;
+		if (S->nl[l] == 0)
+			continue;
+		if (corr_level_alloc(c, R, l, S->nl[l])) {
+			failed = 1;
+			continue;
+		}
+		corr_level_sums(c, R);
+		for (int i = 0; i < S->nl[l]; i++)
+			corr_lag_heads(c, R->L, i, &R->b[i]);
 	}
 	if (failed) {
-		corr_res_free(r);
+		corr_sums_free(S);
 		return err_set(err, "corr: out of memory for the result");
 	}
-	corr_res_static(c, r);
+	corr_res_static(c, S);
+	S->phase = 1;
+	corr_sums_move(c, S, 1);
+	*out = S;
+	return 0;
+}
+
+/* the export of step 1 or 2 (copy = 1) or its sum back (copy = 0) */
+static void corr_sums_move(const corr *c, corr_sums *S, int copy)
+{
+	size_t ns = c->nstat, at = 0;
+	for (int l = 0; l < c->nlev; l++)
+		for (int i = 0; i < S->nl[l]; i++) {
+			corr_bins *b = &S->R[l].b[i];
+			double *x = S->phase == 1 ? b->G : b->E;
+			size_t n = S->phase == 1 ? CORR_NSUM * ns : ns;
+			if (copy)
+				memcpy(S->buf + at, x, n * sizeof *x);
+			else
+				memcpy(x, S->buf + at, n * sizeof *x);
+			at += n;
+		}
+	if (S->phase != 1)
+		return;
+	if (copy) {
+		double *img = S->buf + at + ns, *sd = img + ns, *seg = sd + ns,
+		       *fr = seg + c->nseg * ns;
+		memcpy(S->buf + at, S->cnt, ns * sizeof *S->cnt);
+		/* summed over the parts, s2d x count gives s2d x the total */
+		for (size_t s = 0; s < ns; s++)
+			sd[s] = (double)S->s2d[s] * S->cnt[s];
+		memset(img, 0, ns * sizeof *img);
+		corr_bin_image(c, img);
+		for (size_t j = 0; j < c->nseg; j++)
+			for (size_t s = 0; s < ns; s++)
+				seg[j * ns + s] = c->scount[s] ?
+					c->seg[j * ns + s] * S->cnt[s] : 0;
+		for (size_t t = 0; t < c->accepted; t++)
+			fr[t] = c->ivt[t] * (double)c->npx;
+		fr[c->accepted] = (double)c->npx;
+	}
+}
+
+double *corr_sums_buf(corr_sums *S, size_t *n)
+{
+	*n = S->phase == 1 ? S->n1 : S->phase == 2 ? S->n2 : 0;
+	return S->buf;
+}
+
+/* step 1's sums back from buf (merged: every part's): counts, I(q),
+** segments and frame means from them */
+static void corr_sums_take(const corr *c, corr_sums *S, int merged)
+{
+	size_t ns = c->nstat, at = S->r.ntau * CORR_NSUM * ns;
+	double *sum = S->buf + at + ns, *sd = sum + ns, *seg = sd + ns,
+	       *fr = seg + c->nseg * ns;
+	corr_sums_move(c, S, 0);
+	if (!merged) {
+		memset(sum, 0, ns * sizeof *sum);
+		corr_bin_image(c, sum);
+		corr_res_iq(c, sum, S);
+		return;
+	}
+	memcpy(S->cnt, S->buf + at, ns * sizeof *S->cnt);
+	for (size_t s = 0; s < ns; s++)
+		S->s2d[s] = S->cnt[s] > 0 ? (int32_t)lround(sd[s] / S->cnt[s]) : 0;
+	corr_res_iq(c, sum, S);
+	for (size_t j = 0; j < c->nseg; j++)
+		for (size_t s = 0; s < ns; s++)
+			S->r.iq_seg[j * ns + s] = S->cnt[s] > 0 ?
+				seg[j * ns + s] / S->cnt[s] : NAN;
+	for (size_t t = 0; t < c->accepted; t++)
+		S->r.ivt[t] = fr[t] / fr[c->accepted];
+}
+
+/* step 2: with the (summed) sums, g2 per static bin and the residuals */
+static void corr_sums_step2(const corr *c, corr_sums *S)
+{
+	#pragma omp parallel for schedule(dynamic, 1) \
+		num_threads(corr_team(c, (double)S->r.ntau * (double)c->npx))
+	for (int l = 0; l < c->nlev; l++) {
+		corr_lres *R = &S->R[l];
+		for (int i = 0; i < S->nl[l]; i++)
+			corr_lag_bins(c, R->L, i, &R->b[i], S->cnt, S->s2d,
+				      S->r.g2_static + (S->it0[l] + (size_t)i) *
+				      c->nstat);
+		if (S->nl[l] > 0)
+			corr_level_spread(c, R);
+	}
+}
+
+static void corr_sums_step3(const corr *c, corr_sums *S, corr_res *r)
+{
+	for (int l = 0; l < c->nlev; l++)
+		for (int i = 0; i < S->nl[l]; i++) {
+			size_t row = S->it0[l] + (size_t)i;
+			corr_lag_final(c, S->R[l].L, i, &S->R[l].b[i], S->cnt,
+				       S->s2d, S->r.g2 + row * c->ndyn,
+				       S->r.g2_err + row * c->ndyn);
+		}
+	*r = S->r;
+	memset(&S->r, 0, sizeof S->r);
+	S->phase = 3;
+}
+
+int corr_sums_step(corr *c, corr_sums *S, corr_res *r, char *err)
+{
+	if (S->phase == 1) {
+		corr_sums_take(c, S, 1);
+		corr_sums_step2(c, S);
+		S->phase = 2;
+		corr_sums_move(c, S, 1);
+		return 0;
+	}
+	if (S->phase != 2 || r == NULL)
+		return err_set(err, "corr: the sums are used up");
+	corr_sums_move(c, S, 0);
+	corr_sums_step3(c, S, r);
+	return 0;
+}
+
+int corr_result(corr *c, corr_res *r, char *err)
+{
+	corr_sums *S;
+	memset(r, 0, sizeof *r);
+	if (corr_sums_new(c, &S, err))
+		return -1;
+	corr_sums_take(c, S, 0);
+	corr_sums_step2(c, S);
+	corr_sums_step3(c, S, r);
+	corr_sums_free(S);
 	return 0;
 }
 

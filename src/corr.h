@@ -140,6 +140,29 @@ int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 /* the result so far (may be called repeatedly); needs >= 2 frames */
 int corr_result(corr *c, corr_res *r, char *err);
 void corr_res_free(corr_res *r);
+
+/* A result of correlators that each hold part of the pixels (MPI ranks:
+** blocks of rows, the same frames, partitions with the same bins), equal
+** to one correlator's over all pixels up to the order of the additions:
+**   corr_sums_new(c, &S, err);          -- step 1: buf = this part's sums
+**   buf = corr_sums_buf(S, &n);         -- add every part's buf into it
+**   corr_sums_step(c, S, NULL, err);    -- step 2: buf = residual sums
+**   buf = corr_sums_buf(S, &n);         -- add every part's again
+**   corr_sums_step(c, S, &r, err);      -- r: g2, errors, I(q), ivt
+**   corr_sums_free(S);
+** Step 1's buf holds, per delay and static bin, the sums over pixels the
+** normalisation needs (G, past and future intensity, the error weights)
+** and the used pixels, binned time-summed image, segments and frame sums;
+** step 2's the squared residuals about each bin's weighted mean, which
+** needs the summed step 1. r's image is this part's (NaN elsewhere);
+** frame_index, rejected as this part saw them (normalisation and
+** rejection see only the part's pixels: do not split with them).
+** corr_result is the same three steps with nothing added. */
+typedef struct corr_sums corr_sums;
+int corr_sums_new(corr *c, corr_sums **S, char *err);
+double *corr_sums_buf(corr_sums *S, size_t *n);
+int corr_sums_step(corr *c, corr_sums *S, corr_res *r, char *err);
+void corr_sums_free(corr_sums *S);
 void corr_free(corr *c);
 /* back to no frames with the same partitions and options, keeping the
 ** memory (cheaper than corr_free and corr_new: nothing is faulted in

@@ -152,6 +152,8 @@ static int det_open_hdf5(det_stream *s, const det_opts *o, int stream,
 		if (stream)
 			rc = h5_frames_open(&s->h5, f, ds, o->first, o->count,
 					    o->step, o->block, err);
+		if (stream && rc == 0 && o->nrows > 0)
+			rc = h5_frames_rows(s->h5, o->row0, o->nrows, err);
 	}
 	h5_close(f);
 	return rc;

@@ -1535,6 +1535,7 @@ struct h5_frames {
 	int rank;
 	hsize_t dims[H5_MAXDIM];
 	size_t first, count, step, block, c0;
+	size_t row0;			/* first row read (dims[1] from it) */
 	size_t next;			/* frames handed out so far */
 	arr blk;			/* block of frames blk_j0 .. +blk_n */
 	arr spare;			/* an earlier block a consumer still
@@ -1545,6 +1546,21 @@ struct h5_frames {
 };
 
 size_t h5_frames_count(const h5_frames *fr) { return fr->count; }
+
+int h5_frames_rows(h5_frames *fr, size_t row0, size_t nrows, char *err)
+{
+	if (fr->rank < 3 || fr->next > 0 || fr->blk.buf != NULL)
+		return err_set(err, "%s: rows need frames of rows x cols, "
+			       "set before reading", fr->what);
+	if (nrows == 0 || row0 + nrows > fr->row0 + (size_t)fr->dims[1] ||
+	    row0 + nrows < row0)
+		return err_set(err, "%s: rows %zu..%zu of %zu", fr->what,
+			       row0 + 1, row0 + nrows,
+			       fr->row0 + (size_t)fr->dims[1]);
+	fr->row0 = row0;
+	fr->dims[1] = nrows;
+	return 0;
+}
 
 int h5_frames_block_done(const h5_frames *fr)
 {
@@ -1759,6 +1775,7 @@ static int h5_frames_fill(h5_frames *fr, size_t *allocated, char *err)
 	start[0] = fr->first + fr->next * fr->step;
 	stride[0] = fr->step;
 	cnt[0] = n;
+	start[1] = fr->row0;	/* (rank >= 2) */
 	if (H5Sselect_hyperslab(fr->fspace, H5S_SELECT_SET, start, stride,
 				cnt, NULL) < 0)
 		return h5_fail(err, "%s: bad frame selection", fr->what);

@@ -153,6 +153,10 @@ int h5_frames_next_block(h5_frames *fr, arr *block, size_t *index,
 /* 1 when the next h5_frames_next reads a new block (the binding then
 ** closes the frame views it handed out, so that the buffer is reused) */
 int h5_frames_block_done(const h5_frames *fr);
+/* read only rows row0 .. row0 + nrows - 1 (axis 1) of every frame, a
+** hyperslab (before the first read; blocks are then frames x nrows x
+** ...): a part of the detector (an MPI rank's) costs only its bytes */
+int h5_frames_rows(h5_frames *fr, size_t row0, size_t nrows, char *err);
 size_t h5_frames_count(const h5_frames *fr);	/* frames in the stream */
 size_t h5_frames_block(const h5_frames *fr);	/* frames per read */
 void h5_frames_close(h5_frames *fr);		/* NULL is fine */

@@ -27,7 +27,7 @@ typedef struct ldet_frames {
 
 static const char *const ldet_keys[] = {
 	"format", "dataset", "frames", "first", "count", "step", "block",
-	"blocks", "gap", "order", "module", NULL
+	"blocks", "gap", "order", "module", "rows", NULL
 };
 
 /* an unknown option is a typo that would silently change nothing */
@@ -81,6 +81,13 @@ static void ldet_opts(lua_State *L, int t, det_opts *o, const char *fname)
 	if (lbind_optints(L, t, "module", 2, v, 1, fname)) {
 		o->module_rows = (size_t)v[0];
 		o->module_cols = (size_t)v[1];
+	}
+	if (lbind_optints(L, t, "rows", 2, v, 1, fname)) {
+		if (v[1] < v[0])
+			luaL_error(L, "%s: option 'rows' needs first <= last",
+				   fname);
+		o->row0 = (size_t)v[0] - 1;
+		o->nrows = (size_t)(v[1] - v[0] + 1);
 	}
 	if (lbind_optints(L, t, "order", DET_MODULES, v, 0, fname))
 		for (j = 0; j < DET_MODULES; j++)	/* as the suffixes */

@@ -17,6 +17,7 @@ int luaopen_ionflow_fit(lua_State *L);
 int luaopen_ionflow_speckle(lua_State *L);
 int luaopen_ionflow_md(lua_State *L);
 int luaopen_ionflow_detector(lua_State *L);
+int luaopen_ionflow_mpi(lua_State *L);
 
 
 static const luaL_Reg linit_modules[] = {
@@ -31,6 +32,7 @@ static const luaL_Reg linit_modules[] = {
 	{"speckle", luaopen_ionflow_speckle},
 	{"md", luaopen_ionflow_md},
 	{"detector", luaopen_ionflow_detector},
+	{"mpi", luaopen_ionflow_mpi},
 	{NULL, NULL}
 };
 

@@ -41,6 +41,19 @@ static void lrun_sigterm_idle(int sig)
 	raise(sig);
 }
 
+/* A script that catches the "interrupted" error and leaves by os.exit
+** (as the scripts do with their failures) would end with its own status:
+** after a SIGTERM, exit() ends by the signal instead, once the other exit
+** handlers (registered later, so run first) have removed the temporary
+** files. A batch runner then sees "killed", not "failed". */
+static void lrun_atexit_term(void)
+{
+	if (!lrun_term)
+		return;
+	signal(SIGTERM, SIG_DFL);
+	raise(SIGTERM);
+}
+
 void lrun_sigterm_init(void)
 {
 	struct sigaction sa;
@@ -48,6 +61,7 @@ void lrun_sigterm_init(void)
 	sa.sa_handler = lrun_sigterm_idle;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
+	atexit(lrun_atexit_term);
 }
 
 /* The hook that turns a pending Ctrl-C into an error inside Lua code. It is

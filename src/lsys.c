@@ -117,6 +117,22 @@ static int lsys_rmtree(lua_State *L)
 	return 1;
 }
 
+/* sys.dir(path): the names in a directory, sorted, without "." and ".." */
+static int lsys_dir(lua_State *L)
+{
+	char err[ERR_LEN], **names;
+	size_t n;
+	if ((names = os_listdir(luaL_checkstring(L, 1), &n, err)) == NULL)
+		return luaL_error(L, "sys.dir: %s", err);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, names[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	os_listdir_free(names, n);
+	return 1;
+}
+
 /* sys.run({prog, args...} [, {stdin = s, max_output = n, capture = b}]):
 ** the program runs with that argument vector, no shell; returns its exit
 ** code and its standard output and error together (capture = false: they
@@ -267,6 +283,7 @@ static const luaL_Reg lsys_funcs[] = {
 	{"progress", lsys_bar_new},
 	{"mkdir", lsys_mkdir},
 	{"rmtree", lsys_rmtree},
+	{"dir", lsys_dir},
 	{"run", lsys_run},
 	{"spawn", lsys_spawn},
 	{"note_input", lsys_note_input},

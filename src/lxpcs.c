@@ -752,9 +752,58 @@ static int lxpcs_res_gc(lua_State *L)
 	return 0;
 }
 
-/* c:result() -> {tau=, level=, g2=, g2_err=, g2_static=, image=, iq=,
+#define LXPCS_SUMS "ionflow.xpcs.sums"
+
+static int lxpcs_sums_gc(lua_State *L)
+{
+	corr_sums **S = luaL_checkudata(L, 1, LXPCS_SUMS);
+	corr_sums_free(*S);
+	*S = NULL;
+	return 0;
+}
+
+/* corr_sums' three steps, reduce(buf) -> the sum of every part's buf
+** between them (fn: its stack index) */
+static int lxpcs_reduced(lua_State *L, lxpcs_corr *u, int fn, corr_res *r)
+{
+	char err[ERR_LEN];
+	corr_sums **S = lua_newuserdatauv(L, sizeof *S, 0);
+	*S = NULL;
+	luaL_setmetatable(L, LXPCS_SUMS);
+	if (corr_sums_new(u->c, S, err) != 0)
+		return lbind_error(L, "correlator:result", err);
+	for (int step = 0; step < 2; step++) {
+		size_t n;
+		double *b = corr_sums_buf(*S, &n);
+		arr *a = larray_new_uninit(L, ARR_F64, 1, &n), *got;
+		memcpy(a->data, b, n * sizeof *b);
+		lua_pushvalue(L, fn);
+		lua_insert(L, -2);
+		lua_call(L, 1, 1);
+		got = larray_test(L, -1);
+		if (got == NULL || got->ndim != 1 || got->shape[0] != n ||
+		    got->dtype != ARR_F64)
+			return luaL_error(L, "correlator:result: reduce must "
+					  "return an f64 array of %d sums",
+					  (int)n);
+		for (size_t i = 0; i < n; i++)
+			b[i] = *(double *)(got->data +
+					   (ptrdiff_t)i * got->strides[0] * 8);
+		lua_pop(L, 1);
+		if (corr_sums_step(u->c, *S, step ? r : NULL, err) != 0)
+			return lbind_error(L, "correlator:result", err);
+	}
+	corr_sums_free(*S);
+	*S = NULL;
+	lua_pop(L, 1);
+	return 0;
+}
+
+/* c:result([reduce]) -> {tau=, level=, g2=, g2_err=, g2_static=, image=, iq=,
 ** iq_segments=, ivt=, frame_index=, rejected=, nframes=}: g2 is delays x
-** dynamic bins; frame indices are 1-based stream indices */
+** dynamic bins; frame indices are 1-based stream indices. With reduce
+** (correlators on parts of the pixels, MPI ranks), the sums each step
+** needs pass through reduce(array) -> their sum over every part */
 static int lxpcs_result(lua_State *L)
 {
 	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
@@ -762,11 +811,15 @@ static int lxpcs_result(lua_State *L)
 	char err[ERR_LEN];
 	size_t sh[2] = {u->rows, u->cols};
 	arr *a;
-	lua_settop(L, 1);
-	r = lua_newuserdatauv(L, sizeof *r, 0);	/* 2: frees r on error */
+	lua_settop(L, 2);
+	if (!lua_isnil(L, 2))
+		luaL_checktype(L, 2, LUA_TFUNCTION);
+	r = lua_newuserdatauv(L, sizeof *r, 0);	/* 3: frees r on error */
 	memset(r, 0, sizeof *r);
 	luaL_setmetatable(L, LXPCS_RES);
-	if (corr_result(u->c, r, err) != 0)
+	if (!lua_isnil(L, 2))
+		lxpcs_reduced(L, u, 2, r);
+	else if (corr_result(u->c, r, err) != 0)
 		return lbind_error(L, "correlator:result", err);
 	if (u->bar) {
 		progress_end(&u->prog);
@@ -1107,6 +1160,10 @@ int luaopen_ionflow_xpcs(lua_State *L)
 	lua_pop(L, 1);
 	luaL_newmetatable(L, LXPCS_RES);
 	lua_pushcfunction(L, lxpcs_res_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pop(L, 1);
+	luaL_newmetatable(L, LXPCS_SUMS);
+	lua_pushcfunction(L, lxpcs_sums_gc);
 	lua_setfield(L, -2, "__gc");
 	lua_pop(L, 1);
 	luaL_newlib(L, lxpcs_funcs);

@@ -18,6 +18,7 @@
 
 #include "lrepl.h"
 #include "lrun.h"
+#include "mpicore.h"
 #include "sys.h"	/* IONFLOW_VERSION */
 
 static void main_usage(const char *badopt)
@@ -199,6 +200,9 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	status = lrun_terminated() ? EXIT_FAILURE : main_run(L, argc, argv);
+	/* a rank that failed ends the job: the others would wait for it */
+	if (status != EXIT_SUCCESS)
+		mpicore_abort(status);
 	lua_close(L);
 	main_terminate();
 	return status;

@@ -101,6 +101,56 @@ int os_rmtree(const char *path, char err[ERR_LEN])
 	return os_rm_at(AT_FDCWD, path, path, err);
 }
 
+static int os_namecmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void os_listdir_free(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+char **os_listdir(const char *path, size_t *n, char err[ERR_LEN])
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char **names = NULL, **grown;
+	size_t cap = 0;
+	*n = 0;
+	if (d == NULL) {
+		err_set(err, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			if ((grown = realloc(names, cap * sizeof *names)) == NULL)
+				goto nomem;
+			names = grown;
+		}
+		if ((names[*n] = strdup(e->d_name)) == NULL)
+			goto nomem;
+		(*n)++;
+	}
+	closedir(d);
+	if (names == NULL && (names = malloc(sizeof *names)) == NULL)
+		goto nomem_closed;
+	qsort(names, *n, sizeof *names, os_namecmp);
+	return names;
+nomem:
+	closedir(d);
+nomem_closed:
+	os_listdir_free(names, *n);
+	*n = 0;
+	err_set(err, "%s: out of memory", path);
+	return NULL;
+}
+
 /* ------------------------------------------------------ inputs and outputs */
 
 typedef struct os_fileid {

@@ -21,6 +21,12 @@ int os_mkdir_p(const char *path, char err[ERR_LEN]);
 ** its target); a missing path is fine */
 int os_rmtree(const char *path, char err[ERR_LEN]);
 
+/* The names in directory path (not "." and ".."), sorted bytewise, as a
+** malloc'd array of *n malloc'd strings (free with os_listdir_free);
+** NULL with err set when it cannot be read. */
+char **os_listdir(const char *path, size_t *n, char err[ERR_LEN]);
+void os_listdir_free(char **names, size_t n);
+
 /* Runs argv[0] (looked up in PATH when it has no slash) with argv, feeds
 ** it `in` (inlen bytes, may be NULL) on its standard input and collects its
 ** standard output and error together into *out (malloc'd, NUL-terminated,

@@ -464,9 +464,24 @@ end
 -- window, overlap, frame_time, block, progress, on_frame(i), and
 -- twotime = {bins = {...}, downsample = 1, max_frames = 20000} for the
 -- two-time correlation of chosen dynamic bins (memory: 8 bytes x their
--- pixels x frames / downsample, plus 8 n^2 per bin for C)
+-- pixels x frames / downsample, plus 8 n^2 per bin for C). A part of the
+-- pixels (correlate_ranks): rows = {first, last} (1-based, inclusive) of
+-- every frame, reduce(array) -> its sum over the parts (c:result's).
 function M.correlate(o)
   local dopts = M.detector_opts(o.detector, o.dataset)
+  local rows = o.rows
+  if rows then
+    if o.twotime or o.normalize or o.reject_sigma or o.dark then
+      error("xpcsio.correlate: a part of the rows cannot have two-time "
+        .. "maps, normalisation, rejection or a dark image", 2)
+    end
+    local function part(p)
+      return p and xpcs.partition{map = p.map:slice(1, rows[1], rows[2]):copy(),
+        nbins = p.nbins}
+    end
+    o = setmetatable({dynamic = part(o.dynamic), static = part(o.static)},
+      {__index = o})
+  end
   local info = detector.info(o.raw, dopts)
   local total = info.frames
   if not total then   -- a Rigaku file without its count: detector says why
@@ -511,8 +526,15 @@ function M.correlate(o)
   local j = 0
   dopts.first, dopts.count, dopts.step = first, count, stride
   dopts.block, dopts.blocks = o.block or main:batch(), true
+  -- a part: HDF5 reads only its rows (a hyperslab); other formats give
+  -- whole frames, cut here
+  dopts.rows = rows
+  local nrows = rows and rows[2] - rows[1] + 1
   for _, block in detector.frames(o.raw, dopts) do
     local n = block.shape[1]
+    if rows and block.shape[2] ~= nrows then
+      block = block:slice(2, rows[1], rows[2]):copy()
+    end
     main:push_async(block)
     if tt then tt:push(block) end
     if W then
@@ -530,7 +552,7 @@ function M.correlate(o)
           a.n = a.n + cnt
         end
         if a.n == W then
-          local r = a.c:result()
+          local r = a.c:result(o.reduce)
           -- (reused: a new correlator's state would be faulted in again)
           spare[#spare + 1] = a.c:reset()
           windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
@@ -543,7 +565,7 @@ function M.correlate(o)
     if o.on_frame then for i = j + 1, j + n do o.on_frame(i) end end
     j = j + n
   end
-  local res = main:result()
+  local res = main:result(o.reduce)
   main:close()
   for _, c in ipairs(spare) do c:close() end
   table.sort(windows, function(a, b) return a.first < b.first end)
@@ -561,6 +583,56 @@ function M.correlate(o)
       res.twotime.C[k], res.twotime.g2[k], res.twotime.tau = r.C, r.g2, r.tau
     end
     tt:close()
+  end
+  return res
+end
+
+-- correlate(o) with the detector's rows split between the MPI ranks
+-- (blocks of ceil(R/n) rows in rank order; a rank with none, or with no
+-- used pixel in them, adds zeros), the sums reduced over the ranks: every
+-- rank with pixels returns the result of the whole detector, equal to
+-- one process's up to the order of the additions, with writer = true on
+-- the first of them. One rank: correlate.
+function M.correlate_ranks(o)
+  local size, rank = mpi.size(), mpi.rank()
+  if size == 1 then
+    local res = M.correlate(o)
+    res.writer = true
+    return res
+  end
+  local R, C = o.dynamic.rows, o.dynamic.cols
+  if not (o.dynamic.map:sum() > 0) then
+    error("xpcsio.correlate_ranks: the partition has no pixels", 2)
+  end
+  local per = (R + size - 1) // size
+  local r0, r1 = rank * per + 1, math.min((rank + 1) * per, R)
+  local used = r1 >= r0 and o.dynamic.map:slice(1, r0, r1):sum() > 0
+  local function reduce(buf)
+    local n = mpi.bcast(buf and buf.shape[1] or 0)
+    if buf and buf.shape[1] ~= n then
+      error(string.format("xpcsio.correlate_ranks: rank %d has %d sums, "
+        .. "rank 0 %d", rank, buf.shape[1], n))
+    end
+    return mpi.allreduce(buf or array.zeros{n}, "sum")
+  end
+  local res
+  if used then
+    local p = setmetatable({rows = {r0, r1}, reduce = reduce}, {__index = o})
+    res = M.correlate(p)
+  else
+    reduce(nil)
+    reduce(nil)
+  end
+  -- the image: every rank's rows (NaN where none of its pixels is used)
+  local img = array.zeros{R, C}
+  if r1 >= r0 then
+    img:slice(1, r0, r1):assign(used and res.image or array.full({r1 - r0 + 1, C}, 0 / 0))
+  end
+  img = mpi.allreduce(img, "sum")
+  local first = mpi.allreduce({used and rank or size}, "min"):get(1)
+  if res then
+    res.image = img
+    res.writer = first == rank
   end
   return res
 end

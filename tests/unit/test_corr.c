@@ -1301,6 +1301,136 @@ static void test_long_runs(void)
 	}
 }
 
+/* the largest relative difference of two arrays (NaN must match NaN) */
+static double rel_diff(const double *a, const double *b, size_t n)
+{
+	double m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double e;
+		if (isnan(a[i]) || isnan(b[i])) {
+			if (isnan(a[i]) != isnan(b[i]))
+				return INFINITY;
+			continue;
+		}
+		e = a[i] == b[i] ? 0 : fabs(a[i] - b[i]) / fabs(b[i]);
+		if (e > m)
+			m = e;
+	}
+	return m;
+}
+
+/* corr_sums: three correlators on blocks of rows of the same frames, their
+** sums added between the steps, give the result of one correlator over all
+** pixels (static bins cut by the blocks, a bin empty in one block) */
+static void test_sums_split(void)
+{
+	enum { ROWS = 24, COLS = 40, NP = ROWS * COLS, N = 157, NPART = 3 };
+	static const size_t cut[NPART + 1] = {0, 5, 16, 24};
+	int32_t smap[NP], dmap[NP];
+	uint16_t *I = malloc((size_t)N * NP * sizeof *I);
+	char err[ERR_LEN];
+	qmap ms, md, ps[NPART], pd[NPART];
+	corr *c, *pc[NPART];
+	corr_sums *S[NPART];
+	corr_opts o;
+	corr_res r, q;
+	int fail = 0;
+	for (size_t p = 0; p < NP; p++) {
+		size_t row = p / COLS, col = p % COLS;
+		int bad = (row == 3 && col > 10) || col == 17;
+		/* static bins 1..4 by column, bin 5 only in rows >= 18 */
+		smap[p] = bad ? 0 : row >= 18 && col < 6 ? 5
+			: (int32_t)(col / 10) + 1;
+		dmap[p] = bad ? 0 : smap[p] == 5 ? 1 : (int32_t)(col / 20) + 1;
+	}
+	for (size_t i = 0; i < (size_t)N * NP; i++)
+		I[i] = (uint16_t)prand(0.5 + (double)(i % NP) / 500.0);
+	make_map(&ms, ROWS, COLS, smap, 5);
+	make_map(&md, ROWS, COLS, dmap, 2);
+	corr_opts_default(&o);
+	o.segment_frames = 40;
+	if (corr_new(&c, &md, &ms, &o, err) ||
+	    push_chunks(c, I, ARR_U16, N, ROWS, COLS, err) ||
+	    corr_result(c, &r, err)) {
+		ok(0, "split: whole: %s", err);
+		return;
+	}
+	for (int k = 0; k < NPART; k++) {
+		size_t nr = cut[k + 1] - cut[k], n = nr * COLS;
+		uint16_t *sub = malloc((size_t)N * n * sizeof *sub);
+		for (size_t f = 0; f < N; f++)
+			memcpy(sub + f * n, I + f * NP + cut[k] * COLS,
+			       n * sizeof *sub);
+		make_map(&ps[k], nr, COLS, smap + cut[k] * COLS, 5);
+		make_map(&pd[k], nr, COLS, dmap + cut[k] * COLS, 2);
+		fail |= corr_new(&pc[k], &pd[k], &ps[k], &o, err) ||
+			push_chunks(pc[k], sub, ARR_U16, N, nr, COLS, err) ||
+			corr_sums_new(pc[k], &S[k], err);
+		free(sub);
+	}
+	/* the sums of every part into every part's buffer, twice */
+	for (int step = 0; step < 2 && !fail; step++) {
+		size_t n, m;
+		double *sum;
+		corr_sums_buf(S[0], &n);
+		sum = calloc(n, sizeof *sum);
+		for (int k = 0; k < NPART; k++) {
+			double *b = corr_sums_buf(S[k], &m);
+			fail |= m != n;
+			for (size_t i = 0; i < n && m == n; i++)
+				sum[i] += b[i];
+		}
+		for (int k = 0; k < NPART && !fail; k++)
+			memcpy(corr_sums_buf(S[k], &m), sum, n * sizeof *sum);
+		free(sum);
+		for (int k = 0; k < NPART && !fail; k++) {
+			corr_res tmp;
+			fail |= corr_sums_step(pc[k], S[k], step ? &tmp : NULL,
+					       err) != 0;
+			if (step && k == 0)
+				q = tmp;
+			else if (step)
+				corr_res_free(&tmp);
+		}
+	}
+	if (fail) {
+		ok(0, "split: parts: %s", err);
+		return;
+	}
+	ok(q.ntau == r.ntau && q.ndyn == r.ndyn && q.nseg == r.nseg &&
+	   q.nframes == r.nframes, "split: the same delays, bins, segments");
+	ok(rel_diff(q.g2, r.g2, r.ntau * r.ndyn) < 1e-12, "split: g2 as one "
+	   "correlator's (%.2g)", rel_diff(q.g2, r.g2, r.ntau * r.ndyn));
+	ok(rel_diff(q.g2_err, r.g2_err, r.ntau * r.ndyn) < 1e-12, "split: "
+	   "errors (%.2g)", rel_diff(q.g2_err, r.g2_err, r.ntau * r.ndyn));
+	ok(rel_diff(q.g2_static, r.g2_static, r.ntau * r.nstat) < 1e-12,
+	   "split: static g2 (%.2g)",
+	   rel_diff(q.g2_static, r.g2_static, r.ntau * r.nstat));
+	ok(rel_diff(q.iq, r.iq, r.nstat) < 1e-12 &&
+	   rel_diff(q.iq_seg, r.iq_seg, r.nseg * r.nstat) < 1e-12 &&
+	   rel_diff(q.ivt, r.ivt, r.nframes) < 1e-12,
+	   "split: I(q), its segments, the frame means");
+	{
+		size_t fin = 0;
+		for (size_t i = 0; i < r.ntau * r.ndyn; i++)
+			fin += isfinite(r.g2_err[i]) != 0;
+		ok(fin + 2 >= r.ntau * r.ndyn, "split: %zu of %zu errors "
+		   "finite (compared)", fin, r.ntau * r.ndyn);
+	}
+	corr_res_free(&q);
+	corr_res_free(&r);
+	for (int k = 0; k < NPART; k++) {
+		corr_sums_free(S[k]);
+		corr_free(pc[k]);
+		qmap_free(&ps[k]);
+		qmap_free(&pd[k]);
+	}
+	corr_free(c);
+	qmap_free(&ms);
+	qmap_free(&md);
+	free(I);
+}
+
 int main(void)
 {
 	diag("kernel: %s", corr_kernel_name(NULL));
@@ -1318,5 +1448,6 @@ int main(void)
 	test_twotime();
 	test_int16();
 	test_long_runs();
+	test_sums_split();
 	return tap_done();
 }

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+"""ionflow built with MPI (make MPI=1): xpcs-correlate.lua under mpirun -n
+1..4 (oversubscribed on a small machine) equals the single-process result
+within 1e-12 relative (g2, errors, static g2, image, I(q), frame means,
+windows) on dense HDF5, a Rigaku 3M set and a detector with fewer rows
+than ranks; the batch script under mpirun shares the files between the
+ranks; a rank that fails (bad file, SIGTERM) ends the job with its error,
+never a hang or a result. Skipped when ionflow was built without MPI or
+mpirun is missing. TAP output."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from tap import ok, done, diag  # noqa: E402
+import detwrite as D  # noqa: E402
+import apsraw  # noqa: E402
+
+EXE = os.environ.get("IONFLOW", "./ionflow")
+TOP = os.path.join(HERE, "..", "..")
+CORR = os.path.join(TOP, "scripts", "xpcs-correlate.lua")
+BATCH = os.path.join(TOP, "scripts", "xpcs-batch.lua")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1",
+           OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_rmaps_base_oversubscribe="1")
+KEYS = ["/xpcs/multitau/normalized_g2", "/xpcs/multitau/normalized_g2_err",
+        "/ionflow/xpcs/g2_static", "/xpcs/temporal_mean/scattering_2d",
+        "/xpcs/temporal_mean/scattering_1d",
+        "/xpcs/temporal_mean/scattering_1d_segments",
+        "/xpcs/spatial_mean/intensity_vs_time"]
+WKEYS = ["/xpcs/multitau/normalized_g2_partial",
+         "/xpcs/multitau/normalized_g2_partial_err"]
+
+
+def built():
+    p = subprocess.run([EXE, "-e", "io.write(tostring(mpi.built()))"],
+                       capture_output=True, text=True)
+    return p.stdout == "true"
+
+
+def mpirun(n, *args, timeout=300):
+    return subprocess.run(["mpirun", "--oversubscribe", "--allow-run-as-root",
+                           "-n", str(n), EXE, *args], capture_output=True,
+                          text=True, env=ENV, timeout=timeout)
+
+
+def rel(a, b):
+    """largest relative difference; inf when shapes or NaNs differ"""
+    if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
+        return np.inf
+    m = np.isfinite(b)
+    if not m.any():
+        return 0.0
+    d = np.abs(a[m] - b[m]) / np.maximum(np.abs(b[m]), 1e-300)
+    return float(d.max())
+
+
+def compare(ref, got, keys):
+    worst = 0.0
+    with h5py.File(ref) as a, h5py.File(got) as b:
+        for k in keys:
+            worst = max(worst, rel(b[k][()], a[k][()]))
+    return worst
+
+
+def case(d, name, raw, extra, keys, ranks=(1, 2, 3, 4)):
+    ref = os.path.join(d, name + "_1p.h5")
+    p = subprocess.run([EXE, CORR, raw, "-o", ref, *extra],
+                       capture_output=True, text=True, env=ENV)
+    if not ok(p.returncode == 0, f"{name}: single process", p.stderr):
+        return
+    for n in ranks:
+        out = os.path.join(d, f"{name}_{n}.h5")
+        r = mpirun(n, CORR, raw, "-o", out, *extra)
+        if r.returncode != 0:
+            ok(False, f"{name}: mpirun -n {n}", r.stdout + r.stderr)
+            continue
+        w = compare(ref, out, keys)
+        ok(w < 1e-12, f"{name}: mpirun -n {n} = one process ({w:.2g})")
+
+
+def main():
+    if not built() or shutil.which("mpirun") is None:
+        ok(True, "MPI tests", skip="ionflow built without MPI (make MPI=1)"
+           if shutil.which("mpirun") else "no mpirun")
+        sys.exit(done())
+    d = tempfile.mkdtemp(prefix="ionflow-mpi-")
+    rng = np.random.default_rng(11)
+    dense = os.path.join(d, "dense.h5")
+    apsraw.write_raw(dense, rng.poisson(1.5, (600, 23, 30)).astype(np.uint16),
+                     1e-3, (14.5, 11.0))
+    case(d, "dense HDF5", dense, ["--q-bins", "5", "--phi-bins", "3",
+                                  "--segments", "4"], KEYS)
+    case(d, "windows", dense, ["--q-bins", "4", "--window", "200",
+                               "--overlap", "50"], KEYS + WKEYS, ranks=(2, 3))
+    # a Rigaku 3M set (small modules) with its sidecar metadata
+    mods = [rng.poisson(1.0, (300, 8, 16)).astype(np.uint16) for _ in range(6)]
+    mods[2][50:] = 0
+    base = os.path.join(d, "r3m_00001")
+    D.write_rigaku_3m(base, mods)
+    meta = os.path.join(d, "r3m_metadata.hdf")
+    apsraw.write_raw(meta, np.zeros((1, 1, 1), np.uint16), 1e-3, (10.5, 12.5))
+    with h5py.File(meta, "a") as f:
+        del f["/entry/data/data"]
+    case(d, "Rigaku 3M", base + ".bin.000",
+         ["--nframes", "300", "--module", "8,16", "--gap", "2,3",
+          "--q-bins", "4", "--phi-bins", "2"], KEYS)
+    # fewer rows than ranks: some ranks hold nothing
+    thin = os.path.join(d, "thin.h5")
+    apsraw.write_raw(thin, rng.poisson(3.0, (300, 2, 40)).astype(np.uint16),
+                     1e-3, (20.0, -3.0))
+    case(d, "2 rows", thin, ["--q-bins", "3"], KEYS, ranks=(3, 4))
+
+    # what cannot be split is refused by every rank, and the job ends
+    r = mpirun(2, CORR, dense, "-o", os.path.join(d, "tt.h5"), "--q-bins",
+               "3", "--twotime", "1")
+    ok(r.returncode != 0 and "two-time" in r.stderr and
+       not os.path.exists(os.path.join(d, "tt.h5")),
+       "two-time maps across ranks are refused", r.stderr[-600:])
+    # a bad file: the job ends with its error
+    bad = os.path.join(d, "bad.h5")
+    with open(bad, "w") as f:
+        f.write("not HDF5")
+    t0 = time.time()
+    r = mpirun(3, CORR, bad, "-o", os.path.join(d, "bad_out.h5"), timeout=120)
+    ok(r.returncode != 0 and "bad.h5" in r.stderr and time.time() - t0 < 60,
+       "a bad file ends the job with its name", r.stderr[-600:])
+    # one rank killed while it works: the job ends, no result, no hang
+    big = os.path.join(d, "big.h5")
+    apsraw.write_raw(big, rng.poisson(0.5, (20000, 32, 32)).astype(np.uint16),
+                     1e-3, (16.0, 16.0))
+    out = os.path.join(d, "big_out.h5")
+    p = subprocess.Popen(["mpirun", "--oversubscribe", "--allow-run-as-root",
+                          "-n", "2", EXE, CORR, big, "-o", out, "--q-bins", "3"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=ENV)
+    victim, t0 = None, time.time()
+    while victim is None and p.poll() is None and time.time() - t0 < 60:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read()
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if b"OMPI_COMM_WORLD_RANK=1\0" in env and big.encode() in cmd:
+                victim = int(pid)
+        time.sleep(0.05)
+    if victim:
+        time.sleep(0.3)
+        os.kill(victim, signal.SIGTERM)
+    try:
+        so, se = p.communicate(timeout=120)
+        hung = False
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, se = p.communicate()
+        hung = True
+    ok(victim is not None and not hung and p.returncode != 0 and
+       not os.path.exists(out), "a rank killed by SIGTERM ends the job "
+       "without a result", f"victim {victim} rc {p.returncode}\n{se[-600:]}")
+
+    # the batch script: ranks share the files, results as one process's
+    raws = os.path.join(d, "many")
+    os.mkdir(raws)
+    for i in range(5):
+        apsraw.write_raw(os.path.join(raws, f"m{i}.h5"),
+                         rng.poisson(1.0, (100, 12, 12)).astype(np.uint16),
+                         1e-3, (6.0, 6.0))
+    r = mpirun(2, BATCH, raws, "-o", os.path.join(d, "many_out"), "--q-bins", "3")
+    lines = [ln for ln in r.stdout.splitlines() if ln.split()[:1] and
+             ln.split()[0].isdigit() and "files:" not in ln]
+    ok(r.returncode == 0 and len(lines) == 5 and
+       "5 files: 5 done, 0 skipped, 0 failed" in r.stdout,
+       "xpcs-batch under mpirun -n 2: every file once", r.stdout + r.stderr)
+    same = True
+    for i in (0, 3):
+        ref = os.path.join(d, f"m{i}_ref.h5")
+        subprocess.run([EXE, CORR, os.path.join(raws, f"m{i}.h5"), "-o", ref,
+                        "--q-bins", "3"], capture_output=True, env=ENV)
+        same = same and compare(ref, os.path.join(d, "many_out",
+                                                  f"m{i}_result.h5"), KEYS) == 0
+    ok(same, "its results are one process's")
+    shutil.rmtree(d)
+    sys.exit(done())
+
+
+main()
