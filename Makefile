@@ -148,7 +148,7 @@ $(BUILD)/.ldflags: FORCE | deps
 
 # the tests run the binary of this build flavour ($(BUILD)/ionflow)
 check: all $(BUILD)/ionflow $(UNIT_BIN) $(FUZZ_REPLAY) check-man
-	@IONFLOW=$(abspath $(BUILD)/ionflow) IONFLOW_VALGRIND=$(VALGRIND) \
+	@IONFLOW=$(abspath $(BUILD)/ionflow) IONFLOW_VALGRIND=$(VALGRIND) IONFLOW_SANITIZE=$(SANITIZE) \
 	  prove --exec tests/run-test $(UNIT_BIN) $(TESTS)
 
 check-man:

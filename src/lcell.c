@@ -455,6 +455,8 @@ static void lcell_stops(lua_State *L, lcell_ctx *x, cell_params *p)
 	if (x->stops == NULL)
 		luaL_error(L, "cell.run: out of memory");
 	for (k = 0; k < x->nseg; k++) {
+		if (x->tt[k].n == 0)	/* a segment without a table */
+			continue;
 		memcpy(x->stops + m, x->tt[k].t, x->tt[k].n * sizeof(double));
 		m += x->tt[k].n;
 	}
