@@ -27,6 +27,7 @@
 
 #include "corr.h"
 #include "corr16.h"
+#include "corrsp.h"
 #include "intr.h"
 #include "mem.h"
 #include "num.h"
@@ -56,6 +57,10 @@
 				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+#ifndef CORR_SPARSE_MEAN
+#define CORR_SPARSE_MEAN 0.15	/* auto: level 0 sparse below this mean
+				   count per pixel and frame */
+#endif
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -66,6 +71,7 @@
 typedef struct corr_tls {
 	double rowsum[CORR_T];	/* per frame of the run: sum over pixels */
 	size_t n16[CORR16_LEVELS];	/* tile batches by corr16 */
+	size_t nsp;		/* tile batches by corrsp */
 } __attribute__((aligned(64))) corr_tls;
 
 /* consecutive pixels q .. q + n - 1 of a tile in static bin s: sums over
@@ -139,6 +145,11 @@ struct corr {
 	uint8_t *stale[CORR16_LEVELS];	/* the double ring lags behind hist16
 				   (corr16 ran last): corr_ring_sync */
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
+	uint32_t **spw;		/* per thread, for corrsp: its window, frame
+				   offsets and events (NULL: no sparse path) */
+	size_t spcap;		/* events a tile batch may have */
+	int sp_run;		/* this run's level 0 tries corrsp */
+	size_t nsp;		/* tile batches by corrsp */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
 
@@ -510,6 +521,24 @@ static int corr_add_level(corr *c, char *err)
 	return 0;
 }
 
+/* corrsp's scratch per thread: the window (K x P uint16), the frame
+** offsets and the events, room for a quarter of a batch's pixel-frames
+** (auto: denser tiles go to the dense kernels) or for all of them (ON) */
+static int corr_sparse_work(corr *c, char *err)
+{
+	size_t words;
+	if (c->o.sparse == CORR_SPARSE_OFF)
+		return 0;
+	c->spcap = c->T * c->P / (c->o.sparse == CORR_SPARSE_ON ? 1 : 4);
+	words = CORRSP_K * c->P / 2 + (c->T + 1) + c->spcap;
+	if (!(c->spw = err_calloc((size_t)c->nthr, sizeof *c->spw, err)))
+		return -1;
+	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles) */
+		if (!(c->spw[t] = corr_aligned(words / 2 + 1, err)))
+			return -1;
+	return 0;
+}
+
 /* per-thread work: for each level, K + rows of a batch at that level */
 static int corr_work(corr *c, char *err)
 {
@@ -551,7 +580,7 @@ static int corr_work(corr *c, char *err)
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles: 4 u16 each) */
 		if (!(c->work16[t] = corr_aligned(off / 4 + 1, err)))
 			return -1;
-	return 0;
+	return corr_sparse_work(c, err);
 }
 
 int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
@@ -612,6 +641,10 @@ void corr_free(corr *c)
 		for (int t = 0; t < c->nthr; t++)
 			mem_free(c->work16[t]);
 	free(c->work16);
+	if (c->spw)
+		for (int t = 0; t < c->nthr; t++)
+			mem_free(c->spw[t]);
+	free(c->spw);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
 		free(c->h16ok[l]);
 		free(c->stale[l]);
@@ -653,7 +686,7 @@ void corr_reset(corr *c)
 		memset(c->img, 0, tp * sizeof(double));
 	memset(c->seg_base, 0, c->nstat * sizeof(double));
 	memset(c->n16, 0, sizeof c->n16);
-	c->ntb = 0;
+	c->ntb = c->nsp = 0;
 	c->nb = c->nstaged = 0;
 	c->seen = c->accepted = 0;
 	c->nrej = c->nseg = 0;
@@ -675,6 +708,9 @@ size_t corr_memory(const corr *c)
 		b += ((size_t)c->nthr * corr16_work(c->P, c->T >> l) +
 		      (l < c->nlev ? c->ntile * CORR16_K * c->P : 0)) *
 		     sizeof(uint16_t) + 2 * c->ntile;
+	if (c->spw)
+		b += (size_t)c->nthr * (CORRSP_K * c->P / 2 + c->T + 1 +
+					c->spcap) * sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
@@ -695,6 +731,11 @@ double corr_int_share(const corr *c, int level)
 	if (level < 0 || level >= CORR16_LEVELS || c->ntb == 0)
 		return 0;
 	return (double)c->n16[level] / (double)c->ntb;
+}
+
+double corr_sparse_share(const corr *c)
+{
+	return c->ntb ? (double)c->nsp / (double)c->ntb : 0;
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -999,6 +1040,42 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	return 0;
 }
 
+/* Level 0 of a tile from the photons of its frames (corrsp.h), its pairs
+** to level 1 as uint16 when that one runs corr16, else as doubles into
+** nx; 1 when it does not apply (then nothing has changed). */
+static int corr_tile_sp(corr *c, size_t t, const void *const *fr,
+			arr_dtype dt, const corr_sched *s, corr_tls *tl,
+			double *X, double *nx, uint16_t *w16, uint32_t *spw)
+{
+	corr_level *L = &c->lev[0];
+	size_t P = c->P, b = t * P, K = CORRSP_K, m = s->nn[0];
+	size_t nh = L->M < K ? K - L->M : 0;
+	double sums[CORR_T];
+	corrsp_job j = {
+		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m,
+		.M = L->M, .src = fr, .esize = (int)corr_dtype_size(dt),
+		.pix = c->pix + b, .contig = c->contig[t],
+		.isa = c->o.kernel == CORR_KERNEL_AVX512 ? 2 :
+		       c->o.kernel == CORR_KERNEL_AVX2 ? 1 : 0,
+		.ring = L->hist + t * K * P, .hist = c->hist16[0] + t * K * P,
+		.hist_ok = c->h16ok[0] + t, .G = L->G + t * (size_t)L->nlag * P,
+		.S = L->S + t * P, .nx = nx,
+		.up = corr_up16(c, 0, s) ?
+		      corr16_rows(w16 + c->woff16[1], P) : NULL,
+		.head = X + K * P, .nhead = nh < m ? nh : m, .rowsum = sums,
+		.win = (uint16_t *)spw, .eoff = spw + K * P / 2,
+		.ev = spw + K * P / 2 + c->T + 1, .cap = c->spcap};
+	if (corrsp_level0(&j))
+		return 1;
+	if (j.nhead)
+		corr_head(c, L, t, X, j.nhead, j.nv);
+	c->stale[0][t] = 1;
+	tl->nsp++;
+	for (size_t r = 0; r < m; r++)
+		tl->rowsum[r] += sums[r];
+	return 0;
+}
+
 /* level 0's rows converted from the frames (the double path) */
 static inline __attribute__((always_inline))
 void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
@@ -1055,6 +1132,15 @@ static void corr_state_prefetch(const corr *c, size_t t, int top)
 	}
 }
 
+static int corr_thread(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
 /* one tile through every level for the m frames of a run: level 0's rows
 ** come from the frames, each level's pass writes the next one's */
 static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
@@ -1072,6 +1158,11 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
+		if (l == 0 && c->sp_run && corr_tile_sp(c, t, fr, dt, s, tl, X,
+				nx, w16, c->spw[corr_thread()]) == 0) {
+			below = corr_up16(c, 0, s);
+			continue;
+		}
 		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
 		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
@@ -1138,6 +1229,35 @@ static int corr_grow(void **p, size_t *cap, size_t need, size_t el,
 	return 0;
 }
 
+static double corr_frame_sum(const corr *c, const void *fr, arr_dtype dt,
+			     size_t *bad);
+
+/* whether a run's level 0 tries the sparse path: integer frames, pairs
+** aligned (corrsp.h), and for AUTO a mean count per pixel and frame below
+** CORR_SPARSE_MEAN (the mean bounds the share of nonzero counts): that of
+** the last 64 frames, or of the run's first and last frames at the start */
+static int corr_sparse_pick(const corr *c, const void *const *fr,
+			    arr_dtype dt, size_t m)
+{
+	double sum = 0, n = 0;
+	if (!c->spw || !corr_int_dtype(dt) || m % 2 || c->lev[0].M % 2)
+		return 0;
+	if (c->o.sparse == CORR_SPARSE_ON)
+		return 1;
+	if (c->accepted >= 64) {
+		for (size_t i = c->accepted - 64; i < c->accepted; i++)
+			sum += c->ivt[i];
+		n = 64;
+	} else {
+		size_t bad;
+		sum = (corr_frame_sum(c, fr[0], dt, &bad) +
+		       corr_frame_sum(c, fr[m - 1], dt, &bad)) /
+		      (double)c->npx;
+		n = 2;
+	}
+	return sum / n < CORR_SPARSE_MEAN;
+}
+
 /* m accepted frames through every tile and level */
 static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		    arr_dtype dt, size_t m, const double *scale,
@@ -1156,6 +1276,7 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
+	c->sp_run = corr_sparse_pick(c, fr, dt, m);
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
@@ -1174,9 +1295,11 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		for (size_t r = 0; r < m; r++)
 			c->tls[0].rowsum[r] += c->tls[th].rowsum[r];
 	}
-	for (int th = 0; th < c->nthr; th++)
+	for (int th = 0; th < c->nthr; th++) {
 		for (int l = 0; l < CORR16_LEVELS; l++)
 			c->n16[l] += c->tls[th].n16[l];
+		c->nsp += c->tls[th].nsp;
+	}
 	for (size_t r = 0; r < m; r++) {
 		c->ivt[c->accepted + r] = (sums ? sums[r] :
 					   c->tls[0].rowsum[r]) /

@@ -576,9 +576,24 @@ static void lxpcs_kernel_opt(lua_State *L, corr_opts *o, const char *fname)
 	lua_pop(L, 1);
 }
 
+/* the correlator's sparse = "auto" | true | false */
+static void lxpcs_sparse_opt(lua_State *L, corr_opts *o, const char *fname)
+{
+	int t = lua_getfield(L, 1, "sparse");
+	if (t == LUA_TBOOLEAN)
+		o->sparse = lua_toboolean(L, -1) ? CORR_SPARSE_ON :
+			    CORR_SPARSE_OFF;
+	else if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0)
+		o->sparse = CORR_SPARSE_AUTO;
+	else if (t != LUA_TNIL)
+		luaL_error(L, "%s: sparse must be \"auto\", true or false "
+			   "(got %s)", fname, luaL_tolstring(L, -1, NULL));
+	lua_pop(L, 1);
+}
+
 /* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
 ** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
-** kernel=, progress=, total=} */
+** kernel=, sparse=, progress=, total=} */
 static int lxpcs_correlator(lua_State *L)
 {
 	const char *fname = "xpcs.correlator";
@@ -611,6 +626,7 @@ static int lxpcs_correlator(lua_State *L)
 						LUA_MAXINTEGER, fname);
 	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, INT_MAX, fname);
 	lxpcs_kernel_opt(L, &o, fname);
+	lxpcs_sparse_opt(L, &o, fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix, 0, fname);
 	if (dark)
 		o.dark = (double *)dark->data;
@@ -819,6 +835,12 @@ static int lxpcs_int_share(lua_State *L)
 {
 	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
 	lua_pushnumber(L, corr_int_share(u->c, (int)luaL_optinteger(L, 2, 0)));
+	return 1;
+}
+
+static int lxpcs_sparse_share(lua_State *L)
+{
+	lua_pushnumber(L, corr_sparse_share(lxpcs_checkcorr(L, 1)->c));
 	return 1;
 }
 
@@ -1040,6 +1062,7 @@ static const luaL_Reg lxpcs_corr_methods[] = {
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
+	{"sparse_share", lxpcs_sparse_share},
 	{"kernel", lxpcs_corr_kernel}, {"reset", lxpcs_reset}, {"close", lxpcs_corr_gc}, {NULL, NULL}
 };
 
