@@ -145,10 +145,14 @@ struct corr {
 	uint8_t *stale[CORR16_LEVELS];	/* the double ring lags behind hist16
 				   (corr16 ran last): corr_ring_sync */
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
-	uint32_t **spw;		/* per thread, for corrsp: its window, frame
-				   offsets and events (NULL: no sparse path) */
-	size_t spcap;		/* events a tile batch may have */
-	int sp_run;		/* this run's level 0 tries corrsp */
+	uint32_t **spw;		/* per thread, for corrsp: its window and
+				   sums (NULL: no sparse path) */
+	uint32_t *spev;		/* nthr x spcap: the events of a run */
+	const uint32_t *spfev[CORR_T];	/* each frame's, in spev */
+	uint32_t *sptoff;	/* T x (ntile + 1): their tiles' offsets */
+	size_t spcap;		/* events a thread's frames may have */
+	uint32_t sptop;		/* the run's largest count */
+	int sp_run;		/* this run's level 0 takes corrsp */
 	size_t nsp;		/* tile batches by corrsp */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
@@ -521,16 +525,14 @@ static int corr_add_level(corr *c, char *err)
 	return 0;
 }
 
-/* corrsp's scratch per thread: the window (K x P uint16), the frame
-** offsets and the events, room for a quarter of a batch's pixel-frames
-** (auto: denser tiles go to the dense kernels) or for all of them (ON) */
+/* corrsp's scratch per thread (the window, K x P uint16, and the
+** sums); the events of a batch come later (corr_sparse_scan) */
 static int corr_sparse_work(corr *c, char *err)
 {
 	size_t words;
 	if (c->o.sparse == CORR_SPARSE_OFF)
 		return 0;
-	c->spcap = c->T * c->P / (c->o.sparse == CORR_SPARSE_ON ? 1 : 4);
-	words = CORRSP_K * c->P / 2 + (c->T + 1) + c->spcap;
+	words = CORRSP_K * c->P / 2 + (CORRSP_K + 1) * c->P;
 	if (!(c->spw = err_calloc((size_t)c->nthr, sizeof *c->spw, err)))
 		return -1;
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles) */
@@ -645,6 +647,8 @@ void corr_free(corr *c)
 		for (int t = 0; t < c->nthr; t++)
 			mem_free(c->spw[t]);
 	free(c->spw);
+	mem_free(c->spev);
+	free(c->sptoff);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
 		free(c->h16ok[l]);
 		free(c->stale[l]);
@@ -709,8 +713,10 @@ size_t corr_memory(const corr *c)
 		      (l < c->nlev ? c->ntile * CORR16_K * c->P : 0)) *
 		     sizeof(uint16_t) + 2 * c->ntile;
 	if (c->spw)
-		b += (size_t)c->nthr * (CORRSP_K * c->P / 2 + c->T + 1 +
-					c->spcap) * sizeof(uint32_t);
+		b += ((size_t)c->nthr * (CORRSP_K * c->P / 2 + (CORRSP_K + 1) *
+					 c->P) + (c->spev ? (size_t)c->nthr * c->spcap
+					 + c->T * (c->ntile + 1) : 0)) *
+		     sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
@@ -1043,8 +1049,7 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 /* Level 0 of a tile from the photons of its frames (corrsp.h), its pairs
 ** to level 1 as uint16 when that one runs corr16, else as doubles into
 ** nx; 1 when it does not apply (then nothing has changed). */
-static int corr_tile_sp(corr *c, size_t t, const void *const *fr,
-			arr_dtype dt, const corr_sched *s, corr_tls *tl,
+static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 			double *X, double *nx, uint16_t *w16, uint32_t *spw)
 {
 	corr_level *L = &c->lev[0];
@@ -1053,18 +1058,16 @@ static int corr_tile_sp(corr *c, size_t t, const void *const *fr,
 	double sums[CORR_T];
 	corrsp_job j = {
 		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m,
-		.M = L->M, .src = fr, .esize = (int)corr_dtype_size(dt),
-		.pix = c->pix + b, .contig = c->contig[t],
-		.isa = c->o.kernel == CORR_KERNEL_AVX512 ? 2 :
-		       c->o.kernel == CORR_KERNEL_AVX2 ? 1 : 0,
+		.M = L->M, .fev = c->spfev,
+		.toff = c->sptoff + t, .tstride = c->ntile + 1,
+		.top = c->sptop, .isa = c->o.kernel != CORR_KERNEL_BASE,
 		.ring = L->hist + t * K * P, .hist = c->hist16[0] + t * K * P,
 		.hist_ok = c->h16ok[0] + t, .G = L->G + t * (size_t)L->nlag * P,
 		.S = L->S + t * P, .nx = nx,
 		.up = corr_up16(c, 0, s) ?
 		      corr16_rows(w16 + c->woff16[1], P) : NULL,
 		.head = X + K * P, .nhead = nh < m ? nh : m, .rowsum = sums,
-		.win = (uint16_t *)spw, .eoff = spw + K * P / 2,
-		.ev = spw + K * P / 2 + c->T + 1, .cap = c->spcap};
+		.win = (uint16_t *)spw, .acc = spw + K * P / 2};
 	if (corrsp_level0(&j))
 		return 1;
 	if (j.nhead)
@@ -1158,7 +1161,7 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
-		if (l == 0 && c->sp_run && corr_tile_sp(c, t, fr, dt, s, tl, X,
+		if (l == 0 && c->sp_run && corr_tile_sp(c, t, s, tl, X,
 				nx, w16, c->spw[corr_thread()]) == 0) {
 			below = corr_up16(c, 0, s);
 			continue;
@@ -1258,6 +1261,57 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 	return sum / n < CORR_SPARSE_MEAN;
 }
 
+/* The run's events, frame by frame in parallel, each thread's frames
+** one after the other in its part of spev (so that the pages touched
+** are those the events fill: the buffer is sized for the worst case, an
+** eighth of the pixels a frame with AUTO, all of them with ON). 0 (the
+** dense kernels) when there are more, or a count is too large. */
+static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
+			    size_t m)
+{
+	uint32_t top = 0;
+	size_t nt = c->ntile + 1;
+	if (c->spev == NULL) {
+		char err[ERR_LEN];
+		size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx :
+			     c->npx / 8;
+		c->spcap = (c->T + (size_t)c->nthr - 1) / (size_t)c->nthr *
+			   (per + 32) + 32;
+		c->sptoff = malloc(c->T * nt * sizeof *c->sptoff);
+		c->spev = c->sptoff ? mem_alloc((size_t)c->nthr * c->spcap *
+						sizeof *c->spev, 0, err) : NULL;
+		if (c->spev == NULL)
+			return 0;	/* (the dense kernels need none) */
+	}
+	#pragma omp parallel reduction(max:top) \
+		num_threads(corr_team(c, (double)m * (double)c->npx))
+	{
+		int me = corr_thread(), nth = 1;
+		size_t used = 0, r0, r1;
+		uint32_t *ev = c->spev + (size_t)me * c->spcap;
+#ifdef _OPENMP
+		nth = omp_get_num_threads();
+#endif
+		r0 = m * (size_t)me / (size_t)nth;
+		r1 = m * (size_t)(me + 1) / (size_t)nth;
+		for (size_t r = r0; r < r1 && top < CORRSP_MAX; r++) {
+			corrsp_scan_in in = {
+				.frame = fr[r], .esize = (int)corr_dtype_size(dt),
+				.pix = c->pix, .npx = c->npx, .P = c->P,
+				.ntile = c->ntile, .contig = c->contig,
+				.isa = c->o.kernel == CORR_KERNEL_AVX512 ? 2 : 0,
+				.ev = ev + used, .cap = c->spcap - used,
+				.toff = c->sptoff + r * nt};
+			uint32_t v = corrsp_scan_frame(&in);
+			c->spfev[r] = ev + used;
+			used += v == UINT32_MAX ? 0 : in.toff[c->ntile];
+			top = v > top ? v : top;
+		}
+	}
+	c->sptop = top;
+	return top < CORRSP_MAX;
+}
+
 /* m accepted frames through every tile and level */
 static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		    arr_dtype dt, size_t m, const double *scale,
@@ -1276,7 +1330,8 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
-	c->sp_run = corr_sparse_pick(c, fr, dt, m);
+	c->sp_run = corr_sparse_pick(c, fr, dt, m) &&
+		    corr_sparse_scan(c, fr, dt, m);
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))

@@ -2,8 +2,8 @@
 ** corrsp.c - sparse level 0 of the multi-tau correlator (see corrsp.h).
 **
 ** Events are 32-bit words, pixel (within the tile) in the high half and
-** count in the low half, frame after frame (eoff[r] .. eoff[r + 1] are
-** frame r's, pixels increasing). The window holds each pixel's counts of
+** count in the low half; a frame's are found tile by tile
+** (corrsp_scan_frame), pixels increasing. The window holds each pixel's counts of
 ** frames g - 8 .. g - 1 in slots g % 8: when frame g's events are taken,
 ** slot g % 8 still holds frame g - 8 (lag 8); then frame g - 8's entries
 ** are cleared (by its events, or whole for a frame of the history) and
@@ -18,133 +18,118 @@
 #define CORRSP_X86 1
 #endif
 
-#define CORRSP_PF 16		/* frames ahead to prefetch */
 
-static void corrsp_prefetch(const corrsp_job *j, size_t r)
+/* a tile's events (nv pixels from pix) of frame f, any dtype and
+** layout; its largest count into *top */
+static void corrsp_scan_any(const void *f, int es, const size_t *pix,
+			    size_t nv, uint32_t *ev, size_t *ne, uint32_t *top)
 {
-	size_t es = (size_t)j->esize, len = es * j->nv;
-	const char *f;
-	if (r >= j->n || !j->contig)
-		return;
-	f = (const char *)j->src[r] + es * j->pix[0];
-	for (size_t o = 0; o < len; o += 64)
-		__builtin_prefetch(f + o);
-	__builtin_prefetch(f + len - 1);
-}
-
-/* frame r's events, any dtype and layout; -1 for a count too large */
-static int corrsp_scan_any(const corrsp_job *j, size_t r, uint32_t *ev,
-			   size_t *ne)
-{
-	const void *f = j->src[r];
 	size_t k = *ne;
-	for (size_t q = 0; q < j->nv; q++) {
-		size_t p = j->pix[q];
-		uint32_t v = j->esize == 1 ? ((const uint8_t *)f)[p] :
-			     j->esize == 2 ? ((const uint16_t *)f)[p] :
+	uint32_t mx = *top;
+	for (size_t q = 0; q < nv; q++) {
+		size_t p = pix[q];
+		uint32_t v = es == 1 ? ((const uint8_t *)f)[p] :
+			     es == 2 ? ((const uint16_t *)f)[p] :
 			     ((const uint32_t *)f)[p];
 		if (v == 0)
 			continue;
-		if (v >= CORRSP_MAX)
-			return -1;
-		ev[k++] = (uint32_t)q << 16 | v;
+		mx = v > mx ? v : mx;
+		ev[k++] = (uint32_t)q << 16 | (v < CORRSP_MAX ? v : 0);
 	}
 	*ne = k;
-	return 0;
+	*top = mx;
 }
 
+#ifndef CORRSP_AHEAD
+#define CORRSP_AHEAD 1024	/* counts ahead to prefetch (the hardware
+				   prefetcher alone streamed a third as fast) */
+#endif
+
 #ifdef CORRSP_X86
-/* contiguous uint16 counts, 32 at a time: the mask of nonzero lanes
-** gives the events; the largest count is checked once per frame */
-static __attribute__((target("avx512f,avx512bw"))) int
-corrsp_scan_avx512(const corrsp_job *j, size_t r, uint32_t *ev, size_t *ne)
+/* contiguous uint16 counts, 32 at a time, without a branch per event (a
+** loop over the nonzero lanes mispredicted about once per 32 pixels and
+** cost more than the dense kernel): each half's lanes become event words,
+** compressed by the mask of nonzero lanes and stored whole (the scratch
+** has 32 words of slack), the count advancing by the lanes kept */
+static __attribute__((target("avx512f,avx512bw"))) void
+corrsp_scan_avx512(const uint16_t *g, size_t nv, uint32_t *ev, size_t *ne,
+		   uint32_t *top)
 {
-	const uint16_t *g = (const uint16_t *)j->src[r] + j->pix[0];
-	size_t k = *ne, nv = j->nv;
+	size_t k = *ne;
 	__m512i mx = _mm512_setzero_si512();
+	__m512i iota = _mm512_slli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11,
+				10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 16);
 	for (size_t p = 0; p < nv; p += 32) {
 		__mmask32 lm = nv - p >= 32 ? 0xffffffffu :
 			       (__mmask32)((1u << (nv - p)) - 1);
-		__m512i x = _mm512_maskz_loadu_epi16(lm, g + p);
+		__m512i x;
+		__builtin_prefetch(g + p + CORRSP_AHEAD);
+		x = _mm512_maskz_loadu_epi16(lm, g + p);
 		uint32_t m = _mm512_test_epi16_mask(x, x);
+		__m512i base = _mm512_add_epi32(iota,
+				_mm512_set1_epi32((int)(p << 16)));
+		__m512i lo = _mm512_or_si512(base, _mm512_cvtepu16_epi32(
+					_mm512_castsi512_si256(x)));
+		__m512i hi = _mm512_or_si512(_mm512_add_epi32(base,
+				_mm512_set1_epi32(16 << 16)),
+				_mm512_cvtepu16_epi32(
+					_mm512_extracti64x4_epi64(x, 1)));
 		mx = _mm512_max_epu16(mx, x);
-		while (m) {
-			size_t q = p + (size_t)__builtin_ctz(m);
-			m &= m - 1;
-			ev[k++] = (uint32_t)q << 16 | g[q];
-		}
+		_mm512_storeu_si512((void *)(ev + k),
+				    _mm512_maskz_compress_epi32(
+					    (__mmask16)m, lo));
+		k += (size_t)__builtin_popcount(m & 0xffffu);
+		_mm512_storeu_si512((void *)(ev + k),
+				    _mm512_maskz_compress_epi32(
+					    (__mmask16)(m >> 16), hi));
+		k += (size_t)__builtin_popcount(m >> 16);
 	}
 	*ne = k;
-	/* (any lane >= 2^15 has its sign bit set) */
-	return _mm512_movepi16_mask(mx) ? -1 : 0;
-}
-
-static __attribute__((target("avx2"))) int
-corrsp_scan_avx2(const corrsp_job *j, size_t r, uint32_t *ev, size_t *ne)
-{
-	const uint16_t *g = (const uint16_t *)j->src[r] + j->pix[0];
-	size_t k = *ne, nv = j->nv, p = 0;
-	__m256i mx = _mm256_setzero_si256(), z = _mm256_setzero_si256();
-	for (; p + 16 <= nv; p += 16) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(g + p));
-		uint32_t m = ~(uint32_t)_mm256_movemask_epi8(
-				_mm256_cmpeq_epi16(x, z)) & 0x55555555u;
-		mx = _mm256_max_epu16(mx, x);
-		while (m) {
-			size_t q = p + (size_t)__builtin_ctz(m) / 2;
-			m &= m - 1;
-			ev[k++] = (uint32_t)q << 16 | g[q];
-		}
+	{
+		__m256i h = _mm256_max_epu16(_mm512_castsi512_si256(mx),
+					     _mm512_extracti64x4_epi64(mx, 1));
+		__m128i q = _mm_max_epu16(_mm256_castsi256_si128(h),
+					  _mm256_extracti128_si256(h, 1));
+		q = _mm_xor_si128(q, _mm_set1_epi16(-1));
+		uint32_t t = 0xffffu -
+			     (uint32_t)_mm_extract_epi16(_mm_minpos_epu16(q), 0);
+		*top = t > *top ? t : *top;
 	}
-	if (_mm256_movemask_epi8(_mm256_srai_epi16(mx, 15)))
-		return -1;
-	for (; p < nv; p++) {
-		if (g[p] >= CORRSP_MAX)
-			return -1;
-		if (g[p])
-			ev[k++] = (uint32_t)p << 16 | g[p];
-	}
-	*ne = k;
-	return 0;
 }
 #endif
 
-/* every frame's events; 1 when a count is too large or they overflow the
-** scratch (a frame may add nv more) */
-static int corrsp_scan(corrsp_job *j)
+/* Frame after frame (each read in order, so that the memory streams: a
+** tile's rows of 512 frames a frame apart, read tile by tile, came at a
+** quarter of the rate) */
+uint32_t corrsp_scan_frame(const corrsp_scan_in *s)
 {
 	size_t ne = 0;
-	int fast = j->contig && j->esize == 2;
-	for (size_t r = 0; r < CORRSP_PF && r < j->n; r++)
-		corrsp_prefetch(j, r);
-	for (size_t r = 0; r < j->n; r++) {
-		int bad;
-		if (ne + j->nv > j->cap)
-			return 1;
-		corrsp_prefetch(j, r + CORRSP_PF);
-		j->eoff[r] = (uint32_t)ne;
+	uint32_t top = 0;
+	for (size_t t = 0; t < s->ntile; t++) {
+		size_t b = t * s->P, nv = s->npx - b < s->P ? s->npx - b : s->P;
+		if (ne + nv + 32 > s->cap)
+			return UINT32_MAX;
+		s->toff[t] = (uint32_t)ne;
 #ifdef CORRSP_X86
-		if (fast && j->isa == 2)
-			bad = corrsp_scan_avx512(j, r, j->ev, &ne);
-		else if (fast && j->isa == 1)
-			bad = corrsp_scan_avx2(j, r, j->ev, &ne);
+		if (s->isa == 2 && s->contig[t] && s->esize == 2)
+			corrsp_scan_avx512((const uint16_t *)s->frame +
+					   s->pix[b], nv, s->ev, &ne, &top);
 		else
 #endif
-			bad = corrsp_scan_any(j, r, j->ev, &ne);
-		if (bad)
-			return 1;
+			corrsp_scan_any(s->frame, s->esize, s->pix + b, nv,
+					s->ev, &ne, &top);
 	}
-	j->eoff[j->n] = (uint32_t)ne;
-	j->nev = ne;
-	(void)fast;
-	return 0;
+	s->toff[s->ntile] = (uint32_t)ne;
+	return top;
 }
 
 /* the window from the history (frames M - 8 .. M - 1, zeros before the
-** first); 1 unless they are all integers in [0, CORRSP_MAX) */
-static int corrsp_window(const corrsp_job *j)
+** first) and its largest count; 1 unless they are all integers in
+** [0, CORRSP_MAX) */
+static int corrsp_window(const corrsp_job *j, uint32_t *top)
 {
 	size_t P = j->P, K = CORRSP_K;
+	uint32_t mx = 0;
 	for (size_t i = 0; i < K; i++) {
 		size_t s = (j->M + i) % K;	/* frame M - K + i */
 		const double *r = j->ring + s * P;
@@ -153,6 +138,7 @@ static int corrsp_window(const corrsp_job *j)
 			double v;
 			if (*j->hist_ok) {
 				j->win[q * K + s] = h[q];
+				mx = h[q] > mx ? h[q] : mx;
 				continue;
 			}
 			v = j->M + i < K ? 0 : r[q];
@@ -160,34 +146,52 @@ static int corrsp_window(const corrsp_job *j)
 			    (double)(uint16_t)v != v)
 				return 1;
 			j->win[q * K + s] = (uint16_t)v;
+			mx = (uint32_t)v > mx ? (uint32_t)v : mx;
 		}
 	}
+	*top = mx;
 	return 0;
 }
 
-/* frame r's events into the sums (see the top of the file) */
-static void corrsp_frame(const corrsp_job *j, size_t r)
+/* the start (end = 0) or end (1) of frame r's events of the tile */
+static inline const uint32_t *corrsp_ev(const corrsp_job *j, size_t r,
+					int end)
+{
+	return j->fev[r] + j->toff[r * j->tstride + (size_t)end];
+}
+
+typedef uint16_t corrsp_v8s __attribute__((vector_size(16)));
+typedef uint32_t corrsp_v8w __attribute__((vector_size(32)));
+
+/* Frame r's events into the batch's accumulators (see the top of the
+** file). acc holds per pixel its 8 lags' sums of products (pixel-major,
+** so that an event adds all 8 at once: the window's slots put in lag
+** order by one shuffle, times the count) and then its sum of counts;
+** 32-bit sums, which the caller has checked cannot overflow. The
+** products of an event with empty slots add zeros: no branch. */
+static inline __attribute__((always_inline)) void
+corrsp_frame_body(const corrsp_job *j, size_t r, uint32_t *acc)
 {
 	size_t P = j->P, K = CORRSP_K, g = j->M + r, s = g % K;
-	const uint32_t *e = j->ev + j->eoff[r], *end = j->ev + j->eoff[r + 1];
+	const uint32_t *e = corrsp_ev(j, r, 0), *end = corrsp_ev(j, r, 1);
 	uint16_t *up = j->up ? j->up + r / 2 * P : NULL;
 	double *nx = j->up ? NULL : j->nx + r / 2 * P;
+	uint32_t *sacc = acc + K * P;
+	corrsp_v8s perm;
 	uint64_t sum = 0;
+	for (size_t i = 0; i < K; i++)	/* lag i + 1 is in slot g - i - 1 */
+		perm[i] = (uint16_t)((g + K - i - 1) % K);
 	for (; e < end; e++) {
 		size_t q = *e >> 16;
 		uint32_t v = *e & 0xffffu;
-		const uint16_t *w = j->win + q * K;
-		uint64_t a, b;
-		memcpy(&a, w, 8);
-		memcpy(&b, w + 4, 8);
-		if (a | b)	/* a photon of this pixel within 8 frames */
-			for (size_t i = 0; i < K; i++) {
-				size_t k = (g - i) % K;	/* slot i: lag k */
-				if (w[i])
-					j->G[((k ? k : K) - 1) * P + q] +=
-						(double)(v * w[i]);
-			}
-		j->S[q] += v;
+		corrsp_v8s w, wl;
+		corrsp_v8w a;
+		memcpy(&w, j->win + q * K, sizeof w);
+		wl = __builtin_shuffle(w, perm);
+		memcpy(&a, acc + q * K, sizeof a);
+		a += __builtin_convertvector(wl, corrsp_v8w) * v;
+		memcpy(acc + q * K, &a, sizeof a);
+		sacc[q] += v;
 		sum += v;
 		if (up)
 			up[q] = (uint16_t)(up[q] + v);
@@ -196,24 +200,42 @@ static void corrsp_frame(const corrsp_job *j, size_t r)
 	}
 	j->rowsum[r] = (double)sum;
 	if (r >= K) {		/* frame g - 8's entries */
-		for (e = j->ev + j->eoff[r - K]; e < j->ev + j->eoff[r - K + 1];
+		for (e = corrsp_ev(j, r - K, 0); e < corrsp_ev(j, r - K, 1);
 		     e++)
 			j->win[(*e >> 16) * K + s] = 0;
 	} else {
 		for (size_t q = 0; q < P; q++)
 			j->win[q * K + s] = 0;
 	}
-	for (e = j->ev + j->eoff[r]; e < end; e++)
+	for (e = corrsp_ev(j, r, 0); e < end; e++)
 		j->win[(*e >> 16) * K + s] = (uint16_t)(*e & 0xffffu);
 }
+
+static void corrsp_frames_base(const corrsp_job *j, uint32_t *acc)
+{
+	for (size_t r = 0; r < j->n; r++)
+		corrsp_frame_body(j, r, acc);
+}
+
+#ifdef CORRSP_X86
+static __attribute__((target("avx2"))) void
+corrsp_frames_avx2(const corrsp_job *j, uint32_t *acc)
+{
+	for (size_t r = 0; r < j->n; r++)
+		corrsp_frame_body(j, r, acc);
+}
+#endif
 
 int corrsp_level0(corrsp_job *j)
 {
 	size_t P = j->P, K = CORRSP_K, n = j->n;
+	uint32_t top, wtop;
 	if (n == 0 || n % 2 || j->M % 2 || j->nv > 65535 ||
-	    (j->esize != 1 && j->esize != 2 && j->esize != 4))
+	    corrsp_window(j, &wtop))
 		return 1;
-	if (corrsp_scan(j) || corrsp_window(j))
+	top = wtop > j->top ? wtop : j->top;
+	/* counts below 2^15, and a pixel's n products below 2^32 */
+	if (top >= CORRSP_MAX || (uint64_t)n * top * top > UINT32_MAX)
 		return 1;
 	if (j->up)
 		memset(j->up, 0, n / 2 * P * sizeof *j->up);
@@ -222,11 +244,22 @@ int corrsp_level0(corrsp_job *j)
 	for (size_t r = 0; r < j->nhead; r++) {
 		double *h = j->head + r * P;
 		memset(h, 0, P * sizeof *h);
-		for (uint32_t i = j->eoff[r]; i < j->eoff[r + 1]; i++)
-			h[j->ev[i] >> 16] = j->ev[i] & 0xffffu;
+		for (const uint32_t *e = corrsp_ev(j, r, 0);
+		     e < corrsp_ev(j, r, 1); e++)
+			h[*e >> 16] = *e & 0xffffu;
 	}
-	for (size_t r = 0; r < n; r++)
-		corrsp_frame(j, r);
+	memset(j->acc, 0, (K + 1) * P * sizeof *j->acc);
+#ifdef CORRSP_X86
+	if (j->isa)
+		corrsp_frames_avx2(j, j->acc);
+	else
+#endif
+		corrsp_frames_base(j, j->acc);
+	for (size_t q = 0; q < j->nv; q++) {	/* (exact: integers) */
+		for (size_t i = 0; i < K; i++)
+			j->G[i * P + q] += j->acc[q * K + i];
+		j->S[q] += j->acc[K * P + q];
+	}
 	for (size_t i = 0; i < K; i++) {	/* frames M + n - K + i */
 		size_t s = (j->M + n + i) % K;
 		uint16_t *h = j->hist + i * P;

@@ -30,16 +30,34 @@
 #define CORRSP_K 8		/* lags 1..8 */
 #define CORRSP_MAX 32768	/* counts must be below this */
 
+/* one frame's events, tile after tile: toff[t] .. toff[t + 1] are tile
+** t's (pixel within the tile in the high half, count in the low half) */
+typedef struct corrsp_scan_in {
+	const void *frame;
+	int esize;		/* 1, 2 or 4 (uint32 or int32) */
+	const size_t *pix;	/* the used pixels (detector indices) */
+	size_t npx, P, ntile;	/* tiles of P pixels */
+	const uint8_t *contig;	/* per tile: its pixels are contiguous */
+	int isa;		/* 2: AVX-512 BW, else scalar */
+	uint32_t *ev;		/* cap words (32 past the events written) */
+	size_t cap;
+	uint32_t *toff;		/* ntile + 1 */
+} corrsp_scan_in;
+
+/* the frame's largest count; UINT32_MAX when the events overflow cap */
+uint32_t corrsp_scan_frame(const corrsp_scan_in *s);
+
 typedef struct corrsp_job {
+	int isa;		/* nonzero: AVX2 */
 	size_t P;		/* pixels per row */
 	size_t nv;		/* used pixels of the row (<= P) */
 	size_t n;		/* new frames (even) */
 	size_t M;		/* frames before them (even) */
-	const void *const *src;	/* the n frames */
-	int esize;		/* 1, 2 or 4 (uint32 or int32) */
-	const size_t *pix;	/* the tile's pixels (detector indices) */
-	int contig;		/* pix[i] = pix[0] + i */
-	int isa;		/* 2: AVX-512 BW scan, 1: AVX2, 0: scalar */
+	const uint32_t *const *fev;	/* frame r's events of this tile:
+				   fev[r] + toff[r tstride] .. + 1] */
+	size_t tstride;
+	const uint32_t *toff;
+	uint32_t top;		/* the batch's largest count */
 	const double *ring;	/* CORRSP_K x P: frame g in row g % K, read
 				   when !*hist_ok */
 	uint16_t *hist;		/* CORRSP_K x P, oldest first, when *hist_ok;
@@ -54,11 +72,8 @@ typedef struct corrsp_job {
 				   doubles (for the caller's head sums) */
 	size_t nhead;
 	double *rowsum;		/* n: the sum of each new frame (written) */
-	uint32_t *ev;		/* scratch: cap events */
-	size_t cap;
-	uint32_t *eoff;		/* scratch: n + 1 */
 	uint16_t *win;		/* scratch: CORRSP_K x P */
-	size_t nev;		/* events found (written) */
+	uint32_t *acc;		/* scratch: (CORRSP_K + 1) x P */
 } corrsp_job;
 
 /* 0: done; 1: it does not apply (nothing written but the scratch) */
