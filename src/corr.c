@@ -147,7 +147,7 @@ struct corr {
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
 	uint32_t **spw;		/* per thread, for corrsp: its window and
 				   sums (NULL: no sparse path) */
-	uint32_t *spev;		/* nthr x spcap: the events of a run */
+	uint32_t *spev;		/* spcap words: the events of a run */
 	const uint32_t *spfev[CORR_T];	/* each frame's, in spev */
 	uint32_t *sptoff;	/* T x (ntile + 1): their tiles' offsets */
 	size_t spcap;		/* events a thread's frames may have */
@@ -714,8 +714,8 @@ size_t corr_memory(const corr *c)
 		     sizeof(uint16_t) + 2 * c->ntile;
 	if (c->spw)
 		b += ((size_t)c->nthr * (CORRSP_K * c->P / 2 + (CORRSP_K + 1) *
-					 c->P) + (c->spev ? (size_t)c->nthr * c->spcap
-					 + c->T * (c->ntile + 1) : 0)) *
+					 c->P) + (c->spev ? c->spcap + c->T *
+					 (c->ntile + 1) : 0)) *
 		     sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
@@ -1262,10 +1262,11 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 }
 
 /* The run's events, frame by frame in parallel, each thread's frames
-** one after the other in its part of spev (so that the pages touched
+** one after the other in its share of spev (so that the pages touched
 ** are those the events fill: the buffer is sized for the worst case, an
-** eighth of the pixels a frame with AUTO, all of them with ON). 0 (the
-** dense kernels) when there are more, or a count is too large. */
+** eighth of the pixels a frame with AUTO, all of them with ON, and is
+** never cleared). 0 (the dense kernels) when there are more, or a count
+** is too large. */
 static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 			    size_t m)
 {
@@ -1275,11 +1276,10 @@ static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 		char err[ERR_LEN];
 		size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx :
 			     c->npx / 8;
-		c->spcap = (c->T + (size_t)c->nthr - 1) / (size_t)c->nthr *
-			   (per + 32) + 32;
+		c->spcap = c->T * (per + 32) + 32 * (size_t)c->nthr;
 		c->sptoff = malloc(c->T * nt * sizeof *c->sptoff);
-		c->spev = c->sptoff ? mem_alloc((size_t)c->nthr * c->spcap *
-						sizeof *c->spev, 0, err) : NULL;
+		c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0,
+						err) : NULL;
 		if (c->spev == NULL)
 			return 0;	/* (the dense kernels need none) */
 	}
@@ -1287,11 +1287,13 @@ static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 		num_threads(corr_team(c, (double)m * (double)c->npx))
 	{
 		int me = corr_thread(), nth = 1;
-		size_t used = 0, r0, r1;
-		uint32_t *ev = c->spev + (size_t)me * c->spcap;
+		size_t used = 0, r0, r1, cap;
+		uint32_t *ev;
 #ifdef _OPENMP
 		nth = omp_get_num_threads();
 #endif
+		cap = c->spcap / (size_t)nth;	/* (a team may be smaller) */
+		ev = c->spev + (size_t)me * cap;
 		r0 = m * (size_t)me / (size_t)nth;
 		r1 = m * (size_t)(me + 1) / (size_t)nth;
 		for (size_t r = r0; r < r1 && top < CORRSP_MAX; r++) {
@@ -1300,7 +1302,7 @@ static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 				.pix = c->pix, .npx = c->npx, .P = c->P,
 				.ntile = c->ntile, .contig = c->contig,
 				.isa = c->o.kernel == CORR_KERNEL_AVX512 ? 2 : 0,
-				.ev = ev + used, .cap = c->spcap - used,
+				.ev = ev + used, .cap = cap - used,
 				.toff = c->sptoff + r * nt};
 			uint32_t v = corrsp_scan_frame(&in);
 			c->spfev[r] = ev + used;
