@@ -62,7 +62,10 @@
 ** level that may run the integer kernel (corr16.h), plus one double; e.g.
 ** 10000 frames, dpl 4: about 2.3 kB per pixel, of which the double ring
 ** of an integer level (64 bytes) is mapped but never touched.
-** corr_memory() gives the total.
+** corr_memory() gives the total. The sparse level 0 (corrsp.h) adds a
+** buffer of events, half a byte per pixel-frame of a batch (two with
+** CORR_SPARSE_ON), reserved when it first runs and touched as far as the
+** events fill it.
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h
