@@ -40,6 +40,9 @@ static void corrsp_scan_any(const void *f, int es, const size_t *pix,
 	*top = mx;
 }
 
+#ifndef CORRSP_EVPF
+#define CORRSP_EVPF 8		/* frames of events ahead to prefetch */
+#endif
 #ifndef CORRSP_AHEAD
 #define CORRSP_AHEAD 1024	/* counts ahead to prefetch (the hardware
 				   prefetcher alone streamed a third as fast) */
@@ -211,18 +214,41 @@ corrsp_frame_body(const corrsp_job *j, size_t r, uint32_t *acc)
 		j->win[(*e >> 16) * K + s] = (uint16_t)(*e & 0xffffu);
 }
 
+/* A tile's events of a frame are a short run (a few lines) in that
+** frame's part of the buffer, away from the last frame's and written by
+** either thread: each was a cache miss the hardware prefetcher does not
+** foresee. They are asked for a few frames ahead. */
+static inline void corrsp_ev_prefetch(const corrsp_job *j, size_t r)
+{
+	const char *a, *b;
+	if (r >= j->n)
+		return;
+	a = (const char *)corrsp_ev(j, r, 0);
+	b = (const char *)corrsp_ev(j, r, 1);
+	for (; a < b; a += 64)
+		__builtin_prefetch(a);
+}
+
 static void corrsp_frames_base(const corrsp_job *j, uint32_t *acc)
 {
-	for (size_t r = 0; r < j->n; r++)
+	for (size_t r = 0; r < CORRSP_EVPF && r < j->n; r++)
+		corrsp_ev_prefetch(j, r);
+	for (size_t r = 0; r < j->n; r++) {
+		corrsp_ev_prefetch(j, r + CORRSP_EVPF);
 		corrsp_frame_body(j, r, acc);
+	}
 }
 
 #ifdef CORRSP_X86
 static __attribute__((target("avx2"))) void
 corrsp_frames_avx2(const corrsp_job *j, uint32_t *acc)
 {
-	for (size_t r = 0; r < j->n; r++)
+	for (size_t r = 0; r < CORRSP_EVPF && r < j->n; r++)
+		corrsp_ev_prefetch(j, r);
+	for (size_t r = 0; r < j->n; r++) {
+		corrsp_ev_prefetch(j, r + CORRSP_EVPF);
 		corrsp_frame_body(j, r, acc);
+	}
 }
 #endif
 
