@@ -58,10 +58,11 @@
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
 #ifndef CORR_SPARSE_MEAN
-#define CORR_SPARSE_MEAN 0.005	/* auto: level 0 sparse below this mean
-				   count per pixel and frame (bench/corr.lua:
-				   at 0.01 and 0.05 within +-12 % of the
-				   dense kernels, either way from run to run) */
+#define CORR_SPARSE_MEAN 0.002	/* auto: level 0 sparse below this mean
+				   count per pixel and frame (bench/corr.lua,
+				   warm state: 16 % slower than the dense
+				   kernels per CPU-s at 0.01, 30 % at 0.05;
+				   even at 0.001) */
 #endif
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */

@@ -401,7 +401,7 @@ end
 -- the sparse level 0: photon-counting frames, the same g2 and errors to
 -- the last bit whichever path; the option's values
 do
-  local ph = xpcs.poisson(1100, 24, 40, 0.003, 11)
+  local ph = xpcs.poisson(1100, 24, 40, 0.001, 11)
   local part = xpcs.partition{map = array.full({24, 40}, 1, "i32")}
   local res, share = {}, {}
   for i, sp in ipairs{false, true, "auto"} do
@@ -420,7 +420,7 @@ do
   end
   t.ok(same, "sparse = false, true, auto: identical g2 and errors")
   t.ok(share[1] == 0 and share[2] > 0.5 and share[3] > 0.5, string.format(
-    "c:sparse_share: off %.2f, on %.2f, auto at 0.003 photons %.2f",
+    "c:sparse_share: off %.2f, on %.2f, auto at 0.001 photons %.2f",
     share[1], share[2], share[3]))
   t.errors(function() xpcs.correlator{dynamic = part, sparse = "yes"} end,
     "sparse must be", "an unknown sparse value is refused")
