@@ -27,6 +27,7 @@
 
 #include "corr.h"
 #include "corr16.h"
+#include "corrsp.h"
 #include "intr.h"
 #include "mem.h"
 #include "num.h"
@@ -56,6 +57,13 @@
 				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+#ifndef CORR_SPARSE_MEAN
+#define CORR_SPARSE_MEAN 0.002	/* auto: level 0 sparse below this mean
+				   count per pixel and frame (bench/corr.lua,
+				   warm state: 16 % slower than the dense
+				   kernels per CPU-s at 0.01, 30 % at 0.05;
+				   even at 0.001) */
+#endif
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -66,6 +74,7 @@
 typedef struct corr_tls {
 	double rowsum[CORR_T];	/* per frame of the run: sum over pixels */
 	size_t n16[CORR16_LEVELS];	/* tile batches by corr16 */
+	size_t nsp;		/* tile batches by corrsp */
 } __attribute__((aligned(64))) corr_tls;
 
 /* consecutive pixels q .. q + n - 1 of a tile in static bin s: sums over
@@ -139,6 +148,15 @@ struct corr {
 	uint8_t *stale[CORR16_LEVELS];	/* the double ring lags behind hist16
 				   (corr16 ran last): corr_ring_sync */
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
+	uint32_t **spw;		/* per thread, for corrsp: its window and
+				   sums (NULL: no sparse path) */
+	uint32_t *spev;		/* spcap words: the events of a run */
+	const uint32_t *spfev[CORR_T];	/* each frame's, in spev */
+	uint32_t *sptoff;	/* T x (ntile + 1): their tiles' offsets */
+	size_t spcap;		/* events a thread's frames may have */
+	uint32_t sptop;		/* the run's largest count */
+	int sp_run;		/* this run's level 0 takes corrsp */
+	size_t nsp;		/* tile batches by corrsp */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
 
@@ -515,6 +533,22 @@ static int corr_add_level(corr *c, char *err)
 	return 0;
 }
 
+/* corrsp's scratch per thread (the window, K x P uint16, and the
+** sums); the events of a batch come later (corr_sparse_scan) */
+static int corr_sparse_work(corr *c, char *err)
+{
+	size_t words;
+	if (c->o.sparse == CORR_SPARSE_OFF)
+		return 0;
+	words = CORRSP_K * c->P / 2 + (CORRSP_K + 1) * c->P;
+	if (!(c->spw = err_calloc((size_t)c->nthr, sizeof *c->spw, err)))
+		return -1;
+	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles) */
+		if (!(c->spw[t] = corr_aligned(words / 2 + 1, err)))
+			return -1;
+	return 0;
+}
+
 /* per-thread work: for each level, K + rows of a batch at that level */
 static int corr_work(corr *c, char *err)
 {
@@ -556,7 +590,7 @@ static int corr_work(corr *c, char *err)
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles: 4 u16 each) */
 		if (!(c->work16[t] = corr_aligned(off / 4 + 1, err)))
 			return -1;
-	return 0;
+	return corr_sparse_work(c, err);
 }
 
 int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
@@ -617,6 +651,12 @@ void corr_free(corr *c)
 		for (int t = 0; t < c->nthr; t++)
 			mem_free(c->work16[t]);
 	free(c->work16);
+	if (c->spw)
+		for (int t = 0; t < c->nthr; t++)
+			mem_free(c->spw[t]);
+	free(c->spw);
+	mem_free(c->spev);
+	free(c->sptoff);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
 		free(c->h16ok[l]);
 		free(c->stale[l]);
@@ -658,7 +698,7 @@ void corr_reset(corr *c)
 		memset(c->img, 0, tp * sizeof(double));
 	memset(c->seg_base, 0, c->nstat * sizeof(double));
 	memset(c->n16, 0, sizeof c->n16);
-	c->ntb = 0;
+	c->ntb = c->nsp = 0;
 	c->nb = c->nstaged = 0;
 	c->seen = c->accepted = 0;
 	c->nrej = c->nseg = 0;
@@ -680,6 +720,11 @@ size_t corr_memory(const corr *c)
 		b += ((size_t)c->nthr * corr16_work(c->P, c->T >> l) +
 		      (l < c->nlev ? c->ntile * CORR16_K * c->P : 0)) *
 		     sizeof(uint16_t) + 2 * c->ntile;
+	if (c->spw)
+		b += ((size_t)c->nthr * (CORRSP_K * c->P / 2 + (CORRSP_K + 1) *
+					 c->P) + (c->spev ? c->spcap + c->T *
+					 (c->ntile + 1) : 0)) *
+		     sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
@@ -700,6 +745,11 @@ double corr_int_share(const corr *c, int level)
 	if (level < 0 || level >= CORR16_LEVELS || c->ntb == 0)
 		return 0;
 	return (double)c->n16[level] / (double)c->ntb;
+}
+
+double corr_sparse_share(const corr *c)
+{
+	return c->ntb ? (double)c->nsp / (double)c->ntb : 0;
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -1004,6 +1054,39 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	return 0;
 }
 
+/* Level 0 of a tile from the photons of its frames (corrsp.h), its pairs
+** to level 1 as uint16 when that one runs corr16, else as doubles into
+** nx; 1 when it does not apply (then nothing has changed). */
+static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
+			double *X, double *nx, uint16_t *w16, uint32_t *spw)
+{
+	corr_level *L = &c->lev[0];
+	size_t P = c->P, b = t * P, K = CORRSP_K, m = s->nn[0];
+	size_t nh = L->M < K ? K - L->M : 0;
+	double sums[CORR_T];
+	corrsp_job j = {
+		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m,
+		.M = L->M, .fev = c->spfev,
+		.toff = c->sptoff + t, .tstride = c->ntile + 1,
+		.top = c->sptop, .isa = c->o.kernel != CORR_KERNEL_BASE,
+		.ring = L->hist + t * K * P, .hist = c->hist16[0] + t * K * P,
+		.hist_ok = c->h16ok[0] + t, .G = L->G + t * (size_t)L->nlag * P,
+		.S = L->S + t * P, .nx = nx,
+		.up = corr_up16(c, 0, s) ?
+		      corr16_rows(w16 + c->woff16[1], P) : NULL,
+		.head = X + K * P, .nhead = nh < m ? nh : m, .rowsum = sums,
+		.win = (uint16_t *)spw, .acc = spw + K * P / 2};
+	if (corrsp_level0(&j))
+		return 1;
+	if (j.nhead)
+		corr_head(c, L, t, X, j.nhead, j.nv);
+	c->stale[0][t] = 1;
+	tl->nsp++;
+	for (size_t r = 0; r < m; r++)
+		tl->rowsum[r] += sums[r];
+	return 0;
+}
+
 /* level 0's rows converted from the frames (the double path) */
 static inline __attribute__((always_inline))
 void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
@@ -1060,6 +1143,15 @@ static void corr_state_prefetch(const corr *c, size_t t, int top)
 	}
 }
 
+static int corr_thread(void)
+{
+#ifdef _OPENMP
+	return omp_get_thread_num();
+#else
+	return 0;
+#endif
+}
+
 /* one tile through every level for the m frames of a run: level 0's rows
 ** come from the frames, each level's pass writes the next one's */
 static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
@@ -1077,6 +1169,11 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
+		if (l == 0 && c->sp_run && corr_tile_sp(c, t, s, tl, X,
+				nx, w16, c->spw[corr_thread()]) == 0) {
+			below = corr_up16(c, 0, s);
+			continue;
+		}
 		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
 		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
@@ -1143,6 +1240,88 @@ static int corr_grow(void **p, size_t *cap, size_t need, size_t el,
 	return 0;
 }
 
+static double corr_frame_sum(const corr *c, const void *fr, arr_dtype dt,
+			     size_t *bad);
+
+/* whether a run's level 0 tries the sparse path: integer frames, pairs
+** aligned (corrsp.h), and for AUTO a mean count per pixel and frame below
+** CORR_SPARSE_MEAN (the mean bounds the share of nonzero counts): that of
+** the last 64 frames, or of the run's first and last frames at the start */
+static int corr_sparse_pick(const corr *c, const void *const *fr,
+			    arr_dtype dt, size_t m)
+{
+	double sum = 0, n = 0;
+	if (!c->spw || !corr_int_dtype(dt) || m % 2 || c->lev[0].M % 2)
+		return 0;
+	if (c->o.sparse == CORR_SPARSE_ON)
+		return 1;
+	if (c->accepted >= 64) {
+		for (size_t i = c->accepted - 64; i < c->accepted; i++)
+			sum += c->ivt[i];
+		n = 64;
+	} else {
+		size_t bad;
+		sum = (corr_frame_sum(c, fr[0], dt, &bad) +
+		       corr_frame_sum(c, fr[m - 1], dt, &bad)) /
+		      (double)c->npx;
+		n = 2;
+	}
+	return sum / n < CORR_SPARSE_MEAN;
+}
+
+/* The run's events, frame by frame in parallel, each thread's frames
+** one after the other in its share of spev (so that the pages touched
+** are those the events fill: the buffer is sized for the worst case, an
+** eighth of the pixels a frame with AUTO, all of them with ON, and is
+** never cleared). 0 (the dense kernels) when there are more, or a count
+** is too large. */
+static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
+			    size_t m)
+{
+	uint32_t top = 0;
+	size_t nt = c->ntile + 1;
+	if (c->spev == NULL) {
+		char err[ERR_LEN];
+		size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx :
+			     c->npx / 8;
+		c->spcap = c->T * (per + 32) + 32 * (size_t)c->nthr;
+		c->sptoff = malloc(c->T * nt * sizeof *c->sptoff);
+		c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0,
+						err) : NULL;
+		if (c->spev == NULL)
+			return 0;	/* (the dense kernels need none) */
+	}
+	#pragma omp parallel reduction(max:top) \
+		num_threads(corr_team(c, (double)m * (double)c->npx))
+	{
+		int me = corr_thread(), nth = 1;
+		size_t used = 0, r0, r1, cap;
+		uint32_t *ev;
+#ifdef _OPENMP
+		nth = omp_get_num_threads();
+#endif
+		cap = c->spcap / (size_t)nth;	/* (a team may be smaller) */
+		ev = c->spev + (size_t)me * cap;
+		r0 = m * (size_t)me / (size_t)nth;
+		r1 = m * (size_t)(me + 1) / (size_t)nth;
+		for (size_t r = r0; r < r1 && top < CORRSP_MAX; r++) {
+			corrsp_scan_in in = {
+				.frame = fr[r], .esize = (int)corr_dtype_size(dt),
+				.pix = c->pix, .npx = c->npx, .P = c->P,
+				.ntile = c->ntile, .contig = c->contig,
+				.isa = c->o.kernel == CORR_KERNEL_AVX512 ? 2 : 0,
+				.ev = ev + used, .cap = cap - used,
+				.toff = c->sptoff + r * nt};
+			uint32_t v = corrsp_scan_frame(&in);
+			c->spfev[r] = ev + used;
+			used += v == UINT32_MAX ? 0 : in.toff[c->ntile];
+			top = v > top ? v : top;
+		}
+	}
+	c->sptop = top;
+	return top < CORRSP_MAX;
+}
+
 /* m accepted frames through every tile and level */
 static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		    arr_dtype dt, size_t m, const double *scale,
@@ -1161,6 +1340,8 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
+	c->sp_run = corr_sparse_pick(c, fr, dt, m) &&
+		    corr_sparse_scan(c, fr, dt, m);
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
@@ -1179,9 +1360,11 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		for (size_t r = 0; r < m; r++)
 			c->tls[0].rowsum[r] += c->tls[th].rowsum[r];
 	}
-	for (int th = 0; th < c->nthr; th++)
+	for (int th = 0; th < c->nthr; th++) {
 		for (int l = 0; l < CORR16_LEVELS; l++)
 			c->n16[l] += c->tls[th].n16[l];
+		c->nsp += c->tls[th].nsp;
+	}
 	for (size_t r = 0; r < m; r++) {
 		c->ivt[c->accepted + r] = (sums ? sums[r] :
 					   c->tls[0].rowsum[r]) /

@@ -62,7 +62,10 @@
 ** level that may run the integer kernel (corr16.h), plus one double; e.g.
 ** 10000 frames, dpl 4: about 2.3 kB per pixel, of which the double ring
 ** of an integer level (64 bytes) is mapped but never touched.
-** corr_memory() gives the total.
+** corr_memory() gives the total. The sparse level 0 (corrsp.h) adds a
+** buffer of events, half a byte per pixel-frame of a batch (two with
+** CORR_SPARSE_ON), reserved when it first runs and touched as far as the
+** events fill it.
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h
@@ -89,6 +92,13 @@ typedef enum corr_kernel {
 	CORR_KERNEL_AVX512
 } corr_kernel;
 
+/* level 0 from the photons of mostly-zero integer frames (corrsp.h):
+** AUTO when a batch's mean count per pixel is low (sampled frames, or
+** the frames before), ON for every batch it applies to, OFF never */
+typedef enum corr_sparse {
+	CORR_SPARSE_AUTO, CORR_SPARSE_ON, CORR_SPARSE_OFF
+} corr_sparse;
+
 typedef struct corr_opts {
 	int dpl;		/* delays per level (default 4) */
 	int lags0;		/* lags at level 0 (default 2 dpl) */
@@ -101,6 +111,7 @@ typedef struct corr_opts {
 	size_t segment_frames;	/* I(q) segment length (accepted frames) */
 	int nthreads;		/* 0 = OpenMP's default */
 	corr_kernel kernel;	/* default CORR_KERNEL_AUTO */
+	corr_sparse sparse;	/* default CORR_SPARSE_AUTO */
 	progress *prog;		/* updated with accepted frames; the
 				   caller begins and ends it; NULL none */
 } corr_opts;
@@ -178,6 +189,10 @@ size_t corr_batch_frames(const corr *c);
 ** kernel (integer frames, the level's values below CORR16_MAX, no dark
 ** or normalisation; levels above 0 also need dpl 4); 0 for other levels */
 double corr_int_share(const corr *c, int level);
+/* the share of tile batches whose level 0 ran the sparse path
+** (corrsp.h: integer frames that the integer kernel may take, mostly
+** zero, or any with CORR_SPARSE_ON) */
+double corr_sparse_share(const corr *c);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 		   size_t max);

@@ -596,9 +596,24 @@ static void lxpcs_kernel_opt(lua_State *L, corr_opts *o, const char *fname)
 	lua_pop(L, 1);
 }
 
+/* the correlator's sparse = "auto" | true | false */
+static void lxpcs_sparse_opt(lua_State *L, corr_opts *o, const char *fname)
+{
+	int t = lua_getfield(L, 1, "sparse");
+	if (t == LUA_TBOOLEAN)
+		o->sparse = lua_toboolean(L, -1) ? CORR_SPARSE_ON :
+			    CORR_SPARSE_OFF;
+	else if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "auto") == 0)
+		o->sparse = CORR_SPARSE_AUTO;
+	else if (t != LUA_TNIL)
+		luaL_error(L, "%s: sparse must be \"auto\", true or false "
+			   "(got %s)", fname, luaL_tolstring(L, -1, NULL));
+	lua_pop(L, 1);
+}
+
 /* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
 ** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
-** kernel=, progress=, total=} */
+** kernel=, sparse=, progress=, total=} */
 static int lxpcs_correlator(lua_State *L)
 {
 	const char *fname = "xpcs.correlator";
@@ -631,6 +646,7 @@ static int lxpcs_correlator(lua_State *L)
 						LXPCS_MAXFRAMES, fname);
 	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, LXPCS_MAXTHREADS, fname);
 	lxpcs_kernel_opt(L, &o, fname);
+	lxpcs_sparse_opt(L, &o, fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix,
 			       dy->m.cols, 0, fname);
 	if (dark)
@@ -897,6 +913,12 @@ static int lxpcs_int_share(lua_State *L)
 	return 1;
 }
 
+static int lxpcs_sparse_share(lua_State *L)
+{
+	lua_pushnumber(L, corr_sparse_share(lxpcs_checkcorr(L, 1)->c));
+	return 1;
+}
+
 static int lxpcs_corr_gc(lua_State *L)
 {
 	lxpcs_corr *u = luaL_checkudata(L, 1, LXPCS_CORR);
@@ -1124,6 +1146,7 @@ static const luaL_Reg lxpcs_corr_methods[] = {
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
+	{"sparse_share", lxpcs_sparse_share},
 	{"kernel", lxpcs_corr_kernel}, {"reset", lxpcs_reset}, {"close", lxpcs_corr_gc}, {NULL, NULL}
 };
 

@@ -508,6 +508,7 @@ function M.correlate(o)
     if n ~= count and #spare > 0 then return table.remove(spare) end
     return xpcs.correlator{dynamic = o.dynamic, static = o.static,
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
+      sparse = o.sparse,
       segment_frames = n == count and seg or 0, dpl = o.dpl,
       threads = o.threads, total = n, progress = n == count and o.progress}
   end

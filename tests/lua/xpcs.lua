@@ -404,4 +404,32 @@ do
   end
 end
 
+-- the sparse level 0: photon-counting frames, the same g2 and errors to
+-- the last bit whichever path; the option's values
+do
+  local ph = xpcs.poisson(1100, 24, 40, 0.001, 11)
+  local part = xpcs.partition{map = array.full({24, 40}, 1, "i32")}
+  local res, share = {}, {}
+  for i, sp in ipairs{false, true, "auto"} do
+    local cc = xpcs.correlator{dynamic = part, progress = false, sparse = sp}
+    for f = 1, 1100, 100 do cc:push(ph, f, 100) end
+    res[i], share[i] = cc:result(), cc:sparse_share()
+    cc:close()
+  end
+  local same = #res[1].tau == #res[2].tau and #res[1].tau == #res[3].tau
+  for i = 1, #res[1].tau do
+    for k = 2, 3 do
+      same = same and res[k].g2[i][1] == res[1].g2[i][1] and
+        (res[k].g2_err[i][1] == res[1].g2_err[i][1] or
+         res[1].g2_err[i][1] ~= res[1].g2_err[i][1])
+    end
+  end
+  t.ok(same, "sparse = false, true, auto: identical g2 and errors")
+  t.ok(share[1] == 0 and share[2] > 0.5 and share[3] > 0.5, string.format(
+    "c:sparse_share: off %.2f, on %.2f, auto at 0.001 photons %.2f",
+    share[1], share[2], share[3]))
+  t.errors(function() xpcs.correlator{dynamic = part, sparse = "yes"} end,
+    "sparse must be", "an unknown sparse value is refused")
+end
+
 t.done()

@@ -3,6 +3,7 @@
 ** of its definition (corr.h), closed forms, and bad input.
 */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1428,6 +1429,162 @@ static void test_sums_split(void)
 	corr_free(c);
 	qmap_free(&ms);
 	qmap_free(&md);
+}
+
+/* ------------------------------------ the sparse level 0 (corrsp.h) */
+
+/* one correlator over a stack pushed in uneven chunks */
+static int sparse_run(const void *raw, arr_dtype dt, size_t N, size_t rows,
+		      size_t cols, const int32_t *map, corr_sparse sp,
+		      corr_kernel kern, corr_res *r, double *share, char *err)
+{
+	qmap m;
+	corr *c = NULL;
+	corr_opts o;
+	int rc;
+	make_map(&m, rows, cols, (int32_t *)map, 0);
+	corr_opts_default(&o);
+	o.sparse = sp;
+	o.kernel = kern;
+	rc = corr_new(&c, &m, NULL, &o, err) ||
+	     push_chunks(c, raw, dt, N, rows, cols, err) ||
+	     corr_result(c, r, err);
+	*share = c ? corr_sparse_share(c) : 0;
+	corr_free(c);
+	qmap_free(&m);
+	return rc;
+}
+
+/* every number of two results the same to the last bit (NaN = NaN) */
+static int same_bits(const corr_res *a, const corr_res *b)
+{
+	const double *x[] = {a->g2, a->g2_err, a->g2_static, a->image, a->ivt};
+	const double *y[] = {b->g2, b->g2_err, b->g2_static, b->image, b->ivt};
+	size_t n[] = {a->ntau * a->ndyn, a->ntau * a->ndyn,
+		      a->ntau * a->nstat, a->npix, a->nframes};
+	if (a->ntau != b->ntau || a->nframes != b->nframes)
+		return 0;
+	for (int k = 0; k < 5; k++)
+		for (size_t i = 0; i < n[k]; i++)
+			if (memcmp(&x[k][i], &y[k][i], sizeof(double)) &&
+			    !(isnan(x[k][i]) && isnan(y[k][i])))
+				return 0;
+	return 1;
+}
+
+/* A stack through the sparse path (forced), the dense kernels (sparse
+** off) and brute force: the same numbers to the last bit as the dense
+** path, and the definition's. */
+static void sparse_case(const char *name, const double *I, size_t N,
+			size_t rows, size_t cols, const int32_t *map,
+			size_t nstat, arr_dtype dt, corr_kernel kern,
+			int expect_sparse)
+{
+	size_t np = rows * cols;
+	void *raw = to_dtype(I, N * np, dt);
+	char err[ERR_LEN];
+	corr_res rs, rd;
+	double shs, shd;
+	ref R;
+	ref_multitau(I, N, np, map, nstat, 4, &R);
+	if (sparse_run(raw, dt, N, rows, cols, map, CORR_SPARSE_ON, kern, &rs,
+		       &shs, err) ||
+	    sparse_run(raw, dt, N, rows, cols, map, CORR_SPARSE_OFF, kern, &rd,
+		       &shd, err)) {
+		ok(0, "sparse %s: %s", name, err);
+	} else {
+		double e = max_rel(&rs, &R, nstat);
+		static const char *const kn[] = {"auto", "base", "avx2",
+						 "avx512"};
+		ok(e < 1e-12, "sparse %s %s: brute force (max rel err %.2g)",
+		   kn[kern], name, e);
+		ok(same_bits(&rs, &rd), "sparse %s %s: g2, errors, image and "
+		   "frame means equal the dense path's to the last bit",
+		   kn[kern], name);
+		ok(expect_sparse ? shs > 0.5 && shd == 0 : shs == 0,
+		   "sparse %s %s: the sparse path took %.0f %% of the tile "
+		   "batches (off: %.0f %%)", kn[kern], name, 100 * shs,
+		   100 * shd);
+		corr_res_free(&rs);
+		corr_res_free(&rd);
+	}
+	free(raw);
+}
+
+static void test_sparse(void)
+{
+	size_t rows = 40, cols = 50, np = rows * cols, N = 2300;
+	double *I = malloc(N * np * sizeof *I);
+	int32_t full[2000], holes[2000];
+	static const double means[] = {0.01, 0.05, 0.1};
+	if (corr16_isa() == CORR16_NONE) {
+		diag("no AVX2: the sparse path is not tested here");
+		free(I);
+		return;
+	}
+	for (size_t p = 0; p < np; p++) {	/* 3 tiles of up to 768 */
+		full[p] = (int32_t)(p % 3) + 1;
+		holes[p] = (p % 13 == 5) ? 0 : (int32_t)(p / 700) + 1;
+	}
+	for (int k = CORR_KERNEL_AVX2; k <= CORR_KERNEL_AVX512; k++) {
+		if (k == CORR_KERNEL_AVX512 && corr16_isa() != CORR16_AVX512)
+			break;
+		for (int im = 0; im < 3; im++) {
+			char name[96];
+			rng_state = 500 + (uint64_t)im;
+			for (size_t i = 0; i < N * np; i++)
+				I[i] = prand(means[im]);
+			/* pixels that never fire, and bursts of large counts */
+			for (size_t t = 0; t < N; t++)
+				for (size_t p = 0; p < 40; p++)
+					I[t * np + 7 * p] = 0;
+			for (size_t t = 1000; t < 1040; t++)
+				for (size_t p = 3; p < np; p += 97)
+					I[t * np + p] = (double)(t % 50) + 2;
+			snprintf(name, sizeof name, "u16 mean %g", means[im]);
+			sparse_case(name, I, N, rows, cols, full, 3, ARR_U16,
+				    (corr_kernel)k, 1);
+			snprintf(name, sizeof name, "u16 mean %g, holes",
+				 means[im]);
+			sparse_case(name, I, N, rows, cols, holes, 3, ARR_U16,
+				    (corr_kernel)k, 1);
+		}
+		/* other integer dtypes (the scalar scan) */
+		sparse_case("u8 mean 0.1", I, N, rows, cols, full, 3, ARR_U8,
+			    (corr_kernel)k, 1);
+		sparse_case("u32 mean 0.1, holes", I, N, rows, cols, holes, 3,
+			    ARR_U32, (corr_kernel)k, 1);
+		/* dense counts forced through it */
+		for (size_t i = 0; i < N * np; i++)
+			I[i] = prand(4.0);
+		sparse_case("dense counts (mean 4)", I, N, rows, cols, full, 3,
+			    ARR_U16, (corr_kernel)k, 1);
+		/* a negative int32 count: its batch goes to the dense
+		** kernels; counts past 2^15 (too large for it) likewise */
+		I[700 * np + 11] = -2;
+		I[1300 * np + 12] = 40000;
+		sparse_case("i32 with a negative and a huge count", I, N, rows,
+			    cols, holes, 3, ARR_I32, (corr_kernel)k, 1);
+	}
+	free(I);
+}
+
+/* one pixel over 2^16 frames and more: every level, rows of one used
+** pixel in a tile of 32 */
+static void test_sparse_long(void)
+{
+	size_t N = 70001;
+	double *I = malloc(N * sizeof *I);
+	int32_t map[1] = {1};
+	if (corr16_isa() == CORR16_NONE) {
+		free(I);
+		return;
+	}
+	rng_state = 4242;
+	for (size_t i = 0; i < N; i++)
+		I[i] = prand(0.05) + (i % 9000 < 30 ? 3 : 0);
+	sparse_case("1 pixel, 70001 frames", I, N, 1, 1, map, 1, ARR_U16,
+		    CORR_KERNEL_AUTO, 1);
 	free(I);
 }
 
@@ -1449,5 +1606,7 @@ int main(void)
 	test_int16();
 	test_long_runs();
 	test_sums_split();
+	test_sparse();
+	test_sparse_long();
 	return tap_done();
 }
