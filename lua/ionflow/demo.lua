@@ -529,13 +529,16 @@ local function g2_figure(e, base)
   while #sel > 4 do table.remove(sel, #sel // 2 + 1) end
   local ft = {}
   for i = 1, 200 do ft[i] = tau[1] * (tau[#tau] / tau[1]) ^ ((i - 1) / 199) end
+  -- the fitted model, with the multi-tau window made smooth between the
+  -- correlator's delays so the curve has no steps at the level changes
   for _, b in ipairs(sel) do
     local eo = e.eq1_opts and {spread = e.eq1_opts.spread[b],
-      frame_time = e.eq1_opts.frame_time}
+      frame_time = e.eq1_opts.frame_time, window = "smooth"}
     bins[b].fit, bins[b].fit_tau = M.eq1(fits[b], ft, eo), ft
   end
   return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25,
-    title = "Fig. 2a: g_{2} with Eq. 1 fits (simulated, one q ring)"}):export(base)
+    title = "Fig. 2a: g_{2} (markers) and Eq. 1 fits with multi-tau averaging "
+      .. "(lines; simulated, one q ring)"}):export(base)
 end
 
 local function omega_figure(e, base)
@@ -626,8 +629,6 @@ local function profiles_figure(mod, base)
 end
 
 local function velocity_figure(mod, xp, base)
-  local fig = plot.figure{cols = 2, width = 1100, height = 460,
-    title = "Fig. 5: EO velocity, paper (circles), model (lines), recovered from simulated XPCS (squares)"}
   local pos = {}
   for k, v in ipairs(mod.measured.velocities) do
     local models = {}
@@ -639,9 +640,10 @@ local function velocity_figure(mod, xp, base)
     end
     pos[k] = {x = v.x, t = v.t, v = v.v, models = models}
   end
-  local ax = fig:panel(1)
-  plots.draw.velocity(ax, {positions = pos}, {legend = "topright"})
-  local first = true
+  -- one panel per position (five positions and four models in one panel
+  -- were a tangle), the ratio panel last
+  local fig = plots.velocity_panels({positions = pos}, {title = "Fig. 5: EO velocity, "
+    .. "paper (black), models (lines), recovered from simulated XPCS (open squares)"})
   for k, p in ipairs(pos) do
     local t, v, e = {}, {}, {}
     for _, r in ipairs(xp.rows) do
@@ -649,15 +651,14 @@ local function velocity_figure(mod, xp, base)
         t[#t + 1], v[#v + 1], e[#e + 1] = r.t / 3600, r.v * 1e9, r.v_err * 1e9
       end
     end
+    local ax = fig:panel(k)
     if #t > 0 then
-      ax:errorbar(t, v, e, {color = k, marker = "square", size = 7, fill = false,
-        label = first and ("recovered (" .. xp.set.name .. " truth)") or nil})
-      first = false
+      ax:errorbar(t, v, e, {color = "gray", marker = "square", size = 8, fill = false,
+        label = "recovered (" .. xp.set.name .. " truth)"})
     end
+    ax:set{xlim = {0, cp.paper.minutes / 60}}
   end
-  ax:set{title = "v(t) per position", xlim = {0, cp.paper.minutes / 60}}
-  plots.draw.velocity_ratio(fig:panel(2):set{title = "measured / model, 200-400 min"},
-    {positions = pos})
+  fig:panel(#pos + 1):set{title = "measured / model, 200-400 min"}
   return fig:export(base)
 end
 
