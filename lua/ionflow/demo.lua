@@ -606,9 +606,20 @@ end
 
 local PROFILE_MIN = {20, 151, 412, 707, 1100}
 
+-- one panel per parameter set, two columns from four sets on, all on one
+-- concentration axis so the sets compare at a glance, named once
 local function profiles_figure(mod, base)
-  local fig = plot.figure{cols = #mod.sets, width = 430 * #mod.sets, height = 440,
+  local n = #mod.sets
+  local cols = n <= 3 and n or 2
+  local rows = (n + cols - 1) // cols
+  local fig = plot.figure{cols = cols, rows = rows, width = 470 * cols,
+    height = 360 * rows + 30,
     title = "Fig. 4: concentration profiles, paper (markers) and model (lines)"}
+  local lo, hi = math.huge, -math.huge
+  local function range(c)
+    for _, v in ipairs(c) do lo, hi = math.min(lo, v), math.max(hi, v) end
+  end
+  local all = {}
   for k, s in ipairs(mod.sets) do
     local profs = {}
     for _, p in ipairs(mod.measured.profiles) do
@@ -617,13 +628,19 @@ local function profiles_figure(mod, base)
           local row = s.tindex[p.t]
           local c = {}
           for j = 1, #s.run.x do c[j] = s.run.c:get(row, j) end
+          range(c); range(p.c)
           profs[#profs + 1] = {t = p.t, x = p.x, c = p.c,
                                model = {x = s.run.x, c = c}}
         end
       end
     end
-    plots.draw.profiles(fig:panel(k), {profiles = profs, model_name = s.name},
+    all[k] = profs
+  end
+  local ylim = {math.floor(lo * 4e-3) / 4, math.ceil(hi * 4e-3) / 4}
+  for k, s in ipairs(mod.sets) do
+    plots.draw.profiles(fig:panel(k), {profiles = all[k], model_name = s.name},
                         {legend = k == 1 and "topright" or false})
+    fig:panel(k):set{ylim = ylim}
   end
   return fig:export(base)
 end

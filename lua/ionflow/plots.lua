@@ -54,6 +54,12 @@ local function scaled(list, f)
   return out
 end
 
+-- opts.legend, where false means none (not the default corner)
+local function legend_opt(opts, default)
+  if opts.legend == nil then return default end
+  return opts.legend
+end
+
 local function time_unit(opts, default)
   local u = (opts and opts.time_unit) or default
   if not TIME[u] then error("plots: time_unit must be s, min or h", 3) end
@@ -217,7 +223,7 @@ function D.omega_chi(ax, res, opts)
   end
   ax:hline(0, {color = "lightgray", dash = "solid"})
   ax:set{xlabel = "cos \u{3C7}", ylabel = "\u{3C9} (rad s^{-1})", xlim = {-1, 1},
-         legend = opts.legend or "topleft"}
+         legend = legend_opt(opts, "topleft")}
   return ax
 end
 
@@ -264,7 +270,7 @@ function D.omega_q(ax, res, opts)
             {color = "red", label = string.format("q v, v = %.3g nm s^{-1}", res.v * 1e9)})
   end
   ax:set{xlabel = "q (\u{C5}^{-1})", ylabel = "\u{3C9} / cos \u{3C7} (rad s^{-1})",
-         legend = opts.legend or "topleft"}
+         legend = legend_opt(opts, "topleft")}
   return ax
 end
 
@@ -317,7 +323,7 @@ function D.master(ax, res, opts)
             nums(need(res.fit, "g2", "plots.master fit"), "plots.master: fit.g2"),
             {color = "black", width = 2, label = "fit (Eq. 1)"})
   end
-  ax:set{xlog = true, xlabel = xlabel, ylabel = "g_{2}", legend = opts.legend or "topright"}
+  ax:set{xlog = true, xlabel = xlabel, ylabel = "g_{2}", legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -401,7 +407,7 @@ function D.velocity(ax, res, opts)
   end
   ax:hline(0, {color = "lightgray", dash = "solid"})
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "v (nm s^{-1})",
-         legend = opts.legend or "topright"}
+         legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -418,7 +424,7 @@ function D.velocity_position(ax, p, opts)
   velocity_models(ax, p, what, tf, nil, function(_, name) return named and name or nil end)
   ax:hline(0, {color = "lightgray", dash = "solid"})
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "v (nm s^{-1})",
-         title = position_label(p), legend = opts.legend or "topright"}
+         title = position_label(p), legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -518,12 +524,14 @@ function D.current(ax, res, opts)
   ax:line(scaled(t, tf), scaled(i, 0.1), {color = "black", width = 2, label = "measured"})
   for m, mod in ipairs(res.models or {}) do
     local what = "plots.current: model " .. m
+    local mc, md = model_style(m)
     ax:line(scaled(nums(need(mod, "t", what), what .. " t"), tf),
             scaled(nums(need(mod, "i", what), what .. " i"), 0.1),
-            {color = MODEL_COLORS[(m - 1) % 5 + 1], label = mod.name or ("model " .. m)})
+            {color = mc, dash = md, width = MODEL_WIDTH,
+             label = mod.name or ("model " .. m)})
   end
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "i (mA cm^{-2})",
-         legend = opts.legend or "topright"}
+         legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -542,12 +550,13 @@ function D.current_ratio(ax, res, opts)
       local meas = interp(t, i, mt[k])
       r[k] = (meas == meas and meas ~= 0) and mi[k] / meas or 0 / 0
     end
-    ax:line(scaled(mt, tf), r, {color = MODEL_COLORS[(m - 1) % 5 + 1],
+    local mc, md = model_style(m)
+    ax:line(scaled(mt, tf), r, {color = mc, dash = md, width = MODEL_WIDTH,
                                 label = mod.name or ("model " .. m)})
   end
   ax:hline(1, {color = "black"})
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "i_{model} / i_{measured}",
-         legend = opts.legend or "topright"}
+         legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -556,7 +565,10 @@ function M.current(res, opts)
   local fig = plot.figure{title = opts.title, cols = 2, width = opts.width,
                           height = opts.height}
   D.current(fig:panel(1):set{title = "(a) current density"}, res, opts)
-  D.current_ratio(fig:panel(2):set{title = "(b) model / measurement"}, res, opts)
+  -- the models keep their colours, named in (a): a legend in (b) would
+  -- only hide the ratios where they run highest
+  local ro = setmetatable({legend = opts.ratio_legend or false}, {__index = opts})
+  D.current_ratio(fig:panel(2):set{title = "(b) model / measurement"}, res, ro)
   return finish(fig, opts)
 end
 
@@ -590,7 +602,7 @@ function D.profiles(ax, res, opts)
               {color = k, label = lab})
     end
   end
-  ax:set{xlabel = "x (mm)", ylabel = "c (mol L^{-1})", legend = opts.legend or "topright",
+  ax:set{xlabel = "x (mm)", ylabel = "c (mol L^{-1})", legend = legend_opt(opts, "topright"),
          title = res.model_name and ("model: " .. res.model_name) or nil}
   return ax
 end
@@ -676,7 +688,7 @@ function D.iq(ax, res, opts)
             {color = k, width = 1, label = s.label or ("segment " .. k)})
   end
   ax:set{xlog = true, ylog = opts.ylog ~= false, xlabel = "q (\u{C5}^{-1})",
-         ylabel = "I(q) (counts pixel^{-1} frame^{-1})", legend = opts.legend or "topright"}
+         ylabel = "I(q) (counts pixel^{-1} frame^{-1})", legend = legend_opt(opts, "topright")}
   return ax
 end
 

@@ -498,6 +498,16 @@ do
   local rp = vp.panels[4].series
   t.ok(rp[1].color == styles[1].color and rp[2].color == styles[2].color and
        rp[1].marker ~= rp[2].marker, "velocity_panels: the ratio panel uses the models' colours")
+  -- legend = false means no legend (it used to fall back to a corner);
+  -- Fig. 3's ratio panel has none, its lines keep the colours of (a)
+  t.ok(plots.profiles(profiles, {legend = false}).panels[1].opts.legend == false and
+       plots.profiles(profiles).panels[1].opts.legend == "topright",
+       "plots: legend = false draws no legend, nil the default corner")
+  local cf = plots.current(cur)
+  local ca, cb = cf.panels[1].series, cf.panels[2].series
+  t.ok(cf.panels[2].opts.legend == false and cb[1].color == ca[2].color and
+       cb[2].color == ca[3].color and ca[2].dash ~= ca[3].dash,
+       "current: ratio lines in the models' colours of (a), no legend; dashes differ")
   -- gnuplot's cairo terminals scale a dash pattern by the line width:
   -- the script's dashes grow with 1 / width so they stay visible in PNG
   local gf = plot.figure()
