@@ -536,9 +536,10 @@ local function g2_figure(e, base)
       frame_time = e.eq1_opts.frame_time, window = "smooth"}
     bins[b].fit, bins[b].fit_tau = M.eq1(fits[b], ft, eo), ft
   end
-  return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25,
-    title = "Fig. 2a: g_{2} (markers) and Eq. 1 fits with multi-tau averaging "
-      .. "(lines; simulated, one q ring)"}):export(base)
+  -- the legend top right, where the curves have settled to their baseline
+  return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25, legend = "topright",
+    title = "Fig. 2a: g_{2} and Eq. 1 fits, multi-tau averaged (simulated, one q ring)"})
+    :export(base)
 end
 
 local function omega_figure(e, base)
@@ -661,6 +662,7 @@ local function velocity_figure(mod, xp, base)
   -- were a tangle), the ratio panel last
   local fig = plots.velocity_panels({positions = pos}, {title = "Fig. 5: EO velocity, "
     .. "paper (black), models (lines), recovered from simulated XPCS (open squares)"})
+  local first = true -- the recovered squares named once
   for k, p in ipairs(pos) do
     local t, v, e = {}, {}, {}
     for _, r in ipairs(xp.rows) do
@@ -671,7 +673,8 @@ local function velocity_figure(mod, xp, base)
     local ax = fig:panel(k)
     if #t > 0 then
       ax:errorbar(t, v, e, {color = "gray", marker = "square", size = 8, fill = false,
-        label = "recovered (" .. xp.set.name .. " truth)"})
+        label = first and ("recovered (" .. xp.set.name .. " truth)") or nil})
+      first = false
     end
     ax:set{xlim = {0, cp.paper.minutes / 60}}
   end
@@ -714,7 +717,13 @@ local function tplus_figure(j, base)
     end
     if #x > 0 then ax:points(x, y, {label = "systematic variants", marker = "diamond"}) end
   end
-  ax:set{xlabel = "t_{+}^{0}", ylabel = "\u{394}\u{3C7}^{2}"}
+  -- room above the curve for the legend and below zero for the variants'
+  -- markers, which the legend and the axis hid
+  local top = 1
+  for _, v in ipairs(pr.dchi2) do if v == v then top = math.max(top, v) end end
+  top = 1.35 * top
+  ax:set{xlabel = "t_{+}^{0}", ylabel = "\u{394}\u{3C7}^{2}", legend = "topleft",
+         ylim = {-0.04 * top, top}}
   return fig:export(base)
 end
 
