@@ -122,6 +122,8 @@ end
 save(plots.velocity({positions = positions}), "velocity")
 -- the inset of Fig. 5: measured / model, averaged over 200..400 min
 save(plots.velocity_ratio({positions = positions}), "velocity_ratio")
+-- many positions or models: one panel per position, the ratio last
+save(plots.velocity_panels({positions = positions}), "velocity_panels")
 
 -- 6. current density and the model/measurement ratio (Fig. 3)
 local cur = {t = {}, i = {}, models = {{name = "RS", t = {}, i = {}},

@@ -270,13 +270,18 @@ local reportpath = step(6, "report", function()
   local captions = {
     fig2a_g2 = "Fig. 2a: g2 of sectors of one q ring with their Eq. 1 fits (showcase "
       .. "experiment; offset 0.25 each; error bars: spread over the pixels, which includes the "
-      .. "frozen static speckle common to all delays)",
+      .. "frozen static speckle common to all delays). Lines: the fitted Eq. 1 with the bin's "
+      .. "spread of q cos chi and the correlator's multi-tau averaging, as fitted, on a fine "
+      .. "delay grid; the averaging window, which doubles between levels, ramps smoothly "
+      .. "between the last delay of a level and the first of the next",
     fig2cd_omega = "Fig. 2c/d: omega versus cos chi per ring, with q v cos chi; omega/cos chi versus q",
     fig2e_master = "Fig. 2e: all resolved bins against q |cos chi| tau, with Eq. 1 for the median bin",
     fig3_current = "Fig. 3: current density at 0.3 V, paper and models, and the ratio model/paper",
-    fig4_profiles = "Fig. 4: concentration profiles, paper (markers) and each model (lines)",
-    fig5_velocity = "Fig. 5: EO velocity, paper (circles), models (lines), recovered from the "
-      .. "simulated XPCS (squares); right: paper/model averaged over 200-400 min",
+    fig4_profiles = "Fig. 4: concentration profiles, paper (markers) and model (lines), one "
+      .. "panel per model on a common concentration axis",
+    fig5_velocity = "Fig. 5: EO velocity, one panel per position: paper (black), each model "
+      .. "in its own colour and dash, recovered from the simulated XPCS (open squares); last "
+      .. "panel: paper/model averaged over 200-400 min",
     figS9_cxt_map = "c(x, t) of the " .. xp.set.name .. " model",
     fig_tplus_profile = "t+0 of the joint fit: chi2 with t+0 held and the rest refitted "
       .. "(profile likelihood), and the t+0 of each systematic variant (diamonds)",

@@ -773,11 +773,30 @@ static inline void fit_stretch(double tau, double tau0, double gamma,
 	*x = exp(gamma * *lg);
 }
 
+/* the smooth window at x frames of delay: B up to the last delay of its
+** level (2 dpl B), then B 2^S(u) with S(u) = 3u^2 - 2u^3 (zero slope at
+** both ends) for u from 0 to 1 across the gap to (2 dpl + 2) B, where
+** the next level's window 2B starts */
+static double fit_mt_frames_smooth(double x, int dpl)
+{
+	double B = 1, last = 2.0 * dpl;
+	while (x > last * 2 * B && B < 1e15)
+		B *= 2;
+	if (x <= last * B)
+		return B;
+	if (x >= (last + 2) * B)
+		return 2 * B;
+	double u = log(x / (last * B)) / log((last + 2) / last);
+	return B * exp2(u * u * (3 - 2 * u));
+}
+
 double fit_mt_frames(const fit_mt *mt, double tau)
 {
 	if (mt == NULL || !(mt->dt > 0) || !(tau > 0))
 		return 1;
 	int dpl = mt->dpl > 0 ? mt->dpl : 4;
+	if (mt->smooth)
+		return fit_mt_frames_smooth(tau / mt->dt, dpl);
 	double k = floor(tau / mt->dt + 0.5), B = 1;
 	while (k > 2 * dpl && B < 1e15) {	/* k = (dpl+1..2dpl) B */
 		k = floor(k / 2 + 0.25);

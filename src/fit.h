@@ -160,8 +160,14 @@ int fit_model_heterodyne(const double *p, size_t np, const double *x,
 typedef struct fit_mt {
 	double dt;
 	int dpl;
+	int smooth;	/* 1: a window that varies smoothly with delay
+			   (fit_mt_frames), for drawing the model */
 } fit_mt;
-/* frames averaged at delay tau (s): 1, or 2^l */
+/* frames averaged at delay tau (s): 1, or 2^l; with smooth, the same at
+** the correlator's delays and a C1 ramp from B to 2B across each gap
+** between the last delay of one level (2 dpl B frames) and the first of
+** the next ((2 dpl + 2) B), so a curve drawn between the delays has no
+** steps where the level changes */
 double fit_mt_frames(const fit_mt *mt, double tau);
 
 /* options of the bin-averaged Eq. 1: srel is the relative spread of omega

@@ -365,6 +365,7 @@ static void lfit_mt_opts(lua_State *L, int o, fit_mt *mt, const char *fname)
 		luaL_error(L, "%s: dpl must be an integer 1..1024 (got %f)",
 			   fname, (lua_Number)dpl);
 	mt->dpl = (int)dpl;
+	mt->smooth = 0;
 }
 
 /* is field k of the options at index o (0: none) given? */
@@ -1311,6 +1312,21 @@ static int lfit_velocity(lua_State *L)
 ** {spread = s, frame_time = dt, dpl = 4} gives Eq. 1 the within-bin
 ** envelope and the multi-tau averaging, the homodyne model the averaging
 ** (lfit_native_ctx). */
+/* fit.eval's window: "levels" (the correlator's, a step where the
+** multi-tau level changes; the default) or "smooth" (fit_mt_frames) */
+static int lfit_window(lua_State *L, int o, const char *fname)
+{
+	int tp = lua_getfield(L, o, "window"), smooth = 0;
+	if (tp == LUA_TSTRING && strcmp(lua_tostring(L, -1), "smooth") == 0)
+		smooth = 1;
+	else if (tp != LUA_TNIL && !(tp == LUA_TSTRING &&
+		 strcmp(lua_tostring(L, -1), "levels") == 0))
+		return luaL_error(L, "%s: window must be \"levels\" or "
+				  "\"smooth\"", fname);
+	lua_pop(L, 1);
+	return smooth;
+}
+
 static int lfit_eval(lua_State *L)
 {
 	const char *fname = "fit.eval";
@@ -1332,6 +1348,8 @@ static int lfit_eval(lua_State *L)
 	fit_eq1_opts eo;
 	void *ctx = lfit_native_ctx(L, lua_istable(L, 4) ? 4 : 0, &fn, &eo,
 				    fname);
+	if (lua_istable(L, 4))
+		eo.mt.smooth = lfit_window(L, 4, fname);
 	arr y;
 	size_t shape[1] = {n};
 	if (arr_alloc(&y, ARR_F64, 1, shape, err) != 0)

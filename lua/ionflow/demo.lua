@@ -529,13 +529,17 @@ local function g2_figure(e, base)
   while #sel > 4 do table.remove(sel, #sel // 2 + 1) end
   local ft = {}
   for i = 1, 200 do ft[i] = tau[1] * (tau[#tau] / tau[1]) ^ ((i - 1) / 199) end
+  -- the fitted model, with the multi-tau window made smooth between the
+  -- correlator's delays so the curve has no steps at the level changes
   for _, b in ipairs(sel) do
     local eo = e.eq1_opts and {spread = e.eq1_opts.spread[b],
-      frame_time = e.eq1_opts.frame_time}
+      frame_time = e.eq1_opts.frame_time, window = "smooth"}
     bins[b].fit, bins[b].fit_tau = M.eq1(fits[b], ft, eo), ft
   end
-  return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25,
-    title = "Fig. 2a: g_{2} with Eq. 1 fits (simulated, one q ring)"}):export(base)
+  -- the legend top right, where the curves have settled to their baseline
+  return plots.g2({tau = tau, bins = bins}, {bins = sel, shift = 0.25, legend = "topright",
+    title = "Fig. 2a: g_{2} and Eq. 1 fits, multi-tau averaged (simulated, one q ring)"})
+    :export(base)
 end
 
 local function omega_figure(e, base)
@@ -603,9 +607,20 @@ end
 
 local PROFILE_MIN = {20, 151, 412, 707, 1100}
 
+-- one panel per parameter set, two columns from four sets on, all on one
+-- concentration axis so the sets compare at a glance, named once
 local function profiles_figure(mod, base)
-  local fig = plot.figure{cols = #mod.sets, width = 430 * #mod.sets, height = 440,
+  local n = #mod.sets
+  local cols = n <= 3 and n or 2
+  local rows = (n + cols - 1) // cols
+  local fig = plot.figure{cols = cols, rows = rows, width = 470 * cols,
+    height = 360 * rows + 30,
     title = "Fig. 4: concentration profiles, paper (markers) and model (lines)"}
+  local lo, hi = math.huge, -math.huge
+  local function range(c)
+    for _, v in ipairs(c) do lo, hi = math.min(lo, v), math.max(hi, v) end
+  end
+  local all = {}
   for k, s in ipairs(mod.sets) do
     local profs = {}
     for _, p in ipairs(mod.measured.profiles) do
@@ -614,20 +629,24 @@ local function profiles_figure(mod, base)
           local row = s.tindex[p.t]
           local c = {}
           for j = 1, #s.run.x do c[j] = s.run.c:get(row, j) end
+          range(c); range(p.c)
           profs[#profs + 1] = {t = p.t, x = p.x, c = p.c,
                                model = {x = s.run.x, c = c}}
         end
       end
     end
-    plots.draw.profiles(fig:panel(k), {profiles = profs, model_name = s.name},
+    all[k] = profs
+  end
+  local ylim = {math.floor(lo * 4e-3) / 4, math.ceil(hi * 4e-3) / 4}
+  for k, s in ipairs(mod.sets) do
+    plots.draw.profiles(fig:panel(k), {profiles = all[k], model_name = s.name},
                         {legend = k == 1 and "topright" or false})
+    fig:panel(k):set{ylim = ylim}
   end
   return fig:export(base)
 end
 
 local function velocity_figure(mod, xp, base)
-  local fig = plot.figure{cols = 2, width = 1100, height = 460,
-    title = "Fig. 5: EO velocity, paper (circles), model (lines), recovered from simulated XPCS (squares)"}
   local pos = {}
   for k, v in ipairs(mod.measured.velocities) do
     local models = {}
@@ -639,9 +658,11 @@ local function velocity_figure(mod, xp, base)
     end
     pos[k] = {x = v.x, t = v.t, v = v.v, models = models}
   end
-  local ax = fig:panel(1)
-  plots.draw.velocity(ax, {positions = pos}, {legend = "topright"})
-  local first = true
+  -- one panel per position (five positions and four models in one panel
+  -- were a tangle), the ratio panel last
+  local fig = plots.velocity_panels({positions = pos}, {title = "Fig. 5: EO velocity, "
+    .. "paper (black), models (lines), recovered from simulated XPCS (open squares)"})
+  local first = true -- the recovered squares named once
   for k, p in ipairs(pos) do
     local t, v, e = {}, {}, {}
     for _, r in ipairs(xp.rows) do
@@ -649,15 +670,15 @@ local function velocity_figure(mod, xp, base)
         t[#t + 1], v[#v + 1], e[#e + 1] = r.t / 3600, r.v * 1e9, r.v_err * 1e9
       end
     end
+    local ax = fig:panel(k)
     if #t > 0 then
-      ax:errorbar(t, v, e, {color = k, marker = "square", size = 7, fill = false,
+      ax:errorbar(t, v, e, {color = "gray", marker = "square", size = 8, fill = false,
         label = first and ("recovered (" .. xp.set.name .. " truth)") or nil})
       first = false
     end
+    ax:set{xlim = {0, cp.paper.minutes / 60}}
   end
-  ax:set{title = "v(t) per position", xlim = {0, cp.paper.minutes / 60}}
-  plots.draw.velocity_ratio(fig:panel(2):set{title = "measured / model, 200-400 min"},
-    {positions = pos})
+  fig:panel(#pos + 1):set{title = "measured / model, 200-400 min"}
   return fig:export(base)
 end
 
@@ -696,7 +717,13 @@ local function tplus_figure(j, base)
     end
     if #x > 0 then ax:points(x, y, {label = "systematic variants", marker = "diamond"}) end
   end
-  ax:set{xlabel = "t_{+}^{0}", ylabel = "\u{394}\u{3C7}^{2}"}
+  -- room above the curve for the legend and below zero for the variants'
+  -- markers, which the legend and the axis hid
+  local top = 1
+  for _, v in ipairs(pr.dchi2) do if v == v then top = math.max(top, v) end end
+  top = 1.35 * top
+  ax:set{xlabel = "t_{+}^{0}", ylabel = "\u{394}\u{3C7}^{2}", legend = "topleft",
+         ylim = {-0.04 * top, top}}
   return fig:export(base)
 end
 

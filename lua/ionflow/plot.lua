@@ -1094,10 +1094,16 @@ local LEGEND_POS = {topright = "top right", topleft = "top left",
 local GP_POINT = {circle = {7, 6}, square = {5, 4}, triangle = {9, 8},
                   diamond = {13, 12}, cross = {2, 2}, plus = {1, 1}}
 
-local function gp_dash(d)
+-- a dash pattern (px, as in the SVG) for gnuplot, whose cairo terminals
+-- scale the pattern by the line width and draw a unit as about a third
+-- of a px: px 4 / width keeps the dashes a little longer than the SVG's,
+-- as a dot or short dash thinner than that reads as a solid pale line
+local function gp_dash(d, width)
   if not d then return "" end
   local parts = {}
-  for n in d:gmatch("[%d%.]+") do parts[#parts + 1] = string.format("%g", tonumber(n) / 1.5) end
+  for n in d:gmatch("[%d%.]+") do
+    parts[#parts + 1] = string.format("%g", tonumber(n) * 4 / math.max(width or 1, 0.5))
+  end
   return " dt (" .. table.concat(parts, ",") .. ")"
 end
 
@@ -1156,7 +1162,8 @@ local function gp_panel(out, fig, ax, nblock)
   out[#out + 1] = where and
     ("set key " .. LEGEND_POS[where] .. " reverse Left box opaque samplen 2") or "unset key"
   for _, m in ipairs(ax.marks) do
-    local st = string.format("nohead lc rgb '%s' lw %g%s", m.color, m.width or 1, gp_dash(m.dash))
+    local st = string.format("nohead lc rgb '%s' lw %g%s", m.color, m.width or 1,
+                             gp_dash(m.dash, m.width or 1))
     if m.kind == "hline" and frac(sy, m.v) then
       out[#out + 1] = string.format("set arrow from graph 0, first %s to graph 1, first %s %s",
                                     gpnum(m.v), gpnum(m.v), st)
@@ -1213,7 +1220,7 @@ local function gp_panel(out, fig, ax, nblock)
       local p = GP_POINT[s.marker]
       pt = string.format(" pt %d ps %g", s.fill and p[1] or p[2], s.size / 7)
     end
-    local lw = string.format(" lw %g%s", s.width, gp_dash(s.dash))
+    local lw = string.format(" lw %g%s", s.width, gp_dash(s.dash, s.width))
     local cols = "1:2"
     if s.xerr and s.yerr then cols = "1:2:3:4" elseif s.xerr or s.yerr then cols = "1:2:3" end
     local style

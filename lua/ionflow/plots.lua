@@ -20,7 +20,8 @@
 --             {tau = {s}, bins = (as g2), fit = {x = {}, g2 = {}}?}
 --   velocity  {positions = {{x = m, t = {s}, v = {m/s}, err = {}?,
 --              model = {t = {}, v = {}}?, models = {{name =, t =, v =}}?}}}
---             (also velocity_ratio: measured / model per position)
+--             (also velocity_ratio: measured / model per position;
+--             velocity_panels: one panel per position and the ratio)
 --   current   {t = {s}, i = {A/m^2}, models = {{name =, t = {}, i = {}}}?}
 --   profiles  {profiles = {{t = s, x = {m}, c = {mol/m^3}, err = {}?,
 --              model = {x = {}, c = {}}?}}, model_name = ""?}
@@ -51,6 +52,12 @@ local function scaled(list, f)
   local out = {}
   for i, v in ipairs(list) do out[i] = v * f end
   return out
+end
+
+-- opts.legend, where false means none (not the default corner)
+local function legend_opt(opts, default)
+  if opts.legend == nil then return default end
+  return opts.legend
 end
 
 local function time_unit(opts, default)
@@ -216,7 +223,7 @@ function D.omega_chi(ax, res, opts)
   end
   ax:hline(0, {color = "lightgray", dash = "solid"})
   ax:set{xlabel = "cos \u{3C7}", ylabel = "\u{3C9} (rad s^{-1})", xlim = {-1, 1},
-         legend = opts.legend or "topleft"}
+         legend = legend_opt(opts, "topleft")}
   return ax
 end
 
@@ -263,7 +270,7 @@ function D.omega_q(ax, res, opts)
             {color = "red", label = string.format("q v, v = %.3g nm s^{-1}", res.v * 1e9)})
   end
   ax:set{xlabel = "q (\u{C5}^{-1})", ylabel = "\u{3C9} / cos \u{3C7} (rad s^{-1})",
-         legend = opts.legend or "topleft"}
+         legend = legend_opt(opts, "topleft")}
   return ax
 end
 
@@ -316,7 +323,7 @@ function D.master(ax, res, opts)
             nums(need(res.fit, "g2", "plots.master fit"), "plots.master: fit.g2"),
             {color = "black", width = 2, label = "fit (Eq. 1)"})
   end
-  ax:set{xlog = true, xlabel = xlabel, ylabel = "g_{2}", legend = opts.legend or "topright"}
+  ax:set{xlog = true, xlabel = xlabel, ylabel = "g_{2}", legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -341,8 +348,46 @@ local function interp(xs, ys, x)
 end
 M.interp = interp
 
-local MODEL_DASH = {"solid", "dash", "dot", "dashdot"}
+-- one style per model, the same in every velocity panel and the ratio
+-- panel: colour, dash (and width) that stay apart in gnuplot's PNG too
+local MODEL_DASH = {"solid", "dash", "dot", "dashdot", "longdash"}
 local MODEL_COLORS = {"blue", "red", "green", "orange", "purple"}
+local MODEL_MARKERS = {"circle", "square", "triangle", "diamond", "plus"}
+local MODEL_WIDTH = 2
+local function model_style(m)
+  local k = (m - 1) % #MODEL_DASH + 1
+  return MODEL_COLORS[k], MODEL_DASH[k], MODEL_MARKERS[k]
+end
+
+local function position_label(p)
+  return p.label or (p.x and string.format("x = %.2f mm", p.x * 1e3))
+end
+
+-- the measured velocities of position p (markers) on ax
+local function velocity_points(ax, p, what, tf, style)
+  if not (p.t and p.v) then return false end
+  local t = scaled(nums(p.t, what .. " t"), tf)
+  local v = scaled(nums(p.v, what .. " v"), 1e9)
+  if p.err then
+    ax:errorbar(t, v, scaled(nums(p.err, what .. " err"), 1e9), style)
+  else
+    ax:points(t, v, style)
+  end
+  return true
+end
+
+-- the model velocities of position p (lines) on ax; color: one colour
+-- for all its models (nil: the model's own); label(m, name) -> legend
+local function velocity_models(ax, p, what, tf, color, label)
+  local models = p.models or (p.model and {p.model}) or {}
+  for m, mod in ipairs(models) do
+    local mt = scaled(nums(need(mod, "t", what .. " model"), what .. " model t"), tf)
+    local mv = scaled(nums(need(mod, "v", what .. " model"), what .. " model v"), 1e9)
+    local mc, md = model_style(m)
+    ax:line(mt, mv, {color = color or mc, dash = md, width = MODEL_WIDTH,
+                     label = label(m, mod.name)})
+  end
+end
 
 -- Measured velocities (markers) and model velocities (lines, one dash per
 -- model) per position, one colour per position.
@@ -353,35 +398,60 @@ function D.velocity(ax, res, opts)
   if #pos == 0 then error("plots.velocity: no positions", 2) end
   for k, p in ipairs(pos) do
     local what = "plots.velocity: position " .. k
-    local lab = p.label or (p.x and string.format("x = %.2f mm", p.x * 1e3))
-    if p.t and p.v then
-      local t = scaled(nums(p.t, what .. " t"), tf)
-      local v = scaled(nums(p.v, what .. " v"), 1e9)
-      if p.err then
-        ax:errorbar(t, v, scaled(nums(p.err, what .. " err"), 1e9),
-                    {color = k, label = lab})
-      else
-        ax:points(t, v, {color = k, label = lab})
-      end
-      lab = nil
-    end
-    local models = p.models or (p.model and {p.model}) or {}
-    for m, mod in ipairs(models) do
-      local mt = scaled(nums(need(mod, "t", what .. " model"), what .. " model t"), tf)
-      local mv = scaled(nums(need(mod, "v", what .. " model"), what .. " model v"), 1e9)
-      local mlab = lab
-      if k == 1 and mod.name then mlab = "model " .. mod.name end
-      ax:line(mt, mv, {color = k, dash = MODEL_DASH[(m - 1) % 4 + 1], label = mlab})
-      lab = nil
-    end
+    local lab = position_label(p)
+    if velocity_points(ax, p, what, tf, {color = k, label = lab}) then lab = nil end
+    velocity_models(ax, p, what, tf, k, function(m, name)
+      if k == 1 and name then return "model " .. name end
+      return m == 1 and lab or nil
+    end)
   end
   ax:hline(0, {color = "lightgray", dash = "solid"})
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "v (nm s^{-1})",
-         legend = opts.legend or "topright"}
+         legend = legend_opt(opts, "topright")}
+  return ax
+end
+
+-- One position per panel: measured velocities (black markers) and each
+-- model in its own colour and dash. opts as D.velocity, and names (false:
+-- no legend entries for these, as in all but the first of several panels).
+function D.velocity_position(ax, p, opts)
+  opts = opts or {}
+  local unit, tf = time_unit(opts, "h")
+  local what = "plots.velocity_panels: " .. (position_label(p) or "position")
+  local named = opts.names ~= false
+  velocity_points(ax, p, what, tf, {color = "black", size = 5,
+                                    label = named and "measured" or nil})
+  velocity_models(ax, p, what, tf, nil, function(_, name) return named and name or nil end)
+  ax:hline(0, {color = "lightgray", dash = "solid"})
+  ax:set{xlabel = "t (" .. unit .. ")", ylabel = "v (nm s^{-1})",
+         title = position_label(p), legend = legend_opt(opts, "topright")}
   return ax
 end
 
 M.velocity = one_panel("velocity", function(res) return {title = res.title} end)
+
+-- Fig. 5 uncrowded: one panel per position (D.velocity_position), the
+-- models named in the first, and the ratio panel (D.velocity_ratio) last
+-- unless opts.ratio is false. opts: cols (default up to 3), title,
+-- width, height, time_unit, t_from, t_to, file.
+function M.velocity_panels(res, opts)
+  opts = opts or {}
+  local pos = need(res, "positions", "plots.velocity_panels")
+  if #pos == 0 then error("plots.velocity_panels: no positions", 2) end
+  local n = #pos + (opts.ratio == false and 0 or 1)
+  local cols = opts.cols or math.min(3, n)
+  local rows = (n + cols - 1) // cols
+  local fig = plot.figure{title = opts.title or res.title, rows = rows, cols = cols,
+                          width = opts.width or 400 * cols,
+                          height = opts.height or 320 * rows + 30}
+  for k, p in ipairs(pos) do
+    D.velocity_position(fig:panel(k), p, {time_unit = opts.time_unit, names = k == 1})
+  end
+  if opts.ratio ~= false then
+    D.velocity_ratio(fig:panel(#pos + 1):set{title = "measured / model"}, res, opts)
+  end
+  return finish(fig, opts)
+end
 
 -- The time-averaged ratio measured / model velocity per position (the
 -- inset of Fig. 5): the mean over measured times in [opts.t_from,
@@ -420,9 +490,9 @@ function D.velocity_ratio(ax, res, opts)
     end
   end
   for m, name in ipairs(names) do
+    local mc, _, mk = model_style(m)
     ax:points(byname[name].x, byname[name].r,
-              {color = MODEL_COLORS[(m - 1) % 5 + 1], label = name,
-               marker = m == 1 and "circle" or "square"})
+              {color = mc, label = name, marker = mk, size = 7})
   end
   ax:hline(1, {color = "black"})
   ax:set{xlabel = "x (mm)", ylabel = "v_{measured} / v_{model}"}
@@ -454,12 +524,14 @@ function D.current(ax, res, opts)
   ax:line(scaled(t, tf), scaled(i, 0.1), {color = "black", width = 2, label = "measured"})
   for m, mod in ipairs(res.models or {}) do
     local what = "plots.current: model " .. m
+    local mc, md = model_style(m)
     ax:line(scaled(nums(need(mod, "t", what), what .. " t"), tf),
             scaled(nums(need(mod, "i", what), what .. " i"), 0.1),
-            {color = MODEL_COLORS[(m - 1) % 5 + 1], label = mod.name or ("model " .. m)})
+            {color = mc, dash = md, width = MODEL_WIDTH,
+             label = mod.name or ("model " .. m)})
   end
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "i (mA cm^{-2})",
-         legend = opts.legend or "topright"}
+         legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -478,12 +550,13 @@ function D.current_ratio(ax, res, opts)
       local meas = interp(t, i, mt[k])
       r[k] = (meas == meas and meas ~= 0) and mi[k] / meas or 0 / 0
     end
-    ax:line(scaled(mt, tf), r, {color = MODEL_COLORS[(m - 1) % 5 + 1],
+    local mc, md = model_style(m)
+    ax:line(scaled(mt, tf), r, {color = mc, dash = md, width = MODEL_WIDTH,
                                 label = mod.name or ("model " .. m)})
   end
   ax:hline(1, {color = "black"})
   ax:set{xlabel = "t (" .. unit .. ")", ylabel = "i_{model} / i_{measured}",
-         legend = opts.legend or "topright"}
+         legend = legend_opt(opts, "topright")}
   return ax
 end
 
@@ -492,7 +565,10 @@ function M.current(res, opts)
   local fig = plot.figure{title = opts.title, cols = 2, width = opts.width,
                           height = opts.height}
   D.current(fig:panel(1):set{title = "(a) current density"}, res, opts)
-  D.current_ratio(fig:panel(2):set{title = "(b) model / measurement"}, res, opts)
+  -- the models keep their colours, named in (a): a legend in (b) would
+  -- only hide the ratios where they run highest
+  local ro = setmetatable({legend = opts.ratio_legend or false}, {__index = opts})
+  D.current_ratio(fig:panel(2):set{title = "(b) model / measurement"}, res, ro)
   return finish(fig, opts)
 end
 
@@ -526,7 +602,7 @@ function D.profiles(ax, res, opts)
               {color = k, label = lab})
     end
   end
-  ax:set{xlabel = "x (mm)", ylabel = "c (mol L^{-1})", legend = opts.legend or "topright",
+  ax:set{xlabel = "x (mm)", ylabel = "c (mol L^{-1})", legend = legend_opt(opts, "topright"),
          title = res.model_name and ("model: " .. res.model_name) or nil}
   return ax
 end
@@ -612,7 +688,7 @@ function D.iq(ax, res, opts)
             {color = k, width = 1, label = s.label or ("segment " .. k)})
   end
   ax:set{xlog = true, ylog = opts.ylog ~= false, xlabel = "q (\u{C5}^{-1})",
-         ylabel = "I(q) (counts pixel^{-1} frame^{-1})", legend = opts.legend or "topright"}
+         ylabel = "I(q) (counts pixel^{-1} frame^{-1})", legend = legend_opt(opts, "topright")}
   return ax
 end
 

@@ -224,6 +224,37 @@ do
   t.ok(math.abs(fit.eval("heterodyne", pe, {2})[1] - ref) > 1e-3,
     "  which differs from Eq. 1 at the delay")
 end
+-- window = "smooth" (for drawing): the correlator's window at its own
+-- delays, and no steps in between where the level changes: a step keeps
+-- its height as the grid is refined, a smooth curve's largest jump
+-- between neighbouring points halves with the spacing
+do
+  local pe = {baseline = 1, beta = 0.2, h = 0.5, tau0 = 10, gamma = 1, omega = 2}
+  local mt = {frame_time = 0.05, dpl = 4}
+  local sm = {frame_time = 0.05, dpl = 4, window = "smooth"}
+  local d = xpcs.delays(4000):totable()
+  for i = 1, #d do d[i] = d[i] * 0.05 end
+  local a, b = fit.eval("heterodyne", pe, d, mt), fit.eval("heterodyne", pe, d, sm)
+  local md = 0
+  for i = 1, #d do md = math.max(md, math.abs(a[i] - b[i])) end
+  t.ok(md == 0, "fit.eval window smooth = levels at the correlator's delays (diff "
+    .. md .. ")")
+  local function jump(n, o)
+    local g = {}
+    for i = 1, n do g[i] = 0.05 * 2000 ^ ((i - 1) / (n - 1)) end
+    local y, m = fit.eval("heterodyne", pe, g, o), 0
+    for i = 2, n do m = math.max(m, math.abs(y[i] - y[i - 1])) end
+    return m
+  end
+  local s1, s2 = jump(2000, sm), jump(4000, sm)
+  local l1, l2 = jump(2000, mt), jump(4000, mt)
+  t.ok(s2 < 0.55 * s1, string.format("smooth window: largest jump halves "
+    .. "with the spacing (%.2g -> %.2g)", s1, s2))
+  t.ok(l2 > 0.8 * l1 and l2 > 4 * s2, string.format("  the levels' window "
+    .. "has steps (%.2g -> %.2g)", l1, l2))
+  t.errors(function() fit.eval("heterodyne", pe, {1}, {frame_time = 0.05,
+    window = "box"}) end, "window must be", "fit.eval: bad window")
+end
 t.errors(function() fit.eval("heterodyne", {1, 0.2, 0.5, 10, 1, 2}, {1},
   {frame_time = -1}) end, "frame_time must be positive", "fit.eval: negative frame_time")
 t.errors(function() fit.heterodyne({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 1, 1, 1, 1, 1, 1, 1},

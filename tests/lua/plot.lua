@@ -435,6 +435,7 @@ local cases = {
   {"velocity_ratio", function()
     return plots.velocity_ratio({positions = positions}, {t_from = 500, t_to = 2000})
   end},
+  {"velocity_panels", function() return plots.velocity_panels({positions = positions}) end},
   {"current", function() return plots.current(cur) end},
   {"profiles", function() return plots.profiles(profiles) end},
   {"cxt_map", function() return plots.cxt_map(cmap, {time_unit = "min"}) end},
@@ -472,6 +473,51 @@ do
        ax.series[2].label == "PNB" and math.abs(ax.series[2].y[1] - pnb) < 1e-12 and
        math.abs(ax.series[1].x[1] - (-0.5)) < 1e-12,
        "velocity_ratio: mean of measured/interpolated model per position")
+  -- Fig. 5 split: a panel per position and the ratio panel; each model
+  -- keeps one colour in every panel, its own dash, and is named once
+  local vp = plots.velocity_panels({positions = positions}, {t_from = 500, t_to = 2000})
+  t.ok(vp.rows == 2 and vp.cols == 3 and vp.panels[4] and not vp.panels[5],
+       "velocity_panels: three positions and the ratio in a 2x3 grid")
+  local styles, named, same = {}, 0, true
+  for k = 1, 3 do
+    for _, sr in ipairs(vp.panels[k].series) do
+      if sr.kind == "line" then
+        if sr.label then named = named + 1 end
+        styles[#styles + 1] = {k = k, color = sr.color, dash = sr.dash or "solid"}
+      end
+    end
+  end
+  for i = 3, #styles do
+    local a, b = styles[i], styles[i - 2]
+    same = same and a.color == b.color and a.dash == b.dash
+  end
+  t.ok(#styles == 6 and same and styles[1].color ~= styles[2].color and
+       styles[1].dash ~= styles[2].dash and named == 2,
+       "velocity_panels: a model's colour and dash are the same in each panel, "
+       .. "differ between models, named in the first panel only")
+  local rp = vp.panels[4].series
+  t.ok(rp[1].color == styles[1].color and rp[2].color == styles[2].color and
+       rp[1].marker ~= rp[2].marker, "velocity_panels: the ratio panel uses the models' colours")
+  -- legend = false means no legend (it used to fall back to a corner);
+  -- Fig. 3's ratio panel has none, its lines keep the colours of (a)
+  t.ok(plots.profiles(profiles, {legend = false}).panels[1].opts.legend == false and
+       plots.profiles(profiles).panels[1].opts.legend == "topright",
+       "plots: legend = false draws no legend, nil the default corner")
+  local cf = plots.current(cur)
+  local ca, cb = cf.panels[1].series, cf.panels[2].series
+  t.ok(cf.panels[2].opts.legend == false and cb[1].color == ca[2].color and
+       cb[2].color == ca[3].color and ca[2].dash ~= ca[3].dash,
+       "current: ratio lines in the models' colours of (a), no legend; dashes differ")
+  -- gnuplot's cairo terminals scale a dash pattern by the line width:
+  -- the script's dashes grow with 1 / width so they stay visible in PNG
+  local gf = plot.figure()
+  gf:panel(1):line({0, 1}, {0, 1}, {dash = "dot", width = 1})
+  gf:panel(1):line({0, 1}, {1, 0}, {dash = "dot", width = 2})
+  local d1, d2 = gf:gnuplot_script("set terminal dumb"):match(
+    "lw 1 dt %(([%d%.]+),.-lw 2 dt %(([%d%.]+),")
+  t.ok(d1 and tonumber(d1) == 2 * tonumber(d2) and tonumber(d2) >= 2,
+       "gnuplot dashes: a dot is 1.5 px x 4 / width units (" .. tostring(d1)
+       .. ", " .. tostring(d2) .. ")")
   local paths = plots.profiles(profiles):export(tmp("exported"), {"svg"})
   t.ok(#paths == 1 and readfile(tmp("exported.svg")) ~= nil, "fig:export writes base.svg")
   t.errors(function() plots.velocity({}) end, "needs field 'positions'",
