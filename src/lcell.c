@@ -22,6 +22,7 @@
 #include "cellmeth.h"
 #include "larray.h"
 #include "lbind.h"
+#include "num.h"
 
 #define LCELL_CTX "ionflow.cell.ctx"
 #define LCELL_MAXSEG 64
@@ -143,24 +144,13 @@ static const char *lcell_why(void *ud)
 static double lcell_ttab_eval(void *ud, double t)
 {
 	lcell_ttab *tt = ud;
-	size_t lo = 0, hi = tt->n - 1;
 	if (!(t >= tt->t[0] && t <= tt->t[tt->n - 1])) {
 		snprintf(tt->msg, sizeof tt->msg, "t = %g s is outside the "
 			 "protocol table (%g to %g s)", t, tt->t[0],
 			 tt->t[tt->n - 1]);
 		return NAN;
 	}
-	while (hi - lo > 1) {
-		size_t mid = (lo + hi) / 2;
-		if (tt->t[mid] <= t)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	if (hi == lo)
-		return tt->v[lo];
-	return tt->v[lo] + (tt->v[hi] - tt->v[lo]) * (t - tt->t[lo]) /
-		(tt->t[hi] - tt->t[lo]);
+	return num_lerp(tt->t, tt->v, tt->n, t);	/* the shared one */
 }
 
 static const char *lcell_ttab_why(void *ud)
