@@ -320,6 +320,28 @@ static int os_pump(pid_t pid, int in_w, int out_r, const char *in,
 	return 0;
 }
 
+/* 1 when name would be found and run by execvp */
+static int os_runnable(const char *name)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0;
+	path = path ? path : "/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n > 0 && n + strlen(name) + 2 <= sizeof buf) {
+			memcpy(buf, path, n);
+			buf[n] = '/';
+			strcpy(buf + n + 1, name);
+			if (access(buf, X_OK) == 0)
+				return 1;
+		}
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
 int os_run(char *const argv[], const char *in, size_t inlen, char **out,
 	   size_t maxout, int *status, char err[ERR_LEN])
 {
@@ -336,6 +358,11 @@ int os_run(char *const argv[], const char *in, size_t inlen, char **out,
 	*status = -1;
 	if (!argv || !argv[0] || !*argv[0])
 		return err_set(err, "no program to run");
+	/* (posix_spawnp reports a failed exec, but not under every
+	** emulation of vfork, valgrind's among them) */
+	if (!os_runnable(argv[0]))
+		return err_set(err, "cannot start %s: not found or not "
+			       "executable", argv[0]);
 	if (pipe2(pin, O_CLOEXEC) || (!keep && pipe2(pout, O_CLOEXEC))) {
 		err_set(err, "cannot run %s: %s", argv[0], strerror(errno));
 		goto out;
@@ -389,28 +416,6 @@ out:
 		*out = NULL;
 	}
 	return rc;
-}
-
-/* 1 when name would be found and run by execvp */
-static int os_runnable(const char *name)
-{
-	const char *path = getenv("PATH");
-	char buf[4096];
-	if (strchr(name, '/'))
-		return access(name, X_OK) == 0;
-	path = path ? path : "/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		if (n > 0 && n + strlen(name) + 2 <= sizeof buf) {
-			memcpy(buf, path, n);
-			buf[n] = '/';
-			strcpy(buf + n + 1, name);
-			if (access(buf, X_OK) == 0)
-				return 1;
-		}
-		path += n + (path[n] == ':');
-	}
-	return 0;
 }
 
 int os_spawn(char *const argv[], const char *remove_after,
