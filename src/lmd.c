@@ -538,8 +538,12 @@ static int lmd_transport(lua_State *L)
 	rc = msd_run(t, &o, skip, &lp.p, &res->r, err);
 	lbind_progress_finish(L, &lp);
 	lua_pop(L, 1);
-	if (rc != 0 || msd_transport(&res->r, &in, &out, err) != 0)
+	if (rc != 0 || msd_transport(&res->r, &in, &out, err) != 0) {
+		/* the trajectory named, unless the reader's message has it */
+		if (traj_path(t) && !strstr(err, traj_path(t)))
+			err_prefix(err, "%s", traj_path(t));
 		return lbind_error(L, "md.transport", err);
+	}
 	lmd_results(L, &res->r, &out, ng);
 	lua_pushstring(L, msrc);
 	lua_setfield(L, -2, "masses");
