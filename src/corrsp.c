@@ -166,6 +166,21 @@ static inline const uint32_t *corrsp_ev(const corrsp_job *j, size_t r,
 typedef uint16_t corrsp_v8s __attribute__((vector_size(16)));
 typedef uint32_t corrsp_v8w __attribute__((vector_size(32)));
 
+/* the window's lanes reordered by a run-time index vector: one instruction
+** with GCC's __builtin_shuffle; clang (the fuzz build) has only the
+** constant-index form, so there the lanes are moved one by one */
+#if defined(__clang__)
+static inline corrsp_v8s corrsp_perm(corrsp_v8s w, corrsp_v8s p)
+{
+	corrsp_v8s r;
+	for (int i = 0; i < 8; i++)
+		r[i] = w[p[i] & 7];
+	return r;
+}
+#else
+#define corrsp_perm(w, p) __builtin_shuffle(w, p)
+#endif
+
 /* Frame r's events into the batch's accumulators (see the top of the
 ** file). acc holds per pixel its 8 lags' sums of products (pixel-major,
 ** so that an event adds all 8 at once: the window's slots put in lag
@@ -190,7 +205,7 @@ corrsp_frame_body(const corrsp_job *j, size_t r, uint32_t *acc)
 		corrsp_v8s w, wl;
 		corrsp_v8w a;
 		memcpy(&w, j->win + q * K, sizeof w);
-		wl = __builtin_shuffle(w, perm);
+		wl = corrsp_perm(w, perm);
 		memcpy(&a, acc + q * K, sizeof a);
 		a += __builtin_convertvector(wl, corrsp_v8w) * v;
 		memcpy(acc + q * K, &a, sizeof a);
