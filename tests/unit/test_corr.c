@@ -1429,6 +1429,7 @@ static void test_sums_split(void)
 	corr_free(c);
 	qmap_free(&ms);
 	qmap_free(&md);
+	free(I);
 }
 
 /* ------------------------------------ the sparse level 0 (corrsp.h) */
