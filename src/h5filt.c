@@ -268,41 +268,39 @@ static uint64_t h5filt_t8(uint64_t x)
 }
 
 /* Bit i of byte b of element e goes to bit (e mod 8) of byte e/8 of row
-** 8b+i, rows of n/8 bytes: eight elements' byte b are one 8x8 matrix. */
-void h5filt_bitshuffle(const unsigned char *in, unsigned char *out,
-		       size_t n, size_t esize)
+** 8b+i, rows of n/8 bytes: eight elements' byte b are one 8x8 matrix. The
+** 8x8 bit transpose is its own inverse, so unshuffling is the same walk
+** with the element and row sides exchanged. */
+static void h5filt_bitwalk(const unsigned char *in, unsigned char *out,
+			   size_t n, size_t esize, int inverse)
 {
 	size_t nk = n / 8, b, k;
 	int j;
 	for (b = 0; b < esize; b++)
 		for (k = 0; k < nk; k++) {
+			size_t ie = (8 * k) * esize + b, ir = (8 * b) * nk + k;
+			size_t src = inverse ? ir : ie, dst = inverse ? ie : ir;
+			size_t ss = inverse ? nk : esize, ds = inverse ? esize : nk;
 			uint64_t w = 0;
 			for (j = 0; j < 8; j++)
-				w |= (uint64_t)in[(8 * k + j) * esize + b]
-				     << (8 * j);
+				w |= (uint64_t)in[src + (size_t)j * ss] << (8 * j);
 			w = h5filt_t8(w);
 			for (j = 0; j < 8; j++)
-				out[(8 * b + j) * nk + k] =
+				out[dst + (size_t)j * ds] =
 					(unsigned char)(w >> (8 * j));
 		}
+}
+
+void h5filt_bitshuffle(const unsigned char *in, unsigned char *out,
+		       size_t n, size_t esize)
+{
+	h5filt_bitwalk(in, out, n, esize, 0);
 }
 
 void h5filt_bitunshuffle(const unsigned char *in, unsigned char *out,
 			 size_t n, size_t esize)
 {
-	size_t nk = n / 8, b, k;
-	int j;
-	for (b = 0; b < esize; b++)
-		for (k = 0; k < nk; k++) {
-			uint64_t w = 0;
-			for (j = 0; j < 8; j++)
-				w |= (uint64_t)in[(8 * b + j) * nk + k]
-				     << (8 * j);
-			w = h5filt_t8(w);
-			for (j = 0; j < 8; j++)
-				out[(8 * k + j) * esize + b] =
-					(unsigned char)(w >> (8 * j));
-		}
+	h5filt_bitwalk(in, out, n, esize, 1);
 }
 
 typedef struct h5filt_bs {
