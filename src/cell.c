@@ -370,27 +370,121 @@ static int cell_prop_at(cell_ws *w, const cell_prop *pr, const char *name,
 	return 0;
 }
 
-/* G = (1 - c V_salt) t-0 and H = t-0 Tf, with derivatives, at c */
-static int cell_GH(cell_ws *w, double c, double *D, double *Dd, double *G,
-		   double *Gd, double *H, double *Hd)
+/* The reason a property failed at c (value f, slope d) into w->msg. */
+static void cell_prop_why(cell_ws *w, const cell_prop *pr, const char *name,
+			  double c, double f, double d, int positive)
+{
+	if (!isfinite(f) || !isfinite(d)) {
+		const char *why = pr->why ? pr->why(pr->ud) : NULL;
+		snprintf(w->msg, sizeof w->msg, "%s(c = %.6g mol/L) is not a "
+			 "finite number%s%s", name, c / 1000,
+			 why && *why ? ": " : "", why ? why : "");
+	} else if (positive && !(f > 0)) {
+		snprintf(w->msg, sizeof w->msg, "%s(c = %.6g mol/L) = %g is "
+			 "not positive", name, c / 1000, f);
+	}
+}
+
+/* a table at n concentrations: inside it the interpolant inline (the
+** same arithmetic as cell_table_fdf), outside it cell_table_fdf */
+static void cell_table_vec(cell_table *t, const double *c, size_t n,
+			   double *v, double *d)
+{
+	double lo = t->c[0], hi = t->c[t->n - 1], dk;
+	size_t j;
+	for (j = 0; j < n; j++) {
+		if (t->n > 2 && c[j] >= lo && c[j] <= hi)
+			v[j] = cell_table_hermite(t, c[j], &dk);
+		else
+			v[j] = cell_table_fdf(t, c[j], &dk);
+		if (d)
+			d[j] = dk;
+	}
+}
+
+/* The property at n concentrations c into v (slopes into dv unless NULL):
+** a constant and a table without a call per node, other functions node by
+** node (cell_prop_at). A failure leaves the reason at the first failing
+** node in w->msg and returns -1. */
+static int cell_prop_vec(cell_ws *w, const cell_prop *pr, const char *name,
+			 const double *c, size_t n, int positive, double *v,
+			 double *dv)
+{
+	size_t j;
+	int bad = 0;
+	if (pr->f != NULL && pr->fdf != cell_table_fdf) {
+		for (j = 0; j < n; j++)
+			if (cell_prop_at(w, pr, name, c[j], positive, &v[j],
+					 dv ? &dv[j] : NULL) != 0)
+				return -1;
+		return 0;
+	}
+	if (pr->f == NULL) {
+		for (j = 0; j < n; j++)
+			v[j] = pr->value;
+		if (dv)
+			memset(dv, 0, n * sizeof(double));
+	} else {
+		cell_table_vec(pr->ud, c, n, v, dv);
+	}
+	for (j = 0; j < n; j++)
+		bad |= !isfinite(v[j]) || (positive && !(v[j] > 0)) ||
+			(dv && !isfinite(dv[j]));
+	if (!bad)
+		return 0;
+	for (j = 0; j < n; j++) {
+		double d = dv ? dv[j] : 0;
+		if (!isfinite(v[j]) || (positive && !(v[j] > 0)) ||
+		    !isfinite(d)) {
+			if (pr->f)	/* the table's reason for this node */
+				v[j] = pr->fdf(pr->ud, c[j], &d);
+			cell_prop_why(w, pr, name, c[j], v[j], d, positive);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* the arrays D, G = (1 - c V_salt) t-0 and H = t-0 Tf at some nodes, with
+** their slopes (the faces, or the two electrode cells) */
+typedef struct cell_gh {
+	double *D, *Dd, *G, *Gd, *H, *Hd;
+} cell_gh;
+
+/* D, G and H at the n concentrations c into o (slopes when deriv; t+0 and
+** Tf pass through G and H) */
+static int cell_GH(cell_ws *w, const double *c, size_t n, int deriv,
+		   const cell_gh *o)
 {
 	const cell_params *p = w->p;
-	double tp, tpd, Tf, Tfd, vol = 1 - c * w->Vs;
-	if (!(c > 0) || !(vol > 0)) {
-		snprintf(w->msg, sizeof w->msg, "concentration %.6g mol/L "
-			 "outside (0, 1/V_salt)%s", c / 1000, c > 0 ? "" :
-			 ": salt depleted (current at or above the limiting "
-			 "current?)");
-		return -1;
+	size_t j;
+	for (j = 0; j < n; j++) {
+		double vol = 1 - c[j] * w->Vs;
+		if (!(c[j] > 0) || !(vol > 0)) {
+			snprintf(w->msg, sizeof w->msg, "concentration %.6g "
+				 "mol/L outside (0, 1/V_salt)%s", c[j] / 1000,
+				 c[j] > 0 ? "" : ": salt depleted (current at "
+				 "or above the limiting current?)");
+			return -1;
+		}
 	}
-	if (cell_prop_at(w, &p->D, "D", c, 1, D, Dd) != 0 ||
-	    cell_prop_at(w, &p->tp, "t+0", c, 0, &tp, &tpd) != 0 ||
-	    cell_prop_at(w, &p->Tf, "Tf", c, 1, &Tf, &Tfd) != 0)
+	if (cell_prop_vec(w, &p->D, "D", c, n, 1, o->D,
+			  deriv ? o->Dd : NULL) != 0 ||
+	    cell_prop_vec(w, &p->tp, "t+0", c, n, 0, o->G,
+			  deriv ? o->Gd : NULL) != 0 ||
+	    cell_prop_vec(w, &p->Tf, "Tf", c, n, 1, o->H,
+			  deriv ? o->Hd : NULL) != 0)
 		return -1;
-	*G = vol * (1 - tp);
-	*Gd = -w->Vs * (1 - tp) - vol * tpd;
-	*H = (1 - tp) * Tf;
-	*Hd = -tpd * Tf + (1 - tp) * Tfd;
+	for (j = 0; j < n; j++) {
+		double tp = o->G[j], Tf = o->H[j], vol = 1 - c[j] * w->Vs;
+		o->G[j] = vol * (1 - tp);
+		o->H[j] = (1 - tp) * Tf;
+		if (deriv) {
+			double tpd = o->Gd[j], Tfd = o->Hd[j];
+			o->Gd[j] = -w->Vs * (1 - tp) - vol * tpd;
+			o->Hd[j] = -tpd * Tf + (1 - tp) * Tfd;
+		}
+	}
 	return 0;
 }
 
@@ -403,13 +497,13 @@ static int cell_eval(cell_ws *w, const double *z, double i, int jac,
 {
 	size_t j, N = w->N;
 	double *phi = w->phi;
+	cell_gh gh = {w->Dv, w->Dd, w->Gv, w->Gd, w->Hv, w->Hd};
+	for (j = 0; j + 1 < N; j++)
+		w->cf[j] = w->wt[j] * z[j] + (1 - w->wt[j]) * z[j + 1];
+	if (cell_GH(w, w->cf, N - 1, jac, &gh) != 0)
+		return -1;
 	for (j = 0; j + 1 < N; j++) {
-		double c = w->wt[j] * z[j] + (1 - w->wt[j]) * z[j + 1];
 		double g = (z[j + 1] - z[j]) / w->dl[j];
-		w->cf[j] = c;
-		if (cell_GH(w, c, &w->Dv[j], &w->Dd[j], &w->Gv[j], &w->Gd[j],
-			    &w->Hv[j], &w->Hd[j]) != 0)
-			return -1;
 		phi[j + 1] = w->Dv[j] * g + w->Gv[j] * i / CELL_F;
 	}
 	phi[0] = phi[N] = 0;
@@ -452,22 +546,17 @@ static double cell_cbound(const cell_ws *w, const double *z, double i,
 }
 
 /* Boundary-cell properties (needed by the concentration overpotential
-** and the boundary values) and kappa in every cell. */
-static int cell_cellprops(cell_ws *w, const double *z)
+** and the boundary values) and kappa in every cell; their slopes too when
+** deriv (the Newton matrix's constraint row). */
+static int cell_cellprops(cell_ws *w, const double *z, int deriv)
 {
-	size_t j, N = w->N;
-	int end;
-	for (end = 0; end < 2; end++) {
-		double c = z[end ? N - 1 : 0];
-		if (cell_GH(w, c, &w->bD[end], &w->bDd[end], &w->bG[end],
-			    &w->bGd[end], &w->bH[end], &w->bHd[end]) != 0)
-			return -1;
-	}
-	for (j = 0; j < N; j++)
-		if (cell_prop_at(w, &w->p->kappa, "kappa", z[j], 1, &w->kv[j],
-				 &w->kd[j]) != 0)
-			return -1;
-	return 0;
+	size_t N = w->N;
+	double cb[2] = {z[0], z[N - 1]};
+	cell_gh gh = {w->bD, w->bDd, w->bG, w->bGd, w->bH, w->bHd};
+	if (cell_GH(w, cb, 2, deriv, &gh) != 0)
+		return -1;
+	return cell_prop_vec(w, &w->p->kappa, "kappa", z, N, 1, w->kv,
+			     deriv ? w->kd : NULL);
 }
 
 /* both electrode concentrations above c_min (else the reason in w->msg) */
@@ -663,10 +752,11 @@ static double cell_wrms(const cell_ws *w, const double *e, const double *z)
 
 /* ----------------------------------------------------------- Newton */
 
-/* The constraint row at (z, i): V mode g = V(z, i) - V_set with its
-** derivatives; I mode g = i - I_set. Needs cell_eval done at z. */
+/* The constraint at (z, i): V mode g = V(z, i) - V_set, I mode
+** g = i - I_set; its derivative in i in w->s, and when jac its row dg/dz
+** in w->pr. Needs cell_eval done at z (with jac as here). */
 static int cell_constraint(cell_ws *w, const double *z, double i, double t,
-			   double *g)
+			   int jac, double *g)
 {
 	cell_hold hold;
 	double val, part[3];
@@ -680,10 +770,10 @@ static int cell_constraint(cell_ws *w, const double *z, double i, double t,
 		*g = i - val;
 		return 0;
 	}
-	if (cell_rint_set(w, t) != 0 || cell_cellprops(w, z) != 0 ||
+	if (cell_rint_set(w, t) != 0 || cell_cellprops(w, z, jac) != 0 ||
 	    cell_bounds_ok(w, z, i) != 0)
 		return -1;
-	cell_volt(w, z, i, part, w->pr);
+	cell_volt(w, z, i, part, jac ? w->pr : NULL);
 	*g = part[0] + part[1] + part[2] - val;
 	return 0;
 }
@@ -710,7 +800,7 @@ static int cell_newton(cell_ws *w, const double *b, double dh, double t,
 		}
 		w->newton++;
 		if (cell_eval(w, z, *i, 1, dh, f) != 0 ||
-		    cell_constraint(w, z, *i, t, &g) != 0)
+		    cell_constraint(w, z, *i, t, 1, &g) != 0)
 			return 1;
 		for (j = 0; j < N; j++)
 			r[j] = -(z[j] - b[j] - dh * f[j]);
@@ -767,7 +857,7 @@ static int cell_consistent(cell_ws *w, const double *y, double t, double *i,
 	for (it = 0; it < 200; it++) {
 		double g, nx;
 		if (cell_eval(w, y, x, 0, 0, f) != 0 ||
-		    cell_constraint(w, y, x, t, &g) != 0) {
+		    cell_constraint(w, y, x, t, 0, &g) != 0) {
 			if (x > 0)
 				hi = x;
 			else
@@ -884,7 +974,8 @@ static void cell_output_write(cell_ws *w, const double *y, double i, size_t k,
 static int cell_output(cell_ws *w, const double *y, double i, double t,
 		       size_t k, const double *pos, size_t nx, cell_out *o)
 {
-	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 || cell_cellprops(w, y) != 0 ||
+	if (cell_eval(w, y, i, 0, 0, w->f1) != 0 ||
+	    cell_cellprops(w, y, 0) != 0 ||
 	    cell_rint_set(w, t) != 0)
 		return -1;
 	cell_output_write(w, y, i, k, pos, nx, o);
@@ -1108,7 +1199,7 @@ static int cell_check_state(cell_ws *w)
 				 w->t);
 			return -1;
 		}
-	if (cell_cellprops(w, w->y) == 0 && cell_bounds_ok(w, w->y, w->i) == 0)
+	if (cell_cellprops(w, w->y, 0) == 0 && cell_bounds_ok(w, w->y, w->i) == 0)
 		return 0;
 	len = strlen(w->msg);
 	snprintf(w->msg + len, sizeof w->msg - len, " at t = %g s", w->t);
@@ -1231,7 +1322,7 @@ static int cell_dense(cell_ws *w, double t, size_t k, const double *pos,
 	}
 	i = w->i_old + s * (w->i - w->i_old);
 	if (cell_eval(w, w->yi, i, 0, 0, w->f1) != 0 ||
-	    cell_cellprops(w, w->yi) != 0 || cell_rint_set(w, t) != 0 ||
+	    cell_cellprops(w, w->yi, 0) != 0 || cell_rint_set(w, t) != 0 ||
 	    cell_current_at(w, w->yi, t, &i) != 0)
 		return 1;
 	cell_output_write(w, w->yi, i, k, pos, nx, out);
