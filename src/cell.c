@@ -258,12 +258,16 @@ typedef struct cell_ws {
 	size_t N;
 	double twoRT_F, Vs, i_scale, atol, c_min;
 	double *xf, *xc, *dx, *dl, *wt;	/* grid: N+1, N, N, N-1, N-1 */
+	double *idx, *idl;		/* 1 / dx, 1 / dl */
 	double *y, *z, *fn, *fg, *f1, *b, *zg, *e, *ew;
 	double *cf, *Dv, *Dd, *Gv, *Gd, *Hv, *Hd, *phi;
 	double *kv, *kd;
 	double *yo, *fo, *yi;		/* the last step's start; dense output */
 	double bD[2], bDd[2], bG[2], bGd[2], bH[2], bHd[2];
 	double *la, *da, *ua, *ec, *pr, *cp, *u, *v, *r;
+	double *im;			/* reciprocal pivots (cell_factor) */
+	double *Pf, *Qf, *Ef;		/* d phi / d(z_j, z_j+1, i), faces */
+	double den;			/* the bordered system's last pivot */
 	double s;			/* d V / d i (or 1 at constant I) */
 	size_t seg;			/* current protocol segment */
 	size_t newton;			/* Newton iterations */
@@ -292,7 +296,8 @@ static int cell_ws_alloc(cell_ws *w, const cell_params *p, char *err)
 			  &w->la, &w->da, &w->ua, &w->ec, &w->pr, &w->cp,
 			  &w->u, &w->v, &w->dl, &w->wt, &w->cf, &w->Dv,
 			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd, &w->yo,
-			  &w->fo, &w->yi};
+			  &w->fo, &w->yi, &w->idx, &w->idl, &w->im, &w->Pf,
+			  &w->Qf, &w->Ef};
 	size_t nvec = sizeof vec / sizeof vec[0], k;
 	memset(w, 0, sizeof *w);
 	w->p = p;
@@ -317,9 +322,11 @@ static int cell_ws_grid(cell_ws *w, char *err)
 	for (j = 0; j < N; j++) {
 		w->xc[j] = 0.5 * (w->xf[j] + w->xf[j + 1]);
 		w->dx[j] = w->xf[j + 1] - w->xf[j];
+		w->idx[j] = 1 / w->dx[j];
 	}
 	for (j = 0; j + 1 < N; j++) {
 		w->dl[j] = w->xc[j + 1] - w->xc[j];
+		w->idl[j] = 1 / w->dl[j];
 		w->wt[j] = (w->xc[j + 1] - w->xf[j + 1]) / w->dl[j];
 	}
 	return 0;
@@ -490,46 +497,53 @@ static int cell_GH(cell_ws *w, const double *c, size_t n, int deriv,
 
 /* ---------------------------------------------------------- model terms */
 
+/* The rows of I - dh df/dz (la, da, ua) and the column -dh df/di (ec)
+** from the face properties at z: each face's flux derivatives first (Pf,
+** Qf, Ef at the face's index + 1, zero at the electrodes, where the flux
+** is), then each cell's row from its two faces. */
+static void cell_jac(cell_ws *w, const double *z, double i, double dh)
+{
+	size_t j, N = w->N;
+	double iF = i / CELL_F, *P = w->Pf, *Q = w->Qf, *E = w->Ef;
+	P[0] = Q[0] = E[0] = P[N] = Q[N] = E[N] = 0;
+	for (j = 0; j + 1 < N; j++) {
+		double g = (z[j + 1] - z[j]) * w->idl[j], wt = w->wt[j];
+		double dP = w->Dd[j] * g + w->Gd[j] * iF, a = w->Dv[j] * w->idl[j];
+		P[j + 1] = dP * wt - a;		/* d phi / d z_j */
+		Q[j + 1] = dP * (1 - wt) + a;	/* d phi / d z_j+1 */
+		E[j + 1] = w->Gv[j] / CELL_F;	/* d phi / d i */
+	}
+	/* f_j = (phi_j+1 - phi_j) / dx_j */
+	for (j = 0; j < N; j++) {
+		double hj = dh * w->idx[j];
+		w->la[j] = hj * P[j];
+		w->da[j] = 1 - hj * (P[j + 1] - Q[j]);
+		w->ua[j] = -hj * Q[j + 1];
+		w->ec[j] = -hj * (E[j + 1] - E[j]);
+	}
+}
+
 /* Fluxes phi (= -(1 - c V_salt) J, zero at both electrodes), rates f and,
 ** when jac, the rows of I - dh df/dz and the column -dh df/di. */
 static int cell_eval(cell_ws *w, const double *z, double i, int jac,
 		     double dh, double *f)
 {
 	size_t j, N = w->N;
-	double *phi = w->phi;
+	double *phi = w->phi, iF = i / CELL_F;
 	cell_gh gh = {w->Dv, w->Dd, w->Gv, w->Gd, w->Hv, w->Hd};
 	for (j = 0; j + 1 < N; j++)
 		w->cf[j] = w->wt[j] * z[j] + (1 - w->wt[j]) * z[j + 1];
 	if (cell_GH(w, w->cf, N - 1, jac, &gh) != 0)
 		return -1;
 	for (j = 0; j + 1 < N; j++) {
-		double g = (z[j + 1] - z[j]) / w->dl[j];
-		phi[j + 1] = w->Dv[j] * g + w->Gv[j] * i / CELL_F;
+		double g = (z[j + 1] - z[j]) * w->idl[j];
+		phi[j + 1] = w->Dv[j] * g + w->Gv[j] * iF;
 	}
 	phi[0] = phi[N] = 0;
 	for (j = 0; j < N; j++)
-		f[j] = (phi[j + 1] - phi[j]) / w->dx[j];
-	if (!jac)
-		return 0;
-	for (j = 0; j < N; j++) {
-		w->la[j] = w->ua[j] = 0;
-		w->da[j] = 1;
-		w->ec[j] = 0;
-	}
-	for (j = 0; j + 1 < N; j++) {
-		double g = (z[j + 1] - z[j]) / w->dl[j], wt = w->wt[j];
-		double dP = (w->Dd[j] * g + w->Gd[j] * i / CELL_F);
-		double P = dP * wt - w->Dv[j] / w->dl[j];	/* d phi / d z_j */
-		double Q = dP * (1 - wt) + w->Dv[j] / w->dl[j]; /* / d z_j+1 */
-		double E = w->Gv[j] / CELL_F;			/* / d i */
-		/* f_j gains +phi, f_j+1 gains -phi */
-		w->da[j] -= dh * P / w->dx[j];
-		w->ua[j] -= dh * Q / w->dx[j];
-		w->la[j + 1] += dh * P / w->dx[j + 1];
-		w->da[j + 1] += dh * Q / w->dx[j + 1];
-		w->ec[j] -= dh * E / w->dx[j];
-		w->ec[j + 1] += dh * E / w->dx[j + 1];
-	}
+		f[j] = (phi[j + 1] - phi[j]) * w->idx[j];
+	if (jac)
+		cell_jac(w, z, i, dh);
 	return 0;
 }
 
@@ -700,42 +714,58 @@ static int cell_hold_at(cell_ws *w, double t, cell_hold *hold, double *val)
 
 /* ---------------------------------------------------- linear algebra */
 
-/* Solve the tridiagonal system (la, da, ua) bordered by the column ec, the
-** row pr and the corner s, right-hand side r (N + 1 values), into x.
-** Two Thomas sweeps (for r and for the border column) and one scalar
-** equation for the last unknown: O(N). */
-static int cell_solve(cell_ws *w, const double *r, double *x)
+/* Factor the tridiagonal system (la, da, ua) bordered by the column ec,
+** the row pr and the corner s: a Thomas sweep (reciprocal pivots im,
+** multipliers cp) applied to the border column (v) and the last pivot den.
+** -1 when singular. The factors serve every right-hand side of the same
+** matrix (the Newton step and the error estimate). */
+static int cell_factor(cell_ws *w)
 {
 	size_t j, N = w->N;
-	double *cp = w->cp, *u = w->u, *v = w->v, m, num = r[N], den = w->s;
+	double *cp = w->cp, *v = w->v, *im = w->im, m, den = w->s;
 	m = w->da[0];
-	if (!(fabs(m) > 0))
+	if (!(fabs(m) > 0) || !isfinite(m))
 		return -1;
-	cp[0] = w->ua[0] / m;
-	u[0] = r[0] / m;
-	v[0] = w->ec[0] / m;
+	im[0] = 1 / m;
+	cp[0] = w->ua[0] * im[0];
+	v[0] = w->ec[0] * im[0];
 	for (j = 1; j < N; j++) {
 		m = w->da[j] - w->la[j] * cp[j - 1];
 		if (!(fabs(m) > 0) || !isfinite(m))
 			return -1;
-		cp[j] = w->ua[j] / m;
-		u[j] = (r[j] - w->la[j] * u[j - 1]) / m;
-		v[j] = (w->ec[j] - w->la[j] * v[j - 1]) / m;
+		im[j] = 1 / m;
+		cp[j] = w->ua[j] * im[j];
+		v[j] = (w->ec[j] - w->la[j] * v[j - 1]) * im[j];
 	}
+	den -= w->pr[N - 1] * v[N - 1];
 	for (j = N - 1; j-- > 0;) {
-		u[j] -= cp[j] * u[j + 1];
 		v[j] -= cp[j] * v[j + 1];
-	}
-	for (j = 0; j < N; j++) {
-		num -= w->pr[j] * u[j];
 		den -= w->pr[j] * v[j];
 	}
 	if (!(fabs(den) > 0) || !isfinite(den))
 		return -1;
-	x[N] = num / den;
+	w->den = den;
+	return 0;
+}
+
+/* Solve the factored system for the right-hand side r (N + 1 values)
+** into x: one Thomas sweep and the scalar equation of the last unknown. */
+static void cell_backsolve(cell_ws *w, const double *r, double *x)
+{
+	size_t j, N = w->N;
+	const double *cp = w->cp, *v = w->v, *im = w->im;
+	double *u = w->u, num = r[N];
+	u[0] = r[0] * im[0];
+	for (j = 1; j < N; j++)
+		u[j] = (r[j] - w->la[j] * u[j - 1]) * im[j];
+	num -= w->pr[N - 1] * u[N - 1];
+	for (j = N - 1; j-- > 0;) {
+		u[j] -= cp[j] * u[j + 1];
+		num -= w->pr[j] * u[j];
+	}
+	x[N] = num / w->den;
 	for (j = 0; j < N; j++)
 		x[j] = u[j] - v[j] * x[N];
-	return 0;
 }
 
 /* weighted RMS norm of a concentration change (the error norm) */
@@ -805,11 +835,12 @@ static int cell_newton(cell_ws *w, const double *b, double dh, double t,
 		for (j = 0; j < N; j++)
 			r[j] = -(z[j] - b[j] - dh * f[j]);
 		r[N] = -g;
-		if (cell_solve(w, r, dz) != 0) {
+		if (cell_factor(w) != 0) {
 			snprintf(w->msg, sizeof w->msg, "singular Newton "
 				 "matrix at t = %g s", t);
 			return 1;
 		}
+		cell_backsolve(w, r, dz);
 		for (j = 0; j < N; j++) {
 			z[j] += dz[j];
 			if (!(z[j] > 0) || !isfinite(z[j])) {
@@ -1082,13 +1113,13 @@ static int cell_step(cell_ws *w, double t, double h, double i, double *i1,
 		return rc;
 	for (j = 0; j < N; j++)
 		w->f1[j] = (w->z[j] - w->b[j]) / dh;
-	/* embedded error estimate, filtered by (I - dh J)^-1 (stiffness) */
+	/* embedded error estimate, filtered by (I - dh J)^-1 (stiffness): the
+	** matrix of the last Newton iteration, factored there */
 	for (j = 0; j < N; j++)
 		w->r[j] = h * ((1 - 4 * CELL_W) / 3 * w->fn[j] + w->fg[j] / 3 -
 			       2 * d / 3 * w->f1[j]);
 	w->r[N] = 0;
-	if (cell_solve(w, w->r, e) != 0)
-		memcpy(e, w->r, N * sizeof(double));
+	cell_backsolve(w, w->r, e);
 	res = cell_wrms(w, e, w->z);
 	*errn = isfinite(res) ? res : HUGE_VAL;
 	return 0;
