@@ -49,6 +49,23 @@ static int cell_table_slopes(cell_table *t)
 	return rc;
 }
 
+/* The cubic Hermite interpolant of each interval as a polynomial in
+** s = (c - c_k) / h: 1/h, y_k, and the coefficients of s, s^2, s^3 (no
+** division per evaluation) */
+static void cell_table_poly(cell_table *t)
+{
+	size_t k;
+	for (k = 0; k + 1 < t->n; k++) {
+		double h = t->c[k + 1] - t->c[k], y0 = t->v[k], y1 = t->v[k + 1];
+		double m0 = h * t->d[k], m1 = h * t->d[k + 1], *q = t->q + 5 * k;
+		q[0] = 1 / h;
+		q[1] = y0;
+		q[2] = m0;
+		q[3] = 3 * (y1 - y0) - 2 * m0 - m1;
+		q[4] = 2 * (y0 - y1) + m0 + m1;
+	}
+}
+
 int cell_table_init(cell_table *t, const char *name, const double *c,
 		    const double *v, size_t n, char *err)
 {
@@ -70,7 +87,8 @@ int cell_table_init(cell_table *t, const char *name, const double *c,
 	t->c = err_malloc(n, sizeof(double), err);
 	t->v = err_malloc(n, sizeof(double), err);
 	t->d = err_malloc(n, sizeof(double), err);
-	if (t->c == NULL || t->v == NULL || t->d == NULL) {
+	t->q = err_malloc(5 * (n - 1), sizeof(double), err);
+	if (t->c == NULL || t->v == NULL || t->d == NULL || t->q == NULL) {
 		cell_table_free(t);
 		return -1;
 	}
@@ -82,6 +100,7 @@ int cell_table_init(cell_table *t, const char *name, const double *c,
 		return err_set(err, "%s table: cannot set up the interpolation",
 			       name);
 	}
+	cell_table_poly(t);
 	return 0;
 }
 
@@ -90,7 +109,8 @@ void cell_table_free(cell_table *t)
 	free(t->c);
 	free(t->v);
 	free(t->d);
-	t->c = t->v = t->d = NULL;
+	free(t->q);
+	t->c = t->v = t->d = t->q = NULL;
 	t->n = 0;
 }
 
@@ -127,18 +147,20 @@ static size_t cell_table_find(cell_table *t, double c)
 	return t->last = lo;
 }
 
+/* the cubic of interval k (value, and slope into *d) at c */
+static inline double cell_table_cubic(const cell_table *t, size_t k, double c,
+				      double *d)
+{
+	const double *q = t->q + 5 * k;
+	double s = (c - t->c[k]) * q[0];
+	*d = (q[2] + s * (2 * q[3] + 3 * q[4] * s)) * q[0];
+	return q[1] + s * (q[2] + s * (q[3] + s * q[4]));
+}
+
 /* the cubic Hermite interpolant (value, and slope into *d) at c inside */
 static double cell_table_hermite(cell_table *t, double c, double *d)
 {
-	size_t k = cell_table_find(t, c);
-	double h = t->c[k + 1] - t->c[k], s = (c - t->c[k]) / h;
-	double y0 = t->v[k], y1 = t->v[k + 1];
-	double m0 = h * t->d[k], m1 = h * t->d[k + 1];
-	double s2 = s * s, s3 = s2 * s;
-	*d = ((6 * s2 - 6 * s) * (y0 - y1) + (3 * s2 - 4 * s + 1) * m0 +
-	      (3 * s2 - 2 * s) * m1) / h;
-	return (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * m0 +
-		(3 * s2 - 2 * s3) * y1 + (s3 - s2) * m1;
+	return cell_table_cubic(t, cell_table_find(t, c), c, d);
 }
 
 double cell_table_fdf(void *ud, double c, double *d)
@@ -398,12 +420,16 @@ static void cell_table_vec(cell_table *t, const double *c, size_t n,
 			   double *v, double *d)
 {
 	double lo = t->c[0], hi = t->c[t->n - 1], dk;
-	size_t j;
+	size_t j, k;
 	for (j = 0; j < n; j++) {
-		if (t->n > 2 && c[j] >= lo && c[j] <= hi)
-			v[j] = cell_table_hermite(t, c[j], &dk);
-		else
+		if (t->n > 2 && c[j] >= lo && c[j] <= hi) {
+			k = t->last;	/* the hint, tested here (inline) */
+			if (!(c[j] >= t->c[k] && c[j] <= t->c[k + 1]))
+				k = cell_table_find(t, c[j]);
+			v[j] = cell_table_cubic(t, k, c[j], &dk);
+		} else {
 			v[j] = cell_table_fdf(t, c[j], &dk);
+		}
 		if (d)
 			d[j] = dk;
 	}
@@ -434,9 +460,11 @@ static int cell_prop_vec(cell_ws *w, const cell_prop *pr, const char *name,
 	} else {
 		cell_table_vec(pr->ud, c, n, v, dv);
 	}
+	/* x - x is 0 unless x is infinite or NaN: no branch per node */
 	for (j = 0; j < n; j++)
-		bad |= !isfinite(v[j]) || (positive && !(v[j] > 0)) ||
-			(dv && !isfinite(dv[j]));
+		bad |= (v[j] - v[j] != 0) | (positive & !(v[j] > 0));
+	for (j = 0; dv && j < n; j++)
+		bad |= dv[j] - dv[j] != 0;
 	if (!bad)
 		return 0;
 	for (j = 0; j < n; j++) {

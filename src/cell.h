@@ -76,6 +76,7 @@ typedef struct cell_table {
 	int clamp;
 	size_t n;
 	double *c, *v, *d;	/* rows and node slopes */
+	double *q;		/* per interval: 1/h and the cubic in s */
 	size_t last;		/* the interval found last (a search hint) */
 	char msg[ERR_LEN];
 } cell_table;
