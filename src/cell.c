@@ -289,7 +289,9 @@ typedef struct cell_ws {
 	double *la, *da, *ua, *ec, *pr, *cp, *u, *v, *r;
 	double *im;			/* reciprocal pivots (cell_factor) */
 	double *Pf, *Qf, *Ef;		/* d phi / d(z_j, z_j+1, i), faces */
+	double *iz;			/* 1 / z (cell_volt_bulk) */
 	double den;			/* the bordered system's last pivot */
+	double rsum, conc;		/* cell_volt_bulk's sums */
 	double s;			/* d V / d i (or 1 at constant I) */
 	size_t seg;			/* current protocol segment */
 	size_t newton;			/* Newton iterations */
@@ -319,7 +321,7 @@ static int cell_ws_alloc(cell_ws *w, const cell_params *p, char *err)
 			  &w->u, &w->v, &w->dl, &w->wt, &w->cf, &w->Dv,
 			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd, &w->yo,
 			  &w->fo, &w->yi, &w->idx, &w->idl, &w->im, &w->Pf,
-			  &w->Qf, &w->Ef};
+			  &w->Qf, &w->Ef, &w->iz};
 	size_t nvec = sizeof vec / sizeof vec[0], k;
 	memset(w, 0, sizeof *w);
 	w->p = p;
@@ -421,6 +423,15 @@ static void cell_table_vec(cell_table *t, const double *c, size_t n,
 {
 	double lo = t->c[0], hi = t->c[t->n - 1], dk;
 	size_t j, k;
+	if (t->n == 2 && t->clamp == CELL_EXTRAP_LINEAR) {
+		/* a law a + b c everywhere (cell_table_fdf's straight line;
+		** NaN stays NaN) */
+		for (j = 0; j < n; j++)
+			v[j] = t->v[0] + t->d[0] * (c[j] - t->c[0]);
+		for (j = 0; d && j < n; j++)
+			d[j] = t->d[0];
+		return;
+	}
 	for (j = 0; j < n; j++) {
 		if (t->n > 2 && c[j] >= lo && c[j] <= hi) {
 			k = t->last;	/* the hint, tested here (inline) */
@@ -669,33 +680,50 @@ static double cell_vint(const cell_ws *w, double i, double *dvdi)
 	return v;
 }
 
-/* The cell voltage and its parts (ohmic bulk, interfacial, concentration
-** overpotential); with pr != NULL also dV/dz into pr and dV/di into w->s.
-** Needs cell_eval (face values) and cell_cellprops done at z. */
-static void cell_volt(cell_ws *w, const double *z, double i, double part[3],
-		      double *pr)
+/* The bulk of the cell voltage at state z: the resistance sum dx/kappa
+** (into w->rsum) and the concentration overpotential of the faces between
+** cell centres (w->conc), which do not depend on i; with pr != NULL also
+** their dV/dz at current i into pr. Needs cell_eval (face values) and
+** cell_cellprops done at z. */
+static void cell_volt_bulk(cell_ws *w, const double *z, double i,
+			   double *pr)
 {
 	size_t j, N = w->N;
-	double rsum = 0, conc = 0, dint, k2 = w->twoRT_F;
-	double *lz = w->u;	/* free here: ln z, one log per cell */
-	int end;
+	double rsum = 0, conc = 0, k2 = w->twoRT_F;
+	double *lz = w->u, *iz = w->iz;	/* (u is free here) */
 	for (j = 0; j < N; j++) {
-		rsum += w->dx[j] / w->kv[j];
+		double ik = 1 / w->kv[j];
+		rsum += w->dx[j] * ik;
 		lz[j] = log(z[j]);
-		if (pr)
-			pr[j] = -i * w->dx[j] * w->kd[j] /
-				(w->kv[j] * w->kv[j]);
+		if (pr) {
+			iz[j] = 1 / z[j];
+			pr[j] = -i * w->dx[j] * w->kd[j] * ik * ik;
+		}
 	}
 	for (j = 0; j + 1 < N; j++) {
 		double lr = lz[j] - lz[j + 1], wt = w->wt[j];
 		conc += w->Hv[j] * lr;
 		if (pr) {
-			pr[j] += k2 * (w->Hd[j] * wt * lr + w->Hv[j] / z[j]);
+			pr[j] += k2 * (w->Hd[j] * wt * lr + w->Hv[j] * iz[j]);
 			pr[j + 1] += k2 * (w->Hd[j] * (1 - wt) * lr -
-					   w->Hv[j] / z[j + 1]);
+					   w->Hv[j] * iz[j + 1]);
 		}
 	}
-	w->s = rsum;
+	w->rsum = rsum;
+	w->conc = conc;
+}
+
+/* The cell voltage's parts (ohmic bulk, interfacial, concentration
+** overpotential) at current i from the bulk (cell_volt_bulk at z): the
+** half cells next to the electrodes and the interfaces; dV/di into w->s,
+** and with pr != NULL their dV/dz added to pr. */
+static void cell_volt_ends(cell_ws *w, const double *z, double i,
+			   double part[3], double *pr)
+{
+	size_t N = w->N;
+	double conc = w->conc, dint, k2 = w->twoRT_F;
+	int end;
+	w->s = w->rsum;
 	/* half cells next to the electrodes: the profile there is linear
 	** with the slope of the zero-flux condition, so the exact integral
 	** of dln c is ln(c_boundary / c_cell), sign sg = +1 at x = 0 and -1
@@ -714,10 +742,19 @@ static void cell_volt(cell_ws *w, const double *z, double i, double part[3],
 		}
 		w->s += k2 * H * (h * G / D) / cb;
 	}
-	part[0] = i * rsum;
+	part[0] = i * w->rsum;
 	part[1] = cell_vint(w, i, &dint);
 	part[2] = k2 * conc;
 	w->s += dint;
+}
+
+/* the cell voltage's parts at (z, i), dV/di into w->s and with pr != NULL
+** dV/dz into pr (cell_volt_bulk and cell_volt_ends) */
+static void cell_volt(cell_ws *w, const double *z, double i, double part[3],
+		      double *pr)
+{
+	cell_volt_bulk(w, z, i, pr);
+	cell_volt_ends(w, z, i, part, pr);
 }
 
 /* ---------------------------------------------------------- protocol */
@@ -1343,11 +1380,12 @@ static int cell_current_at(cell_ws *w, const double *y, double t, double *i)
 		*i = val;
 		return cell_bounds_ok(w, y, val);
 	}
+	cell_volt_bulk(w, y, x, NULL);	/* independent of the current */
 	for (it = 0; it < 20; it++) {
 		double dx;
 		if (cell_bounds_ok(w, y, x) != 0)
 			return -1;
-		cell_volt(w, y, x, part, NULL);
+		cell_volt_ends(w, y, x, part, NULL);
 		dx = -(part[0] + part[1] + part[2] - val) / w->s;
 		x += dx;
 		if (!isfinite(x))
