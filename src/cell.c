@@ -433,13 +433,20 @@ static void cell_table_vec(cell_table *t, const double *c, size_t n,
 		return;
 	}
 	for (j = 0; j < n; j++) {
-		if (t->n > 2 && c[j] >= lo && c[j] <= hi) {
+		double x = c[j];
+		if (t->n > 2 && x >= lo && x <= hi) {
 			k = t->last;	/* the hint, tested here (inline) */
-			if (!(c[j] >= t->c[k] && c[j] <= t->c[k + 1]))
-				k = cell_table_find(t, c[j]);
-			v[j] = cell_table_cubic(t, k, c[j], &dk);
+			if (!(x >= t->c[k] && x <= t->c[k + 1]))
+				k = cell_table_find(t, x);
+			v[j] = cell_table_cubic(t, k, x, &dk);
+		} else if (t->clamp == CELL_EXTRAP_CONSTANT && t->n > 2 &&
+			   (x < lo || x > hi) && isfinite(x)) {
+			/* beyond the rows, continued as a constant (a set's
+			** D and t+0 in a depleted or saturated cell) */
+			v[j] = x < lo ? t->v[0] : t->v[t->n - 1];
+			dk = 0;
 		} else {
-			v[j] = cell_table_fdf(t, c[j], &dk);
+			v[j] = cell_table_fdf(t, x, &dk);
 		}
 		if (d)
 			d[j] = dk;
