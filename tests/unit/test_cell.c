@@ -470,6 +470,80 @@ static void test_steffen(void)
 	gsl_interp_accel_free(acc);
 }
 
+/* a table as a plain function of c (the per-node path of any property) */
+static cell_prop per_node(cell_table *t)
+{
+	cell_prop p = {cell_table_eval, cell_table_deriv, t, cell_table_why,
+		       0.0, NULL};
+	return p;
+}
+
+/* The model evaluates table properties for all faces at once, inline
+** (interpolant, constant and linear continuation, the straight line of two
+** rows); a run through the per-node calls of the same tables must give
+** the same numbers, here with the salt pushed past the D and t+0 rows. */
+static void test_table_paths(void)
+{
+	enum { NT = 6, NX = 7, NTAB = 4 };
+	static const double cD[] = {850, 925, 1000, 1075, 1150};
+	static const double vD[] = {1.4e-11, 1.1e-11, 1e-11, 0.8e-11, 0.9e-11};
+	static const double cT[] = {900, 1000, 1100}, vT[] = {0.3, 0.2, 0.25};
+	static const double cK[] = {100, 600, 1200, 2000, 3000};
+	static const double vK[] = {0.01, 0.04, 0.05, 0.045, 0.03};
+	static const double cF[] = {0, 1000}, vF[] = {1, 2};
+	cell_table tab[2][NTAB];
+	cell_params p[2];
+	cell_segment seg[2];
+	cell_out o[2];
+	char err[ERR_LEN] = "";
+	double times[NT], x[NX], cur[2][NT], V[2][NT], c[2][NT * NX];
+	double J[2][NT * NX], lo = INFINITY, hi = 0;
+	int r, k, same = 1;
+	for (k = 0; k < NT; k++)
+		times[k] = k * 0.3e5;
+	for (k = 0; k < NX; k++)
+		x[k] = 1e-3 * k / (NX - 1);
+	for (r = 0; r < 2; r++) {
+		setup(&p[r], &seg[r], CELL_HOLD_V, 0.05);
+		p[r].V_salt = 1.35e-4;
+		p[r].refine = 3;
+		cell_table_init(&tab[r][0], "D", cD, vD, 5, err);
+		cell_table_init(&tab[r][1], "t+0", cT, vT, 3, err);
+		cell_table_init(&tab[r][2], "kappa", cK, vK, 5, err);
+		cell_table_init(&tab[r][3], "Tf", cF, vF, 2, err);
+		tab[r][0].clamp = tab[r][1].clamp = CELL_EXTRAP_CONSTANT;
+		tab[r][2].clamp = tab[r][3].clamp = CELL_EXTRAP_LINEAR;
+		p[r].D = r ? per_node(&tab[r][0]) : cell_table_prop(&tab[r][0]);
+		p[r].tp = r ? per_node(&tab[r][1]) : cell_table_prop(&tab[r][1]);
+		p[r].kappa = r ? per_node(&tab[r][2]) :
+			cell_table_prop(&tab[r][2]);
+		p[r].Tf = r ? per_node(&tab[r][3]) : cell_table_prop(&tab[r][3]);
+		memset(&o[r], 0, sizeof o[r]);
+		o[r].i = cur[r];
+		o[r].V = V[r];
+		o[r].c = c[r];
+		o[r].J = J[r];
+		if (!ok(cell_run(&p[r], times, NT, x, NX, &o[r], err) == 0,
+			"table run %s: %s", r ? "per node" : "per array", err))
+			return;
+	}
+	for (k = 0; k < NT * NX; k++) {
+		lo = fmin(lo, c[0][k]);
+		hi = fmax(hi, c[0][k]);
+		same &= c[0][k] == c[1][k] && J[0][k] == J[1][k];
+	}
+	for (k = 0; k < NT; k++)
+		same &= cur[0][k] == cur[1][k] && V[0][k] == V[1][k];
+	ok(lo < cD[0] && hi > cD[4], "the salt leaves the D rows (%.0f to %.0f "
+	   "mol/m^3)", lo, hi);
+	ok(same && o[0].steps == o[1].steps && o[0].newton == o[1].newton,
+	   "tables per array = per node, bit for bit (%zu steps, %zu Newton)",
+	   o[0].steps, o[0].newton);
+	for (r = 0; r < 2; r++)
+		for (k = 0; k < NTAB; k++)
+			cell_table_free(&tab[r][k]);
+}
+
 /* bad parameters are errors, never numbers */
 static void test_errors(void)
 {
@@ -569,6 +643,7 @@ int main(void)
 {
 	test_tables();
 	test_steffen();
+	test_table_paths();
 	test_series();
 	test_exponential();
 	test_bruce_vincent();
