@@ -209,13 +209,13 @@ const char *cell_table_why(void *ud)
 cell_prop cell_table_prop(cell_table *t)
 {
 	cell_prop p = {cell_table_eval, cell_table_deriv, t, cell_table_why,
-		       0.0, cell_table_fdf};
+		       0.0, cell_table_fdf, NULL};
 	return p;
 }
 
 cell_prop cell_const_prop(double value)
 {
-	cell_prop p = {NULL, NULL, NULL, NULL, value, NULL};
+	cell_prop p = {NULL, NULL, NULL, NULL, value, NULL, NULL};
 	return p;
 }
 
@@ -290,6 +290,7 @@ typedef struct cell_ws {
 	double *im;			/* reciprocal pivots (cell_factor) */
 	double *Pf, *Qf, *Ef;		/* d phi / d(z_j, z_j+1, i), faces */
 	double *iz;			/* 1 / z (cell_volt_bulk) */
+	double *ch;			/* c + h of a batch's slopes */
 	double den;			/* the bordered system's last pivot */
 	double rsum, conc;		/* cell_volt_bulk's sums */
 	double s;			/* d V / d i (or 1 at constant I) */
@@ -321,7 +322,7 @@ static int cell_ws_alloc(cell_ws *w, const cell_params *p, char *err)
 			  &w->u, &w->v, &w->dl, &w->wt, &w->cf, &w->Dv,
 			  &w->Dd, &w->Gv, &w->Gd, &w->Hv, &w->Hd, &w->yo,
 			  &w->fo, &w->yi, &w->idx, &w->idl, &w->im, &w->Pf,
-			  &w->Qf, &w->Ef, &w->iz};
+			  &w->Qf, &w->Ef, &w->iz, &w->ch};
 	size_t nvec = sizeof vec / sizeof vec[0], k;
 	memset(w, 0, sizeof *w);
 	w->p = p;
@@ -358,6 +359,12 @@ static int cell_ws_grid(cell_ws *w, char *err)
 
 /* ---------------------------------------------------------- properties */
 
+/* the forward difference's step at c (cell_prop_at's) */
+static double cell_fd_step(const cell_ws *w, double c)
+{
+	return 1e-6 * (fabs(c) + 1e-3 * w->p->c0) + 1e-12;
+}
+
 /* Value (and derivative when dv != NULL) of a property at c. A failure
 ** leaves its reason in w->msg and returns -1; the caller decides whether
 ** a smaller step may avoid it. positive: the value must be > 0. */
@@ -379,7 +386,7 @@ static int cell_prop_at(cell_ws *w, const cell_prop *pr, const char *name,
 			/* a forward difference: the slope only enters the
 			** Newton matrix, so its O(h) error costs nothing but
 			** saves a call (a Lua function's, often) */
-			double h = 1e-6 * (fabs(c) + 1e-3 * w->p->c0) + 1e-12;
+			double h = cell_fd_step(w, c);
 			d = (pr->f(pr->ud, c + h) - f) / h;
 		}
 	}
@@ -453,30 +460,53 @@ static void cell_table_vec(cell_table *t, const double *c, size_t n,
 	}
 }
 
+/* A function's values at the n concentrations c through its batch call
+** (pr->fv) into v, and slopes into dv unless NULL: the forward difference
+** of cell_prop_at, the shifted concentrations in a second batch. The
+** same numbers as node by node; 1 when a value is missing (the caller
+** then goes node by node, for the first failing node's reason). */
+static int cell_prop_batch(cell_ws *w, const cell_prop *pr, const double *c,
+			   size_t n, double *v, double *dv)
+{
+	size_t j;
+	if (pr->fv(pr->ud, c, n, v) != 0)
+		return 1;
+	if (dv == NULL)
+		return 0;
+	for (j = 0; j < n; j++)
+		w->ch[j] = c[j] + cell_fd_step(w, c[j]);
+	if (pr->fv(pr->ud, w->ch, n, dv) != 0)
+		return 1;
+	for (j = 0; j < n; j++)
+		dv[j] = (dv[j] - v[j]) / cell_fd_step(w, c[j]);
+	return 0;
+}
+
 /* The property at n concentrations c into v (slopes into dv unless NULL):
-** a constant and a table without a call per node, other functions node by
-** node (cell_prop_at). A failure leaves the reason at the first failing
-** node in w->msg and returns -1. */
+** a constant and a table without a call per node, a function with a batch
+** call in two calls, other functions node by node (cell_prop_at). A
+** failure leaves the reason at the first failing node in w->msg and
+** returns -1. */
 static int cell_prop_vec(cell_ws *w, const cell_prop *pr, const char *name,
 			 const double *c, size_t n, int positive, double *v,
 			 double *dv)
 {
 	size_t j;
 	int bad = 0;
-	if (pr->f != NULL && pr->fdf != cell_table_fdf) {
-		for (j = 0; j < n; j++)
-			if (cell_prop_at(w, pr, name, c[j], positive, &v[j],
-					 dv ? &dv[j] : NULL) != 0)
-				return -1;
-		return 0;
-	}
 	if (pr->f == NULL) {
 		for (j = 0; j < n; j++)
 			v[j] = pr->value;
 		if (dv)
 			memset(dv, 0, n * sizeof(double));
-	} else {
+	} else if (pr->fdf == cell_table_fdf) {
 		cell_table_vec(pr->ud, c, n, v, dv);
+	} else if (!pr->fv || pr->fdf || pr->df ||
+		   cell_prop_batch(w, pr, c, n, v, dv) != 0) {
+		for (j = 0; j < n; j++)
+			if (cell_prop_at(w, pr, name, c[j], positive, &v[j],
+					 dv ? &dv[j] : NULL) != 0)
+				return -1;
+		return 0;
 	}
 	/* x - x is 0 unless x is infinite or NaN: no branch per node */
 	for (j = 0; j < n; j++)
@@ -489,7 +519,7 @@ static int cell_prop_vec(cell_ws *w, const cell_prop *pr, const char *name,
 		double d = dv ? dv[j] : 0;
 		if (!isfinite(v[j]) || (positive && !(v[j] > 0)) ||
 		    !isfinite(d)) {
-			if (pr->f)	/* the table's reason for this node */
+			if (pr->f && pr->fdf)	/* a table's reason here */
 				v[j] = pr->fdf(pr->ud, c[j], &d);
 			cell_prop_why(w, pr, name, c[j], v[j], d, positive);
 			return -1;

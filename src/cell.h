@@ -49,6 +49,11 @@ typedef double (*cell_fn)(void *ud, double c);
 /* value and derivative together (NaN value on failure, as f) */
 typedef double (*cell_fdf)(void *ud, double c, double *d);
 
+/* the values at n concentrations at once (a Lua function called without
+** a protected call per node): 0, or -1 when a value is missing (NaN or a
+** non-finite value there, nothing evaluated after it; why(ud) says why) */
+typedef int (*cell_fvec)(void *ud, const double *c, size_t n, double *v);
+
 typedef struct cell_prop {
 	cell_fn f;
 	cell_fn df;
@@ -56,6 +61,8 @@ typedef struct cell_prop {
 	const char *(*why)(void *ud);
 	double value;
 	cell_fdf fdf;		/* may be NULL: f and df are called */
+	cell_fvec fv;		/* may be NULL: f is called per node (used
+				** when neither df nor fdf is set) */
 } cell_prop;
 
 /* how a table continues beyond its first and last rows */

@@ -135,6 +135,70 @@ static double lcell_call(void *ud, double arg)
 	return v * f->scale;
 }
 
+/* a batch of calls (lcell_call_vec): the function, the arguments, the
+** results, and the node being evaluated */
+typedef struct lcell_batch {
+	lcell_fn *f;
+	const double *c;
+	double *v;
+	size_t n, at;
+	int bad;
+} lcell_batch;
+
+/* the body of a batch, run protected: one call per node, stopping at the
+** first that gives no finite number (lcell_call's checks and messages) */
+static int lcell_batch_body(lua_State *L)
+{
+	lcell_batch *b = lua_touserdata(L, 1);
+	lcell_fn *f = b->f;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, f->ref);
+	for (b->at = 0; b->at < b->n; b->at++) {
+		double v;
+		int isnum;
+		lua_pushvalue(L, 2);
+		lua_pushnumber(L, b->c[b->at]);
+		lua_call(L, 1, 1);
+		v = lua_tonumberx(L, -1, &isnum);
+		lua_pop(L, 1);
+		if (!isnum || !isfinite(v)) {
+			if (!isnum)
+				snprintf(f->msg, sizeof f->msg, "%s returned a "
+					 "non-number", f->what);
+			else
+				snprintf(f->msg, sizeof f->msg, "%s returned "
+					 "%g", f->what, v);
+			b->bad = 1;
+			return 0;
+		}
+		b->v[b->at] = v * f->scale;
+	}
+	return 0;
+}
+
+/* The function at n concentrations (cell_fvec): one protected call around
+** the batch rather than one per node, which is most of a call's cost.
+** A failure leaves NaN from the failing node on and its message. */
+static int lcell_call_vec(void *ud, const double *c, size_t n, double *v)
+{
+	lcell_fn *f = ud;
+	lua_State *L = f->L;
+	lcell_batch b = {f, c, v, n, 0, 0};
+	size_t j;
+	lua_pushcfunction(L, lcell_batch_body);
+	lua_pushlightuserdata(L, &b);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		const char *m = lua_tostring(L, -1);
+		snprintf(f->msg, sizeof f->msg, "%s", m ? m : "error object");
+		lua_pop(L, 1);
+		b.bad = 1;
+	}
+	if (!b.bad)
+		return 0;
+	for (j = b.at; j < n; j++)
+		v[j] = NAN;
+	return -1;
+}
+
 static const char *lcell_why(void *ud)
 {
 	return ((lcell_fn *)ud)->msg;
@@ -238,6 +302,8 @@ static void lcell_prop(lua_State *L, int v, const char *name, lcell_ctx *x,
 		x->pf[slot].scale = scale;
 		out->f = lcell_call;
 		out->df = NULL;
+		out->fdf = NULL;
+		out->fv = lcell_call_vec;
 		out->ud = &x->pf[slot];
 		out->why = lcell_why;
 	} else if (lua_istable(L, v)) {

@@ -202,6 +202,18 @@ do
     "no D here", "a Lua error inside D is reported")
   t.errors(function() cell.run(with{D = function(c) return "x" end}) end,
     "non-number", "a non-number D")
+  -- functions are called for all faces in one protected batch: a failure
+  -- part-way (only where the salt has moved) still names the function
+  t.errors(function() cell.run(with{D = function(c)
+      if c > 1010 then error("too salty") end
+      return 1e-11
+    end}) end, "too salty",
+    "a Lua error part-way through the faces")
+  t.errors(function() cell.run(with{D = function(c) return c > 1010 and "x" or 1e-11 end}) end,
+    "D(c = 1.01 mol/L) is not a finite number: D returned a non-number",
+    "a non-number part-way through the faces")
+  t.errors(function() cell.run(with{kappa = function(c) return c < 990 and -1 or 0.05 end}) end,
+    "kappa(c = 0.99 mol/L) = -1 is not positive", "kappa negative part-way")
   t.errors(function() cell.run(with{tp = {c = {900, 1000, 1100}, v = {0.2, 0 / 0, 0.2}}}) end,
     "gap", "a gap in a t+0 table")
   t.errors(function() cell.run(with{D = {c = {990, 1000, 1010}, v = {1e-11, 1e-11, 1e-11}}}) end,

@@ -474,7 +474,7 @@ static void test_steffen(void)
 static cell_prop per_node(cell_table *t)
 {
 	cell_prop p = {cell_table_eval, cell_table_deriv, t, cell_table_why,
-		       0.0, NULL};
+		       0.0, NULL, NULL};
 	return p;
 }
 
@@ -542,6 +542,86 @@ static void test_table_paths(void)
 	for (r = 0; r < 2; r++)
 		for (k = 0; k < NTAB; k++)
 			cell_table_free(&tab[r][k]);
+}
+
+/* a law of c as a property with a batch call (cell_fvec) or without; NaN
+** above a limit, with a reason */
+typedef struct law { double a, b, limit; size_t calls; } law;
+
+static double law_f(void *ud, double c)
+{
+	law *l = ud;
+	l->calls++;
+	return c > l->limit ? NAN : l->a * (1 + l->b * (c / 1000 - 1));
+}
+
+static int law_fv(void *ud, const double *c, size_t n, double *v)
+{
+	size_t j;
+	for (j = 0; j < n; j++) {
+		v[j] = law_f(ud, c[j]);
+		if (isnan(v[j])) {
+			for (; j < n; j++)
+				v[j] = NAN;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *law_why(void *ud) { (void)ud; return "above the limit"; }
+
+static cell_prop law_prop(law *l, int batch)
+{
+	cell_prop p = {law_f, NULL, l, law_why, 0.0, NULL,
+		       batch ? law_fv : NULL};
+	return p;
+}
+
+/* Functions with a batch call give the numbers of the per-node calls,
+** forward-difference slopes included, and the same error when a value
+** is missing part-way through an array (the first failing node's). */
+static void test_batch_calls(void)
+{
+	enum { NT = 5, NX = 5 };
+	cell_params p[2];
+	cell_segment seg[2];
+	cell_out o[2];
+	law lD[2], lk[2];
+	char err[2][ERR_LEN] = {"", ""};
+	double times[NT], x[NX], cur[2][NT], c[2][NT * NX];
+	int r, k, same = 1, rc[2];
+	for (k = 0; k < NT; k++)
+		times[k] = k * 0.3e5;
+	for (k = 0; k < NX; k++)
+		x[k] = 1e-3 * k / (NX - 1);
+	for (r = 0; r < 2; r++) {
+		setup(&p[r], &seg[r], CELL_HOLD_V, 0.05);
+		lD[r] = (law){1e-11, -0.4, INFINITY, 0};
+		lk[r] = (law){0.05, 0.8, INFINITY, 0};
+		p[r].D = law_prop(&lD[r], r);
+		p[r].kappa = law_prop(&lk[r], r);
+		memset(&o[r], 0, sizeof o[r]);
+		o[r].i = cur[r];
+		o[r].c = c[r];
+		if (!ok(cell_run(&p[r], times, NT, x, NX, &o[r], err[r]) == 0,
+			"law run %s: %s", r ? "batch" : "per node", err[r]))
+			return;
+	}
+	for (k = 0; k < NT * NX; k++)
+		same &= c[0][k] == c[1][k];
+	for (k = 0; k < NT; k++)
+		same &= cur[0][k] == cur[1][k];
+	ok(same && o[0].steps == o[1].steps && o[0].newton == o[1].newton &&
+	   lD[0].calls == lD[1].calls, "batch calls = per-node calls, bit "
+	   "for bit (%zu steps, %zu calls of D)", o[0].steps, lD[0].calls);
+	for (r = 0; r < 2; r++) {
+		lD[r].limit = 1100;	/* reached near x = 0 */
+		rc[r] = cell_run(&p[r], times, NT, x, NX, &o[r], err[r]);
+	}
+	ok(rc[0] == -1 && rc[1] == -1 && strcmp(err[0], err[1]) == 0 &&
+	   strstr(err[1], "above the limit"), "a value missing part-way: the "
+	   "same error (%s)", err[1]);
 }
 
 /* bad parameters are errors, never numbers */
@@ -644,6 +724,7 @@ int main(void)
 	test_tables();
 	test_steffen();
 	test_table_paths();
+	test_batch_calls();
 	test_series();
 	test_exponential();
 	test_bruce_vincent();
