@@ -1042,21 +1042,43 @@ static double cell_salt(const cell_ws *w, const double *z)
 	return s;
 }
 
+/* num_lerp in the increasing nodes xs (n of them), its bracket found by
+** walking on from *k, the last one (output positions usually increase:
+** one sweep per output row instead of a bisection per position); the
+** same bracket and value as num_lerp */
+static double cell_lerp(const double *xs, const double *ys, size_t n,
+			double x, size_t *k)
+{
+	size_t lo = *k;
+	if (x <= xs[0])
+		return ys[0];
+	if (x >= xs[n - 1])
+		return ys[n - 1];
+	if (!(lo + 1 < n && xs[lo] <= x))
+		lo = num_bracket(xs, n, x);
+	while (xs[lo + 1] <= x)	/* stops below n - 1: x < xs[n - 1] */
+		lo++;
+	*k = lo;
+	return ys[lo] + (ys[lo + 1] - ys[lo]) * (x - xs[lo]) /
+		(xs[lo + 1] - xs[lo]);
+}
+
 /* Write output row k for state (y, i), with the face and cell properties
-** of y and R_int already evaluated (cell_eval, cell_cellprops,
-** cell_rint_set). Concentrations: cell centres plus the two boundary
-** values; J: faces (zero at the electrodes). */
+** of y, R_int and the voltage's bulk already evaluated (cell_eval,
+** cell_cellprops, cell_rint_set, cell_volt_bulk). Concentrations: cell
+** centres plus the two boundary values; J: faces (zero at the
+** electrodes). */
 static void cell_output_write(cell_ws *w, const double *y, double i, size_t k,
 			      const double *pos, size_t nx, cell_out *o)
 {
-	size_t j, N = w->N, m;
+	size_t j, N = w->N, m, kc = 0, kf = 0;
 	double part[3], vint;
 	double *Jf = w->cp;	/* N + 1 face values */
 	const cell_params *p = w->p;
 	for (j = 0; j + 1 < N; j++)	/* the fluxes at this i */
 		w->phi[j + 1] = w->Dv[j] * (y[j + 1] - y[j]) / w->dl[j] +
 			w->Gv[j] * i / CELL_F;
-	cell_volt(w, y, i, part, NULL);
+	cell_volt_ends(w, y, i, part, NULL);
 	vint = -(i / CELL_F) * p->M_Li / p->rho_Li;
 	if (o->i) o->i[k] = i;
 	if (o->V_ohm) o->V_ohm[k] = part[0];
@@ -1089,9 +1111,9 @@ static void cell_output_write(cell_ws *w, const double *y, double i, size_t k,
 				c = y[N - 1] + (cL - y[N - 1]) *
 					(x - w->xc[N - 1]) / (p->L - w->xc[N - 1]);
 			} else {
-				c = num_lerp(X, C, N + 1, x);
+				c = cell_lerp(X, C, N + 1, x, &kc);
 			}
-			J = num_lerp(w->xf, Jf, N + 1, x);
+			J = cell_lerp(w->xf, Jf, N + 1, x, &kf);
 			if (o->c) o->c[at] = c;
 			if (o->J) o->J[at] = J;
 			if (o->v0) o->v0[at] = -w->Vs * J;
@@ -1111,6 +1133,7 @@ static int cell_output(cell_ws *w, const double *y, double i, double t,
 	    cell_cellprops(w, y, 0) != 0 ||
 	    cell_rint_set(w, t) != 0)
 		return -1;
+	cell_volt_bulk(w, y, i, NULL);
 	cell_output_write(w, y, i, k, pos, nx, o);
 	return 0;
 }
@@ -1403,7 +1426,8 @@ static double cell_next_stop(cell_ws *w, double t_last)
 }
 
 /* The current that satisfies the protocol at t for the state y, whose
-** properties are evaluated (cell_eval, cell_cellprops, cell_rint_set):
+** properties and voltage bulk are evaluated (cell_eval, cell_cellprops,
+** cell_rint_set, cell_volt_bulk):
 ** only the interfaces and the boundary half-cells depend on i, so a scalar
 ** Newton iteration from a good guess *i needs no property evaluation. */
 static int cell_current_at(cell_ws *w, const double *y, double t, double *i)
@@ -1417,7 +1441,6 @@ static int cell_current_at(cell_ws *w, const double *y, double t, double *i)
 		*i = val;
 		return cell_bounds_ok(w, y, val);
 	}
-	cell_volt_bulk(w, y, x, NULL);	/* independent of the current */
 	for (it = 0; it < 20; it++) {
 		double dx;
 		if (cell_bounds_ok(w, y, x) != 0)
@@ -1456,8 +1479,10 @@ static int cell_dense(cell_ws *w, double t, size_t k, const double *pos,
 	}
 	i = w->i_old + s * (w->i - w->i_old);
 	if (cell_eval(w, w->yi, i, 0, 0, w->f1) != 0 ||
-	    cell_cellprops(w, w->yi, 0) != 0 || cell_rint_set(w, t) != 0 ||
-	    cell_current_at(w, w->yi, t, &i) != 0)
+	    cell_cellprops(w, w->yi, 0) != 0 || cell_rint_set(w, t) != 0)
+		return 1;
+	cell_volt_bulk(w, w->yi, i, NULL);	/* independent of the current */
+	if (cell_current_at(w, w->yi, t, &i) != 0)
 		return 1;
 	cell_output_write(w, w->yi, i, k, pos, nx, out);
 	return 0;

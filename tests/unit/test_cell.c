@@ -624,6 +624,51 @@ static void test_batch_calls(void)
 	   "same error (%s)", err[1]);
 }
 
+/* Outputs at positions in any order (the interpolation walks on from the
+** last position's bracket): the same numbers as the positions sorted,
+** cell centres, faces and the electrodes included. */
+static void test_position_order(void)
+{
+	enum { NX = 9 };
+	cell_params p;
+	cell_segment seg;
+	cell_out o[2];
+	char err[ERR_LEN] = "";
+	double xf[41], xs[NX], xp[NX], t[2] = {2e4, 5e4};
+	double c[2][2 * NX], J[2][2 * NX];
+	static const int perm[NX] = {4, 8, 0, 3, 3, 7, 1, 6, 2};
+	int r, k, m, same = 1;
+	setup(&p, &seg, CELL_HOLD_V, 0.05);
+	p.N = 40;
+	p.refine = 2;
+	cell_grid(p.N, p.L, p.refine, xf, err);
+	xs[0] = 0;
+	xs[1] = 0.5 * (xf[0] + xf[1]);		/* a cell centre */
+	xs[2] = xf[7];				/* a face */
+	xs[3] = 0.31e-3;
+	xs[4] = xf[20];
+	xs[5] = 0.77e-3;
+	xs[6] = 0.5 * (xf[39] + xf[40]);	/* the last centre */
+	xs[7] = 0.999e-3;
+	xs[8] = p.L;
+	for (k = 0; k < NX; k++)
+		xp[k] = xs[perm[k]];
+	for (r = 0; r < 2; r++) {
+		memset(&o[r], 0, sizeof o[r]);
+		o[r].c = c[r];
+		o[r].J = J[r];
+		if (!ok(cell_run(&p, t, 2, r ? xp : xs, NX, &o[r], err) == 0,
+			"positions %s: %s", r ? "scrambled" : "sorted", err))
+			return;
+	}
+	for (k = 0; k < 2; k++)
+		for (m = 0; m < NX; m++) {
+			size_t a = k * NX + perm[m], b = k * NX + m;
+			same &= c[0][a] == c[1][b] && J[0][a] == J[1][b];
+		}
+	ok(same, "outputs at scrambled positions = sorted, bit for bit");
+}
+
 /* bad parameters are errors, never numbers */
 static void test_errors(void)
 {
@@ -725,6 +770,7 @@ int main(void)
 	test_steffen();
 	test_table_paths();
 	test_batch_calls();
+	test_position_order();
 	test_series();
 	test_exponential();
 	test_bruce_vincent();
