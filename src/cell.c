@@ -423,8 +423,10 @@ static void cell_prop_why(cell_ws *w, const cell_prop *pr, const char *name,
 	}
 }
 
-/* a table at n concentrations: inside it the interpolant inline (the
-** same arithmetic as cell_table_fdf), outside it cell_table_fdf */
+/* a table at n concentrations, the numbers of cell_table_fdf: inline the
+** interpolant inside the rows, the constant continuation beyond them and
+** a two-row law continued linearly; cell_table_fdf for the rest (errors
+** outside the rows, NaN) */
 static void cell_table_vec(cell_table *t, const double *c, size_t n,
 			   double *v, double *d)
 {
