@@ -43,7 +43,8 @@ Memory does not grow with the number of frames. Prints a table of the
 bins (q, phi, pixels, g2 at the first delay). Under mpirun -n N (ionflow
 built with make MPI=1) the detector's rows are split between the ranks
 (HDF5: each reads its rows only) and one result is written, equal to one
-process's; not with --twotime, --normalize or --reject.
+process's, two-time maps included; not with --normalize or --reject
+(they need each frame's mean over the whole detector).
 
 Options (defaults in brackets):
   -o RESULT.h5          the result file (written atomically; never the input)

@@ -466,20 +466,26 @@ end
 -- two-time correlation of chosen dynamic bins (memory: 8 bytes x their
 -- pixels x frames / downsample, plus 8 n^2 per bin for C). A part of the
 -- pixels (correlate_ranks): rows = {first, last} (1-based, inclusive) of
--- every frame, reduce(array) -> its sum over the parts (c:result's).
+-- every frame, reduce(array) -> its sum over the parts (c:result's and
+-- the two-time maps'); the dark image is cut to the rows.
 function M.correlate(o)
   local dopts = M.detector_opts(o.detector, o.dataset)
   local rows = o.rows
   if rows then
-    if o.twotime or o.normalize or o.reject_sigma or o.dark then
-      error("xpcsio.correlate: a part of the rows cannot have two-time "
-        .. "maps, normalisation, rejection or a dark image", 2)
+    -- (both scale or drop a frame by its mean over all used pixels,
+    -- which a part does not see)
+    if o.normalize or o.reject_sigma then
+      error("xpcsio.correlate: a part of the rows cannot normalise or "
+        .. "reject frames (both need each frame's mean over the whole "
+        .. "detector)", 2)
     end
     local function part(p)
       return p and xpcs.partition{map = p.map:slice(1, rows[1], rows[2]):copy(),
         nbins = p.nbins}
     end
-    o = setmetatable({dynamic = part(o.dynamic), static = part(o.static)},
+    o = setmetatable({dynamic = part(o.dynamic), static = part(o.static),
+      dark = o.dark and o.dark:contiguous():reshape{o.dynamic.rows,
+        o.dynamic.cols}:slice(1, rows[1], rows[2]):copy()},
       {__index = o})
   end
   local info = detector.info(o.raw, dopts)
@@ -580,7 +586,7 @@ function M.correlate(o)
     res.twotime = {bins = o.twotime.bins, downsample = o.twotime.downsample
       or 1, C = {}, g2 = {}}
     for k = 1, #o.twotime.bins do
-      local r = tt:result(k)
+      local r = tt:result(k, {reduce = o.reduce})
       res.twotime.C[k], res.twotime.g2[k], res.twotime.tau = r.C, r.g2, r.tau
     end
     tt:close()
@@ -588,9 +594,35 @@ function M.correlate(o)
   return res
 end
 
+-- the calls of reduce a correlate(o) over `count` frames makes: two for
+-- the run and for each window, one per two-time bin
+local function reduce_calls(o, count)
+  local n = 2
+  local W = o.window
+  if W then
+    local step = W - (o.overlap or 0)
+    if W >= 2 and step >= 1 and count >= W then
+      n = n + 2 * ((count - W) // step + 1)
+    end
+  end
+  return n + (o.twotime and #o.twotime.bins or 0)
+end
+
+-- the frames correlate(o) uses (what a rank without pixels needs to
+-- know to take part in every reduction)
+local function used_frames(o)
+  local info = detector.info(o.raw, M.detector_opts(o.detector, o.dataset))
+  local total = info.frames or 0
+  local first, last = o.first or 1, o.last or total
+  local stride = o.stride or 1
+  if last < first then return 0 end
+  return (last - first) // stride + 1
+end
+
 -- correlate(o) with the detector's rows split between the MPI ranks
 -- (blocks of ceil(R/n) rows in rank order; a rank with none, or with no
--- used pixel in them, adds zeros), the sums reduced over the ranks: every
+-- used pixel in them, adds zeros), the sums reduced over the ranks
+-- (g2 and its errors, I(q), frame means, windows, two-time maps): every
 -- rank with pixels returns the result of the whole detector, equal to
 -- one process's up to the order of the additions, with writer = true on
 -- the first of them. One rank: correlate.
@@ -608,11 +640,12 @@ function M.correlate_ranks(o)
   local per = (R + size - 1) // size
   local r0, r1 = rank * per + 1, math.min((rank + 1) * per, R)
   local used = r1 >= r0 and o.dynamic.map:slice(1, r0, r1):sum() > 0
+  -- every rank's sums have one length (a rank without pixels gives 0)
   local function reduce(buf)
-    local n = mpi.bcast(buf and buf.shape[1] or 0)
-    if buf and buf.shape[1] ~= n then
+    local n = math.tointeger(mpi.allreduce({buf and #buf or 0}, "max"):get(1))
+    if buf and #buf ~= n then
       error(string.format("xpcsio.correlate_ranks: rank %d has %d sums, "
-        .. "rank 0 %d", rank, buf.shape[1], n))
+        .. "another rank %d", rank, #buf, n))
     end
     return mpi.allreduce(buf or array.zeros{n}, "sum")
   end
@@ -621,8 +654,7 @@ function M.correlate_ranks(o)
     local p = setmetatable({rows = {r0, r1}, reduce = reduce}, {__index = o})
     res = M.correlate(p)
   else
-    reduce(nil)
-    reduce(nil)
+    for _ = 1, reduce_calls(o, used_frames(o)) do reduce(nil) end
   end
   -- the image: every rank's rows (NaN where none of its pixels is used)
   local img = array.zeros{R, C}

@@ -126,6 +126,38 @@ do
   for i = 1, N - 4 do d = d + rt.C:get(i, i + 4) end
   t.near(rt.g2:get(5), d / (N - 4), 1e-13, "two-time g2(4) = diagonal mean")
 end
+-- two parts of the rows (MPI ranks), their sums added by reduce: the map
+-- of the whole detector
+do
+  local h = R // 2
+  local function part(r0, r1)
+    local p = xpcs.partition{map = one.map:slice(1, r0, r1):copy(), nbins = 1}
+    local u = xpcs.twotime{partition = p, bins = {1}}
+    u:push(a:slice(2, r0, r1):copy())
+    return u
+  end
+  local lo, hi, other = part(1, h), part(h + 1, R), nil
+  hi:result(1, {reduce = function(b) other = b return b end})
+  local calls = 0
+  local rp = lo:result(1, {age = {2, N - 1}, reduce = function(b)
+    calls = calls + 1
+    return b + other
+  end})
+  local rw = tt:result(1, {age = {2, N - 1}})
+  local worst = 0
+  for i = 1, N do
+    for j = 1, N do
+      local x, y = rp.C:get(i, j), rw.C:get(i, j)
+      worst = math.max(worst, math.abs(x - y) / math.abs(y))
+    end
+    worst = math.max(worst, math.abs(rp.g2:get(i) - rw.g2:get(i)) /
+      math.abs(rw.g2:get(i)))
+  end
+  t.ok(calls == 1 and worst < 1e-12, "two-time from two parts' reduced sums "
+    .. "= the whole map and aged g2 (" .. worst .. ")")
+  t.errors(function() lo:result(1, {reduce = function() return array.zeros{3} end}) end,
+    "reduce must return", "two-time: a reduce of the wrong length")
+end
 t.errors(function() xpcs.twotime{partition = one, bins = {9}} end, "bin 9",
   "two-time: unknown bin")
 local tb = xpcs.twotime{partition = one, bins = {1}, downsample = 5, max_frames = 4}

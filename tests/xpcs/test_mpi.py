@@ -35,6 +35,9 @@ KEYS = ["/xpcs/multitau/normalized_g2", "/xpcs/multitau/normalized_g2_err",
         "/xpcs/temporal_mean/scattering_1d",
         "/xpcs/temporal_mean/scattering_1d_segments",
         "/xpcs/spatial_mean/intensity_vs_time"]
+TKEYS = ["/xpcs/twotime/correlation_map/c2_00001",
+         "/xpcs/twotime/normalized_g2",
+         "/xpcs/twotime/correlation_map/c2_00002"]
 WKEYS = ["/xpcs/multitau/normalized_g2_partial",
          "/xpcs/multitau/normalized_g2_partial_err"]
 
@@ -53,6 +56,7 @@ def mpirun(n, *args, timeout=300):
 
 def rel(a, b):
     """largest relative difference; inf when shapes or NaNs differ"""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or not np.array_equal(np.isnan(a), np.isnan(b)):
         return np.inf
     m = np.isfinite(b)
@@ -84,6 +88,48 @@ def case(d, name, raw, extra, keys, ranks=(1, 2, 3, 4)):
             continue
         w = compare(ref, out, keys)
         ok(w < 1e-12, f"{name}: mpirun -n {n} = one process ({w:.2g})")
+
+
+DARK_LUA = r"""
+local X = require "ionflow.xpcsio"
+local raw, out, darkfile = arg[1], arg[2], arg[3]
+local g = X.raw_geometry(raw)
+local qm = X.partitions(g, {q_bins = 3, phi_bins = 2})
+local f <close> = h5.open(darkfile)
+local res = X.correlate_ranks{raw = raw, dynamic = qm.dynamic,
+  static = qm.static, dark = f:read("/dark"), segments = 3,
+  twotime = {bins = {2}}, window = 250}
+if res and res.writer then X.write_result(out, res, {geometry = g, qmap = qm}) end
+"""
+
+
+def dark_case(d, raw):
+    """correlate_ranks with a dark image: mpirun -n 2..4 = one process"""
+    script = os.path.join(d, "dark.lua")
+    with open(script, "w") as f:
+        f.write(DARK_LUA)
+    dark = os.path.join(d, "dark.h5")
+    with h5py.File(dark, "w") as f:
+        f["/dark"] = np.random.default_rng(5).uniform(0, 0.4, (23, 30))
+    ref = os.path.join(d, "dark_1p.h5")
+    p = subprocess.run([EXE, script, raw, ref, dark], capture_output=True,
+                       text=True, env=ENV)
+    if not ok(p.returncode == 0, "dark image: single process", p.stderr):
+        return
+    with h5py.File(ref) as a, h5py.File(raw) as b, h5py.File(dark) as c:
+        img = b["/entry/data/data"][()].mean(axis=0) - c["/dark"][()]
+        got = a["/xpcs/temporal_mean/scattering_2d"][0]
+        m = np.isfinite(got)
+        ok(m.sum() > 300 and np.allclose(got[m], img[m], rtol=1e-6, atol=1e-6),
+           "dark image: the mean image is the frames' minus the dark")
+    for n in (2, 3, 4):
+        out = os.path.join(d, f"dark_{n}.h5")
+        r = mpirun(n, script, raw, out, dark)
+        if r.returncode != 0:
+            ok(False, f"dark image: mpirun -n {n}", r.stdout + r.stderr)
+            continue
+        w = compare(ref, out, KEYS + WKEYS + TKEYS[:2])
+        ok(w < 1e-12, f"dark image: mpirun -n {n} = one process ({w:.2g})")
 
 
 def main():
@@ -118,12 +164,26 @@ def main():
                      1e-3, (20.0, -3.0))
     case(d, "2 rows", thin, ["--q-bins", "3"], KEYS, ranks=(3, 4))
 
+    # two-time maps: each rank's pair and frame sums, reduced
+    case(d, "two-time", dense, ["--q-bins", "3", "--twotime", "1,3",
+                                "--downsample", "2"], KEYS + TKEYS)
+    case(d, "two-time, windows", dense, ["--q-bins", "3", "--twotime", "2",
+                                         "--window", "150"],
+         KEYS + WKEYS + TKEYS[:2], ranks=(2, 4))
+    # more ranks than rows, with windows and two-time maps: the ranks
+    # without rows take part in every reduction
+    case(d, "2 rows, two-time, windows", thin,
+         ["--q-bins", "3", "--twotime", "1,3", "--window", "100",
+          "--overlap", "30"], KEYS + WKEYS + TKEYS, ranks=(3, 4))
+    # a dark image (correlate_ranks from a script): each rank its rows
+    dark_case(d, dense)
     # what cannot be split is refused by every rank, and the job ends
-    r = mpirun(2, CORR, dense, "-o", os.path.join(d, "tt.h5"), "--q-bins",
-               "3", "--twotime", "1")
-    ok(r.returncode != 0 and "two-time" in r.stderr and
-       not os.path.exists(os.path.join(d, "tt.h5")),
-       "two-time maps across ranks are refused", r.stderr[-600:])
+    for opt in (["--normalize"], ["--reject", "4"]):
+        out = os.path.join(d, "norm.h5")
+        r = mpirun(2, CORR, dense, "-o", out, "--q-bins", "3", *opt)
+        ok(r.returncode != 0 and "whole detector" in r.stderr and
+           not os.path.exists(out),
+           f"{opt[0]} across ranks is refused, naming why", r.stderr[-600:])
     # a bad file: the job ends with its error
     bad = os.path.join(d, "bad.h5")
     with open(bad, "w") as f:
