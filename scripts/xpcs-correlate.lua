@@ -163,9 +163,14 @@ local ok, err = pcall(function()
     normalize = o.normalize, reject_sigma = num("reject"),
     frame_time = g.frame_time, twotime = twotime, detector = det}
   local cpu = os.clock() - t0
-  -- under mpirun the first rank with pixels writes the result
-  if not (res and res.writer) then return end
-  X.write_result(o.out, res, {geometry = g, qmap = qm, options = {
+  -- under mpirun the first rank with pixels writes the result, once
+  -- every rank has said that it finished (X.ranks_agree: a rank that
+  -- failed or was interrupted stops the write)
+  if not (res and res.writer) then
+    X.ranks_agree()
+    return
+  end
+  X.write_result(o.out, res, {geometry = g, qmap = qm, commit = X.ranks_agree, options = {
     raw = o.raw, format = g.format, metadata = g.metadata,
     dataset = g.format == "hdf5" and (o.dataset or X.RAW_DATASET) or nil,
     first = res.first,

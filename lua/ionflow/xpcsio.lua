@@ -670,6 +670,19 @@ function M.correlate_ranks(o)
   return res
 end
 
+-- every rank's word before a result of correlate_ranks is committed (all
+-- ranks call it, the writer from write_result's commit): an error when
+-- any rank failed its part or was interrupted (SIGTERM), so that the
+-- writer drops its temporary file instead of renaming it. One rank: an
+-- error only when this process was interrupted.
+function M.ranks_agree(ok)
+  local all, bad = mpi.agree(ok ~= false)
+  if not all then
+    error(string.format("rank %d of %d failed or was interrupted: no "
+      .. "result written", bad, mpi.size()), 0)
+  end
+end
+
 -- the windows' g2 as the viewer's normalized_g2_partial: n_windows x
 -- n_tau x n_bins on the delays of the whole run (a window's missing long
 -- delays NaN), its errors, and a label per window
@@ -735,7 +748,9 @@ end
 
 -- write a correlation result in the APS 8-ID-I layout read by
 -- pyXpcsViewer and written by boost_corr; meta: geometry, qmap ({dynamic,
--- static, mask}), options (a table of scalars/strings). Delays are in
+-- static, mask}), options (a table of scalars/strings), commit (called
+-- when all is written, before the file is renamed into place: an error
+-- there leaves no file; ranks_agree under MPI). Delays are in
 -- used frames: the viewer multiplies them by frame_time x stride_frame x
 -- avg_frame. What the layout has no place for goes to /ionflow/xpcs.
 function M.write_result(path, res, meta)
@@ -818,6 +833,7 @@ function M.write_result(path, res, meta)
       pixel_x_m = g.pixel_x, pixel_y_m = g.pixel_y,
       center_x = g.center_x, center_y = g.center_y})
   end
+  if meta.commit then meta.commit() end
   w:close()
 end
 

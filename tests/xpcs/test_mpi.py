@@ -132,6 +132,61 @@ def dark_case(d, raw):
         ok(w < 1e-12, f"dark image: mpirun -n {n} = one process ({w:.2g})")
 
 
+LATE_LUA = r"""
+local X = require "ionflow.xpcsio"
+local raw, out, how = arg[1], arg[2], arg[3]
+local g = X.raw_geometry(raw)
+local qm = X.partitions(g, {q_bins = 3})
+local res = X.correlate_ranks{raw = raw, dynamic = qm.dynamic,
+  static = qm.static}
+local ok = true
+if mpi.rank() == 1 and how == "kill" then
+  local pid = io.open("/proc/self/stat"):read("l"):match("^(%d+)")
+  sys.run({"kill", "-TERM", pid})
+elseif mpi.rank() == 1 and how == "fail" then
+  ok = false
+end
+if res and res.writer then
+  X.write_result(out, res, {geometry = g, qmap = qm,
+    commit = function() X.ranks_agree(ok) end})
+else
+  X.ranks_agree(ok)
+end
+"""
+
+
+def find_rank(p, rank, tag):
+    """the pid of rank `rank` of mpirun p whose command line holds tag"""
+    t0 = time.time()
+    key = f"OMPI_COMM_WORLD_RANK={rank}\0".encode()
+    while p.poll() is None and time.time() - t0 < 60:
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read()
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if key in env and tag.encode() in cmd and b"mpirun" not in cmd:
+                return int(pid)
+        time.sleep(0.01)
+    return None
+
+
+def finish(p):
+    """p's output, and whether it had to be killed after 120 s"""
+    try:
+        so, se = p.communicate(timeout=120)
+        return so, se, False
+    except subprocess.TimeoutExpired:
+        p.kill()
+        so, se = p.communicate()
+        return so, se, True
+
+
 def main():
     if not built() or shutil.which("mpirun") is None:
         ok(True, "MPI tests", skip="ionflow built without MPI (make MPI=1)"
@@ -192,49 +247,59 @@ def main():
     r = mpirun(3, CORR, bad, "-o", os.path.join(d, "bad_out.h5"), timeout=120)
     ok(r.returncode != 0 and "bad.h5" in r.stderr and time.time() - t0 < 60,
        "a bad file ends the job with its name", r.stderr[-600:])
-    # one rank killed while it works: the job ends, no result, no hang
+    # one rank killed while it works: the job ends, no result, no hang.
+    # The victim is stopped as soon as it appears (before or during its
+    # start-up, MPI_Init included, long before its sums), the SIGTERM
+    # waits while the other rank runs into the first reduction, then it
+    # goes on: whether it dies by the signal or stops cooperatively, the
+    # job must end with an error and without a result.
     big = os.path.join(d, "big.h5")
     apsraw.write_raw(big, rng.poisson(0.5, (20000, 32, 32)).astype(np.uint16),
                      1e-3, (16.0, 16.0))
-    out = os.path.join(d, "big_out.h5")
-    p = subprocess.Popen(["mpirun", "--oversubscribe", "--allow-run-as-root",
-                          "-n", "2", EXE, CORR, big, "-o", out, "--q-bins", "3"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=ENV)
-    victim, t0 = None, time.time()
-    while victim is None and p.poll() is None and time.time() - t0 < 60:
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = f.read()
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if b"OMPI_COMM_WORLD_RANK=1\0" in env and big.encode() in cmd:
-                victim = int(pid)
-        time.sleep(0.05)
-    if victim:
-        time.sleep(0.3)
-        os.kill(victim, signal.SIGTERM)
-    try:
-        so, se = p.communicate(timeout=120)
-        hung = False
-    except subprocess.TimeoutExpired:
-        p.kill()
-        so, se = p.communicate()
-        hung = True
-    ok(victim is not None and not hung and p.returncode != 0,
-       "a rank killed by SIGTERM ends the job with an error, no hang",
-       f"victim {victim} rc {p.returncode}\n{se[-600:]}")
-    # Whether a result appears depends on when the signal lands: on an idle
-    # machine this job is done in less than the 0.3 s before the kill, and
-    # a rank that handles SIGTERM cooperatively has then already given its
-    # sums. Known gap (issue 19): a collective check before the write.
-    ok(True, "# SKIP no result after a late SIGTERM: timing-dependent "
-       "(result %s)" % ("written" if os.path.exists(out) else "absent"))
+    for pause in (0.0, 0.4):
+        out = os.path.join(d, "big_out.h5")
+        p = subprocess.Popen(["mpirun", "--oversubscribe", "--allow-run-as-root",
+                              "-n", "2", EXE, CORR, big, "-o", out, "--q-bins",
+                              "3"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=ENV)
+        victim = find_rank(p, 1, big)
+        if victim:
+            time.sleep(pause)
+            os.kill(victim, signal.SIGSTOP)
+            os.kill(victim, signal.SIGTERM)
+            time.sleep(0.5)
+            try:    # (a SIGTERM it does not handle yet kills it stopped)
+                os.kill(victim, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        so, se, hung = finish(p)
+        ok(victim is not None and not hung and p.returncode != 0 and
+           not os.path.exists(out),
+           f"a rank given SIGTERM {pause:g} s after its start ends the job "
+           "with an error, no result, no hang",
+           f"victim {victim} rc {p.returncode}\n{se[-600:]}")
+    # late: a rank interrupted after it gave its sums, while rank 0 writes;
+    # or one that reports a failure of its own. The collective check before
+    # the rename (xpcsio.ranks_agree) keeps the result from being written.
+    script = os.path.join(d, "late.lua")
+    with open(script, "w") as f:
+        f.write(LATE_LUA)
+    for how, say in (("kill", "interrupted"),
+                     ("fail", "rank 1 of 3 failed or was interrupted")):
+        out = os.path.join(d, f"late_{how}.h5")
+        t0 = time.time()
+        r = mpirun(3, script, dense, out, how, timeout=120)
+        ok(r.returncode != 0 and say in r.stderr and not os.path.exists(out)
+           and not [n for n in os.listdir(d) if n.startswith(f"late_{how}.h5")]
+           and time.time() - t0 < 60,
+           f"a rank that {'is interrupted' if how == 'kill' else 'fails'} "
+           "after its sums: no result, no temporary file",
+           r.stdout[-300:] + r.stderr[-900:])
+    # the same script with every rank well: the result is written
+    out = os.path.join(d, "late_none.h5")
+    r = mpirun(3, script, dense, out, "none")
+    ok(r.returncode == 0 and os.path.exists(out),
+       "the same with every rank well writes the result", r.stderr[-600:])
 
     # the batch script: ranks share the files, results as one process's
     raws = os.path.join(d, "many")
