@@ -533,8 +533,8 @@ function M.correlate(o)
   local j = 0
   dopts.first, dopts.count, dopts.step = first, count, stride
   dopts.block, dopts.blocks = o.block or main:batch(), true
-  -- a part: HDF5 reads only its rows (a hyperslab); other formats give
-  -- whole frames, cut here
+  -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
+  -- modules in them; IMM gives whole frames, cut here
   dopts.rows = rows
   local nrows = rows and rows[2] - rows[1] + 1
   for _, block in detector.frames(o.raw, dopts) do

@@ -213,6 +213,10 @@ def main():
     case(d, "Rigaku 3M", base + ".bin.000",
          ["--nframes", "300", "--module", "8,16", "--gap", "2,3",
           "--q-bins", "4", "--phi-bins", "2"], KEYS)
+    case(d, "Rigaku 3M, two-time, windows", base + ".bin.000",
+         ["--nframes", "300", "--module", "8,16", "--gap", "2,3",
+          "--q-bins", "3", "--twotime", "1,2", "--window", "120"],
+         KEYS + WKEYS + TKEYS, ranks=(2, 3, 4))
     # fewer rows than ranks: some ranks hold nothing
     thin = os.path.join(d, "thin.h5")
     apsraw.write_raw(thin, rng.poisson(3.0, (300, 2, 40)).astype(np.uint16),
