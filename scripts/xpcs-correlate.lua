@@ -43,9 +43,9 @@ Memory does not grow with the number of frames. Prints a table of the
 bins (q, phi, pixels, g2 at the first delay). Under mpirun -n N (ionflow
 built with make MPI=1) the detector's rows are split between the ranks
 (HDF5: each reads its rows only, Rigaku 3M the modules in them) and one
-result is written, equal to one process's, two-time maps included; not
-with --normalize or --reject (they need each frame's mean over the whole
-detector). A rank that fails or is stopped ends the job with no result.
+result is written, equal to one process's, two-time maps, --normalize
+and --reject included. A rank that fails or is stopped ends the job with
+no result.
 
 Options (defaults in brackets):
   -o RESULT.h5          the result file (written atomically; never the input)

@@ -711,17 +711,57 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 		  arr_dtype_size(a->dtype);
 }
 
-/* c:push(frames [, first, count]) */
+/* c:push(frames [, first, count [, means]]): means (an f64 array, one
+** per frame of the stack) the whole detector's frame means, for a
+** correlator of a part (corr_push_means) */
 static int lxpcs_push(lua_State *L)
 {
 	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
 	lxpcs_stack f;
 	char err[ERR_LEN];
+	const double *mean = NULL;
+	arr *m;
+	lua_settop(L, 5);
 	lxpcs_getframes(L, "correlator:push", &f);
-	if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
-		      err) != 0)
+	if (!lua_isnil(L, 5)) {
+		size_t n = f.a->ndim == 3 ? f.a->shape[0] : 1,
+		       f0 = (size_t)luaL_optinteger(L, 3, 1) - 1;
+		m = larray_check(L, 5);
+		if (m->dtype != ARR_F64 || m->ndim != 1 || m->shape[0] != n ||
+		    m->strides[0] != 1)
+			return luaL_error(L, "correlator:push: means must be a "
+					  "contiguous f64 array of the %d "
+					  "frames' means", (int)n);
+		mean = (const double *)m->data + f0;
+	}
+	if (corr_push_means(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
+			    mean, err) != 0)
 		return lbind_error(L, "correlator:push", err);
 	lua_settop(L, 1);
+	return 1;
+}
+
+/* c:frame_sums(frames) -> f64 array: each frame's dark-subtracted sum
+** over the used pixels; c:pixels(): their number (corr_frame_sums) */
+static int lxpcs_frame_sums(lua_State *L)
+{
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lxpcs_stack f;
+	char err[ERR_LEN];
+	arr *out;
+	lua_settop(L, 2);
+	lxpcs_getframes(L, "correlator:frame_sums", &f);
+	out = larray_new_uninit(L, ARR_F64, 1, &f.count);
+	if (corr_frame_sums(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
+			    (double *)out->data, err) != 0)
+		return lbind_error(L, "correlator:frame_sums", err);
+	return 1;
+}
+
+static int lxpcs_pixels(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)corr_used_pixels(
+				lxpcs_checkcorr(L, 1)->c));
 	return 1;
 }
 
@@ -1188,6 +1228,7 @@ static const luaL_Reg lxpcs_part_meta[] = {
 
 static const luaL_Reg lxpcs_corr_methods[] = {
 	{"push", lxpcs_push}, {"push_async", lxpcs_push_async},
+	{"frame_sums", lxpcs_frame_sums}, {"pixels", lxpcs_pixels},
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},

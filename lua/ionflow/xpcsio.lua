@@ -467,18 +467,23 @@ end
 -- pixels x frames / downsample, plus 8 n^2 per bin for C). A part of the
 -- pixels (correlate_ranks): rows = {first, last} (1-based, inclusive) of
 -- every frame, reduce(array) -> its sum over the parts (c:result's and
--- the two-time maps'); the dark image is cut to the rows.
+-- the two-time maps'), share(array [, op]) -> its sum (or "min") over
+-- the parts, the same on every part (block lengths; with normalize or
+-- reject_sigma each frame's sum over the whole detector); empty = true:
+-- a part without pixels, which reads nothing but makes every call of
+-- reduce and share the others make, in the same order, and returns nil.
+-- The dark image is cut to the rows.
 function M.correlate(o)
   local dopts = M.detector_opts(o.detector, o.dataset)
-  local rows = o.rows
+  local rows, empty = o.rows, o.empty
+  -- (both scale or drop a frame by its mean over all used pixels, which
+  -- a part sees only through share)
+  if (rows or empty) and (o.normalize or o.reject_sigma) and not o.share then
+    error("xpcsio.correlate: a part of the rows cannot normalise or "
+      .. "reject frames without share (both need each frame's mean over "
+      .. "the whole detector)", 2)
+  end
   if rows then
-    -- (both scale or drop a frame by its mean over all used pixels,
-    -- which a part does not see)
-    if o.normalize or o.reject_sigma then
-      error("xpcsio.correlate: a part of the rows cannot normalise or "
-        .. "reject frames (both need each frame's mean over the whole "
-        .. "detector)", 2)
-    end
     local function part(p)
       return p and xpcs.partition{map = p.map:slice(1, rows[1], rows[2]):copy(),
         nbins = p.nbins}
@@ -511,6 +516,7 @@ function M.correlate(o)
     math.max(1, count // o.segments) or 0
   local spare = {}   -- finished windows' correlators, reset for the next
   local function new(n)
+    if empty then return nil end
     if n ~= count and #spare > 0 then return table.remove(spare) end
     return xpcs.correlator{dynamic = o.dynamic, static = o.static,
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
@@ -525,54 +531,91 @@ function M.correlate(o)
     error("xpcsio.correlate: window must be >= 2 and overlap < window", 2)
   end
   local active, windows = {}, {}
-  local tt = o.twotime and xpcs.twotime{partition = o.dynamic,
+  local tt = o.twotime and not empty and xpcs.twotime{partition = o.dynamic,
     bins = o.twotime.bins, downsample = o.twotime.downsample,
     max_frames = o.twotime.max_frames}
   -- blocks of the correlator's batch length: it then reads them where
-  -- HDF5 put them, with no copy (frames left waiting are copied)
-  local j = 0
-  dopts.first, dopts.count, dopts.step = first, count, stride
-  dopts.block, dopts.blocks = o.block or main:batch(), true
-  -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
-  -- modules in them; IMM gives whole frames, cut here
-  dopts.rows = rows
-  local nrows = rows and rows[2] - rows[1] + 1
-  for _, block in detector.frames(o.raw, dopts) do
-    local n = block.shape[1]
-    if rows and block.shape[2] ~= nrows then
-      block = block:slice(2, rows[1], rows[2]):copy()
+  -- HDF5 put them, with no copy (frames left waiting are copied); the
+  -- parts agree on one length (their windows end in the same blocks)
+  local block = o.block or (main and main:batch() or math.maxinteger)
+  if o.share then block = math.tointeger(o.share({block}, "min"):get(1)) end
+  -- the parts' frame means: each frame's sum over the whole detector
+  local means_of
+  if o.share and (o.normalize or o.reject_sigma) then
+    local npx = o.share({main and main:pixels() or 0}):get(1)
+    means_of = function(b, n)
+      return o.share(b and main:frame_sums(b) or array.zeros{n}) / npx
     end
-    main:push_async(block)
-    if tt then tt:push(block) end
+  end
+  local function result(c)
+    if c then return c:result(o.reduce) end
+    o.reduce(nil)   -- (an empty part: the two reductions of c:result)
+    o.reduce(nil)
+  end
+  local j = 0
+  local function take(b, n)
+    local means = means_of and means_of(b, n)
+    if main and means then
+      main:push(b, nil, nil, means)
+    elseif main then
+      main:push_async(b)
+    end
+    if tt then tt:push(b) end
     if W then
       for s = (j + step - 1) // step * step, j + n - 1, step do
         if s + W <= count then
           active[#active + 1] = {c = new(W), start = s, n = 0}
         end
       end
-      for k = #active, 1, -1 do
+      -- (in the order they started: every part reduces them so)
+      local k = 1
+      while k <= #active do
         local a = active[k]
         local from = math.max(a.start, j)
         local cnt = math.min(a.start + W, j + n) - from
         if cnt > 0 then
-          a.c:push(block, from - j + 1, cnt)
+          if a.c then a.c:push(b, from - j + 1, cnt, means) end
           a.n = a.n + cnt
         end
         if a.n == W then
-          local r = a.c:result(o.reduce)
-          -- (reused: a new correlator's state would be faulted in again)
-          spare[#spare + 1] = a.c:reset()
-          windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
-            first = first + a.start * stride,
-            last = first + (a.start + W - 1) * stride}
+          local r = result(a.c)
+          if r then
+            -- (reused: a new correlator's state would be faulted in again)
+            spare[#spare + 1] = a.c:reset()
+            windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err,
+              tau = r.tau, first = first + a.start * stride,
+              last = first + (a.start + W - 1) * stride}
+          end
           table.remove(active, k)
+        else
+          k = k + 1
         end
       end
     end
     if o.on_frame then for i = j + 1, j + n do o.on_frame(i) end end
     j = j + n
   end
-  local res = main:result(o.reduce)
+  if empty then
+    while j < count do take(nil, math.min(block, count - j)) end
+  else
+    dopts.first, dopts.count, dopts.step = first, count, stride
+    dopts.block, dopts.blocks = block, true
+    -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
+    -- modules in them; IMM gives whole frames, cut here
+    dopts.rows = rows
+    local nrows = rows and rows[2] - rows[1] + 1
+    for _, b in detector.frames(o.raw, dopts) do
+      if rows and b.shape[2] ~= nrows then
+        b = b:slice(2, rows[1], rows[2]):copy()
+      end
+      take(b, b.shape[1])
+    end
+  end
+  local res = result(main)
+  if empty then
+    for _ = 1, o.twotime and #o.twotime.bins or 0 do o.reduce(nil) end
+    return nil
+  end
   main:close()
   for _, c in ipairs(spare) do c:close() end
   table.sort(windows, function(a, b) return a.first < b.first end)
@@ -594,38 +637,14 @@ function M.correlate(o)
   return res
 end
 
--- the calls of reduce a correlate(o) over `count` frames makes: two for
--- the run and for each window, one per two-time bin
-local function reduce_calls(o, count)
-  local n = 2
-  local W = o.window
-  if W then
-    local step = W - (o.overlap or 0)
-    if W >= 2 and step >= 1 and count >= W then
-      n = n + 2 * ((count - W) // step + 1)
-    end
-  end
-  return n + (o.twotime and #o.twotime.bins or 0)
-end
-
--- the frames correlate(o) uses (what a rank without pixels needs to
--- know to take part in every reduction)
-local function used_frames(o)
-  local info = detector.info(o.raw, M.detector_opts(o.detector, o.dataset))
-  local total = info.frames or 0
-  local first, last = o.first or 1, o.last or total
-  local stride = o.stride or 1
-  if last < first then return 0 end
-  return (last - first) // stride + 1
-end
-
 -- correlate(o) with the detector's rows split between the MPI ranks
 -- (blocks of ceil(R/n) rows in rank order; a rank with none, or with no
 -- used pixel in them, adds zeros), the sums reduced over the ranks
--- (g2 and its errors, I(q), frame means, windows, two-time maps): every
--- rank with pixels returns the result of the whole detector, equal to
--- one process's up to the order of the additions, with writer = true on
--- the first of them. One rank: correlate.
+-- (g2 and its errors, I(q), frame means, windows, two-time maps; with
+-- normalize or reject_sigma each frame's sum first): every rank with
+-- pixels returns the result of the whole detector, equal to one
+-- process's up to the order of the additions, with writer = true on the
+-- first of them. One rank: correlate.
 function M.correlate_ranks(o)
   local size, rank = mpi.size(), mpi.rank()
   if size == 1 then
@@ -649,13 +668,14 @@ function M.correlate_ranks(o)
     end
     return mpi.allreduce(buf or array.zeros{n}, "sum")
   end
-  local res
-  if used then
-    local p = setmetatable({rows = {r0, r1}, reduce = reduce}, {__index = o})
-    res = M.correlate(p)
-  else
-    for _ = 1, reduce_calls(o, used_frames(o)) do reduce(nil) end
+  -- what decides what a rank does (a block length, a frame's mean to
+  -- reject it by): rank 0's copy, so that no rank decides otherwise
+  local function share(x, op)
+    return mpi.bcast(mpi.allreduce(x, op or "sum"))
   end
+  local p = setmetatable({rows = used and {r0, r1} or nil, empty = not used,
+    reduce = reduce, share = share}, {__index = o})
+  local res = M.correlate(p)
   -- the image: every rank's rows (NaN where none of its pixels is used)
   local img = array.zeros{R, C}
   if r1 >= r0 then

@@ -97,14 +97,15 @@ local g = X.raw_geometry(raw)
 local qm = X.partitions(g, {q_bins = 3, phi_bins = 2})
 local f <close> = h5.open(darkfile)
 local res = X.correlate_ranks{raw = raw, dynamic = qm.dynamic,
-  static = qm.static, dark = f:read("/dark"), segments = 3,
+  static = qm.static, dark = f:read("/dark"), segments = 3, normalize = true,
   twotime = {bins = {2}}, window = 250}
 if res and res.writer then X.write_result(out, res, {geometry = g, qmap = qm}) end
 """
 
 
 def dark_case(d, raw):
-    """correlate_ranks with a dark image: mpirun -n 2..4 = one process"""
+    """correlate_ranks with a dark image (and normalisation): mpirun -n
+    2..4 = one process"""
     script = os.path.join(d, "dark.lua")
     with open(script, "w") as f:
         f.write(DARK_LUA)
@@ -236,13 +237,20 @@ def main():
           "--overlap", "30"], KEYS + WKEYS + TKEYS, ranks=(3, 4))
     # a dark image (correlate_ranks from a script): each rank its rows
     dark_case(d, dense)
-    # what cannot be split is refused by every rank, and the job ends
-    for opt in (["--normalize"], ["--reject", "4"]):
-        out = os.path.join(d, "norm.h5")
-        r = mpirun(2, CORR, dense, "-o", out, "--q-bins", "3", *opt)
-        ok(r.returncode != 0 and "whole detector" in r.stderr and
-           not os.path.exists(out),
-           f"{opt[0]} across ranks is refused, naming why", r.stderr[-600:])
+    # per-frame normalisation and rejection: by each frame's sum over the
+    # whole detector (shared before the frame is correlated); some of the
+    # 600 frames are rejected at 2.5 sigma
+    rkeys = KEYS + WKEYS + ["/ionflow/xpcs/rejected_frames",
+                            "/ionflow/xpcs/frame_index"]
+    case(d, "normalise, reject, windows", dense,
+         ["--q-bins", "4", "--normalize", "--reject", "2.5", "--window",
+          "200"], rkeys)
+    with h5py.File(os.path.join(d, "normalise, reject, windows_1p.h5")) as f:
+        nrej = len(f["/ionflow/xpcs/rejected_frames"][()])
+    ok(nrej > 3, f"... with frames rejected ({nrej})")
+    case(d, "2 rows, normalise, reject", thin,
+         ["--q-bins", "3", "--normalize", "--reject", "2", "--window", "90",
+          "--twotime", "2"], rkeys + TKEYS[:2], ranks=(3, 4))
     # a bad file: the job ends with its error
     bad = os.path.join(d, "bad.h5")
     with open(bad, "w") as f:
