@@ -644,7 +644,9 @@ end
 -- normalize or reject_sigma each frame's sum first): every rank with
 -- pixels returns the result of the whole detector, equal to one
 -- process's up to the order of the additions, with writer = true on the
--- first of them. One rank: correlate.
+-- first of them, reduced_bytes and reduce_seconds (what this rank handed
+-- to MPI's reductions, and the time it spent in them, waiting for the
+-- slowest rank included). One rank: correlate.
 function M.correlate_ranks(o)
   local size, rank = mpi.size(), mpi.rank()
   if size == 1 then
@@ -659,19 +661,30 @@ function M.correlate_ranks(o)
   local per = (R + size - 1) // size
   local r0, r1 = rank * per + 1, math.min((rank + 1) * per, R)
   local used = r1 >= r0 and o.dynamic.map:slice(1, r0, r1):sum() > 0
+  -- bytes this rank hands to the reductions, seconds it spends in them
+  -- (waiting for the slowest rank included)
+  local reduced, waited = 0, 0
   -- every rank's sums have one length (a rank without pixels gives 0)
   local function reduce(buf)
+    local t0 = sys.time()
     local n = math.tointeger(mpi.allreduce({buf and #buf or 0}, "max"):get(1))
+    reduced = reduced + 8 * (n + 1)
     if buf and #buf ~= n then
       error(string.format("xpcsio.correlate_ranks: rank %d has %d sums, "
         .. "another rank %d", rank, #buf, n))
     end
-    return mpi.allreduce(buf or array.zeros{n}, "sum")
+    local r = mpi.allreduce(buf or array.zeros{n}, "sum")
+    waited = waited + sys.time() - t0
+    return r
   end
   -- what decides what a rank does (a block length, a frame's mean to
   -- reject it by): rank 0's copy, so that no rank decides otherwise
   local function share(x, op)
-    return mpi.bcast(mpi.allreduce(x, op or "sum"))
+    local t0 = sys.time()
+    reduced = reduced + 8 * #x
+    local r = mpi.bcast(mpi.allreduce(x, op or "sum"))
+    waited = waited + sys.time() - t0
+    return r
   end
   local p = setmetatable({rows = used and {r0, r1} or nil, empty = not used,
     reduce = reduce, share = share}, {__index = o})
@@ -681,11 +694,14 @@ function M.correlate_ranks(o)
   if r1 >= r0 then
     img:slice(1, r0, r1):assign(used and res.image or array.full({r1 - r0 + 1, C}, 0 / 0))
   end
+  local t0 = sys.time()
   img = mpi.allreduce(img, "sum")
   local first = mpi.allreduce({used and rank or size}, "min"):get(1)
+  reduced = reduced + 8 * (R * C + 1)
   if res then
     res.image = img
     res.writer = first == rank
+    res.reduced_bytes, res.reduce_seconds = reduced, waited + sys.time() - t0
   end
   return res
 end
