@@ -554,6 +554,16 @@ function M.correlate(o)
   end
   local j = 0
   local function take(b, n)
+    -- (the reader's blocks may follow the file's chunks: every part
+    -- learns the length, an empty one from the others)
+    if means_of then
+      local m = math.tointeger(o.share({n}, "max"):get(1))
+      if b and m ~= n then
+        error(string.format("xpcsio.correlate: %s: parts read blocks of "
+          .. "%d and %d frames", o.raw, n, m), 0)
+      end
+      n = m
+    end
     local means = means_of and means_of(b, n)
     if main and means then
       main:push(b, nil, nil, means)
@@ -596,7 +606,7 @@ function M.correlate(o)
     j = j + n
   end
   if empty then
-    while j < count do take(nil, math.min(block, count - j)) end
+    while j < count do take(nil, means_of and 0 or math.min(block, count - j)) end
   else
     dopts.first, dopts.count, dopts.step = first, count, stride
     dopts.block, dopts.blocks = block, true

@@ -248,7 +248,16 @@ def main():
     with h5py.File(os.path.join(d, "normalise, reject, windows_1p.h5")) as f:
         nrej = len(f["/ionflow/xpcs/rejected_frames"][()])
     ok(nrej > 3, f"... with frames rejected ({nrej})")
-    case(d, "2 rows, normalise, reject", thin,
+    # (chunks of 77 frames, which the reader's blocks follow: a rank
+    # without rows learns each block's length from the others)
+    thinc = os.path.join(d, "thin_chunked.h5")
+    shutil.copy(thin, thinc)
+    with h5py.File(thinc, "a") as f:
+        fr = f["/entry/data/data"][()]
+        del f["/entry/data/data"]
+        f.create_dataset("/entry/data/data", data=fr, chunks=(77, 2, 40),
+                         compression="gzip")
+    case(d, "2 rows, chunked, normalise, reject", thinc,
          ["--q-bins", "3", "--normalize", "--reject", "2", "--window", "90",
           "--twotime", "2"], rkeys + TKEYS[:2], ranks=(3, 4))
     # a bad file: the job ends with its error
