@@ -508,8 +508,9 @@ function M.correlate(o)
   -- a range past the end is an error, not clamped: a run asked for
   -- 100000 frames must not be analysed on 200 without a word
   if first < 1 or last < first or last > total then
-    error(string.format("xpcsio.correlate: %s: %s: frames %d..%d asked, " ..
-      "the file has 1..%d", o.raw, ds, first, last, total), 2)
+    error(string.format("xpcsio.correlate: %s: frames %d..%d asked, " ..
+      "the file has 1..%d", info.dataset and o.raw .. ":" .. info.dataset
+      or o.raw, first, last, total), 2)
   end
   local count = (last - first) // stride + 1
   local seg = o.segments and o.segments > 0 and
