@@ -42,8 +42,10 @@ NAME.bin.000 (with its five sibling modules) or APS IMM, dense or sparse.
 Memory does not grow with the number of frames. Prints a table of the
 bins (q, phi, pixels, g2 at the first delay). Under mpirun -n N (ionflow
 built with make MPI=1) the detector's rows are split between the ranks
-(HDF5: each reads its rows only) and one result is written, equal to one
-process's; not with --twotime, --normalize or --reject.
+(HDF5: each reads its rows only, Rigaku 3M the modules in them) and one
+result is written, equal to one process's, two-time maps, --normalize
+and --reject included. A rank that fails or is stopped ends the job with
+no result.
 
 Options (defaults in brackets):
   -o RESULT.h5          the result file (written atomically; never the input)
@@ -162,9 +164,14 @@ local ok, err = pcall(function()
     normalize = o.normalize, reject_sigma = num("reject"),
     frame_time = g.frame_time, twotime = twotime, detector = det}
   local cpu = os.clock() - t0
-  -- under mpirun the first rank with pixels writes the result
-  if not (res and res.writer) then return end
-  X.write_result(o.out, res, {geometry = g, qmap = qm, options = {
+  -- under mpirun the first rank with pixels writes the result, once
+  -- every rank has said that it finished (X.ranks_agree: a rank that
+  -- failed or was interrupted stops the write)
+  if not (res and res.writer) then
+    X.ranks_agree()
+    return
+  end
+  X.write_result(o.out, res, {geometry = g, qmap = qm, commit = X.ranks_agree, options = {
     raw = o.raw, format = g.format, metadata = g.metadata,
     dataset = g.format == "hdf5" and (o.dataset or X.RAW_DATASET) or nil,
     first = res.first,

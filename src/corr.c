@@ -125,6 +125,7 @@ struct corr {
 	size_t nstaged;		/* the first nstaged of them are in stage */
 	const void *bfr[CORR_T];
 	size_t bidx[CORR_T];
+	double bmean[CORR_T];	/* the caller's mean of each, NaN: none */
 	size_t seen, accepted;
 	double *ivt;		/* per accepted frame: mean intensity */
 	size_t *fidx;		/* per accepted frame: stream index */
@@ -1106,9 +1107,11 @@ void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
 				__builtin_prefetch(nx + o);
 			__builtin_prefetch(nx + span - 1);
 		}
+		/* (normalising takes the img branch, which subtracts dk:
+		** c->dark holds zeros there when there is no dark) */
 		corr_convert(fr[r], dt, c->pix + b, nv, c->contig[t],
-			     c->has_dark ? c->dark + b : NULL, scale[r],
-			     c->img ? c->img + b : NULL, nw + r * P);
+			     c->has_dark || c->img ? c->dark + b : NULL,
+			     scale[r], c->img ? c->img + b : NULL, nw + r * P);
 		if (nv < P)
 			memset(nw + r * P + nv, 0, (P - nv) * sizeof *nw);
 		/* (used only when not normalising, i.e. scale 1) */
@@ -1461,6 +1464,11 @@ static int corr_batch(corr *c, const void **fr, size_t *idx,
 			num_threads(corr_team(c, (double)nb * (double)c->npx))
 		for (size_t r = 0; r < nb; r++) {
 			size_t bad;
+			if (!isnan(c->bmean[r])) {	/* (fr is c->bfr) */
+				mean[r] = c->bmean[r];
+				sums[r] = mean[r] * (double)c->npx;
+				continue;
+			}
 			sums[r] = corr_frame_sum(c, fr[r], dt, &bad);
 			mean[r] = sums[r] / (double)c->npx;
 		}
@@ -1573,6 +1581,33 @@ static int corr_stage(corr *c, size_t fsz, char *err)
 int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 	      size_t rows, size_t cols, char *err)
 {
+	return corr_push_means(c, frames, dt, n, rows, cols, NULL, err);
+}
+
+int corr_frame_sums(const corr *c, const void *frames, arr_dtype dt,
+		    size_t n, size_t rows, size_t cols, double *sum,
+		    char *err)
+{
+	size_t fsz = c->npix * corr_dtype_size(dt), bad;
+	if (rows != c->rows || cols != c->cols)
+		return err_set(err, "corr: frames are %zux%zu but the partition "
+			       "is %zux%zu", rows, cols, c->rows, c->cols);
+	if ((int)dt < 0 || dt >= ARR_NTYPES)
+		return err_set(err, "corr: unsupported frame dtype");
+	for (size_t f = 0; f < n; f++)
+		sum[f] = corr_frame_sum(c, (const char *)frames + f * fsz, dt,
+					&bad);
+	return 0;
+}
+
+size_t corr_used_pixels(const corr *c)
+{
+	return c->npx;
+}
+
+int corr_push_means(corr *c, const void *frames, arr_dtype dt, size_t n,
+		    size_t rows, size_t cols, const double *mean, char *err)
+{
 	const char *base = frames;
 	size_t fsz;
 	if (rows != c->rows || cols != c->cols)
@@ -1595,6 +1630,7 @@ int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 	for (size_t f = 0; f < n; f++) {
 		if (corr_use(c, c->seen + f)) {
 			c->bfr[c->nb] = base + f * fsz;
+			c->bmean[c->nb] = mean ? mean[f] : NAN;
 			c->bidx[c->nb++] = c->seen + f;
 		}
 		if (c->nb == c->T && corr_flush(c, err)) {

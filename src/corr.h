@@ -148,6 +148,22 @@ int corr_new(corr **out, const qmap *dyn, const qmap *stat,
 ** batches already run are kept and the rest of the call is dropped. */
 int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 	      size_t rows, size_t cols, char *err);
+/* A correlator that holds a part of the detector (an MPI rank's rows)
+** normalises and rejects frames by the whole detector's frame means, as
+** one correlator over all pixels does, when they are given:
+**   corr_frame_sums(c, frames, dt, n, rows, cols, sum, err);
+**       -- sum[f]: frame f's dark-subtracted sum over this part's used
+**          pixels (corr_used_pixels of them)
+**   ... sums and used pixels added over the parts: mean = sum / pixels ...
+**   corr_push_means(c, frames, dt, n, rows, cols, mean, err);
+** mean[f] for every frame of the push (NULL: corr_push, the part's own
+** means). */
+int corr_frame_sums(const corr *c, const void *frames, arr_dtype dt,
+		    size_t n, size_t rows, size_t cols, double *sum,
+		    char *err);
+size_t corr_used_pixels(const corr *c);
+int corr_push_means(corr *c, const void *frames, arr_dtype dt, size_t n,
+		    size_t rows, size_t cols, const double *mean, char *err);
 /* the result so far (may be called repeatedly); needs >= 2 frames */
 int corr_result(corr *c, corr_res *r, char *err);
 void corr_res_free(corr_res *r);
@@ -167,7 +183,8 @@ void corr_res_free(corr_res *r);
 ** step 2's the squared residuals about each bin's weighted mean, which
 ** needs the summed step 1. r's image is this part's (NaN elsewhere);
 ** frame_index, rejected as this part saw them (normalisation and
-** rejection see only the part's pixels: do not split with them).
+** rejection see only the part's pixels unless the whole detector's frame
+** means are given: corr_push_means).
 ** corr_result is the same three steps with nothing added. */
 typedef struct corr_sums corr_sums;
 int corr_sums_new(corr *c, corr_sums **S, char *err);

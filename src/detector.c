@@ -39,7 +39,16 @@ struct det_stream {
 	size_t ev_n, ev_cap, ev_max;
 	int ev_mod;			/* module being read */
 	int ev_over;			/* more events than pixels */
+	size_t row0, nrows;		/* Rigaku: the rows streamed (nrows
+					   0: all); events and frames are
+					   those rows' */
 };
+
+/* the rows of the frames and events a stream gives */
+static size_t det_rows(const det_stream *s)
+{
+	return s->nrows ? s->nrows : s->info.rows;
+}
 
 void det_opts_init(det_opts *o)
 {
@@ -254,6 +263,16 @@ static int det_open_rigaku(det_stream *s, const det_opts *o, int three,
 	}
 	s->info.sparse = 1;
 	s->info.dtype = ARR_U16;
+	/* a part of the rows (an MPI rank's): only the modules that show in
+	** them are read, and only their pixels in them kept */
+	if (o->nrows > 0) {
+		if (o->row0 + o->nrows > s->info.rows)
+			return err_set(err, "%s: rows %zu..%zu of %zu", s->path,
+				       o->row0 + 1, o->row0 + o->nrows,
+				       s->info.rows);
+		s->row0 = o->row0;
+		s->nrows = o->nrows;
+	}
 	return det_rigaku_frames(s, o, err);
 }
 
@@ -298,13 +317,13 @@ static int det_select(det_stream *s, const det_opts *o, char *err)
 	}
 	s->first = o->first;
 	s->step = o->step;
-	fbytes = s->info.rows * s->info.cols * arr_dtype_size(s->info.dtype);
+	fbytes = det_rows(s) * s->info.cols * arr_dtype_size(s->info.dtype);
 	s->block = o->block ? o->block : DET_BLOCK_BYTES / fbytes;
 	if (s->block == 0)
 		s->block = 1;
 	if (s->block > s->count && s->count > 0)
 		s->block = s->count;
-	s->ev_max = s->info.rows * s->info.cols;
+	s->ev_max = det_rows(s) * s->info.cols;
 	return 0;
 }
 
@@ -404,6 +423,14 @@ static void det_emit(void *ud, uint32_t pixel, uint16_t count)
 {
 	det_stream *s = ud;
 	uint32_t p = pixel;
+	if (s->mod != NULL) {	/* module pixel to assembled pixel */
+		const rig_module *m = &s->mod[s->ev_mod];
+		size_t r = s->r0[s->ev_mod] + pixel / m->cols,
+		       c = s->c0[s->ev_mod] + pixel % m->cols;
+		if (s->nrows && (r < s->row0 || r >= s->row0 + s->nrows))
+			return;		/* not in the rows streamed */
+		p = (uint32_t)((r - s->row0) * s->info.cols + c);
+	}
 	if (s->ev_n == s->ev_cap) {
 		size_t cap = s->ev_cap ? 2 * s->ev_cap : 4096;
 		uint32_t *np;
@@ -425,12 +452,6 @@ static void det_emit(void *ud, uint32_t pixel, uint16_t count)
 		s->ev_cnt = nc;
 		s->ev_cap = cap;
 	}
-	if (s->mod != NULL) {	/* module pixel to assembled pixel */
-		const rig_module *m = &s->mod[s->ev_mod];
-		size_t r = pixel / m->cols, c = pixel % m->cols;
-		p = (uint32_t)((s->r0[s->ev_mod] + r) * s->info.cols +
-			       s->c0[s->ev_mod] + c);
-	}
 	s->ev_pix[s->ev_n] = p;
 	s->ev_cnt[s->ev_n] = count;
 	s->ev_n++;
@@ -447,6 +468,10 @@ static int det_events_of(det_stream *s, size_t f, char *err)
 			return -1;
 	} else {
 		for (m = 0; m < s->nmod; m++) {
+			/* (a module outside the rows streamed is not read) */
+			if (s->nrows && (s->r0[m] >= s->row0 + s->nrows ||
+					 s->r0[m] + s->mod[m].rows <= s->row0))
+				continue;
 			s->ev_mod = m;
 			if (rig_frame(&s->mod[m], f, det_emit, s, err) != 0)
 				return -1;
@@ -509,7 +534,7 @@ static int det_buffer(det_stream *s, size_t *allocated, char *err)
 	s->spare = s->blk;
 	memset(&s->blk, 0, sizeof s->blk);
 	shape[0] = s->block;
-	shape[1] = s->info.rows;
+	shape[1] = det_rows(s);
 	shape[2] = s->info.cols;
 	if (arr_alloc_uninit(&s->blk, ARR_U16, 3, shape, err) != 0)
 		return err_prefix(err, "%s", s->path);
@@ -520,7 +545,7 @@ static int det_buffer(det_stream *s, size_t *allocated, char *err)
 /* frame f of the file into out (rows x cols uint16) */
 static int det_dense(det_stream *s, size_t f, uint16_t *out, char *err)
 {
-	size_t k, npix = s->info.rows * s->info.cols;
+	size_t k, npix = det_rows(s) * s->info.cols;
 	if (s->has_imm && !s->imm.sparse)
 		return imm_frame(&s->imm, f, out, NULL, NULL, err);
 	if (det_events_of(s, f, err) != 0)
@@ -535,7 +560,7 @@ static int det_dense(det_stream *s, size_t f, uint16_t *out, char *err)
 static int det_fill(det_stream *s, size_t *allocated, char *err)
 {
 	size_t n = s->count - s->next, k;
-	size_t npix = s->info.rows * s->info.cols;
+	size_t npix = det_rows(s) * s->info.cols;
 	if (intr_pending())
 		return err_set(err, "%s: interrupted", s->path);
 	if (n > s->block)

@@ -52,8 +52,11 @@ typedef struct det_opts {
 				   5 0 4 1 3 2 */
 	size_t first, count, step;	/* 0-based; count DET_ALL: to the end */
 	size_t block;		/* frames per block, 0: about 8 MiB */
-	size_t row0, nrows;	/* HDF5: only these rows of every frame are
-				   read (nrows 0: all); others ignore it */
+	size_t row0, nrows;	/* only these rows of every frame (nrows 0:
+				   all): HDF5 reads their hyperslab, Rigaku
+				   the modules that show in them (frames and
+				   events are then nrows x cols); IMM
+				   ignores it */
 } det_opts;
 
 typedef struct det_info {

@@ -6,6 +6,7 @@
 **   mpi.barrier()
 **   mpi.allreduce(x, "sum")         -- a new f64 array; "max", "min"
 **   v = mpi.bcast(v)                -- rank 0's number, string or array
+**   ok, bad = mpi.agree([ok])       -- every rank ok and not interrupted?
 **   mpi.finalize()                  -- all together; then exits are own
 **
 ** Once MPI runs with more than one rank, os.exit with a failure status
@@ -18,6 +19,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "intr.h"
 #include "larray.h"
 #include "lbind.h"
 #include "mpicore.h"
@@ -92,6 +94,24 @@ static int lmpi_allreduce(lua_State *L)
 			      (mpicore_op)op, err))
 		return lbind_error(L, "mpi.allreduce", err);
 	return 1;
+}
+
+/* mpi.agree([ok]) -> true, or false and the lowest rank that passed a
+** false ok or had a pending interrupt (SIGTERM, Ctrl-C): every rank
+** learns that a result must not be committed */
+static int lmpi_agree(lua_State *L)
+{
+	char err[ERR_LEN];
+	int ok = lua_isnone(L, 1) || lua_toboolean(L, 1), bad, all;
+	lmpi_start(L);
+	all = mpicore_agree(ok && !intr_pending(), &bad, err);
+	if (all < 0)
+		return lbind_error(L, NULL, err);
+	lua_pushboolean(L, all);
+	if (all)
+		return 1;
+	lua_pushinteger(L, bad);
+	return 2;
 }
 
 /* what mpi.bcast sends first: the kind of value and its size */
@@ -195,6 +215,7 @@ static const luaL_Reg lmpi_funcs[] = {
 	{"barrier", lmpi_barrier},
 	{"allreduce", lmpi_allreduce},
 	{"bcast", lmpi_bcast},
+	{"agree", lmpi_agree},
 	{"built", lmpi_built},
 	{"finalize", lmpi_finalize},
 	{NULL, NULL}

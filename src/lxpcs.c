@@ -711,17 +711,57 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 		  arr_dtype_size(a->dtype);
 }
 
-/* c:push(frames [, first, count]) */
+/* c:push(frames [, first, count [, means]]): means (an f64 array, one
+** per frame of the stack) the whole detector's frame means, for a
+** correlator of a part (corr_push_means) */
 static int lxpcs_push(lua_State *L)
 {
 	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
 	lxpcs_stack f;
 	char err[ERR_LEN];
+	const double *mean = NULL;
+	arr *m;
+	lua_settop(L, 5);
 	lxpcs_getframes(L, "correlator:push", &f);
-	if (corr_push(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
-		      err) != 0)
+	if (!lua_isnil(L, 5)) {
+		size_t n = f.a->ndim == 3 ? f.a->shape[0] : 1,
+		       f0 = (size_t)luaL_optinteger(L, 3, 1) - 1;
+		m = larray_check(L, 5);
+		if (m->dtype != ARR_F64 || m->ndim != 1 || m->shape[0] != n ||
+		    m->strides[0] != 1)
+			return luaL_error(L, "correlator:push: means must be a "
+					  "contiguous f64 array of the %d "
+					  "frames' means", (int)n);
+		mean = (const double *)m->data + f0;
+	}
+	if (corr_push_means(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
+			    mean, err) != 0)
 		return lbind_error(L, "correlator:push", err);
 	lua_settop(L, 1);
+	return 1;
+}
+
+/* c:frame_sums(frames) -> f64 array: each frame's dark-subtracted sum
+** over the used pixels; c:pixels(): their number (corr_frame_sums) */
+static int lxpcs_frame_sums(lua_State *L)
+{
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lxpcs_stack f;
+	char err[ERR_LEN];
+	arr *out;
+	lua_settop(L, 2);
+	lxpcs_getframes(L, "correlator:frame_sums", &f);
+	out = larray_new_uninit(L, ARR_F64, 1, &f.count);
+	if (corr_frame_sums(u->c, f.data, f.dtype, f.count, f.rows, f.cols,
+			    (double *)out->data, err) != 0)
+		return lbind_error(L, "correlator:frame_sums", err);
+	return 1;
+}
+
+static int lxpcs_pixels(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)corr_used_pixels(
+				lxpcs_checkcorr(L, 1)->c));
 	return 1;
 }
 
@@ -1014,8 +1054,38 @@ static int lxpcs_tt_push(lua_State *L)
 	return 1;
 }
 
-/* t:result(k [, {age={first, last}}]) -> {C=n x n, g2=n, tau=n} for the
-** k-th chosen bin; tau in (downsampled) frames from 0, ages 1-based */
+/* the two-time sums of the k-th bin through reduce(array) -> their sum
+** over every part (fn: its stack index): S (n x n), s (n) and the pixel
+** count in one f64 array; leaves the summed array on the stack and
+** points *S, *s, *np into it */
+static void lxpcs_tt_reduced(lua_State *L, lxpcs_tt *u, size_t k, int fn,
+			     double **S, double **s, double *np)
+{
+	size_t n = twotime_frames(u->t), len = n * n + n + 1;
+	arr *a = larray_new_uninit(L, ARR_F64, 1, &len), *got;
+	double *b = (double *)a->data;
+	char err[ERR_LEN];
+	if (twotime_sums(u->t, k, b, b + n * n, b + n * n + n, err) != 0)
+		lbind_error(L, "twotime:result", err);
+	lua_pushvalue(L, fn);
+	lua_insert(L, -2);
+	lua_call(L, 1, 1);
+	got = larray_test(L, -1);
+	if (got == NULL || got->ndim != 1 || got->shape[0] != len ||
+	    got->dtype != ARR_F64 || got->strides[0] != 1)
+		luaL_error(L, "twotime:result: reduce must return a contiguous "
+			   "f64 array of %d sums", (int)len);
+	b = (double *)got->data;
+	*S = b;
+	*s = b + n * n;
+	*np = b[n * n + n];
+}
+
+/* t:result(k [, {age={first, last}, reduce=fn}]) -> {C=n x n, g2=n,
+** tau=n} for the k-th chosen bin; tau in (downsampled) frames from 0,
+** ages 1-based. With reduce (two-time correlators on parts of the
+** pixels, MPI ranks), the sums pass through reduce(array) -> their sum
+** over every part before the normalisation */
 static int lxpcs_tt_result(lua_State *L)
 {
 	lxpcs_tt *u = lxpcs_checktt(L, 1);
@@ -1023,9 +1093,11 @@ static int lxpcs_tt_result(lua_State *L)
 	size_t n = twotime_frames(u->t), sh[2] = {n, n}, a0 = 0, a1 = 0;
 	arr *C, *g2, *tau;
 	char err[ERR_LEN];
+	int fn = 0;
 	if (k < 1 || (size_t)k > u->nsel)
 		return luaL_error(L, "twotime:result: bin index %d not in "
 				  "1..%d", (int)k, (int)u->nsel);
+	lua_settop(L, 3);
 	if (lua_istable(L, 3) && lua_getfield(L, 3, "age") == LUA_TTABLE) {
 		lua_rawgeti(L, -1, 1);
 		lua_rawgeti(L, -2, 2);
@@ -1034,6 +1106,11 @@ static int lxpcs_tt_result(lua_State *L)
 		lua_pop(L, 3);
 		if (a1 == 0)
 			return luaL_error(L, "twotime:result: empty age window");
+	}
+	lua_settop(L, 3);
+	if (lua_istable(L, 3) && lua_getfield(L, 3, "reduce") != LUA_TNIL) {
+		luaL_checktype(L, 4, LUA_TFUNCTION);
+		fn = 4;
 	}
 	lua_createtable(L, 0, 3);
 	C = larray_new_uninit(L, ARR_F64, 2, sh);
@@ -1044,8 +1121,16 @@ static int lxpcs_tt_result(lua_State *L)
 	for (size_t i = 0; i < n; i++)
 		((double *)tau->data)[i] = (double)i;
 	lua_setfield(L, -2, "tau");
-	if (twotime_result(u->t, (size_t)k - 1, (double *)C->data,
-			   (double *)g2->data, a0, a1, err) != 0)
+	if (fn) {
+		double *S, *s, np;
+		lxpcs_tt_reduced(L, u, (size_t)k - 1, fn, &S, &s, &np);
+		memcpy(C->data, S, n * n * sizeof *S);
+		if (twotime_norm(n, (double *)C->data, s, np,
+				 (double *)g2->data, a0, a1, err) != 0)
+			return lbind_error(L, "twotime:result", err);
+		lua_pop(L, 1);
+	} else if (twotime_result(u->t, (size_t)k - 1, (double *)C->data,
+				  (double *)g2->data, a0, a1, err) != 0)
 		return lbind_error(L, "twotime:result", err);
 	return 1;
 }
@@ -1143,6 +1228,7 @@ static const luaL_Reg lxpcs_part_meta[] = {
 
 static const luaL_Reg lxpcs_corr_methods[] = {
 	{"push", lxpcs_push}, {"push_async", lxpcs_push_async},
+	{"frame_sums", lxpcs_frame_sums}, {"pixels", lxpcs_pixels},
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},

@@ -3,6 +3,7 @@
 ** built with IONFLOW_MPI, else a rank-0-of-1 stub (see mpicore.h).
 */
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <mpi.h>
 #endif
 
+#include "intr.h"
 #include "mpicore.h"
 
 /* 0: not yet asked, 1: MPI running, 2: no MPI, 3: MPI finished */
@@ -58,6 +60,31 @@ static int mpicore_check(int rc, const char *what, char err[ERR_LEN])
 		snprintf(msg, sizeof msg, "error %d", rc);
 	return err_set(err, "mpi.%s: rank %d: %s", what, mpicore_r, msg);
 }
+
+/* A collective started (rc) and waited for here, not in a blocking call:
+** a rank whose peer died waits for ever inside MPI, where a SIGTERM (the
+** launcher ending the job) cannot stop it cleanly; polling, it returns
+** "interrupted" at once, and its error unwinds (temporary files removed)
+** before the job ends. */
+static int mpicore_wait(int rc, MPI_Request *rq, const char *what,
+			char err[ERR_LEN])
+{
+	int done = 0;
+	if (mpicore_check(rc, what, err))
+		return -1;
+	for (;;) {
+		if (mpicore_check(MPI_Test(rq, &done, MPI_STATUS_IGNORE),
+				  what, err))
+			return -1;
+		if (done)
+			return 0;
+		if (intr_pending())
+			return err_set(err, "mpi.%s: rank %d: interrupted while "
+				       "waiting for the other ranks",
+				       what, mpicore_r);
+		sched_yield();
+	}
+}
 #endif
 
 int mpicore_init(char err[ERR_LEN])
@@ -94,8 +121,10 @@ int mpicore_barrier(char err[ERR_LEN])
 {
 	(void)err;
 #ifdef IONFLOW_MPI
+	MPI_Request rq;
 	if (mpicore_started == 1)
-		return mpicore_check(MPI_Barrier(MPI_COMM_WORLD), "barrier", err);
+		return mpicore_wait(MPI_Ibarrier(MPI_COMM_WORLD, &rq), &rq,
+				    "barrier", err);
 #endif
 	return 0;
 }
@@ -110,14 +139,30 @@ int mpicore_allreduce(double *x, size_t n, mpicore_op op, char err[ERR_LEN])
 		/* in chunks: MPI counts are ints */
 		for (size_t at = 0; at < n; at += INT_MAX / 2) {
 			size_t k = n - at < INT_MAX / 2 ? n - at : INT_MAX / 2;
-			if (mpicore_check(MPI_Allreduce(MPI_IN_PLACE, x + at,
-					(int)k, MPI_DOUBLE, o, MPI_COMM_WORLD),
-					"allreduce", err))
+			MPI_Request rq;
+			if (mpicore_wait(MPI_Iallreduce(MPI_IN_PLACE, x + at,
+					(int)k, MPI_DOUBLE, o, MPI_COMM_WORLD,
+					&rq), &rq, "allreduce", err))
 				return -1;
 		}
 	}
 #endif
 	return 0;
+}
+
+int mpicore_agree(int ok, int *bad, char err[ERR_LEN])
+{
+	int first = ok ? mpicore_n : mpicore_r;
+	(void)err;
+#ifdef IONFLOW_MPI
+	MPI_Request rq;
+	if (mpicore_started == 1 &&
+	    mpicore_wait(MPI_Iallreduce(MPI_IN_PLACE, &first, 1, MPI_INT,
+			 MPI_MIN, MPI_COMM_WORLD, &rq), &rq, "agree", err))
+		return -1;
+#endif
+	*bad = first < mpicore_n ? first : -1;
+	return first == mpicore_n;
 }
 
 int mpicore_bcast(void *buf, size_t n, char err[ERR_LEN])
@@ -127,8 +172,10 @@ int mpicore_bcast(void *buf, size_t n, char err[ERR_LEN])
 	if (mpicore_started == 1) {
 		for (size_t at = 0; at < n; at += INT_MAX / 2) {
 			size_t k = n - at < INT_MAX / 2 ? n - at : INT_MAX / 2;
-			if (mpicore_check(MPI_Bcast((char *)buf + at, (int)k,
-					MPI_BYTE, 0, MPI_COMM_WORLD), "bcast", err))
+			MPI_Request rq;
+			if (mpicore_wait(MPI_Ibcast((char *)buf + at, (int)k,
+					MPI_BYTE, 0, MPI_COMM_WORLD, &rq), &rq,
+					"bcast", err))
 				return -1;
 		}
 	}

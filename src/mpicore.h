@@ -30,6 +30,10 @@ int mpicore_active(void);
 int mpicore_barrier(char err[ERR_LEN]);
 /* x[0..n) combined over all ranks with op, in place on every rank */
 int mpicore_allreduce(double *x, size_t n, mpicore_op op, char err[ERR_LEN]);
+/* collective: 1 when every rank passes ok != 0, else 0 with *bad the
+** lowest rank that did not (what every rank checks before a result is
+** committed: a rank that failed or was interrupted stops the write) */
+int mpicore_agree(int ok, int *bad, char err[ERR_LEN]);
 /* n bytes of rank 0's buf to every rank (n must be the same everywhere) */
 int mpicore_bcast(void *buf, size_t n, char err[ERR_LEN]);
 /* MPI_Finalize now, on every rank together (collective): afterwards each

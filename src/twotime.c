@@ -165,15 +165,43 @@ int twotime_push(twotime *t, const void *frames, arr_dtype dt, size_t n,
 	return 0;
 }
 
-/* the frame means of bin k and the normalised product matrix */
-int twotime_result(twotime *t, size_t k, double *C, double *g2,
-		   size_t age0, size_t age1, char *err)
+/* the pixel sums of bin k: S[i n + j] = sum_p x_i[p] x_j[p] (all of it,
+** mirrored), s[i] = sum_p x_i[p], *np its pixels */
+int twotime_sums(const twotime *t, size_t k, double *S, double *s,
+		 double *np, char *err)
 {
-	size_t n = t->nf, a = t->start[k], m, np;
-	double *mean, *own = NULL;
+	size_t n = t->nf, a, m;
 	if (k >= t->nsel)
 		return err_set(err, "twotime: bin index %zu beyond the %zu "
 			       "chosen", k + 1, t->nsel);
+	a = t->start[k];
+	m = t->start[k + 1] - a;
+	for (size_t i = 0; i < n; i++) {
+		const double *x = t->X + i * t->npx + a;
+		s[i] = 0;
+		for (size_t p = 0; p < m; p++)
+			s[i] += x[p];
+	}
+	#pragma omp parallel for schedule(dynamic, 8)
+	for (size_t i = 0; i < n; i++) {
+		const double *x = t->X + i * t->npx + a;
+		for (size_t j = i; j < n; j++) {
+			const double *y = t->X + j * t->npx + a;
+			double v = 0;
+			for (size_t p = 0; p < m; p++)
+				v += x[p] * y[p];
+			S[i * n + j] = S[j * n + i] = v;
+		}
+	}
+	*np = (double)m;
+	return 0;
+}
+
+/* C in place of S: each pair's mean product over the means' product */
+int twotime_norm(size_t n, double *S, const double *s, double np,
+		 double *g2, size_t age0, size_t age1, char *err)
+{
+	double *C = S;
 	if (n < 2)
 		return err_set(err, "twotime: %zu frame%s kept, need >= 2", n,
 			       n == 1 ? "" : "s");
@@ -182,45 +210,47 @@ int twotime_result(twotime *t, size_t k, double *C, double *g2,
 	if (age0 >= age1)
 		return err_set(err, "twotime: empty age window %zu..%zu",
 			       age0 + 1, age1);
-	m = t->start[k + 1] - a;
-	np = m;
+	#pragma omp parallel for schedule(dynamic, 8)
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < n; j++) {
+			double v = np > 0 ? C[i * n + j] / np /
+				   ((s[i] / np) * (s[j] / np)) : NAN;
+			C[i * n + j] = isfinite(v) ? v : NAN;
+		}
+	if (g2)
+		for (size_t d = 0; d < n; d++) {
+			double sum = 0;
+			size_t c = 0;
+			for (size_t i = age0; i < age1 && i + d < n; i++) {
+				sum += C[i * n + i + d];
+				c++;
+			}
+			g2[d] = c ? sum / (double)c : NAN;
+		}
+	return 0;
+}
+
+int twotime_result(twotime *t, size_t k, double *C, double *g2,
+		   size_t age0, size_t age1, char *err)
+{
+	size_t n = t->nf;
+	double *own = NULL, *s, np;
+	int rc;
+	if (k >= t->nsel)
+		return err_set(err, "twotime: bin index %zu beyond the %zu "
+			       "chosen", k + 1, t->nsel);
+	if (n < 2)
+		return err_set(err, "twotime: %zu frame%s kept, need >= 2", n,
+			       n == 1 ? "" : "s");
 	if (C == NULL && !(own = C = malloc(n * n * sizeof *C)))
 		return err_set(err, "twotime: out of memory for %zux%zu", n, n);
-	if (!(mean = calloc(n, sizeof *mean))) {
+	if (!(s = malloc(n * sizeof *s))) {
 		free(own);
 		return err_set(err, "twotime: out of memory");
 	}
-	for (size_t i = 0; i < n; i++) {
-		const double *x = t->X + i * t->npx + a;
-		for (size_t p = 0; p < m; p++)
-			mean[i] += x[p];
-		mean[i] = np ? mean[i] / (double)np : NAN;
-	}
-	#pragma omp parallel for schedule(dynamic, 8)
-	for (size_t i = 0; i < n; i++) {
-		const double *x = t->X + i * t->npx + a;
-		for (size_t j = i; j < n; j++) {
-			const double *y = t->X + j * t->npx + a;
-			double s = 0, v;
-			for (size_t p = 0; p < m; p++)
-				s += x[p] * y[p];
-			v = np ? s / (double)np / (mean[i] * mean[j]) : NAN;
-			if (!isfinite(v))
-				v = NAN;
-			C[i * n + j] = C[j * n + i] = v;
-		}
-	}
-	if (g2)
-		for (size_t d = 0; d < n; d++) {
-			double s = 0;
-			size_t c = 0;
-			for (size_t i = age0; i < age1 && i + d < n; i++) {
-				s += C[i * n + i + d];
-				c++;
-			}
-			g2[d] = c ? s / (double)c : NAN;
-		}
-	free(mean);
+	rc = twotime_sums(t, k, C, s, &np, err) ||
+	     twotime_norm(n, C, s, np, g2, age0, age1, err) ? -1 : 0;
+	free(s);
 	free(own);
-	return 0;
+	return rc;
 }

@@ -41,6 +41,17 @@ size_t twotime_memory(const twotime *t);	/* bytes */
 ** NULL. A bin whose frames have zero mean intensity gives NaN there. */
 int twotime_result(twotime *t, size_t k, double *C, double *g2,
 		   size_t age0, size_t age1, char *err);
+/* The same from sums that parts of the bin's pixels (MPI ranks: blocks
+** of rows, the same frames) add up before the normalisation:
+**   twotime_sums(t, k, S, s, &np, err);   -- this part's sums, S n x n
+**   ... S, s and np summed over the parts ...
+**   twotime_norm(n, S, s, np, g2, age0, age1, err);  -- S becomes C
+** S[i n + j] = sum_p x_i x_j over the bin's pixels p, s[i] = sum_p x_i,
+** np their number (0 for a part without the bin's pixels). */
+int twotime_sums(const twotime *t, size_t k, double *S, double *s,
+		 double *np, char *err);
+int twotime_norm(size_t n, double *S, const double *s, double np,
+		 double *g2, size_t age0, size_t age1, char *err);
 void twotime_free(twotime *t);
 
 #endif

@@ -466,20 +466,31 @@ end
 -- two-time correlation of chosen dynamic bins (memory: 8 bytes x their
 -- pixels x frames / downsample, plus 8 n^2 per bin for C). A part of the
 -- pixels (correlate_ranks): rows = {first, last} (1-based, inclusive) of
--- every frame, reduce(array) -> its sum over the parts (c:result's).
+-- every frame, reduce(array) -> its sum over the parts (c:result's and
+-- the two-time maps'), share(array [, op]) -> its sum (or "min") over
+-- the parts, the same on every part (block lengths; with normalize or
+-- reject_sigma each frame's sum over the whole detector); empty = true:
+-- a part without pixels, which reads nothing but makes every call of
+-- reduce and share the others make, in the same order, and returns nil.
+-- The dark image is cut to the rows.
 function M.correlate(o)
   local dopts = M.detector_opts(o.detector, o.dataset)
-  local rows = o.rows
+  local rows, empty = o.rows, o.empty
+  -- (both scale or drop a frame by its mean over all used pixels, which
+  -- a part sees only through share)
+  if (rows or empty) and (o.normalize or o.reject_sigma) and not o.share then
+    error("xpcsio.correlate: a part of the rows cannot normalise or "
+      .. "reject frames without share (both need each frame's mean over "
+      .. "the whole detector)", 2)
+  end
   if rows then
-    if o.twotime or o.normalize or o.reject_sigma or o.dark then
-      error("xpcsio.correlate: a part of the rows cannot have two-time "
-        .. "maps, normalisation, rejection or a dark image", 2)
-    end
     local function part(p)
       return p and xpcs.partition{map = p.map:slice(1, rows[1], rows[2]):copy(),
         nbins = p.nbins}
     end
-    o = setmetatable({dynamic = part(o.dynamic), static = part(o.static)},
+    o = setmetatable({dynamic = part(o.dynamic), static = part(o.static),
+      dark = o.dark and o.dark:contiguous():reshape{o.dynamic.rows,
+        o.dynamic.cols}:slice(1, rows[1], rows[2]):copy()},
       {__index = o})
   end
   local info = detector.info(o.raw, dopts)
@@ -497,14 +508,16 @@ function M.correlate(o)
   -- a range past the end is an error, not clamped: a run asked for
   -- 100000 frames must not be analysed on 200 without a word
   if first < 1 or last < first or last > total then
-    error(string.format("xpcsio.correlate: %s: %s: frames %d..%d asked, " ..
-      "the file has 1..%d", o.raw, ds, first, last, total), 2)
+    error(string.format("xpcsio.correlate: %s: frames %d..%d asked, " ..
+      "the file has 1..%d", info.dataset and o.raw .. ":" .. info.dataset
+      or o.raw, first, last, total), 2)
   end
   local count = (last - first) // stride + 1
   local seg = o.segments and o.segments > 0 and
     math.max(1, count // o.segments) or 0
   local spare = {}   -- finished windows' correlators, reset for the next
   local function new(n)
+    if empty then return nil end
     if n ~= count and #spare > 0 then return table.remove(spare) end
     return xpcs.correlator{dynamic = o.dynamic, static = o.static,
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
@@ -519,54 +532,101 @@ function M.correlate(o)
     error("xpcsio.correlate: window must be >= 2 and overlap < window", 2)
   end
   local active, windows = {}, {}
-  local tt = o.twotime and xpcs.twotime{partition = o.dynamic,
+  local tt = o.twotime and not empty and xpcs.twotime{partition = o.dynamic,
     bins = o.twotime.bins, downsample = o.twotime.downsample,
     max_frames = o.twotime.max_frames}
   -- blocks of the correlator's batch length: it then reads them where
-  -- HDF5 put them, with no copy (frames left waiting are copied)
-  local j = 0
-  dopts.first, dopts.count, dopts.step = first, count, stride
-  dopts.block, dopts.blocks = o.block or main:batch(), true
-  -- a part: HDF5 reads only its rows (a hyperslab); other formats give
-  -- whole frames, cut here
-  dopts.rows = rows
-  local nrows = rows and rows[2] - rows[1] + 1
-  for _, block in detector.frames(o.raw, dopts) do
-    local n = block.shape[1]
-    if rows and block.shape[2] ~= nrows then
-      block = block:slice(2, rows[1], rows[2]):copy()
+  -- HDF5 put them, with no copy (frames left waiting are copied); the
+  -- parts agree on one length (their windows end in the same blocks)
+  local block = o.block or (main and main:batch() or math.maxinteger)
+  if o.share then block = math.tointeger(o.share({block}, "min"):get(1)) end
+  -- the parts' frame means: each frame's sum over the whole detector
+  local means_of
+  if o.share and (o.normalize or o.reject_sigma) then
+    local npx = o.share({main and main:pixels() or 0}):get(1)
+    means_of = function(b, n)
+      return o.share(b and main:frame_sums(b) or array.zeros{n}) / npx
     end
-    main:push_async(block)
-    if tt then tt:push(block) end
+  end
+  local function result(c)
+    if c then return c:result(o.reduce) end
+    o.reduce(nil)   -- (an empty part: the two reductions of c:result)
+    o.reduce(nil)
+  end
+  local j = 0
+  local function take(b, n)
+    -- (the reader's blocks may follow the file's chunks: every part
+    -- learns the length, an empty one from the others)
+    if means_of then
+      local m = math.tointeger(o.share({n}, "max"):get(1))
+      if b and m ~= n then
+        error(string.format("xpcsio.correlate: %s: parts read blocks of "
+          .. "%d and %d frames", o.raw, n, m), 0)
+      end
+      n = m
+    end
+    local means = means_of and means_of(b, n)
+    if main and means then
+      main:push(b, nil, nil, means)
+    elseif main then
+      main:push_async(b)
+    end
+    if tt then tt:push(b) end
     if W then
       for s = (j + step - 1) // step * step, j + n - 1, step do
         if s + W <= count then
           active[#active + 1] = {c = new(W), start = s, n = 0}
         end
       end
-      for k = #active, 1, -1 do
+      -- (in the order they started: every part reduces them so)
+      local k = 1
+      while k <= #active do
         local a = active[k]
         local from = math.max(a.start, j)
         local cnt = math.min(a.start + W, j + n) - from
         if cnt > 0 then
-          a.c:push(block, from - j + 1, cnt)
+          if a.c then a.c:push(b, from - j + 1, cnt, means) end
           a.n = a.n + cnt
         end
         if a.n == W then
-          local r = a.c:result(o.reduce)
-          -- (reused: a new correlator's state would be faulted in again)
-          spare[#spare + 1] = a.c:reset()
-          windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err, tau = r.tau,
-            first = first + a.start * stride,
-            last = first + (a.start + W - 1) * stride}
+          local r = result(a.c)
+          if r then
+            -- (reused: a new correlator's state would be faulted in again)
+            spare[#spare + 1] = a.c:reset()
+            windows[#windows + 1] = {g2 = r.g2, g2_err = r.g2_err,
+              tau = r.tau, first = first + a.start * stride,
+              last = first + (a.start + W - 1) * stride}
+          end
           table.remove(active, k)
+        else
+          k = k + 1
         end
       end
     end
     if o.on_frame then for i = j + 1, j + n do o.on_frame(i) end end
     j = j + n
   end
-  local res = main:result(o.reduce)
+  if empty then
+    while j < count do take(nil, means_of and 0 or math.min(block, count - j)) end
+  else
+    dopts.first, dopts.count, dopts.step = first, count, stride
+    dopts.block, dopts.blocks = block, true
+    -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
+    -- modules in them; IMM gives whole frames, cut here
+    dopts.rows = rows
+    local nrows = rows and rows[2] - rows[1] + 1
+    for _, b in detector.frames(o.raw, dopts) do
+      if rows and b.shape[2] ~= nrows then
+        b = b:slice(2, rows[1], rows[2]):copy()
+      end
+      take(b, b.shape[1])
+    end
+  end
+  local res = result(main)
+  if empty then
+    for _ = 1, o.twotime and #o.twotime.bins or 0 do o.reduce(nil) end
+    return nil
+  end
   main:close()
   for _, c in ipairs(spare) do c:close() end
   table.sort(windows, function(a, b) return a.first < b.first end)
@@ -580,7 +640,7 @@ function M.correlate(o)
     res.twotime = {bins = o.twotime.bins, downsample = o.twotime.downsample
       or 1, C = {}, g2 = {}}
     for k = 1, #o.twotime.bins do
-      local r = tt:result(k)
+      local r = tt:result(k, {reduce = o.reduce})
       res.twotime.C[k], res.twotime.g2[k], res.twotime.tau = r.C, r.g2, r.tau
     end
     tt:close()
@@ -590,10 +650,14 @@ end
 
 -- correlate(o) with the detector's rows split between the MPI ranks
 -- (blocks of ceil(R/n) rows in rank order; a rank with none, or with no
--- used pixel in them, adds zeros), the sums reduced over the ranks: every
--- rank with pixels returns the result of the whole detector, equal to
--- one process's up to the order of the additions, with writer = true on
--- the first of them. One rank: correlate.
+-- used pixel in them, adds zeros), the sums reduced over the ranks
+-- (g2 and its errors, I(q), frame means, windows, two-time maps; with
+-- normalize or reject_sigma each frame's sum first): every rank with
+-- pixels returns the result of the whole detector, equal to one
+-- process's up to the order of the additions, with writer = true on the
+-- first of them, reduced_bytes and reduce_seconds (what this rank handed
+-- to MPI's reductions, and the time it spent in them, waiting for the
+-- slowest rank included). One rank: correlate.
 function M.correlate_ranks(o)
   local size, rank = mpi.size(), mpi.rank()
   if size == 1 then
@@ -608,34 +672,62 @@ function M.correlate_ranks(o)
   local per = (R + size - 1) // size
   local r0, r1 = rank * per + 1, math.min((rank + 1) * per, R)
   local used = r1 >= r0 and o.dynamic.map:slice(1, r0, r1):sum() > 0
+  -- bytes this rank hands to the reductions, seconds it spends in them
+  -- (waiting for the slowest rank included)
+  local reduced, waited = 0, 0
+  -- every rank's sums have one length (a rank without pixels gives 0)
   local function reduce(buf)
-    local n = mpi.bcast(buf and buf.shape[1] or 0)
-    if buf and buf.shape[1] ~= n then
+    local t0 = sys.time()
+    local n = math.tointeger(mpi.allreduce({buf and #buf or 0}, "max"):get(1))
+    reduced = reduced + 8 * (n + 1)
+    if buf and #buf ~= n then
       error(string.format("xpcsio.correlate_ranks: rank %d has %d sums, "
-        .. "rank 0 %d", rank, buf.shape[1], n))
+        .. "another rank %d", rank, #buf, n))
     end
-    return mpi.allreduce(buf or array.zeros{n}, "sum")
+    local r = mpi.allreduce(buf or array.zeros{n}, "sum")
+    waited = waited + sys.time() - t0
+    return r
   end
-  local res
-  if used then
-    local p = setmetatable({rows = {r0, r1}, reduce = reduce}, {__index = o})
-    res = M.correlate(p)
-  else
-    reduce(nil)
-    reduce(nil)
+  -- what decides what a rank does (a block length, a frame's mean to
+  -- reject it by): rank 0's copy, so that no rank decides otherwise
+  local function share(x, op)
+    local t0 = sys.time()
+    reduced = reduced + 8 * #x
+    local r = mpi.bcast(mpi.allreduce(x, op or "sum"))
+    waited = waited + sys.time() - t0
+    return r
   end
+  local p = setmetatable({rows = used and {r0, r1} or nil, empty = not used,
+    reduce = reduce, share = share}, {__index = o})
+  local res = M.correlate(p)
   -- the image: every rank's rows (NaN where none of its pixels is used)
   local img = array.zeros{R, C}
   if r1 >= r0 then
     img:slice(1, r0, r1):assign(used and res.image or array.full({r1 - r0 + 1, C}, 0 / 0))
   end
+  local t0 = sys.time()
   img = mpi.allreduce(img, "sum")
   local first = mpi.allreduce({used and rank or size}, "min"):get(1)
+  reduced = reduced + 8 * (R * C + 1)
   if res then
     res.image = img
     res.writer = first == rank
+    res.reduced_bytes, res.reduce_seconds = reduced, waited + sys.time() - t0
   end
   return res
+end
+
+-- every rank's word before a result of correlate_ranks is committed (all
+-- ranks call it, the writer from write_result's commit): an error when
+-- any rank failed its part or was interrupted (SIGTERM), so that the
+-- writer drops its temporary file instead of renaming it. One rank: an
+-- error only when this process was interrupted.
+function M.ranks_agree(ok)
+  local all, bad = mpi.agree(ok ~= false)
+  if not all then
+    error(string.format("rank %d of %d failed or was interrupted: no "
+      .. "result written", bad, mpi.size()), 0)
+  end
 end
 
 -- the windows' g2 as the viewer's normalized_g2_partial: n_windows x
@@ -703,7 +795,9 @@ end
 
 -- write a correlation result in the APS 8-ID-I layout read by
 -- pyXpcsViewer and written by boost_corr; meta: geometry, qmap ({dynamic,
--- static, mask}), options (a table of scalars/strings). Delays are in
+-- static, mask}), options (a table of scalars/strings), commit (called
+-- when all is written, before the file is renamed into place: an error
+-- there leaves no file; ranks_agree under MPI). Delays are in
 -- used frames: the viewer multiplies them by frame_time x stride_frame x
 -- avg_frame. What the layout has no place for goes to /ionflow/xpcs.
 function M.write_result(path, res, meta)
@@ -786,6 +880,7 @@ function M.write_result(path, res, meta)
       pixel_x_m = g.pixel_x, pixel_y_m = g.pixel_y,
       center_x = g.center_x, center_y = g.center_y})
   end
+  if meta.commit then meta.commit() end
   w:close()
 end
 

@@ -166,6 +166,8 @@ do
   local ok, msg = run("scripts/xpcs-correlate.lua", raw .. " -o " .. out .. " --frames 1:100000")
   t.ok(not ok and msg:find("frames 1..100000 asked, the file has 1..20", 1, true),
     "--frames past the end is an error, not clamped: " .. msg:match("[^\n]*"))
+  t.ok(msg:find("raw.h5:/entry/data/data: frames", 1, true),
+    "... naming the file and dataset (not 'nil')")
   ok, msg = run("scripts/xpcs-correlate.lua", raw .. " -o " .. out .. " --stride 0")
   t.ok(not ok and msg:find("--stride must be an integer 1..1000000000, got 0", 1, true),
     "--stride 0 names the option")

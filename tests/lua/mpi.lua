@@ -33,6 +33,10 @@ t.ok(b.dtype == "u16" and b.shape[1] == 2 and b.shape[2] == 2 and
 t.errors(function() mpi.bcast({1, 2}) end, "number, string, boolean, nil or array",
   "a table is refused")
 t.is(type(mpi.built()), "boolean", "mpi.built says how ionflow was built")
+t.is(mpi.agree(), true, "agree: one rank, well")
+local all, bad = mpi.agree(false)
+t.ok(all == false and bad == 0, "agree(false): not all, rank 0 is the one")
+t.is(mpi.agree(nil), false, "agree(nil) is a failure, not the default")
 
 -- sys.dir
 local d = t.tmpdir()

@@ -126,6 +126,83 @@ do
   for i = 1, N - 4 do d = d + rt.C:get(i, i + 4) end
   t.near(rt.g2:get(5), d / (N - 4), 1e-13, "two-time g2(4) = diagonal mean")
 end
+-- two parts of the rows (MPI ranks), their sums added by reduce: the map
+-- of the whole detector
+do
+  local h = R // 2
+  local function part(r0, r1)
+    local p = xpcs.partition{map = one.map:slice(1, r0, r1):copy(), nbins = 1}
+    local u = xpcs.twotime{partition = p, bins = {1}}
+    u:push(a:slice(2, r0, r1):copy())
+    return u
+  end
+  local lo, hi, other = part(1, h), part(h + 1, R), nil
+  hi:result(1, {reduce = function(b) other = b return b end})
+  local calls = 0
+  local rp = lo:result(1, {age = {2, N - 1}, reduce = function(b)
+    calls = calls + 1
+    return b + other
+  end})
+  local rw = tt:result(1, {age = {2, N - 1}})
+  local worst = 0
+  for i = 1, N do
+    for j = 1, N do
+      local x, y = rp.C:get(i, j), rw.C:get(i, j)
+      worst = math.max(worst, math.abs(x - y) / math.abs(y))
+    end
+    worst = math.max(worst, math.abs(rp.g2:get(i) - rw.g2:get(i)) /
+      math.abs(rw.g2:get(i)))
+  end
+  t.ok(calls == 1 and worst < 1e-12, "two-time from two parts' reduced sums "
+    .. "= the whole map and aged g2 (" .. worst .. ")")
+  t.errors(function() lo:result(1, {reduce = function() return array.zeros{3} end}) end,
+    "reduce must return", "two-time: a reduce of the wrong length")
+end
+-- normalisation and rejection by given frame means (corr_push_means):
+-- a correlator given its own means, made from c:frame_sums and c:pixels,
+-- is the one that takes them itself; a part of the rows given the whole
+-- detector's rejects the whole detector's frames (test_mpi.py: the full
+-- result across ranks)
+do
+  local dk = array.full({R, C}, 0.25)
+  local function corr(p, d)
+    return xpcs.correlator{dynamic = p, dark = d, normalize = true,
+      reject_sigma = 1.5}
+  end
+  local whole, given = corr(one, dk), corr(one, dk)
+  whole:push(a)
+  local means = given:frame_sums(a) / given:pixels()
+  t.ok(given:pixels() == R * C, "c:pixels: the used pixels")
+  t.near(means:get(4), (a:slice(1, 4, 4):astype("f64"):sum() - 0.25 * R * C)
+    / (R * C), 1e-12, "c:frame_sums: dark-subtracted sums")
+  given:push(a, 1, 20, means)
+  given:push(a, 21, N - 20, means)
+  local rw, rg = whole:result(), given:result()
+  local worst = 0
+  for i = 1, rw.g2.shape[1] do
+    worst = math.max(worst, math.abs(rg.g2:get(i, 1) - rw.g2:get(i, 1)) /
+      rw.g2:get(i, 1))
+  end
+  t.ok(#rw.rejected > 0 and #rg.rejected == #rw.rejected and worst < 1e-12,
+    string.format("its own means given: the same g2 (%.2g), the same %d "
+      .. "frames rejected", worst, #rw.rejected))
+  local pm = xpcs.partition{map = one.map:slice(1, 1, 1):copy(), nbins = 1}
+  local fp = a:slice(2, 1, 1):copy()
+  local own, lo = corr(pm, dk:slice(1, 1, 1):copy()), corr(pm, dk:slice(1, 1, 1):copy())
+  own:push(fp)
+  lo:push(fp, nil, nil, means)
+  local function same(x, y)
+    if #x ~= #y then return false end
+    for k = 1, #x do if x[k] ~= y[k] then return false end end
+    return true
+  end
+  t.ok(same(lo:result().rejected, rw.rejected) and
+    not same(own:result().rejected, rw.rejected),
+    "a part given the whole detector's means rejects its frames (its own "
+    .. "means, others)")
+  t.errors(function() lo:push(fp, 1, 2, array.zeros{3}) end, "means must be",
+    "means of the wrong length")
+end
 t.errors(function() xpcs.twotime{partition = one, bins = {9}} end, "bin 9",
   "two-time: unknown bin")
 local tb = xpcs.twotime{partition = one, bins = {1}, downsample = 5, max_frames = 4}

@@ -76,6 +76,60 @@ def sparse_frames(rng, n, rows, cols, p, hi, empty):
     return f
 
 
+EVSUM = r"""
+local n, s, w = 0, 0, 0
+for _, pix, cnt in detector.events(arg[1], load("return " .. arg[2])()) do
+  for k = 1, #pix do
+    n, s = n + 1, s + cnt:get(k)
+    w = w + cnt:get(k) * pix:get(k)
+  end
+end
+print(n, math.tointeger(s), math.tointeger(w))
+"""
+
+
+def rows_3m(dump, d, sb, small, order):
+    """rows={first, last} of a Rigaku 3M set (an MPI rank's share): those
+    rows of the assembled frames, from the modules that show in them"""
+    geo = "frames = 9, module = {16, 24}, gap = {3, 5}, order = {0, 1, 2, 3, 4, 5}"
+    full = D.assemble_3m(small, gap=(3, 5), order=order)
+    # modules: rows 1-16, gap 17-19, 20-35, gap 36-38, 39-54 (1-based)
+    for a, b in ((10, 25), (17, 19), (1, 54), (54, 54), (30, 45)):
+        check_stream(dump, sb + ".bin.000", "{%s, rows = {%d, %d}}" % (geo, a, b),
+                     full[:, a - 1:b, :], f"Rigaku 3M rows {a}..{b}")
+    check_stream(dump, sb + ".bin.000",
+                 "{%s, rows = {12, 40}, blocks = true, block = 4}" % geo,
+                 full[:, 11:40, :], "Rigaku 3M rows 12..40 in blocks")
+    ev = os.path.join(d, "evsum.lua")
+    with open(ev, "w") as f:
+        f.write(EVSUM)
+    part = full[:, 11:40, :].reshape(9, -1).astype(np.int64)
+    nz = part != 0
+    want = [str(int(nz.sum())), str(int(part.sum())),
+            str(int((part * (np.arange(part.shape[1]) + 1)).sum()))]
+    rc, out, err = run(ev, sb + ".bin.000", "{%s, rows = {12, 40}}" % geo)
+    ok(rc == 0 and out.split() == want,
+       "Rigaku 3M events of rows 12..40: pixels counted in those rows",
+       diag=err or f"got {out.split()} want {want}")
+    rc, out, err = run(dump, sb + ".bin.000", "{%s, rows = {50, 55}}" % geo)
+    ok(rc != 0 and "rows 50..55 of 54" in err and "small.bin.000" in err,
+       "Rigaku 3M rows past the frame are named", diag=err)
+    # a bad word in the bottom right module (.bin.005): rows above it never
+    # read that file; rows that show it name it
+    bad = os.path.join(d, "badmod")
+    for k in range(6):
+        shutil.copy(f"{sb}.bin.{k:03d}", f"{bad}.bin.{k:03d}")
+    w = np.fromfile(f"{bad}.bin.005", "<u8")
+    w[-1] = (w[-1] & ~np.uint64(0xFFFFF << 16)) | np.uint64(1000 << 16)
+    w.tofile(f"{bad}.bin.005")
+    check_stream(dump, bad + ".bin.000", "{%s, rows = {1, 38}}" % geo,
+                 full[:, :38, :], "Rigaku 3M rows 1..38 do not read the "
+                 "bottom modules (a bad word there is not seen)")
+    rc, out, err = run(dump, bad + ".bin.000", "{%s, rows = {37, 40}}" % geo)
+    ok(rc != 0 and "badmod.bin.005" in err and "pixel index 1000" in err,
+       "Rigaku 3M rows that show the bad module name its word", diag=err)
+
+
 def errors(dump, d):
     """bad files: the message names the file, the frame and the field"""
     rng = np.random.default_rng(11)
@@ -328,6 +382,7 @@ def main():
                  "{frames = 9, module = {16, 24}, gap = {3, 5}, order = {0, 1, 2, 3, 4, 5}}",
                  D.assemble_3m(small, gap=(3, 5), order=order),
                  "Rigaku 3M: gap and module order as options")
+    rows_3m(dump, d, sb, small, order)
 
     # IMM, dense and sparse, with empty frames (sparse: bare headers)
     im = sparse_frames(rng, 25, 37, 53, 0.3, 3000, [0, 10, 23, 24])
