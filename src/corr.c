@@ -1603,6 +1603,10 @@ int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 		}
 	}
 	c->seen += n;
+	/* past the last frame used nothing can join them: run them now,
+	** where they are, rather than copy them into a fresh stage */
+	if (c->o.last && c->seen >= c->o.last)
+		return corr_flush(c, err);
 	return corr_stage(c, fsz, err);
 }
 

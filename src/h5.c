@@ -1541,6 +1541,9 @@ struct h5_frames {
 	arr spare;			/* an earlier block a consumer still
 					   held when the next was read */
 	size_t blk_j0, blk_n;
+	int direct;			/* whole unfiltered frame chunks in
+					   the memory type: read by pread */
+	hsize_t rows_all;		/* dims[1] of the dataset */
 	char what[600];
 	h5_reg reg;
 };
@@ -1611,6 +1614,108 @@ static hid_t h5_frames_dapl(h5_frames *fr, const size_t *ch)
 	return dapl;
 }
 
+/* Direct reads. A detector's frames are most often stored one or a few
+** whole frames per chunk without a filter, in the machine's own type:
+** such a chunk is the frames' bytes as they lie in the file. H5Dread
+** copies each chunk through the chunk cache (a malloc, a copy and their
+** page faults: half the CPU time of a run's read) and looks each up
+** again; here each chunk's address comes from the chunk index and the
+** bytes are read with pread straight into the block. A chunk that is not
+** so (not allocated: fill values; a size or an address that does not fit
+** the file) goes through H5Dread, which reports what is wrong. */
+static int h5_frames_direct_ok(const h5_frames *fr, const h5_info *info)
+{
+	int d;
+	if (!info->chunked || info->filters[0] != '\0' || fr->m.raw ||
+	    H5Tequal(fr->ft, h5_native(fr->m.dt)) <= 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	for (d = 1; d < fr->rank; d++)
+		if (info->chunk[d] != (size_t)fr->dims[d])
+			return 0;
+	return 1;
+}
+
+static int h5_frames_slab(h5_frames *fr, size_t j0, size_t n, char *dst,
+			  char *err);
+
+/* frames fr->next + j0 .. + n (whole chunks of c0 frames from a chunk's
+** first, or single frames of one-frame chunks) into dst by pread, those
+** of a chunk that is not plain through h5_frames_slab; 1 when the chunk
+** was read here, 0 when it was left to h5_frames_slab, -1 on error */
+static int h5_frames_pread(h5_frames *fr, int fd, off_t fsize, size_t s,
+			   size_t nb, char *dst, char *err)
+{
+	hsize_t off[H5_MAXDIM] = {0}, size = 0;
+	haddr_t addr = HADDR_UNDEF;
+	unsigned mask = 0;
+	size_t got = 0;
+	off[0] = s;
+	if (H5Dget_chunk_info_by_coord(fr->did, off, &mask, &addr, &size) < 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	if (addr == HADDR_UNDEF || mask != 0 || size != nb)
+		return 0;
+	if (addr > (haddr_t)fsize || nb > (size_t)fsize - (size_t)addr)
+		return err_set(err, "%s: frame %zu: its chunk lies past the"
+			       " end of the file (truncated?)", fr->what,
+			       s + 1);
+	while (got < nb) {
+		ssize_t r = pread(fd, dst + got, nb - got, (off_t)addr +
+				  (off_t)got);
+		if (r < 0 && errno == EINTR && !intr_pending())
+			continue;
+		if (r <= 0)
+			return err_set(err, "%s: frame %zu: %s", fr->what,
+				       s + 1, r < 0 ? strerror(errno) :
+				       "the file ends inside its chunk"
+				       " (truncated while read?)");
+		got += (size_t)r;
+	}
+	return 1;
+}
+
+static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
+{
+	size_t fb = arr_dtype_size(fr->m.dt), c0 = fr->c0, j = 0, m;
+	hid_t fid = H5Iget_file_id(fr->did);
+	void *h = NULL;
+	struct stat st;
+	int d, fd, r;
+	if (fid < 0 || H5Fget_vfd_handle(fid, H5P_DEFAULT, &h) < 0 ||
+	    h == NULL || fstat(fd = *(int *)h, &st) != 0) {
+		if (fid >= 0)
+			H5Fclose(fid);
+		H5Eclear2(H5E_DEFAULT);
+		return h5_frames_slab(fr, 0, n, dst, err);
+	}
+	H5Fclose(fid);	/* (the dataset keeps the file open) */
+	for (d = 1; d < fr->rank; d++)
+		fb *= (size_t)fr->dims[d];
+	while (j < n) {
+		size_t s = fr->first + (fr->next + j) * fr->step;
+		if (s % c0 == 0 && s + c0 <= (size_t)fr->dims[0] &&
+		    (c0 == 1 || (fr->step == 1 && j + c0 <= n))) {
+			m = c0 == 1 ? 1 : c0;
+			r = h5_frames_pread(fr, fd, st.st_size, s, m * fb,
+					    dst + j * fb, err);
+			if (r < 0)
+				return -1;
+		} else {	/* a part of a chunk */
+			m = fr->step == 1 ? c0 - s % c0 : 1;
+			if (m > n - j)
+				m = n - j;
+			r = 0;
+		}
+		if (r == 0 && h5_frames_slab(fr, j, m, dst + j * fb, err))
+			return -1;
+		j += m;
+	}
+	return 0;
+}
+
 static int h5_frames_setup(h5_frames *fr, h5_file *f, const char *dset,
 			   size_t block, char *err)
 {
@@ -1630,6 +1735,8 @@ static int h5_frames_setup(h5_frames *fr, h5_file *f, const char *dset,
 	if (block > fr->count && fr->count > 0)
 		block = fr->count;
 	fr->block = block;
+	fr->rows_all = fr->dims[1];
+	fr->direct = h5_frames_direct_ok(fr, &info);
 	dapl = h5_frames_dapl(fr, info.chunk);
 	if (dapl != H5P_DEFAULT) {
 		H5Dclose(fr->did);
@@ -1756,15 +1863,13 @@ static int h5_frames_buffer(h5_frames *fr, size_t *allocated, char *err)
 	return 0;
 }
 
-static int h5_frames_fill(h5_frames *fr, size_t *allocated, char *err)
+/* frames fr->next + j0 .. + n into dst through H5Dread */
+static int h5_frames_slab(h5_frames *fr, size_t j0, size_t n, char *dst,
+			  char *err)
 {
 	hsize_t start[H5_MAXDIM], stride[H5_MAXDIM], cnt[H5_MAXDIM];
-	size_t n = h5_frames_span(fr, fr->next), fel = 1;
+	size_t fel = 1;
 	int d;
-	if (intr_pending())
-		return err_set(err, "%s: interrupted", fr->what);
-	if (h5_frames_buffer(fr, allocated, err) != 0)
-		return -1;
 	for (d = 0; d < fr->rank; d++) {
 		start[d] = 0;
 		stride[d] = 1;
@@ -1772,16 +1877,28 @@ static int h5_frames_fill(h5_frames *fr, size_t *allocated, char *err)
 		if (d > 0)
 			fel *= (size_t)fr->dims[d];
 	}
-	start[0] = fr->first + fr->next * fr->step;
+	start[0] = fr->first + (fr->next + j0) * fr->step;
 	stride[0] = fr->step;
 	cnt[0] = n;
 	start[1] = fr->row0;	/* (rank >= 2) */
 	if (H5Sselect_hyperslab(fr->fspace, H5S_SELECT_SET, start, stride,
 				cnt, NULL) < 0)
 		return h5_fail(err, "%s: bad frame selection", fr->what);
-	if (h5_read_into(fr->did, 0, fr->ft, fr->fspace, &fr->m, n * fel,
-			 fr->rank, cnt,
-			 fr->blk.data, fr->what, err) != 0)
+	return h5_read_into(fr->did, 0, fr->ft, fr->fspace, &fr->m, n * fel,
+			    fr->rank, cnt, dst, fr->what, err);
+}
+
+static int h5_frames_fill(h5_frames *fr, size_t *allocated, char *err)
+{
+	size_t n = h5_frames_span(fr, fr->next);
+	int whole = fr->row0 == 0 && fr->dims[1] == fr->rows_all;
+	if (intr_pending())
+		return err_set(err, "%s: interrupted", fr->what);
+	if (h5_frames_buffer(fr, allocated, err) != 0)
+		return -1;
+	if (fr->direct && whole && (fr->c0 == 1 || fr->step == 1)
+	    ? h5_frames_direct(fr, n, fr->blk.data, err)
+	    : h5_frames_slab(fr, 0, n, fr->blk.data, err))
 		return -1;
 	fr->blk_j0 = fr->next;
 	fr->blk_n = n;

@@ -510,7 +510,10 @@ function M.correlate(o)
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
       sparse = o.sparse,
       segment_frames = n == count and seg or 0, dpl = o.dpl,
-      threads = o.threads, total = n, progress = n == count and o.progress}
+      threads = o.threads, total = n, progress = n == count and o.progress,
+      -- (the end known: the last frames are correlated where they were
+      -- read, not copied to wait for more)
+      last = n == count and n or nil}
   end
   local main = new(count)
   local W = o.window
@@ -531,12 +534,30 @@ function M.correlate(o)
   -- whole frames, cut here
   dopts.rows = rows
   local nrows = rows and rows[2] - rows[1] + 1
-  for _, block in detector.frames(o.raw, dopts) do
+  -- o.timing: a table given {wall, process CPU} seconds spent reading,
+  -- waiting for the correlator, on windows and in the result
+  local tm = o.timing
+  local w0, c0 = sys.time(), os.clock()
+  local function lap(k)
+    if tm then
+      local w, c = sys.time(), os.clock()
+      local t = tm[k] or {0, 0}
+      tm[k], w0, c0 = {t[1] + w - w0, t[2] + c - c0}, w, c
+    end
+  end
+  local it, st, ctl = detector.frames(o.raw, dopts)
+  lap("read")
+  while true do
+    local i, block = it(st, ctl)
+    lap("read")
+    if i == nil then break end
+    ctl = i
     local n = block.shape[1]
     if rows and block.shape[2] ~= nrows then
       block = block:slice(2, rows[1], rows[2]):copy()
     end
     main:push_async(block)
+    lap("wait")
     if tt then tt:push(block) end
     if W then
       for s = (j + step - 1) // step * step, j + n - 1, step do
@@ -565,8 +586,12 @@ function M.correlate(o)
     end
     if o.on_frame then for i = j + 1, j + n do o.on_frame(i) end end
     j = j + n
+    lap("windows")
   end
+  main:frames()   -- (waits for the last push)
+  lap("wait")
   local res = main:result(o.reduce)
+  lap("result")
   main:close()
   for _, c in ipairs(spare) do c:close() end
   table.sort(windows, function(a, b) return a.first < b.first end)
