@@ -168,7 +168,7 @@ local function report()
       sum = {sum[1] + v[1], sum[2] + v[2]}
     end
   end
-  io.stderr:write(string.format("timing: %s, total %.4f s (cpu %.4f)\n",
+  io.stderr:write(string.format("timing (s): %s, total %.4f (cpu %.4f)\n",
     table.concat(t, ", "), sum[1], sum[2]))
 end
 

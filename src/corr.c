@@ -767,6 +767,24 @@ typedef struct corr_sched {
 	int top;		/* last level with new frames */
 } corr_sched;
 
+/* Whether level l can never have a pair of frames: with the last frame
+** known (o.last), at most n used frames come and level l gets at most
+** n >> l of them; at or below its smallest lag it adds no delay to the
+** result, nor do the levels above it. Such a level is not made: each
+** costs as much fresh state as level 1 (a fifth of the state of 2000
+** frames), and the first touch of fresh memory is a run's largest cost
+** on this machine. Its pairs go to scratch, as the top level's do. */
+static int corr_level_idle(const corr *c, int l)
+{
+	size_t n;
+	corr_level L;
+	if (!c->o.last || l == 0)
+		return 0;
+	n = (c->o.last - c->o.first + c->o.stride - 1) / c->o.stride;
+	corr_level_lags(&c->o, l, &L);
+	return (l < 64 ? n >> l : 0) <= (size_t)L.lag[0];
+}
+
 static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
 {
 	memset(s, 0, sizeof *s);
@@ -774,6 +792,8 @@ static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
 	for (int l = 0; l < CORR_MAXLEV; l++) {
 		size_t M;
 		if (s->nn[l] == 0)
+			break;
+		if (l == c->nlev && corr_level_idle(c, l))
 			break;
 		if (l == c->nlev && corr_add_level(c, err))
 			return -1;
