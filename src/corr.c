@@ -65,6 +65,7 @@
 				   even at 0.001) */
 #endif
 #ifndef CORR_TEAM_MIN
+#define CORR_PF_THREADS 64	/* threads whose work is populated */
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
 
@@ -158,6 +159,8 @@ struct corr {
 	int sp_run;		/* this run's level 0 takes corrsp */
 	size_t nsp;		/* tile batches by corrsp */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
+	mem_pf *pf;		/* the state's pages populated in the
+				   background (mem.h), or NULL */
 };
 
 typedef double v4d __attribute__((vector_size(32), aligned(32)));
@@ -593,6 +596,33 @@ static int corr_work(corr *c, char *err)
 	return corr_sparse_work(c, err);
 }
 
+/* With the last frame known, every level the run can use is made now and
+** its pages, with the threads' work, are populated in the background
+** while the caller reads its first frames (mem_prefault): first touches
+** of fresh memory are the largest cost of a fresh correlator here. */
+static int corr_level_idle(const corr *c, int l);
+
+static int corr_prefault(corr *c, char *err)
+{
+	void *b[CORR_MAXLEV + 2 * CORR_PF_THREADS];
+	size_t n = 0;
+	if (!c->o.last)
+		return 0;
+	while (c->nlev < CORR_MAXLEV && !corr_level_idle(c, c->nlev))
+		if (corr_add_level(c, err))
+			return -1;
+	b[n++] = c->lev[0].G;
+	for (int t = 0; t < c->nthr && t < CORR_PF_THREADS; t++) {
+		b[n++] = c->work[t];
+		if (c->work16)
+			b[n++] = c->work16[t];
+	}
+	for (int l = 1; l < c->nlev; l++)
+		b[n++] = c->lev[l].G;
+	c->pf = mem_prefault(b, n);
+	return 0;
+}
+
 int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	     char *err)
 {
@@ -623,7 +653,8 @@ int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	if (!(c->s2d = err_calloc(c->nstat, sizeof *c->s2d, err)) ||
 	    qmap_nest(st, dyn, c->s2d, err) || corr_pixels(c, dyn, st, err) ||
 	    !(c->seg_base = err_calloc(c->nstat, sizeof(double), err)) ||
-	    corr_work(c, err) || corr_add_level(c, err)) {
+	    corr_work(c, err) || corr_add_level(c, err) ||
+	    corr_prefault(c, err)) {
 		corr_free(c);
 		return -1;
 	}
@@ -637,6 +668,7 @@ void corr_free(corr *c)
 {
 	if (c == NULL)
 		return;
+	mem_prefault_end(c->pf);
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
 		mem_free(L->G);	/* (the level's block) */
