@@ -54,6 +54,8 @@ typedef struct det_opts {
 	size_t block;		/* frames per block, 0: about 8 MiB */
 	size_t row0, nrows;	/* HDF5: only these rows of every frame are
 				   read (nrows 0: all); others ignore it */
+	int hold;		/* HDF5: blocks are held while the next is
+				   read (h5_frames_hold) */
 } det_opts;
 
 typedef struct det_info {

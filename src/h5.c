@@ -24,6 +24,7 @@
 
 #include "h5.h"
 #include "h5filt.h"
+#include "mem.h"
 #include "intr.h"
 #include "os.h"
 
@@ -1544,6 +1545,8 @@ struct h5_frames {
 	int direct;			/* whole unfiltered frame chunks in
 					   the memory type: read whole */
 	hsize_t rows_all;		/* dims[1] of the dataset */
+	int hold;			/* h5_frames_hold */
+	mem_pf *pf;			/* the spare's pages, populated */
 	char what[600];
 	h5_reg reg;
 };
@@ -1571,12 +1574,14 @@ int h5_frames_block_done(const h5_frames *fr)
 	       (fr->blk.buf == NULL || fr->next >= fr->blk_j0 + fr->blk_n);
 }
 size_t h5_frames_block(const h5_frames *fr) { return fr->block; }
+void h5_frames_hold(h5_frames *fr) { fr->hold = 1; }
 
 void h5_frames_close(h5_frames *fr)
 {
 	if (fr == NULL)
 		return;
 	h5_reg_del(&fr->reg);
+	mem_prefault_end(fr->pf);
 	arr_release(&fr->blk);
 	arr_release(&fr->spare);
 	if (fr->fspace >= 0)
@@ -1859,6 +1864,15 @@ static int h5_frames_buffer(h5_frames *fr, size_t *allocated, char *err)
 	if (arr_alloc_uninit(&fr->blk, fr->m.dt, fr->rank, shape, err) != 0)
 		return err_prefix(err, "%s", fr->what);
 	*allocated = fr->blk.buf ? fr->blk.buf->nbytes : 0;
+	/* held blocks: the second buffer now, populated meanwhile */
+	if (fr->hold && fr->spare.buf == NULL && fr->pf == NULL &&
+	    fr->count - fr->next > fr->block &&
+	    arr_alloc_uninit(&fr->spare, fr->m.dt, fr->rank, shape,
+			     err) == 0 && fr->spare.buf != NULL) {
+		void *b = fr->spare.buf;
+		*allocated += fr->spare.buf->nbytes;
+		fr->pf = mem_prefault(&b, 1);
+	}
 	return 0;
 }
 

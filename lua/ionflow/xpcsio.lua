@@ -530,6 +530,7 @@ function M.correlate(o)
   local j = 0
   dopts.first, dopts.count, dopts.step = first, count, stride
   dopts.block, dopts.blocks = o.block or main:batch(), true
+  dopts.hold = true   -- (push_async holds a block while the next is read)
   -- a part: HDF5 reads only its rows (a hyperslab); other formats give
   -- whole frames, cut here
   dopts.rows = rows

@@ -5,7 +5,9 @@ reads, for every chunk shape, frame range, step and block size: one-frame
 and several-frame chunks, a last chunk past the end of the frames,
 chunks never written (fill values), a type that needs conversion (big
 endian), a chunk of part of a frame, a part of the rows (detector's
-rows=). A file emptied while it is read must fail with an error that names
+rows=), and detector's hold=true (two buffers from the first read, the
+second populated in the background; blocks held by a correlator's
+push_async are tested through xpcsio.correlate in tests/lua/xpcs.lua). A file emptied while it is read must fail with an error that names
 the file, the dataset and the frames, never a crash or frames of zeros
 (HDF5 reads zeros past the end of a file: before this test, every frame
 after the cut was read as zeros without a word). TAP on stdout.
@@ -30,7 +32,7 @@ local w = h5.create(dst, {overwrite = true})
 local k = 0
 for line in io.lines(arg[3]) do
   local name, first, count, step, block, r0, r1 =
-    line:match("^(%S+) (%d+) (%-?%d+) (%d+) (%d+) (%d+) (%d+)$")
+    line:match("^(%S+) (%d+) (%-?%d+) (%d+) (%d+) (%-?%d+) (%d+)$")
   k = k + 1
   local o = {first = tonumber(first), step = tonumber(step),
     block = tonumber(block), blocks = true}
@@ -38,6 +40,9 @@ for line in io.lines(arg[3]) do
   local it, s, c
   if tonumber(r0) > 0 then
     o.dataset, o.rows = name, {tonumber(r0), tonumber(r1)}
+    it, s, c = detector.frames(src, o)
+  elseif tonumber(r0) < 0 then   -- hold=true
+    o.dataset, o.hold = name, true
     it, s, c = detector.frames(src, o)
   else
     it, s, c = h5.frames(src, name, o)
@@ -89,6 +94,8 @@ def cases(names):
                                           (23, 1, 1, 0)]:
             out.append((n, first, count, step, block, 0, 0))
         out.append((n, 2, 9, 1, 4, 3, 10))     # rows 3..10 only
+        out.append((n, 1, -1, 1, 4, -1, 0))    # hold=true (two buffers)
+        out.append((n, 2, 17, 1, 5, -1, 0))
     return out
 
 
@@ -97,7 +104,7 @@ def expected(data, c):
     sel = data[first - 1::step]
     if count > 0:
         sel = sel[:count]
-    if r0:
+    if r0 > 0:
         sel = sel[:, r0 - 1:r1]
     return sel
 
