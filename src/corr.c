@@ -64,8 +64,8 @@
 				   kernels per CPU-s at 0.01, 30 % at 0.05;
 				   even at 0.001) */
 #endif
-#ifndef CORR_TEAM_MIN
 #define CORR_PF_THREADS 64	/* threads whose work is populated */
+#ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
 
