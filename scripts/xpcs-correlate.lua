@@ -9,6 +9,7 @@
 --       [--center X,Y] [--metadata FILE] [--twotime BIN,BIN,...]
 --       [--downsample N] [--format FMT] [--nframes N|last]
 --       [--gap ROWS,COLS] [--module-order A,B,C,D,E,F] [--module R,C]
+--       [--timing]
 --
 -- RAW is any frame file detector reads: HDF5 (/entry/data/data or
 -- --dataset), Rigaku 500k NAME.bin, Rigaku 3M NAME.bin.000 (with its five
@@ -33,6 +34,7 @@ usage: ionflow scripts/xpcs-correlate.lua RAW -o RESULT.h5 [--qmap QMAP.h5]
   [--metadata FILE] [--energy KEV] [--distance M] [--pixel M]
   [--center X,Y] [--dataset PATH] [--format FMT] [--nframes N|last]
   [--gap ROWS,COLS] [--module-order A,B,C,D,E,F] [--module ROWS,COLS]
+  [--timing]
 
 Correlates the frames of a raw XPCS file (multi-tau g2 per q bin, its
 errors, intensities, optionally two-time maps of chosen bins) and writes
@@ -76,6 +78,7 @@ Options (defaults in brackets):
   --module-order A,...  Rigaku 3M: file suffix (0-5) of each grid slot,
                         rows top to bottom, left then right [5,0,4,1,3,2]
   --module ROWS,COLS    Rigaku module shape [512,1024]
+  --timing              print the seconds of each stage to stderr [no]
 
 Example:
   ionflow scripts/make-sample.lua
@@ -84,7 +87,7 @@ Example:
 
 local cli = require "ionflow.cli"
 local o = cli.parse(arg, {name = "xpcs-correlate", usage = usage,
-  flags = {fold = true, log = true, normalize = true},
+  flags = {fold = true, log = true, normalize = true, timing = true},
   values = {out = true, qmap = true, frames = true, center = true,
     metadata = true, meta = true, twotime = true, dataset = true,
     format = true, nframes = true, gap = true, module_order = true,
@@ -145,9 +148,36 @@ if o.q_range then
   end
 end
 
+-- --timing: wall and CPU seconds per stage (reading and waiting overlap
+-- the correlator's own work, which runs in threads of its own: their CPU
+-- time is all of the process's)
+local tm, w0, c0 = o.timing and {} or nil, sys.time(), os.clock()
+local function lap(k)
+  if tm then
+    local w, c = sys.time(), os.clock()
+    local t = tm[k] or {0, 0}
+    tm[k], w0, c0 = {t[1] + w - w0, t[2] + c - c0}, w, c
+  end
+end
+local function report()
+  if not tm then return end
+  local t, sum = {}, {0, 0}
+  for _, k in ipairs{"geometry", "partition", "setup", "read", "wait",
+      "windows", "result", "write"} do
+    local v = tm[k]
+    if v then
+      t[#t + 1] = string.format("%s %.4f (cpu %.4f)", k, v[1], v[2])
+      sum = {sum[1] + v[1], sum[2] + v[2]}
+    end
+  end
+  io.stderr:write(string.format("timing (s): %s, total %.4f (cpu %.4f)\n",
+    table.concat(t, ", "), sum[1], sum[2]))
+end
+
 local ok, err = pcall(function()
   local g = X.raw_geometry(o.raw, {metadata = o.metadata or o.meta,
     dataset = o.dataset, over = over, detector = det})
+  lap("geometry")
   local qm
   if o.qmap then
     qm = X.read_qmap(o.qmap, g)
@@ -156,14 +186,26 @@ local ok, err = pcall(function()
       phi_bins = num("phi_bins", true) or 1, fold = o.fold, log = o.log,
       q_min = qmin and qmin * 1e10, q_max = qmax and qmax * 1e10})
   end
+  lap("partition")
   local t0 = os.clock()
-  local res = X.correlate_ranks{raw = o.raw, dataset = o.dataset,
+  local ct = tm and {}
+  local res = X.correlate_ranks{timing = ct, raw = o.raw,
+    dataset = o.dataset,
     dynamic = qm.dynamic, static = qm.static, first = first, last = last,
     stride = num("stride", true), window = num("window", true),
     overlap = num("overlap", true), segments = num("segments", true) or 10,
     normalize = o.normalize, reject_sigma = num("reject"),
     frame_time = g.frame_time, twotime = twotime, detector = det}
   local cpu = os.clock() - t0
+  lap("correlate")
+  if tm then   -- the correlation's own stages; setup: what is left
+    local su = tm.correlate
+    for k, v in pairs(ct) do
+      tm[k] = v
+      su = {su[1] - v[1], su[2] - v[2]}
+    end
+    tm.setup, tm.correlate = su, nil
+  end
   -- under mpirun the first rank with pixels writes the result, once
   -- every rank has said that it finished (X.ranks_agree: a rank that
   -- failed or was interrupted stops the write)
@@ -171,12 +213,15 @@ local ok, err = pcall(function()
     X.ranks_agree()
     return
   end
-  X.write_result(o.out, res, {geometry = g, qmap = qm, commit = X.ranks_agree, options = {
+  X.write_result(o.out, res, {geometry = g, qmap = qm,
+    commit = X.ranks_agree, options = {
     raw = o.raw, format = g.format, metadata = g.metadata,
     dataset = g.format == "hdf5" and (o.dataset or X.RAW_DATASET) or nil,
     first = res.first,
     last = res.last, stride = res.stride, window = num("window", true),
     normalize = o.normalize, reject_sigma = num("reject")}})
+  lap("write")
+  report()
   local d = qm.dynamic
   print(string.format("%s: %d frames, %d delays, %d bins, %.1f s CPU",
     o.raw, res.nframes, #res.tau, d.nbins, cpu))

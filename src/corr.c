@@ -64,6 +64,7 @@
 				   kernels per CPU-s at 0.01, 30 % at 0.05;
 				   even at 0.001) */
 #endif
+#define CORR_PF_THREADS 64	/* threads whose work is populated */
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -159,6 +160,8 @@ struct corr {
 	int sp_run;		/* this run's level 0 takes corrsp */
 	size_t nsp;		/* tile batches by corrsp */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
+	mem_pf *pf;		/* the state's pages populated in the
+				   background (mem.h), or NULL */
 };
 
 typedef double v4d __attribute__((vector_size(32), aligned(32)));
@@ -594,6 +597,33 @@ static int corr_work(corr *c, char *err)
 	return corr_sparse_work(c, err);
 }
 
+/* With the last frame known, every level the run can use is made now and
+** its pages, with the threads' work, are populated in the background
+** while the caller reads its first frames (mem_prefault): first touches
+** of fresh memory are the largest cost of a fresh correlator here. */
+static int corr_level_idle(const corr *c, int l);
+
+static int corr_prefault(corr *c, char *err)
+{
+	void *b[CORR_MAXLEV + 2 * CORR_PF_THREADS];
+	size_t n = 0;
+	if (!c->o.last)
+		return 0;
+	while (c->nlev < CORR_MAXLEV && !corr_level_idle(c, c->nlev))
+		if (corr_add_level(c, err))
+			return -1;
+	b[n++] = c->lev[0].G;
+	for (int t = 0; t < c->nthr && t < CORR_PF_THREADS; t++) {
+		b[n++] = c->work[t];
+		if (c->work16)
+			b[n++] = c->work16[t];
+	}
+	for (int l = 1; l < c->nlev; l++)
+		b[n++] = c->lev[l].G;
+	c->pf = mem_prefault(b, n);
+	return 0;
+}
+
 int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	     char *err)
 {
@@ -624,7 +654,8 @@ int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	if (!(c->s2d = err_calloc(c->nstat, sizeof *c->s2d, err)) ||
 	    qmap_nest(st, dyn, c->s2d, err) || corr_pixels(c, dyn, st, err) ||
 	    !(c->seg_base = err_calloc(c->nstat, sizeof(double), err)) ||
-	    corr_work(c, err) || corr_add_level(c, err)) {
+	    corr_work(c, err) || corr_add_level(c, err) ||
+	    corr_prefault(c, err)) {
 		corr_free(c);
 		return -1;
 	}
@@ -638,6 +669,7 @@ void corr_free(corr *c)
 {
 	if (c == NULL)
 		return;
+	mem_prefault_end(c->pf);
 	for (int l = 0; l < c->nlev; l++) {
 		corr_level *L = &c->lev[l];
 		mem_free(L->G);	/* (the level's block) */
@@ -768,6 +800,24 @@ typedef struct corr_sched {
 	int top;		/* last level with new frames */
 } corr_sched;
 
+/* Whether level l can never have a pair of frames: with the last frame
+** known (o.last), at most n used frames come and level l gets at most
+** n >> l of them; at or below its smallest lag it adds no delay to the
+** result, nor do the levels above it. Such a level is not made: each
+** costs as much fresh state as level 1 (a fifth of the state of 2000
+** frames), and the first touch of fresh memory is a run's largest cost
+** on this machine. Its pairs go to scratch, as the top level's do. */
+static int corr_level_idle(const corr *c, int l)
+{
+	size_t n;
+	corr_level L;
+	if (!c->o.last || l == 0)
+		return 0;
+	n = (c->o.last - c->o.first + c->o.stride - 1) / c->o.stride;
+	corr_level_lags(&c->o, l, &L);
+	return (l < 64 ? n >> l : 0) <= (size_t)L.lag[0];
+}
+
 static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
 {
 	memset(s, 0, sizeof *s);
@@ -775,6 +825,8 @@ static int corr_schedule(corr *c, size_t m, corr_sched *s, char *err)
 	for (int l = 0; l < CORR_MAXLEV; l++) {
 		size_t M;
 		if (s->nn[l] == 0)
+			break;
+		if (l == c->nlev && corr_level_idle(c, l))
 			break;
 		if (l == c->nlev && corr_add_level(c, err))
 			return -1;
@@ -1639,6 +1691,10 @@ int corr_push_means(corr *c, const void *frames, arr_dtype dt, size_t n,
 		}
 	}
 	c->seen += n;
+	/* past the last frame used nothing can join them: run them now,
+	** where they are, rather than copy them into a fresh stage */
+	if (c->o.last && c->seen >= c->o.last)
+		return corr_flush(c, err);
 	return corr_stage(c, fsz, err);
 }
 

@@ -103,7 +103,12 @@ typedef struct corr_opts {
 	int dpl;		/* delays per level (default 4) */
 	int lags0;		/* lags at level 0 (default 2 dpl) */
 	size_t first;		/* first stream frame used (0-based) */
-	size_t last;		/* one past the last used; 0 = no end */
+	size_t last;		/* one past the last used; 0 = no end.
+				   Known, it lets the last frames run where
+				   they are (no stage), leaves out levels
+				   that could never hold a pair, and makes
+				   the rest at once, populated in the
+				   background (mem_prefault) */
 	size_t stride;		/* use every stride-th frame (default 1) */
 	const double *dark;	/* rows x cols image subtracted, or NULL */
 	int normalize;		/* divide frames by their mean intensity */

@@ -163,6 +163,8 @@ static int det_open_hdf5(det_stream *s, const det_opts *o, int stream,
 					    o->step, o->block, err);
 		if (stream && rc == 0 && o->nrows > 0)
 			rc = h5_frames_rows(s->h5, o->row0, o->nrows, err);
+		if (stream && rc == 0 && o->hold)
+			h5_frames_hold(s->h5);
 	}
 	h5_close(f);
 	return rc;

@@ -57,6 +57,8 @@ typedef struct det_opts {
 				   the modules that show in them (frames and
 				   events are then nrows x cols); IMM
 				   ignores it */
+	int hold;		/* HDF5: blocks are held while the next is
+				   read (h5_frames_hold) */
 } det_opts;
 
 typedef struct det_info {

@@ -157,6 +157,11 @@ int h5_frames_block_done(const h5_frames *fr);
 ** hyperslab (before the first read; blocks are then frames x nrows x
 ** ...): a part of the detector (an MPI rank's) costs only its bytes */
 int h5_frames_rows(h5_frames *fr, size_t row0, size_t nrows, char *err);
+/* the consumer holds each block while the next is read (a correlator's
+** background push): the two buffers that then alternate are made at the
+** first read, the second one's pages populated in the background while
+** the first is read (mem.h); before the first read */
+void h5_frames_hold(h5_frames *fr);
 size_t h5_frames_count(const h5_frames *fr);	/* frames in the stream */
 size_t h5_frames_block(const h5_frames *fr);	/* frames per read */
 void h5_frames_close(h5_frames *fr);		/* NULL is fine */

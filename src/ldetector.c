@@ -27,7 +27,7 @@ typedef struct ldet_frames {
 
 static const char *const ldet_keys[] = {
 	"format", "dataset", "frames", "first", "count", "step", "block",
-	"blocks", "gap", "order", "module", "rows", NULL
+	"blocks", "gap", "order", "module", "rows", "hold", NULL
 };
 
 /* an unknown option is a typo that would silently change nothing */
@@ -74,6 +74,7 @@ static void ldet_opts(lua_State *L, int t, det_opts *o, const char *fname)
 	o->count = (size_t)lbind_optint(L, t, "count", -1, -1, LUA_MAXINTEGER, fname);
 	o->step = (size_t)lbind_optint(L, t, "step", 1, 1, LUA_MAXINTEGER, fname);
 	o->block = (size_t)lbind_optint(L, t, "block", 0, 0, LUA_MAXINTEGER, fname);
+	o->hold = lbind_optbool(L, t, "hold", 0, fname);
 	if (lbind_optints(L, t, "gap", 2, v, 0, fname)) {
 		o->gap_rows = (size_t)v[0];
 		o->gap_cols = (size_t)v[1];

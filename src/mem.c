@@ -4,6 +4,7 @@
 ** The MEM_ALIGN bytes before a block say how to release it: the base of
 ** the allocation and, for a mapping, its length.
 */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,4 +55,51 @@ void mem_free(void *p)
 		munmap(h.base, h.len);
 	else
 		free(h.base);
+}
+
+struct mem_pf {
+	pthread_t thr;
+	size_t n;
+	mem_head blk[];		/* the mappings to populate */
+};
+
+static void *mem_pf_run(void *arg)
+{
+	const mem_pf *pf = arg;
+#ifdef MADV_POPULATE_WRITE
+	for (size_t i = 0; i < pf->n; i++)
+		(void)madvise(pf->blk[i].base, pf->blk[i].len,
+			      MADV_POPULATE_WRITE);
+#endif
+	return NULL;
+}
+
+mem_pf *mem_prefault(void *const *blocks, size_t n)
+{
+	mem_pf *pf = malloc(sizeof *pf + n * sizeof *pf->blk);
+	if (pf == NULL)
+		return NULL;
+	pf->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		mem_head h;
+		if (blocks[i] == NULL)
+			continue;
+		h = *(mem_head *)((char *)blocks[i] - MEM_ALIGN);
+		if (h.len)	/* (a mapping: page-aligned base and length) */
+			pf->blk[pf->n++] = h;
+	}
+#ifdef MADV_POPULATE_WRITE
+	if (pf->n > 0 && pthread_create(&pf->thr, NULL, mem_pf_run, pf) == 0)
+		return pf;
+#endif
+	free(pf);
+	return NULL;
+}
+
+void mem_prefault_end(mem_pf *pf)
+{
+	if (pf == NULL)
+		return;
+	pthread_join(pf->thr, NULL);
+	free(pf);
 }

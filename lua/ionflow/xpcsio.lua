@@ -523,7 +523,10 @@ function M.correlate(o)
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
       sparse = o.sparse,
       segment_frames = n == count and seg or 0, dpl = o.dpl,
-      threads = o.threads, total = n, progress = n == count and o.progress}
+      threads = o.threads, total = n, progress = n == count and o.progress,
+      -- (the end known: the last frames are correlated where they were
+      -- read, not copied to wait for more)
+      last = n == count and n or nil}
   end
   local main = new(count)
   local W = o.window
@@ -553,6 +556,17 @@ function M.correlate(o)
     o.reduce(nil)   -- (an empty part: the two reductions of c:result)
     o.reduce(nil)
   end
+  -- o.timing: a table given {wall, process CPU} seconds spent reading,
+  -- waiting for the correlator, on windows and in the result
+  local tm = o.timing
+  local w0, c0 = sys.time(), os.clock()
+  local function lap(k)
+    if tm then
+      local w, c = sys.time(), os.clock()
+      local t = tm[k] or {0, 0}
+      tm[k], w0, c0 = {t[1] + w - w0, t[2] + c - c0}, w, c
+    end
+  end
   local j = 0
   local function take(b, n)
     -- (the reader's blocks may follow the file's chunks: every part
@@ -571,6 +585,7 @@ function M.correlate(o)
     elseif main then
       main:push_async(b)
     end
+    lap("wait")
     if tt then tt:push(b) end
     if W then
       for s = (j + step - 1) // step * step, j + n - 1, step do
@@ -605,24 +620,35 @@ function M.correlate(o)
     end
     if o.on_frame then for i = j + 1, j + n do o.on_frame(i) end end
     j = j + n
+    lap("windows")
   end
   if empty then
     while j < count do take(nil, means_of and 0 or math.min(block, count - j)) end
   else
     dopts.first, dopts.count, dopts.step = first, count, stride
     dopts.block, dopts.blocks = block, true
+    dopts.hold = true   -- (push_async holds a block while the next is read)
     -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
     -- modules in them; IMM gives whole frames, cut here
     dopts.rows = rows
     local nrows = rows and rows[2] - rows[1] + 1
-    for _, b in detector.frames(o.raw, dopts) do
+    local it, st, ctl = detector.frames(o.raw, dopts)
+    lap("read")
+    while true do
+      local i, b = it(st, ctl)
+      lap("read")
+      if i == nil then break end
+      ctl = i
       if rows and b.shape[2] ~= nrows then
         b = b:slice(2, rows[1], rows[2]):copy()
       end
       take(b, b.shape[1])
     end
   end
+  if main then main:frames() end   -- (waits for the last push)
+  lap("wait")
   local res = result(main)
+  lap("result")
   if empty then
     for _ = 1, o.twotime and #o.twotime.bins or 0 do o.reduce(nil) end
     return nil

@@ -1573,6 +1573,78 @@ static void test_sparse(void)
 
 /* one pixel over 2^16 frames and more: every level, rows of one used
 ** pixel in a tile of 32 */
+/* The last frame known (o.last): levels that could never hold a pair are
+** not made. The result must be the one without o.last to the last bit,
+** and brute force's, for frame counts on either side of where a level
+** becomes useful (a level l >= 1 needs more than 5 frames of its own),
+** with a first frame and a stride; and the state smaller once levels
+** are left out. */
+static void test_last(void)
+{
+	static const size_t Ns[] = {2, 3, 11, 12, 13, 23, 24, 25, 47, 48, 97,
+				    200, 1000};
+	const size_t rows = 5, cols = 9, np = rows * cols;
+	int32_t map[5 * 9];
+	size_t bad = 0, badref = 0, smaller = 0, larger = 0;
+	qmap m;
+	for (size_t i = 0; i < np; i++)
+		map[i] = (int32_t)(1 + i % 3);
+	make_map(&m, rows, cols, map, 0);
+	for (size_t k = 0; k < sizeof Ns / sizeof *Ns; k++)
+		for (size_t st = 1; st <= 2; st++) {
+			size_t N = Ns[k] * st + 3, n = Ns[k];
+			double *I = malloc(N * np * sizeof *I), *sel;
+			uint16_t *raw;
+			corr *a = NULL, *b = NULL;
+			corr_res ra, rb;
+			corr_opts o;
+			char err[ERR_LEN];
+			ref R;
+			for (size_t i = 0; i < N * np; i++)
+				I[i] = prand(3.0);
+			raw = to_dtype(I, N * np, ARR_U16);
+			corr_opts_default(&o);
+			o.first = 3;
+			o.stride = st;
+			if (corr_new(&a, &m, NULL, &o, err) ||
+			    push_chunks(a, raw, ARR_U16, N, rows, cols, err) ||
+			    corr_result(a, &ra, err)) {
+				ok(0, "last: %s", err);
+				return;
+			}
+			o.last = N;
+			if (corr_new(&b, &m, NULL, &o, err) ||
+			    push_chunks(b, raw, ARR_U16, N, rows, cols, err) ||
+			    corr_result(b, &rb, err)) {
+				ok(0, "last: %s", err);
+				return;
+			}
+			bad += !same_bits(&ra, &rb) || rb.nframes != n;
+			sel = malloc(n * np * sizeof *sel);
+			for (size_t f = 0; f < n; f++)
+				memcpy(sel + f * np, I + (3 + f * st) * np,
+				       np * sizeof *sel);
+			ref_multitau(sel, n, np, map, 3, 4, &R);
+			badref += !(max_rel(&rb, &R, 3) < 1e-12);
+			smaller += corr_memory(b) < corr_memory(a);
+			larger += corr_memory(b) > corr_memory(a);
+			corr_res_free(&ra);
+			corr_res_free(&rb);
+			corr_free(a);
+			corr_free(b);
+			free(I);
+			free(raw);
+			free(sel);
+		}
+	ok(bad == 0, "last frame known: the same result to the last bit "
+	   "(%zu of 26 differ)", bad);
+	ok(badref == 0, "last frame known: brute force (%zu of 26 differ)",
+	   badref);
+	ok(smaller >= 10 && larger == 0, "last frame known: the state is "
+	   "smaller in %zu of 26 runs, larger in none", smaller);
+	qmap_free(&m);
+}
+
 static void test_sparse_long(void)
 {
 	size_t N = 70001;
@@ -1610,5 +1682,6 @@ int main(void)
 	test_sums_split();
 	test_sparse();
 	test_sparse_long();
+	test_last();
 	return tap_done();
 }

@@ -1,0 +1,192 @@
+"""Frame streams read whole unfiltered chunks straight from the file
+(h5.c's direct reads: the chunk's address from the index, then pread),
+and everything else through H5Dread. Both must give the frames h5py
+reads, for every chunk shape, frame range, step and block size: one-frame
+and several-frame chunks, a last chunk past the end of the frames,
+chunks never written (fill values), a type that needs conversion (big
+endian), a chunk of part of a frame, a part of the rows (detector's
+rows=), and detector's hold=true (two buffers from the first read, the
+second populated in the background; blocks held by a correlator's
+push_async are tested through xpcsio.correlate in tests/lua/xpcs.lua). A file emptied while it is read must fail with an error that names
+the file, the dataset and the frames, never a crash or frames of zeros
+(HDF5 reads zeros past the end of a file: before this test, every frame
+after the cut was read as zeros without a word). TAP on stdout.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+
+IONFLOW = os.environ.get("IONFLOW", "./ionflow")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import ok, diag, done  # noqa: E402
+
+# every case: the blocks of h5.frames (or detector.frames with rows),
+# each written to the output as /c<case>/b<block>
+READ = r"""
+local src, dst = arg[1], arg[2]
+local w = h5.create(dst, {overwrite = true})
+local k = 0
+for line in io.lines(arg[3]) do
+  local name, first, count, step, block, r0, r1 =
+    line:match("^(%S+) (%d+) (%-?%d+) (%d+) (%d+) (%-?%d+) (%d+)$")
+  k = k + 1
+  local o = {first = tonumber(first), step = tonumber(step),
+    block = tonumber(block), blocks = true}
+  if tonumber(count) > 0 then o.count = tonumber(count) end
+  local it, s, c
+  if tonumber(r0) > 0 then
+    o.dataset, o.rows = name, {tonumber(r0), tonumber(r1)}
+    it, s, c = detector.frames(src, o)
+  elseif tonumber(r0) < 0 then   -- hold=true
+    o.dataset, o.hold = name, true
+    it, s, c = detector.frames(src, o)
+  else
+    it, s, c = h5.frames(src, name, o)
+  end
+  local j = 0
+  for _, b in it, s, c do
+    j = j + 1
+    w:write(string.format("/c%d/b%04d", k, j), b:copy())
+  end
+end
+w:close()
+"""
+
+FRAMES, R, C = 23, 12, 20
+
+
+def write_source(path, rng):
+    """datasets of every layout; returns {name: the frames h5py reads}"""
+    data = rng.integers(0, 60000, (FRAMES, R, C)).astype(np.uint16)
+    out = {}
+    with h5py.File(path, "w") as f:
+        for name, chunks, dt in [("one", (1, R, C), "<u2"),
+                                 ("three", (3, R, C), "<u2"),
+                                 ("five", (5, R, C), "<u2"),
+                                 ("half", (2, R // 2, C), "<u2"),
+                                 ("big_endian", (1, R, C), ">u2"),
+                                 ("i32", (2, R, C), "<i4"),
+                                 ("f32", (4, R, C), "<f4")]:
+            f.create_dataset(name, data=data.astype(dt), chunks=chunks)
+            out[name] = data.astype(dt).astype(np.float64)
+        # chunks 1 and 3 of 4-frame chunks never written: fill value 7
+        d = f.create_dataset("holes", shape=(FRAMES, R, C), dtype="<u2",
+                             chunks=(4, R, C), fillvalue=7)
+        full = np.full((FRAMES, R, C), 7, np.uint16)
+        for c0 in (0, 8, 16, 20):
+            d[c0:c0 + 4] = data[c0:c0 + 4]
+            full[c0:c0 + 4] = data[c0:c0 + 4]
+        out["holes"] = full.astype(np.float64)
+    return out
+
+
+def cases(names):
+    """(name, first, count, step, block, row0, row1): 1-based frames"""
+    out = []
+    for n in names:
+        for first, count, step, block in [(1, -1, 1, 0), (1, -1, 1, 4),
+                                          (2, -1, 1, 5), (3, 7, 1, 3),
+                                          (2, 8, 2, 3), (1, -1, 3, 2),
+                                          (23, 1, 1, 0)]:
+            out.append((n, first, count, step, block, 0, 0))
+        out.append((n, 2, 9, 1, 4, 3, 10))     # rows 3..10 only
+        out.append((n, 1, -1, 1, 4, -1, 0))    # hold=true (two buffers)
+        out.append((n, 2, 17, 1, 5, -1, 0))
+    return out
+
+
+def expected(data, c):
+    _, first, count, step, _, r0, r1 = c
+    sel = data[first - 1::step]
+    if count > 0:
+        sel = sel[:count]
+    if r0 > 0:
+        sel = sel[:, r0 - 1:r1]
+    return sel
+
+
+def check_reads(tmp, rng):
+    src = os.path.join(tmp, "src.h5")
+    data = write_source(src, rng)
+    cs = cases(sorted(data))
+    listing = os.path.join(tmp, "cases.txt")
+    with open(listing, "w") as f:
+        for c in cs:
+            f.write(" ".join(str(v) for v in c) + "\n")
+    script = os.path.join(tmp, "read.lua")
+    with open(script, "w") as f:
+        f.write(READ)
+    dst = os.path.join(tmp, "out.h5")
+    r = subprocess.run([IONFLOW, script, src, dst, listing],
+                       capture_output=True, text=True, timeout=300)
+    if not ok(r.returncode == 0, "every layout and range is read",
+              r.stdout + r.stderr):
+        return
+    bad = []
+    with h5py.File(dst, "r") as f:
+        for k, c in enumerate(cs, 1):
+            g = f.get("c%d" % k)
+            got = (np.concatenate([g[b][()] for b in sorted(g)])
+                   if g is not None else np.zeros((0, R, C)))
+            want = expected(data[c[0]], c)
+            if got.shape != want.shape or not np.array_equal(got, want):
+                bad.append(c)
+    ok(not bad, "%d reads equal h5py's frames" % len(cs),
+       "differ: %s" % bad[:5])
+
+
+def chunk_offset(path, name, index):
+    with h5py.File(path, "r") as f:
+        return f[name].id.get_chunk_info(index).byte_offset
+
+
+def check_truncated(tmp, rng):
+    """the file emptied by another program after the first block was
+    read (HDF5's sec2 driver reads zeros past the end of a file): the
+    next read fails with an error naming the file and dataset, not a
+    crash or frames of zeros; read whole (native) and through H5Dread
+    (big endian)"""
+    for dt in ("<u2", ">u2"):
+        src = os.path.join(tmp, "cut.h5")
+        data = rng.integers(0, 9, (FRAMES, R, C)).astype(dt)
+        with h5py.File(src, "w") as f:
+            f.create_dataset("/entry/data/data", data=data,
+                             chunks=(1, R, C))
+        script = os.path.join(tmp, "cut.lua")
+        with open(script, "w") as f:
+            f.write("""
+local n = 0
+for i, b in h5.frames(arg[1], "/entry/data/data", {block = 4,
+    blocks = true}) do
+  n = n + b.shape[1]
+  io.open(arg[1], "w"):close()
+end
+print("read " .. n)
+""")
+        r = subprocess.run([IONFLOW, script, src], capture_output=True,
+                           text=True, timeout=120)
+        err = r.stderr
+        ok(r.returncode == 1 and "read " not in r.stdout,
+           "%s: a file emptied while read fails" % dt, r.stdout + err)
+        ok("cut.h5" in err and "/entry/data/data" in err and
+           "frames 5..8" in err,
+           "%s: the error names the file, dataset and frames" % dt, err)
+        diag(err.splitlines()[0] if err else "")
+        ok("Segmentation" not in err and "core dumped" not in err,
+           "%s: no crash" % dt, err)
+
+
+def main():
+    rng = np.random.default_rng(18)
+    with tempfile.TemporaryDirectory() as tmp:
+        check_reads(tmp, rng)
+        check_truncated(tmp, rng)
+    return done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
