@@ -57,13 +57,14 @@
 				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
-#ifndef CORR_SPARSE_MEAN
-#define CORR_SPARSE_MEAN 0.002	/* auto: level 0 sparse below this mean
-				   count per pixel and frame (bench/corr.lua,
-				   warm state: 16 % slower than the dense
-				   kernels per CPU-s at 0.01, 30 % at 0.05;
-				   even at 0.001) */
+#ifndef CORR_SPARSE_OCC
+#define CORR_SPARSE_OCC 0.25	/* auto: a level runs sparse while the
+				   share of its pixel-frames with photons is
+				   below this (bound: 2^l times level 0's);
+				   level 0 is tried below this mean count
+				   (bench/corr.lua, bench/README.md) */
 #endif
+#define CORR_SPLEV 8		/* levels that may run sparse, at most */
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -74,7 +75,7 @@
 typedef struct corr_tls {
 	double rowsum[CORR_T];	/* per frame of the run: sum over pixels */
 	size_t n16[CORR16_LEVELS];	/* tile batches by corr16 */
-	size_t nsp;		/* tile batches by corrsp */
+	size_t nsp[CORR_SPLEV];	/* tile batches by corrsp, per level */
 } __attribute__((aligned(64))) corr_tls;
 
 /* consecutive pixels q .. q + n - 1 of a tile in static bin s: sums over
@@ -148,15 +149,18 @@ struct corr {
 	uint8_t *stale[CORR16_LEVELS];	/* the double ring lags behind hist16
 				   (corr16 ran last): corr_ring_sync */
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
-	uint32_t **spw;		/* per thread, for corrsp: its window and
-				   sums (NULL: no sparse path) */
+	uint32_t **spw;		/* per thread, for corrsp: its windows,
+				   sums and events of the levels above
+				   (NULL: no sparse path; corr_spw) */
+	size_t spevw;		/* words of one level's events there */
 	uint32_t *spev;		/* spcap words: the events of a run */
 	const uint32_t *spfev[CORR_T];	/* each frame's, in spev */
 	uint32_t *sptoff;	/* T x (ntile + 1): their tiles' offsets */
 	size_t spcap;		/* events a thread's frames may have */
 	uint32_t sptop;		/* the run's largest count */
-	int sp_run;		/* this run's level 0 takes corrsp */
-	size_t nsp;		/* tile batches by corrsp */
+	int sp_lev;		/* this run's levels 0 .. sp_lev - 1 take
+				   corrsp (as far as they apply) */
+	size_t nsp[CORR_SPLEV];	/* tile batches by corrsp, per level */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
 
@@ -533,14 +537,15 @@ static int corr_add_level(corr *c, char *err)
 	return 0;
 }
 
-/* corrsp's scratch per thread (the window, K x P uint16, and the
-** sums); the events of a batch come later (corr_sparse_scan) */
+/* corrsp's scratch per thread (the pixels' records, the events of the
+** levels above 0); level 0's events come later (corr_sparse_scan) */
 static int corr_sparse_work(corr *c, char *err)
 {
 	size_t words;
 	if (c->o.sparse == CORR_SPARSE_OFF)
 		return 0;
-	words = CORRSP_K * c->P / 2 + (CORRSP_K + 1) * c->P;
+	c->spevw = (c->T / 2 + 2) * c->P + 64;
+	words = CORRSP_REC * c->P + 2 * c->spevw + 2 * (c->T / 2 + 2);
 	if (!(c->spw = err_calloc((size_t)c->nthr, sizeof *c->spw, err)))
 		return -1;
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles) */
@@ -698,7 +703,8 @@ void corr_reset(corr *c)
 		memset(c->img, 0, tp * sizeof(double));
 	memset(c->seg_base, 0, c->nstat * sizeof(double));
 	memset(c->n16, 0, sizeof c->n16);
-	c->ntb = c->nsp = 0;
+	c->ntb = 0;
+	memset(c->nsp, 0, sizeof c->nsp);
 	c->nb = c->nstaged = 0;
 	c->seen = c->accepted = 0;
 	c->nrej = c->nseg = 0;
@@ -721,9 +727,9 @@ size_t corr_memory(const corr *c)
 		      (l < c->nlev ? c->ntile * CORR16_K * c->P : 0)) *
 		     sizeof(uint16_t) + 2 * c->ntile;
 	if (c->spw)
-		b += ((size_t)c->nthr * (CORRSP_K * c->P / 2 + (CORRSP_K + 1) *
-					 c->P) + (c->spev ? c->spcap + c->T *
-					 (c->ntile + 1) : 0)) *
+		b += ((size_t)c->nthr * (CORRSP_REC * c->P + 2 * c->spevw
+					 + 2 * (c->T / 2 + 2)) +
+		      (c->spev ? c->spcap + c->T * (c->ntile + 1) : 0)) *
 		     sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
@@ -749,7 +755,14 @@ double corr_int_share(const corr *c, int level)
 
 double corr_sparse_share(const corr *c)
 {
-	return c->ntb ? (double)c->nsp / (double)c->ntb : 0;
+	return corr_sparse_share_at(c, 0);
+}
+
+double corr_sparse_share_at(const corr *c, int level)
+{
+	if (level < 0 || level >= CORR_SPLEV || c->ntb == 0)
+		return 0;
+	return (double)c->nsp[level] / (double)c->ntb;
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -1054,37 +1067,84 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	return 0;
 }
 
-/* Level 0 of a tile from the photons of its frames (corrsp.h), its pairs
-** to level 1 as uint16 when that one runs corr16, else as doubles into
-** nx; 1 when it does not apply (then nothing has changed). */
-static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
-			double *X, double *nx, uint16_t *w16, uint32_t *spw)
+/* the pointers into a thread's corrsp scratch (corr_sparse_work) */
+typedef struct corr_spw {
+	uint32_t *acc;		/* CORRSP_REC x P: the pixels' records */
+	uint32_t *ev[2];	/* events of a level above, spevw words each */
+	uint32_t *off[2];	/* their frames' offsets, T / 2 + 2 each */
+} corr_spw;
+
+static corr_spw corr_spw_of(const corr *c, uint32_t *w)
 {
-	corr_level *L = &c->lev[0];
-	size_t P = c->P, b = t * P, K = CORRSP_K, m = s->nn[0];
-	size_t nh = L->M < K ? K - L->M : 0;
+	size_t P = c->P;
+	corr_spw z;
+	z.acc = w;
+	z.ev[0] = z.acc + CORRSP_REC * P;
+	z.ev[1] = z.ev[0] + c->spevw;
+	z.off[0] = z.ev[1] + c->spevw;
+	z.off[1] = z.off[0] + c->T / 2 + 2;
+	return z;
+}
+
+/* Levels 0, 1, ... of a tile from photons (corrsp.h): level 0 from the
+** run's events, each level above from the merged events of the one
+** below, as many as the run asks for (sp_lev) and apply; the last one's
+** pairs go to the next level as uint16 when that one runs corr16, else
+** as doubles into its rows. Returns the levels done (0: nothing has
+** changed). */
+static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
+			double *w, uint16_t *w16, uint32_t *spw)
+{
+	size_t P = c->P, b = t * P, K = CORRSP_K;
+	size_t nv = c->npx - b < P ? c->npx - b : P;
+	corr_spw z = corr_spw_of(c, spw);
+	corrsp_job j[CORR_SPLEV];
 	double sums[CORR_T];
-	corrsp_job j = {
-		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m,
-		.M = L->M, .fev = c->spfev,
-		.toff = c->sptoff + t, .tstride = c->ntile + 1,
-		.top = c->sptop, .isa = c->o.kernel != CORR_KERNEL_BASE,
-		.ring = L->hist + t * K * P, .hist = c->hist16[0] + t * K * P,
-		.hist_ok = c->h16ok[0] + t, .G = L->G + t * (size_t)L->nlag * P,
-		.S = L->S + t * P, .nx = nx,
-		.up = corr_up16(c, 0, s) ?
-		      corr16_rows(w16 + c->woff16[1], P) : NULL,
-		.head = X + K * P, .nhead = nh < m ? nh : m, .rowsum = sums,
-		.win = (uint16_t *)spw, .acc = spw + K * P / 2};
-	if (corrsp_level0(&j))
-		return 1;
-	if (j.nhead)
-		corr_head(c, L, t, X, j.nhead, j.nv);
-	c->stale[0][t] = 1;
-	tl->nsp++;
-	for (size_t r = 0; r < m; r++)
+	uint32_t top = c->sptop;
+	int nl = 0;
+	for (int l = 0; l < c->sp_lev && l <= s->top && l < c->n16lev; l++) {
+		corr_level *L = &c->lev[l];
+		size_t m = s->nn[l], nh = L->M < K ? K - L->M : 0;
+		j[l] = (corrsp_job){
+			.isa = c->o.kernel != CORR_KERNEL_BASE, .level = l,
+			.P = P, .nv = nv, .n = m, .M = L->M,
+			.fev = l ? NULL : c->spfev,
+			.evb = l ? z.ev[(l - 1) & 1] : NULL,
+			.toff = l ? z.off[(l - 1) & 1] : c->sptoff + t,
+			.tstride = c->ntile + 1, .top = top,
+			.ring = L->hist + t * K * P,
+			.hist = c->hist16[l] + t * K * P,
+			.hist_ok = c->h16ok[l] + t,
+			.G = L->G + t * (size_t)L->nlag * P, .S = L->S + t * P,
+			.head = w + c->woff[l] + K * P,
+			.nhead = nh < m ? nh : m, .rowsum = l ? NULL : sums,
+			.acc = z.acc};
+		if (corrsp_prepare(&j[l]))
+			break;
+		nl++;
+		top = 2 * (top > 1 ? top : 1);	/* pair sums of this level */
+	}
+	for (int l = 0; l < nl; l++) {
+		corr_level *L = &c->lev[l];
+		if (l + 1 < nl) {
+			j[l].nev = z.ev[l & 1];
+			j[l].noff = z.off[l & 1];
+		} else if (corr_up16(c, l, s)) {
+			j[l].up = corr16_rows(w16 + c->woff16[l + 1], P);
+		} else {	/* (the top level's pairs: scratch) */
+			size_t kn = l + 1 < c->nlev ?
+				    (size_t)c->lev[l + 1].kmax : 0;
+			j[l].nx = w + c->woff[l + 1] + kn * P;
+		}
+		corrsp_level(&j[l]);
+		if (j[l].nhead)
+			corr_head(c, L, t, w + c->woff[l], j[l].nhead, nv);
+		c->stale[l][t] = 1;
+		tl->nsp[l]++;
+	}
+	for (size_t r = 0; nl > 0 && r < s->nn[0]; r++)
 		tl->rowsum[r] += sums[r];
-	return 0;
+	return nl;
 }
 
 /* level 0's rows converted from the frames (the double path) */
@@ -1160,20 +1220,19 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		      double *w, uint16_t *w16, corr_kern_fn kern)
 {
 	size_t P = c->P;
-	int below = 0;		/* the level below ran corr16 */
+	int below = 0;		/* the level below ran corr16 (or corrsp) */
+	int l0 = 0;		/* levels done by corrsp */
 	corr_state_prefetch(c, t, s->top);
-	for (int l = 0; l <= s->top; l++) {
+	if (c->sp_lev > 0 &&
+	    (l0 = corr_tile_sp(c, t, s, tl, w, w16, c->spw[corr_thread()])))
+		below = corr_up16(c, l0 - 1, s);
+	for (int l = l0; l <= s->top; l++) {
 		corr_level *L = &c->lev[l];
 		/* the top level's pairs go to scratch (the next level's
 		** rows, which this run does not use) */
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
-		if (l == 0 && c->sp_run && corr_tile_sp(c, t, s, tl, X,
-				nx, w16, c->spw[corr_thread()]) == 0) {
-			below = corr_up16(c, 0, s);
-			continue;
-		}
 		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
 		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
@@ -1245,7 +1304,7 @@ static double corr_frame_sum(const corr *c, const void *fr, arr_dtype dt,
 
 /* whether a run's level 0 tries the sparse path: integer frames, pairs
 ** aligned (corrsp.h), and for AUTO a mean count per pixel and frame below
-** CORR_SPARSE_MEAN (the mean bounds the share of nonzero counts): that of
+** CORR_SPARSE_OCC (the mean bounds the share of nonzero counts): that of
 ** the last 64 frames, or of the run's first and last frames at the start */
 static int corr_sparse_pick(const corr *c, const void *const *fr,
 			    arr_dtype dt, size_t m)
@@ -1266,7 +1325,7 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 		      (double)c->npx;
 		n = 2;
 	}
-	return sum / n < CORR_SPARSE_MEAN;
+	return sum / n < CORR_SPARSE_OCC;
 }
 
 /* The run's events, frame by frame in parallel, each thread's frames
@@ -1275,10 +1334,11 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 ** eighth of the pixels a frame with AUTO, all of them with ON, and is
 ** never cleared). 0 (the dense kernels) when there are more, or a count
 ** is too large. */
-static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
-			    size_t m)
+static size_t corr_sparse_scan(corr *c, const void *const *fr,
+			       arr_dtype dt, size_t m)
 {
 	uint32_t top = 0;
+	size_t tot = 0;
 	size_t nt = c->ntile + 1;
 	if (c->spev == NULL) {
 		char err[ERR_LEN];
@@ -1289,9 +1349,9 @@ static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 		c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0,
 						err) : NULL;
 		if (c->spev == NULL)
-			return 0;	/* (the dense kernels need none) */
+			return SIZE_MAX;	/* (the dense kernels need none) */
 	}
-	#pragma omp parallel reduction(max:top) \
+	#pragma omp parallel reduction(max:top) reduction(+:tot) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
 	{
 		int me = corr_thread(), nth = 1;
@@ -1317,9 +1377,32 @@ static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 			used += v == UINT32_MAX ? 0 : in.toff[c->ntile];
 			top = v > top ? v : top;
 		}
+		tot += used;
 	}
 	c->sptop = top;
-	return top < CORRSP_MAX;
+	return top < CORRSP_MAX ? tot : SIZE_MAX;
+}
+
+/* How many levels the run takes sparse, given level 0's nev events
+** (SIZE_MAX: none, the scan failed). ON: sparse_levels, or every level
+** that may; AUTO: those whose occupancy stays below CORR_SPARSE_OCC,
+** bounded by 2^l times level 0's (a pair's pixels are at most both
+** frames'), at most sparse_levels. Where the dense kernel is faster was
+** measured (bench/corr.lua). */
+static int corr_sparse_levels(const corr *c, size_t m, size_t nev)
+{
+	int n = 0, lim = c->n16lev < CORR_SPLEV ? c->n16lev : CORR_SPLEV;
+	double occ;
+	if (nev == SIZE_MAX)
+		return 0;
+	if (c->o.sparse_levels > 0 && c->o.sparse_levels < lim)
+		lim = c->o.sparse_levels;
+	if (c->o.sparse == CORR_SPARSE_ON)
+		return lim;
+	occ = (double)nev / ((double)m * (double)c->npx);
+	for (; n < lim && occ < CORR_SPARSE_OCC; n++)
+		occ *= 2;
+	return n;
 }
 
 /* m accepted frames through every tile and level */
@@ -1340,8 +1423,9 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
-	c->sp_run = corr_sparse_pick(c, fr, dt, m) &&
-		    corr_sparse_scan(c, fr, dt, m);
+	c->sp_lev = corr_sparse_pick(c, fr, dt, m) ?
+		    corr_sparse_levels(c, m, corr_sparse_scan(c, fr, dt, m)) :
+		    0;
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
@@ -1363,7 +1447,8 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	for (int th = 0; th < c->nthr; th++) {
 		for (int l = 0; l < CORR16_LEVELS; l++)
 			c->n16[l] += c->tls[th].n16[l];
-		c->nsp += c->tls[th].nsp;
+		for (int l = 0; l < CORR_SPLEV; l++)
+			c->nsp[l] += c->tls[th].nsp[l];
 	}
 	for (size_t r = 0; r < m; r++) {
 		c->ivt[c->accepted + r] = (sums ? sums[r] :

@@ -112,6 +112,8 @@ typedef struct corr_opts {
 	int nthreads;		/* 0 = OpenMP's default */
 	corr_kernel kernel;	/* default CORR_KERNEL_AUTO */
 	corr_sparse sparse;	/* default CORR_SPARSE_AUTO */
+	int sparse_levels;	/* most levels run sparse (0: as many as
+				   pay, or with ON as many as apply) */
 	progress *prog;		/* updated with accepted frames; the
 				   caller begins and ends it; NULL none */
 } corr_opts;
@@ -193,6 +195,9 @@ double corr_int_share(const corr *c, int level);
 ** (corrsp.h: integer frames that the integer kernel may take, mostly
 ** zero, or any with CORR_SPARSE_ON) */
 double corr_sparse_share(const corr *c);
+/* the same for level `level` (levels above 0 run sparse from the merged
+** events of the level below, while their occupancy is low) */
+double corr_sparse_share_at(const corr *c, int level);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 		   size_t max);

@@ -613,7 +613,7 @@ static void lxpcs_sparse_opt(lua_State *L, corr_opts *o, const char *fname)
 
 /* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
 ** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
-** kernel=, sparse=, progress=, total=} */
+** kernel=, sparse=, sparse_levels=, progress=, total=} */
 static int lxpcs_correlator(lua_State *L)
 {
 	const char *fname = "xpcs.correlator";
@@ -647,6 +647,8 @@ static int lxpcs_correlator(lua_State *L)
 	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, LXPCS_MAXTHREADS, fname);
 	lxpcs_kernel_opt(L, &o, fname);
 	lxpcs_sparse_opt(L, &o, fname);
+	o.sparse_levels = (int)lbind_optint(L, 1, "sparse_levels", 0, 0, 64,
+					    fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix,
 			       dy->m.cols, 0, fname);
 	if (dark)
@@ -915,7 +917,9 @@ static int lxpcs_int_share(lua_State *L)
 
 static int lxpcs_sparse_share(lua_State *L)
 {
-	lua_pushnumber(L, corr_sparse_share(lxpcs_checkcorr(L, 1)->c));
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lua_pushnumber(L, corr_sparse_share_at(u->c,
+					       (int)luaL_optinteger(L, 2, 0)));
 	return 1;
 }
 
