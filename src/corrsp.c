@@ -51,6 +51,10 @@ static void corrsp_scan_any(const void *f, int es, const size_t *pix,
 				   prefetcher alone streamed a third as fast) */
 #endif
 
+#ifndef CORRSP_RECPF
+#define CORRSP_RECPF 8		/* events ahead whose records to prefetch */
+#endif
+
 #ifdef CORRSP_X86
 /* contiguous uint16 counts, 32 at a time, without a branch per event (a
 ** loop over the nonzero lanes mispredicted about once per 32 pixels and
@@ -152,22 +156,24 @@ typedef struct corrsp_rec {
 static int corrsp_window(const corrsp_job *j, uint32_t *top)
 {
 	size_t P = j->P, K = CORRSP_K;
-	uint32_t mx = 0;
+	uint16_t mx = 0;
+	if (*j->hist_ok) {	/* (a loop of its own: it vectorises) */
+		const uint16_t *h = j->hist;
+		for (size_t q = 0; q < K * P; q++)
+			mx = h[q] > mx ? h[q] : mx;
+		*top = mx;
+		return 0;
+	}
 	for (size_t i = 0; i < K; i++) {
 		const double *r = j->ring + ((j->M + i) % K) * P;
 		uint16_t *h = j->hist + i * P;
 		for (size_t q = 0; q < P; q++) {
-			double v;
-			if (*j->hist_ok) {
-				mx = h[q] > mx ? h[q] : mx;
-				continue;
-			}
-			v = j->M + i < K ? 0 : r[q];
+			double v = j->M + i < K ? 0 : r[q];
 			if (!(v >= 0 && v < CORRSP_MAX) ||
 			    (double)(uint16_t)v != v)
 				return 1;
 			h[q] = (uint16_t)v;
-			mx = (uint32_t)v > mx ? (uint32_t)v : mx;
+			mx = h[q] > mx ? h[q] : mx;
 		}
 	}
 	*top = mx;
@@ -230,38 +236,97 @@ static void corrsp_shift_init(void)
 	corrsp_shift_ok = 1;	/* (the same bytes from every thread) */
 }
 
-/* the records from the history: w[i] = frame M - 1 - i (hist row 7 - i) */
-static void corrsp_load(const corrsp_job *j, corrsp_rec *rec)
+/* 8 vectors of 8 uint16 transposed (x[i] lane k <-> x[k] lane i) */
+#ifdef CORRSP_X86
+static inline CORRSP_TGT void corrsp_t8(__m128i *x)
+{
+	__m128i a[8], b[8];
+	for (int i = 0; i < 4; i++) {
+		a[2 * i] = _mm_unpacklo_epi16(x[2 * i], x[2 * i + 1]);
+		a[2 * i + 1] = _mm_unpackhi_epi16(x[2 * i], x[2 * i + 1]);
+	}
+	for (int i = 0; i < 2; i++) {
+		b[4 * i] = _mm_unpacklo_epi32(a[4 * i], a[4 * i + 2]);
+		b[4 * i + 1] = _mm_unpackhi_epi32(a[4 * i], a[4 * i + 2]);
+		b[4 * i + 2] = _mm_unpacklo_epi32(a[4 * i + 1], a[4 * i + 3]);
+		b[4 * i + 3] = _mm_unpackhi_epi32(a[4 * i + 1], a[4 * i + 3]);
+	}
+	for (int i = 0; i < 4; i++) {
+		x[2 * i] = _mm_unpacklo_epi64(b[i], b[4 + i]);
+		x[2 * i + 1] = _mm_unpackhi_epi64(b[i], b[4 + i]);
+	}
+}
+#endif
+
+/* The records from the history: w[i] = frame M - 1 - i (hist row 7 - i),
+** 8 pixels at a time by a transpose (P is a multiple of 32). Once per
+** level and batch, but levels with few frames a batch pay it per few
+** events: element by element it cost more than their events. */
+static CORRSP_TGT void corrsp_load(const corrsp_job *j, corrsp_rec *rec)
 {
 	size_t P = j->P, K = CORRSP_K;
-	for (size_t q = 0; q < P; q++) {
-		corrsp_rec *x = rec + q;
-		memset(x, 0, sizeof *x);
+	for (size_t q = 0; q < P; q += 8) {
+#ifdef CORRSP_X86
+		__m128i x[8];
 		for (size_t i = 0; i < K; i++)
-			x->w[i] = j->hist[(K - 1 - i) * P + q];
-		x->last = (uint32_t)K - 1;
+			x[i] = CORRSP_LD(j->hist + (K - 1 - i) * P + q);
+		corrsp_t8(x);
+		for (size_t p = 0; p < 8; p++) {
+			corrsp_rec *r = rec + q + p;
+			_mm256_storeu_si256((__m256i *)(void *)r->acc,
+					   _mm256_setzero_si256());
+			CORRSP_ST(r->w, x[p]);
+			r->last = (uint32_t)K - 1;
+			r->s = 0;
+		}
+#else
+		for (size_t p = 0; p < 8; p++) {
+			corrsp_rec *r = rec + q + p;
+			memset(r, 0, sizeof *r);
+			for (size_t i = 0; i < K; i++)
+				r->w[i] = j->hist[(K - 1 - i) * P + q + p];
+			r->last = (uint32_t)K - 1;
+		}
+#endif
 	}
 }
 
-/* the history back from the records: frame g = n + i (the batch's last
-** 8) into row i, lane last - g of the window */
-static void corrsp_store(const corrsp_job *j, const corrsp_rec *rec)
+/* The history back from the records: frame g = n + i (the batch's last
+** 8) into row i, i.e. each window shifted to end at frame n + 7 and
+** transposed back; then the sums into the level's doubles. */
+static CORRSP_TGT void corrsp_store(const corrsp_job *j,
+				    const corrsp_rec *rec)
 {
 	size_t P = j->P, K = CORRSP_K, l0 = j->level ? K / 2 : 0;
-	size_t nl = K - l0;
-	for (size_t q = 0; q < P; q++) {
-		const corrsp_rec *x = rec + q;
-		for (size_t i = 0; i < K; i++) {
-			size_t g = j->n + i;
-			j->hist[i * P + q] = x->last >= g && x->last - g < K ?
-					     x->w[x->last - g] : 0;
+	size_t nl = K - l0, end = j->n + K - 1;
+	for (size_t q = 0; q < P; q += 8) {
+#ifdef CORRSP_X86
+		__m128i x[8];
+		for (size_t p = 0; p < 8; p++) {
+			const corrsp_rec *r = rec + q + p;
+			size_t d = end - r->last;
+			x[p] = CORRSP_SHUF(CORRSP_LD(r->w),
+				CORRSP_LD(corrsp_shift[d < 8 ? d : 8]));
 		}
-		if (q >= j->nv)
-			continue;
-		for (size_t i = 0; i < nl; i++)	/* (exact: integers) */
-			j->G[i * P + q] += x->acc[l0 + i];
-		j->S[q] += x->s;
+		corrsp_t8(x);	/* x[i]: frame end - i */
+		for (size_t i = 0; i < K; i++)
+			CORRSP_ST(j->hist + (K - 1 - i) * P + q, x[i]);
+#else
+		for (size_t p = 0; p < 8; p++) {
+			const corrsp_rec *r = rec + q + p;
+			for (size_t i = 0; i < K; i++) {
+				size_t g = j->n + i;
+				j->hist[i * P + q + p] = r->last >= g &&
+					r->last - g < K ? r->w[r->last - g] : 0;
+			}
+		}
+#endif
 	}
+	for (size_t i = 0; i < nl; i++)	/* (exact: integers) */
+		for (size_t q = 0; q < j->nv; q++)
+			j->G[i * P + q] += rec[q].acc[l0 + i];
+	for (size_t q = 0; q < j->nv; q++)
+		j->S[q] += rec[q].s;
 }
 
 /* Frame r's events (see corrsp_rec). The pairs closed by the frame go to
@@ -282,6 +347,9 @@ corrsp_frame_body(const corrsp_job *j, size_t r, corrsp_rec *rec, size_t k)
 	for (; e < end; e++) {
 		uint32_t q = *e >> 16, v = *e & 0xffffu;
 		corrsp_rec *x = rec + q;
+		/* (the buffers have slack past the events, of any value) */
+		uint32_t qa = e[CORRSP_RECPF] >> 16;
+		__builtin_prefetch(rec + (qa < P ? qa : 0), 1);
 		uint32_t d = g - x->last;
 		corrsp_v16 w = CORRSP_LD(x->w), lag, nw;
 		corrsp_v8w a, lw;
