@@ -57,12 +57,17 @@
 				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+/* auto, measured with bench/corr.lua (bench/README.md): level 0 from
+** frames runs sparse below a mean of CORR_SPARSE_MEAN counts per pixel
+** and frame (from pushed events, always), a level above while the share
+** of its pixel-frames with photons stays below CORR_SPARSE_OCC (bounded
+** by 2^l times level 0's): the integer kernel takes a level above 0 at
+** about 0.1 ns a pixel-frame, the sparse path 3-6 ns an event */
+#ifndef CORR_SPARSE_MEAN
+#define CORR_SPARSE_MEAN 0.01
+#endif
 #ifndef CORR_SPARSE_OCC
-#define CORR_SPARSE_OCC 0.25	/* auto: a level runs sparse while the
-				   share of its pixel-frames with photons is
-				   below this (bound: 2^l times level 0's);
-				   level 0 is tried below this mean count
-				   (bench/corr.lua, bench/README.md) */
+#define CORR_SPARSE_OCC 0.03
 #endif
 #define CORR_SPLEV 8		/* levels that may run sparse, at most */
 #ifndef CORR_TEAM_MIN
@@ -161,6 +166,15 @@ struct corr {
 	int sp_lev;		/* this run's levels 0 .. sp_lev - 1 take
 				   corrsp (as far as they apply) */
 	size_t nsp[CORR_SPLEV];	/* tile batches by corrsp, per level */
+	/* pushed events (corr_push_events), staged like the scan's */
+	uint32_t *evmap;	/* per detector pixel: tile << 10 | pixel in
+				   it, UINT32_MAX if unused */
+	uint32_t *evimg;	/* npix: a frame's counts (unsorted events) */
+	size_t evn;		/* frames of events waiting (then nb = 0) */
+	size_t evused;		/* their words in spev */
+	uint32_t evtop;		/* their largest count */
+	int ev_run;		/* this run's level 0 comes from them */
+	size_t sp_r0;		/* the run's first frame in spfev, sptoff */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 };
 
@@ -662,6 +676,8 @@ void corr_free(corr *c)
 	free(c->spw);
 	mem_free(c->spev);
 	free(c->sptoff);
+	free(c->evmap);
+	free(c->evimg);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
 		free(c->h16ok[l]);
 		free(c->stale[l]);
@@ -706,6 +722,8 @@ void corr_reset(corr *c)
 	c->ntb = 0;
 	memset(c->nsp, 0, sizeof c->nsp);
 	c->nb = c->nstaged = 0;
+	c->evn = c->evused = 0;
+	c->evtop = 0;
 	c->seen = c->accepted = 0;
 	c->nrej = c->nseg = 0;
 }
@@ -732,6 +750,9 @@ size_t corr_memory(const corr *c)
 		      (c->spev ? c->spcap + c->T * (c->ntile + 1) : 0)) *
 		     sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
+	if (c->evmap)
+		b += c->npix * sizeof *c->evmap +
+		     c->ntile * c->P * sizeof *c->evimg;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
 }
@@ -1108,9 +1129,10 @@ static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 		j[l] = (corrsp_job){
 			.isa = c->o.kernel != CORR_KERNEL_BASE, .level = l,
 			.P = P, .nv = nv, .n = m, .M = L->M,
-			.fev = l ? NULL : c->spfev,
+			.fev = l ? NULL : c->spfev + c->sp_r0,
 			.evb = l ? z.ev[(l - 1) & 1] : NULL,
-			.toff = l ? z.off[(l - 1) & 1] : c->sptoff + t,
+			.toff = l ? z.off[(l - 1) & 1] :
+				c->sptoff + c->sp_r0 * (c->ntile + 1) + t,
 			.tstride = c->ntile + 1, .top = top,
 			.ring = L->hist + t * K * P,
 			.hist = c->hist16[l] + t * K * P,
@@ -1177,6 +1199,25 @@ void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
 	}
 }
 
+/* level 0's rows from pushed events (when corrsp does not apply: an odd
+** run, say): the double path */
+static void corr_tile_evrows(corr *c, size_t t, size_t m, double *rowsum,
+			     double *nw)
+{
+	size_t P = c->P, nt = c->ntile + 1;
+	for (size_t r = 0; r < m; r++) {
+		const uint32_t *e = c->spfev[c->sp_r0 + r];
+		const uint32_t *to = c->sptoff + (c->sp_r0 + r) * nt + t;
+		double *row = nw + r * P, sum = 0;
+		memset(row, 0, P * sizeof *row);
+		for (uint32_t k = to[0]; k < to[1]; k++) {
+			row[e[k] >> 16] = e[k] & 0xffffu;
+			sum += e[k] & 0xffffu;
+		}
+		rowsum[r] += sum;
+	}
+}
+
 /* A tile's state of every level (ring, sums of products, sums: about a
 ** kilobyte per pixel in all) is touched once per batch, so it comes from
 ** memory; the kernels would wait for each line as they reach it. Asking
@@ -1233,12 +1274,14 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
-		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
+		if (w16 && (l > 0 || (corr_int_dtype(dt) && !c->ev_run)) &&
 		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
 			continue;
 		}
-		if (l == 0)
+		if (l == 0 && c->ev_run)
+			corr_tile_evrows(c, t, m, tl->rowsum, nw);
+		else if (l == 0)
 			corr_tile_rows(c, t, fr, dt, m, scale, tl->rowsum, nw);
 		else if (below)
 			corr_rows16(c, l, w16, s->nn[l], nw);
@@ -1304,7 +1347,7 @@ static double corr_frame_sum(const corr *c, const void *fr, arr_dtype dt,
 
 /* whether a run's level 0 tries the sparse path: integer frames, pairs
 ** aligned (corrsp.h), and for AUTO a mean count per pixel and frame below
-** CORR_SPARSE_OCC (the mean bounds the share of nonzero counts): that of
+** CORR_SPARSE_MEAN (the mean bounds the share of nonzero counts): that of
 ** the last 64 frames, or of the run's first and last frames at the start */
 static int corr_sparse_pick(const corr *c, const void *const *fr,
 			    arr_dtype dt, size_t m)
@@ -1325,7 +1368,24 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 		      (double)c->npx;
 		n = 2;
 	}
-	return sum / n < CORR_SPARSE_OCC;
+	return sum / n < CORR_SPARSE_MEAN;
+}
+
+/* the buffer of a batch's events (sized for the worst case, an eighth
+** of the pixels a frame with AUTO, all of them with ON; never cleared:
+** pages are touched as far as events fill them); nonzero when out of
+** memory */
+static int corr_sparse_buf(corr *c)
+{
+	char err[ERR_LEN];
+	size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx : c->npx / 8;
+	if (c->spev)
+		return 0;
+	c->spcap = c->T * (per + 32) + 32 * (size_t)c->nthr + 64;
+	c->sptoff = malloc(c->T * (c->ntile + 1) * sizeof *c->sptoff);
+	c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0, err) :
+		  NULL;
+	return c->spev == NULL;
 }
 
 /* The run's events, frame by frame in parallel, each thread's frames
@@ -1340,17 +1400,8 @@ static size_t corr_sparse_scan(corr *c, const void *const *fr,
 	uint32_t top = 0;
 	size_t tot = 0;
 	size_t nt = c->ntile + 1;
-	if (c->spev == NULL) {
-		char err[ERR_LEN];
-		size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx :
-			     c->npx / 8;
-		c->spcap = c->T * (per + 32) + 32 * (size_t)c->nthr;
-		c->sptoff = malloc(c->T * nt * sizeof *c->sptoff);
-		c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0,
-						err) : NULL;
-		if (c->spev == NULL)
-			return SIZE_MAX;	/* (the dense kernels need none) */
-	}
+	if (corr_sparse_buf(c))
+		return SIZE_MAX;	/* (the dense kernels need none) */
 	#pragma omp parallel reduction(max:top) reduction(+:tot) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
 	{
@@ -1385,13 +1436,12 @@ static size_t corr_sparse_scan(corr *c, const void *const *fr,
 
 /* How many levels the run takes sparse, given level 0's nev events
 ** (SIZE_MAX: none, the scan failed). ON: sparse_levels, or every level
-** that may; AUTO: those whose occupancy stays below CORR_SPARSE_OCC,
-** bounded by 2^l times level 0's (a pair's pixels are at most both
-** frames'), at most sparse_levels. Where the dense kernel is faster was
-** measured (bench/corr.lua). */
+** that may; AUTO: level 0 (chosen before) and each level above whose
+** occupancy stays below CORR_SPARSE_OCC, bounded by 2^l times level 0's
+** (a pair's pixels are at most both frames'), at most sparse_levels. */
 static int corr_sparse_levels(const corr *c, size_t m, size_t nev)
 {
-	int n = 0, lim = c->n16lev < CORR_SPLEV ? c->n16lev : CORR_SPLEV;
+	int n, lim = c->n16lev < CORR_SPLEV ? c->n16lev : CORR_SPLEV;
 	double occ;
 	if (nev == SIZE_MAX)
 		return 0;
@@ -1400,7 +1450,7 @@ static int corr_sparse_levels(const corr *c, size_t m, size_t nev)
 	if (c->o.sparse == CORR_SPARSE_ON)
 		return lim;
 	occ = (double)nev / ((double)m * (double)c->npx);
-	for (; n < lim && occ < CORR_SPARSE_OCC; n++)
+	for (n = 1; n < lim && 2 * occ < CORR_SPARSE_OCC; n++)
 		occ *= 2;
 	return n;
 }
@@ -1423,9 +1473,20 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
-	c->sp_lev = corr_sparse_pick(c, fr, dt, m) ?
-		    corr_sparse_levels(c, m, corr_sparse_scan(c, fr, dt, m)) :
-		    0;
+	if (c->ev_run) {	/* (level 0 sparse wherever it applies) */
+		size_t nt = c->ntile + 1, nev = 0;
+		for (size_t r = c->sp_r0; r < c->sp_r0 + m; r++)
+			nev += c->sptoff[r * nt + c->ntile];
+		c->sptop = c->evtop;
+		c->sp_lev = corr_sparse_levels(c, m, nev);
+		c->sp_lev = c->sp_lev < 1 ? 1 : c->sp_lev;
+	} else {
+		c->sp_r0 = 0;
+		c->sp_lev = corr_sparse_pick(c, fr, dt, m) ?
+			    corr_sparse_levels(c, m,
+					       corr_sparse_scan(c, fr, dt, m)) :
+			    0;
+	}
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
@@ -1616,9 +1677,13 @@ static int corr_check_finite(const corr *c, const char *base, size_t fsz,
 }
 
 /* the waiting frames as one batch */
+static int corr_flush_events(corr *c, char *err);
+
 static int corr_flush(corr *c, char *err)
 {
 	size_t nb = c->nb;
+	if (c->evn)
+		return corr_flush_events(c, err);
 	c->nb = c->nstaged = 0;
 	if (nb == 0)
 		return 0;
@@ -1668,7 +1733,8 @@ int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 	if (intr_pending())	/* nothing of this push is taken */
 		return err_set(err, "interrupted");
 	fsz = c->npix * corr_dtype_size(dt);
-	if (corr_check_finite(c, base, fsz, dt, n, err))
+	if (corr_check_finite(c, base, fsz, dt, n, err) ||
+	    (c->evn && corr_flush_events(c, err)))
 		return -1;
 	if (c->nb > 0 && dt != c->stage_dt && corr_flush(c, err))
 		return -1;
@@ -1689,6 +1755,194 @@ int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 	}
 	c->seen += n;
 	return corr_stage(c, fsz, err);
+}
+
+/* ------------------------------------------------------ pushed events */
+
+/* The waiting frames of events as runs (cut at segment boundaries, as
+** corr_batch cuts frames). */
+static int corr_flush_events(corr *c, char *err)
+{
+	static const double one[CORR_T] = {0};	/* (scale: unused) */
+	size_t n = c->evn, done = 0, sl = c->o.segment_frames;
+	int rc = 0;
+	if (n == 0)
+		return 0;
+	if (intr_pending()) {
+		c->evn = c->evused = 0;
+		c->evtop = 0;
+		return err_set(err, "interrupted");
+	}
+	c->ev_run = 1;
+	while (rc == 0 && done < n) {
+		size_t m = n - done;
+		if (sl && m > sl - c->accepted % sl)
+			m = sl - c->accepted % sl;
+		c->sp_r0 = done;
+		rc = corr_run(c, NULL, c->bidx + done, ARR_U16, m, one, NULL,
+			      err);
+		done += m;
+		if (rc == 0 && sl && c->accepted % sl == 0)
+			rc = corr_segment(c, sl, err);
+	}
+	c->ev_run = 0;
+	c->sp_r0 = 0;
+	c->evn = c->evused = 0;
+	c->evtop = 0;
+	if (rc == 0 && c->o.prog &&
+	    progress_update(c->o.prog, (double)c->accepted))
+		return err_set(err, "interrupted");
+	return rc;
+}
+
+/* detector pixel -> tile << 10 | pixel within it (P <= 1024), once */
+static int corr_evmap(corr *c, char *err)
+{
+	if (c->evmap)
+		return 0;
+	if (!(c->evmap = err_malloc(c->npix, sizeof *c->evmap, err)) ||
+	    !(c->evimg = err_calloc(c->ntile * c->P, sizeof *c->evimg, err)))
+		return -1;
+	for (size_t i = 0; i < c->npix; i++)
+		c->evmap[i] = UINT32_MAX;
+	for (size_t r = 0; r < c->npx; r++)
+		c->evmap[c->pix[r]] = (uint32_t)(r / c->P) << 10 |
+				      (uint32_t)(r % c->P);
+	return 0;
+}
+
+/* a frame's events into the stage as the scan leaves them (tile after
+** tile, pixels within a tile in any order, no pixel twice). Pixels in
+** increasing order go straight; others (or repeated ones) through an
+** image of the used pixels, which visits every pixel. A count of 2^15
+** or more is staged too (its batch then runs level 0 by the double
+** kernel, from the events: batches stay whole, so the next may run
+** sparse). 0: staged; 1: the stage is full; 2: a sum of repeated events
+** past 65535. */
+static int corr_ev_frame(corr *c, const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n)
+{
+	const uint32_t *map = c->evmap - pix0;	/* (pixels >= pix0) */
+	size_t nt = c->ntile + 1, k = 0, t = 0, i;
+	uint32_t *to = c->sptoff + c->evn * nt, *ev = c->spev + c->evused;
+	uint32_t top = c->evtop;
+	if (c->evused + (n < c->npx ? n : c->npx) + 64 > c->spcap)
+		return 1;
+	for (i = 0; i < n; i++) {
+		uint32_t m = map[pix[i]], tt = m >> 10;
+		if (i && pix[i] <= pix[i - 1])
+			break;	/* (not increasing: the image) */
+		if (m == UINT32_MAX || cnt[i] == 0)
+			continue;
+		for (; t <= tt; t++)
+			to[t] = (uint32_t)k;
+		ev[k++] = (m & 1023u) << 16 | cnt[i];
+		top = cnt[i] > top ? cnt[i] : top;
+	}
+	if (i < n) {
+		uint32_t *img = c->evimg;
+		for (i = 0; i < n; i++) {
+			uint32_t m = map[pix[i]];
+			if (m != UINT32_MAX)
+				img[(m >> 10) * c->P + (m & 1023u)] += cnt[i];
+		}
+		k = 0;
+		for (t = 0; t < c->ntile; t++) {
+			to[t] = (uint32_t)k;
+			for (size_t q = 0; q < c->P; q++) {
+				uint32_t v = img[t * c->P + q];
+				if (v == 0)
+					continue;
+				img[t * c->P + q] = 0;
+				ev[k++] = (uint32_t)q << 16 | (v & 0xffffu);
+				top = v > top ? v : top;
+			}
+		}
+		if (top > 0xffffu)
+			return 2;
+	}
+	for (; t < nt; t++)
+		to[t] = (uint32_t)k;
+	c->spfev[c->evn] = ev;
+	c->evused += k;
+	c->evtop = top;
+	return 0;
+}
+
+/* one frame of events as a dense uint32 frame through corr_push (with
+** options the sparse path does not serve, or a count too large) */
+static int corr_ev_dense(corr *c, const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n, char *err)
+{
+	uint32_t *f = err_calloc(c->npix, sizeof *f, err);
+	int rc;
+	if (f == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		f[pix[i] - pix0] += cnt[i];
+	rc = corr_push(c, f, ARR_U32, 1, c->rows, c->cols, err);
+	free(f);
+	return rc;
+}
+
+int corr_push_events(corr *c, size_t n, const size_t *off,
+		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
+		     char *err)
+{
+	int dense = !c->spw || c->o.sparse == CORR_SPARSE_OFF ||
+		    c->o.normalize || c->o.reject_sigma > 0 || c->has_dark;
+	if (intr_pending())
+		return err_set(err, "interrupted");
+	for (size_t f = 0; f < n; f++) {	/* checked before anything */
+		if (off[f + 1] < off[f])
+			return err_set(err, "corr: events of frame %zu end "
+				       "before they start", f + 1);
+		for (size_t i = off[f]; i < off[f + 1]; i++)
+			if (pix[i] < pix0 || pix[i] - pix0 >= c->npix)
+				return err_set(err, "corr: event %zu of frame "
+					       "%zu is at pixel %u, outside "
+					       "the %zux%zu frame (pixels "
+					       "from %u)", i - off[f] + 1,
+					       f + 1, pix[i], c->rows,
+					       c->cols, pix0);
+	}
+	if (!dense && (corr_evmap(c, err) ||
+		       (corr_sparse_buf(c) &&
+			err_set(err, "corr: out of memory (events)"))))
+		return -1;
+	if (c->nb && corr_flush(c, err))	/* (frames pushed before) */
+		return -1;
+	for (size_t f = 0; f < n; f++) {
+		const uint32_t *p = pix + off[f];
+		const uint16_t *q = cnt + off[f];
+		size_t ne = off[f + 1] - off[f];
+		int r = 2;
+		if (dense || !corr_use(c, c->seen)) {
+			if (dense && corr_use(c, c->seen)) {
+				if (corr_ev_dense(c, p, pix0, q, ne, err))
+					return -1;
+				continue;
+			}
+			c->seen++;
+			continue;
+		}
+		if (c->nb && corr_flush(c, err))	/* (a dense one before) */
+			return -1;
+		if ((r = corr_ev_frame(c, p, pix0, q, ne)) == 1) {
+			if (corr_flush_events(c, err))
+				return -1;
+			r = corr_ev_frame(c, p, pix0, q, ne);
+		}
+		if (r == 2) {	/* (flushes the events before it) */
+			if (corr_ev_dense(c, p, pix0, q, ne, err))
+				return -1;
+			continue;
+		}
+		c->bidx[c->evn++] = c->seen++;
+		if (c->evn == c->T && corr_flush_events(c, err))
+			return -1;
+	}
+	return 0;
 }
 
 /* -------------------------------------------------------------- results */

@@ -150,6 +150,19 @@ int corr_new(corr **out, const qmap *dyn, const qmap *stat,
 ** batches already run are kept and the rest of the call is dropped. */
 int corr_push(corr *c, const void *frames, arr_dtype dt, size_t n,
 	      size_t rows, size_t cols, char *err);
+/* n frames given by their photons: frame f's are pix[off[f] ..
+** off[f + 1]) (detector pixels, row * cols + col, plus pix0: 0, or 1 for
+** 1-based numbers as detector.events gives) with counts cnt[...];
+** a pixel given twice in a frame has the sum, one outside the used
+** pixels is ignored. The same result as pushing the dense frames (to the
+** last bit). Their levels run the sparse path (corrsp.h) wherever it
+** applies, without a frame ever being made dense; with sparse OFF, dark,
+** normalisation or rejection, or a count of 2^15 or more, the frames are
+** made dense and pushed. A pixel past the frame is an error, found
+** before anything is taken. */
+int corr_push_events(corr *c, size_t n, const size_t *off,
+		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
+		     char *err);
 /* the result so far (may be called repeatedly); needs >= 2 frames */
 int corr_result(corr *c, corr_res *r, char *err);
 void corr_res_free(corr_res *r);

@@ -236,6 +236,52 @@ static void corrsp_shift_init(void)
 	corrsp_shift_ok = 1;	/* (the same bytes from every thread) */
 }
 
+#ifdef CORRSP_X86
+static __attribute__((target("avx512f,avx512bw,avx512vbmi2"))) size_t
+corrsp_events_avx512(const uint16_t *f, size_t n, uint32_t *pix,
+		     uint16_t *cnt)
+{
+	size_t k = 0;
+	__m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+					4, 3, 2, 1, 0);
+	for (size_t p = 0; p < n; p += 32) {
+		__mmask32 lm = n - p >= 32 ? 0xffffffffu :
+			       (__mmask32)((1u << (n - p)) - 1);
+		__m512i x = _mm512_maskz_loadu_epi16(lm, f + p);
+		__mmask32 m = _mm512_test_epi16_mask(x, x);
+		__m512i b = _mm512_add_epi32(iota, _mm512_set1_epi32((int)p));
+		if (m == 0)
+			continue;
+		_mm512_mask_compressstoreu_epi16(cnt + k, m, x);
+		_mm512_storeu_si512((void *)(pix + k),
+			_mm512_maskz_compress_epi32((__mmask16)m, b));
+		_mm512_storeu_si512((void *)(pix + k +
+			(size_t)__builtin_popcount(m & 0xffffu)),
+			_mm512_maskz_compress_epi32((__mmask16)(m >> 16),
+				_mm512_add_epi32(b, _mm512_set1_epi32(16))));
+		k += (size_t)__builtin_popcount(m);
+	}
+	return k;
+}
+#endif
+
+size_t corrsp_events(const uint16_t *f, size_t n, uint32_t *pix,
+		     uint16_t *cnt)
+{
+	size_t k = 0;
+#ifdef CORRSP_X86
+	if (__builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi2"))
+		return corrsp_events_avx512(f, n, pix, cnt);
+#endif
+	for (size_t p = 0; p < n; p++) {
+		pix[k] = (uint32_t)p;
+		cnt[k] = f[p];
+		k += f[p] != 0;
+	}
+	return k;
+}
+
 /* 8 vectors of 8 uint16 transposed (x[i] lane k <-> x[k] lane i) */
 #ifdef CORRSP_X86
 static inline CORRSP_TGT void corrsp_t8(__m128i *x)

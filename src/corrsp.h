@@ -92,6 +92,13 @@ typedef struct corrsp_job {
 				   aligned (a record per pixel) */
 } corrsp_job;
 
+/* A uint16 frame of n pixels as events (for corr_push_events): the
+** nonzero pixels, increasing, into pix (0-based) and their counts into
+** cnt, both with room for n + 32; returns how many. 32 pixels a step by
+** AVX-512 compress where the CPU has it. */
+size_t corrsp_events(const uint16_t *f, size_t n, uint32_t *pix,
+		     uint16_t *cnt);
+
 /* 0: the level may run here; 1: it does not apply. Nothing is written
 ** but hist where *hist_ok is 0 (the double ring's frames go there) */
 int corrsp_prepare(corrsp_job *j);
