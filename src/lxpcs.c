@@ -738,31 +738,33 @@ static int lxpcs_push_events(lua_State *L)
 	size_t n = pa->shape[0], nf = 1, *off;
 	const uint32_t *pix;
 	char err[ERR_LEN];
-	int rc;
+	int rc, given = !lua_isnoneornil(L, 4);
 	if (ca->shape[0] != n)
-		luaL_error(L, "%s: %zu pixels but %zu counts", fname, n,
-			   (size_t)ca->shape[0]);
-	if (!lua_isnoneornil(L, 4)) {
+		luaL_error(L, "%s: %I pixels but %I counts", fname,
+			   (lua_Integer)n, (lua_Integer)ca->shape[0]);
+	lua_settop(L, 4);
+	if (given) {
 		luaL_checktype(L, 4, LUA_TTABLE);
 		nf = (size_t)luaL_len(L, 4);
 	}
 	off = lua_newuserdatauv(L, (nf + 1) * sizeof *off, 0);
 	off[0] = 0;
 	off[nf] = n;
-	for (size_t f = 0; !lua_isnoneornil(L, 4) && f < nf; f++) {
+	for (size_t f = 0; given && f < nf; f++) {
 		lua_Integer k;
 		lua_geti(L, 4, (lua_Integer)f + 1);
 		k = lua_tointeger(L, -1);
 		if (!lua_isinteger(L, -1) || k < 0 || (size_t)k > n - off[f])
-			luaL_error(L, "%s: per_frame[%d] must be an integer "
-				   "count of events within the %zu given",
-				   fname, (int)f + 1, n);
+			luaL_error(L, "%s: per_frame[%I] must be an integer "
+				   "count of events within the %I given",
+				   fname, (lua_Integer)f + 1, (lua_Integer)n);
 		lua_pop(L, 1);
 		off[f + 1] = off[f] + (size_t)k;
 	}
 	if (off[nf] != n)
-		luaL_error(L, "%s: per_frame adds up to %zu events, but %zu "
-			   "are given", fname, off[nf], n);
+		luaL_error(L, "%s: per_frame adds up to %I events, but %I "
+			   "are given", fname, (lua_Integer)off[nf],
+			   (lua_Integer)n);
 	pix = (const uint32_t *)pa->data;
 	rc = corr_push_events(u->c, nf, off, pix, 1,
 			      (const uint16_t *)ca->data, err);
