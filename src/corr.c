@@ -1188,9 +1188,10 @@ void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
 				__builtin_prefetch(nx + o);
 			__builtin_prefetch(nx + span - 1);
 		}
+		/* (normalising reads a dark: the zeros when none is given) */
 		corr_convert(fr[r], dt, c->pix + b, nv, c->contig[t],
-			     c->has_dark ? c->dark + b : NULL, scale[r],
-			     c->img ? c->img + b : NULL, nw + r * P);
+			     c->has_dark || c->img ? c->dark + b : NULL,
+			     scale[r], c->img ? c->img + b : NULL, nw + r * P);
 		if (nv < P)
 			memset(nw + r * P + nv, 0, (P - nv) * sizeof *nw);
 		/* (used only when not normalising, i.e. scale 1) */

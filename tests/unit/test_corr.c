@@ -516,6 +516,27 @@ static void test_options(void)
 		corr_free(c);
 	}
 
+	/* normalisation without a dark (it read a dark that was not there:
+	** a crash, for float and integer frames alike) */
+	for (int dt = 0; dt < 2; dt++) {
+		void *raw = dt ? to_dtype(I, N * np, ARR_U16) : NULL;
+		corr_opts_default(&o);
+		o.normalize = 1;
+		ref_select(I, np, sel, N, map, 2, &R, NULL, 1);
+		if (!corr_new(&c, &m, NULL, &o, err) &&
+		    !push_chunks(c, dt ? raw : I, dt ? ARR_U16 : ARR_F64, N,
+				 rows, cols, err) &&
+		    !corr_result(c, &r, err)) {
+			ok(max_rel(&r, &R, 2) < 1e-12, "normalisation without "
+			   "a dark, %s frames = brute force (%.2g)",
+			   dt ? "u16" : "f64", max_rel(&r, &R, 2));
+			corr_res_free(&r);
+		} else
+			ok(0, "normalisation: %s", err);
+		corr_free(c);
+		free(raw);
+	}
+
 	/* outlier rejection: frame 77 is 20x too bright */
 	{
 		double *J = malloc(N * np * sizeof *J);
