@@ -62,10 +62,11 @@
 ** level that may run the integer kernel (corr16.h), plus one double; e.g.
 ** 10000 frames, dpl 4: about 2.3 kB per pixel, of which the double ring
 ** of an integer level (64 bytes) is mapped but never touched.
-** corr_memory() gives the total. The sparse level 0 (corrsp.h) adds a
+** corr_memory() gives the total. The sparse levels (corrsp.h) add a
 ** buffer of events, half a byte per pixel-frame of a batch (two with
 ** CORR_SPARSE_ON), reserved when it first runs and touched as far as the
-** events fill it.
+** events fill it, and per thread 64 bytes per pixel of a tile and two
+** levels' events of a tile.
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h
@@ -92,9 +93,11 @@ typedef enum corr_kernel {
 	CORR_KERNEL_AVX512
 } corr_kernel;
 
-/* level 0 from the photons of mostly-zero integer frames (corrsp.h):
-** AUTO when a batch's mean count per pixel is low (sampled frames, or
-** the frames before), ON for every batch it applies to, OFF never */
+/* the first levels from the photons of mostly-zero integer frames
+** (corrsp.h): AUTO level 0 when a batch's mean count per pixel is low
+** (sampled frames, or the frames before) or the frames came as events,
+** and each level above while its occupancy is low; ON every level it
+** applies to (up to sparse_levels); OFF never */
 typedef enum corr_sparse {
 	CORR_SPARSE_AUTO, CORR_SPARSE_ON, CORR_SPARSE_OFF
 } corr_sparse;
@@ -206,7 +209,7 @@ size_t corr_batch_frames(const corr *c);
 double corr_int_share(const corr *c, int level);
 /* the share of tile batches whose level 0 ran the sparse path
 ** (corrsp.h: integer frames that the integer kernel may take, mostly
-** zero, or any with CORR_SPARSE_ON) */
+** zero, or any with CORR_SPARSE_ON; or pushed events) */
 double corr_sparse_share(const corr *c);
 /* the same for level `level` (levels above 0 run sparse from the merged
 ** events of the level below, while their occupancy is low) */

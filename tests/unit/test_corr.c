@@ -515,7 +515,6 @@ static void test_options(void)
 			ok(0, "dark: %s", err);
 		corr_free(c);
 	}
-
 	/* normalisation without a dark (it read a dark that was not there:
 	** a crash, for float and integer frames alike) */
 	for (int dt = 0; dt < 2; dt++) {
@@ -1797,8 +1796,8 @@ static void test_events(void)
 		}
 		ev_free(&E);
 	}
-	/* options: frame range and stride, segments; dark and
-	** normalisation take the dense frames made of the events */
+	/* options: frame range and stride, segments; rejection (like dark
+	** and normalisation) takes the dense frames made of the events */
 	rng_state = 77;
 	for (size_t i = 0; i < N * np; i++)
 		I[i] = prand(0.05);
@@ -1819,8 +1818,9 @@ static void test_events(void)
 	o.segment_frames = 333;	/* (odd runs: dense from the first on) */
 	ev_case("segments of 333", I, &E, N, rows, cols, holes, &o, 1, 1);
 	corr_opts_default(&o);
-	o.normalize = 1;
-	ev_case("normalised (dense)", I, &E, N, rows, cols, holes, &o, 0, 0);
+	o.reject_sigma = 5;
+	ev_case("outlier rejection (dense)", I, &E, N, rows, cols, holes, &o,
+		0, 0);
 	/* a pixel past the frame: an error, and nothing taken */
 	{
 		qmap m;
