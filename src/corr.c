@@ -1814,23 +1814,23 @@ static int corr_evmap(corr *c, char *err)
 	return 0;
 }
 
-/* a frame's events into the stage as the scan leaves them (tile after
-** tile, pixels within a tile in any order, no pixel twice). Pixels in
-** increasing order go straight; others (or repeated ones) through an
-** image of the used pixels, which visits every pixel. A count of 2^15
-** or more is staged too (its batch then runs level 0 by the double
-** kernel, from the events: batches stay whole, so the next may run
-** sparse). 0: staged; 1: the stage is full; 2: a sum of repeated events
-** past 65535. */
-static int corr_ev_frame(corr *c, const uint32_t *pix, uint32_t pix0,
-			 const uint16_t *cnt, size_t n)
+/* A frame's events as the scan leaves them (tile after tile, pixels
+** within a tile in any order, no pixel twice) into ev (room for min(n,
+** npx) + 64 words) and slot s's tile offsets. Pixels in increasing order
+** go straight; others (or repeated ones) through img, an image of the
+** used pixels, which visits every pixel. A count of 2^15 or more is
+** staged too (its batch then runs level 0 by the double kernel, from the
+** events: batches stay whole, so the next may run sparse). 0: staged, *k
+** events, *top raised to their largest; 2: a sum of repeated events past
+** 65535; 3: not increasing and no img given. */
+static int corr_ev_stage(const corr *c, size_t s, uint32_t *ev, uint32_t *img,
+			 const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n, size_t *kout,
+			 uint32_t *top)
 {
 	const uint32_t *map = c->evmap - pix0;	/* (pixels >= pix0) */
 	size_t nt = c->ntile + 1, k = 0, t = 0, i;
-	uint32_t *to = c->sptoff + c->evn * nt, *ev = c->spev + c->evused;
-	uint32_t top = c->evtop;
-	if (c->evused + (n < c->npx ? n : c->npx) + 64 > c->spcap)
-		return 1;
+	uint32_t *to = c->sptoff + s * nt, tp = *top;
 	for (i = 0; i < n; i++) {
 		uint32_t m = map[pix[i]], tt = m >> 10;
 		if (i && pix[i] <= pix[i - 1])
@@ -1840,10 +1840,11 @@ static int corr_ev_frame(corr *c, const uint32_t *pix, uint32_t pix0,
 		for (; t <= tt; t++)
 			to[t] = (uint32_t)k;
 		ev[k++] = (m & 1023u) << 16 | cnt[i];
-		top = cnt[i] > top ? cnt[i] : top;
+		tp = cnt[i] > tp ? cnt[i] : tp;
 	}
+	if (i < n && img == NULL)
+		return 3;
 	if (i < n) {
-		uint32_t *img = c->evimg;
 		for (i = 0; i < n; i++) {
 			uint32_t m = map[pix[i]];
 			if (m != UINT32_MAX)
@@ -1858,18 +1859,103 @@ static int corr_ev_frame(corr *c, const uint32_t *pix, uint32_t pix0,
 					continue;
 				img[t * c->P + q] = 0;
 				ev[k++] = (uint32_t)q << 16 | (v & 0xffffu);
-				top = v > top ? v : top;
+				tp = v > tp ? v : tp;
 			}
 		}
-		if (top > 0xffffu)
+		if (tp > 0xffffu)
 			return 2;
 	}
 	for (; t < nt; t++)
 		to[t] = (uint32_t)k;
-	c->spfev[c->evn] = ev;
-	c->evused += k;
-	c->evtop = top;
+	*kout = k;
+	*top = tp;
 	return 0;
+}
+
+/* A stage that a batch's events overflow (dense data pushed as events)
+** doubles, up to every pixel of a batch, so that batches stay whole (a
+** batch cut short would end the sparse path). 0: it grew. */
+static int corr_ev_grow(corr *c)
+{
+	char err[ERR_LEN];
+	size_t cap = 2 * c->spcap, most = c->T * (c->npx + 64) + 64 +
+		     32 * (size_t)c->nthr;
+	uint32_t *nw;
+	if (c->spcap >= most)
+		return 1;
+	cap = cap < most ? cap : most;
+	if (!(nw = mem_alloc(cap * sizeof *nw, 0, err)))
+		return 1;
+	memcpy(nw, c->spev, c->evused * sizeof *nw);
+	for (size_t r = 0; r < c->evn; r++)
+		c->spfev[r] = nw + (c->spfev[r] - c->spev);
+	mem_free(c->spev);
+	c->spev = nw;
+	c->spcap = cap;
+	return 0;
+}
+
+/* one frame into the stage: 0 staged, 1 the stage is full, 2 as above */
+static int corr_ev_frame(corr *c, const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n)
+{
+	size_t k;
+	int r;
+	while (c->evused + (n < c->npx ? n : c->npx) + 64 > c->spcap)
+		if (corr_ev_grow(c))
+			return 1;
+	r = corr_ev_stage(c, c->evn, c->spev + c->evused, c->evimg, pix, pix0,
+			  cnt, n, &k, &c->evtop);
+	if (r)
+		return r;
+	c->spfev[c->evn] = c->spev + c->evused;
+	c->evused += k;
+	return 0;
+}
+
+/* The used frames from f on that fit the batch and the stage, staged in
+** parallel, each at a place of its own (its events are at most min(n,
+** npx)), then taken in order up to the first that needs the image or
+** is past 65535 (the caller takes that one alone). Returns the frames
+** taken; 0 when fewer than 2 fit. */
+static size_t corr_ev_chunk(corr *c, size_t f, size_t n, const size_t *off,
+			    const uint32_t *pix, uint32_t pix0,
+			    const uint16_t *cnt)
+{
+	size_t base[CORR_T], kk[CORR_T], g = f, used = c->evused, m, i;
+	uint32_t tp[CORR_T];
+	int rc[CORR_T];
+	while (g < n && g - f < c->T - c->evn &&
+	       corr_use(c, c->seen + (g - f))) {
+		size_t ne = off[g + 1] - off[g];
+		size_t w = (ne < c->npx ? ne : c->npx) + 64;
+		if (used + w > c->spcap && corr_ev_grow(c))
+			break;
+		if (used + w > c->spcap)
+			continue;	/* (grown: try again) */
+		base[g - f] = used;
+		used += w;
+		g++;
+	}
+	if ((m = g - f) < 2)
+		return 0;
+	#pragma omp parallel for schedule(dynamic, 8) \
+		num_threads(corr_team(c, 16.0 * (double)(off[g] - off[f])))
+	for (size_t j = 0; j < m; j++) {
+		tp[j] = 0;
+		rc[j] = corr_ev_stage(c, c->evn + j, c->spev + base[j], NULL,
+				      pix + off[f + j], pix0, cnt + off[f + j],
+				      off[f + j + 1] - off[f + j], &kk[j],
+				      &tp[j]);
+	}
+	for (i = 0; i < m && rc[i] == 0; i++) {
+		c->spfev[c->evn] = c->spev + base[i];
+		c->evtop = tp[i] > c->evtop ? tp[i] : c->evtop;
+		c->bidx[c->evn++] = c->seen++;
+	}
+	if (i)
+		c->evused = base[i - 1] + kk[i - 1];
+	return i;
 }
 
 /* one frame of events as a dense uint32 frame through corr_push (with
@@ -1918,7 +2004,7 @@ int corr_push_events(corr *c, size_t n, const size_t *off,
 	for (size_t f = 0; f < n; f++) {
 		const uint32_t *p = pix + off[f];
 		const uint16_t *q = cnt + off[f];
-		size_t ne = off[f + 1] - off[f];
+		size_t ne = off[f + 1] - off[f], nc;
 		int r = 2;
 		if (dense || !corr_use(c, c->seen)) {
 			if (dense && corr_use(c, c->seen)) {
@@ -1931,6 +2017,12 @@ int corr_push_events(corr *c, size_t n, const size_t *off,
 		}
 		if (c->nb && corr_flush(c, err))	/* (a dense one before) */
 			return -1;
+		if ((nc = corr_ev_chunk(c, f, n, off, pix, pix0, cnt)) > 0) {
+			f += nc - 1;
+			if (c->evn == c->T && corr_flush_events(c, err))
+				return -1;
+			continue;
+		}
 		if ((r = corr_ev_frame(c, p, pix0, q, ne)) == 1) {
 			if (corr_flush_events(c, err))
 				return -1;
