@@ -1817,8 +1817,9 @@ static int corr_evmap(corr *c, char *err)
 /* A frame's events as the scan leaves them (tile after tile, pixels
 ** within a tile in any order, no pixel twice) into ev (room for min(n,
 ** npx) + 64 words) and slot s's tile offsets. Pixels in increasing order
-** go straight; others (or repeated ones) through img, an image of the
-** used pixels, which visits every pixel. A count of 2^15 or more is
+** go straight; others (or repeated ones) are counted into img, an image
+** of the used pixels, and placed by a counting sort on their tiles (work
+** proportional to the events and the tiles, not the pixels). A count of 2^15 or more is
 ** staged too (its batch then runs level 0 by the double kernel, from the
 ** events: batches stay whole, so the next may run sparse). 0: staged, *k
 ** events, *top raised to their largest; 2: a sum of repeated events past
@@ -1844,26 +1845,35 @@ static int corr_ev_stage(const corr *c, size_t s, uint32_t *ev, uint32_t *img,
 	}
 	if (i < n && img == NULL)
 		return 3;
-	if (i < n) {
+	if (i < n) {	/* counted into img, the pixels per tile in to */
+		memset(to, 0, nt * sizeof *to);
 		for (i = 0; i < n; i++) {
 			uint32_t m = map[pix[i]];
-			if (m != UINT32_MAX)
-				img[(m >> 10) * c->P + (m & 1023u)] += cnt[i];
+			uint32_t *v = img + (m >> 10) * c->P + (m & 1023u);
+			if (m == UINT32_MAX || cnt[i] == 0)
+				continue;
+			to[(m >> 10) + 1] += *v == 0;
+			*v += cnt[i];
 		}
-		k = 0;
-		for (t = 0; t < c->ntile; t++) {
-			to[t] = (uint32_t)k;
-			for (size_t q = 0; q < c->P; q++) {
-				uint32_t v = img[t * c->P + q];
-				if (v == 0)
-					continue;
-				img[t * c->P + q] = 0;
-				ev[k++] = (uint32_t)q << 16 | (v & 0xffffu);
-				tp = v > tp ? v : tp;
-			}
+		for (t = 0; t < c->ntile; t++)	/* tile starts, then cursors */
+			to[t + 1] += to[t];
+		for (i = 0; i < n; i++) {	/* each pixel once, emptied */
+			uint32_t m = map[pix[i]], v;
+			if (m == UINT32_MAX)
+				continue;
+			v = img[(m >> 10) * c->P + (m & 1023u)];
+			if (v == 0)
+				continue;
+			img[(m >> 10) * c->P + (m & 1023u)] = 0;
+			ev[to[m >> 10]++] = (m & 1023u) << 16 | (v & 0xffffu);
+			tp = v > tp ? v : tp;
 		}
-		if (tp > 0xffffu)
-			return 2;
+		for (t = c->ntile; t > 0; t--)	/* cursors back to starts */
+			to[t] = to[t - 1];
+		to[0] = 0;
+		*kout = to[c->ntile];
+		*top = tp;
+		return tp > 0xffffu ? 2 : 0;
 	}
 	for (; t < nt; t++)
 		to[t] = (uint32_t)k;
