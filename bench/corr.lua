@@ -11,8 +11,11 @@
 -- scripts/xpcs-correlate.lua to its result file, in a child process) are
 -- reported side by side on the same frames. For photon-counting stacks:
 -- the effective rate (pixel-frames of the dense equivalent per second)
--- and the photon rate, for the dense kernels, the sparse level 0 and the
--- automatic choice.
+-- and the photon rate, for the dense kernels, the sparse levels and the
+-- automatic choice, from dense frames and from their events
+-- (c:push_events, as a photon-counting detector gives them; also a
+-- Rigaku file read by detector.events), each compared bit for bit with
+-- the dense path.
 --
 --   ionflow bench/corr.lua [quick | path]   (path: the user path only)
 local quick = arg[1] == "quick"
@@ -49,7 +52,8 @@ end
 
 -- o: rows, cols, frames, mean, pool (frames re-pushed; nil: distinct
 -- frames), chunk (frames a push; default a batch, read in place), dtype,
--- kernel, sparse; returns the wall time
+-- kernel, sparse, sparse_levels, events ({pixels, counts, per_frame}:
+-- pushed instead of the frames, at once); returns the wall time
 local function run(name, o)
   local data = o.pool and xpcs.poisson(o.pool, o.rows, o.cols, o.mean, 42)
                or stack(o.frames, o.rows, o.cols, o.mean)
@@ -57,11 +61,16 @@ local function run(name, o)
   local part = o.part or
     xpcs.partition{map = array.full({o.rows, o.cols}, 1, "i32")}
   local c = xpcs.correlator{dynamic = part, progress = false,
-    kernel = o.kernel, sparse = o.sparse, last = o.last}
+    kernel = o.kernel, sparse = o.sparse, sparse_levels = o.sparse_levels,
+    last = o.last}
   local pool = o.pool or o.frames
   local chunk = o.chunk or c:batch()
   local w0, c0 = sys.time(), os.clock()
   local done = 0
+  if o.events then
+    c:push_events(o.events[1], o.events[2], o.events[3])
+    done = o.frames
+  end
   while done < o.frames do
     local first = (done % pool) + 1
     local n = math.min(chunk, o.frames - done, pool - first + 1)
@@ -79,12 +88,14 @@ local function run(name, o)
     photons = string.format(", %.0f M photons/s", sum * o.rows * o.cols /
       wall / 1e6)
   end
+  local sp = {}
+  for l = 0, 3 do sp[#sp + 1] = string.format("%.0f", 100 * c:sparse_share(l)) end
   print(string.format("%-36s %6.0f M px-frames/s wall (%.2f s, result %.3f"
     .. " s), %5.0f M per CPU-s%s, %s kernel, integer %3.0f %%, sparse "
-    .. "%3.0f %%, %d delays, %d MB state, load %s", name, pf / wall / 1e6,
-    wall, sys.time() - w1, pf / cpu / 1e6, photons, c:kernel(),
-    100 * c:int_share(), 100 * c:sparse_share(), #r.tau, c:memory() >> 20,
-    loadavg()))
+    .. "levels 0-3 %s %%, %d delays, %d MB state, load %s", name,
+    pf / wall / 1e6, wall, sys.time() - w1, pf / cpu / 1e6, photons,
+    c:kernel(), 100 * c:int_share(), table.concat(sp, "/"), #r.tau,
+    c:memory() >> 20, loadavg()))
   c:close()
   return wall, r
 end
@@ -208,39 +219,133 @@ local function sparse_set(rows, cols, frames, mean)
   local tag = string.format("sparse %dx%d x %d, mean %g", rows, cols,
     frames, mean)
   local _, rd = run(tag .. ", dense", with(o, {sparse = false}))
-  local _, rs = run("  same, sparse level 0", with(o, {sparse = true}))
+  local _, rs = run("  same, sparse level 0", with(o, {sparse = true,
+    sparse_levels = 1}))
+  local _, r3 = run("  same, sparse levels 0-3", with(o, {sparse = true,
+    sparse_levels = 4}))
   local _, ra = run("  same, auto (the default)", o)
-  print(string.format("  g2 of the sparse path %s the dense path's, bit "
-    .. "for bit", same_g2(rd, rs) and same_g2(rd, ra) and "equals" or
-    "DIFFERS FROM"))
-  -- warm state (every level's memory in use), alternating, best of 3
+  -- the photons as a photon-counting detector gives them
   local data = stack(frames, rows, cols, mean)
+  local w0 = sys.time()
+  local ev = table.pack(xpcs.events(data))
+  local wc = sys.time() - w0
+  print(string.format("  dense-to-events conversion (xpcs.events): %.3f s "
+    .. "= %.0f M px-frames/s, %d events, load %s", wc,
+    rows * cols * frames / wc / 1e6, #ev[1], loadavg()))
+  local _, re = run("  same, pushed as events, auto", with(o, {events = ev}))
+  local _, re3 = run("  same, pushed as events, levels 0-3", with(o,
+    {events = ev, sparse = true, sparse_levels = 4}))
+  local eq = same_g2(rd, rs) and same_g2(rd, r3) and same_g2(rd, ra) and
+    same_g2(rd, re) and same_g2(rd, re3)
+  print(string.format("  g2 of every sparse path and of the events %s the "
+    .. "dense path's, bit for bit", eq and "equals" or "DIFFERS FROM"))
+  -- warm state (every level's memory in use), alternating, best of 3:
+  -- the kernels' own speed, without a fresh correlator's page faults
+  local nw = math.min(frames, 4096)
+  local ne = 0
+  for f = 1, nw do ne = ne + ev[3][f] end
+  local evw = {array.slice(ev[1], 1, 1, ne), array.slice(ev[2], 1, 1, ne),
+    table.move(ev[3], 1, nw, 1, {})}
   local part = xpcs.partition{map = array.full({rows, cols}, 1, "i32")}
+  local cases = {{"dense", {sparse = false}}, {"sparse level 0",
+    {sparse = true, sparse_levels = 1}}, {"events (auto)", {}, true}}
   local best = {}
   for _ = 1, 3 do
-    for _, sp in ipairs{false, true} do
-      local c = xpcs.correlator{dynamic = part, progress = false, sparse = sp}
-      c:push(data, 1, 4096)
+    for i, k in ipairs(cases) do
+      local co = {dynamic = part, progress = false}
+      for key, v in pairs(k[2]) do co[key] = v end
+      local c = xpcs.correlator(co)
+      local function go()
+        if k[3] then c:push_events(evw[1], evw[2], evw[3])
+        else c:push(data, 1, nw) end
+      end
+      go()
       c:reset()
       local w0, c0 = sys.time(), os.clock()
-      c:push(data, 1, 4096)
+      go()
       local w, cpu = sys.time() - w0, os.clock() - c0
-      local b = best[sp] or {math.huge, math.huge}
-      best[sp] = {math.min(b[1], w), math.min(b[2], cpu)}
+      local b = best[i] or {math.huge, math.huge}
+      best[i] = {math.min(b[1], w), math.min(b[2], cpu)}
       c:close()
     end
   end
-  local pf = rows * cols * 4096
-  print(string.format("  warm state, 4096 frames pushed: dense %.0f M/s wall, "
-    .. "%.0f M per CPU-s; sparse level 0 %.0f M/s, %.0f M per CPU-s, load %s",
-    pf / best[false][1] / 1e6, pf / best[false][2] / 1e6,
-    pf / best[true][1] / 1e6, pf / best[true][2] / 1e6, loadavg()))
+  local pf, out = rows * cols * nw, {}
+  for i, k in ipairs(cases) do
+    out[i] = string.format("%s %.0f M/s wall, %.0f M per CPU-s", k[1],
+      pf / best[i][1] / 1e6, pf / best[i][2] / 1e6)
+  end
+  print(string.format("  warm state, %d frames pushed: %s; load %s", nw,
+    table.concat(out, "; "), loadavg()))
+  ev, evw = nil, nil
+  collectgarbage()
   user_path("  same, user path (auto)", o)
+end
+
+-- A Rigaku 500k stack (256 x 256, Poisson photons of the given mean,
+-- written by NumPy as the format's 64-bit words) read and correlated:
+-- dense (detector.frames, c:push) and from its events (detector.events,
+-- c:push_events), file to result in the same run, bit for bit
+local function rigaku_set(frames, mean)
+  local side, px = 256, 256 * 256
+  local base = os.tmpname()	-- (an empty file: removed below)
+  local path, gen = base .. ".bin", base .. ".py"
+  local fh = assert(io.open(gen, "w"))
+  fh:write(string.format([[
+import numpy as np
+rng = np.random.default_rng(5)
+n, npx = %d, %d
+pos = np.sort(rng.integers(0, n * npx, rng.poisson(%g * n * npx)))
+u, c = np.unique(pos, return_counts=True)
+w = (u // npx).astype(np.uint64) << np.uint64(40)
+w |= (u %% npx).astype(np.uint64) << np.uint64(16)
+w |= c.astype(np.uint64)
+w.astype("<u8").tofile(%q)
+]], frames, px, mean, path))
+  fh:close()
+  assert(sys.run({"/usr/bin/python3", gen}, {capture = false}) == 0,
+    "writing the Rigaku stack failed")
+  os.remove(gen)
+  local part = xpcs.partition{map = array.full({side, side}, 1, "i32")}
+  local ro = {frames = frames, module = {side, side}}
+  local res, tm = {}, {}
+  for pass = 1, 2 do   -- (the second with the file in the page cache)
+    for _, how in ipairs{"frames", "events"} do
+      local c = xpcs.correlator{dynamic = part, progress = false}
+      local w0, c0 = sys.time(), os.clock()
+      if how == "frames" then
+        local o = {frames = frames, module = {side, side}, blocks = true,
+          block = c:batch()}
+        for _, b in detector.frames(path, o) do c:push(b) end
+      else
+        for _, pix, cnt in detector.events(path, ro) do
+          c:push_events(pix, cnt)
+        end
+      end
+      res[how] = c:result()
+      local w, cpu = sys.time() - w0, os.clock() - c0
+      if pass == 2 then
+        local sum = 0
+        for i = 1, #res[how].ivt do sum = sum + res[how].ivt[i] end
+        print(string.format("Rigaku %dx%d x %d, mean %g, %-6s %6.0f M "
+          .. "px-frames/s wall (%.2f s, file to result), %5.0f M per CPU-s, "
+          .. "%.0f M photons/s, sparse level 0 %.0f %%, load %s", side, side,
+          frames, mean, how, px * frames / w / 1e6, w, px * frames / cpu / 1e6,
+          sum * px / w / 1e6, 100 * c:sparse_share(), loadavg()))
+      end
+      c:close()
+    end
+  end
+  print(string.format("  g2 from the Rigaku events %s that from its dense "
+    .. "frames, bit for bit", same_g2(res.frames, res.events) and "equals"
+    or "DIFFERS FROM"))
+  os.remove(path)
+  os.remove(base)
 end
 
 if quick then
   run("dense 256x256 x 2000, mean 5", with(dense, {frames = 2000}))
   sparse_set(256, 256, 2000, 0.05)
+  rigaku_set(2000, 0.05)
   return
 end
 if arg[1] == "path" then user_cases() return end
@@ -279,6 +384,7 @@ run("  same, pushed 64 frames at a time", with(dense, {chunk = 64}))
 run("  same, uint32 frames", with(dense, {dtype = "u32"}))
 run("  same, float32 frames", with(dense, {dtype = "f32"}))
 sparse_set(256, 256, 10000, 0.05)
+rigaku_set(10000, 0.05)
 sparse_set(256, 256, 10000, 0.01)
 local mpx = {rows = 1024, cols = 1024, mean = 5, pool = 128}
 run("dense 1024x1024 x 1000, mean 5, pool", with(mpx, {frames = 1000}))

@@ -57,14 +57,22 @@
 				   kernel may run */
 #endif
 #define CORR_REF 256		/* frames in the rejection reference */
+/* auto, measured with bench/corr.lua (bench/README.md): level 0 from
+** frames runs sparse below a mean of CORR_SPARSE_MEAN counts per pixel
+** and frame (from pushed events, always), a level above while the share
+** of its pixel-frames with photons stays below CORR_SPARSE_OCC (bounded
+** by 2^l times level 0's): the integer kernel takes a level above 0 at
+** about 0.1 ns a pixel-frame, the sparse path 3-6 ns an event */
 #ifndef CORR_SPARSE_MEAN
-#define CORR_SPARSE_MEAN 0.002	/* auto: level 0 sparse below this mean
-				   count per pixel and frame (bench/corr.lua,
-				   warm state: 16 % slower than the dense
-				   kernels per CPU-s at 0.01, 30 % at 0.05;
-				   even at 0.001) */
+#define CORR_SPARSE_MEAN 0.002	/* (from frames the scan reads every count:
+				   at 0.01 the sparse level 0 ran 0-20 %
+				   slower per CPU-s, at 0.002 9 % faster) */
 #endif
 #define CORR_PF_THREADS 64	/* threads whose work is populated */
+#ifndef CORR_SPARSE_OCC
+#define CORR_SPARSE_OCC 0.03
+#endif
+#define CORR_SPLEV 8		/* levels that may run sparse, at most */
 #ifndef CORR_TEAM_MIN
 #define CORR_TEAM_MIN 1e6	/* least work (pixel-frames) for a team */
 #endif
@@ -75,7 +83,7 @@
 typedef struct corr_tls {
 	double rowsum[CORR_T];	/* per frame of the run: sum over pixels */
 	size_t n16[CORR16_LEVELS];	/* tile batches by corr16 */
-	size_t nsp;		/* tile batches by corrsp */
+	size_t nsp[CORR_SPLEV];	/* tile batches by corrsp, per level */
 } __attribute__((aligned(64))) corr_tls;
 
 /* consecutive pixels q .. q + n - 1 of a tile in static bin s: sums over
@@ -150,15 +158,27 @@ struct corr {
 	uint8_t *stale[CORR16_LEVELS];	/* the double ring lags behind hist16
 				   (corr16 ran last): corr_ring_sync */
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
-	uint32_t **spw;		/* per thread, for corrsp: its window and
-				   sums (NULL: no sparse path) */
+	uint32_t **spw;		/* per thread, for corrsp: its windows,
+				   sums and events of the levels above
+				   (NULL: no sparse path; corr_spw) */
+	size_t spevw;		/* words of one level's events there */
 	uint32_t *spev;		/* spcap words: the events of a run */
 	const uint32_t *spfev[CORR_T];	/* each frame's, in spev */
 	uint32_t *sptoff;	/* T x (ntile + 1): their tiles' offsets */
 	size_t spcap;		/* events a thread's frames may have */
 	uint32_t sptop;		/* the run's largest count */
-	int sp_run;		/* this run's level 0 takes corrsp */
-	size_t nsp;		/* tile batches by corrsp */
+	int sp_lev;		/* this run's levels 0 .. sp_lev - 1 take
+				   corrsp (as far as they apply) */
+	size_t nsp[CORR_SPLEV];	/* tile batches by corrsp, per level */
+	/* pushed events (corr_push_events), staged like the scan's */
+	uint32_t *evmap;	/* per detector pixel: tile << 10 | pixel in
+				   it, UINT32_MAX if unused */
+	uint32_t *evimg;	/* npix: a frame's counts (unsorted events) */
+	size_t evn;		/* frames of events waiting (then nb = 0) */
+	size_t evused;		/* their words in spev */
+	uint32_t evtop;		/* their largest count */
+	int ev_run;		/* this run's level 0 comes from them */
+	size_t sp_r0;		/* the run's first frame in spfev, sptoff */
 	size_t woff[CORR_MAXLEV + 2];	/* + a scratch level for the top's pairs */
 	mem_pf *pf;		/* the state's pages populated in the
 				   background (mem.h), or NULL */
@@ -537,14 +557,15 @@ static int corr_add_level(corr *c, char *err)
 	return 0;
 }
 
-/* corrsp's scratch per thread (the window, K x P uint16, and the
-** sums); the events of a batch come later (corr_sparse_scan) */
+/* corrsp's scratch per thread (the pixels' records, the events of the
+** levels above 0); level 0's events come later (corr_sparse_scan) */
 static int corr_sparse_work(corr *c, char *err)
 {
 	size_t words;
 	if (c->o.sparse == CORR_SPARSE_OFF)
 		return 0;
-	words = CORRSP_K * c->P / 2 + (CORRSP_K + 1) * c->P;
+	c->spevw = (c->T / 2 + 2) * c->P + 64;
+	words = CORRSP_REC * c->P + 2 * c->spevw + 2 * (c->T / 2 + 2);
 	if (!(c->spw = err_calloc((size_t)c->nthr, sizeof *c->spw, err)))
 		return -1;
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles) */
@@ -690,6 +711,8 @@ void corr_free(corr *c)
 	free(c->spw);
 	mem_free(c->spev);
 	free(c->sptoff);
+	free(c->evmap);
+	free(c->evimg);
 	for (int l = 0; l < CORR16_LEVELS; l++) {
 		free(c->h16ok[l]);
 		free(c->stale[l]);
@@ -731,8 +754,11 @@ void corr_reset(corr *c)
 		memset(c->img, 0, tp * sizeof(double));
 	memset(c->seg_base, 0, c->nstat * sizeof(double));
 	memset(c->n16, 0, sizeof c->n16);
-	c->ntb = c->nsp = 0;
+	c->ntb = 0;
+	memset(c->nsp, 0, sizeof c->nsp);
 	c->nb = c->nstaged = 0;
+	c->evn = c->evused = 0;
+	c->evtop = 0;
 	c->seen = c->accepted = 0;
 	c->nrej = c->nseg = 0;
 }
@@ -754,11 +780,14 @@ size_t corr_memory(const corr *c)
 		      (l < c->nlev ? c->ntile * CORR16_K * c->P : 0)) *
 		     sizeof(uint16_t) + 2 * c->ntile;
 	if (c->spw)
-		b += ((size_t)c->nthr * (CORRSP_K * c->P / 2 + (CORRSP_K + 1) *
-					 c->P) + (c->spev ? c->spcap + c->T *
-					 (c->ntile + 1) : 0)) *
+		b += ((size_t)c->nthr * (CORRSP_REC * c->P + 2 * c->spevw
+					 + 2 * (c->T / 2 + 2)) +
+		      (c->spev ? c->spcap + c->T * (c->ntile + 1) : 0)) *
 		     sizeof(uint32_t);
 	b += c->nrun * sizeof *c->run + (c->ntile + 1) * sizeof *c->rfirst;
+	if (c->evmap)
+		b += c->npix * sizeof *c->evmap +
+		     c->ntile * c->P * sizeof *c->evimg;
 	b += c->ivt_cap * (sizeof(double) + sizeof(size_t));
 	return b;
 }
@@ -782,7 +811,14 @@ double corr_int_share(const corr *c, int level)
 
 double corr_sparse_share(const corr *c)
 {
-	return c->ntb ? (double)c->nsp / (double)c->ntb : 0;
+	return corr_sparse_share_at(c, 0);
+}
+
+double corr_sparse_share_at(const corr *c, int level)
+{
+	if (level < 0 || level >= CORR_SPLEV || c->ntb == 0)
+		return 0;
+	return (double)c->nsp[level] / (double)c->ntb;
 }
 
 /* ------------------------------------------------------------- streaming */
@@ -1107,37 +1143,85 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	return 0;
 }
 
-/* Level 0 of a tile from the photons of its frames (corrsp.h), its pairs
-** to level 1 as uint16 when that one runs corr16, else as doubles into
-** nx; 1 when it does not apply (then nothing has changed). */
-static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
-			double *X, double *nx, uint16_t *w16, uint32_t *spw)
+/* the pointers into a thread's corrsp scratch (corr_sparse_work) */
+typedef struct corr_spw {
+	uint32_t *acc;		/* CORRSP_REC x P: the pixels' records */
+	uint32_t *ev[2];	/* events of a level above, spevw words each */
+	uint32_t *off[2];	/* their frames' offsets, T / 2 + 2 each */
+} corr_spw;
+
+static corr_spw corr_spw_of(const corr *c, uint32_t *w)
 {
-	corr_level *L = &c->lev[0];
-	size_t P = c->P, b = t * P, K = CORRSP_K, m = s->nn[0];
-	size_t nh = L->M < K ? K - L->M : 0;
+	size_t P = c->P;
+	corr_spw z;
+	z.acc = w;
+	z.ev[0] = z.acc + CORRSP_REC * P;
+	z.ev[1] = z.ev[0] + c->spevw;
+	z.off[0] = z.ev[1] + c->spevw;
+	z.off[1] = z.off[0] + c->T / 2 + 2;
+	return z;
+}
+
+/* Levels 0, 1, ... of a tile from photons (corrsp.h): level 0 from the
+** run's events, each level above from the merged events of the one
+** below, as many as the run asks for (sp_lev) and apply; the last one's
+** pairs go to the next level as uint16 when that one runs corr16, else
+** as doubles into its rows. Returns the levels done (0: nothing has
+** changed). */
+static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
+			double *w, uint16_t *w16, uint32_t *spw)
+{
+	size_t P = c->P, b = t * P, K = CORRSP_K;
+	size_t nv = c->npx - b < P ? c->npx - b : P;
+	corr_spw z = corr_spw_of(c, spw);
+	corrsp_job j[CORR_SPLEV];
 	double sums[CORR_T];
-	corrsp_job j = {
-		.P = P, .nv = c->npx - b < P ? c->npx - b : P, .n = m,
-		.M = L->M, .fev = c->spfev,
-		.toff = c->sptoff + t, .tstride = c->ntile + 1,
-		.top = c->sptop, .isa = c->o.kernel != CORR_KERNEL_BASE,
-		.ring = L->hist + t * K * P, .hist = c->hist16[0] + t * K * P,
-		.hist_ok = c->h16ok[0] + t, .G = L->G + t * (size_t)L->nlag * P,
-		.S = L->S + t * P, .nx = nx,
-		.up = corr_up16(c, 0, s) ?
-		      corr16_rows(w16 + c->woff16[1], P) : NULL,
-		.head = X + K * P, .nhead = nh < m ? nh : m, .rowsum = sums,
-		.win = (uint16_t *)spw, .acc = spw + K * P / 2};
-	if (corrsp_level0(&j))
-		return 1;
-	if (j.nhead)
-		corr_head(c, L, t, X, j.nhead, j.nv);
-	c->stale[0][t] = 1;
-	tl->nsp++;
-	for (size_t r = 0; r < m; r++)
+	uint32_t top = c->sptop;
+	int nl = 0;
+	for (int l = 0; l < c->sp_lev && l <= s->top && l < c->n16lev; l++) {
+		corr_level *L = &c->lev[l];
+		size_t m = s->nn[l], nh = L->M < K ? K - L->M : 0;
+		j[l] = (corrsp_job){
+			.isa = c->o.kernel != CORR_KERNEL_BASE, .level = l,
+			.P = P, .nv = nv, .n = m, .M = L->M,
+			.fev = l ? NULL : c->spfev + c->sp_r0,
+			.evb = l ? z.ev[(l - 1) & 1] : NULL,
+			.toff = l ? z.off[(l - 1) & 1] :
+				c->sptoff + c->sp_r0 * (c->ntile + 1) + t,
+			.tstride = c->ntile + 1, .top = top,
+			.ring = L->hist + t * K * P,
+			.hist = c->hist16[l] + t * K * P,
+			.hist_ok = c->h16ok[l] + t,
+			.G = L->G + t * (size_t)L->nlag * P, .S = L->S + t * P,
+			.head = w + c->woff[l] + K * P,
+			.nhead = nh < m ? nh : m, .rowsum = l ? NULL : sums,
+			.acc = z.acc};
+		if (corrsp_prepare(&j[l]))
+			break;
+		nl++;
+		top = 2 * (top > 1 ? top : 1);	/* pair sums of this level */
+	}
+	for (int l = 0; l < nl; l++) {
+		corr_level *L = &c->lev[l];
+		if (l + 1 < nl) {
+			j[l].nev = z.ev[l & 1];
+			j[l].noff = z.off[l & 1];
+		} else if (corr_up16(c, l, s)) {
+			j[l].up = corr16_rows(w16 + c->woff16[l + 1], P);
+		} else {	/* (the top level's pairs: scratch) */
+			size_t kn = l + 1 < c->nlev ?
+				    (size_t)c->lev[l + 1].kmax : 0;
+			j[l].nx = w + c->woff[l + 1] + kn * P;
+		}
+		corrsp_level(&j[l]);
+		if (j[l].nhead)
+			corr_head(c, L, t, w + c->woff[l], j[l].nhead, nv);
+		c->stale[l][t] = 1;
+		tl->nsp[l]++;
+	}
+	for (size_t r = 0; nl > 0 && r < s->nn[0]; r++)
 		tl->rowsum[r] += sums[r];
-	return 0;
+	return nl;
 }
 
 /* level 0's rows converted from the frames (the double path) */
@@ -1168,6 +1252,25 @@ void corr_tile_rows(corr *c, size_t t, const void *const *fr, arr_dtype dt,
 			memset(nw + r * P + nv, 0, (P - nv) * sizeof *nw);
 		/* (used only when not normalising, i.e. scale 1) */
 		sum = corr_row_sum(nw + r * P, P);
+		rowsum[r] += sum;
+	}
+}
+
+/* level 0's rows from pushed events (when corrsp does not apply: an odd
+** run, say): the double path */
+static void corr_tile_evrows(corr *c, size_t t, size_t m, double *rowsum,
+			     double *nw)
+{
+	size_t P = c->P, nt = c->ntile + 1;
+	for (size_t r = 0; r < m; r++) {
+		const uint32_t *e = c->spfev[c->sp_r0 + r];
+		const uint32_t *to = c->sptoff + (c->sp_r0 + r) * nt + t;
+		double *row = nw + r * P, sum = 0;
+		memset(row, 0, P * sizeof *row);
+		for (uint32_t k = to[0]; k < to[1]; k++) {
+			row[e[k] >> 16] = e[k] & 0xffffu;
+			sum += e[k] & 0xffffu;
+		}
 		rowsum[r] += sum;
 	}
 }
@@ -1215,26 +1318,27 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		      double *w, uint16_t *w16, corr_kern_fn kern)
 {
 	size_t P = c->P;
-	int below = 0;		/* the level below ran corr16 */
+	int below = 0;		/* the level below ran corr16 (or corrsp) */
+	int l0 = 0;		/* levels done by corrsp */
 	corr_state_prefetch(c, t, s->top);
-	for (int l = 0; l <= s->top; l++) {
+	if (c->sp_lev > 0 &&
+	    (l0 = corr_tile_sp(c, t, s, tl, w, w16, c->spw[corr_thread()])))
+		below = corr_up16(c, l0 - 1, s);
+	for (int l = l0; l <= s->top; l++) {
 		corr_level *L = &c->lev[l];
 		/* the top level's pairs go to scratch (the next level's
 		** rows, which this run does not use) */
 		size_t kn = l + 1 < c->nlev ? (size_t)c->lev[l + 1].kmax : 0;
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
-		if (l == 0 && c->sp_run && corr_tile_sp(c, t, s, tl, X,
-				nx, w16, c->spw[corr_thread()]) == 0) {
-			below = corr_up16(c, 0, s);
-			continue;
-		}
-		if (w16 && (l > 0 || corr_int_dtype(dt)) &&
+		if (w16 && (l > 0 || (corr_int_dtype(dt) && !c->ev_run)) &&
 		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
 			below = corr_up16(c, l, s);
 			continue;
 		}
-		if (l == 0)
+		if (l == 0 && c->ev_run)
+			corr_tile_evrows(c, t, m, tl->rowsum, nw);
+		else if (l == 0)
 			corr_tile_rows(c, t, fr, dt, m, scale, tl->rowsum, nw);
 		else if (below)
 			corr_rows16(c, l, w16, s->nn[l], nw);
@@ -1324,29 +1428,38 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 	return sum / n < CORR_SPARSE_MEAN;
 }
 
+/* the buffer of a batch's events (sized for the worst case, an eighth
+** of the pixels a frame with AUTO, all of them with ON; never cleared:
+** pages are touched as far as events fill them); nonzero when out of
+** memory */
+static int corr_sparse_buf(corr *c)
+{
+	char err[ERR_LEN];
+	size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx : c->npx / 8;
+	if (c->spev)
+		return 0;
+	c->spcap = c->T * (per + 32) + 32 * (size_t)c->nthr + 64;
+	c->sptoff = malloc(c->T * (c->ntile + 1) * sizeof *c->sptoff);
+	c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0, err) :
+		  NULL;
+	return c->spev == NULL;
+}
+
 /* The run's events, frame by frame in parallel, each thread's frames
 ** one after the other in its share of spev (so that the pages touched
 ** are those the events fill: the buffer is sized for the worst case, an
 ** eighth of the pixels a frame with AUTO, all of them with ON, and is
 ** never cleared). 0 (the dense kernels) when there are more, or a count
 ** is too large. */
-static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
-			    size_t m)
+static size_t corr_sparse_scan(corr *c, const void *const *fr,
+			       arr_dtype dt, size_t m)
 {
 	uint32_t top = 0;
+	size_t tot = 0;
 	size_t nt = c->ntile + 1;
-	if (c->spev == NULL) {
-		char err[ERR_LEN];
-		size_t per = c->o.sparse == CORR_SPARSE_ON ? c->npx :
-			     c->npx / 8;
-		c->spcap = c->T * (per + 32) + 32 * (size_t)c->nthr;
-		c->sptoff = malloc(c->T * nt * sizeof *c->sptoff);
-		c->spev = c->sptoff ? mem_alloc(c->spcap * sizeof *c->spev, 0,
-						err) : NULL;
-		if (c->spev == NULL)
-			return 0;	/* (the dense kernels need none) */
-	}
-	#pragma omp parallel reduction(max:top) \
+	if (corr_sparse_buf(c))
+		return SIZE_MAX;	/* (the dense kernels need none) */
+	#pragma omp parallel reduction(max:top) reduction(+:tot) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
 	{
 		int me = corr_thread(), nth = 1;
@@ -1372,9 +1485,31 @@ static int corr_sparse_scan(corr *c, const void *const *fr, arr_dtype dt,
 			used += v == UINT32_MAX ? 0 : in.toff[c->ntile];
 			top = v > top ? v : top;
 		}
+		tot += used;
 	}
 	c->sptop = top;
-	return top < CORRSP_MAX;
+	return top < CORRSP_MAX ? tot : SIZE_MAX;
+}
+
+/* How many levels the run takes sparse, given level 0's nev events
+** (SIZE_MAX: none, the scan failed). ON: sparse_levels, or every level
+** that may; AUTO: level 0 (chosen before) and each level above whose
+** occupancy stays below CORR_SPARSE_OCC, bounded by 2^l times level 0's
+** (a pair's pixels are at most both frames'), at most sparse_levels. */
+static int corr_sparse_levels(const corr *c, size_t m, size_t nev)
+{
+	int n, lim = c->n16lev < CORR_SPLEV ? c->n16lev : CORR_SPLEV;
+	double occ;
+	if (nev == SIZE_MAX)
+		return 0;
+	if (c->o.sparse_levels > 0 && c->o.sparse_levels < lim)
+		lim = c->o.sparse_levels;
+	if (c->o.sparse == CORR_SPARSE_ON)
+		return lim;
+	occ = (double)nev / ((double)m * (double)c->npx);
+	for (n = 1; n < lim && 2 * occ < CORR_SPARSE_OCC; n++)
+		occ *= 2;
+	return n;
 }
 
 /* m accepted frames through every tile and level */
@@ -1395,8 +1530,20 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	c->ivt_cap = cap;
 	if (corr_schedule(c, m, &s, err))
 		return -1;
-	c->sp_run = corr_sparse_pick(c, fr, dt, m) &&
-		    corr_sparse_scan(c, fr, dt, m);
+	if (c->ev_run) {	/* (level 0 sparse wherever it applies) */
+		size_t nt = c->ntile + 1, nev = 0;
+		for (size_t r = c->sp_r0; r < c->sp_r0 + m; r++)
+			nev += c->sptoff[r * nt + c->ntile];
+		c->sptop = c->evtop;
+		c->sp_lev = corr_sparse_levels(c, m, nev);
+		c->sp_lev = c->sp_lev < 1 ? 1 : c->sp_lev;
+	} else {
+		c->sp_r0 = 0;
+		c->sp_lev = corr_sparse_pick(c, fr, dt, m) ?
+			    corr_sparse_levels(c, m,
+					       corr_sparse_scan(c, fr, dt, m)) :
+			    0;
+	}
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
 		num_threads(corr_team(c, (double)m * (double)c->npx))
@@ -1418,7 +1565,8 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 	for (int th = 0; th < c->nthr; th++) {
 		for (int l = 0; l < CORR16_LEVELS; l++)
 			c->n16[l] += c->tls[th].n16[l];
-		c->nsp += c->tls[th].nsp;
+		for (int l = 0; l < CORR_SPLEV; l++)
+			c->nsp[l] += c->tls[th].nsp[l];
 	}
 	for (size_t r = 0; r < m; r++) {
 		c->ivt[c->accepted + r] = (sums ? sums[r] :
@@ -1591,9 +1739,13 @@ static int corr_check_finite(const corr *c, const char *base, size_t fsz,
 }
 
 /* the waiting frames as one batch */
+static int corr_flush_events(corr *c, char *err);
+
 static int corr_flush(corr *c, char *err)
 {
 	size_t nb = c->nb;
+	if (c->evn)
+		return corr_flush_events(c, err);
 	c->nb = c->nstaged = 0;
 	if (nb == 0)
 		return 0;
@@ -1670,7 +1822,8 @@ int corr_push_means(corr *c, const void *frames, arr_dtype dt, size_t n,
 	if (intr_pending())	/* nothing of this push is taken */
 		return err_set(err, "interrupted");
 	fsz = c->npix * corr_dtype_size(dt);
-	if (corr_check_finite(c, base, fsz, dt, n, err))
+	if (corr_check_finite(c, base, fsz, dt, n, err) ||
+	    (c->evn && corr_flush_events(c, err)))
 		return -1;
 	if (c->nb > 0 && dt != c->stage_dt && corr_flush(c, err))
 		return -1;
@@ -1696,6 +1849,296 @@ int corr_push_means(corr *c, const void *frames, arr_dtype dt, size_t n,
 	if (c->o.last && c->seen >= c->o.last)
 		return corr_flush(c, err);
 	return corr_stage(c, fsz, err);
+}
+
+/* ------------------------------------------------------ pushed events */
+
+/* The waiting frames of events as runs (cut at segment boundaries, as
+** corr_batch cuts frames). */
+static int corr_flush_events(corr *c, char *err)
+{
+	static const double one[CORR_T] = {0};	/* (scale: unused) */
+	size_t n = c->evn, done = 0, sl = c->o.segment_frames;
+	int rc = 0;
+	if (n == 0)
+		return 0;
+	if (intr_pending()) {
+		c->evn = c->evused = 0;
+		c->evtop = 0;
+		return err_set(err, "interrupted");
+	}
+	c->ev_run = 1;
+	while (rc == 0 && done < n) {
+		size_t m = n - done;
+		if (sl && m > sl - c->accepted % sl)
+			m = sl - c->accepted % sl;
+		c->sp_r0 = done;
+		rc = corr_run(c, NULL, c->bidx + done, ARR_U16, m, one, NULL,
+			      err);
+		done += m;
+		if (rc == 0 && sl && c->accepted % sl == 0)
+			rc = corr_segment(c, sl, err);
+	}
+	c->ev_run = 0;
+	c->sp_r0 = 0;
+	c->evn = c->evused = 0;
+	c->evtop = 0;
+	if (rc == 0 && c->o.prog &&
+	    progress_update(c->o.prog, (double)c->accepted))
+		return err_set(err, "interrupted");
+	return rc;
+}
+
+/* detector pixel -> tile << 10 | pixel within it (P <= 1024), once */
+static int corr_evmap(corr *c, char *err)
+{
+	if (c->evmap)
+		return 0;
+	if (!(c->evmap = err_malloc(c->npix, sizeof *c->evmap, err)) ||
+	    !(c->evimg = err_calloc(c->ntile * c->P, sizeof *c->evimg, err)))
+		return -1;
+	for (size_t i = 0; i < c->npix; i++)
+		c->evmap[i] = UINT32_MAX;
+	for (size_t r = 0; r < c->npx; r++)
+		c->evmap[c->pix[r]] = (uint32_t)(r / c->P) << 10 |
+				      (uint32_t)(r % c->P);
+	return 0;
+}
+
+/* A frame's events as the scan leaves them (tile after tile, pixels
+** within a tile in any order, no pixel twice) into ev (room for min(n,
+** npx) + 64 words) and slot s's tile offsets. Pixels in increasing order
+** go straight; others (or repeated ones) are counted into img, an image
+** of the used pixels, and placed by a counting sort on their tiles (work
+** proportional to the events and the tiles, not the pixels). A count of 2^15 or more is
+** staged too (its batch then runs level 0 by the double kernel, from the
+** events: batches stay whole, so the next may run sparse). 0: staged, *k
+** events, *top raised to their largest; 2: a sum of repeated events past
+** 65535; 3: not increasing and no img given. */
+static int corr_ev_stage(const corr *c, size_t s, uint32_t *ev, uint32_t *img,
+			 const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n, size_t *kout,
+			 uint32_t *top)
+{
+	const uint32_t *map = c->evmap - pix0;	/* (pixels >= pix0) */
+	size_t nt = c->ntile + 1, k = 0, t = 0, i;
+	uint32_t *to = c->sptoff + s * nt, tp = *top;
+	for (i = 0; i < n; i++) {
+		uint32_t m = map[pix[i]], tt = m >> 10;
+		if (i && pix[i] <= pix[i - 1])
+			break;	/* (not increasing: the image) */
+		if (m == UINT32_MAX || cnt[i] == 0)
+			continue;
+		for (; t <= tt; t++)
+			to[t] = (uint32_t)k;
+		ev[k++] = (m & 1023u) << 16 | cnt[i];
+		tp = cnt[i] > tp ? cnt[i] : tp;
+	}
+	if (i < n && img == NULL)
+		return 3;
+	if (i < n) {	/* counted into img, the pixels per tile in to */
+		memset(to, 0, nt * sizeof *to);
+		for (i = 0; i < n; i++) {
+			uint32_t m = map[pix[i]];
+			uint32_t *v = img + (m >> 10) * c->P + (m & 1023u);
+			if (m == UINT32_MAX || cnt[i] == 0)
+				continue;
+			to[(m >> 10) + 1] += *v == 0;
+			*v += cnt[i];
+		}
+		for (t = 0; t < c->ntile; t++)	/* tile starts, then cursors */
+			to[t + 1] += to[t];
+		for (i = 0; i < n; i++) {	/* each pixel once, emptied */
+			uint32_t m = map[pix[i]], v;
+			if (m == UINT32_MAX)
+				continue;
+			v = img[(m >> 10) * c->P + (m & 1023u)];
+			if (v == 0)
+				continue;
+			img[(m >> 10) * c->P + (m & 1023u)] = 0;
+			ev[to[m >> 10]++] = (m & 1023u) << 16 | (v & 0xffffu);
+			tp = v > tp ? v : tp;
+		}
+		for (t = c->ntile; t > 0; t--)	/* cursors back to starts */
+			to[t] = to[t - 1];
+		to[0] = 0;
+		*kout = to[c->ntile];
+		*top = tp;
+		return tp > 0xffffu ? 2 : 0;
+	}
+	for (; t < nt; t++)
+		to[t] = (uint32_t)k;
+	*kout = k;
+	*top = tp;
+	return 0;
+}
+
+/* A stage that a batch's events overflow (dense data pushed as events)
+** doubles, up to every pixel of a batch, so that batches stay whole (a
+** batch cut short would end the sparse path). 0: it grew. */
+static int corr_ev_grow(corr *c)
+{
+	char err[ERR_LEN];
+	size_t cap = 2 * c->spcap, most = c->T * (c->npx + 64) + 64 +
+		     32 * (size_t)c->nthr;
+	uint32_t *nw;
+	if (c->spcap >= most)
+		return 1;
+	cap = cap < most ? cap : most;
+	if (!(nw = mem_alloc(cap * sizeof *nw, 0, err)))
+		return 1;
+	memcpy(nw, c->spev, c->evused * sizeof *nw);
+	for (size_t r = 0; r < c->evn; r++)
+		c->spfev[r] = nw + (c->spfev[r] - c->spev);
+	mem_free(c->spev);
+	c->spev = nw;
+	c->spcap = cap;
+	return 0;
+}
+
+/* one frame into the stage: 0 staged, 1 the stage is full, 2 as above */
+static int corr_ev_frame(corr *c, const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n)
+{
+	size_t k;
+	int r;
+	while (c->evused + (n < c->npx ? n : c->npx) + 64 > c->spcap)
+		if (corr_ev_grow(c))
+			return 1;
+	r = corr_ev_stage(c, c->evn, c->spev + c->evused, c->evimg, pix, pix0,
+			  cnt, n, &k, &c->evtop);
+	if (r)
+		return r;
+	c->spfev[c->evn] = c->spev + c->evused;
+	c->evused += k;
+	return 0;
+}
+
+/* The used frames from f on that fit the batch and the stage, staged in
+** parallel, each at a place of its own (its events are at most min(n,
+** npx)), then taken in order up to the first that needs the image or
+** is past 65535 (the caller takes that one alone). Returns the frames
+** taken; 0 when fewer than 2 fit. */
+static size_t corr_ev_chunk(corr *c, size_t f, size_t n, const size_t *off,
+			    const uint32_t *pix, uint32_t pix0,
+			    const uint16_t *cnt)
+{
+	size_t base[CORR_T], kk[CORR_T], g = f, used = c->evused, m, i;
+	uint32_t tp[CORR_T];
+	int rc[CORR_T];
+	while (g < n && g - f < c->T - c->evn &&
+	       corr_use(c, c->seen + (g - f))) {
+		size_t ne = off[g + 1] - off[g];
+		size_t w = (ne < c->npx ? ne : c->npx) + 64;
+		if (used + w > c->spcap && corr_ev_grow(c))
+			break;
+		if (used + w > c->spcap)
+			continue;	/* (grown: try again) */
+		base[g - f] = used;
+		used += w;
+		g++;
+	}
+	if ((m = g - f) < 2)
+		return 0;
+	#pragma omp parallel for schedule(dynamic, 8) \
+		num_threads(corr_team(c, 16.0 * (double)(off[g] - off[f])))
+	for (size_t j = 0; j < m; j++) {
+		tp[j] = 0;
+		rc[j] = corr_ev_stage(c, c->evn + j, c->spev + base[j], NULL,
+				      pix + off[f + j], pix0, cnt + off[f + j],
+				      off[f + j + 1] - off[f + j], &kk[j],
+				      &tp[j]);
+	}
+	for (i = 0; i < m && rc[i] == 0; i++) {
+		c->spfev[c->evn] = c->spev + base[i];
+		c->evtop = tp[i] > c->evtop ? tp[i] : c->evtop;
+		c->bidx[c->evn++] = c->seen++;
+	}
+	if (i)
+		c->evused = base[i - 1] + kk[i - 1];
+	return i;
+}
+
+/* one frame of events as a dense uint32 frame through corr_push (with
+** options the sparse path does not serve, or a count too large) */
+static int corr_ev_dense(corr *c, const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n, char *err)
+{
+	uint32_t *f = err_calloc(c->npix, sizeof *f, err);
+	int rc;
+	if (f == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		f[pix[i] - pix0] += cnt[i];
+	rc = corr_push(c, f, ARR_U32, 1, c->rows, c->cols, err);
+	free(f);
+	return rc;
+}
+
+int corr_push_events(corr *c, size_t n, const size_t *off,
+		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
+		     char *err)
+{
+	int dense = !c->spw || c->o.sparse == CORR_SPARSE_OFF ||
+		    c->o.normalize || c->o.reject_sigma > 0 || c->has_dark;
+	if (intr_pending())
+		return err_set(err, "interrupted");
+	for (size_t f = 0; f < n; f++) {	/* checked before anything */
+		if (off[f + 1] < off[f])
+			return err_set(err, "corr: events of frame %zu end "
+				       "before they start", f + 1);
+		for (size_t i = off[f]; i < off[f + 1]; i++)
+			if (pix[i] < pix0 || pix[i] - pix0 >= c->npix)
+				return err_set(err, "corr: event %zu of frame "
+					       "%zu is at pixel %u, outside "
+					       "the %zux%zu frame (pixels "
+					       "from %u)", i - off[f] + 1,
+					       f + 1, pix[i], c->rows,
+					       c->cols, pix0);
+	}
+	if (!dense && (corr_evmap(c, err) ||
+		       (corr_sparse_buf(c) &&
+			err_set(err, "corr: out of memory (events)"))))
+		return -1;
+	if (c->nb && corr_flush(c, err))	/* (frames pushed before) */
+		return -1;
+	for (size_t f = 0; f < n; f++) {
+		const uint32_t *p = pix + off[f];
+		const uint16_t *q = cnt + off[f];
+		size_t ne = off[f + 1] - off[f], nc;
+		int r = 2;
+		if (dense || !corr_use(c, c->seen)) {
+			if (dense && corr_use(c, c->seen)) {
+				if (corr_ev_dense(c, p, pix0, q, ne, err))
+					return -1;
+				continue;
+			}
+			c->seen++;
+			continue;
+		}
+		if (c->nb && corr_flush(c, err))	/* (a dense one before) */
+			return -1;
+		if ((nc = corr_ev_chunk(c, f, n, off, pix, pix0, cnt)) > 0) {
+			f += nc - 1;
+			if (c->evn == c->T && corr_flush_events(c, err))
+				return -1;
+			continue;
+		}
+		if ((r = corr_ev_frame(c, p, pix0, q, ne)) == 1) {
+			if (corr_flush_events(c, err))
+				return -1;
+			r = corr_ev_frame(c, p, pix0, q, ne);
+		}
+		if (r == 2) {	/* (flushes the events before it) */
+			if (corr_ev_dense(c, p, pix0, q, ne, err))
+				return -1;
+			continue;
+		}
+		c->bidx[c->evn++] = c->seen++;
+		if (c->evn == c->T && corr_flush_events(c, err))
+			return -1;
+	}
+	return 0;
 }
 
 /* -------------------------------------------------------------- results */

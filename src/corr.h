@@ -62,10 +62,11 @@
 ** level that may run the integer kernel (corr16.h), plus one double; e.g.
 ** 10000 frames, dpl 4: about 2.3 kB per pixel, of which the double ring
 ** of an integer level (64 bytes) is mapped but never touched.
-** corr_memory() gives the total. The sparse level 0 (corrsp.h) adds a
+** corr_memory() gives the total. The sparse levels (corrsp.h) add a
 ** buffer of events, half a byte per pixel-frame of a batch (two with
 ** CORR_SPARSE_ON), reserved when it first runs and touched as far as the
-** events fill it.
+** events fill it, and per thread 64 bytes per pixel of a tile and two
+** levels' events of a tile.
 */
 #ifndef ionflow_corr_h
 #define ionflow_corr_h
@@ -92,9 +93,11 @@ typedef enum corr_kernel {
 	CORR_KERNEL_AVX512
 } corr_kernel;
 
-/* level 0 from the photons of mostly-zero integer frames (corrsp.h):
-** AUTO when a batch's mean count per pixel is low (sampled frames, or
-** the frames before), ON for every batch it applies to, OFF never */
+/* the first levels from the photons of mostly-zero integer frames
+** (corrsp.h): AUTO level 0 when a batch's mean count per pixel is low
+** (sampled frames, or the frames before) or the frames came as events,
+** and each level above while its occupancy is low; ON every level it
+** applies to (up to sparse_levels); OFF never */
 typedef enum corr_sparse {
 	CORR_SPARSE_AUTO, CORR_SPARSE_ON, CORR_SPARSE_OFF
 } corr_sparse;
@@ -117,6 +120,8 @@ typedef struct corr_opts {
 	int nthreads;		/* 0 = OpenMP's default */
 	corr_kernel kernel;	/* default CORR_KERNEL_AUTO */
 	corr_sparse sparse;	/* default CORR_SPARSE_AUTO */
+	int sparse_levels;	/* most levels run sparse (0: as many as
+				   pay, or with ON as many as apply) */
 	progress *prog;		/* updated with accepted frames; the
 				   caller begins and ends it; NULL none */
 } corr_opts;
@@ -169,6 +174,20 @@ int corr_frame_sums(const corr *c, const void *frames, arr_dtype dt,
 size_t corr_used_pixels(const corr *c);
 int corr_push_means(corr *c, const void *frames, arr_dtype dt, size_t n,
 		    size_t rows, size_t cols, const double *mean, char *err);
+
+/* n frames given by their photons: frame f's are pix[off[f] ..
+** off[f + 1]) (detector pixels, row * cols + col, plus pix0: 0, or 1 for
+** 1-based numbers as detector.events gives) with counts cnt[...];
+** a pixel given twice in a frame has the sum, one outside the used
+** pixels is ignored. The same result as pushing the dense frames (to the
+** last bit). Their levels run the sparse path (corrsp.h) wherever it
+** applies, without a frame ever being made dense; with sparse OFF, dark,
+** normalisation or rejection, or a count of 2^15 or more, the frames are
+** made dense and pushed. A pixel past the frame is an error, found
+** before anything is taken. */
+int corr_push_events(corr *c, size_t n, const size_t *off,
+		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
+		     char *err);
 /* the result so far (may be called repeatedly); needs >= 2 frames */
 int corr_result(corr *c, corr_res *r, char *err);
 void corr_res_free(corr_res *r);
@@ -213,8 +232,11 @@ size_t corr_batch_frames(const corr *c);
 double corr_int_share(const corr *c, int level);
 /* the share of tile batches whose level 0 ran the sparse path
 ** (corrsp.h: integer frames that the integer kernel may take, mostly
-** zero, or any with CORR_SPARSE_ON) */
+** zero, or any with CORR_SPARSE_ON; or pushed events) */
 double corr_sparse_share(const corr *c);
+/* the same for level `level` (levels above 0 run sparse from the merged
+** events of the level below, while their occupancy is low) */
+double corr_sparse_share_at(const corr *c, int level);
 /* the delays (in frames) the options give for nframes frames */
 size_t corr_delays(const corr_opts *o, size_t nframes, double *tau,
 		   size_t max);

@@ -18,6 +18,9 @@
 #define CORRSP_X86 1
 #endif
 
+typedef uint16_t corrsp_v8s __attribute__((vector_size(16)));
+typedef uint32_t corrsp_v8w __attribute__((vector_size(32)));
+
 
 /* a tile's events (nv pixels from pix) of frame f, any dtype and
 ** layout; its largest count into *top */
@@ -46,6 +49,10 @@ static void corrsp_scan_any(const void *f, int es, const size_t *pix,
 #ifndef CORRSP_AHEAD
 #define CORRSP_AHEAD 1024	/* counts ahead to prefetch (the hardware
 				   prefetcher alone streamed a third as fast) */
+#endif
+
+#ifndef CORRSP_RECPF
+#define CORRSP_RECPF 8		/* events ahead whose records to prefetch */
 #endif
 
 #ifdef CORRSP_X86
@@ -126,30 +133,47 @@ uint32_t corrsp_scan_frame(const corrsp_scan_in *s)
 	return top;
 }
 
-/* the window from the history (frames M - 8 .. M - 1, zeros before the
-** first) and its largest count; 1 unless they are all integers in
-** [0, CORRSP_MAX) */
+/* The pixel's record (one cache line, so that an event touches one):
+** its 8 lags' sums of products, its sum of counts, and its window: w[i]
+** is its count of frame last - i (frames numbered from 8 before the
+** batch). An event of frame g finds its partner at lag k in lane k - d,
+** d = g - last: the window shifted by d - 1 lanes (zeros shifted in, all
+** zeros from d = 9 on) is the vector of lags 1..8; shifted once more with
+** the count in lane 0 it is the new window. Loads and stores of a record
+** are whole vectors of the same addresses (a window written a count at a
+** time and read as a vector stalled on every store-to-load forwarding),
+** and nothing is cleared frame by frame. */
+typedef struct corrsp_rec {
+	uint32_t acc[8];
+	uint16_t w[8];
+	uint32_t last, s;
+	uint32_t pad[2];
+} __attribute__((aligned(64))) corrsp_rec;
+
+/* 1 unless the level's history (frames M - 8 .. M - 1, zeros before the
+** first) is integers in [0, CORRSP_MAX); it is left in j->hist (from the
+** double ring when that is where it is), its largest value in *top */
 static int corrsp_window(const corrsp_job *j, uint32_t *top)
 {
 	size_t P = j->P, K = CORRSP_K;
-	uint32_t mx = 0;
+	uint16_t mx = 0;
+	if (*j->hist_ok) {	/* (a loop of its own: it vectorises) */
+		const uint16_t *h = j->hist;
+		for (size_t q = 0; q < K * P; q++)
+			mx = h[q] > mx ? h[q] : mx;
+		*top = mx;
+		return 0;
+	}
 	for (size_t i = 0; i < K; i++) {
-		size_t s = (j->M + i) % K;	/* frame M - K + i */
-		const double *r = j->ring + s * P;
-		const uint16_t *h = j->hist + i * P;
+		const double *r = j->ring + ((j->M + i) % K) * P;
+		uint16_t *h = j->hist + i * P;
 		for (size_t q = 0; q < P; q++) {
-			double v;
-			if (*j->hist_ok) {
-				j->win[q * K + s] = h[q];
-				mx = h[q] > mx ? h[q] : mx;
-				continue;
-			}
-			v = j->M + i < K ? 0 : r[q];
+			double v = j->M + i < K ? 0 : r[q];
 			if (!(v >= 0 && v < CORRSP_MAX) ||
 			    (double)(uint16_t)v != v)
 				return 1;
-			j->win[q * K + s] = (uint16_t)v;
-			mx = (uint32_t)v > mx ? (uint32_t)v : mx;
+			h[q] = (uint16_t)v;
+			mx = h[q] > mx ? h[q] : mx;
 		}
 	}
 	*top = mx;
@@ -160,73 +184,254 @@ static int corrsp_window(const corrsp_job *j, uint32_t *top)
 static inline const uint32_t *corrsp_ev(const corrsp_job *j, size_t r,
 					int end)
 {
+	if (j->fev == NULL)
+		return j->evb + j->toff[r + (size_t)end];
 	return j->fev[r] + j->toff[r * j->tstride + (size_t)end];
 }
 
-typedef uint16_t corrsp_v8s __attribute__((vector_size(16)));
-typedef uint32_t corrsp_v8w __attribute__((vector_size(32)));
-
-/* the window's lanes reordered by a run-time index vector: one instruction
-** with GCC's __builtin_shuffle; clang (the fuzz build) has only the
-** constant-index form, so there the lanes are moved one by one */
-#if defined(__clang__)
-static inline corrsp_v8s corrsp_perm(corrsp_v8s w, corrsp_v8s p)
+/* byte shuffles: lane i of the result is byte m[i] of x, 0 where m[i]
+** has its top bit set */
+#ifdef CORRSP_X86
+#define CORRSP_TGT __attribute__((target("avx2")))
+typedef __m128i corrsp_v16;
+#define CORRSP_SHUF(x, m) _mm_shuffle_epi8(x, m)
+#define CORRSP_LD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+#define CORRSP_ST(p, v) _mm_storeu_si128((__m128i *)(void *)(p), v)
+#define CORRSP_LANE0(x, v) _mm_or_si128(x, _mm_cvtsi32_si128((int)(v)))
+#else
+#define CORRSP_TGT
+typedef struct { uint8_t b[16]; } corrsp_v16;
+static inline corrsp_v16 corrsp_shuf(corrsp_v16 x, corrsp_v16 m)
 {
-	corrsp_v8s r;
-	for (int i = 0; i < 8; i++)
-		r[i] = w[p[i] & 7];
+	corrsp_v16 r;
+	for (int i = 0; i < 16; i++)
+		r.b[i] = m.b[i] & 0x80 ? 0 : x.b[m.b[i] & 15];
 	return r;
 }
-#else
-#define corrsp_perm(w, p) __builtin_shuffle(w, p)
+#define CORRSP_SHUF(x, m) corrsp_shuf(x, m)
+#define CORRSP_LD(p) (*(const corrsp_v16 *)(const void *)(p))
+#define CORRSP_ST(p, v) (*(corrsp_v16 *)(void *)(p) = (v))
+static inline corrsp_v16 corrsp_lane0(corrsp_v16 x, uint32_t v)
+{
+	x.b[0] = (uint8_t)v;	/* (little-endian lanes) */
+	x.b[1] = (uint8_t)(v >> 8);
+	return x;
+}
+#define CORRSP_LANE0(x, v) corrsp_lane0(x, v)
 #endif
 
-/* Frame r's events into the batch's accumulators (see the top of the
-** file). acc holds per pixel its 8 lags' sums of products (pixel-major,
-** so that an event adds all 8 at once: the window's slots put in lag
-** order by one shuffle, times the count) and then its sum of counts;
-** 32-bit sums, which the caller has checked cannot overflow. The
-** products of an event with empty slots add zeros: no branch. */
-static inline __attribute__((always_inline)) void
-corrsp_frame_body(const corrsp_job *j, size_t r, uint32_t *acc)
+/* shift[d]: 16-bit lanes moved up by d (d = 0..8: lane i from lane
+** i - d, zeros below; 8: all zeros) */
+static uint8_t corrsp_shift[10][16] __attribute__((aligned(16)));
+static int corrsp_shift_ok;
+
+static void corrsp_shift_init(void)
 {
-	size_t P = j->P, K = CORRSP_K, g = j->M + r, s = g % K;
+	if (corrsp_shift_ok)
+		return;
+	for (int d = 0; d < 10; d++)
+		for (int i = 0; i < 16; i++)
+			corrsp_shift[d][i] = i - 2 * d >= 0 ?
+					     (uint8_t)(i - 2 * d) : 0x80;
+	corrsp_shift_ok = 1;	/* (the same bytes from every thread) */
+}
+
+#ifdef CORRSP_X86
+static __attribute__((target("avx512f,avx512bw,avx512vbmi2"))) size_t
+corrsp_events_avx512(const uint16_t *f, size_t n, uint32_t *pix,
+		     uint16_t *cnt)
+{
+	size_t k = 0;
+	__m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+					4, 3, 2, 1, 0);
+	for (size_t p = 0; p < n; p += 32) {
+		__mmask32 lm = n - p >= 32 ? 0xffffffffu :
+			       (__mmask32)((1u << (n - p)) - 1);
+		__m512i x = _mm512_maskz_loadu_epi16(lm, f + p);
+		__mmask32 m = _mm512_test_epi16_mask(x, x);
+		__m512i b = _mm512_add_epi32(iota, _mm512_set1_epi32((int)p));
+		if (m == 0)
+			continue;
+		_mm512_mask_compressstoreu_epi16(cnt + k, m, x);
+		_mm512_storeu_si512((void *)(pix + k),
+			_mm512_maskz_compress_epi32((__mmask16)m, b));
+		_mm512_storeu_si512((void *)(pix + k +
+			(size_t)__builtin_popcount(m & 0xffffu)),
+			_mm512_maskz_compress_epi32((__mmask16)(m >> 16),
+				_mm512_add_epi32(b, _mm512_set1_epi32(16))));
+		k += (size_t)__builtin_popcount(m);
+	}
+	return k;
+}
+#endif
+
+size_t corrsp_events(const uint16_t *f, size_t n, uint32_t *pix,
+		     uint16_t *cnt)
+{
+	size_t k = 0;
+#ifdef CORRSP_X86
+	if (__builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi2"))
+		return corrsp_events_avx512(f, n, pix, cnt);
+#endif
+	for (size_t p = 0; p < n; p++) {
+		pix[k] = (uint32_t)p;
+		cnt[k] = f[p];
+		k += f[p] != 0;
+	}
+	return k;
+}
+
+/* 8 vectors of 8 uint16 transposed (x[i] lane k <-> x[k] lane i) */
+#ifdef CORRSP_X86
+static inline CORRSP_TGT void corrsp_t8(__m128i *x)
+{
+	__m128i a[8], b[8];
+	for (int i = 0; i < 4; i++) {
+		a[2 * i] = _mm_unpacklo_epi16(x[2 * i], x[2 * i + 1]);
+		a[2 * i + 1] = _mm_unpackhi_epi16(x[2 * i], x[2 * i + 1]);
+	}
+	for (int i = 0; i < 2; i++) {
+		b[4 * i] = _mm_unpacklo_epi32(a[4 * i], a[4 * i + 2]);
+		b[4 * i + 1] = _mm_unpackhi_epi32(a[4 * i], a[4 * i + 2]);
+		b[4 * i + 2] = _mm_unpacklo_epi32(a[4 * i + 1], a[4 * i + 3]);
+		b[4 * i + 3] = _mm_unpackhi_epi32(a[4 * i + 1], a[4 * i + 3]);
+	}
+	for (int i = 0; i < 4; i++) {
+		x[2 * i] = _mm_unpacklo_epi64(b[i], b[4 + i]);
+		x[2 * i + 1] = _mm_unpackhi_epi64(b[i], b[4 + i]);
+	}
+}
+#endif
+
+/* The records from the history: w[i] = frame M - 1 - i (hist row 7 - i),
+** 8 pixels at a time by a transpose (P is a multiple of 32). Once per
+** level and batch, but levels with few frames a batch pay it per few
+** events: element by element it cost more than their events. */
+static CORRSP_TGT void corrsp_load(const corrsp_job *j, corrsp_rec *rec)
+{
+	size_t P = j->P, K = CORRSP_K;
+	for (size_t q = 0; q < P; q += 8) {
+#ifdef CORRSP_X86
+		__m128i x[8];
+		for (size_t i = 0; i < K; i++)
+			x[i] = CORRSP_LD(j->hist + (K - 1 - i) * P + q);
+		corrsp_t8(x);
+		for (size_t p = 0; p < 8; p++) {
+			corrsp_rec *r = rec + q + p;
+			_mm256_storeu_si256((__m256i *)(void *)r->acc,
+					   _mm256_setzero_si256());
+			CORRSP_ST(r->w, x[p]);
+			r->last = (uint32_t)K - 1;
+			r->s = 0;
+		}
+#else
+		for (size_t p = 0; p < 8; p++) {
+			corrsp_rec *r = rec + q + p;
+			memset(r, 0, sizeof *r);
+			for (size_t i = 0; i < K; i++)
+				r->w[i] = j->hist[(K - 1 - i) * P + q + p];
+			r->last = (uint32_t)K - 1;
+		}
+#endif
+	}
+}
+
+/* The history back from the records: frame g = n + i (the batch's last
+** 8) into row i, i.e. each window shifted to end at frame n + 7 and
+** transposed back; then the sums into the level's doubles. */
+static CORRSP_TGT void corrsp_store(const corrsp_job *j,
+				    const corrsp_rec *rec)
+{
+	size_t P = j->P, K = CORRSP_K, l0 = j->level ? K / 2 : 0;
+	size_t nl = K - l0, end = j->n + K - 1;
+	for (size_t q = 0; q < P; q += 8) {
+#ifdef CORRSP_X86
+		__m128i x[8];
+		for (size_t p = 0; p < 8; p++) {
+			const corrsp_rec *r = rec + q + p;
+			size_t d = end - r->last;
+			x[p] = CORRSP_SHUF(CORRSP_LD(r->w),
+				CORRSP_LD(corrsp_shift[d < 8 ? d : 8]));
+		}
+		corrsp_t8(x);	/* x[i]: frame end - i */
+		for (size_t i = 0; i < K; i++)
+			CORRSP_ST(j->hist + (K - 1 - i) * P + q, x[i]);
+#else
+		for (size_t p = 0; p < 8; p++) {
+			const corrsp_rec *r = rec + q + p;
+			for (size_t i = 0; i < K; i++) {
+				size_t g = j->n + i;
+				j->hist[i * P + q + p] = r->last >= g &&
+					r->last - g < K ? r->w[r->last - g] : 0;
+			}
+		}
+#endif
+	}
+	for (size_t i = 0; i < nl; i++)	/* (exact: integers) */
+		for (size_t q = 0; q < j->nv; q++)
+			j->G[i * P + q] += rec[q].acc[l0 + i];
+	for (size_t q = 0; q < j->nv; q++)
+		j->S[q] += rec[q].s;
+}
+
+/* Frame r's events (see corrsp_rec). The pairs closed by the frame go to
+** the next level: as events (nev: frame r's pixels with frame r - 1's
+** count added, then frame r - 1's pixels that frame r lacks, each stored
+** and kept when the pixel's last frame is not r: no branch), or added
+** into its rows (up, nx). Returns the next level's events so far. */
+static inline CORRSP_TGT __attribute__((always_inline)) size_t
+corrsp_frame_body(const corrsp_job *j, size_t r, corrsp_rec *rec, size_t k)
+{
+	size_t P = j->P;
+	uint32_t g = (uint32_t)r + CORRSP_K;
 	const uint32_t *e = corrsp_ev(j, r, 0), *end = corrsp_ev(j, r, 1);
 	uint16_t *up = j->up ? j->up + r / 2 * P : NULL;
-	double *nx = j->up ? NULL : j->nx + r / 2 * P;
-	uint32_t *sacc = acc + K * P;
-	corrsp_v8s perm;
+	double *nx = j->nx ? j->nx + r / 2 * P : NULL;
+	uint32_t *o = j->nev && (r & 1) ? j->nev : NULL;
 	uint64_t sum = 0;
-	for (size_t i = 0; i < K; i++)	/* lag i + 1 is in slot g - i - 1 */
-		perm[i] = (uint16_t)((g + K - i - 1) % K);
 	for (; e < end; e++) {
-		size_t q = *e >> 16;
-		uint32_t v = *e & 0xffffu;
-		corrsp_v8s w, wl;
-		corrsp_v8w a;
-		memcpy(&w, j->win + q * K, sizeof w);
-		wl = corrsp_perm(w, perm);
-		memcpy(&a, acc + q * K, sizeof a);
-		a += __builtin_convertvector(wl, corrsp_v8w) * v;
-		memcpy(acc + q * K, &a, sizeof a);
-		sacc[q] += v;
+		uint32_t q = *e >> 16, v = *e & 0xffffu;
+		corrsp_rec *x = rec + q;
+		/* (the buffers have slack past the events, of any value) */
+		uint32_t qa = e[CORRSP_RECPF] >> 16;
+		__builtin_prefetch(rec + (qa < P ? qa : 0), 1);
+		uint32_t d = g - x->last;
+		corrsp_v16 w = CORRSP_LD(x->w), lag, nw;
+		corrsp_v8w a, lw;
+		corrsp_v8s ls;
+		d = d > 9 ? 9 : d;
+		lag = CORRSP_SHUF(w, CORRSP_LD(corrsp_shift[d - 1]));
+		nw = CORRSP_SHUF(lag, CORRSP_LD(corrsp_shift[1]));
+		memcpy(&ls, &lag, sizeof ls);
+		memcpy(&a, x->acc, sizeof a);
+		lw = __builtin_convertvector(ls, corrsp_v8w);
+		a += lw * v;
+		memcpy(x->acc, &a, sizeof a);
+		/* (the count joins the vector: a store of it alone into the
+		** window would stall the next load of it) */
+		CORRSP_ST(x->w, CORRSP_LANE0(nw, v));
+		x->last = g;
+		x->s += v;
 		sum += v;
-		if (up)
+		if (o)
+			o[k++] = *e + ls[0];	/* frame r - 1's count */
+		else if (up)
 			up[q] = (uint16_t)(up[q] + v);
-		else
+		else if (nx)
 			nx[q] += v;
 	}
-	j->rowsum[r] = (double)sum;
-	if (r >= K) {		/* frame g - 8's entries */
-		for (e = corrsp_ev(j, r - K, 0); e < corrsp_ev(j, r - K, 1);
-		     e++)
-			j->win[(*e >> 16) * K + s] = 0;
-	} else {
-		for (size_t q = 0; q < P; q++)
-			j->win[q * K + s] = 0;
+	if (j->rowsum)
+		j->rowsum[r] = (double)sum;
+	if (o) {
+		end = corrsp_ev(j, r - 1, 1);
+		for (e = corrsp_ev(j, r - 1, 0); e < end; e++) {
+			o[k] = *e;
+			k += rec[*e >> 16].last != g;
+		}
+		j->noff[r / 2 + 1] = (uint32_t)k;
 	}
-	for (e = corrsp_ev(j, r, 0); e < end; e++)
-		j->win[(*e >> 16) * K + s] = (uint16_t)(*e & 0xffffu);
+	return k;
 }
 
 /* A tile's events of a frame are a short run (a few lines) in that
@@ -244,44 +449,40 @@ static inline void corrsp_ev_prefetch(const corrsp_job *j, size_t r)
 		__builtin_prefetch(a);
 }
 
-static void corrsp_frames_base(const corrsp_job *j, uint32_t *acc)
+static CORRSP_TGT size_t corrsp_frames(const corrsp_job *j, corrsp_rec *rec)
 {
+	size_t k = 0;
 	for (size_t r = 0; r < CORRSP_EVPF && r < j->n; r++)
 		corrsp_ev_prefetch(j, r);
 	for (size_t r = 0; r < j->n; r++) {
 		corrsp_ev_prefetch(j, r + CORRSP_EVPF);
-		corrsp_frame_body(j, r, acc);
+		k = corrsp_frame_body(j, r, rec, k);
 	}
+	return k;
 }
 
-#ifdef CORRSP_X86
-static __attribute__((target("avx2"))) void
-corrsp_frames_avx2(const corrsp_job *j, uint32_t *acc)
+int corrsp_prepare(corrsp_job *j)
 {
-	for (size_t r = 0; r < CORRSP_EVPF && r < j->n; r++)
-		corrsp_ev_prefetch(j, r);
-	for (size_t r = 0; r < j->n; r++) {
-		corrsp_ev_prefetch(j, r + CORRSP_EVPF);
-		corrsp_frame_body(j, r, acc);
-	}
-}
-#endif
-
-int corrsp_level0(corrsp_job *j)
-{
-	size_t P = j->P, K = CORRSP_K, n = j->n;
 	uint32_t top, wtop;
-	if (n == 0 || n % 2 || j->M % 2 || j->nv > 65535 ||
-	    corrsp_window(j, &wtop))
+	if (j->n == 0 || j->n % 2 || j->M % 2 || j->nv > 65535 ||
+	    j->top >= CORRSP_MAX || corrsp_window(j, &wtop))
 		return 1;
 	top = wtop > j->top ? wtop : j->top;
 	/* counts below 2^15, and a pixel's n products below 2^32 */
-	if (top >= CORRSP_MAX || (uint64_t)n * top * top > UINT32_MAX)
-		return 1;
+	return top >= CORRSP_MAX || (uint64_t)j->n * top * top > UINT32_MAX;
+}
+
+size_t corrsp_level(corrsp_job *j)
+{
+	size_t P = j->P, n = j->n, k;
+	corrsp_rec *rec = (corrsp_rec *)(void *)j->acc;
+	corrsp_shift_init();
 	if (j->up)
 		memset(j->up, 0, n / 2 * P * sizeof *j->up);
-	else
+	else if (j->nx)
 		memset(j->nx, 0, n / 2 * P * sizeof *j->nx);
+	if (j->nev)
+		j->noff[0] = 0;
 	for (size_t r = 0; r < j->nhead; r++) {
 		double *h = j->head + r * P;
 		memset(h, 0, P * sizeof *h);
@@ -289,24 +490,9 @@ int corrsp_level0(corrsp_job *j)
 		     e < corrsp_ev(j, r, 1); e++)
 			h[*e >> 16] = *e & 0xffffu;
 	}
-	memset(j->acc, 0, (K + 1) * P * sizeof *j->acc);
-#ifdef CORRSP_X86
-	if (j->isa)
-		corrsp_frames_avx2(j, j->acc);
-	else
-#endif
-		corrsp_frames_base(j, j->acc);
-	for (size_t q = 0; q < j->nv; q++) {	/* (exact: integers) */
-		for (size_t i = 0; i < K; i++)
-			j->G[i * P + q] += j->acc[q * K + i];
-		j->S[q] += j->acc[K * P + q];
-	}
-	for (size_t i = 0; i < K; i++) {	/* frames M + n - K + i */
-		size_t s = (j->M + n + i) % K;
-		uint16_t *h = j->hist + i * P;
-		for (size_t q = 0; q < P; q++)
-			h[q] = j->win[q * K + s];
-	}
+	corrsp_load(j, rec);
+	k = corrsp_frames(j, rec);
+	corrsp_store(j, rec);
 	*j->hist_ok = 1;
-	return 0;
+	return k;
 }

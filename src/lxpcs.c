@@ -21,6 +21,7 @@
 #include <lauxlib.h>
 
 #include "corr.h"
+#include "corrsp.h"
 #include "corrbg.h"
 #include "geom.h"
 #include "larray.h"
@@ -613,7 +614,7 @@ static void lxpcs_sparse_opt(lua_State *L, corr_opts *o, const char *fname)
 
 /* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
 ** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
-** kernel=, sparse=, progress=, total=} */
+** kernel=, sparse=, sparse_levels=, progress=, total=} */
 static int lxpcs_correlator(lua_State *L)
 {
 	const char *fname = "xpcs.correlator";
@@ -647,6 +648,8 @@ static int lxpcs_correlator(lua_State *L)
 	o.nthreads = (int)lbind_optint(L, 1, "threads", 0, 0, LXPCS_MAXTHREADS, fname);
 	lxpcs_kernel_opt(L, &o, fname);
 	lxpcs_sparse_opt(L, &o, fname);
+	o.sparse_levels = (int)lbind_optint(L, 1, "sparse_levels", 0, 0, 64,
+					    fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix,
 			       dy->m.cols, 0, fname);
 	if (dark)
@@ -709,6 +712,66 @@ static void lxpcs_getframes(lua_State *L, const char *fname, lxpcs_stack *f)
 	f->count = (size_t)cnt;
 	f->data = a->data + (size_t)(f0 - 1) * f->rows * f->cols *
 		  arr_dtype_size(a->dtype);
+}
+
+/* an integer array argument of a 1-D array of dtype dt, contiguous */
+static const arr *lxpcs_vec(lua_State *L, int i, arr_dtype dt,
+			    const char *what, const char *fname)
+{
+	const arr *a = larray_check(L, i);
+	if (a->dtype != dt || a->ndim != 1 || !arr_is_contiguous(a))
+		luaL_error(L, "%s: %s must be a contiguous 1-D %s array (as "
+			   "detector.events gives)", fname, what,
+			   dt == ARR_U32 ? "u32" : "u16");
+	return a;
+}
+
+/* c:push_events(pixels, counts [, per_frame]): the photons of one frame
+** (or of #per_frame frames, per_frame[f] events each, one after the
+** other), pixels 1-based (row - 1) * cols + col, as detector.events */
+static int lxpcs_push_events(lua_State *L)
+{
+	const char *fname = "correlator:push_events";
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	const arr *pa = lxpcs_vec(L, 2, ARR_U32, "pixels", fname);
+	const arr *ca = lxpcs_vec(L, 3, ARR_U16, "counts", fname);
+	size_t n = pa->shape[0], nf = 1, *off;
+	const uint32_t *pix;
+	char err[ERR_LEN];
+	int rc, given = !lua_isnoneornil(L, 4);
+	if (ca->shape[0] != n)
+		luaL_error(L, "%s: %I pixels but %I counts", fname,
+			   (lua_Integer)n, (lua_Integer)ca->shape[0]);
+	lua_settop(L, 4);
+	if (given) {
+		luaL_checktype(L, 4, LUA_TTABLE);
+		nf = (size_t)luaL_len(L, 4);
+	}
+	off = lua_newuserdatauv(L, (nf + 1) * sizeof *off, 0);
+	off[0] = 0;
+	off[nf] = n;
+	for (size_t f = 0; given && f < nf; f++) {
+		lua_Integer k;
+		lua_geti(L, 4, (lua_Integer)f + 1);
+		k = lua_tointeger(L, -1);
+		if (!lua_isinteger(L, -1) || k < 0 || (size_t)k > n - off[f])
+			luaL_error(L, "%s: per_frame[%I] must be an integer "
+				   "count of events within the %I given",
+				   fname, (lua_Integer)f + 1, (lua_Integer)n);
+		lua_pop(L, 1);
+		off[f + 1] = off[f] + (size_t)k;
+	}
+	if (off[nf] != n)
+		luaL_error(L, "%s: per_frame adds up to %I events, but %I "
+			   "are given", fname, (lua_Integer)off[nf],
+			   (lua_Integer)n);
+	pix = (const uint32_t *)pa->data;
+	rc = corr_push_events(u->c, nf, off, pix, 1,
+			      (const uint16_t *)ca->data, err);
+	if (rc != 0)
+		return lbind_error(L, fname, err);
+	lua_settop(L, 1);
+	return 1;
 }
 
 /* c:push(frames [, first, count [, means]]): means (an f64 array, one
@@ -955,7 +1018,9 @@ static int lxpcs_int_share(lua_State *L)
 
 static int lxpcs_sparse_share(lua_State *L)
 {
-	lua_pushnumber(L, corr_sparse_share(lxpcs_checkcorr(L, 1)->c));
+	lxpcs_corr *u = lxpcs_checkcorr(L, 1);
+	lua_pushnumber(L, corr_sparse_share_at(u->c,
+					       (int)luaL_optinteger(L, 2, 0)));
 	return 1;
 }
 
@@ -1189,6 +1254,44 @@ static int lxpcs_delays(lua_State *L)
 
 /* xpcs.poisson(n, rows, cols, mean [, seed]) -> n x rows x cols u16 of
 ** Poisson counts (benchmarks, examples) */
+/* xpcs.events(stack): a u16 stack's photons as pixels (u32, 1-based),
+** counts (u16) and a table of events per frame, for c:push_events */
+static int lxpcs_events(lua_State *L)
+{
+	const arr *a = larray_check(L, 1);
+	const uint16_t *d;
+	size_t nf, np, tot = 0, sh;
+	uint32_t *pix, *po;
+	uint16_t *cnt, *co;
+	if (a->dtype != ARR_U16 || a->ndim != 3 || !arr_is_contiguous(a))
+		return luaL_error(L, "xpcs.events: expected a contiguous u16 "
+				  "stack (frames x rows x cols)");
+	d = (const uint16_t *)a->data;
+	nf = a->shape[0];
+	np = a->shape[1] * a->shape[2];
+	for (size_t i = 0; i < nf * np; i++)	/* (first the count) */
+		tot += d[i] != 0;
+	sh = tot;
+	po = (uint32_t *)larray_new_uninit(L, ARR_U32, 1, &sh)->data;
+	co = (uint16_t *)larray_new_uninit(L, ARR_U16, 1, &sh)->data;
+	lua_createtable(L, (int)nf, 0);
+	pix = lua_newuserdatauv(L, (np + 32) * sizeof *pix, 0);
+	cnt = lua_newuserdatauv(L, (np + 32) * sizeof *cnt, 0);
+	tot = 0;
+	for (size_t f = 0; f < nf; f++) {
+		size_t k = corrsp_events(d + f * np, np, pix, cnt);
+		for (size_t i = 0; i < k; i++) {
+			po[tot + i] = pix[i] + 1;
+			co[tot + i] = cnt[i];
+		}
+		lua_pushinteger(L, (lua_Integer)k);
+		lua_rawseti(L, 4, (lua_Integer)f + 1);
+		tot += k;
+	}
+	lua_pop(L, 2);
+	return 3;
+}
+
 static int lxpcs_poisson(lua_State *L)
 {
 	lua_Integer n = luaL_checkinteger(L, 1), r = luaL_checkinteger(L, 2);
@@ -1229,6 +1332,7 @@ static const luaL_Reg lxpcs_part_meta[] = {
 static const luaL_Reg lxpcs_corr_methods[] = {
 	{"push", lxpcs_push}, {"push_async", lxpcs_push_async},
 	{"frame_sums", lxpcs_frame_sums}, {"pixels", lxpcs_pixels},
+	{"push_events", lxpcs_push_events},
 	{"result", lxpcs_result},
 	{"frames", lxpcs_frames}, {"memory", lxpcs_memory},
 	{"int_share", lxpcs_int_share}, {"batch", lxpcs_batch},
@@ -1246,7 +1350,7 @@ static const luaL_Reg lxpcs_funcs[] = {
 	{"pixel", lxpcs_pixel}, {"partition", lxpcs_partition},
 	{"mask", lxpcs_mask}, {"correlator", lxpcs_correlator},
 	{"delays", lxpcs_delays}, {"kernel", lxpcs_kernel},
-	{"poisson", lxpcs_poisson}, {"twotime", lxpcs_twotime}, {NULL, NULL}
+	{"poisson", lxpcs_poisson}, {"events", lxpcs_events}, {"twotime", lxpcs_twotime}, {NULL, NULL}
 };
 
 int luaopen_ionflow_xpcs(lua_State *L)

@@ -509,4 +509,71 @@ do
     "sparse must be", "an unknown sparse value is refused")
 end
 
+-- photons pushed as events (c:push_events, xpcs.events): the numbers of
+-- the dense frames to the last bit, frame by frame or many at once; the
+-- sparse levels above 0 (sparse_levels, c:sparse_share(level))
+do
+  local ph = xpcs.poisson(1030, 24, 40, 0.02, 12)
+  local part = xpcs.partition{map = array.full({24, 40}, 1, "i32")}
+  local px, ct, per = xpcs.events(ph)
+  local nsum, nz = 0, 0
+  for f = 1, #per do nsum = nsum + per[f] end
+  for f = 1, 1030 do for r = 1, 24 do for c = 1, 40 do
+    if ph[f][r][c] > 0 then nz = nz + 1 end end end end
+  t.ok(#per == 1030 and nsum == #px and #px == #ct and nsum == nz,
+    string.format("xpcs.events: %d events in %d frames, the nonzero pixels",
+      #px, #per))
+  local function corr(o, feed)
+    o.dynamic, o.progress = part, false
+    local cc = xpcs.correlator(o)
+    feed(cc)
+    local r, sh = cc:result(), {cc:sparse_share(0), cc:sparse_share(1)}
+    cc:close()
+    return r, sh
+  end
+  local rd = corr({sparse = false}, function(cc) cc:push(ph) end)
+  local ra, sha = corr({}, function(cc) cc:push_events(px, ct, per) end)
+  local r1, sh1 = corr({sparse = true, sparse_levels = 2}, function(cc)
+    local k = 1
+    for f = 1, #per do
+      local n = per[f]
+      cc:push_events(array.slice(px, 1, k, k + n - 1),
+        array.slice(ct, 1, k, k + n - 1))
+      k = k + n
+    end
+  end)
+  local function same(a, b)
+    if #a.tau ~= #b.tau then return false end
+    for i = 1, #a.tau do
+      local x, y = a.g2[i][1], b.g2[i][1]
+      if x ~= y and (x == x or y == y) then return false end
+      x, y = a.g2_err[i][1], b.g2_err[i][1]
+      if x ~= y and (x == x or y == y) then return false end
+    end
+    for i = 1, #a.ivt do if a.ivt[i] ~= b.ivt[i] then return false end end
+    return #a.ivt == #b.ivt
+  end
+  t.ok(same(rd, ra) and same(rd, r1), "c:push_events at once and frame by "
+    .. "frame: the g2, errors and frame means of the dense frames")
+  t.ok(sha[1] > 0.5 and sh1[1] > 0.5 and sh1[2] > 0.5, string.format(
+    "events: level 0 sparse %.2f (auto), levels 0 and 1 %.2f, %.2f (2 levels)",
+    sha[1], sh1[1], sh1[2]))
+  local cc = xpcs.correlator{dynamic = part, progress = false}
+  local p1 = array.slice(px, 1, 1, 3)
+  t.errors(function() cc:push_events(p1, array.slice(ct, 1, 1, 2)) end,
+    "3 pixels but 2 counts", "push_events: pixels and counts must match")
+  t.errors(function() cc:push_events(p1, array.slice(ct, 1, 1, 3), {1, 1}) end,
+    "per_frame adds up to 2 events, but 3", "push_events: per_frame must "
+    .. "add up")
+  t.errors(function() cc:push_events(p1:astype("i32"), array.slice(ct, 1,
+    1, 3)) end, "pixels must be a contiguous 1", "push_events: "
+    .. "pixels are u32")
+  local bad = array.zeros({1}, "u32")
+  bad[1] = 24 * 40 + 1
+  t.errors(function() cc:push_events(bad, array.ones({1}, "u16")) end,
+    "outside the 24x40 frame", "push_events: a pixel past the frame")
+  t.ok(cc:frames() == 0, "push_events: nothing taken after an error")
+  cc:close()
+end
+
 t.done()

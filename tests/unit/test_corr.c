@@ -516,6 +516,26 @@ static void test_options(void)
 			ok(0, "dark: %s", err);
 		corr_free(c);
 	}
+	/* normalisation without a dark (it read a dark that was not there:
+	** a crash, for float and integer frames alike) */
+	for (int dt = 0; dt < 2; dt++) {
+		void *raw = dt ? to_dtype(I, N * np, ARR_U16) : NULL;
+		corr_opts_default(&o);
+		o.normalize = 1;
+		ref_select(I, np, sel, N, map, 2, &R, NULL, 1);
+		if (!corr_new(&c, &m, NULL, &o, err) &&
+		    !push_chunks(c, dt ? raw : I, dt ? ARR_U16 : ARR_F64, N,
+				 rows, cols, err) &&
+		    !corr_result(c, &r, err)) {
+			ok(max_rel(&r, &R, 2) < 1e-12, "normalisation without "
+			   "a dark, %s frames = brute force (%.2g)",
+			   dt ? "u16" : "f64", max_rel(&r, &R, 2));
+			corr_res_free(&r);
+		} else
+			ok(0, "normalisation: %s", err);
+		corr_free(c);
+		free(raw);
+	}
 
 	/* outlier rejection: frame 77 is 20x too bright */
 	{
@@ -1662,6 +1682,246 @@ static void test_sparse_long(void)
 	free(I);
 }
 
+/* ------------------------------------ pushed events (corr_push_events) */
+
+/* a stack's frames as events, made awkward on purpose: every 5th frame's
+** events in reverse order, every 7th with a pixel's count split over two
+** events, pixels given 1-based */
+typedef struct evstack {
+	size_t *off;		/* N + 1 */
+	uint32_t *pix;
+	uint16_t *cnt;
+} evstack;
+
+static void ev_make(const double *I, size_t N, size_t np, evstack *E)
+{
+	size_t k = 0;
+	E->off = malloc((N + 1) * sizeof *E->off);
+	E->pix = malloc((N * np * 2 + 1) * sizeof *E->pix);
+	E->cnt = malloc((N * np * 2 + 1) * sizeof *E->cnt);
+	for (size_t f = 0; f < N; f++) {
+		size_t k0 = k;
+		E->off[f] = k;
+		for (size_t p = 0; p < np; p++) {
+			double v = I[f * np + p];
+			if (v == 0)
+				continue;
+			if (f % 7 == 3 && v >= 2) {	/* split in two */
+				E->pix[k] = (uint32_t)p + 1;
+				E->cnt[k++] = 1;
+				v -= 1;
+			}
+			E->pix[k] = (uint32_t)p + 1;
+			E->cnt[k++] = (uint16_t)v;
+		}
+		for (size_t i = 0; f % 5 == 1 && i < (k - k0) / 2; i++) {
+			uint32_t tp = E->pix[k0 + i];
+			uint16_t tc = E->cnt[k0 + i];
+			E->pix[k0 + i] = E->pix[k - 1 - i];
+			E->cnt[k0 + i] = E->cnt[k - 1 - i];
+			E->pix[k - 1 - i] = tp;
+			E->cnt[k - 1 - i] = tc;
+		}
+	}
+	E->off[N] = k;
+}
+
+static void ev_free(evstack *E)
+{
+	free(E->off);
+	free(E->pix);
+	free(E->cnt);
+}
+
+/* the events pushed in uneven chunks, every 4th chunk as dense frames
+** (mixed) when raw is given */
+static int ev_push(corr *c, const evstack *E, const uint16_t *raw, size_t N,
+		   size_t rows, size_t cols, char *err)
+{
+	static const size_t chunk[] = {1, 7, 3, 70, 5, 129, 2, 600};
+	size_t f = 0, i = 0, np = rows * cols;
+	while (f < N) {
+		size_t n = chunk[i % 8], off[701];
+		if (n > N - f)
+			n = N - f;
+		for (size_t j = 0; j <= n; j++)
+			off[j] = E->off[f + j] - E->off[f];
+		if (raw && i % 4 == 2 ?
+		    corr_push(c, raw + f * np, ARR_U16, n, rows, cols, err) :
+		    corr_push_events(c, n, off, E->pix + E->off[f], 1,
+				     E->cnt + E->off[f], err))
+			return -1;
+		f += n;
+		i++;
+	}
+	return 0;
+}
+
+/* one correlator: dense frames (E NULL) or events */
+static int ev_run(const evstack *E, const uint16_t *raw, int mixed,
+		  size_t N, size_t rows, size_t cols, const int32_t *map,
+		  const corr_opts *o, corr_res *r, double *sh, char *err)
+{
+	qmap m;
+	corr *c = NULL;
+	int rc;
+	make_map(&m, rows, cols, (int32_t *)map, 0);
+	rc = corr_new(&c, &m, NULL, o, err) ||
+	     (E ? ev_push(c, E, mixed ? raw : NULL, N, rows, cols, err) :
+		  push_chunks(c, raw, ARR_U16, N, rows, cols, err)) ||
+	     corr_result(c, r, err);
+	for (int l = 0; c && l < 3; l++)
+		sh[l] = corr_sparse_share_at(c, l);
+	corr_free(c);
+	qmap_free(&m);
+	return rc;
+}
+
+static void ev_case(const char *name, const double *I, const evstack *E,
+		    size_t N, size_t rows, size_t cols, const int32_t *map,
+		    const corr_opts *o, int mixed, int want_sparse)
+{
+	uint16_t *raw = to_dtype(I, N * rows * cols, ARR_U16);
+	char err[ERR_LEN];
+	corr_res rd, re;
+	double shd[3] = {0}, she[3] = {0};
+	if (ev_run(NULL, raw, 0, N, rows, cols, map, o, &rd, shd, err) ||
+	    ev_run(E, raw, mixed, N, rows, cols, map, o, &re, she, err)) {
+		ok(0, "events %s: %s", name, err);
+	} else {
+		ok(same_bits(&re, &rd), "events %s: g2, errors, image and "
+		   "frame means equal those of the dense frames to the last "
+		   "bit", name);
+		ok(want_sparse ? she[0] > (mixed ? 0.1 : 0.5) : she[0] == 0,
+		   "events %s: "
+		   "levels 0-2 sparse in %.0f, %.0f, %.0f %% of the tile "
+		   "batches", name, 100 * she[0], 100 * she[1], 100 * she[2]);
+		corr_res_free(&rd);
+		corr_res_free(&re);
+	}
+	free(raw);
+}
+
+static void test_events(void)
+{
+	size_t rows = 40, cols = 50, np = rows * cols, N = 2300;
+	double *I = malloc(N * np * sizeof *I);
+	int32_t full[2000], holes[2000];
+	static const double means[] = {0.01, 0.05, 0.5};
+	corr_opts o;
+	evstack E;
+	if (corr16_isa() == CORR16_NONE) {
+		free(I);
+		return;
+	}
+	for (size_t p = 0; p < np; p++) {
+		full[p] = (int32_t)(p % 3) + 1;
+		holes[p] = (p % 13 == 5) ? 0 : (int32_t)(p / 700) + 1;
+	}
+	for (int im = 0; im < 3; im++) {
+		char name[96];
+		ref R;
+		corr_res r;
+		rng_state = 900 + (uint64_t)im;
+		for (size_t i = 0; i < N * np; i++)
+			I[i] = prand(means[im]);
+		for (size_t t = 1000; t < 1040; t++)	/* bursts */
+			for (size_t p = 3; p < np; p += 97)
+				I[t * np + p] = (double)(t % 50) + 2;
+		for (size_t t = 600; t < 610; t++)	/* empty frames */
+			for (size_t p = 0; p < np; p++)
+				I[t * np + p] = 0;
+		ev_make(I, N, np, &E);
+		for (int sp = 0; sp < 3; sp++) {
+			static const corr_sparse sps[] = {CORR_SPARSE_AUTO,
+				CORR_SPARSE_ON, CORR_SPARSE_OFF};
+			static const char *const spn[] = {"auto", "on", "off"};
+			corr_opts_default(&o);
+			o.sparse = sps[sp];
+			snprintf(name, sizeof name, "mean %g, sparse %s",
+				 means[im], spn[sp]);
+			ev_case(name, I, &E, N, rows, cols, holes, &o, 0,
+				sp < 2);
+		}
+		corr_opts_default(&o);
+		o.sparse_levels = 3;
+		o.sparse = CORR_SPARSE_ON;
+		snprintf(name, sizeof name, "mean %g, 3 levels, mixed with "
+			 "dense pushes", means[im]);
+		ev_case(name, I, &E, N, rows, cols, full, &o, 1, 1);
+		/* brute force, for the events alone */
+		corr_opts_default(&o);
+		o.sparse = CORR_SPARSE_ON;
+		ref_multitau(I, N, np, full, 3, 4, &R);
+		{
+			char err[ERR_LEN];
+			double sh[3];
+			if (ev_run(&E, NULL, 0, N, rows, cols, full, &o, &r, sh,
+				   err)) {
+				ok(0, "events brute force: %s", err);
+			} else {
+				double e = max_rel(&r, &R, 3);
+				ok(e < 1e-12, "events mean %g, every level "
+				   "sparse: brute force (max rel err %.2g)",
+				   means[im], e);
+				corr_res_free(&r);
+			}
+		}
+		ev_free(&E);
+	}
+	/* options: frame range and stride, segments; rejection (like dark
+	** and normalisation) takes the dense frames made of the events */
+	rng_state = 77;
+	for (size_t i = 0; i < N * np; i++)
+		I[i] = prand(0.05);
+	I[1500 * np + 40] = 40000;	/* too large: that frame dense */
+	for (size_t i = 600 * np; i < 610 * np; i++)
+		I[i] = 0;
+	ev_make(I, N, np, &E);
+	corr_opts_default(&o);
+	o.first = 3;
+	o.last = 2201;
+	o.stride = 2;
+	ev_case("first 4, last 2201, stride 2", I, &E, N, rows, cols, holes,
+		&o, 0, 1);
+	corr_opts_default(&o);
+	o.segment_frames = 334;
+	ev_case("segments of 334, a count of 40000", I, &E, N, rows, cols,
+		holes, &o, 0, 1);
+	o.segment_frames = 333;	/* (odd runs: dense from the first on) */
+	ev_case("segments of 333", I, &E, N, rows, cols, holes, &o, 1, 1);
+	corr_opts_default(&o);
+	o.reject_sigma = 5;
+	ev_case("outlier rejection (dense)", I, &E, N, rows, cols, holes, &o,
+		0, 0);
+	/* a pixel past the frame: an error, and nothing taken */
+	{
+		qmap m;
+		corr *c = NULL;
+		char err[ERR_LEN];
+		size_t off[3] = {0, 1, 2};
+		uint32_t pix[2] = {5, 2001};
+		uint16_t cnt[2] = {1, 1};
+		corr_opts_default(&o);
+		make_map(&m, rows, cols, full, 0);
+		if (corr_new(&c, &m, NULL, &o, err) == 0) {
+			int rc = corr_push_events(c, 2, off, pix, 1, cnt, err);
+			ok(rc != 0 && strstr(err, "frame 2") &&
+			   strstr(err, "2001") && corr_frames(c) == 0 &&
+			   c != NULL, "events: a pixel past the frame is "
+			   "named (%s)", err);
+			pix[1] = 0;
+			rc = corr_push_events(c, 2, off, pix, 1, cnt, err);
+			ok(rc != 0 && strstr(err, "pixel 0"), "events: pixel 0 "
+			   "of 1-based numbers is refused (%s)", err);
+		}
+		corr_free(c);
+		qmap_free(&m);
+	}
+	ev_free(&E);
+	free(I);
+}
+
 int main(void)
 {
 	diag("kernel: %s", corr_kernel_name(NULL));
@@ -1683,5 +1943,6 @@ int main(void)
 	test_sparse();
 	test_sparse_long();
 	test_last();
+	test_events();
 	return tap_done();
 }
