@@ -151,14 +151,8 @@ end
 -- --timing: wall and CPU seconds per stage (reading and waiting overlap
 -- the correlator's own work, which runs in threads of its own: their CPU
 -- time is all of the process's)
-local tm, w0, c0 = o.timing and {} or nil, sys.time(), os.clock()
-local function lap(k)
-  if tm then
-    local w, c = sys.time(), os.clock()
-    local t = tm[k] or {0, 0}
-    tm[k], w0, c0 = {t[1] + w - w0, t[2] + c - c0}, w, c
-  end
-end
+local tm = o.timing and {} or nil
+local lap = X.stopwatch(tm)
 local function report()
   if not tm then return end
   local t, sum = {}, {0, 0}

@@ -56,6 +56,20 @@ local RAW_META = {
 -- reader (format, frames, gap, order, module), from d, plus the HDF5
 -- dataset
 local DET_KEYS = {"format", "frames", "gap", "order", "module"}
+-- a stage timer: lap(k) adds the wall and process-CPU seconds since the
+-- last lap (or since the stopwatch was made) to tm[k] = {wall, cpu};
+-- with tm nil, lap does nothing
+function M.stopwatch(tm)
+  local w0, c0 = sys.time(), os.clock()
+  return function(k)
+    if tm then
+      local w, c = sys.time(), os.clock()
+      local t = tm[k] or {0, 0}
+      tm[k], w0, c0 = {t[1] + w - w0, t[2] + c - c0}, w, c
+    end
+  end
+end
+
 function M.detector_opts(d, dataset)
   local t = {dataset = dataset}
   for _, k in ipairs(DET_KEYS) do t[k] = d and d[k] end
@@ -558,15 +572,7 @@ function M.correlate(o)
   end
   -- o.timing: a table given {wall, process CPU} seconds spent reading,
   -- waiting for the correlator, on windows and in the result
-  local tm = o.timing
-  local w0, c0 = sys.time(), os.clock()
-  local function lap(k)
-    if tm then
-      local w, c = sys.time(), os.clock()
-      local t = tm[k] or {0, 0}
-      tm[k], w0, c0 = {t[1] + w - w0, t[2] + c - c0}, w, c
-    end
-  end
+  local lap = M.stopwatch(o.timing)
   local j = 0
   local function take(b, n)
     -- (the reader's blocks may follow the file's chunks: every part

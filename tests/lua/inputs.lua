@@ -168,6 +168,11 @@ do
     "--frames past the end is an error, not clamped: " .. msg:match("[^\n]*"))
   t.ok(msg:find("raw.h5:/entry/data/data: frames", 1, true),
     "... naming the file and dataset (not 'nil')")
+  ok, msg = run("scripts/xpcs-correlate.lua", raw .. " -o " .. out .. " --timing")
+  local line = msg:match("timing %(s%): [^\n]*") or ""
+  t.ok(ok and line:find("read [%d.]+ %(cpu [%d.]+%)") and
+    line:find("write [%d.]+") and line:find("total [%d.]+"),
+    "--timing prints each stage's seconds: " .. line)
   ok, msg = run("scripts/xpcs-correlate.lua", raw .. " -o " .. out .. " --stride 0")
   t.ok(not ok and msg:find("--stride must be an integer 1..1000000000, got 0", 1, true),
     "--stride 0 names the option")

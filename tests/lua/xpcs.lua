@@ -254,6 +254,25 @@ do -- window 2 equals a correlator fed frames 33..96 directly
     "window g2 = direct correlation of its frames")
 end
 t.is(res.iq_segments.shape[1], 4, "4 I(q) segments")
+do -- timing: a table of stages, the numbers unchanged
+  local tm = {}
+  local rt = X.correlate{raw = raw, dynamic = qm.dynamic, static = qm.static,
+    window = 64, overlap = 32, segments = 4, frame_time = gf.frame_time,
+    timing = tm}
+  local good = true
+  for _, k in ipairs{"read", "wait", "windows", "result"} do
+    local v = tm[k]
+    good = good and type(v) == "table" and v[1] >= 0 and v[2] >= 0
+  end
+  t.ok(good, "correlate{timing}: wall and CPU seconds per stage")
+  t.is(rt.g2:get(3, 2), res.g2:get(3, 2), "correlate{timing}: same g2")
+  local sw, got = {}, X.stopwatch(nil)
+  got("x")   -- (nil: nothing kept, no error)
+  local lap = X.stopwatch(sw)
+  lap("a"); lap("a"); lap("b")
+  t.ok(#sw.a == 2 and sw.b[1] >= 0 and sw.c == nil,
+    "stopwatch: laps add up per key")
+end
 do -- read in blocks of 23 frames, so that windows and batches span blocks
   -- (and frames wait between pushes): the same numbers
   local rb = X.correlate{raw = raw, dynamic = qm.dynamic, static = qm.static,
