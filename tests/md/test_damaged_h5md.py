@@ -84,7 +84,7 @@ def run_ionflow(paths):
     try:
         r = subprocess.run([EXE, "-e", READ], input="\n".join(paths) + "\n",
                            capture_output=True, encoding="utf-8",
-                           errors="replace", timeout=30 + 30 * 8)
+                           errors="replace", timeout=120 + 2 * len(paths))
     except subprocess.TimeoutExpired as e:   # a hang: killed, reported
         out = e.stdout or ""
         r = subprocess.CompletedProcess(e.cmd, -9, out if isinstance(out, str)
