@@ -80,10 +80,21 @@ end
 """
 
 
-def run_ionflow(paths):
+# HDF5 1.10 leaks a few hundred bytes when it meets a bad metadata
+# checksum or a broken object header (allocated and lost inside libhdf5;
+# a clean file leaks nothing): on damaged copies a sanitized build reads
+# with the suppressions make fuzz uses for the same library
+LSAN_SUPP = os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "fuzz", "lsan.supp")
+
+
+def run_ionflow(paths, damaged=True):
+    env = dict(os.environ)
+    if damaged and os.environ.get("IONFLOW_SANITIZE") == "1":
+        env["LSAN_OPTIONS"] = "suppressions=" + LSAN_SUPP
     try:
         r = subprocess.run([EXE, "-e", READ], input="\n".join(paths) + "\n",
-                           capture_output=True, encoding="utf-8",
+                           env=env, capture_output=True, encoding="utf-8",
                            errors="replace", timeout=120 + 2 * len(paths))
     except subprocess.TimeoutExpired as e:   # a hang: killed, reported
         out = e.stdout or ""
@@ -256,7 +267,7 @@ with tempfile.TemporaryDirectory() as d:
     ok(r.returncode == 0, "md.write_h5md writes a source", r.stderr)
     mda = os.path.join(d, "mda.h5")
     write_h5py_source(mda)
-    _, orig = run_ionflow([own, mda])
+    _, orig = run_ionflow([own, mda], damaged=False)
     ok(all(orig.get(s, {}).get("ok") and finite(orig[s]["out"]) and
            "t_plus=" in orig[s]["out"] for s in (own, mda)),
        "both sources are analysed, every number finite",
