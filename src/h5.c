@@ -837,6 +837,7 @@ typedef struct h5_lst {
 	h5_entry *e;
 	size_t n, cap;
 	h5_seen seen;
+	int tolerant;	/* the probe's walk: past what HDF5 cannot read */
 } h5_lst;
 
 static h5_entry *h5_lst_add(h5_lst *l, char *err)
@@ -907,15 +908,20 @@ static int h5_list_member(h5_file *f, const char *gpath, const char *name,
 		return 0;
 	}
 	h5_probe_at(e->path);
-	if (h5_info_get(f, e->path, &e->info, err) != 0)
-		return -1;
+	if (h5_info_get(f, e->path, &e->info, err) != 0) {
+		if (!l->tolerant)
+			return -1;
+		e->broken = 1;
+		e->info.kind = H5_OTHER;
+		return 0;
+	}
 	if (recursive && hard && e->info.kind == H5_GROUP && depth < 64) {
 		char *p = h5_strdup(e->path, err);	/* l->e may move */
 		int rc = p ? h5_list_seen(f, l, p, &e->again, err) : -1;
 		if (rc == 0)
 			rc = h5_list_group(f, p, depth + 1, 1, l, err);
 		free(p);
-		return rc < 0 ? -1 : 0;
+		return rc < 0 && !(l->tolerant && p) ? -1 : 0;
 	}
 	return 0;
 }
@@ -940,10 +946,12 @@ static int h5_list_group(h5_file *f, const char *gpath, int depth,
 	if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, h5_link_cb,
 		       &nl) < 0) {
 		if (nl.failed)
-			err_set(err, "out of memory listing %s", gpath);
+			rc = err_set(err, "out of memory listing %s", gpath);
+		else if (l->tolerant)	/* the members named so far */
+			H5Eclear2(H5E_DEFAULT);
 		else
-			h5_fail(err, "%s: cannot list '%s'", f->path, gpath);
-		rc = -1;
+			rc = h5_fail(err, "%s: cannot list '%s'", f->path,
+				     gpath);
 	}
 	H5Oclose(g);
 	for (i = 0; rc == 0 && i < nl.n; i++)
@@ -953,11 +961,14 @@ static int h5_list_group(h5_file *f, const char *gpath, int depth,
 	return rc;
 }
 
-int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
-	    size_t *n, char *err)
+/* tolerant: a member HDF5 cannot read is marked broken and the walk goes
+** on (the probe must reach every object the parent may open later) */
+static int h5_list_walk(h5_file *f, const char *group, int recursive,
+			int tolerant, h5_entry **out, size_t *n, char *err)
 {
 	h5_lst l;
 	memset(&l, 0, sizeof l);
+	l.tolerant = tolerant;
 	*out = NULL;
 	*n = 0;
 	if (h5_file_check(f, err) != 0)
@@ -975,6 +986,12 @@ int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
 	*out = l.e;
 	*n = l.n;
 	return 0;
+}
+
+int h5_list(h5_file *f, const char *group, int recursive, h5_entry **out,
+	    size_t *n, char *err)
+{
+	return h5_list_walk(f, group, recursive, 0, out, n, err);
 }
 
 void h5_list_free(h5_entry *e, size_t n)
@@ -2131,7 +2148,7 @@ static void h5_probe_walk(const char *path)
 		_exit(0);	/* an error, not a crash: the parent says it */
 	h5_probe_attrs(f, "/");
 	h5_probe_at("/");
-	if (h5_list(f, "/", 1, &e, &n, err) != 0) {
+	if (h5_list_walk(f, "/", 1, 1, &e, &n, err) != 0) {
 		h5_close(f);
 		_exit(0);
 	}

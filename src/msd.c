@@ -441,9 +441,38 @@ static int msd_block_coll(msd_acc *a, char *err)
 	return r;
 }
 
+/* A finite position can still be too large to square (a wrapped file
+** whose coordinate reads 1e300 m: its unwrapped path jumps by about the
+** rounding error of that number). Its MSD is then Inf or NaN, which the
+** results would show as a missing value with zero error bars: an error
+** naming the block and the largest displacement instead. */
+static int msd_block_check(const msd_acc *a, char *err)
+{
+	size_t ng = (size_t)a->ngroups, n, k;
+	const double *s = a->self + a->b * ng * a->nlag;
+	const double *c = a->coll + a->b * ng * ng * a->nlag;
+	double big = 0;
+	for (k = 0; k < ng * a->nlag; k++)
+		if (!isfinite(s[k]))
+			break;
+	n = k == ng * a->nlag ? ng * ng * a->nlag : 0;
+	for (k = 0; k < n; k++)
+		if (!isfinite(c[k]))
+			break;
+	if (n != 0 && k == n)
+		return 0;
+	for (k = 0; k < 3 * a->nsel * a->block; k++)
+		big = fmax(big, fabs(a->y[k]));
+	return err_set(err, "msd: block %zu (frames %zu to %zu after the "
+		       "skip): the mean squared displacement is not finite "
+		       "(a displacement of %g m)", a->b + 1,
+		       a->b * a->block + 1, (a->b + 1) * a->block, big);
+}
+
 static int msd_block(msd_acc *a, char *err)
 {
-	if (msd_block_self(a, err) != 0 || msd_block_coll(a, err) != 0)
+	if (msd_block_self(a, err) != 0 || msd_block_coll(a, err) != 0 ||
+	    msd_block_check(a, err) != 0)
 		return -1;
 	return 0;
 }
@@ -464,6 +493,11 @@ int msd_finish(msd_acc *a, msd_res *r, char *err)
 	r->coll = a->coll;
 	a->self = a->coll = NULL;
 	r->volume = a->vol_n ? a->vol_sum / (double)a->vol_n : NAN;
+	if (a->vol_n && !(isfinite(r->volume) && r->volume > 0)) {
+		msd_res_free(r);
+		return err_set(err, "msd: the mean box volume is %g m^3 (box "
+			       "edges too large or too small)", r->volume);
+	}
 	r->frames_used = a->b * a->block;
 	r->bytes = a->bytes;
 	r->seconds = a->seconds;

@@ -43,32 +43,26 @@ end
 -- The measurements in SI: current {t (s), i (A/m^2)}, profiles
 -- {{minutes, t (s), x (m), c (mol/m^3)}}, velocities {{label, x (m), t (s),
 -- v (m/s)}}. x is measured from the electrode where salt accumulates.
+-- Read by jointfit.load, which takes any directory in this layout; the
+-- paper's profile times and positions must all be there.
 function M.measured(dir)
-  dir = (dir or M.datadir()) .. "/steinrueck2020/"
-  local out = {profiles = {}, velocities = {}}
-  local d = csv.read(dir .. "current_density.csv")
-  out.current = {t = {}, i = {}}
-  for k = 1, d.nrows do
-    out.current.t[k] = d.columns[1][k] * 3600
-    out.current.i[k] = d.columns[2][k] * 10
-  end
+  dir = (dir or M.datadir()) .. "/steinrueck2020"
+  local out = require("ionflow.jointfit").load(dir)
+  local have = {}
+  for _, p in ipairs(out.profiles) do have["t=" .. p.minutes] = true end
+  for _, v in ipairs(out.velocities) do have["x=" .. v.label] = true end
   for _, m in ipairs(M.profile_minutes) do
-    local p = csv.read(string.format("%st=%04d.csv", dir, m))
-    local prof = {minutes = m, t = m * 60, x = {}, c = {}}
-    for k = 1, p.nrows do
-      prof.x[k] = p.columns[1][k] * 1e-3
-      prof.c[k] = p.columns[2][k] * 1000
+    if not have["t=" .. m] then
+      error(string.format("cellpaper: %s/t=%04d.csv is missing", dir, m), 0)
     end
-    out.profiles[#out.profiles + 1] = prof
   end
   for _, lab in ipairs(M.velocity_positions) do
-    local v = csv.read(dir .. "x=" .. lab .. ".csv")
-    local vel = {label = lab, x = tonumber(lab) * 1e-3, t = {}, v = {}}
-    for k = 1, v.nrows do
-      vel.t[k] = v.columns[1][k] * 3600
-      vel.v[k] = v.columns[2][k] * 1e-9
+    if not have["x=" .. lab] then
+      error("cellpaper: " .. dir .. "/x=" .. lab .. ".csv is missing", 0)
     end
-    out.velocities[#out.velocities + 1] = vel
+  end
+  if not out.current then
+    error("cellpaper: " .. dir .. "/current_density.csv is missing", 0)
   end
   return out
 end

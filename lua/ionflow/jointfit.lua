@@ -117,7 +117,7 @@ function M.load(dir)
     local lab = string.format("%d.%02d", h // 100, h % 100)
     local tt, v = read2(dir .. "/x=" .. lab .. ".csv")
     if tt then
-      local ve = {label = lab, x = h * 1e-5, t = {}, v = {}}
+      local ve = {label = lab, x = tonumber(lab) * 1e-3, t = {}, v = {}}
       for k = 1, #tt do ve.t[k], ve.v[k] = tt[k] * 3600, v[k] * 1e-9 end
       out.velocities[#out.velocities + 1] = ve
     end

@@ -6,6 +6,7 @@
 --   t.errors(function() h5.open("missing.h5") end, "missing.h5", "names the file")
 --   local dir = t.tmpdir()   -- a fresh directory, removed by t.done()
 --   local s = t.slurp(path)  -- a file's bytes, or nil when it cannot be read
+--   local ok, out = t.script("scripts/x.lua", "-o", path)  -- run it, no shell
 --   t.done()      -- prints the plan; exits non-zero when anything failed
 
 local M = {}
@@ -83,6 +84,17 @@ function M.slurp(path)
   local s = f:read("a")
   f:close()
   return s
+end
+
+-- Run the binary under test ($IONFLOW, else the one running this test) on
+-- a script with arguments, from the top of the source tree (the test is
+-- tests/lua/NAME.lua there), without a shell: whether it exited 0, and
+-- its standard output and error together.
+function M.script(...)
+  local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
+  local exe = os.getenv("IONFLOW") or arg[-1]
+  local code, out = sys.run({"env", "-C", root, exe, ...})
+  return code == 0, out
 end
 
 function M.done()

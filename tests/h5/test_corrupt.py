@@ -286,4 +286,31 @@ with tempfile.TemporaryDirectory() as d:
        "\n".join(unnamed[:5]))
     ok(not wrong, "what is read is the original data", "\n".join(wrong[:10]))
 
+    # The probe walks past an object HDF5 cannot read: a file whose /a/bad
+    # has a broken object header (version 9) is still checked further on,
+    # where /b/compact declares 4 stored bytes for its 8 bytes of data
+    # (read as it was, HDF5 returns 7, -8, 0, 0). Found by a damaged H5MD
+    # copy whose unread box hid a position attribute that hangs HDF5.
+    bad = os.path.join(d, "broken-then-compact.h5")
+    with h5py.File(bad, "w") as f:
+        f.create_dataset("a/bad", data=np.arange(6.0))
+        f.create_group("b")
+        pl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        pl.set_layout(h5py.h5d.COMPACT)
+        c = h5py.h5d.create(f["b"].id, b"compact", h5py.h5t.STD_I16LE,
+                            h5py.h5s.create_simple((4,)), pl)
+        c.write(h5py.h5s.ALL, h5py.h5s.ALL, np.array([7, -8, 9, -10], "i2"))
+        hdr = h5py.h5o.get_info(f["a/bad"].id).addr
+    data = bytearray(open(bad, "rb").read())
+    lay = bytes([3, 0, 8, 0]) + np.array([7, -8, 9, -10], "i2").tobytes()
+    at = data.find(lay)      # layout message v3: compact, 8 bytes
+    data[at + 2] = 4
+    data[hdr] = 9
+    open(bad, "wb").write(bytes(data))
+    r = subprocess.run([IONFLOW, "-e", "h5.open([==[" + bad + "]==])"
+                        ":read('/b/compact')"], capture_output=True, text=True)
+    ok(r.returncode == 1 and bad in r.stderr and "corrupt" in r.stderr and
+       "/b/compact" in r.stderr, "the probe walks past a broken object "
+       "to a compact dataset that would over-read", r.stdout + r.stderr)
+
 sys.exit(done())

@@ -5,17 +5,8 @@
 -- detector.frames is h5.frames. (Format details: tests/xpcs/test_detector.py.)
 local t = require "ionflow.tap"
 local X = require "ionflow.xpcsio"
-local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
-local exe = os.getenv("IONFLOW") or arg[-1]
 
-local function run(...)
-  local parts = {string.format("cd %q && %q", root, exe)}
-  for _, a in ipairs{...} do parts[#parts + 1] = string.format("%q", a) end
-  local p = io.popen(table.concat(parts, " ") .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local run = t.script
 
 -- Rigaku words from frames (n x rows x cols, counts < 4096), written by
 -- the format notes: frame << 40 | pixel << 16 | count, little-endian

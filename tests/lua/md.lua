@@ -269,4 +269,31 @@ do
     out:find("rc=1", 1, true), "md-transport.lua: NaN position names frame and atom")
 end
 
+-- a finite position too large to square (a damaged H5MD file: one
+-- coordinate reads 1e200 nm) is an error naming the file and the block,
+-- not NaN MSDs shown as missing values and zero error bars
+do
+  local src = md.synthetic(spec)
+  local n, nf = 30, spec.frames
+  local pos = array.zeros({nf, n, 3})
+  for k = 1, nf do
+    local _, _, xk = src:next()
+    for a = 1, n do
+      for d = 1, 3 do pos:set(k, a, d, xk:get(a, d) / 1e-9) end
+    end
+  end
+  pos:set(100, 3, 1, 1e200)
+  local w = h5.create(p("huge.h5"), {overwrite = true})
+  w:write("/particles/all/position/value", pos)
+  w:write("/particles/all/position/time", 2.0)
+  w:write("/particles/all/species", array.from(src:info().types, "i32"))
+  w:close()
+  local o = {unwrapped = true}
+  for k, v in pairs(opts) do o[k] = v end
+  t.errors(function() md.transport(p("huge.h5"), o) end,
+    "huge.h5: msd: block 2 (frames 81 to 160 after the skip): the mean squared " ..
+    "displacement is not finite (a displacement of 9.98",
+    "a position too large to square: an error naming the block")
+end
+
 t.done()

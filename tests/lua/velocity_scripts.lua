@@ -3,17 +3,8 @@
 -- in the matching windows; a correlation result file works as input.
 local t = require "ionflow.tap"
 local X = require "ionflow.xpcsio"
-local root = arg[0]:match("^(.*)/tests/lua/[^/]*$") or "."
-local exe = os.getenv("IONFLOW") or arg[-1]
 
-local function run(...)
-  local parts = {string.format("cd %q && %q", root, exe)}
-  for _, a in ipairs{...} do parts[#parts + 1] = string.format("%q", a) end
-  local p = io.popen(table.concat(parts, " ") .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  return ok, out
-end
+local run = t.script
 
 local dir = t.tmpdir()
 local raw, res, out = dir .. "/raw.h5", dir .. "/result.h5", dir .. "/velocity.h5"

@@ -350,6 +350,34 @@ static void errors(void)
 	ok(msd_finish(a, &r, err) < 0 && strstr(err, "fewer than one block"),
 	   "too few frames: %s", err);
 	msd_free(a);
+	/* finite positions whose squares overflow (a damaged file): an
+	** error naming the block, not NaN MSDs shown as missing values */
+	grp[2] = 1;
+	ok(msd_new(&a, 3, &o, err) == 0, "msd_new (3 atoms, 2 groups)");
+	{
+		int k, rc = 1;
+		for (k = 0; k < 8 && rc > 0; k++) {
+			pos[4] = k == 5 ? 7e298 : 0;
+			rc = msd_add(a, pos, k, box, err);
+		}
+		ok(rc < 0 && strstr(err, "block 1") &&
+		   strstr(err, "not finite") && strstr(err, "7e+298"),
+		   "a displacement whose square overflows: %s", err);
+	}
+	msd_free(a);
+	pos[4] = 0;
+	box[0] = box[1] = box[2] = 1e120;
+	ok(msd_new(&a, 3, &o, err) == 0, "msd_new");
+	{
+		int k;
+		for (k = 0; k < 8; k++)
+			msd_add(a, pos, k, box, err);
+	}
+	ok(msd_finish(a, &r, err) < 0 && strstr(err, "volume is inf"),
+	   "a box volume that overflows: %s", err);
+	msd_free(a);
+	grp[2] = -1;
+	box[0] = box[1] = box[2] = 1;
 	{
 		traj_synth s = spec(10, 10, 0, 100);
 		msd_tout o2;
