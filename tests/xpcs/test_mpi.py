@@ -177,6 +177,18 @@ def find_rank(p, rank, tag):
     return None
 
 
+def read_bytes(pid):
+    """bytes process pid has read so far (rchar), None once it is gone"""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def finish(p):
     """p's output, and whether it had to be killed after 120 s"""
     try:
@@ -270,22 +282,34 @@ def main():
        "a bad file ends the job with its name", r.stderr[-600:])
     # one rank killed while it works: the job ends, no result, no hang.
     # The victim is stopped as soon as it appears (before or during its
-    # start-up, MPI_Init included, long before its sums), the SIGTERM
-    # waits while the other rank runs into the first reduction, then it
-    # goes on: whether it dies by the signal or stops cooperatively, the
-    # job must end with an error and without a result.
+    # start-up, MPI_Init included, long before its sums), or once it has
+    # read a part of the raw file but not all of it (mid-correlation: a
+    # rank gives its sums only after its last frame; a clock would not
+    # do, as on an idle machine the whole job takes under half a second);
+    # the SIGTERM waits while the other rank runs into the first
+    # reduction, then it goes on: whether it dies by the signal or stops
+    # cooperatively, the job must end with an error and without a result.
     big = os.path.join(d, "big.h5")
     apsraw.write_raw(big, rng.poisson(0.5, (20000, 32, 32)).astype(np.uint16),
                      1e-3, (16.0, 16.0))
-    for pause in (0.0, 0.4):
+    size = os.path.getsize(big)
+    for when in ("at its start", "mid-read"):
         out = os.path.join(d, "big_out.h5")
         p = subprocess.Popen(["mpirun", "--oversubscribe", "--allow-run-as-root",
                               "-n", "2", EXE, CORR, big, "-o", out, "--q-bins",
                               "3"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=ENV)
         victim = find_rank(p, 1, big)
+        if victim and when == "mid-read":
+            # (the victim's reads, other files included, between a tenth
+            # and nine tenths of the raw file's size: it is inside its
+            # frames; polled without a pause, the frames take tens of ms)
+            got = read_bytes(victim)
+            while got is not None and got < size // 10:
+                got = read_bytes(victim)
+            if got is None or got > 9 * size // 10:
+                victim = None   # (missed the window: said below)
         if victim:
-            time.sleep(pause)
             os.kill(victim, signal.SIGSTOP)
             os.kill(victim, signal.SIGTERM)
             time.sleep(0.5)
@@ -296,7 +320,7 @@ def main():
         so, se, hung = finish(p)
         ok(victim is not None and not hung and p.returncode != 0 and
            not os.path.exists(out),
-           f"a rank given SIGTERM {pause:g} s after its start ends the job "
+           f"a rank given SIGTERM {when} ends the job "
            "with an error, no result, no hang",
            f"victim {victim} rc {p.returncode}\n{se[-600:]}")
     # late: a rank interrupted after it gave its sums, while rank 0 writes;
