@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, diag, done  # noqa: E402
+import procs  # noqa: E402
 
 EXE = os.environ.get("IONFLOW") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -101,17 +102,7 @@ def run_ionflow(paths, damaged=True):
         r = subprocess.CompletedProcess(e.cmd, -9, out if isinstance(out, str)
                                         else out.decode(errors="replace"),
                                         "timed out")
-    res, cur = {}, None
-    for line in r.stdout.splitlines():
-        tag, _, rest = line.partition(" ")
-        if tag == "BEGIN":
-            cur = rest
-            res[cur] = {}
-        elif tag in ("OK", "ERR") and cur:
-            res[cur]["ok"], res[cur]["out"] = tag == "OK", rest
-        elif tag == "END" and cur:
-            res[cur]["secs"] = int(rest)
-    return r, res
+    return r, procs.marks(r.stdout, "out")
 
 
 def write_h5py_source(path):

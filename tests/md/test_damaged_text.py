@@ -13,6 +13,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done  # noqa: E402
+import procs  # noqa: E402
 
 EXE = os.environ.get("IONFLOW") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -76,17 +77,7 @@ def run(kind, paths):
     r = subprocess.run([EXE, "-e", READ.replace("...", repr(kind), 1)],
                        input="\n".join(paths) + "\n", capture_output=True,
                        encoding="utf-8", errors="replace", timeout=600)
-    res, cur = {}, None
-    for line in r.stdout.splitlines():
-        tag, _, rest = line.partition(" ")
-        if tag == "BEGIN":
-            cur = rest
-            res[cur] = {}
-        elif tag in ("OK", "ERR") and cur:
-            res[cur]["ok"], res[cur]["msg"] = tag == "OK", rest
-        elif tag == "END" and cur:
-            res[cur]["secs"] = int(rest)
-    return r, res
+    return r, procs.marks(r.stdout, "msg")
 
 
 with tempfile.TemporaryDirectory() as d:

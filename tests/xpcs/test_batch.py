@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, done, diag  # noqa: E402
+import procs  # noqa: E402
 
 EXE = os.environ.get("IONFLOW", "./ionflow")
 TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -58,14 +59,8 @@ def children(pid):
 
 
 def rchar(pid):
-    try:
-        with open(f"/proc/{pid}/io") as f:
-            for line in f:
-                if line.startswith("rchar:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    """bytes pid has read, 0 once it is gone"""
+    return procs.rchar(pid) or 0
 
 
 def cmdline(pid):

@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 from tap import ok, done, diag  # noqa: E402
 import detwrite as D  # noqa: E402
 import apsraw  # noqa: E402
+import procs  # noqa: E402
 
 EXE = os.environ.get("IONFLOW", "./ionflow")
 TOP = os.path.join(HERE, "..", "..")
@@ -177,18 +178,6 @@ def find_rank(p, rank, tag):
     return None
 
 
-def read_bytes(pid):
-    """bytes process pid has read so far (rchar), None once it is gone"""
-    try:
-        with open(f"/proc/{pid}/io") as f:
-            for line in f:
-                if line.startswith("rchar:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def finish(p):
     """p's output, and whether it had to be killed after 120 s"""
     try:
@@ -304,9 +293,9 @@ def main():
             # (the victim's reads, other files included, between a tenth
             # and nine tenths of the raw file's size: it is inside its
             # frames; polled without a pause, the frames take tens of ms)
-            got = read_bytes(victim)
+            got = procs.rchar(victim)
             while got is not None and got < size // 10:
-                got = read_bytes(victim)
+                got = procs.rchar(victim)
             if got is None or got > 9 * size // 10:
                 victim = None   # (missed the window: said below)
         if victim:
