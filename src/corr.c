@@ -160,7 +160,8 @@ struct corr {
 	size_t n16[CORR16_LEVELS], ntb;	/* tile batches by corr16, in all */
 	uint32_t **spw;		/* per thread, for corrsp: its windows,
 				   sums and events of the levels above
-				   (NULL: no sparse path; corr_spw) */
+				   (NULL until a batch takes the
+				   sparse path: corr_sparse_work) */
 	size_t spevw;		/* words of one level's events there */
 	uint32_t *spev;		/* spcap words: the events of a run */
 	const uint32_t *spfev[CORR_T];	/* each frame's, in spev */
@@ -558,19 +559,27 @@ static int corr_add_level(corr *c, char *err)
 }
 
 /* corrsp's scratch per thread (the pixels' records, the events of the
-** levels above 0); level 0's events come later (corr_sparse_scan) */
+** levels above 0), made when a batch first takes the sparse path: dense
+** data never pays for it (zeroed, it was a third of a small detector's
+** correlator set-up); level 0's events come later (corr_sparse_scan) */
 static int corr_sparse_work(corr *c, char *err)
 {
 	size_t words;
-	if (c->o.sparse == CORR_SPARSE_OFF)
+	uint32_t **w;
+	if (c->spw != NULL)
 		return 0;
 	c->spevw = (c->T / 2 + 2) * c->P + 64;
 	words = CORRSP_REC * c->P + 2 * c->spevw + 2 * (c->T / 2 + 2);
-	if (!(c->spw = err_calloc((size_t)c->nthr, sizeof *c->spw, err)))
+	if (!(w = err_calloc((size_t)c->nthr, sizeof *w, err)))
 		return -1;
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles) */
-		if (!(c->spw[t] = corr_aligned(words / 2 + 1, err)))
+		if (!(w[t] = corr_aligned(words / 2 + 1, err))) {
+			while (t-- > 0)
+				mem_free(w[t]);
+			free(w);
 			return -1;
+		}
+	c->spw = w;
 	return 0;
 }
 
@@ -615,7 +624,7 @@ static int corr_work(corr *c, char *err)
 	for (int t = 0; t < c->nthr; t++)	/* (sized in doubles: 4 u16 each) */
 		if (!(c->work16[t] = corr_aligned(off / 4 + 1, err)))
 			return -1;
-	return corr_sparse_work(c, err);
+	return 0;
 }
 
 /* With the last frame known, every level the run can use is made now and
@@ -1410,7 +1419,8 @@ static int corr_sparse_pick(const corr *c, const void *const *fr,
 			    arr_dtype dt, size_t m)
 {
 	double sum = 0, n = 0;
-	if (!c->spw || !corr_int_dtype(dt) || m % 2 || c->lev[0].M % 2)
+	if (c->o.sparse == CORR_SPARSE_OFF || !corr_int_dtype(dt) || m % 2 ||
+	    c->lev[0].M % 2)
 		return 0;
 	if (c->o.sparse == CORR_SPARSE_ON)
 		return 1;
@@ -1539,10 +1549,13 @@ static int corr_run(corr *c, const void *const *fr, const size_t *idx,
 		c->sp_lev = c->sp_lev < 1 ? 1 : c->sp_lev;
 	} else {
 		c->sp_r0 = 0;
-		c->sp_lev = corr_sparse_pick(c, fr, dt, m) ?
-			    corr_sparse_levels(c, m,
-					       corr_sparse_scan(c, fr, dt, m)) :
-			    0;
+		c->sp_lev = 0;
+		if (corr_sparse_pick(c, fr, dt, m)) {
+			if (corr_sparse_work(c, err))
+				return -1;
+			c->sp_lev = corr_sparse_levels(c, m,
+					corr_sparse_scan(c, fr, dt, m));
+		}
 	}
 	memset(c->tls, 0, (size_t)c->nthr * sizeof *c->tls);
 	#pragma omp parallel for schedule(dynamic, 1) \
@@ -2079,7 +2092,7 @@ int corr_push_events(corr *c, size_t n, const size_t *off,
 		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
 		     char *err)
 {
-	int dense = !c->spw || c->o.sparse == CORR_SPARSE_OFF ||
+	int dense = c->o.sparse == CORR_SPARSE_OFF ||
 		    c->o.normalize || c->o.reject_sigma > 0 || c->has_dark;
 	if (intr_pending())
 		return err_set(err, "interrupted");
@@ -2096,7 +2109,7 @@ int corr_push_events(corr *c, size_t n, const size_t *off,
 					       f + 1, pix[i], c->rows,
 					       c->cols, pix0);
 	}
-	if (!dense && (corr_evmap(c, err) ||
+	if (!dense && (corr_sparse_work(c, err) || corr_evmap(c, err) ||
 		       (corr_sparse_buf(c) &&
 			err_set(err, "corr: out of memory (events)"))))
 		return -1;

@@ -180,28 +180,54 @@ static int lxpcs_geometry(lua_State *L)
 	return 1;
 }
 
-/* xpcs.maps(geometry) -> {q=, phi=, ux=, uy=} (rows x cols, f64) */
+/* maps.ux or maps.uy, first asked: both made from the geometry kept in
+** the upvalue, then stored in the table (rawset: asked once) */
+static int lxpcs_maps_index(lua_State *L)
+{
+	const geom *g = lua_touserdata(L, lua_upvalueindex(1));
+	const char *k = lua_tostring(L, 2);
+	size_t sh[2] = {g->rows, g->cols};
+	arr *ux, *uy;
+	char err[ERR_LEN];
+	if (k == NULL || (strcmp(k, "ux") != 0 && strcmp(k, "uy") != 0))
+		return 0;
+	ux = larray_new_uninit(L, ARR_F64, 2, sh);
+	uy = larray_new_uninit(L, ARR_F64, 2, sh);
+	if (geom_maps(g, NULL, NULL, (double *)ux->data, (double *)uy->data,
+		      err) != 0)
+		return lbind_error(L, "xpcs.maps", err);
+	lua_setfield(L, 1, "uy");
+	lua_setfield(L, 1, "ux");
+	lua_rawget(L, 1);
+	return 1;
+}
+
+/* xpcs.maps(geometry) -> {q=, phi=, ux=, uy=} (rows x cols, f64); ux and
+** uy when first read (a partition needs q and phi only: at 1 Mpx the two
+** more maps were 16 MB of fresh pages for nothing) */
 static int lxpcs_maps(lua_State *L)
 {
-	geom g;
+	geom *g;
 	size_t sh[2];
-	arr *q, *phi, *ux, *uy;
+	arr *q, *phi;
 	char err[ERR_LEN];
-	lxpcs_geom_get(L, 1, &g, "xpcs.maps");
-	sh[0] = g.rows;
-	sh[1] = g.cols;
+	g = lua_newuserdatauv(L, sizeof *g, 0);
+	lxpcs_geom_get(L, 1, g, "xpcs.maps");
+	sh[0] = g->rows;
+	sh[1] = g->cols;
 	lua_createtable(L, 0, 4);
 	q = larray_new_uninit(L, ARR_F64, 2, sh);
 	lua_setfield(L, -2, "q");
 	phi = larray_new_uninit(L, ARR_F64, 2, sh);
 	lua_setfield(L, -2, "phi");
-	ux = larray_new_uninit(L, ARR_F64, 2, sh);
-	lua_setfield(L, -2, "ux");
-	uy = larray_new_uninit(L, ARR_F64, 2, sh);
-	lua_setfield(L, -2, "uy");
-	if (geom_maps(&g, (double *)q->data, (double *)phi->data,
-		      (double *)ux->data, (double *)uy->data, err) != 0)
+	if (geom_maps(g, (double *)q->data, (double *)phi->data, NULL, NULL,
+		      err) != 0)
 		return lbind_error(L, "xpcs.maps", err);
+	lua_createtable(L, 0, 1);
+	lua_pushvalue(L, -3);		/* the geometry's copy */
+	lua_pushcclosure(L, lxpcs_maps_index, 1);
+	lua_setfield(L, -2, "__index");
+	lua_setmetatable(L, -2);
 	return 1;
 }
 

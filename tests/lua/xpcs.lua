@@ -33,6 +33,23 @@ t.near(px.phi, 0, 1e-12, "phi 0 to the right")
 t.near(px.q, 2 * (2 * math.pi / 1e-10) * math.sin(math.atan(1e-3 / 2) / 2),
   1e-6 * px.q, "q of a pixel, exact formula")
 
+-- the maps: ux and uy made when first read, equal to xpcs.pixel's
+do
+  local m = xpcs.maps(g)
+  t.ok(rawget(m, "ux") == nil and rawget(m, "uy") == nil and m.q and m.phi,
+    "xpcs.maps: q and phi made, ux and uy not yet")
+  local ok = true
+  for _, rc in ipairs{{1, 1}, {7, 9}, {12, 16}, {6, 14}} do
+    local px1 = xpcs.pixel(g, rc[1], rc[2])
+    ok = ok and m.ux:get(rc[1], rc[2]) == px1.ux and
+      m.uy:get(rc[1], rc[2]) == px1.uy and m.q:get(rc[1], rc[2]) == px1.q
+      and m.phi:get(rc[1], rc[2]) == px1.phi
+  end
+  t.ok(ok and rawget(m, "uy") ~= nil, "xpcs.maps: ux, uy when read, "
+    .. "equal to xpcs.pixel's, then kept")
+  t.is(m.nothing, nil, "xpcs.maps: other keys are nil")
+end
+
 -- partitions
 local maps = xpcs.maps(g)
 local p = xpcs.partition{q = maps.q, phi = maps.phi, q_bins = 3, phi_bins = 2}
@@ -526,6 +543,22 @@ do
     share[1], share[2], share[3]))
   t.errors(function() xpcs.correlator{dynamic = part, sparse = "yes"} end,
     "sparse must be", "an unknown sparse value is refused")
+  -- the sparse path's scratch is made when a batch first takes it: dense
+  -- frames never pay for it
+  local dense = xpcs.poisson(200, 24, 40, 3, 12)
+  local mem = {}
+  for i, sp in ipairs{false, "auto"} do
+    local cc = xpcs.correlator{dynamic = part, progress = false, sparse = sp}
+    cc:push(dense)
+    mem[i] = cc:memory()
+    for f = 1, 1100, 100 do cc:push(ph, f, 100) end
+    mem[i + 2] = cc:memory()
+    cc:close()
+  end
+  t.ok(mem[1] == mem[2] and mem[4] > mem[3],
+    string.format("sparse scratch only once used: dense frames %d, %d "
+      .. "bytes (off, auto); then sparse ones %d, %d", mem[1], mem[2],
+      mem[3], mem[4]))
 end
 
 -- photons pushed as events (c:push_events, xpcs.events): the numbers of
