@@ -1394,17 +1394,8 @@ static corr_tile_fn corr_tile_pick(const corr *c)
 static int corr_grow(void **p, size_t *cap, size_t need, size_t el,
 		     char *err)
 {
-	void *q;
-	size_t nc;
-	if (need <= *cap)
-		return 0;
-	nc = *cap ? *cap : 1024;
-	while (nc < need)
-		nc *= 2;
-	if (!(q = realloc(*p, nc * el)))
+	if (mem_grow(p, cap, need, el))
 		return err_set(err, "corr: out of memory (%zu frames)", need);
-	*p = q;
-	*cap = nc;
 	return 0;
 }
 

@@ -1547,6 +1547,8 @@ int h5_attr_names(h5_file *f, const char *path, char ***names, size_t *n,
 /* frame streams                                                    */
 /* ---------------------------------------------------------------- */
 
+#define H5_FILT_CD 16		/* cd_values of a filter read directly */
+
 struct h5_frames {
 	hid_t did, ft, fspace;
 	h5_type m;
@@ -1559,8 +1561,17 @@ struct h5_frames {
 	arr spare;			/* an earlier block a consumer still
 					   held when the next was read */
 	size_t blk_j0, blk_n;
-	int direct;			/* whole unfiltered frame chunks in
-					   the memory type: read whole */
+	int direct;			/* whole frame chunks in the memory
+					   type: read whole */
+	int filt;			/* ... stored through this h5filt
+					   filter (0: none) */
+	size_t ncd;			/* its cd_values */
+	unsigned cd[H5_FILT_CD];
+	unsigned char *z;		/* a block's stored chunks */
+	size_t zcap, zused;
+	h5filt_job *jobs;		/* ... and where each decodes to */
+	size_t *zoff;			/* (offsets in z while it grows) */
+	size_t njobs, jcap, ocap;
 	hsize_t rows_all;		/* dims[1] of the dataset */
 	int hold;			/* h5_frames_hold */
 	mem_pf *pf;			/* the spare's pages, populated */
@@ -1601,6 +1612,9 @@ void h5_frames_close(h5_frames *fr)
 	mem_prefault_end(fr->pf);
 	arr_release(&fr->blk);
 	arr_release(&fr->spare);
+	free(fr->z);
+	free(fr->jobs);
+	free(fr->zoff);
 	if (fr->fspace >= 0)
 		H5Sclose(fr->fspace);
 	if (fr->ft >= 0)
@@ -1637,19 +1651,42 @@ static hid_t h5_frames_dapl(h5_frames *fr, const size_t *ch)
 }
 
 /* Direct reads. A detector's frames are most often stored one or a few
-** whole frames per chunk without a filter, in the machine's own type:
-** such a chunk is the frames' bytes as they lie in the file. H5Dread
-** copies each chunk through the chunk cache (a malloc, a copy and their
-** page faults: half the CPU time of a run's read) and looks each up
-** again; here each chunk is read whole straight into the block
-** (H5Dread_chunk). A chunk that is not so (not allocated: fill values; a
-** stored size that is not its frames') goes through H5Dread, which
-** reports what is wrong. */
-static int h5_frames_direct_ok(const h5_frames *fr, const h5_info *info)
+** whole frames per chunk, in the machine's own type, either as they are
+** or compressed by one of the filters built into ionflow (h5filt: LZF,
+** LZ4, bitshuffle). H5Dread copies each chunk through the chunk cache (a
+** malloc, a copy and their page faults: half the CPU time of a run's
+** read), looks each up again and decodes one chunk at a time; here each
+** chunk is read whole (H5Dread_chunk): a plain one straight into the
+** block, a compressed one into a buffer of the block's stored chunks,
+** which threads then decode into their places (h5filt_decode_all). A
+** chunk that is not so (not allocated: fill values; a plain one whose
+** stored size is not its frames') goes through H5Dread, which reports
+** what is wrong. */
+static int h5_frames_filter(h5_frames *fr)
+{
+	hid_t dcpl = H5Dget_create_plist(fr->did);
+	unsigned flags, cfg;
+	size_t ncd = H5_FILT_CD;
+	int id = -1;
+	if (dcpl >= 0 && H5Pget_nfilters(dcpl) == 1)
+		id = (int)H5Pget_filter2(dcpl, 0, &flags, &ncd, fr->cd, 0,
+					 NULL, &cfg);
+	if (dcpl >= 0)
+		H5Pclose(dcpl);
+	H5Eclear2(H5E_DEFAULT);
+	if (id < 0 || !h5filt_known(id) || ncd > H5_FILT_CD)
+		return 0;
+	fr->filt = id;
+	fr->ncd = ncd;
+	return 1;
+}
+
+static int h5_frames_direct_ok(h5_frames *fr, const h5_info *info)
 {
 	int d;
-	if (!info->chunked || info->filters[0] != '\0' || fr->m.raw ||
-	    H5Tequal(fr->ft, h5_native(fr->m.dt)) <= 0) {
+	if (!info->chunked || fr->m.raw ||
+	    H5Tequal(fr->ft, h5_native(fr->m.dt)) <= 0 ||
+	    (info->filters[0] != '\0' && !h5_frames_filter(fr))) {
 		H5Eclear2(H5E_DEFAULT);
 		return 0;
 	}
@@ -1684,6 +1721,60 @@ static int h5_frames_chunk(h5_frames *fr, size_t s, size_t nb, char *dst,
 	return 1;
 }
 
+/* a compressed chunk of frames s .. s + nb / frame bytes appended to the
+** block's stored chunks, to be decoded into dst: 1, or 0 when it is not
+** allocated (then nothing is read), -1 on error */
+static int h5_frames_stored(h5_frames *fr, size_t s, size_t nb, char *dst,
+			    char *err)
+{
+	hsize_t off[H5_MAXDIM] = {0}, size = 0;
+	uint32_t mask = 0;
+	off[0] = s;
+	if (H5Dget_chunk_storage_size(fr->did, off, &size) < 0 || size == 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	/* no codec here stores a chunk in twice its bytes */
+	if (size > 2 * (hsize_t)nb + 65536)
+		return err_set(err, "%s: frame %zu: its chunk claims %llu "
+			       "stored bytes for %zu", fr->what, s + 1,
+			       (unsigned long long)size, nb);
+	if (mem_grow((void **)&fr->z, &fr->zcap, fr->zused + size, 1))
+		return err_set(err, "%s: out of memory", fr->what);
+	if (mem_grow((void **)&fr->jobs, &fr->jcap, fr->njobs + 1,
+		     sizeof *fr->jobs) ||
+	    mem_grow((void **)&fr->zoff, &fr->ocap, fr->njobs + 1,
+		     sizeof *fr->zoff))
+		return err_set(err, "%s: out of memory", fr->what);
+	if (H5Dread_chunk(fr->did, H5P_DEFAULT, off, &mask,
+			  fr->z + fr->zused) < 0)
+		return h5_fail(err, "%s: frame %zu: read failed", fr->what,
+			       s + 1);
+	fr->jobs[fr->njobs] = (h5filt_job){NULL, (size_t)size, dst, nb,
+					   (mask & 1) != 0};
+	fr->zoff[fr->njobs++] = fr->zused;
+	fr->zused += (size_t)size;
+	return 1;
+}
+
+/* the stored chunks read for a block, decoded by threads */
+static int h5_frames_decode(h5_frames *fr, char *dst0, size_t fb, char *err)
+{
+	size_t bad;
+	char why[ERR_LEN];
+	for (size_t i = 0; i < fr->njobs; i++)
+		fr->jobs[i].in = fr->z + fr->zoff[i];
+	if (fr->njobs > 0 &&
+	    h5filt_decode_all(fr->filt, fr->ncd, fr->cd, fr->jobs, fr->njobs,
+			      &bad, why) != 0) {
+		size_t j = (size_t)((char *)fr->jobs[bad].out - dst0) / fb;
+		return err_set(err, "%s: frame %zu: %s", fr->what,
+			       fr->first + (fr->next + j) * fr->step + 1,
+			       why);
+	}
+	return 0;
+}
+
 /* HDF5's sec2 driver fills what lies past the end of the file with
 ** zeros: a file cut while it is read would give frames of zeros. It
 ** cannot shrink below the end HDF5 expects (its EOA) unseen: checked
@@ -1716,12 +1807,16 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 	int d, r;
 	for (d = 1; d < fr->rank; d++)
 		fb *= (size_t)fr->dims[d];
+	fr->njobs = fr->zused = 0;
 	while (j < n) {
 		size_t s = fr->first + (fr->next + j) * fr->step;
 		if (s % c0 == 0 && s + c0 <= (size_t)fr->dims[0] &&
 		    (c0 == 1 || (fr->step == 1 && j + c0 <= n))) {
 			m = c0 == 1 ? 1 : c0;
-			r = h5_frames_chunk(fr, s, m * fb, dst + j * fb, err);
+			r = fr->filt ? h5_frames_stored(fr, s, m * fb,
+							dst + j * fb, err)
+				     : h5_frames_chunk(fr, s, m * fb,
+						       dst + j * fb, err);
 			if (r < 0)
 				return -1;
 		} else {	/* a part of a chunk */
@@ -1734,7 +1829,7 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 			return -1;
 		j += m;
 	}
-	return 0;
+	return fr->filt ? h5_frames_decode(fr, dst, fb, err) : 0;
 }
 
 static int h5_frames_setup(h5_frames *fr, h5_file *f, const char *dset,

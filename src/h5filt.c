@@ -16,6 +16,7 @@
 **     the last (elements mod 8) elements follow raw.
 */
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <lz4.h>
 #include <lzf.h>
 
+#include "err.h"
 #include "h5filt.h"
 
 #define H5FILT_RATIO 256	/* no codec here expands more than this */
@@ -40,25 +42,40 @@ static size_t h5filt_want = 0;
 
 void h5filt_expect(size_t chunk_bytes) { h5filt_want = chunk_bytes; }
 
-/* a failure on HDF5's error stack (h5.c shows the innermost message);
-** returns 0, the filter's "failed" */
+/* why the last decode on this thread failed: HDF5's error stack is not
+** for threads, so the decoders only write it here; the HDF5 callbacks
+** push it (h5filt_pushed), h5filt_decode copies it into its caller's */
+static _Thread_local char h5filt_msg[ERR_LEN];
+
+/* returns 0, a decoder's "failed" */
 static size_t h5filt_fail(const char *name, const char *msg, size_t a,
 			  size_t b)
 {
-	H5Epush2(H5E_DEFAULT, __FILE__, name, __LINE__, H5E_ERR_CLS, H5E_PLINE,
-		 H5E_CANTFILTER, "%s chunk: %s (%zu, %zu)", name, msg, a, b);
+	snprintf(h5filt_msg, sizeof h5filt_msg, "%s chunk: %s (%zu, %zu)",
+		 name, msg, a, b);
 	return 0;
 }
 
-/* the decoded size a chunk claims, checked before anything is allocated:
-** the dataset's chunk bytes when known, and never more than the codec can
-** expand nbytes into */
-static int h5filt_size_ok(const char *name, size_t claim, size_t nbytes)
+/* an HDF5 callback's result: a failure goes on HDF5's error stack (h5.c
+** shows the innermost message) */
+static size_t h5filt_pushed(size_t n)
 {
-	if (h5filt_want != 0 && claim != h5filt_want)
+	if (n == 0)
+		H5Epush2(H5E_DEFAULT, __FILE__, "h5filt", __LINE__,
+			 H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER, "%s",
+			 h5filt_msg);
+	return n;
+}
+
+/* the decoded size a chunk claims, checked before anything is allocated:
+** want when known (the dataset's chunk bytes), and never more than the
+** codec can expand nbytes into */
+static int h5filt_size_ok(const char *name, size_t claim, size_t nbytes,
+			  size_t want)
+{
+	if (want != 0 && claim != want)
 		return (int)h5filt_fail(name, "decoded size is not the"
-					" dataset's chunk size", claim,
-					h5filt_want);
+					" dataset's chunk size", claim, want);
 	if (claim / H5FILT_RATIO > nbytes + H5FILT_SLACK)
 		return (int)h5filt_fail(name, "claims more data than its"
 					" stream can hold", claim, nbytes);
@@ -125,6 +142,27 @@ static size_t h5filt_lzf_encode(size_t nbytes, size_t *buf_size, void **buf)
 	return h5filt_done(buf, buf_size, out, nbytes, n);
 }
 
+/* exactly want bytes into out */
+static int h5filt_lzf_into(const void *in, size_t nbytes, void *out,
+			   size_t want)
+{
+	unsigned n;
+	if (nbytes > UINT_MAX || want > UINT_MAX)
+		return (int)h5filt_fail("lzf", "stream too long", nbytes, want);
+	if (!h5filt_size_ok("lzf", want, nbytes, want))
+		return 0;
+	errno = 0;
+	n = lzf_decompress(in, (unsigned)nbytes, out, (unsigned)want);
+	if (n == want && want != 0)
+		return 1;
+	if (n != 0)
+		return (int)h5filt_fail("lzf", "decoded size is not the chunk"
+					" size", n, want);
+	return (int)h5filt_fail("lzf", errno == E2BIG ? "decodes to more "
+				"than the chunk size" : "corrupt stream",
+				nbytes, want);
+}
+
 /* The size to decode into: the dataset's chunk when known, else the one
 ** the writer stored, else grown from the stream's size on E2BIG. */
 static size_t h5filt_lzf_decode(size_t ncd, const unsigned cd[],
@@ -133,14 +171,21 @@ static size_t h5filt_lzf_decode(size_t ncd, const unsigned cd[],
 	size_t want = h5filt_want ? h5filt_want
 		    : ncd >= 3 && cd[2] != 0 ? cd[2] : 0;
 	size_t cap = nbytes * H5FILT_RATIO + H5FILT_SLACK, size;
-	int fixed = want != 0;
+	void *out;
+	if (want != 0) {
+		if (!h5filt_size_ok("lzf", want, nbytes, want))
+			return 0;
+		if ((out = malloc(want)) == NULL)
+			return h5filt_fail("lzf", "out of memory", want, 0);
+		if (!h5filt_lzf_into(*buf, nbytes, out, want)) {
+			free(out);
+			return 0;
+		}
+		return h5filt_done(buf, buf_size, out, want, want);
+	}
 	if (nbytes > UINT_MAX)
 		return h5filt_fail("lzf", "stream too long", nbytes, 0);
-	if (fixed && !h5filt_size_ok("lzf", want, nbytes))
-		return 0;
-	size = fixed ? want : nbytes * 4;
-	for (;;) {
-		void *out;
+	for (size = nbytes * 4;; size *= 2) {
 		unsigned n;
 		if (size > UINT_MAX)
 			size = UINT_MAX;
@@ -148,18 +193,14 @@ static size_t h5filt_lzf_decode(size_t ncd, const unsigned cd[],
 			return h5filt_fail("lzf", "out of memory", size, 0);
 		errno = 0;
 		n = lzf_decompress(*buf, (unsigned)nbytes, out, (unsigned)size);
-		if (n != 0 && (!fixed || n == want))
+		if (n != 0)
 			return h5filt_done(buf, buf_size, out, size, n);
 		free(out);
-		if (n != 0)
-			return h5filt_fail("lzf", "decoded size is not the"
-					   " chunk size", n, want);
 		if (errno != E2BIG)
 			return h5filt_fail("lzf", "corrupt stream", nbytes, 0);
-		if (fixed || size >= cap || size >= UINT_MAX)
+		if (size >= cap || size >= UINT_MAX)
 			return h5filt_fail("lzf", "decodes to more than the"
 					   " chunk size", nbytes, size);
-		size *= 2;
 	}
 }
 
@@ -167,7 +208,8 @@ static size_t h5filt_lzf(unsigned flags, size_t ncd, const unsigned cd[],
 			 size_t nbytes, size_t *buf_size, void **buf)
 {
 	if (flags & H5Z_FLAG_REVERSE)
-		return h5filt_lzf_decode(ncd, cd, nbytes, buf_size, buf);
+		return h5filt_pushed(h5filt_lzf_decode(ncd, cd, nbytes,
+						       buf_size, buf));
 	return h5filt_lzf_encode(nbytes, buf_size, buf);
 }
 
@@ -205,9 +247,10 @@ static int h5filt_lz4_block(const char *name, const unsigned char **p,
 	return 1;
 }
 
-/* the 12-byte header: decoded bytes and block bytes */
+/* the 12-byte header: decoded bytes (want, when known) and block bytes */
 static int h5filt_header(const char *name, const unsigned char *in,
-			 size_t nbytes, size_t *total, size_t *block)
+			 size_t nbytes, size_t want, size_t *total,
+			 size_t *block)
 {
 	uint64_t t, b;
 	if (nbytes < 12)
@@ -219,32 +262,46 @@ static int h5filt_header(const char *name, const unsigned char *in,
 		return (int)h5filt_fail(name, "impossible size", (size_t)-1, 0);
 	*total = (size_t)t;
 	*block = (size_t)b;
-	return h5filt_size_ok(name, *total, nbytes);
+	return h5filt_size_ok(name, *total, nbytes, want);
+}
+
+/* the chunk's blocks into out, which has the total its header gives */
+static int h5filt_lz4_into(const unsigned char *p, size_t nbytes,
+			   char *out, size_t want)
+{
+	const unsigned char *end = p + nbytes;
+	size_t total, block;
+	if (!h5filt_header("lz4", p, nbytes, want, &total, &block))
+		return 0;
+	if (block == 0 && total > 0)
+		return (int)h5filt_fail("lz4", "block size 0", total, 0);
+	p += 12;
+	for (size_t at = 0; at < total; at += block) {
+		size_t n = total - at < block ? total - at : block;
+		if (!h5filt_lz4_block("lz4", &p, end, out + at, n, 1))
+			return 0;
+	}
+	return 1;
 }
 
 static size_t h5filt_lz4(unsigned flags, size_t ncd, const unsigned cd[],
 			 size_t nbytes, size_t *buf_size, void **buf)
 {
-	const unsigned char *p = *buf, *end = p + nbytes;
-	size_t total, block, at;
+	size_t total, block;
 	char *out;
 	(void)ncd;
 	(void)cd;
 	if (!(flags & H5Z_FLAG_REVERSE))
-		return h5filt_fail("lz4", "ionflow only decodes LZ4", 0, 0);
-	if (!h5filt_header("lz4", p, nbytes, &total, &block))
-		return 0;
-	if (block == 0 && total > 0)
-		return h5filt_fail("lz4", "block size 0", total, 0);
+		return h5filt_pushed(h5filt_fail("lz4", "ionflow only decodes"
+						 " LZ4", 0, 0));
+	if (!h5filt_header("lz4", *buf, nbytes, h5filt_want, &total, &block))
+		return h5filt_pushed(0);
 	if ((out = malloc(total ? total : 1)) == NULL)
-		return h5filt_fail("lz4", "out of memory", total, 0);
-	p += 12;
-	for (at = 0; at < total; at += block) {
-		size_t n = total - at < block ? total - at : block;
-		if (!h5filt_lz4_block("lz4", &p, end, out + at, n, 1)) {
-			free(out);
-			return 0;
-		}
+		return h5filt_pushed(h5filt_fail("lz4", "out of memory", total,
+						 0));
+	if (!h5filt_lz4_into(*buf, nbytes, out, total)) {
+		free(out);
+		return h5filt_pushed(0);
 	}
 	return h5filt_done(buf, buf_size, out, total ? total : 1, total);
 }
@@ -365,40 +422,124 @@ static int h5filt_bs_blocks(const h5filt_bs *s, const unsigned char *p,
 	return 1;
 }
 
+/* the decoded bytes of a chunk (its header's with LZ4, else its own),
+** checked against want when known; *p moved past the header */
+static int h5filt_bs_total(h5filt_bs *s, const unsigned char **p,
+			   size_t nbytes, size_t want, size_t *total)
+{
+	size_t bbytes;
+	*total = nbytes;
+	if (s->lz4) {
+		if (!h5filt_header("bitshuffle", *p, nbytes, want, total,
+				   &bbytes))
+			return 0;
+		if (bbytes == 0 || bbytes % s->esize != 0 ||
+		    (s->block = bbytes / s->esize) % 8 != 0)
+			return (int)h5filt_fail("bitshuffle", "bad block size",
+						bbytes, s->esize);
+		*p += 12;
+	} else if (want != 0 && *total != want) {
+		return (int)h5filt_fail("bitshuffle", "chunk is not the "
+					"dataset's chunk size", *total, want);
+	}
+	if (*total % s->esize != 0)
+		return (int)h5filt_fail("bitshuffle", "not whole elements",
+					*total, s->esize);
+	return 1;
+}
+
 static size_t h5filt_bshuf(unsigned flags, size_t ncd, const unsigned cd[],
 			   size_t nbytes, size_t *buf_size, void **buf)
 {
 	const unsigned char *p = *buf, *end = p + nbytes;
 	unsigned char *out;
-	size_t total = nbytes, bbytes;
+	size_t total;
 	h5filt_bs s;
 	if (!(flags & H5Z_FLAG_REVERSE))
-		return h5filt_fail("bitshuffle", "ionflow only decodes"
-				   " bitshuffle", 0, 0);
-	if (!h5filt_bs_params(ncd, cd, &s))
-		return 0;
-	if (s.lz4) {
-		if (!h5filt_header("bitshuffle", p, nbytes, &total, &bbytes))
-			return 0;
-		if (bbytes == 0 || bbytes % s.esize != 0 ||
-		    (s.block = bbytes / s.esize) % 8 != 0)
-			return h5filt_fail("bitshuffle", "bad block size",
-					   bbytes, s.esize);
-		p += 12;
-	} else if (h5filt_want != 0 && total != h5filt_want) {
-		return h5filt_fail("bitshuffle", "chunk is not the dataset's"
-				   " chunk size", total, h5filt_want);
-	}
-	if (total % s.esize != 0)
-		return h5filt_fail("bitshuffle", "not whole elements", total,
-				   s.esize);
+		return h5filt_pushed(h5filt_fail("bitshuffle", "ionflow only "
+						 "decodes bitshuffle", 0, 0));
+	if (!h5filt_bs_params(ncd, cd, &s) ||
+	    !h5filt_bs_total(&s, &p, nbytes, h5filt_want, &total))
+		return h5filt_pushed(0);
 	if ((out = malloc(total ? total : 1)) == NULL)
-		return h5filt_fail("bitshuffle", "out of memory", total, 0);
+		return h5filt_pushed(h5filt_fail("bitshuffle", "out of memory",
+						 total, 0));
 	if (!h5filt_bs_blocks(&s, p, end, out, total / s.esize)) {
 		free(out);
-		return 0;
+		return h5filt_pushed(0);
 	}
 	return h5filt_done(buf, buf_size, out, total ? total : 1, total);
+}
+
+/* ---------------------------------------------------------------- */
+/* one chunk into its place, with no HDF5 call (h5.c's threads)      */
+/* ---------------------------------------------------------------- */
+
+int h5filt_known(int id)
+{
+	return id == H5FILT_LZF || id == H5FILT_LZ4 || id == H5FILT_BSHUF;
+}
+
+int h5filt_decode(int id, size_t ncd, const unsigned cd[], const void *in,
+		  size_t nbytes, void *out, size_t want, char *err)
+{
+	const unsigned char *p = in, *end = p + nbytes;
+	size_t total;
+	h5filt_bs s;
+	int ok;
+	h5filt_msg[0] = '\0';
+	switch (id) {
+	case H5FILT_LZF:
+		ok = h5filt_lzf_into(in, nbytes, out, want);
+		break;
+	case H5FILT_LZ4:
+		ok = h5filt_lz4_into(in, nbytes, out, want);
+		break;
+	case H5FILT_BSHUF:
+		ok = h5filt_bs_params(ncd, cd, &s) &&
+		     h5filt_bs_total(&s, &p, nbytes, want, &total) &&
+		     h5filt_bs_blocks(&s, p, end, out, total / s.esize);
+		break;
+	default:
+		ok = (int)h5filt_fail("h5filt", "not a filter built in",
+				      (size_t)id, 0);
+	}
+	if (!ok)
+		err_set(err, "%s", h5filt_msg);
+	return ok ? 0 : -1;
+}
+
+static int h5filt_job_run(int id, size_t ncd, const unsigned cd[],
+			  const h5filt_job *j, char *err)
+{
+	if (!j->raw)
+		return h5filt_decode(id, ncd, cd, j->in, j->nbytes, j->out,
+				     j->want, err);
+	if (j->nbytes != j->want)
+		return err_set(err, "a chunk stored unfiltered has %zu bytes,"
+			       " not the chunk's %zu", j->nbytes, j->want);
+	memcpy(j->out, j->in, j->want);
+	return 0;
+}
+
+int h5filt_decode_all(int id, size_t ncd, const unsigned cd[],
+		      const h5filt_job *jobs, size_t n, size_t *bad,
+		      char *err)
+{
+	size_t first = n;
+	#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+	for (size_t i = 0; i < n; i++) {
+		char e[ERR_LEN];
+		if (h5filt_job_run(id, ncd, cd, &jobs[i], e) != 0) {
+			#pragma omp critical(h5filt_first)
+			if (i < first) {
+				first = i;
+				memcpy(err, e, ERR_LEN);
+			}
+		}
+	}
+	*bad = first;
+	return first < n ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- */

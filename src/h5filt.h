@@ -10,7 +10,8 @@
 **
 ** Decoders treat a chunk as hostile: a corrupt stream, a size field that
 ** lies or a block past the end of the chunk makes the read fail with a
-** message on HDF5's error stack, never a write outside a buffer. LZF also
+** message (on HDF5's error stack when HDF5 calls them), never a write
+** outside a buffer. LZF also
 ** encodes (h5py's cd_values: filter revision, LZF version, chunk bytes),
 ** so results written here open in h5py without any plugin.
 */
@@ -31,6 +32,31 @@ int h5filt_register(void);
 ** decoders refuse any other size, so a chunk that lies about its length
 ** cannot hand HDF5 a short buffer. Set around each read by h5.c. */
 void h5filt_expect(size_t chunk_bytes);
+
+/* Whether h5filt_decode knows filter id, and one stored chunk of it
+** (cd: the dataset's cd_values) decoded into out, which takes exactly
+** want bytes (the chunk's; any other decoded size is an error): 0, or
+** -1 with why in err (ERR_LEN). No HDF5 call: threads may decode a
+** block's chunks in parallel (h5.c's direct reads). */
+int h5filt_known(int id);
+int h5filt_decode(int id, size_t ncd, const unsigned cd[], const void *in,
+		  size_t nbytes, void *out, size_t want, char *err);
+
+/* A block's chunks decoded in parallel (OpenMP threads): each job's
+** stored bytes into its want bytes at out, or copied when raw (HDF5's
+** filter mask says the filter was skipped: an incompressible chunk of
+** an optional filter). 0, or -1 with the first failing job in *bad and
+** why in err. */
+typedef struct h5filt_job {
+	const void *in;
+	size_t nbytes;
+	void *out;
+	size_t want;
+	int raw;
+} h5filt_job;
+int h5filt_decode_all(int id, size_t ncd, const unsigned cd[],
+		      const h5filt_job *jobs, size_t n, size_t *bad,
+		      char *err);
 
 /* the Debian package whose HDF5 plugin provides a filter HDF5 lacks, NULL
 ** when none does */

@@ -57,6 +57,22 @@ void mem_free(void *p)
 		free(h.base);
 }
 
+int mem_grow(void **p, size_t *cap, size_t need, size_t el)
+{
+	size_t nc = *cap ? *cap : 1024;
+	void *q;
+	if (need <= *cap)
+		return 0;
+	while (nc < need && nc <= SIZE_MAX / 2)
+		nc *= 2;
+	if (nc < need || el == 0 || nc > SIZE_MAX / el ||
+	    !(q = realloc(*p, nc * el)))
+		return -1;
+	*p = q;
+	*cap = nc;
+	return 0;
+}
+
 struct mem_pf {
 	pthread_t thr;
 	size_t n;

@@ -34,6 +34,10 @@ void mem_free(void *p);
 ** nothing); small blocks and kernels without it are skipped. NULL when
 ** nothing is started. mem_prefault_end waits for it and frees it; the
 ** blocks must stay allocated until then. */
+/* *p (of *cap elements of el bytes, malloc'd or NULL) grown to at least
+** need elements, doubling: 0, or -1 when out of memory (*p unchanged) */
+int mem_grow(void **p, size_t *cap, size_t need, size_t el);
+
 typedef struct mem_pf mem_pf;
 mem_pf *mem_prefault(void *const *blocks, size_t n);
 void mem_prefault_end(mem_pf *pf);

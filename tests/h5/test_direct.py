@@ -1,5 +1,6 @@
-"""Frame streams read whole unfiltered chunks straight from the file
-(h5.c's direct reads: the chunk's address from the index, then pread),
+"""Frame streams read whole chunks straight from the file (h5.c's direct
+reads: H5Dread_chunk), unfiltered ones into the block and those of the
+filters built into ionflow (LZF, LZ4, bitshuffle) decoded by threads,
 and everything else through H5Dread. Both must give the frames h5py
 reads, for every chunk shape, frame range, step and block size: one-frame
 and several-frame chunks, a last chunk past the end of the frames,
@@ -19,6 +20,11 @@ import tempfile
 
 import h5py
 import numpy as np
+
+try:
+    import hdf5plugin
+except ImportError:      # python3-hdf5plugin not installed
+    hdf5plugin = None
 
 IONFLOW = os.environ.get("IONFLOW", "./ionflow")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -62,8 +68,32 @@ FRAMES, R, C = 23, 12, 20
 def write_source(path, rng):
     """datasets of every layout; returns {name: the frames h5py reads}"""
     data = rng.integers(0, 60000, (FRAMES, R, C)).astype(np.uint16)
+    # every third frame compressible, the others not (LZF then stores
+    # the chunk as it is and says so in the chunk's filter mask)
+    data[::3] = rng.poisson(1.5, (len(data[::3]), R, C))
     out = {}
+    filters = [("lzf1", (1, R, C), {"compression": "lzf"}),
+               ("lzf3", (3, R, C), {"compression": "lzf"})]
+    if hdf5plugin is not None:
+        filters += [("lz4", (1, R, C), dict(hdf5plugin.LZ4())),
+                    ("lz4_2", (2, R, C), dict(hdf5plugin.LZ4(nbytes=96))),
+                    ("bshuf", (1, R, C), dict(hdf5plugin.Bitshuffle())),
+                    ("bshuf3", (3, R, C),
+                     dict(hdf5plugin.Bitshuffle(nelems=64))),
+                    ("bshuf_raw", (2, R, C),
+                     dict(hdf5plugin.Bitshuffle(cname="none")))]
     with h5py.File(path, "w") as f:
+        for name, chunks, opts in filters:
+            f.create_dataset(name, data=data, chunks=chunks, **opts)
+            out[name] = data.astype(np.float64)
+        d = f.create_dataset("lzf_holes", shape=(FRAMES, R, C),
+                             dtype="<u2", chunks=(2, R, C), fillvalue=5,
+                             compression="lzf")
+        full = np.full((FRAMES, R, C), 5, np.uint16)
+        for c0 in (0, 6, 12, 20):
+            d[c0:c0 + 2] = data[c0:c0 + 2]
+            full[c0:c0 + 2] = data[c0:c0 + 2]
+        out["lzf_holes"] = full.astype(np.float64)
         for name, chunks, dt in [("one", (1, R, C), "<u2"),
                                  ("three", (3, R, C), "<u2"),
                                  ("five", (5, R, C), "<u2"),
@@ -180,11 +210,68 @@ print("read " .. n)
            "%s: no crash" % dt, err)
 
 
+def check_corrupt_chunk(tmp, rng):
+    """a compressed chunk whose decoded size lies or which is all zeros:
+    the read fails naming the file, dataset and frame (decoded by
+    threads); random bytes in the middle of a stream (which LZF and LZ4,
+    having no checksum, may decode into other values of the right size)
+    give a clear error or frames, never a crash"""
+    kinds = [("lzf", {"compression": "lzf"})]
+    if hdf5plugin is not None:
+        kinds += [("lz4", dict(hdf5plugin.LZ4())),
+                  ("bitshuffle", dict(hdf5plugin.Bitshuffle()))]
+    script = os.path.join(tmp, "corrupt.lua")
+    with open(script, "w") as f:
+        f.write("""
+local n = 0
+for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true}) do
+  n = n + b.shape[1]
+end
+print("read " .. n)
+""")
+    for kind, opts in kinds:
+        for how in ("garbage", "header", "zeros"):
+            src = os.path.join(tmp, "bad_%s.h5" % kind)
+            data = rng.poisson(2, (FRAMES, R, C)).astype("<u2")
+            with h5py.File(src, "w") as f:
+                f.create_dataset("/entry/data/data", data=data,
+                                 chunks=(1, R, C), **opts)
+                info = f["/entry/data/data"].id.get_chunk_info(6)
+            with open(src, "r+b") as f:
+                if how == "garbage":      # the middle of the stream
+                    f.seek(info.byte_offset + info.size // 2)
+                    f.write(bytes(rng.integers(0, 256, 24,
+                                               dtype=np.uint8)))
+                elif how == "header":     # LZ4's decoded size, LZF's start
+                    f.seek(info.byte_offset)
+                    f.write(b"\x7f\xff\xff\xff\x00\x00\x00\x09")
+                else:
+                    f.seek(info.byte_offset)
+                    f.write(bytes(info.size))
+            r = subprocess.run([IONFLOW, script, src], capture_output=True,
+                               text=True, timeout=60)
+            err = r.stderr
+            crashed = r.returncode < 0 or "Segmentation" in err
+            named = (r.returncode == 1 and "bad_%s.h5" % kind in err and
+                     "/entry/data/data" in err and "frame 7" in err)
+            if how == "garbage":
+                ok(not crashed and (named or (r.returncode == 0 and
+                                              "read 23" in r.stdout)),
+                   "%s chunk 7 (%s): frames or an error naming the "
+                   "frame, no crash" % (kind, how), r.stdout + err)
+            else:
+                ok(not crashed and named, "%s chunk 7 (%s): an error "
+                   "naming the file, dataset and frame" % (kind, how),
+                   r.stdout + err)
+            diag(err.splitlines()[0] if err else r.stdout)
+
+
 def main():
     rng = np.random.default_rng(18)
     with tempfile.TemporaryDirectory() as tmp:
         check_reads(tmp, rng)
         check_truncated(tmp, rng)
+        check_corrupt_chunk(tmp, rng)
     return done()
 
 
