@@ -34,43 +34,62 @@ double geom_wavelength(const geom *g)
 	return GEOM_HC_KEV_M / g->energy_keV;
 }
 
-/* 2 theta from atan2 and q from sin(theta) keep full relative precision
-** at the tiny angles of XPCS, where 1 - cos would cancel */
+/* A pixel's place on the detector, its q and phi: what the maps need,
+** shared with geom_pixel so that both give the same numbers. q = 2k sin
+** theta with sin theta = r / sqrt(2R(R + D)) (2 theta = atan2(r, D)):
+** full relative precision at the tiny angles of XPCS, where 1 - cos 2
+** theta would cancel, and no trigonometric call. */
+typedef struct geom_pt {
+	double x, y, r, R, q, phi_deg;
+} geom_pt;
+
+static inline void geom_at(const geom *g, double k, double row, double col,
+			   geom_pt *p)
+{
+	double D = g->distance;
+	p->x = (col - g->center_x) * g->pixel_x;
+	p->y = -(row - g->center_y) * g->pixel_y;
+	p->r = sqrt(p->x * p->x + p->y * p->y);
+	p->R = sqrt(p->r * p->r + D * D);
+	p->q = 2 * k * p->r / sqrt(2 * p->R * (p->R + D));
+	p->phi_deg = atan2(p->y, p->x) * (180 / M_PI);
+	if (p->phi_deg == -180)
+		p->phi_deg = 180;
+}
+
 void geom_pixel(const geom *g, double row, double col, geom_px *o)
 {
-	double k = 2 * M_PI / geom_wavelength(g);
-	double x = (col - g->center_x) * g->pixel_x;
-	double y = -(row - g->center_y) * g->pixel_y;
-	double r = hypot(x, y), D = g->distance;
-	double R = hypot(r, D);
-	o->tth = atan2(r, D);
-	o->q = 2 * k * sin(o->tth / 2);
-	o->phi_deg = atan2(y, x) * (180 / M_PI);
-	if (o->phi_deg == -180)
-		o->phi_deg = 180;
-	o->qx = k * x / R;
-	o->qy = k * y / R;
+	double k = 2 * M_PI / geom_wavelength(g), D = g->distance;
+	geom_pt p;
+	geom_at(g, k, row, col, &p);
+	o->q = p.q;
+	o->phi_deg = p.phi_deg;
+	o->tth = atan2(p.r, D);
+	o->qx = k * p.x / p.R;
+	o->qy = k * p.y / p.R;
 	/* D/R - 1 = -r^2 / (R (R + D)) without cancellation */
-	o->qz = -k * r * r / (R * (R + D));
-	o->ux = r > 0 ? x / r : 0;
-	o->uy = r > 0 ? y / r : 0;
+	o->qz = -k * p.r * p.r / (p.R * (p.R + D));
+	o->ux = p.r > 0 ? p.x / p.r : 0;
+	o->uy = p.r > 0 ? p.y / p.r : 0;
 }
 
 int geom_maps(const geom *g, double *q, double *phi_deg, double *ux,
 	      double *uy, char *err)
 {
+	double k;
 	if (geom_check(g, err))
 		return -1;
+	k = 2 * M_PI / geom_wavelength(g);
 	#pragma omp parallel for schedule(static)
 	for (size_t r = 0; r < g->rows; r++) {
 		for (size_t c = 0; c < g->cols; c++) {
-			geom_px p;
+			geom_pt p;
 			size_t i = r * g->cols + c;
-			geom_pixel(g, (double)r, (double)c, &p);
+			geom_at(g, k, (double)r, (double)c, &p);
 			if (q) q[i] = p.q;
 			if (phi_deg) phi_deg[i] = p.phi_deg;
-			if (ux) ux[i] = p.ux;
-			if (uy) uy[i] = p.uy;
+			if (ux) ux[i] = p.r > 0 ? p.x / p.r : 0;
+			if (uy) uy[i] = p.r > 0 ? p.y / p.r : 0;
 		}
 	}
 	return 0;

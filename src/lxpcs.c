@@ -70,6 +70,10 @@ static arr *lxpcs_arr(lua_State *L, int i, arr_dtype dt, size_t npix,
 		luaL_error(L, "%s: '%s' is %dx%d, the detector %dx%d", fname,
 			   what, (int)a->shape[0], (int)a->shape[1],
 			   (int)(npix / cols), (int)cols);
+	if (a->dtype == dt && arr_is_contiguous(a)) {	/* (read only) */
+		lua_pushvalue(L, i);
+		return a;
+	}
 	if (arr_copy(&tmp, a, dt, err) != 0)
 		lbind_error(L, fname, err);
 	return larray_push(L, &tmp);

@@ -64,9 +64,12 @@ static long qmap_find(const double *e, size_t n, double v)
 static double qmap_wrap_phi(double phi, double e0, int fold)
 {
 	double period = fold ? 180.0 : 360.0;
-	double d = fmod(phi - e0, period);
-	if (d < 0)
-		d += period;
+	double d = phi - e0;
+	if (!(d >= 0 && d < period)) {	/* (fmod is exact: d if inside) */
+		d = fmod(d, period);
+		if (d < 0)
+			d += period;
+	}
 	return e0 + d;
 }
 
@@ -135,6 +138,7 @@ int qmap_build(qmap *m, size_t rows, size_t cols, const double *q,
 		qmap_free(m);
 		return -1;
 	}
+	#pragma omp parallel for schedule(static) if (m->npix > 65536)
 	for (size_t i = 0; i < m->npix; i++) {
 		long iq, ip;
 		m->map[i] = 0;
@@ -228,35 +232,66 @@ int qmap_apply_mask(qmap *m, const uint8_t *mask, const double *q,
 /* a folded grid averages the folded angles (they all lie in one half
 ** plane); otherwise a circular mean, so that a sector across +-180 is not
 ** averaged to 0 */
+#define QMAP_BLOCK 16384	/* pixels whose sin, cos are made at once */
+
+/* the sin and cos of the block's binned pixels' phi, by threads (a
+** third of a 1 Mpx partition on one thread) */
+static void qmap_sincos(const qmap *m, const double *phi, size_t i0,
+			size_t n, double *sn, double *cs)
+{
+	#pragma omp parallel for schedule(static) if (n >= 4096)
+	for (size_t j = 0; j < n; j++) {
+		double a = phi[i0 + j] * (M_PI / 180);
+		if (m->map[i0 + j] > 0) {
+			sn[j] = sin(a);
+			cs[j] = cos(a);
+		}
+	}
+}
+
+/* counts and means; the sums run in pixel order whatever the threads, so
+** that every process (and MPI rank) gets the same bits */
 void qmap_stats(qmap *m, const double *q, const double *phi)
 {
 	size_t nb = m->nbins;
 	double *sq = calloc(nb, sizeof *sq), *ss = calloc(nb, sizeof *ss);
-	double *sc = calloc(nb, sizeof *sc);
+	double *sc = calloc(nb, sizeof *sc), *sn = NULL;
+	int circ = phi && !(m->fold && m->phi_edges);
+	if (circ && sq && ss && sc)
+		sn = malloc(2 * QMAP_BLOCK * sizeof *sn);
+	if (circ && !sn) {	/* (out of memory: counts only) */
+		free(sq);
+		sq = NULL;
+	}
 	memset(m->count, 0, nb * sizeof *m->count);
-	for (size_t i = 0; i < m->npix; i++) {
-		int32_t b = m->map[i];
-		if (b <= 0)
-			continue;
-		m->count[b - 1]++;
-		if (!sq)
-			continue;
-		if (q)
-			sq[b - 1] += q[i];
-		if (phi && m->fold && m->phi_edges) {
-			ss[b - 1] += qmap_wrap_phi(phi[i], m->phi_edges[0], 1);
-		} else if (phi) {
-			double a = phi[i] * (M_PI / 180);
-			ss[b - 1] += sin(a);
-			sc[b - 1] += cos(a);
+	for (size_t i0 = 0; i0 < m->npix; i0 += QMAP_BLOCK) {
+		size_t n = m->npix - i0 < QMAP_BLOCK ? m->npix - i0 : QMAP_BLOCK;
+		if (sq && circ)
+			qmap_sincos(m, phi, i0, n, sn, sn + QMAP_BLOCK);
+		for (size_t j = 0; j < n; j++) {
+			int32_t b = m->map[i0 + j];
+			if (b <= 0)
+				continue;
+			m->count[b - 1]++;
+			if (!sq)
+				continue;
+			if (q)
+				sq[b - 1] += q[i0 + j];
+			if (circ) {
+				ss[b - 1] += sn[j];
+				sc[b - 1] += sn[QMAP_BLOCK + j];
+			} else if (phi) {
+				ss[b - 1] += qmap_wrap_phi(phi[i0 + j],
+							   m->phi_edges[0], 1);
+			}
 		}
 	}
 	for (size_t b = 0; b < nb; b++) {
 		double n = (double)m->count[b];
 		m->q_mean[b] = (q && sq && n > 0) ? sq[b] / n : NAN;
-		if (!(phi && ss && n > 0))
+		if (!(phi && sq && n > 0))
 			m->phi_mean[b] = NAN;
-		else if (m->fold && m->phi_edges)
+		else if (!circ)
 			m->phi_mean[b] = ss[b] / n;
 		else
 			m->phi_mean[b] = atan2(ss[b], sc[b]) * (180 / M_PI);
@@ -264,6 +299,7 @@ void qmap_stats(qmap *m, const double *q, const double *phi)
 	free(sq);
 	free(ss);
 	free(sc);
+	free(sn);
 }
 
 void qmap_bin_mean(const qmap *m, const double *img, double *out)
