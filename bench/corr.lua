@@ -9,7 +9,9 @@
 -- (bench/bandwidth.c) is measured at the start of the same run; the
 -- correlator alone and the whole user path (an HDF5 file through
 -- scripts/xpcs-correlate.lua to its result file, in a child process) are
--- reported side by side on the same frames. For photon-counting stacks:
+-- reported side by side on the same frames, also from bitshuffle-LZ4
+-- files (whose read alone is compared with h5py's). For photon-counting
+-- stacks:
 -- the effective rate (pixel-frames of the dense equivalent per second)
 -- and the photon rate, for the dense kernels, the sparse levels and the
 -- automatic choice, from dense frames and from their events
@@ -119,6 +121,28 @@ end
 -- waiting for the correlator), the result and the result file written.
 -- The bound is the largest of the sequential stages, the read alone and
 -- the correlator alone.
+-- With o.compress, the file is rewritten by h5py as the APS's detectors
+-- write theirs (bitshuffle with LZ4, a frame per chunk), and its read
+-- alone is also timed in h5py with Debian's filter plugins (the
+-- reference: the C bitshuffle library).
+local PY_BSHUF = [[
+import sys, h5py, hdf5plugin
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "w") as g:
+    d = f["/entry/data/data"]
+    g.create_dataset("/entry/data/data", data=d[()],
+                     chunks=(1,) + d.shape[1:], **hdf5plugin.Bitshuffle())
+]]
+local PY_READ = [[
+import sys, time, h5py, hdf5plugin
+best = 1e9
+for _ in range(2):
+    t = time.perf_counter()
+    with h5py.File(sys.argv[1], "r") as f:
+        f["/entry/data/data"][()]
+    best = min(best, time.perf_counter() - t)
+print(best)
+]]
+
 local function user_path(name, o)
   local data = stack(o.frames, o.rows, o.cols, o.mean)
   local base = os.tmpname()	-- (an empty file: removed below)
@@ -127,6 +151,16 @@ local function user_path(name, o)
   local w = h5.create(path)
   w:write("/entry/data/data", data, {chunks = {1, o.rows, o.cols}})
   w:close()
+  local ref = ""
+  if o.compress then
+    local rc, msg = sys.run({"/usr/bin/python3", "-c", PY_BSHUF, path,
+      path .. ".bs"})
+    assert(rc == 0, "writing the bitshuffle file failed: " .. tostring(msg))
+    assert(os.rename(path .. ".bs", path))
+    rc, msg = sys.run({"/usr/bin/python3", "-c", PY_READ, path})
+    ref = rc == 0 and string.format(", in h5py %.3f s", tonumber(msg))
+      or ", h5py failed"
+  end
   local argv = {arg[-1], dir .. "/../scripts/xpcs-correlate.lua", path,
     "-o", out, "--q-bins", "10", "--energy", "10", "--distance", "5",
     "--pixel", "75e-6", "--center", (o.cols / 2) .. "," .. (o.rows / 2),
@@ -163,9 +197,9 @@ local function user_path(name, o)
   end
   print(string.format("%-36s %6.0f M px-frames/s wall (%.3f s, file in to "
     .. "result file out, a process of its own, %.3f s CPU in its stages); "
-    .. "stages (s): %s; the file read alone %.3f s = %.0f M/s; load %s",
+    .. "stages (s): %s; the file read alone %.3f s = %.0f M/s%s; load %s",
     name, pf / best / 1e6, best, tm.total and tm.total[2] or 0,
-    table.concat(parts, ", "), rd, pf / rd / 1e6, loadavg()))
+    table.concat(parts, ", "), rd, pf / rd / 1e6, ref, loadavg()))
   -- the correlator alone: the script's partition (10 rings), its end
   -- known, fresh, with the result
   local X = require "ionflow.xpcsio"
@@ -188,9 +222,11 @@ end
 -- the user path's cases of issue 18 (u16, mean 2 counts)
 local function user_cases()
   for _, c in ipairs{{128, 128, 2000}, {256, 256, 4000}, {512, 512, 2000},
-      {1024, 1024, 1000}} do
-    user_path(string.format("user path u16 %dx%d x %d, mean 2", c[1], c[2],
-      c[3]), {rows = c[1], cols = c[2], frames = c[3], mean = 2})
+      {1024, 1024, 1000}, {256, 256, 4000, "bitshuffle-LZ4"},
+      {512, 512, 2000, "bitshuffle-LZ4"}} do
+    user_path(string.format("user path u16 %dx%d x %d, mean 2%s", c[1],
+      c[2], c[3], c[4] and ", " .. c[4] or ""), {rows = c[1], cols = c[2],
+      frames = c[3], mean = 2, compress = c[4]})
   end
   stacks = {}
   collectgarbage()
