@@ -306,21 +306,6 @@ static double *lxpcs_edges(lua_State *L, int t, const char *ek,
 	return e;
 }
 
-/* the q range of the unmasked pixels (q > 0 for log bins) */
-static void lxpcs_qrange(const double *q, const double *mask, size_t n,
-			 int logs, double *lo, double *hi)
-{
-	*lo = INFINITY;
-	*hi = -INFINITY;
-	for (size_t i = 0; i < n; i++) {
-		if ((mask && !(mask[i] != 0)) || !isfinite(q[i]) ||
-		    (logs && !(q[i] > 0)))
-			continue;
-		if (q[i] < *lo) *lo = q[i];
-		if (q[i] > *hi) *hi = q[i];
-	}
-}
-
 /* xpcs.partition{q=, phi=, mask=, q_bins= | q_edges=, q_min=, q_max=,
 ** log=, phi_bins= | phi_edges=, fold=} or {map=, q=, phi=, nbins=} */
 static int lxpcs_partition(lua_State *L)
@@ -371,8 +356,12 @@ static int lxpcs_partition(lua_State *L)
 			       fname);
 	logs = lbind_optbool(L, 1, "log", 0, fname);
 	fold = lbind_optbool(L, 1, "fold", 0, fname);
-	lxpcs_qrange((double *)q->data, mask ? (double *)mask->data : NULL,
-		     npix, logs, &lo, &hi);
+	if (mask) {
+		m8 = lua_newuserdatauv(L, npix, 0);
+		for (size_t i = 0; i < npix; i++)
+			m8[i] = ((double *)mask->data)[i] != 0;
+	}
+	qmap_qrange((double *)q->data, m8, npix, logs, &lo, &hi);
 	lo = lbind_optnum(L, 1, "q_min", lo, fname);
 	hi = lbind_optnum(L, 1, "q_max", hi, fname);
 	if (!isfinite(lo) || !isfinite(hi))
@@ -384,11 +373,6 @@ static int lxpcs_partition(lua_State *L)
 			 lbind_optnum(L, 1, "phi_min", fold ? -90 : -180, fname),
 			 lbind_optnum(L, 1, "phi_max", fold ? 90 : 180, fname),
 			 0, &nphi, fname);
-	if (mask) {
-		m8 = lua_newuserdatauv(L, npix, 0);
-		for (size_t i = 0; i < npix; i++)
-			m8[i] = ((double *)mask->data)[i] != 0;
-	}
 	u = lxpcs_newpart(L);
 	if (qmap_build(&u->m, rows, cols, (double *)q->data,
 		       (double *)phi->data, m8, qe, nq, pe, nphi, fold, err))

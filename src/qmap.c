@@ -7,6 +7,20 @@
 
 #include "qmap.h"
 
+void qmap_qrange(const double *q, const uint8_t *mask, size_t n,
+		 int logscale, double *lo, double *hi)
+{
+	*lo = INFINITY;
+	*hi = -INFINITY;
+	for (size_t i = 0; i < n; i++) {
+		if ((mask && !mask[i]) || !isfinite(q[i]) ||
+		    (logscale && !(q[i] > 0)))
+			continue;
+		if (q[i] < *lo) *lo = q[i];
+		if (q[i] > *hi) *hi = q[i];
+	}
+}
+
 int qmap_edges(double lo, double hi, size_t n, int logscale, double *e,
 	       char *err)
 {

@@ -32,6 +32,11 @@ typedef struct qmap {
 	double *phi_mean;	/* nbins: mean phi (degrees), NaN likewise */
 } qmap;
 
+/* the q range of the finite q of the pixels in mask (NULL: all), only
+** q > 0 with logscale; lo > hi (infinite) when there is none */
+void qmap_qrange(const double *q, const uint8_t *mask, size_t n,
+		 int logscale, double *lo, double *hi);
+
 /* n + 1 bin edges from lo to hi, linear or logarithmic (lo > 0) */
 int qmap_edges(double lo, double hi, size_t n, int logscale, double *edges,
 	       char *err);

@@ -313,8 +313,28 @@ static void test_map_bounds(void)
 	}
 }
 
+/* the q range the partitions bin by default: finite q of masked-in
+** pixels, only positive ones for log bins */
+static void test_qrange(void)
+{
+	const double q[6] = {NAN, 3, -1, 2, 0.5, INFINITY};
+	const uint8_t mask[6] = {1, 1, 1, 0, 1, 1}, none[6] = {0};
+	double lo, hi;
+	qmap_qrange(q, mask, 6, 0, &lo, &hi);
+	ok(lo == -1 && hi == 3, "qrange: finite q of the used pixels "
+	   "(%g..%g)", lo, hi);
+	qmap_qrange(q, mask, 6, 1, &lo, &hi);
+	ok(lo == 0.5 && hi == 3, "qrange, log: positive q only (%g..%g)",
+	   lo, hi);
+	qmap_qrange(q, NULL, 6, 0, &lo, &hi);
+	ok(lo == -1 && hi == 3, "qrange without a mask (%g..%g)", lo, hi);
+	qmap_qrange(q, none, 6, 0, &lo, &hi);
+	ok(lo > hi, "qrange of no pixel: empty (%g..%g)", lo, hi);
+}
+
 int main(void)
 {
+	test_qrange();
 	test_geometry();
 	test_rings();
 	test_edges();
