@@ -34,13 +34,13 @@ double geom_wavelength(const geom *g)
 	return GEOM_HC_KEV_M / g->energy_keV;
 }
 
-/* A pixel's place on the detector, its q and phi: what the maps need,
-** shared with geom_pixel so that both give the same numbers. q = 2k sin
-** theta with sin theta = r / sqrt(2R(R + D)) (2 theta = atan2(r, D)):
-** full relative precision at the tiny angles of XPCS, where 1 - cos 2
-** theta would cancel, and no trigonometric call. */
+/* A pixel's place on the detector, its q, phi and direction: what the
+** maps need, shared with geom_pixel so that both give the same numbers.
+** q = 2k sin theta with sin theta = r / sqrt(2R(R + D)) (2 theta =
+** atan2(r, D)): full relative precision at the tiny angles of XPCS,
+** where 1 - cos 2 theta would cancel, and no trigonometric call. */
 typedef struct geom_pt {
-	double x, y, r, R, q, phi_deg;
+	double x, y, r, R, q, phi_deg, ux, uy;
 } geom_pt;
 
 static inline void geom_at(const geom *g, double k, double row, double col,
@@ -55,6 +55,8 @@ static inline void geom_at(const geom *g, double k, double row, double col,
 	p->phi_deg = atan2(p->y, p->x) * (180 / M_PI);
 	if (p->phi_deg == -180)
 		p->phi_deg = 180;
+	p->ux = p->r > 0 ? p->x / p->r : 0;
+	p->uy = p->r > 0 ? p->y / p->r : 0;
 }
 
 void geom_pixel(const geom *g, double row, double col, geom_px *o)
@@ -69,8 +71,8 @@ void geom_pixel(const geom *g, double row, double col, geom_px *o)
 	o->qy = k * p.y / p.R;
 	/* D/R - 1 = -r^2 / (R (R + D)) without cancellation */
 	o->qz = -k * p.r * p.r / (p.R * (p.R + D));
-	o->ux = p.r > 0 ? p.x / p.r : 0;
-	o->uy = p.r > 0 ? p.y / p.r : 0;
+	o->ux = p.ux;
+	o->uy = p.uy;
 }
 
 int geom_maps(const geom *g, double *q, double *phi_deg, double *ux,
@@ -88,8 +90,8 @@ int geom_maps(const geom *g, double *q, double *phi_deg, double *ux,
 			geom_at(g, k, (double)r, (double)c, &p);
 			if (q) q[i] = p.q;
 			if (phi_deg) phi_deg[i] = p.phi_deg;
-			if (ux) ux[i] = p.r > 0 ? p.x / p.r : 0;
-			if (uy) uy[i] = p.r > 0 ? p.y / p.r : 0;
+			if (ux) ux[i] = p.ux;
+			if (uy) uy[i] = p.uy;
 		}
 	}
 	return 0;

@@ -1569,9 +1569,9 @@ struct h5_frames {
 	unsigned cd[H5_FILT_CD];
 	unsigned char *z;		/* a block's stored chunks */
 	size_t zcap, zused;
-	h5filt_job *jobs;		/* ... and where each decodes to */
-	size_t *zoff;			/* (offsets in z while it grows) */
-	size_t njobs, jcap, ocap;
+	h5filt_job *jobs;		/* ... in z's order: where each
+					   decodes to */
+	size_t njobs, jcap;
 	hsize_t rows_all;		/* dims[1] of the dataset */
 	int hold;			/* h5_frames_hold */
 	mem_pf *pf;			/* the spare's pages, populated */
@@ -1614,7 +1614,6 @@ void h5_frames_close(h5_frames *fr)
 	arr_release(&fr->spare);
 	free(fr->z);
 	free(fr->jobs);
-	free(fr->zoff);
 	if (fr->fspace >= 0)
 		H5Sclose(fr->fspace);
 	if (fr->ft >= 0)
@@ -1742,28 +1741,28 @@ static int h5_frames_stored(h5_frames *fr, size_t s, size_t nb, char *dst,
 	if (mem_grow((void **)&fr->z, &fr->zcap, fr->zused + size, 1))
 		return err_set(err, "%s: out of memory", fr->what);
 	if (mem_grow((void **)&fr->jobs, &fr->jcap, fr->njobs + 1,
-		     sizeof *fr->jobs) ||
-	    mem_grow((void **)&fr->zoff, &fr->ocap, fr->njobs + 1,
-		     sizeof *fr->zoff))
+		     sizeof *fr->jobs))
 		return err_set(err, "%s: out of memory", fr->what);
 	if (H5Dread_chunk(fr->did, H5P_DEFAULT, off, &mask,
 			  fr->z + fr->zused) < 0)
 		return h5_fail(err, "%s: frame %zu: read failed", fr->what,
 			       s + 1);
-	fr->jobs[fr->njobs] = (h5filt_job){NULL, (size_t)size, dst, nb,
-					   (mask & 1) != 0};
-	fr->zoff[fr->njobs++] = fr->zused;
+	fr->jobs[fr->njobs++] = (h5filt_job){NULL, (size_t)size, dst, nb,
+					     (mask & 1) != 0};
 	fr->zused += (size_t)size;
 	return 1;
 }
 
-/* the stored chunks read for a block, decoded by threads */
+/* the stored chunks read for a block, decoded by threads (each one's
+** bytes follow the previous one's in z, which may have moved as it grew) */
 static int h5_frames_decode(h5_frames *fr, char *dst0, size_t fb, char *err)
 {
-	size_t bad;
+	size_t bad, at = 0;
 	char why[ERR_LEN];
-	for (size_t i = 0; i < fr->njobs; i++)
-		fr->jobs[i].in = fr->z + fr->zoff[i];
+	for (size_t i = 0; i < fr->njobs; i++) {
+		fr->jobs[i].in = fr->z + at;
+		at += fr->jobs[i].nbytes;
+	}
 	if (fr->njobs > 0 &&
 	    h5filt_decode_all(fr->filt, fr->ncd, fr->cd, fr->jobs, fr->njobs,
 			      &bad, why) != 0) {

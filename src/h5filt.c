@@ -142,15 +142,13 @@ static size_t h5filt_lzf_encode(size_t nbytes, size_t *buf_size, void **buf)
 	return h5filt_done(buf, buf_size, out, nbytes, n);
 }
 
-/* exactly want bytes into out */
+/* exactly want bytes into out (want checked by h5filt_size_ok first) */
 static int h5filt_lzf_into(const void *in, size_t nbytes, void *out,
 			   size_t want)
 {
 	unsigned n;
 	if (nbytes > UINT_MAX || want > UINT_MAX)
 		return (int)h5filt_fail("lzf", "stream too long", nbytes, want);
-	if (!h5filt_size_ok("lzf", want, nbytes, want))
-		return 0;
 	errno = 0;
 	n = lzf_decompress(in, (unsigned)nbytes, out, (unsigned)want);
 	if (n == want && want != 0)
@@ -265,17 +263,12 @@ static int h5filt_header(const char *name, const unsigned char *in,
 	return h5filt_size_ok(name, *total, nbytes, want);
 }
 
-/* the chunk's blocks into out, which has the total its header gives */
-static int h5filt_lz4_into(const unsigned char *p, size_t nbytes,
-			   char *out, size_t want)
+/* the blocks after the header (p .. end) into out's total bytes */
+static int h5filt_lz4_blocks(const unsigned char *p, const unsigned char *end,
+			     char *out, size_t total, size_t block)
 {
-	const unsigned char *end = p + nbytes;
-	size_t total, block;
-	if (!h5filt_header("lz4", p, nbytes, want, &total, &block))
-		return 0;
 	if (block == 0 && total > 0)
 		return (int)h5filt_fail("lz4", "block size 0", total, 0);
-	p += 12;
 	for (size_t at = 0; at < total; at += block) {
 		size_t n = total - at < block ? total - at : block;
 		if (!h5filt_lz4_block("lz4", &p, end, out + at, n, 1))
@@ -299,7 +292,9 @@ static size_t h5filt_lz4(unsigned flags, size_t ncd, const unsigned cd[],
 	if ((out = malloc(total ? total : 1)) == NULL)
 		return h5filt_pushed(h5filt_fail("lz4", "out of memory", total,
 						 0));
-	if (!h5filt_lz4_into(*buf, nbytes, out, total)) {
+	if (!h5filt_lz4_blocks((unsigned char *)*buf + 12,
+			       (unsigned char *)*buf + nbytes, out, total,
+			       block)) {
 		free(out);
 		return h5filt_pushed(0);
 	}
@@ -604,16 +599,18 @@ int h5filt_decode(int id, size_t ncd, const unsigned cd[], const void *in,
 		  size_t nbytes, void *out, size_t want, char *err)
 {
 	const unsigned char *p = in, *end = p + nbytes;
-	size_t total;
+	size_t total, block;
 	h5filt_bs s;
 	int ok;
 	h5filt_msg[0] = '\0';
 	switch (id) {
 	case H5FILT_LZF:
-		ok = h5filt_lzf_into(in, nbytes, out, want);
+		ok = h5filt_size_ok("lzf", want, nbytes, want) &&
+		     h5filt_lzf_into(in, nbytes, out, want);
 		break;
 	case H5FILT_LZ4:
-		ok = h5filt_lz4_into(in, nbytes, out, want);
+		ok = h5filt_header("lz4", p, nbytes, want, &total, &block) &&
+		     h5filt_lz4_blocks(p + 12, end, out, total, block);
 		break;
 	case H5FILT_BSHUF:
 		ok = h5filt_bs_params(ncd, cd, &s) &&

@@ -243,9 +243,6 @@ int qmap_apply_mask(qmap *m, const uint8_t *mask, const double *q,
 	return 0;
 }
 
-/* a folded grid averages the folded angles (they all lie in one half
-** plane); otherwise a circular mean, so that a sector across +-180 is not
-** averaged to 0 */
 #define QMAP_BLOCK 16384	/* pixels whose sin, cos are made at once */
 
 /* the sin and cos of the block's binned pixels' phi, by threads (a
@@ -263,8 +260,11 @@ static void qmap_sincos(const qmap *m, const double *phi, size_t i0,
 	}
 }
 
-/* counts and means; the sums run in pixel order whatever the threads, so
-** that every process (and MPI rank) gets the same bits */
+/* counts and means: a folded grid averages the folded angles (they all
+** lie in one half plane); otherwise a circular mean, so that a sector
+** across +-180 is not averaged to 0. The sums run in pixel order
+** whatever the threads, so that every process (and MPI rank) gets the
+** same bits. */
 void qmap_stats(qmap *m, const double *q, const double *phi)
 {
 	size_t nb = m->nbins;
