@@ -20,6 +20,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from tap import ok, done  # noqa: E402
+import h5store  # noqa: E402
 
 IONFLOW = os.environ.get("IONFLOW", "./ionflow")
 REGRESS = os.path.join(HERE, "..", "fuzz", "regress", "h5")
@@ -129,13 +130,7 @@ def raw_ranges(path, dsets):
                 out[p] = (rs, False)
                 continue
             ds = f[p]
-            rs, off = [], ds.id.get_offset()
-            if off is not None:
-                rs.append((off, off + ds.id.get_storage_size()))
-            if ds.chunks:
-                for i in range(ds.id.get_num_chunks()):
-                    c = ds.id.get_chunk_info(i)
-                    rs.append((c.byte_offset, c.byte_offset + c.size))
+            rs = h5store.storage_ranges(ds)
             v = ds[()]
             raw = v if isinstance(v, bytes) else np.asarray(v).tobytes()
             if isinstance(v, str):

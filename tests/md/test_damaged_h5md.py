@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from tap import ok, diag, done  # noqa: E402
 import procs  # noqa: E402
+import h5store  # noqa: E402
 
 EXE = os.environ.get("IONFLOW") or os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -140,13 +141,7 @@ def raw_ranges(path):
     with h5py.File(path, "r") as f:
         def visit(_, o):
             if isinstance(o, h5py.Dataset):
-                off = o.id.get_offset()
-                if off is not None:
-                    out.append((off, off + o.id.get_storage_size()))
-                if o.chunks:
-                    for i in range(o.id.get_num_chunks()):
-                        c = o.id.get_chunk_info(i)
-                        out.append((c.byte_offset, c.byte_offset + c.size))
+                out.extend(h5store.storage_ranges(o))
         f.visititems(visit)
     return out
 
