@@ -1533,6 +1533,25 @@ static void sparse_case(const char *name, const double *I, size_t N,
 	free(raw);
 }
 
+/* the sparse tests' two partitions of a 40 x 50 frame (3 tiles of up to
+** 768 pixels): every pixel in 3 interleaved bins, and bins by position
+** with every 13th pixel left out */
+static void sp_maps(int32_t *full, int32_t *holes, size_t np)
+{
+	for (size_t p = 0; p < np; p++) {
+		full[p] = (int32_t)(p % 3) + 1;
+		holes[p] = (p % 13 == 5) ? 0 : (int32_t)(p / 700) + 1;
+	}
+}
+
+/* bursts of large counts in frames 1000..1039 */
+static void sp_bursts(double *I, size_t np)
+{
+	for (size_t t = 1000; t < 1040; t++)
+		for (size_t p = 3; p < np; p += 97)
+			I[t * np + p] = (double)(t % 50) + 2;
+}
+
 static void test_sparse(void)
 {
 	size_t rows = 40, cols = 50, np = rows * cols, N = 2300;
@@ -1544,10 +1563,7 @@ static void test_sparse(void)
 		free(I);
 		return;
 	}
-	for (size_t p = 0; p < np; p++) {	/* 3 tiles of up to 768 */
-		full[p] = (int32_t)(p % 3) + 1;
-		holes[p] = (p % 13 == 5) ? 0 : (int32_t)(p / 700) + 1;
-	}
+	sp_maps(full, holes, np);
 	for (int k = CORR_KERNEL_AVX2; k <= CORR_KERNEL_AVX512; k++) {
 		if (k == CORR_KERNEL_AVX512 && corr16_isa() != CORR16_AVX512)
 			break;
@@ -1560,9 +1576,7 @@ static void test_sparse(void)
 			for (size_t t = 0; t < N; t++)
 				for (size_t p = 0; p < 40; p++)
 					I[t * np + 7 * p] = 0;
-			for (size_t t = 1000; t < 1040; t++)
-				for (size_t p = 3; p < np; p += 97)
-					I[t * np + p] = (double)(t % 50) + 2;
+			sp_bursts(I, np);
 			snprintf(name, sizeof name, "u16 mean %g", means[im]);
 			sparse_case(name, I, N, rows, cols, full, 3, ARR_U16,
 				    (corr_kernel)k, 1);
@@ -1814,10 +1828,7 @@ static void test_events(void)
 		free(I);
 		return;
 	}
-	for (size_t p = 0; p < np; p++) {
-		full[p] = (int32_t)(p % 3) + 1;
-		holes[p] = (p % 13 == 5) ? 0 : (int32_t)(p / 700) + 1;
-	}
+	sp_maps(full, holes, np);
 	for (int im = 0; im < 3; im++) {
 		char name[96];
 		ref R;
@@ -1825,9 +1836,7 @@ static void test_events(void)
 		rng_state = 900 + (uint64_t)im;
 		for (size_t i = 0; i < N * np; i++)
 			I[i] = prand(means[im]);
-		for (size_t t = 1000; t < 1040; t++)	/* bursts */
-			for (size_t p = 3; p < np; p += 97)
-				I[t * np + p] = (double)(t % 50) + 2;
+		sp_bursts(I, np);
 		for (size_t t = 600; t < 610; t++)	/* empty frames */
 			for (size_t p = 0; p < np; p++)
 				I[t * np + p] = 0;
