@@ -336,15 +336,23 @@ corr16_put_avx512(double *r, __m512i v, int add)
 
 /* ---------------------------------------------------------- dispatch */
 
+/* An odd number of frames (the last batch of a run, a level whose batch
+** is odd) runs with a zero frame after the last: it adds nothing to the
+** sums, and the next level's row it makes (when M is even) is not one the
+** caller takes. Without it the batch would go to the double kernel, whose
+** ring is 64 bytes per pixel and level of fresh memory. */
 int corr16_level(const corr16_job *j)
 {
-	if (j->P % CORR16_P || j->n % 2 || j->n == 0 || j->level < 0 || j->level >= CORR16_LEVELS ||
+	corr16_job k = *j;
+	if (j->P % CORR16_P || j->n == 0 || j->level < 0 ||
+	    j->level >= CORR16_LEVELS ||
 	    (j->level == 0 && j->esize != 1 && j->esize != 2 && j->esize != 4))
 		return 1;
+	k.n += j->n % 2;
 	if (j->isa == CORR16_AVX512 && corr16_isa() == CORR16_AVX512)
-		return corr16_run_avx512(j);
+		return corr16_run_avx512(&k, j->n);
 	if (j->isa != CORR16_NONE && corr16_isa() != CORR16_NONE)
-		return corr16_run_avx2(j);
+		return corr16_run_avx2(&k, j->n);
 	return 1;
 }
 

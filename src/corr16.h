@@ -41,7 +41,9 @@ typedef struct corr16_job {
 				   below through its `up`) */
 	size_t P;		/* pixels per row, a multiple of CORR16_P */
 	size_t nv;		/* used pixels of the row (<= P) */
-	size_t n;		/* new frames of the level, even */
+	size_t n;		/* new frames of the level (work has
+				   room for one more: an odd n runs with a
+				   zero frame after the last) */
 	size_t M;		/* frames before them */
 	const double *ring;	/* CORR16_K x P: frame g in row g % K */
 	uint16_t *hist;		/* CORR16_K x P: the same frames as uint16,
@@ -71,7 +73,7 @@ uint16_t *corr16_rows(uint16_t *work, size_t P);
 ** caller's; the new rows are in work's rows K.. as uint16, see
 ** corr16_rows, except for a level-0 tile read straight from contiguous
 ** uint16 frames with M >= K); 1: it does not apply (a value >=
-** CORR16_MAX, a history that is not small integers, n odd or 0): nothing
+** CORR16_MAX, a history that is not small integers, n 0): nothing
 ** written but work */
 int corr16_level(const corr16_job *j);
 

@@ -41,24 +41,25 @@ static C16_T unsigned C16_FN(umax)(const uint16_t *u, size_t n)
 	return C16_HMAX(mx);
 }
 
-/* the new frames into U rows K.. (zero-padded), their sums; returns the
+/* the n new frames into U rows K.. (zero-padded), their sums; returns the
 ** largest count. Frames lie a frame apart, so they are prefetched a few
 ** ahead (the hardware prefetcher does not follow). A contiguous tile of
 ** uint16 counts goes straight from the frame by whole vectors; the rest,
 ** and other dtypes, through corr16_gather. */
-static C16_T unsigned C16_FN(frames)(const corr16_job *j, uint16_t *U)
+static C16_T unsigned C16_FN(frames)(const corr16_job *j, uint16_t *U,
+				     size_t n)
 {
 	size_t P = j->P, nv = j->nv, es = (size_t)j->esize;
 	size_t nw = j->contig && es == 2 ? nv / C16_W * C16_W : 0;
 	unsigned top = 0;
 	C16_V mx = C16_ZERO;
-	for (size_t r = 0; r < j->n; r++) {
+	for (size_t r = 0; r < n; r++) {
 		uint16_t *u = U + (CORR16_K + r) * P;
 		const uint16_t *g = nw ? (const uint16_t *)j->src[r] +
 				     j->pix[0] : NULL;
 		C16_V sum = C16_ZERO;
 		size_t p = 0;
-		if (r + CORR16_PF < j->n && j->contig)
+		if (r + CORR16_PF < n && j->contig)
 			corr16_prefetch((const char *)j->src[r + CORR16_PF] +
 					es * j->pix[0], es * nv);
 		for (; p < nw; p += C16_W) {
@@ -203,21 +204,25 @@ C16_COLUMNS(columns8u, 8, 1)
 C16_COLUMNS(columns4, 4, 0)
 C16_COLUMNS(columns4u, 4, 1)
 
-static C16_T int C16_FN(run)(const corr16_job *j)
+/* (n: the frames the caller gave; j->n is one more when corr16_level
+** added a zero frame to make it even) */
+static C16_T int C16_FN(run)(const corr16_job *j, size_t n)
 {
 	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
 	uint16_t *U = j->work, *E = U + nu * P;
 	/* (every new row in U while the first K frames of the level are
 	** read: the caller takes its head sums from them) */
 	int direct = j->level == 0 && j->contig && j->nv == P &&
-		     j->esize == 2 && j->M >= K;
+		     j->esize == 2 && j->M >= K && n == j->n;
 	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
 	unsigned top, fr;
 	if (corr16_history(j, U))
 		return 1;
+	if (n < j->n)	/* the zero frame that makes the pairs whole */
+		memset(U + (K + n) * P, 0, P * sizeof *U);
 	top = C16_FN(umax)(U, K * P);
 	fr = j->level > 0 ? C16_FN(umax)(U + K * P, j->n * P) :
-	     direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U);
+	     direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U, n);
 	top = fr > top ? fr : top;
 	if (top >= CORR16_MAX)
 		return 1;
@@ -230,7 +235,7 @@ static C16_T int C16_FN(run)(const corr16_job *j)
 	else
 		(j->up ? C16_FN(columns4u) : C16_FN(columns4))(j, E,
 							corr16_chunk(top));
-	memcpy(j->hist, U + j->n * P, K * P * sizeof *U);
+	memcpy(j->hist, U + n * P, K * P * sizeof *U);
 	*j->hist_ok = 1;
 	return 0;
 }

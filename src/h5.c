@@ -1982,7 +1982,7 @@ static int h5_frames_buffer(h5_frames *fr, size_t *allocated, char *err)
 			     err) == 0 && fr->spare.buf != NULL) {
 		void *b = fr->spare.buf;
 		*allocated += fr->spare.buf->nbytes;
-		fr->pf = mem_prefault(&b, 1);
+		fr->pf = mem_prefault(&b, NULL, 1);
 	}
 	return 0;
 }

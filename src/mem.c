@@ -90,7 +90,7 @@ static void *mem_pf_run(void *arg)
 	return NULL;
 }
 
-mem_pf *mem_prefault(void *const *blocks, size_t n)
+mem_pf *mem_prefault(void *const *blocks, const size_t *bytes, size_t n)
 {
 	mem_pf *pf = malloc(sizeof *pf + n * sizeof *pf->blk);
 	if (pf == NULL)
@@ -101,7 +101,12 @@ mem_pf *mem_prefault(void *const *blocks, size_t n)
 		if (blocks[i] == NULL)
 			continue;
 		h = *(mem_head *)((char *)blocks[i] - MEM_ALIGN);
-		if (h.len)	/* (a mapping: page-aligned base and length) */
+		if (h.len == 0)	/* (not a mapping) */
+			continue;
+		/* (madvise rounds the length up to whole pages) */
+		if (bytes && bytes[i] < h.len - MEM_ALIGN)
+			h.len = MEM_ALIGN + bytes[i];
+		if (bytes == NULL || bytes[i] > 0)
 			pf->blk[pf->n++] = h;
 	}
 #ifdef MADV_POPULATE_WRITE

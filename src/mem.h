@@ -25,21 +25,23 @@ void *mem_alloc(size_t n, int zero, char *err);
 /* releases a block of mem_alloc (NULL: nothing) */
 void mem_free(void *p);
 
+/* *p (of *cap elements of el bytes, malloc'd or NULL) grown to at least
+** need elements, doubling: 0, or -1 when out of memory (*p unchanged) */
+int mem_grow(void **p, size_t *cap, size_t need, size_t el);
+
 /* Fresh pages in the background. A run's fresh state is faulted in by
 ** the threads that first write it, while single-threaded stages before
 ** (the first block read, the set-up) leave a core idle. mem_prefault
 ** starts a thread that populates the pages of the n mapped blocks of
 ** mem_alloc, in order, writable (MADV_POPULATE_WRITE: as a write would,
 ** without writing, so that whoever writes them at the same time loses
-** nothing); small blocks and kernels without it are skipped. NULL when
-** nothing is started. mem_prefault_end waits for it and frees it; the
-** blocks must stay allocated until then. */
-/* *p (of *cap elements of el bytes, malloc'd or NULL) grown to at least
-** need elements, doubling: 0, or -1 when out of memory (*p unchanged) */
-int mem_grow(void **p, size_t *cap, size_t need, size_t el);
-
+** nothing): block i's first bytes[i] bytes (bytes NULL: whole blocks),
+** so that a part a run may never touch stays unbacked; small blocks and
+** kernels without it are skipped. NULL when nothing is started.
+** mem_prefault_end waits for it and frees it; the blocks must stay
+** allocated until then. */
 typedef struct mem_pf mem_pf;
-mem_pf *mem_prefault(void *const *blocks, size_t n);
+mem_pf *mem_prefault(void *const *blocks, const size_t *bytes, size_t n);
 void mem_prefault_end(mem_pf *pf);
 
 #endif

@@ -940,6 +940,74 @@ static void test_int16(void)
 	}
 }
 
+/* A batch with an odd number of frames at some level (the last batch of
+** a run, or a short run: 333 frames in one batch are odd at levels 0, 2,
+** 3, 4) runs the integer kernel too, with a zero frame after its last,
+** instead of the double kernel and its ring of 64 bytes per pixel and
+** level; the numbers stay those of brute force and of double frames. */
+static void test_int16_odd(void)
+{
+	static const size_t Ns[] = {333, 512 + 333, 512 + 104};
+	size_t rows = 12, cols = 40, np = rows * cols;
+	int32_t map[480];
+	char err[ERR_LEN];
+	if (corr16_isa() == CORR16_NONE)
+		return;
+	for (size_t p = 0; p < np; p++)
+		map[p] = (int32_t)(p % 3) + 1;
+	for (size_t in = 0; in < sizeof Ns / sizeof *Ns; in++) {
+		size_t N = Ns[in];
+		double *I = malloc(N * np * sizeof *I);
+		uint16_t *raw;
+		qmap m;
+		corr *c = NULL, *c2 = NULL;
+		corr_opts o;
+		corr_res r, r2;
+		ref R;
+		int fail, all = 1, same;
+		for (size_t i = 0; i < N * np; i++)
+			I[i] = prand(2.0 + (double)(i % 5));
+		raw = to_dtype(I, N * np, ARR_U16);
+		make_map(&m, rows, cols, map, 0);
+		corr_opts_default(&o);
+		ref_multitau(I, N, np, map, 3, 4, &R);
+		fail = corr_new(&c, &m, NULL, &o, err) ||
+		       corr_new(&c2, &m, NULL, &o, err) ||
+		       corr_push(c, raw, ARR_U16, N, rows, cols, err) ||
+		       corr_push(c2, I, ARR_F64, N, rows, cols, err) ||
+		       corr_result(c, &r, err) || corr_result(c2, &r2, err);
+		if (fail) {
+			ok(0, "int16 odd batches, %zu frames: %s", N, err);
+		} else {
+			same = r.ntau == r2.ntau;
+			for (size_t i = 0; same && i < r.ntau * r.nstat; i++)
+				same = r.g2_static[i] == r2.g2_static[i] ||
+				       (isnan(r.g2_static[i]) &&
+					isnan(r2.g2_static[i]));
+			for (size_t i = 0; same && i < r.nframes; i++)
+				same = r.ivt[i] == r2.ivt[i];
+			ok(max_rel(&r, &R, 3) < 1e-12 && same, "int16 odd "
+			   "batches, %zu frames: brute force (max rel err "
+			   "%.2g), identical to double frames", N,
+			   max_rel(&r, &R, 3));
+			/* levels 0..5 have frames in every batch */
+			for (int l = 0; l <= 5; l++)
+				all = all && corr_int_share(c, l) == 1;
+			ok(all, "int16 odd batches, %zu frames: levels 0-5 "
+			   "ran the integer kernel in every batch (%.0f %% "
+			   ".. %.0f %%)", N, 100 * corr_int_share(c, 0),
+			   100 * corr_int_share(c, 5));
+			corr_res_free(&r);
+			corr_res_free(&r2);
+		}
+		corr_free(c);
+		corr_free(c2);
+		qmap_free(&m);
+		free(raw);
+		free(I);
+	}
+}
+
 /* ------------------------------------------- the error of g2 (corr.h) */
 
 /* run the correlator on a u16 stack; static map may be NULL */
@@ -1947,6 +2015,7 @@ int main(void)
 	test_bad_input();
 	test_twotime();
 	test_int16();
+	test_int16_odd();
 	test_long_runs();
 	test_sums_split();
 	test_sparse();

@@ -1,7 +1,10 @@
 /* mem.h: aligned blocks, zeroed on request, large ones mapped; every
 ** block is written end to end (ASan, valgrind) and released */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "mem.h"
@@ -29,7 +32,7 @@ static void test_prefault(void)
 		ok(0, "prefault: %s", err);
 		return;
 	}
-	pf = mem_prefault(blk, 4);
+	pf = mem_prefault(blk, NULL, 4);
 	for (size_t i = 0; i < n; i += 1000)	/* while it runs */
 		a[i] = (unsigned char)(1 + i % 251);
 	memset(b + n / 2, 0x5a, n - n / 2);
@@ -45,11 +48,65 @@ static void test_prefault(void)
 	   "pages were populated is kept, the rest zero (%zu, %zu wrong)",
 	   bad, zero);
 	mem_prefault_end(NULL);
-	ok(mem_prefault(blk + 1, 2) == NULL, "prefault: nothing to do for "
+	ok(mem_prefault(blk + 1, NULL, 2) == NULL, "prefault: nothing to do for "
 	   "NULL and small blocks");
 	mem_free(a);
 	mem_free(b);
 	mem_free(s);
+}
+
+/* pages of [p, p + n) resident (mincore), -1 when it cannot tell */
+static long resident(const unsigned char *p, size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p / pg * pg;
+	size_t np = ((uintptr_t)p + n - a + pg - 1) / pg;
+	unsigned char *v = malloc(np);
+	long r = 0;
+	if (v == NULL || mincore((void *)a, np * pg, v) != 0) {
+		free(v);
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++)
+		r += v[i] & 1;
+	free(v);
+	return r;
+}
+
+/* a block populated only as far as asked: the rest stays unbacked, and
+** the whole block still reads zero and takes writes */
+static void test_prefault_part(void)
+{
+	char err[ERR_LEN];
+	size_t n = 32 * MEM_LARGE, half = n / 2;
+	unsigned char *a = mem_alloc(n, 1, err);
+	void *blk[] = {a};
+	size_t len[] = {half};
+	long head, tail;
+	if (!a) {
+		ok(0, "prefault part: %s", err);
+		return;
+	}
+	mem_prefault_end(mem_prefault(blk, len, 1));
+	head = resident(a, half);
+	tail = resident(a + 3 * n / 4, n / 4);
+	if (head < 0) {
+		diag("prefault part: mincore unavailable, not checked");
+	} else {
+		long want = (long)(half / (size_t)sysconf(_SC_PAGESIZE));
+#ifdef MADV_POPULATE_WRITE
+		ok(head >= want && tail == 0, "prefault part: the first "
+		   "half resident (%ld of %ld pages), the last quarter not "
+		   "(%ld)", head, want, tail);
+#else
+		ok(tail == 0, "prefault part: nothing populated (%ld)", tail);
+#endif
+	}
+	ok(all_zero(a, n), "prefault part: the block reads zero");
+	memset(a + n - 100, 7, 100);
+	ok(a[n - 1] == 7 && a[n - 101] == 0, "prefault part: writes past "
+	   "the populated part land");
+	mem_free(a);
 }
 
 int main(void)
@@ -82,5 +139,6 @@ int main(void)
 	ok(mem_alloc(SIZE_MAX - 8, 1, err) == NULL &&
 	   strstr(err, "too large") != NULL, "an impossible size: %s", err);
 	test_prefault();
+	test_prefault_part();
 	return tap_done();
 }
