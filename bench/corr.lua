@@ -16,7 +16,7 @@
 -- and the photon rate, for the dense kernels, the sparse levels and the
 -- automatic choice, from dense frames and from their events
 -- (c:push_events, as a photon-counting detector gives them; also a
--- Rigaku file read by detector.events), each compared bit for bit with
+-- Rigaku file read by detector.events in blocks), each compared bit for bit with
 -- the dense path.
 --
 --   ionflow bench/corr.lua [quick | path]   (path: the user path only)
@@ -342,7 +342,6 @@ w.astype("<u8").tofile(%q)
     "writing the Rigaku stack failed")
   os.remove(gen)
   local part = xpcs.partition{map = array.full({side, side}, 1, "i32")}
-  local ro = {frames = frames, module = {side, side}}
   local res, tm = {}, {}
   for pass = 1, 2 do   -- (the second with the file in the page cache)
     for _, how in ipairs{"frames", "events"} do
@@ -353,8 +352,10 @@ w.astype("<u8").tofile(%q)
           block = c:batch()}
         for _, b in detector.frames(path, o) do c:push(b) end
       else
-        for _, pix, cnt in detector.events(path, ro) do
-          c:push_events(pix, cnt)
+        local o = {frames = frames, module = {side, side}, blocks = true,
+          block = c:batch()}
+        for _, pix, cnt, per in detector.events(path, o) do
+          c:push_events(pix, cnt, per)
         end
       end
       res[how] = c:result()

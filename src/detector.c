@@ -15,6 +15,7 @@
 #include "h5.h"
 #include "imm.h"
 #include "intr.h"
+#include "mem.h"
 #include "rigaku.h"
 
 #define DET_BLOCK_BYTES ((size_t)8 << 20)
@@ -38,6 +39,7 @@ struct det_stream {
 	uint16_t *ev_cnt;
 	size_t ev_n, ev_cap, ev_max;
 	int ev_mod;			/* module being read */
+	int ev_ident;			/* its pixel numbers are the frame's */
 	int ev_over;			/* more events than pixels */
 	size_t row0, nrows;		/* Rigaku: the rows streamed (nrows
 					   0: all); events and frames are
@@ -425,7 +427,7 @@ static void det_emit(void *ud, uint32_t pixel, uint16_t count)
 {
 	det_stream *s = ud;
 	uint32_t p = pixel;
-	if (s->mod != NULL) {	/* module pixel to assembled pixel */
+	if (s->mod != NULL && !s->ev_ident) {	/* module to frame pixel */
 		const rig_module *m = &s->mod[s->ev_mod];
 		size_t r = s->r0[s->ev_mod] + pixel / m->cols,
 		       c = s->c0[s->ev_mod] + pixel % m->cols;
@@ -475,6 +477,9 @@ static int det_events_of(det_stream *s, size_t f, char *err)
 					 s->r0[m] + s->mod[m].rows <= s->row0))
 				continue;
 			s->ev_mod = m;
+			s->ev_ident = s->r0[m] == 0 && s->c0[m] == 0 &&
+				      s->mod[m].cols == s->info.cols &&
+				      s->nrows == 0;
 			if (rig_frame(&s->mod[m], f, det_emit, s, err) != 0)
 				return -1;
 		}
@@ -511,6 +516,49 @@ int det_next_events(det_stream *s, det_events *ev, char *err)
 	ev->count = s->ev_cnt;
 	s->next++;
 	return 1;
+}
+
+int det_next_events_block(det_stream *s, size_t nmax, det_evblock *b,
+			  char *err)
+{
+	det_events ev;
+	int r = 1;
+	b->nframes = b->n = 0;
+	if (nmax == 0)
+		return err_set(err, "%s: a block of 0 frames", s->path);
+	if (mem_grow((void **)&b->per, &b->fcap, nmax, sizeof *b->per))
+		return err_set(err, "%s: out of memory", s->path);
+	while (b->nframes < nmax && (r = det_next_events(s, &ev, err)) == 1) {
+		if (mem_grow((void **)&b->pixel, &b->cap, b->n + ev.n,
+			     sizeof *b->pixel) ||
+		    mem_grow((void **)&b->count, &b->ccap, b->n + ev.n,
+			     sizeof *b->count)) {
+			b->nframes = b->n = 0;
+			return err_set(err, "%s: out of memory", s->path);
+		}
+		if (b->nframes == 0)
+			b->frame0 = ev.frame;
+		for (size_t k = 0; k < ev.n; k++)
+			b->pixel[b->n + k] = ev.pixel[k] + b->pix0;
+		memcpy(b->count + b->n, ev.count, ev.n * sizeof *ev.count);
+		b->per[b->nframes++] = ev.n;
+		b->n += ev.n;
+	}
+	if (r < 0) {
+		b->nframes = b->n = 0;
+		return -1;
+	}
+	return b->nframes > 0;
+}
+
+void det_evblock_free(det_evblock *b)
+{
+	uint32_t pix0 = b->pix0;
+	free(b->pixel);
+	free(b->count);
+	free(b->per);
+	memset(b, 0, sizeof *b);
+	b->pix0 = pix0;
 }
 
 /* ---------------------------------------------------------------- */

@@ -106,6 +106,25 @@ int det_block_done(const det_stream *s);
 /* 1 and the next frame's events (sparse sources only; not between frames
 ** of a block already read), 0 at the end, -1 on error */
 int det_next_events(det_stream *s, det_events *ev, char *err);
+/* the events of up to nmax frames (det_next_events) one frame after the
+** other: per[f] events of frame frame0 + f (in the selection's order),
+** pixel (numbered from pix0) and count n of them in all; the buffers are
+** grown as needed and kept for the next call */
+typedef struct det_evblock {
+	uint32_t pix0;		/* the first pixel's number (set by the
+				   caller: 0, or 1 for 1-based numbers) */
+	size_t frame0;		/* 0-based, in the file */
+	size_t nframes, n;
+	uint32_t *pixel;
+	uint16_t *count;
+	size_t *per;
+	size_t cap, ccap, fcap;	/* (allocated elements) */
+} det_evblock;
+/* 1 and at least one frame, 0 at the end, -1 on error (b then holds
+** nothing) */
+int det_next_events_block(det_stream *s, size_t nmax, det_evblock *b,
+			  char *err);
+void det_evblock_free(det_evblock *b);
 void det_close(det_stream *s);		/* NULL is fine */
 
 #endif

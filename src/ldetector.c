@@ -5,6 +5,8 @@
 **   for i, frame in detector.frames("run.bin.000", {frames = n}) do ... end
 **   for i, block in detector.frames("raw.h5", {blocks = true}) do ... end
 **   for i, pix, cnt in detector.events("run.imm") do ... end
+**   for i, pix, cnt, per in detector.events("run.bin", {blocks = true,
+**                                                        frames = n}) do
 **
 ** Frame numbers and pixel indices are 1-based here, 0-based in the core.
 ** Frames are views valid until the next step, as those of h5.frames.
@@ -23,6 +25,8 @@
 typedef struct ldet_frames {
 	det_stream *s;
 	int blocks;		/* yield whole blocks instead of frames */
+	size_t block;		/* events: frames a block (0: 512) */
+	det_evblock evb;	/* events: a block's, reused */
 } ldet_frames;
 
 static const char *const ldet_keys[] = {
@@ -147,6 +151,8 @@ static int ldet_format(lua_State *L)
 static int ldet_frames_gc(lua_State *L)
 {
 	ldet_frames *u = luaL_checkudata(L, 1, LDET_FRAMES);
+	larray_views_release(L, 1);	/* (views into evb among them) */
+	det_evblock_free(&u->evb);
 	det_close(u->s);
 	u->s = NULL;
 	return 0;
@@ -180,32 +186,63 @@ static int ldet_frames_step(lua_State *L)
 	return 2;
 }
 
-/* the events step: frame, pixel indices (u32) and counts (u16), copies */
+/* n pixel indices (1-based) and counts as fresh arrays */
+static void ldet_push_events(lua_State *L, const uint32_t *pix,
+			     const uint16_t *cnt, size_t n)
+{
+	arr *p = larray_new_uninit(L, ARR_U32, 1, &n);
+	arr *c = larray_new_uninit(L, ARR_U16, 1, &n);
+	for (size_t k = 0; k < n; k++) {
+		((uint32_t *)p->data)[k] = pix[k] + 1;
+		((uint16_t *)c->data)[k] = cnt[k];
+	}
+}
+
+/* a view of n elements of data, closed at the next step (evb is refilled
+** in place) */
+static void ldet_view(lua_State *L, arr_dtype dt, size_t n, void *data)
+{
+	arr a;
+	arr_wrap(&a, dt, 1, &n, data);
+	larray_push(L, &a);
+	larray_views_keep(L, 1);
+}
+
+/* the events step: frame, pixel indices (u32) and counts (u16), copies;
+** blocks: the first frame, the block's pixels and counts (views valid
+** until the next step) and a table of each frame's number of events */
 static int ldet_events_step(lua_State *L)
 {
 	ldet_frames *u = luaL_checkudata(L, 1, LDET_FRAMES);
 	char err[ERR_LEN];
 	det_events ev;
-	size_t k, n;
-	arr *p, *c;
 	int r;
 	if (u->s == NULL)
 		return 0;
-	r = det_next_events(u->s, &ev, err);
+	if (u->blocks)
+		larray_views_release(L, 1);
+	r = u->blocks ? det_next_events_block(u->s, u->block ? u->block : 512,
+					      &u->evb, err)
+		      : det_next_events(u->s, &ev, err);
 	if (r != 1) {
 		det_close(u->s);
 		u->s = NULL;
 		return r == 0 ? 0 : lbind_error(L, "detector.events", err);
 	}
-	n = ev.n;
-	lua_pushinteger(L, (lua_Integer)ev.frame + 1);
-	p = larray_new_uninit(L, ARR_U32, 1, &n);
-	c = larray_new_uninit(L, ARR_U16, 1, &n);
-	for (k = 0; k < n; k++) {
-		((uint32_t *)p->data)[k] = ev.pixel[k] + 1;
-		((uint16_t *)c->data)[k] = ev.count[k];
+	if (!u->blocks) {
+		lua_pushinteger(L, (lua_Integer)ev.frame + 1);
+		ldet_push_events(L, ev.pixel, ev.count, ev.n);
+		return 3;
 	}
-	return 3;
+	lua_pushinteger(L, (lua_Integer)u->evb.frame0 + 1);
+	ldet_view(L, ARR_U32, u->evb.n, u->evb.pixel);
+	ldet_view(L, ARR_U16, u->evb.n, u->evb.count);
+	lua_createtable(L, (int)u->evb.nframes, 0);
+	for (size_t f = 0; f < u->evb.nframes; f++) {
+		lua_pushinteger(L, (lua_Integer)u->evb.per[f]);
+		lua_rawseti(L, -2, (lua_Integer)f + 1);
+	}
+	return 4;
 }
 
 /* a selection past the end, in Lua's 1-based frame numbers (the core
@@ -245,6 +282,9 @@ static int ldet_iter(lua_State *L, int events)
 	u = lua_newuserdatauv(L, sizeof *u, 1);
 	u->s = NULL;
 	u->blocks = 0;
+	u->block = o.block;
+	memset(&u->evb, 0, sizeof u->evb);
+	u->evb.pix0 = 1;	/* (1-based pixel numbers) */
 	luaL_setmetatable(L, LDET_FRAMES);
 	lua_newtable(L);
 	lua_setiuservalue(L, -2, 1);

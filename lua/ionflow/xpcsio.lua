@@ -475,7 +475,8 @@ end
 -- of o.window frames, overlapping by o.overlap). Options: raw, dataset,
 -- dynamic, static, first, last (1-based, inclusive), stride, dark,
 -- normalize, reject_sigma, segments (number of I(q) segments), dpl,
--- window, overlap, frame_time, block, progress, on_frame(i), and
+-- window, overlap, frame_time, block, progress, on_frame(i), events
+-- (false: a photon-counting source is read as dense frames), and
 -- twotime = {bins = {...}, downsample = 1, max_frames = 20000} for the
 -- two-time correlation of chosen dynamic bins (memory: 8 bytes x their
 -- pixels x frames / downsample, plus 8 n^2 per bin for C). A part of the
@@ -628,8 +629,30 @@ function M.correlate(o)
     j = j + n
     lap("windows")
   end
+  -- a photon-counting source (Rigaku, sparse IMM) goes to the correlator
+  -- as its events, never made dense, unless something needs the frames
+  -- (dark, normalisation, rejection, windows, two-time, a part's rows) or
+  -- o.events is false; the result is the same to the last bit
+  local events = info.sparse and o.events ~= false and o.sparse ~= false
+    and not (o.dark or o.normalize or o.reject_sigma or W or tt or rows
+      or o.share or empty)
   if empty then
     while j < count do take(nil, means_of and 0 or math.min(block, count - j)) end
+  elseif events then
+    dopts.first, dopts.count, dopts.step = first, count, stride
+    dopts.block, dopts.blocks = block, true
+    local it, st, ctl = detector.events(o.raw, dopts)
+    lap("read")
+    while true do
+      local i, pix, cnt, per = it(st, ctl)
+      lap("read")
+      if i == nil then break end
+      ctl = i
+      main:push_events(pix, cnt, per)
+      lap("wait")
+      if o.on_frame then for f = j + 1, j + #per do o.on_frame(f) end end
+      j = j + #per
+    end
   else
     dopts.first, dopts.count, dopts.step = first, count, stride
     dopts.block, dopts.blocks = block, true
@@ -667,6 +690,7 @@ function M.correlate(o)
   res.first = first
   res.last = last
   res.frame_time = o.frame_time
+  res.from_events = events
   res.dynamic, res.static = o.dynamic, o.static
   if tt then
     res.twotime = {bins = o.twotime.bins, downsample = o.twotime.downsample

@@ -92,6 +92,80 @@ t.ok(ok4 and o4:find(nf .. " frames", 1, true),
   "xpcs-correlate: --nframes last, --metadata, --format")
 if not ok4 then t.diag("%s", o4) end
 
+-- 1b. xpcsio.correlate takes a photon-counting source as its events,
+-- with the g2 of its dense frames to the last bit (a selection too),
+-- in blocks of frames whose events detector.events gives at once
+do
+  local part = X.partitions(X.raw_geometry(bin, {detector = {frames = nf,
+    module = {48, 48}}}), {q_bins = 3, phi_bins = 2})
+  -- every element equal (NaN where the other has NaN)
+  local function identical(a, b)
+    local n = 1
+    if #a.shape ~= #b.shape then return false end
+    for k, d in ipairs(a.shape) do
+      if b.shape[k] ~= d then return false end
+      n = n * d
+    end
+    local x, y = a:contiguous():reshape{n}, b:contiguous():reshape{n}
+    for i = 1, n do
+      local u, v = x:get(i), y:get(i)
+      if u ~= v and (u == u or v == v) then return false end
+    end
+    return n > 0
+  end
+  local function corr(more)
+    local o = {raw = bin, detector = {frames = nf, module = {48, 48}},
+      dynamic = part.dynamic, static = part.static, progress = false}
+    for k, v in pairs(more) do o[k] = v end
+    return X.correlate(o)
+  end
+  for _, sel in ipairs{{}, {first = 7, last = 1400, stride = 3}} do
+    local ev = corr(sel)
+    local fr = corr{events = false, first = sel.first, last = sel.last,
+      stride = sel.stride}
+    local same = true
+    for _, k in ipairs{"g2", "g2_err", "g2_static", "ivt", "iq"} do
+      same = same and identical(ev[k], fr[k])
+    end
+    t.ok(ev.from_events and not fr.from_events and same and #ev.ivt ==
+      ((sel.last or nf) - (sel.first or 1)) // (sel.stride or 1) + 1,
+      "xpcsio.correlate of Rigaku by its events = by its frames, bit for "
+      .. "bit (" .. (sel.first and "frames 7..1400 stride 3" or "all") .. ")")
+  end
+  local all = corr{}
+  t.ok(not identical(all.ivt, corr{first = 2}.ivt) and
+    not identical(all.g2, all.g2 * (1 + 2^-40)),
+    "(the comparison sees a changed selection or a last bit)")
+  local dn = corr{dark = array.zeros{48, 48}}
+  t.ok(not dn.from_events, "a dark image needs the dense frames")
+  -- blocks of events: the frames' own, one after the other
+  local a, b = {}, {}
+  local o = {frames = nf, module = {48, 48}, first = 5, step = 3}
+  for i, p in detector.events(bin, o) do a[#a + 1] = i .. ":" .. #p .. ":"
+    .. (#p > 0 and p:sum() or 0) end
+  o.blocks, o.block = true, 37
+  local sizes_ok = true
+  for i, p, c, per in detector.events(bin, o) do
+    sizes_ok = sizes_ok and #p == #c and #per <= 37
+    local k = 0
+    for f, n in ipairs(per) do
+      b[#b + 1] = (i + 3 * (f - 1)) .. ":" .. n .. ":" ..
+        (n > 0 and p:slice(1, k + 1, k + n):sum() or 0)
+      k = k + n
+    end
+  end
+  t.ok(sizes_ok and #a == #b and table.concat(a, " ") == table.concat(b, " "),
+    "detector.events in blocks = frame by frame (first, step, block 37)")
+  local prev
+  local okv = pcall(function()
+    for _, p in detector.events(bin, o) do
+      if prev then local _ = prev:sum() end
+      prev = p
+    end
+  end)
+  t.ok(not okv, "a block's events kept past the next step are closed")
+end
+
 -- every element of a list option must be an integer (regression: "5,x,6"
 -- was taken as {5, 6})
 for _, bad in ipairs{"5,x,6", "5,,6", "5", "5,6,7", "5.5,6"} do
