@@ -16,6 +16,7 @@
 #include "array.h"
 #include "intr.h"
 #include "mem.h"
+#include "num.h"
 
 #define ARR_ALIGN MEM_ALIGN	/* the buffer header's room */
 #define ARR_BLOCK 512		/* elements converted through double at once */
@@ -281,6 +282,28 @@ size_t arr_size(const arr *a)
 	for (k = 0; k < a->ndim; k++)
 		n *= a->shape[k];
 	return n;
+}
+
+uint64_t arr_hash(const arr *a)
+{
+	size_t nb = arr_size(a) * arr_dtype_size(a->dtype), k;
+	const unsigned char *p = (const unsigned char *)a->data;
+	uint64_t h = num_mix64((uint64_t)a->dtype + NUM_GOLDEN64), w;
+	h = num_mix64(h ^ (uint64_t)a->ndim);
+	for (int d = 0; d < a->ndim; d++)
+		h = num_mix64(h ^ (uint64_t)a->shape[d]);
+	/* two lanes of 8-byte words, for twice the mixing throughput */
+	uint64_t h2 = num_mix64(h + NUM_GOLDEN64);
+	for (k = 0; k + 16 <= nb; k += 16) {
+		uint64_t w2;
+		memcpy(&w, p + k, 8);
+		memcpy(&w2, p + k + 8, 8);
+		h = num_mix64(h ^ w);
+		h2 = num_mix64(h2 ^ w2);
+	}
+	for (; k < nb; k++)
+		h = num_mix64(h ^ p[k]);
+	return num_mix64(h ^ (h2 + NUM_GOLDEN64) ^ (uint64_t)nb);
 }
 
 int arr_is_contiguous(const arr *a)

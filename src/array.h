@@ -71,6 +71,10 @@ void arr_release(arr *a);
 void arr_retain(arr *dst, const arr *src);
 
 size_t arr_size(const arr *a);			/* number of elements */
+/* a 64-bit key of a's dtype, shape and values (a contiguous) for caches:
+** equal arrays give equal keys, others differ but by chance (SplitMix64
+** mixing, not a cryptographic hash) */
+uint64_t arr_hash(const arr *a);
 int arr_is_contiguous(const arr *a);		/* C order, no gaps */
 int arr_same_shape(const arr *a, const arr *b);
 void *arr_ptr(const arr *a, const size_t *idx);	/* idx has ndim entries */

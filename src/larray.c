@@ -811,6 +811,20 @@ static int larray_contiguous(lua_State *L)
 	return larray_copy_to(L, a->dtype, "array.contiguous");
 }
 
+/* a:hash(): arr_hash as 16 hex digits (a key for caches) */
+static int larray_hash(lua_State *L)
+{
+	arr *a = larray_check(L, 1);
+	char buf[24];
+	if (!arr_is_contiguous(a)) {
+		larray_copy_to(L, a->dtype, "array.hash");
+		a = larray_check(L, -1);
+	}
+	snprintf(buf, sizeof buf, "%016llx", (unsigned long long)arr_hash(a));
+	lua_pushstring(L, buf);
+	return 1;
+}
+
 /* nested tables, C order; the element at idx[0..depth-1] */
 static void larray_push_table(lua_State *L, const arr *a, int depth,
 			      size_t *idx)
@@ -978,6 +992,7 @@ static const luaL_Reg larray_methods[] = {
 	{"slice", larray_slice}, {"frame", larray_frame},
 	{"reshape", larray_reshape}, {"copy", larray_copy},
 	{"astype", larray_astype}, {"contiguous", larray_contiguous},
+	{"hash", larray_hash},
 	{"totable", larray_totable}, {"fill", larray_fill},
 	{"assign", larray_assign},
 	{"sum", larray_sum}, {"mean", larray_mean},

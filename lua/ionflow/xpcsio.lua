@@ -400,15 +400,11 @@ end
 M.store_dtype = smallest_int
 
 -- a content key for the viewer's qmap cache (it keys QMap objects by the
--- "hash" attribute of /xpcs/qmap): weighted sums of both maps
+-- "hash" attribute of /xpcs/qmap): both maps' content hashes
 local function qmap_hash(qm)
   local d, s = qm.dynamic.map, qm.static.map
-  local n = d.shape[1] * d.shape[2]
-  local wgt = array.sin(array.arange(0, n, 1) * 0.7071) + 1.5
-  local h1 = (d:astype("f64"):reshape{n} * wgt):sum()
-  local h2 = (s:astype("f64"):reshape{n} * wgt):sum()
-  return string.format("ionflow-%dx%d-%.17g-%.17g", d.shape[1], d.shape[2],
-    h1, h2)
+  return string.format("ionflow-%dx%d-%s-%s", d.shape[1], d.shape[2],
+    d:hash(), s:hash())
 end
 
 -- the /xpcs/qmap group (APS layout, q in 1/A) for a partition pair: the

@@ -444,4 +444,26 @@ do
   end
 end
 
+-- a:hash(): a content key (dtype, shape, values), the same for a strided
+-- view and its contiguous copy, different for any change
+do
+  local m = array.arange(0, 24, 1):reshape{4, 6}
+  local col = m:slice(2, 2, 2)            -- a strided column
+  local h = m:hash()
+  t.ok(#h == 16 and h:match("^%x+$") and m:copy():hash() == h,
+    "hash: 16 hex digits, equal for an equal copy")
+  t.is(col:hash(), col:copy():hash(), "hash: a strided view = its copy")
+  local m2 = m:copy()
+  m2:set(3, 4, 100)
+  local seen, distinct = {[h] = true}, true
+  for _, other in ipairs{m2, m:astype("f32"), m:reshape{6, 4},
+      m:reshape{24}, array.arange(0, 23, 1), array.zeros{4, 6}} do
+    local k = other:hash()
+    distinct = distinct and not seen[k]
+    seen[k] = true
+  end
+  t.ok(distinct, "hash: a value, the dtype, the shape or the length "
+    .. "changed give other keys")
+end
+
 t.done()
