@@ -540,7 +540,9 @@ int det_next_events_block(det_stream *s, size_t nmax, det_evblock *b,
 			b->frame0 = ev.frame;
 		for (size_t k = 0; k < ev.n; k++)
 			b->pixel[b->n + k] = ev.pixel[k] + b->pix0;
-		memcpy(b->count + b->n, ev.count, ev.n * sizeof *ev.count);
+		if (ev.n > 0)	/* (no buffers yet before the first photon) */
+			memcpy(b->count + b->n, ev.count,
+			       ev.n * sizeof *ev.count);
 		b->per[b->nframes++] = ev.n;
 		b->n += ev.n;
 	}

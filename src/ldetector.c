@@ -203,6 +203,10 @@ static void ldet_push_events(lua_State *L, const uint32_t *pix,
 static void ldet_view(lua_State *L, arr_dtype dt, size_t n, void *data)
 {
 	arr a;
+	if (n == 0) {	/* (no buffer yet: an empty array of its own) */
+		larray_new_uninit(L, dt, 1, &n);
+		return;
+	}
 	arr_wrap(&a, dt, 1, &n, data);
 	larray_push(L, &a);
 	larray_views_keep(L, 1);

@@ -164,6 +164,17 @@ do
     end
   end)
   t.ok(not okv, "a block's events kept past the next step are closed")
+  -- frames without photons (an empty file of 5 frames): empty arrays
+  local empty = dir .. "/empty.bin"
+  assert(io.open(empty, "wb")):close()
+  local shape = {}
+  for i, p, c, per in detector.events(empty, {frames = 5, module = {48, 48},
+      blocks = true}) do
+    shape[#shape + 1] = i .. ":" .. #p .. ":" .. #c .. ":" ..
+      table.concat(per, ",") .. ":" .. math.tointeger(p:sum())
+  end
+  t.is(table.concat(shape, " "), "1:0:0:0,0,0,0,0:0",
+    "events in blocks of frames without photons: empty arrays, zero counts")
 end
 
 -- every element of a list option must be an integer (regression: "5,x,6"
