@@ -472,7 +472,9 @@ end
 -- dynamic, static, first, last (1-based, inclusive), stride, dark,
 -- normalize, reject_sigma, segments (number of I(q) segments), dpl,
 -- window, overlap, frame_time, block, progress, on_frame(i), events
--- (false: a photon-counting source is read as dense frames), and
+-- (false: a photon-counting source is read as dense frames), async
+-- (read the next block while the last is correlated; default: with more
+-- than two threads), and
 -- twotime = {bins = {...}, downsample = 1, max_frames = 20000} for the
 -- two-time correlation of chosen dynamic bins (memory: 8 bytes x their
 -- pixels x frames / downsample, plus 8 n^2 per bin for C). A part of the
@@ -567,6 +569,13 @@ function M.correlate(o)
     o.reduce(nil)   -- (an empty part: the two reductions of c:result)
     o.reduce(nil)
   end
+  -- Reading the next block while the last is correlated (push_async)
+  -- needs a second block buffer; on one or two cores the reader only takes
+  -- CPU from the correlator's threads, and the run is as fast or faster
+  -- with one buffer, reused while its pages are warm (bench/README.md):
+  -- o.async (default: more than two threads) chooses.
+  local async = o.async
+  if async == nil then async = sys.nproc() > 2 end
   -- o.timing: a table given {wall, process CPU} seconds spent reading,
   -- waiting for the correlator, on windows and in the result
   local lap = M.stopwatch(o.timing)
@@ -585,8 +594,10 @@ function M.correlate(o)
     local means = means_of and means_of(b, n)
     if main and means then
       main:push(b, nil, nil, means)
-    elseif main then
+    elseif main and async then
       main:push_async(b)
+    elseif main then
+      main:push(b)
     end
     lap("wait")
     if tt then tt:push(b) end
@@ -652,7 +663,7 @@ function M.correlate(o)
   else
     dopts.first, dopts.count, dopts.step = first, count, stride
     dopts.block, dopts.blocks = block, true
-    dopts.hold = true   -- (push_async holds a block while the next is read)
+    dopts.hold = async   -- (push_async holds a block while the next is read)
     -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
     -- modules in them; IMM gives whole frames, cut here
     dopts.rows = rows

@@ -203,6 +203,21 @@ do
     info.dtype == "u16" and info.dataset == X.RAW_DATASET, "detector.info of HDF5")
 end
 
+-- xpcsio.correlate reading the next block while the last is correlated
+-- (async, two buffers) or one block at a time (one buffer, the default on
+-- two cores): the same numbers
+do
+  local part = X.partitions(X.raw_geometry(h5raw), {q_bins = 3})
+  local keys = {}
+  for _, async in ipairs{true, false} do
+    local r = X.correlate{raw = h5raw, dynamic = part.dynamic,
+      static = part.static, progress = false, async = async, block = 200}
+    keys[#keys + 1] = r.g2:hash() .. r.g2_err:hash() .. r.ivt:hash()
+  end
+  t.is(keys[2], keys[1], "xpcsio.correlate: async and one block at a "
+    .. "time give the same g2, errors and frame means")
+end
+
 -- selections past the end are named in 1-based frames, as h5.frames does
 t.errors(function() return detector.frames(bin, {frames = nf, module = {48, 48},
   first = nf + 2}) end, "first frame " .. (nf + 2) .. " is beyond the " .. nf
