@@ -1818,6 +1818,14 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 						       dst + j * fb, err);
 			if (r < 0)
 				return -1;
+			/* decoded in groups: the stored chunks' buffer stays
+			** small, warm and in cache, not a fresh third of the
+			** block */
+			if (r > 0 && fr->filt && fr->zused >= H5_BLOCK_BYTES) {
+				if (h5_frames_decode(fr, dst, fb, err))
+					return -1;
+				fr->njobs = fr->zused = 0;
+			}
 		} else {	/* a part of a chunk */
 			m = fr->step == 1 ? c0 - s % c0 : 1;
 			if (m > n - j)

@@ -266,12 +266,57 @@ print("read " .. n)
             diag(err.splitlines()[0] if err else r.stdout)
 
 
+def check_groups(tmp, rng):
+    """a block whose stored chunks pass 8 MB is decoded in groups (the
+    buffer of stored chunks stays small): its frames are h5py's, and a
+    corrupt chunk in a later group is named by its own frame"""
+    kinds = [("lzf", {"compression": "lzf"})]
+    if hdf5plugin is not None:
+        kinds.append(("bitshuffle", dict(hdf5plugin.Bitshuffle())))
+    n, r, c = 96, 256, 512            # about 24 MB of counts near 1000
+    script = os.path.join(tmp, "groups.lua")
+    with open(script, "w") as f:
+        f.write("""
+local sums = {}
+for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true,
+    block = 96}) do
+  for k = 1, b.shape[1] do sums[#sums + 1] = string.format("%d",
+    math.tointeger(b:frame(k):sum())) end
+end
+print(table.concat(sums, " "))
+""")
+    for kind, opts in kinds:
+        src = os.path.join(tmp, "groups_%s.h5" % kind)
+        data = rng.poisson(1000, (n, r, c)).astype("<u2")
+        with h5py.File(src, "w") as f:
+            f.create_dataset("/entry/data/data", data=data, chunks=(1, r, c),
+                             **opts)
+            ds = f["/entry/data/data"]
+            stored = sum(ds.id.get_chunk_info(i).size for i in range(n))
+            info = ds.id.get_chunk_info(80)
+        p = subprocess.run([IONFLOW, script, src], capture_output=True,
+                           text=True, timeout=120)
+        want = " ".join(str(int(v)) for v in data.reshape(n, -1).sum(1))
+        ok(stored > 8 << 20 and p.returncode == 0 and
+           p.stdout.strip() == want, "%s: a block of %.1f MB stored chunks "
+           "gives h5py's frames" % (kind, stored / 2**20), p.stderr)
+        with open(src, "r+b") as f:
+            f.seek(info.byte_offset)
+            f.write(bytes(info.size))
+        p = subprocess.run([IONFLOW, script, src], capture_output=True,
+                           text=True, timeout=120)
+        ok(p.returncode == 1 and "frame 81" in p.stderr and
+           "Segmentation" not in p.stderr, "%s: a corrupt chunk in a later "
+           "group is named by its frame" % kind, p.stdout + p.stderr)
+
+
 def main():
     rng = np.random.default_rng(18)
     with tempfile.TemporaryDirectory() as tmp:
         check_reads(tmp, rng)
         check_truncated(tmp, rng)
         check_corrupt_chunk(tmp, rng)
+        check_groups(tmp, rng)
     return done()
 
 
