@@ -16,8 +16,8 @@
 -- and the photon rate, for the dense kernels, the sparse levels and the
 -- automatic choice, from dense frames and from their events
 -- (c:push_events, as a photon-counting detector gives them; also a
--- Rigaku file read by detector.events in blocks), each compared bit for bit with
--- the dense path.
+-- Rigaku file read by detector.events in blocks), each compared bit for
+-- bit with the dense path.
 --
 --   ionflow bench/corr.lua [quick | path]   (path: the user path only)
 local quick = arg[1] == "quick"
@@ -347,13 +347,11 @@ w.astype("<u8").tofile(%q)
     for _, how in ipairs{"frames", "events"} do
       local c = xpcs.correlator{dynamic = part, progress = false}
       local w0, c0 = sys.time(), os.clock()
+      local o = {frames = frames, module = {side, side}, blocks = true,
+        block = c:batch()}
       if how == "frames" then
-        local o = {frames = frames, module = {side, side}, blocks = true,
-          block = c:batch()}
         for _, b in detector.frames(path, o) do c:push(b) end
       else
-        local o = {frames = frames, module = {side, side}, blocks = true,
-          block = c:batch()}
         for _, pix, cnt, per in detector.events(path, o) do
           c:push_events(pix, cnt, per)
         end

@@ -627,6 +627,16 @@ static int corr_work(corr *c, char *err)
 	return 0;
 }
 
+/* the bytes of level l's block to populate: an integer level's double
+** ring (last in its block) is touched only if the level ever falls back
+** to the double kernel (up to 47 % of the state, left unbacked) */
+static size_t corr_pf_bytes(const corr *c, int l)
+{
+	const corr_level *L = &c->lev[l];
+	return l < c->n16lev ? (size_t)((char *)L->hist - (char *)L->G)
+			     : SIZE_MAX;
+}
+
 /* With the last frame known, every level the run can use is made now and
 ** its pages, with the threads' work, are populated in the background
 ** while the caller reads its first frames (mem_prefault): first touches
@@ -642,24 +652,19 @@ static int corr_prefault(corr *c, char *err)
 	while (c->nlev < CORR_MAXLEV && !corr_level_idle(c, c->nlev))
 		if (corr_add_level(c, err))
 			return -1;
-	for (int l = 0; l < c->nlev; l++) {
-		/* an integer level's double ring (last in its block) is
-		** touched only if the level ever falls back to the double
-		** kernel: up to 47 % of the state, left unbacked */
-		b[n] = c->lev[l].G;
-		len[n++] = l < c->n16lev ? (size_t)((char *)c->lev[l].hist -
-						    (char *)c->lev[l].G)
-					 : SIZE_MAX;
-		if (l > 0)
-			continue;
-		for (int t = 0; t < c->nthr && t < CORR_PF_THREADS; t++) {
-			b[n] = c->work[t];
+	b[n] = c->lev[0].G;	/* level 0 and the threads' work first */
+	len[n++] = corr_pf_bytes(c, 0);
+	for (int t = 0; t < c->nthr && t < CORR_PF_THREADS; t++) {
+		b[n] = c->work[t];
+		len[n++] = SIZE_MAX;
+		if (c->work16) {
+			b[n] = c->work16[t];
 			len[n++] = SIZE_MAX;
-			if (c->work16) {
-				b[n] = c->work16[t];
-				len[n++] = SIZE_MAX;
-			}
 		}
+	}
+	for (int l = 1; l < c->nlev; l++) {
+		b[n] = c->lev[l].G;
+		len[n++] = corr_pf_bytes(c, l);
 	}
 	c->pf = mem_prefault(b, len, n);
 	return 0;

@@ -555,12 +555,10 @@ int det_next_events_block(det_stream *s, size_t nmax, det_evblock *b,
 
 void det_evblock_free(det_evblock *b)
 {
-	uint32_t pix0 = b->pix0;
 	free(b->pixel);
 	free(b->count);
 	free(b->per);
 	memset(b, 0, sizeof *b);
-	b->pix0 = pix0;
 }
 
 /* ---------------------------------------------------------------- */

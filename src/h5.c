@@ -1753,8 +1753,9 @@ static int h5_frames_stored(h5_frames *fr, size_t s, size_t nb, char *dst,
 	return 1;
 }
 
-/* the stored chunks read for a block, decoded by threads (each one's
-** bytes follow the previous one's in z, which may have moved as it grew) */
+/* the stored chunks read so far, decoded by threads into the block at
+** dst0 and then dropped (each one's bytes follow the previous one's in z,
+** which may have moved as it grew) */
 static int h5_frames_decode(h5_frames *fr, char *dst0, size_t fb, char *err)
 {
 	size_t bad, at = 0;
@@ -1771,6 +1772,7 @@ static int h5_frames_decode(h5_frames *fr, char *dst0, size_t fb, char *err)
 			       fr->first + (fr->next + j) * fr->step + 1,
 			       why);
 	}
+	fr->njobs = fr->zused = 0;
 	return 0;
 }
 
@@ -1821,11 +1823,9 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 			/* decoded in groups: the stored chunks' buffer stays
 			** small, warm and in cache, not a fresh third of the
 			** block */
-			if (r > 0 && fr->filt && fr->zused >= H5_BLOCK_BYTES) {
-				if (h5_frames_decode(fr, dst, fb, err))
-					return -1;
-				fr->njobs = fr->zused = 0;
-			}
+			if (r > 0 && fr->filt && fr->zused >= H5_BLOCK_BYTES &&
+			    h5_frames_decode(fr, dst, fb, err))
+				return -1;
 		} else {	/* a part of a chunk */
 			m = fr->step == 1 ? c0 - s % c0 : 1;
 			if (m > n - j)

@@ -151,7 +151,10 @@ static int ldet_format(lua_State *L)
 static int ldet_frames_gc(lua_State *L)
 {
 	ldet_frames *u = luaL_checkudata(L, 1, LDET_FRAMES);
-	larray_views_release(L, 1);	/* (views into evb among them) */
+	/* views into evb hold no reference: closed before it goes (a dense
+	** block's views keep their buffer and stay valid) */
+	if (u->evb.pixel != NULL || u->evb.count != NULL)
+		larray_views_release(L, 1);
 	det_evblock_free(&u->evb);
 	det_close(u->s);
 	u->s = NULL;

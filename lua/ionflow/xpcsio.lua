@@ -643,11 +643,11 @@ function M.correlate(o)
   local events = info.sparse and o.events ~= false and o.sparse ~= false
     and not (o.dark or o.normalize or o.reject_sigma or W or tt or rows
       or o.share or empty)
+  dopts.first, dopts.count, dopts.step = first, count, stride
+  dopts.block, dopts.blocks = block, true
   if empty then
     while j < count do take(nil, means_of and 0 or math.min(block, count - j)) end
   elseif events then
-    dopts.first, dopts.count, dopts.step = first, count, stride
-    dopts.block, dopts.blocks = block, true
     local it, st, ctl = detector.events(o.raw, dopts)
     lap("read")
     while true do
@@ -661,8 +661,6 @@ function M.correlate(o)
       j = j + #per
     end
   else
-    dopts.first, dopts.count, dopts.step = first, count, stride
-    dopts.block, dopts.blocks = block, true
     dopts.hold = async   -- (push_async holds a block while the next is read)
     -- a part: HDF5 reads only its rows (a hyperslab), Rigaku only the
     -- modules in them; IMM gives whole frames, cut here

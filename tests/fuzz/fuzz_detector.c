@@ -58,13 +58,10 @@ static void fuzz_det_events(const char *path, const det_opts *o)
 		abort();	/* (it opened a moment ago) */
 	while ((r2 = det_next_events_block(s, 3, &b, err)) == 1)
 		for (size_t f = 0, k = 0; f < b.nframes; k += b.per[f++])
-			if (b.per[f] > 0)
-				h2 = fuzz_mix(h2, b.frame0 + f * o->step,
-					      b.pixel + k, b.count + k,
-					      b.per[f], 1);
-			else
-				h2 = fuzz_mix(h2, b.frame0 + f * o->step,
-					      NULL, NULL, 0, 1);
+			/* (no buffers before a block's first photon) */
+			h2 = fuzz_mix(h2, b.frame0 + f * o->step,
+				      b.per[f] ? b.pixel + k : NULL,
+				      b.per[f] ? b.count + k : NULL, b.per[f], 1);
 	det_evblock_free(&b);
 	det_close(s);
 	/* the same events up to the same error, or the same end */
