@@ -68,8 +68,26 @@ int sys_isatty(int fd)
 	return fd >= 0 && isatty(fd) == 1;
 }
 
-/* Current RSS from /proc/self/statm (pages), the peak from getrusage (KiB
-** on Linux), which also counts memory already returned to the system. */
+/* the peak RSS of this program's image in bytes (VmHWM), 0 when unknown.
+** getrusage's ru_maxrss is not it: Linux keeps the largest across exec,
+** so a child started by a large process reports its parent's. */
+static size_t sys_hwm(void)
+{
+	char line[128];
+	unsigned long kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (size_t)kb * 1024;
+}
+
+/* Current RSS from /proc/self/statm (pages), the peak from VmHWM (or
+** getrusage where there is none), which also counts memory already
+** returned to the system. */
 int sys_rss(size_t *now, size_t *peak, char err[ERR_LEN])
 {
 	unsigned long size = 0, res = 0;
@@ -83,10 +101,12 @@ int sys_rss(size_t *now, size_t *peak, char err[ERR_LEN])
 		return err_set(err, "/proc/self/statm: unexpected contents");
 	}
 	fclose(f);
-	if (getrusage(RUSAGE_SELF, &ru) != 0)
-		return err_set(err, "getrusage: %s", strerror(errno));
 	*now = (size_t)res * (size_t)(page > 0 ? page : 4096);
-	*peak = (size_t)ru.ru_maxrss * 1024;
+	if ((*peak = sys_hwm()) == 0) {
+		if (getrusage(RUSAGE_SELF, &ru) != 0)
+			return err_set(err, "getrusage: %s", strerror(errno));
+		*peak = (size_t)ru.ru_maxrss * 1024;
+	}
 	if (*peak < *now)
 		*peak = *now;
 	return 0;

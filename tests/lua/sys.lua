@@ -114,6 +114,12 @@ local big = string.rep("x", 64 * 2^20)
 local now2, peak2 = sys.rss()
 t.ok(now2 - now >= 60 * 2^20, ("a 64 MiB string adds to rss (%d)"):format(now2 - now))
 t.ok(peak2 >= now2, "peak covers it")
+-- a child's peak is its own, not the large process's that started it
+local rc, cout = sys.run({exe, "-e", "local _, p = sys.rss() print(p)"})
+local cpeak = rc == 0 and tonumber(cout)
+t.ok(cpeak and cpeak < 48 * 2^20 and cpeak < now2 - 32 * 2^20,
+  ("a child started by a process of %d MiB has its own peak (%s)"):format(
+    now2 >> 20, tostring(cout)))
 big = nil
 collectgarbage()
 
