@@ -78,7 +78,8 @@ Options (defaults in brackets):
   --module-order A,...  Rigaku 3M: file suffix (0-5) of each grid slot,
                         rows top to bottom, left then right [5,0,4,1,3,2]
   --module ROWS,COLS    Rigaku module shape [512,1024]
-  --timing              print the seconds of each stage to stderr [no]
+  --timing              print the seconds of each stage and the peak
+                        memory to stderr [no]
 
 Example:
   ionflow scripts/make-sample.lua
@@ -164,8 +165,10 @@ local function report()
       sum = {sum[1] + v[1], sum[2] + v[2]}
     end
   end
-  io.stderr:write(string.format("timing (s): %s, total %.4f (cpu %.4f)\n",
-    table.concat(t, ", "), sum[1], sum[2]))
+  local _, peak = sys.rss()
+  io.stderr:write(string.format("timing (s): %s, total %.4f (cpu %.4f); "
+    .. "peak memory %.0f MB\n", table.concat(t, ", "), sum[1], sum[2],
+    peak / 2^20))
 end
 
 local ok, err = pcall(function()

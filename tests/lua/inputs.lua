@@ -173,6 +173,8 @@ do
   t.ok(ok and line:find("read [%d.]+ %(cpu [%d.]+%)") and
     line:find("write [%d.]+") and line:find("total [%d.]+"),
     "--timing prints each stage's seconds: " .. line)
+  local mb = tonumber(line:match("peak memory ([%d.]+) MB"))
+  t.ok(mb and mb >= 1 and mb < 1e6, "... and the process's peak memory: " .. line)
   ok, msg = run("scripts/xpcs-correlate.lua", raw .. " -o " .. out .. " --stride 0")
   t.ok(not ok and msg:find("--stride must be an integer 1..1000000000, got 0", 1, true),
     "--stride 0 names the option")
