@@ -29,6 +29,20 @@ static uint64_t stream(const uint16_t *a, size_t n, int threads)
 	return tot;
 }
 
+/* a fresh mapping of n bytes advised into huge pages, as ionflow's large
+** blocks are (src/mem.c); NULL with a message */
+static void *fresh(size_t n)
+{
+	void *a = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a == MAP_FAILED) {
+		perror("bandwidth: mmap");
+		return NULL;
+	}
+	madvise(a, n, MADV_HUGEPAGE);
+	return a;
+}
+
 /* MB of fresh memory first written by all threads, a byte a page (each
 ** 2 MB page faults once and is cleared whole) */
 static int touch(size_t mb)
@@ -36,13 +50,9 @@ static int touch(size_t mb)
 	size_t bytes = mb << 20;
 	int all = omp_get_max_threads();
 	double t0, t;
-	char *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED) {
-		perror("bandwidth: mmap");
+	char *a = fresh(bytes);
+	if (a == NULL)
 		return 1;
-	}
-	madvise(a, bytes, MADV_HUGEPAGE);
 	t0 = omp_get_wtime();
 	#pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < bytes; i += 4096)
@@ -63,13 +73,9 @@ int main(int argc, char **argv)
 	mb = argc > 1 ? strtoull(argv[1], NULL, 10) : 2048;
 	size_t n = mb << 19, bytes = n * sizeof(uint16_t);
 	int all = omp_get_max_threads();
-	uint16_t *a = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED) {
-		perror("bandwidth: mmap");
+	uint16_t *a = fresh(bytes);
+	if (a == NULL)
 		return 1;
-	}
-	madvise(a, bytes, MADV_HUGEPAGE);
 	#pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < n; i++)
 		a[i] = (uint16_t)(i * 2654435761u >> 29);
