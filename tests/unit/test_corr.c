@@ -790,6 +790,43 @@ static int same_g2s(const corr_res *a, const corr_res *b)
 	return same;
 }
 
+/* The int16 tests' pair: the same N frames I, as dtype dt (raw) into c
+** and as doubles into c2, their partition and the brute-force reference.
+** 1 (err set) when a correlator cannot be made; int16_close frees it all,
+** I included, either way. */
+typedef struct int16_pair {
+	double *I;
+	void *raw;
+	qmap m;
+	corr *c, *c2;
+	ref R;
+} int16_pair;
+
+static int int16_open(int16_pair *x, double *I, size_t N, size_t rows,
+		      size_t cols, int32_t *map, arr_dtype dt,
+		      corr_kernel kern, char *err)
+{
+	corr_opts o;
+	x->I = I;
+	x->c = x->c2 = NULL;
+	x->raw = to_dtype(I, N * rows * cols, dt);
+	make_map(&x->m, rows, cols, map, 0);
+	corr_opts_default(&o);
+	o.kernel = kern;
+	ref_multitau(I, N, rows * cols, map, 3, 4, &x->R);
+	return corr_new(&x->c, &x->m, NULL, &o, err) ||
+	       corr_new(&x->c2, &x->m, NULL, &o, err);
+}
+
+static void int16_close(int16_pair *x)
+{
+	corr_free(x->c);
+	corr_free(x->c2);
+	qmap_free(&x->m);
+	free(x->raw);
+	free(x->I);
+}
+
 /* The integer level-0 kernel (corr16) must give the numbers of the double
 ** path: uint16 stacks against brute force and against the same frames as
 ** doubles, with and without holes in the tiles, with counts too large for
@@ -805,14 +842,11 @@ static void test_int16_case(const char *name, const int32_t *map,
 	size_t np = rows * cols, N = 4700, fb = np * sz[dt];
 	size_t fe = 300 + (size_t)floats;
 	double *I = malloc(N * np * sizeof *I);
-	uint16_t *raw;
 	char err[ERR_LEN];
-	qmap m;
-	corr *c = NULL, *c2 = NULL;
-	corr_opts o;
+	int16_pair x;
+	corr *c, *c2;
 	corr_res r, r2;
-	ref R;
-	int fail = 0;
+	int fail;
 	static const char *const dtn[] = {"f64", "f32", "i32", "u16", "u32",
 					  "u8"};
 	for (size_t i = 0; i < N * np; i++)	/* big: the largest counts */
@@ -827,13 +861,9 @@ static void test_int16_case(const char *name, const int32_t *map,
 	if (floats)	/* frames 300..fe - 1 get fractions */
 		for (size_t i = 300 * np; i < fe * np; i++)
 			I[i] += 0.25;
-	raw = to_dtype(I, N * np, dt);
-	make_map(&m, rows, cols, (int32_t *)map, 0);
-	corr_opts_default(&o);
-	o.kernel = kern;
-	ref_multitau(I, N, np, map, 3, 4, &R);
-	if (corr_new(&c, &m, NULL, &o, err) || corr_new(&c2, &m, NULL, &o, err))
-		fail = 1;
+	fail = int16_open(&x, I, N, rows, cols, (int32_t *)map, dt, kern, err);
+	c = x.c;
+	c2 = x.c2;
 	for (size_t f = 0; !fail && f < N;) {
 		size_t n = 64 + f % 7;
 		if (n > N - f)
@@ -845,7 +875,7 @@ static void test_int16_case(const char *name, const int32_t *map,
 			fail = corr_push(c, fl, ARR_F32, n, rows, cols, err);
 			free(fl);
 		} else {
-			fail = corr_push(c, (char *)raw + f * fb, dt, n,
+			fail = corr_push(c, (char *)x.raw + f * fb, dt, n,
 					 rows, cols, err);
 		}
 		fail = fail || corr_push(c2, I + f * np, ARR_F64, n, rows, cols,
@@ -855,7 +885,7 @@ static void test_int16_case(const char *name, const int32_t *map,
 	if (fail || corr_result(c, &r, err) || corr_result(c2, &r2, err)) {
 		ok(0, "int16 %s: %s", name, err);
 	} else {
-		double e = max_rel(&r, &R, 3);
+		double e = max_rel(&r, &x.R, 3);
 		int same = same_g2s(&r, &r2);
 		ok(e < 1e-12, "int16 %s %s %s: brute force (max rel err %.2g)",
 		   corr_kernel_name(c), dtn[dt], name, e);
@@ -886,11 +916,7 @@ static void test_int16_case(const char *name, const int32_t *map,
 		corr_res_free(&r);
 		corr_res_free(&r2);
 	}
-	corr_free(c);
-	corr_free(c2);
-	qmap_free(&m);
-	free(raw);
-	free(I);
+	int16_close(&x);
 }
 
 /* every integer kernel this CPU runs (AVX2, and AVX-512 where it has it;
@@ -965,49 +991,38 @@ static void test_int16_odd(void)
 	for (size_t in = 0; in < sizeof Ns / sizeof *Ns; in++) {
 		size_t N = Ns[in];
 		double *I = malloc(N * np * sizeof *I);
-		uint16_t *raw;
-		qmap m;
-		corr *c = NULL, *c2 = NULL;
-		corr_opts o;
+		int16_pair x;
 		corr_res r, r2;
-		ref R;
 		int fail, all = 1, same;
 		for (size_t i = 0; i < N * np; i++)
 			I[i] = prand(2.0 + (double)(i % 5));
-		raw = to_dtype(I, N * np, ARR_U16);
-		make_map(&m, rows, cols, map, 0);
-		corr_opts_default(&o);
-		ref_multitau(I, N, np, map, 3, 4, &R);
-		fail = corr_new(&c, &m, NULL, &o, err) ||
-		       corr_new(&c2, &m, NULL, &o, err) ||
-		       corr_push(c, raw, ARR_U16, N, rows, cols, err) ||
-		       corr_push(c2, I, ARR_F64, N, rows, cols, err) ||
-		       corr_result(c, &r, err) || corr_result(c2, &r2, err);
+		fail = int16_open(&x, I, N, rows, cols, map, ARR_U16,
+				  CORR_KERNEL_AUTO, err) ||
+		       corr_push(x.c, x.raw, ARR_U16, N, rows, cols, err) ||
+		       corr_push(x.c2, I, ARR_F64, N, rows, cols, err) ||
+		       corr_result(x.c, &r, err) ||
+		       corr_result(x.c2, &r2, err);
 		if (fail) {
 			ok(0, "int16 odd batches, %zu frames: %s", N, err);
 		} else {
 			same = same_g2s(&r, &r2);
 			for (size_t i = 0; same && i < r.nframes; i++)
 				same = r.ivt[i] == r2.ivt[i];
-			ok(max_rel(&r, &R, 3) < 1e-12 && same, "int16 odd "
+			ok(max_rel(&r, &x.R, 3) < 1e-12 && same, "int16 odd "
 			   "batches, %zu frames: brute force (max rel err "
 			   "%.2g), identical to double frames", N,
-			   max_rel(&r, &R, 3));
+			   max_rel(&r, &x.R, 3));
 			/* levels 0..5 have frames in every batch */
 			for (int l = 0; l <= 5; l++)
-				all = all && corr_int_share(c, l) == 1;
+				all = all && corr_int_share(x.c, l) == 1;
 			ok(all, "int16 odd batches, %zu frames: levels 0-5 "
 			   "ran the integer kernel in every batch (%.0f %% "
-			   ".. %.0f %%)", N, 100 * corr_int_share(c, 0),
-			   100 * corr_int_share(c, 5));
+			   ".. %.0f %%)", N, 100 * corr_int_share(x.c, 0),
+			   100 * corr_int_share(x.c, 5));
 			corr_res_free(&r);
 			corr_res_free(&r2);
 		}
-		corr_free(c);
-		corr_free(c2);
-		qmap_free(&m);
-		free(raw);
-		free(I);
+		int16_close(&x);
 	}
 }
 
