@@ -19,6 +19,7 @@
 #include "rigaku.h"
 
 #define DET_BLOCK_BYTES ((size_t)8 << 20)
+#define DET_EV_BLOCK 512		/* frames of events a block */
 #define DET_DATASET "/entry/data/data"
 #define DET_MAXGAP 65536
 
@@ -525,7 +526,7 @@ int det_next_events_block(det_stream *s, size_t nmax, det_evblock *b,
 	int r = 1;
 	b->nframes = b->n = 0;
 	if (nmax == 0)
-		return err_set(err, "%s: a block of 0 frames", s->path);
+		nmax = DET_EV_BLOCK;
 	if (mem_grow((void **)&b->per, &b->fcap, nmax, sizeof *b->per))
 		return err_set(err, "%s: out of memory", s->path);
 	while (b->nframes < nmax && (r = det_next_events(s, &ev, err)) == 1) {

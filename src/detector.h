@@ -106,10 +106,10 @@ int det_block_done(const det_stream *s);
 /* 1 and the next frame's events (sparse sources only; not between frames
 ** of a block already read), 0 at the end, -1 on error */
 int det_next_events(det_stream *s, det_events *ev, char *err);
-/* the events of up to nmax frames (det_next_events) one frame after the
-** other: per[f] events of frame frame0 + f (in the selection's order),
-** pixel (numbered from pix0) and count n of them in all; the buffers are
-** grown as needed and kept for the next call */
+/* the events of up to nmax frames (0: 512) (det_next_events) one frame
+** after the other: per[f] events of frame frame0 + f (in the selection's
+** order), pixel (numbered from pix0) and count n of them in all; the
+** buffers are grown as needed and kept for the next call */
 typedef struct det_evblock {
 	uint32_t pix0;		/* the first pixel's number (set by the
 				   caller: 0, or 1 for 1-based numbers) */

@@ -25,7 +25,7 @@
 typedef struct ldet_frames {
 	det_stream *s;
 	int blocks;		/* yield whole blocks instead of frames */
-	size_t block;		/* events: frames a block (0: 512) */
+	size_t block;		/* events: frames a block (0: the core's) */
 	det_evblock evb;	/* events: a block's, reused */
 } ldet_frames;
 
@@ -228,8 +228,7 @@ static int ldet_events_step(lua_State *L)
 		return 0;
 	if (u->blocks)
 		larray_views_release(L, 1);
-	r = u->blocks ? det_next_events_block(u->s, u->block ? u->block : 512,
-					      &u->evb, err)
+	r = u->blocks ? det_next_events_block(u->s, u->block, &u->evb, err)
 		      : det_next_events(u->s, &ev, err);
 	if (r != 1) {
 		det_close(u->s);
