@@ -1925,72 +1925,68 @@ static int corr_evmap(corr *c, char *err)
 	return 0;
 }
 
+/* A frame's events in any order, repeats added (corr_ev_stage): counted
+** into img, an image of the used pixels, then placed by a counting sort
+** on their tiles (work proportional to the events and the tiles, not the
+** pixels); img is left zero. 0, or 2 for a sum past 65535. */
+static int corr_ev_image(const corr *c, uint32_t *ev, uint32_t *img,
+			 uint32_t *to, const uint32_t *pix, uint32_t pix0,
+			 const uint16_t *cnt, size_t n, size_t *kout,
+			 uint32_t *top)
+{
+	const uint32_t *map = c->evmap - pix0;	/* (pixels >= pix0) */
+	uint32_t tp = *top;
+	memset(to, 0, (c->ntile + 1) * sizeof *to);
+	for (size_t i = 0; i < n; i++) {	/* the pixels per tile in to */
+		uint32_t m = map[pix[i]];
+		uint32_t *v = img + (m >> 10) * c->P + (m & 1023u);
+		if (m == UINT32_MAX || cnt[i] == 0)
+			continue;
+		to[(m >> 10) + 1] += *v == 0;
+		*v += cnt[i];
+	}
+	for (size_t t = 0; t < c->ntile; t++)	/* tile starts, then cursors */
+		to[t + 1] += to[t];
+	for (size_t i = 0; i < n; i++) {	/* each pixel once, emptied */
+		uint32_t m = map[pix[i]], v;
+		if (m == UINT32_MAX)
+			continue;
+		v = img[(m >> 10) * c->P + (m & 1023u)];
+		if (v == 0)
+			continue;
+		img[(m >> 10) * c->P + (m & 1023u)] = 0;
+		ev[to[m >> 10]++] = (m & 1023u) << 16 | (v & 0xffffu);
+		tp = v > tp ? v : tp;
+	}
+	for (size_t t = c->ntile; t > 0; t--)	/* cursors back to starts */
+		to[t] = to[t - 1];
+	to[0] = 0;
+	*kout = to[c->ntile];
+	*top = tp;
+	return tp > 0xffffu ? 2 : 0;
+}
+
 /* A frame's events as the scan leaves them (tile after tile, pixels
 ** within a tile in any order, no pixel twice) into ev (room for min(n,
 ** npx) + 64 words) and slot s's tile offsets. Pixels in increasing order
-** go straight; others (or repeated ones) are counted into img, an image
-** of the used pixels, and placed by a counting sort on their tiles (work
-** proportional to the events and the tiles, not the pixels). A count of 2^15 or more is
-** staged too (its batch then runs level 0 by the double kernel, from the
-** events: batches stay whole, so the next may run sparse). 0: staged, *k
-** events, *top raised to their largest; 2: a sum of repeated events past
-** 65535; 3: not increasing and no img given. */
+** go straight (corrsp_stage); others (or repeated ones) through img
+** (corr_ev_image). A count of 2^15 or more is staged too (its batch then
+** runs level 0 by the double kernel, from the events: batches stay
+** whole, so the next may run sparse). 0: staged, *k events, *top raised
+** to their largest; 2: a sum of repeated events past 65535; 3: not
+** increasing and no img given. */
 static int corr_ev_stage(const corr *c, size_t s, uint32_t *ev, uint32_t *img,
 			 const uint32_t *pix, uint32_t pix0,
 			 const uint16_t *cnt, size_t n, size_t *kout,
 			 uint32_t *top)
 {
-	const uint32_t *map = c->evmap - pix0;	/* (pixels >= pix0) */
-	size_t nt = c->ntile + 1, k = 0, t = 0, i;
-	uint32_t *to = c->sptoff + s * nt, tp = *top;
-	for (i = 0; i < n; i++) {
-		uint32_t m = map[pix[i]], tt = m >> 10;
-		if (i && pix[i] <= pix[i - 1])
-			break;	/* (not increasing: the image) */
-		if (m == UINT32_MAX || cnt[i] == 0)
-			continue;
-		for (; t <= tt; t++)
-			to[t] = (uint32_t)k;
-		ev[k++] = (m & 1023u) << 16 | cnt[i];
-		tp = cnt[i] > tp ? cnt[i] : tp;
-	}
-	if (i < n && img == NULL)
+	uint32_t *to = c->sptoff + s * (c->ntile + 1);
+	if (corrsp_stage(c->o.kernel == CORR_KERNEL_AVX512 ? 2 : 0, c->evmap,
+			 pix0, pix, cnt, n, c->ntile, ev, to, kout, top) == n)
+		return 0;
+	if (img == NULL)
 		return 3;
-	if (i < n) {	/* counted into img, the pixels per tile in to */
-		memset(to, 0, nt * sizeof *to);
-		for (i = 0; i < n; i++) {
-			uint32_t m = map[pix[i]];
-			uint32_t *v = img + (m >> 10) * c->P + (m & 1023u);
-			if (m == UINT32_MAX || cnt[i] == 0)
-				continue;
-			to[(m >> 10) + 1] += *v == 0;
-			*v += cnt[i];
-		}
-		for (t = 0; t < c->ntile; t++)	/* tile starts, then cursors */
-			to[t + 1] += to[t];
-		for (i = 0; i < n; i++) {	/* each pixel once, emptied */
-			uint32_t m = map[pix[i]], v;
-			if (m == UINT32_MAX)
-				continue;
-			v = img[(m >> 10) * c->P + (m & 1023u)];
-			if (v == 0)
-				continue;
-			img[(m >> 10) * c->P + (m & 1023u)] = 0;
-			ev[to[m >> 10]++] = (m & 1023u) << 16 | (v & 0xffffu);
-			tp = v > tp ? v : tp;
-		}
-		for (t = c->ntile; t > 0; t--)	/* cursors back to starts */
-			to[t] = to[t - 1];
-		to[0] = 0;
-		*kout = to[c->ntile];
-		*top = tp;
-		return tp > 0xffffu ? 2 : 0;
-	}
-	for (; t < nt; t++)
-		to[t] = (uint32_t)k;
-	*kout = k;
-	*top = tp;
-	return 0;
+	return corr_ev_image(c, ev, img, to, pix, pix0, cnt, n, kout, top);
 }
 
 /* A stage that a batch's events overflow (dense data pushed as events)
@@ -2095,18 +2091,29 @@ static int corr_ev_dense(corr *c, const uint32_t *pix, uint32_t pix0,
 	return rc;
 }
 
-int corr_push_events(corr *c, size_t n, const size_t *off,
-		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
-		     char *err)
+/* Every event inside the frame, checked before anything is taken: all
+** at once by threads and vectors (the events come from memory once more
+** here), the frame and event named only when one is outside. */
+static int corr_ev_check(const corr *c, size_t n, const size_t *off,
+			 const uint32_t *pix, uint32_t pix0, char *err)
 {
-	int dense = c->o.sparse == CORR_SPARSE_OFF ||
-		    c->o.normalize || c->o.reject_sigma > 0 || c->has_dark;
-	if (intr_pending())
-		return err_set(err, "interrupted");
-	for (size_t f = 0; f < n; f++) {	/* checked before anything */
+	size_t ne;
+	uint32_t lim = c->npix < UINT32_MAX ? (uint32_t)c->npix : UINT32_MAX;
+	int bad = 0;
+	for (size_t f = 0; f < n; f++)
 		if (off[f + 1] < off[f])
 			return err_set(err, "corr: events of frame %zu end "
 				       "before they start", f + 1);
+	ne = off[n] - off[0];
+	/* (pix - pix0 wraps to a value >= lim for a pixel below pix0, as
+	** long as pix0 + lim does not pass 2^32; the exact test below) */
+	if ((uint64_t)pix0 + lim > UINT32_MAX)
+		bad = 1;
+	#pragma omp parallel for simd reduction(|:bad) \
+		num_threads(corr_team(c, (double)ne))
+	for (size_t i = off[0]; i < off[n]; i++)
+		bad |= pix[i] - pix0 >= lim;
+	for (size_t f = 0; bad && f < n; f++)
 		for (size_t i = off[f]; i < off[f + 1]; i++)
 			if (pix[i] < pix0 || pix[i] - pix0 >= c->npix)
 				return err_set(err, "corr: event %zu of frame "
@@ -2115,7 +2122,19 @@ int corr_push_events(corr *c, size_t n, const size_t *off,
 					       "from %u)", i - off[f] + 1,
 					       f + 1, pix[i], c->rows,
 					       c->cols, pix0);
-	}
+	return 0;
+}
+
+int corr_push_events(corr *c, size_t n, const size_t *off,
+		     const uint32_t *pix, uint32_t pix0, const uint16_t *cnt,
+		     char *err)
+{
+	int dense = c->o.sparse == CORR_SPARSE_OFF ||
+		    c->o.normalize || c->o.reject_sigma > 0 || c->has_dark;
+	if (intr_pending())
+		return err_set(err, "interrupted");
+	if (corr_ev_check(c, n, off, pix, pix0, err))
+		return -1;
 	if (!dense && (corr_sparse_work(c, err) || corr_evmap(c, err) ||
 		       (corr_sparse_buf(c) &&
 			err_set(err, "corr: out of memory (events)"))))

@@ -282,6 +282,121 @@ size_t corrsp_events(const uint16_t *f, size_t n, uint32_t *pix,
 	return k;
 }
 
+/* the state of a frame's staging (corrsp_stage) */
+typedef struct corrsp_stg {
+	size_t k;	/* events written */
+	size_t t;	/* the first tile whose offset is not yet set */
+	uint32_t top;
+} corrsp_stg;
+
+/* events i .. n - 1, one at a time; returns where the pixels stop
+** increasing, or n */
+static size_t corrsp_stage_any(const uint32_t *map, uint32_t pix0,
+			       const uint32_t *pix, const uint16_t *cnt,
+			       size_t i, size_t n, uint32_t *ev, uint32_t *to,
+			       corrsp_stg *st)
+{
+	size_t k = st->k, t = st->t;
+	uint32_t tp = st->top;
+	for (; i < n; i++) {
+		uint32_t m = map[pix[i] - pix0], tt = m >> 10;
+		if (i && pix[i] <= pix[i - 1])
+			break;
+		if (m == UINT32_MAX || cnt[i] == 0)
+			continue;
+		for (; t <= tt; t++)
+			to[t] = (uint32_t)k;
+		ev[k++] = (m & 1023u) << 16 | cnt[i];
+		tp = cnt[i] > tp ? cnt[i] : tp;
+	}
+	st->k = k;
+	st->t = t;
+	st->top = tp;
+	return i;
+}
+
+#ifdef CORRSP_X86
+/* 16 events a step: the map gathered, the kept lanes compressed into
+** words, a tile's offset set where a kept lane starts one (tiles do not
+** decrease along increasing pixels). Stops before a step whose pixels do
+** not all increase, for the scalar loop to find where. (Per event, the
+** scalar loop's lookup, tests and branches cost about as much as the
+** sparse level's whole update of the pixel's record.) */
+static __attribute__((target("avx512f"))) size_t
+corrsp_stage_avx512(const uint32_t *map, uint32_t pix0, const uint32_t *pix,
+		    const uint16_t *cnt, size_t n, uint32_t *ev, uint32_t *to,
+		    corrsp_stg *st)
+{
+	size_t i = 0, k = st->k, t = st->t;
+	__m512i prev = _mm512_setzero_si512(), mx = _mm512_setzero_si512();
+	const __m512i none = _mm512_set1_epi32(-1), p0 = _mm512_set1_epi32(
+		(int)pix0), low = _mm512_set1_epi32(1023);
+	for (; i + 16 <= n; i += 16) {
+		__m512i p = _mm512_loadu_si512((const void *)(pix + i));
+		/* lane j: pixel i + j - 1 (lane 0 of the first step passes) */
+		__m512i pp = _mm512_alignr_epi32(p, prev, 15);
+		__mmask16 up = _mm512_cmpgt_epu32_mask(p, pp) | (i == 0);
+		if (up != 0xffff)
+			break;
+		prev = p;
+		__m512i m = _mm512_i32gather_epi32(_mm512_sub_epi32(p, p0),
+						   (const void *)map, 4);
+		__m512i c = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+				(const __m256i *)(const void *)(cnt + i)));
+		__mmask16 keep = _mm512_cmpneq_epi32_mask(m, none) &
+				 _mm512_test_epi32_mask(c, c);
+		__m512i tl = _mm512_srli_epi32(m, 10);
+		__mmask16 nt = _mm512_mask_cmpge_epu32_mask(keep, tl,
+					_mm512_set1_epi32((int)t));
+		while (nt) {	/* lane j starts tiles t .. tl[j] */
+			unsigned j = (unsigned)__builtin_ctz(nt);
+			uint32_t tv[16];
+			_mm512_storeu_si512((void *)tv, tl);
+			for (; t <= tv[j]; t++)
+				to[t] = (uint32_t)(k + (size_t)__builtin_popcount(
+					keep & ((1u << j) - 1)));
+			nt = _mm512_mask_cmpge_epu32_mask(keep, tl,
+					_mm512_set1_epi32((int)t));
+		}
+		mx = _mm512_mask_max_epu32(mx, keep, mx, c);
+		_mm512_storeu_si512((void *)(ev + k), _mm512_maskz_compress_epi32(
+			keep, _mm512_or_si512(_mm512_slli_epi32(
+				_mm512_and_si512(m, low), 16), c)));
+		k += (size_t)__builtin_popcount(keep);
+	}
+	{
+		uint32_t tp = _mm512_reduce_max_epu32(mx);
+		st->top = tp > st->top ? tp : st->top;
+	}
+	st->k = k;
+	st->t = t;
+	return i;
+}
+#endif
+
+size_t corrsp_stage(int isa, const uint32_t *map, uint32_t pix0,
+		    const uint32_t *pix, const uint16_t *cnt, size_t n,
+		    size_t ntile, uint32_t *ev, uint32_t *to, size_t *k,
+		    uint32_t *top)
+{
+	corrsp_stg st = {0, 0, *top};
+	size_t i = 0;
+#ifdef CORRSP_X86
+	if (isa == 2)
+		i = corrsp_stage_avx512(map, pix0, pix, cnt, n, ev, to, &st);
+#else
+	(void)isa;
+#endif
+	i = corrsp_stage_any(map, pix0, pix, cnt, i, n, ev, to, &st);
+	if (i < n)
+		return i;
+	for (; st.t <= ntile; st.t++)
+		to[st.t] = (uint32_t)st.k;
+	*k = st.k;
+	*top = st.top;
+	return n;
+}
+
 /* 8 vectors of 8 uint16 transposed (x[i] lane k <-> x[k] lane i) */
 #ifdef CORRSP_X86
 static inline CORRSP_TGT void corrsp_t8(__m128i *x)

@@ -99,6 +99,20 @@ typedef struct corrsp_job {
 size_t corrsp_events(const uint16_t *f, size_t n, uint32_t *pix,
 		     uint16_t *cnt);
 
+/* One frame's pushed events, pixels increasing, staged as
+** corrsp_scan_frame leaves a frame's: map[p - pix0] is pixel p's tile
+** << 10 | place in it, UINT32_MAX for a pixel not used (its events are
+** dropped, as are counts of 0); ev gets the words (room for the events +
+** 16), to[0 .. ntile] the tiles' offsets, *k how many, *top is raised to
+** their largest count. Every pix[i] - pix0 must index map. Returns n, or
+** the index of the first pixel not above the one before it (the outputs
+** are then partial: the caller stages that frame another way). isa 2:
+** AVX-512 (16 events a step), else scalar. */
+size_t corrsp_stage(int isa, const uint32_t *map, uint32_t pix0,
+		    const uint32_t *pix, const uint16_t *cnt, size_t n,
+		    size_t ntile, uint32_t *ev, uint32_t *to, size_t *k,
+		    uint32_t *top);
+
 /* 0: the level may run here; 1: it does not apply. Nothing is written
 ** but hist where *hist_ok is 0 (the double ring's frames go there) */
 int corrsp_prepare(corrsp_job *j);
