@@ -1108,26 +1108,27 @@ static void corr_ring_sync(corr *c, int l, size_t t)
 	c->stale[l][t] = 0;
 }
 
-/* the n new rows of level l that are in its corr16 work as uint16 (left
-** there by the level below, or by corr16 itself) into X's new rows, for
-** the double kernel or the head sums */
-static void corr_rows16(const corr *c, int l, const uint16_t *w16, size_t n,
-			double *nw)
+/* the first n of the m new frames of level l that are in its corr16 work
+** as uint16 (left there by the level below, or by corr16 itself) into
+** X's new rows, for the double kernel or the head sums */
+static void corr_rows16(const corr *c, int l, const uint16_t *w16, size_t m,
+			size_t n, double *nw)
 {
-	size_t P = c->P;
-	const uint16_t *u = corr16_rows((uint16_t *)w16 + c->woff16[l], P);
-	for (size_t i = 0; i < n * P; i++)
-		nw[i] = u[i];
+	for (size_t r = 0; r < n; r++)
+		corr16_frame(w16 + c->woff16[l], c->P, l, m, r, nw + r * c->P);
 }
 
 /* Level l of a tile by corr16's integer kernel: level 0 from the frames,
 ** the levels above from the uint16 rows the level below wrote into their
 ** work (when it ran here too: `below`). Its pairs go to the next level as
-** uint16 when that one may run here as well, else as doubles into nx.
-** 1 when it does not apply (then nothing has changed): see corr16.h */
+** uint16 when that one may run here as well (their largest value into
+** *top), else as doubles into nx. intop: the largest value the level
+** below wrote for this one. 1 when it does not apply (then nothing has
+** changed): see corr16.h */
 static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		       arr_dtype dt, const corr_sched *s, corr_tls *tl,
-		       double *X, double *nx, uint16_t *w16, int below)
+		       double *X, double *nx, uint16_t *w16, int below,
+		       unsigned *top)
 {
 	corr_level *L = &c->lev[l];
 	size_t P = c->P, b = t * P, K = CORR16_K, m = s->nn[l];
@@ -1148,7 +1149,8 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		.contig = c->contig[t], .hist = c->hist16[l] + t * K * P,
 		.hist_ok = c->h16ok[l] + t,
 		.up = corr_up16(c, l, s) ?
-		      corr16_rows(w16 + c->woff16[l + 1], P) : NULL
+		      corr16_pairs(w16 + c->woff16[l + 1], P) : NULL,
+		.up_top = top, .intop = *top
 	};
 	if (l == 0)
 		for (size_t r = 0; r < m; r++)
@@ -1158,7 +1160,7 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 	if (L->M < (size_t)L->kmax) {	/* the level's first frames */
 		size_t nh = (size_t)L->kmax - L->M;
 		nh = nh < m ? nh : m;
-		corr_rows16(c, l, w16, nh, X + (size_t)L->kmax * P);
+		corr_rows16(c, l, w16, m, nh, X + (size_t)L->kmax * P);
 		corr_head(c, L, t, X, nh, j.nv);
 	}
 	c->stale[l][t] = 1;
@@ -1191,17 +1193,18 @@ static corr_spw corr_spw_of(const corr *c, uint32_t *w)
 ** run's events, each level above from the merged events of the one
 ** below, as many as the run asks for (sp_lev) and apply; the last one's
 ** pairs go to the next level as uint16 when that one runs corr16, else
-** as doubles into its rows. Returns the levels done (0: nothing has
-** changed). */
+** as doubles into its rows (the largest uint16 value into *top). Returns
+** the levels done (0: nothing has changed). */
 static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
-			double *w, uint16_t *w16, uint32_t *spw)
+			double *w, uint16_t *w16, uint32_t *spw,
+			unsigned *top)
 {
 	size_t P = c->P, b = t * P, K = CORRSP_K;
 	size_t nv = c->npx - b < P ? c->npx - b : P;
 	corr_spw z = corr_spw_of(c, spw);
 	corrsp_job j[CORR_SPLEV];
 	double sums[CORR_T];
-	uint32_t top = c->sptop;
+	uint32_t ptop = c->sptop;
 	int nl = 0;
 	for (int l = 0; l < c->sp_lev && l <= s->top && l < c->n16lev; l++) {
 		corr_level *L = &c->lev[l];
@@ -1213,7 +1216,7 @@ static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 			.evb = l ? z.ev[(l - 1) & 1] : NULL,
 			.toff = l ? z.off[(l - 1) & 1] :
 				c->sptoff + c->sp_r0 * (c->ntile + 1) + t,
-			.tstride = c->ntile + 1, .top = top,
+			.tstride = c->ntile + 1, .top = ptop,
 			.ring = L->hist + t * K * P,
 			.hist = c->hist16[l] + t * K * P,
 			.hist_ok = c->h16ok[l] + t,
@@ -1224,7 +1227,7 @@ static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 		if (corrsp_prepare(&j[l]))
 			break;
 		nl++;
-		top = 2 * (top > 1 ? top : 1);	/* pair sums of this level */
+		ptop = 2 * (ptop > 1 ? ptop : 1);	/* this level's pairs */
 	}
 	for (int l = 0; l < nl; l++) {
 		corr_level *L = &c->lev[l];
@@ -1232,13 +1235,14 @@ static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 			j[l].nev = z.ev[l & 1];
 			j[l].noff = z.off[l & 1];
 		} else if (corr_up16(c, l, s)) {
-			j[l].up = corr16_rows(w16 + c->woff16[l + 1], P);
+			j[l].up = corr16_pairs(w16 + c->woff16[l + 1], P);
 		} else {	/* (the top level's pairs: scratch) */
 			size_t kn = l + 1 < c->nlev ?
 				    (size_t)c->lev[l + 1].kmax : 0;
 			j[l].nx = w + c->woff[l + 1] + kn * P;
 		}
 		corrsp_level(&j[l]);
+		*top = j[l].up_top;
 		if (j[l].nhead)
 			corr_head(c, L, t, w + c->woff[l], j[l].nhead, nv);
 		c->stale[l][t] = 1;
@@ -1345,9 +1349,11 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 	size_t P = c->P;
 	int below = 0;		/* the level below ran corr16 (or corrsp) */
 	int l0 = 0;		/* levels done by corrsp */
+	unsigned top = 0;	/* the largest value the level below wrote */
 	corr_state_prefetch(c, t, s->top);
 	if (c->sp_lev > 0 &&
-	    (l0 = corr_tile_sp(c, t, s, tl, w, w16, c->spw[corr_thread()])))
+	    (l0 = corr_tile_sp(c, t, s, tl, w, w16, c->spw[corr_thread()],
+			       &top)))
 		below = corr_up16(c, l0 - 1, s);
 	for (int l = l0; l <= s->top; l++) {
 		corr_level *L = &c->lev[l];
@@ -1357,7 +1363,8 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		double *X = w + c->woff[l], *nx = w + c->woff[l + 1] + kn * P;
 		double *nw = X + (size_t)L->kmax * P;
 		if (w16 && (l > 0 || (corr_int_dtype(dt) && !c->ev_run)) &&
-		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below) == 0) {
+		    corr_tile16(c, l, t, fr, dt, s, tl, X, nx, w16, below,
+				&top) == 0) {
 			below = corr_up16(c, l, s);
 			continue;
 		}
@@ -1366,7 +1373,7 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 		else if (l == 0)
 			corr_tile_rows(c, t, fr, dt, m, scale, tl->rowsum, nw);
 		else if (below)
-			corr_rows16(c, l, w16, s->nn[l], nw);
+			corr_rows16(c, l, w16, s->nn[l], s->nn[l], nw);
 		below = 0;
 		if (l < c->n16lev) {
 			corr_ring_sync(c, l, t);

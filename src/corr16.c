@@ -34,14 +34,39 @@
 #define CORR16_X86 1
 #endif
 
+/* E (pair rows) at the start, where the level below writes; U (rows)
+** after the most pair rows a level of n frames has (one more frame when
+** n is odd, and the pair the level below writes past its last) */
 size_t corr16_work(size_t P, size_t n)
 {
-	return 2 * (CORR16_K + n + 2) * P;	/* U and E */
+	return 2 * (CORR16_K + n + 3) * P;
 }
 
-uint16_t *corr16_rows(uint16_t *work, size_t P)
+uint16_t *corr16_pairs(uint16_t *work, size_t P)
 {
-	return work + CORR16_K * P;
+	(void)P;
+	return work;
+}
+
+static uint16_t *corr16_u(uint16_t *work, size_t P, size_t n)
+{
+	return work + (CORR16_K + n + 3) * P;
+}
+
+void corr16_frame(const uint16_t *work, size_t P, int level, size_t n,
+		  size_t r, double *dst)
+{
+	size_t K = CORR16_K;
+	if (level == 0) {
+		const uint16_t *u = corr16_u((uint16_t *)work, P, n) +
+				    (K + r) * P;
+		for (size_t p = 0; p < P; p++)
+			dst[p] = u[p];
+	} else {
+		const uint16_t *e = work + (K + r) / 2 * 2 * P + (K + r) % 2;
+		for (size_t p = 0; p < P; p++)
+			dst[p] = e[2 * p];
+	}
 }
 
 int corr16_isa(void)
@@ -221,11 +246,15 @@ corr16_put_avx2(double *r, __m256i v, int add)
 	_mm256_store_pd(r + 4, b);
 }
 
-static inline __attribute__((always_inline)) C16_T void
-corr16_next_avx2(uint16_t *dst, __m256i v)
+/* frame h of 16 pixels from their pair-row vectors a, b: the halves
+** packed (within 128-bit lanes, hence the permute) */
+static inline __attribute__((always_inline)) C16_T __m256i
+corr16_half_avx2(__m256i a, __m256i b, int h)
 {
-	__m256i w = _mm256_permute4x64_epi64(_mm256_packus_epi32(v, v), 0x08);
-	_mm_store_si128((__m128i *)dst, _mm256_castsi256_si128(w));
+	__m256i m = _mm256_set1_epi32(0xffff);
+	a = h ? _mm256_srli_epi32(a, 16) : _mm256_and_si256(a, m);
+	b = h ? _mm256_srli_epi32(b, 16) : _mm256_and_si256(b, m);
+	return _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
 }
 
 #define C16_FN(name) corr16_##name##_avx2
@@ -247,7 +276,8 @@ corr16_next_avx2(uint16_t *dst, __m256i v)
 #define C16_HSUM(v) corr16_hsum_avx2(v)
 #define C16_PAIR(a, b, dst) corr16_pair_avx2(a, b, dst)
 #define C16_PUT(row, v, add) corr16_put_avx2(row, v, add)
-#define C16_NEXT(dst, v) corr16_next_avx2(dst, v)
+#define C16_JOIN(a, b) _mm256_or_si256(a, _mm256_slli_epi32(b, 16))
+#define C16_HALF(a, b, h) corr16_half_avx2(a, b, h)
 #include "corr16k.h"
 #undef C16_T
 #undef C16_FN
@@ -267,7 +297,8 @@ corr16_next_avx2(uint16_t *dst, __m256i v)
 #undef C16_HSUM
 #undef C16_PAIR
 #undef C16_PUT
-#undef C16_NEXT
+#undef C16_JOIN
+#undef C16_HALF
 
 /* ------------------------------------------------------ AVX-512 VNNI */
 
@@ -281,6 +312,12 @@ static const uint16_t corr16_ilo[32] __attribute__((aligned(64))) = {
 static const uint16_t corr16_ihi[32] __attribute__((aligned(64))) = {
 	16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
 	24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+
+/* lane i takes lane 2i of a, b (b's from 32): a frame's lanes of two pair
+** rows' vectors (plus 1 for the other frame) */
+static const uint16_t corr16_even[32] __attribute__((aligned(64))) = {
+	0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
+	32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62};
 
 static inline __attribute__((always_inline)) C16_T void
 corr16_pair_avx512(__m512i a, __m512i b, uint16_t *dst)
@@ -330,8 +367,10 @@ corr16_put_avx512(double *r, __m512i v, int add)
 #define C16_HSUM(v) ((uint32_t)_mm512_reduce_add_epi32(v))
 #define C16_PAIR(a, b, dst) corr16_pair_avx512(a, b, dst)
 #define C16_PUT(row, v, add) corr16_put_avx512(row, v, add)
-#define C16_NEXT(dst, v) \
-	_mm256_store_si256((__m256i *)(dst), _mm512_cvtepi32_epi16(v))
+#define C16_JOIN(a, b) _mm512_or_si512(a, _mm512_slli_epi32(b, 16))
+#define C16_HALF(a, b, h) _mm512_permutex2var_epi16(a, _mm512_add_epi16( \
+	_mm512_load_si512((const void *)corr16_even),			\
+	_mm512_set1_epi16((short)(h))), b)
 #include "corr16k.h"
 
 /* ---------------------------------------------------------- dispatch */

@@ -57,9 +57,15 @@ typedef struct corr16_job {
 	double *G;		/* 8 (level 0) or 4 rows of P: sums of
 				   products, one row per lag */
 	double *S;		/* P: sum of the frames */
-	uint16_t *up;		/* the next level's work (corr16_rows), where
-				   its new rows go as uint16; or NULL: */
+	uint16_t *up;		/* the next level's work (corr16_pairs), where
+				   its new frames go as uint16 pair rows
+				   (frame r in row (K + r) / 2, pixel p's
+				   lane 2p + r % 2); or NULL: */
 	double *nx;		/* its new rows as doubles, n / 2 of P */
+	unsigned *up_top;	/* the largest value written to up (or
+				   NULL) */
+	unsigned intop;		/* above 0: the largest value of the new
+				   frames (the level below's up_top) */
 	double *rowsum;		/* level 0: sum of each new frame (written) */
 	uint16_t *work;		/* corr16_work(P, n) elements */
 } corr16_job;
@@ -67,12 +73,16 @@ typedef struct corr16_job {
 int corr16_isa(void);		/* the best this CPU runs */
 int corr16_available(void);	/* corr16_isa() != CORR16_NONE */
 size_t corr16_work(size_t P, size_t n);
-/* where in a level's work its new rows are written by the level below */
-uint16_t *corr16_rows(uint16_t *work, size_t P);
+/* where in a level's work the level below writes its new frames (up) */
+uint16_t *corr16_pairs(uint16_t *work, size_t P);
+/* a level's new frame r (of n) as doubles into dst (P values): level 0's
+** as corr16_level read them, a level above's as the level below wrote
+** them */
+void corr16_frame(const uint16_t *work, size_t P, int level, size_t n,
+		  size_t r, double *dst);
 /* 0: done (G, S, up or nx, rowsum, hist updated; the double ring is the
-** caller's; the new rows are in work's rows K.. as uint16, see
-** corr16_rows, except for a level-0 tile read straight from contiguous
-** uint16 frames with M >= K); 1: it does not apply (a value >=
+** caller's; level 0's new frames are in work, see corr16_frame, except
+** for a tile read straight from contiguous uint16 frames with M >= K); 1: it does not apply (a value >=
 ** CORR16_MAX, a history that is not small integers, n 0): nothing
 ** written but work */
 int corr16_level(const corr16_job *j);

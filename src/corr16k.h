@@ -20,7 +20,10 @@
 **                    pixel by pixel into dst (2 C16_W lanes, aligned)
 **   C16_PUT(row, v, add)  the C16_W / 2 unsigned 32-bit lanes of v as
 **                    doubles stored into (or added to) row[0 ..]
-**   C16_NEXT(dst, v) the 32-bit lanes of v (below 2^16) stored as uint16
+**   C16_JOIN(a, b)   32-bit lanes a | b << 16 (a, b below 2^16): a pixel's
+**                    two frames as a pair row holds them
+**   C16_HALF(a, b, h)  the frame h (0, 1) of C16_W pixels, from the two
+**                    pair-row vectors a (the first C16_PX) and b
 */
 
 #define C16_PX (C16_W / 2)	/* pixels per column */
@@ -119,15 +122,14 @@ static C16_T unsigned C16_FN(frame_pairs)(const corr16_job *j, uint16_t *U,
 	return C16_HMAX(mx);
 }
 
-/* the next level's row r, column c: the pair sums, as uint16 into its
-** work or as doubles */
-#define C16_NEXT_ROW(j, r, c, v, UP)					\
-	do {								\
-		if (UP)							\
-			C16_NEXT((j)->up + (r) * (j)->P + C16_PX * (c), v); \
-		else							\
-			C16_PUT((j)->nx + (r) * (j)->P + C16_PX * (c), v, 0); \
-	} while (0)
+/* frame h of the P pixels of pair row e into dst */
+static C16_T void C16_FN(unpair)(const uint16_t *e, int h, uint16_t *dst,
+				 size_t P)
+{
+	for (size_t p = 0; p < P; p += C16_W)
+		C16_ST(dst + p, C16_HALF(C16_LD(e + 2 * p),
+					 C16_LD(e + 2 * p + C16_W), h));
+}
 
 /* Odd lags pair u[2q], u[2q+1] with u[2q-2m+1], u[2q-2m+2], which straddle
 ** two rows of E: the halves of E[q-m+1] and E[q-m] blended give them in
@@ -135,16 +137,19 @@ static C16_T unsigned C16_FN(frame_pairs)(const corr16_job *j, uint16_t *U,
 ** swapped (xs) multiplies them right, with no rows of odd pairs to build.
 ** One column (C16_PX pixels) down all new pairs, the lags' sums in
 ** registers: NL = 8 for lags 1..8 (level 0), 4 for lags 5..8; UP: the
-** next level's rows as uint16. The sums go to the double rows every
-** `chunk` pairs, before 32 bits could overflow. */
-static inline __attribute__((always_inline)) C16_T void
+** next level's frames into its pair rows (frame r, r + 1 of r even in row
+** K / 2 + r / 2, joined in registers), else as doubles. The sums go to the
+** double rows every `chunk` pairs, before 32 bits could overflow.
+** Returns the largest value written to the pair rows (UP). */
+static inline __attribute__((always_inline)) C16_T C16_V
 C16_FN(column)(const corr16_job *j, const uint16_t *E, size_t c, int NL,
 	       int UP, size_t chunk)
 {
 	size_t P = j->P, w = 2 * P, end = 4 + j->n / 2;
 	const uint16_t *e = E + c * C16_W;
+	uint16_t *up = UP ? j->up + CORR16_K / 2 * w + c * C16_W : NULL;
 	double *G = j->G + C16_PX * c, *G5 = G + (size_t)(NL - 4) * P;
-	C16_V s = C16_ZERO;
+	C16_V s = C16_ZERO, mx = C16_ZERO, even = C16_ZERO;
 	int odd = (int)(j->M & 1);
 	for (size_t q0 = 4; q0 < end; q0 += chunk) {
 		size_t q1 = end - q0 > chunk ? q0 + chunk : end;
@@ -171,7 +176,15 @@ C16_FN(column)(const corr16_job *j, const uint16_t *E, size_t c, int NL,
 			/* the next level's frames: pairs aligned with its
 			** frames, i.e. frames 2q - 1, 2q of the rows for odd M */
 			x1 = C16_SUM2(odd ? C16_ODD(x, e1) : x);
-			C16_NEXT_ROW(j, q - 4, c, x1, UP);
+			if (!UP) {
+				C16_PUT(j->nx + (q - 4) * P + C16_PX * c, x1, 0);
+			} else if ((q - 4) & 1) {
+				C16_V pr = C16_JOIN(even, x1);
+				C16_ST(up + (q - 5) / 2 * w, pr);
+				mx = C16_MAX(mx, pr);
+			} else {
+				even = x1;
+			}
 			e4 = e3;
 			e3 = e2;
 			e2 = e1;
@@ -188,54 +201,109 @@ C16_FN(column)(const corr16_job *j, const uint16_t *E, size_t c, int NL,
 		C16_PUT(G5 + 2 * P, a7, 1);
 		C16_PUT(G5 + 3 * P, a8, 1);
 	}
+	if (UP && (end - 4) % 2) {	/* the last frame, alone in its row */
+		C16_ST(up + (end - 5) / 2 * w, even);
+		mx = C16_MAX(mx, even);
+	}
 	C16_PUT(j->S + C16_PX * c, s, 1);
+	return mx;
 }
 
-/* the columns, with the kernel's constants folded in */
+/* the columns, with the kernel's constants folded in; the largest value
+** written to the next level's pair rows */
 #define C16_COLUMNS(NAME, NL, UP)					\
-	static C16_T void C16_FN(NAME)(const corr16_job *j,		\
-				       const uint16_t *E, size_t chunk)	\
+	static C16_T unsigned C16_FN(NAME)(const corr16_job *j,	\
+					   const uint16_t *E, size_t chunk) \
 	{								\
+		C16_V mx = C16_ZERO;					\
 		for (size_t c = 0; c < j->P / C16_PX; c++)		\
-			C16_FN(column)(j, E, c, NL, UP, chunk);		\
+			mx = C16_MAX(mx, C16_FN(column)(j, E, c, NL, UP, \
+							chunk));	\
+		return C16_HMAX(mx);					\
 	}
 C16_COLUMNS(columns8, 8, 0)
 C16_COLUMNS(columns8u, 8, 1)
 C16_COLUMNS(columns4, 4, 0)
 C16_COLUMNS(columns4u, 4, 1)
 
+/* Level 0: the history and the frames into U (or the frames straight
+** into pair rows), then E built from U. Returns the largest value, or
+** CORR16_MAX when one is too large. */
+static C16_T unsigned C16_FN(level0)(const corr16_job *j, size_t n,
+				     uint16_t *U, uint16_t *E)
+{
+	size_t P = j->P, K = CORR16_K, ne = (K + j->n) / 2;
+	/* (every new row in U while the first K frames of the level are
+	** read: the caller takes its head sums from them) */
+	int direct = j->contig && j->nv == P && j->esize == 2 &&
+		     j->M >= K && n == j->n;
+	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
+	unsigned top, fr;
+	if (corr16_history(j, U))
+		return CORR16_MAX;
+	if (n < j->n)	/* the zero frame that makes the pairs whole */
+		memset(U + (K + n) * P, 0, P * sizeof *U);
+	top = C16_FN(umax)(U, K * P);
+	fr = direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U, n);
+	top = fr > top ? fr : top;
+	for (size_t q = 0; q < built; q++)
+		C16_FN(pair_row)(U + 2 * q * P, U + (2 * q + 1) * P,
+				 E + q * 2 * P, P);
+	return top;
+}
+
+/* A level above: its new frames are already in E (the level below wrote
+** them there, with their largest value, intop); the history's pair rows
+** are made from hist (or from the ring, through U). Returns as level0. */
+static C16_T unsigned C16_FN(above)(const corr16_job *j, size_t n,
+				    uint16_t *U, uint16_t *E)
+{
+	size_t P = j->P, K = CORR16_K;
+	const uint16_t *h = j->hist;
+	unsigned top;
+	if (!*j->hist_ok) {
+		if (corr16_history(j, U))
+			return CORR16_MAX;
+		h = U;
+	}
+	top = C16_FN(umax)(h, K * P);
+	top = j->intop > top ? j->intop : top;
+	for (size_t q = 0; q < K / 2; q++)
+		C16_FN(pair_row)(h + 2 * q * P, h + (2 * q + 1) * P,
+				 E + q * 2 * P, P);
+	if (n < j->n) {	/* the zero frame: the high half of the last row */
+		uint16_t *e = E + (K + n) / 2 * 2 * P;
+		for (size_t p = 0; p < P; p++)
+			e[2 * p + 1] = 0;
+	}
+	return top;
+}
+
 /* (n: the frames the caller gave; j->n is one more when corr16_level
 ** added a zero frame to make it even) */
 static C16_T int C16_FN(run)(const corr16_job *j, size_t n)
 {
-	size_t P = j->P, K = CORR16_K, nu = K + j->n, ne = nu / 2;
-	uint16_t *U = j->work, *E = U + nu * P;
-	/* (every new row in U while the first K frames of the level are
-	** read: the caller takes its head sums from them) */
-	int direct = j->level == 0 && j->contig && j->nv == P &&
-		     j->esize == 2 && j->M >= K && n == j->n;
-	size_t built = direct ? K / 2 : ne;	/* E rows still to build */
-	unsigned top, fr;
-	if (corr16_history(j, U))
-		return 1;
-	if (n < j->n)	/* the zero frame that makes the pairs whole */
-		memset(U + (K + n) * P, 0, P * sizeof *U);
-	top = C16_FN(umax)(U, K * P);
-	fr = j->level > 0 ? C16_FN(umax)(U + K * P, j->n * P) :
-	     direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U, n);
-	top = fr > top ? fr : top;
+	size_t P = j->P, K = CORR16_K, up;
+	uint16_t *E = j->work, *U = corr16_u(j->work, P, n);
+	unsigned top = j->level == 0 ? C16_FN(level0)(j, n, U, E) :
+		       C16_FN(above)(j, n, U, E);
 	if (top >= CORR16_MAX)
 		return 1;
-	for (size_t q = 0; q < built; q++)
-		C16_FN(pair_row)(U + 2 * q * P, U + (2 * q + 1) * P,
-				 E + q * 2 * P, P);
 	if (j->level == 0)
-		(j->up ? C16_FN(columns8u) : C16_FN(columns8))(j, E,
+		up = (j->up ? C16_FN(columns8u) : C16_FN(columns8))(j, E,
 							corr16_chunk(top));
 	else
-		(j->up ? C16_FN(columns4u) : C16_FN(columns4))(j, E,
+		up = (j->up ? C16_FN(columns4u) : C16_FN(columns4))(j, E,
 							corr16_chunk(top));
-	memcpy(j->hist, U + n * P, K * P * sizeof *U);
+	if (j->up_top)
+		*j->up_top = up;
+	/* the history: frames n .. n + K - 1 of the rows */
+	if (j->level == 0)
+		memcpy(j->hist, U + n * P, K * P * sizeof *U);
+	else
+		for (size_t i = 0; i < K; i++)
+			C16_FN(unpair)(E + (n + i) / 2 * 2 * P, (int)((n + i) & 1),
+				       j->hist + i * P, P);
 	*j->hist_ok = 1;
 	return 0;
 }

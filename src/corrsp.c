@@ -490,20 +490,28 @@ static CORRSP_TGT void corrsp_store(const corrsp_job *j,
 		j->S[q] += rec[q].s;
 }
 
+/* what a frame's events leave for the next level */
+enum { CORRSP_TO_NONE, CORRSP_TO_EV, CORRSP_TO_UP, CORRSP_TO_NX };
+
 /* Frame r's events (see corrsp_rec). The pairs closed by the frame go to
-** the next level: as events (nev: frame r's pixels with frame r - 1's
-** count added, then frame r - 1's pixels that frame r lacks, each stored
-** and kept when the pixel's last frame is not r: no branch), or added
-** into its rows (up, nx). Returns the next level's events so far. */
+** the next level (TO, a constant in each copy of the loop, so that the
+** loop keeps only its own pointers in registers): as events (EV: frame
+** r's pixels with frame r - 1's count added, then frame r - 1's pixels
+** that frame r lacks, each stored and kept when the pixel's last frame is
+** not r: no branch), or added into its frames (UP: uint16 pair rows, NX:
+** doubles). Returns the next level's events so far. */
 static inline CORRSP_TGT __attribute__((always_inline)) size_t
-corrsp_frame_body(const corrsp_job *j, size_t r, corrsp_rec *rec, size_t k)
+corrsp_frame_body(const corrsp_job *j, size_t r, corrsp_rec *rec, size_t k,
+		  int TO)
 {
-	size_t P = j->P;
+	size_t P = j->P, h = r / 2;	/* h: the next level's frame */
 	uint32_t g = (uint32_t)r + CORRSP_K;
 	const uint32_t *e = corrsp_ev(j, r, 0), *end = corrsp_ev(j, r, 1);
-	uint16_t *up = j->up ? j->up + r / 2 * P : NULL;
-	double *nx = j->nx ? j->nx + r / 2 * P : NULL;
-	uint32_t *o = j->nev && (r & 1) ? j->nev : NULL;
+	/* (its pair row, see corr16_job's up: pixel q at up[2 q]) */
+	uint16_t *up = TO == CORRSP_TO_UP ? j->up + (CORRSP_K + h) / 2 * 2 *
+		       P + h % 2 : NULL;
+	double *nx = TO == CORRSP_TO_NX ? j->nx + h * P : NULL;
+	uint32_t *o = TO == CORRSP_TO_EV ? j->nev : NULL;
 	uint64_t sum = 0;
 	for (; e < end; e++) {
 		uint32_t q = *e >> 16, v = *e & 0xffffu;
@@ -529,16 +537,16 @@ corrsp_frame_body(const corrsp_job *j, size_t r, corrsp_rec *rec, size_t k)
 		x->last = g;
 		x->s += v;
 		sum += v;
-		if (o)
+		if (TO == CORRSP_TO_EV)
 			o[k++] = *e + ls[0];	/* frame r - 1's count */
-		else if (up)
-			up[q] = (uint16_t)(up[q] + v);
-		else if (nx)
+		else if (TO == CORRSP_TO_UP)
+			up[2 * q] = (uint16_t)(up[2 * q] + v);
+		else if (TO == CORRSP_TO_NX)
 			nx[q] += v;
 	}
 	if (j->rowsum)
 		j->rowsum[r] = (double)sum;
-	if (o) {
+	if (TO == CORRSP_TO_EV) {
 		end = corrsp_ev(j, r - 1, 1);
 		for (e = corrsp_ev(j, r - 1, 0); e < end; e++) {
 			o[k] = *e;
@@ -567,11 +575,25 @@ static inline void corrsp_ev_prefetch(const corrsp_job *j, size_t r)
 static CORRSP_TGT size_t corrsp_frames(const corrsp_job *j, corrsp_rec *rec)
 {
 	size_t k = 0;
+	int to = j->nev ? CORRSP_TO_EV : j->up ? CORRSP_TO_UP :
+		 j->nx ? CORRSP_TO_NX : CORRSP_TO_NONE;
 	for (size_t r = 0; r < CORRSP_EVPF && r < j->n; r++)
 		corrsp_ev_prefetch(j, r);
 	for (size_t r = 0; r < j->n; r++) {
 		corrsp_ev_prefetch(j, r + CORRSP_EVPF);
-		k = corrsp_frame_body(j, r, rec, k);
+		switch (to == CORRSP_TO_EV && !(r & 1) ? CORRSP_TO_NONE : to) {
+		case CORRSP_TO_EV:
+			k = corrsp_frame_body(j, r, rec, k, CORRSP_TO_EV);
+			break;
+		case CORRSP_TO_UP:
+			k = corrsp_frame_body(j, r, rec, k, CORRSP_TO_UP);
+			break;
+		case CORRSP_TO_NX:
+			k = corrsp_frame_body(j, r, rec, k, CORRSP_TO_NX);
+			break;
+		default:
+			k = corrsp_frame_body(j, r, rec, k, CORRSP_TO_NONE);
+		}
 	}
 	return k;
 }
@@ -592,8 +614,11 @@ size_t corrsp_level(corrsp_job *j)
 	size_t P = j->P, n = j->n, k;
 	corrsp_rec *rec = (corrsp_rec *)(void *)j->acc;
 	corrsp_shift_init();
-	if (j->up)
-		memset(j->up, 0, n / 2 * P * sizeof *j->up);
+	/* (a bound, not the largest: the loop keeps no maximum) */
+	j->up_top = 2 * j->top < UINT16_MAX ? 2 * j->top : UINT16_MAX;
+	if (j->up)	/* the pair rows of the n / 2 frames */
+		memset(j->up + CORRSP_K * P, 0,
+		       (n / 2 + 1) / 2 * 2 * P * sizeof *j->up);
 	else if (j->nx)
 		memset(j->nx, 0, n / 2 * P * sizeof *j->nx);
 	if (j->nev)

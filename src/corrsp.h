@@ -80,8 +80,10 @@ typedef struct corrsp_job {
 	uint32_t *nev;		/* the next level's events (n / 2 P words),
 				   offsets into noff (n / 2 + 1); or NULL: */
 	uint32_t *noff;
-	uint16_t *up;		/* n / 2 rows of P: the next level's frames
-				   as uint16; or NULL: */
+	uint16_t *up;		/* the next level's frames as uint16, in
+				   corr16's pair rows (corr16_pairs; K is
+				   CORR16_K); or NULL: */
+	uint32_t up_top;	/* a bound on them (written) */
 	double *nx;		/* the same as doubles */
 	double *head;		/* nhead rows of P: the first new frames as
 				   doubles (for the caller's head sums) */
