@@ -39,8 +39,6 @@ struct det_stream {
 	uint32_t *ev_pix;
 	uint16_t *ev_cnt;
 	size_t ev_n, ev_cap, ev_max;
-	int ev_mod;			/* module being read */
-	int ev_ident;			/* its pixel numbers are the frame's */
 	int ev_over;			/* more events than pixels */
 	size_t row0, nrows;		/* Rigaku: the rows streamed (nrows
 					   0: all); events and frames are
@@ -424,42 +422,73 @@ size_t det_block(const det_stream *s)
 /* events                                                           */
 /* ---------------------------------------------------------------- */
 
+/* room for more events, up to limit: 0 grown, 1 at the limit (more
+** entries than pixels: repeated ones), 2 out of memory (ev_over set) */
+static int det_ev_grow(det_stream *s, size_t limit)
+{
+	size_t cap = s->ev_cap ? 2 * s->ev_cap : 4096;
+	uint32_t *np;
+	uint16_t *nc;
+	if (s->ev_cap >= limit)
+		return s->ev_over = 1;
+	if (cap > limit)
+		cap = limit;
+	np = realloc(s->ev_pix, cap * sizeof *np);
+	if (np != NULL)
+		s->ev_pix = np;
+	nc = np ? realloc(s->ev_cnt, cap * sizeof *nc) : NULL;
+	if (nc == NULL)
+		return s->ev_over = 2;
+	s->ev_cnt = nc;
+	s->ev_cap = cap;
+	return 0;
+}
+
+/* an IMM file's sparse frame, a pixel at a time */
 static void det_emit(void *ud, uint32_t pixel, uint16_t count)
 {
 	det_stream *s = ud;
-	uint32_t p = pixel;
-	if (s->mod != NULL && !s->ev_ident) {	/* module to frame pixel */
-		const rig_module *m = &s->mod[s->ev_mod];
-		size_t r = s->r0[s->ev_mod] + pixel / m->cols,
-		       c = s->c0[s->ev_mod] + pixel % m->cols;
-		if (s->nrows && (r < s->row0 || r >= s->row0 + s->nrows))
-			return;		/* not in the rows streamed */
-		p = (uint32_t)((r - s->row0) * s->info.cols + c);
-	}
-	if (s->ev_n == s->ev_cap) {
-		size_t cap = s->ev_cap ? 2 * s->ev_cap : 4096;
-		uint32_t *np;
-		uint16_t *nc;
-		if (s->ev_n >= s->ev_max) {
-			s->ev_over = 1;	/* duplicates: no valid frame has more */
-			return;
-		}
-		if (cap > s->ev_max)
-			cap = s->ev_max;
-		np = realloc(s->ev_pix, cap * sizeof *np);
-		if (np != NULL)
-			s->ev_pix = np;
-		nc = np ? realloc(s->ev_cnt, cap * sizeof *nc) : NULL;
-		if (nc == NULL) {
-			s->ev_over = 2;
-			return;
-		}
-		s->ev_cnt = nc;
-		s->ev_cap = cap;
-	}
-	s->ev_pix[s->ev_n] = p;
+	if (s->ev_n == s->ev_cap && det_ev_grow(s, s->ev_max))
+		return;
+	s->ev_pix[s->ev_n] = pixel;
 	s->ev_cnt[s->ev_n] = count;
 	s->ev_n++;
+}
+
+/* module m's events from k0 on, module pixels to the frame's, those
+** outside the rows streamed dropped */
+static void det_ev_place(det_stream *s, int m, size_t k0)
+{
+	const rig_module *md = &s->mod[m];
+	size_t k = k0;
+	for (size_t i = k0; i < s->ev_n; i++) {
+		size_t r = s->r0[m] + s->ev_pix[i] / md->cols,
+		       c = s->c0[m] + s->ev_pix[i] % md->cols;
+		if (s->nrows && (r < s->row0 || r >= s->row0 + s->nrows))
+			continue;	/* not in the rows streamed */
+		s->ev_pix[k] = (uint32_t)((r - s->row0) * s->info.cols + c);
+		s->ev_cnt[k++] = s->ev_cnt[i];
+	}
+	s->ev_n = k;
+}
+
+/* module m's words of frame f into s->ev_* (a module's frame has at most
+** one word per pixel: more are repeated pixels) */
+static int det_ev_module(det_stream *s, int m, size_t f, char *err)
+{
+	rig_module *md = &s->mod[m];
+	size_t k0 = s->ev_n, most = k0 + md->rows * md->cols;
+	int r;
+	while ((r = rig_frame_into(md, f, s->ev_pix, s->ev_cnt, s->ev_cap,
+				   &s->ev_n, err)) == 1)
+		if (det_ev_grow(s, most))
+			return 0;	/* (ev_over says why) */
+	if (r < 0)
+		return -1;
+	if (!(s->r0[m] == 0 && s->c0[m] == 0 && md->cols == s->info.cols &&
+	      s->nrows == 0))
+		det_ev_place(s, m, k0);
+	return 0;
 }
 
 /* the events of frame f (0-based in the file) into s->ev_* */
@@ -472,16 +501,12 @@ static int det_events_of(det_stream *s, size_t f, char *err)
 		if (imm_frame(&s->imm, f, NULL, det_emit, s, err) != 0)
 			return -1;
 	} else {
-		for (m = 0; m < s->nmod; m++) {
+		for (m = 0; m < s->nmod && !s->ev_over; m++) {
 			/* (a module outside the rows streamed is not read) */
 			if (s->nrows && (s->r0[m] >= s->row0 + s->nrows ||
 					 s->r0[m] + s->mod[m].rows <= s->row0))
 				continue;
-			s->ev_mod = m;
-			s->ev_ident = s->r0[m] == 0 && s->c0[m] == 0 &&
-				      s->mod[m].cols == s->info.cols &&
-				      s->nrows == 0;
-			if (rig_frame(&s->mod[m], f, det_emit, s, err) != 0)
+			if (det_ev_module(s, m, f, err) != 0)
 				return -1;
 		}
 	}

@@ -142,8 +142,76 @@ static int rig_check(rig_module *m, uint64_t w, char *err)
 	return 0;
 }
 
-int rig_frame(rig_module *m, uint64_t f, rig_emit emit, void *ud, char *err)
+/* Words bi.. of frame f (already checked as a frame: in order and in the
+** run) decoded while they fit: only the pixel and the flag vary, tested
+** for the whole run at once. 0: the run is taken (up to a word of another
+** frame, the buffer's end or cap); 1: one of them is bad (nothing taken:
+** rig_check then names it). */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* 8 words a step while all are frame f's; returns where it stopped (the
+** scalar loop takes the rest) and ORs a bad field into *bad */
+static __attribute__((target("avx512f"))) size_t
+rig_run8(const uint64_t *buf, size_t i, size_t e, uint64_t f, uint64_t npx,
+	 uint64_t flag, uint32_t *pix, uint16_t *cnt, uint64_t *bad)
 {
+	const __m512i fv = _mm512_set1_epi64((long long)f);
+	const __m512i lim = _mm512_set1_epi64((long long)npx);
+	const __m512i fl = _mm512_set1_epi64((long long)flag);
+	const __m512i pm = _mm512_set1_epi64(0xFFFFF), cm =
+		_mm512_set1_epi64(0xFFF), one = _mm512_set1_epi64(1);
+	__mmask8 no = 0;
+	size_t j = i;
+	for (; j + 8 <= e; j += 8) {
+		__m512i w = _mm512_loadu_si512((const void *)(buf + j));
+		__m512i p = _mm512_and_si512(_mm512_srli_epi64(w, 16), pm);
+		if (_mm512_cmpneq_epu64_mask(_mm512_srli_epi64(w, 40), fv))
+			break;
+		no |= _mm512_cmpge_epu64_mask(p, lim) |
+		      _mm512_cmpneq_epu64_mask(_mm512_and_si512(
+				_mm512_srli_epi64(w, 36), one), fl);
+		_mm256_storeu_si256((__m256i *)(void *)(pix + (j - i)),
+				    _mm512_cvtepi64_epi32(p));
+		_mm_storeu_si128((__m128i *)(void *)(cnt + (j - i)),
+				 _mm512_cvtepi64_epi16(_mm512_and_si512(w, cm)));
+	}
+	*bad |= no;
+	return j;
+}
+#endif
+
+static int rig_run(rig_module *m, uint64_t f, uint32_t *pix, uint16_t *cnt,
+		   size_t cap, size_t *n)
+{
+	size_t i = m->bi, e = m->bn, k = *n, j = i;
+	uint64_t npx = (uint64_t)m->rows * m->cols, bad = 0;
+	uint64_t flag = (uint64_t)m->flag;
+	if (e - i > cap - k)
+		e = i + (cap - k);
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (__builtin_cpu_supports("avx512f"))
+		j = rig_run8(m->buf, i, e, f, npx, flag, pix + k, cnt + k, &bad);
+#endif
+	for (; j < e; j++) {
+		uint64_t w = m->buf[j];
+		if (RIG_FRAME(w) != f)
+			break;
+		bad |= (RIG_PIXEL(w) >= npx) | (((w >> 36) & 1u) ^ flag);
+		pix[k + (j - i)] = RIG_PIXEL(w);
+		cnt[k + (j - i)] = RIG_COUNT(w);
+	}
+	if (bad)
+		return 1;
+	*n = k + (j - i);
+	m->pos += j - i;
+	m->bi = j;
+	return 0;
+}
+
+int rig_frame_into(rig_module *m, uint64_t f, uint32_t *pix, uint16_t *cnt,
+		   size_t cap, size_t *n, char *err)
+{
+	int slow = 0;	/* a run had a bad word: word by word up to it */
 	for (;;) {
 		uint64_t w;
 		if (m->bi == m->bn) {
@@ -159,8 +227,16 @@ int rig_frame(rig_module *m, uint64_t f, rig_emit emit, void *ud, char *err)
 			return -1;
 		if (RIG_FRAME(w) > f)
 			return 0;	/* a later frame's: left for then */
-		if (RIG_FRAME(w) == f)
-			emit(ud, RIG_PIXEL(w), RIG_COUNT(w));
+		if (RIG_FRAME(w) == f && *n == cap)
+			return 1;	/* (w is checked again then) */
+		/* (the first word of a run checked alone: then the run) */
+		if (RIG_FRAME(w) == f && !slow &&
+		    !(slow = rig_run(m, f, pix, cnt, cap, n)))
+			continue;
+		if (RIG_FRAME(w) == f) {
+			pix[*n] = RIG_PIXEL(w);
+			cnt[(*n)++] = RIG_COUNT(w);
+		}
 		m->bi++;
 		m->pos++;
 	}

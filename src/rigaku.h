@@ -41,9 +41,6 @@ typedef struct rig_module {
 	int flag;		/* bit 36 of the first word */
 } rig_module;
 
-/* a module pixel (0 .. rows*cols-1) with its count */
-typedef void (*rig_emit)(void *ud, uint32_t pixel, uint16_t count);
-
 /* open path for reading; a length that is not whole words is an error */
 int rig_open(rig_module *m, const char *path, size_t rows, size_t cols,
 	     char *err);
@@ -52,9 +49,14 @@ int rig_open(rig_module *m, const char *path, size_t rows, size_t cols,
 int rig_frames_seen(rig_module *m, uint64_t *n, char *err);
 /* set the true frame count (no word may name a frame past it) */
 void rig_set_frames(rig_module *m, size_t nframes);
-/* the words of frame f through emit (f never decreases between calls);
-** the words of earlier frames are checked and passed over */
-int rig_frame(rig_module *m, uint64_t f, rig_emit emit, void *ud, char *err);
+/* The words of frame f (f never decreases between calls) appended from
+** *n on to pix (module pixels, 0 .. rows*cols-1) and cnt while they fit
+** cap; the words of earlier frames are checked and passed over. A run of
+** words is checked and decoded in one tight loop (a call per word cost
+** more than the correlation of its photons). 0: the frame is done; 1:
+** cap is reached (call again with more room for the rest); -1: error. */
+int rig_frame_into(rig_module *m, uint64_t f, uint32_t *pix, uint16_t *cnt,
+		   size_t cap, size_t *n, char *err);
 void rig_close(rig_module *m);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "detector.h"
 #include "imm.h"
+#include "rigaku.h"
 #include "tap.h"
 
 static char dir[64];
@@ -188,9 +189,88 @@ static void test_imm(void)
 	   err);
 }
 
+/* One module read by rig_frame_into: runs of 1000 words a frame (the
+** decoder takes 8 at a time where the CPU can) against the words written,
+** in pieces of every size; then a bad pixel or flag at places in a run
+** that fall in and between its steps, named by its word. */
+#define RUN_F 5
+#define RUN_N 1000
+
+static int run_read(const char *path, size_t cap, uint32_t *pix,
+		    uint16_t *cnt, size_t *nf, char *err)
+{
+	rig_module *m = malloc(sizeof *m);
+	int rc = 0;
+	if (m == NULL || rig_open(m, path, 64, 64, err) != 0) {
+		free(m);
+		return -1;
+	}
+	rig_set_frames(m, RUN_F);
+	for (uint64_t f = 0; f < RUN_F && rc == 0; f++) {
+		size_t n = 0, c = cap;
+		int r;
+		while ((r = rig_frame_into(m, f, pix + f * RUN_N,
+					   cnt + f * RUN_N, c, &n, err)) == 1)
+			c = c + cap < RUN_N ? c + cap : RUN_N;
+		rc = r;
+		nf[f] = n;
+	}
+	rig_close(m);
+	free(m);
+	return rc;
+}
+
+static void test_runs(void)
+{
+	static uint64_t w[RUN_F * RUN_N];
+	static uint32_t pix[RUN_F * RUN_N];
+	static uint16_t cnt[RUN_F * RUN_N];
+	static const size_t caps[] = {1, 7, 8, 9, 1000};
+	static const size_t at[] = {0, 1, 7, 8, 13, 500, 999};
+	char err[ERR_LEN];
+	size_t nf[RUN_F];
+	int good = 1, named = 1;
+	for (size_t i = 0; i < RUN_F * RUN_N; i++)	/* pixels increasing */
+		w[i] = word(i / RUN_N, (i % RUN_N) * 4 + i / RUN_N,
+			    1 + (i * 7) % 4095) | (uint64_t)1 << 36;
+	put(tpath("r.bin"), w, RUN_F * RUN_N);
+	for (size_t c = 0; c < 5; c++) {
+		int right = run_read(tpath("r.bin"), caps[c], pix, cnt, nf,
+				     err) == 0;
+		for (size_t i = 0; right && i < RUN_F * RUN_N; i++)
+			right = nf[i / RUN_N] == RUN_N &&
+				pix[i] == ((w[i] >> 16) & 0xFFFFF) &&
+				cnt[i] == (w[i] & 0xFFF);
+		good &= right;
+	}
+	ok(good, "Rigaku runs of %d words a frame read in pieces of 1, 7, 8, "
+	   "9 and 1000 words: every pixel and count as written", RUN_N);
+	for (size_t a = 0; a < 7; a++)
+		for (int kind = 0; kind < 2; kind++) {
+			size_t k = 2 * RUN_N + at[a];
+			char want[64];
+			uint64_t keep = w[k];
+			w[k] = kind ? w[k] ^ (uint64_t)1 << 36 :
+			       (w[k] & ~((uint64_t)0xFFFFF << 16)) |
+			       (uint64_t)5000 << 16;
+			put(tpath("r.bin"), w, RUN_F * RUN_N);
+			w[k] = keep;
+			snprintf(want, sizeof want, "word %zu (frame 2)", k);
+			if (run_read(tpath("r.bin"), 1000, pix, cnt, nf, err)
+			    != -1 || !strstr(err, want) ||
+			    !strstr(err, kind ? "module flag" : "pixel index")) {
+				named = 0;
+				diag("bad %s at %zu: %s", kind ? "flag" : "pixel",
+				     k, err);
+			}
+		}
+	ok(named, "a bad pixel or flag at words 0, 1, 7, 8, 13, 500 and 999 "
+	   "of a run is named by its word");
+}
+
 static void cleanup(void)
 {
-	static const char *const names[] = {"f.bin", "u.bin", "d.imm",
+	static const char *const names[] = {"f.bin", "u.bin", "r.bin", "d.imm",
 					    "b.imm", "e.imm", NULL};
 	char name[32];
 	int k;
@@ -211,6 +291,7 @@ int main(void)
 	test_grid();
 	test_frames();
 	test_imm();
+	test_runs();
 	cleanup();
 	return tap_done();
 }
