@@ -19,7 +19,8 @@
 -- Rigaku file read by detector.events in blocks), each compared bit for
 -- bit with the dense path.
 --
---   ionflow bench/corr.lua [quick | path]   (path: the user path only)
+--   ionflow bench/corr.lua [quick | path | sparse]   (path: the user path
+--   only; sparse: the photon-counting sets only)
 local quick = arg[1] == "quick"
 
 local function loadavg()
@@ -427,6 +428,13 @@ local function finish()
   if bwbin then os.remove(bwbin) end
 end
 if arg[1] == "path" then user_cases() finish() return end
+if arg[1] == "sparse" then	-- (the photon-counting sets alone)
+  sparse_set(256, 256, 10000, 0.05)
+  rigaku_set(10000, 0.05)
+  sparse_set(256, 256, 10000, 0.01)
+  finish()
+  return
+end
 user_cases()
 run("dense u16 256x256 x 10000, mean 5", dense)
 user_path("  same, user path", dense)
