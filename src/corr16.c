@@ -14,7 +14,12 @@
 ** numbers even first, i.e. M even); for odd M the aligned pairs are the
 ** blended ones.
 ** Levels above 0 have lags 5..8 only: the same kernel without the first
-** four partners.
+** four partners. Their new frames arrive as pair rows: the level below
+** (its columns here, or corrsp's last sparse level) writes each pair of
+** its pair sums into E straight away, two frames joined in a 32-bit lane,
+** so a level above builds E only for its history and never holds U.
+** Work: E first (where the level below writes), U after E's largest
+** extent.
 **
 ** The kernel (corr16k.h) is compiled twice: for AVX2 (8 pixels a column,
 ** multiply-add then add) and for AVX-512 with VNNI (16 pixels a column,
