@@ -147,6 +147,22 @@ static void test_frames(void)
 	ok(strstr(err, "word 2: frame 2 after frame 4") != NULL,
 	   "and a word out of order is named (%s)", err);
 	det_close(s);
+	{	/* frame 1 with 17 words for a 4 x 4 module: a pixel twice */
+		uint64_t d[19];
+		d[0] = word(0, 1, 1);
+		for (int k = 0; k < 17; k++)
+			d[1 + k] = word(1, (uint64_t)(k % 16), 1);
+		d[18] = word(2, 3, 1);
+		put(tpath("u.bin"), d, 19);
+		o.frames = 3;
+		ok(det_open(&s, tpath("u.bin"), &o, err) == 0 &&
+		   det_next_events(s, &ev, err) == 1 && ev.n == 1 &&
+		   det_next_events(s, &ev, err) == -1 &&
+		   strstr(err, "frame 1 has more photon entries than its 16 "
+			  "pixels") != NULL, "a frame with more words than "
+		   "pixels is refused (%s)", err);
+		det_close(s);
+	}
 }
 
 static void test_imm(void)
