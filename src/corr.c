@@ -1121,10 +1121,10 @@ static void corr_rows16(const corr *c, int l, const uint16_t *w16, size_t m,
 /* Level l of a tile by corr16's integer kernel: level 0 from the frames,
 ** the levels above from the uint16 rows the level below wrote into their
 ** work (when it ran here too: `below`). Its pairs go to the next level as
-** uint16 when that one may run here as well (their largest value into
-** *top), else as doubles into nx. intop: the largest value the level
-** below wrote for this one. 1 when it does not apply (then nothing has
-** changed): see corr16.h */
+** uint16 pair rows when that one may run here as well, else as doubles
+** into nx. *top: in, a bound on the values the level below wrote for this
+** one; out, on those this one wrote for the next. 1 when it does not
+** apply (then nothing has changed): see corr16.h */
 static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		       arr_dtype dt, const corr_sched *s, corr_tls *tl,
 		       double *X, double *nx, uint16_t *w16, int below,
@@ -1193,7 +1193,7 @@ static corr_spw corr_spw_of(const corr *c, uint32_t *w)
 ** run's events, each level above from the merged events of the one
 ** below, as many as the run asks for (sp_lev) and apply; the last one's
 ** pairs go to the next level as uint16 when that one runs corr16, else
-** as doubles into its rows (the largest uint16 value into *top). Returns
+** as doubles into its rows (a bound on the uint16 values into *top). Returns
 ** the levels done (0: nothing has changed). */
 static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 			double *w, uint16_t *w16, uint32_t *spw,
@@ -1349,7 +1349,7 @@ static inline __attribute__((always_inline)) void corr_tile_body(corr *c,
 	size_t P = c->P;
 	int below = 0;		/* the level below ran corr16 (or corrsp) */
 	int l0 = 0;		/* levels done by corrsp */
-	unsigned top = 0;	/* the largest value the level below wrote */
+	unsigned top = 0;	/* a bound on what the level below wrote */
 	corr_state_prefetch(c, t, s->top);
 	if (c->sp_lev > 0 &&
 	    (l0 = corr_tile_sp(c, t, s, tl, w, w16, c->spw[corr_thread()],

@@ -246,6 +246,8 @@ static C16_T unsigned C16_FN(level0)(const corr16_job *j, size_t n,
 	top = C16_FN(umax)(U, K * P);
 	fr = direct ? C16_FN(frame_pairs)(j, U, E) : C16_FN(frames)(j, U, n);
 	top = fr > top ? fr : top;
+	if (top >= CORR16_MAX)	/* (the double kernel takes the batch) */
+		return top;
 	for (size_t q = 0; q < built; q++)
 		C16_FN(pair_row)(U + 2 * q * P, U + (2 * q + 1) * P,
 				 E + q * 2 * P, P);
