@@ -444,15 +444,21 @@ static int det_ev_grow(det_stream *s, size_t limit)
 	return 0;
 }
 
-/* an IMM file's sparse frame, a pixel at a time */
-static void det_emit(void *ud, uint32_t pixel, uint16_t count)
+/* an IMM file's sparse frame f (more entries than pixels: repeated ones) */
+static int det_ev_imm(det_stream *s, size_t f, char *err)
 {
-	det_stream *s = ud;
-	if (s->ev_n == s->ev_cap && det_ev_grow(s, s->ev_max))
-		return;
-	s->ev_pix[s->ev_n] = pixel;
-	s->ev_cnt[s->ev_n] = count;
-	s->ev_n++;
+	imm_sparse sp;
+	if (imm_frame(&s->imm, f, NULL, &sp, err) != 0)
+		return -1;
+	while (s->ev_cap < sp.n)
+		if (det_ev_grow(s, s->ev_max))
+			return 0;	/* (ev_over says why) */
+	if (sp.n > 0) {	/* (no buffers yet before the first photon) */
+		memcpy(s->ev_pix, sp.pixel, sp.n * sizeof *sp.pixel);
+		memcpy(s->ev_cnt, sp.count, sp.n * sizeof *sp.count);
+	}
+	s->ev_n = sp.n;
+	return 0;
 }
 
 /* module m's events from k0 on, module pixels to the frame's, those
@@ -498,7 +504,7 @@ static int det_events_of(det_stream *s, size_t f, char *err)
 	s->ev_n = 0;
 	s->ev_over = 0;
 	if (s->has_imm) {
-		if (imm_frame(&s->imm, f, NULL, det_emit, s, err) != 0)
+		if (det_ev_imm(s, f, err) != 0)
 			return -1;
 	} else {
 		for (m = 0; m < s->nmod && !s->ev_over; m++) {
@@ -564,6 +570,7 @@ int det_next_events_block(det_stream *s, size_t nmax, det_evblock *b,
 		}
 		if (b->nframes == 0)
 			b->frame0 = ev.frame;
+		#pragma omp simd	/* (-O2 alone leaves it scalar) */
 		for (size_t k = 0; k < ev.n; k++)
 			b->pixel[b->n + k] = ev.pixel[k] + b->pix0;
 		if (ev.n > 0)	/* (no buffers yet before the first photon) */
@@ -623,7 +630,7 @@ static int det_dense(det_stream *s, size_t f, uint16_t *out, char *err)
 {
 	size_t k, npix = det_rows(s) * s->info.cols;
 	if (s->has_imm && !s->imm.sparse)
-		return imm_frame(&s->imm, f, out, NULL, NULL, err);
+		return imm_frame(&s->imm, f, out, NULL, err);
 	if (det_events_of(s, f, err) != 0)
 		return -1;
 	memset(out, 0, npix * sizeof *out);

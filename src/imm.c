@@ -73,7 +73,9 @@ static int imm_header_at(imm_file *m, off_t at, size_t f, imm_header *h,
 		return err_set(err, "%s: frame %zu: truncated header (%lld of"
 			       " %d bytes)", m->path, f, (long long)left,
 			       IMM_HEADER);
-	if (imm_pread(m, b, IMM_HEADER, at, f, "header", err) != 0)
+	if (at > 0 && at == m->ahead)	/* read with the last payload */
+		memcpy(b, m->payload + m->ahead_ix, IMM_HEADER);
+	else if (imm_pread(m, b, IMM_HEADER, at, f, "header", err) != 0)
 		return -1;
 	imm_header_decode(b, h);
 	if (h->compression != (m->sparse ? IMM_SPARSE : IMM_DENSE))
@@ -182,31 +184,57 @@ void imm_close(imm_file *m)
 	m->fd = -1;
 }
 
-static int imm_sparse_payload(imm_file *m, size_t f, imm_emit emit, void *ud,
+/* A sparse frame's entries in place in the payload: n pixel indices
+** (uint32), then n counts (uint16), little-endian. Every index is tested
+** in one loop without an exit (it vectorises); the first one past the
+** frame is then named. */
+static int imm_sparse_payload(imm_file *m, size_t f, imm_sparse *sp,
 			      char *err)
 {
-	size_t n = m->h.dlen, k, npix = m->rows * m->cols;
-	if (n * 6 > m->cap) {
-		uint8_t *p = realloc(m->payload, n * 6);
+	size_t n = m->h.dlen, npix = m->rows * m->cols;
+	off_t at = m->off + IMM_HEADER, next = at + (off_t)(n * 6);
+	/* (the next frame's header comes with the payload when there is
+	** one: a read a frame instead of two, which here cost a third of
+	** the reading) */
+	size_t len = n * 6 + (m->size - next >= IMM_HEADER ? IMM_HEADER : 0);
+	uint32_t *pix;
+	uint16_t *cnt;
+	uint32_t top = 0;
+	m->ahead = 0;
+	if (len > m->cap) {
+		uint8_t *p = realloc(m->payload, len);
 		if (p == NULL)
 			return err_set(err, "%s: frame %zu: out of memory",
 				       m->path, f);
 		m->payload = p;
-		m->cap = n * 6;
+		m->cap = len;
 	}
-	if (imm_pread(m, m->payload, n * 6, m->off + IMM_HEADER, f, "payload",
-		      err) != 0)
+	if (imm_pread(m, m->payload, len, at, f, "payload", err) != 0)
 		return -1;
-	for (k = 0; k < n; k++) {
-		uint32_t p = imm_u32(m->payload + 4 * k);
-		const uint8_t *c = m->payload + 4 * n + 2 * k;
-		if (p >= npix)
+	if (len > n * 6) {
+		m->ahead = next;
+		m->ahead_ix = n * 6;
+	}
+	pix = (uint32_t *)(void *)m->payload;	/* (malloc'd: aligned) */
+	cnt = (uint16_t *)(void *)(m->payload + 4 * n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (size_t k = 0; k < n; k++) {
+		pix[k] = imm_u32(m->payload + 4 * k);
+		cnt[k] = (uint16_t)(m->payload[4 * n + 2 * k] |
+				    m->payload[4 * n + 2 * k + 1] << 8);
+	}
+#endif
+	for (size_t k = 0; k < n; k++)
+		top = pix[k] > top ? pix[k] : top;
+	for (size_t k = 0; n > 0 && top >= npix && k < n; k++)
+		if (pix[k] >= npix)
 			return err_set(err, "%s: frame %zu: pixel index %lu (entry"
 				       " %zu of %zu) is past the %zux%zu frame",
-				       m->path, f, (unsigned long)p, k, n,
+				       m->path, f, (unsigned long)pix[k], k, n,
 				       m->rows, m->cols);
-		emit(ud, p, (uint16_t)(c[0] | c[1] << 8));
-	}
+	sp->n = n;
+	sp->pixel = pix;
+	sp->count = cnt;
 	return 0;
 }
 
@@ -229,7 +257,7 @@ static int imm_dense_payload(imm_file *m, size_t f, uint16_t *out, char *err)
 #endif
 }
 
-int imm_frame(imm_file *m, size_t f, uint16_t *out, imm_emit emit, void *ud,
+int imm_frame(imm_file *m, size_t f, uint16_t *out, imm_sparse *sp,
 	      char *err)
 {
 	if (f >= m->nframes || f < m->next)
@@ -247,7 +275,7 @@ int imm_frame(imm_file *m, size_t f, uint16_t *out, imm_emit emit, void *ud,
 		m->next++;
 		m->has_h = 0;
 	}
-	if ((m->sparse ? imm_sparse_payload(m, f, emit, ud, err)
+	if ((m->sparse ? imm_sparse_payload(m, f, sp, err)
 		       : imm_dense_payload(m, f, out, err)) != 0)
 		return -1;
 	m->off += IMM_HEADER + (off_t)imm_payload_bytes(m, &m->h);

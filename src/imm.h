@@ -46,19 +46,29 @@ typedef struct imm_file {
 	size_t next;
 	imm_header h;		/* of frame `next` when has_h */
 	int has_h;
-	uint8_t *payload;	/* one frame's payload */
+	uint8_t *payload;	/* one frame's payload (and the next header,
+				   read with it: one read a frame) */
 	size_t cap;
+	off_t ahead;		/* the offset of that header, or 0 */
+	size_t ahead_ix;	/* and where it is in payload */
 } imm_file;
 
-typedef void (*imm_emit)(void *ud, uint32_t pixel, uint16_t count);
+/* a sparse frame's entries: n pixels (0 .. rows*cols-1) and counts, in
+** the reader's buffer until its next call */
+typedef struct imm_sparse {
+	size_t n;
+	const uint32_t *pixel;
+	const uint16_t *count;
+} imm_sparse;
 
 /* decode the fields of a 1024-byte header */
 void imm_header_decode(const uint8_t *b, imm_header *h);
 /* open, check the first header and count the frames */
 int imm_open(imm_file *m, const char *path, char *err);
 /* frame f (f never decreases between calls): a dense file's pixels into
-** out (rows*cols uint16), a sparse file's through emit */
-int imm_frame(imm_file *m, size_t f, uint16_t *out, imm_emit emit, void *ud,
+** out (rows*cols uint16), a sparse file's entries into *sp (each pixel
+** checked, the whole frame in one read and one loop) */
+int imm_frame(imm_file *m, size_t f, uint16_t *out, imm_sparse *sp,
 	      char *err);
 void imm_close(imm_file *m);
 
