@@ -41,7 +41,8 @@ struct traj {
 	h5_file *hf;
 	h5_frames *fpos, *fimg, *fbox, *fspec;
 	size_t nbox;		/* values per box: 3 edges or a 3x3 matrix */
-	double *times;
+	double *times;		/* a column of times, or NULL: */
+	double t_off, t_dt;	/* frame k at t_off + t_dt k */
 	double box_fixed[9];
 	/* LAMMPS */
 	FILE *fp;
@@ -254,7 +255,9 @@ static int traj_h5_group(traj *t, const char *want, char *err)
 	return 0;
 }
 
-/* time of each frame: a column of times, or a scalar interval */
+/* time of each frame: a column of times, or a scalar interval (kept as
+** such: an array of the frames' count, which a damaged file may give as
+** anything, was allocated and filled here) */
 static int traj_h5_times(traj *t, const char *g, size_t nf, char *err)
 {
 	char p[256];
@@ -262,9 +265,6 @@ static int traj_h5_times(traj *t, const char *g, size_t nf, char *err)
 	size_t k;
 	double offset = 0;
 	snprintf(p, sizeof p, "/particles/%s/position/time", g);
-	t->times = err_calloc(nf ? nf : 1, sizeof *t->times, err);
-	if (t->times == NULL)
-		return -1;
 	if (!h5_exists(t->hf, p))
 		return err_set(err, "%s: no dataset %s (frame times)",
 			       t->path, p);
@@ -278,9 +278,15 @@ static int traj_h5_times(traj *t, const char *g, size_t nf, char *err)
 				: o.kind == H5_VNUM ? o.d : 0;
 			h5_value_free(&o);
 		}
-		for (k = 0; k < nf; k++)
-			t->times[k] = offset + dt * (double)k;
+		t->t_off = offset;
+		t->t_dt = dt;
 	} else if (v.kind == H5_VARR && arr_size(&v.a) == nf) {
+		/* (nf values read: the allocation is no larger) */
+		t->times = err_calloc(nf ? nf : 1, sizeof *t->times, err);
+		if (t->times == NULL) {
+			h5_value_free(&v);
+			return err_prefix(err, "%s", t->path);
+		}
 		for (k = 0; k < nf; k++)
 			t->times[k] = arr_get_flat(&v.a, k);
 	} else {
@@ -657,7 +663,8 @@ static int traj_next_h5md(traj *t, traj_frame *fr, char *err)
 		traj_unwrap_minimage(t, t->work, t->next == 0);
 	else
 		memcpy(t->pos, t->work, n3 * sizeof *t->work);
-	fr->time = t->times[t->next] * t->info.time_scale;
+	fr->time = (t->times ? t->times[t->next] :
+		    t->t_off + t->t_dt * (double)t->next) * t->info.time_scale;
 	return 1;
 }
 
