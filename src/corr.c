@@ -1149,7 +1149,7 @@ static int corr_tile16(corr *c, int l, size_t t, const void *const *fr,
 		.contig = c->contig[t], .hist = c->hist16[l] + t * K * P,
 		.hist_ok = c->h16ok[l] + t,
 		.up = corr_up16(c, l, s) ?
-		      corr16_pairs(w16 + c->woff16[l + 1], P) : NULL,
+		      corr16_pairs(w16 + c->woff16[l + 1]) : NULL,
 		.up_top = top, .intop = *top
 	};
 	if (l == 0)
@@ -1235,14 +1235,13 @@ static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 			j[l].nev = z.ev[l & 1];
 			j[l].noff = z.off[l & 1];
 		} else if (corr_up16(c, l, s)) {
-			j[l].up = corr16_pairs(w16 + c->woff16[l + 1], P);
+			j[l].up = corr16_pairs(w16 + c->woff16[l + 1]);
 		} else {	/* (the top level's pairs: scratch) */
 			size_t kn = l + 1 < c->nlev ?
 				    (size_t)c->lev[l + 1].kmax : 0;
 			j[l].nx = w + c->woff[l + 1] + kn * P;
 		}
 		corrsp_level(&j[l]);
-		*top = j[l].up_top;
 		if (j[l].nhead)
 			corr_head(c, L, t, w + c->woff[l], j[l].nhead, nv);
 		c->stale[l][t] = 1;
@@ -1250,6 +1249,7 @@ static int corr_tile_sp(corr *c, size_t t, const corr_sched *s, corr_tls *tl,
 	}
 	for (size_t r = 0; nl > 0 && r < s->nn[0]; r++)
 		tl->rowsum[r] += sums[r];
+	*top = ptop;	/* (the last level's pair sums are below it) */
 	return nl;
 }
 

@@ -47,9 +47,8 @@ size_t corr16_work(size_t P, size_t n)
 	return 2 * (CORR16_K + n + 3) * P;
 }
 
-uint16_t *corr16_pairs(uint16_t *work, size_t P)
+uint16_t *corr16_pairs(uint16_t *work)
 {
-	(void)P;
 	return work;
 }
 

@@ -64,8 +64,8 @@ typedef struct corr16_job {
 	double *nx;		/* its new rows as doubles, n / 2 of P */
 	unsigned *up_top;	/* the largest value written to up (or
 				   NULL) */
-	unsigned intop;		/* above 0: the largest value of the new
-				   frames (the level below's up_top) */
+	unsigned intop;		/* above 0: a bound on the new frames'
+				   values (from the level below) */
 	double *rowsum;		/* level 0: sum of each new frame (written) */
 	uint16_t *work;		/* corr16_work(P, n) elements */
 } corr16_job;
@@ -74,7 +74,7 @@ int corr16_isa(void);		/* the best this CPU runs */
 int corr16_available(void);	/* corr16_isa() != CORR16_NONE */
 size_t corr16_work(size_t P, size_t n);
 /* where in a level's work the level below writes its new frames (up) */
-uint16_t *corr16_pairs(uint16_t *work, size_t P);
+uint16_t *corr16_pairs(uint16_t *work);
 /* a level's new frame r (of n) as doubles into dst (P values): level 0's
 ** as corr16_level read them, a level above's as the level below wrote
 ** them */
@@ -82,7 +82,8 @@ void corr16_frame(const uint16_t *work, size_t P, int level, size_t n,
 		  size_t r, double *dst);
 /* 0: done (G, S, up or nx, rowsum, hist updated; the double ring is the
 ** caller's; level 0's new frames are in work, see corr16_frame, except
-** for a tile read straight from contiguous uint16 frames with M >= K); 1: it does not apply (a value >=
+** for a tile read straight from contiguous uint16 frames with M >= K);
+** 1: it does not apply (a value >=
 ** CORR16_MAX, a history that is not small integers, n 0): nothing
 ** written but work */
 int corr16_level(const corr16_job *j);

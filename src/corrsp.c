@@ -348,10 +348,11 @@ corrsp_stage_avx512(const uint32_t *map, uint32_t pix0, const uint32_t *pix,
 		__m512i tl = _mm512_srli_epi32(m, 10);
 		__mmask16 nt = _mm512_mask_cmpge_epu32_mask(keep, tl,
 					_mm512_set1_epi32((int)t));
+		uint32_t tv[16];
+		if (nt)
+			_mm512_storeu_si512((void *)tv, tl);
 		while (nt) {	/* lane j starts tiles t .. tl[j] */
 			unsigned j = (unsigned)__builtin_ctz(nt);
-			uint32_t tv[16];
-			_mm512_storeu_si512((void *)tv, tl);
 			for (; t <= tv[j]; t++)
 				to[t] = (uint32_t)(k + (size_t)__builtin_popcount(
 					keep & ((1u << j) - 1)));
@@ -614,8 +615,6 @@ size_t corrsp_level(corrsp_job *j)
 	size_t P = j->P, n = j->n, k;
 	corrsp_rec *rec = (corrsp_rec *)(void *)j->acc;
 	corrsp_shift_init();
-	/* (a bound, not the largest: the loop keeps no maximum) */
-	j->up_top = 2 * j->top < UINT16_MAX ? 2 * j->top : UINT16_MAX;
 	if (j->up)	/* the pair rows of the n / 2 frames */
 		memset(j->up + CORRSP_K * P, 0,
 		       (n / 2 + 1) / 2 * 2 * P * sizeof *j->up);

@@ -82,8 +82,7 @@ typedef struct corrsp_job {
 	uint32_t *noff;
 	uint16_t *up;		/* the next level's frames as uint16, in
 				   corr16's pair rows (corr16_pairs; K is
-				   CORR16_K); or NULL: */
-	uint32_t up_top;	/* a bound on them (written) */
+				   CORR16_K), each below 2 top; or NULL: */
 	double *nx;		/* the same as doubles */
 	double *head;		/* nhead rows of P: the first new frames as
 				   doubles (for the caller's head sums) */

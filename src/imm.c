@@ -226,7 +226,7 @@ static int imm_sparse_payload(imm_file *m, size_t f, imm_sparse *sp,
 #endif
 	for (size_t k = 0; k < n; k++)
 		top = pix[k] > top ? pix[k] : top;
-	for (size_t k = 0; n > 0 && top >= npix && k < n; k++)
+	for (size_t k = 0; top >= npix && k < n; k++)
 		if (pix[k] >= npix)
 			return err_set(err, "%s: frame %zu: pixel index %lu (entry"
 				       " %zu of %zu) is past the %zux%zu frame",

@@ -8,6 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 #include "intr.h"
 #include "os.h"
 #include "rigaku.h"
@@ -142,13 +146,7 @@ static int rig_check(rig_module *m, uint64_t w, char *err)
 	return 0;
 }
 
-/* Words bi.. of frame f (already checked as a frame: in order and in the
-** run) decoded while they fit: only the pixel and the flag vary, tested
-** for the whole run at once. 0: the run is taken (up to a word of another
-** frame, the buffer's end or cap); 1: one of them is bad (nothing taken:
-** rig_check then names it). */
 #if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
 /* 8 words a step while all are frame f's; returns where it stopped (the
 ** scalar loop takes the rest) and ORs a bad field into *bad */
 static __attribute__((target("avx512f"))) size_t
@@ -180,6 +178,11 @@ rig_run8(const uint64_t *buf, size_t i, size_t e, uint64_t f, uint64_t npx,
 }
 #endif
 
+/* Words bi.. of frame f (already checked as a frame: in order and in the
+** run) decoded while they fit: only the pixel and the flag vary, tested
+** for the whole run at once. 0: the run is taken (up to a word of another
+** frame, the buffer's end or cap); 1: one of them is bad (nothing taken:
+** rig_check then names it). */
 static int rig_run(rig_module *m, uint64_t f, uint32_t *pix, uint16_t *cnt,
 		   size_t cap, size_t *n)
 {
@@ -196,7 +199,7 @@ static int rig_run(rig_module *m, uint64_t f, uint32_t *pix, uint16_t *cnt,
 		uint64_t w = m->buf[j];
 		if (RIG_FRAME(w) != f)
 			break;
-		bad |= (RIG_PIXEL(w) >= npx) | (((w >> 36) & 1u) ^ flag);
+		bad |= (RIG_PIXEL(w) >= npx) | ((uint64_t)RIG_FLAG(w) ^ flag);
 		pix[k + (j - i)] = RIG_PIXEL(w);
 		cnt[k + (j - i)] = RIG_COUNT(w);
 	}
