@@ -16,8 +16,9 @@
 -- and the photon rate, for the dense kernels, the sparse levels and the
 -- automatic choice, from dense frames and from their events
 -- (c:push_events, as a photon-counting detector gives them; also a
--- Rigaku file read by detector.events in blocks), each compared bit for
--- bit with the dense path.
+-- Rigaku file read by detector.events in blocks; a correlator made with
+-- events = true, as xpcsio.correlate makes it, beside one in the batches
+-- of frames), each compared bit for bit with the dense path.
 --
 --   ionflow bench/corr.lua [quick | path | sparse]   (path: the user path
 --   only; sparse: the photon-counting sets only)
@@ -87,7 +88,7 @@ local function run(name, o)
     xpcs.partition{map = array.full({o.rows, o.cols}, 1, "i32")}
   local c = xpcs.correlator{dynamic = part, progress = false,
     kernel = o.kernel, sparse = o.sparse, sparse_levels = o.sparse_levels,
-    last = o.last}
+    last = o.last, events = o.events ~= nil and o.batch ~= "frames"}
   local pool = o.pool or o.frames
   local chunk = o.chunk or c:batch()
   local w0, c0 = sys.time(), os.clock()
@@ -310,10 +311,12 @@ local function sparse_set(rows, cols, frames, mean)
     .. "= %.0f M px-frames/s, %d events, load %s", wc,
     rows * cols * frames / wc / 1e6, #ev[1], loadavg()))
   local _, re = run("  same, pushed as events, auto", with(o, {events = ev}))
+  local _, ref = run("  same, events in batches of frames", with(o,
+    {events = ev, batch = "frames"}))
   local _, re3 = run("  same, pushed as events, levels 0-3", with(o,
     {events = ev, sparse = true, sparse_levels = 4}))
   local eq = same_g2(rd, rs) and same_g2(rd, r3) and same_g2(rd, ra) and
-    same_g2(rd, re) and same_g2(rd, re3)
+    same_g2(rd, re) and same_g2(rd, re3) and same_g2(rd, ref)
   print(string.format("  g2 of every sparse path and of the events %s the "
     .. "dense path's, bit for bit", eq and "equals" or "DIFFERS FROM"))
   -- warm state (every level's memory in use), alternating, best of 3:
@@ -325,7 +328,8 @@ local function sparse_set(rows, cols, frames, mean)
     table.move(ev[3], 1, nw, 1, {})}
   local part = xpcs.partition{map = array.full({rows, cols}, 1, "i32")}
   local cases = {{"dense", {sparse = false}}, {"sparse level 0",
-    {sparse = true, sparse_levels = 1}}, {"events (auto)", {}, true}}
+    {sparse = true, sparse_levels = 1}}, {"events (auto)", {events = true},
+    true}, {"events, batches of frames", {}, true}}
   local best = {}
   for _ = 1, 3 do
     for i, k in ipairs(cases) do
@@ -386,7 +390,8 @@ w.astype("<u8").tofile(%q)
   local res, tm = {}, {}
   for pass = 1, 2 do   -- (the second with the file in the page cache)
     for _, how in ipairs{"frames", "events"} do
-      local c = xpcs.correlator{dynamic = part, progress = false}
+      local c = xpcs.correlator{dynamic = part, progress = false,
+        events = how == "events"}
       local w0, c0 = sys.time(), os.clock()
       local o = {frames = frames, module = {side, side}, blocks = true,
         block = c:batch()}

@@ -37,10 +37,16 @@
 ** to where a batch's rows leave the cache: 512 frames was the best of
 ** 256-1024. A correlator that may run the integer kernel sizes its tiles
 ** by that kernel's rows of pairs (uint16, a quarter of the doubles), which
-** gives each frame a longer contiguous run per tile. The measurements
-** behind both choices: bench/corr.lua, history in bench/README.md. */
+** gives each frame a longer contiguous run per tile. A correlator fed
+** with events (o.events) has no rows of level 0, and its state is most of
+** what a batch moves: its batches are longer, its tiles sized as for 512
+** frames. The measurements behind these choices: bench/corr.lua, history
+** in bench/README.md. */
+#ifndef CORR_TF
+#define CORR_TF 512		/* most frames per batch of frames */
+#endif
 #ifndef CORR_T
-#define CORR_T 512		/* most frames per batch */
+#define CORR_T 1024		/* most frames per batch of events */
 #endif
 #ifndef CORR_STAGE
 #define CORR_STAGE (256u << 20)	/* bytes of frames staged for a batch */
@@ -479,7 +485,8 @@ static int corr_pixels(corr *c, const qmap *dyn, const qmap *st, char *err)
 			       "(everything masked)");
 	c->npx = n;
 	c->P = CORR_TILE / ((c->use16 ? sizeof(uint16_t) : sizeof(double)) *
-			    (c->T + (size_t)c->o.lags0));
+			    ((c->T < CORR_TF ? c->T : CORR_TF) +
+			     (size_t)c->o.lags0));
 	c->P = c->P < CORR16_P ? CORR16_P : c->P > CORR_PMAX ? CORR_PMAX :
 	       c->P / CORR16_P * CORR16_P;
 	if (n < c->P)
@@ -670,6 +677,16 @@ static int corr_prefault(corr *c, char *err)
 	return 0;
 }
 
+/* Frames per batch: what CORR_STAGE holds as uint16 frames, or as events
+** (half a byte per pixel-frame at most, corr_sparse_buf) when the
+** correlator is fed with events */
+static size_t corr_batch_len(const corr_opts *o, size_t npix)
+{
+	size_t T = o->events ? 2 * CORR_STAGE / npix : CORR_STAGE / (2 * npix),
+	       top = o->events ? CORR_T : CORR_TF;
+	return T < 16 ? 16 : T > top ? top : T;
+}
+
 int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	     char *err)
 {
@@ -688,8 +705,7 @@ int corr_new(corr **out, const qmap *dyn, const qmap *st, const corr_opts *o,
 	c->npix = dyn->npix;
 	c->nstat = st->nbins;
 	c->ndyn = dyn->nbins;
-	c->T = CORR_STAGE / (2 * c->npix);
-	c->T = c->T < 16 ? 16 : c->T > CORR_T ? CORR_T : c->T;
+	c->T = corr_batch_len(o, c->npix);
 #ifdef _OPENMP
 	c->nthr = o->nthreads > 0 ? o->nthreads : omp_get_max_threads();
 #else

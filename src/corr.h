@@ -122,6 +122,9 @@ typedef struct corr_opts {
 	corr_sparse sparse;	/* default CORR_SPARSE_AUTO */
 	int sparse_levels;	/* most levels run sparse (0: as many as
 				   pay, or with ON as many as apply) */
+	int events;		/* fed by corr_push_events: batches of up to
+				   1024 frames (corr_batch_frames), whose
+				   events a batch stages, instead of 512 */
 	progress *prog;		/* updated with accepted frames; the
 				   caller begins and ends it; NULL none */
 } corr_opts;

@@ -628,7 +628,7 @@ static void lxpcs_sparse_opt(lua_State *L, corr_opts *o, const char *fname)
 
 /* xpcs.correlator{dynamic=, static=, dpl=, lags0=, first=, last=,
 ** stride=, dark=, normalize=, reject_sigma=, segment_frames=, threads=,
-** kernel=, sparse=, sparse_levels=, progress=, total=} */
+** kernel=, sparse=, sparse_levels=, events=, progress=, total=} */
 static int lxpcs_correlator(lua_State *L)
 {
 	const char *fname = "xpcs.correlator";
@@ -664,6 +664,7 @@ static int lxpcs_correlator(lua_State *L)
 	lxpcs_sparse_opt(L, &o, fname);
 	o.sparse_levels = (int)lbind_optint(L, 1, "sparse_levels", 0, 0, 64,
 					    fname);
+	o.events = lbind_optbool(L, 1, "events", 0, fname);
 	dark = lxpcs_field_arr(L, 1, "dark", ARR_F64, dy->m.npix,
 			       dy->m.cols, 0, fname);
 	if (dark)

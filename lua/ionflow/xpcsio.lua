@@ -528,13 +528,20 @@ function M.correlate(o)
   local count = (last - first) // stride + 1
   local seg = o.segments and o.segments > 0 and
     math.max(1, count // o.segments) or 0
+  -- a photon-counting source (Rigaku, sparse IMM) goes to the correlator
+  -- as its events, never made dense, unless something needs the frames
+  -- (dark, normalisation, rejection, windows, two-time, a part's rows) or
+  -- o.events is false; the result is the same to the last bit
+  local events = info.sparse and o.events ~= false and o.sparse ~= false
+    and not (o.dark or o.normalize or o.reject_sigma or o.window
+      or o.twotime or rows or o.share or empty)
   local spare = {}   -- finished windows' correlators, reset for the next
   local function new(n)
     if empty then return nil end
     if n ~= count and #spare > 0 then return table.remove(spare) end
     return xpcs.correlator{dynamic = o.dynamic, static = o.static,
       dark = o.dark, normalize = o.normalize, reject_sigma = o.reject_sigma,
-      sparse = o.sparse,
+      sparse = o.sparse, events = n == count and events or nil,
       segment_frames = n == count and seg or 0, dpl = o.dpl,
       threads = o.threads, total = n, progress = n == count and o.progress,
       -- (the end known: the last frames are correlated where they were
@@ -636,13 +643,6 @@ function M.correlate(o)
     j = j + n
     lap("windows")
   end
-  -- a photon-counting source (Rigaku, sparse IMM) goes to the correlator
-  -- as its events, never made dense, unless something needs the frames
-  -- (dark, normalisation, rejection, windows, two-time, a part's rows) or
-  -- o.events is false; the result is the same to the last bit
-  local events = info.sparse and o.events ~= false and o.sparse ~= false
-    and not (o.dark or o.normalize or o.reject_sigma or W or tt or rows
-      or o.share or empty)
   dopts.first, dopts.count, dopts.step = first, count, stride
   dopts.block, dopts.blocks = block, true
   if empty then

@@ -607,6 +607,22 @@ do
   end
   t.ok(same(rd, ra) and same(rd, r1), "c:push_events at once and frame by "
     .. "frame: the g2, errors and frame means of the dense frames")
+  -- events = true: batches of 1024 frames (1030: one and a part), the
+  -- same numbers, also from frames pushed dense into such a correlator
+  local re = corr({events = true}, function(cc) cc:push_events(px, ct, per) end)
+  local re2 = corr({events = true, sparse = true, sparse_levels = 2},
+    function(cc)
+      cc:push_events(px, ct, per)
+    end)
+  local rf = corr({events = true}, function(cc) cc:push(ph) end)
+  t.ok(same(rd, re) and same(rd, re2) and same(rd, rf), "events = true: "
+    .. "the same g2, errors and frame means, from events and from frames")
+  local b0 = xpcs.correlator{dynamic = part, progress = false}
+  local b1 = xpcs.correlator{dynamic = part, progress = false, events = true}
+  t.ok(b0:batch() == 512 and b1:batch() == 1024, string.format("batches "
+    .. "of %d frames, %d with events = true", b0:batch(), b1:batch()))
+  b0:close()
+  b1:close()
   t.ok(sha[1] > 0.5 and sh1[1] > 0.5 and sh1[2] > 0.5, string.format(
     "events: level 0 sparse %.2f (auto), levels 0 and 1 %.2f, %.2f (2 levels)",
     sha[1], sh1[1], sh1[2]))

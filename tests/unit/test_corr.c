@@ -1885,7 +1885,9 @@ static void ev_case(const char *name, const double *I, const evstack *E,
 	char err[ERR_LEN];
 	corr_res rd, re;
 	double shd[3] = {0}, she[3] = {0};
-	if (ev_run(NULL, raw, 0, N, rows, cols, map, o, &rd, shd, err) ||
+	corr_opts od = *o;	/* (the reference in batches of frames) */
+	od.events = 0;
+	if (ev_run(NULL, raw, 0, N, rows, cols, map, &od, &rd, shd, err) ||
 	    ev_run(E, raw, mixed, N, rows, cols, map, o, &re, she, err)) {
 		ok(0, "events %s: %s", name, err);
 	} else {
@@ -1915,6 +1917,22 @@ static void test_events(void)
 		return;
 	}
 	sp_maps(full, holes, np);
+	for (int ev = 0; ev < 2; ev++) {	/* the batch length */
+		qmap m;
+		corr *c = NULL;
+		char err[ERR_LEN];
+		make_map(&m, rows, cols, full, 0);
+		corr_opts_default(&o);
+		o.events = ev;
+		if (corr_new(&c, &m, NULL, &o, err) != 0)
+			ok(0, "events = %d: %s", ev, err);
+		else
+			ok(corr_batch_frames(c) == (ev ? 1024u : 512u),
+			   "events = %d: batches of %zu frames", ev,
+			   corr_batch_frames(c));
+		corr_free(c);
+		qmap_free(&m);
+	}
 	for (int im = 0; im < 3; im++) {
 		char name[96];
 		ref R;
@@ -1944,6 +1962,15 @@ static void test_events(void)
 		snprintf(name, sizeof name, "mean %g, 3 levels, mixed with "
 			 "dense pushes", means[im]);
 		ev_case(name, I, &E, N, rows, cols, full, &o, 1, 1);
+		/* batches of 1024 frames (2300: two and a part) */
+		o.events = 1;
+		snprintf(name, sizeof name, "mean %g, 3 levels, mixed, "
+			 "events = 1", means[im]);
+		ev_case(name, I, &E, N, rows, cols, full, &o, 1, 1);
+		corr_opts_default(&o);
+		o.events = 1;
+		snprintf(name, sizeof name, "mean %g, events = 1", means[im]);
+		ev_case(name, I, &E, N, rows, cols, holes, &o, 0, 1);
 		/* brute force, for the events alone */
 		corr_opts_default(&o);
 		o.sparse = CORR_SPARSE_ON;
