@@ -56,30 +56,39 @@ static int qmap_check_edges(const double *e, size_t n, const char *what,
 	return 0;
 }
 
-/* index of the bin holding v in edges e[0..n] (last edge closed), or -1 */
+/* index of the bin holding v in edges e[0..n] (last edge closed), or -1.
+** The halving takes a conditional move, not a branch: the pixels' values
+** are in no order, and a mispredicted branch at every step cost more
+** than the search. */
 static long qmap_find(const double *e, size_t n, double v)
 {
-	size_t lo = 0, hi = n;
+	const double *b = e;
+	size_t len = n;
 	if (!(v >= e[0] && v <= e[n]))
 		return -1;
 	if (v == e[n])
 		return (long)n - 1;
-	while (hi - lo > 1) {	/* invariant e[lo] <= v < e[hi] */
-		size_t mid = (lo + hi) / 2;
-		if (v < e[mid])
-			hi = mid;
-		else
-			lo = mid;
+	while (len > 1) {	/* invariant b[0] <= v < b[len] */
+		size_t half = len / 2;
+		b = b[half] <= v ? b + half : b;
+		len -= half;
 	}
-	return (long)lo;
+	return (long)(b - e);
 }
 
-/* phi wrapped (or folded) into the window that starts at the first edge */
+/* phi wrapped (or folded) into the window that starts at the first edge:
+** d - period for d in [period, 2 period) is exact, as fmod is, and d +
+** period for d in [-period, 0) is the value fmod's path adds too; fmod
+** only beyond */
 static double qmap_wrap_phi(double phi, double e0, int fold)
 {
 	double period = fold ? 180.0 : 360.0;
 	double d = phi - e0;
-	if (!(d >= 0 && d < period)) {	/* (fmod is exact: d if inside) */
+	if (d < 0 && d >= -period) {
+		d += period;
+	} else if (d >= period && d < 2 * period) {
+		d -= period;
+	} else if (!(d >= 0 && d < period)) {
 		d = fmod(d, period);
 		if (d < 0)
 			d += period;

@@ -332,6 +332,75 @@ static void test_qrange(void)
 	ok(lo > hi, "qrange of no pixel: empty (%g..%g)", lo, hi);
 }
 
+/* the bins of many values by a linear scan of the edges and phi wrapped
+** by fmod alone: the reference for qmap_build's search and wrap */
+static long ref_bin(const double *e, size_t n, double v)
+{
+	if (!(v >= e[0] && v <= e[n]))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (v >= e[i] && (v < e[i + 1] || (i == n - 1 && v == e[n])))
+			return (long)i;
+	return -1;
+}
+
+static double ref_wrap(double phi, double e0, double period)
+{
+	double d = fmod(phi - e0, period);
+	if (d < 0)
+		d += period;
+	return e0 + d;
+}
+
+static void test_bins_brute(void)
+{
+	enum { N = 20000 };
+	static const size_t nqs[] = {1, 2, 3, 7, 10, 64};
+	double *q = malloc(N * sizeof *q), *phi = malloc(N * sizeof *phi);
+	uint64_t st = 12345;
+	char err[ERR_LEN];
+	for (size_t k = 0; k < sizeof nqs / sizeof *nqs; k++) {
+		size_t nq = nqs[k], bad = 0, nphi = 5;
+		int fold = (int)(k % 2);
+		double qe[65], pe[6], period = fold ? 180 : 360;
+		qmap m;
+		qmap_edges(1e-3, 2e-2, nq, (int)(k % 3 == 0), qe, err);
+		for (size_t i = 0; i <= nphi; i++)	/* uneven sectors */
+			pe[i] = -70 + (fold ? 170.0 : 350.0) *
+				(double)(i * i) / (double)(nphi * nphi);
+		for (size_t i = 0; i < N; i++) {
+			st = st * 6364136223846793005u + 1442695040888963407u;
+			double u = (double)(st >> 11) / 9007199254740992.0;
+			/* values on the edges, past them, and spread */
+			q[i] = i % 5 == 0 ? qe[i / 5 % (nq + 1)] :
+			       i % 7 == 0 ? qe[nq] * (1 + u * 1e-3) :
+			       qe[0] * 0.9 + (qe[nq] * 1.1 - qe[0] * 0.9) * u;
+			phi[i] = i % 3 == 0 ? pe[i / 3 % (nphi + 1)] +
+				 period * (double)((long)(i % 7) - 3) :
+				 -900 + 1800 * u;
+		}
+		if (qmap_build(&m, 1, N, q, phi, NULL, qe, nq, pe, nphi, fold,
+			       err) != 0) {
+			ok(0, "bins brute force, %zu q bins: %s", nq, err);
+			continue;
+		}
+		for (size_t i = 0; i < N; i++) {
+			long iq = ref_bin(qe, nq, q[i]);
+			long ip = ref_bin(pe, nphi, ref_wrap(phi[i], pe[0],
+							     period));
+			int32_t want = iq >= 0 && ip >= 0 ?
+				       (int32_t)(iq * (long)nphi + ip + 1) : 0;
+			bad += m.map[i] != want;
+		}
+		ok(bad == 0, "bins of %d values (%zu q bins, %zu sectors%s) "
+		   "as a linear scan and fmod give them: %zu differ", N, nq,
+		   nphi, fold ? ", folded" : "", bad);
+		qmap_free(&m);
+	}
+	free(q);
+	free(phi);
+}
+
 int main(void)
 {
 	test_qrange();
@@ -340,5 +409,6 @@ int main(void)
 	test_edges();
 	test_maps_and_masks();
 	test_map_bounds();
+	test_bins_brute();
 	return tap_done();
 }
