@@ -12,7 +12,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from tap import ok, done  # noqa: E402
 
-build = os.path.dirname(os.environ.get("IONFLOW", "build/opt/ionflow"))
+# (the build's directory: under valgrind $IONFLOW is tests/valgrind-ionflow
+# and the binary $IONFLOW_REAL)
+build = os.path.dirname(os.environ.get("IONFLOW_REAL") or
+                        os.environ.get("IONFLOW", "build/opt/ionflow"))
 names = sorted(os.path.basename(p)[5:-2]
                for p in glob.glob(os.path.join(HERE, "fuzz_*.c")))
 ok(len(names) >= 5, "harnesses found: " + " ".join(names))

@@ -18,6 +18,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXE = os.environ.get("IONFLOW") or os.path.join(TOP, "ionflow")
+# the binary itself (arg[-1]): under valgrind EXE is tests/valgrind-ionflow
+REAL = os.environ.get("IONFLOW_REAL") or EXE
 TMP = tempfile.mkdtemp(prefix="ionflow-repl-")
 HIST = os.path.join(TMP, "history")
 
@@ -391,8 +393,11 @@ def test_history():
 def test_pipe_idle_sigint():
     p = subprocess.Popen([EXE, "-i"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    p.stdin.write(b"x = 5\n")
+    # (the signal only once the REPL runs: a slow start, under valgrind or
+    # on a loaded machine, would otherwise take it before its handler)
+    p.stdin.write(b"x = 5 io.write('ready\\n') io.stdout:flush()\n")
     p.stdin.flush()
+    p.stdout.readline()
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)     # while it waits for a line
     time.sleep(0.2)
@@ -465,7 +470,7 @@ def test_command_line():
        (rc, err))
     args = write("args.lua", "print(#arg, arg[0], arg[1], arg[2], arg[-1], ...)\n")
     rc, out, err = run([args, "a", "b c"])
-    ok(rc == 0 and out == "2\t%s\ta\tb c\t%s\ta\tb c\n" % (args, EXE),
+    ok(rc == 0 and out == "2\t%s\ta\tb c\t%s\ta\tb c\n" % (args, REAL),
        "the arg table and the script's ...", (rc, out, err))
     rc, out, err = run(["-e", "x=1", args, "z"])
     ok(out == "1\t%s\tz\tnil\tx=1\tz\n" % args,
@@ -513,8 +518,9 @@ def test_pipe_repl():
        out)
     p = subprocess.Popen([EXE, "-i"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    p.stdin.write(b"sys.sleep(100)\n")
+    p.stdin.write(b"io.write('ready\\n') io.stdout:flush() sys.sleep(100)\n")
     p.stdin.flush()
+    p.stdout.readline()              # (running: see test_pipe_idle_sigint)
     time.sleep(0.4)
     t0 = time.time()
     p.send_signal(signal.SIGINT)
