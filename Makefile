@@ -5,7 +5,7 @@
 #   make check           run the test suite (TAP, through prove)
 #   make check SANITIZE=1  the same under AddressSanitizer + UBSan
 #   make check VALGRIND=1  the same under valgrind (every ionflow process,
-#                        also those the Python tests start; about 25 min)
+#                        also those the Python tests start; about 45 min)
 #   make demo            the main job on built-in data, into demo-out/
 #   make sample          scan_0042.h5 (+ its qmap): a simulated raw XPCS run
 #   make bench           benchmarks (throughput, not timed tests)
