@@ -18,7 +18,7 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXE = os.environ.get("IONFLOW") or os.path.join(TOP, "ionflow")
-# the binary itself (arg[-1]): under valgrind EXE is tests/valgrind-ionflow
+# the binary itself (arg[-1]): under valgrind EXE is tests/valgrind-run
 REAL = os.environ.get("IONFLOW_REAL") or EXE
 TMP = tempfile.mkdtemp(prefix="ionflow-repl-")
 HIST = os.path.join(TMP, "history")
@@ -390,14 +390,20 @@ def test_history():
     ok(s.wait() == 0, "IONFLOW_HISTORY='' runs without a history file")
 
 
+def piped_ready(p, statement):
+    """a piped REPL given a statement, back once it has run: a signal
+    sent earlier, by a slow start (valgrind, a loaded machine), would come
+    before its handler. The mark goes to stderr, whose first line it is
+    (the banner is stdout's), so that stdout stays whole for the test."""
+    p.stdin.write(statement + b" io.stderr:write('ready\\n')\n")
+    p.stdin.flush()
+    p.stderr.readline()
+
+
 def test_pipe_idle_sigint():
     p = subprocess.Popen([EXE, "-i"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    # (the signal only once the REPL runs: a slow start, under valgrind or
-    # on a loaded machine, would otherwise take it before its handler)
-    p.stdin.write(b"x = 5 io.write('ready\\n') io.stdout:flush()\n")
-    p.stdin.flush()
-    p.stdout.readline()
+    piped_ready(p, b"x = 5")
     time.sleep(0.3)
     p.send_signal(signal.SIGINT)     # while it waits for a line
     time.sleep(0.2)
@@ -518,9 +524,9 @@ def test_pipe_repl():
        out)
     p = subprocess.Popen([EXE, "-i"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    p.stdin.write(b"io.write('ready\\n') io.stdout:flush() sys.sleep(100)\n")
+    piped_ready(p, b"sys.sleep(0)")
+    p.stdin.write(b"sys.sleep(100)\n")
     p.stdin.flush()
-    p.stdout.readline()              # (running: see test_pipe_idle_sigint)
     time.sleep(0.4)
     t0 = time.time()
     p.send_signal(signal.SIGINT)
