@@ -12,7 +12,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from tap import ok, done  # noqa: E402
 
-# (the build's directory: under valgrind $IONFLOW is tests/valgrind-ionflow
+# (the build's directory: under valgrind $IONFLOW is tests/valgrind-run
 # and the binary $IONFLOW_REAL)
 build = os.path.dirname(os.environ.get("IONFLOW_REAL") or
                         os.environ.get("IONFLOW", "build/opt/ionflow"))
