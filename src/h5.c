@@ -2290,7 +2290,8 @@ static unsigned h5_probe_seconds(void)
 ** report the child's death as its own crash */
 void __sanitizer_set_death_callback(void (*cb)(void)) __attribute__((weak));
 
-static void h5_probe_child(const char *path, h5_probe_msg *msg)
+static void h5_probe_child(const char *path, h5_probe_msg *msg,
+			   unsigned secs)
 {
 	int fd = open("/dev/null", O_WRONLY);
 	if (fd >= 0) {
@@ -2307,14 +2308,14 @@ static void h5_probe_child(const char *path, h5_probe_msg *msg)
 	if (__sanitizer_set_death_callback != NULL)
 		__sanitizer_set_death_callback(NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	alarm(h5_probe_seconds());
+	alarm(secs);
 	h5_probe_shm = msg;
 	h5_probe_walk(path);
 }
 
 /* the verdict on a child's end: 0 sound, else a message */
 static int h5_probe_verdict(const char *path, int status,
-			    const h5_probe_msg *msg, char *err)
+			    const h5_probe_msg *msg, unsigned secs, char *err)
 {
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
@@ -2324,7 +2325,7 @@ static int h5_probe_verdict(const char *path, int status,
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 		return err_set(err, "%s: corrupt HDF5 file: walking its"
 			       " structure took more than %u s (at '%s')",
-			       path, h5_probe_seconds(), msg->where);
+			       path, secs, msg->where);
 	if (WIFSIGNALED(status))
 		return err_set(err, "%s: corrupt HDF5 file: the HDF5 library"
 			       " crashes reading '%s' (%s); not opened", path,
@@ -2339,6 +2340,7 @@ static int h5_probe(const char *path, const struct stat *st, char *err)
 	h5_probe_msg *msg;
 	pid_t pid;
 	int status = 0, rc;
+	unsigned secs = h5_probe_seconds();
 	if (h5_probe_cached(st, 0))
 		return 0;
 	msg = mmap(NULL, sizeof *msg, PROT_READ | PROT_WRITE,
@@ -2349,7 +2351,7 @@ static int h5_probe(const char *path, const struct stat *st, char *err)
 	memset(msg, 0, sizeof *msg);
 	pid = fork();
 	if (pid == 0)
-		h5_probe_child(path, msg);
+		h5_probe_child(path, msg, secs);
 	if (pid < 0) {
 		rc = err_set(err, "%s: cannot check the file: %s", path,
 			     strerror(errno));
@@ -2368,7 +2370,7 @@ static int h5_probe(const char *path, const struct stat *st, char *err)
 			return err_set(err, "%s: interrupted", path);
 		}
 	}
-	rc = h5_probe_verdict(path, status, msg, err);
+	rc = h5_probe_verdict(path, status, msg, secs, err);
 	munmap(msg, sizeof *msg);
 	if (rc == 0)
 		h5_probe_cached(st, 1);
