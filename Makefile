@@ -33,14 +33,14 @@ else
 Q = @
 say = @printf '  %-7s %s\n'
 endif
-PKGS     = lua5.4 gsl readline liblzf liblz4
+PKGS     = lua5.4 gsl readline liblzf liblz4 zlib
 # recursive (=) on purpose: evaluated when first compiling, after the deps
 # step has installed what a fresh machine lacks
 HDF5_PC  = $(shell pkg-config --exists hdf5 && echo hdf5 || echo hdf5-serial)
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) libxrl)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) $(HDF5_PC) libxrl)
 # the Lua module takes Lua from its host and has no REPL
-MOD_LIBS   = $(shell pkg-config --libs gsl liblzf liblz4 $(HDF5_PC) libxrl)
+MOD_LIBS   = $(shell pkg-config --libs gsl liblzf liblz4 zlib $(HDF5_PC) libxrl)
 # The programs (not ionflow.so, whose archives would need -fPIC) take
 # HDF5 and GSL from the static archives of their -dev packages when
 # present: the shared libhdf5 brings its S3 driver's curl, TLS, Kerberos

@@ -5,12 +5,13 @@
 # command to run is printed and the script fails. --mpi adds OpenMPI (for
 # make MPI=1).
 set -e
-# liblzf-dev, liblz4-dev: the HDF5 filters built into ionflow (src/h5filt.c);
+# liblzf-dev, liblz4-dev, zlib1g-dev: the HDF5 filters built into ionflow
+# (src/h5filt.c: LZF, LZ4, bitshuffle, and gzip decoded by its threads);
 # python3-hdf5plugin, bitshuffle: the tests write LZ4 and bitshuffle files;
 # python3-scipy: the fits are compared with curve_fit;
 # clang, libclang-rt-14-dev, libomp-14-dev: the fuzz harnesses (tests/fuzz)
 PKGS="gcc make pkg-config liblua5.4-dev lua5.4 libhdf5-dev libgsl-dev libreadline-dev
-libxrl-dev liblzf-dev liblz4-dev hdf5-filter-plugin groff-base perl python3-numpy
+libxrl-dev liblzf-dev liblz4-dev zlib1g-dev hdf5-filter-plugin groff-base perl python3-numpy
 python3-h5py python3-hdf5plugin bitshuffle python3-scipy gnuplot-nox valgrind
 clang libclang-rt-14-dev libomp-14-dev"
 [ "${1:-}" = --mpi ] && PKGS="$PKGS libopenmpi-dev openmpi-bin"

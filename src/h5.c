@@ -1084,6 +1084,29 @@ static size_t h5_chunk_expect(hid_t did, hid_t ft)
 	return ncodec == 1 ? bytes : 0;
 }
 
+/* The dataset's filters as h5filt decodes them without HDF5: a codec it
+** knows, alone or after HDF5's byte shuffle. 1 when so, else 0. */
+static int h5_pipe(hid_t dcpl, h5filt_pipe *p)
+{
+	int nf = H5Pget_nfilters(dcpl), i = 0;
+	unsigned flags, cfg, sh[1] = {0};
+	size_t n = 1;
+	memset(p, 0, sizeof *p);
+	if (nf == 2 && H5Pget_filter2(dcpl, 0, &flags, &n, sh, 0, NULL,
+				      &cfg) == H5Z_FILTER_SHUFFLE) {
+		if (n < 1 || sh[0] == 0)
+			return 0;
+		p->shuffle = sh[0];
+		i = 1;
+	} else if (nf != 1) {
+		return 0;
+	}
+	p->ncd = H5FILT_CD;
+	p->id = (int)H5Pget_filter2(dcpl, (unsigned)i, &flags, &p->ncd, p->cd,
+				    0, NULL, &cfg);
+	return p->id >= 0 && h5filt_known(p->id) && p->ncd <= H5FILT_CD;
+}
+
 /* n elements of the current selection of fspace (H5S_ALL for attributes)
 ** into dst, which holds n elements of m->dt. The memory space has the
 ** selection's shape (mrank > 0): HDF5 copies matching shapes by rows,
@@ -1547,8 +1570,6 @@ int h5_attr_names(h5_file *f, const char *path, char ***names, size_t *n,
 /* frame streams                                                    */
 /* ---------------------------------------------------------------- */
 
-#define H5_FILT_CD 16		/* cd_values of a filter read directly */
-
 struct h5_frames {
 	hid_t did, ft, fspace;
 	h5_type m;
@@ -1563,10 +1584,8 @@ struct h5_frames {
 	size_t blk_j0, blk_n;
 	int direct;			/* whole frame chunks in the memory
 					   type: read whole */
-	int filt;			/* ... stored through this h5filt
-					   filter (0: none) */
-	size_t ncd;			/* its cd_values */
-	unsigned cd[H5_FILT_CD];
+	int filt;			/* ... stored through pipe */
+	h5filt_pipe pipe;
 	unsigned char *z;		/* a block's stored chunks */
 	size_t zcap, zused;
 	h5filt_job *jobs;		/* ... in z's order: where each
@@ -1664,20 +1683,11 @@ static hid_t h5_frames_dapl(h5_frames *fr, const size_t *ch)
 static int h5_frames_filter(h5_frames *fr)
 {
 	hid_t dcpl = H5Dget_create_plist(fr->did);
-	unsigned flags, cfg;
-	size_t ncd = H5_FILT_CD;
-	int id = -1;
-	if (dcpl >= 0 && H5Pget_nfilters(dcpl) == 1)
-		id = (int)H5Pget_filter2(dcpl, 0, &flags, &ncd, fr->cd, 0,
-					 NULL, &cfg);
+	int ok = dcpl >= 0 && h5_pipe(dcpl, &fr->pipe);
 	if (dcpl >= 0)
 		H5Pclose(dcpl);
 	H5Eclear2(H5E_DEFAULT);
-	if (id < 0 || !h5filt_known(id) || ncd > H5_FILT_CD)
-		return 0;
-	fr->filt = id;
-	fr->ncd = ncd;
-	return 1;
+	return fr->filt = ok;
 }
 
 static int h5_frames_direct_ok(h5_frames *fr, const h5_info *info)
@@ -1748,7 +1758,7 @@ static int h5_frames_stored(h5_frames *fr, size_t s, size_t nb, char *dst,
 		return h5_fail(err, "%s: frame %zu: read failed", fr->what,
 			       s + 1);
 	fr->jobs[fr->njobs++] = (h5filt_job){NULL, (size_t)size, dst, nb,
-					     (mask & 1) != 0};
+					     mask};
 	fr->zused += (size_t)size;
 	return 1;
 }
@@ -1765,8 +1775,8 @@ static int h5_frames_decode(h5_frames *fr, char *dst0, size_t fb, char *err)
 		at += fr->jobs[i].nbytes;
 	}
 	if (fr->njobs > 0 &&
-	    h5filt_decode_all(fr->filt, fr->ncd, fr->cd, fr->jobs, fr->njobs,
-			      &bad, why) != 0) {
+	    h5filt_decode_all(&fr->pipe, fr->jobs, fr->njobs, &bad,
+			      why) != 0) {
 		size_t j = (size_t)((char *)fr->jobs[bad].out - dst0) / fb;
 		return err_set(err, "%s: frame %zu: %s", fr->what,
 			       fr->first + (fr->next + j) * fr->step + 1,

@@ -25,6 +25,10 @@
 #include <hdf5.h>
 #include <lz4.h>
 #include <lzf.h>
+#include <zlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "err.h"
 #include "h5filt.h"
@@ -592,62 +596,145 @@ static size_t h5filt_bshuf(unsigned flags, size_t ncd, const unsigned cd[],
 
 int h5filt_known(int id)
 {
-	return id == H5FILT_LZF || id == H5FILT_LZ4 || id == H5FILT_BSHUF;
+	return id == H5FILT_LZF || id == H5FILT_LZ4 || id == H5FILT_BSHUF ||
+	       id == H5FILT_DEFLATE;
 }
 
-int h5filt_decode(int id, size_t ncd, const unsigned cd[], const void *in,
-		  size_t nbytes, void *out, size_t want, char *err)
+/* HDF5's deflate: one zlib stream of exactly want bytes (HDF5 1.10 itself
+** takes a stream that ends short and reads past its buffer) */
+static int h5filt_inflate(const void *in, size_t nbytes, void *out,
+			  size_t want)
+{
+	z_stream z;
+	int rc;
+	if (nbytes > UINT_MAX || want > UINT_MAX)
+		return (int)h5filt_fail("deflate", "chunk too large", nbytes,
+					want);
+	memset(&z, 0, sizeof z);
+	if (inflateInit(&z) != Z_OK)
+		return (int)h5filt_fail("deflate", "out of memory", want, 0);
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)nbytes;
+	z.next_out = out;
+	z.avail_out = (uInt)want;
+	rc = inflate(&z, Z_FINISH);
+	inflateEnd(&z);
+	if (rc == Z_STREAM_END && z.total_out == want)
+		return 1;
+	if (rc == Z_STREAM_END)
+		return (int)h5filt_fail("deflate", "decoded size is not the "
+					"chunk size", z.total_out, want);
+	if (rc == Z_BUF_ERROR && z.avail_out == 0 && z.avail_in > 0)
+		return (int)h5filt_fail("deflate", "decodes to more than the "
+					"chunk size", nbytes, want);
+	return (int)h5filt_fail("deflate", rc == Z_BUF_ERROR ? "stream cut "
+				"short" : "corrupt stream", nbytes, want);
+}
+
+void h5filt_unshuffle(const unsigned char *in, unsigned char *out,
+		      size_t n, size_t es)
+{
+	size_t ne = es ? n / es : 0;
+	if (es == 2) {	/* (detector counts: the usual case) */
+		size_t i = 0;
+#ifdef __SSE2__
+		for (; i + 16 <= ne; i += 16) {	/* (16 pixels a step) */
+			__m128i lo = _mm_loadu_si128((const void *)(in + i));
+			__m128i hi = _mm_loadu_si128((const void *)(in + ne + i));
+			_mm_storeu_si128((void *)(out + 2 * i),
+					 _mm_unpacklo_epi8(lo, hi));
+			_mm_storeu_si128((void *)(out + 2 * i + 16),
+					 _mm_unpackhi_epi8(lo, hi));
+		}
+#endif
+		for (; i < ne; i++) {
+			out[2 * i] = in[i];
+			out[2 * i + 1] = in[ne + i];
+		}
+	} else {
+		for (size_t b = 0; b < es; b++)
+			for (size_t i = 0; i < ne; i++)
+				out[i * es + b] = in[b * ne + i];
+	}
+	memcpy(out + ne * es, in + ne * es, n - ne * es);
+}
+
+/* the codec alone (bit 0 of skip: it was skipped, the chunk is as
+** stored) */
+static int h5filt_codec(const h5filt_pipe *pp, unsigned skip,
+			const void *in, size_t nbytes, void *out, size_t want)
 {
 	const unsigned char *p = in, *end = p + nbytes;
 	size_t total, block;
 	h5filt_bs s;
+	if (skip & 1) {
+		if (nbytes != want)
+			return (int)h5filt_fail("unfiltered", "stored size is "
+						"not the chunk size", nbytes,
+						want);
+		memcpy(out, in, want);
+		return 1;
+	}
+	switch (pp->id) {
+	case H5FILT_LZF:
+		return h5filt_size_ok("lzf", want, nbytes, want) &&
+		       h5filt_lzf_into(in, nbytes, out, want);
+	case H5FILT_LZ4:
+		return h5filt_header("lz4", p, nbytes, want, &total, &block) &&
+		       h5filt_lz4_blocks(p + 12, end, out, total, block);
+	case H5FILT_BSHUF:
+		return h5filt_bs_params(pp->ncd, pp->cd, &s) &&
+		       h5filt_bs_total(&s, &p, nbytes, want, &total) &&
+		       h5filt_bs_blocks(&s, p, end, out, total / s.esize);
+	case H5FILT_DEFLATE:
+		return h5filt_inflate(in, nbytes, out, want);
+	default:
+		return (int)h5filt_fail("h5filt", "not a filter built in",
+					(size_t)pp->id, 0);
+	}
+}
+
+/* the codec into a scratch buffer, then unshuffled into out (HDF5's
+** shuffle leaves one element, or bytes of one, as they are) */
+static int h5filt_pipe_run(const h5filt_pipe *p, unsigned mask,
+			   const void *in, size_t nbytes, void *out,
+			   size_t want)
+{
+	unsigned char *t;
+	int ok;
+	if (p->shuffle <= 1 || (mask & 1) || want / p->shuffle <= 1)
+		return h5filt_codec(p, p->shuffle ? mask >> 1 : mask, in,
+				    nbytes, out, want);
+	if ((t = malloc(want ? want : 1)) == NULL)
+		return (int)h5filt_fail("shuffle", "out of memory", want, 0);
+	ok = h5filt_codec(p, mask >> 1, in, nbytes, t, want);
+	if (ok)
+		h5filt_unshuffle(t, out, want, p->shuffle);
+	free(t);
+	return ok;
+}
+
+int h5filt_decode(const h5filt_pipe *p, unsigned mask, const void *in,
+		  size_t nbytes, void *out, size_t want, char *err)
+{
 	int ok;
 	h5filt_msg[0] = '\0';
-	switch (id) {
-	case H5FILT_LZF:
-		ok = h5filt_size_ok("lzf", want, nbytes, want) &&
-		     h5filt_lzf_into(in, nbytes, out, want);
-		break;
-	case H5FILT_LZ4:
-		ok = h5filt_header("lz4", p, nbytes, want, &total, &block) &&
-		     h5filt_lz4_blocks(p + 12, end, out, total, block);
-		break;
-	case H5FILT_BSHUF:
-		ok = h5filt_bs_params(ncd, cd, &s) &&
-		     h5filt_bs_total(&s, &p, nbytes, want, &total) &&
-		     h5filt_bs_blocks(&s, p, end, out, total / s.esize);
-		break;
-	default:
-		ok = (int)h5filt_fail("h5filt", "not a filter built in",
-				      (size_t)id, 0);
-	}
+	ok = h5filt_pipe_run(p, mask, in, nbytes, out, want);
 	if (!ok)
 		err_set(err, "%s", h5filt_msg);
 	return ok ? 0 : -1;
 }
 
-static int h5filt_job_run(int id, size_t ncd, const unsigned cd[],
-			  const h5filt_job *j, char *err)
-{
-	if (!j->raw)
-		return h5filt_decode(id, ncd, cd, j->in, j->nbytes, j->out,
-				     j->want, err);
-	if (j->nbytes != j->want)
-		return err_set(err, "a chunk stored unfiltered has %zu bytes,"
-			       " not the chunk's %zu", j->nbytes, j->want);
-	memcpy(j->out, j->in, j->want);
-	return 0;
-}
-
-int h5filt_decode_all(int id, size_t ncd, const unsigned cd[],
-		      const h5filt_job *jobs, size_t n, size_t *bad,
-		      char *err)
+int h5filt_decode_all(const h5filt_pipe *p, const h5filt_job *jobs,
+		      size_t n, size_t *bad, char *err)
 {
 	size_t first = n;
 	#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
 	for (size_t i = 0; i < n; i++) {
 		char e[ERR_LEN];
-		if (h5filt_job_run(id, ncd, cd, &jobs[i], e) != 0) {
+		const h5filt_job *j = &jobs[i];
+		if (h5filt_decode(p, j->mask, j->in, j->nbytes, j->out,
+				  j->want, e) != 0) {
 			#pragma omp critical(h5filt_first)
 			if (i < first) {
 				first = i;

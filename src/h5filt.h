@@ -7,6 +7,8 @@
 ** They are registered in-process with H5Zregister at the first use of
 ** HDF5, on Debian's liblzf and liblz4, so that no plugin path or preload
 ** is ever needed (Debian's own LZF plugin is not linked to liblzf).
+** HDF5's own deflate and byte shuffle are decoded here too, on zlib, but
+** only for h5.c's direct reads (HDF5 keeps its predefined filters).
 **
 ** Decoders treat a chunk as hostile: a corrupt stream, a size field that
 ** lies or a block past the end of the chunk makes the read fail with a
@@ -33,30 +35,50 @@ int h5filt_register(void);
 ** cannot hand HDF5 a short buffer. Set around each read by h5.c. */
 void h5filt_expect(size_t chunk_bytes);
 
-/* Whether h5filt_decode knows filter id, and one stored chunk of it
-** (cd: the dataset's cd_values) decoded into out, which takes exactly
-** want bytes (the chunk's; any other decoded size is an error): 0, or
-** -1 with why in err (ERR_LEN). No HDF5 call: threads may decode a
-** block's chunks in parallel (h5.c's direct reads). */
+#define H5FILT_DEFLATE 1	/* HDF5's own gzip: a zlib stream */
+#define H5FILT_SHUFFLE 2	/* HDF5's byte shuffle */
+#define H5FILT_CD 16		/* most cd_values of a codec decoded here */
+
+/* A dataset's filters as decoded here, without HDF5: one codec that
+** h5filt_known names (LZF, LZ4, bitshuffle, or HDF5's own deflate, which
+** HDF5 decodes itself in H5Dread), after HDF5's byte
+** shuffle (filter 0, the codec filter 1) or not. */
+typedef struct h5filt_pipe {
+	int id;			/* the codec */
+	size_t ncd;		/* its cd_values */
+	unsigned cd[H5FILT_CD];
+	size_t shuffle;		/* element bytes of the shuffle, 0: none */
+} h5filt_pipe;
+
+/* Whether h5filt_decode knows codec id, and one stored chunk through p
+** decoded into out, which takes exactly want bytes (the chunk's; any
+** other decoded size is an error). mask is HDF5's filter mask of the
+** chunk (bit i: the pipeline's filter i was skipped, as an optional
+** filter does for a chunk it cannot shrink). 0, or -1 with why in err
+** (ERR_LEN). No HDF5 call: threads may decode a block's chunks in
+** parallel (h5.c's direct reads). */
 int h5filt_known(int id);
-int h5filt_decode(int id, size_t ncd, const unsigned cd[], const void *in,
+int h5filt_decode(const h5filt_pipe *p, unsigned mask, const void *in,
 		  size_t nbytes, void *out, size_t want, char *err);
 
-/* A block's chunks decoded in parallel (OpenMP threads): each job's
-** stored bytes into its want bytes at out, or copied when raw (HDF5's
-** filter mask says the filter was skipped: an incompressible chunk of
-** an optional filter). 0, or -1 with the first failing job in *bad and
-** why in err. */
+/* A block's chunks decoded in parallel (OpenMP threads), each job as
+** h5filt_decode. 0, or -1 with the first failing job in *bad and why in
+** err. */
 typedef struct h5filt_job {
 	const void *in;
 	size_t nbytes;
 	void *out;
 	size_t want;
-	int raw;
+	unsigned mask;		/* HDF5's filter mask of the chunk */
 } h5filt_job;
-int h5filt_decode_all(int id, size_t ncd, const unsigned cd[],
-		      const h5filt_job *jobs, size_t n, size_t *bad,
-		      char *err);
+int h5filt_decode_all(const h5filt_pipe *p, const h5filt_job *jobs,
+		      size_t n, size_t *bad, char *err);
+
+/* HDF5's byte shuffle undone: n bytes of elements of es bytes (a partial
+** element's bytes at the end stay as they are); in and out do not
+** overlap */
+void h5filt_unshuffle(const unsigned char *in, unsigned char *out,
+		      size_t n, size_t es);
 
 /* the Debian package whose HDF5 plugin provides a filter HDF5 lacks, NULL
 ** when none does */

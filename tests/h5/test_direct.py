@@ -73,7 +73,13 @@ def write_source(path, rng):
     data[::3] = rng.poisson(1.5, (len(data[::3]), R, C))
     out = {}
     filters = [("lzf1", (1, R, C), {"compression": "lzf"}),
-               ("lzf3", (3, R, C), {"compression": "lzf"})]
+               ("lzf3", (3, R, C), {"compression": "lzf"}),
+               ("gzip1", (1, R, C), {"compression": "gzip"}),
+               ("gzip_shuf3", (3, R, C),
+                {"compression": "gzip", "shuffle": True}),
+               # (a checksum too: not decoded here, read through H5Dread)
+               ("gzip_fl", (2, R, C), {"compression": "gzip",
+                                       "shuffle": True, "fletcher32": True})]
     if hdf5plugin is not None:
         filters += [("lz4", (1, R, C), dict(hdf5plugin.LZ4())),
                     ("lz4_2", (2, R, C), dict(hdf5plugin.LZ4(nbytes=96))),
@@ -216,7 +222,8 @@ def check_corrupt_chunk(tmp, rng):
     threads); random bytes in the middle of a stream (which LZF and LZ4,
     having no checksum, may decode into other values of the right size)
     give a clear error or frames, never a crash"""
-    kinds = [("lzf", {"compression": "lzf"})]
+    kinds = [("lzf", {"compression": "lzf"}),
+             ("gzip", {"compression": "gzip", "shuffle": True})]
     if hdf5plugin is not None:
         kinds += [("lz4", dict(hdf5plugin.LZ4())),
                   ("bitshuffle", dict(hdf5plugin.Bitshuffle()))]
@@ -270,7 +277,8 @@ def check_groups(tmp, rng):
     """a block whose stored chunks pass 8 MB is decoded in groups (the
     buffer of stored chunks stays small): its frames are h5py's, and a
     corrupt chunk in a later group is named by its own frame"""
-    kinds = [("lzf", {"compression": "lzf"})]
+    kinds = [("lzf", {"compression": "lzf"}),
+             ("gzip", {"compression": "gzip", "shuffle": True})]
     if hdf5plugin is not None:
         kinds.append(("bitshuffle", dict(hdf5plugin.Bitshuffle())))
     n, r, c = 96, 256, 512            # about 24 MB of counts near 1000
