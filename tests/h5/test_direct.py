@@ -318,6 +318,72 @@ print(table.concat(sums, " "))
            "group is named by its frame" % kind, p.stdout + p.stderr)
 
 
+SHORT = r"""
+local ok, err = pcall(function()
+  local n = 0
+  for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true,
+      first = tonumber(arg[2])}) do
+    n = n + b.shape[1]
+  end
+  print("frames " .. n)
+end)
+if not ok then print("frames error: " .. tostring(err)) end
+ok, err = pcall(h5.read, arg[1], "/table")
+print(ok and "table read" or "table error: " .. tostring(err))
+"""
+
+
+def check_short_deflate(tmp, rng):
+    """HDF5's deflate, whose decoding HDF5 1.10 does not check: a chunk
+    whose zlib stream is whole but decodes to half the chunk. HDF5 read
+    on past its buffer and returned stray bytes as data, without an
+    error. Now the direct reads of frames (decoded here) and every other
+    read of a deflate dataset (each chunk checked before H5Dread) fail,
+    naming the file, the dataset and the frame or chunk; with and
+    without shuffle; a whole file still reads."""
+    import zlib
+    script = os.path.join(tmp, "short.lua")
+    with open(script, "w") as f:
+        f.write(SHORT)
+    for shuffle in (False, True):
+        for bad in (False, True):
+            src = os.path.join(tmp, "short.h5")
+            data = rng.poisson(2, (FRAMES, R, C)).astype("<u2")
+            table = rng.integers(0, 1000, (10, 10)).astype("<i4")
+            with h5py.File(src, "w") as f:
+                d = f.create_dataset("/entry/data/data", data=data,
+                                     chunks=(1, R, C), compression="gzip",
+                                     shuffle=shuffle)
+                t = f.create_dataset("/table", data=table, chunks=(4, 4),
+                                     compression="gzip", shuffle=shuffle)
+                if bad:
+                    raw = data[6].tobytes()[:R * C]
+                    d.id.write_direct_chunk((6, 0, 0), zlib.compress(raw))
+                    raw = table[4:8, 0:4].tobytes()[:32]
+                    t.id.write_direct_chunk((4, 0), zlib.compress(raw))
+            label = "gzip%s, %s" % ("+shuffle" if shuffle else "",
+                                    "a short chunk" if bad else "whole")
+            for first in (1, 2):   # whole chunks; the first through H5Dread
+                r = subprocess.run([IONFLOW, script, src, str(first)],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                out = r.stdout
+                if not bad:
+                    ok(r.returncode == 0 and "frames %d" % (FRAMES - first
+                                                           + 1) in out
+                       and "table read" in out, "%s: frames from %d and the"
+                       " table read" % (label, first), out + r.stderr)
+                    continue
+                ok(r.returncode == 0 and "frames error" in out and
+                   "short.h5" in out and "/entry/data/data" in out and
+                   "frame 7" in out and "decoded size" in out,
+                   "%s, frames from %d: an error naming the file, dataset "
+                   "and frame" % (label, first), out + r.stderr)
+                ok("table error" in out and "/table" in out and
+                   "chunk at (5, 1)" in out, "%s: h5.read names the table's"
+                   " chunk" % label, out + r.stderr)
+
+
 def main():
     rng = np.random.default_rng(18)
     with tempfile.TemporaryDirectory() as tmp:
@@ -325,6 +391,7 @@ def main():
         check_truncated(tmp, rng)
         check_corrupt_chunk(tmp, rng)
         check_groups(tmp, rng)
+        check_short_deflate(tmp, rng)
     return done()
 
 
