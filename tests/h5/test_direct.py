@@ -1,7 +1,7 @@
 """Frame streams read whole chunks straight from the file (h5.c's direct
 reads: H5Dread_chunk), unfiltered ones into the block and those of the
-filters built into ionflow (LZF, LZ4, bitshuffle) decoded by threads,
-and everything else through H5Dread. Both must give the frames h5py
+codecs ionflow decodes (LZF, LZ4, bitshuffle, gzip; after HDF5's shuffle
+or not) by threads, and everything else through H5Dread. Both must give the frames h5py
 reads, for every chunk shape, frame range, step and block size: one-frame
 and several-frame chunks, a last chunk past the end of the frames,
 chunks never written (fill values), a type that needs conversion (big
@@ -74,6 +74,8 @@ def write_source(path, rng):
     out = {}
     filters = [("lzf1", (1, R, C), {"compression": "lzf"}),
                ("lzf3", (3, R, C), {"compression": "lzf"}),
+               ("lzf_shuf2", (2, R, C),
+                {"compression": "lzf", "shuffle": True}),
                ("gzip1", (1, R, C), {"compression": "gzip"}),
                ("gzip_shuf3", (3, R, C),
                 {"compression": "gzip", "shuffle": True}),
