@@ -2459,6 +2459,7 @@ static void h5_probe_child(const char *path, h5_probe_msg *msg,
 		__sanitizer_set_death_callback(NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	alarm(secs);
+	h5filt_single();
 	h5_probe_shm = msg;
 	h5_probe_walk(path);
 }

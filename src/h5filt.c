@@ -725,11 +725,32 @@ int h5filt_decode(const h5filt_pipe *p, unsigned mask, const void *in,
 	return ok ? 0 : -1;
 }
 
+/* set in a forked child (h5.c's probe): OpenMP's threads are the
+** parent's, and a parallel region there would wait for them forever */
+static int h5filt_one = 0;
+
+void h5filt_single(void) { h5filt_one = 1; }
+
+static int h5filt_serial(const h5filt_pipe *p, const h5filt_job *jobs,
+			 size_t n, size_t *bad, char *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (h5filt_decode(p, jobs[i].mask, jobs[i].in, jobs[i].nbytes,
+				  jobs[i].out, jobs[i].want, err) != 0) {
+			*bad = i;
+			return -1;
+		}
+	*bad = n;
+	return 0;
+}
+
 int h5filt_decode_all(const h5filt_pipe *p, const h5filt_job *jobs,
 		      size_t n, size_t *bad, char *err)
 {
 	size_t first = n;
-	#pragma omp parallel for schedule(dynamic, 1) if (n > 1)
+	if (n < 2 || h5filt_one)
+		return h5filt_serial(p, jobs, n, bad, err);
+	#pragma omp parallel for schedule(dynamic, 1)
 	for (size_t i = 0; i < n; i++) {
 		char e[ERR_LEN];
 		const h5filt_job *j = &jobs[i];

@@ -74,6 +74,11 @@ typedef struct h5filt_job {
 int h5filt_decode_all(const h5filt_pipe *p, const h5filt_job *jobs,
 		      size_t n, size_t *bad, char *err);
 
+/* From now on h5filt_decode_all decodes on the calling thread alone: for
+** a forked child, where OpenMP's threads are the parent's and a parallel
+** region would wait for them forever. */
+void h5filt_single(void);
+
 /* HDF5's byte shuffle undone: n bytes of elements of es bytes (a partial
 ** element's bytes at the end stay as they are); in and out do not
 ** overlap */
