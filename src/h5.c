@@ -1085,26 +1085,36 @@ static size_t h5_chunk_expect(hid_t did, hid_t ft)
 }
 
 /* The dataset's filters as h5filt decodes them without HDF5: a codec it
-** knows, alone or after HDF5's byte shuffle. 1 when so, else 0. */
+** knows, after HDF5's byte shuffle or not, then HDF5's checksum or not.
+** 1 when so, else 0. */
 static int h5_pipe(hid_t dcpl, h5filt_pipe *p)
 {
 	int nf = H5Pget_nfilters(dcpl), i = 0;
 	unsigned flags, cfg, sh[1] = {0};
 	size_t n = 1;
 	memset(p, 0, sizeof *p);
-	if (nf == 2 && H5Pget_filter2(dcpl, 0, &flags, &n, sh, 0, NULL,
-				      &cfg) == H5Z_FILTER_SHUFFLE) {
+	if (nf < 1 || nf > 3)
+		return 0;
+	if (H5Pget_filter2(dcpl, 0, &flags, &n, sh, 0, NULL, &cfg) ==
+	    H5Z_FILTER_SHUFFLE) {
 		if (n < 1 || sh[0] == 0)
 			return 0;
 		p->shuffle = sh[0];
 		i = 1;
-	} else if (nf != 1) {
-		return 0;
 	}
-	p->ncd = H5FILT_CD;
-	p->id = (int)H5Pget_filter2(dcpl, (unsigned)i, &flags, &p->ncd, p->cd,
-				    0, NULL, &cfg);
-	return p->id >= 0 && h5filt_known(p->id) && p->ncd <= H5FILT_CD;
+	if (i < nf) {
+		p->ncd = H5FILT_CD;
+		p->id = (int)H5Pget_filter2(dcpl, (unsigned)i++, &flags,
+					    &p->ncd, p->cd, 0, NULL, &cfg);
+	}
+	if (i < nf) {
+		n = 0;
+		p->fletcher = H5Pget_filter2(dcpl, (unsigned)i, &flags, &n,
+					     NULL, 0, NULL, &cfg) ==
+			      H5Z_FILTER_FLETCHER32;
+	}
+	return p->id > 0 && h5filt_known(p->id) && p->ncd <= H5FILT_CD &&
+	       nf == (p->shuffle > 0) + 1 + p->fletcher;
 }
 
 /* HDF5 1.10 inflates a deflate chunk itself and takes a stream that ends

@@ -694,20 +694,67 @@ static int h5filt_codec(const h5filt_pipe *pp, unsigned skip,
 	}
 }
 
-/* the codec into a scratch buffer, then unshuffled into out (HDF5's
-** shuffle leaves one element, or bytes of one, as they are) */
+uint32_t h5filt_fletcher32(const void *data, size_t n)
+{
+	const unsigned char *d = data;
+	uint32_t a = 0, b = 0;
+	for (size_t w = n / 2; w > 0;) {
+		size_t k = w > 360 ? 360 : w;	/* (no overflow in 360) */
+		w -= k;
+		for (; k > 0; k--, d += 2) {
+			a += (uint32_t)d[0] << 8 | d[1];
+			b += a;
+		}
+		a = (a & 0xffff) + (a >> 16);
+		b = (b & 0xffff) + (b >> 16);
+	}
+	if (n % 2) {
+		a += (uint32_t)d[0] << 8;
+		b += a;
+		a = (a & 0xffff) + (a >> 16);
+		b = (b & 0xffff) + (b >> 16);
+	}
+	a = (a & 0xffff) + (a >> 16);
+	b = (b & 0xffff) + (b >> 16);
+	return b << 16 | a;
+}
+
+/* the stored chunk's checksum verified and dropped from *nbytes */
+static int h5filt_fletcher_ok(const unsigned char *in, size_t *nbytes)
+{
+	uint32_t f, s;
+	if (*nbytes < 4)
+		return (int)h5filt_fail("fletcher32", "shorter than its "
+					"checksum", *nbytes, 4);
+	*nbytes -= 4;
+	f = h5filt_fletcher32(in, *nbytes);
+	s = (uint32_t)in[*nbytes] | (uint32_t)in[*nbytes + 1] << 8 |
+	    (uint32_t)in[*nbytes + 2] << 16 | (uint32_t)in[*nbytes + 3] << 24;
+	if (s != f && s != (f << 16 | f >> 16))
+		return (int)h5filt_fail("fletcher32", "checksum does not "
+					"match: the chunk is damaged", s, f);
+	return 1;
+}
+
+/* The pipeline undone: the checksum checked, the codec into out (or into
+** a scratch buffer, then unshuffled into out: HDF5's shuffle leaves one
+** element, or bytes of one, as they are). Bit i of mask: filter i of the
+** pipeline was skipped. */
 static int h5filt_pipe_run(const h5filt_pipe *p, unsigned mask,
 			   const void *in, size_t nbytes, void *out,
 			   size_t want)
 {
+	unsigned sh = p->shuffle ? mask & 1 : 1;	/* (1: no shuffle) */
+	unsigned rest = p->shuffle ? mask >> 1 : mask;	/* codec, checksum */
 	unsigned char *t;
 	int ok;
-	if (p->shuffle <= 1 || (mask & 1) || want / p->shuffle <= 1)
-		return h5filt_codec(p, p->shuffle ? mask >> 1 : mask, in,
-				    nbytes, out, want);
+	if (p->fletcher && !(rest & 2) && !h5filt_fletcher_ok(in, &nbytes))
+		return 0;
+	if (sh || p->shuffle <= 1 || want / p->shuffle <= 1)
+		return h5filt_codec(p, rest & 1, in, nbytes, out, want);
 	if ((t = malloc(want ? want : 1)) == NULL)
 		return (int)h5filt_fail("shuffle", "out of memory", want, 0);
-	ok = h5filt_codec(p, mask >> 1, in, nbytes, t, want);
+	ok = h5filt_codec(p, rest & 1, in, nbytes, t, want);
 	if (ok)
 		h5filt_unshuffle(t, out, want, p->shuffle);
 	free(t);

@@ -21,6 +21,7 @@
 #define ionflow_h5filt_h
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define H5FILT_LZF 32000
 #define H5FILT_LZ4 32004
@@ -37,17 +38,20 @@ void h5filt_expect(size_t chunk_bytes);
 
 #define H5FILT_DEFLATE 1	/* HDF5's own gzip: a zlib stream */
 #define H5FILT_SHUFFLE 2	/* HDF5's byte shuffle */
+#define H5FILT_FLETCHER 3	/* HDF5's checksum of a stored chunk */
 #define H5FILT_CD 16		/* most cd_values of a codec decoded here */
 
 /* A dataset's filters as decoded here, without HDF5: one codec that
 ** h5filt_known names (LZF, LZ4, bitshuffle, or HDF5's own deflate, which
-** HDF5 decodes itself in H5Dread), after HDF5's byte
-** shuffle (filter 0, the codec filter 1) or not. */
+** HDF5 decodes itself in H5Dread), after HDF5's byte shuffle or not, and
+** then HDF5's Fletcher-32 checksum or not: filters 0, 1, 2 of the
+** pipeline in that order, as many as there are. */
 typedef struct h5filt_pipe {
 	int id;			/* the codec */
 	size_t ncd;		/* its cd_values */
 	unsigned cd[H5FILT_CD];
 	size_t shuffle;		/* element bytes of the shuffle, 0: none */
+	int fletcher;		/* the chunk ends in its checksum */
 } h5filt_pipe;
 
 /* Whether h5filt_decode knows codec id, and one stored chunk through p
@@ -78,6 +82,11 @@ int h5filt_decode_all(const h5filt_pipe *p, const h5filt_job *jobs,
 ** a forked child, where OpenMP's threads are the parent's and a parallel
 ** region would wait for them forever. */
 void h5filt_single(void);
+
+/* HDF5's Fletcher-32 of n bytes (16-bit big-endian words, the last odd
+** byte as the high half of one); the filter stores it after the chunk,
+** little-endian (or, as HDF5 before 1.6.3 wrote it, its halves swapped) */
+uint32_t h5filt_fletcher32(const void *data, size_t n);
 
 /* HDF5's byte shuffle undone: n bytes of elements of es bytes (a partial
 ** element's bytes at the end stay as they are); in and out do not

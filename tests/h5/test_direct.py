@@ -79,9 +79,11 @@ def write_source(path, rng):
                ("gzip1", (1, R, C), {"compression": "gzip"}),
                ("gzip_shuf3", (3, R, C),
                 {"compression": "gzip", "shuffle": True}),
-               # (a checksum too: not decoded here, read through H5Dread)
+               # (HDF5's checksum after it: verified here)
                ("gzip_fl", (2, R, C), {"compression": "gzip",
-                                       "shuffle": True, "fletcher32": True})]
+                                       "shuffle": True, "fletcher32": True}),
+               ("lzf_fl", (1, R, C), {"compression": "lzf",
+                                      "fletcher32": True})]
     if hdf5plugin is not None:
         filters += [("lz4", (1, R, C), dict(hdf5plugin.LZ4())),
                     ("lz4_2", (2, R, C), dict(hdf5plugin.LZ4(nbytes=96))),
@@ -386,6 +388,54 @@ def check_short_deflate(tmp, rng):
                    " chunk" % label, out + r.stderr)
 
 
+def check_checksum(tmp, rng):
+    """HDF5's Fletcher-32 after gzip or LZF, verified by ionflow's own
+    decoding: a stored chunk whose checksum (its last 4 bytes) is changed
+    fails the read naming the file, dataset and frame, as h5py refuses
+    it; the stream itself is intact"""
+    script = os.path.join(tmp, "sum.lua")
+    with open(script, "w") as f:
+        f.write("""
+local n = 0
+for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true}) do
+  n = n + b.shape[1]
+end
+print("read " .. n)
+""")
+    for kind, opts in (("gzip", {"compression": "gzip", "shuffle": True}),
+                       ("lzf", {"compression": "lzf"})):
+        src = os.path.join(tmp, "sum_%s.h5" % kind)
+        data = rng.poisson(2, (FRAMES, R, C)).astype("<u2")
+        with h5py.File(src, "w") as f:
+            f.create_dataset("/entry/data/data", data=data,
+                             chunks=(1, R, C), fletcher32=True, **opts)
+            info = f["/entry/data/data"].id.get_chunk_info(4)
+        r = subprocess.run([IONFLOW, script, src], capture_output=True,
+                           text=True, timeout=60)
+        ok(r.returncode == 0 and "read 23" in r.stdout, "%s + fletcher32: "
+           "every checksum as HDF5 wrote it verifies" % kind,
+           r.stdout + r.stderr)
+        with open(src, "r+b") as f:
+            f.seek(info.byte_offset + info.size - 2)
+            b = f.read(1)
+            f.seek(info.byte_offset + info.size - 2)
+            f.write(bytes([b[0] ^ 0x10]))
+        r = subprocess.run([IONFLOW, script, src], capture_output=True,
+                           text=True, timeout=60)
+        err = r.stderr
+        try:
+            with h5py.File(src, "r") as f:
+                f["/entry/data/data"][4]
+            h5py_refuses = False
+        except OSError:
+            h5py_refuses = True
+        ok(r.returncode == 1 and "frame 5" in err and "checksum" in err and
+           "sum_%s.h5" % kind in err and h5py_refuses,
+           "%s + fletcher32: a changed checksum is an error naming the "
+           "frame (h5py refuses it too)" % kind, r.stdout + err)
+        diag(err.splitlines()[0] if err else r.stdout)
+
+
 def main():
     rng = np.random.default_rng(18)
     with tempfile.TemporaryDirectory() as tmp:
@@ -394,6 +444,7 @@ def main():
         check_corrupt_chunk(tmp, rng)
         check_groups(tmp, rng)
         check_short_deflate(tmp, rng)
+        check_checksum(tmp, rng)
     return done()
 
 

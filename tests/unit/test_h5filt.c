@@ -63,7 +63,7 @@ static void test_decode(void)
 	enum { N = 4096, J = 6 };
 	unsigned char *src = malloc(N), *z = malloc(N), *out = malloc(J * N);
 	h5filt_job jobs[J];
-	h5filt_pipe lzf = {H5FILT_LZF, 0, {0}, 0}, other = {32001, 0, {0}, 0};
+	h5filt_pipe lzf = {.id = H5FILT_LZF}, other = {.id = 32001};
 	char err[ERR_LEN] = "";
 	unsigned zn;
 	size_t bad = 99, k;
@@ -141,10 +141,11 @@ static void test_deflate(void)
 	enum { N = 6000 };	/* 3000 uint16 */
 	unsigned char *src = malloc(N), *sh = malloc(N), *z = malloc(2 * N),
 		      *out = malloc(N + 64), *dmg = malloc(2 * N);
-	h5filt_pipe gz = {H5FILT_DEFLATE, 1, {6}, 0}, sgz = gz;
+	h5filt_pipe gz = {.id = H5FILT_DEFLATE, .ncd = 1, .cd = {6}}, sgz = gz;
 	h5filt_job jobs[3];
 	char err[ERR_LEN] = "";
 	size_t zn, hn, bad = 9, i;
+	int rc;
 	sgz.shuffle = 2;
 	for (i = 0; i < N / 2; i++) {
 		unsigned v = (unsigned)(i * i % 1021);
@@ -182,6 +183,41 @@ static void test_deflate(void)
 	   memcmp(out, src, N) == 0 &&
 	   h5filt_decode(&sgz, 3, src, N, out, N, err) == 0 &&
 	   memcmp(out, src, N) == 0, "skipped filters by the chunk's mask");
+	/* HDF5's checksum after them: verified (as HDF5 stores it, and with
+	** its halves swapped as before 1.6.3), then dropped; a wrong one, or
+	** a chunk shorter than a checksum, is an error; mask bit 2 skips it */
+	{
+		h5filt_pipe f = sgz;
+		uint32_t v = h5filt_fletcher32(z + zn, hn), w = v << 16 | v >> 16;
+		unsigned char *c = z + zn + hn;
+		f.fletcher = 1;
+		for (i = 0; i < 4; i++)
+			c[i] = (unsigned char)(v >> 8 * i);
+		rc = h5filt_decode(&f, 0, z + zn, hn + 4, out, N, err);
+		ok(rc == 0 && memcmp(out, src, N) == 0, "shuffle, deflate, "
+		   "fletcher32: verified and undone");
+		for (i = 0; i < 4; i++)
+			c[i] = (unsigned char)(w >> 8 * i);
+		ok(h5filt_decode(&f, 0, z + zn, hn + 4, out, N, err) == 0,
+		   "fletcher32 with its halves swapped (HDF5 < 1.6.3)");
+		c[1] ^= 1;
+		ok(h5filt_decode(&f, 0, z + zn, hn + 4, out, N, err) == -1 &&
+		   strstr(err, "checksum does not match") != NULL,
+		   "fletcher32: a wrong checksum: %s", err);
+		ok(h5filt_decode(&f, 0, c, 3, out, N, err) == -1 &&
+		   strstr(err, "shorter") != NULL, "fletcher32: 3 bytes: %s",
+		   err);
+		ok(h5filt_decode(&f, 4, z + zn, hn, out, N, err) == 0 &&
+		   memcmp(out, src, N) == 0, "fletcher32 skipped by the mask");
+	}
+	{	/* by the definition: big-endian 16-bit words, a last odd
+		** byte as a high half; b sums the running a */
+		static const unsigned char q[] = {1, 2, 3, 4};
+		ok(h5filt_fletcher32(q, 4) == 0x05080406u &&
+		   h5filt_fletcher32(q, 3) == 0x05040402u &&
+		   h5filt_fletcher32(q, 0) == 0, "fletcher32 of 4, 3 and 0 "
+		   "bytes");
+	}
 	jobs[0] = (h5filt_job){z + zn, hn, out, N, 0};
 	jobs[1] = (h5filt_job){sh, N, out, N, 2};
 	jobs[2] = (h5filt_job){z + zn, hn - 3, out, N, 0};
