@@ -64,6 +64,15 @@ w:close()
 
 FRAMES, R, C = 23, 12, 20
 
+# every frame of /entry/data/data in blocks, then the count
+COUNT = """
+local n = 0
+for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true}) do
+  n = n + b.shape[1]
+end
+print("read " .. n)
+"""
+
 
 def write_source(path, rng):
     """datasets of every layout; returns {name: the frames h5py reads}"""
@@ -233,13 +242,7 @@ def check_corrupt_chunk(tmp, rng):
                   ("bitshuffle", dict(hdf5plugin.Bitshuffle()))]
     script = os.path.join(tmp, "corrupt.lua")
     with open(script, "w") as f:
-        f.write("""
-local n = 0
-for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true}) do
-  n = n + b.shape[1]
-end
-print("read " .. n)
-""")
+        f.write(COUNT)
     for kind, opts in kinds:
         for how in ("garbage", "header", "zeros"):
             src = os.path.join(tmp, "bad_%s.h5" % kind)
@@ -395,13 +398,7 @@ def check_checksum(tmp, rng):
     it; the stream itself is intact"""
     script = os.path.join(tmp, "sum.lua")
     with open(script, "w") as f:
-        f.write("""
-local n = 0
-for i, b in h5.frames(arg[1], "/entry/data/data", {blocks = true}) do
-  n = n + b.shape[1]
-end
-print("read " .. n)
-""")
+        f.write(COUNT)
     for kind, opts in (("gzip", {"compression": "gzip", "shuffle": True}),
                        ("lzf", {"compression": "lzf"})):
         src = os.path.join(tmp, "sum_%s.h5" % kind)
