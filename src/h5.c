@@ -1188,15 +1188,28 @@ static int h5_zcheck_chunk(h5_zcheck *c, const hsize_t *off,
 	return 0;
 }
 
-/* every chunk from lo to hi, as an odometer over the chunk grid */
-static int h5_zcheck_all(h5_zcheck *c, const char *what, char *err)
+/* whether the selection touches the chunk at off (a strided selection,
+** every 100th frame, leaves most chunks of its bounds alone) */
+static int h5_zcheck_touched(const h5_zcheck *c, hid_t sp, const hsize_t *off)
+{
+	hsize_t end[H5_MAXDIM];
+	for (int d = 0; d < c->rank; d++)
+		end[d] = off[d] + c->ch[d] - 1;
+	return H5Sselect_intersect_block(sp, off, end) != 0;	/* (error: yes) */
+}
+
+/* every chunk from lo to hi that the selection touches, as an odometer
+** over the chunk grid */
+static int h5_zcheck_all(h5_zcheck *c, hid_t sp, const char *what,
+			 char *err)
 {
 	hsize_t off[H5_MAXDIM];
 	int d;
 	for (d = 0; d < c->rank; d++)
 		off[d] = c->lo[d] / c->ch[d] * c->ch[d];
 	for (;;) {
-		if (h5_zcheck_chunk(c, off, what, err))
+		if (h5_zcheck_touched(c, sp, off) &&
+		    h5_zcheck_chunk(c, off, what, err))
 			return -1;
 		for (d = c->rank - 1; d >= 0; d--) {
 			off[d] += c->ch[d];
@@ -1241,7 +1254,7 @@ static int h5_zcheck_run(hid_t did, hid_t ft, hid_t fspace, const char *what,
 	if (c.out == NULL || c.jobs == NULL || c.offs == NULL)
 		rc = err_set(err, "%s: out of memory", what);
 	else
-		rc = h5_zcheck_all(&c, what, err);
+		rc = h5_zcheck_all(&c, sp, what, err);
 done:
 	free(c.z);
 	free(c.out);
