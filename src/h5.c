@@ -1137,24 +1137,31 @@ typedef struct h5_zcheck {
 	size_t njobs, jmax;
 } h5_zcheck;
 
+/* "(i, j, ...)": the chunk's first element, 1-based, for messages */
+static const char *h5_zcheck_at(const h5_zcheck *c, const hsize_t *off,
+				char *buf, size_t len)
+{
+	size_t n = (size_t)snprintf(buf, len, "(");
+	for (int d = 0; d < c->rank && n + 24 < len; d++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%llu", d ? ", " : "",
+				      (unsigned long long)off[d] + 1);
+	snprintf(buf + n, len - n, ")");
+	return buf;
+}
+
 static int h5_zcheck_group(h5_zcheck *c, const char *what, char *err)
 {
-	size_t bad, at = 0, n = 0;
+	size_t bad, at = 0;
 	char why[ERR_LEN], pos[256];
 	for (size_t i = 0; i < c->njobs; i++) {
 		c->jobs[i].in = c->z + at;
 		at += c->jobs[i].nbytes;
 	}
 	if (c->njobs > 0 &&
-	    h5filt_decode_all(&c->p, c->jobs, c->njobs, &bad, why) != 0) {
-		const hsize_t *off = c->offs + bad * (size_t)c->rank;
-		for (int d = 0; d < c->rank && n < sizeof pos - 24; d++)
-			n += (size_t)snprintf(pos + n, sizeof pos - n, "%s%llu",
-					      d ? ", " : "",
-					      (unsigned long long)off[d] + 1);
-		return err_set(err, "%s: the chunk at (%s): %s", what, pos,
-			       why);
-	}
+	    h5filt_decode_all(&c->p, c->jobs, c->njobs, &bad, why) != 0)
+		return err_set(err, "%s: the chunk at %s: %s", what,
+			       h5_zcheck_at(c, c->offs + bad * (size_t)c->rank,
+					    pos, sizeof pos), why);
 	c->njobs = c->zused = 0;
 	return 0;
 }
@@ -1166,17 +1173,21 @@ static int h5_zcheck_chunk(h5_zcheck *c, const hsize_t *off,
 {
 	hsize_t size = 0;
 	uint32_t mask = 0;
+	char pos[256];
 	if (H5Dget_chunk_storage_size(c->did, off, &size) < 0 || size == 0) {
 		H5Eclear2(H5E_DEFAULT);
 		return 0;
 	}
 	if (size > 2 * (hsize_t)c->bytes + 65536)
-		return err_set(err, "%s: a chunk claims %llu stored bytes for "
-			       "%zu", what, (unsigned long long)size, c->bytes);
+		return err_set(err, "%s: the chunk at %s claims %llu stored "
+			       "bytes for %zu", what,
+			       h5_zcheck_at(c, off, pos, sizeof pos),
+			       (unsigned long long)size, c->bytes);
 	if (mem_grow((void **)&c->z, &c->zcap, c->zused + (size_t)size, 1))
 		return err_set(err, "%s: out of memory", what);
 	if (H5Dread_chunk(c->did, H5P_DEFAULT, off, &mask, c->z + c->zused) < 0)
-		return h5_fail(err, "%s: a chunk: read failed", what);
+		return h5_fail(err, "%s: the chunk at %s: read failed", what,
+			       h5_zcheck_at(c, off, pos, sizeof pos));
 	c->jobs[c->njobs] = (h5filt_job){NULL, (size_t)size,
 					 c->out + c->njobs * c->bytes, c->bytes,
 					 mask};
