@@ -433,6 +433,48 @@ def check_checksum(tmp, rng):
         diag(err.splitlines()[0] if err else r.stdout)
 
 
+def check_strided_chunks(tmp, rng):
+    """every 2nd frame of 4-frame chunks, compressed: each chunk is read
+    whole once and decoded by threads, and its frames picked (HDF5
+    decoded the chunk again for each frame of it); a chunk that decodes
+    short is an error naming a frame of it"""
+    import zlib
+    script = os.path.join(tmp, "step.lua")
+    with open(script, "w") as f:
+        f.write("""
+local n, s = 0, 0
+for i, b in h5.frames(arg[1], "/entry/data/data", {step = 2,
+    first = 2, blocks = true}) do
+  n = n + b.shape[1]
+  s = s + b:sum()
+end
+print(string.format("read %d sum %.0f", n, s))
+""")
+    for bad in (False, True):
+        src = os.path.join(tmp, "step.h5")
+        data = rng.poisson(3, (FRAMES, R, C)).astype("<u2")
+        with h5py.File(src, "w") as f:
+            d = f.create_dataset("/entry/data/data", data=data,
+                                 chunks=(4, R, C), compression="gzip",
+                                 shuffle=True)
+            if bad:   # frames 9..12, of which 10 and 12 are read
+                d.id.write_direct_chunk((8, 0, 0), zlib.compress(
+                    data[8:12].tobytes()[:R * C]))
+        r = subprocess.run([IONFLOW, script, src], capture_output=True,
+                           text=True, timeout=60)
+        want = data[1::2]
+        if not bad:
+            ok(r.returncode == 0 and r.stdout.strip() == "read %d sum %d"
+               % (len(want), int(want.sum())), "every 2nd frame of 4-frame "
+               "gzip chunks, from frame 2: h5py's frames",
+               r.stdout + r.stderr)
+        else:
+            ok(r.returncode == 1 and "step.h5" in r.stderr and
+               "frame 10" in r.stderr and "decoded size" in r.stderr,
+               "a short chunk among them: an error naming its first frame "
+               "read", r.stdout + r.stderr)
+
+
 def main():
     rng = np.random.default_rng(18)
     with tempfile.TemporaryDirectory() as tmp:
@@ -442,6 +484,7 @@ def main():
         check_groups(tmp, rng)
         check_short_deflate(tmp, rng)
         check_checksum(tmp, rng)
+        check_strided_chunks(tmp, rng)
     return done()
 
 
