@@ -1117,6 +1117,83 @@ static int h5_pipe(hid_t dcpl, h5filt_pipe *p)
 	       nf == (p->shuffle > 0) + 1 + p->fletcher;
 }
 
+/* Stored chunks gathered for h5filt to decode by threads: their bytes
+** one after another in z, a job each. A job given no place of its own
+** (out NULL) decodes into scratch, after the others there; the group's
+** frame reads and the gzip check below both work through it. */
+typedef struct h5_zgroup {
+	h5filt_pipe pipe;
+	unsigned char *z, *scratch;
+	size_t zcap, zused, scap, sused;
+	h5filt_job *jobs;
+	size_t njobs, jcap;
+} h5_zgroup;
+
+static void h5_zgroup_free(h5_zgroup *g)
+{
+	free(g->z);
+	free(g->scratch);
+	free(g->jobs);
+}
+
+/* the stored chunk at off joins the group, to decode into the want bytes
+** at out (NULL: scratch): 1, or 0 when it is not stored (fill values;
+** nothing read), -1 with why in err, for the caller to say where */
+static int h5_zgroup_add(h5_zgroup *g, hid_t did, const hsize_t *off,
+			 size_t want, void *out, char *err)
+{
+	hsize_t size = 0;
+	uint32_t mask = 0;
+	if (H5Dget_chunk_storage_size(did, off, &size) < 0 || size == 0) {
+		H5Eclear2(H5E_DEFAULT);
+		return 0;
+	}
+	/* no codec here stores a chunk in twice its bytes */
+	if (size > 2 * (hsize_t)want + 65536)
+		return err_set(err, "%llu bytes stored for %zu decoded: more "
+			       "than any codec here makes",
+			       (unsigned long long)size, want);
+	if (mem_grow((void **)&g->z, &g->zcap, g->zused + size, 1) ||
+	    mem_grow((void **)&g->jobs, &g->jcap, g->njobs + 1,
+		     sizeof *g->jobs))
+		return err_set(err, "out of memory");
+	if (H5Dread_chunk(did, H5P_DEFAULT, off, &mask, g->z + g->zused) < 0)
+		return h5_fail(err, "read failed");
+	g->jobs[g->njobs++] = (h5filt_job){NULL, (size_t)size, out, want,
+					   mask};
+	g->zused += (size_t)size;
+	g->sused += out == NULL ? want : 0;
+	return 1;
+}
+
+/* The group decoded (each job's bytes follow the previous one's in z,
+** which may have moved as it grew; scratch is placed now): 0, or -1 with
+** the first failing job in *bad and why in err. The jobs stay, with
+** their places, until h5_zgroup_clear. */
+static int h5_zgroup_decode(h5_zgroup *g, size_t *bad, char *err)
+{
+	size_t in = 0, sc = 0;
+	*bad = 0;
+	if (mem_grow((void **)&g->scratch, &g->scap, g->sused, 1))
+		return err_set(err, "out of memory");
+	for (size_t i = 0; i < g->njobs; i++) {
+		h5filt_job *j = &g->jobs[i];
+		j->in = g->z + in;
+		in += j->nbytes;
+		if (j->out == NULL) {
+			j->out = g->scratch + sc;
+			sc += j->want;
+		}
+	}
+	return g->njobs ? h5filt_decode_all(&g->pipe, g->jobs, g->njobs, bad,
+					    err) : 0;
+}
+
+static void h5_zgroup_clear(h5_zgroup *g)
+{
+	g->njobs = g->zused = g->sused = 0;
+}
+
 /* HDF5 1.10 inflates a deflate chunk itself and takes a stream that ends
 ** short: it then reads past the chunk's buffer into the result (stray
 ** bytes, no error). Before H5Dread of such a dataset, each stored chunk
@@ -1126,15 +1203,12 @@ static int h5_pipe(hid_t dcpl, h5filt_pipe *p)
 ** HDF5 calls them.) */
 typedef struct h5_zcheck {
 	hid_t did;
-	h5filt_pipe p;
 	int rank;
 	hsize_t ch[H5_MAXDIM], lo[H5_MAXDIM], hi[H5_MAXDIM];
 	size_t bytes;			/* a chunk's, decoded */
-	unsigned char *z, *out;		/* a group's stored chunks, decoded */
-	size_t zcap, zused;
-	h5filt_job *jobs;
+	h5_zgroup g;
 	hsize_t *offs;			/* each job's chunk, rank each */
-	size_t njobs, jmax;
+	size_t ocap;
 } h5_zcheck;
 
 /* "(i, j, ...)": the chunk's first element, 1-based, for messages */
@@ -1151,50 +1225,35 @@ static const char *h5_zcheck_at(const h5_zcheck *c, const hsize_t *off,
 
 static int h5_zcheck_group(h5_zcheck *c, const char *what, char *err)
 {
-	size_t bad, at = 0;
-	char why[ERR_LEN], pos[256];
-	for (size_t i = 0; i < c->njobs; i++) {
-		c->jobs[i].in = c->z + at;
-		at += c->jobs[i].nbytes;
-	}
-	if (c->njobs > 0 &&
-	    h5filt_decode_all(&c->p, c->jobs, c->njobs, &bad, why) != 0)
-		return err_set(err, "%s: the chunk at %s: %s", what,
-			       h5_zcheck_at(c, c->offs + bad * (size_t)c->rank,
-					    pos, sizeof pos), why);
-	c->njobs = c->zused = 0;
+	size_t bad;
+	char pos[256];
+	if (h5_zgroup_decode(&c->g, &bad, err) != 0)
+		return err_prefix(err, "%s: the chunk at %s", what,
+				  h5_zcheck_at(c, c->offs + bad *
+					       (size_t)c->rank, pos,
+					       sizeof pos));
+	h5_zgroup_clear(&c->g);
 	return 0;
 }
 
 /* the chunk at off into the group (nothing when it is not stored: fill
-** values), the group checked when full */
+** values), the group checked when full (16 MB decoded, 8 MB stored) */
 static int h5_zcheck_chunk(h5_zcheck *c, const hsize_t *off,
 			   const char *what, char *err)
 {
-	hsize_t size = 0;
-	uint32_t mask = 0;
 	char pos[256];
-	if (H5Dget_chunk_storage_size(c->did, off, &size) < 0 || size == 0) {
-		H5Eclear2(H5E_DEFAULT);
-		return 0;
-	}
-	if (size > 2 * (hsize_t)c->bytes + 65536)
-		return err_set(err, "%s: the chunk at %s claims %llu stored "
-			       "bytes for %zu", what,
-			       h5_zcheck_at(c, off, pos, sizeof pos),
-			       (unsigned long long)size, c->bytes);
-	if (mem_grow((void **)&c->z, &c->zcap, c->zused + (size_t)size, 1))
+	int r;
+	if (mem_grow((void **)&c->offs, &c->ocap,
+		     (c->g.njobs + 1) * (size_t)c->rank, sizeof *c->offs))
 		return err_set(err, "%s: out of memory", what);
-	if (H5Dread_chunk(c->did, H5P_DEFAULT, off, &mask, c->z + c->zused) < 0)
-		return h5_fail(err, "%s: the chunk at %s: read failed", what,
-			       h5_zcheck_at(c, off, pos, sizeof pos));
-	c->jobs[c->njobs] = (h5filt_job){NULL, (size_t)size,
-					 c->out + c->njobs * c->bytes, c->bytes,
-					 mask};
-	memcpy(c->offs + c->njobs * (size_t)c->rank, off,
+	if ((r = h5_zgroup_add(&c->g, c->did, off, c->bytes, NULL, err)) < 0)
+		return err_prefix(err, "%s: the chunk at %s", what,
+				  h5_zcheck_at(c, off, pos, sizeof pos));
+	if (r == 0)
+		return 0;
+	memcpy(c->offs + (c->g.njobs - 1) * (size_t)c->rank, off,
 	       (size_t)c->rank * sizeof *off);
-	c->zused += (size_t)size;
-	if (++c->njobs == c->jmax || c->zused >= H5_BLOCK_BYTES)
+	if (c->g.sused >= ((size_t)16 << 20) || c->g.zused >= H5_BLOCK_BYTES)
 		return h5_zcheck_group(c, what, err);
 	return 0;
 }
@@ -1233,43 +1292,31 @@ static int h5_zcheck_all(h5_zcheck *c, hid_t sp, const char *what,
 	}
 }
 
-static int h5_zcheck_run(hid_t did, hid_t ft, hid_t fspace, const char *what,
-			 char *err)
+/* the check, for a dataset whose decoded chunks have bytes each
+** (h5_chunk_expect: 0 when not known, then there is nothing to check) */
+static int h5_zcheck_run(hid_t did, size_t bytes, hid_t fspace,
+			 const char *what, char *err)
 {
-	hid_t dcpl = H5Dget_create_plist(did), sp = -1;
+	hid_t dcpl = bytes ? H5Dget_create_plist(did) : -1, sp = -1;
 	h5_zcheck c;
-	int d, rc = 0;
+	int rc = 0;
 	memset(&c, 0, sizeof c);
 	c.did = did;
-	if (dcpl < 0 || H5Pget_layout(dcpl) != H5D_CHUNKED ||
-	    !h5_pipe(dcpl, &c.p) || c.p.id != H5FILT_DEFLATE ||
+	c.bytes = bytes;
+	if (dcpl < 0 || !h5_pipe(dcpl, &c.g.pipe) ||
+	    c.g.pipe.id != H5FILT_DEFLATE ||
 	    (c.rank = H5Pget_chunk(dcpl, H5_MAXDIM, c.ch)) <= 0)
 		goto done;
-	c.bytes = H5Tget_size(ft);
-	for (d = 0; d < c.rank; d++)
-		c.bytes *= (size_t)c.ch[d];
 	sp = fspace == H5S_ALL ? H5Dget_space(did) : H5Scopy(fspace);
 	if (sp < 0 || H5Sget_simple_extent_ndims(sp) != c.rank ||
 	    H5Sget_select_npoints(sp) <= 0)
 		goto done;
 	if (fspace == H5S_ALL)
 		H5Sselect_all(sp);
-	if (c.bytes == 0 || H5Sget_select_bounds(sp, c.lo, c.hi) < 0)
-		goto done;
-	/* (a group: up to 16 MB decoded, at least one chunk) */
-	c.jmax = ((size_t)16 << 20) / c.bytes ? ((size_t)16 << 20) / c.bytes
-					      : 1;
-	c.out = malloc(c.jmax * c.bytes);
-	c.jobs = malloc(c.jmax * sizeof *c.jobs);
-	c.offs = malloc(c.jmax * (size_t)c.rank * sizeof *c.offs);
-	if (c.out == NULL || c.jobs == NULL || c.offs == NULL)
-		rc = err_set(err, "%s: out of memory", what);
-	else
+	if (H5Sget_select_bounds(sp, c.lo, c.hi) >= 0)
 		rc = h5_zcheck_all(&c, sp, what, err);
 done:
-	free(c.z);
-	free(c.out);
-	free(c.jobs);
+	h5_zgroup_free(&c.g);
 	free(c.offs);
 	if (sp >= 0)
 		H5Sclose(sp);
@@ -1294,6 +1341,7 @@ static int h5_read_into(hid_t obj, int is_attr, hid_t ft, hid_t fspace,
 	char *raw = NULL;
 	void *buf = dst;
 	herr_t st;
+	size_t want;
 	int rc = -1;
 	mt = m->raw ? H5Tget_native_type(ft, H5T_DIR_ASCEND)
 		    : H5Tcopy(h5_native(m->dt));
@@ -1303,10 +1351,10 @@ static int h5_read_into(hid_t obj, int is_attr, hid_t ft, hid_t fspace,
 	}
 	if (m->raw && (buf = raw = err_malloc(n, (size_t)m->rsize, err)) == NULL)
 		goto done;
-	if (!is_attr && h5_zcheck_run(obj, ft, fspace, what, err))
+	want = is_attr ? 0 : h5_chunk_expect(obj, ft);
+	if (h5_zcheck_run(obj, want, fspace, what, err))
 		goto done;
-	if (!is_attr)
-		h5filt_expect(h5_chunk_expect(obj, ft));
+	h5filt_expect(want);
 	st = is_attr ? H5Aread(obj, mt, buf)
 		     : H5Dread(obj, mt, ms, fspace, H5P_DEFAULT, buf);
 	h5filt_expect(0);
@@ -1758,18 +1806,12 @@ struct h5_frames {
 	size_t blk_j0, blk_n;
 	int direct;			/* whole frame chunks in the memory
 					   type: read whole */
-	int filt;			/* ... stored through pipe */
-	h5filt_pipe pipe;
-	unsigned char *z;		/* a block's stored chunks */
-	size_t zcap, zused;
-	h5filt_job *jobs;		/* ... in z's order: where each
-					   decodes to */
-	size_t njobs, jcap;
+	int filt;			/* ... stored through zg.pipe */
+	h5_zgroup zg;			/* a block's stored chunks, each to
+					   decode into its frames' place */
 	/* strided frames (step > 1) of chunks of several frames: each
-	** job's chunk decoded whole into pk (job k at k chunks), then
-	** its frames picked from there */
-	unsigned char *pk;
-	size_t pkcap;
+	** job's chunk decoded whole into the group's scratch, then its
+	** frames picked from there */
 	struct h5_pick {
 		size_t j, i0, m;	/* block frames j.. from chunk
 					   frames i0, i0 + step, ... */
@@ -1815,9 +1857,7 @@ void h5_frames_close(h5_frames *fr)
 	mem_prefault_end(fr->pf);
 	arr_release(&fr->blk);
 	arr_release(&fr->spare);
-	free(fr->z);
-	free(fr->jobs);
-	free(fr->pk);
+	h5_zgroup_free(&fr->zg);
 	free(fr->picks);
 	if (fr->fspace >= 0)
 		H5Sclose(fr->fspace);
@@ -1869,7 +1909,7 @@ static hid_t h5_frames_dapl(h5_frames *fr, const size_t *ch)
 static int h5_frames_filter(h5_frames *fr)
 {
 	hid_t dcpl = H5Dget_create_plist(fr->did);
-	int ok = dcpl >= 0 && h5_pipe(dcpl, &fr->pipe);
+	int ok = dcpl >= 0 && h5_pipe(dcpl, &fr->zg.pipe);
 	if (dcpl >= 0)
 		H5Pclose(dcpl);
 	H5Eclear2(H5E_DEFAULT);
@@ -1917,87 +1957,58 @@ static int h5_frames_chunk(h5_frames *fr, size_t s, size_t nb, char *dst,
 }
 
 /* a compressed chunk of frames s .. s + nb / frame bytes appended to the
-** block's stored chunks, to be decoded into dst: 1, or 0 when it is not
-** allocated (then nothing is read), -1 on error */
+** block's stored chunks, to be decoded into dst (NULL: the group's
+** scratch): 1, or 0 when it is not allocated (then nothing is read), -1
+** on error */
 static int h5_frames_stored(h5_frames *fr, size_t s, size_t nb, char *dst,
 			    char *err)
 {
-	hsize_t off[H5_MAXDIM] = {0}, size = 0;
-	uint32_t mask = 0;
+	hsize_t off[H5_MAXDIM] = {0};
+	int r;
 	off[0] = s;
-	if (H5Dget_chunk_storage_size(fr->did, off, &size) < 0 || size == 0) {
-		H5Eclear2(H5E_DEFAULT);
-		return 0;
-	}
-	/* no codec here stores a chunk in twice its bytes */
-	if (size > 2 * (hsize_t)nb + 65536)
-		return err_set(err, "%s: frame %zu: its chunk claims %llu "
-			       "stored bytes for %zu", fr->what, s + 1,
-			       (unsigned long long)size, nb);
-	if (mem_grow((void **)&fr->z, &fr->zcap, fr->zused + size, 1))
-		return err_set(err, "%s: out of memory", fr->what);
-	if (mem_grow((void **)&fr->jobs, &fr->jcap, fr->njobs + 1,
-		     sizeof *fr->jobs))
-		return err_set(err, "%s: out of memory", fr->what);
-	if (H5Dread_chunk(fr->did, H5P_DEFAULT, off, &mask,
-			  fr->z + fr->zused) < 0)
-		return h5_fail(err, "%s: frame %zu: read failed", fr->what,
-			       s + 1);
-	fr->jobs[fr->njobs++] = (h5filt_job){NULL, (size_t)size, dst, nb,
-					     mask};
-	fr->zused += (size_t)size;
-	return 1;
+	if ((r = h5_zgroup_add(&fr->zg, fr->did, off, nb, dst, err)) < 0)
+		return err_prefix(err, "%s: frame %zu", fr->what, s + 1);
+	return r;
 }
 
 /* The frames of a strided block in the chunk starting at frame cs: m of
 ** them, the first i0 frames into the chunk, to block frame j. The chunk
-** joins the group, to be decoded whole into pk: 1, or 0 when it is not
-** stored (then nothing is read), -1 on error. */
+** joins the group, to be decoded whole into scratch: 1, or 0 when it is
+** not stored (then nothing is read), -1 on error. */
 static int h5_frames_picked(h5_frames *fr, size_t cs, size_t i0, size_t j,
 			    size_t m, size_t cb, char *err)
 {
 	int r;
-	if (mem_grow((void **)&fr->picks, &fr->pcap, fr->njobs + 1,
+	if (mem_grow((void **)&fr->picks, &fr->pcap, fr->zg.njobs + 1,
 		     sizeof *fr->picks))
 		return err_set(err, "%s: out of memory", fr->what);
 	if ((r = h5_frames_stored(fr, cs, cb, NULL, err)) > 0)
-		fr->picks[fr->njobs - 1] = (struct h5_pick){j, i0, m};
+		fr->picks[fr->zg.njobs - 1] = (struct h5_pick){j, i0, m};
 	return r;
 }
 
 /* the stored chunks read so far, decoded by threads into the block at
-** dst0 (or, strided, into pk and their frames picked) and then dropped
-** (each one's bytes follow the previous one's in z, which may have moved
-** as it grew) */
+** dst0 (or, strided, into scratch and their frames picked) and then
+** dropped */
 static int h5_frames_decode(h5_frames *fr, char *dst0, size_t fb, char *err)
 {
-	size_t bad, at = 0, cb = fr->njobs ? fr->jobs[0].want : 0;
-	int picked = fr->njobs > 0 && fr->jobs[0].out == NULL;
-	char why[ERR_LEN];
-	if (picked && mem_grow((void **)&fr->pk, &fr->pkcap, fr->njobs * cb, 1))
-		return err_set(err, "%s: out of memory", fr->what);
-	for (size_t i = 0; i < fr->njobs; i++) {
-		fr->jobs[i].in = fr->z + at;
-		at += fr->jobs[i].nbytes;
-		if (picked)
-			fr->jobs[i].out = fr->pk + i * cb;
-	}
-	if (fr->njobs > 0 &&
-	    h5filt_decode_all(&fr->pipe, fr->jobs, fr->njobs, &bad,
-			      why) != 0) {
+	h5_zgroup *g = &fr->zg;
+	int picked = g->njobs > 0 && g->jobs[0].out == NULL;
+	size_t bad;
+	if (h5_zgroup_decode(g, &bad, err) != 0) {
 		size_t j = picked ? fr->picks[bad].j :
-			   (size_t)((char *)fr->jobs[bad].out - dst0) / fb;
-		return err_set(err, "%s: frame %zu: %s", fr->what,
-			       fr->first + (fr->next + j) * fr->step + 1,
-			       why);
+			   (size_t)((char *)g->jobs[bad].out - dst0) / fb;
+		return err_prefix(err, "%s: frame %zu", fr->what,
+				  fr->first + (fr->next + j) * fr->step + 1);
 	}
-	for (size_t i = 0; picked && i < fr->njobs; i++) {
+	for (size_t i = 0; picked && i < g->njobs; i++) {
 		const struct h5_pick *p = &fr->picks[i];
+		const char *c = g->jobs[i].out;
 		for (size_t k = 0; k < p->m; k++)
-			memcpy(dst0 + (p->j + k) * fb, fr->pk + i * cb +
-			       (p->i0 + k * fr->step) * fb, fb);
+			memcpy(dst0 + (p->j + k) * fb,
+			       c + (p->i0 + k * fr->step) * fb, fb);
 	}
-	fr->njobs = fr->zused = 0;
+	h5_zgroup_clear(g);
 	return 0;
 }
 
@@ -2033,7 +2044,7 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 	int d, r;
 	for (d = 1; d < fr->rank; d++)
 		fb *= (size_t)fr->dims[d];
-	fr->njobs = fr->zused = 0;
+	h5_zgroup_clear(&fr->zg);
 	while (j < n) {
 		size_t s = fr->first + (fr->next + j) * fr->step;
 		if (fr->filt && c0 > 1 && fr->step > 1) {
@@ -2047,8 +2058,8 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 					     err);
 			if (r < 0)
 				return -1;
-			if (r > 0 && (fr->zused >= H5_BLOCK_BYTES ||
-				      fr->njobs * c0 * fb >= 4 * H5_BLOCK_BYTES) &&
+			if (r > 0 && (fr->zg.zused >= H5_BLOCK_BYTES ||
+				      fr->zg.sused >= 4 * H5_BLOCK_BYTES) &&
 			    h5_frames_decode(fr, dst, fb, err))
 				return -1;
 		} else if (s % c0 == 0 && s + c0 <= (size_t)fr->dims[0] &&
@@ -2063,7 +2074,7 @@ static int h5_frames_direct(h5_frames *fr, size_t n, char *dst, char *err)
 			/* decoded in groups: the stored chunks' buffer stays
 			** small, warm and in cache, not a fresh third of the
 			** block */
-			if (r > 0 && fr->filt && fr->zused >= H5_BLOCK_BYTES &&
+			if (r > 0 && fr->filt && fr->zg.zused >= H5_BLOCK_BYTES &&
 			    h5_frames_decode(fr, dst, fb, err))
 				return -1;
 		} else {	/* a part of a chunk */
