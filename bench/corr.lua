@@ -179,16 +179,14 @@ local function user_path(name, o)
     compress = o.compress == "gzip" and 4 or nil})
   w:close()
   local ref = ""
-  if o.compress == "gzip" then
-    local rc, msg = sys.run({"/usr/bin/python3", "-c", PY_READ, path})
-    ref = rc == 0 and string.format(", in h5py %.3f s", tonumber(msg))
-      or ", h5py failed"
-  elseif o.compress then
+  if o.compress and o.compress ~= "gzip" then
     local rc, msg = sys.run({"/usr/bin/python3", "-c", PY_BSHUF, path,
       path .. ".bs"})
     assert(rc == 0, "writing the bitshuffle file failed: " .. tostring(msg))
     assert(os.rename(path .. ".bs", path))
-    rc, msg = sys.run({"/usr/bin/python3", "-c", PY_READ, path})
+  end
+  if o.compress then
+    local rc, msg = sys.run({"/usr/bin/python3", "-c", PY_READ, path})
     ref = rc == 0 and string.format(", in h5py %.3f s", tonumber(msg))
       or ", h5py failed"
   end
